@@ -1,0 +1,1 @@
+"""The StoreMesh shared kernel: the plumbing every service stands on."""

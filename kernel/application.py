@@ -1,0 +1,265 @@
+"""Command handling: unit of work, aggregate loading, idempotent retries, inline projections."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import structlog
+from opentelemetry import trace
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.clock import Clock
+from kernel.codec import from_json, to_json
+from kernel.db import Database
+from kernel.decider import Decider
+from kernel.errors import ConcurrencyConflict, RuleViolated
+from kernel.events import EventRegistry
+from kernel.eventstore import EventStore, NewEvent, RecordedEvent, command_log, timers
+from kernel.telemetry import current_trace_metadata
+
+log = structlog.get_logger("storemesh.kernel.application")
+tracer = trace.get_tracer("storemesh.kernel.application")
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    """An aggregate type: its decider, stream naming and snapshot policy."""
+
+    category: str
+    decider: Decider[S, Any, Any]
+    state_type: type[S]
+    store_of: Callable[[Any], str]
+    snapshot_every: int = 100
+
+    def stream_id(self, *key: str) -> str:
+        """`category/key/...`: keys before the last must not contain '/' (store codes)."""
+        return "/".join((self.category, *key))
+
+
+@dataclass
+class Loaded(Generic[S]):
+    stream_id: str
+    state: S
+    version: int
+
+
+@dataclass(frozen=True)
+class Executed(Generic[S]):
+    events: list[Any]
+    state: S
+
+
+class Projector(Protocol):
+    async def __call__(
+        self, uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any
+    ) -> None: ...
+
+
+@dataclass
+class UnitOfWork:
+    """One database transaction: loads aggregates, records their events, schedules timers."""
+
+    conn: AsyncConnection
+    clock: Clock
+    registry: EventRegistry
+    store: EventStore
+    projectors: Sequence[Projector]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    recorded: list[RecordedEvent] = field(default_factory=list)
+
+    async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        state: S | None = None
+        version = 0
+        snapshot = await self.store.load_snapshot(self.conn, stream_id)
+        if snapshot is not None:
+            version, raw = snapshot
+            state = from_json(raw, aggregate.state_type)
+        recorded = await self.store.read_stream(self.conn, stream_id, after_version=version)
+        state = aggregate.decider.fold(
+            (self.registry.decode(r.event_type, r.payload) for r in recorded), state
+        )
+        return Loaded(stream_id, state, version + len(recorded))
+
+    async def record(
+        self, aggregate: Aggregate[S], loaded: Loaded[S], new_events: Sequence[Any]
+    ) -> S:
+        """Append the events at the loaded version, project them, snapshot when due."""
+        if not new_events:
+            return loaded.state
+        batch = []
+        for e in new_events:
+            type_name, payload = self.registry.encode(e)
+            batch.append(
+                NewEvent(type_name, payload, aggregate.store_of(e), metadata=self.metadata)
+            )
+        recorded = await self.store.append(
+            self.conn, loaded.stream_id, loaded.version, batch, self.clock.now()
+        )
+        self.recorded.extend(recorded)
+        state = loaded.state
+        for event, r in zip(new_events, recorded, strict=True):
+            state = aggregate.decider.evolve(state, event)
+            for project in self.projectors:
+                await project(self, event, r, state)
+        new_version = loaded.version + len(recorded)
+        if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
+            await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
+        loaded.state, loaded.version = state, new_version
+        return state
+
+    async def execute(self, aggregate: Aggregate[S], stream_id: str, command: Any) -> Executed[S]:
+        """Load, decide, record: the three lines every command handler is made of."""
+        loaded = await self.load(aggregate, stream_id)
+        new_events = list(aggregate.decider.decide(command, loaded.state))
+        state = await self.record(aggregate, loaded, new_events)
+        return Executed(new_events, state)
+
+    async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
+        """A durable timer: fires once at due_at, in the timer runner of any replica."""
+        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(timers).values(
+            timer_id=timer_id, kind=kind, due_at=due_at, payload=to_json(payload), attempts=0
+        )
+        await self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["timer_id"],
+                set_={"due_at": due_at, "payload": to_json(payload), "kind": kind},
+            )
+        )
+
+    async def cancel_timer(self, timer_id: str) -> None:
+        await self.conn.execute(timers.delete().where(timers.c.timer_id == timer_id))
+
+
+def fingerprint(command: Any) -> str:
+    """A digest of what the command asks for, leaving out when it was asked."""
+    if is_dataclass(command) and not isinstance(command, type):
+        body = {
+            f.name: to_json(getattr(command, f.name)) for f in fields(command) if f.name != "at"
+        }
+    else:
+        body = to_json(command)
+    raw = json.dumps({"type": type(command).__name__, "body": body}, sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Application:
+    """Runs command handlers in transactions, retrying conflicts, replaying duplicates."""
+
+    max_attempts = 5
+
+    def __init__(
+        self,
+        db: Database,
+        registry: EventRegistry,
+        clock: Clock,
+        projectors: Sequence[Projector] = (),
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.clock = clock
+        self.store = EventStore()
+        self.projectors = list(projectors)
+        self._on_commit = on_commit
+
+    def notify_on_commit(self, callback: Callable[[], None]) -> None:
+        self._on_commit = callback
+
+    def notify_committed(self) -> None:
+        """New events are committed: wake the relay instead of waiting for its next poll."""
+        if self._on_commit is not None:
+            self._on_commit()
+
+    def unit_of_work(self, conn: AsyncConnection) -> UnitOfWork:
+        return UnitOfWork(
+            conn=conn,
+            clock=self.clock,
+            registry=self.registry,
+            store=self.store,
+            projectors=self.projectors,
+            metadata=current_trace_metadata(),
+        )
+
+    async def handle(
+        self,
+        command: Any,
+        handler: Callable[[UnitOfWork], Awaitable[R]],
+        *,
+        request_id: str | None = None,
+        result_type: Any = None,
+    ) -> R:
+        """Run `handler` once per request id; a repeat returns the first result unchanged."""
+        command_type = type(command).__name__
+        digest = fingerprint(command)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                async with self.db.transaction(f"command {command_type}") as conn:
+                    if request_id:
+                        previous = await self._previous_result(conn, request_id, digest)
+                        if previous is not None:
+                            return from_json(previous, result_type)  # type: ignore[no-any-return]
+                    uow = self.unit_of_work(conn)
+                    uow.metadata.update(request_id=request_id or "", command=command_type)
+                    result = await handler(uow)
+                    if request_id:
+                        await conn.execute(
+                            command_log.insert().values(
+                                request_id=request_id,
+                                command_type=command_type,
+                                fingerprint=digest,
+                                result=to_json(result),
+                                recorded_at=self.clock.now(),
+                            )
+                        )
+                if uow.recorded:
+                    self.notify_committed()
+                return result
+            except ConcurrencyConflict:
+                if attempt == self.max_attempts:
+                    raise
+                await asyncio.sleep(0.001 * attempt)
+            except Exception as exc:
+                if request_id and _is_duplicate_request(exc) and attempt < self.max_attempts:
+                    continue  # a concurrent twin committed first: the next pass replays it
+                raise
+        raise AssertionError("unreachable")
+
+    async def _previous_result(self, conn: AsyncConnection, request_id: str, digest: str) -> Any:
+        row = (
+            await conn.execute(
+                select(command_log.c.fingerprint, command_log.c.result).where(
+                    command_log.c.request_id == request_id
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.fingerprint != digest:
+            raise RuleViolated(
+                "REQUEST_ID_REUSED",
+                f"request_id {request_id!r} was already used for a different command",
+                subject=f"request/{request_id}",
+            )
+        return row.result
+
+    async def query(self, fn: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        async with self.db.transaction("query") as conn:
+            return await fn(conn)
+
+
+def _is_duplicate_request(exc: Exception) -> bool:
+    text = str(exc)
+    return "command_log" in text and ("unique" in text.lower() or "duplicate" in text.lower())

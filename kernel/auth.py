@@ -1,0 +1,183 @@
+"""Who is calling: signed bearer tokens (EdDSA JWT) naming a role and the stores it acts for.
+
+Run `python -m kernel.auth keygen DIR` for a key pair and
+`python -m kernel.auth mint --role dms --store SZ01 --subject dms-sz01` for a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kernel.errors import PermissionDenied, Unauthenticated
+
+ISSUER = "storemesh"
+AUDIENCE = "storemesh"
+ROLES = ("dms", "manager", "hq", "partner", "service")
+NETWORK_ROLES = ("hq", "service")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: str
+    stores: frozenset[str]
+
+    @property
+    def network_wide(self) -> bool:
+        return self.role in NETWORK_ROLES
+
+    def may_act_for(self, store_id: str) -> bool:
+        return self.network_wide or store_id in self.stores
+
+
+_principal: ContextVar[Principal | None] = ContextVar("storemesh_principal", default=None)
+
+
+def current_principal() -> Principal:
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated caller")
+    return principal
+
+
+def set_principal(principal: Principal | None) -> None:
+    _principal.set(principal)
+
+
+def authorize_store(store_id: str, action: str = "act") -> Principal:
+    """The caller may change this store's data: its own store, or any store for HQ/services."""
+    principal = current_principal()
+    if principal.role == "partner":
+        raise PermissionDenied(f"a partner token cannot {action} on store {store_id}")
+    if not principal.may_act_for(store_id):
+        raise PermissionDenied(
+            f"{principal.subject} ({principal.role}) may not {action} on store {store_id}"
+        )
+    return principal
+
+
+def authorize_role(*roles: str) -> Principal:
+    principal = current_principal()
+    if principal.role not in roles:
+        raise PermissionDenied(f"role {principal.role} may not do this (needs {'/'.join(roles)})")
+    return principal
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: bytes, leeway: timedelta = timedelta(seconds=30)) -> None:
+        self._key = serialization.load_pem_public_key(public_key_pem)
+        self._leeway = leeway
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TokenVerifier:
+        return cls(Path(path).read_bytes())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,  # type: ignore[arg-type]
+                algorithms=["EdDSA"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub", "role"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise Unauthenticated(f"invalid token: unknown role {role!r}")
+        stores = claims.get("stores", [])
+        if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
+            raise Unauthenticated("invalid token: stores must be a list of store codes")
+        return Principal(subject=str(claims["sub"]), role=role, stores=frozenset(stores))
+
+
+class TokenIssuer:
+    def __init__(self, private_key_pem: bytes) -> None:
+        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TokenIssuer:
+        return cls(Path(path).read_bytes())
+
+    def mint(
+        self,
+        subject: str,
+        role: str,
+        stores: list[str] | tuple[str, ...] = (),
+        ttl: timedelta = timedelta(hours=12),
+        now: datetime | None = None,
+    ) -> str:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {ROLES}")
+        issued = now or datetime.now(UTC)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "role": role,
+            "stores": list(stores),
+            "iat": issued,
+            "exp": issued + ttl,
+        }
+        return jwt.encode(claims, self._key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+
+def generate_keys(directory: str | Path) -> tuple[Path, Path]:
+    """Write an Ed25519 key pair once; an existing pair is kept."""
+    folder = Path(directory)
+    private_path, public_path = folder / "jwt-private.pem", folder / "jwt-public.pem"
+    if private_path.exists() and public_path.exists():
+        return private_path, public_path
+    folder.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    private_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private_path.chmod(0o600)
+    public_path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private_path, public_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kernel.auth")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    keygen = sub.add_parser("keygen", help="create an Ed25519 key pair (kept if present)")
+    keygen.add_argument("directory", nargs="?", default="var/keys")
+    mint = sub.add_parser("mint", help="mint a bearer token")
+    mint.add_argument("--key", default="var/keys/jwt-private.pem")
+    mint.add_argument("--subject", required=True)
+    mint.add_argument("--role", required=True, choices=ROLES)
+    mint.add_argument("--store", action="append", default=[], help="repeat for several stores")
+    mint.add_argument("--hours", type=float, default=12.0)
+    args = parser.parse_args(argv)
+    if args.cmd == "keygen":
+        private_path, public_path = generate_keys(args.directory)
+        print(f"private key: {private_path}\npublic key:  {public_path}")
+        return 0
+    issuer = TokenIssuer.from_file(args.key)
+    print(issuer.mint(args.subject, args.role, args.store, timedelta(hours=args.hours)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

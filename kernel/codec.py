@@ -1,0 +1,149 @@
+"""Maps frozen domain dataclasses to protobuf messages and to JSON, by field name.
+
+The domain stays free of protobuf: an event dataclass and its proto message share field
+names, and this codec walks the type hints once per class to convert between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def to_proto(obj: Any, message_cls: type[Message]) -> Message:
+    message = message_cls()
+    _fill(message, obj)
+    return message
+
+
+def _fill(message: Message, obj: Any) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        tp, _ = _unwrap_optional(_hints(type(obj))[f.name])
+        target = getattr(message, f.name)
+        if typing.get_origin(tp) is tuple:
+            (item_tp, *_) = typing.get_args(tp)
+            for item in value:
+                if dataclasses.is_dataclass(item_tp):
+                    _fill(target.add(), item)
+                elif item_tp is datetime:
+                    target.add().FromDatetime(item)
+                else:
+                    target.append(_scalar_out(item))
+        elif dataclasses.is_dataclass(tp):
+            _fill(target, value)
+        elif tp is datetime:
+            target.FromDatetime(value)
+        else:
+            setattr(message, f.name, _scalar_out(value))
+
+
+def _scalar_out(value: Any) -> Any:
+    if isinstance(value, enum.IntEnum):
+        return int(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def from_proto(message: Message, cls: type[Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        tp, optional = _unwrap_optional(_hints(cls)[f.name])
+        raw = getattr(message, f.name)
+        if typing.get_origin(tp) is tuple:
+            (item_tp, *_) = typing.get_args(tp)
+            kwargs[f.name] = tuple(_value_in(item, item_tp) for item in raw)
+            continue
+        if optional and _has_presence(message, f.name) and not message.HasField(f.name):
+            kwargs[f.name] = None
+            continue
+        kwargs[f.name] = _value_in(raw, tp)
+    return cls(**kwargs)
+
+
+def _has_presence(message: Message, name: str) -> bool:
+    descriptor = message.DESCRIPTOR.fields_by_name[name]
+    return bool(descriptor.has_presence)
+
+
+def _value_in(raw: Any, tp: Any) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return from_proto(raw, tp)  # type: ignore[arg-type]
+    if tp is datetime:
+        assert isinstance(raw, Timestamp)
+        return raw.ToDatetime(tzinfo=UTC)
+    if tp is date:
+        return date.fromisoformat(raw) if raw else None
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(raw)
+    return raw
+
+
+def to_json(obj: Any) -> Any:
+    """A JSON-able structure for a dataclass tree (snapshots, timer payloads)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, tuple | list | frozenset | set):
+        return [to_json(item) for item in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    return obj
+
+
+def from_json(data: Any, tp: Any) -> Any:
+    tp, _ = _unwrap_optional(tp)
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        hints = _hints(tp)  # type: ignore[arg-type]
+        return tp(**{k: from_json(v, hints[k]) for k, v in data.items() if k in hints})
+    if origin is tuple:
+        (item_tp, *_) = typing.get_args(tp)
+        return tuple(from_json(item, item_tp) for item in data)
+    if origin is frozenset:
+        (item_tp,) = typing.get_args(tp)
+        return frozenset(from_json(item, item_tp) for item in data)
+    if origin is dict:
+        key_tp, value_tp = typing.get_args(tp)
+        return {from_json(k, key_tp): from_json(v, value_tp) for k, v in data.items()}
+    if tp is datetime:
+        return datetime.fromisoformat(data)
+    if tp is date:
+        return date.fromisoformat(data)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    return data

@@ -1,0 +1,51 @@
+"""Process configuration from environment variables, with defaults for a local run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    database_url: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_namespace: str = ""
+    grpc_address: str = "127.0.0.1:50051"
+    jwt_public_key_file: str = "var/keys/jwt-public.pem"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    otel_exporter: str = "none"
+    log_level: str = "info"
+    shutdown_grace_seconds: float = 10.0
+    relay_batch_size: int = 500
+    peers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, service: str, default_port: int) -> Settings:
+        return cls(
+            service=service,
+            database_url=_env("STOREMESH_DATABASE_URL", f"sqlite+aiosqlite:///var/{service}.db"),
+            nats_url=_env("STOREMESH_NATS_URL", "nats://127.0.0.1:4222"),
+            nats_namespace=_env("STOREMESH_NATS_NAMESPACE", ""),
+            grpc_address=_env("STOREMESH_GRPC_ADDRESS", f"127.0.0.1:{default_port}"),
+            jwt_public_key_file=_env("STOREMESH_JWT_PUBLIC_KEY_FILE", "var/keys/jwt-public.pem"),
+            tls_cert_file=_env("STOREMESH_TLS_CERT_FILE", ""),
+            tls_key_file=_env("STOREMESH_TLS_KEY_FILE", ""),
+            tls_client_ca_file=_env("STOREMESH_TLS_CLIENT_CA_FILE", ""),
+            otel_exporter=_env("STOREMESH_OTEL_EXPORTER", "none"),
+            log_level=_env("STOREMESH_LOG_LEVEL", "info"),
+            shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
+            relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
+            peers={
+                name: os.environ[f"STOREMESH_{name.upper()}_ADDRESS"]
+                for name in ("inventory", "workforce", "capacity", "collab", "analytics")
+                if f"STOREMESH_{name.upper()}_ADDRESS" in os.environ
+            },
+        )

@@ -1,0 +1,177 @@
+"""Database access: engines for PostgreSQL and SQLite, transactions, versioned migrations."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import trace
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from kernel.errors import Unavailable
+
+tracer = trace.get_tracer("storemesh.kernel.db")
+
+migrations_metadata = MetaData()
+schema_migrations = Table(
+    "schema_migrations",
+    migrations_metadata,
+    Column("component", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. `apply` runs on a sync Connection inside the migration transaction."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {"echo": echo}
+        if url.startswith("postgresql"):
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self, name: str = "db.transaction") -> AsyncIterator[AsyncConnection]:
+        with tracer.start_as_current_span(name, attributes={"db.system": self.dialect}):
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            except (OperationalError, ConnectionError, OSError) as exc:
+                raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise Unavailable("database connection lost") from exc
+                raise
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def migrate(self, component: str, migrations: Sequence[Migration]) -> list[int]:
+        """Apply the component's pending migrations once, even with replicas starting at once."""
+        applied: list[int] = []
+        async with self.engine.begin() as conn:
+            await conn.run_sync(migrations_metadata.create_all)
+        async with self.engine.begin() as conn:
+            if self.is_postgres:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": zlib.crc32(b"storemesh-migrations")},
+                )
+            done = set(
+                (
+                    await conn.execute(
+                        select(schema_migrations.c.version).where(
+                            schema_migrations.c.component == component
+                        )
+                    )
+                ).scalars()
+            )
+            for migration in sorted(migrations, key=lambda m: m.version):
+                if migration.version in done:
+                    continue
+                await conn.run_sync(migration.apply)
+                await conn.execute(
+                    schema_migrations.insert().values(
+                        component=component,
+                        version=migration.version,
+                        name=migration.name,
+                        applied_at=datetime.now(UTC),
+                    )
+                )
+                applied.append(migration.version)
+        return applied
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin) and wait for locks, not fail.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: SQLite then serialises writers, so
+        # positions are assigned in commit order and no deadlock upgrade can happen.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def upsert(
+    conn: Any,
+    table: Table,
+    values: dict[str, Any],
+    keys: Sequence[str],
+    *,
+    increment: Sequence[str] = (),
+) -> None:
+    """Insert a row or update it in place; `increment` columns add to what is there."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(**values)
+    updates = {
+        name: (table.c[name] + statement.excluded[name])
+        if name in increment
+        else statement.excluded[name]
+        for name in values
+        if name not in keys
+    }
+    if updates:
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    await conn.execute(statement)

@@ -1,0 +1,311 @@
+"""The event store: append with expected version, read a stream, read all without gaps.
+
+Gap safety on PostgreSQL: every row records the id of the transaction that wrote it, and a
+global reader orders by (tx_id, position) and reads only rows of transactions older than
+the xmin of its snapshot. Every such transaction has ended, so no row can later appear
+behind the reader's checkpoint, whatever order concurrent appends commit in. Writers never
+take a table lock. On SQLite writers are serialised (BEGIN IMMEDIATE), tx_id is 0 and the
+order is the position order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.db import Migration
+from kernel.errors import ConcurrencyConflict
+
+metadata = MetaData()
+
+_Position = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("position", _Position, primary_key=True, autoincrement=True),
+    Column("tx_id", BigInteger, nullable=False),
+    Column("stream_id", String(200), nullable=False),
+    Column("stream_version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("event_type", String(200), nullable=False),
+    Column("store_id", String(32), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_events_stream", "stream_id", "stream_version", unique=True),
+    Index("ix_events_global", "tx_id", "position"),
+)
+
+streams = Table(
+    "streams",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("state", JSON, nullable=False),
+)
+
+command_log = Table(
+    "command_log",
+    metadata,
+    Column("request_id", String(200), primary_key=True),
+    Column("command_type", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("subscription", String(200), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("tx_id", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("timer_id", String(200), primary_key=True),
+    Column("kind", String(100), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+)
+
+
+def _create_kernel_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "ALTER TABLE events ALTER COLUMN tx_id "
+                "SET DEFAULT (pg_current_xact_id()::text::bigint)"
+            )
+        )
+
+
+KERNEL_MIGRATIONS = (
+    Migration(1, "event store, command log, inbox, checkpoints, timers", _create_kernel_tables),
+)
+
+ANY_VERSION = -1
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_type: str
+    payload: bytes
+    store_id: str
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    tx_id: int
+    stream_id: str
+    stream_version: int
+    event_id: uuid.UUID
+    event_type: str
+    store_id: str
+    payload: bytes
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, order=True)
+class Checkpoint:
+    tx_id: int = 0
+    position: int = 0
+
+
+def _row_to_event(row: Any) -> RecordedEvent:
+    return RecordedEvent(
+        position=row.position,
+        tx_id=row.tx_id,
+        stream_id=row.stream_id,
+        stream_version=row.stream_version,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        store_id=row.store_id,
+        payload=row.payload,
+        metadata=row.metadata,
+        recorded_at=row.recorded_at,
+    )
+
+
+class EventStore:
+    """Stateless: every call takes the connection of the caller's transaction."""
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[NewEvent],
+        recorded_at: datetime,
+    ) -> list[RecordedEvent]:
+        if not new_events:
+            return []
+        new_version = await self._claim_versions(conn, stream_id, expected_version, len(new_events))
+        first = new_version - len(new_events) + 1
+        rows = [
+            {
+                "stream_id": stream_id,
+                "stream_version": first + i,
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "store_id": e.store_id,
+                "payload": e.payload,
+                "metadata": e.metadata,
+                "recorded_at": recorded_at,
+                **({} if conn.dialect.name == "postgresql" else {"tx_id": 0}),
+            }
+            for i, e in enumerate(new_events)
+        ]
+        result = await conn.execute(
+            events.insert().returning(events.c.position, events.c.tx_id), rows
+        )
+        keys = result.all()
+        return [
+            RecordedEvent(
+                position=k.position,
+                tx_id=k.tx_id,
+                stream_id=stream_id,
+                stream_version=r["stream_version"],
+                event_id=r["event_id"],
+                event_type=r["event_type"],
+                store_id=r["store_id"],
+                payload=r["payload"],
+                metadata=r["metadata"],
+                recorded_at=recorded_at,
+            )
+            for k, r in zip(keys, rows, strict=True)
+        ]
+
+    async def _claim_versions(
+        self, conn: AsyncConnection, stream_id: str, expected_version: int, count: int
+    ) -> int:
+        """Move the stream's version row; the row lock orders writers of one stream."""
+        if expected_version == 0:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            created = await conn.execute(
+                insert(streams)
+                .values(stream_id=stream_id, version=count)
+                .on_conflict_do_nothing(index_elements=["stream_id"])
+                .returning(streams.c.version)
+            )
+            if created.first() is None:
+                raise ConcurrencyConflict(stream_id, expected_version)
+            return count
+        if expected_version == ANY_VERSION:
+            current = await self.stream_version(conn, stream_id)
+            if current == 0:
+                return await self._claim_versions(conn, stream_id, 0, count)
+            expected_version = current
+        result = await conn.execute(
+            update(streams)
+            .where(and_(streams.c.stream_id == stream_id, streams.c.version == expected_version))
+            .values(version=expected_version + count)
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(stream_id, expected_version)
+        return expected_version + count
+
+    async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
+        version = await conn.scalar(
+            select(streams.c.version).where(streams.c.stream_id == stream_id)
+        )
+        return int(version or 0)
+
+    async def read_stream(
+        self, conn: AsyncConnection, stream_id: str, after_version: int = 0
+    ) -> list[RecordedEvent]:
+        result = await conn.execute(
+            select(events)
+            .where(and_(events.c.stream_id == stream_id, events.c.stream_version > after_version))
+            .order_by(events.c.stream_version)
+        )
+        return [_row_to_event(row) for row in result]
+
+    async def read_all(
+        self, conn: AsyncConnection, after: Checkpoint, limit: int = 500
+    ) -> list[RecordedEvent]:
+        """Events after the checkpoint in a gap-free order (see the module docstring)."""
+        query = select(events).where(
+            or_(
+                events.c.tx_id > after.tx_id,
+                and_(events.c.tx_id == after.tx_id, events.c.position > after.position),
+            )
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.where(
+                events.c.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            )
+        query = query.order_by(events.c.tx_id, events.c.position).limit(limit)
+        return [_row_to_event(row) for row in await conn.execute(query)]
+
+    async def load_snapshot(self, conn: AsyncConnection, stream_id: str) -> tuple[int, Any] | None:
+        row = (
+            await conn.execute(select(snapshots).where(snapshots.c.stream_id == stream_id))
+        ).first()
+        return None if row is None else (row.version, row.state)
+
+    async def save_snapshot(
+        self, conn: AsyncConnection, stream_id: str, version: int, state: Any
+    ) -> None:
+        result = await conn.execute(
+            update(snapshots)
+            .where(snapshots.c.stream_id == stream_id)
+            .values(version=version, state=state)
+        )
+        if result.rowcount == 0:
+            await conn.execute(
+                snapshots.insert().values(stream_id=stream_id, version=version, state=state)
+            )

@@ -1,0 +1,234 @@
+"""Hosting a service: gRPC server with health, reflection, auth, telemetry and errors,
+plus the relay, timers and subscriptions of the process, all stopped gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
+
+from kernel.auth import TokenVerifier, set_principal
+from kernel.config import Settings
+from kernel.db import Database
+from kernel.errors import DomainError, Unauthenticated, Unavailable
+from kernel.grpc_errors import abort_with
+from kernel.messaging import NatsConnection
+from kernel.relay import Relay
+from kernel.subscriptions import SubscriptionRunner
+from kernel.telemetry import context_from, request_id_var
+from kernel.timers import TimerRunner
+
+log = structlog.get_logger("storemesh.kernel.grpc")
+tracer = trace.get_tracer("storemesh.kernel.grpc")
+
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Per unary call: trace span, request id, caller identity, error mapping, access log."""
+
+    def __init__(self, verifier: TokenVerifier | None) -> None:
+        self.verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if (
+            handler is None
+            or handler.unary_unary is None
+            or method.startswith(OPEN_METHOD_PREFIXES)
+        ):
+            return handler
+        inner = handler.unary_unary
+
+        async def behaviour(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
+            request_id = str(getattr(request, "request_id", "") or metadata.get("x-request-id", ""))
+            token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            outcome = "OK"
+            with tracer.start_as_current_span(
+                method.lstrip("/"),
+                context=context_from(metadata),
+                kind=trace.SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.method": method},
+            ) as span:
+                try:
+                    set_principal(self._authenticate(metadata))
+                    return await inner(request, context)
+                except DomainError as error:
+                    outcome = type(error).__name__
+                    span.set_attribute("storemesh.error", outcome)
+                    await abort_with(context, error)
+                except grpc.aio.AbortError:
+                    outcome = "Aborted"
+                    raise
+                except asyncio.CancelledError:
+                    outcome = "Cancelled"
+                    raise
+                except Exception as exc:
+                    outcome = "Internal"
+                    log.exception("rpc.internal_error", method=method)
+                    span.record_exception(exc)
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+                finally:
+                    log.info(
+                        "rpc",
+                        method=method,
+                        outcome=outcome,
+                        ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+                    set_principal(None)
+                    request_id_var.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _authenticate(self, metadata: dict[str, str]) -> Any:
+        if self.verifier is None:
+            raise Unauthenticated("this server has no token verifier configured")
+        header = metadata.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("missing bearer token (metadata 'authorization: Bearer <jwt>')")
+        return self.verifier.verify(token.strip())
+
+
+Registrar = Callable[[grpc.aio.Server], Sequence[str]]
+
+
+class ServiceHost:
+    """Everything one service process runs, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        nats: NatsConnection,
+        register: Registrar,
+        *,
+        relay: Relay | None = None,
+        timers: TimerRunner | None = None,
+        subscriptions: Sequence[SubscriptionRunner] = (),
+        verifier: TokenVerifier | None = None,
+        health_interval: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.nats = nats
+        self.register = register
+        self.relay = relay
+        self.timers = timers
+        self.subscriptions = list(subscriptions)
+        self.verifier = verifier
+        self.health_interval = health_interval
+        self.health = HealthServicer()
+        self.port = 0
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: grpc.aio.Server | None = None
+        self._service_names: list[str] = []
+
+    async def start(self) -> int:
+        server = grpc.aio.server(
+            interceptors=[CallInterceptor(self.verifier)],
+            options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        )
+        self._service_names = list(self.register(server))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            [
+                *self._service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+        )
+        self.port = self._bind(server)
+        await server.start()
+        self._server = server
+        await self._set_health(False)
+        loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self._watch_health]
+        if self.relay is not None:
+            loops.append(self.relay.run)
+        if self.timers is not None:
+            loops.append(self.timers.run)
+        loops.extend(runner.run for runner in self.subscriptions)
+        self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
+        log.info("service.started", service=self.settings.service, port=self.port)
+        return self.port
+
+    def _bind(self, server: grpc.aio.Server) -> int:
+        s = self.settings
+        if s.tls_cert_file and s.tls_key_file:
+            client_ca = Path(s.tls_client_ca_file).read_bytes() if s.tls_client_ca_file else None
+            credentials = grpc.ssl_server_credentials(
+                [(Path(s.tls_key_file).read_bytes(), Path(s.tls_cert_file).read_bytes())],
+                root_certificates=client_ca,
+                require_client_auth=client_ca is not None,
+            )
+            return server.add_secure_port(s.grpc_address, credentials)
+        return server.add_insecure_port(s.grpc_address)
+
+    async def _watch_health(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            healthy = await self.db.ping()
+            if healthy:
+                try:
+                    await self.nats.client()
+                except Unavailable:
+                    healthy = False
+            await self._set_health(healthy and self.nats.connected)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.health_interval)
+
+    async def _set_health(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self._service_names):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking calls, let in-flight calls finish, then stop the background loops."""
+        await self.health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(
+                self.settings.shutdown_grace_seconds if grace is None else grace
+            )
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+        await self.nats.close()
+        await self.db.dispose()
+        log.info("service.stopped", service=self.settings.service)
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        await self.stop()

@@ -1,0 +1,197 @@
+"""NATS JetStream plumbing: a self-healing connection, streams, CloudEvents headers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from kernel.errors import Unavailable
+from kernel.eventstore import RecordedEvent
+
+log = structlog.get_logger("storemesh.kernel.messaging")
+
+DEDUP_WINDOW_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    subjects: list[str]
+    max_age_seconds: float = 0.0  # 0: keep forever (the stream is the partners' history)
+    duplicate_window_seconds: float = DEDUP_WINDOW_SECONDS
+    replicas: int = 1
+    description: str = ""
+
+
+class NatsConnection:
+    """One NATS connection per process that keeps trying until the server is there.
+
+    Callers ask for `jetstream()`; while NATS is unreachable they get Unavailable and try
+    again later, so commands keep committing and the relay catches up afterwards.
+    """
+
+    def __init__(self, url: str, name: str, namespace: str = "") -> None:
+        self.url = url
+        self.name = name
+        # A namespace prefixes every subject and stream: test runs sharing one server
+        # never see each other's messages. Production runs without one.
+        self.namespace = namespace
+        self._nc: NATS | None = None
+        self._lock = asyncio.Lock()
+        self._streams: list[StreamSpec] = []
+        self._ensured: set[str] = set()
+
+    def declare(self, *specs: StreamSpec) -> None:
+        for spec in specs:
+            named = replace(
+                spec,
+                name=self.stream(spec.name),
+                subjects=[self.subject(s) for s in spec.subjects],
+            )
+            if named not in self._streams:
+                self._streams.append(named)
+
+    def subject(self, subject: str) -> str:
+        return f"{self.namespace}.{subject}" if self.namespace else subject
+
+    def stream(self, name: str) -> str:
+        return f"{self.namespace.upper()}_{name}" if self.namespace else name
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def client(self) -> NATS:
+        async with self._lock:
+            if self._nc is None or self._nc.is_closed:
+                try:
+                    self._nc = await nats.connect(
+                        self.url,
+                        name=self.name,
+                        connect_timeout=2,
+                        allow_reconnect=True,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.5,
+                        error_cb=self._on_error,
+                        disconnected_cb=self._on_disconnect,
+                        reconnected_cb=self._on_reconnect,
+                    )
+                except Exception as exc:
+                    self._nc = None
+                    raise Unavailable(f"NATS at {self.url} unreachable: {exc}") from exc
+            if not self._nc.is_connected:
+                raise Unavailable(f"NATS at {self.url} not connected")
+            return self._nc
+
+    async def jetstream(self) -> JetStreamContext:
+        nc = await self.client()
+        js = nc.jetstream(timeout=5)
+        for spec in self._streams:
+            if spec.name not in self._ensured:
+                await ensure_stream(js, spec)
+                self._ensured.add(spec.name)
+        return js
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    async def _on_disconnect(self) -> None:
+        log.warning("nats.disconnected", url=self.url)
+
+    async def _on_reconnect(self) -> None:
+        self._ensured.clear()  # a restarted server may have lost in-memory streams
+        log.info("nats.reconnected", url=self.url)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+        self._nc = None
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create the stream, or bring its configuration up to the spec; safe to repeat."""
+    config = StreamConfig(
+        name=spec.name,
+        description=spec.description or None,
+        subjects=spec.subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age_seconds,
+        duplicate_window=spec.duplicate_window_seconds,
+        num_replicas=spec.replicas,
+    )
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("nats.stream_created", stream=spec.name, subjects=spec.subjects)
+        return
+    await js.update_stream(config)
+
+
+def cloudevent_headers(event: RecordedEvent, *, source: str, short_type: str) -> dict[str, str]:
+    """CloudEvents NATS binding, binary mode, plus JetStream dedup and W3C trace context."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": str(event.event_id),
+        "ce-source": source,
+        "ce-type": event.event_type,
+        "ce-time": event.recorded_at.isoformat(),
+        "ce-subject": event.stream_id,
+        "ce-storeid": event.store_id,
+        "ce-streamversion": str(event.stream_version),
+        "content-type": "application/protobuf",
+        "Nats-Msg-Id": str(event.event_id),
+    }
+    for key in ("traceparent", "tracestate"):
+        value = event.metadata.get(key)
+        if value:
+            headers[key] = str(value)
+    for key, header in (("request_id", "ce-requestid"), ("actor", "ce-actor")):
+        value = event.metadata.get(key)
+        if value:
+            headers[header] = str(value)
+    return headers
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """An event received from JetStream, with its CloudEvents attributes."""
+
+    event_id: str
+    event_type: str
+    source: str
+    subject: str
+    store_id: str
+    payload: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delivered: int = 1
+
+    @classmethod
+    def from_message(cls, msg: Any) -> InboundEvent:
+        headers: dict[str, str] = dict(msg.headers or {})
+        delivered = 1
+        with contextlib.suppress(Exception):
+            delivered = int(msg.metadata.num_delivered)
+        return cls(
+            event_id=headers.get("ce-id") or headers.get("Nats-Msg-Id") or "",
+            event_type=headers.get("ce-type", ""),
+            source=headers.get("ce-source", ""),
+            subject=msg.subject,
+            store_id=headers.get("ce-storeid", ""),
+            payload=msg.data,
+            headers=headers,
+            delivered=delivered,
+        )

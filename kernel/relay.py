@@ -1,0 +1,162 @@
+"""The relay: publishes committed events to JetStream, moving its checkpoint only on ack.
+
+One replica relays at a time (it holds the checkpoint row lock for the batch); the others
+skip the locked row and wait. A crash after publishing and before the checkpoint commit
+republishes the batch with the same Nats-Msg-Id, which JetStream deduplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+from opentelemetry import trace
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.db import Database
+from kernel.errors import Unavailable
+from kernel.events import EventRegistry
+from kernel.eventstore import Checkpoint, EventStore, RecordedEvent, checkpoints
+from kernel.messaging import NatsConnection, StreamSpec, cloudevent_headers
+from kernel.telemetry import context_from, current_trace_metadata
+
+log = structlog.get_logger("storemesh.kernel.relay")
+tracer = trace.get_tracer("storemesh.kernel.relay")
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        nats: NatsConnection,
+        registry: EventRegistry,
+        *,
+        name: str = "relay",
+        batch_size: int = 500,
+        ack_timeout: float = 5.0,
+        idle_interval: float = 0.5,
+        after_publish: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db = db
+        self.nats = nats
+        self.registry = registry
+        self.name = name
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self.idle_interval = idle_interval
+        self.source = f"/storemesh/{registry.context}"
+        self._store = EventStore()
+        self._wake = asyncio.Event()
+        self._after_publish = after_publish
+        self.published = 0
+        nats.declare(
+            StreamSpec(
+                name=registry.stream_name,
+                subjects=registry.subjects,
+                description=f"StoreMesh {registry.context} domain events (v1)",
+            )
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def ensure_checkpoint(self) -> None:
+        async with self.db.transaction("relay.ensure_checkpoint") as conn:
+            insert = pg_insert if self.db.is_postgres else sqlite_insert
+            await conn.execute(
+                insert(checkpoints)
+                .values(name=self.name, tx_id=0, position=0)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many events went out (0: nothing to do)."""
+        js = await self.nats.jetstream()
+        async with self.db.transaction("relay.batch") as conn:
+            checkpoint = await self._lock_checkpoint(conn)
+            if checkpoint is None:
+                return 0  # another replica is relaying right now
+            batch = await self._store.read_all(conn, checkpoint, self.batch_size)
+            if not batch:
+                return 0
+            futures = []
+            for event in batch:
+                subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
+                with tracer.start_as_current_span(
+                    f"publish {subject}",
+                    context=context_from(event.metadata),
+                    kind=trace.SpanKind.PRODUCER,
+                    attributes={"messaging.system": "nats", "messaging.destination": subject},
+                ):
+                    headers = cloudevent_headers(
+                        event,
+                        source=self.source,
+                        short_type=self.registry.short_name(event.event_type),
+                    )
+                    headers.update(current_trace_metadata())
+                    futures.append(await js.publish_async(subject, event.payload, headers=headers))
+            try:
+                await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+            except (TimeoutError, Exception) as exc:
+                for f in futures:
+                    f.cancel()
+                raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
+            if self._after_publish is not None:
+                await self._after_publish(batch)
+            last = batch[-1]
+            await conn.execute(
+                update(checkpoints)
+                .where(checkpoints.c.name == self.name)
+                .values(tx_id=last.tx_id, position=last.position, updated_at=datetime.now(UTC))
+            )
+        self.published += len(batch)
+        return len(batch)
+
+    async def _lock_checkpoint(self, conn: AsyncConnection) -> Checkpoint | None:
+        row = (
+            await conn.execute(
+                select(checkpoints.c.tx_id, checkpoints.c.position)
+                .where(checkpoints.c.name == self.name)
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
+        return None if row is None else Checkpoint(row.tx_id, row.position)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.ensure_checkpoint()
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                sent = await self.relay_once()
+                delay = 0.1
+                if sent:
+                    continue
+            except Unavailable as exc:
+                log.warning("relay.waiting", reason=str(exc), retry_in=delay)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            except Exception:
+                log.exception("relay.failed", retry_in=delay)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self.idle_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,218 @@
+"""Durable JetStream subscriptions whose effects happen exactly once.
+
+Each message is handled in one database transaction together with its inbox row, so a
+redelivered message finds the row and is only acknowledged. Failures are retried with
+backoff up to `max_deliver`; then the message is parked on the dead-letter subject
+`deadletter.v1.<service>.<subscription>` with the reason, and terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from kernel.application import Application, UnitOfWork
+from kernel.errors import Unavailable
+from kernel.eventstore import inbox
+from kernel.messaging import InboundEvent, NatsConnection, StreamSpec
+from kernel.telemetry import context_from
+
+log = structlog.get_logger("storemesh.kernel.subscriptions")
+tracer = trace.get_tracer("storemesh.kernel.subscriptions")
+
+DEAD_LETTER_STREAM = StreamSpec(
+    name="DEADLETTER",
+    subjects=["deadletter.v1.>"],
+    description="Messages a StoreMesh consumer gave up on, with the reason",
+)
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (undecodable, unknown type): park it at once."""
+
+
+Handler = Callable[[UnitOfWork, InboundEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    stream: str
+    subjects: tuple[str, ...]
+    handler: Handler
+    max_deliver: int = 5
+    backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
+    ack_wait_seconds: float = 30.0
+    batch: int = 64
+
+
+class SubscriptionRunner:
+    def __init__(
+        self,
+        app: Application,
+        nats: NatsConnection,
+        subscription: Subscription,
+        *,
+        service: str,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.nats = nats
+        self.sub = subscription
+        self.service = service
+        self.fetch_timeout = fetch_timeout
+        self.handled = 0
+        self.parked = 0
+        nats.declare(DEAD_LETTER_STREAM)
+
+    @property
+    def dead_letter_subject(self) -> str:
+        return self.nats.subject(f"deadletter.v1.{self.service}.{self.sub.name}")
+
+    async def _bind(self) -> Any:
+        js = await self.nats.jetstream()
+        config = ConsumerConfig(
+            name=self.sub.name,
+            durable_name=self.sub.name,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.sub.ack_wait_seconds,
+            max_deliver=self.sub.max_deliver,
+            filter_subjects=[self.nats.subject(s) for s in self.sub.subjects],
+            max_ack_pending=1000,
+        )
+        stream = self.nats.stream(self.sub.stream)
+        await js.add_consumer(stream, config=config)
+        return await js.pull_subscribe_bind(durable=self.sub.name, stream=stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = 0.2
+        psub: Any = None
+        while not stop.is_set():
+            try:
+                if psub is None:
+                    psub = await self._bind()
+                    delay = 0.2
+                try:
+                    messages = await psub.fetch(self.sub.batch, timeout=self.fetch_timeout)
+                except NatsTimeoutError:
+                    continue
+                for msg in messages:
+                    await self.process(msg)
+            except Unavailable as exc:
+                log.warning("subscription.waiting", subscription=self.sub.name, reason=str(exc))
+                psub = await self._drop(psub)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # nats-py pull subscriptions do not recover from a server restart on their
+                # own (nats.py #504, #643): drop the subscription and bind it again.
+                log.warning("subscription.rebinding", subscription=self.sub.name, error=repr(exc))
+                psub = await self._drop(psub)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+        await self._drop(psub)
+
+    async def _drop(self, psub: Any) -> None:
+        if psub is not None:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+        return None
+
+    async def process(self, msg: Any) -> None:
+        event = InboundEvent.from_message(msg)
+        with tracer.start_as_current_span(
+            f"consume {event.subject}",
+            context=context_from(event.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer": self.sub.name,
+                "messaging.message.id": event.event_id,
+            },
+        ):
+            if not event.event_id:
+                await self._park(msg, event, "message has no ce-id / Nats-Msg-Id header")
+                return
+            try:
+                await self._handle_once(event)
+            except PoisonMessage as exc:
+                await self._park(msg, event, f"poison: {exc}")
+                return
+            except Exception as exc:
+                if event.delivered >= self.sub.max_deliver:
+                    await self._park(msg, event, f"failed {event.delivered} times: {exc!r}")
+                else:
+                    backoff = self.sub.backoff_seconds
+                    delay = backoff[min(event.delivered - 1, len(backoff) - 1)]
+                    log.warning(
+                        "subscription.retry",
+                        subscription=self.sub.name,
+                        event_id=event.event_id,
+                        delivered=event.delivered,
+                        error=repr(exc),
+                    )
+                    await msg.nak(delay=delay)
+                return
+            await msg.ack()
+
+    async def _handle_once(self, event: InboundEvent) -> None:
+        async with self.app.db.transaction(f"handle {self.sub.name}") as conn:
+            insert = pg_insert if self.app.db.is_postgres else sqlite_insert
+            fresh = await conn.execute(
+                insert(inbox)
+                .values(
+                    subscription=self.sub.name,
+                    event_id=event.event_id,
+                    processed_at=self.app.clock.now(),
+                )
+                .on_conflict_do_nothing(index_elements=["subscription", "event_id"])
+                .returning(inbox.c.event_id)
+            )
+            if fresh.first() is None:
+                return  # seen before: the effect is already committed
+            uow = self.app.unit_of_work(conn)
+            await self.sub.handler(uow, event)
+        self.handled += 1
+        if uow.recorded:
+            self.app.notify_committed()
+
+    async def _park(self, msg: Any, event: InboundEvent, reason: str) -> None:
+        js = await self.nats.jetstream()
+        headers = {k: v for k, v in event.headers.items() if k != "Nats-Msg-Id"}
+        headers.update(
+            {
+                "x-dead-letter-reason": reason[:1000],
+                "x-original-subject": event.subject,
+                "x-deliveries": str(event.delivered),
+                "x-subscription": self.sub.name,
+            }
+        )
+        if event.event_id:
+            headers["Nats-Msg-Id"] = f"dlq-{self.sub.name}-{event.event_id}"
+        await js.publish(self.dead_letter_subject, event.payload, headers=headers)
+        await msg.term()
+        self.parked += 1
+        log.error(
+            "subscription.parked",
+            subscription=self.sub.name,
+            reason=reason,
+            event_id=event.event_id,
+        )
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,90 @@
+"""Logs and traces: structlog JSON carrying trace, span and request ids; OpenTelemetry spans."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+request_id_var: ContextVar[str] = ContextVar("storemesh_request_id", default="")
+_configured: dict[str, bool] = {}
+
+
+def _add_trace_ids(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event["trace_id"] = format(span_context.trace_id, "032x")
+        event["span_id"] = format(span_context.span_id, "016x")
+    request_id = request_id_var.get()
+    if request_id:
+        event["request_id"] = request_id
+    return event
+
+
+def configure_logging(service: str, level: str = "info") -> None:
+    if _configured.get("logging"):
+        return
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    _configured["logging"] = True
+
+
+def configure_tracing(
+    service: str, exporter: str = "none", span_exporter: SpanExporter | None = None
+) -> TracerProvider | None:
+    """Install the global tracer provider once: console, otlp, none, or a given exporter."""
+    if _configured.get("tracing"):
+        provider = trace.get_tracer_provider()
+        return provider if isinstance(provider, TracerProvider) else None
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if span_exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    elif exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured["tracing"] = True
+    return provider
+
+
+def current_trace_metadata() -> dict[str, Any]:
+    """The W3C trace context of the current span, to be stored beside an event."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
+
+
+def context_from(carrier: Mapping[str, str]) -> otel_context.Context:
+    return propagate.extract(dict(carrier))

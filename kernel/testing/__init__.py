@@ -1,0 +1,1 @@
+"""Test support: real PostgreSQL and NATS found, started or borrowed for a test run."""

@@ -1,0 +1,93 @@
+"""Durable timers: deadlines kept in the database, fired once by whichever replica is free."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+
+from kernel.application import Application, UnitOfWork
+from kernel.errors import DomainError
+from kernel.eventstore import timers
+
+log = structlog.get_logger("storemesh.kernel.timers")
+
+TimerHandler = Callable[[UnitOfWork, Any], Awaitable[None]]
+
+
+class TimerRunner:
+    def __init__(
+        self,
+        app: Application,
+        handlers: dict[str, TimerHandler],
+        *,
+        interval: float = 1.0,
+        batch: int = 100,
+    ) -> None:
+        self.app = app
+        self.handlers = handlers
+        self.interval = interval
+        self.batch = batch
+        self.fired = 0
+
+    async def run_due(self) -> int:
+        """Fire every timer due by the clock's now; returns how many fired."""
+        now = self.app.clock.now()
+        fired = 0
+        recorded = False
+        async with self.app.db.transaction("timers.run_due") as conn:
+            rows = (
+                await conn.execute(
+                    select(timers)
+                    .where(timers.c.due_at <= now)
+                    .order_by(timers.c.due_at)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                handler = self.handlers.get(row.kind)
+                uow = self.app.unit_of_work(conn)
+                try:
+                    async with conn.begin_nested():
+                        if handler is None:
+                            raise DomainError(f"no handler for timer kind {row.kind!r}")
+                        await handler(uow, row.payload)
+                except DomainError as exc:
+                    log.info("timer.refused", timer=row.timer_id, kind=row.kind, reason=exc.message)
+                except Exception as exc:
+                    attempts = row.attempts + 1
+                    log.exception("timer.failed", timer=row.timer_id, attempts=attempts)
+                    await conn.execute(
+                        update(timers)
+                        .where(timers.c.timer_id == row.timer_id)
+                        .values(
+                            attempts=attempts,
+                            last_error=repr(exc)[:1000],
+                            due_at=now + timedelta(seconds=min(2**attempts, 300)),
+                        )
+                    )
+                    continue
+                await conn.execute(timers.delete().where(timers.c.timer_id == row.timer_id))
+                recorded = recorded or bool(uow.recorded)
+                fired += 1
+        if recorded:
+            self.app.notify_committed()
+        self.fired += fired
+        return fired
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                fired = await self.run_due()
+                if fired >= self.batch:
+                    continue
+            except Exception:
+                log.exception("timers.loop_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)

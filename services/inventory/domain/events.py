@@ -1,0 +1,215 @@
+"""Facts of the inventory context; each maps by name onto storemesh.inventory.events.v1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+NETWORK = "_network"  # the subject token of catalogue events, which belong to no store
+
+
+@dataclass(frozen=True)
+class PartRegistered:
+    store_id: str
+    part_number: str
+    name: str
+    category: str
+    unit: str
+    unit_cost_fen: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PartUpdated:
+    store_id: str
+    part_number: str
+    name: str
+    category: str
+    unit: str
+    unit_cost_fen: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StockReceived:
+    store_id: str
+    part_number: str
+    quantity: int
+    reference: str
+    on_hand_after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PartsIssued:
+    store_id: str
+    part_number: str
+    repair_order: str
+    quantity: int
+    on_hand_after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ShortageRecorded:
+    store_id: str
+    part_number: str
+    repair_order: str
+    requested: int
+    available: int
+    customer_waiting: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PartsReturned:
+    store_id: str
+    part_number: str
+    repair_order: str
+    quantity: int
+    on_hand_after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StockAdjusted:
+    store_id: str
+    part_number: str
+    previous_on_hand: int
+    counted: int
+    delta: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StockReserved:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    quantity: int
+    expires_at: datetime
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReservationReleased:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    quantity: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReservationExpired:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TransferShipped:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    reservation_id: str
+    destination_store_id: str
+    quantity: int
+    remainder_released: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class InboundTransferRecorded:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    source_store_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TransferReceived:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    source_store_id: str
+    quantity: int
+    on_hand_after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TransferDelivered:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    destination_store_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ShipmentLost:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    destination_store_id: str
+    quantity: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class InboundTransferLost:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    source_store_id: str
+    quantity: int
+    reason: str
+    at: datetime
+
+
+CatalogueEvent = PartRegistered | PartUpdated
+StockEvent = (
+    StockReceived
+    | PartsIssued
+    | ShortageRecorded
+    | PartsReturned
+    | StockAdjusted
+    | StockReserved
+    | ReservationReleased
+    | ReservationExpired
+    | TransferShipped
+    | InboundTransferRecorded
+    | TransferReceived
+    | TransferDelivered
+    | ShipmentLost
+    | InboundTransferLost
+)
+
+EVENT_TYPES: tuple[type, ...] = (
+    PartRegistered,
+    PartUpdated,
+    StockReceived,
+    PartsIssued,
+    ShortageRecorded,
+    PartsReturned,
+    StockAdjusted,
+    StockReserved,
+    ReservationReleased,
+    ReservationExpired,
+    TransferShipped,
+    InboundTransferRecorded,
+    TransferReceived,
+    TransferDelivered,
+    ShipmentLost,
+    InboundTransferLost,
+)

@@ -1,0 +1,497 @@
+"""A stock position (store x part): on hand, reservations and transfers in transit.
+
+Rules: on hand and available never go negative; reserve only what is available; ship
+only what is reserved; receive only what was shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from kernel.decider import Decider
+from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
+from kernel.validation import identifier, non_negative, positive_quantity, text
+from services.inventory.domain.events import (
+    InboundTransferLost,
+    InboundTransferRecorded,
+    PartsIssued,
+    PartsReturned,
+    ReservationExpired,
+    ReservationReleased,
+    ShipmentLost,
+    ShortageRecorded,
+    StockAdjusted,
+    StockEvent,
+    StockReceived,
+    StockReserved,
+    TransferDelivered,
+    TransferReceived,
+    TransferShipped,
+)
+
+MAX_RESERVATION = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reservation_id: str
+    quantity: int
+    expires_at: datetime
+    reference: str
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """A transfer's quantity still in transit, seen from one end."""
+
+    transfer_id: str
+    counterpart_store_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockPosition:
+    store_id: str = ""
+    part_number: str = ""
+    on_hand: int = 0
+    reservations: tuple[Reservation, ...] = ()
+    outbound: tuple[Shipment, ...] = ()
+    inbound: tuple[Shipment, ...] = ()
+    last_movement_at: datetime | None = None
+
+    @property
+    def reserved(self) -> int:
+        return sum(r.quantity for r in self.reservations)
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def in_transit_out(self) -> int:
+        return sum(s.quantity for s in self.outbound)
+
+    @property
+    def in_transit_in(self) -> int:
+        return sum(s.quantity for s in self.inbound)
+
+    def reservation(self, reservation_id: str) -> Reservation | None:
+        return next((r for r in self.reservations if r.reservation_id == reservation_id), None)
+
+    def shipment_out(self, transfer_id: str) -> Shipment | None:
+        return next((s for s in self.outbound if s.transfer_id == transfer_id), None)
+
+    def shipment_in(self, transfer_id: str) -> Shipment | None:
+        return next((s for s in self.inbound if s.transfer_id == transfer_id), None)
+
+    @property
+    def subject(self) -> str:
+        return f"stock/{self.store_id}/{self.part_number}"
+
+
+# Commands. Every one names its position and the business time it happens at.
+
+
+@dataclass(frozen=True)
+class ReceiveStock:
+    store_id: str
+    part_number: str
+    quantity: int
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RequestParts:
+    store_id: str
+    part_number: str
+    repair_order: str
+    quantity: int
+    customer_waiting: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReturnParts:
+    store_id: str
+    part_number: str
+    repair_order: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AdjustStock:
+    store_id: str
+    part_number: str
+    counted_quantity: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReserveStock:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    quantity: int
+    expires_at: datetime
+    reference: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseReservation:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExpireReservation:
+    store_id: str
+    part_number: str
+    reservation_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ShipTransfer:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    reservation_id: str
+    destination_store_id: str
+    quantity: int  # 0: the whole reservation
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordInboundTransfer:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    source_store_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReceiveTransfer:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    quantity: int  # 0: everything outstanding
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConfirmDelivery:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReportShipmentLost:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordInboundLost:
+    store_id: str
+    part_number: str
+    transfer_id: str
+    quantity: int
+    reason: str
+    at: datetime
+
+
+StockCommand = (
+    ReceiveStock
+    | RequestParts
+    | ReturnParts
+    | AdjustStock
+    | ReserveStock
+    | ReleaseReservation
+    | ExpireReservation
+    | ShipTransfer
+    | RecordInboundTransfer
+    | ReceiveTransfer
+    | ConfirmDelivery
+    | ReportShipmentLost
+    | RecordInboundLost
+)
+
+
+def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEvent]:
+    at, store, part = command.at, command.store_id, command.part_number
+    match command:
+        case ReceiveStock(quantity=qty, reference=reference):
+            v = Violations()
+            positive_quantity(v, "quantity", qty)
+            v.raise_if_any()
+            return [StockReceived(store, part, qty, reference, position.on_hand + qty, at)]
+
+        case RequestParts(repair_order=ro, quantity=qty, customer_waiting=waiting):
+            v = Violations()
+            identifier(v, "repair_order", ro)
+            positive_quantity(v, "quantity", qty)
+            v.raise_if_any()
+            if qty <= position.available:
+                return [PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
+            return [ShortageRecorded(store, part, ro, qty, position.available, waiting, at)]
+
+        case ReturnParts(repair_order=ro, quantity=qty):
+            v = Violations()
+            identifier(v, "repair_order", ro)
+            positive_quantity(v, "quantity", qty)
+            v.raise_if_any()
+            return [PartsReturned(store, part, ro, qty, position.on_hand + qty, at)]
+
+        case AdjustStock(counted_quantity=counted, reason=reason):
+            v = Violations()
+            non_negative(v, "counted_quantity", counted)
+            text(v, "reason", reason)
+            v.raise_if_any()
+            if counted == position.on_hand:
+                return []
+            events: list[StockEvent] = [
+                StockAdjusted(
+                    store, part, position.on_hand, counted, counted - position.on_hand, reason, at
+                )
+            ]
+            # A count is a fact: when fewer are on the shelf than reserved, the newest
+            # reservations are given up so that available never goes negative.
+            shortfall = position.reserved - counted
+            for r in reversed(position.reservations):
+                if shortfall <= 0:
+                    break
+                events.append(
+                    ReservationReleased(
+                        store,
+                        part,
+                        r.reservation_id,
+                        r.quantity,
+                        "stock count below reserved quantity",
+                        at,
+                    )
+                )
+                shortfall -= r.quantity
+            return events
+
+        case ReserveStock(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
+            v = Violations()
+            identifier(v, "reservation_id", rid)
+            positive_quantity(v, "quantity", qty)
+            text(v, "reference", ref, required=False)
+            v.raise_if_any()
+            if expires <= at or expires - at > MAX_RESERVATION:
+                raise InvalidArgument.of(
+                    "ttl_seconds", "must put the expiry between now and 14 days ahead"
+                )
+            if position.reservation(rid) is not None:
+                raise AlreadyExists("reservation", rid)
+            if qty > position.available:
+                raise RuleViolated(
+                    "INSUFFICIENT_AVAILABLE_STOCK",
+                    f"cannot reserve {qty}: only {position.available} available",
+                    position.subject,
+                    {"requested": str(qty), "available": str(position.available)},
+                )
+            return [StockReserved(store, part, rid, qty, expires, ref, at)]
+
+        case ReleaseReservation(reservation_id=rid):
+            reservation = _held(position, rid)
+            return [ReservationReleased(store, part, rid, reservation.quantity, "released", at)]
+
+        case ExpireReservation(reservation_id=rid):
+            held = position.reservation(rid)
+            if held is None or held.expires_at > at:
+                return []  # shipped, released or extended meanwhile: nothing to expire
+            return [ReservationExpired(store, part, rid, held.quantity, at)]
+
+        case ShipTransfer(
+            transfer_id=tid, reservation_id=rid, destination_store_id=dest, quantity=qty
+        ):
+            v = Violations()
+            identifier(v, "transfer_id", tid)
+            non_negative(v, "quantity", qty)
+            v.raise_if_any()
+            if dest == store:
+                raise InvalidArgument.of(
+                    "destination_store_id", "must differ from the source store"
+                )
+            if position.shipment_out(tid) is not None:
+                raise AlreadyExists("shipment", tid)
+            reservation = _held(position, rid)
+            shipped = qty or reservation.quantity
+            if shipped > reservation.quantity:
+                raise RuleViolated(
+                    "SHIP_EXCEEDS_RESERVATION",
+                    f"cannot ship {shipped}: reservation {rid} holds {reservation.quantity}",
+                    position.subject,
+                    {"requested": str(shipped), "reserved": str(reservation.quantity)},
+                )
+            return [
+                TransferShipped(
+                    store, part, tid, rid, dest, shipped, reservation.quantity - shipped, at
+                )
+            ]
+
+        case RecordInboundTransfer(transfer_id=tid, source_store_id=source, quantity=qty):
+            if position.shipment_in(tid) is not None:
+                raise AlreadyExists("inbound transfer", tid)
+            return [InboundTransferRecorded(store, part, tid, source, qty, at)]
+
+        case ReceiveTransfer(transfer_id=tid, quantity=qty):
+            v = Violations()
+            non_negative(v, "quantity", qty)
+            v.raise_if_any()
+            inbound = position.shipment_in(tid)
+            if inbound is None:
+                raise RuleViolated(
+                    "NOTHING_IN_TRANSIT",
+                    f"transfer {tid} has nothing in transit to {store}",
+                    position.subject,
+                )
+            received = qty or inbound.quantity
+            if received > inbound.quantity:
+                raise RuleViolated(
+                    "RECEIVE_EXCEEDS_SHIPPED",
+                    f"cannot receive {received}: only {inbound.quantity} of {tid} in transit",
+                    position.subject,
+                    {"requested": str(received), "in_transit": str(inbound.quantity)},
+                )
+            return [
+                TransferReceived(
+                    store,
+                    part,
+                    tid,
+                    inbound.counterpart_store_id,
+                    received,
+                    position.on_hand + received,
+                    at,
+                )
+            ]
+
+        case ConfirmDelivery(transfer_id=tid, quantity=qty):
+            outbound = position.shipment_out(tid)
+            if outbound is None:
+                return []
+            return [
+                TransferDelivered(
+                    store, part, tid, outbound.counterpart_store_id, min(qty, outbound.quantity), at
+                )
+            ]
+
+        case ReportShipmentLost(transfer_id=tid, reason=reason):
+            v = Violations()
+            text(v, "reason", reason)
+            v.raise_if_any()
+            outbound = position.shipment_out(tid)
+            if outbound is None:
+                raise RuleViolated(
+                    "NOTHING_IN_TRANSIT",
+                    f"transfer {tid} has nothing in transit from {store}",
+                    position.subject,
+                )
+            return [
+                ShipmentLost(
+                    store, part, tid, outbound.counterpart_store_id, outbound.quantity, reason, at
+                )
+            ]
+
+        case RecordInboundLost(transfer_id=tid, quantity=qty, reason=reason):
+            inbound = position.shipment_in(tid)
+            if inbound is None:
+                return []
+            return [
+                InboundTransferLost(
+                    store,
+                    part,
+                    tid,
+                    inbound.counterpart_store_id,
+                    min(qty, inbound.quantity),
+                    reason,
+                    at,
+                )
+            ]
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
+    p = replace(position, store_id=event.store_id, part_number=event.part_number)
+    match event:
+        case (
+            StockReceived(on_hand_after=on_hand)
+            | PartsIssued(on_hand_after=on_hand)
+            | PartsReturned(on_hand_after=on_hand)
+        ):
+            return replace(p, on_hand=on_hand, last_movement_at=event.at)
+        case ShortageRecorded():
+            return p
+        case StockAdjusted(counted=counted):
+            return replace(p, on_hand=counted, last_movement_at=event.at)
+        case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
+            return replace(p, reservations=(*p.reservations, Reservation(rid, qty, expires, ref)))
+        case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
+            return replace(p, reservations=_without(p.reservations, rid))
+        case TransferShipped(
+            transfer_id=tid, reservation_id=rid, destination_store_id=dest, quantity=qty
+        ):
+            return replace(
+                p,
+                on_hand=p.on_hand - qty,
+                reservations=_without(p.reservations, rid),
+                outbound=(*p.outbound, Shipment(tid, dest, qty)),
+                last_movement_at=event.at,
+            )
+        case InboundTransferRecorded(transfer_id=tid, source_store_id=source, quantity=qty):
+            return replace(p, inbound=(*p.inbound, Shipment(tid, source, qty)))
+        case TransferReceived(transfer_id=tid, quantity=qty, on_hand_after=on_hand):
+            return replace(
+                p, on_hand=on_hand, inbound=_less(p.inbound, tid, qty), last_movement_at=event.at
+            )
+        case (
+            TransferDelivered(transfer_id=tid, quantity=qty)
+            | ShipmentLost(transfer_id=tid, quantity=qty)
+        ):
+            return replace(p, outbound=_less(p.outbound, tid, qty))
+        case InboundTransferLost(transfer_id=tid, quantity=qty):
+            return replace(p, inbound=_less(p.inbound, tid, qty))
+    raise TypeError(f"unknown event {event!r}")
+
+
+def _without(reservations: tuple[Reservation, ...], rid: str) -> tuple[Reservation, ...]:
+    return tuple(r for r in reservations if r.reservation_id != rid)
+
+
+def _less(shipments: tuple[Shipment, ...], tid: str, qty: int) -> tuple[Shipment, ...]:
+    result = []
+    for s in shipments:
+        if s.transfer_id == tid:
+            if s.quantity - qty > 0:
+                result.append(replace(s, quantity=s.quantity - qty))
+        else:
+            result.append(s)
+    return tuple(result)
+
+
+def _held(position: StockPosition, rid: str) -> Reservation:
+    reservation = position.reservation(rid)
+    if reservation is None:
+        raise NotFound("reservation", f"{position.subject}/{rid}")
+    return reservation
+
+
+stock = Decider[StockPosition, StockCommand, StockEvent](StockPosition, decide, evolve)

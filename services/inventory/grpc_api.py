@@ -1,0 +1,498 @@
+"""gRPC adapter of the inventory service: proto in, domain command out, and back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from storemesh.inventory.v1 import inventory_pb2 as pb
+from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
+
+from kernel import paging, validation
+from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel.errors import InvalidArgument, Violations
+from services.inventory import read_model
+from services.inventory.application import Inventory, RequestOutcome
+from services.inventory.domain.catalogue import RegisterPart, UpdatePart
+from services.inventory.domain.stock import (
+    AdjustStock,
+    ReceiveStock,
+    ReceiveTransfer,
+    ReleaseReservation,
+    ReportShipmentLost,
+    RequestParts,
+    ReserveStock,
+    ReturnParts,
+    ShipTransfer,
+)
+from services.inventory.read_model import PartView, PositionView
+
+DEFAULT_RESERVATION_TTL = timedelta(hours=2)
+
+
+def _ts(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def position_message(p: PositionView) -> pb.StockPosition:
+    return pb.StockPosition(
+        store_id=p.store_id,
+        part_number=p.part_number,
+        on_hand=p.on_hand,
+        reserved=p.reserved,
+        available=p.available,
+        in_transit_out=p.in_transit_out,
+        in_transit_in=p.in_transit_in,
+        last_movement_at=_ts(p.last_movement_at),
+        reservations=[
+            pb.Reservation(
+                reservation_id=r.reservation_id,
+                quantity=r.quantity,
+                expires_at=_ts(r.expires_at),
+                reference=r.reference,
+            )
+            for r in p.reservations
+        ],
+    )
+
+
+def part_message(p: PartView) -> pb.Part:
+    return pb.Part(
+        part_number=p.part_number,
+        name=p.name,
+        category=p.category,
+        unit=p.unit,
+        unit_cost_fen=p.unit_cost_fen,
+    )
+
+
+def _position_request(request: Any) -> None:
+    """Checks the fields every position command has, all faults at once."""
+    v = Violations()
+    validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    validation.identifier(v, "part_number", request.part_number)
+    v.raise_if_any()
+
+
+def _date(field_name: str, raw: str, default: date) -> date:
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
+
+
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+
+    def _now(self) -> datetime:
+        return self.inventory.app.clock.now()
+
+    # Catalogue
+
+    async def RegisterPart(self, request: pb.RegisterPartRequest, context: Any) -> pb.Part:
+        authorize_role("hq", "service")
+        v = Violations()
+        validation.request_id(v, "request_id", request.request_id)
+        if not request.HasField("part"):
+            v.add("part", "is required")
+        v.raise_if_any()
+        p = request.part
+        command = RegisterPart(
+            p.part_number, p.name, p.category, p.unit, p.unit_cost_fen, self._now()
+        )
+        return part_message(await self.inventory.register_part(command, request.request_id))
+
+    async def UpdatePart(self, request: pb.UpdatePartRequest, context: Any) -> pb.Part:
+        authorize_role("hq", "service")
+        v = Violations()
+        validation.request_id(v, "request_id", request.request_id)
+        if not request.HasField("part"):
+            v.add("part", "is required")
+        v.raise_if_any()
+        p = request.part
+        command = UpdatePart(
+            p.part_number, p.name, p.category, p.unit, p.unit_cost_fen, self._now()
+        )
+        return part_message(await self.inventory.update_part(command, request.request_id))
+
+    async def GetPart(self, request: pb.GetPartRequest, context: Any) -> pb.Part:
+        current_principal()
+        v = Violations()
+        validation.identifier(v, "part_number", request.part_number)
+        v.raise_if_any()
+        return part_message(await self.inventory.part(request.part_number))
+
+    async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
+        current_principal()
+        limit = paging.page_size(request.page_size)
+        query = {"list": "parts", "category": request.category}
+        after = paging.decode_token(request.page_token, query)
+        parts = await self.inventory.app.query(
+            lambda conn: read_model.list_parts(
+                conn, request.category, str(after[0]) if after else None, limit + 1
+            )
+        )
+        token = (
+            paging.encode_token([parts[limit - 1].part_number], query) if len(parts) > limit else ""
+        )
+        return pb.ListPartsResponse(
+            parts=[part_message(p) for p in parts[:limit]], next_page_token=token
+        )
+
+    # Stock movements
+
+    async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Any) -> pb.StockPosition:
+        _position_request(request)
+        authorize_store(request.store_id, "receive stock")
+        command = ReceiveStock(
+            request.store_id,
+            request.part_number,
+            request.quantity,
+            _bounded("reference", request.reference),
+            self._now(),
+        )
+        return position_message(await self.inventory.move(command, request.request_id))
+
+    async def RequestParts(
+        self, request: pb.RequestPartsRequest, context: Any
+    ) -> pb.RequestPartsResponse:
+        _position_request(request)
+        authorize_store(request.store_id, "request parts")
+        command = RequestParts(
+            request.store_id,
+            request.part_number,
+            request.repair_order,
+            request.quantity,
+            request.customer_waiting,
+            self._now(),
+        )
+        outcome: RequestOutcome = await self.inventory.request_parts(command, request.request_id)
+        return pb.RequestPartsResponse(
+            outcome=pb.RequestPartsResponse.OUTCOME_ISSUED
+            if outcome.issued
+            else pb.RequestPartsResponse.OUTCOME_SHORTAGE,
+            position=position_message(outcome.position),
+            shortage_quantity=outcome.shortage_quantity,
+        )
+
+    async def ReturnParts(self, request: pb.ReturnPartsRequest, context: Any) -> pb.StockPosition:
+        _position_request(request)
+        authorize_store(request.store_id, "return parts")
+        command = ReturnParts(
+            request.store_id,
+            request.part_number,
+            request.repair_order,
+            request.quantity,
+            self._now(),
+        )
+        return position_message(await self.inventory.move(command, request.request_id))
+
+    async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.StockPosition:
+        _position_request(request)
+        authorize_store(request.store_id, "adjust stock")
+        command = AdjustStock(
+            request.store_id,
+            request.part_number,
+            request.counted_quantity,
+            request.reason,
+            self._now(),
+        )
+        return position_message(await self.inventory.move(command, request.request_id))
+
+    async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
+        _position_request(request)
+        authorize_store(request.store_id, "reserve stock")
+        if request.ttl_seconds < 0:
+            raise InvalidArgument.of("ttl_seconds", "must not be negative")
+        ttl = (
+            timedelta(seconds=request.ttl_seconds)
+            if request.ttl_seconds
+            else DEFAULT_RESERVATION_TTL
+        )
+        now = self._now()
+        command = ReserveStock(
+            request.store_id,
+            request.part_number,
+            request.reservation_id or request.request_id,
+            request.quantity,
+            now + min(ttl, timedelta(days=15)),
+            request.reference,
+            now,
+        )
+        return position_message(await self.inventory.reserve(command, request.request_id))
+
+    async def ReleaseReservation(
+        self, request: pb.ReleaseReservationRequest, context: Any
+    ) -> pb.StockPosition:
+        _position_request(request)
+        authorize_store(request.store_id, "release a reservation")
+        _required_id("reservation_id", request.reservation_id)
+        command = ReleaseReservation(
+            request.store_id, request.part_number, request.reservation_id, self._now()
+        )
+        return position_message(await self.inventory.release(command, request.request_id))
+
+    # Transfers
+
+    async def ShipTransfer(self, request: pb.ShipTransferRequest, context: Any) -> pb.StockPosition:
+        _position_request(request)
+        v = Violations()
+        validation.identifier(v, "transfer_id", request.transfer_id)
+        validation.identifier(v, "reservation_id", request.reservation_id)
+        validation.store_code(v, "destination_store_id", request.destination_store_id)
+        v.raise_if_any()
+        authorize_store(request.store_id, "ship a transfer")
+        command = ShipTransfer(
+            request.store_id,
+            request.part_number,
+            request.transfer_id,
+            request.reservation_id,
+            request.destination_store_id,
+            request.quantity,
+            self._now(),
+        )
+        return position_message(await self.inventory.ship_transfer(command, request.request_id))
+
+    async def ReceiveTransfer(
+        self, request: pb.ReceiveTransferRequest, context: Any
+    ) -> pb.StockPosition:
+        _position_request(request)
+        _required_id("transfer_id", request.transfer_id)
+        authorize_store(request.store_id, "receive a transfer")
+        command = ReceiveTransfer(
+            request.store_id,
+            request.part_number,
+            request.transfer_id,
+            request.quantity,
+            self._now(),
+        )
+        return position_message(await self.inventory.receive_transfer(command, request.request_id))
+
+    async def ReportShipmentLost(
+        self, request: pb.ReportShipmentLostRequest, context: Any
+    ) -> pb.StockPosition:
+        _position_request(request)
+        _required_id("transfer_id", request.transfer_id)
+        authorize_store(request.store_id, "report a shipment lost")
+        command = ReportShipmentLost(
+            request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
+        )
+        return position_message(await self.inventory.report_lost(command, request.request_id))
+
+    # Visibility
+
+    async def GetStockPosition(
+        self, request: pb.GetStockPositionRequest, context: Any
+    ) -> pb.StockPosition:
+        current_principal()
+        v = Violations()
+        validation.store_code(v, "store_id", request.store_id)
+        validation.identifier(v, "part_number", request.part_number)
+        v.raise_if_any()
+        return position_message(
+            await self.inventory.position(request.store_id, request.part_number)
+        )
+
+    async def ListStoreStock(
+        self, request: pb.ListStoreStockRequest, context: Any
+    ) -> pb.ListStoreStockResponse:
+        current_principal()
+        v = Violations()
+        validation.store_code(v, "store_id", request.store_id)
+        validation.text(v, "category", request.category, required=False, max_len=64)
+        v.raise_if_any()
+        limit = paging.page_size(request.page_size)
+        query = {
+            "list": "store_stock",
+            "store": request.store_id,
+            "category": request.category,
+            "only_available": request.only_available,
+        }
+        after = paging.decode_token(request.page_token, query)
+        rows = await self.inventory.app.query(
+            lambda conn: read_model.list_store_stock(
+                conn,
+                request.store_id,
+                request.category,
+                request.only_available,
+                str(after[0]) if after else None,
+                limit + 1,
+            )
+        )
+        token = (
+            paging.encode_token([rows[limit - 1].part_number], query) if len(rows) > limit else ""
+        )
+        return pb.ListStoreStockResponse(
+            positions=[position_message(p) for p in rows[:limit]], next_page_token=token
+        )
+
+    async def FindStock(self, request: pb.FindStockRequest, context: Any) -> pb.FindStockResponse:
+        current_principal()
+        v = Violations()
+        validation.identifier(v, "part_number", request.part_number)
+        if request.exclude_store_id:
+            validation.store_code(v, "exclude_store_id", request.exclude_store_id)
+        validation.non_negative(v, "min_available", request.min_available)
+        v.raise_if_any()
+        limit = paging.page_size(request.page_size)
+        minimum = max(request.min_available, 1)
+        query = {
+            "list": "find",
+            "part": request.part_number,
+            "min": minimum,
+            "exclude": request.exclude_store_id,
+        }
+        after = paging.decode_token(request.page_token, query)
+        await self.inventory.part(request.part_number)
+        rows = await self.inventory.app.query(
+            lambda conn: read_model.find_stock(
+                conn,
+                request.part_number,
+                minimum,
+                request.exclude_store_id,
+                (int(after[0]), str(after[1])) if after else None,
+                limit + 1,
+            )
+        )
+        token = (
+            paging.encode_token([rows[limit - 1].available, rows[limit - 1].store_id], query)
+            if len(rows) > limit
+            else ""
+        )
+        return pb.FindStockResponse(
+            stores=[
+                pb.StoreStock(
+                    store_id=p.store_id,
+                    available=p.available,
+                    on_hand=p.on_hand,
+                    last_movement_at=_ts(p.last_movement_at),
+                )
+                for p in rows[:limit]
+            ],
+            next_page_token=token,
+        )
+
+    async def GetSharingMatrix(
+        self, request: pb.GetSharingMatrixRequest, context: Any
+    ) -> pb.SharingMatrix:
+        current_principal()
+        v = Violations()
+        if not 0 <= request.top_n <= 200:
+            v.add("top_n", "must be between 1 and 200 (0 for the default 50)")
+        if not 0 <= request.window_days <= 366:
+            v.add("window_days", "must be between 1 and 366 (0 for the default 30)")
+        if len(request.store_ids) > 2000:
+            v.add("store_ids", "at most 2000 stores")
+        for i, store in enumerate(request.store_ids):
+            validation.store_code(v, f"store_ids[{i}]", store)
+        v.raise_if_any()
+        since = self.inventory.window(request.window_days or 30)
+        stores, rows = await self.inventory.app.query(
+            lambda conn: read_model.sharing_matrix(
+                conn, request.top_n or 50, since, list(request.store_ids)
+            )
+        )
+        return pb.SharingMatrix(
+            store_ids=stores,
+            rows=[
+                pb.MatrixRow(
+                    part_number=r.part_number,
+                    name=r.name,
+                    issued_in_window=r.issued_in_window,
+                    available=list(r.available),
+                )
+                for r in rows
+            ],
+        )
+
+    async def ListStaleStock(
+        self, request: pb.ListStaleStockRequest, context: Any
+    ) -> pb.ListStaleStockResponse:
+        current_principal()
+        v = Violations()
+        if request.store_id:
+            validation.store_code(v, "store_id", request.store_id)
+        if not 0 <= request.min_idle_days <= 3650:
+            v.add("min_idle_days", "must be between 1 and 3650 (0 for the default 90)")
+        v.raise_if_any()
+        limit = paging.page_size(request.page_size)
+        days = request.min_idle_days or 90
+        query = {"list": "stale", "store": request.store_id, "days": days}
+        after = paging.decode_token(request.page_token, query)
+        now = self._now()
+        items, total = await self.inventory.app.query(
+            lambda conn: read_model.stale_stock(
+                conn,
+                request.store_id,
+                now,
+                days,
+                (int(after[0]), str(after[1]), str(after[2])) if after else None,
+                limit + 1,
+            )
+        )
+        last = items[limit - 1] if len(items) > limit else None
+        token = (
+            paging.encode_token([last.value_fen, last.store_id, last.part_number], query)
+            if last
+            else ""
+        )
+        return pb.ListStaleStockResponse(
+            items=[
+                pb.StaleStockItem(
+                    store_id=i.store_id,
+                    part_number=i.part_number,
+                    name=i.name,
+                    on_hand=i.on_hand,
+                    unit_cost_fen=i.unit_cost_fen,
+                    value_fen=i.value_fen,
+                    last_movement_at=_ts(i.last_movement_at),
+                    idle_days=i.idle_days,
+                )
+                for i in items[:limit]
+            ],
+            total_value_fen=total,
+            next_page_token=token,
+        )
+
+    async def GetFillRate(self, request: pb.GetFillRateRequest, context: Any) -> pb.FillRate:
+        current_principal()
+        v = Violations()
+        if request.store_id:
+            validation.store_code(v, "store_id", request.store_id)
+        v.raise_if_any()
+        last = _date("to_date", request.to_date, self.inventory.today())
+        first = _date("from_date", request.from_date, last - timedelta(days=29))
+        if first > last:
+            raise InvalidArgument.of("from_date", "must not be after to_date")
+        requests, filled = await self.inventory.app.query(
+            lambda conn: read_model.fill_rate(conn, request.store_id, first, last)
+        )
+        return pb.FillRate(
+            store_id=request.store_id,
+            requests=requests,
+            filled=filled,
+            shortages=requests - filled,
+            fill_rate=filled / requests if requests else 1.0,
+        )
+
+
+def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) -> str:
+    v = Violations()
+    validation.text(v, field_name, value, required=False, max_len=max_len)
+    v.raise_if_any()
+    return value
+
+
+def _required_id(field_name: str, value: str) -> None:
+    v = Violations()
+    validation.identifier(v, field_name, value)
+    v.raise_if_any()

@@ -1,0 +1,421 @@
+"""Inventory read models, kept in the same transaction as the events that change them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.application import RecordedEvent, UnitOfWork
+from kernel.codec import from_json, to_json
+from kernel.db import Migration, upsert
+from services.inventory.domain.catalogue import Part
+from services.inventory.domain.events import (
+    PartsIssued,
+    ShortageRecorded,
+)
+from services.inventory.domain.stock import Reservation, StockPosition
+
+metadata = MetaData()
+
+parts_view = Table(
+    "inventory_parts",
+    metadata,
+    Column("part_number", String(128), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(64), nullable=False, index=True),
+    Column("unit", String(16), nullable=False),
+    Column("unit_cost_fen", BigInteger, nullable=False),
+)
+
+positions_view = Table(
+    "inventory_positions",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("in_transit_out", BigInteger, nullable=False),
+    Column("in_transit_in", BigInteger, nullable=False),
+    Column("last_movement_at", DateTime(timezone=True), nullable=True),
+    Column("reservations", JSON, nullable=False),
+    Index("ix_inventory_positions_lookup", "part_number", "available"),
+    Index("ix_inventory_positions_idle", "last_movement_at"),
+)
+
+usage_daily = Table(
+    "inventory_usage_daily",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("filled", BigInteger, nullable=False),
+    Column("issued_quantity", BigInteger, nullable=False),
+    Index("ix_inventory_usage_day", "day"),
+)
+
+store_directory = Table(
+    "inventory_store_directory",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("closed", Boolean, nullable=False),
+)
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(1, "inventory read models", _create),)
+
+
+@dataclass(frozen=True)
+class PartView:
+    part_number: str
+    name: str
+    category: str
+    unit: str
+    unit_cost_fen: int
+
+
+@dataclass(frozen=True)
+class PositionView:
+    store_id: str
+    part_number: str
+    on_hand: int
+    reserved: int
+    available: int
+    in_transit_out: int
+    in_transit_in: int
+    last_movement_at: datetime | None
+    reservations: tuple[Reservation, ...]
+
+    @classmethod
+    def of(cls, p: StockPosition) -> PositionView:
+        return cls(
+            p.store_id,
+            p.part_number,
+            p.on_hand,
+            p.reserved,
+            p.available,
+            p.in_transit_out,
+            p.in_transit_in,
+            p.last_movement_at,
+            p.reservations,
+        )
+
+
+async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
+    conn = uow.conn
+    if isinstance(state, Part):
+        await upsert(
+            conn,
+            parts_view,
+            {
+                "part_number": state.part_number,
+                "name": state.name,
+                "category": state.category,
+                "unit": state.unit,
+                "unit_cost_fen": state.unit_cost_fen,
+            },
+            ["part_number"],
+        )
+        return
+    if not isinstance(state, StockPosition):
+        return
+    await upsert(
+        conn,
+        positions_view,
+        {
+            "store_id": state.store_id,
+            "part_number": state.part_number,
+            "on_hand": state.on_hand,
+            "reserved": state.reserved,
+            "available": state.available,
+            "in_transit_out": state.in_transit_out,
+            "in_transit_in": state.in_transit_in,
+            "last_movement_at": state.last_movement_at,
+            "reservations": to_json(state.reservations),
+        },
+        ["store_id", "part_number"],
+    )
+    if isinstance(event, PartsIssued | ShortageRecorded):
+        issued = isinstance(event, PartsIssued)
+        await upsert(
+            conn,
+            usage_daily,
+            {
+                "store_id": event.store_id,
+                "part_number": event.part_number,
+                "day": event.at.date(),
+                "requests": 1,
+                "filled": 1 if issued else 0,
+                "issued_quantity": event.quantity if isinstance(event, PartsIssued) else 0,
+            },
+            ["store_id", "part_number", "day"],
+            increment=["requests", "filled", "issued_quantity"],
+        )
+
+
+def _position(row: Any) -> PositionView:
+    return PositionView(
+        store_id=row.store_id,
+        part_number=row.part_number,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        available=row.available,
+        in_transit_out=row.in_transit_out,
+        in_transit_in=row.in_transit_in,
+        last_movement_at=row.last_movement_at,
+        reservations=from_json(row.reservations, tuple[Reservation, ...]),
+    )
+
+
+def _part(row: Any) -> PartView:
+    return PartView(row.part_number, row.name, row.category, row.unit, row.unit_cost_fen)
+
+
+async def get_part(conn: AsyncConnection, part_number: str) -> PartView | None:
+    row = (
+        await conn.execute(select(parts_view).where(parts_view.c.part_number == part_number))
+    ).first()
+    return None if row is None else _part(row)
+
+
+async def list_parts(
+    conn: AsyncConnection, category: str, after: str | None, limit: int
+) -> list[PartView]:
+    query = select(parts_view).order_by(parts_view.c.part_number).limit(limit)
+    if category:
+        query = query.where(parts_view.c.category == category)
+    if after is not None:
+        query = query.where(parts_view.c.part_number > after)
+    return [_part(row) for row in await conn.execute(query)]
+
+
+async def get_position(conn: AsyncConnection, store_id: str, part_number: str) -> PositionView:
+    row = (
+        await conn.execute(
+            select(positions_view).where(
+                and_(
+                    positions_view.c.store_id == store_id,
+                    positions_view.c.part_number == part_number,
+                )
+            )
+        )
+    ).first()
+    if row is None:
+        return PositionView(store_id, part_number, 0, 0, 0, 0, 0, None, ())
+    return _position(row)
+
+
+async def list_store_stock(
+    conn: AsyncConnection,
+    store_id: str,
+    category: str,
+    only_available: bool,
+    after: str | None,
+    limit: int,
+) -> list[PositionView]:
+    query = select(positions_view).where(positions_view.c.store_id == store_id)
+    if category:
+        query = query.join(
+            parts_view, parts_view.c.part_number == positions_view.c.part_number
+        ).where(parts_view.c.category == category)
+    if only_available:
+        query = query.where(positions_view.c.available > 0)
+    if after is not None:
+        query = query.where(positions_view.c.part_number > after)
+    query = query.order_by(positions_view.c.part_number).limit(limit)
+    return [_position(row) for row in await conn.execute(query)]
+
+
+async def find_stock(
+    conn: AsyncConnection,
+    part_number: str,
+    min_available: int,
+    exclude_store_id: str,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> list[PositionView]:
+    """Stores holding at least `min_available` of the part, most available first."""
+    p = positions_view.c
+    query = select(positions_view).where(
+        and_(p.part_number == part_number, p.available >= min_available)
+    )
+    if exclude_store_id:
+        query = query.where(p.store_id != exclude_store_id)
+    if after is not None:
+        available, store = after
+        query = query.where(
+            or_(p.available < available, and_(p.available == available, p.store_id > store))
+        )
+    query = query.order_by(p.available.desc(), p.store_id).limit(limit)
+    return [_position(row) for row in await conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class MatrixRowView:
+    part_number: str
+    name: str
+    issued_in_window: int
+    available: tuple[int, ...]
+
+
+async def sharing_matrix(
+    conn: AsyncConnection, top_n: int, since: date, store_ids: list[str]
+) -> tuple[list[str], list[MatrixRowView]]:
+    """The inventory sharing table: top-N parts by issues in the window x stores."""
+    u = usage_daily.c
+    usage = (
+        select(u.part_number, func.sum(u.issued_quantity).label("issued"))
+        .where(u.day >= since)
+        .group_by(u.part_number)
+        .subquery()
+    )
+    top = (
+        await conn.execute(
+            select(
+                parts_view.c.part_number,
+                parts_view.c.name,
+                func.coalesce(usage.c.issued, 0).label("issued"),
+            )
+            .select_from(
+                parts_view.outerjoin(usage, usage.c.part_number == parts_view.c.part_number)
+            )
+            .order_by(func.coalesce(usage.c.issued, 0).desc(), parts_view.c.part_number)
+            .limit(top_n)
+        )
+    ).all()
+    part_numbers = [row.part_number for row in top]
+    p = positions_view.c
+    cells_query = select(p.store_id, p.part_number, p.available).where(
+        p.part_number.in_(part_numbers)
+    )
+    if store_ids:
+        cells_query = cells_query.where(p.store_id.in_(store_ids))
+    cells = {(r.store_id, r.part_number): r.available for r in await conn.execute(cells_query)}
+    stores = store_ids or sorted({store for store, _ in cells})
+    rows = [
+        MatrixRowView(
+            row.part_number,
+            row.name,
+            int(row.issued),
+            tuple(cells.get((store, row.part_number), 0) for store in stores),
+        )
+        for row in top
+    ]
+    return stores, rows
+
+
+@dataclass(frozen=True)
+class StaleItemView:
+    store_id: str
+    part_number: str
+    name: str
+    on_hand: int
+    unit_cost_fen: int
+    value_fen: int
+    last_movement_at: datetime | None
+    idle_days: int
+
+
+async def stale_stock(
+    conn: AsyncConnection,
+    store_id: str,
+    now: datetime,
+    min_idle_days: int,
+    after: tuple[int, str, str] | None,
+    limit: int,
+) -> tuple[list[StaleItemView], int]:
+    """Stock without movement for `min_idle_days`, most valuable first, and the total."""
+    p, c = positions_view.c, parts_view.c
+    cutoff = now - timedelta(days=min_idle_days)
+    value = (p.on_hand * c.unit_cost_fen).label("value_fen")
+    condition = and_(p.on_hand > 0, p.last_movement_at <= cutoff)
+    if store_id:
+        condition = and_(condition, p.store_id == store_id)
+    joined = positions_view.join(parts_view, c.part_number == p.part_number)
+    total = await conn.scalar(
+        select(func.coalesce(func.sum(value), 0)).select_from(joined).where(condition)
+    )
+    query = (
+        select(
+            p.store_id, p.part_number, c.name, p.on_hand, c.unit_cost_fen, value, p.last_movement_at
+        )
+        .select_from(joined)
+        .where(condition)
+    )
+    if after is not None:
+        v, s, part = after
+        query = query.where(
+            or_(
+                value < v,
+                and_(value == v, or_(p.store_id > s, and_(p.store_id == s, p.part_number > part))),
+            )
+        )
+    query = query.order_by(value.desc(), p.store_id, p.part_number).limit(limit)
+    items = []
+    for row in await conn.execute(query):
+        moved = row.last_movement_at
+        if moved is not None and moved.tzinfo is None:
+            moved = moved.replace(tzinfo=now.tzinfo)
+        idle = (now - moved).days if moved else 0
+        items.append(
+            StaleItemView(
+                row.store_id,
+                row.part_number,
+                row.name,
+                row.on_hand,
+                row.unit_cost_fen,
+                int(row.value_fen),
+                moved,
+                idle,
+            )
+        )
+    return items, int(total or 0)
+
+
+async def fill_rate(
+    conn: AsyncConnection, store_id: str, first: date, last: date
+) -> tuple[int, int]:
+    u = usage_daily.c
+    query = select(func.coalesce(func.sum(u.requests), 0), func.coalesce(func.sum(u.filled), 0))
+    query = query.where(and_(u.day >= first, u.day <= last))
+    if store_id:
+        query = query.where(u.store_id == store_id)
+    requests, filled = (await conn.execute(query)).one()
+    return int(requests), int(filled)
+
+
+async def store_known(conn: AsyncConnection, store_id: str) -> tuple[bool, bool]:
+    """(known, closed). Until the directory has any store, every well-formed code is known."""
+    row = (
+        await conn.execute(select(store_directory).where(store_directory.c.store_id == store_id))
+    ).first()
+    if row is not None:
+        return True, bool(row.closed)
+    anyone = await conn.scalar(select(store_directory.c.store_id).limit(1))
+    return anyone is None, False

@@ -1,0 +1,96 @@
+"""Integration fixtures: real PostgreSQL, real NATS, services over real gRPC."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+
+from kernel.clock import Clock
+from kernel.config import Settings
+from kernel.messaging import NatsConnection
+from kernel.service import Service
+from kernel.testing.servers import Endpoints, create_database, drop_database, resolve
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    found = resolve()
+    yield found
+    found.stop()
+
+
+@pytest.fixture
+def pg_url(endpoints: Endpoints) -> Iterator[str]:
+    url = create_database(endpoints.postgres_url)
+    yield url
+    drop_database(url, endpoints.postgres_url)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def nats_client(endpoints: Endpoints, namespace: str) -> AsyncIterator[NatsConnection]:
+    connection = NatsConnection(endpoints.nats_url, name="test-client", namespace=namespace)
+    yield connection
+    await delete_streams(connection)
+    await connection.close()
+
+
+async def delete_streams(connection: NatsConnection) -> None:
+    """Remove the streams of this test's namespace so runs leave nothing behind."""
+    try:
+        js = (await connection.client()).jetstream()
+        prefix = f"{connection.namespace.upper()}_"
+        for info in await js.streams_info():
+            if info.config.name and info.config.name.startswith(prefix):
+                await js.delete_stream(info.config.name)
+    except Exception:
+        pass
+
+
+def settings_for(service: str, database_url: str, nats_url: str, namespace: str) -> Settings:
+    return Settings(
+        service=service,
+        database_url=database_url,
+        nats_url=nats_url,
+        nats_namespace=namespace,
+        grpc_address="127.0.0.1:0",
+        shutdown_grace_seconds=2.0,
+    )
+
+
+@dataclass
+class Running:
+    service: Service
+    channel: grpc.aio.Channel
+
+    def metadata(self, token: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {token}"),)
+
+
+Builder = Callable[..., Awaitable[Service]]
+
+
+@asynccontextmanager
+async def running(
+    build: Builder, settings: Settings, clock: Clock, verifier: Any, **kwargs: Any
+) -> AsyncIterator[Running]:
+    service = await build(settings, clock=clock, verifier=verifier, **kwargs)
+    port = await service.host.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield Running(service, channel)
+    finally:
+        await channel.close()
+        await service.host.stop(grace=1.0)
