@@ -39,7 +39,7 @@ servers: $(STAMP)
 	$(PY) -m kernel.testing.servers ensure
 
 run: proto
-	$(PY) -m storemesh_run
+	$(PY) -m services
 
 test: proto servers
 	$(PY) -m pytest -q -p no:cacheprovider tests
