@@ -1,0 +1,80 @@
+"""Store comparison peer groups (对标): compare like with like by size, location, age, segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import IntEnum
+
+from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile
+
+LARGE_FROM_BAYS = 15
+MEDIUM_FROM_BAYS = 8
+MATURE_FROM_YEARS = 3
+GROWING_FROM_YEARS = 1
+PREMIUM_FROM_FEN = 400_000_00
+MID_ABOVE_FEN = 200_000_00
+
+
+class SizeFacet(IntEnum):
+    SMALL = 1
+    MEDIUM = 2
+    LARGE = 3
+
+
+class AgeFacet(IntEnum):
+    NEW = 1
+    GROWING = 2
+    MATURE = 3
+
+
+def size_facet(bays: int) -> SizeFacet:
+    """Large ≥ 15 bays, medium 8–14, small ≤ 7."""
+    if bays >= LARGE_FROM_BAYS:
+        return SizeFacet.LARGE
+    if bays >= MEDIUM_FROM_BAYS:
+        return SizeFacet.MEDIUM
+    return SizeFacet.SMALL
+
+
+def anniversary(opened_on: date, years: int) -> date:
+    """The date `years` after `opened_on`; a 29 February opening turns a year on 1 March."""
+    try:
+        return opened_on.replace(year=opened_on.year + years)
+    except ValueError:
+        return date(opened_on.year + years, 3, 1)
+
+
+def age_facet(opened_on: date, as_of: date) -> AgeFacet:
+    """Mature from the 3rd anniversary on, growing from the 1st, new before it."""
+    if as_of >= anniversary(opened_on, MATURE_FROM_YEARS):
+        return AgeFacet.MATURE
+    if as_of >= anniversary(opened_on, GROWING_FROM_YEARS):
+        return AgeFacet.GROWING
+    return AgeFacet.NEW
+
+
+def segment_of(average_vehicle_price_fen: int) -> CustomerSegment:
+    """Premium ≥ 400k CNY average vehicle price, mid above 200k, mass ≤ 200k."""
+    if average_vehicle_price_fen >= PREMIUM_FROM_FEN:
+        return CustomerSegment.PREMIUM
+    if average_vehicle_price_fen > MID_ABOVE_FEN:
+        return CustomerSegment.MID
+    return CustomerSegment.MASS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerGroup:
+    size: SizeFacet
+    location_tier: LocationTier
+    age: AgeFacet
+    customer_segment: CustomerSegment
+
+
+def peer_group(profile: StoreProfile, as_of: date) -> PeerGroup:
+    return PeerGroup(
+        size=size_facet(profile.bays),
+        location_tier=profile.location_tier,
+        age=age_facet(profile.opened_on, as_of),
+        customer_segment=profile.customer_segment,
+    )

@@ -1,0 +1,112 @@
+"""Peer groups for store comparison, and the distances between stores."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from services.capacity.domain.peer_groups import (
+    AgeFacet,
+    PeerGroup,
+    SizeFacet,
+    age_facet,
+    peer_group,
+    segment_of,
+    size_facet,
+)
+from services.capacity.domain.proximity import (
+    StoreDistance,
+    StoreLocation,
+    distance_km,
+    nearest_stores,
+)
+from services.capacity.domain.stores import CustomerSegment, LocationTier
+
+from .examples import PROFILE
+
+OPENED = date(2023, 6, 15)
+
+
+@pytest.mark.parametrize(
+    ("bays", "size"),
+    [
+        (15, SizeFacet.LARGE),
+        (14, SizeFacet.MEDIUM),
+        (8, SizeFacet.MEDIUM),
+        (7, SizeFacet.SMALL),
+        (1, SizeFacet.SMALL),
+    ],
+)
+def test_size_facet_boundaries(bays: int, size: SizeFacet) -> None:
+    assert size_facet(bays) == size
+
+
+@pytest.mark.parametrize(
+    ("as_of", "age"),
+    [
+        (date(2023, 6, 15), AgeFacet.NEW),
+        (date(2024, 6, 14), AgeFacet.NEW),
+        (date(2024, 6, 15), AgeFacet.GROWING),  # exactly 1 year
+        (date(2026, 6, 14), AgeFacet.GROWING),
+        (date(2026, 6, 15), AgeFacet.MATURE),  # exactly 3 years
+    ],
+)
+def test_age_facet_boundaries(as_of: date, age: AgeFacet) -> None:
+    assert age_facet(OPENED, as_of) == age
+
+
+def test_a_store_opened_on_29_february_turns_a_year_old_on_1_march() -> None:
+    assert age_facet(date(2024, 2, 29), date(2025, 2, 28)) == AgeFacet.NEW
+    assert age_facet(date(2024, 2, 29), date(2025, 3, 1)) == AgeFacet.GROWING
+
+
+@pytest.mark.parametrize(
+    ("price_cny", "segment"),
+    [
+        (400_000, CustomerSegment.PREMIUM),
+        (399_999, CustomerSegment.MID),
+        (200_001, CustomerSegment.MID),
+        (200_000, CustomerSegment.MASS),
+    ],
+)
+def test_customer_segment_boundaries(price_cny: int, segment: CustomerSegment) -> None:
+    assert segment_of(price_cny * 100) == segment
+
+
+def test_a_stores_peer_group_combines_its_four_facets_as_of_a_date() -> None:
+    profile = replace(PROFILE, bays=16, opened_on=OPENED, location_tier=LocationTier.SUBURB)
+    assert peer_group(profile, date(2025, 11, 2)) == PeerGroup(
+        size=SizeFacet.LARGE,
+        location_tier=LocationTier.SUBURB,
+        age=AgeFacet.GROWING,
+        customer_segment=CustomerSegment.MID,
+    )
+
+
+SHENZHEN = StoreLocation(store_id="SZ01", latitude=22.5431, longitude=114.0579)
+DONGGUAN = StoreLocation(store_id="DG01", latitude=23.0205, longitude=113.7518)
+GUANGZHOU = StoreLocation(store_id="GZ01", latitude=23.1291, longitude=113.2644)
+HONG_KONG = StoreLocation(store_id="HK01", latitude=22.3193, longitude=114.1694)
+
+
+def test_the_distance_between_two_stores_is_great_circle_kilometres() -> None:
+    assert distance_km(SHENZHEN, GUANGZHOU) == pytest.approx(104.5, abs=1.0)
+    assert distance_km(SHENZHEN, SHENZHEN) == 0.0
+
+
+def test_the_nearest_stores_come_nearest_first_without_the_store_itself() -> None:
+    nearest = nearest_stores(SHENZHEN, [GUANGZHOU, SHENZHEN, DONGGUAN, HONG_KONG], limit=2)
+    assert [d.store_id for d in nearest] == ["HK01", "DG01"]
+    assert nearest[0].distance_km == pytest.approx(distance_km(SHENZHEN, HONG_KONG))
+
+
+def test_stores_at_the_same_distance_are_listed_by_store_id() -> None:
+    twin_b = replace(GUANGZHOU, store_id="GZ02")
+    twin_a = replace(GUANGZHOU, store_id="GZ00")
+    nearest = nearest_stores(SHENZHEN, [twin_b, twin_a], limit=5)
+    assert nearest == (
+        StoreDistance(store_id="GZ00", distance_km=distance_km(SHENZHEN, GUANGZHOU)),
+        StoreDistance(store_id="GZ02", distance_km=distance_km(SHENZHEN, GUANGZHOU)),
+    )
