@@ -1,0 +1,1 @@
+"""Deployment assets: Kubernetes manifests (k8s/), their validator and the image's probe."""
