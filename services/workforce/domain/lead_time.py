@@ -1,0 +1,48 @@
+"""The lead-time policy of SOP 2: planned support is booked at least 72 hours ahead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kernel.errors import RuleViolated
+
+PLANNED_LEAD_TIME = timedelta(hours=72)
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:g}"
+
+
+@dataclass(frozen=True)
+class LeadTimePolicy:
+    """Planned support starts at least `minimum` after it is requested; urgent support may be
+    shorter but never starts in the past."""
+
+    minimum: timedelta = PLANNED_LEAD_TIME
+
+    def refusal(
+        self, *, at: datetime, starts_at: datetime, urgent: bool, subject: str
+    ) -> RuleViolated | None:
+        lead = starts_at - at
+        if lead < timedelta(0):
+            return RuleViolated(
+                reason="SUPPORT_STARTS_IN_PAST",
+                message=f"support cannot start at {starts_at.isoformat()}: it is already "
+                f"{at.isoformat()}",
+                subject=subject,
+                metadata={"starts_at": starts_at.isoformat(), "requested_at": at.isoformat()},
+            )
+        if not urgent and lead < self.minimum:
+            return RuleViolated(
+                reason="LEAD_TIME_TOO_SHORT",
+                message=f"planned support is booked at least {_hours(self.minimum)} h ahead; "
+                f"this one starts in {_hours(lead)} h: mark it urgent or start it later",
+                subject=subject,
+                metadata={
+                    "minimum_lead_hours": _hours(self.minimum),
+                    "lead_hours": _hours(lead),
+                    "earliest_planned_start": (at + self.minimum).isoformat(),
+                },
+            )
+        return None

@@ -1,0 +1,75 @@
+"""Lead time: planned support is booked at least 72 hours ahead; urgent support may be shorter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from kernel.errors import RuleViolated
+from services.workforce.domain.availability import TimeWindow
+from services.workforce.domain.events import SupportHeld
+from services.workforce.domain.lead_time import LeadTimePolicy
+from services.workforce.domain.technician import technician_decider
+
+from .scenario import NOW, given, hold, published, registered, when
+
+SEVENTY_TWO_HOURS = timedelta(hours=72)
+
+
+def starting_in(lead: timedelta) -> TimeWindow:
+    return TimeWindow(NOW + lead, NOW + lead + timedelta(hours=4))
+
+
+def test_planned_support_starting_exactly_72_hours_ahead_is_held() -> None:
+    window = starting_in(SEVENTY_TWO_HOURS)
+    state = given(registered(), published(window))
+
+    events = when(state, hold(window))
+
+    assert [type(e) for e in events] == [SupportHeld]
+    assert isinstance(events[0], SupportHeld) and events[0].urgent is False
+
+
+def test_planned_support_starting_a_second_short_of_72_hours_is_refused() -> None:
+    window = starting_in(SEVENTY_TWO_HOURS - timedelta(seconds=1))
+    state = given(registered(), published(window))
+
+    with pytest.raises(RuleViolated) as refused:
+        when(state, hold(window))
+
+    assert refused.value.reason == "LEAD_TIME_TOO_SHORT"
+    assert refused.value.metadata["minimum_lead_hours"] == "72"
+    assert refused.value.metadata["earliest_planned_start"] == (NOW + SEVENTY_TWO_HOURS).isoformat()
+
+
+def test_urgent_support_may_start_sooner_and_is_marked_urgent() -> None:
+    window = starting_in(timedelta(hours=3))
+    state = given(registered(), published(window))
+
+    events = when(state, hold(window, urgent=True, hold_expires_at=NOW + timedelta(hours=1)))
+
+    assert len(events) == 1 and isinstance(events[0], SupportHeld)
+    assert events[0].urgent is True
+
+
+def test_urgent_support_cannot_start_in_the_past() -> None:
+    window = starting_in(timedelta(hours=-1))
+    state = given(registered(), published(window))
+
+    with pytest.raises(RuleViolated) as refused:
+        when(state, hold(window, urgent=True, hold_expires_at=NOW + timedelta(minutes=30)))
+
+    assert refused.value.reason == "SUPPORT_STARTS_IN_PAST"
+
+
+def test_the_minimum_lead_time_is_a_policy_the_service_configures() -> None:
+    two_days = technician_decider(LeadTimePolicy(minimum=timedelta(hours=48)))
+    window = starting_in(timedelta(hours=50))
+    state = given(registered(), published(window))
+
+    events = when(state, hold(window), two_days)
+
+    assert [type(e) for e in events] == [SupportHeld]
+    with pytest.raises(RuleViolated):
+        when(state, hold(window))
