@@ -33,6 +33,9 @@ log = structlog.get_logger("storemesh.kernel.grpc")
 tracer = trace.get_tracer("storemesh.kernel.grpc")
 
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+# Health service name a liveness probe asks for: SERVING while the process runs, even with
+# NATS or the database away (readiness, the empty name, reflects those).
+LIVENESS = "liveness"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -150,7 +153,12 @@ class ServiceHost:
     async def start(self) -> int:
         server = grpc.aio.server(
             interceptors=[CallInterceptor(self.verifier)],
-            options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+            options=[
+                ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+                # Clients reconnect now and then, so new replicas get their share of load.
+                ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+                ("grpc.max_connection_age_grace_ms", 30 * 1000),
+            ],
         )
         self._service_names = list(self.register(server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -165,6 +173,7 @@ class ServiceHost:
         self.port = self._bind(server)
         await server.start()
         self._server = server
+        await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self._set_health(False)
         loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self._watch_health]
         if self.relay is not None:
