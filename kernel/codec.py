@@ -11,16 +11,19 @@ import enum
 import types
 import typing
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+_HINTS: dict[Any, dict[str, Any]] = {}
 
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+
+def _hints(cls: Any) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -129,8 +132,9 @@ def from_json(data: Any, tp: Any) -> Any:
         return None
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        hints = _hints(tp)  # type: ignore[arg-type]
-        return tp(**{k: from_json(v, hints[k]) for k, v in data.items() if k in hints})
+        hints = _hints(tp)
+        factory: Any = tp
+        return factory(**{k: from_json(v, hints[k]) for k, v in data.items() if k in hints})
     if origin is tuple:
         (item_tp, *_) = typing.get_args(tp)
         return tuple(from_json(item, item_tp) for item in data)

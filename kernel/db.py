@@ -158,10 +158,9 @@ async def upsert(
     increment: Sequence[str] = (),
 ) -> None:
     """Insert a row or update it in place; `increment` columns add to what is there."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).values(**values)
     updates = {
         name: (table.c[name] + statement.excluded[name])

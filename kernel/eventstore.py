@@ -195,7 +195,7 @@ class EventStore:
             return []
         new_version = await self._claim_versions(conn, stream_id, expected_version, len(new_events))
         first = new_version - len(new_events) + 1
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "stream_id": stream_id,
                 "stream_version": first + i,

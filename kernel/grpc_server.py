@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method = details.method
         if (
@@ -73,7 +75,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             ) as span:
                 try:
                     set_principal(self._authenticate(metadata))
-                    return await inner(request, context)
+                    return await inner(request, context)  # type: ignore[arg-type]
                 except DomainError as error:
                     outcome = type(error).__name__
                     span.set_attribute("storemesh.error", outcome)
@@ -175,7 +177,7 @@ class ServiceHost:
         self._server = server
         await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self._set_health(False)
-        loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self._watch_health]
+        loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [self._watch_health]
         if self.relay is not None:
             loops.append(self.relay.run)
         if self.timers is not None:

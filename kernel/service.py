@@ -60,7 +60,9 @@ async def assemble(
     db = Database(settings.database_url)
     await db.migrate("kernel", KERNEL_MIGRATIONS)
     await db.migrate(definition.name, definition.migrations)
-    nats = NatsConnection(settings.nats_url, name=settings.service, namespace=settings.nats_namespace)
+    nats = NatsConnection(
+        settings.nats_url, name=settings.service, namespace=settings.nats_namespace
+    )
     app = Application(db, definition.registry, clock or SystemClock(), definition.projectors)
     relay = Relay(db, nats, definition.registry, batch_size=settings.relay_batch_size)
     app.notify_on_commit(relay.wake)

@@ -111,7 +111,8 @@ class SubscriptionRunner:
                     await self.process(msg)
             except Unavailable as exc:
                 log.warning("subscription.waiting", subscription=self.sub.name, reason=str(exc))
-                psub = await self._drop(psub)
+                await self._drop(psub)
+                psub = None
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
             except asyncio.CancelledError:
@@ -120,7 +121,8 @@ class SubscriptionRunner:
                 # nats-py pull subscriptions do not recover from a server restart on their
                 # own (nats.py #504, #643): drop the subscription and bind it again.
                 log.warning("subscription.rebinding", subscription=self.sub.name, error=repr(exc))
-                psub = await self._drop(psub)
+                await self._drop(psub)
+                psub = None
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
         await self._drop(psub)
@@ -129,7 +131,6 @@ class SubscriptionRunner:
         if psub is not None:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
-        return None
 
     async def process(self, msg: Any) -> None:
         event = InboundEvent.from_message(msg)

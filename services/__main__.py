@@ -19,7 +19,7 @@ from kernel.auth import TokenIssuer, generate_keys
 from kernel.config import Settings
 from kernel.testing.servers import NatsServerProcess
 
-VAR = Path(os.environ.get("STOREMESH_VAR", "var"))
+VAR = Path(os.environ.get("STOREMESH_VAR", "var")).resolve()
 NATS_PORT = int(os.environ.get("STOREMESH_RUN_NATS_PORT", "14222"))
 SERVICES = ("capacity", "inventory", "workforce", "collab", "analytics")
 
@@ -38,7 +38,7 @@ def available_services() -> list[Any]:
 async def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     private_key, public_key = generate_keys(VAR / "keys")
-    nats = NatsServerProcess(port=NATS_PORT, store_dir=str((VAR / "nats").resolve()))
+    nats = NatsServerProcess(port=NATS_PORT, store_dir=str(VAR / "nats"))
     nats.start()
     issuer = TokenIssuer.from_file(private_key)
     hq_token = issuer.mint("dev-hq", "hq", ttl=timedelta(days=30))
@@ -51,7 +51,7 @@ async def main() -> None:
                 Settings.from_env(name, module.PORT),
                 database_url=os.environ.get(
                     f"STOREMESH_{name.upper()}_DATABASE_URL",
-                    f"sqlite+aiosqlite:///{VAR.resolve()}/{name}.db",
+                    f"sqlite+aiosqlite:///{VAR}/{name}.db",
                 ),
                 nats_url=f"nats://127.0.0.1:{NATS_PORT}",
                 jwt_public_key_file=str(public_key),
@@ -72,7 +72,7 @@ async def main() -> None:
         if "inventory" in ports:
             print(
                 '  try:  grpcurl -plaintext -H "authorization: Bearer <HQ token>" '
-                "-d '{\"part_number\":\"BRK-PAD-F\",\"min_available\":1}' "
+                '-d \'{"part_number":"BRK-PAD-F","min_available":1}\' '
                 f"127.0.0.1:{ports['inventory']} "
                 "storemesh.inventory.v1.InventoryService/FindStock\n",
                 flush=True,

@@ -37,21 +37,51 @@ class DemoStore:
 # The capacity monitor of domain.md is the first three rows: Shenzhen overloaded (32/30),
 # Guangzhou healthy (20/25), Dongguan idle (12/20).
 STORES = (
-    DemoStore("SZ01", "Shenzhen Futian", "Shenzhen", 22.5431, 114.0579, 16, 30, 32, 1, 2, "2018-03-01"),
-    DemoStore("GZ01", "Guangzhou Tianhe", "Guangzhou", 23.1291, 113.2644, 14, 25, 20, 1, 2, "2016-09-15"),
-    DemoStore("DG01", "Dongguan Nancheng", "Dongguan", 23.0205, 113.7518, 10, 20, 12, 2, 3, "2021-06-01"),
-    DemoStore("SZ02", "Shenzhen Nanshan", "Shenzhen", 22.5333, 113.9304, 12, 24, 22, 1, 1, "2019-05-20"),
-    DemoStore("GZ02", "Guangzhou Panyu", "Guangzhou", 22.9375, 113.3840, 9, 18, 11, 2, 2, "2022-01-10"),
-    DemoStore("FS01", "Foshan Chancheng", "Foshan", 23.0215, 113.1214, 11, 22, 19, 2, 2, "2017-11-11"),
-    DemoStore("ZH01", "Zhuhai Xiangzhou", "Zhuhai", 22.2710, 113.5767, 8, 16, 9, 2, 1, "2020-04-18"),
-    DemoStore("HZ01", "Huizhou Huicheng", "Huizhou", 23.1115, 114.4152, 8, 15, 13, 2, 3, "2023-02-01"),
-    DemoStore("ZS01", "Zhongshan Shiqi", "Zhongshan", 22.5176, 113.3926, 7, 14, 6, 2, 3, "2024-08-08"),
-    DemoStore("JM01", "Jiangmen Pengjiang", "Jiangmen", 22.5787, 113.0815, 6, 12, 10, 3, 3, "2019-10-01"),
-    DemoStore("ZQ01", "Zhaoqing Duanzhou", "Zhaoqing", 23.0469, 112.4651, 6, 12, 7, 3, 3, "2021-12-12"),
-    DemoStore("QY01", "Qingyuan Qingcheng", "Qingyuan", 23.6820, 113.0560, 6, 10, 8, 3, 3, "2025-03-15"),
-    DemoStore("ST01", "Shantou Longhu", "Shantou", 23.3541, 116.6820, 9, 18, 14, 2, 2, "2018-07-07"),
-    DemoStore("ZJ01", "Zhanjiang Chikan", "Zhanjiang", 21.2707, 110.3594, 8, 16, 12, 3, 3, "2020-09-09"),
-    DemoStore("SG01", "Shaoguan Wujiang", "Shaoguan", 24.8108, 113.5975, 6, 12, 5, 3, 3, "2022-05-05"),
+    DemoStore(
+        "SZ01", "Shenzhen Futian", "Shenzhen", 22.5431, 114.0579, 16, 30, 32, 1, 2, "2018-03-01"
+    ),
+    DemoStore(
+        "GZ01", "Guangzhou Tianhe", "Guangzhou", 23.1291, 113.2644, 14, 25, 20, 1, 2, "2016-09-15"
+    ),
+    DemoStore(
+        "DG01", "Dongguan Nancheng", "Dongguan", 23.0205, 113.7518, 10, 20, 12, 2, 3, "2021-06-01"
+    ),
+    DemoStore(
+        "SZ02", "Shenzhen Nanshan", "Shenzhen", 22.5333, 113.9304, 12, 24, 22, 1, 1, "2019-05-20"
+    ),
+    DemoStore(
+        "GZ02", "Guangzhou Panyu", "Guangzhou", 22.9375, 113.3840, 9, 18, 11, 2, 2, "2022-01-10"
+    ),
+    DemoStore(
+        "FS01", "Foshan Chancheng", "Foshan", 23.0215, 113.1214, 11, 22, 19, 2, 2, "2017-11-11"
+    ),
+    DemoStore(
+        "ZH01", "Zhuhai Xiangzhou", "Zhuhai", 22.2710, 113.5767, 8, 16, 9, 2, 1, "2020-04-18"
+    ),
+    DemoStore(
+        "HZ01", "Huizhou Huicheng", "Huizhou", 23.1115, 114.4152, 8, 15, 13, 2, 3, "2023-02-01"
+    ),
+    DemoStore(
+        "ZS01", "Zhongshan Shiqi", "Zhongshan", 22.5176, 113.3926, 7, 14, 6, 2, 3, "2024-08-08"
+    ),
+    DemoStore(
+        "JM01", "Jiangmen Pengjiang", "Jiangmen", 22.5787, 113.0815, 6, 12, 10, 3, 3, "2019-10-01"
+    ),
+    DemoStore(
+        "ZQ01", "Zhaoqing Duanzhou", "Zhaoqing", 23.0469, 112.4651, 6, 12, 7, 3, 3, "2021-12-12"
+    ),
+    DemoStore(
+        "QY01", "Qingyuan Qingcheng", "Qingyuan", 23.6820, 113.0560, 6, 10, 8, 3, 3, "2025-03-15"
+    ),
+    DemoStore(
+        "ST01", "Shantou Longhu", "Shantou", 23.3541, 116.6820, 9, 18, 14, 2, 2, "2018-07-07"
+    ),
+    DemoStore(
+        "ZJ01", "Zhanjiang Chikan", "Zhanjiang", 21.2707, 110.3594, 8, 16, 12, 3, 3, "2020-09-09"
+    ),
+    DemoStore(
+        "SG01", "Shaoguan Wujiang", "Shaoguan", 24.8108, 113.5975, 6, 12, 5, 3, 3, "2022-05-05"
+    ),
 )
 
 # (part number, name, category, unit, unit cost in CNY): the most used parts of a workshop.
@@ -105,8 +135,13 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
         await stub.RegisterPart(
             pb.RegisterPartRequest(
                 request_id=request_id("part", number),
-                part=pb.Part(part_number=number, name=name, category=category, unit=unit,
-                             unit_cost_fen=cost * 100),
+                part=pb.Part(
+                    part_number=number,
+                    name=name,
+                    category=category,
+                    unit=unit,
+                    unit_cost_fen=cost * 100,
+                ),
             ),
             metadata=metadata,
         )
@@ -121,7 +156,9 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
             await stub.ReceiveStock(
                 pb.ReceiveStockRequest(
                     request_id=request_id("receipt", store.code, number),
-                    store_id=store.code, part_number=number, quantity=quantity,
+                    store_id=store.code,
+                    part_number=number,
+                    quantity=quantity,
                     reference=f"DEMO-GR-{store.code}",
                 ),
                 metadata=metadata,
@@ -131,9 +168,11 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
             await stub.RequestParts(
                 pb.RequestPartsRequest(
                     request_id=request_id("ro", store.code, i),
-                    store_id=store.code, part_number=number,
+                    store_id=store.code,
+                    part_number=number,
                     repair_order=f"RO-{store.code}-{1000 + i}",
-                    quantity=rng.randint(1, 3), customer_waiting=rng.random() < 0.5,
+                    quantity=rng.randint(1, 3),
+                    customer_waiting=rng.random() < 0.5,
                 ),
                 metadata=metadata,
             )

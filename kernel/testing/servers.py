@@ -136,8 +136,16 @@ class NatsServerProcess:
 
     def start(self, timeout: float = 10.0) -> NatsServerProcess:
         self._process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", self.store_dir],
+            [
+                nats_server_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                self.store_dir,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -186,8 +194,16 @@ def ensure() -> int:
         store = Path("var/nats-test")
         store.mkdir(parents=True, exist_ok=True)
         subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(nats_port), "-js",
-             "-sd", str(store)],
+            [
+                nats_server_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(nats_port),
+                "-js",
+                "-sd",
+                str(store),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from storemesh.inventory.v1 import inventory_pb2 as pb
+from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel.clock import ManualClock
 from kernel.testing.servers import Endpoints
 from services.inventory.bootstrap import build
-from storemesh.inventory.v1 import inventory_pb2 as pb
-from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from tests.integration.conftest import Running, delete_streams, running, settings_for
 
 
@@ -36,7 +36,10 @@ class InventoryClient:
         request_type = getattr(pb, f"{method}Request")
 
         async def invoke(**fields: Any) -> Any:
-            if "request_id" in request_type.DESCRIPTOR.fields_by_name and "request_id" not in fields:
+            if (
+                "request_id" in request_type.DESCRIPTOR.fields_by_name
+                and "request_id" not in fields
+            ):
                 fields["request_id"] = rid()
             return await call(request_type(**fields), metadata=self.run.metadata(self.token))
 
@@ -58,8 +61,15 @@ async def inv(inventory_service: Running, mint: Callable[..., str]) -> Inventory
     return InventoryClient(inventory_service, mint("hq"))
 
 
-async def register_part(inv: InventoryClient, part_number: str = "P-100", cost: int = 12_000,
-                        name: str = "Brake pad set", category: str = "brakes") -> Any:
-    return await inv.RegisterPart(part=pb.Part(part_number=part_number, name=name,
-                                               category=category, unit="set",
-                                               unit_cost_fen=cost))
+async def register_part(
+    inv: InventoryClient,
+    part_number: str = "P-100",
+    cost: int = 12_000,
+    name: str = "Brake pad set",
+    category: str = "brakes",
+) -> Any:
+    return await inv.RegisterPart(
+        part=pb.Part(
+            part_number=part_number, name=name, category=category, unit="set", unit_cost_fen=cost
+        )
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.inventory_fixtures import (  # noqa: F401
+from tests.integration.inventory_fixtures import (
     InventoryClient,
     inv,
     inventory_service,
