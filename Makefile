@@ -59,7 +59,7 @@ lint: proto buf-lint
 	$(BIN)/mypy kernel services/inventory/domain
 
 buf-lint:
-	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --prefix tools @bufbuild/buf@1.50.0 >/dev/null; fi
+	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --no-audit --no-fund --prefix tools >/dev/null; fi
 	cd proto && ../tools/node_modules/.bin/buf lint
 
 k8s-validate: $(STAMP)
