@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import os
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+# The zone whose calendar days count for network-wide daily figures (usage, fill rate).
+# Stores keep their own zones for opening hours; the brands we serve run on China time.
+BUSINESS_ZONE = ZoneInfo(os.environ.get("STOREMESH_BUSINESS_TIMEZONE", "Asia/Shanghai"))
+
+
+def business_day(moment: datetime) -> date:
+    return moment.astimezone(BUSINESS_ZONE).date()
 
 
 class Clock(Protocol):

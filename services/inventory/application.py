@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
+from kernel.clock import business_day
 from kernel.errors import NotFound, RuleViolated
+from kernel.store_directory import store_status
 from services.inventory import read_model
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
 from services.inventory.domain.events import (
@@ -49,7 +51,8 @@ class RequestOutcome:
 
 
 def _timer_id(store_id: str, part_number: str, reservation_id: str) -> str:
-    return f"reservation/{store_id}/{part_number}/{reservation_id}"
+    # '|' appears in no id (ids may contain '/'), so distinct reservations never share a timer.
+    return f"reservation|{store_id}|{part_number}|{reservation_id}"
 
 
 class Inventory:
@@ -223,7 +226,7 @@ class Inventory:
     ) -> None:
         if await read_model.get_part(conn, part_number) is None:
             raise NotFound("part", part_number)
-        known, closed = await read_model.store_known(conn, store_id)
+        known, closed = await store_status(conn, store_id)
         if not known:
             raise NotFound("store", store_id)
         if closed:
@@ -251,7 +254,7 @@ class Inventory:
         return await self.app.query(fetch)
 
     def today(self) -> date:
-        return self.app.clock.now().date()
+        return business_day(self.app.clock.now())
 
     def window(self, days: int) -> date:
         return self.today() - timedelta(days=days - 1)

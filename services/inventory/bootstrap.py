@@ -8,6 +8,7 @@ import grpc
 from storemesh.inventory.events.v1 import events_pb2
 from storemesh.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
+from kernel import store_directory
 from kernel.application import Application
 from kernel.auth import TokenVerifier
 from kernel.clock import Clock
@@ -30,6 +31,7 @@ DEFINITION = ServiceDefinition(
     registry=EventRegistry("inventory", EVENT_TYPES, events_pb2),
     migrations=read_model.MIGRATIONS,
     projectors=(read_model.project,),
+    shared_migrations=((store_directory.COMPONENT, store_directory.MIGRATIONS),),
 )
 
 
@@ -48,7 +50,7 @@ def _timers(app: Application) -> dict[str, TimerHandler]:
 
 
 def _subscriptions(app: Application) -> Sequence[Subscription]:
-    return ()
+    return (store_directory.subscription(DEFINITION.name),)
 
 
 async def build(

@@ -16,6 +16,7 @@ from services.inventory import read_model
 from services.inventory.application import Inventory, RequestOutcome
 from services.inventory.domain.catalogue import RegisterPart, UpdatePart
 from services.inventory.domain.stock import (
+    MAX_RESERVATION,
     AdjustStock,
     ReceiveStock,
     ReceiveTransfer,
@@ -135,7 +136,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         current_principal()
         limit = paging.page_size(request.page_size)
         query = {"list": "parts", "category": request.category}
-        after = paging.decode_token(request.page_token, query)
+        after = _resume(request.page_token, query, str)
         parts = await self.inventory.app.query(
             lambda conn: read_model.list_parts(
                 conn, request.category, str(after[0]) if after else None, limit + 1
@@ -211,22 +212,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
         authorize_store(request.store_id, "reserve stock")
-        if request.ttl_seconds < 0:
-            raise InvalidArgument.of("ttl_seconds", "must not be negative")
+        if not 0 <= request.ttl_seconds <= MAX_RESERVATION.total_seconds():
+            raise InvalidArgument.of("ttl_seconds", "must be between 0 (2 hours) and 14 days")
         ttl = (
             timedelta(seconds=request.ttl_seconds)
             if request.ttl_seconds
             else DEFAULT_RESERVATION_TTL
         )
-        now = self._now()
         command = ReserveStock(
             request.store_id,
             request.part_number,
             request.reservation_id or request.request_id,
             request.quantity,
-            now + min(ttl, timedelta(days=15)),
+            ttl,
             request.reference,
-            now,
+            self._now(),
         )
         return position_message(await self.inventory.reserve(command, request.request_id))
 
@@ -317,7 +317,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "category": request.category,
             "only_available": request.only_available,
         }
-        after = paging.decode_token(request.page_token, query)
+        after = _resume(request.page_token, query, str)
         rows = await self.inventory.app.query(
             lambda conn: read_model.list_store_stock(
                 conn,
@@ -351,7 +351,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "min": minimum,
             "exclude": request.exclude_store_id,
         }
-        after = paging.decode_token(request.page_token, query)
+        after = _resume(request.page_token, query, int, str)
         await self.inventory.part(request.part_number)
         rows = await self.inventory.app.query(
             lambda conn: read_model.find_stock(
@@ -427,7 +427,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         limit = paging.page_size(request.page_size)
         days = request.min_idle_days or 90
         query = {"list": "stale", "store": request.store_id, "days": days}
-        after = paging.decode_token(request.page_token, query)
+        after = _resume(request.page_token, query, int, str, str)
         now = self._now()
         items, total = await self.inventory.app.query(
             lambda conn: read_model.stale_stock(
@@ -483,6 +483,25 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             shortages=requests - filled,
             fill_rate=filled / requests if requests else 1.0,
         )
+
+
+def _resume(token: str, query: dict[str, Any], *kinds: type) -> list[Any] | None:
+    """The key a page token continues after; a token not shaped like this query's is refused
+    (its digest is no secret, so a hand-made one must not reach the database)."""
+    after = paging.decode_token(token, query)
+    if after is None:
+        return None
+    if len(after) != len(kinds) or not all(
+        _fits(value, kind) for value, kind in zip(after, kinds, strict=True)
+    ):
+        raise InvalidArgument.of("page_token", "is not a token this query issued")
+    return after
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if kind is int:
+        return type(value) is int and -(2**63) <= value < 2**63  # a BIGINT column
+    return type(value) is kind
 
 
 def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Column,
     Connection,
     Date,
@@ -25,9 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.application import RecordedEvent, UnitOfWork
+from kernel.application import UnitOfWork
+from kernel.clock import business_day
 from kernel.codec import from_json, to_json
 from kernel.db import Migration, upsert
+from kernel.eventstore import RecordedEvent
 from services.inventory.domain.catalogue import Part
 from services.inventory.domain.events import (
     PartsIssued,
@@ -74,15 +75,6 @@ usage_daily = Table(
     Column("issued_quantity", BigInteger, nullable=False),
     Index("ix_inventory_usage_day", "day"),
 )
-
-store_directory = Table(
-    "inventory_store_directory",
-    metadata,
-    Column("store_id", String(32), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("closed", Boolean, nullable=False),
-)
-
 
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
@@ -169,7 +161,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             {
                 "store_id": event.store_id,
                 "part_number": event.part_number,
-                "day": event.at.date(),
+                "day": business_day(event.at),
                 "requests": 1,
                 "filled": 1 if issued else 0,
                 "issued_quantity": event.quantity if isinstance(event, PartsIssued) else 0,
@@ -408,14 +400,3 @@ async def fill_rate(
         query = query.where(u.store_id == store_id)
     requests, filled = (await conn.execute(query)).one()
     return int(requests), int(filled)
-
-
-async def store_known(conn: AsyncConnection, store_id: str) -> tuple[bool, bool]:
-    """(known, closed). Until the directory has any store, every well-formed code is known."""
-    row = (
-        await conn.execute(select(store_directory).where(store_directory.c.store_id == store_id))
-    ).first()
-    if row is not None:
-        return True, bool(row.closed)
-    anyone = await conn.scalar(select(store_directory.c.store_id).limit(1))
-    return anyone is None, False

@@ -137,9 +137,14 @@ class ReserveStock:
     part_number: str
     reservation_id: str
     quantity: int
-    expires_at: datetime
+    # A hold time, not an expiry moment: a retry later in time is still the same command.
+    ttl: timedelta
     reference: str
     at: datetime
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.at + self.ttl
 
 
 @dataclass(frozen=True)
@@ -289,13 +294,13 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
                 shortfall -= r.quantity
             return events
 
-        case ReserveStock(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
+        case ReserveStock(reservation_id=rid, quantity=qty, ttl=ttl, reference=ref):
             v = Violations()
             identifier(v, "reservation_id", rid)
             positive_quantity(v, "quantity", qty)
             text(v, "reference", ref, required=False)
             v.raise_if_any()
-            if expires <= at or expires - at > MAX_RESERVATION:
+            if not timedelta(0) < ttl <= MAX_RESERVATION:
                 raise InvalidArgument.of(
                     "ttl_seconds", "must put the expiry between now and 14 days ahead"
                 )
@@ -308,7 +313,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
                     position.subject,
                     {"requested": str(qty), "available": str(position.available)},
                 )
-            return [StockReserved(store, part, rid, qty, expires, ref, at)]
+            return [StockReserved(store, part, rid, qty, command.expires_at, ref, at)]
 
         case ReleaseReservation(reservation_id=rid):
             reservation = _held(position, rid)
