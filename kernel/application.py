@@ -143,11 +143,15 @@ class UnitOfWork:
         await self.conn.execute(timers.delete().where(timers.c.timer_id == timer_id))
 
 
-def fingerprint(command: Any) -> str:
-    """A digest of what the command asks for, leaving out when it was asked."""
+def fingerprint(command: Any, context_fields: Sequence[str] = ()) -> str:
+    """A digest of what the command asks for, leaving out when it was asked and the
+    `context_fields` the service filled in from its own state (facts it loaded)."""
     if is_dataclass(command) and not isinstance(command, type):
+        left_out = {"at", *context_fields}
         body = {
-            f.name: to_json(getattr(command, f.name)) for f in fields(command) if f.name != "at"
+            f.name: to_json(getattr(command, f.name))
+            for f in fields(command)
+            if f.name not in left_out
         }
     else:
         body = to_json(command)
@@ -200,10 +204,15 @@ class Application:
         *,
         request_id: str | None = None,
         result_type: Any = None,
+        context_fields: Sequence[str] = (),
     ) -> R:
-        """Run `handler` once per request id; a repeat returns the first result unchanged."""
+        """Run `handler` once per request id; a repeat returns the first result unchanged.
+
+        `context_fields` name command fields the service filled in itself (e.g. facts of
+        another aggregate): a retry whose context moved on is still the same request.
+        """
         command_type = type(command).__name__
-        digest = fingerprint(command)
+        digest = fingerprint(command, context_fields)
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.db.transaction(f"command {command_type}") as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,20 @@ def authorize_store(store_id: str, action: str = "act") -> Principal:
     if not principal.may_act_for(store_id):
         raise PermissionDenied(
             f"{principal.subject} ({principal.role}) may not {action} on store {store_id}"
+        )
+    return principal
+
+
+def authorize_any_store(store_ids: Iterable[str], action: str = "act") -> Principal:
+    """The caller may act for at least one of these stores, e.g. either party of a support."""
+    principal = current_principal()
+    stores = sorted(set(store_ids))
+    if principal.role == "partner":
+        raise PermissionDenied(f"a partner token cannot {action}")
+    if not any(principal.may_act_for(store_id) for store_id in stores):
+        raise PermissionDenied(
+            f"{principal.subject} ({principal.role}) may not {action}: "
+            f"it acts for none of {', '.join(stores)}"
         )
     return principal
 

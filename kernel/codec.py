@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import types
 import typing
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -127,27 +128,58 @@ def to_json(obj: Any) -> Any:
 
 
 def from_json(data: Any, tp: Any) -> Any:
-    tp, _ = _unwrap_optional(tp)
-    if data is None:
-        return None
+    return _decoder(tp)(data)
+
+
+_DECODERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def _decoder(tp: Any) -> Callable[[Any], Any]:
+    """A decoder per type, built once: reading a state of hundreds of values per query
+    (read models, snapshots) must not walk the type hints value by value."""
+    found = _DECODERS.get(tp)
+    if found is None:
+        decode = _decoder_of(_unwrap_optional(tp)[0])
+
+        def found(data: Any) -> Any:
+            return None if data is None else decode(data)
+
+        _DECODERS[tp] = found
+    return found
+
+
+def _decoder_of(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        factory: Any = tp
-        return factory(**{k: from_json(v, hints[k]) for k, v in data.items() if k in hints})
+        return _dataclass_decoder(tp)  # type: ignore[arg-type]
     if origin is tuple:
         (item_tp, *_) = typing.get_args(tp)
-        return tuple(from_json(item, item_tp) for item in data)
+        return lambda data: tuple(_decoder(item_tp)(item) for item in data)
     if origin is frozenset:
         (item_tp,) = typing.get_args(tp)
-        return frozenset(from_json(item, item_tp) for item in data)
+        return lambda data: frozenset(_decoder(item_tp)(item) for item in data)
     if origin is dict:
         key_tp, value_tp = typing.get_args(tp)
-        return {from_json(k, key_tp): from_json(v, value_tp) for k, v in data.items()}
+        return lambda data: {_decoder(key_tp)(k): _decoder(value_tp)(v) for k, v in data.items()}
     if tp is datetime:
-        return datetime.fromisoformat(data)
+        return datetime.fromisoformat
     if tp is date:
-        return date.fromisoformat(data)
+        return date.fromisoformat
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(data)
+        return tp
+    return _same
+
+
+def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:
+    fields: dict[str, Callable[[Any], Any]] = {}
+
+    def decode(data: Any) -> Any:
+        if not fields:  # resolved on first use, so a type may refer to itself
+            fields.update({name: _decoder(tp) for name, tp in _hints(cls).items()})
+        return cls(**{k: fields[k](v) for k, v in data.items() if k in fields})
+
+    return decode
+
+
+def _same(data: Any) -> Any:
     return data

@@ -22,12 +22,17 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
 
-from kernel.errors import Unavailable
+from kernel.errors import ConcurrencyConflict, Unavailable
 
 tracer = trace.get_tracer("storemesh.kernel.db")
+
+# serialization_failure, deadlock_detected
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 migrations_metadata = MetaData()
 schema_migrations = Table(
@@ -38,6 +43,27 @@ schema_migrations = Table(
     Column("name", String(200), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware timestamp on both databases: written in UTC, read back aware.
+
+    SQLite has no time zones: SQLAlchemy stores the wall-clock time and drops the offset,
+    so an aware time would come back naive (and off by its offset unless it was UTC).
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 @dataclass(frozen=True)
@@ -70,12 +96,18 @@ class Database:
             try:
                 async with self.engine.begin() as conn:
                     yield conn
-            except (OperationalError, ConnectionError, OSError) as exc:
-                raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
             except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                    # PostgreSQL rolled back one of two colliding transactions (deadlock,
+                    # serialization failure): a conflict that is safe to retry, not an outage.
+                    raise ConcurrencyConflict(name, -1) from exc
+                if isinstance(exc, OperationalError):
+                    raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
                 if exc.connection_invalidated:
                     raise Unavailable("database connection lost") from exc
                 raise
+            except (ConnectionError, OSError) as exc:
+                raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -94,13 +126,14 @@ class Database:
         """Apply the component's pending migrations once, even with replicas starting at once."""
         applied: list[int] = []
         async with self.engine.begin() as conn:
-            await conn.run_sync(migrations_metadata.create_all)
-        async with self.engine.begin() as conn:
             if self.is_postgres:
+                # Taken before creating the bookkeeping table too: replicas creating it at
+                # the same moment collide on the catalogue (pg_type unique violation).
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"),
                     {"key": zlib.crc32(b"storemesh-migrations")},
                 )
+            await conn.run_sync(migrations_metadata.create_all)
             done = set(
                 (
                     await conn.execute(

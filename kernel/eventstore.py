@@ -21,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -40,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Migration
+from kernel.db import Migration, UtcDateTime
 from kernel.errors import ConcurrencyConflict
 
 metadata = MetaData()
@@ -59,7 +58,7 @@ events = Table(
     Column("store_id", String(32), nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("metadata", JSON, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_events_stream", "stream_id", "stream_version", unique=True),
     Index("ix_events_global", "tx_id", "position"),
 )
@@ -86,7 +85,7 @@ command_log = Table(
     Column("command_type", String(200), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("result", JSON, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
 )
 
 inbox = Table(
@@ -94,7 +93,7 @@ inbox = Table(
     metadata,
     Column("subscription", String(200), primary_key=True),
     Column("event_id", String(64), primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", UtcDateTime(timezone=True), nullable=False),
 )
 
 checkpoints = Table(
@@ -103,7 +102,7 @@ checkpoints = Table(
     Column("name", String(200), primary_key=True),
     Column("tx_id", BigInteger, nullable=False),
     Column("position", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", UtcDateTime(timezone=True), nullable=True),
 )
 
 timers = Table(
@@ -111,7 +110,7 @@ timers = Table(
     metadata,
     Column("timer_id", String(200), primary_key=True),
     Column("kind", String(100), nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("due_at", UtcDateTime(timezone=True), nullable=False, index=True),
     Column("payload", JSON, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -21,6 +20,7 @@ from kernel.eventstore import RecordedEvent
 log = structlog.get_logger("storemesh.kernel.messaging")
 
 DEDUP_WINDOW_SECONDS = 15 * 60
+FIRST_CONNECT_TIMEOUT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -74,21 +74,29 @@ class NatsConnection:
     async def client(self) -> NATS:
         async with self._lock:
             if self._nc is None or self._nc.is_closed:
+                # With max_reconnect_attempts=-1 nats-py retries a first connection that
+                # fails forever: bound it, so callers get Unavailable instead of hanging.
+                nc = NATS()
+                options: dict[str, Any] = {
+                    "name": self.name,
+                    "connect_timeout": 2,
+                    "allow_reconnect": True,
+                    "max_reconnect_attempts": -1,
+                    "reconnect_time_wait": 0.5,
+                    "error_cb": self._on_error,
+                    "disconnected_cb": self._on_disconnect,
+                    "reconnected_cb": self._on_reconnect,
+                }
                 try:
-                    self._nc = await nats.connect(
-                        self.url,
-                        name=self.name,
-                        connect_timeout=2,
-                        allow_reconnect=True,
-                        max_reconnect_attempts=-1,
-                        reconnect_time_wait=0.5,
-                        error_cb=self._on_error,
-                        disconnected_cb=self._on_disconnect,
-                        reconnected_cb=self._on_reconnect,
+                    await asyncio.wait_for(
+                        nc.connect(self.url, **options), FIRST_CONNECT_TIMEOUT_SECONDS
                     )
                 except Exception as exc:
                     self._nc = None
-                    raise Unavailable(f"NATS at {self.url} unreachable: {exc}") from exc
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+                    raise Unavailable(f"NATS at {self.url} unreachable: {exc!r}") from exc
+                self._nc = nc
             if not self._nc.is_connected:
                 raise Unavailable(f"NATS at {self.url} not connected")
             return self._nc

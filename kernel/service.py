@@ -31,6 +31,9 @@ class ServiceDefinition:
     migrations: Sequence[Migration]
     projectors: Sequence[Projector] = ()
     extra_streams: Sequence[str] = field(default_factory=tuple)
+    # Tables of shared kernel pieces the service keeps too (e.g. the store directory),
+    # each migrated under its own component name: (component, migrations).
+    shared_migrations: Sequence[tuple[str, Sequence[Migration]]] = ()
 
 
 @dataclass
@@ -59,6 +62,8 @@ async def assemble(
     configure_tracing(settings.service, settings.otel_exporter)
     db = Database(settings.database_url)
     await db.migrate("kernel", KERNEL_MIGRATIONS)
+    for component, migrations in definition.shared_migrations:
+        await db.migrate(component, migrations)
     await db.migrate(definition.name, definition.migrations)
     nats = NatsConnection(
         settings.nats_url, name=settings.service, namespace=settings.nats_namespace

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -105,7 +104,8 @@ class SubscriptionRunner:
                     delay = 0.2
                 try:
                     messages = await psub.fetch(self.sub.batch, timeout=self.fetch_timeout)
-                except NatsTimeoutError:
+                except TimeoutError:
+                    # Nothing to fetch: nats-py raises its own TimeoutError or asyncio's.
                     continue
                 for msg in messages:
                     await self.process(msg)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application, UnitOfWork
-from kernel.errors import DomainError
+from kernel.errors import ConcurrencyConflict, DomainError
 from kernel.eventstore import timers
 
 log = structlog.get_logger("storemesh.kernel.timers")
@@ -58,28 +59,40 @@ class TimerRunner:
                         if handler is None:
                             raise DomainError(f"no handler for timer kind {row.kind!r}")
                         await handler(uow, row.payload)
+                except ConcurrencyConflict as exc:
+                    # Someone else wrote the stream first: fire again on the next pass.
+                    log.info("timer.conflict", timer=row.timer_id, kind=row.kind)
+                    await self._retry(conn, row, now, exc)
+                    continue
                 except DomainError as exc:
                     log.info("timer.refused", timer=row.timer_id, kind=row.kind, reason=exc.message)
                 except Exception as exc:
-                    attempts = row.attempts + 1
-                    log.exception("timer.failed", timer=row.timer_id, attempts=attempts)
-                    await conn.execute(
-                        update(timers)
-                        .where(timers.c.timer_id == row.timer_id)
-                        .values(
-                            attempts=attempts,
-                            last_error=repr(exc)[:1000],
-                            due_at=now + timedelta(seconds=min(2**attempts, 300)),
-                        )
+                    log.exception("timer.failed", timer=row.timer_id, attempts=row.attempts + 1)
+                    await self._retry(
+                        conn, row, now + timedelta(seconds=min(2 ** (row.attempts + 1), 300)), exc
                     )
                     continue
-                await conn.execute(timers.delete().where(timers.c.timer_id == row.timer_id))
+                # A handler may re-arm its own timer (a new due_at): then the row stays.
+                await conn.execute(
+                    timers.delete().where(
+                        and_(timers.c.timer_id == row.timer_id, timers.c.due_at == row.due_at)
+                    )
+                )
                 recorded = recorded or bool(uow.recorded)
                 fired += 1
         if recorded:
             self.app.notify_committed()
         self.fired += fired
         return fired
+
+    async def _retry(
+        self, conn: AsyncConnection, row: Any, due_at: datetime, exc: Exception
+    ) -> None:
+        await conn.execute(
+            update(timers)
+            .where(timers.c.timer_id == row.timer_id)
+            .values(attempts=row.attempts + 1, last_error=repr(exc)[:1000], due_at=due_at)
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -1,0 +1,72 @@
+"""Raw baselines: bare psycopg INSERT+COMMIT of event-shaped rows."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Json
+
+from bench.context import libpq
+from bench.load import LoadResult, closed_loop
+
+RAW_TABLE = "bench_raw_events"
+
+INSERT_RAW = (
+    f"INSERT INTO {RAW_TABLE} (stream_id, stream_version, event_id, event_type, store_id,"
+    " payload, metadata, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+async def create_raw_table(url: str) -> None:
+    """A twin of the kernel's `events` table: same columns, defaults and indexes."""
+    async with await psycopg.AsyncConnection.connect(libpq(url), autocommit=True) as conn:
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (LIKE events INCLUDING ALL)")
+
+
+async def raw_insert_commit(
+    url: str,
+    label: str,
+    clients: int,
+    *,
+    payload: bytes,
+    metadata: dict[str, Any],
+    event_type: str,
+    store_id: str,
+    max_rows: int,
+    max_seconds: float,
+) -> LoadResult:
+    """Each client on its own connection: INSERT one event row, COMMIT, repeat."""
+    tag = uuid.uuid4().hex[:8]
+    conns: list[psycopg.AsyncConnection[Any]] = []
+    try:
+        for _ in range(clients):
+            conns.append(await psycopg.AsyncConnection.connect(libpq(url)))
+
+        async def call(client: int, seq: int) -> None:
+            conn = conns[client]
+            await conn.execute(
+                INSERT_RAW,
+                (
+                    f"raw/{tag}/{client}",
+                    seq + 1,
+                    uuid.uuid4(),
+                    event_type,
+                    store_id,
+                    payload,
+                    Json(metadata),
+                    datetime.now(UTC),
+                ),
+            )
+            await conn.commit()
+
+        return await closed_loop(
+            label, clients, call, max_calls=max_rows, max_seconds=max_seconds, warmup_calls=3
+        )
+    finally:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.close()

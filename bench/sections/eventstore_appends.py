@@ -1,0 +1,276 @@
+"""2. Event store appends of single-event commands, beside raw INSERT+COMMIT."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Json
+
+from bench.config import Sizes
+from bench.context import BenchContext, libpq
+from bench.load import LoadResult, closed_loop
+from bench.raw import create_raw_table, raw_insert_commit
+from bench.report import LOAD_HEADER, SectionReport, Target, load_row
+from bench.samples import REGISTRY, SampleEvent, stock_received
+from kernel.application import Application, UnitOfWork
+from kernel.clock import SystemClock
+from kernel.db import Database
+from kernel.eventstore import KERNEL_MIGRATIONS, EventStore, NewEvent, command_log
+
+TITLE = "2. Event store appends of single-event commands"
+TARGET_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class AppendOne:
+    """The benchmark's command: append one event to a stream."""
+
+    stream_id: str
+    seq: int
+
+
+class Writers:
+    """Each writer owns its streams and knows their versions: no conflicts between writers."""
+
+    def __init__(self, writers: int, streams_per_writer: int) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.streams = [
+            [f"bench/{tag}-{w}/{k}" for k in range(streams_per_writer)] for w in range(writers)
+        ]
+        self.versions: dict[str, int] = {}
+
+    def next(self, writer: int, seq: int) -> tuple[str, int]:
+        mine = self.streams[writer]
+        stream = mine[seq % len(mine)]
+        return stream, self.versions.get(stream, 0)
+
+    def appended(self, stream: str) -> None:
+        self.versions[stream] = self.versions.get(stream, 0) + 1
+
+
+async def run(ctx: BenchContext, report: SectionReport) -> None:
+    sizes = ctx.sizes
+    sample = stock_received()
+    rows: list[list[str]] = []
+    handle_by_writers: dict[int, tuple[float, float]] = {}
+    async with ctx.database("appends") as url:
+        db = Database(url)
+        try:
+            await db.migrate("kernel", KERNEL_MIGRATIONS)
+            await create_raw_table(url)
+            app = Application(db, REGISTRY, SystemClock())
+            store = EventStore()
+            for writers in sizes.append_writers:
+                before = await _raw(url, sample, writers, sizes)
+                handled = await _through_application(app, sample, writers, sizes)
+                direct = await _through_event_store(db, store, sample, writers, sizes)
+                same_sql = await _raw_same_statements(url, sample, writers, sizes)
+                after = await _raw(url, sample, writers, sizes)
+                baseline = (before.rate + after.rate) / 2
+                handle_by_writers[writers] = (handled.rate, baseline)
+                rows += [
+                    load_row(before, "raw psycopg INSERT+COMMIT (one event row), before"),
+                    load_row(handled, "**Application.handle**: one-event command", baseline),
+                    load_row(
+                        direct, "EventStore.append + command_log in Database.transaction", baseline
+                    ),
+                    load_row(
+                        same_sql, "raw psycopg, the command's 4 statements + COMMIT", baseline
+                    ),
+                    load_row(after, "raw psycopg INSERT+COMMIT (one event row), after"),
+                ]
+        finally:
+            await db.dispose()
+
+    report.add(
+        "A fresh database with the kernel schema only. The command is what every service"
+        " command costs, minus its business logic: `Application.handle` with a `request_id`"
+        " (idempotency: the command-log lookup, the fingerprint) and a handler that calls"
+        " `EventStore.append` for one event at the expected version (the stream-version"
+        " row update, the event insert returning its position), then the command-log row,"
+        " in one `Database.transaction` (SQLAlchemy 2 async, psycopg 3, pool of 10 + 10)."
+        f" Each writer cycles through {sizes.append_streams_per_writer} streams of its own."
+        f" The event is a StockReceived ({len(sample.payload)} bytes of protobuf) with"
+        " trace and request metadata.",
+        "",
+        "Baseline (the target's denominator): the mean of two runs, right before and right"
+        " after the figures, of bare psycopg, one connection per writer,"
+        " `INSERT` of the same event row (same payload and metadata size) into a twin of the"
+        " `events` table (same indexes and defaults) and `COMMIT`. Two diagnostic rows"
+        " separate the costs: the event store and command log without `Application.handle`,"
+        " and bare psycopg running the four statements a command sends (command-log lookup,"
+        " stream-version update, event insert returning, command-log insert) and `COMMIT`.",
+        "",
+    )
+    report.table(LOAD_HEADER, rows)
+    for writers, (handled_rate, baseline) in handle_by_writers.items():
+        report.targets.append(
+            Target(
+                f"one-event commands at {writers} writer{'s' if writers > 1 else ''},"
+                " share of raw INSERT+COMMIT",
+                100 * handled_rate / baseline if baseline else 0.0,
+                100 * TARGET_SHARE,
+                "%",
+                higher_is_better=True,
+            )
+        )
+
+
+async def _raw(url: str, sample: SampleEvent, writers: int, sizes: Sizes) -> LoadResult:
+    return await raw_insert_commit(
+        url,
+        "raw",
+        writers,
+        payload=sample.payload,
+        metadata=sample.metadata,
+        event_type=sample.event_type,
+        store_id=sample.store_id,
+        max_rows=sizes.append_step_max_commands,
+        max_seconds=sizes.raw_step_seconds,
+    )
+
+
+async def _through_application(
+    app: Application, sample: SampleEvent, writers: int, sizes: Sizes
+) -> LoadResult:
+    plan = Writers(writers, sizes.append_streams_per_writer)
+
+    async def call(writer: int, seq: int) -> None:
+        stream, version = plan.next(writer, seq)
+
+        async def handler(uow: UnitOfWork) -> None:
+            await uow.store.append(
+                uow.conn,
+                stream,
+                version,
+                [
+                    NewEvent(
+                        sample.event_type, sample.payload, sample.store_id, metadata=uow.metadata
+                    )
+                ],
+                uow.clock.now(),
+            )
+
+        await app.handle(AppendOne(stream, seq), handler, request_id=str(uuid.uuid4()))
+        plan.appended(stream)
+
+    return await closed_loop(
+        "Application.handle",
+        writers,
+        call,
+        max_calls=sizes.append_step_max_commands,
+        max_seconds=sizes.append_step_seconds,
+        warmup_calls=3,
+    )
+
+
+async def _through_event_store(
+    db: Database, store: EventStore, sample: SampleEvent, writers: int, sizes: Sizes
+) -> LoadResult:
+    plan = Writers(writers, sizes.append_streams_per_writer)
+
+    async def call(writer: int, seq: int) -> None:
+        stream, version = plan.next(writer, seq)
+        now = datetime.now(UTC)
+        async with db.transaction("bench.append") as conn:
+            await store.append(
+                conn,
+                stream,
+                version,
+                [
+                    NewEvent(
+                        sample.event_type, sample.payload, sample.store_id, metadata=sample.metadata
+                    )
+                ],
+                now,
+            )
+            await conn.execute(
+                command_log.insert().values(
+                    request_id=str(uuid.uuid4()),
+                    command_type="AppendOne",
+                    fingerprint=hashlib.sha256(stream.encode()).hexdigest(),
+                    result=None,
+                    recorded_at=now,
+                )
+            )
+        plan.appended(stream)
+
+    return await closed_loop(
+        "EventStore.append",
+        writers,
+        call,
+        max_calls=sizes.append_step_max_commands,
+        max_seconds=sizes.append_step_seconds,
+        warmup_calls=3,
+    )
+
+
+async def _raw_same_statements(
+    url: str, sample: SampleEvent, writers: int, sizes: Sizes
+) -> LoadResult:
+    plan = Writers(writers, sizes.append_streams_per_writer)
+    conns: list[psycopg.AsyncConnection[Any]] = []
+    try:
+        for _ in range(writers):
+            conns.append(await psycopg.AsyncConnection.connect(libpq(url)))
+
+        async def call(writer: int, seq: int) -> None:
+            conn = conns[writer]
+            stream, version = plan.next(writer, seq)
+            request_id = str(uuid.uuid4())
+            now = datetime.now(UTC)
+            await conn.execute(
+                "SELECT fingerprint, result FROM command_log WHERE request_id = %s", (request_id,)
+            )
+            if version == 0:
+                await conn.execute(
+                    "INSERT INTO streams (stream_id, version) VALUES (%s, 1)"
+                    " ON CONFLICT (stream_id) DO NOTHING RETURNING version",
+                    (stream,),
+                )
+            else:
+                await conn.execute(
+                    "UPDATE streams SET version = %s WHERE stream_id = %s AND version = %s",
+                    (version + 1, stream, version),
+                )
+            await conn.execute(
+                "INSERT INTO events (stream_id, stream_version, event_id, event_type, store_id,"
+                " payload, metadata, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " RETURNING position, tx_id",
+                (
+                    stream,
+                    version + 1,
+                    uuid.uuid4(),
+                    sample.event_type,
+                    sample.store_id,
+                    sample.payload,
+                    Json(sample.metadata),
+                    now,
+                ),
+            )
+            await conn.execute(
+                "INSERT INTO command_log (request_id, command_type, fingerprint, result,"
+                " recorded_at) VALUES (%s, %s, %s, %s, %s)",
+                (request_id, "AppendOne", "0" * 64, Json(None), now),
+            )
+            await conn.commit()
+            plan.appended(stream)
+
+        return await closed_loop(
+            "raw statements",
+            writers,
+            call,
+            max_calls=sizes.append_step_max_commands,
+            max_seconds=sizes.append_step_seconds,
+            warmup_calls=3,
+        )
+    finally:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.close()

@@ -1,0 +1,189 @@
+"""Fixtures and helpers for the kernel guarantee tests (event store, relay, subscriptions,
+timers): a migrated database per test, an Application over the inventory event registry,
+private NATS servers that tests may stop and start, and bounded polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+
+from kernel.application import Aggregate, Application, UnitOfWork
+from kernel.clock import ManualClock
+from kernel.db import Database
+from kernel.eventstore import (
+    KERNEL_MIGRATIONS,
+    Checkpoint,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    events,
+)
+from kernel.relay import Relay
+from kernel.testing.servers import NatsServerProcess
+from services.inventory.bootstrap import DEFINITION
+from services.inventory.domain.events import StockReceived
+from services.inventory.domain.stock import ReceiveStock, StockPosition, stock
+
+REGISTRY = DEFINITION.registry
+
+# The stock aggregate of the inventory service.
+POSITIONS = Aggregate("stock", stock, StockPosition, store_of=lambda e: e.store_id)
+
+# A side-effect table for handlers: no unique key, so a duplicate effect would show.
+test_metadata = MetaData()
+effects = Table(
+    "test_effects",
+    test_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("note", String(200), nullable=False, default=""),
+)
+
+
+async def migrated(url: str, **kwargs: Any) -> Database:
+    db = Database(url, **kwargs)
+    await db.migrate("kernel", KERNEL_MIGRATIONS)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(test_metadata.create_all)
+    return db
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[Database]:
+    database = await migrated(pg_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The same test on PostgreSQL and on the embedded SQLite default."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'kernel.db'}"
+    database = await migrated(url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def app(db: Database, clock: ManualClock) -> Application:
+    return Application(db, REGISTRY, clock)
+
+
+@pytest.fixture
+def private_nats() -> Iterator[NatsServerProcess]:
+    """A NATS server of this test alone, on a free loopback port, to stop and start."""
+    server = NatsServerProcess().start()
+    yield server
+    server.cleanup()
+
+
+def stock_event(store_id: str = "SZ01", part: str = "P-1", quantity: int = 1) -> NewEvent:
+    """A real inventory event (so the registry knows its type) for low-level appends."""
+    at = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+    type_name, payload = REGISTRY.encode(
+        StockReceived(store_id, part, quantity, "ref", quantity, at)
+    )
+    return NewEvent(type_name, payload, store_id)
+
+
+async def receive(app: Application, store_id: str, part: str, quantity: int = 1, **kw: Any) -> Any:
+    """One ReceiveStock command through the Application (its own transaction)."""
+    command = ReceiveStock(store_id, part, quantity, "ref", app.clock.now())
+
+    async def handler(uow: UnitOfWork) -> int:
+        done = await uow.execute(POSITIONS, POSITIONS.stream_id(store_id, part), command)
+        return done.state.on_hand
+
+    return await app.handle(command, handler, **kw)
+
+
+async def count_events(db: Database) -> int:
+    async with db.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(events)) or 0)
+
+
+async def count_effects(db: Database, key: str | None = None) -> int:
+    query = select(func.count()).select_from(effects)
+    if key is not None:
+        query = query.where(effects.c.key == key)
+    async with db.connect() as conn:
+        return int(await conn.scalar(query) or 0)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, within: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll `probe` until it returns something truthy; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s (last probe: {last!r})")
+
+
+async def stream_messages(js: JetStreamContext, stream: str) -> int:
+    return int((await js.stream_info(stream)).state.messages)
+
+
+async def all_messages(js: JetStreamContext, stream: str) -> list[Any]:
+    """Every message in the stream, by sequence (headers included)."""
+    info = await js.stream_info(stream)
+    return [
+        await js.get_msg(stream, seq)
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+        if info.state.messages
+    ]
+
+
+# Gap-safe reading holds back events while ANY transaction of the PostgreSQL cluster that
+# began before them is still open (other test runs included): tests wait for what they
+# expect, with a deadline, rather than assume one read or one relay pass sees it at once.
+
+
+async def read_until(
+    db: Database, after: Checkpoint, count: int, *, within: float = 30.0
+) -> list[RecordedEvent]:
+    """Follow the global order from `after` until `count` events came; fail at the deadline."""
+    store = EventStore()
+    got: list[RecordedEvent] = []
+    deadline = time.monotonic() + within
+    while len(got) < count:
+        async with db.transaction("test.read_all") as conn:
+            batch = await store.read_all(conn, after)
+        got.extend(batch)
+        if batch:
+            after = Checkpoint(batch[-1].tx_id, batch[-1].position)
+            continue
+        if time.monotonic() > deadline:
+            raise AssertionError(f"read {len(got)} of {count} events within {within}s")
+        await asyncio.sleep(0.02)
+    return got
+
+
+async def drain(relay: Relay, expected: int, *, within: float = 30.0) -> int:
+    """Relay until `expected` events went out; fail at the deadline."""
+    sent = 0
+    deadline = time.monotonic() + within
+    while sent < expected:
+        batch = await relay.relay_once()
+        sent += batch
+        if batch:
+            continue
+        if time.monotonic() > deadline:
+            raise AssertionError(f"relayed {sent} of {expected} events within {within}s")
+        await asyncio.sleep(0.02)
+    return sent

@@ -1,0 +1,131 @@
+"""Durable timers: fire once when the clock passes due_at (never before), once across
+racing replicas on PostgreSQL, and again later when their handler failed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from kernel.application import Application, UnitOfWork
+from kernel.clock import ManualClock
+from kernel.db import Database
+from kernel.eventstore import timers
+from kernel.timers import TimerRunner
+from tests.integration.kernel_fixtures import (
+    REGISTRY,
+    any_db,
+    app,
+    count_effects,
+    db,
+    effects,
+    migrated,
+)
+
+
+async def schedule(app: Application, timer_id: str, due_in: timedelta, payload: Any) -> None:
+    async def handler(uow: UnitOfWork) -> None:
+        await uow.schedule(timer_id, "remind", app.clock.now() + due_in, payload)
+
+    await app.handle(("schedule", timer_id), handler)
+
+
+async def timer_row(db: Database, timer_id: str) -> Any:
+    async with db.connect() as conn:
+        return (await conn.execute(select(timers).where(timers.c.timer_id == timer_id))).first()
+
+
+async def test_timer_fires_once_when_the_clock_passes_due_at_and_not_before(
+    any_db: Database, clock: ManualClock
+) -> None:
+    app = Application(any_db, REGISTRY, clock)
+    calls: list[Any] = []
+
+    async def remind(uow: UnitOfWork, payload: Any) -> None:
+        calls.append(payload)
+        await uow.conn.execute(effects.insert().values(key=payload["order"]))
+
+    runner = TimerRunner(app, {"remind": remind})
+    await schedule(app, "order/1", timedelta(minutes=10), {"order": "O-1"})
+
+    assert await runner.run_due() == 0
+    clock.advance(timedelta(minutes=9, seconds=59))
+    assert await runner.run_due() == 0
+    assert calls == []
+
+    clock.advance(timedelta(seconds=1))  # exactly due
+    assert await runner.run_due() == 1
+    assert calls == [{"order": "O-1"}]
+    clock.advance(timedelta(days=1))
+    assert await runner.run_due() == 0
+    assert calls == [{"order": "O-1"}]
+    assert await count_effects(any_db, "O-1") == 1
+    assert await timer_row(any_db, "order/1") is None
+
+
+async def test_two_runners_racing_on_postgres_fire_each_timer_once(
+    db: Database, pg_url: str, clock: ManualClock
+) -> None:
+    replica_db = await migrated(pg_url)
+    apps = [Application(db, REGISTRY, clock), Application(replica_db, REGISTRY, clock)]
+    calls: list[str] = []
+
+    async def remind(uow: UnitOfWork, payload: Any) -> None:
+        calls.append(payload["order"])
+        await uow.conn.execute(effects.insert().values(key=payload["order"]))
+        await asyncio.sleep(0.002)  # hold the row a little: the other replica is trying too
+
+    try:
+        timers_due = 30
+        for n in range(timers_due):
+            await schedule(apps[0], f"order/{n}", timedelta(seconds=n), {"order": f"O-{n}"})
+        clock.advance(timedelta(minutes=1))
+        runners = [TimerRunner(a, {"remind": remind}, batch=4) for a in apps]
+        for _ in range(50):
+            fired = await asyncio.gather(*(r.run_due() for r in runners))
+            if sum(fired) == 0:
+                break
+        assert sorted(calls) == sorted(f"O-{n}" for n in range(timers_due))
+        assert sum(r.fired for r in runners) == timers_due
+        assert all(r.fired > 0 for r in runners), "both replicas took a share of the work"
+        for n in range(timers_due):
+            assert await count_effects(db, f"O-{n}") == 1
+    finally:
+        await replica_db.dispose()
+
+
+async def test_failing_timer_handler_is_retried_later_with_attempts_incremented(
+    app: Application, db: Database, clock: ManualClock
+) -> None:
+    calls: list[str] = []
+
+    async def remind(uow: UnitOfWork, payload: Any) -> None:
+        calls.append(payload["order"])
+        await uow.conn.execute(effects.insert().values(key=payload["order"]))
+        if payload["order"] == "O-flaky" and calls.count("O-flaky") == 1:
+            raise ConnectionError("the partner system is away")
+
+    runner = TimerRunner(app, {"remind": remind})
+    await schedule(app, "order/flaky", timedelta(minutes=1), {"order": "O-flaky"})
+    await schedule(app, "order/fine", timedelta(minutes=1), {"order": "O-fine"})
+    clock.advance(timedelta(minutes=1))
+
+    assert await runner.run_due() == 1, "a failing timer does not hold back the others"
+    row = await timer_row(db, "order/flaky")
+    assert row is not None
+    assert row.attempts == 1
+    assert "ConnectionError" in row.last_error
+    assert row.due_at == clock.now() + timedelta(seconds=2)
+    assert await count_effects(db, "O-flaky") == 0, "the failed attempt's effects rolled back"
+    assert await count_effects(db, "O-fine") == 1
+
+    assert await runner.run_due() == 0  # not again before its retry time
+    assert calls == ["O-flaky", "O-fine"] or calls == ["O-fine", "O-flaky"]
+
+    clock.advance(timedelta(seconds=2))
+    assert await runner.run_due() == 1
+    assert calls.count("O-flaky") == 2
+    assert await count_effects(db, "O-flaky") == 1
+    assert await timer_row(db, "order/flaky") is None

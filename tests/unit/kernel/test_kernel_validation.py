@@ -1,0 +1,89 @@
+"""Edge validation names every faulty field at once, and lets good input through."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kernel import validation
+from kernel.errors import InvalidArgument, Violations
+
+
+def faults(check: Callable[..., None], *args: Any, **kwargs: Any) -> list[str]:
+    v = Violations()
+    check(v, "f", *args, **kwargs)
+    return [item.description for item in v.items]
+
+
+@pytest.mark.parametrize("good", ["SZ01", "a", "gz-01_b", "9" * 32])
+def test_store_code_accepts(good: str) -> None:
+    assert faults(validation.store_code, good) == []
+
+
+@pytest.mark.parametrize("bad", ["-SZ", "_SZ", "SZ 01", "SZ01!", "深圳01", "S" * 33, "SZ/01"])
+def test_store_code_refuses(bad: str) -> None:
+    assert len(faults(validation.store_code, bad)) == 1
+
+
+def test_store_code_is_required() -> None:
+    assert faults(validation.store_code, "") == ["is required"]
+
+
+@pytest.mark.parametrize("good", ["P-100", "a", "RO:2026/11.3_x-y", "x" * 128])
+def test_identifier_accepts(good: str) -> None:
+    assert faults(validation.identifier, good) == []
+
+
+@pytest.mark.parametrize("bad", ["bad part!", " P-1", "/P", "x" * 129, "P\n1", ""])
+def test_identifier_refuses(bad: str) -> None:
+    assert len(faults(validation.identifier, bad)) == 1
+
+
+@pytest.mark.parametrize("good", [str(uuid.uuid4()), "retry-7", "client:42"])
+def test_request_id_accepts_a_uuid_or_an_identifier(good: str) -> None:
+    assert faults(validation.request_id, good) == []
+
+
+@pytest.mark.parametrize("bad", ["", "two words", "x" * 200])
+def test_request_id_refuses(bad: str) -> None:
+    assert len(faults(validation.request_id, bad)) == 1
+
+
+def test_text_limits() -> None:
+    assert faults(validation.text, "fine") == []
+    assert faults(validation.text, "   ") == ["is required"]
+    assert faults(validation.text, "", required=False) == []
+    assert faults(validation.text, "x" * 201) == ["must be at most 200 characters"]
+    assert faults(validation.text, "x" * 10, max_len=5) == ["must be at most 5 characters"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [(1, True), (10**6, True), (0, False), (-3, False), (10**6 + 1, False)]
+)
+def test_positive_quantity(value: int, ok: bool) -> None:
+    assert (faults(validation.positive_quantity, value) == []) is ok
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0, True), (10**6, True), (-1, False), (10**7, False)])
+def test_non_negative(value: int, ok: bool) -> None:
+    assert (faults(validation.non_negative, value) == []) is ok
+
+
+def test_violations_report_every_field_at_once() -> None:
+    v = Violations()
+    validation.store_code(v, "store_id", "")
+    validation.identifier(v, "part_number", "bad part!")
+    validation.positive_quantity(v, "quantity", 0)
+    with pytest.raises(InvalidArgument) as refused:
+        v.raise_if_any()
+    assert [x.field for x in refused.value.violations] == ["store_id", "part_number", "quantity"]
+    assert "store_id: is required" in refused.value.message
+
+
+def test_no_violations_raise_nothing() -> None:
+    v = Violations()
+    validation.store_code(v, "store_id", "SZ01")
+    v.raise_if_any()
