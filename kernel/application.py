@@ -12,16 +12,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from opentelemetry import trace
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
-from kernel.db import Database
+from kernel.db import Database, upsert
 from kernel.decider import Decider
-from kernel.errors import ConcurrencyConflict, RuleViolated
+from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, NewEvent, RecordedEvent, command_log, timers
 from kernel.telemetry import current_trace_metadata
@@ -128,19 +126,22 @@ class UnitOfWork:
 
     async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
         """A durable timer: fires once at due_at, in the timer runner of any replica."""
-        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(timers).values(
-            timer_id=timer_id, kind=kind, due_at=due_at, payload=to_json(payload), attempts=0
-        )
-        await self.conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["timer_id"],
-                set_={"due_at": due_at, "payload": to_json(payload), "kind": kind},
-            )
+        await upsert(
+            self.conn,
+            timers,
+            {
+                "timer_id": timer_id,
+                "kind": kind,
+                "due_at": due_at,
+                "payload": to_json(payload),
+                "attempts": 0,
+                "last_error": None,
+            },
+            ["timer_id"],
         )
 
     async def cancel_timer(self, timer_id: str) -> None:
-        await self.conn.execute(timers.delete().where(timers.c.timer_id == timer_id))
+        await self.conn.execute(_CANCEL_TIMER, {"timer_id": timer_id})
 
 
 def fingerprint(command: Any, context_fields: Sequence[str] = ()) -> str:
@@ -213,10 +214,13 @@ class Application:
         """
         command_type = type(command).__name__
         digest = fingerprint(command, context_fields)
+        # The happy path does not look the request id up first: a repeat is caught by the
+        # command log's primary key (or by the rule it now breaks) and then replayed.
+        look_up_first = False
         for attempt in range(1, self.max_attempts + 1):
             try:
                 async with self.db.transaction(f"command {command_type}") as conn:
-                    if request_id:
+                    if request_id and look_up_first:
                         previous = await self._previous_result(conn, request_id, digest)
                         if previous is not None:
                             return from_json(previous, result_type)  # type: ignore[no-any-return]
@@ -225,13 +229,14 @@ class Application:
                     result = await handler(uow)
                     if request_id:
                         await conn.execute(
-                            command_log.insert().values(
-                                request_id=request_id,
-                                command_type=command_type,
-                                fingerprint=digest,
-                                result=to_json(result),
-                                recorded_at=self.clock.now(),
-                            )
+                            _INSERT_COMMAND,
+                            {
+                                "request_id": request_id,
+                                "command_type": command_type,
+                                "fingerprint": digest,
+                                "result": to_json(result),
+                                "recorded_at": self.clock.now(),
+                            },
                         )
                 if uow.recorded:
                     self.notify_committed()
@@ -239,21 +244,29 @@ class Application:
             except ConcurrencyConflict:
                 if attempt == self.max_attempts:
                     raise
+                look_up_first = True  # the winner may be this very request's twin
                 await asyncio.sleep(0.001 * attempt)
+            except DomainError:
+                if not request_id or look_up_first:
+                    raise
+                previous = await self._replay(request_id, digest)
+                if previous is None:
+                    raise
+                return from_json(previous, result_type)  # type: ignore[no-any-return]
             except Exception as exc:
                 if request_id and _is_duplicate_request(exc) and attempt < self.max_attempts:
-                    continue  # a concurrent twin committed first: the next pass replays it
+                    look_up_first = True  # a twin committed first: the next pass replays it
+                    continue
                 raise
         raise AssertionError("unreachable")
 
+    async def _replay(self, request_id: str, digest: str) -> Any:
+        """The stored result of a request refused now, because it already happened."""
+        async with self.db.transaction("command replay") as conn:
+            return await self._previous_result(conn, request_id, digest)
+
     async def _previous_result(self, conn: AsyncConnection, request_id: str, digest: str) -> Any:
-        row = (
-            await conn.execute(
-                select(command_log.c.fingerprint, command_log.c.result).where(
-                    command_log.c.request_id == request_id
-                )
-            )
-        ).first()
+        row = (await conn.execute(_SELECT_COMMAND, {"request_id": request_id})).first()
         if row is None:
             return None
         if row.fingerprint != digest:
@@ -267,6 +280,13 @@ class Application:
     async def query(self, fn: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         async with self.db.transaction("query") as conn:
             return await fn(conn)
+
+
+_INSERT_COMMAND = command_log.insert()
+_CANCEL_TIMER = timers.delete().where(timers.c.timer_id == bindparam("timer_id"))
+_SELECT_COMMAND = select(command_log.c.fingerprint, command_log.c.result).where(
+    command_log.c.request_id == bindparam("request_id")
+)
 
 
 def _is_duplicate_request(exc: Exception) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -77,19 +78,44 @@ def _scalar_out(value: Any) -> Any:
 
 
 def from_proto(message: Message, cls: type[Any]) -> Any:
-    kwargs: dict[str, Any] = {}
+    return cls(**{name: read(message) for name, read in _decode_plan(cls, message)})
+
+
+_PLANS: dict[type[Any], list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
+def _decode_plan(cls: type[Any], message: Message) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Per class, once: how to read each field (aggregates replay many events per load)."""
+    plan = _PLANS.get(cls)
+    if plan is not None:
+        return plan
+    plan = []
     for f in dataclasses.fields(cls):
         tp, optional = _unwrap_optional(_hints(cls)[f.name])
-        raw = getattr(message, f.name)
+        getter = operator.attrgetter(f.name)
         if typing.get_origin(tp) is tuple:
             (item_tp, *_) = typing.get_args(tp)
-            kwargs[f.name] = tuple(_value_in(item, item_tp) for item in raw)
-            continue
-        if optional and _has_presence(message, f.name) and not message.HasField(f.name):
-            kwargs[f.name] = None
-            continue
-        kwargs[f.name] = _value_in(raw, tp)
-    return cls(**kwargs)
+            plan.append((f.name, _repeated_reader(getter, item_tp)))
+        elif optional and _has_presence(message, f.name):
+            plan.append((f.name, _optional_reader(f.name, getter, tp)))
+        else:
+            plan.append((f.name, _scalar_reader(getter, tp)))
+    _PLANS[cls] = plan
+    return plan
+
+
+def _repeated_reader(getter: Callable[[Any], Any], item_tp: Any) -> Callable[[Any], Any]:
+    return lambda message: tuple(_value_in(item, item_tp) for item in getter(message))
+
+
+def _optional_reader(name: str, getter: Callable[[Any], Any], tp: Any) -> Callable[[Any], Any]:
+    return lambda message: _value_in(getter(message), tp) if message.HasField(name) else None
+
+
+def _scalar_reader(getter: Callable[[Any], Any], tp: Any) -> Callable[[Any], Any]:
+    if tp in (str, int, float, bool, bytes):
+        return getter
+    return lambda message: _value_in(getter(message), tp)
 
 
 def _has_presence(message: Message, name: str) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     select,
     text,
@@ -80,7 +81,9 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping round trip per transaction: a dropped connection fails its call
+            # (UNAVAILABLE, safe to retry) and SQLAlchemy then refreshes the pool.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -191,19 +194,36 @@ async def upsert(
     increment: Sequence[str] = (),
 ) -> None:
     """Insert a row or update it in place; `increment` columns add to what is there."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    statement = _upsert_statement(table, tuple(values), tuple(keys), tuple(increment))
+    await conn.execute(statement, values)
 
-    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
-    updates = {
-        name: (table.c[name] + statement.excluded[name])
-        if name in increment
-        else statement.excluded[name]
-        for name in values
-        if name not in keys
-    }
-    if updates:
-        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    await conn.execute(statement)
+
+_UPSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(
+    table: Table, columns: tuple[str, ...], keys: tuple[str, ...], increment: tuple[str, ...]
+) -> Any:
+    """One textual upsert per shape, typed by the table's columns.
+
+    The dialects' own `insert()` constructs are not cacheable in SQLAlchemy 2.0, so they
+    would be compiled again on every call; the ON CONFLICT text is the same on PostgreSQL
+    and SQLite (3.24+).
+    """
+    shape = (table.name, columns, keys, increment)
+    statement = _UPSERTS.get(shape)
+    if statement is None:
+        updates = [
+            f"{c} = {table.name}.{c} + excluded.{c}" if c in increment else f"{c} = excluded.{c}"
+            for c in columns
+            if c not in keys
+        ]
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(':' + c for c in columns)}) "
+            f"ON CONFLICT ({', '.join(keys)}) {action}"
+        )
+        statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+        _UPSERTS[shape] = statement
+    return statement

@@ -30,13 +30,12 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
+    bindparam,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.db import Migration, UtcDateTime
@@ -208,9 +207,7 @@ class EventStore:
             }
             for i, e in enumerate(new_events)
         ]
-        result = await conn.execute(
-            events.insert().returning(events.c.position, events.c.tx_id), rows
-        )
+        result = await conn.execute(_INSERT_EVENTS, rows)
         keys = result.all()
         return [
             RecordedEvent(
@@ -233,13 +230,7 @@ class EventStore:
     ) -> int:
         """Move the stream's version row; the row lock orders writers of one stream."""
         if expected_version == 0:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            created = await conn.execute(
-                insert(streams)
-                .values(stream_id=stream_id, version=count)
-                .on_conflict_do_nothing(index_elements=["stream_id"])
-                .returning(streams.c.version)
-            )
+            created = await conn.execute(_CREATE_STREAM, {"stream_id": stream_id, "version": count})
             if created.first() is None:
                 raise ConcurrencyConflict(stream_id, expected_version)
             return count
@@ -249,51 +240,37 @@ class EventStore:
                 return await self._claim_versions(conn, stream_id, 0, count)
             expected_version = current
         result = await conn.execute(
-            update(streams)
-            .where(and_(streams.c.stream_id == stream_id, streams.c.version == expected_version))
-            .values(version=expected_version + count)
+            _MOVE_VERSION,
+            {
+                "b_stream": stream_id,
+                "b_expected": expected_version,
+                "b_new": expected_version + count,
+            },
         )
         if result.rowcount != 1:
             raise ConcurrencyConflict(stream_id, expected_version)
         return expected_version + count
 
     async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
-        version = await conn.scalar(
-            select(streams.c.version).where(streams.c.stream_id == stream_id)
-        )
+        version = await conn.scalar(_STREAM_VERSION, {"stream_id": stream_id})
         return int(version or 0)
 
     async def read_stream(
         self, conn: AsyncConnection, stream_id: str, after_version: int = 0
     ) -> list[RecordedEvent]:
-        result = await conn.execute(
-            select(events)
-            .where(and_(events.c.stream_id == stream_id, events.c.stream_version > after_version))
-            .order_by(events.c.stream_version)
-        )
+        result = await conn.execute(_READ_STREAM, {"stream_id": stream_id, "after": after_version})
         return [_row_to_event(row) for row in result]
 
     async def read_all(
         self, conn: AsyncConnection, after: Checkpoint, limit: int = 500
     ) -> list[RecordedEvent]:
         """Events after the checkpoint in a gap-free order (see the module docstring)."""
-        query = select(events).where(
-            or_(
-                events.c.tx_id > after.tx_id,
-                and_(events.c.tx_id == after.tx_id, events.c.position > after.position),
-            )
-        )
-        if conn.dialect.name == "postgresql":
-            query = query.where(
-                events.c.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            )
-        query = query.order_by(events.c.tx_id, events.c.position).limit(limit)
-        return [_row_to_event(row) for row in await conn.execute(query)]
+        query = _READ_ALL_PG if conn.dialect.name == "postgresql" else _READ_ALL
+        params = {"tx_id": after.tx_id, "position": after.position, "limit": limit}
+        return [_row_to_event(row) for row in await conn.execute(query, params)]
 
     async def load_snapshot(self, conn: AsyncConnection, stream_id: str) -> tuple[int, Any] | None:
-        row = (
-            await conn.execute(select(snapshots).where(snapshots.c.stream_id == stream_id))
-        ).first()
+        row = (await conn.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
         return None if row is None else (row.version, row.state)
 
     async def save_snapshot(
@@ -308,3 +285,53 @@ class EventStore:
             await conn.execute(
                 snapshots.insert().values(stream_id=stream_id, version=version, state=state)
             )
+
+
+# Statements built once: building and cache-keying a statement per call costs more CPU
+# than the round trip it makes.
+_CREATE_STREAM = text(
+    "INSERT INTO streams (stream_id, version) VALUES (:stream_id, :version) "
+    "ON CONFLICT (stream_id) DO NOTHING RETURNING version"
+)
+_MOVE_VERSION = (
+    update(streams)
+    .where(
+        and_(
+            streams.c.stream_id == bindparam("b_stream"),
+            streams.c.version == bindparam("b_expected"),
+        )
+    )
+    .values(version=bindparam("b_new"))
+)
+_STREAM_VERSION = select(streams.c.version).where(streams.c.stream_id == bindparam("stream_id"))
+_READ_STREAM = (
+    select(events)
+    .where(
+        and_(
+            events.c.stream_id == bindparam("stream_id"),
+            events.c.stream_version > bindparam("after"),
+        )
+    )
+    .order_by(events.c.stream_version)
+)
+_LOAD_SNAPSHOT = select(snapshots.c.version, snapshots.c.state).where(
+    snapshots.c.stream_id == bindparam("stream_id")
+)
+_INSERT_EVENTS = events.insert().returning(events.c.position, events.c.tx_id)
+_AFTER_CHECKPOINT = or_(
+    events.c.tx_id > bindparam("tx_id"),
+    and_(events.c.tx_id == bindparam("tx_id"), events.c.position > bindparam("position")),
+)
+_READ_ALL = (
+    select(events)
+    .where(_AFTER_CHECKPOINT)
+    .order_by(events.c.tx_id, events.c.position)
+    .limit(bindparam("limit"))
+)
+_READ_ALL_PG = (
+    select(events)
+    .where(_AFTER_CHECKPOINT)
+    .where(events.c.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
+    .order_by(events.c.tx_id, events.c.position)
+    .limit(bindparam("limit"))
+)

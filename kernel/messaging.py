@@ -50,6 +50,8 @@ class NatsConnection:
         self._lock = asyncio.Lock()
         self._streams: list[StreamSpec] = []
         self._ensured: set[str] = set()
+        self._js: JetStreamContext | None = None
+        self._js_of: NATS | None = None
 
     def declare(self, *specs: StreamSpec) -> None:
         for spec in specs:
@@ -103,7 +105,11 @@ class NatsConnection:
 
     async def jetstream(self) -> JetStreamContext:
         nc = await self.client()
-        js = nc.jetstream(timeout=5)
+        # One context per connection: each context's first publish_async subscribes its
+        # own reply inbox, which a fresh context per call would leak.
+        if self._js is None or self._js_of is not nc:
+            self._js, self._js_of = nc.jetstream(timeout=5), nc
+        js = self._js
         for spec in self._streams:
             if spec.name not in self._ensured:
                 await ensure_stream(js, spec)
@@ -118,6 +124,7 @@ class NatsConnection:
 
     async def _on_reconnect(self) -> None:
         self._ensured.clear()  # a restarted server may have lost in-memory streams
+        self._js = None
         log.info("nats.reconnected", url=self.url)
 
     async def close(self) -> None:

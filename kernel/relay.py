@@ -24,7 +24,7 @@ from kernel.errors import Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import Checkpoint, EventStore, RecordedEvent, checkpoints
 from kernel.messaging import NatsConnection, StreamSpec, cloudevent_headers
-from kernel.telemetry import context_from, current_trace_metadata
+from kernel.telemetry import context_from, traceparent_of
 
 log = structlog.get_logger("storemesh.kernel.relay")
 tracer = trace.get_tracer("storemesh.kernel.relay")
@@ -41,6 +41,7 @@ class Relay:
         batch_size: int = 500,
         ack_timeout: float = 5.0,
         idle_interval: float = 0.5,
+        gather_delay: float = 0.005,
         after_publish: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
@@ -50,6 +51,7 @@ class Relay:
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
         self.idle_interval = idle_interval
+        self.gather_delay = gather_delay
         self.source = f"/storemesh/{registry.context}"
         self._store = EventStore()
         self._wake = asyncio.Event()
@@ -88,19 +90,20 @@ class Relay:
             futures = []
             for event in batch:
                 subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
-                with tracer.start_as_current_span(
+                headers = cloudevent_headers(
+                    event, source=self.source, short_type=self.registry.short_name(event.event_type)
+                )
+                # A producer span per message, child of the command that recorded the event,
+                # so the consumers' spans join that command's trace.
+                span = tracer.start_span(
                     f"publish {subject}",
                     context=context_from(event.metadata),
                     kind=trace.SpanKind.PRODUCER,
                     attributes={"messaging.system": "nats", "messaging.destination": subject},
-                ):
-                    headers = cloudevent_headers(
-                        event,
-                        source=self.source,
-                        short_type=self.registry.short_name(event.event_type),
-                    )
-                    headers.update(current_trace_metadata())
-                    futures.append(await js.publish_async(subject, event.payload, headers=headers))
+                )
+                headers["traceparent"] = traceparent_of(span)
+                futures.append(await js.publish_async(subject, event.payload, headers=headers))
+                span.end()
             try:
                 await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
             except (TimeoutError, Exception) as exc:
@@ -133,10 +136,11 @@ class Relay:
         delay = 0.1
         while not stop.is_set():
             try:
+                self._wake.clear()
                 sent = await self.relay_once()
                 delay = 0.1
-                if sent:
-                    continue
+                if sent >= self.batch_size:
+                    continue  # a backlog: keep draining
             except Unavailable as exc:
                 log.warning("relay.waiting", reason=str(exc), retry_in=delay)
                 await _sleep_or_stop(stop, delay)
@@ -147,14 +151,19 @@ class Relay:
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=self.idle_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
+            if not self._wake.is_set():
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait(
+                    {waiter, stopper},
+                    timeout=self.idle_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waiter.cancel()
+                stopper.cancel()
+            if self._wake.is_set():
+                # Let the commits of a burst gather into one batch.
+                await asyncio.sleep(self.gather_delay)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

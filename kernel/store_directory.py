@@ -24,6 +24,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
+    exists,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -160,15 +162,19 @@ async def _upsert(conn: AsyncConnection, values: dict[str, Any], *, keep_newer: 
 
 async def store_status(conn: AsyncConnection, store_id: str) -> tuple[bool, bool]:
     """(known, closed). Until the directory holds any store, every well-formed code is known."""
-    row = (
-        await conn.execute(
-            select(store_directory.c.closed).where(store_directory.c.store_id == store_id)
-        )
-    ).first()
-    if row is not None:
-        return True, bool(row.closed)
-    anyone = await conn.scalar(select(store_directory.c.store_id).limit(1))
-    return anyone is None, False
+    closed, anyone = (await conn.execute(_STORE_STATUS, {"store_id": store_id})).one()
+    if closed is not None:
+        return True, bool(closed)
+    return not anyone, False
+
+
+# One round trip on the hot path of every stock command.
+_STORE_STATUS = select(
+    select(store_directory.c.closed)
+    .where(store_directory.c.store_id == bindparam("store_id"))
+    .scalar_subquery(),
+    exists().where(store_directory.c.store_id.is_not(None)),
+)
 
 
 async def store_location(conn: AsyncConnection, store_id: str) -> tuple[float, float] | None:

@@ -17,8 +17,7 @@ from typing import Any
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, text
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import Unavailable
@@ -34,6 +33,13 @@ DEAD_LETTER_STREAM = StreamSpec(
     subjects=["deadletter.v1.>"],
     description="Messages a StoreMesh consumer gave up on, with the reason",
 )
+
+
+_CLAIM_INBOX = text(
+    "INSERT INTO inbox (subscription, event_id, processed_at) "
+    "VALUES (:subscription, :event_id, :processed_at) "
+    "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING event_id"
+).bindparams(bindparam("processed_at", type_=inbox.c.processed_at.type))
 
 
 class PoisonMessage(Exception):
@@ -171,16 +177,13 @@ class SubscriptionRunner:
 
     async def _handle_once(self, event: InboundEvent) -> None:
         async with self.app.db.transaction(f"handle {self.sub.name}") as conn:
-            insert = pg_insert if self.app.db.is_postgres else sqlite_insert
             fresh = await conn.execute(
-                insert(inbox)
-                .values(
-                    subscription=self.sub.name,
-                    event_id=event.event_id,
-                    processed_at=self.app.clock.now(),
-                )
-                .on_conflict_do_nothing(index_elements=["subscription", "event_id"])
-                .returning(inbox.c.event_id)
+                _CLAIM_INBOX,
+                {
+                    "subscription": self.sub.name,
+                    "event_id": event.event_id,
+                    "processed_at": self.app.clock.now(),
+                },
             )
             if fresh.first() is None:
                 return  # seen before: the effect is already committed

@@ -86,5 +86,11 @@ def current_trace_metadata() -> dict[str, Any]:
     return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
 
 
+def traceparent_of(span: trace.Span) -> str:
+    """The W3C traceparent naming this span (cheaper than a propagator per message)."""
+    ctx = span.get_span_context()
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
 def context_from(carrier: Mapping[str, str]) -> otel_context.Context:
     return propagate.extract(dict(carrier))

@@ -38,7 +38,7 @@ from services.inventory.read_model import PartView, PositionView
 
 PARTS = Aggregate("part", catalogue, Part, store_of=lambda e: e.store_id)
 POSITIONS = Aggregate(
-    "stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=50
+    "stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=20
 )
 EXPIRE_RESERVATION = "inventory.expire_reservation"
 
@@ -58,6 +58,8 @@ def _timer_id(store_id: str, part_number: str, reservation_id: str) -> str:
 class Inventory:
     def __init__(self, app: Application) -> None:
         self.app = app
+        # Parts are never removed from the catalogue, so a part seen once stays known.
+        self._known_parts: set[str] = set()
 
     # Catalogue
 
@@ -224,8 +226,10 @@ class Inventory:
     async def _check_references(
         self, conn: AsyncConnection, store_id: str, part_number: str, field: str = "store_id"
     ) -> None:
-        if await read_model.get_part(conn, part_number) is None:
-            raise NotFound("part", part_number)
+        if part_number not in self._known_parts:
+            if await read_model.get_part(conn, part_number) is None:
+                raise NotFound("part", part_number)
+            self._known_parts.add(part_number)
         known, closed = await store_status(conn, store_id)
         if not known:
             raise NotFound("store", store_id)

@@ -76,6 +76,7 @@ usage_daily = Table(
     Index("ix_inventory_usage_day", "day"),
 )
 
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
