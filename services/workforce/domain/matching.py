@@ -6,10 +6,13 @@ score = 0.3 level fit + 0.4 proximity + 0.3 fairness, each part from 0 to 1:
 - proximity: 50 / (50 + km), so 1 next door, 0.5 at 50 km, 0.2 at 200 km;
 - fairness: 1 / (1 + supports lent lately), so the least lent are asked first.
 Ties go to the nearer technician, then to the technician id, so the order is stable.
+A store missing from the store directory has no known distance: its candidates score no
+proximity, carry no subsidy tier and say so, rather than being dropped or guessed near.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,7 +54,7 @@ class SupportNeed:
     starts_at: datetime
     ends_at: datetime
     requesting_store_id: str
-    requesting_store: StoreLocation
+    requesting_store: StoreLocation | None
     at: datetime
 
 
@@ -60,7 +63,23 @@ class Candidate:
     """A technician to consider; `recent_supports` counts supports lent in the fairness period."""
 
     technician: TechnicianState
-    home_store: StoreLocation
+    home_store: StoreLocation | None
+    recent_supports: int
+
+
+@dataclass(frozen=True)
+class FreeCandidate:
+    """A technician already known to be free for the need, with what ranking looks at.
+
+    The read model finds these with one indexed query over the same rules as
+    `refusal_to_hold`, so the match query need not rebuild every technician's state.
+    """
+
+    technician_id: str
+    store_id: str
+    name: str
+    level: Level
+    home_store: StoreLocation | None
     recent_supports: int
 
 
@@ -70,8 +89,8 @@ class RankedCandidate:
     store_id: str
     name: str
     level: Level
-    distance_km: float
-    subsidy: Subsidy
+    distance_km: float | None
+    subsidy: Subsidy | None
     level_fit: float
     proximity: float
     fairness: float
@@ -85,7 +104,6 @@ def rank_candidates(
     weights: MatchWeights | None = None,
 ) -> tuple[RankedCandidate, ...]:
     """Candidates free for the need, best first; those who cannot be held are left out."""
-    weights = weights or MatchWeights()
     v = Violations()
     specialty = specialty_code(need.specialty)
     if specialty is None:
@@ -94,8 +112,15 @@ def rank_candidates(
     v.raise_if_any()
     assert specialty is not None
     window = utc_window(need.starts_at, need.ends_at)
-    ranked = [
-        _ranked(need, candidate, weights)
+    free = [
+        FreeCandidate(
+            technician_id=candidate.technician.technician_id,
+            store_id=candidate.technician.store_id,
+            name=candidate.technician.name,
+            level=candidate.technician.level,
+            home_store=candidate.home_store,
+            recent_supports=candidate.recent_supports,
+        )
         for candidate in candidates
         if refusal_to_hold(
             candidate.technician,
@@ -107,25 +132,44 @@ def rank_candidates(
         )
         is None
     ]
-    return tuple(sorted(ranked, key=lambda r: (-r.score, r.distance_km, r.technician_id)))
+    return rank_free(need, free, weights)
 
 
-def _ranked(need: SupportNeed, candidate: Candidate, weights: MatchWeights) -> RankedCandidate:
-    technician = candidate.technician
+def rank_free(
+    need: SupportNeed,
+    candidates: Iterable[FreeCandidate],
+    weights: MatchWeights | None = None,
+) -> tuple[RankedCandidate, ...]:
+    """Candidates known to be free for the need, best first."""
+    weights = weights or MatchWeights()
+    return tuple(sorted((_ranked(need, c, weights) for c in candidates), key=_rank_order))
+
+
+def _rank_order(r: RankedCandidate) -> tuple[float, float, str]:
+    return (-r.score, math.inf if r.distance_km is None else r.distance_km, r.technician_id)
+
+
+def _ranked(need: SupportNeed, technician: FreeCandidate, weights: MatchWeights) -> RankedCandidate:
     levels_above = technician.level - need.minimum_level
     level_fit = max(0.0, 1.0 - OVERQUALIFIED_PENALTY_PER_LEVEL * levels_above)
-    distance_km = candidate.home_store.km_to(need.requesting_store)
-    proximity = PROXIMITY_HALF_KM / (PROXIMITY_HALF_KM + distance_km)
-    fairness = 1.0 / (1 + max(0, candidate.recent_supports))
+    distance_km = _distance_km(technician.home_store, need.requesting_store)
+    proximity = (
+        0.0 if distance_km is None else PROXIMITY_HALF_KM / (PROXIMITY_HALF_KM + distance_km)
+    )
+    fairness = 1.0 / (1 + max(0, technician.recent_supports))
     score = (
         weights.level_fit * level_fit + weights.proximity * proximity + weights.fairness * fairness
     )
-    subsidy = subsidy_for(distance_km)
+    subsidy = None if distance_km is None else subsidy_for(distance_km)
     fit = "exact level" if levels_above == 0 else f"overqualified by {levels_above}"
-    lent = candidate.recent_supports
+    lent = technician.recent_supports
+    where = (
+        f"{distance_km:.1f} km from {technician.store_id} ({subsidy.describe()})"
+        if distance_km is not None and subsidy is not None
+        else f"distance from {technician.store_id} unknown (no location in the store directory)"
+    )
     reason = (
-        f"{technician.level.name} for a {need.minimum_level.name} need ({fit}); "
-        f"{distance_km:.1f} km from {technician.store_id} ({subsidy.describe()}); "
+        f"{technician.level.name} for a {need.minimum_level.name} need ({fit}); {where}; "
         f"lent {lent} time{'' if lent == 1 else 's'} lately; score {score:.2f}"
     )
     return RankedCandidate(
@@ -141,3 +185,7 @@ def _ranked(need: SupportNeed, candidate: Candidate, weights: MatchWeights) -> R
         score=score,
         reason=reason,
     )
+
+
+def _distance_km(home: StoreLocation | None, host: StoreLocation | None) -> float | None:
+    return None if home is None or host is None else home.km_to(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,9 +11,11 @@ from services.workforce.domain.capability import Level
 from services.workforce.domain.events import LeaveScheduled, TechnicianEvent, TechnicianLeft
 from services.workforce.domain.matching import (
     Candidate,
+    FreeCandidate,
     StoreLocation,
     SupportNeed,
     rank_candidates,
+    rank_free,
 )
 from services.workforce.domain.state import TechnicianState
 from services.workforce.domain.subsidy import SubsidyTier
@@ -172,3 +175,46 @@ def test_a_hold_that_has_lapsed_does_not_keep_a_technician_from_the_match() -> N
     lapsed = held(technician_id="lapsed", hold_expires_at=NOW - timedelta(minutes=5))
 
     assert ranked_ids(candidate(technician("lapsed", "FS01", Level.T2, lapsed))) == ["lapsed"]
+
+
+def test_a_store_without_a_known_location_ranks_last_with_no_distance_or_subsidy() -> None:
+    unknown = Candidate(technician("unknown", "XX01"), None, recent_supports=0)
+    far = candidate(technician("far", "ST01"))
+
+    matches = rank_candidates(NEED, [unknown, far])
+
+    assert [m.technician_id for m in matches] == ["far", "unknown"]
+    assert (matches[1].distance_km, matches[1].subsidy, matches[1].proximity) == (None, None, 0.0)
+    assert "distance from XX01 unknown (no location in the store directory)" in matches[1].reason
+
+
+def test_an_unknown_requesting_store_leaves_every_distance_unknown() -> None:
+    need = replace(NEED, requesting_store=None)
+
+    matches = rank_candidates(need, [candidate(technician("foshan", "FS01"))])
+
+    assert [(m.technician_id, m.distance_km, m.subsidy) for m in matches] == [
+        ("foshan", None, None)
+    ]
+
+
+def test_candidates_already_known_free_rank_as_the_full_check_ranks_them() -> None:
+    candidates = [
+        candidate(technician("far", "ST01")),
+        candidate(technician("lent-often", "FS01"), recent_supports=3),
+        candidate(technician("overqualified", "FS01", Level.T3)),
+        candidate(technician("best", "FS01")),
+    ]
+    free = [
+        FreeCandidate(
+            c.technician.technician_id,
+            c.technician.store_id,
+            c.technician.name,
+            c.technician.level,
+            c.home_store,
+            c.recent_supports,
+        )
+        for c in candidates
+    ]
+
+    assert rank_free(NEED, free) == rank_candidates(NEED, candidates)
