@@ -1,0 +1,491 @@
+"""Capacity command handlers and queries: stores, their day books, waiting and pressure ahead.
+
+A store is one stream (`store/<id>`), each store-local day of its appointment book another
+(`book/<id>/<YYYY-MM-DD>`). Book commands carry the store's facts: the handler loads them
+from the store stream in the command's own transaction, so the book decides on facts as
+they are when it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.application import Aggregate, Application, Executed, UnitOfWork
+from kernel.errors import NotFound
+from services.capacity import read_model
+from services.capacity.domain.appointment_book import BookCommand, appointment_book
+from services.capacity.domain.appointments import (
+    BookAppointment,
+    CancelAppointment,
+    MarkNoShow,
+    RescheduleAppointment,
+    SetDayCapacity,
+)
+from services.capacity.domain.book_state import Appointment, BookState, SlotHold, Visit, VisitStatus
+from services.capacity.domain.forecast import (
+    LEARNING_WEEKS,
+    ForecastCapacityPressure,
+    PressureForecast,
+    forecast_day,
+    forecast_horizon,
+    learn_walk_in_pattern,
+)
+from services.capacity.domain.holds import (
+    ConfirmSlotHold,
+    ExpireSlotHold,
+    HoldSlot,
+    ReleaseSlotHold,
+)
+from services.capacity.domain.opening_hours import local_day
+from services.capacity.domain.peer_groups import PeerGroup, peer_group
+from services.capacity.domain.proximity import StoreDistance, distance_km, nearest_stores
+from services.capacity.domain.stores import (
+    CloseStore,
+    RegisterStore,
+    StoreFacts,
+    StoreState,
+    UpdateStore,
+    store,
+    store_facts,
+)
+from services.capacity.domain.utilisation import (
+    DayView,
+    NetworkDayTotals,
+    day_view,
+    network_totals,
+)
+from services.capacity.domain.visits import (
+    CheckInCustomer,
+    CompleteVisit,
+    RecordQuoteAbandoned,
+    RegisterWalkIn,
+    StartService,
+)
+from services.capacity.domain.waiting import (
+    AssessWait,
+    WaitThresholdExceeded,
+    estimated_wait_of,
+    whole_minutes,
+)
+
+R = TypeVar("R")
+
+STORES = Aggregate("store", store, StoreState, store_of=lambda e: e.store_id)
+BOOKS = Aggregate(
+    "book", appointment_book, BookState, store_of=lambda e: e.store_id, snapshot_every=50
+)
+EXPIRE_SLOT_HOLD = "capacity.expire_slot_hold"
+REASSESS_WAIT = "capacity.reassess_wait"
+# While a store's wait is over its threshold, it is re-estimated this often, so the
+# recovery is noticed even when nobody touches the book.
+REASSESS_EVERY = timedelta(minutes=15)
+# Book commands' store facts are loaded by the handler, not asked for by the caller.
+STORE_FACTS = ("store",)
+
+AppointmentCommand = BookAppointment | CancelAppointment | MarkNoShow
+VisitCommand = (
+    RegisterWalkIn | CheckInCustomer | StartService | CompleteVisit | RecordQuoteAbandoned
+)
+
+
+@dataclass(frozen=True)
+class AppointmentRecord:
+    store_id: str
+    day: date
+    appointment: Appointment
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    store_id: str
+    day: date
+    visit: Visit
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    store_id: str
+    day: date
+    hold: SlotHold
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    store_id: str
+    day: date
+    estimated_wait_minutes: int
+    threshold_minutes: int
+    threshold_exceeded: bool
+    waiting_vehicles: int
+    bays_in_use: int
+    bays: int
+
+
+@dataclass(frozen=True)
+class ForecastPressure:
+    """Run the 7-day pressure forecast of a store (the early warning of domain.md)."""
+
+    store_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CapacityForecast:
+    store_id: str
+    days: tuple[PressureForecast, ...]
+
+
+@dataclass(frozen=True)
+class NetworkDay:
+    totals: NetworkDayTotals
+    stores: list[DayView]
+
+
+@dataclass(frozen=True)
+class NearbyStore:
+    name: str
+    distance: StoreDistance
+
+
+def book_stream(store_id: str, day: date) -> str:
+    return BOOKS.stream_id(store_id, day.isoformat())
+
+
+def _hold_timer(store_id: str, hold_id: str) -> str:
+    return f"slot-hold/{store_id}/{hold_id}"
+
+
+def _reassess_timer(store_id: str, day: date) -> str:
+    return f"reassess-wait/{store_id}/{day.isoformat()}"
+
+
+class Capacity:
+    def __init__(self, app: Application) -> None:
+        self.app = app
+
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    # Stores
+
+    async def change_store(
+        self, command: RegisterStore | UpdateStore | CloseStore, request_id: str
+    ) -> StoreState:
+        async def handler(uow: UnitOfWork) -> StoreState:
+            done = await uow.execute(STORES, STORES.stream_id(command.store_id), command)
+            return done.state
+
+        return await self.app.handle(
+            command, handler, request_id=request_id, result_type=StoreState
+        )
+
+    async def store_facts(self, store_id: str) -> StoreFacts:
+        return await self.app.query(lambda conn: self._facts(self.app.unit_of_work(conn), store_id))
+
+    async def _facts(self, uow: UnitOfWork, store_id: str) -> StoreFacts:
+        state = (await uow.load(STORES, STORES.stream_id(store_id))).state
+        if state.profile is None:
+            raise NotFound("store", store_id)
+        return store_facts(state)
+
+    # The appointment book
+
+    async def _on_book(
+        self, uow: UnitOfWork, command: BookCommand
+    ) -> tuple[Executed[BookState], StoreFacts]:
+        facts = await self._facts(uow, command.store.store_id)
+        done = await uow.execute(
+            BOOKS, book_stream(facts.store_id, command.day), replace(command, store=facts)
+        )
+        if any(isinstance(e, WaitThresholdExceeded) for e in done.events):
+            await uow.schedule(
+                _reassess_timer(facts.store_id, command.day),
+                REASSESS_WAIT,
+                command.at + REASSESS_EVERY,
+                {"store_id": facts.store_id, "day": command.day.isoformat()},
+            )
+        return done, facts
+
+    async def set_day_capacity(self, command: SetDayCapacity, request_id: str) -> DayView:
+        async def handler(uow: UnitOfWork) -> DayView:
+            done, facts = await self._on_book(uow, command)
+            return day_view(facts, command.day, done.state, command.at)
+
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=DayView,
+            context_fields=STORE_FACTS,
+        )
+
+    async def appointment(self, command: AppointmentCommand, request_id: str) -> AppointmentRecord:
+        async def handler(uow: UnitOfWork) -> AppointmentRecord:
+            done, _ = await self._on_book(uow, command)
+            return _appointment(command.store.store_id, command.day, done, command.appointment_id)
+
+        return await self._handle(command, handler, request_id, AppointmentRecord)
+
+    async def reschedule(
+        self, command: RescheduleAppointment, request_id: str
+    ) -> AppointmentRecord:
+        """Within the day in its book; to another day as a cancel here and a booking there."""
+
+        async def handler(uow: UnitOfWork) -> AppointmentRecord:
+            facts = await self._facts(uow, command.store.store_id)
+            new_day = local_day(command.requested_at, facts.time_zone)
+            if new_day == command.day:
+                done, _ = await self._on_book(uow, command)
+                return _appointment(facts.store_id, command.day, done, command.appointment_id)
+            old = await uow.load(BOOKS, book_stream(facts.store_id, command.day))
+            moving = old.state.appointment(command.appointment_id)
+            booked, _ = await self._on_book(
+                uow,
+                BookAppointment(
+                    store=facts,
+                    day=new_day,
+                    appointment_id=moving.appointment_id,
+                    customer_ref=moving.customer_ref,
+                    vehicle=moving.vehicle,
+                    service_type=moving.service_type,
+                    expected_labour_hours=moving.expected_labour_hours,
+                    requested_at=command.requested_at,
+                    at=command.at,
+                ),
+            )
+            await self._on_book(
+                uow,
+                CancelAppointment(
+                    store=facts,
+                    day=command.day,
+                    appointment_id=moving.appointment_id,
+                    reason=f"rescheduled to {new_day.isoformat()}",
+                    at=command.at,
+                ),
+            )
+            return _appointment(facts.store_id, new_day, booked, command.appointment_id)
+
+        return await self._handle(command, handler, request_id, AppointmentRecord)
+
+    async def visit(self, command: VisitCommand, request_id: str) -> VisitRecord:
+        async def handler(uow: UnitOfWork) -> VisitRecord:
+            done, _ = await self._on_book(uow, command)
+            return VisitRecord(
+                command.store.store_id, command.day, done.state.visit(command.visit_id)
+            )
+
+        return await self._handle(command, handler, request_id, VisitRecord)
+
+    # Slot holds (SOP 3)
+
+    async def hold_slot(self, command: HoldSlot, request_id: str) -> HoldRecord:
+        async def handler(uow: UnitOfWork) -> HoldRecord:
+            done, _ = await self._on_book(uow, command)
+            await uow.schedule(
+                _hold_timer(command.store.store_id, command.hold_id),
+                EXPIRE_SLOT_HOLD,
+                command.expires_at,
+                {
+                    "store_id": command.store.store_id,
+                    "day": command.day.isoformat(),
+                    "hold_id": command.hold_id,
+                },
+            )
+            return HoldRecord(command.store.store_id, command.day, done.state.hold(command.hold_id))
+
+        return await self._handle(command, handler, request_id, HoldRecord)
+
+    async def confirm_hold(self, command: ConfirmSlotHold, request_id: str) -> AppointmentRecord:
+        async def handler(uow: UnitOfWork) -> AppointmentRecord:
+            done, _ = await self._on_book(uow, command)
+            await uow.cancel_timer(_hold_timer(command.store.store_id, command.hold_id))
+            return _appointment(command.store.store_id, command.day, done, command.appointment_id)
+
+        return await self._handle(command, handler, request_id, AppointmentRecord)
+
+    async def release_hold(self, command: ReleaseSlotHold, request_id: str) -> HoldRecord:
+        async def handler(uow: UnitOfWork) -> HoldRecord:
+            done, _ = await self._on_book(uow, command)
+            await uow.cancel_timer(_hold_timer(command.store.store_id, command.hold_id))
+            return HoldRecord(command.store.store_id, command.day, done.state.hold(command.hold_id))
+
+        return await self._handle(command, handler, request_id, HoldRecord)
+
+    async def expire_slot_hold(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
+        """The durable timer of a slot hold fired."""
+        facts = await self._facts(uow, payload["store_id"])
+        await self._on_book(
+            uow,
+            ExpireSlotHold(
+                store=facts,
+                day=date.fromisoformat(payload["day"]),
+                hold_id=payload["hold_id"],
+                at=uow.clock.now(),
+            ),
+        )
+
+    # Waiting and pressure ahead
+
+    async def assess_wait(self, command: AssessWait, request_id: str) -> WaitEstimate:
+        async def handler(uow: UnitOfWork) -> WaitEstimate:
+            done, facts = await self._on_book(uow, command)
+            return _wait_estimate(facts, command.day, done.state, command.at)
+
+        return await self._handle(command, handler, request_id, WaitEstimate)
+
+    async def reassess_wait(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
+        """The re-estimation timer of a store whose wait is over its threshold fired."""
+        facts = await self._facts(uow, payload["store_id"])
+        day, now = date.fromisoformat(payload["day"]), uow.clock.now()
+        if local_day(now, facts.time_zone) != day:
+            return  # the day is over: nobody arrives into it any more
+        done, _ = await self._on_book(uow, AssessWait(store=facts, day=day, at=now))
+        if done.state.wait_exceeded:
+            await uow.schedule(
+                _reassess_timer(facts.store_id, day), REASSESS_WAIT, now + REASSESS_EVERY, payload
+            )
+
+    async def forecast_pressure(
+        self, command: ForecastPressure, request_id: str
+    ) -> CapacityForecast:
+        """Bookings so far plus each weekday's usual walk-ins, for the next 7 days; days
+        above 100% raise CapacityPressureForecast (once), days that ease lower it."""
+
+        async def handler(uow: UnitOfWork) -> CapacityForecast:
+            facts = await self._facts(uow, command.store_id)
+            today = local_day(command.at, facts.time_zone)
+            history = await read_model.walk_in_history(
+                uow.conn, facts, today - timedelta(weeks=LEARNING_WEEKS), today
+            )
+            pattern = learn_walk_in_pattern(history, as_of=today)
+            days = []
+            for day in forecast_horizon(today):
+                expected = pattern.expected_on(day)
+                done, _ = await self._on_book(
+                    uow,
+                    ForecastCapacityPressure(
+                        store=facts, day=day, expected_walk_ins=expected, at=command.at
+                    ),
+                )
+                days.append(
+                    forecast_day(
+                        day=day,
+                        capacity=done.state.capacity(facts, day),
+                        booked=done.state.booked,
+                        expected_walk_ins=expected,
+                    )
+                )
+            return CapacityForecast(command.store_id, tuple(days))
+
+        return await self.app.handle(
+            command, handler, request_id=request_id, result_type=CapacityForecast
+        )
+
+    async def _handle(
+        self,
+        command: Any,
+        handler: Callable[[UnitOfWork], Awaitable[R]],
+        request_id: str,
+        result_type: type[R],
+    ) -> R:
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=result_type,
+            context_fields=STORE_FACTS,
+        )
+
+    # Queries
+
+    async def store(self, store_id: str) -> StoreState:
+        found = await self.app.query(lambda conn: read_model.get_store(conn, store_id))
+        if found is None:
+            raise NotFound("store", store_id)
+        return found
+
+    async def distance(self, from_store_id: str, to_store_id: str) -> float:
+        async def fetch(conn: AsyncConnection) -> float:
+            found = {
+                s.location.store_id: s.location
+                for s in await read_model.locations(conn, [from_store_id, to_store_id])
+            }
+            for store_id in (from_store_id, to_store_id):
+                if store_id not in found:
+                    raise NotFound("store", store_id)
+            return distance_km(found[from_store_id], found[to_store_id])
+
+        return await self.app.query(fetch)
+
+    async def nearest(self, store_id: str, limit: int) -> list[NearbyStore]:
+        """The open stores closest to this one, nearest first."""
+
+        async def fetch(conn: AsyncConnection) -> list[NearbyStore]:
+            origin = await read_model.locations(conn, [store_id])
+            if not origin:
+                raise NotFound("store", store_id)
+            candidates = await read_model.locations(conn)
+            names = {c.location.store_id: c.name for c in candidates}
+            ranked = nearest_stores(origin[0].location, [c.location for c in candidates], limit)
+            return [NearbyStore(names[d.store_id], d) for d in ranked]
+
+        return await self.app.query(fetch)
+
+    async def peer_group(self, store_id: str, as_of: date | None) -> tuple[date, PeerGroup]:
+        found = await self.store(store_id)
+        assert found.profile is not None
+        day = as_of or local_day(self.now(), found.profile.time_zone)
+        return day, peer_group(found.profile, day)
+
+    async def day_view(self, store_id: str, day: date | None) -> DayView:
+        """One store's day, live from its book (the wait estimate as of now)."""
+
+        async def fetch(conn: AsyncConnection) -> DayView:
+            uow = self.app.unit_of_work(conn)
+            facts = await self._facts(uow, store_id)
+            now = self.now()
+            on = day or local_day(now, facts.time_zone)
+            book = await uow.load(BOOKS, book_stream(store_id, on))
+            return day_view(facts, on, book.state, now)
+
+        return await self.app.query(fetch)
+
+    async def network_day(self, day: date, region: str) -> NetworkDay:
+        views = await self.app.query(lambda conn: read_model.network_day(conn, day, region))
+        return NetworkDay(network_totals(day, views), views)
+
+    async def wait_estimate(self, store_id: str) -> WaitEstimate:
+        async def fetch(conn: AsyncConnection) -> WaitEstimate:
+            uow = self.app.unit_of_work(conn)
+            facts = await self._facts(uow, store_id)
+            now = self.now()
+            today = local_day(now, facts.time_zone)
+            book = await uow.load(BOOKS, book_stream(store_id, today))
+            return _wait_estimate(facts, today, book.state, now)
+
+        return await self.app.query(fetch)
+
+
+def _appointment(
+    store_id: str, day: date, done: Executed[BookState], appointment_id: str
+) -> AppointmentRecord:
+    return AppointmentRecord(store_id, day, done.state.appointment(appointment_id))
+
+
+def _wait_estimate(facts: StoreFacts, day: date, book: BookState, at: datetime) -> WaitEstimate:
+    wait = estimated_wait_of(book, facts, at)
+    return WaitEstimate(
+        store_id=facts.store_id,
+        day=day,
+        estimated_wait_minutes=whole_minutes(wait),
+        threshold_minutes=facts.wait_threshold_minutes,
+        threshold_exceeded=wait > timedelta(minutes=facts.wait_threshold_minutes),
+        waiting_vehicles=len(book.waiting_queue()),
+        bays_in_use=len(book.visits_in(VisitStatus.IN_SERVICE)),
+        bays=facts.bays,
+    )

@@ -1,0 +1,466 @@
+"""gRPC adapter of the capacity service: proto in, domain command out, and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storemesh.capacity.v1 import capacity_pb2 as pb
+from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
+
+from kernel import paging, validation
+from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel.errors import InvalidArgument, Violations
+from services.capacity import read_model
+from services.capacity.application import Capacity, ForecastPressure
+from services.capacity.domain.appointments import (
+    BookAppointment,
+    CancelAppointment,
+    MarkNoShow,
+    RescheduleAppointment,
+    SetDayCapacity,
+)
+from services.capacity.domain.holds import ConfirmSlotHold, HoldSlot, ReleaseSlotHold
+from services.capacity.domain.opening_hours import local_day
+from services.capacity.domain.stores import (
+    DEFAULT_TIME_ZONE,
+    CloseStore,
+    RegisterStore,
+    StoreFacts,
+    StoreState,
+    UpdateStore,
+)
+from services.capacity.domain.visits import (
+    CheckInCustomer,
+    CompleteVisit,
+    RecordQuoteAbandoned,
+    RegisterWalkIn,
+    StartService,
+)
+from services.capacity.domain.waiting import AssessWait
+from services.capacity.messages import (
+    appointment_message,
+    day_view_message,
+    hold_message,
+    moment,
+    optional_day,
+    parse_day,
+    profile_from,
+    profile_message,
+    reply,
+    visit_message,
+)
+
+MAX_NEAREST = 100
+MAX_NETWORK_PAGE = 5000
+
+
+def store_message(state: StoreState) -> pb.Store:
+    assert state.profile is not None
+    return pb.Store(
+        store_id=state.store_id, profile=profile_message(state.profile), closed=state.closed
+    )
+
+
+def _checked(request: Any, *, mutation: bool = True) -> None:
+    """The fields every store-scoped request has, all faults at once."""
+    v = Violations()
+    if mutation:
+        validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    v.raise_if_any()
+
+
+def _ids(**ids: str) -> None:
+    v = Violations()
+    for name, value in ids.items():
+        validation.identifier(v, name, value)
+    v.raise_if_any()
+
+
+class CapacityServicer(pb_grpc.CapacityServiceServicer):
+    def __init__(self, capacity: Capacity) -> None:
+        self.capacity = capacity
+
+    def _now(self) -> datetime:
+        return self.capacity.now()
+
+    async def _book(self, request: Any, action: str) -> tuple[StoreFacts, datetime]:
+        """Checks and scoping of a book command; the store's facts to build it with."""
+        _checked(request)
+        authorize_store(request.store_id, action)
+        return await self.capacity.store_facts(request.store_id), self._now()
+
+    def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
+        return parse_day("day", request.day, local_day(now, facts.time_zone))
+
+    # Stores
+
+    async def RegisterStore(self, request: pb.RegisterStoreRequest, context: Any) -> pb.Store:
+        authorize_role("hq", "service")
+        v = Violations()
+        validation.request_id(v, "request_id", request.request_id)
+        validation.store_code(v, "store_id", request.store_id)
+        profile = profile_from(v, request)
+        v.raise_if_any()
+        assert profile is not None
+        command = RegisterStore(store_id=request.store_id, profile=profile, at=self._now())
+        return store_message(await self.capacity.change_store(command, request.request_id))
+
+    async def UpdateStore(self, request: pb.UpdateStoreRequest, context: Any) -> pb.Store:
+        authorize_role("hq", "service")
+        v = Violations()
+        validation.request_id(v, "request_id", request.request_id)
+        validation.store_code(v, "store_id", request.store_id)
+        profile = profile_from(v, request)
+        v.raise_if_any()
+        assert profile is not None
+        command = UpdateStore(store_id=request.store_id, profile=profile, at=self._now())
+        return store_message(await self.capacity.change_store(command, request.request_id))
+
+    async def CloseStore(self, request: pb.CloseStoreRequest, context: Any) -> pb.Store:
+        authorize_role("hq", "service")
+        _checked(request)
+        command = CloseStore(store_id=request.store_id, reason=request.reason, at=self._now())
+        return store_message(await self.capacity.change_store(command, request.request_id))
+
+    async def GetStore(self, request: pb.GetStoreRequest, context: Any) -> pb.Store:
+        current_principal()
+        _checked(request, mutation=False)
+        return store_message(await self.capacity.store(request.store_id))
+
+    async def ListStores(
+        self, request: pb.ListStoresRequest, context: Any
+    ) -> pb.ListStoresResponse:
+        current_principal()
+        v = Violations()
+        validation.text(v, "region", request.region, required=False)
+        validation.text(v, "city", request.city, required=False)
+        v.raise_if_any()
+        limit = paging.page_size(request.page_size)
+        query = {
+            "list": "stores",
+            "region": request.region,
+            "city": request.city,
+            "open_only": request.open_only,
+        }
+        after = paging.decode_token(request.page_token, query)
+        stores = await self.capacity.app.query(
+            lambda conn: read_model.list_stores(
+                conn,
+                request.region,
+                request.city,
+                request.open_only,
+                str(after[0]) if after else None,
+                limit + 1,
+            )
+        )
+        token = (
+            paging.encode_token([stores[limit - 1].store_id], query) if len(stores) > limit else ""
+        )
+        return pb.ListStoresResponse(
+            stores=[store_message(s) for s in stores[:limit]], next_page_token=token
+        )
+
+    async def GetDistance(
+        self, request: pb.GetDistanceRequest, context: Any
+    ) -> pb.GetDistanceResponse:
+        current_principal()
+        v = Violations()
+        validation.store_code(v, "from_store_id", request.from_store_id)
+        validation.store_code(v, "to_store_id", request.to_store_id)
+        v.raise_if_any()
+        km = await self.capacity.distance(request.from_store_id, request.to_store_id)
+        return pb.GetDistanceResponse(
+            from_store_id=request.from_store_id, to_store_id=request.to_store_id, distance_km=km
+        )
+
+    async def ListNearestStores(
+        self, request: pb.ListNearestStoresRequest, context: Any
+    ) -> pb.ListNearestStoresResponse:
+        current_principal()
+        _checked(request, mutation=False)
+        if not 0 <= request.limit <= MAX_NEAREST:
+            raise InvalidArgument.of("limit", f"must be from 1 to {MAX_NEAREST} (0 for 5)")
+        nearby = await self.capacity.nearest(request.store_id, request.limit or 5)
+        return pb.ListNearestStoresResponse(
+            store_id=request.store_id,
+            stores=[
+                pb.StoreDistance(
+                    store_id=n.distance.store_id, name=n.name, distance_km=n.distance.distance_km
+                )
+                for n in nearby
+            ],
+        )
+
+    async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
+        current_principal()
+        _checked(request, mutation=False)
+        as_of = optional_day("as_of", request.as_of)
+        day, group = await self.capacity.peer_group(request.store_id, as_of)
+        message: pb.PeerGroup = reply(group, pb.PeerGroup)
+        message.store_id, message.as_of = request.store_id, day.isoformat()
+        return message
+
+    # The appointment book
+
+    async def SetDayCapacity(self, request: pb.SetDayCapacityRequest, context: Any) -> pb.DayView:
+        facts, now = await self._book(request, "set a day's capacity")
+        if not request.day:
+            raise InvalidArgument.of("day", "is required")
+        command = SetDayCapacity(
+            store=facts,
+            day=self._day(request, facts, now),
+            capacity=request.capacity,
+            reason=request.reason,
+            at=now,
+        )
+        return day_view_message(await self.capacity.set_day_capacity(command, request.request_id))
+
+    async def BookAppointment(
+        self, request: pb.BookAppointmentRequest, context: Any
+    ) -> pb.Appointment:
+        facts, now = await self._book(request, "book an appointment")
+        v = Violations()
+        requested_at = moment(v, request, "requested_at")
+        v.raise_if_any()
+        command = BookAppointment(
+            store=facts,
+            day=local_day(requested_at, facts.time_zone),
+            appointment_id=request.appointment_id or request.request_id,
+            customer_ref=request.customer_ref,
+            vehicle=request.vehicle,
+            service_type=request.service_type,
+            expected_labour_hours=request.expected_labour_hours,
+            requested_at=requested_at,
+            at=now,
+        )
+        return appointment_message(await self.capacity.appointment(command, request.request_id))
+
+    async def RescheduleAppointment(
+        self, request: pb.RescheduleAppointmentRequest, context: Any
+    ) -> pb.Appointment:
+        facts, now = await self._book(request, "reschedule an appointment")
+        _ids(appointment_id=request.appointment_id)
+        v = Violations()
+        requested_at = moment(v, request, "requested_at")
+        v.raise_if_any()
+        command = RescheduleAppointment(
+            store=facts,
+            day=self._day(request, facts, now),
+            appointment_id=request.appointment_id,
+            requested_at=requested_at,
+            at=now,
+        )
+        return appointment_message(await self.capacity.reschedule(command, request.request_id))
+
+    async def CancelAppointment(
+        self, request: pb.CancelAppointmentRequest, context: Any
+    ) -> pb.Appointment:
+        facts, now = await self._book(request, "cancel an appointment")
+        _ids(appointment_id=request.appointment_id)
+        command = CancelAppointment(
+            store=facts,
+            day=self._day(request, facts, now),
+            appointment_id=request.appointment_id,
+            reason=request.reason,
+            at=now,
+        )
+        return appointment_message(await self.capacity.appointment(command, request.request_id))
+
+    async def MarkNoShow(self, request: pb.MarkNoShowRequest, context: Any) -> pb.Appointment:
+        facts, now = await self._book(request, "mark a no-show")
+        _ids(appointment_id=request.appointment_id)
+        command = MarkNoShow(
+            store=facts,
+            day=self._day(request, facts, now),
+            appointment_id=request.appointment_id,
+            at=now,
+        )
+        return appointment_message(await self.capacity.appointment(command, request.request_id))
+
+    # Visits
+
+    async def RegisterWalkIn(self, request: pb.RegisterWalkInRequest, context: Any) -> pb.Visit:
+        facts, now = await self._book(request, "register a walk-in")
+        command = RegisterWalkIn(
+            store=facts,
+            day=local_day(now, facts.time_zone),
+            visit_id=request.visit_id or request.request_id,
+            customer_ref=request.customer_ref,
+            vehicle=request.vehicle,
+            service_type=request.service_type,
+            expected_labour_hours=request.expected_labour_hours,
+            at=now,
+        )
+        return visit_message(await self.capacity.visit(command, request.request_id))
+
+    async def CheckInCustomer(self, request: pb.CheckInCustomerRequest, context: Any) -> pb.Visit:
+        facts, now = await self._book(request, "check in a customer")
+        _ids(appointment_id=request.appointment_id)
+        command = CheckInCustomer(
+            store=facts,
+            day=local_day(now, facts.time_zone),
+            appointment_id=request.appointment_id,
+            visit_id=request.visit_id or request.appointment_id,
+            at=now,
+        )
+        return visit_message(await self.capacity.visit(command, request.request_id))
+
+    async def StartService(self, request: pb.StartServiceRequest, context: Any) -> pb.Visit:
+        facts, now = await self._book(request, "start a service")
+        _ids(visit_id=request.visit_id)
+        command = StartService(
+            store=facts,
+            day=self._day(request, facts, now),
+            visit_id=request.visit_id,
+            bay=request.bay,
+            technician_ids=tuple(request.technician_ids),
+            at=now,
+        )
+        return visit_message(await self.capacity.visit(command, request.request_id))
+
+    async def CompleteVisit(self, request: pb.CompleteVisitRequest, context: Any) -> pb.Visit:
+        facts, now = await self._book(request, "complete a visit")
+        _ids(visit_id=request.visit_id)
+        command = CompleteVisit(
+            store=facts,
+            day=self._day(request, facts, now),
+            visit_id=request.visit_id,
+            labour_hours=request.labour_hours,
+            labour_revenue_fen=request.labour_revenue_fen,
+            parts_revenue_fen=request.parts_revenue_fen,
+            other_revenue_fen=request.other_revenue_fen,
+            technician_ids=tuple(request.technician_ids),
+            satisfaction_score=(
+                request.satisfaction_score if request.HasField("satisfaction_score") else None
+            ),
+            complaint=request.complaint,
+            at=now,
+        )
+        return visit_message(await self.capacity.visit(command, request.request_id))
+
+    async def RecordQuoteAbandoned(
+        self, request: pb.RecordQuoteAbandonedRequest, context: Any
+    ) -> pb.Visit:
+        facts, now = await self._book(request, "record a quote abandoned")
+        _ids(visit_id=request.visit_id)
+        command = RecordQuoteAbandoned(
+            store=facts,
+            day=self._day(request, facts, now),
+            visit_id=request.visit_id,
+            quote_fen=request.quote_fen,
+            at=now,
+        )
+        return visit_message(await self.capacity.visit(command, request.request_id))
+
+    # Slot holds
+
+    async def HoldSlot(self, request: pb.HoldSlotRequest, context: Any) -> pb.SlotHold:
+        facts, now = await self._book(request, "hold a slot")
+        v = Violations()
+        slot_at = moment(v, request, "slot_at")
+        expires_at = moment(v, request, "expires_at")
+        v.raise_if_any()
+        command = HoldSlot(
+            store=facts,
+            day=local_day(slot_at, facts.time_zone),
+            hold_id=request.hold_id or request.request_id,
+            diverted_from_store_id=request.diverted_from_store_id,
+            customer_ref=request.customer_ref,
+            vehicle=request.vehicle,
+            service_type=request.service_type,
+            expected_labour_hours=request.expected_labour_hours,
+            slot_at=slot_at,
+            expires_at=expires_at,
+            at=now,
+        )
+        return hold_message(await self.capacity.hold_slot(command, request.request_id))
+
+    async def ConfirmSlotHold(
+        self, request: pb.ConfirmSlotHoldRequest, context: Any
+    ) -> pb.Appointment:
+        facts, now = await self._book(request, "confirm a slot hold")
+        _ids(hold_id=request.hold_id)
+        command = ConfirmSlotHold(
+            store=facts,
+            day=self._day(request, facts, now),
+            hold_id=request.hold_id,
+            appointment_id=request.appointment_id or request.hold_id,
+            at=now,
+        )
+        return appointment_message(await self.capacity.confirm_hold(command, request.request_id))
+
+    async def ReleaseSlotHold(
+        self, request: pb.ReleaseSlotHoldRequest, context: Any
+    ) -> pb.SlotHold:
+        facts, now = await self._book(request, "release a slot hold")
+        _ids(hold_id=request.hold_id)
+        command = ReleaseSlotHold(
+            store=facts,
+            day=self._day(request, facts, now),
+            hold_id=request.hold_id,
+            reason=request.reason,
+            at=now,
+        )
+        return hold_message(await self.capacity.release_hold(command, request.request_id))
+
+    # Waiting and overload
+
+    async def AssessWait(self, request: pb.AssessWaitRequest, context: Any) -> pb.WaitEstimate:
+        facts, now = await self._book(request, "assess the wait")
+        command = AssessWait(store=facts, day=local_day(now, facts.time_zone), at=now)
+        estimate = await self.capacity.assess_wait(command, request.request_id)
+        return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
+
+    async def GetWaitEstimate(
+        self, request: pb.GetWaitEstimateRequest, context: Any
+    ) -> pb.WaitEstimate:
+        current_principal()
+        _checked(request, mutation=False)
+        estimate = await self.capacity.wait_estimate(request.store_id)
+        return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
+
+    async def ForecastCapacityPressure(
+        self, request: pb.ForecastCapacityPressureRequest, context: Any
+    ) -> pb.CapacityForecast:
+        _checked(request)
+        authorize_store(request.store_id, "forecast capacity pressure")
+        command = ForecastPressure(store_id=request.store_id, at=self._now())
+        forecast = await self.capacity.forecast_pressure(command, request.request_id)
+        return reply(forecast, pb.CapacityForecast)  # type: ignore[no-any-return]
+
+    # The capacity monitor
+
+    async def GetDayView(self, request: pb.GetDayViewRequest, context: Any) -> pb.DayView:
+        current_principal()
+        _checked(request, mutation=False)
+        day = optional_day("day", request.day)
+        return day_view_message(await self.capacity.day_view(request.store_id, day))
+
+    async def GetNetworkDayView(
+        self, request: pb.GetNetworkDayViewRequest, context: Any
+    ) -> pb.NetworkDayView:
+        current_principal()
+        v = Violations()
+        validation.text(v, "region", request.region, required=False)
+        if not 0 <= request.page_size <= MAX_NETWORK_PAGE:
+            v.add("page_size", f"must be from 1 to {MAX_NETWORK_PAGE} (0: every store)")
+        v.raise_if_any()
+        day = parse_day("day", request.day, local_day(self._now(), DEFAULT_TIME_ZONE))
+        query = {"list": "network_day", "day": day.isoformat(), "region": request.region}
+        after = paging.decode_token(request.page_token, query)
+        network = await self.capacity.network_day(day, request.region)
+        views = network.stores
+        if after:
+            views = [view for view in views if view.store_id > str(after[0])]
+        token = ""
+        if request.page_size and len(views) > request.page_size:
+            views = views[: request.page_size]
+            token = paging.encode_token([views[-1].store_id], query)
+        return pb.NetworkDayView(
+            day=day.isoformat(),
+            totals=reply(network.totals, pb.NetworkDayTotals),
+            stores=[day_view_message(view) for view in views],
+            next_page_token=token,
+        )

@@ -1,0 +1,159 @@
+"""Proto <-> domain for the capacity API: request fields checked at the edge, replies built."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import IntEnum
+from typing import Any, TypeVar
+
+from storemesh.capacity.events.v1 import events_pb2 as ev
+from storemesh.capacity.v1 import capacity_pb2 as pb
+
+from kernel.codec import to_proto
+from kernel.errors import InvalidArgument, Violations
+from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
+from services.capacity.domain.opening_hours import OpeningHours, Weekday
+from services.capacity.domain.stores import (
+    DEFAULT_AVAILABILITY_FACTOR,
+    DEFAULT_TIME_ZONE,
+    DEFAULT_WAIT_THRESHOLD_MINUTES,
+    CustomerSegment,
+    LocationTier,
+    StoreProfile,
+    check_profile,
+)
+from services.capacity.domain.utilisation import DayView
+
+E = TypeVar("E", bound=IntEnum)
+
+
+def parse_day(field_name: str, raw: str, default: date) -> date:
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
+
+
+def optional_day(field_name: str, raw: str) -> date | None:
+    return parse_day(field_name, raw, date.min) if raw else None
+
+
+def moment(v: Violations, request: Any, field_name: str) -> datetime:
+    """A required timestamp field as an aware UTC datetime (epoch when missing: reported)."""
+    if not request.HasField(field_name):
+        v.add(field_name, "is required")
+        return datetime.fromtimestamp(0, UTC)
+    return getattr(request, field_name).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def _enum(v: Violations, field_name: str, raw: int, kind: type[E], stand_in: E) -> E:
+    """The enum member, or (reported) a stand-in so the other fields can still be checked."""
+    try:
+        return kind(raw)
+    except ValueError:
+        names = ", ".join(f"{int(m)} ({m.name})" for m in kind)
+        v.add(field_name, f"must be one of {names}")
+        return stand_in
+
+
+def profile_from(v: Violations, request: Any) -> StoreProfile | None:
+    """The request's store profile with the defaults filled in; None when it is malformed,
+    with every fault of it reported, the domain's rules included."""
+    if not request.HasField("profile"):
+        v.add("profile", "is required")
+        return None
+    m = request.profile
+    before = len(v.items)
+    try:
+        opened_on = date.fromisoformat(m.opened_on)
+    except ValueError:
+        v.add("profile.opened_on", "must be an ISO date YYYY-MM-DD")
+        opened_on = date.min
+    profile = StoreProfile(
+        name=m.name,
+        city=m.city,
+        region=m.region,
+        latitude=m.latitude,
+        longitude=m.longitude,
+        bays=m.bays,
+        opening_hours=tuple(
+            OpeningHours(
+                weekday=_enum(
+                    v, f"profile.opening_hours[{i}].weekday", h.weekday, Weekday, Weekday.MONDAY
+                ),
+                opens_minute=h.opens_minute,
+                closes_minute=h.closes_minute,
+            )
+            for i, h in enumerate(m.opening_hours)
+        ),
+        opened_on=opened_on,
+        location_tier=_enum(
+            v, "profile.location_tier", m.location_tier, LocationTier, LocationTier.CITY_CENTRE
+        ),
+        customer_segment=_enum(
+            v, "profile.customer_segment", m.customer_segment, CustomerSegment, CustomerSegment.MID
+        ),
+        default_daily_capacity=m.default_daily_capacity,
+        availability_factor=m.availability_factor or DEFAULT_AVAILABILITY_FACTOR,
+        wait_threshold_minutes=m.wait_threshold_minutes or DEFAULT_WAIT_THRESHOLD_MINUTES,
+        time_zone=m.time_zone or DEFAULT_TIME_ZONE,
+    )
+    if len(v.items) > before:
+        check_profile(v, profile)
+        return None
+    return profile
+
+
+def profile_message(profile: StoreProfile) -> ev.StoreProfile:
+    return to_proto(profile, ev.StoreProfile)  # type: ignore[return-value]
+
+
+def appointment_message(record: AppointmentRecord) -> pb.Appointment:
+    message: pb.Appointment = to_proto(record.appointment, pb.Appointment)  # type: ignore[assignment]
+    message.store_id, message.day = record.store_id, record.day.isoformat()
+    return message
+
+
+def visit_message(record: VisitRecord) -> pb.Visit:
+    message: pb.Visit = to_proto(record.visit, pb.Visit)  # type: ignore[assignment]
+    message.store_id, message.day = record.store_id, record.day.isoformat()
+    return message
+
+
+def hold_message(record: HoldRecord) -> pb.SlotHold:
+    message: pb.SlotHold = to_proto(record.hold, pb.SlotHold)  # type: ignore[assignment]
+    message.store_id, message.day = record.store_id, record.day.isoformat()
+    return message
+
+
+def day_view_message(view: DayView) -> pb.DayView:
+    """Written out by hand: the network view builds thousands of these per call."""
+    message = pb.DayView(
+        store_id=view.store_id,
+        day=view.day.isoformat(),
+        capacity=view.capacity,
+        booked=view.booked,
+        walk_ins=view.walk_ins,
+        arrived=view.arrived,
+        waiting=view.waiting,
+        in_service=view.in_service,
+        completed=view.completed,
+        abandoned=view.abandoned,
+        no_shows=view.no_shows,
+        live_holds=view.live_holds,
+        status=int(view.status),  # type: ignore[arg-type]
+        estimated_wait_minutes=view.estimated_wait_minutes,
+        wait_threshold_exceeded=view.wait_threshold_exceeded,
+    )
+    if view.utilisation is not None:
+        message.utilisation = view.utilisation
+    if view.bay_utilisation is not None:
+        message.bay_utilisation = view.bay_utilisation
+    return message
+
+
+def reply(obj: Any, message_type: type[Any]) -> Any:
+    """A reply message whose fields are named like the result's."""
+    return to_proto(obj, message_type)
