@@ -5,7 +5,9 @@ Every call carries a request id derived from what it loads, so loading twice is 
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -153,7 +155,8 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
             if rare and rng.random() < 0.6:
                 continue
             quantity = rng.randint(1, 4) if rare else rng.randint(2, 6) * max(store.bays // 4, 1)
-            await stub.ReceiveStock(
+            await _once_store_is_known(
+                stub.ReceiveStock,
                 pb.ReceiveStockRequest(
                     request_id=request_id("receipt", store.code, number),
                     store_id=store.code,
@@ -161,7 +164,7 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
                     quantity=quantity,
                     reference=f"DEMO-GR-{store.code}",
                 ),
-                metadata=metadata,
+                metadata,
             )
         for i in range(rng.randint(3, 8)):
             number = rng.choice(PARTS)[0]
@@ -176,3 +179,15 @@ async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
                 ),
                 metadata=metadata,
             )
+
+
+async def _once_store_is_known(call: Any, request: Any, metadata: Any) -> Any:
+    """Inventory learns stores from capacity's events: give its directory a moment."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await call(request, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
