@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from kernel import store_directory
 from kernel.application import Application, Projector
 from kernel.auth import TokenVerifier
 from kernel.clock import Clock, SystemClock
@@ -30,10 +31,9 @@ class ServiceDefinition:
     registry: EventRegistry
     migrations: Sequence[Migration]
     projectors: Sequence[Projector] = ()
-    extra_streams: Sequence[str] = field(default_factory=tuple)
-    # Tables of shared kernel pieces the service keeps too (e.g. the store directory),
-    # each migrated under its own component name: (component, migrations).
-    shared_migrations: Sequence[tuple[str, Sequence[Migration]]] = ()
+    # Keep a local copy of capacity's store directory (table + subscription), and from
+    # the first store it holds on, refuse unknown store codes.
+    keeps_store_directory: bool = False
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Service:
 
 async def assemble(
     definition: ServiceDefinition,
-    settings: Settings,
+    settings: Settings | None = None,
     *,
     register: Callable[[Application], Registrar],
     timer_handlers: Callable[[Application], dict[str, TimerHandler]] = lambda app: {},
@@ -58,12 +58,13 @@ async def assemble(
     verifier: TokenVerifier | None = None,
     timer_interval: float = 1.0,
 ) -> Service:
+    settings = settings or Settings.from_env(definition.name, definition.default_port)
     configure_logging(settings.service, settings.log_level)
     configure_tracing(settings.service, settings.otel_exporter)
     db = Database(settings.database_url)
     await db.migrate("kernel", KERNEL_MIGRATIONS)
-    for component, migrations in definition.shared_migrations:
-        await db.migrate(component, migrations)
+    if definition.keeps_store_directory:
+        await db.migrate(store_directory.COMPONENT, store_directory.MIGRATIONS)
     await db.migrate(definition.name, definition.migrations)
     nats = NatsConnection(
         settings.nats_url, name=settings.service, namespace=settings.nats_namespace
@@ -72,9 +73,10 @@ async def assemble(
     relay = Relay(db, nats, definition.registry, batch_size=settings.relay_batch_size)
     app.notify_on_commit(relay.wake)
     timers = TimerRunner(app, timer_handlers(app), interval=timer_interval)
-    runners = [
-        SubscriptionRunner(app, nats, sub, service=definition.name) for sub in subscriptions(app)
-    ]
+    wanted = list(subscriptions(app))
+    if definition.keeps_store_directory:
+        wanted.append(store_directory.subscription(definition.name))
+    runners = [SubscriptionRunner(app, nats, sub, service=definition.name) for sub in wanted]
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240
         verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
     host = ServiceHost(

@@ -6,8 +6,8 @@ store codes against it. Until the directory holds any store (capacity not deploy
 or its first events still on their way) every well-formed code is accepted; from then on
 an unknown code is NOT_FOUND.
 
-Wiring, in a service's bootstrap: `shared_migrations=((COMPONENT, MIGRATIONS),)` in its
-ServiceDefinition and `subscription(<service name>)` among its subscriptions.
+Wiring: `keeps_store_directory=True` in a service's ServiceDefinition; kernel.service
+then migrates the table and subscribes.
 """
 
 from __future__ import annotations

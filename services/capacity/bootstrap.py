@@ -59,7 +59,7 @@ async def build(
 ) -> Service:
     return await assemble(
         DEFINITION,
-        settings or Settings.from_env("capacity", PORT),
+        settings,
         register=_register,
         timer_handlers=_timers,
         clock=clock,

@@ -8,7 +8,6 @@ import grpc
 from storemesh.inventory.events.v1 import events_pb2
 from storemesh.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
-from kernel import store_directory
 from kernel.application import Application
 from kernel.auth import TokenVerifier
 from kernel.clock import Clock
@@ -16,7 +15,6 @@ from kernel.config import Settings
 from kernel.events import EventRegistry
 from kernel.grpc_server import Registrar
 from kernel.service import Service, ServiceDefinition, assemble
-from kernel.subscriptions import Subscription
 from kernel.timers import TimerHandler
 from services.inventory import read_model
 from services.inventory.application import EXPIRE_RESERVATION, Inventory
@@ -31,7 +29,7 @@ DEFINITION = ServiceDefinition(
     registry=EventRegistry("inventory", EVENT_TYPES, events_pb2),
     migrations=read_model.MIGRATIONS,
     projectors=(read_model.project,),
-    shared_migrations=((store_directory.COMPONENT, store_directory.MIGRATIONS),),
+    keeps_store_directory=True,
 )
 
 
@@ -49,10 +47,6 @@ def _timers(app: Application) -> dict[str, TimerHandler]:
     return {EXPIRE_RESERVATION: Inventory(app).expire_reservation}
 
 
-def _subscriptions(app: Application) -> Sequence[Subscription]:
-    return (store_directory.subscription(DEFINITION.name),)
-
-
 async def build(
     settings: Settings | None = None,
     *,
@@ -62,10 +56,9 @@ async def build(
 ) -> Service:
     return await assemble(
         DEFINITION,
-        settings or Settings.from_env("inventory", PORT),
+        settings,
         register=_register,
         timer_handlers=_timers,
-        subscriptions=_subscriptions,
         clock=clock,
         verifier=verifier,
         timer_interval=timer_interval,

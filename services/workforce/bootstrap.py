@@ -10,7 +10,6 @@ import grpc
 from storemesh.workforce.events.v1 import events_pb2
 from storemesh.workforce.v1 import workforce_pb2, workforce_pb2_grpc
 
-from kernel import store_directory
 from kernel.application import Application
 from kernel.auth import TokenVerifier
 from kernel.clock import Clock
@@ -18,7 +17,6 @@ from kernel.config import Settings
 from kernel.events import EventRegistry
 from kernel.grpc_server import Registrar
 from kernel.service import Service, ServiceDefinition, assemble
-from kernel.subscriptions import Subscription
 from kernel.timers import TimerHandler
 from services.workforce import read_model
 from services.workforce.application import EXPIRE_SUPPORT_HOLD, Workforce
@@ -34,7 +32,7 @@ DEFINITION = ServiceDefinition(
     registry=EventRegistry("workforce", EVENT_TYPES, events_pb2),
     migrations=read_model.MIGRATIONS,
     projectors=(read_model.project,),
-    shared_migrations=((store_directory.COMPONENT, store_directory.MIGRATIONS),),
+    keeps_store_directory=True,
 )
 
 
@@ -66,15 +64,11 @@ async def build(
     def timers(app: Application) -> dict[str, TimerHandler]:
         return {EXPIRE_SUPPORT_HOLD: Workforce(app, policy).expire_hold}
 
-    def subscriptions(app: Application) -> Sequence[Subscription]:
-        return (store_directory.subscription(DEFINITION.name),)
-
     return await assemble(
         DEFINITION,
-        settings or Settings.from_env("workforce", PORT),
+        settings,
         register=register,
         timer_handlers=timers,
-        subscriptions=subscriptions,
         clock=clock,
         verifier=verifier,
         timer_interval=timer_interval,
