@@ -25,7 +25,15 @@ from kernel.eventstore import events
 from kernel.messaging import NatsConnection
 from kernel.testing.servers import Endpoints, create_database, drop_database
 from services.capacity.bootstrap import build
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import GrpcClient, Running, delete_streams, running, settings_for
+from tests.integration.rich_errors import (
+    event_count,
+    failure,
+    reason,
+    recorded_types,
+    resource,
+    violated_fields,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 11, 2)
@@ -68,27 +76,11 @@ def profile(**overrides: Any) -> ev.StoreProfile:
     return ev.StoreProfile(**fields)
 
 
-class CapacityClient:
-    """The stub with a token: `await cap.BookAppointment(store_id=..., ...)`."""
+class CapacityClient(GrpcClient):
+    """The capacity service, called with a token."""
 
-    def __init__(self, run: Running, token: str) -> None:
-        self.run = run
-        self.stub = pb_grpc.CapacityServiceStub(run.channel)
-        self.token = token
-
-    def as_(self, token: str) -> CapacityClient:
-        return CapacityClient(self.run, token)
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        call = getattr(self.stub, method)
-        request_type = getattr(pb, f"{method}Request")
-
-        async def invoke(**fields: Any) -> Any:
-            if "request_id" in request_type.DESCRIPTOR.fields_by_name:
-                fields.setdefault("request_id", rid())
-            return await call(request_type(**fields), metadata=self.run.metadata(self.token))
-
-        return invoke
+    stub_type = pb_grpc.CapacityServiceStub
+    messages = pb
 
     async def register(self, store_id: str = "SZ01", **overrides: Any) -> Any:
         return await self.RegisterStore(store_id=store_id, profile=profile(**overrides))
@@ -141,67 +133,15 @@ async def cap(capacity_service: Running, mint: Callable[..., str]) -> CapacityCl
     return CapacityClient(capacity_service, mint("hq"))
 
 
-# The rich error model, as a client reads it
+# The rich error model, as a client reads it (shared with the other services' tests)
 
-
-def _details(err: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None, f"no rich status on {err.code()}: {err.details()}"
-    found = []
-    for packed in status.details:
-        for kind in (
-            error_details_pb2.BadRequest,
-            error_details_pb2.ErrorInfo,
-            error_details_pb2.ResourceInfo,
-        ):
-            if packed.Is(kind.DESCRIPTOR):
-                message = kind()
-                packed.Unpack(message)
-                found.append(message)
-    return found
-
-
-async def failure(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
-    try:
-        result = await call
-    except grpc.aio.AioRpcError as err:
-        return err
-    raise AssertionError(f"expected the call to fail, it returned {result!r}")
-
-
-def violated_fields(err: grpc.aio.AioRpcError) -> list[str]:
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), err.details())
-    return sorted(
-        v.field
-        for d in _details(err)
-        if isinstance(d, error_details_pb2.BadRequest)
-        for v in d.field_violations
-    )
+missing = resource
+event_types = recorded_types
 
 
 def refusal(err: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str]:
     """(code, ErrorInfo reason) of a refused call."""
-    infos = [d for d in _details(err) if isinstance(d, error_details_pb2.ErrorInfo)]
-    assert infos, f"no ErrorInfo on {err.code()}: {err.details()}"
-    return err.code(), str(infos[0].reason)
-
-
-def missing(err: grpc.aio.AioRpcError) -> tuple[str, str]:
-    assert err.code() == grpc.StatusCode.NOT_FOUND, (err.code(), err.details())
-    infos = [d for d in _details(err) if isinstance(d, error_details_pb2.ResourceInfo)]
-    assert infos, err.details()
-    return str(infos[0].resource_type), str(infos[0].resource_name)
-
-
-async def event_count(run: Running) -> int:
-    async with run.service.db.transaction("test.count") as conn:
-        return int(await conn.scalar(select(func.count()).select_from(events)) or 0)
-
-
-async def event_types(run: Running) -> list[str]:
-    async with run.service.db.transaction("test.types") as conn:
-        rows = await conn.execute(select(events.c.event_type).order_by(events.c.position))
-        return [row.event_type.rsplit(".", 1)[-1] for row in rows]
+    return err.code(), reason(err)
 
 
 async def advance(run: Running, clock: ManualClock, delta: timedelta) -> int:

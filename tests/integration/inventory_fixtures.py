@@ -13,37 +13,18 @@ from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from kernel.clock import ManualClock
 from kernel.testing.servers import Endpoints
 from services.inventory.bootstrap import build
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import GrpcClient, Running, delete_streams, running, settings_for
 
 
 def rid() -> str:
     return str(uuid.uuid4())
 
 
-class InventoryClient:
-    """The stub with a token: `await inv.ReceiveStock(store_id=..., ...)`."""
+class InventoryClient(GrpcClient):
+    """The inventory service, called with a token."""
 
-    def __init__(self, run: Running, token: str) -> None:
-        self.run = run
-        self.stub = pb_grpc.InventoryServiceStub(run.channel)
-        self.token = token
-
-    def as_(self, token: str) -> InventoryClient:
-        return InventoryClient(self.run, token)
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        call = getattr(self.stub, method)
-        request_type = getattr(pb, f"{method}Request")
-
-        async def invoke(**fields: Any) -> Any:
-            if (
-                "request_id" in request_type.DESCRIPTOR.fields_by_name
-                and "request_id" not in fields
-            ):
-                fields["request_id"] = rid()
-            return await call(request_type(**fields), metadata=self.run.metadata(self.token))
-
-        return invoke
+    stub_type = pb_grpc.InventoryServiceStub
+    messages = pb
 
 
 @pytest.fixture

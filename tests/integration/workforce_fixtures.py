@@ -17,7 +17,7 @@ from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints
 from services.demo import STORES
 from services.workforce.bootstrap import build
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import GrpcClient, Running, delete_streams, running, settings_for
 
 # The clock fixture starts on Monday 2026-11-02 08:00 UTC (16:00 in China).
 MONDAY = date(2026, 11, 2)
@@ -41,30 +41,11 @@ def china(day: date, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC) - timedelta(hours=8)
 
 
-class WorkforceClient:
-    """The stub with a token: `await wf.HoldSupport(technician_id=..., ...)`."""
+class WorkforceClient(GrpcClient):
+    """The workforce service, called with a token."""
 
-    def __init__(self, run: Running, token: str) -> None:
-        self.run = run
-        self.stub = pb_grpc.WorkforceServiceStub(run.channel)
-        self.token = token
-
-    def as_(self, token: str) -> WorkforceClient:
-        return WorkforceClient(self.run, token)
-
-    def __getattr__(self, method: str) -> Callable[..., Any]:
-        call = getattr(self.stub, method)
-        request_type = getattr(pb, f"{method}Request")
-
-        async def invoke(**fields: Any) -> Any:
-            if (
-                "request_id" in request_type.DESCRIPTOR.fields_by_name
-                and "request_id" not in fields
-            ):
-                fields["request_id"] = rid()
-            return await call(request_type(**fields), metadata=self.run.metadata(self.token))
-
-        return invoke
+    stub_type = pb_grpc.WorkforceServiceStub
+    messages = pb
 
 
 async def seed_directory(run: Running, codes: tuple[str, ...] | None = None) -> None:
