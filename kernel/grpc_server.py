@@ -53,12 +53,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
         method = details.method
-        if (
-            handler is None
-            or handler.unary_unary is None
-            or method.startswith(OPEN_METHOD_PREFIXES)
-        ):
+        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
             return handler
+        if handler.unary_unary is None:
+            return self._refuse_unguarded(handler)
         inner = handler.unary_unary
 
         async def behaviour(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -103,6 +101,21 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _refuse_unguarded(
+        self, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        """Streaming methods get no identity check here yet: refuse them rather than let
+        them through unauthenticated (no StoreMesh API streams today)."""
+
+        async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming calls are not served")
+
+        return grpc.unary_unary_rpc_method_handler(
+            refuse,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
