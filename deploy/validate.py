@@ -2,7 +2,10 @@
 
     python -m deploy.validate [OVERLAY ...]     (default: every deploy/k8s/overlays/*)
 
-For each document that `kubectl kustomize deploy/k8s/overlays/<env>` renders:
+Each overlay is rendered twice: as it is, and as "<env>+collaboration", a temporary copy with
+the not-yet-enabled components/collaboration (collab and analytics) enabled, so that
+component stays ready for the day those services exist. For each document that
+`kubectl kustomize` renders:
 
 1. built-in kinds are validated against the Kubernetes 1.30 OpenAPI schemas in strict
    mode (unknown fields are errors) with kubernetes-validate;
@@ -12,8 +15,9 @@ For each document that `kubectl kustomize deploy/k8s/overlays/<env>` renders:
    limits, probes (native grpc, or storemesh-healthcheck when the service requires
    mTLS), a PodDisruptionBudget and a Service for every workload, autoscalers that point
    at something, references to config maps, secrets, volumes and service accounts that
-   resolve, one database per service, and a nats.conf that `nats-server -t` accepts
-   (when a nats-server binary is at hand: beside this Python, or on PATH).
+   resolve, one database per service, service Deployments only for services that exist in
+   this repository (services/<name>/__main__.py), and a nats.conf that `nats-server -t`
+   accepts (when a nats-server binary is at hand: beside this Python, or on PATH).
 
 validate_all() returns the problems as strings, empty when everything passes; main()
 prints them and exits 1 if there are any.
@@ -39,18 +43,26 @@ Doc = dict[str, Any]
 
 KUBERNETES_VERSION = "1.30.0"
 DEPLOY_DIR = Path(__file__).resolve().parent
-OVERLAYS_DIR = DEPLOY_DIR / "k8s" / "overlays"
+REPO_DIR = DEPLOY_DIR.parent
+K8S_DIR = DEPLOY_DIR / "k8s"
+OVERLAYS_DIR = K8S_DIR / "overlays"
 SCHEMAS_DIR = DEPLOY_DIR / "schemas"
 NAMESPACE = "storemesh"
 
-# The fixed contract: one image, five services, one gRPC port each.
-SERVICES = {
+# The fixed contract: one image, one gRPC port per service.
+SERVICE_PORTS = {
     "inventory": 50051,
     "workforce": 50052,
     "capacity": 50053,
     "collab": 50054,
     "analytics": 50055,
 }
+# What every overlay deploys: the services that exist in this repository.
+SERVICES = ("inventory", "workforce", "capacity")
+# Written in components/collaboration but enabled in no overlay until services/collab and
+# services/analytics exist; checked in "<overlay>+collaboration" renders only.
+STAGED_COMPONENT = "collaboration"
+STAGED_SERVICES = ("collab", "analytics")
 SERVICE_COMPONENT = "grpc-service"
 HEALTHCHECK_COMMAND = "storemesh-healthcheck"
 REQUIRED_SERVICE_ENV = (
@@ -75,9 +87,8 @@ VAR_REF = re.compile(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 # Secrets made outside kustomize: by the CloudNativePG operator (<cluster>-app,
 # <cluster>-ca) or by whoever installs (docs/operations.md, "Secrets to create").
-EXTERNAL_SECRETS = frozenset(
-    {"storemesh-pg-app", "storemesh-pg-ca", "storemesh-jwt", *(f"{s}-tls" for s in SERVICES)}
-)
+# Plus "<service>-tls" for each service deployed.
+EXTERNAL_SECRETS = frozenset({"storemesh-pg-app", "storemesh-pg-ca", "storemesh-jwt"})
 CLUSTER_SCOPED_KINDS = frozenset(
     {
         "Namespace",
@@ -107,12 +118,47 @@ def overlay_names() -> list[str]:
 
 def render(overlay: str) -> list[Doc]:
     """The documents `kubectl kustomize` renders for one overlay."""
+    return render_dir(OVERLAYS_DIR / overlay)
+
+
+def render_staged(overlay: str) -> list[Doc]:
+    """One overlay rendered with components/collaboration enabled, from a temporary copy.
+
+    The component goes before components/tls (whose patches must reach its Deployments) and
+    its tls part right after tls, where the overlay enables tls: the order
+    components/collaboration/README.md asks for.
+    """
+    with tempfile.TemporaryDirectory(prefix="storemesh-k8s-") as tmp:
+        k8s = Path(tmp) / "k8s"
+        shutil.copytree(K8S_DIR, k8s)
+        path = k8s / "overlays" / overlay / "kustomization.yaml"
+        try:
+            kustomization = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise RenderError(f"cannot read {overlay}/kustomization.yaml: {error}") from error
+        components = list(kustomization.get("components") or [])
+        component = f"../../components/{STAGED_COMPONENT}"
+        tls = "../../components/tls"
+        if component in components:
+            pass  # enabled already: this render is the overlay itself
+        elif tls in components:
+            at = components.index(tls)
+            components[at : at + 1] = [component, tls, f"{component}/tls"]
+        else:
+            components.append(component)
+        kustomization["components"] = components
+        path.write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        return render_dir(path.parent)
+
+
+def render_dir(directory: Path) -> list[Doc]:
+    """The documents `kubectl kustomize` renders for one kustomization directory."""
     kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
     if kubectl is None:
         raise RenderError("kubectl not found on PATH (or set KUBECTL)")
     try:
         result = subprocess.run(
-            [kubectl, "kustomize", str(OVERLAYS_DIR / overlay)],
+            [kubectl, "kustomize", str(directory)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -371,9 +417,9 @@ def check_storemesh_service(deployment: Doc, rendered: Rendered) -> list[str]:
     """The contract between the manifests and the Python services."""
     name = deployment["metadata"]["name"]
     where = ident(deployment)
-    if name not in SERVICES:
-        return [f"{where}: labelled {SERVICE_COMPONENT} but not one of {sorted(SERVICES)}"]
-    port = SERVICES[name]
+    if name not in SERVICE_PORTS:
+        return [f"{where}: labelled {SERVICE_COMPONENT} but not one of {sorted(SERVICE_PORTS)}"]
+    port = SERVICE_PORTS[name]
     spec = pod_spec(deployment)
     container = next((c for c in spec.get("containers", []) if c["name"] == name), None)
     if container is None:
@@ -393,7 +439,7 @@ def check_storemesh_service(deployment: Doc, rendered: Rendered) -> list[str]:
             problems.append(f"{at}: {key} is not set")
     if name == "collab":
         for key, peer in COLLAB_PEERS.items():
-            expected = f"{peer}:{SERVICES[peer]}"
+            expected = f"{peer}:{SERVICE_PORTS[peer]}"
             if env.get(key) != expected:
                 problems.append(f"{at}: {key} is {env.get(key)!r}, expected {expected!r}")
     address = env.get("STOREMESH_GRPC_ADDRESS") or ""
@@ -552,11 +598,11 @@ def check_autoscalers(rendered: Rendered) -> list[str]:
     return problems
 
 
-def check_references(rendered: Rendered) -> list[str]:
+def check_references(rendered: Rendered, services: Iterable[str]) -> list[str]:
     """Config maps, secrets, volumes and service accounts the pods name must exist."""
     problems: list[str] = []
     config_maps = {doc["metadata"]["name"]: doc for doc in rendered.of("ConfigMap")}
-    secrets = rendered.names("Secret") | EXTERNAL_SECRETS
+    secrets = rendered.names("Secret") | EXTERNAL_SECRETS | {f"{s}-tls" for s in services}
     accounts = rendered.names("ServiceAccount")
 
     def config_map(at: str, name: str, keys: Iterable[str] = ()) -> None:
@@ -700,8 +746,10 @@ def check_nats(rendered: Rendered) -> list[str]:
     return problems
 
 
-def check_policies(docs: list[Doc]) -> list[str]:
-    """House rules over one rendered overlay."""
+def check_policies(docs: list[Doc], staged: Iterable[str] = ()) -> list[str]:
+    """House rules over one rendered overlay; staged: services expected without a module."""
+    staged = tuple(staged)
+    expected = (*SERVICES, *staged)
     rendered = Rendered(docs)
     services = [
         d
@@ -712,14 +760,20 @@ def check_policies(docs: list[Doc]) -> list[str]:
     for workload in rendered.of(*WORKLOAD_KINDS):
         problems += check_pod_security(workload)
     found = {d["metadata"]["name"] for d in services}
-    if found != set(SERVICES):
-        problems.append(f"service Deployments {sorted(found)} != {sorted(SERVICES)}")
+    if found != set(expected):
+        problems.append(f"service Deployments {sorted(found)} != {sorted(expected)}")
+    for name in sorted(found - set(staged)):
+        if not (REPO_DIR / "services" / name / "__main__.py").is_file():
+            problems.append(
+                f"Deployment/{name}: there is no services/{name}/__main__.py in this "
+                f"repository, so python -m services.{name} would crash"
+            )
     for deployment in services:
         problems += check_storemesh_service(deployment, rendered)
     problems += check_databases(services, rendered)
     problems += check_disruption_and_exposure(rendered)
     problems += check_autoscalers(rendered)
-    problems += check_references(rendered)
+    problems += check_references(rendered, expected)
     problems += check_nats(rendered)
     return problems
 
@@ -727,27 +781,35 @@ def check_policies(docs: list[Doc]) -> list[str]:
 # --------------------------------------------------------------------------- entry points
 
 
-def validate_overlay(overlay: str) -> list[str]:
-    """Problems of one overlay, each prefixed with the overlay's name."""
+def label(overlay: str, staged: bool) -> str:
+    return f"{overlay}+{STAGED_COMPONENT}" if staged else overlay
+
+
+def validate_overlay(overlay: str, *, staged: bool = False) -> list[str]:
+    """Problems of one overlay (staged: with components/collaboration enabled), each
+    prefixed with its label."""
+    prefix = label(overlay, staged)
     try:
-        docs = render(overlay)
+        docs = render_staged(overlay) if staged else render(overlay)
     except RenderError as error:
-        return [f"{overlay}: {error}"]
+        return [f"{prefix}: {error}"]
     problems: list[str] = []
     for doc in docs:
         problems += check_schema(doc)
-    problems += check_policies(docs)
-    return [f"{overlay}: {problem}" for problem in problems]
+    problems += check_policies(docs, STAGED_SERVICES if staged else ())
+    return [f"{prefix}: {problem}" for problem in problems]
 
 
 def validate_all(overlays: Iterable[str] | None = None) -> list[str]:
-    """Every problem in the given overlays (default: all of them); empty means valid."""
+    """Every problem in the given overlays (default: all of them), each rendered as it is
+    and with components/collaboration enabled; empty means valid."""
     names = list(overlays) if overlays is not None else overlay_names()
     if not names:
         return [f"no overlays under {OVERLAYS_DIR}"]
     problems: list[str] = []
     for name in names:
         problems += validate_overlay(name)
+        problems += validate_overlay(name, staged=True)
     return problems
 
 
@@ -755,14 +817,15 @@ def main(argv: list[str] | None = None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or overlay_names()
     failed = False
     for name in names:
-        problems = validate_overlay(name)
-        if problems:
-            failed = True
-            print(f"FAIL {name}: {len(problems)} problem(s)", file=sys.stderr)
-            for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
-        else:
-            print(f"ok   {name}")
+        for staged in (False, True):
+            problems = validate_overlay(name, staged=staged)
+            if problems:
+                failed = True
+                print(f"FAIL {label(name, staged)}: {len(problems)} problem(s)", file=sys.stderr)
+                for problem in problems:
+                    print(f"  {problem}", file=sys.stderr)
+            else:
+                print(f"ok   {label(name, staged)}")
     if failed:
         print("deploy/k8s does not validate", file=sys.stderr)
         return 1
