@@ -25,6 +25,7 @@ class Settings:
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     relay_batch_size: int = 500
+    db_pool_size: int = 5
     peers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +44,7 @@ class Settings:
             log_level=_env("STOREMESH_LOG_LEVEL", "info"),
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
             relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
+            db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
             peers={
                 name: os.environ[f"STOREMESH_{name.upper()}_ADDRESS"]
                 for name in ("inventory", "workforce", "capacity", "collab", "analytics")

@@ -61,7 +61,7 @@ async def assemble(
     settings = settings or Settings.from_env(definition.name, definition.default_port)
     configure_logging(settings.service, settings.log_level)
     configure_tracing(settings.service, settings.otel_exporter)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
     await db.migrate("kernel", KERNEL_MIGRATIONS)
     if definition.keeps_store_directory:
         await db.migrate(store_directory.COMPONENT, store_directory.MIGRATIONS)
