@@ -39,6 +39,25 @@ class Sizes:
     lookup_concurrency: tuple[int, ...]
     lookup_max_seconds: float
     lookup_max_available: int  # available per position is uniform in 0..this
+    # 5. Capacity: network day view, BookAppointment
+    dayview_stores: int
+    dayview_past_days: int  # day rows per store: this many days back, today, and ahead
+    dayview_ahead_days: int
+    dayview_calls: int
+    dayview_warmup_calls: int
+    dayview_concurrency: tuple[int, ...]
+    dayview_max_seconds: float
+    booking_clients: tuple[int, ...]
+    booking_book_size: int  # appointments a client books into one store's day, then next day
+    booking_step_seconds: float
+    booking_step_max_calls: int
+    # 6. Workforce: MatchSupport
+    match_stores: int
+    match_technicians: int
+    match_calls: int
+    match_warmup_calls: int
+    match_concurrency: tuple[int, ...]
+    match_max_seconds: float
     # Safety net: a section that takes longer is cancelled and reported as failed.
     section_timeout_seconds: float
 
@@ -78,6 +97,23 @@ FULL = Sizes(
     lookup_concurrency=(1, 8),
     lookup_max_seconds=45.0,
     lookup_max_available=40,
+    dayview_stores=2_000,
+    dayview_past_days=28,
+    dayview_ahead_days=13,
+    dayview_calls=300,
+    dayview_warmup_calls=20,
+    dayview_concurrency=(1, 4),
+    dayview_max_seconds=20.0,
+    booking_clients=(1, 8),
+    booking_book_size=30,
+    booking_step_seconds=15.0,
+    booking_step_max_calls=20_000,
+    match_stores=2_000,
+    match_technicians=20_000,
+    match_calls=1_000,
+    match_warmup_calls=50,
+    match_concurrency=(1, 8),
+    match_max_seconds=20.0,
     section_timeout_seconds=240.0,
 )
 
@@ -107,6 +143,23 @@ QUICK = Sizes(
     lookup_concurrency=(1, 8),
     lookup_max_seconds=20.0,
     lookup_max_available=40,
+    dayview_stores=100,
+    dayview_past_days=7,
+    dayview_ahead_days=6,
+    dayview_calls=100,
+    dayview_warmup_calls=10,
+    dayview_concurrency=(1, 4),
+    dayview_max_seconds=10.0,
+    booking_clients=(1, 8),
+    booking_book_size=30,
+    booking_step_seconds=2.0,
+    booking_step_max_calls=600,
+    match_stores=100,
+    match_technicians=1_000,
+    match_calls=100,
+    match_warmup_calls=10,
+    match_concurrency=(1, 8),
+    match_max_seconds=10.0,
     section_timeout_seconds=120.0,
 )
 

@@ -88,6 +88,9 @@ class BenchContext:
             grpc_address="127.0.0.1:0",
             shutdown_grace_seconds=2.0,
             log_level=self.log_level,
+            # As many connections as the largest client count, like the raw baseline's
+            # one connection per client (the production default is 5).
+            db_pool_size=16,
         )
 
     @contextlib.asynccontextmanager
@@ -116,6 +119,20 @@ class BenchContext:
         from services.inventory.bootstrap import build
 
         async with self.running(build, "inventory", database_url, namespace) as running:
+            yield running
+
+    @contextlib.asynccontextmanager
+    async def capacity(self, database_url: str, namespace: str) -> AsyncIterator[RunningService]:
+        from services.capacity.bootstrap import build
+
+        async with self.running(build, "capacity", database_url, namespace) as running:
+            yield running
+
+    @contextlib.asynccontextmanager
+    async def workforce(self, database_url: str, namespace: str) -> AsyncIterator[RunningService]:
+        from services.workforce.bootstrap import build
+
+        async with self.running(build, "workforce", database_url, namespace) as running:
             yield running
 
 

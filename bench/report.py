@@ -39,12 +39,28 @@ class Target:
         )
 
 
+@dataclass(frozen=True)
+class Figure:
+    """A figure the issue asks for without a target: measured and reported, never judged."""
+
+    name: str
+    measured: float
+    unit: str
+
+    def line(self) -> str:
+        return (
+            f"Figure: {self.name} (no target in the issue: measured only)."
+            f" Measured: {num(self.measured)} {self.unit}."
+        )
+
+
 @dataclass
 class SectionReport:
     key: str
     title: str
     body: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
 
@@ -145,6 +161,11 @@ def render(
         for t in r.targets
     ]
     summary_rows += [
+        [r.title, f.name, "none (measure only)", f"{num(f.measured)} {f.unit}".strip(), "reported"]
+        for r in reports
+        for f in r.figures
+    ]
+    summary_rows += [
         [r.title, "(section failed)", "", r.error, "**not measured**"] for r in reports if r.error
     ]
     out += table(("Section", "Target", "Rule", "Measured", "Verdict"), summary_rows)
@@ -157,6 +178,8 @@ def render(
         out += report.body
         for target in report.targets:
             out += [target.line(), ""]
+        for figure in report.figures:
+            out += [figure.line(), ""]
         out += [f"_Section wall time: {report.seconds:.0f} s._"]
     out += ["", "## Sizes and durations", ""]
     out += table(("Parameter", "Value"), [(f"`{k}`", v) for k, v in sizes])

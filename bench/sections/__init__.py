@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from bench.context import BenchContext
 from bench.report import SectionReport
-from bench.sections import eventstore_appends, inventory_commands, inventory_lookup, relay
+from bench.sections import (
+    capacity,
+    eventstore_appends,
+    inventory_commands,
+    inventory_lookup,
+    relay,
+    workforce_match,
+)
 
 
 @dataclass(frozen=True)
@@ -29,4 +36,6 @@ REGISTRY: tuple[Section, ...] = (
     Section("appends", eventstore_appends.TITLE, eventstore_appends.run),
     Section("relay", relay.TITLE, relay.run),
     Section("lookup", inventory_lookup.TITLE, inventory_lookup.run),
+    Section("capacity", capacity.TITLE, capacity.run),
+    Section("workforce", workforce_match.TITLE, workforce_match.run),
 )
