@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
@@ -163,7 +164,7 @@ def fingerprint(command: Any, context_fields: Sequence[str] = ()) -> str:
 class Application:
     """Runs command handlers in transactions, retrying conflicts, replaying duplicates."""
 
-    max_attempts = 5
+    max_attempts = 8
 
     def __init__(
         self,
@@ -245,7 +246,8 @@ class Application:
                 if attempt == self.max_attempts:
                     raise
                 look_up_first = True  # the winner may be this very request's twin
-                await asyncio.sleep(0.001 * attempt)
+                # Jittered: writers that collided once should not collide again in step.
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
             except DomainError:
                 if not request_id or look_up_first:
                     raise

@@ -8,6 +8,7 @@ they are when it commits.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -164,9 +165,13 @@ def _reassess_timer(store_id: str, day: date) -> str:
     return f"reassess-wait/{store_id}/{day.isoformat()}"
 
 
+FACTS_TTL_SECONDS = 30.0
+
+
 class Capacity:
     def __init__(self, app: Application) -> None:
         self.app = app
+        self._recent_facts: dict[str, tuple[float, StoreFacts]] = {}
 
     def now(self) -> datetime:
         return self.app.clock.now()
@@ -186,6 +191,20 @@ class Capacity:
 
     async def store_facts(self, store_id: str) -> StoreFacts:
         return await self.app.query(lambda conn: self._facts(self.app.unit_of_work(conn), store_id))
+
+    async def recent_store_facts(self, store_id: str) -> StoreFacts:
+        """Facts at most FACTS_TTL old, to place a request on the store's local day.
+
+        Every book command re-reads the store's facts in its own transaction and decides on
+        those; this copy only saves a transaction per request (a time zone rarely moves).
+        """
+        now = time.monotonic()
+        cached = self._recent_facts.get(store_id)
+        if cached is not None and now - cached[0] < FACTS_TTL_SECONDS:
+            return cached[1]
+        facts = await self.store_facts(store_id)
+        self._recent_facts[store_id] = (now, facts)
+        return facts
 
     async def _facts(self, uow: UnitOfWork, store_id: str) -> StoreFacts:
         state = (await uow.load(STORES, STORES.stream_id(store_id))).state

@@ -89,7 +89,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         """Checks and scoping of a book command; the store's facts to build it with."""
         _checked(request)
         authorize_store(request.store_id, action)
-        return await self.capacity.store_facts(request.store_id), self._now()
+        return await self.capacity.recent_store_facts(request.store_id), self._now()
 
     def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
         return parse_day("day", request.day, local_day(now, facts.time_zone))
