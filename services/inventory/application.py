@@ -34,7 +34,7 @@ from services.inventory.domain.stock import (
     StockPosition,
     stock,
 )
-from services.inventory.read_model import PartView, PositionView
+from services.inventory.read_model import PartView, PositionView, StoreStockView
 
 PARTS = Aggregate("part", catalogue, Part, store_of=lambda e: e.store_id)
 POSITIONS = Aggregate(
@@ -248,6 +248,27 @@ class Inventory:
         if found is None:
             raise NotFound("part", part_number)
         return found
+
+    async def find_stock(
+        self,
+        part_number: str,
+        minimum: int,
+        exclude_store_id: str,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[StoreStockView]:
+        """The network lookup, in one transaction: the part is checked only on no answer."""
+
+        async def fetch(conn: AsyncConnection) -> list[StoreStockView]:
+            rows = await read_model.find_stock(
+                conn, part_number, minimum, exclude_store_id, after, limit
+            )
+            unknown = not rows and part_number not in self._known_parts
+            if unknown and await read_model.get_part(conn, part_number) is None:
+                raise NotFound("part", part_number)
+            return rows
+
+        return await self.app.query(fetch)
 
     async def position(self, store_id: str, part_number: str) -> PositionView:
         async def fetch(conn: AsyncConnection) -> PositionView:

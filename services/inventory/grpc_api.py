@@ -352,16 +352,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "exclude": request.exclude_store_id,
         }
         after = _resume(request.page_token, query, int, str)
-        await self.inventory.part(request.part_number)
-        rows = await self.inventory.app.query(
-            lambda conn: read_model.find_stock(
-                conn,
-                request.part_number,
-                minimum,
-                request.exclude_store_id,
-                (int(after[0]), str(after[1])) if after else None,
-                limit + 1,
-            )
+        rows = await self.inventory.find_stock(
+            request.part_number,
+            minimum,
+            request.exclude_store_id,
+            (int(after[0]), str(after[1])) if after else None,
+            limit + 1,
         )
         token = (
             paging.encode_token([rows[limit - 1].available, rows[limit - 1].store_id], query)

@@ -245,6 +245,14 @@ async def list_store_stock(
     return [_position(row) for row in await conn.execute(query)]
 
 
+@dataclass(frozen=True)
+class StoreStockView:
+    store_id: str
+    available: int
+    on_hand: int
+    last_movement_at: datetime | None
+
+
 async def find_stock(
     conn: AsyncConnection,
     part_number: str,
@@ -252,10 +260,10 @@ async def find_stock(
     exclude_store_id: str,
     after: tuple[int, str] | None,
     limit: int,
-) -> list[PositionView]:
+) -> list[StoreStockView]:
     """Stores holding at least `min_available` of the part, most available first."""
     p = positions_view.c
-    query = select(positions_view).where(
+    query = select(p.store_id, p.available, p.on_hand, p.last_movement_at).where(
         and_(p.part_number == part_number, p.available >= min_available)
     )
     if exclude_store_id:
@@ -266,7 +274,7 @@ async def find_stock(
             or_(p.available < available, and_(p.available == available, p.store_id > store))
         )
     query = query.order_by(p.available.desc(), p.store_id).limit(limit)
-    return [_position(row) for row in await conn.execute(query)]
+    return [StoreStockView(*row) for row in await conn.execute(query)]
 
 
 @dataclass(frozen=True)
