@@ -22,7 +22,14 @@ from kernel.db import Database, upsert
 from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated
 from kernel.events import EventRegistry
-from kernel.eventstore import EventStore, NewEvent, RecordedEvent, command_log, timers
+from kernel.eventstore import (
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    command_log,
+    log_command,
+    timers,
+)
 from kernel.telemetry import current_trace_metadata
 
 log = structlog.get_logger("storemesh.kernel.application")
@@ -229,15 +236,13 @@ class Application:
                     uow.metadata.update(request_id=request_id or "", command=command_type)
                     result = await handler(uow)
                     if request_id:
-                        await conn.execute(
-                            _INSERT_COMMAND,
-                            {
-                                "request_id": request_id,
-                                "command_type": command_type,
-                                "fingerprint": digest,
-                                "result": to_json(result),
-                                "recorded_at": self.clock.now(),
-                            },
+                        await log_command(
+                            conn,
+                            request_id=request_id,
+                            command_type=command_type,
+                            fingerprint=digest,
+                            result=to_json(result),
+                            recorded_at=self.clock.now(),
                         )
                 if uow.recorded:
                     self.notify_committed()
@@ -284,7 +289,6 @@ class Application:
             return await fn(conn)
 
 
-_INSERT_COMMAND = command_log.insert()
 _CANCEL_TIMER = timers.delete().where(timers.c.timer_id == bindparam("timer_id"))
 _SELECT_COMMAND = select(command_log.c.fingerprint, command_log.c.result).where(
     command_log.c.request_id == bindparam("request_id")

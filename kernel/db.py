@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from opentelemetry import trace
 from sqlalchemy import (
     Column,
@@ -108,6 +109,13 @@ class Database:
                     raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
                 if exc.connection_invalidated:
                     raise Unavailable("database connection lost") from exc
+                raise
+            except psycopg.Error as exc:
+                # Statements sent straight to the driver (the event store's fast path).
+                if exc.sqlstate in RETRYABLE_SQLSTATES:
+                    raise ConcurrencyConflict(name, -1) from exc
+                if isinstance(exc, psycopg.OperationalError):
+                    raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
                 raise
             except (ConnectionError, OSError) as exc:
                 raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc

@@ -215,16 +215,16 @@ async def test_two_concurrent_holds_of_one_technician_and_window_one_wins(
 def count_version_conflicts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Streams whose append lost on the expected version, as they happen."""
     lost: list[str] = []
-    claim = EventStore._claim_versions
+    append = EventStore.append
 
-    async def spy(self: EventStore, conn: Any, stream_id: str, *args: Any) -> int:
+    async def spy(self: EventStore, conn: Any, stream_id: str, *args: Any) -> Any:
         try:
-            return await claim(self, conn, stream_id, *args)
+            return await append(self, conn, stream_id, *args)
         except ConcurrencyConflict:
             lost.append(stream_id)
             raise
 
-    monkeypatch.setattr(EventStore, "_claim_versions", spy)
+    monkeypatch.setattr(EventStore, "append", spy)
     return lost
 
 
