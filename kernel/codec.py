@@ -37,6 +37,15 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp for an optional moment (None stays unset)."""
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
 def to_proto(obj: Any, message_cls: type[Message]) -> Message:
     message = message_cls()
     _fill(message, obj)

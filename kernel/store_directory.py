@@ -35,6 +35,7 @@ from storemesh.capacity.events.v1 import events_pb2
 
 from kernel.application import UnitOfWork
 from kernel.db import Migration
+from kernel.errors import NotFound, RuleViolated
 from kernel.messaging import InboundEvent
 from kernel.subscriptions import PoisonMessage, Subscription
 
@@ -175,6 +176,20 @@ _STORE_STATUS = select(
     .scalar_subquery(),
     exists().where(store_directory.c.store_id.is_not(None)),
 )
+
+
+async def require_open_store(conn: AsyncConnection, store_id: str, field: str) -> None:
+    """NOT_FOUND for an unknown store, STORE_CLOSED for a closed one; `field` names the input."""
+    known, closed = await store_status(conn, store_id)
+    if not known:
+        raise NotFound("store", store_id)
+    if closed:
+        raise RuleViolated(
+            "STORE_CLOSED",
+            f"store {store_id} is closed",
+            subject=f"store/{store_id}",
+            metadata={"field": field},
+        )
 
 
 async def store_location(conn: AsyncConnection, store_id: str) -> tuple[float, float] | None:

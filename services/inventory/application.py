@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
 from kernel.clock import business_day
-from kernel.errors import NotFound, RuleViolated
-from kernel.store_directory import store_status
+from kernel.errors import NotFound
+from kernel.store_directory import require_open_store
 from services.inventory import read_model
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
 from services.inventory.domain.events import (
@@ -230,16 +230,7 @@ class Inventory:
             if await read_model.get_part(conn, part_number) is None:
                 raise NotFound("part", part_number)
             self._known_parts.add(part_number)
-        known, closed = await store_status(conn, store_id)
-        if not known:
-            raise NotFound("store", store_id)
-        if closed:
-            raise RuleViolated(
-                "STORE_CLOSED",
-                f"store {store_id} is closed",
-                subject=f"store/{store_id}",
-                metadata={"field": field},
-            )
+        await require_open_store(conn, store_id, field)
 
     # Queries
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel import paging, validation
 from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel.codec import timestamp
 from kernel.errors import InvalidArgument, Violations
 from services.inventory import read_model
 from services.inventory.application import Inventory, RequestOutcome
@@ -32,14 +32,6 @@ from services.inventory.read_model import PartView, PositionView
 DEFAULT_RESERVATION_TTL = timedelta(hours=2)
 
 
-def _ts(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
-
-
 def position_message(p: PositionView) -> pb.StockPosition:
     return pb.StockPosition(
         store_id=p.store_id,
@@ -49,12 +41,12 @@ def position_message(p: PositionView) -> pb.StockPosition:
         available=p.available,
         in_transit_out=p.in_transit_out,
         in_transit_in=p.in_transit_in,
-        last_movement_at=_ts(p.last_movement_at),
+        last_movement_at=timestamp(p.last_movement_at),
         reservations=[
             pb.Reservation(
                 reservation_id=r.reservation_id,
                 quantity=r.quantity,
-                expires_at=_ts(r.expires_at),
+                expires_at=timestamp(r.expires_at),
                 reference=r.reference,
             )
             for r in p.reservations
@@ -370,7 +362,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                     store_id=p.store_id,
                     available=p.available,
                     on_hand=p.on_hand,
-                    last_movement_at=_ts(p.last_movement_at),
+                    last_movement_at=timestamp(p.last_movement_at),
                 )
                 for p in rows[:limit]
             ],
@@ -450,7 +442,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                     on_hand=i.on_hand,
                     unit_cost_fen=i.unit_cost_fen,
                     value_fen=i.value_fen,
-                    last_movement_at=_ts(i.last_movement_at),
+                    last_movement_at=timestamp(i.last_movement_at),
                     idle_days=i.idle_days,
                 )
                 for i in items[:limit]

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
-from kernel.errors import NotFound, RuleViolated
-from kernel.store_directory import store_status
+from kernel.errors import NotFound
+from kernel.store_directory import require_open_store
 from services.workforce import queries
 from services.workforce.domain.availability import TimeWindow
 from services.workforce.domain.capability import Level
@@ -95,7 +95,7 @@ class Workforce:
 
     async def register(self, command: RegisterTechnician, request_id: str) -> TechnicianView:
         async def handler(uow: UnitOfWork) -> TechnicianView:
-            await _open_store(uow.conn, command.store_id, "store_id")
+            await require_open_store(uow.conn, command.store_id, "store_id")
             done = await self._decide(uow, command, anyone)
             return await self._view(uow.conn, done.state)
 
@@ -110,7 +110,7 @@ class Workforce:
 
         async def handler(uow: UnitOfWork) -> TechnicianView:
             if isinstance(command, TransferTechnician):
-                await _open_store(uow.conn, command.to_store_id, "to_store_id")
+                await require_open_store(uow.conn, command.to_store_id, "to_store_id")
             done = await self._decide(uow, command, may)
             return await self._view(uow.conn, done.state)
 
@@ -125,7 +125,7 @@ class Workforce:
         so a retry with the same request id is the same request whenever it comes."""
 
         async def handler(uow: UnitOfWork) -> SupportView:
-            await _open_store(uow.conn, command.host_store_id, "host_store_id")
+            await require_open_store(uow.conn, command.host_store_id, "host_store_id")
             done = await self._decide(uow, command, anyone)
             return await self._support_view(uow.conn, done.state, command.support_id)
 
@@ -275,16 +275,3 @@ class Workforce:
 
         productive, available = await self.app.query(fetch)
         return Utilisation(productive_hours=productive, available_hours=available)
-
-
-async def _open_store(conn: AsyncConnection, store_id: str, field: str) -> None:
-    known, closed = await store_status(conn, store_id)
-    if not known:
-        raise NotFound("store", store_id)
-    if closed:
-        raise RuleViolated(
-            "STORE_CLOSED",
-            f"store {store_id} is closed",
-            subject=f"store/{store_id}",
-            metadata={"field": field},
-        )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import IntEnum
 from typing import TypeVar
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.workforce.v1 import workforce_pb2 as pb
 
+from kernel.codec import timestamp
 from services.workforce.application import MatchedCandidate
 from services.workforce.domain.capability import Certification
 from services.workforce.domain.subsidy import Subsidy
@@ -16,14 +15,6 @@ from services.workforce.queries import HistoryTotals, SupportRecordView
 from services.workforce.read_model import SupportView, TechnicianView
 
 E = TypeVar("E", bound=IntEnum)
-
-
-def _ts(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
 
 
 def subsidy_message(subsidy: Subsidy | None) -> pb.Subsidy | None:
@@ -44,12 +35,12 @@ def support_message(s: SupportView) -> pb.Support:
         host_store_id=s.host_store_id,
         specialty=s.specialty,
         minimum_level=int(s.minimum_level),  # type: ignore[arg-type]
-        starts_at=_ts(s.starts_at),
-        ends_at=_ts(s.ends_at),
-        hold_expires_at=_ts(s.hold_expires_at),
+        starts_at=timestamp(s.starts_at),
+        ends_at=timestamp(s.ends_at),
+        hold_expires_at=timestamp(s.hold_expires_at),
         urgent=s.urgent,
         status=int(s.status),  # type: ignore[arg-type]
-        checked_in_at=_ts(s.checked_in_at),
+        checked_in_at=timestamp(s.checked_in_at),
         hours_worked=s.hours_worked,
         fault_solved=s.fault_solved,
         rated_by_store_ids=list(s.rated_by),
@@ -79,16 +70,16 @@ def technician_message(t: TechnicianView) -> pb.Technician:
         availability=[
             pb.AvailabilityWindow(
                 window_id=w.window_id,
-                starts_at=_ts(w.window.starts_at),
-                ends_at=_ts(w.window.ends_at),
+                starts_at=timestamp(w.window.starts_at),
+                ends_at=timestamp(w.window.ends_at),
             )
             for w in t.availability
         ],
         leaves=[
             pb.Leave(
                 leave_id=x.leave_id,
-                starts_at=_ts(x.window.starts_at),
-                ends_at=_ts(x.window.ends_at),
+                starts_at=timestamp(x.window.starts_at),
+                ends_at=timestamp(x.window.ends_at),
             )
             for x in t.leaves
         ],
@@ -135,11 +126,11 @@ def history_message(
                         rated_by_store_id=x.rated_by_store_id,
                         rating=x.rating,
                         comment=x.comment,
-                        rated_at=_ts(x.rated_at),
+                        rated_at=timestamp(x.rated_at),
                     )
                     for x in r.ratings
                 ],
-                completed_at=_ts(r.completed_at),
+                completed_at=timestamp(r.completed_at),
                 cancel_reason=r.cancel_reason,
             )
             for r in records
