@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def _env(name: str, default: str) -> str:
@@ -26,7 +26,6 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     relay_batch_size: int = 500
     db_pool_size: int = 5
-    peers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
@@ -45,9 +44,4 @@ class Settings:
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
             relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
             db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
-            peers={
-                name: os.environ[f"STOREMESH_{name.upper()}_ADDRESS"]
-                for name in ("inventory", "workforce", "capacity", "collab", "analytics")
-                if f"STOREMESH_{name.upper()}_ADDRESS" in os.environ
-            },
         )

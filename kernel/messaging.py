@@ -156,7 +156,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     await js.update_stream(config)
 
 
-def cloudevent_headers(event: RecordedEvent, *, source: str, short_type: str) -> dict[str, str]:
+def cloudevent_headers(event: RecordedEvent, *, source: str) -> dict[str, str]:
     """CloudEvents NATS binding, binary mode, plus JetStream dedup and W3C trace context."""
     headers = {
         "ce-specversion": "1.0",

@@ -90,9 +90,7 @@ class Relay:
             futures = []
             for event in batch:
                 subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
-                headers = cloudevent_headers(
-                    event, source=self.source, short_type=self.registry.short_name(event.event_type)
-                )
+                headers = cloudevent_headers(event, source=self.source)
                 # A producer span per message, child of the command that recorded the event,
                 # so the consumers' spans join that command's trace.
                 span = tracer.start_span(

@@ -124,7 +124,7 @@ async def _raw_publish(
         (
             f"{prefix}.{e.store_id}.{REGISTRY.short_name(e.event_type)}",
             e.payload,
-            cloudevent_headers(e, source=source, short_type=REGISTRY.short_name(e.event_type)),
+            cloudevent_headers(e, source=source),
         )
         for e in events
     ]

@@ -51,7 +51,7 @@ def test_the_registry_round_trips_an_event() -> None:
 
 def test_cloudevents_headers_in_binary_mode() -> None:
     event = recorded(traceparent=TRACEPARENT, tracestate="v=1", request_id="req-9", actor="u1")
-    headers = cloudevent_headers(event, source="/storemesh/inventory", short_type="StockReceived")
+    headers = cloudevent_headers(event, source="/storemesh/inventory")
     assert headers == {
         "ce-specversion": "1.0",
         "ce-id": "6f1c2a4e-8d1b-4c39-9b0e-2f5d3c7a9e11",
@@ -71,7 +71,7 @@ def test_cloudevents_headers_in_binary_mode() -> None:
 
 
 def test_no_trace_headers_without_a_trace() -> None:
-    headers = cloudevent_headers(recorded(), source="/s", short_type="StockReceived")
+    headers = cloudevent_headers(recorded(), source="/s")
     assert "traceparent" not in headers and "ce-requestid" not in headers
 
 
@@ -89,7 +89,7 @@ class _Msg:
 
 
 def test_an_inbound_message_reads_its_cloudevent() -> None:
-    headers = cloudevent_headers(recorded(), source="/storemesh/inventory", short_type="X")
+    headers = cloudevent_headers(recorded(), source="/storemesh/inventory")
     event = InboundEvent.from_message(_Msg("t1.inventory.v1.SZ01.StockReceived", b"p", headers))
     assert event.event_id == "6f1c2a4e-8d1b-4c39-9b0e-2f5d3c7a9e11"
     assert event.event_type == "storemesh.inventory.events.v1.StockReceived"
