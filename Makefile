@@ -11,7 +11,7 @@ PROTO_STAMP := gen/.generated
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv proto run test unit integration bench lint typecheck buf-lint k8s-validate servers clean
+.PHONY: all venv proto run test unit integration bench profile lint typecheck buf-lint k8s-validate servers clean
 
 all: test
 
@@ -52,6 +52,10 @@ integration: proto servers
 
 bench: proto servers
 	$(PY) -m bench
+
+# Where a stock command's CPU goes, by component (shares; see docs/profiles.md).
+profile: proto servers
+	$(PY) -m bench.profile_commands
 
 lint: proto buf-lint
 	$(BIN)/ruff check .
