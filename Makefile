@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PROTO_SRC := $(shell find proto -name '*.proto')
 PROTO_STAMP := gen/.generated
 
@@ -50,7 +51,11 @@ unit: proto
 integration: proto servers
 	$(PY) -m pytest -q tests/integration
 
-bench: proto servers
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet '.[bench]'
+	touch $@
+
+bench: proto servers $(BENCH_STAMP)
 	$(PY) -m bench
 
 # Where a stock command's CPU goes, by component (shares; see docs/profiles.md).

@@ -1,7 +1,8 @@
 """Where a stock command's CPU goes: `python -m bench.profile_commands` (or `make profile`).
 
 Starts the real inventory service in this process on a fresh PostgreSQL database (as the
-benchmark does), sends a bounded number of ReceiveStock and then ReserveStock calls over
+benchmark does), puts the clients' stores in its store directory (as capacity would),
+sends a bounded number of ReceiveStock and then ReserveStock calls over
 loopback gRPC and samples the event loop thread's stack meanwhile; prints the share of
 busy samples each component was on the stack for.
 
@@ -35,6 +36,8 @@ from bench import config
 from bench.context import BenchContext
 from bench.load import closed_loop
 from bench.runner import LOG_LEVEL
+from kernel.service import Service
+from kernel.store_directory import store_directory
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
 
@@ -233,6 +236,7 @@ async def run(calls: int, clients: int, max_seconds: float) -> str:
             stub = pb_grpc.InventoryServiceStub(svc.channel)
             md = svc.metadata
             parts = [f"P-{k:03d}" for k in range(20)]
+            await _seed_directory(svc.service, clients)
             for number in parts:
                 await stub.RegisterPart(
                     pb.RegisterPartRequest(
@@ -277,6 +281,23 @@ async def run(calls: int, clients: int, max_seconds: float) -> str:
         ctx.close()
         endpoints.stop()
     return "\n".join(out)
+
+
+async def _seed_directory(service: Service, clients: int) -> None:
+    """The clients' stores in the store directory, as capacity's events would have put
+    them in production (rows written here, as the workforce benchmark does)."""
+    rows = [
+        {
+            "store_id": f"PROF-{k:02d}",
+            "name": f"Store {k}",
+            "region": "",
+            "closed": False,
+            "version": 1,
+        }
+        for k in range(clients)
+    ]
+    async with service.db.transaction("profile.seed_directory") as conn:
+        await conn.execute(store_directory.insert(), rows)
 
 
 def main(argv: list[str] | None = None) -> int:
