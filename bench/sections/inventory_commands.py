@@ -17,6 +17,7 @@ from bench.load import LoadResult, closed_loop
 from bench.raw import create_raw_table, raw_insert_commit
 from bench.report import LOAD_HEADER, SectionReport, Target, load_row
 from bench.sections.worker_processes import reserve_with_workers
+from kernel.store_directory import store_directory
 
 TITLE = "1. ReserveStock and ReceiveStock over gRPC on PostgreSQL"
 CALL_TIMEOUT = 30.0
@@ -64,6 +65,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         stub = pb_grpc.InventoryServiceStub(svc.channel)
         md = svc.metadata
         relay_batches = _count_relay_batches(svc)
+        await _seed_directory(svc, sizes)
         parts = [f"P-{k:05d}" for k in range(sizes.command_parts)]
         for first in range(0, len(parts), 8):  # set-up, not measured: 8 at a time
             await asyncio.gather(
@@ -169,10 +171,12 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         "The real inventory service (`services.inventory.bootstrap.build`) runs in the"
         " benchmark process on a fresh PostgreSQL database and its own NATS namespace, its"
         " relay and timer loops running as in production; clients call it over loopback gRPC"
-        " (one channel, HQ bearer token verified on every call, a fresh `request_id` per"
-        " call). Log level `warning` (the per-call access log is off); tracing on, no"
-        " exporter. The clients run in the same process and on the same two cores as the"
-        " service, PostgreSQL and NATS.",
+        " (one channel, HQ bearer token: checked in full once, then remembered until it"
+        " expires; a fresh `request_id` per call). Every client's store is in the service's"
+        " store directory (rows written before the load, as capacity's events would have put"
+        " them), so each command checks an open store. Log level `warning` (the per-call"
+        " access log is off); tracing on, no exporter. The clients run in the same process"
+        " and on the same two cores as the service, PostgreSQL and NATS.",
         "",
         f"Spread: client *i* of *N* owns store `C<N>-S<i>` and cycles through"
         f" {len(parts)} parts, so no two clients ever touch the same stock position (stream)"
@@ -233,6 +237,15 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         )
     else:
         report.add(f"(No {TARGET_CLIENTS}-client step in this run: target not judged.)", "")
+
+
+async def _seed_directory(svc: RunningService, sizes: Sizes) -> None:
+    stores = ["SETUP", "HOT"] + [
+        f"C{clients}-S{i:02d}" for clients in sizes.command_clients for i in range(clients)
+    ]
+    rows = [{"store_id": s, "name": s, "region": "", "closed": False, "version": 1} for s in stores]
+    async with svc.service.db.transaction("bench.seed_directory") as conn:
+        await conn.execute(store_directory.insert(), rows)
 
 
 def _count_relay_batches(svc: RunningService) -> dict[str, int]:

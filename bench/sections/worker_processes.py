@@ -3,7 +3,8 @@
 The service runs as `python -m services.inventory` with STOREMESH_GRPC_WORKERS, as in
 production (kernel.workers: the workers share the port with SO_REUSEPORT), on a database
 and NATS namespace of its own; the clients stay in the benchmark process, each on a
-connection of its own so the kernel can share them out among the workers.
+connection of its own so the kernel can share them out among the workers. The clients'
+stores are in the store directory, as in the in-process rows.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from bench.context import BenchContext
+from bench.context import BenchContext, libpq
 from bench.load import LoadResult, closed_loop
 from kernel.testing.servers import free_port
 
@@ -90,6 +92,7 @@ async def reserve_with_workers(
                 timeout=CALL_TIMEOUT,
             )
         stores = [f"W{workers}-S{i:02d}" for i in range(CLIENTS)]
+        await _seed_directory(url, stores)
         await asyncio.gather(
             *(
                 _receive_all(stubs[i], md, stores[i], numbers)
@@ -129,6 +132,17 @@ async def reserve_with_workers(
         for channel in channels:
             await channel.close()
         await asyncio.to_thread(_stop, launcher)
+
+
+async def _seed_directory(url: str, stores: list[str]) -> None:
+    """The clients' stores in the directory, as in the in-process rows (the workers merge
+    the table on a miss)."""
+    async with await psycopg.AsyncConnection.connect(libpq(url)) as conn:
+        await conn.cursor().executemany(
+            "INSERT INTO store_directory (store_id, name, region, closed, version)"
+            " VALUES (%s, %s, '', false, 1)",
+            [(store, store) for store in stores],
+        )
 
 
 async def _receive_all(stub: Any, md: Any, store: str, numbers: list[str]) -> None:
