@@ -174,3 +174,22 @@ async def test_two_workers_share_one_port_and_stop_together(
     assert await asyncio.to_thread(process.wait, 30) == 0
     assert not any(_alive(pid) for pid in workers), "workers stopped"
     assert _sockets(port, LISTEN) == set()
+
+
+async def test_a_worker_that_dies_stops_the_others_and_the_launcher_fails(
+    launcher: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = launcher
+    await _until(
+        "two workers listening",
+        lambda: len(_sockets(port, LISTEN)) == 2 or process.poll() is not None,
+    )
+    workers = _children(process.pid)
+    assert len(workers) == 2
+
+    os.kill(workers[0], signal.SIGKILL)
+
+    # Non-zero, so the orchestrator restarts the pod as a whole.
+    assert await asyncio.to_thread(process.wait, 30) == 1
+    assert not _alive(workers[1]), "the surviving worker was stopped"
+    assert _sockets(port, LISTEN) == set()
