@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 PROTO_SRC := $(shell find proto -name '*.proto')
 PROTO_STAMP := gen/.generated
 
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv proto run test unit integration bench lint typecheck buf-lint k8s-validate servers clean
+.PHONY: all venv proto run test unit integration bench profile lint typecheck buf-lint k8s-validate servers clean
 
 all: test
 
@@ -50,8 +51,16 @@ unit: proto
 integration: proto servers
 	$(PY) -m pytest -q tests/integration
 
-bench: proto servers
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet '.[bench]'
+	touch $@
+
+bench: proto servers $(BENCH_STAMP)
 	$(PY) -m bench
+
+# Where a stock command's CPU goes, by component (shares; see docs/profiles.md).
+profile: proto servers
+	$(PY) -m bench.profile_commands
 
 lint: proto buf-lint
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kernel.clock import Clock, SystemClock
 from kernel.errors import PermissionDenied, Unauthenticated
 
 ISSUER = "storemesh"
@@ -88,15 +90,54 @@ def authorize_role(*roles: str) -> Principal:
 
 
 class TokenVerifier:
-    def __init__(self, public_key_pem: bytes, leeway: timedelta = timedelta(seconds=30)) -> None:
+    """Checks a bearer token's signature and claims; remembers the tokens it accepted.
+
+    A caller sends the same token with every call for hours, and an Ed25519 check costs
+    more CPU than a stock command's own logic, so an accepted token is kept (bounded, least
+    recently used out first) until its `exp` by the injected clock, after which it is
+    checked in full again. A token is only kept once accepted: a refused one is checked
+    every time it comes back, and nothing a token could later turn into is cached, since
+    once valid it stays valid until it expires.
+    """
+
+    def __init__(
+        self,
+        public_key_pem: bytes,
+        leeway: timedelta = timedelta(seconds=30),
+        *,
+        clock: Clock | None = None,
+        max_remembered: int = 10_000,
+    ) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem)
         self._leeway = leeway
+        self._clock = clock or SystemClock()
+        self._max_remembered = max_remembered
+        # raw token -> (who, expiry as a POSIX timestamp)
+        self._accepted: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @classmethod
     def from_file(cls, path: str | Path) -> TokenVerifier:
         return cls(Path(path).read_bytes())
 
+    @property
+    def remembered(self) -> int:
+        return len(self._accepted)
+
     def verify(self, token: str) -> Principal:
+        remembered = self._accepted.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if self._clock.now().timestamp() < expires:
+                self._accepted.move_to_end(token)
+                return principal
+            del self._accepted[token]
+        principal, expires = self._verify_in_full(token)
+        self._accepted[token] = (principal, expires)
+        if len(self._accepted) > self._max_remembered:
+            self._accepted.popitem(last=False)
+        return principal
+
+    def _verify_in_full(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -115,7 +156,9 @@ class TokenVerifier:
         stores = claims.get("stores", [])
         if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
             raise Unauthenticated("invalid token: stores must be a list of store codes")
-        return Principal(subject=str(claims["sub"]), role=role, stores=frozenset(stores))
+        principal = Principal(subject=str(claims["sub"]), role=role, stores=frozenset(stores))
+        # PyJWT has checked that exp is a number.
+        return principal, float(claims["exp"])
 
 
 class TokenIssuer:

@@ -17,6 +17,8 @@ class Settings:
     nats_url: str = "nats://127.0.0.1:4222"
     nats_namespace: str = ""
     grpc_address: str = "127.0.0.1:50051"
+    # Processes serving grpc_address together (kernel.workers); each is a full replica.
+    grpc_workers: int = 1
     jwt_public_key_file: str = "var/keys/jwt-public.pem"
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -35,6 +37,7 @@ class Settings:
             nats_url=_env("STOREMESH_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=_env("STOREMESH_NATS_NAMESPACE", ""),
             grpc_address=_env("STOREMESH_GRPC_ADDRESS", f"127.0.0.1:{default_port}"),
+            grpc_workers=int(_env("STOREMESH_GRPC_WORKERS", "1")),
             jwt_public_key_file=_env("STOREMESH_JWT_PUBLIC_KEY_FILE", "var/keys/jwt-public.pem"),
             tls_cert_file=_env("STOREMESH_TLS_CERT_FILE", ""),
             tls_key_file=_env("STOREMESH_TLS_KEY_FILE", ""),

@@ -73,10 +73,11 @@ async def assemble(
     relay = Relay(db, nats, definition.registry, batch_size=settings.relay_batch_size)
     app.notify_on_commit(relay.wake)
     timers = TimerRunner(app, timer_handlers(app), interval=timer_interval)
-    wanted = list(subscriptions(app))
+    runners = [
+        SubscriptionRunner(app, nats, sub, service=definition.name) for sub in subscriptions(app)
+    ]
     if definition.keeps_store_directory:
-        wanted.append(store_directory.subscription(definition.name))
-    runners = [SubscriptionRunner(app, nats, sub, service=definition.name) for sub in wanted]
+        runners.append(store_directory.DirectoryRunner(app, nats, service=definition.name))
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240
         verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
     host = ServiceHost(

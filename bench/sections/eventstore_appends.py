@@ -18,6 +18,7 @@ from bench.load import LoadResult, closed_loop
 from bench.raw import create_raw_table, raw_insert_commit
 from bench.report import LOAD_HEADER, SectionReport, Target, load_row
 from bench.samples import REGISTRY, SampleEvent, stock_received
+from bench.sections import eventsourcing_peer
 from kernel.application import Application, UnitOfWork
 from kernel.clock import SystemClock
 from kernel.db import Database
@@ -59,6 +60,8 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     sample = stock_received()
     rows: list[list[str]] = []
     handle_by_writers: dict[int, tuple[float, float]] = {}
+    peer_by_writers: dict[int, float] = {}
+    with_peer = eventsourcing_peer.available()
     async with ctx.database("appends") as url:
         db = Database(url)
         try:
@@ -71,12 +74,22 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                 handled = await _through_application(app, sample, writers, sizes)
                 direct = await _through_event_store(db, store, sample, writers, sizes)
                 same_sql = await _raw_same_statements(url, sample, writers, sizes)
+                peer = (
+                    await eventsourcing_peer.through_eventsourcing(url, writers, sizes)
+                    if with_peer
+                    else None
+                )
                 after = await _raw(url, sample, writers, sizes)
                 baseline = (before.rate + after.rate) / 2
                 handle_by_writers[writers] = (handled.rate, baseline)
                 rows += [
                     load_row(before, "raw psycopg INSERT+COMMIT (one event row), before"),
                     load_row(handled, "**Application.handle**: one-event command", baseline),
+                ]
+                if peer is not None:
+                    peer_by_writers[writers] = peer.rate
+                    rows.append(load_row(peer, eventsourcing_peer.ROW_LABEL, baseline))
+                rows += [
                     load_row(
                         direct, "EventStore.append + command_log in Database.transaction", baseline
                     ),
@@ -107,6 +120,12 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         " and bare psycopg running the four statements a command sends (command-log lookup,"
         " stream-version update, event insert returning, command-log insert) and `COMMIT`.",
         "",
+        "Peer: the PyPI `eventsourcing` library (pinned in the `bench` extras) on the same"
+        " database, its `Application.save` of a new aggregate whose one event is its creation"
+        " (one event row per transaction, no idempotency row, no read model), each writer a"
+        " thread with a connection of its own."
+        + ("" if with_peer else " **Not installed in this run: no peer row.**"),
+        "",
     )
     report.table(LOAD_HEADER, rows)
     for writers, (handled_rate, baseline) in handle_by_writers.items():
@@ -116,6 +135,18 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                 " share of raw INSERT+COMMIT",
                 100 * handled_rate / baseline if baseline else 0.0,
                 100 * TARGET_SHARE,
+                "%",
+                higher_is_better=True,
+            )
+        )
+    for writers, peer_rate in peer_by_writers.items():
+        handled_rate = handle_by_writers[writers][0]
+        report.targets.append(
+            Target(
+                f"one-event commands at {writers} writer{'s' if writers > 1 else ''},"
+                " Application.handle over the eventsourcing library's save",
+                100 * handled_rate / peer_rate if peer_rate else 0.0,
+                100.0,
                 "%",
                 higher_is_better=True,
             )

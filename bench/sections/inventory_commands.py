@@ -16,12 +16,15 @@ from bench.context import BenchContext, RunningService, libpq
 from bench.load import LoadResult, closed_loop
 from bench.raw import create_raw_table, raw_insert_commit
 from bench.report import LOAD_HEADER, SectionReport, Target, load_row
+from bench.sections.worker_processes import reserve_with_workers
+from kernel.store_directory import store_directory
 
 TITLE = "1. ReserveStock and ReceiveStock over gRPC on PostgreSQL"
 CALL_TIMEOUT = 30.0
 RECEIVE_QUANTITY = 1_000  # each receipt; reservations take 1, so stock never runs out
 RESERVE_P99_TARGET_MS = 20.0
 TARGET_CLIENTS = 8
+WORKER_COUNTS = (1, 2)
 
 
 def _rid() -> str:
@@ -62,6 +65,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         stub = pb_grpc.InventoryServiceStub(svc.channel)
         md = svc.metadata
         relay_batches = _count_relay_batches(svc)
+        await _seed_directory(svc, sizes)
         parts = [f"P-{k:05d}" for k in range(sizes.command_parts)]
         for first in range(0, len(parts), 8):  # set-up, not measured: 8 at a time
             await asyncio.gather(
@@ -148,15 +152,31 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         relayed = svc.service.relay.published
         empty_batches = relay_batches["empty"]
         batches = relay_batches["calls"]
+        in_process = reserve_by_clients.get(TARGET_CLIENTS)
+
+    # The in-process service has stopped: the worker processes get the machine to themselves.
+    worker_rows = []
+    for workers in WORKER_COUNTS:
+        async with ctx.database(f"workers{workers}") as wurl, ctx.namespace("wrk") as wns:
+            result = await reserve_with_workers(ctx, workers, wurl, wns, len(parts))
+        worker_rows.append(
+            load_row(
+                result,
+                f"ReserveStock (gRPC), {workers} worker process{'es' if workers > 1 else ''}",
+                in_process.rate if in_process else None,
+            )
+        )
 
     report.add(
         "The real inventory service (`services.inventory.bootstrap.build`) runs in the"
         " benchmark process on a fresh PostgreSQL database and its own NATS namespace, its"
         " relay and timer loops running as in production; clients call it over loopback gRPC"
-        " (one channel, HQ bearer token verified on every call, a fresh `request_id` per"
-        " call). Log level `warning` (the per-call access log is off); tracing on, no"
-        " exporter. The clients run in the same process and on the same two cores as the"
-        " service, PostgreSQL and NATS.",
+        " (one channel, HQ bearer token: checked in full once, then remembered until it"
+        " expires; a fresh `request_id` per call). Every client's store is in the service's"
+        " store directory (rows written before the load, as capacity's events would have put"
+        " them), so each command checks an open store. Log level `warning` (the per-call"
+        " access log is off); tracing on, no exporter. The clients run in the same process"
+        " and on the same two cores as the service, PostgreSQL and NATS.",
         "",
         f"Spread: client *i* of *N* owns store `C<N>-S<i>` and cycles through"
         f" {len(parts)} parts, so no two clients ever touch the same stock position (stream)"
@@ -189,6 +209,21 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         " clients queue for connections inside the service.",
         "",
     )
+    report.add(
+        f"### ReserveStock at {TARGET_CLIENTS} clients with 1 and 2 worker processes",
+        "",
+        "The same service started as production starts it, `python -m services.inventory`"
+        " with `STOREMESH_GRPC_WORKERS` (kernel/workers.py: the workers share the port with"
+        " SO_REUSEPORT, each a full replica with its relay, timers and consumers), on a"
+        " database and NATS namespace of its own, after the in-process service above has"
+        " stopped. Each client has a connection of its own, so the kernel shares them out"
+        f" among the workers; each client reserves on its own store's {len(parts)} positions"
+        " (stocked first, not measured). *vs raw* is here the share of the in-process"
+        f" ReserveStock row at {TARGET_CLIENTS} clients above; *CPU ms/op* counts the clients'"
+        " and all service processes' CPU.",
+        "",
+    )
+    report.table(LOAD_HEADER, worker_rows)
     at_target = reserve_by_clients.get(TARGET_CLIENTS)
     if at_target is not None:
         report.targets.append(
@@ -202,6 +237,15 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         )
     else:
         report.add(f"(No {TARGET_CLIENTS}-client step in this run: target not judged.)", "")
+
+
+async def _seed_directory(svc: RunningService, sizes: Sizes) -> None:
+    stores = ["SETUP", "HOT"] + [
+        f"C{clients}-S{i:02d}" for clients in sizes.command_clients for i in range(clients)
+    ]
+    rows = [{"store_id": s, "name": s, "region": "", "closed": False, "version": 1} for s in stores]
+    async with svc.service.db.transaction("bench.seed_directory") as conn:
+        await conn.execute(store_directory.insert(), rows)
 
 
 def _count_relay_batches(svc: RunningService) -> dict[str, int]:
