@@ -179,3 +179,39 @@ async def test_two_replicas_timer_batches_on_overlapping_positions_never_deadloc
 async def count_timers(db: Database) -> int:
     async with db.connect() as conn:
         return len((await conn.execute(select(timers.c.timer_id))).all())
+
+
+async def test_a_command_does_not_wait_for_the_rest_of_a_timer_pass(
+    app: Application, db: Database, clock: ManualClock
+) -> None:
+    """The pass fired S1's timer and is stuck in S2's: a command on S1 goes through."""
+    in_second = asyncio.Event()
+    release = asyncio.Event()
+
+    async def touch_then_maybe_hang(uow: UnitOfWork, payload: Any) -> None:
+        await touch(uow, payload["store_id"])
+        if payload["store_id"] == "S2":
+            in_second.set()
+            await asyncio.wait_for(release.wait(), 30)
+
+    for n, store_id in enumerate(("S1", "S2")):
+
+        async def arm(uow: UnitOfWork, n: int = n, store_id: str = store_id) -> None:
+            at = clock.now() + timedelta(seconds=n + 1)
+            await uow.schedule(f"t/{store_id}", "touch", at, {"store_id": store_id})
+
+        await app.handle(("arm", n), arm)
+    clock.advance(timedelta(minutes=1))
+    runner = TimerRunner(app, {"touch": touch_then_maybe_hang})
+    firing = asyncio.create_task(runner.run_due())
+    try:
+        await asyncio.wait_for(in_second.wait(), 10)
+
+        async def command(uow: UnitOfWork) -> None:
+            await touch(uow, "S1")
+
+        await asyncio.wait_for(app.handle(("command", "S1"), command), 2.0)
+    finally:
+        release.set()
+    assert await asyncio.wait_for(firing, 10) == 2
+    assert await count_events(db) == 3
