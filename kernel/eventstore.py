@@ -1,11 +1,13 @@
-"""The event store: append with expected version, read a stream, read all without gaps.
+"""The event store: append with expected version, read a stream, hand out unpublished events.
 
-Gap safety on PostgreSQL: every row records the id of the transaction that wrote it, and a
-global reader orders by (tx_id, position) and reads only rows of transactions older than
-the xmin of its snapshot. Every such transaction has ended, so no row can later appear
-behind the reader's checkpoint, whatever order concurrent appends commit in. Writers never
-take a table lock. On SQLite writers are serialised (BEGIN IMMEDIATE), tx_id is 0 and the
-order is the position order.
+Publication without gaps and in every stream's order: each append also puts the event's
+position into the `outbox` table, in the same transaction. The relay reads committed
+outbox rows in position order and deletes them once JetStream has them, so an event
+committed late (behind a higher position) is simply still there on the next pass: nothing
+is skipped, and no reader waits for transactions it has nothing to do with. Version v+1 of
+a stream can only be appended after the transaction holding v committed (the streams row
+and the expected version see to it), so v+1 takes a higher position and v is visible (or
+already published) whenever v+1 is: position order is every stream's version order.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
-    or_,
     select,
     text,
     update,
@@ -61,7 +62,13 @@ events = Table(
     Column("metadata", JSON, nullable=False),
     Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_events_stream", "stream_id", "stream_version", unique=True),
-    Index("ix_events_global", "tx_id", "position"),
+)
+
+# Positions of committed events the relay has not published yet (deleted once it has).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", _Position, primary_key=True, autoincrement=False),
 )
 
 streams = Table(
@@ -129,8 +136,29 @@ def _create_kernel_tables(conn: Connection) -> None:
         )
 
 
+def _add_outbox(conn: Connection) -> None:
+    """Queue what the relay's (tx_id, position) checkpoint had not reached yet.
+
+    That checkpoint only ever passed events of transactions that had ended, so everything
+    at or before it in (tx_id, position) order is on JetStream already. Events appended by
+    a replica still running the old code after this step get no outbox row: stop the old
+    replicas before starting the new ones.
+    """
+    outbox.create(conn, checkfirst=True)
+    conn.execute(
+        text(
+            "INSERT INTO outbox (position) SELECT e.position FROM events e "
+            "WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.name = 'relay' "
+            "AND (e.tx_id < c.tx_id OR (e.tx_id = c.tx_id AND e.position <= c.position))) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.position = e.position)"
+        )
+    )
+    conn.execute(text("DROP INDEX IF EXISTS ix_events_global"))
+
+
 KERNEL_MIGRATIONS = (
     Migration(1, "event store, command log, inbox, checkpoints, timers", _create_kernel_tables),
+    Migration(2, "outbox of unpublished events", _add_outbox),
 )
 
 ANY_VERSION = -1
@@ -157,12 +185,6 @@ class RecordedEvent:
     payload: bytes
     metadata: dict[str, Any]
     recorded_at: datetime
-
-
-@dataclass(frozen=True, order=True)
-class Checkpoint:
-    tx_id: int = 0
-    position: int = 0
 
 
 def _row_to_event(row: Any) -> RecordedEvent:
@@ -215,6 +237,7 @@ class EventStore:
         ]
         result = await conn.execute(_INSERT_EVENTS, rows)
         keys = result.all()
+        await conn.execute(_QUEUE, [{"position": k.position} for k in keys])
         return [
             RecordedEvent(
                 position=k.position,
@@ -320,13 +343,16 @@ class EventStore:
         result = await conn.execute(_READ_STREAM, {"stream_id": stream_id, "after": after_version})
         return [_row_to_event(row) for row in result]
 
-    async def read_all(
-        self, conn: AsyncConnection, after: Checkpoint, limit: int = 500
+    async def read_unpublished(
+        self, conn: AsyncConnection, limit: int = 500
     ) -> list[RecordedEvent]:
-        """Events after the checkpoint in a gap-free order (see the module docstring)."""
-        query = _READ_ALL_PG if conn.dialect.name == "postgresql" else _READ_ALL
-        params = {"tx_id": after.tx_id, "position": after.position, "limit": limit}
-        return [_row_to_event(row) for row in await conn.execute(query, params)]
+        """Committed events not yet published, in position order (see the module docstring)."""
+        return [_row_to_event(row) for row in await conn.execute(_UNPUBLISHED, {"limit": limit})]
+
+    async def mark_published(self, conn: AsyncConnection, positions: Sequence[int]) -> None:
+        """Take published events out of the outbox (in the transaction that read them)."""
+        if positions:
+            await conn.execute(_PUBLISHED, {"positions": list(positions)})
 
     async def load_snapshot(self, conn: AsyncConnection, stream_id: str) -> tuple[int, Any] | None:
         row = (await conn.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
@@ -377,23 +403,14 @@ _LOAD_SNAPSHOT = select(snapshots.c.version, snapshots.c.state).where(
     snapshots.c.stream_id == bindparam("stream_id")
 )
 _INSERT_EVENTS = events.insert().returning(events.c.position, events.c.tx_id)
-_AFTER_CHECKPOINT = or_(
-    events.c.tx_id > bindparam("tx_id"),
-    and_(events.c.tx_id == bindparam("tx_id"), events.c.position > bindparam("position")),
-)
-_READ_ALL = (
+_QUEUE = outbox.insert()
+_UNPUBLISHED = (
     select(events)
-    .where(_AFTER_CHECKPOINT)
-    .order_by(events.c.tx_id, events.c.position)
+    .join(outbox, outbox.c.position == events.c.position)
+    .order_by(outbox.c.position)
     .limit(bindparam("limit"))
 )
-_READ_ALL_PG = (
-    select(events)
-    .where(_AFTER_CHECKPOINT)
-    .where(events.c.tx_id < text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
-    .order_by(events.c.tx_id, events.c.position)
-    .limit(bindparam("limit"))
-)
+_PUBLISHED = outbox.delete().where(outbox.c.position.in_(bindparam("positions", expanding=True)))
 
 
 async def log_command(
@@ -430,7 +447,8 @@ _LOG_COMMAND_PG = (
 
 @functools.cache
 def _one_statement_append(count: int, new_stream: bool) -> str:
-    """The version claim and the inserts of `count` events as one statement (psycopg style).
+    """The version claim, the inserts of `count` events and their outbox rows as one
+    statement (psycopg style).
 
     The claim is a CTE; when it claims nothing (a stale version, or a stream someone else
     created first) the insert selects no rows, which the caller reads as a conflict.
@@ -448,11 +466,13 @@ def _one_statement_append(count: int, new_stream: bool) -> str:
         for i in range(count)
     )
     return (
-        f"WITH claimed AS ({claim}) "
+        f"WITH claimed AS ({claim}), appended AS ("
         "INSERT INTO events (stream_id, stream_version, event_id, event_type, store_id, "
         "payload, metadata, recorded_at) "
         "SELECT %(stream_id)s, e.version, e.event_id, e.event_type, e.store_id, e.payload, "
         "e.metadata, %(recorded_at)s "
         f"FROM claimed, (VALUES {rows}) AS e(version, event_id, event_type, store_id, payload, "
-        "metadata) ORDER BY e.version RETURNING position, tx_id"
+        "metadata) ORDER BY e.version RETURNING position, tx_id), "
+        "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
+        "SELECT position, tx_id FROM appended"
     )

@@ -1,8 +1,11 @@
-"""The relay: publishes committed events to JetStream, moving its checkpoint only on ack.
+"""The relay: publishes the outbox's events to JetStream in position order, deleting them
+only once JetStream acknowledged them.
 
-One replica relays at a time (it holds the checkpoint row lock for the batch); the others
-skip the locked row and wait. A crash after publishing and before the checkpoint commit
-republishes the batch with the same Nats-Msg-Id, which JetStream deduplicates.
+One replica relays at a time (it holds its lease row, `FOR UPDATE SKIP LOCKED`, for the
+batch); the others skip the locked row and wait. Messages of one batch go out pipelined on
+one connection, so JetStream stores them in the order sent: position order, which is every
+stream's version order (see kernel.eventstore). A crash after publishing and before the
+commit republishes the batch with the same Nats-Msg-Id, which JetStream deduplicates.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.db import Database
-from kernel.errors import Unavailable
+from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
-from kernel.eventstore import Checkpoint, EventStore, RecordedEvent, checkpoints
+from kernel.eventstore import EventStore, RecordedEvent, checkpoints
 from kernel.messaging import NatsConnection, StreamSpec, cloudevent_headers
 from kernel.telemetry import context_from, traceparent_of
 
@@ -69,6 +72,7 @@ class Relay:
         self._wake.set()
 
     async def ensure_checkpoint(self) -> None:
+        """The lease row; it also notes the last position published and when (relay lag)."""
         async with self.db.transaction("relay.ensure_checkpoint") as conn:
             insert = pg_insert if self.db.is_postgres else sqlite_insert
             await conn.execute(
@@ -81,10 +85,9 @@ class Relay:
         """Publish one batch; returns how many events went out (0: nothing to do)."""
         js = await self.nats.jetstream()
         async with self.db.transaction("relay.batch") as conn:
-            checkpoint = await self._lock_checkpoint(conn)
-            if checkpoint is None:
+            if not await self._hold_lease(conn):
                 return 0  # another replica is relaying right now
-            batch = await self._store.read_all(conn, checkpoint, self.batch_size)
+            batch = await self._store.read_unpublished(conn, self.batch_size)
             if not batch:
                 return 0
             futures = []
@@ -110,6 +113,7 @@ class Relay:
                 raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
             if self._after_publish is not None:
                 await self._after_publish(batch)
+            await self._store.mark_published(conn, [e.position for e in batch])
             last = batch[-1]
             await conn.execute(
                 update(checkpoints)
@@ -119,15 +123,15 @@ class Relay:
         self.published += len(batch)
         return len(batch)
 
-    async def _lock_checkpoint(self, conn: AsyncConnection) -> Checkpoint | None:
+    async def _hold_lease(self, conn: AsyncConnection) -> bool:
         row = (
             await conn.execute(
-                select(checkpoints.c.tx_id, checkpoints.c.position)
+                select(checkpoints.c.name)
                 .where(checkpoints.c.name == self.name)
                 .with_for_update(skip_locked=True)
             )
         ).first()
-        return None if row is None else Checkpoint(row.tx_id, row.position)
+        return row is not None
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.ensure_checkpoint()
@@ -139,6 +143,10 @@ class Relay:
                 delay = 0.1
                 if sent >= self.batch_size:
                     continue  # a backlog: keep draining
+            except ConcurrencyConflict:
+                # PostgreSQL broke a lock cycle: the batch is still in the outbox.
+                await _sleep_or_stop(stop, 0.05)
+                continue
             except Unavailable as exc:
                 log.warning("relay.waiting", reason=str(exc), retry_in=delay)
                 await _sleep_or_stop(stop, delay)

@@ -4,23 +4,29 @@ Each message is handled in one database transaction together with its inbox row,
 redelivered message finds the row and is only acknowledged. Failures are retried with
 backoff up to `max_deliver`; then the message is parked on the dead-letter subject
 `deadletter.v1.<service>.<subscription>` with the reason, and terminated.
+
+The ack wait is short, so that a consumer restarted after a crash gets the messages its
+dead predecessor had fetched within seconds; while a batch is in hand the runner tells
+JetStream it is still working on it (in-progress acks), however long the handlers take.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from sqlalchemy import bindparam, text
 
 from kernel.application import Application, UnitOfWork
-from kernel.errors import Unavailable
+from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.eventstore import inbox
 from kernel.messaging import InboundEvent, NatsConnection, StreamSpec
 from kernel.telemetry import context_from
@@ -57,8 +63,10 @@ class Subscription:
     handler: Handler
     max_deliver: int = 5
     backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
-    ack_wait_seconds: float = 30.0
+    # The time a crashed consumer's messages wait before another one gets them.
+    ack_wait_seconds: float = 4.0
     batch: int = 64
+    conflict_attempts: int = 8
 
 
 class SubscriptionRunner:
@@ -103,6 +111,7 @@ class SubscriptionRunner:
     async def run(self, stop: asyncio.Event) -> None:
         delay = 0.2
         psub: Any = None
+        told_missing = False
         while not stop.is_set():
             try:
                 if psub is None:
@@ -113,8 +122,17 @@ class SubscriptionRunner:
                 except TimeoutError:
                     # Nothing to fetch: nats-py raises its own TimeoutError or asyncio's.
                     continue
-                for msg in messages:
-                    await self.process(msg)
+                await self._process_batch(messages)
+            except NotFoundError:
+                # The stream's owner has not created it yet (or it is being re-created):
+                # an expected wait at start-up, said once.
+                if not told_missing:
+                    log.info("subscription.waiting_for_stream", subscription=self.sub.name)
+                    told_missing = True
+                await self._drop(psub)
+                psub = None
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 2.0)
             except Unavailable as exc:
                 log.warning("subscription.waiting", subscription=self.sub.name, reason=str(exc))
                 await self._drop(psub)
@@ -137,6 +155,26 @@ class SubscriptionRunner:
         if psub is not None:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    async def _process_batch(self, messages: Sequence[Any]) -> None:
+        in_hand = list(messages)
+        keeper = asyncio.create_task(self._keep_in_progress(in_hand))
+        try:
+            for msg in messages:
+                await self.process(msg)
+                in_hand.remove(msg)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    async def _keep_in_progress(self, in_hand: list[Any]) -> None:
+        """Reset the ack wait of the fetched messages not handled yet, while we live."""
+        while True:
+            await asyncio.sleep(self.sub.ack_wait_seconds / 3)
+            for msg in list(in_hand):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     async def process(self, msg: Any) -> None:
         event = InboundEvent.from_message(msg)
@@ -176,6 +214,18 @@ class SubscriptionRunner:
             await msg.ack()
 
     async def _handle_once(self, event: InboundEvent) -> None:
+        for attempt in range(1, self.sub.conflict_attempts + 1):
+            try:
+                await self._handle_in_transaction(event)
+                return
+            except ConcurrencyConflict:
+                # Another writer (or a lock cycle PostgreSQL broke) got there first: not a
+                # failed delivery, so it is retried here rather than counted to max_deliver.
+                if attempt == self.sub.conflict_attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+
+    async def _handle_in_transaction(self, event: InboundEvent) -> None:
         async with self.app.db.transaction(f"handle {self.sub.name}") as conn:
             fresh = await conn.execute(
                 _CLAIM_INBOX,

@@ -5,6 +5,7 @@ private NATS servers that tests may stop and start, and bounded polling."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -12,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from nats.js import JetStreamContext
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from structlog.testing import LogCapture
 
 from kernel.application import Aggregate, Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.db import Database
 from kernel.eventstore import (
     KERNEL_MIGRATIONS,
-    Checkpoint,
     EventStore,
     NewEvent,
     RecordedEvent,
@@ -97,6 +99,33 @@ def stock_event(store_id: str = "SZ01", part: str = "P-1", quantity: int = 1) ->
     return NewEvent(type_name, payload, store_id)
 
 
+async def touch(uow: UnitOfWork, store_id: str, part: str = "P-1") -> None:
+    """Append one event to a stock stream at the version this transaction read."""
+    stream_id = POSITIONS.stream_id(store_id, part)
+    version = await uow.store.stream_version(uow.conn, stream_id)
+    uow.recorded += await uow.store.append(
+        uow.conn, stream_id, version, [stock_event(store_id, part)], uow.clock.now()
+    )
+
+
+@pytest.fixture
+def kernel_logs(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
+    """What the kernel's command path, timers, relay and consumers log during the test.
+
+    The kernel modules' loggers are swapped, not structlog's global configuration: a
+    service assembled earlier in the session has cached its loggers already.
+    """
+    capture = LogCapture()
+    logger = structlog.wrap_logger(
+        None,
+        processors=[structlog.processors.add_log_level, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+    )
+    for module in ("application", "relay", "subscriptions", "timers"):
+        monkeypatch.setattr(f"kernel.{module}.log", logger)
+    return capture
+
+
 async def receive(app: Application, store_id: str, part: str, quantity: int = 1, **kw: Any) -> Any:
     """One ReceiveStock command through the Application (its own transaction)."""
     command = ReceiveStock(store_id, part, quantity, "ref", app.clock.now())
@@ -149,27 +178,23 @@ async def all_messages(js: JetStreamContext, stream: str) -> list[Any]:
     ]
 
 
-# Gap-safe reading holds back events while ANY transaction of the PostgreSQL cluster that
-# began before them is still open (other test runs included): tests wait for what they
-# expect, with a deadline, rather than assume one read or one relay pass sees it at once.
-
-
-async def read_until(
-    db: Database, after: Checkpoint, count: int, *, within: float = 30.0
+async def take_unpublished(
+    db: Database, count: int, *, limit: int = 500, within: float = 30.0
 ) -> list[RecordedEvent]:
-    """Follow the global order from `after` until `count` events came; fail at the deadline."""
+    """Do what the relay does, without NATS: take events out of the outbox in order until
+    `count` came; fail at the deadline."""
     store = EventStore()
     got: list[RecordedEvent] = []
     deadline = time.monotonic() + within
     while len(got) < count:
-        async with db.transaction("test.read_all") as conn:
-            batch = await store.read_all(conn, after)
+        async with db.transaction("test.outbox") as conn:
+            batch = await store.read_unpublished(conn, limit)
+            await store.mark_published(conn, [e.position for e in batch])
         got.extend(batch)
         if batch:
-            after = Checkpoint(batch[-1].tx_id, batch[-1].position)
             continue
         if time.monotonic() > deadline:
-            raise AssertionError(f"read {len(got)} of {count} events within {within}s")
+            raise AssertionError(f"took {len(got)} of {count} events within {within}s")
         await asyncio.sleep(0.02)
     return got
 

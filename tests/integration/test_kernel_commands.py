@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from structlog.testing import LogCapture
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
@@ -19,7 +21,9 @@ from tests.integration.kernel_fixtures import (
     app,
     count_events,
     db,
+    kernel_logs,
     receive,
+    touch,
 )
 
 
@@ -149,3 +153,39 @@ async def test_commands_locking_two_streams_in_opposite_order_both_commit(
     assert await count_events(db) == 2 + 4
     for store_id in ("SZ01", "SZ02"):
         assert await receive(app, store_id, "P-1", 1) == 13
+
+
+async def test_a_deadlock_between_two_commands_is_retried_not_logged(
+    app: Application, db: Database, kernel_logs: LogCapture
+) -> None:
+    """Two transfers lock S1 and S2 in opposite orders at the same moment: PostgreSQL
+    aborts one, which is retried as a conflict; both go through and nothing is an error."""
+    for store_id in ("S1", "S2"):
+        await receive(app, store_id, "P-1")
+    first_pass = asyncio.Barrier(2)
+    attempts: list[str] = []
+
+    def transfer(source: str, destination: str) -> Any:
+        async def handler(uow: UnitOfWork) -> None:
+            attempts.append(source)
+            await uow.conn.execute(
+                text("SELECT 1 FROM streams WHERE stream_id = :s FOR UPDATE"),
+                {"s": POSITIONS.stream_id(source, "P-1")},
+            )
+            if attempts.count(source) == 1:
+                await asyncio.wait_for(first_pass.wait(), 10)  # both hold their source
+            await touch(uow, destination)
+            await touch(uow, source)
+
+        return handler
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            app.handle(("transfer", "S1"), transfer("S1", "S2")),
+            app.handle(("transfer", "S2"), transfer("S2", "S1")),
+        ),
+        30,
+    )
+    assert len(attempts) == 3, "one of the two was rolled back and ran again"
+    assert await count_events(db) == 6
+    assert [e for e in kernel_logs.entries if e["log_level"] in ("error", "critical")] == []

@@ -1,5 +1,6 @@
-"""The event store on real PostgreSQL (and SQLite): expected versions, gap-safe global
-reading with transactions that commit out of order, snapshots, versioned migrations."""
+"""The event store on real PostgreSQL (and SQLite): expected versions, the outbox handing
+out every event once with transactions that commit out of order, snapshots, versioned
+migrations."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import (
     ANY_VERSION,
     KERNEL_MIGRATIONS,
-    Checkpoint,
     EventStore,
     RecordedEvent,
+    events,
     snapshots,
 )
 from services.inventory.domain.stock import (
@@ -39,20 +40,19 @@ from tests.integration.kernel_fixtures import (
     count_events,
     db,
     migrated,
-    read_until,
     stock_event,
+    take_unpublished,
 )
 
 store = EventStore()
 
 
-async def _read_all(db: Database, after: Checkpoint, limit: int = 500) -> list[RecordedEvent]:
-    async with db.transaction("test.read_all") as conn:
-        return await store.read_all(conn, after, limit)
-
-
-def _after(batch: list[RecordedEvent], checkpoint: Checkpoint) -> Checkpoint:
-    return Checkpoint(batch[-1].tx_id, batch[-1].position) if batch else checkpoint
+async def _take(db: Database, limit: int = 500) -> list[RecordedEvent]:
+    """One relay pass without NATS: read the unpublished events and mark them published."""
+    async with db.transaction("test.outbox") as conn:
+        batch = await store.read_unpublished(conn, limit)
+        await store.mark_published(conn, [e.position for e in batch])
+    return batch
 
 
 # Append with expected version
@@ -127,16 +127,15 @@ async def test_concurrent_appenders_to_one_stream_exactly_one_wins(db: Database)
 # Gap safety: transactions that commit out of order of their positions
 
 
-async def test_reader_does_not_skip_an_event_committed_after_a_higher_position(
+async def test_outbox_does_not_skip_an_event_committed_after_a_higher_position(
     db: Database,
 ) -> None:
     async with db.transaction() as conn:
         seeded = await store.append(
             conn, "s/seed", 0, [stock_event() for _ in range(3)], ManualClock().now()
         )
-    batch = await read_until(db, Checkpoint(), 3)
+    batch = await take_unpublished(db, 3)
     assert [e.event_id for e in batch] == [e.event_id for e in seeded]
-    checkpoint = _after(batch, Checkpoint())
 
     async with db.engine.connect() as conn_a, db.engine.connect() as conn_b:
         tx_a = await conn_a.begin()
@@ -146,20 +145,18 @@ async def test_reader_does_not_skip_an_event_committed_after_a_higher_position(
         assert a_event.position < b_event.position
         await tx_b.commit()
 
-        # B is committed, A (lower position) is not: B must not be handed out past A's gap.
-        early = await _read_all(db, checkpoint)
-        assert early == [], "read_all returned an event past an uncommitted lower position"
-        checkpoint = _after(early, checkpoint)
+        # B is committed, A (lower position) is not: B may go, A must stay for later.
+        early = await _take(db)
+        assert [e.event_id for e in early] == [b_event.event_id]
 
         await tx_a.commit()
 
-    late = await read_until(db, checkpoint, 2)
-    assert [e.event_id for e in late] == [a_event.event_id, b_event.event_id]
-    checkpoint = _after(late, checkpoint)
-    assert await _read_all(db, checkpoint) == []
+    late = await take_unpublished(db, 1)
+    assert [e.event_id for e in late] == [a_event.event_id]
+    assert await _take(db) == []
 
 
-async def test_reader_gets_a_lower_position_committed_after_it_read_a_higher_one(
+async def test_outbox_hands_out_a_lower_position_committed_after_a_higher_one(
     db: Database,
 ) -> None:
     """B takes its transaction id first but appends last; A appends first, commits last."""
@@ -172,13 +169,12 @@ async def test_reader_gets_a_lower_position_committed_after_it_read_a_higher_one
         assert a_event.position < b_event.position
         await tx_b.commit()
 
-        first = await _read_all(db, Checkpoint())
-        checkpoint = _after(first, Checkpoint())
+        first = await _take(db)
         assert a_event.event_id not in {e.event_id for e in first}
 
         await tx_a.commit()
 
-    rest = await read_until(db, checkpoint, 2 - len(first))
+    rest = await take_unpublished(db, 2 - len(first))
     seen = [e.event_id for e in first + rest]
     assert sorted(seen) == sorted([a_event.event_id, b_event.event_id])
     assert len(seen) == 2
@@ -206,13 +202,11 @@ async def test_many_concurrent_writers_reader_sees_every_event_exactly_once(
     seen: list[RecordedEvent] = []
 
     async def reader() -> None:
-        checkpoint = Checkpoint()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             caught_up = done.is_set() and len(seen) >= writers * appends
-            batch = await _read_all(db, checkpoint, limit=37)
+            batch = await _take(db, limit=37)
             seen.extend(batch)
-            checkpoint = _after(batch, checkpoint)
             if caught_up and not batch:
                 return
             await asyncio.sleep(0.001)
@@ -242,7 +236,7 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def test_sqlite_appends_with_expected_version_and_reads_all_in_order(
+async def test_sqlite_appends_with_expected_version_and_hands_out_events_in_order(
     sqlite_db: Database,
 ) -> None:
     now = ManualClock().now()
@@ -267,10 +261,10 @@ async def test_sqlite_appends_with_expected_version_and_reads_all_in_order(
     assert stream[0].payload == stock_event().payload
 
     everything = [e.event_id for e in a[:2] + b + a[2:]]
-    first = await _read_all(sqlite_db, Checkpoint(), limit=2)
-    rest = await _read_all(sqlite_db, _after(first, Checkpoint()))
+    first = await _take(sqlite_db, limit=2)
+    rest = await _take(sqlite_db)
     assert [e.event_id for e in first + rest] == everything
-    assert await _read_all(sqlite_db, _after(rest, Checkpoint())) == []
+    assert await _take(sqlite_db) == []
     assert await count_events(sqlite_db) == 4
 
 
@@ -329,11 +323,53 @@ async def test_migrations_apply_once_when_replicas_start_together(pg_url: str) -
     replicas = [Database(pg_url) for _ in range(3)]
     try:
         applied = await asyncio.gather(*(r.migrate("kernel", KERNEL_MIGRATIONS) for r in replicas))
-        assert sorted(applied) == [[], [], [1]]
+        assert sorted(applied) == [[], [], [1, 2]]
         assert await replicas[0].migrate("kernel", KERNEL_MIGRATIONS) == []
         async with replicas[0].connect() as conn:
             rows = await conn.scalar(select(func.count()).select_from(schema_migrations))
-        assert rows == 1
+        assert rows == 2
     finally:
         for r in replicas:
             await r.dispose()
+
+
+async def test_outbox_migration_queues_what_the_old_checkpoint_had_not_published(
+    pg_url: str,
+) -> None:
+    """A database of the (tx_id, position) relay: what its checkpoint passed is on JetStream
+    already; everything after it must go out through the outbox."""
+    old = Database(pg_url)
+    try:
+        await old.migrate("kernel", KERNEL_MIGRATIONS[:1])
+        async with old.transaction() as conn:
+            await conn.execute(text("DROP TABLE outbox"))  # version 1 had none
+        for version in range(1, 6):  # as version 1 appended: events only
+            async with old.transaction() as conn:
+                new = stock_event()
+                await conn.execute(
+                    events.insert().values(
+                        stream_id="s/old",
+                        stream_version=version,
+                        event_id=new.event_id,
+                        event_type=new.event_type,
+                        store_id=new.store_id,
+                        payload=new.payload,
+                        metadata={},
+                        recorded_at=ManualClock().now(),
+                    )
+                )
+        async with old.transaction() as conn:
+            written = await store.read_stream(conn, "s/old")
+            published = written[2]
+            await conn.execute(
+                text(
+                    "INSERT INTO checkpoints (name, tx_id, position) "
+                    "VALUES ('relay', :tx_id, :position)"
+                ),
+                {"tx_id": published.tx_id, "position": published.position},
+            )
+        assert await old.migrate("kernel", KERNEL_MIGRATIONS) == [2]
+        queued = await _take(old)
+        assert [e.event_id for e in queued] == [e.event_id for e in written[3:]]
+    finally:
+        await old.dispose()

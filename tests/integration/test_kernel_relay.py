@@ -1,5 +1,5 @@
-"""The relay from PostgreSQL to JetStream: subjects and CloudEvents headers, the checkpoint
-moving only after the ack, NATS outages, a crash between publish and checkpoint, and two
+"""The relay from PostgreSQL to JetStream: subjects and CloudEvents headers, the outbox
+emptied only after the ack, NATS outages, a crash between publish and commit, and two
 relay replicas sharing one database."""
 
 from __future__ import annotations
@@ -12,19 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kernel.application import Application
 from kernel.clock import ManualClock
 from kernel.db import Database
 from kernel.errors import Unavailable
-from kernel.eventstore import (
-    Checkpoint,
-    EventStore,
-    NewEvent,
-    RecordedEvent,
-    checkpoints,
-)
+from kernel.eventstore import EventStore, NewEvent, RecordedEvent, outbox
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.testing.servers import Endpoints, NatsServerProcess
@@ -52,20 +46,9 @@ async def _append(db: Database, stream_id: str, *new: NewEvent) -> list[Recorded
         return await store.append(conn, stream_id, version, list(new), ManualClock().now())
 
 
-async def _checkpoint(db: Database, name: str = "relay") -> Checkpoint:
+async def _unpublished(db: Database) -> int:
     async with db.connect() as conn:
-        row = (
-            await conn.execute(
-                select(checkpoints.c.tx_id, checkpoints.c.position).where(
-                    checkpoints.c.name == name
-                )
-            )
-        ).one()
-    return Checkpoint(row.tx_id, row.position)
-
-
-def _at(event: RecordedEvent) -> Checkpoint:
-    return Checkpoint(event.tx_id, event.position)
+        return int(await conn.scalar(select(func.count()).select_from(outbox)) or 0)
 
 
 @pytest.fixture
@@ -114,28 +97,28 @@ async def test_relay_publishes_subject_and_cloudevents_headers(
     assert ce_time == event.recorded_at
     decoded = REGISTRY.decode(headers["ce-type"], message.data)
     assert (decoded.store_id, decoded.part_number, decoded.quantity) == ("SZ07", "P-9", 4)
-    assert await _checkpoint(db) == _at(event)
+    assert await _unpublished(db) == 0
     assert await relay.relay_once() == 0
 
 
-async def test_relay_moves_its_checkpoint_only_after_the_ack(
+async def test_relay_empties_the_outbox_only_after_the_ack(
     db: Database, nats_client: NatsConnection
 ) -> None:
-    appended = await _append(db, "s/1", stock_event(), stock_event(), stock_event())
-    observed: list[tuple[Checkpoint, int]] = []
+    await _append(db, "s/1", stock_event(), stock_event(), stock_event())
+    observed: list[tuple[int, int]] = []
 
     async def look(batch: list[RecordedEvent]) -> None:
         js = await nats_client.jetstream()
         observed.append(
-            (await _checkpoint(db), await stream_messages(js, nats_client.stream("INVENTORY")))
+            (await _unpublished(db), await stream_messages(js, nats_client.stream("INVENTORY")))
         )
 
     relay = Relay(db, nats_client, REGISTRY, after_publish=look)
     await relay.ensure_checkpoint()
     assert await drain(relay, 3) == 3
-    # When the acks were in, the stream held the batch and the checkpoint had not moved.
-    assert observed == [(Checkpoint(0, 0), 3)]
-    assert await _checkpoint(db) == _at(appended[-1])
+    # When the acks were in, the stream held the batch and the outbox still did too.
+    assert observed == [(3, 3)]
+    assert await _unpublished(db) == 0
 
 
 async def test_nats_outage_loses_no_event(
@@ -150,7 +133,7 @@ async def test_nats_outage_loses_no_event(
     for _ in range(3):
         await receive(app, "SZ01", "P-1")
     assert await drain(relay, 3) == 3
-    before = await _checkpoint(db)
+    assert await _unpublished(db) == 0
 
     private_nats.stop()
 
@@ -162,14 +145,14 @@ async def test_nats_outage_loses_no_event(
         assert await receive(app, "SZ01", "P-1") == 4 + n
     with pytest.raises(Unavailable):
         await asyncio.wait_for(relay.relay_once(), 10)
-    assert await _checkpoint(db) == before
+    assert await _unpublished(db) == 5
 
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
         await asyncio.sleep(0.3)
         assert not running.done(), "the relay must keep waiting for NATS, not give up"
-        assert await _checkpoint(db) == before
+        assert await _unpublished(db) == 5
 
         private_nats.start()  # same port, same store directory
 
@@ -190,7 +173,7 @@ async def test_nats_outage_loses_no_event(
     js = await private_connection.jetstream()
     ids = [m.headers["Nats-Msg-Id"] for m in await all_messages(js, stream)]
     assert ids == [str(e.event_id) for e in stored]
-    assert await _checkpoint(db) == _at(stored[-1])
+    assert await _unpublished(db) == 0
 
 
 async def test_relay_reports_unavailable_when_nats_was_never_up(
@@ -220,7 +203,7 @@ async def _relay_quietly(relay: Relay) -> int:
     return 0
 
 
-async def test_crash_between_publish_and_checkpoint_publishes_no_duplicate(
+async def test_crash_between_publish_and_commit_publishes_no_duplicate(
     db: Database, nats_client: NatsConnection
 ) -> None:
     appended = await _append(db, "s/1", stock_event(), stock_event(), stock_event())
@@ -230,14 +213,14 @@ async def test_crash_between_publish_and_checkpoint_publishes_no_duplicate(
         nonlocal crashes
         if crashes == 0:
             crashes += 1
-            raise RuntimeError("process died after publishing, before the checkpoint")
+            raise RuntimeError("process died after publishing, before the commit")
 
     relay = Relay(db, nats_client, REGISTRY, after_publish=crash_once)
     await relay.ensure_checkpoint()
     with pytest.raises(RuntimeError):
         await drain(relay, 3)
     assert crashes == 1
-    assert await _checkpoint(db) == Checkpoint(0, 0)
+    assert await _unpublished(db) == 3
 
     assert await drain(relay, 3) == 3  # the batch goes out again...
     assert await relay.relay_once() == 0
@@ -325,7 +308,7 @@ async def test_relay_on_sqlite_stamps_ce_time_with_an_offset(
         await relay.ensure_checkpoint()
         assert await drain(relay, 1) == 1
         async with sqlite_db.connect() as conn:
-            (stored,) = await EventStore().read_all(conn, Checkpoint())
+            (stored,) = await EventStore().read_stream(conn, "stock/SZ01/P-1")
         assert stored.recorded_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
         js = await nats_client.jetstream()
@@ -333,6 +316,6 @@ async def test_relay_on_sqlite_stamps_ce_time_with_an_offset(
         ce_time = datetime.fromisoformat((message.headers or {})["ce-time"])
         assert ce_time.utcoffset() is not None, "ce-time must carry an offset (RFC 3339)"
         assert ce_time == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-        assert await _checkpoint(sqlite_db) == _at(stored)
+        assert await _unpublished(sqlite_db) == 0
     finally:
         await sqlite_db.dispose()

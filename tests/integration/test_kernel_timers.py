@@ -4,10 +4,12 @@ racing replicas on PostgreSQL, and again later when their handler failed."""
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from structlog.testing import LogCapture
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
@@ -19,9 +21,12 @@ from tests.integration.kernel_fixtures import (
     any_db,
     app,
     count_effects,
+    count_events,
     db,
     effects,
+    kernel_logs,
     migrated,
+    touch,
 )
 
 
@@ -129,3 +134,84 @@ async def test_failing_timer_handler_is_retried_later_with_attempts_incremented(
     assert calls.count("O-flaky") == 2
     assert await count_effects(db, "O-flaky") == 1
     assert await timer_row(db, "order/flaky") is None
+
+
+async def test_two_replicas_timer_batches_on_overlapping_positions_never_deadlock(
+    db: Database, pg_url: str, clock: ManualClock, kernel_logs: LogCapture
+) -> None:
+    """Batches of both replicas touch the same few positions in random order."""
+    replica_db = await migrated(pg_url)
+    apps = [Application(db, REGISTRY, clock), Application(replica_db, REGISTRY, clock)]
+
+    async def touch_slowly(uow: UnitOfWork, payload: Any) -> None:
+        await touch(uow, payload["store_id"])
+        await asyncio.sleep(0.005)  # hold the position: the other replica is at work too
+
+    try:
+        rng = random.Random(20261130)
+        due = 60
+        for n in range(due):
+            store_id = rng.choice(["S0", "S1", "S2", "S3"])
+
+            async def arm(uow: UnitOfWork, n: int = n, store_id: str = store_id) -> None:
+                at = clock.now() + timedelta(milliseconds=rng.randint(0, 1000))
+                await uow.schedule(f"t/{n}", "touch", at, {"store_id": store_id})
+
+            await apps[0].handle(("arm", n), arm)
+        clock.advance(timedelta(minutes=1))
+        runners = [TimerRunner(a, {"touch": touch_slowly}, batch=8) for a in apps]
+        for _ in range(200):
+            fired = await asyncio.gather(*(r.run_due() for r in runners))
+            if sum(fired) == 0 and await count_timers(db) == 0:
+                break
+        troubles = [
+            entry
+            for entry in kernel_logs.entries
+            if entry["log_level"] in ("error", "critical") or "Deadlock" in repr(entry)
+        ]
+        assert troubles == [], "a timer batch deadlocked or failed"
+        assert sum(r.fired for r in runners) == due
+        assert await count_events(db) == due
+    finally:
+        await replica_db.dispose()
+
+
+async def count_timers(db: Database) -> int:
+    async with db.connect() as conn:
+        return len((await conn.execute(select(timers.c.timer_id))).all())
+
+
+async def test_a_command_does_not_wait_for_the_rest_of_a_timer_pass(
+    app: Application, db: Database, clock: ManualClock
+) -> None:
+    """The pass fired S1's timer and is stuck in S2's: a command on S1 goes through."""
+    in_second = asyncio.Event()
+    release = asyncio.Event()
+
+    async def touch_then_maybe_hang(uow: UnitOfWork, payload: Any) -> None:
+        await touch(uow, payload["store_id"])
+        if payload["store_id"] == "S2":
+            in_second.set()
+            await asyncio.wait_for(release.wait(), 30)
+
+    for n, store_id in enumerate(("S1", "S2")):
+
+        async def arm(uow: UnitOfWork, n: int = n, store_id: str = store_id) -> None:
+            at = clock.now() + timedelta(seconds=n + 1)
+            await uow.schedule(f"t/{store_id}", "touch", at, {"store_id": store_id})
+
+        await app.handle(("arm", n), arm)
+    clock.advance(timedelta(minutes=1))
+    runner = TimerRunner(app, {"touch": touch_then_maybe_hang})
+    firing = asyncio.create_task(runner.run_due())
+    try:
+        await asyncio.wait_for(in_second.wait(), 10)
+
+        async def command(uow: UnitOfWork) -> None:
+            await touch(uow, "S1")
+
+        await asyncio.wait_for(app.handle(("command", "S1"), command), 2.0)
+    finally:
+        release.set()
+    assert await asyncio.wait_for(firing, 10) == 2
+    assert await count_events(db) == 3
