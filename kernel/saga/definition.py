@@ -71,7 +71,9 @@ EventClass = type[Any]
 
 @dataclass(frozen=True)
 class Invoke:
-    """Call a participant; `done` on success, `refused` when it says no (then compensate)."""
+    """Call a participant; `done` on success, `refused` when it says no, `expired` when it
+    did not answer by the deadline or within the retries (then compensate, this step too:
+    it may have acted)."""
 
     name: str
     call: Callable[[Any], Call]
@@ -204,10 +206,12 @@ class Saga(Generic[D]):
                 bind(step.undone, "undone", i)
                 if (step.undo is None) != (step.undone is None):
                     raise ValueError(f"saga {self.name}: step {step.name} needs undo and undone")
-                if (step.deadline is None) != (step.expired is None):
-                    raise ValueError(
-                        f"saga {self.name}: step {step.name} needs deadline and expired"
-                    )
+                if step.undo is not None and step.expired is None:
+                    # A call unanswered (deadline, retries exhausted) may have acted: its
+                    # `expired` event marks it to be undone.
+                    raise ValueError(f"saga {self.name}: step {step.name} needs expired")
+                if step.deadline is not None and step.expired is None:
+                    raise ValueError(f"saga {self.name}: step {step.name} needs expired")
         bind(self.completed, "completed", -1)
         bind(self.compensated, "compensated", -1)
         bind(self.failed, "failed", -1)
@@ -351,6 +355,9 @@ class _Deciding(Generic[D]):
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
+        elif reply.outcome is Outcome.EXHAUSTED and step.expired is not None:
+            self.emit(step.expired, reply)
+            self.compensate(reply)
         else:
             self.emit(step.refused, reply)
             self.compensate(reply)

@@ -126,7 +126,8 @@ class SagaScenario(Generic[D]):
         assert self.state.status is status, f"status: {self.state.status}"
         return self
 
-    def then_deadline(self, step: str, due_at: datetime) -> SagaScenario[D]:
+    def then_deadline(self, step: str, due_at: datetime | None) -> SagaScenario[D]:
+        """The deadline the step is kept to (None: no deadline pending)."""
         assert self.deadlines.get(step) == due_at, f"deadlines: {self.deadlines}"
         return self
 

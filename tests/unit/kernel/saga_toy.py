@@ -65,6 +65,13 @@ class SourceRefused(_Step):
 
 
 @dataclass(frozen=True)
+class SourceUnanswered(_Step):
+    transfer_id: str
+    store_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ApprovalRequested(_Step):
     transfer_id: str
     store_id: str
@@ -191,7 +198,7 @@ def ship_to_requester(t: Transfer) -> Call:
     )
 
 
-# SOP 1 as the toy reads it: reserve at the source, ask the source to approve within
+# SOP 1 as the toy reads it: reserve at the source (5 minutes), ask the source to approve within
 # 10 minutes, ship; a refusal or silence releases the reservation.
 TRANSFER = Saga(
     name="transfer",
@@ -205,6 +212,8 @@ TRANSFER = Saga(
             refused=SourceRefused,
             undo=release_reservation,
             undone=ReservationReleased,
+            deadline=timedelta(minutes=5),
+            expired=SourceUnanswered,
         ),
         Await(
             "approval",
@@ -225,6 +234,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransferRequested,
     SourceReserved,
     SourceRefused,
+    SourceUnanswered,
     ApprovalRequested,
     TransferApproved,
     TransferRejected,

@@ -21,6 +21,7 @@ from tests.unit.kernel.saga_toy import (
     ShipmentRefused,
     SourceRefused,
     SourceReserved,
+    SourceUnanswered,
     TransferApproved,
     TransferCompensated,
     TransferCompleted,
@@ -61,10 +62,32 @@ def test_a_reservation_asks_the_source_for_approval_with_a_ten_minute_deadline()
     (
         scenario()
         .when_started(REQUESTED)
+        .then_deadline("reserve", START + timedelta(minutes=5))
         .when_replied("reserve")
         .then_events(SourceReserved("T-1", "SZ01", START), ApprovalRequested("T-1", "SZ01", START))
         .then_no_calls()
         .then_deadline("approval", START + timedelta(minutes=10))
+        .then_deadline("reserve", None)
+    )
+
+
+def test_a_source_silent_past_its_deadline_is_released_in_case_it_reserved_late() -> None:
+    run = scenario().when_started(REQUESTED).when_time_passes(timedelta(minutes=5))
+    run.then_event_types(SourceUnanswered).then_calls(release_reservation(DATA))
+    assert run.last.cancelled_calls == ("reserve",)
+    run.when_replied("reserve.undo").then_status(Status.COMPENSATED)
+
+
+def test_a_reservation_unanswered_within_the_retries_is_released_too() -> None:
+    (
+        scenario()
+        .when_started(REQUESTED)
+        .when_exhausted("reserve")
+        .then_event_types(SourceUnanswered)
+        .then_calls(release_reservation(DATA))
+        .when_refused("reserve.undo", "NOT_FOUND")
+        .then_event_types(ReservationReleased, TransferCompensated)
+        .then_status(Status.COMPENSATED)
     )
 
 
@@ -206,10 +229,10 @@ def _events(*names: str) -> list[type[Any]]:
     return made
 
 
-(Started, ADone, ARefused, AUndone, BDone, BRefused, BUndone, CDone, CRefused, CExpired,
- CUndone, Completed, Compensated, Failed) = _events(
-    "Started", "ADone", "ARefused", "AUndone", "BDone", "BRefused", "BUndone", "CDone",
-    "CRefused", "CExpired", "CUndone", "Completed", "Compensated", "Failed",
+(Started, ADone, ARefused, AExpired, AUndone, BDone, BRefused, BExpired, BUndone, CDone,
+ CRefused, CExpired, CUndone, Completed, Compensated, Failed) = _events(
+    "Started", "ADone", "ARefused", "AExpired", "AUndone", "BDone", "BRefused", "BExpired",
+    "BUndone", "CDone", "CRefused", "CExpired", "CUndone", "Completed", "Compensated", "Failed",
 )  # fmt: skip
 
 
@@ -222,8 +245,8 @@ THREE = Saga(
     started_by=Started,
     evolve_data=lambda data, event: "data",
     steps=(
-        Invoke("a", _call("A"), ADone, ARefused, undo=_call("UndoA"), undone=AUndone),
-        Invoke("b", _call("B"), BDone, BRefused, undo=_call("UndoB"), undone=BUndone),
+        Invoke("a", _call("A"), ADone, ARefused, _call("UndoA"), AUndone, expired=AExpired),
+        Invoke("b", _call("B"), BDone, BRefused, _call("UndoB"), BUndone, expired=BExpired),
         Invoke(
             "c",
             _call("C"),
