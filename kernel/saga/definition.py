@@ -101,6 +101,16 @@ class Await:
 Step = Invoke | Await
 
 
+@dataclass(frozen=True)
+class Retry:
+    """Once a round is undone, another round from the first step while `when(data)`
+    holds (e.g. a next source is left); `event` records the switch, and the data it
+    evolves names what the new round works with."""
+
+    event: EventClass
+    when: Callable[[Any], bool]
+
+
 # Triggers: what the runtime feeds a saga, each in its own transaction.
 
 
@@ -124,7 +134,7 @@ class Signalled:
 
 @dataclass(frozen=True)
 class DeadlinePassed:
-    step: str
+    key: str
     at: datetime
 
 
@@ -142,7 +152,7 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Deadline:
-    step: str
+    key: str
     due_at: datetime
 
 
@@ -166,6 +176,7 @@ class SagaState(Generic[D]):
     # Steps still to undo, the next first.
     to_undo: tuple[int, ...] = ()
     reason: str = ""
+    round: int = 0
 
 
 UNDO = ".undo"
@@ -183,6 +194,7 @@ class Saga(Generic[D]):
     completed: EventClass
     compensated: EventClass
     failed: EventClass
+    retry: Retry | None = None
     transitions: dict[EventClass, tuple[str, int]] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -215,23 +227,25 @@ class Saga(Generic[D]):
         bind(self.completed, "completed", -1)
         bind(self.compensated, "compensated", -1)
         bind(self.failed, "failed", -1)
+        if self.retry is not None:
+            bind(self.retry.event, "retried", -1)
         object.__setattr__(self, "transitions", table)
 
     def initial_state(self) -> SagaState[D]:
         return SagaState()
 
-    def step_named(self, name: str) -> tuple[int, Step]:
-        for i, step in enumerate(self.steps):
-            if step.name == name:
-                return i, step
-        raise KeyError(name)
+    def key(self, state: SagaState[D], step: int) -> str:
+        """Names a step's call and deadline: `reserve`, then `reserve#1` in the next round,
+        so each round's calls carry request ids of their own."""
+        name = self.steps[step].name
+        return name if state.round == 0 else f"{name}#{state.round}"
 
     def pending_call(self, state: SagaState[D]) -> str | None:
         """The key of the call whose reply the saga waits for, if any."""
         if state.status is Status.RUNNING and isinstance(self.steps[state.step], Invoke):
-            return self.steps[state.step].name
+            return self.key(state, state.step)
         if state.status is Status.COMPENSATING and state.to_undo:
-            return self.steps[state.to_undo[0]].name + UNDO
+            return self.key(state, state.to_undo[0]) + UNDO
         return None
 
     def evolve(self, state: SagaState[D], event: Any) -> SagaState[D]:
@@ -265,6 +279,16 @@ class Saga(Generic[D]):
             return replace(state, status=Status.COMPENSATED)
         if kind == "failed":
             return replace(state, status=Status.FAILED)
+        if kind == "retried":
+            return replace(
+                state,
+                status=Status.RUNNING,
+                step=0,
+                done=(),
+                to_undo=(),
+                reason="",
+                round=state.round + 1,
+            )
         return state
 
     def decide(self, state: SagaState[D], trigger: Trigger) -> Decision:
@@ -306,12 +330,13 @@ class _Deciding(Generic[D]):
                 # else: a late or repeated reply of a call the saga gave up on: nothing.
             case Signalled(event=event, at=at):
                 self.signalled(event, Reply(at=at))
-            case DeadlinePassed(step=name, at=at):
-                i, step = self.saga.step_named(name)
-                if self.state.status is Status.RUNNING and self.state.step == i:
+            case DeadlinePassed(key=key, at=at):
+                i = self.state.step
+                if self.state.status is Status.RUNNING and self.saga.key(self.state, i) == key:
+                    step = self.saga.steps[i]
                     assert step.expired is not None
                     if isinstance(step, Invoke):
-                        self.cancelled_calls.append(step.name)
+                        self.cancelled_calls.append(key)
                     self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
                     self.compensate(Reply(at=at))
         return Decision(
@@ -327,16 +352,17 @@ class _Deciding(Generic[D]):
             self.emit(self.saga.completed, reply)
             return
         step = self.saga.steps[i]
+        key = self.saga.key(self.state, i)
         if isinstance(step, Invoke):
-            self.calls.append(Outgoing(step.name, step.call(self.state.data)))
+            self.calls.append(Outgoing(key, step.call(self.state.data)))
         else:
             self.emit(step.ask, reply)
         if step.deadline is not None:
-            self.deadlines.append(Deadline(step.name, reply.at + step.deadline))
+            self.deadlines.append(Deadline(key, reply.at + step.deadline))
 
-    def leave(self, step: Step) -> None:
-        if step.deadline is not None:
-            self.cancelled_deadlines.append(step.name)
+    def leave(self, i: int) -> None:
+        if self.saga.steps[i].deadline is not None:
+            self.cancelled_deadlines.append(self.saga.key(self.state, i))
 
     def replied(self, key: str, reply: Reply) -> None:
         if self.state.status is Status.COMPENSATING:
@@ -351,7 +377,7 @@ class _Deciding(Generic[D]):
             return
         i = self.state.step
         step = self.saga.steps[i]
-        self.leave(step)
+        self.leave(i)
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
@@ -371,7 +397,7 @@ class _Deciding(Generic[D]):
                 subject=self.saga.name,
                 metadata={"status": self.state.status.value},
             )
-        self.leave(step)
+        self.leave(self.state.step)
         self.record(event)
         if isinstance(event, step.done):
             self.enter(self.state.step, reply)
@@ -380,9 +406,14 @@ class _Deciding(Generic[D]):
 
     def compensate(self, reply: Reply) -> None:
         if self.state.to_undo:
-            step = self.saga.steps[self.state.to_undo[0]]
+            i = self.state.to_undo[0]
+            step = self.saga.steps[i]
             assert isinstance(step, Invoke) and step.undo is not None
-            self.calls.append(Outgoing(step.name + UNDO, step.undo(self.state.data)))
+            key = self.saga.key(self.state, i) + UNDO
+            self.calls.append(Outgoing(key, step.undo(self.state.data)))
+        elif self.saga.retry is not None and self.saga.retry.when(self.state.data):
+            self.emit(self.saga.retry.event, reply)
+            self.enter(0, reply)
         else:
             self.emit(self.saga.compensated, reply)
 

@@ -88,8 +88,8 @@ def deadline_kind(saga: str) -> str:
     return f"saga.{saga}.deadline"
 
 
-def timer_id(saga: str, saga_id: str, step: str) -> str:
-    return f"saga|{saga}|{saga_id}|{step}"
+def timer_id(saga: str, saga_id: str, key: str) -> str:
+    return f"saga|{saga}|{saga_id}|{key}"
 
 
 class SagaRuntime(Generic[D]):
@@ -135,7 +135,7 @@ class SagaRuntime(Generic[D]):
         return state
 
     async def on_deadline(self, uow: UnitOfWork, payload: Any) -> None:
-        await self.feed(uow, payload["saga_id"], DeadlinePassed(payload["step"], uow.clock.now()))
+        await self.feed(uow, payload["saga_id"], DeadlinePassed(payload["key"], uow.clock.now()))
 
     def timer_handlers(self) -> dict[str, TimerHandler]:
         return {deadline_kind(self.name): self.on_deadline}
@@ -175,14 +175,14 @@ class SagaRuntime(Generic[D]):
                 },
                 ["request_id"],
             )
-        for step in decision.cancelled_deadlines:
-            await uow.cancel_timer(timer_id(self.name, saga_id, step))
+        for key in decision.cancelled_deadlines:
+            await uow.cancel_timer(timer_id(self.name, saga_id, key))
         for deadline in decision.deadlines:
             await uow.schedule(
-                timer_id(self.name, saga_id, deadline.step),
+                timer_id(self.name, saga_id, deadline.key),
                 deadline_kind(self.name),
                 deadline.due_at,
-                {"saga_id": saga_id, "step": deadline.step},
+                {"saga_id": saga_id, "key": deadline.key},
             )
 
 

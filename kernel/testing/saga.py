@@ -86,14 +86,12 @@ class SagaScenario(Generic[D]):
         self.clock.advance(delta)
         fired: list[Decision] = []
         while True:
-            due = sorted(
-                (at, step) for step, at in self.deadlines.items() if at <= self.clock.now()
-            )
+            due = sorted((at, key) for key, at in self.deadlines.items() if at <= self.clock.now())
             if not due:
                 break
-            _, step = due[0]
-            del self.deadlines[step]
-            self._feed(DeadlinePassed(step, self.clock.now()))
+            _, key = due[0]
+            del self.deadlines[key]
+            self._feed(DeadlinePassed(key, self.clock.now()))
             fired.append(self.decisions.pop())
         self.decisions.append(_merged(fired))
         return self
@@ -126,9 +124,9 @@ class SagaScenario(Generic[D]):
         assert self.state.status is status, f"status: {self.state.status}"
         return self
 
-    def then_deadline(self, step: str, due_at: datetime | None) -> SagaScenario[D]:
+    def then_deadline(self, key: str, due_at: datetime | None) -> SagaScenario[D]:
         """The deadline the step is kept to (None: no deadline pending)."""
-        assert self.deadlines.get(step) == due_at, f"deadlines: {self.deadlines}"
+        assert self.deadlines.get(key) == due_at, f"deadlines: {self.deadlines}"
         return self
 
     def request_id(self, key: str) -> str:
@@ -151,10 +149,10 @@ class SagaScenario(Generic[D]):
             self.outbox.pop(key, None)
         for out in decision.calls:
             self.outbox[out.key] = out.call
-        for step in decision.cancelled_deadlines:
-            self.deadlines.pop(step, None)
+        for key in decision.cancelled_deadlines:
+            self.deadlines.pop(key, None)
         for deadline in decision.deadlines:
-            self.deadlines[deadline.step] = deadline.due_at
+            self.deadlines[deadline.key] = deadline.due_at
         self.decisions.append(decision)
         return self
 

@@ -13,23 +13,33 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 
 from kernel.events import EventRegistry
-from kernel.saga import Await, Call, Invoke, Reply, Saga
+from kernel.saga import Await, Call, Invoke, Reply, Retry, Saga
 
 
 @dataclass(frozen=True)
 class Transfer:
     transfer_id: str
     store_id: str
-    source_store_id: str
+    sources: tuple[str, ...]
     part_number: str
     quantity: int
+    source: int = 0
+
+    @property
+    def source_store_id(self) -> str:
+        return self.sources[self.source]
+
+    @property
+    def has_next_source(self) -> bool:
+        return self.source + 1 < len(self.sources)
 
 
 @dataclass(frozen=True)
 class TransferRequested:
     transfer_id: str
     store_id: str
-    source_store_id: str
+    # The candidate sources, best first (collab ranks them).
+    sources: tuple[str, ...]
     part_number: str
     quantity: int
     at: datetime
@@ -123,6 +133,17 @@ class ReservationReleased(_Step):
 
 
 @dataclass(frozen=True)
+class NextSourceChosen:
+    transfer_id: str
+    store_id: str
+    at: datetime
+
+    @classmethod
+    def of(cls, t: Transfer, reply: Reply) -> NextSourceChosen:
+        return cls(t.transfer_id, t.sources[t.source + 1], reply.at)
+
+
+@dataclass(frozen=True)
 class TransferCompleted(_Step):
     transfer_id: str
     store_id: str
@@ -148,13 +169,11 @@ class TransferFailed(_Step):
 def transfer(data: Transfer | None, event: Any) -> Transfer:
     if isinstance(event, TransferRequested):
         return Transfer(
-            event.transfer_id,
-            event.store_id,
-            event.source_store_id,
-            event.part_number,
-            event.quantity,
+            event.transfer_id, event.store_id, event.sources, event.part_number, event.quantity
         )
     assert data is not None
+    if isinstance(event, NextSourceChosen):
+        return dataclasses.replace(data, source=data.source + 1)
     return data
 
 
@@ -198,8 +217,9 @@ def ship_to_requester(t: Transfer) -> Call:
     )
 
 
-# SOP 1 as the toy reads it: reserve at the source (5 minutes), ask the source to approve within
-# 10 minutes, ship; a refusal or silence releases the reservation.
+# SOP 1 as the toy reads it: reserve at the source (5 minutes), ask the source to approve
+# within 10 minutes, ship; a refusal or silence releases the reservation and the next
+# source is asked, until none is left.
 TRANSFER = Saga(
     name="transfer",
     started_by=TransferRequested,
@@ -228,6 +248,7 @@ TRANSFER = Saga(
     completed=TransferCompleted,
     compensated=TransferCompensated,
     failed=TransferFailed,
+    retry=Retry(NextSourceChosen, when=lambda t: t.has_next_source),
 )
 
 EVENT_TYPES: tuple[type[Any], ...] = (
@@ -242,6 +263,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransferShipped,
     ShipmentRefused,
     ReservationReleased,
+    NextSourceChosen,
     TransferCompleted,
     TransferCompensated,
     TransferFailed,
@@ -261,8 +283,13 @@ def _messages(package: str, types: tuple[type[Any], ...]) -> SimpleNamespace:
     for cls in types:
         message = file.message_type.add(name=cls.__name__)
         for number, f in enumerate(dataclasses.fields(cls), start=1):
-            kind = {"str": Field.TYPE_STRING, "int": Field.TYPE_INT64}.get(str(f.type))
-            field = message.field.add(name=f.name, number=number, label=Field.LABEL_OPTIONAL)
+            annotation = str(f.type)
+            repeated = annotation.startswith("tuple[")
+            kind = {"str": Field.TYPE_STRING, "int": Field.TYPE_INT64}.get(
+                annotation.removeprefix("tuple[").removesuffix(", ...]")
+            )
+            label = Field.LABEL_REPEATED if repeated else Field.LABEL_OPTIONAL
+            field = message.field.add(name=f.name, number=number, label=label)
             if kind is None:
                 field.type = Field.TYPE_MESSAGE
                 field.type_name = ".google.protobuf.Timestamp"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import make_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,12 +12,13 @@ import pytest
 from kernel.clock import ManualClock
 from kernel.errors import RuleViolated
 from kernel.saga import Call, Invoke, Reply, Saga, Status
-from kernel.saga.definition import Outcome, Replied
+from kernel.saga.definition import DeadlinePassed, Decision, Outcome, Replied
 from kernel.testing.saga import SagaScenario
 from tests.unit.kernel.saga_toy import (
     TRANSFER,
     ApprovalExpired,
     ApprovalRequested,
+    NextSourceChosen,
     ReservationReleased,
     ShipmentRefused,
     SourceRefused,
@@ -36,7 +38,7 @@ from tests.unit.kernel.saga_toy import (
 )
 
 START = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
-REQUESTED = TransferRequested("T-1", "GZ01", "SZ01", "P-100", 2, START)
+REQUESTED = TransferRequested("T-1", "GZ01", ("SZ01",), "P-100", 2, START)
 DATA = transfer(None, REQUESTED)
 
 
@@ -212,6 +214,59 @@ def test_a_reply_the_saga_no_longer_waits_for_changes_nothing() -> None:
     run = reserved()
     late = TRANSFER.decide(run.state, Replied("reserve", Reply(START, Outcome.OK)))
     assert late.events == () and late.calls == ()
+
+
+# SOP 1's next source: a refusal or silence moves the transfer to the next candidate.
+
+TWO_SOURCES = TransferRequested("T-1", "GZ01", ("SZ01", "DG01"), "P-100", 2, START)
+
+
+def at_source(store: str) -> Any:
+    return dataclasses.replace(transfer(None, TWO_SOURCES), source=("SZ01", "DG01").index(store))
+
+
+def test_a_rejection_releases_the_reservation_and_asks_the_next_source() -> None:
+    run = (
+        SagaScenario(TRANSFER, saga_id="T-1", clock=ManualClock(START))
+        .when_started(TWO_SOURCES)
+        .when_replied("reserve")
+        .when_signalled(TransferRejected("T-1", "SZ01", "needed here", START))
+        .then_calls(release_reservation(at_source("SZ01")))
+        .when_replied("reserve.undo")
+        .then_events(
+            ReservationReleased("T-1", "SZ01", START),
+            NextSourceChosen("T-1", "DG01", START),
+        )
+        .then_calls(reserve_at_source(at_source("DG01")))
+        .then_status(Status.RUNNING)
+    )
+    assert set(run.outbox) == {"reserve#1"}, "each round's calls have keys of their own"
+    assert run.request_id("reserve#1") != run.request_id("reserve")
+    (
+        run.when_replied("reserve#1")
+        .then_event_types(SourceReserved, ApprovalRequested)
+        .then_deadline("approval#1", START + timedelta(minutes=10))
+        .when_signalled(TransferApproved("T-1", "DG01", START))
+        .then_calls(ship_to_requester(at_source("DG01")))
+    )
+
+
+def test_with_no_source_left_the_transfer_ends_compensated() -> None:
+    run = (
+        SagaScenario(TRANSFER, saga_id="T-1", clock=ManualClock(START))
+        .when_started(TWO_SOURCES)
+        .when_refused("reserve", "INSUFFICIENT_AVAILABLE_STOCK")
+        .then_event_types(SourceRefused, NextSourceChosen)
+        .when_replied("reserve#1")
+        .when_time_passes(timedelta(minutes=10))
+        .then_event_types(ApprovalExpired)
+        .then_calls(release_reservation(at_source("DG01")))
+        .when_replied("reserve#1.undo")
+        .then_event_types(ReservationReleased, TransferCompensated)
+        .then_status(Status.COMPENSATED)
+    )
+    stale = TRANSFER.decide(run.state, DeadlinePassed("approval", START))
+    assert stale == Decision()
 
 
 # Compensation order, with a saga of three undoable calls.

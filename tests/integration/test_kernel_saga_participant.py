@@ -36,7 +36,7 @@ from tests.unit.kernel.saga_toy import (
     TransferRequested,
 )
 
-SZ, GZ, PART = "SZ01", "GZ01", "P-100"
+SZ, GZ, DG, PART = "SZ01", "GZ01", "DG01", "P-100"
 INVENTORY_API = pb.DESCRIPTOR.services_by_name["InventoryService"]
 
 
@@ -108,8 +108,10 @@ async def replicas(
         await db.dispose()
 
 
-async def request_transfer(r: Replica, transfer_id: str, quantity: int = 2) -> Any:
-    requested = TransferRequested(transfer_id, GZ, SZ, PART, quantity, r.app.clock.now())
+async def request_transfer(
+    r: Replica, transfer_id: str, quantity: int = 2, sources: tuple[str, ...] = (SZ,)
+) -> Any:
+    requested = TransferRequested(transfer_id, GZ, sources, PART, quantity, r.app.clock.now())
 
     async def handler(uow: UnitOfWork) -> str:
         return (await r.runtime.start(uow, transfer_id, requested)).status.value
@@ -156,15 +158,18 @@ async def inventory_events_of(run: Running, store: str = SZ) -> list[str]:
         return [name.rsplit(".", 1)[-1] for name in rows]
 
 
-async def reserved(inv: InventoryClient) -> int:
-    return int((await inv.GetStockPosition(store_id=SZ, part_number=PART)).reserved)
+async def reserved(inv: InventoryClient, store: str = SZ) -> int:
+    return int((await inv.GetStockPosition(store_id=store, part_number=PART)).reserved)
 
 
-async def stocked(inv: InventoryClient, quantity: int = 10) -> None:
+async def stocked(
+    inv: InventoryClient, quantity: int = 10, stores: tuple[str, ...] = (SZ,)
+) -> None:
     await inv.RegisterPart(
         part=pb.Part(part_number=PART, name="Headlight", category="body", unit="pc")
     )
-    await inv.ReceiveStock(store_id=SZ, part_number=PART, quantity=quantity)
+    for store in stores:
+        await inv.ReceiveStock(store_id=store, part_number=PART, quantity=quantity)
 
 
 async def test_a_silent_source_is_released_when_the_approval_deadline_passes(
@@ -201,6 +206,29 @@ async def test_a_silent_source_is_released_when_the_approval_deadline_passes(
         "ReservationReleased",
     ]
     assert await outbox(r) == []
+
+
+async def test_a_silent_source_is_released_before_the_next_source_reserves(
+    replicas: Any, inv: InventoryClient, clock: ManualClock, inventory_service: Running
+) -> None:
+    await stocked(inv, stores=(SZ, DG))
+    r = await replicas()
+    await request_transfer(r, "T-1", sources=(SZ, DG))
+    await r.dispatcher.dispatch_once()
+    clock.advance(timedelta(minutes=10))
+    assert await r.timers.run_due() == 1
+    assert await r.dispatcher.dispatch_once() == 1, "the release at the first source"
+    assert (await reserved(inv, SZ), await reserved(inv, DG)) == (0, 0)
+    assert await r.dispatcher.dispatch_once() == 1, "the reservation at the next source"
+    assert (await reserved(inv, SZ), await reserved(inv, DG)) == (0, 2)
+    assert (await saga_events(r, "T-1"))[3:] == [
+        "ApprovalExpired",
+        "ReservationReleased",
+        "NextSourceChosen",
+        "SourceReserved",
+        "ApprovalRequested",
+    ]
+    assert await inventory_events_of(inventory_service, DG) == ["StockReceived", "StockReserved"]
 
 
 async def test_a_dispatcher_killed_after_its_call_does_not_reserve_twice_once_restarted(
