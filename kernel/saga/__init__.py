@@ -1,19 +1,9 @@
 """Sagas: event-sourced processes that act on other services through their gRPC APIs."""
 
-from kernel.saga.definition import (
-    NOTHING_TO_UNDO,
-    Await,
-    Call,
-    Invoke,
-    Outcome,
-    Reply,
-    Retry,
-    Saga,
-    SagaState,
-    Status,
-)
+from kernel.saga.definition import Saga, SagaState
 from kernel.saga.dispatcher import Participant, SagaDispatcher
 from kernel.saga.runtime import MIGRATIONS, SagaRuntime, pending_calls, request_id
+from kernel.saga.steps import NOTHING_TO_UNDO, Await, Call, Invoke, Outcome, Reply, Retry, Status
 
 __all__ = [
     "MIGRATIONS",

@@ -10,105 +10,30 @@ which events to record, which calls to put in the outbox and which deadlines to 
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from kernel.errors import RuleViolated
+from kernel.saga.steps import (
+    NOTHING_TO_UNDO,
+    Await,
+    Call,
+    EventClass,
+    Invoke,
+    Outcome,
+    Reply,
+    Retry,
+    Status,
+    Step,
+)
 
 D = TypeVar("D")
 
-
-class Status(enum.StrEnum):
-    NEW = "new"
-    RUNNING = "running"
-    COMPENSATING = "compensating"
-    COMPLETED = "completed"
-    COMPENSATED = "compensated"
-    FAILED = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (Status.COMPLETED, Status.COMPENSATED, Status.FAILED)
-
-
-class Outcome(enum.StrEnum):
-    OK = "ok"
-    # The participant refused for a business reason (FAILED_PRECONDITION and kin).
-    REFUSED = "refused"
-    # Transient failures outlasted the retry budget: the effect may or may not exist.
-    EXHAUSTED = "exhausted"
-
-
-@dataclass(frozen=True)
-class Call:
-    """A call to another service's gRPC method; `fields` build its request message."""
-
-    participant: str
-    method: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What came back of a call, or what happened instead (a deadline, a signal)."""
-
-    at: datetime
-    outcome: Outcome = Outcome.OK
-    response: Mapping[str, Any] = field(default_factory=dict)
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is Outcome.OK
-
-
-# A domain event class the saga records at a transition: `cls.of(data, reply)` builds it.
-EventClass = type[Any]
-
-
-@dataclass(frozen=True)
-class Invoke:
-    """Call a participant; `done` on success, `refused` when it says no, `expired` when it
-    did not answer by the deadline or within the retries (then compensate, this step too:
-    it may have acted)."""
-
-    name: str
-    call: Callable[[Any], Call]
-    done: EventClass
-    refused: EventClass
-    undo: Callable[[Any], Call] | None = None
-    undone: EventClass | None = None
-    deadline: timedelta | None = None
-    expired: EventClass | None = None
-
-
-@dataclass(frozen=True)
-class Await:
-    """Record `ask` (a request partners receive), then wait for a `done` or `refused`
-    event signalled to the saga, until `deadline` (then `expired`, and compensate)."""
-
-    name: str
-    ask: EventClass
-    done: EventClass
-    refused: EventClass
-    deadline: timedelta
-    expired: EventClass
-
-
-Step = Invoke | Await
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Once a round is undone, another round from the first step while `when(data)`
-    holds (e.g. a next source is left); `event` records the switch, and the data it
-    evolves names what the new round works with."""
-
-    event: EventClass
-    when: Callable[[Any], bool]
+# Refusal reasons a caller of the saga's service sees (FAILED_PRECONDITION).
+NOT_AWAITING = "SAGA_NOT_AWAITING"
+ALREADY_STARTED = "SAGA_ALREADY_STARTED"
 
 
 # Triggers: what the runtime feeds a saga, each in its own transaction.
@@ -319,7 +244,7 @@ class _Deciding(Generic[D]):
         match trigger:
             case Start(event=event, at=at):
                 if self.state.status is not Status.NEW:
-                    raise RuleViolated("SAGA_ALREADY_STARTED", f"{self.saga.name} already started")
+                    raise RuleViolated(ALREADY_STARTED, f"{self.saga.name} already started")
                 if not isinstance(event, self.saga.started_by):
                     raise TypeError(f"{self.saga.name} starts with {self.saga.started_by}")
                 self.record(event)
@@ -392,7 +317,7 @@ class _Deciding(Generic[D]):
         step = self.saga.steps[self.state.step] if self.state.status is Status.RUNNING else None
         if not isinstance(step, Await) or not isinstance(event, step.done | step.refused):
             raise RuleViolated(
-                "SAGA_NOT_AWAITING",
+                NOT_AWAITING,
                 f"{self.saga.name} is not waiting for {type(event).__name__}",
                 subject=self.saga.name,
                 metadata={"status": self.state.status.value},
@@ -416,7 +341,3 @@ class _Deciding(Generic[D]):
             self.enter(0, reply)
         else:
             self.emit(self.saga.compensated, reply)
-
-
-# A participant's reason meaning "there is nothing of this call to undo" (NOT_FOUND).
-NOTHING_TO_UNDO = "NOT_FOUND"

@@ -27,8 +27,9 @@ from sqlalchemy import and_, bindparam, select, update
 
 from kernel.application import Application
 from kernel.errors import ConcurrencyConflict
-from kernel.saga.definition import Outcome, Replied, Reply
+from kernel.saga.definition import Replied
 from kernel.saga.runtime import SagaRuntime, saga_calls
+from kernel.saga.steps import Outcome, Reply
 
 log = structlog.get_logger("storemesh.kernel.saga")
 

@@ -30,7 +30,9 @@ from sqlalchemy import (
 from kernel.application import Aggregate, UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
 from kernel.decider import Decider
+from kernel.errors import RuleViolated
 from kernel.saga.definition import (
+    NOT_AWAITING,
     DeadlinePassed,
     Decision,
     Saga,
@@ -126,6 +128,17 @@ class SagaRuntime(Generic[D]):
     async def signal(self, uow: UnitOfWork, saga_id: str, event: Any) -> SagaState[D]:
         """An answer the saga awaits (a command on the service's API, another's event)."""
         return await self.feed(uow, saga_id, Signalled(event, uow.clock.now()))
+
+    async def offer(self, uow: UnitOfWork, saga_id: str, event: Any) -> bool:
+        """`signal` for another service's event (a subscription): one the saga no longer
+        waits for (late, repeated) changes nothing instead of being refused."""
+        try:
+            await self.signal(uow, saga_id, event)
+        except RuleViolated as refused:
+            if refused.reason != NOT_AWAITING:
+                raise
+            return False
+        return True
 
     async def feed(self, uow: UnitOfWork, saga_id: str, trigger: Trigger) -> SagaState[D]:
         loaded = await uow.load(self.aggregate, self.stream_id(saga_id))

@@ -23,20 +23,17 @@ from typing import Any, Generic, TypeVar
 
 from kernel.clock import ManualClock
 from kernel.saga.definition import (
-    Call,
     DeadlinePassed,
     Decision,
-    Outcome,
     Replied,
-    Reply,
     Saga,
     SagaState,
     Signalled,
     Start,
-    Status,
     Trigger,
 )
 from kernel.saga.runtime import request_id
+from kernel.saga.steps import Call, Outcome, Reply, Status
 
 D = TypeVar("D")
 

@@ -23,6 +23,7 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.db import Database
+from kernel.errors import RuleViolated
 from kernel.eventstore import KERNEL_MIGRATIONS, EventStore, events
 from kernel.saga import MIGRATIONS, Participant, SagaDispatcher, SagaRuntime, Status, pending_calls
 from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
@@ -206,6 +207,15 @@ async def test_a_silent_source_is_released_when_the_approval_deadline_passes(
         "ReservationReleased",
     ]
     assert await outbox(r) == []
+
+    # The approval arrives late: refused on the API, ignored from a subscription.
+    with pytest.raises(RuleViolated) as refused:
+        await approve(r, "T-1")
+    assert refused.value.reason == "SAGA_NOT_AWAITING"
+    async with r.db.transaction() as conn:
+        late = TransferApproved("T-1", SZ, clock.now())
+        assert await r.runtime.offer(r.app.unit_of_work(conn), "T-1", late) is False
+    assert len(await saga_events(r, "T-1")) == 6
 
 
 async def test_a_silent_source_is_released_before_the_next_source_reserves(
