@@ -12,7 +12,6 @@ are retried with backoff until `max_attempts`, then reported as EXHAUSTED.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -133,6 +132,15 @@ class SagaDispatcher:
         self.max_backoff = max_backoff
         self.interval = interval
         self.performed = 0
+        self._wake = asyncio.Event()
+        slowest = max((p.timeout for p in participants), default=0.0)
+        if lease.total_seconds() <= slowest:
+            # A lease shorter than a call would let a second dispatcher repeat it meanwhile.
+            raise ValueError(f"lease {lease} must outlast the slowest call ({slowest} s)")
+
+    def wake(self) -> None:
+        """New calls are committed: look now instead of at the next poll."""
+        self._wake.set()
 
     async def dispatch_once(self) -> int:
         """Perform every call due by the clock's now; returns how many were attempted."""
@@ -170,7 +178,10 @@ class SagaDispatcher:
         else:
             try:
                 answer = await participant.call(row.method, row.fields, row.request_id)
-            except (grpc.aio.AioRpcError, OSError, TimeoutError) as exc:
+            except Exception as exc:
+                # Not a status (a connection torn down, fields the request cannot hold):
+                # retried like a transient failure, so within the same bounded budget.
+                log.warning("saga.call_error", saga=row.saga, call=row.call_key, error=repr(exc))
                 answer = Answer(None, {}, repr(exc))
         self.performed += 1
         await self._settle(row, answer)
@@ -225,13 +236,21 @@ class SagaDispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()
             try:
                 if await self.dispatch_once() >= self.batch:
-                    continue
+                    continue  # a backlog: keep going
             except Exception:
                 log.exception("saga.dispatch_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+            if self._wake.is_set():
+                continue
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
 
 
 _LEASE = (

@@ -30,6 +30,7 @@ from kernel.testing.servers import Endpoints, create_database, drop_database, fr
 from kernel.timers import TimerRunner
 from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
+from tests.integration.kernel_fixtures import eventually
 from tests.unit.kernel.saga_toy import (
     REGISTRY,
     TRANSFER,
@@ -76,6 +77,16 @@ class KilledAfterCalling(Participant):
         raise ProcessKilled
 
 
+class HeldBack(Participant):
+    """A call that reaches the participant only when the test opens the gate."""
+
+    gate = asyncio.Event()
+
+    async def call(self, method: str, fields: Any, request_id: str) -> Any:
+        await self.gate.wait()
+        return await super().call(method, fields, request_id)
+
+
 @pytest.fixture
 async def replicas(
     saga_db_url: str,
@@ -87,7 +98,11 @@ async def replicas(
     token = mint("service")
 
     async def replica(
-        participant_type: type[Participant] = Participant, channel: Any = None, batch: int = 32
+        participant_type: type[Participant] = Participant,
+        channel: Any = None,
+        batch: int = 32,
+        interval: float = 0.5,
+        lease: timedelta = timedelta(seconds=30),
     ) -> Replica:
         db = Database(saga_db_url)
         made.append(db)
@@ -101,7 +116,15 @@ async def replicas(
             INVENTORY_API,
             metadata=lambda: (("authorization", f"Bearer {token}"),),
         )
-        dispatcher = SagaDispatcher(app, [runtime], [inventory], max_attempts=3, batch=batch)
+        dispatcher = SagaDispatcher(
+            app,
+            [runtime],
+            [inventory],
+            max_attempts=3,
+            batch=batch,
+            interval=interval,
+            lease=lease,
+        )
         return Replica(db, app, runtime, TimerRunner(app, runtime.timer_handlers()), dispatcher)
 
     yield replica
@@ -218,6 +241,29 @@ async def test_a_silent_source_is_released_when_the_approval_deadline_passes(
     assert len(await saga_events(r, "T-1")) == 6
 
 
+async def test_the_dispatcher_loop_calls_as_soon_as_a_step_commits(
+    replicas: Any, inv: InventoryClient
+) -> None:
+    await stocked(inv)
+    r = await replicas(interval=3600)  # only a wake-up can make it look again
+    r.app.notify_on_commit(r.dispatcher.wake)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(r.dispatcher.run(stop))
+    try:
+        await request_transfer(r, "T-1")
+        await eventually(lambda: _is(reserved(inv), 2), within=10.0)
+        await approve(r, "T-1")
+        await eventually(lambda: _is(status(r, "T-1"), Status.COMPLETED), within=10.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 5.0)
+    assert r.dispatcher.performed == 2
+
+
+async def _is(probe: Any, expected: Any) -> bool:
+    return bool(await probe == expected)
+
+
 async def test_a_silent_source_is_released_before_the_next_source_reserves(
     replicas: Any, inv: InventoryClient, clock: ManualClock, inventory_service: Running
 ) -> None:
@@ -280,6 +326,36 @@ async def test_a_dispatcher_killed_after_its_call_does_not_reserve_twice_once_re
     ]
     position = await inv.GetStockPosition(store_id=SZ, part_number=PART)
     assert (position.on_hand, position.reserved, position.in_transit_out) == (8, 0, 2)
+
+
+async def test_a_reservation_landing_after_its_deadline_is_released_all_the_same(
+    replicas: Any, inv: InventoryClient, clock: ManualClock
+) -> None:
+    await stocked(inv)
+    HeldBack.gate = asyncio.Event()
+    r = await replicas(HeldBack, lease=timedelta(minutes=8))
+    await request_transfer(r, "T-1")
+    in_flight = asyncio.create_task(r.dispatcher.dispatch_once())
+
+    async def claimed() -> bool:
+        return [row.attempts for row in await outbox(r)] == [1]
+
+    await eventually(claimed, within=10.0)
+    clock.advance(timedelta(minutes=5))
+    assert await r.timers.run_due() == 1
+    assert await saga_events(r, "T-1") == ["TransferRequested", "SourceUnanswered"]
+    [undo] = await outbox(r)
+    assert (undo.call_key, undo.due_at) == ("reserve.undo", clock.now() + timedelta(minutes=3))
+
+    HeldBack.gate.set()
+    await asyncio.wait_for(in_flight, 10.0)
+    assert await reserved(inv) == 2, "the late call still reserved"
+    assert await saga_events(r, "T-1") == ["TransferRequested", "SourceUnanswered"]
+    assert await r.dispatcher.dispatch_once() == 0, "the undo waits for the call's lease"
+    clock.advance(timedelta(minutes=3))
+    assert await r.dispatcher.dispatch_once() == 1
+    assert await reserved(inv) == 0
+    assert await status(r, "T-1") is Status.COMPENSATED
 
 
 async def test_two_dispatchers_at_once_perform_each_call_once(
