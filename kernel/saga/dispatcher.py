@@ -22,6 +22,7 @@ import structlog
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry import trace
 from sqlalchemy import and_, bindparam, select, update
 
 from kernel.application import Application
@@ -29,8 +30,10 @@ from kernel.errors import ConcurrencyConflict
 from kernel.saga.definition import Replied
 from kernel.saga.runtime import SagaRuntime, saga_calls
 from kernel.saga.steps import Outcome, Reply
+from kernel.telemetry import context_from, current_trace_metadata
 
 log = structlog.get_logger("storemesh.kernel.saga")
+tracer = trace.get_tracer("storemesh.kernel.saga")
 
 # Worth another attempt with the same request id: the callee may not have acted, or acted
 # and could not say so.
@@ -81,13 +84,14 @@ class Participant:
         request = json_format.ParseDict(dict(fields), request_type())
         if "request_id" in descriptor.input_type.fields_by_name:
             request.request_id = request_id  # type: ignore[attr-defined]
+        metadata = (*self.metadata(), *current_trace_metadata().items())
         stub: grpc.aio.UnaryUnaryMultiCallable[Any, Any] = self.channel.unary_unary(
             f"/{self.service.full_name}/{method}",
             request_serializer=lambda m: m.SerializeToString(),
             response_deserializer=response_type.FromString,
         )
         try:
-            response = await stub(request, timeout=self.timeout, metadata=tuple(self.metadata()))
+            response = await stub(request, timeout=self.timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             return classify(exc.code(), exc.details() or "", exc.trailing_metadata())
         return Answer(
@@ -173,18 +177,32 @@ class SagaDispatcher:
 
     async def _perform(self, row: Any) -> None:
         participant = self.participants.get(row.participant)
-        if participant is None:
-            answer = Answer(None, {}, f"no participant {row.participant!r}")
-        else:
-            try:
-                answer = await participant.call(row.method, row.fields, row.request_id)
-            except Exception as exc:
-                # Not a status (a connection torn down, fields the request cannot hold):
-                # retried like a transient failure, so within the same bounded budget.
-                log.warning("saga.call_error", saga=row.saga, call=row.call_key, error=repr(exc))
-                answer = Answer(None, {}, repr(exc))
-        self.performed += 1
-        await self._settle(row, answer)
+        with tracer.start_as_current_span(
+            f"saga {row.saga} {row.call_key}: {row.participant}/{row.method}",
+            context=context_from(row.trace or {}),
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.method": row.method,
+                "storemesh.saga_id": row.saga_id,
+                "storemesh.request_id": row.request_id,
+                "storemesh.attempt": row.attempts + 1,
+            },
+        ):
+            if participant is None:
+                answer = Answer(None, {}, f"no participant {row.participant!r}")
+            else:
+                try:
+                    answer = await participant.call(row.method, row.fields, row.request_id)
+                except Exception as exc:
+                    # Not a status (a connection torn down, fields the request cannot
+                    # hold): retried like a transient failure, within the same budget.
+                    log.warning(
+                        "saga.call_error", saga=row.saga, call=row.call_key, error=repr(exc)
+                    )
+                    answer = Answer(None, {}, repr(exc))
+            self.performed += 1
+            await self._settle(row, answer)
 
     async def _settle(self, row: Any, answer: Answer) -> None:
         attempts = row.attempts + 1

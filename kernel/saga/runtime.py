@@ -66,6 +66,8 @@ saga_calls = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime(timezone=True), nullable=False),
+    # The trace context of the decision, so the call continues the request's trace.
+    Column("trace", JSON, nullable=False),
     Index("ix_saga_calls_due", "due_at"),
 )
 
@@ -156,6 +158,7 @@ class SagaRuntime(Generic[D]):
     async def _keep(self, uow: UnitOfWork, saga_id: str, decision: Decision) -> None:
         now = uow.clock.now()
         not_before = now
+        trace = {k: v for k, v in uow.metadata.items() if k in ("traceparent", "tracestate")}
         for key in decision.cancelled_calls:
             row = (
                 await uow.conn.execute(
@@ -185,6 +188,7 @@ class SagaRuntime(Generic[D]):
                     "attempts": 0,
                     "last_error": None,
                     "created_at": now,
+                    "trace": trace,
                 },
                 ["request_id"],
             )

@@ -16,6 +16,10 @@ from typing import Any
 
 import grpc
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 from storemesh.inventory.v1 import inventory_pb2 as pb
@@ -26,6 +30,7 @@ from kernel.db import Database
 from kernel.errors import RuleViolated
 from kernel.eventstore import KERNEL_MIGRATIONS, EventStore, events
 from kernel.saga import MIGRATIONS, Participant, SagaDispatcher, SagaRuntime, Status, pending_calls
+from kernel.telemetry import configure_tracing
 from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
 from kernel.timers import TimerRunner
 from tests.integration.conftest import Running
@@ -403,3 +408,37 @@ async def test_a_participant_down_past_the_retries_ends_the_saga_failed(
     ]
     assert calls == []
     assert r.dispatcher.performed == 6
+
+
+@pytest.fixture(scope="module")
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished spans in memory, on the process's one global provider."""
+    provider = configure_tracing("storemesh-tests")
+    assert provider is not None, "the global tracer provider is not the SDK's"
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+async def test_a_saga_call_continues_the_trace_of_the_request_that_decided_it(
+    spans: InMemorySpanExporter, replicas: Any, inv: InventoryClient
+) -> None:
+    await stocked(inv)
+    r = await replicas()
+    with trace.get_tracer("test").start_as_current_span("collab RequestTransfer") as request:
+        await request_transfer(r, "T-1")
+    trace_id = request.get_span_context().trace_id
+    spans.clear()
+    await r.dispatcher.dispatch_once()
+
+    finished = list(spans.get_finished_spans())
+    (call,) = [s for s in finished if s.kind == SpanKind.CLIENT and "ReserveStock" in s.name]
+    assert call.context.trace_id == trace_id
+    (served,) = [
+        s
+        for s in finished
+        if s.kind == SpanKind.SERVER and s.name.endswith("InventoryService/ReserveStock")
+    ]
+    assert served.context.trace_id == trace_id
+    assert served.parent is not None and served.parent.span_id == call.context.span_id
