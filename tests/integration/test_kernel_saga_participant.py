@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import grpc
 import pytest
@@ -29,7 +29,16 @@ from kernel.clock import ManualClock
 from kernel.db import Database
 from kernel.errors import RuleViolated
 from kernel.eventstore import KERNEL_MIGRATIONS, EventStore, events
-from kernel.saga import MIGRATIONS, Participant, SagaDispatcher, SagaRuntime, Status, pending_calls
+from kernel.saga import (
+    MIGRATIONS,
+    Participant,
+    SagaDispatcher,
+    SagaRuntime,
+    Status,
+    pending_calls,
+    request_id,
+)
+from kernel.saga.dispatcher import Answer
 from kernel.telemetry import configure_tracing
 from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
 from kernel.timers import TimerRunner
@@ -383,6 +392,39 @@ async def test_two_dispatchers_at_once_perform_each_call_once(
     assert (await inventory_events_of(inventory_service)).count("StockReserved") == len(transfers)
     for transfer_id in transfers:
         assert (await saga_events(first, transfer_id)).count("SourceReserved") == 1
+
+
+class ReplyLostOnce(Participant):
+    """The first attempt acts at the callee but its answer is lost (UNAVAILABLE)."""
+
+    seen: ClassVar[list[str]] = []
+
+    async def call(self, method: str, fields: Any, request_id: str) -> Any:
+        self.seen.append(request_id)
+        answer = await super().call(method, fields, request_id)
+        if len(self.seen) == 1:
+            return Answer(None, {}, "UNAVAILABLE: connection reset")
+        return answer
+
+
+async def test_a_call_whose_answer_was_lost_is_retried_with_its_request_id_and_acts_once(
+    replicas: Any, inv: InventoryClient, clock: ManualClock, inventory_service: Running
+) -> None:
+    await stocked(inv)
+    ReplyLostOnce.seen = []
+    r = await replicas(ReplyLostOnce)
+    await request_transfer(r, "T-1")
+    assert await r.dispatcher.dispatch_once() == 1
+    [row] = await outbox(r)
+    assert (row.attempts, row.last_error) == (1, "UNAVAILABLE: connection reset")
+    assert await r.dispatcher.dispatch_once() == 0, "not before its backoff"
+    clock.advance(timedelta(seconds=2))
+    assert await r.dispatcher.dispatch_once() == 1
+
+    assert ReplyLostOnce.seen == [request_id("transfer", "T-1", "reserve")] * 2
+    assert await reserved(inv) == 2
+    assert await inventory_events_of(inventory_service) == ["StockReceived", "StockReserved"]
+    assert (await saga_events(r, "T-1"))[1:] == ["SourceReserved", "ApprovalRequested"]
 
 
 async def test_a_participant_down_past_the_retries_ends_the_saga_failed(
