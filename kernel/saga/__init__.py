@@ -2,7 +2,7 @@
 
 from kernel.saga.definition import Saga, SagaState
 from kernel.saga.dispatcher import Participant, SagaDispatcher
-from kernel.saga.runtime import MIGRATIONS, SagaRuntime, pending_calls, request_id
+from kernel.saga.runtime import MIGRATIONS, SagaRuntime, pending_calls, request_id, sagas_in
 from kernel.saga.steps import NOTHING_TO_UNDO, Await, Call, Invoke, Outcome, Reply, Retry, Status
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "Status",
     "pending_calls",
     "request_id",
+    "sagas_in",
 ]

@@ -203,7 +203,10 @@ class Saga(Generic[D]):
         if kind == "compensated":
             return replace(state, status=Status.COMPENSATED)
         if kind == "failed":
-            return replace(state, status=Status.FAILED)
+            # Say which undo is left: that is what an operator must see to.
+            left = state.to_undo[0] if state.to_undo else None
+            reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
+            return replace(state, status=Status.FAILED, reason=reason)
         if kind == "retried":
             return replace(
                 state,

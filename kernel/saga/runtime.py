@@ -33,6 +33,7 @@ from kernel.decider import Decider
 from kernel.errors import RuleViolated
 from kernel.saga.definition import (
     NOT_AWAITING,
+    UNDO,
     DeadlinePassed,
     Decision,
     Saga,
@@ -41,6 +42,7 @@ from kernel.saga.definition import (
     Start,
     Trigger,
 )
+from kernel.saga.steps import Status
 from kernel.timers import TimerHandler
 
 D = TypeVar("D")
@@ -72,11 +74,26 @@ saga_calls = Table(
 )
 
 
+# Where each saga stands, kept with every step: operators list sagas by state (the stuck,
+# the failed) without folding every stream.
+saga_index = Table(
+    "saga_index",
+    metadata,
+    Column("saga", String(100), primary_key=True),
+    Column("saga_id", String(200), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("step", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("updated_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_saga_index_status", "saga", "status", "updated_at"),
+)
+
+
 def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(1, "saga call outbox", _create_tables),)
+MIGRATIONS = (Migration(1, "saga call outbox and index", _create_tables),)
 
 # Request ids of saga calls live in their own namespace, so no caller-chosen uuid5 of the
 # same text can collide with them.
@@ -147,7 +164,28 @@ class SagaRuntime(Generic[D]):
         decision = self.saga.decide(loaded.state, trigger)
         state = await uow.record(self.aggregate, loaded, decision.events)
         await self._keep(uow, saga_id, decision)
+        if decision.events:
+            await upsert(
+                uow.conn,
+                saga_index,
+                {
+                    "saga": self.name,
+                    "saga_id": saga_id,
+                    "status": state.status.value,
+                    "step": self._where(state),
+                    "reason": state.reason,
+                    "updated_at": uow.clock.now(),
+                },
+                ["saga", "saga_id"],
+            )
         return state
+
+    def _where(self, state: SagaState[D]) -> str:
+        if state.status is Status.COMPENSATING and state.to_undo:
+            return self.saga.key(state, state.to_undo[0]) + UNDO
+        if state.status is Status.RUNNING and state.step < len(self.saga.steps):
+            return self.saga.key(state, state.step)
+        return ""
 
     async def on_deadline(self, uow: UnitOfWork, payload: Any) -> None:
         await self.feed(uow, payload["saga_id"], DeadlinePassed(payload["key"], uow.clock.now()))
@@ -201,6 +239,17 @@ class SagaRuntime(Generic[D]):
                 deadline.due_at,
                 {"saga_id": saga_id, "key": deadline.key},
             )
+
+
+async def sagas_in(conn: Any, saga: str, status: Status, *, limit: int = 100) -> list[Any]:
+    """Sagas of one type in one state, the longest unchanged first (admin views)."""
+    query = (
+        select(saga_index)
+        .where(saga_index.c.saga == saga, saga_index.c.status == status.value)
+        .order_by(saga_index.c.updated_at, saga_index.c.saga_id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).all())
 
 
 async def pending_calls(conn: Any, saga: str | None = None) -> list[Any]:

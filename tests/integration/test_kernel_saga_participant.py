@@ -37,6 +37,7 @@ from kernel.saga import (
     Status,
     pending_calls,
     request_id,
+    sagas_in,
 )
 from kernel.saga.dispatcher import Answer
 from kernel.telemetry import configure_tracing
@@ -178,6 +179,12 @@ async def status(r: Replica, transfer_id: str) -> Status:
     return state.status
 
 
+async def index(r: Replica, state: Status) -> list[tuple[str, str, str]]:
+    async with r.db.transaction() as conn:
+        rows = await sagas_in(conn, "transfer", state)
+    return [(row.saga_id, row.step, row.reason) for row in rows]
+
+
 async def outbox(r: Replica) -> list[Any]:
     async with r.db.transaction() as conn:
         return await pending_calls(conn)
@@ -223,13 +230,17 @@ async def test_a_silent_source_is_released_when_the_approval_deadline_passes(
         "SourceReserved",
         "ApprovalRequested",
     ]
+    assert await index(r, Status.RUNNING) == [("T-1", "approval", "")]
 
     clock.advance(timedelta(minutes=9))
     assert await r.timers.run_due() == 0
     clock.advance(timedelta(minutes=1))
     assert await r.timers.run_due() == 1
     assert [row.call_key for row in await outbox(r)] == ["reserve.undo"]
+    assert await index(r, Status.COMPENSATING) == [("T-1", "reserve.undo", "approval expired")]
     assert await r.dispatcher.dispatch_once() == 1
+    assert await index(r, Status.COMPENSATED) == [("T-1", "", "approval expired")]
+    assert await index(r, Status.RUNNING) == []
 
     assert await reserved(inv) == 0
     assert await status(r, "T-1") is Status.COMPENSATED
@@ -450,6 +461,7 @@ async def test_a_participant_down_past_the_retries_ends_the_saga_failed(
     ]
     assert calls == []
     assert r.dispatcher.performed == 6
+    assert await index(r, Status.FAILED) == [("T-1", "", "reserve.undo failed")]
 
 
 @pytest.fixture(scope="module")
