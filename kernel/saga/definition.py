@@ -167,7 +167,8 @@ class Saga(Generic[D]):
 
     def pending_call(self, state: SagaState[D]) -> str | None:
         """The key of the call whose reply the saga waits for, if any."""
-        if state.status is Status.RUNNING and isinstance(self.steps[state.step], Invoke):
+        running = state.status is Status.RUNNING and state.step < len(self.steps)
+        if running and isinstance(self.steps[state.step], Invoke):
             return self.key(state, state.step)
         if state.status is Status.COMPENSATING and state.to_undo:
             return self.key(state, state.to_undo[0]) + UNDO
