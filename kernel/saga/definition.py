@@ -1,0 +1,347 @@
+"""A saga definition: its steps, deadlines and compensations, and its pure decide/evolve.
+
+A saga reads like its SOP: a tuple of steps, each either an `Invoke` (a call to another
+service over its gRPC API, undone by another call) or an `Await` (ask someone, then wait
+for their answer until a deadline). Progress is recorded only as the owning service's
+domain events, named per step (`done=SourceReserved`), so partners see business events
+and the saga's state is a fold of its own stream. Nothing here does I/O: `decide` says
+which events to record, which calls to put in the outbox and which deadlines to keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from kernel.errors import RuleViolated
+from kernel.saga.steps import (
+    NOTHING_TO_UNDO,
+    Await,
+    Call,
+    EventClass,
+    Invoke,
+    Outcome,
+    Reply,
+    Retry,
+    Status,
+    Step,
+)
+
+D = TypeVar("D")
+
+# Refusal reasons a caller of the saga's service sees (FAILED_PRECONDITION).
+NOT_AWAITING = "SAGA_NOT_AWAITING"
+ALREADY_STARTED = "SAGA_ALREADY_STARTED"
+
+
+# Triggers: what the runtime feeds a saga, each in its own transaction.
+
+
+@dataclass(frozen=True)
+class Start:
+    event: Any
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Replied:
+    key: str
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class Signalled:
+    event: Any
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeadlinePassed:
+    key: str
+    at: datetime
+
+
+Trigger = Start | Replied | Signalled | DeadlinePassed
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A call of this saga under its key (`reserve`, `reserve.undo`): one key, one
+    request id, however many times the call is retried."""
+
+    key: str
+    call: Call
+
+
+@dataclass(frozen=True)
+class Deadline:
+    key: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    events: tuple[Any, ...] = ()
+    calls: tuple[Outgoing, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
+    cancelled_deadlines: tuple[str, ...] = ()
+    # Calls no longer wanted (their step expired); one in flight may still land.
+    cancelled_calls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SagaState(Generic[D]):
+    data: D | None = None
+    status: Status = Status.NEW
+    step: int = 0
+    # Steps whose effect exists (or may exist) and has an undo, in the order they ran.
+    done: tuple[int, ...] = ()
+    # Steps still to undo, the next first.
+    to_undo: tuple[int, ...] = ()
+    reason: str = ""
+    round: int = 0
+
+
+UNDO = ".undo"
+
+
+@dataclass(frozen=True)
+class Saga(Generic[D]):
+    """One saga type. `evolve_data` folds every event of the stream into the data the
+    steps build their calls and events from."""
+
+    name: str
+    started_by: EventClass
+    evolve_data: Callable[[D | None, Any], D]
+    steps: tuple[Step, ...]
+    completed: EventClass
+    compensated: EventClass
+    failed: EventClass
+    retry: Retry | None = None
+    transitions: dict[EventClass, tuple[str, int]] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table: dict[EventClass, tuple[str, int]] = {}
+
+        def bind(cls: EventClass | None, kind: str, index: int) -> None:
+            if cls is None:
+                return
+            if cls in table:
+                raise ValueError(f"saga {self.name}: {cls.__name__} marks two transitions")
+            table[cls] = (kind, index)
+
+        bind(self.started_by, "started", -1)
+        for i, step in enumerate(self.steps):
+            bind(step.done, "done", i)
+            bind(step.refused, "refused", i)
+            bind(step.expired, "expired", i)
+            if isinstance(step, Await):
+                bind(step.ask, "asked", i)
+            else:
+                bind(step.undone, "undone", i)
+                if (step.undo is None) != (step.undone is None):
+                    raise ValueError(f"saga {self.name}: step {step.name} needs undo and undone")
+                if step.undo is not None and step.expired is None:
+                    # A call unanswered (deadline, retries exhausted) may have acted: its
+                    # `expired` event marks it to be undone.
+                    raise ValueError(f"saga {self.name}: step {step.name} needs expired")
+                if step.deadline is not None and step.expired is None:
+                    raise ValueError(f"saga {self.name}: step {step.name} needs expired")
+        bind(self.completed, "completed", -1)
+        bind(self.compensated, "compensated", -1)
+        bind(self.failed, "failed", -1)
+        if self.retry is not None:
+            bind(self.retry.event, "retried", -1)
+        object.__setattr__(self, "transitions", table)
+
+    def initial_state(self) -> SagaState[D]:
+        return SagaState()
+
+    def key(self, state: SagaState[D], step: int) -> str:
+        """Names a step's call and deadline: `reserve`, then `reserve#1` in the next round,
+        so each round's calls carry request ids of their own."""
+        name = self.steps[step].name
+        return name if state.round == 0 else f"{name}#{state.round}"
+
+    def pending_call(self, state: SagaState[D]) -> str | None:
+        """The key of the call whose reply the saga waits for, if any."""
+        running = state.status is Status.RUNNING and state.step < len(self.steps)
+        if running and isinstance(self.steps[state.step], Invoke):
+            return self.key(state, state.step)
+        if state.status is Status.COMPENSATING and state.to_undo:
+            return self.key(state, state.to_undo[0]) + UNDO
+        return None
+
+    def evolve(self, state: SagaState[D], event: Any) -> SagaState[D]:
+        data = self.evolve_data(state.data, event)
+        kind, i = self.transitions.get(type(event), ("data", -1))
+        state = replace(state, data=data)
+        if kind == "started":
+            return replace(state, status=Status.RUNNING, step=0)
+        if kind == "done":
+            step = self.steps[i]
+            undoable = isinstance(step, Invoke) and step.undo is not None
+            return replace(state, step=i + 1, done=(*state.done, i) if undoable else state.done)
+        if kind in ("refused", "expired"):
+            step = self.steps[i]
+            done = state.done
+            # An Invoke step expired while its call was in flight may still take effect.
+            if kind == "expired" and isinstance(step, Invoke) and step.undo is not None:
+                done = (*done, i)
+            return replace(
+                state,
+                status=Status.COMPENSATING,
+                done=done,
+                to_undo=tuple(reversed(done)),
+                reason=f"{self.steps[i].name} {kind}",
+            )
+        if kind == "undone":
+            return replace(state, to_undo=tuple(j for j in state.to_undo if j != i))
+        if kind == "completed":
+            return replace(state, status=Status.COMPLETED)
+        if kind == "compensated":
+            return replace(state, status=Status.COMPENSATED)
+        if kind == "failed":
+            # Say which undo is left: that is what an operator must see to.
+            left = state.to_undo[0] if state.to_undo else None
+            reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
+            return replace(state, status=Status.FAILED, reason=reason)
+        if kind == "retried":
+            return replace(
+                state,
+                status=Status.RUNNING,
+                step=0,
+                done=(),
+                to_undo=(),
+                reason="",
+                round=state.round + 1,
+            )
+        return state
+
+    def decide(self, state: SagaState[D], trigger: Trigger) -> Decision:
+        return _Deciding(self, state).run(trigger)
+
+
+class _Deciding(Generic[D]):
+    """One decision: records events on a local copy of the state as it goes, so each
+    transition sees the data the previous one left."""
+
+    def __init__(self, saga: Saga[D], state: SagaState[D]) -> None:
+        self.saga = saga
+        self.state = state
+        self.events: list[Any] = []
+        self.calls: list[Outgoing] = []
+        self.deadlines: list[Deadline] = []
+        self.cancelled_deadlines: list[str] = []
+        self.cancelled_calls: list[str] = []
+
+    def record(self, event: Any) -> None:
+        self.events.append(event)
+        self.state = self.saga.evolve(self.state, event)
+
+    def emit(self, cls: EventClass, reply: Reply) -> None:
+        self.record(cls.of(self.state.data, reply))
+
+    def run(self, trigger: Trigger) -> Decision:
+        match trigger:
+            case Start(event=event, at=at):
+                if self.state.status is not Status.NEW:
+                    raise RuleViolated(ALREADY_STARTED, f"{self.saga.name} already started")
+                if not isinstance(event, self.saga.started_by):
+                    raise TypeError(f"{self.saga.name} starts with {self.saga.started_by}")
+                self.record(event)
+                self.enter(0, Reply(at=at))
+            case Replied(key=key, reply=reply):
+                if key == self.saga.pending_call(self.state):
+                    self.replied(key, reply)
+                # else: a late or repeated reply of a call the saga gave up on: nothing.
+            case Signalled(event=event, at=at):
+                self.signalled(event, Reply(at=at))
+            case DeadlinePassed(key=key, at=at):
+                i = self.state.step
+                if self.state.status is Status.RUNNING and self.saga.key(self.state, i) == key:
+                    step = self.saga.steps[i]
+                    assert step.expired is not None
+                    if isinstance(step, Invoke):
+                        self.cancelled_calls.append(key)
+                    self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
+                    self.compensate(Reply(at=at))
+        return Decision(
+            tuple(self.events),
+            tuple(self.calls),
+            tuple(self.deadlines),
+            tuple(self.cancelled_deadlines),
+            tuple(self.cancelled_calls),
+        )
+
+    def enter(self, i: int, reply: Reply) -> None:
+        if i == len(self.saga.steps):
+            self.emit(self.saga.completed, reply)
+            return
+        step = self.saga.steps[i]
+        key = self.saga.key(self.state, i)
+        if isinstance(step, Invoke):
+            self.calls.append(Outgoing(key, step.call(self.state.data)))
+        else:
+            self.emit(step.ask, reply)
+        if step.deadline is not None:
+            self.deadlines.append(Deadline(key, reply.at + step.deadline))
+
+    def leave(self, i: int) -> None:
+        if self.saga.steps[i].deadline is not None:
+            self.cancelled_deadlines.append(self.saga.key(self.state, i))
+
+    def replied(self, key: str, reply: Reply) -> None:
+        if self.state.status is Status.COMPENSATING:
+            i = self.state.to_undo[0]
+            step = self.saga.steps[i]
+            assert isinstance(step, Invoke) and step.undone is not None
+            if reply.ok or reply.reason == NOTHING_TO_UNDO:
+                self.emit(step.undone, reply)
+                self.compensate(reply)
+            else:
+                self.emit(self.saga.failed, reply)
+            return
+        i = self.state.step
+        step = self.saga.steps[i]
+        self.leave(i)
+        if reply.ok:
+            self.emit(step.done, reply)
+            self.enter(i + 1, reply)
+        elif reply.outcome is Outcome.EXHAUSTED and step.expired is not None:
+            self.emit(step.expired, reply)
+            self.compensate(reply)
+        else:
+            self.emit(step.refused, reply)
+            self.compensate(reply)
+
+    def signalled(self, event: Any, reply: Reply) -> None:
+        step = self.saga.steps[self.state.step] if self.state.status is Status.RUNNING else None
+        if not isinstance(step, Await) or not isinstance(event, step.done | step.refused):
+            raise RuleViolated(
+                NOT_AWAITING,
+                f"{self.saga.name} is not waiting for {type(event).__name__}",
+                subject=self.saga.name,
+                metadata={"status": self.state.status.value},
+            )
+        self.leave(self.state.step)
+        self.record(event)
+        if isinstance(event, step.done):
+            self.enter(self.state.step, reply)
+        else:
+            self.compensate(reply)
+
+    def compensate(self, reply: Reply) -> None:
+        if self.state.to_undo:
+            i = self.state.to_undo[0]
+            step = self.saga.steps[i]
+            assert isinstance(step, Invoke) and step.undo is not None
+            key = self.saga.key(self.state, i) + UNDO
+            self.calls.append(Outgoing(key, step.undo(self.state.data)))
+        elif self.saga.retry is not None and self.saga.retry.when(self.state.data):
+            self.emit(self.saga.retry.event, reply)
+            self.enter(0, reply)
+        else:
+            self.emit(self.saga.compensated, reply)

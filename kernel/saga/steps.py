@@ -1,0 +1,107 @@
+"""The words a saga is written in: its steps, the calls they make, what comes back."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Where a saga is. It ends COMPLETED (every step done), COMPENSATED (it gave up and
+    undid what it had done, after its last retry round) or FAILED (an undo was refused or
+    never answered: something may be left that an operator must look at)."""
+
+    NEW = "new"
+    RUNNING = "running"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    COMPENSATED = "compensated"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (Status.COMPLETED, Status.COMPENSATED, Status.FAILED)
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    # The participant refused for a business reason (FAILED_PRECONDITION and kin).
+    REFUSED = "refused"
+    # Transient failures outlasted the retry budget: the effect may or may not exist.
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call to another service's gRPC method; `fields` build its request message."""
+
+    participant: str
+    method: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What came back of a call, or what happened instead (a deadline, a signal)."""
+
+    at: datetime
+    outcome: Outcome = Outcome.OK
+    response: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+# A domain event class the saga records at a transition: `cls.of(data, reply)` builds it.
+EventClass = type[Any]
+
+
+@dataclass(frozen=True)
+class Invoke:
+    """Call a participant; `done` on success, `refused` when it says no, `expired` when it
+    did not answer by the deadline or within the retries (then compensate, this step too:
+    it may have acted)."""
+
+    name: str
+    call: Callable[[Any], Call]
+    done: EventClass
+    refused: EventClass
+    undo: Callable[[Any], Call] | None = None
+    undone: EventClass | None = None
+    deadline: timedelta | None = None
+    expired: EventClass | None = None
+
+
+@dataclass(frozen=True)
+class Await:
+    """Record `ask` (a request partners receive), then wait for a `done` or `refused`
+    event signalled to the saga, until `deadline` (then `expired`, and compensate)."""
+
+    name: str
+    ask: EventClass
+    done: EventClass
+    refused: EventClass
+    deadline: timedelta
+    expired: EventClass
+
+
+Step = Invoke | Await
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Once a round is undone, another round from the first step while `when(data)`
+    holds (e.g. a next source is left); `event` records the switch, and the data it
+    evolves names what the new round works with."""
+
+    event: EventClass
+    when: Callable[[Any], bool]
+
+
+# A participant's reason meaning "there is nothing of this call to undo" (NOT_FOUND).
+NOTHING_TO_UNDO = "NOT_FOUND"
