@@ -144,23 +144,20 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             "city": request.city,
             "open_only": request.open_only,
         }
-        after = paging.decode_token(request.page_token, query)
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
         stores = await self.capacity.app.query(
             lambda conn: read_model.list_stores(
                 conn,
                 request.region,
                 request.city,
                 request.open_only,
-                str(after[0]) if after else None,
+                after[0] if after else None,
                 limit + 1,
             )
         )
-        token = (
-            paging.encode_token([stores[limit - 1].store_id], query) if len(stores) > limit else ""
-        )
-        return pb.ListStoresResponse(
-            stores=[store_message(s) for s in stores[:limit]], next_page_token=token
-        )
+        page, token = pages.cut(stores, limit, lambda s: (s.store_id,))
+        return pb.ListStoresResponse(stores=[store_message(s) for s in page], next_page_token=token)
 
     async def GetDistance(
         self, request: pb.GetDistanceRequest, context: Any
@@ -449,15 +446,15 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         v.raise_if_any()
         day = parse_day("day", request.day, local_day(self._now(), DEFAULT_TIME_ZONE))
         query = {"list": "network_day", "day": day.isoformat(), "region": request.region}
-        after = paging.decode_token(request.page_token, query)
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
         network = await self.capacity.network_day(day, request.region)
         views = network.stores
         if after:
-            views = [view for view in views if view.store_id > str(after[0])]
+            views = [view for view in views if view.store_id > after[0]]
         token = ""
-        if request.page_size and len(views) > request.page_size:
-            views = views[: request.page_size]
-            token = paging.encode_token([views[-1].store_id], query)
+        if request.page_size:
+            views, token = pages.cut(views, request.page_size, lambda view: (view.store_id,))
         return pb.NetworkDayView(
             day=day.isoformat(),
             totals=reply(network.totals, pb.NetworkDayTotals),

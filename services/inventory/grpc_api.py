@@ -127,19 +127,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
         current_principal()
         limit = paging.page_size(request.page_size)
-        query = {"list": "parts", "category": request.category}
-        after = _resume(request.page_token, query, str)
+        pages = paging.PageQuery.of({"list": "parts", "category": request.category}, paging.text)
+        after = pages.after(request.page_token)
         parts = await self.inventory.app.query(
             lambda conn: read_model.list_parts(
-                conn, request.category, str(after[0]) if after else None, limit + 1
+                conn, request.category, after[0] if after else None, limit + 1
             )
         )
-        token = (
-            paging.encode_token([parts[limit - 1].part_number], query) if len(parts) > limit else ""
-        )
-        return pb.ListPartsResponse(
-            parts=[part_message(p) for p in parts[:limit]], next_page_token=token
-        )
+        page, token = pages.cut(parts, limit, lambda p: (p.part_number,))
+        return pb.ListPartsResponse(parts=[part_message(p) for p in page], next_page_token=token)
 
     # Stock movements
 
@@ -309,22 +305,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "category": request.category,
             "only_available": request.only_available,
         }
-        after = _resume(request.page_token, query, str)
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
         rows = await self.inventory.app.query(
             lambda conn: read_model.list_store_stock(
                 conn,
                 request.store_id,
                 request.category,
                 request.only_available,
-                str(after[0]) if after else None,
+                after[0] if after else None,
                 limit + 1,
             )
         )
-        token = (
-            paging.encode_token([rows[limit - 1].part_number], query) if len(rows) > limit else ""
-        )
+        page, token = pages.cut(rows, limit, lambda p: (p.part_number,))
         return pb.ListStoreStockResponse(
-            positions=[position_message(p) for p in rows[:limit]], next_page_token=token
+            positions=[position_message(p) for p in page], next_page_token=token
         )
 
     async def FindStock(self, request: pb.FindStockRequest, context: Any) -> pb.FindStockResponse:
@@ -343,19 +338,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "min": minimum,
             "exclude": request.exclude_store_id,
         }
-        after = _resume(request.page_token, query, int, str)
+        pages = paging.PageQuery.of(query, paging.integer, paging.text)
+        after = pages.after(request.page_token)
         rows = await self.inventory.find_stock(
             request.part_number,
             minimum,
             request.exclude_store_id,
-            (int(after[0]), str(after[1])) if after else None,
+            (after[0], after[1]) if after else None,
             limit + 1,
         )
-        token = (
-            paging.encode_token([rows[limit - 1].available, rows[limit - 1].store_id], query)
-            if len(rows) > limit
-            else ""
-        )
+        page, token = pages.cut(rows, limit, lambda p: (p.available, p.store_id))
         return pb.FindStockResponse(
             stores=[
                 pb.StoreStock(
@@ -364,7 +356,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                     on_hand=p.on_hand,
                     last_movement_at=timestamp(p.last_movement_at),
                 )
-                for p in rows[:limit]
+                for p in page
             ],
             next_page_token=token,
         )
@@ -415,24 +407,20 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         limit = paging.page_size(request.page_size)
         days = request.min_idle_days or 90
         query = {"list": "stale", "store": request.store_id, "days": days}
-        after = _resume(request.page_token, query, int, str, str)
+        pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
+        after = pages.after(request.page_token)
         now = self._now()
-        items, total = await self.inventory.app.query(
+        rows, total = await self.inventory.app.query(
             lambda conn: read_model.stale_stock(
                 conn,
                 request.store_id,
                 now,
                 days,
-                (int(after[0]), str(after[1]), str(after[2])) if after else None,
+                (after[0], after[1], after[2]) if after else None,
                 limit + 1,
             )
         )
-        last = items[limit - 1] if len(items) > limit else None
-        token = (
-            paging.encode_token([last.value_fen, last.store_id, last.part_number], query)
-            if last
-            else ""
-        )
+        items, token = pages.cut(rows, limit, lambda i: (i.value_fen, i.store_id, i.part_number))
         return pb.ListStaleStockResponse(
             items=[
                 pb.StaleStockItem(
@@ -445,7 +433,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                     last_movement_at=timestamp(i.last_movement_at),
                     idle_days=i.idle_days,
                 )
-                for i in items[:limit]
+                for i in items
             ],
             total_value_fen=total,
             next_page_token=token,
@@ -471,25 +459,6 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             shortages=requests - filled,
             fill_rate=filled / requests if requests else 1.0,
         )
-
-
-def _resume(token: str, query: dict[str, Any], *kinds: type) -> list[Any] | None:
-    """The key a page token continues after; a token not shaped like this query's is refused
-    (its digest is no secret, so a hand-made one must not reach the database)."""
-    after = paging.decode_token(token, query)
-    if after is None:
-        return None
-    if len(after) != len(kinds) or not all(
-        _fits(value, kind) for value, kind in zip(after, kinds, strict=True)
-    ):
-        raise InvalidArgument.of("page_token", "is not a token this query issued")
-    return after
-
-
-def _fits(value: Any, kind: type) -> bool:
-    if kind is int:
-        return type(value) is int and -(2**63) <= value < 2**63  # a BIGINT column
-    return type(value) is kind
 
 
 def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) -> str:

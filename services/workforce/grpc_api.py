@@ -375,13 +375,12 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         limit = paging.page_size(request.page_size)
         f = MapFilter(request.store_id, request.region, specialty, level, status, free)
         query = {"list": "technicians", **{k: str(x) for k, x in vars(f).items()}}
-        after = paging.decode_token(request.page_token, query)
-        rows = await self.workforce.capability_map(f, str(after[0]) if after else None, limit + 1)
-        token = (
-            paging.encode_token([rows[limit - 1].technician_id], query) if len(rows) > limit else ""
-        )
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
+        rows = await self.workforce.capability_map(f, after[0] if after else None, limit + 1)
+        page, token = pages.cut(rows, limit, lambda t: (t.technician_id,))
         return pb.ListTechniciansResponse(
-            technicians=[technician_message(t) for t in rows[:limit]], next_page_token=token
+            technicians=[technician_message(t) for t in page], next_page_token=token
         )
 
     async def MatchSupport(
@@ -405,7 +404,10 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             "level": int(level),
             "window": window.describe(),
         }
-        after = paging.decode_token(request.page_token, query)
+        pages = paging.PageQuery.of(
+            query, paging.number, paging.optional(paging.number), paging.text
+        )
+        after = pages.after(request.page_token)
         matches = await self.workforce.match(
             requesting_store_id=request.requesting_store_id,
             specialty=specialty,
@@ -414,13 +416,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         if after is not None:
             score, distance, technician_id = after
-            last = (-float(score), math.inf if distance is None else float(distance), technician_id)
+            last = (-score, math.inf if distance is None else distance, technician_id)
             matches = [m for m in matches if _rank_key(m.ranked) > last]
-        page = matches[:limit]
-        token = ""
-        if len(matches) > limit:
-            r = page[-1].ranked
-            token = paging.encode_token([r.score, r.distance_km, r.technician_id], query)
+        page, token = pages.cut(
+            matches, limit, lambda m: (m.ranked.score, m.ranked.distance_km, m.ranked.technician_id)
+        )
         return pb.MatchSupportResponse(
             candidates=[candidate_message(m) for m in page], next_page_token=token
         )
@@ -433,18 +433,17 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         validation.identifier(v, "technician_id", request.technician_id)
         v.raise_if_any()
         limit = paging.page_size(request.page_size)
-        query = {"list": "history", "technician": request.technician_id}
-        after = paging.decode_token(request.page_token, query)
-        totals, records = await self.workforce.history(
-            request.technician_id,
-            (datetime.fromisoformat(str(after[0])), str(after[1])) if after else None,
-            limit + 1,
+        pages = paging.PageQuery.of(
+            {"list": "history", "technician": request.technician_id}, paging.moment, paging.text
         )
-        token = ""
-        if len(records) > limit:
-            last = records[limit - 1].support
-            token = paging.encode_token([last.starts_at.isoformat(), last.support_id], query)
-        return history_message(request.technician_id, totals, records[:limit], token)
+        after = pages.after(request.page_token)
+        totals, records = await self.workforce.history(
+            request.technician_id, (after[0], after[1]) if after else None, limit + 1
+        )
+        page, token = pages.cut(
+            records, limit, lambda r: (r.support.starts_at, r.support.support_id)
+        )
+        return history_message(request.technician_id, totals, page, token)
 
     async def GetUtilisation(
         self, request: pb.GetUtilisationRequest, context: Any
