@@ -8,8 +8,7 @@ from typing import Any
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
 from services.capacity import read_model
 from services.capacity.application import Capacity, ForecastPressure
@@ -85,10 +84,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     def _now(self) -> datetime:
         return self.capacity.now()
 
-    async def _book(self, request: Any, action: str) -> tuple[StoreFacts, datetime]:
-        """Checks and scoping of a book command; the store's facts to build it with."""
+    async def _book(self, request: Any) -> tuple[StoreFacts, datetime]:
+        """Checks of a book command; the store's facts to build it with."""
         _checked(request)
-        authorize_store(request.store_id, action)
         return await self.capacity.recent_store_facts(request.store_id), self._now()
 
     def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
@@ -96,8 +94,8 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Stores
 
+    @access.roles("hq", "service", action="change the store directory")
     async def RegisterStore(self, request: pb.RegisterStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         validation.store_code(v, "store_id", request.store_id)
@@ -107,8 +105,8 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         command = RegisterStore(store_id=request.store_id, profile=profile, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the store directory")
     async def UpdateStore(self, request: pb.UpdateStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         validation.store_code(v, "store_id", request.store_id)
@@ -118,21 +116,21 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         command = UpdateStore(store_id=request.store_id, profile=profile, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the store directory")
     async def CloseStore(self, request: pb.CloseStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
         _checked(request)
         command = CloseStore(store_id=request.store_id, reason=request.reason, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.anyone_signed_in
     async def GetStore(self, request: pb.GetStoreRequest, context: Any) -> pb.Store:
-        current_principal()
         _checked(request, mutation=False)
         return store_message(await self.capacity.store(request.store_id))
 
+    @access.anyone_signed_in
     async def ListStores(
         self, request: pb.ListStoresRequest, context: Any
     ) -> pb.ListStoresResponse:
-        current_principal()
         v = Violations()
         validation.text(v, "region", request.region, required=False)
         validation.text(v, "city", request.city, required=False)
@@ -159,10 +157,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         page, token = pages.cut(stores, limit, lambda s: (s.store_id,))
         return pb.ListStoresResponse(stores=[store_message(s) for s in page], next_page_token=token)
 
+    @access.anyone_signed_in
     async def GetDistance(
         self, request: pb.GetDistanceRequest, context: Any
     ) -> pb.GetDistanceResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "from_store_id", request.from_store_id)
         validation.store_code(v, "to_store_id", request.to_store_id)
@@ -172,10 +170,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             from_store_id=request.from_store_id, to_store_id=request.to_store_id, distance_km=km
         )
 
+    @access.anyone_signed_in
     async def ListNearestStores(
         self, request: pb.ListNearestStoresRequest, context: Any
     ) -> pb.ListNearestStoresResponse:
-        current_principal()
         _checked(request, mutation=False)
         if not 0 <= request.limit <= MAX_NEAREST:
             raise InvalidArgument.of("limit", f"must be from 1 to {MAX_NEAREST} (0 for 5)")
@@ -190,8 +188,8 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             ],
         )
 
+    @access.anyone_signed_in
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
-        current_principal()
         _checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
         day, group = await self.capacity.peer_group(request.store_id, as_of)
@@ -201,8 +199,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # The appointment book
 
+    @access.store_in("store_id", "set a day's capacity")
     async def SetDayCapacity(self, request: pb.SetDayCapacityRequest, context: Any) -> pb.DayView:
-        facts, now = await self._book(request, "set a day's capacity")
+        facts, now = await self._book(request)
         if not request.day:
             raise InvalidArgument.of("day", "is required")
         command = SetDayCapacity(
@@ -214,10 +213,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return day_view_message(await self.capacity.set_day_capacity(command, request.request_id))
 
+    @access.store_in("store_id", "book an appointment")
     async def BookAppointment(
         self, request: pb.BookAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "book an appointment")
+        facts, now = await self._book(request)
         v = Violations()
         requested_at = moment(v, request, "requested_at")
         v.raise_if_any()
@@ -234,10 +234,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.appointment(command, request.request_id))
 
+    @access.store_in("store_id", "reschedule an appointment")
     async def RescheduleAppointment(
         self, request: pb.RescheduleAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "reschedule an appointment")
+        facts, now = await self._book(request)
         _ids(appointment_id=request.appointment_id)
         v = Violations()
         requested_at = moment(v, request, "requested_at")
@@ -251,10 +252,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.reschedule(command, request.request_id))
 
+    @access.store_in("store_id", "cancel an appointment")
     async def CancelAppointment(
         self, request: pb.CancelAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "cancel an appointment")
+        facts, now = await self._book(request)
         _ids(appointment_id=request.appointment_id)
         command = CancelAppointment(
             store=facts,
@@ -265,8 +267,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.appointment(command, request.request_id))
 
+    @access.store_in("store_id", "mark a no-show")
     async def MarkNoShow(self, request: pb.MarkNoShowRequest, context: Any) -> pb.Appointment:
-        facts, now = await self._book(request, "mark a no-show")
+        facts, now = await self._book(request)
         _ids(appointment_id=request.appointment_id)
         command = MarkNoShow(
             store=facts,
@@ -278,8 +281,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Visits
 
+    @access.store_in("store_id", "register a walk-in")
     async def RegisterWalkIn(self, request: pb.RegisterWalkInRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "register a walk-in")
+        facts, now = await self._book(request)
         command = RegisterWalkIn(
             store=facts,
             day=local_day(now, facts.time_zone),
@@ -292,8 +296,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "check in a customer")
     async def CheckInCustomer(self, request: pb.CheckInCustomerRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "check in a customer")
+        facts, now = await self._book(request)
         _ids(appointment_id=request.appointment_id)
         command = CheckInCustomer(
             store=facts,
@@ -304,8 +309,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "start a service")
     async def StartService(self, request: pb.StartServiceRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "start a service")
+        facts, now = await self._book(request)
         _ids(visit_id=request.visit_id)
         command = StartService(
             store=facts,
@@ -317,8 +323,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "complete a visit")
     async def CompleteVisit(self, request: pb.CompleteVisitRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "complete a visit")
+        facts, now = await self._book(request)
         _ids(visit_id=request.visit_id)
         command = CompleteVisit(
             store=facts,
@@ -337,10 +344,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "record a quote abandoned")
     async def RecordQuoteAbandoned(
         self, request: pb.RecordQuoteAbandonedRequest, context: Any
     ) -> pb.Visit:
-        facts, now = await self._book(request, "record a quote abandoned")
+        facts, now = await self._book(request)
         _ids(visit_id=request.visit_id)
         command = RecordQuoteAbandoned(
             store=facts,
@@ -353,8 +361,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Slot holds
 
+    @access.store_in("store_id", "hold a slot")
     async def HoldSlot(self, request: pb.HoldSlotRequest, context: Any) -> pb.SlotHold:
-        facts, now = await self._book(request, "hold a slot")
+        facts, now = await self._book(request)
         v = Violations()
         slot_at = moment(v, request, "slot_at")
         expires_at = moment(v, request, "expires_at")
@@ -374,10 +383,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return hold_message(await self.capacity.hold_slot(command, request.request_id))
 
+    @access.store_in("store_id", "confirm a slot hold")
     async def ConfirmSlotHold(
         self, request: pb.ConfirmSlotHoldRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "confirm a slot hold")
+        facts, now = await self._book(request)
         _ids(hold_id=request.hold_id)
         command = ConfirmSlotHold(
             store=facts,
@@ -388,10 +398,11 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.confirm_hold(command, request.request_id))
 
+    @access.store_in("store_id", "release a slot hold")
     async def ReleaseSlotHold(
         self, request: pb.ReleaseSlotHoldRequest, context: Any
     ) -> pb.SlotHold:
-        facts, now = await self._book(request, "release a slot hold")
+        facts, now = await self._book(request)
         _ids(hold_id=request.hold_id)
         command = ReleaseSlotHold(
             store=facts,
@@ -404,41 +415,42 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Waiting and overload
 
+    @access.store_in("store_id", "assess the wait")
     async def AssessWait(self, request: pb.AssessWaitRequest, context: Any) -> pb.WaitEstimate:
-        facts, now = await self._book(request, "assess the wait")
+        facts, now = await self._book(request)
         command = AssessWait(store=facts, day=local_day(now, facts.time_zone), at=now)
         estimate = await self.capacity.assess_wait(command, request.request_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
+    @access.anyone_signed_in
     async def GetWaitEstimate(
         self, request: pb.GetWaitEstimateRequest, context: Any
     ) -> pb.WaitEstimate:
-        current_principal()
         _checked(request, mutation=False)
         estimate = await self.capacity.wait_estimate(request.store_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
+    @access.store_in("store_id", "forecast capacity pressure")
     async def ForecastCapacityPressure(
         self, request: pb.ForecastCapacityPressureRequest, context: Any
     ) -> pb.CapacityForecast:
         _checked(request)
-        authorize_store(request.store_id, "forecast capacity pressure")
         command = ForecastPressure(store_id=request.store_id, at=self._now())
         forecast = await self.capacity.forecast_pressure(command, request.request_id)
         return reply(forecast, pb.CapacityForecast)  # type: ignore[no-any-return]
 
     # The capacity monitor
 
+    @access.anyone_signed_in
     async def GetDayView(self, request: pb.GetDayViewRequest, context: Any) -> pb.DayView:
-        current_principal()
         _checked(request, mutation=False)
         day = optional_day("day", request.day)
         return day_view_message(await self.capacity.day_view(request.store_id, day))
 
+    @access.anyone_signed_in
     async def GetNetworkDayView(
         self, request: pb.GetNetworkDayViewRequest, context: Any
     ) -> pb.NetworkDayView:
-        current_principal()
         v = Violations()
         validation.text(v, "region", request.region, required=False)
         if not 0 <= request.page_size <= MAX_NETWORK_PAGE:

@@ -8,8 +8,7 @@ from typing import Any
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel import access, paging, validation
 from kernel.codec import timestamp
 from kernel.errors import InvalidArgument, Violations
 from services.inventory import read_model
@@ -91,8 +90,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     # Catalogue
 
+    @access.roles("hq", "service", action="change the catalogue")
     async def RegisterPart(self, request: pb.RegisterPartRequest, context: Any) -> pb.Part:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         if not request.HasField("part"):
@@ -104,8 +103,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return part_message(await self.inventory.register_part(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the catalogue")
     async def UpdatePart(self, request: pb.UpdatePartRequest, context: Any) -> pb.Part:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         if not request.HasField("part"):
@@ -117,15 +116,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return part_message(await self.inventory.update_part(command, request.request_id))
 
+    @access.anyone_signed_in
     async def GetPart(self, request: pb.GetPartRequest, context: Any) -> pb.Part:
-        current_principal()
         v = Violations()
         validation.identifier(v, "part_number", request.part_number)
         v.raise_if_any()
         return part_message(await self.inventory.part(request.part_number))
 
+    @access.anyone_signed_in
     async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
-        current_principal()
         limit = paging.page_size(request.page_size)
         pages = paging.PageQuery.of({"list": "parts", "category": request.category}, paging.text)
         after = pages.after(request.page_token)
@@ -139,9 +138,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     # Stock movements
 
+    @access.store_in("store_id", "receive stock")
     async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "receive stock")
         command = ReceiveStock(
             request.store_id,
             request.part_number,
@@ -151,11 +150,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "request parts")
     async def RequestParts(
         self, request: pb.RequestPartsRequest, context: Any
     ) -> pb.RequestPartsResponse:
         _position_request(request)
-        authorize_store(request.store_id, "request parts")
         command = RequestParts(
             request.store_id,
             request.part_number,
@@ -173,9 +172,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             shortage_quantity=outcome.shortage_quantity,
         )
 
+    @access.store_in("store_id", "return parts")
     async def ReturnParts(self, request: pb.ReturnPartsRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "return parts")
         command = ReturnParts(
             request.store_id,
             request.part_number,
@@ -185,9 +184,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "adjust stock")
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "adjust stock")
         command = AdjustStock(
             request.store_id,
             request.part_number,
@@ -197,9 +196,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "reserve stock")
     async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "reserve stock")
         if not 0 <= request.ttl_seconds <= MAX_RESERVATION.total_seconds():
             raise InvalidArgument.of("ttl_seconds", "must be between 0 (2 hours) and 14 days")
         ttl = (
@@ -218,11 +217,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.reserve(command, request.request_id))
 
+    @access.store_in("store_id", "release a reservation")
     async def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "release a reservation")
         _required_id("reservation_id", request.reservation_id)
         command = ReleaseReservation(
             request.store_id, request.part_number, request.reservation_id, self._now()
@@ -231,6 +230,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     # Transfers
 
+    @access.store_in("store_id", "ship a transfer")
     async def ShipTransfer(self, request: pb.ShipTransferRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
         v = Violations()
@@ -238,7 +238,6 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         validation.identifier(v, "reservation_id", request.reservation_id)
         validation.store_code(v, "destination_store_id", request.destination_store_id)
         v.raise_if_any()
-        authorize_store(request.store_id, "ship a transfer")
         command = ShipTransfer(
             request.store_id,
             request.part_number,
@@ -250,12 +249,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.ship_transfer(command, request.request_id))
 
+    @access.store_in("store_id", "receive a transfer")
     async def ReceiveTransfer(
         self, request: pb.ReceiveTransferRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
         _required_id("transfer_id", request.transfer_id)
-        authorize_store(request.store_id, "receive a transfer")
         command = ReceiveTransfer(
             request.store_id,
             request.part_number,
@@ -265,12 +264,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.receive_transfer(command, request.request_id))
 
+    @access.store_in("store_id", "report a shipment lost")
     async def ReportShipmentLost(
         self, request: pb.ReportShipmentLostRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
         _required_id("transfer_id", request.transfer_id)
-        authorize_store(request.store_id, "report a shipment lost")
         command = ReportShipmentLost(
             request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
         )
@@ -278,10 +277,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     # Visibility
 
+    @access.anyone_signed_in
     async def GetStockPosition(
         self, request: pb.GetStockPositionRequest, context: Any
     ) -> pb.StockPosition:
-        current_principal()
         v = Violations()
         validation.store_code(v, "store_id", request.store_id)
         validation.identifier(v, "part_number", request.part_number)
@@ -290,10 +289,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             await self.inventory.position(request.store_id, request.part_number)
         )
 
+    @access.anyone_signed_in
     async def ListStoreStock(
         self, request: pb.ListStoreStockRequest, context: Any
     ) -> pb.ListStoreStockResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "store_id", request.store_id)
         validation.text(v, "category", request.category, required=False, max_len=64)
@@ -322,8 +321,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             positions=[position_message(p) for p in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def FindStock(self, request: pb.FindStockRequest, context: Any) -> pb.FindStockResponse:
-        current_principal()
         v = Violations()
         validation.identifier(v, "part_number", request.part_number)
         if request.exclude_store_id:
@@ -361,10 +360,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             next_page_token=token,
         )
 
+    @access.anyone_signed_in
     async def GetSharingMatrix(
         self, request: pb.GetSharingMatrixRequest, context: Any
     ) -> pb.SharingMatrix:
-        current_principal()
         v = Violations()
         if not 0 <= request.top_n <= 200:
             v.add("top_n", "must be between 1 and 200 (0 for the default 50)")
@@ -394,10 +393,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             ],
         )
 
+    @access.anyone_signed_in
     async def ListStaleStock(
         self, request: pb.ListStaleStockRequest, context: Any
     ) -> pb.ListStaleStockResponse:
-        current_principal()
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
@@ -439,8 +438,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             next_page_token=token,
         )
 
+    @access.anyone_signed_in
     async def GetFillRate(self, request: pb.GetFillRateRequest, context: Any) -> pb.FillRate:
-        current_principal()
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)

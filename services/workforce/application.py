@@ -9,7 +9,7 @@ or expired.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -61,14 +61,7 @@ EXPIRE_SUPPORT_HOLD = "workforce.expire_support_hold"
 # "Who has been lent least lately": supports lent that start within this period (or later).
 FAIRNESS_PERIOD = timedelta(days=90)
 
-# Checks that the caller may act on this technician, given its current state; raises
-# PermissionDenied. Runs inside the command's transaction, after loading, before deciding.
-Guard = Callable[[TechnicianState], object]
 SupportStep = ConfirmSupport | CheckInSupport | CompleteSupport | CancelSupport | RateSupport
-
-
-def anyone(state: TechnicianState) -> None:
-    """For callers already authorised on the request alone, and for timers."""
 
 
 @dataclass(frozen=True)
@@ -96,22 +89,20 @@ class Workforce:
     async def register(self, command: RegisterTechnician, request_id: str) -> TechnicianView:
         async def handler(uow: UnitOfWork) -> TechnicianView:
             await require_open_store(uow.conn, command.store_id, "store_id")
-            done = await self._decide(uow, command, anyone)
+            done = await self._decide(uow, command)
             return await self._view(uow.conn, done.state)
 
         return await self.app.handle(
             command, handler, request_id=request_id, result_type=TechnicianView
         )
 
-    async def change(
-        self, command: TechnicianCommand, request_id: str, may: Guard
-    ) -> TechnicianView:
+    async def change(self, command: TechnicianCommand, request_id: str) -> TechnicianView:
         """Profile, leave, hours and availability: the reply is the technician."""
 
         async def handler(uow: UnitOfWork) -> TechnicianView:
             if isinstance(command, TransferTechnician):
                 await require_open_store(uow.conn, command.to_store_id, "to_store_id")
-            done = await self._decide(uow, command, may)
+            done = await self._decide(uow, command)
             return await self._view(uow.conn, done.state)
 
         return await self.app.handle(
@@ -126,7 +117,7 @@ class Workforce:
 
         async def handler(uow: UnitOfWork) -> SupportView:
             await require_open_store(uow.conn, command.host_store_id, "host_store_id")
-            done = await self._decide(uow, command, anyone)
+            done = await self._decide(uow, command)
             return await self._support_view(uow.conn, done.state, command.support_id)
 
         return await self.app.handle(
@@ -137,11 +128,11 @@ class Workforce:
             context_fields=("hold_expires_at",) if defaulted_expiry else (),
         )
 
-    async def support_step(self, command: SupportStep, request_id: str, may: Guard) -> SupportView:
+    async def support_step(self, command: SupportStep, request_id: str) -> SupportView:
         """Confirm, check in, complete, cancel or rate a support: the reply is the support."""
 
         async def handler(uow: UnitOfWork) -> SupportView:
-            done = await self._decide(uow, command, may)
+            done = await self._decide(uow, command)
             return await self._support_view(uow.conn, done.state, command.support_id)
 
         return await self.app.handle(
@@ -155,14 +146,12 @@ class Workforce:
             support_id=payload["support_id"],
             at=uow.clock.now(),
         )
-        await self._decide(uow, command, anyone)
+        await self._decide(uow, command)
 
     async def _decide(
-        self, uow: UnitOfWork, command: TechnicianCommand, may: Guard
+        self, uow: UnitOfWork, command: TechnicianCommand
     ) -> Executed[TechnicianState]:
         loaded = await uow.load(self.technicians, self.technicians.stream_id(command.technician_id))
-        if loaded.state is not None:
-            may(loaded.state)
         events: list[TechnicianEvent] = list(self.technicians.decider.decide(command, loaded.state))
         state = await uow.record(self.technicians, loaded, events)
         await self._follow_holds(uow, events)
@@ -198,6 +187,16 @@ class Workforce:
         return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
 
     # Queries
+
+    async def parties(self, technician_id: str, support_id: str = "") -> list[str]:
+        """The technician's home store, then the host store of its support `support_id`;
+        empty for a technician nobody registered (the command answers NOT_FOUND)."""
+        found = await self.app.query(lambda conn: queries.technician_state(conn, technician_id))
+        if found is None:
+            return []
+        state = found[0]
+        support = state.support(support_id) if support_id else None
+        return [state.store_id] + ([support.host_store_id] if support else [])
 
     async def technician(self, technician_id: str) -> TechnicianView:
         found = await self.app.query(lambda conn: queries.technician_state(conn, technician_id))

@@ -13,12 +13,11 @@ from typing import Any
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_store, current_principal
+from kernel import access, paging, validation
 from kernel.errors import Violations
 from services.workforce import grpc_requests
-from services.workforce.access import either_store, home_store
-from services.workforce.application import Guard, SupportStep, Workforce, anyone
+from services.workforce.access import home_store, support_parties
+from services.workforce.application import SupportStep, Workforce
 from services.workforce.domain.capability import Level, TechnicianStatus
 from services.workforce.domain.commands import (
     AddSpecialty,
@@ -79,12 +78,13 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     def _now(self) -> datetime:
         return self.workforce.now()
 
-    async def _change(self, request: Any, command: TechnicianCommand, action: str) -> pb.Technician:
-        view = await self.workforce.change(command, request.request_id, home_store(action))
+    async def _change(self, request: Any, command: TechnicianCommand) -> pb.Technician:
+        view = await self.workforce.change(command, request.request_id)
         return technician_message(view)
 
     # Technicians
 
+    @access.store_in("store_id", "register a technician")
     async def RegisterTechnician(
         self, request: pb.RegisterTechnicianRequest, context: Any
     ) -> pb.Technician:
@@ -97,7 +97,6 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         ]
         v.raise_if_any()
         assert level is not None
-        authorize_store(request.store_id, "register a technician")
         command = RegisterTechnician(
             technician_id=request.technician_id,
             at=self._now(),
@@ -109,21 +108,24 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         return technician_message(await self.workforce.register(command, request.request_id))
 
+    @access.stores_of(home_store, "change a technician's level")
     async def ChangeLevel(self, request: pb.ChangeLevelRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         level = enum_value(v, "level", request.level, Level)
         v.raise_if_any()
         assert level is not None
         command = ChangeLevel(technician_id=request.technician_id, at=self._now(), level=level)
-        return await self._change(request, command, "change a technician's level")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "add a specialty")
     async def AddSpecialty(self, request: pb.AddSpecialtyRequest, context: Any) -> pb.Technician:
         grpc_requests.technician_request(request).raise_if_any()
         command = AddSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
-        return await self._change(request, command, "add a specialty")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "remove a specialty")
     async def RemoveSpecialty(
         self, request: pb.RemoveSpecialtyRequest, context: Any
     ) -> pb.Technician:
@@ -131,8 +133,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = RemoveSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
-        return await self._change(request, command, "remove a specialty")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "record a certification")
     async def RecordCertification(
         self, request: pb.RecordCertificationRequest, context: Any
     ) -> pb.Technician:
@@ -147,8 +150,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = RecordCertification(
             technician_id=request.technician_id, at=self._now(), certification=found
         )
-        return await self._change(request, command, "record a certification")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "transfer a technician")
     async def TransferTechnician(
         self, request: pb.TransferTechnicianRequest, context: Any
     ) -> pb.Technician:
@@ -158,21 +162,24 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = TransferTechnician(
             technician_id=request.technician_id, at=self._now(), to_store_id=request.to_store_id
         )
-        return await self._change(request, command, "transfer a technician")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "change a technician's status")
     async def ChangeStatus(self, request: pb.ChangeStatusRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         status = enum_value(v, "status", request.status, TechnicianStatus)
         v.raise_if_any()
         assert status is not None
         command = ChangeStatus(technician_id=request.technician_id, at=self._now(), status=status)
-        return await self._change(request, command, "change a technician's status")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "record a technician leaving")
     async def LeaveCompany(self, request: pb.LeaveCompanyRequest, context: Any) -> pb.Technician:
         grpc_requests.technician_request(request).raise_if_any()
         command = LeaveCompany(technician_id=request.technician_id, at=self._now())
-        return await self._change(request, command, "record a technician leaving")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "schedule leave")
     async def ScheduleLeave(self, request: pb.ScheduleLeaveRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         window = grpc_requests.window(v, request, "starts_at", "ends_at")
@@ -185,8 +192,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             starts_at=window.starts_at,
             ends_at=window.ends_at,
         )
-        return await self._change(request, command, "schedule leave")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "cancel leave")
     async def CancelLeave(self, request: pb.CancelLeaveRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         validation.identifier(v, "leave_id", request.leave_id)
@@ -194,10 +202,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = CancelLeave(
             technician_id=request.technician_id, at=self._now(), leave_id=request.leave_id
         )
-        return await self._change(request, command, "cancel leave")
+        return await self._change(request, command)
 
     # Work hours
 
+    @access.stores_of(home_store, "plan a shift")
     async def PlanShift(self, request: pb.PlanShiftRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         day = iso_date(v, "day", request.day)
@@ -209,8 +218,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             day=day,
             available_hours=request.available_hours,
         )
-        return await self._change(request, command, "plan a shift")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "log productive hours")
     async def LogProductiveHours(
         self, request: pb.LogProductiveHoursRequest, context: Any
     ) -> pb.Technician:
@@ -225,10 +235,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             day=day,
             hours=request.hours,
         )
-        return await self._change(request, command, "log productive hours")
+        return await self._change(request, command)
 
     # Availability
 
+    @access.stores_of(home_store, "publish support availability")
     async def PublishAvailability(
         self, request: pb.PublishAvailabilityRequest, context: Any
     ) -> pb.Technician:
@@ -243,8 +254,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             starts_at=window.starts_at,
             ends_at=window.ends_at,
         )
-        return await self._change(request, command, "publish support availability")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "withdraw support availability")
     async def WithdrawAvailability(
         self, request: pb.WithdrawAvailabilityRequest, context: Any
     ) -> pb.Technician:
@@ -254,10 +266,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = WithdrawAvailability(
             technician_id=request.technician_id, at=self._now(), window_id=request.window_id
         )
-        return await self._change(request, command, "withdraw support availability")
+        return await self._change(request, command)
 
     # Support (SOP 2)
 
+    @access.store_in("host_store_id", "ask for technician support")
     async def HoldSupport(self, request: pb.HoldSupportRequest, context: Any) -> pb.Support:
         v = grpc_requests.technician_request(request)
         validation.store_code(v, "host_store_id", request.host_store_id)
@@ -268,7 +281,6 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         v.raise_if_any()
         assert level is not None and window is not None
         # The host store asks for help; lending is the home store's to agree (ConfirmSupport).
-        authorize_store(request.host_store_id, "ask for technician support")
         now = self._now()
         command = HoldSupport(
             technician_id=request.technician_id,
@@ -288,22 +300,23 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         return support_message(view)
 
+    @access.stores_of(home_store, "confirm lending a technician")
     async def ConfirmSupport(self, request: pb.ConfirmSupportRequest, context: Any) -> pb.Support:
         grpc_requests.support_request(request)
         command = ConfirmSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
-        return await self._step(request, command, home_store("confirm lending a technician"))
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "check in a support")
     async def CheckInSupport(self, request: pb.CheckInSupportRequest, context: Any) -> pb.Support:
         grpc_requests.support_request(request)
         command = CheckInSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "check in a support")
-        )
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "complete a support")
     async def CompleteSupport(self, request: pb.CompleteSupportRequest, context: Any) -> pb.Support:
         grpc_requests.support_request(request)
         command = CompleteSupport(
@@ -313,10 +326,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             hours_worked=request.hours_worked,
             fault_solved=request.fault_solved,
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "complete a support")
-        )
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "cancel a support")
     async def CancelSupport(self, request: pb.CancelSupportRequest, context: Any) -> pb.Support:
         grpc_requests.support_request(request)
         command = CancelSupport(
@@ -325,16 +337,14 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             support_id=request.support_id,
             reason=request.reason,
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "cancel a support")
-        )
+        return await self._step(request, command)
 
+    @access.store_in("rated_by_store_id", "rate a support")
     async def RateSupport(self, request: pb.RateSupportRequest, context: Any) -> pb.Support:
         v = grpc_requests.technician_request(request)
         validation.identifier(v, "support_id", request.support_id)
         validation.store_code(v, "rated_by_store_id", request.rated_by_store_id)
         v.raise_if_any()
-        authorize_store(request.rated_by_store_id, "rate a support")
         command = RateSupport(
             technician_id=request.technician_id,
             at=self._now(),
@@ -343,24 +353,24 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             rating=request.rating,
             comment=request.comment,
         )
-        return await self._step(request, command, anyone)
+        return await self._step(request, command)
 
-    async def _step(self, request: Any, command: SupportStep, may: Guard) -> pb.Support:
-        return support_message(await self.workforce.support_step(command, request.request_id, may))
+    async def _step(self, request: Any, command: SupportStep) -> pb.Support:
+        return support_message(await self.workforce.support_step(command, request.request_id))
 
     # Visibility and recommendations
 
+    @access.anyone_signed_in
     async def GetTechnician(self, request: pb.GetTechnicianRequest, context: Any) -> pb.Technician:
-        current_principal()
         v = Violations()
         validation.identifier(v, "technician_id", request.technician_id)
         v.raise_if_any()
         return technician_message(await self.workforce.technician(request.technician_id))
 
+    @access.anyone_signed_in
     async def ListTechnicians(
         self, request: pb.ListTechniciansRequest, context: Any
     ) -> pb.ListTechniciansResponse:
-        current_principal()
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
@@ -383,10 +393,10 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             technicians=[technician_message(t) for t in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def MatchSupport(
         self, request: pb.MatchSupportRequest, context: Any
     ) -> pb.MatchSupportResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "requesting_store_id", request.requesting_store_id)
         specialty = grpc_requests.specialty(v, "specialty", request.specialty)
@@ -425,10 +435,10 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             candidates=[candidate_message(m) for m in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def GetTechnicianHistory(
         self, request: pb.GetTechnicianHistoryRequest, context: Any
     ) -> pb.TechnicianHistory:
-        current_principal()
         v = Violations()
         validation.identifier(v, "technician_id", request.technician_id)
         v.raise_if_any()
@@ -445,10 +455,10 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         return history_message(request.technician_id, totals, page, token)
 
+    @access.anyone_signed_in
     async def GetUtilisation(
         self, request: pb.GetUtilisationRequest, context: Any
     ) -> pb.Utilisation:
-        current_principal()
         v = Violations()
         if bool(request.technician_id) == bool(request.store_id):
             v.add("technician_id", "give exactly one of technician_id and store_id")
