@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
-from kernel.clock import business_day
 from kernel.errors import NotFound
 from kernel.store_directory import require_open_store
 from services.inventory import read_model
@@ -270,7 +269,7 @@ class Inventory:
         return await self.app.query(fetch)
 
     def today(self) -> date:
-        return business_day(self.app.clock.now())
+        return self.app.clock.business_day(self.app.clock.now())
 
     def window(self, days: int) -> date:
         return self.today() - timedelta(days=days - 1)

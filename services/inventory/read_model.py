@@ -25,7 +25,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
-from kernel.clock import business_day
 from kernel.codec import from_json, to_json
 from kernel.db import Migration, upsert
 from kernel.eventstore import RecordedEvent
@@ -162,7 +161,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             {
                 "store_id": event.store_id,
                 "part_number": event.part_number,
-                "day": business_day(event.at),
+                "day": uow.clock.business_day(event.at),
                 "requests": 1,
                 "filled": 1 if issued else 0,
                 "issued_quantity": event.quantity if isinstance(event, PartsIssued) else 0,
