@@ -41,7 +41,6 @@ from services.capacity.messages import (
     appointment_message,
     day_view_message,
     hold_message,
-    moment,
     optional_day,
     parse_day,
     profile_from,
@@ -219,8 +218,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     ) -> pb.Appointment:
         facts, now = await self._book(request)
         v = Violations()
-        requested_at = moment(v, request, "requested_at")
+        requested_at = validation.moment(v, request, "requested_at")
         v.raise_if_any()
+        assert requested_at is not None
         command = BookAppointment(
             store=facts,
             day=local_day(requested_at, facts.time_zone),
@@ -241,8 +241,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         facts, now = await self._book(request)
         _ids(appointment_id=request.appointment_id)
         v = Violations()
-        requested_at = moment(v, request, "requested_at")
+        requested_at = validation.moment(v, request, "requested_at")
         v.raise_if_any()
+        assert requested_at is not None
         command = RescheduleAppointment(
             store=facts,
             day=self._day(request, facts, now),
@@ -365,9 +366,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def HoldSlot(self, request: pb.HoldSlotRequest, context: Any) -> pb.SlotHold:
         facts, now = await self._book(request)
         v = Violations()
-        slot_at = moment(v, request, "slot_at")
-        expires_at = moment(v, request, "expires_at")
+        slot_at = validation.moment(v, request, "slot_at")
+        expires_at = validation.moment(v, request, "expires_at")
         v.raise_if_any()
+        assert slot_at is not None and expires_at is not None
         command = HoldSlot(
             store=facts,
             day=local_day(slot_at, facts.time_zone),

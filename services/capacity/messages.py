@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import IntEnum
 from typing import Any, TypeVar
 
 from storemesh.capacity.events.v1 import events_pb2 as ev
 from storemesh.capacity.v1 import capacity_pb2 as pb
 
+from kernel import validation
 from kernel.codec import to_proto
-from kernel.errors import InvalidArgument, Violations
+from kernel.errors import Violations
 from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
 from services.capacity.domain.opening_hours import OpeningHours, Weekday
 from services.capacity.domain.stores import (
@@ -28,34 +29,22 @@ E = TypeVar("E", bound=IntEnum)
 
 
 def parse_day(field_name: str, raw: str, default: date) -> date:
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
+    v = Violations()
+    found = validation.day(v, field_name, raw, required=False)
+    v.raise_if_any()
+    return found or default
 
 
 def optional_day(field_name: str, raw: str) -> date | None:
-    return parse_day(field_name, raw, date.min) if raw else None
-
-
-def moment(v: Violations, request: Any, field_name: str) -> datetime:
-    """A required timestamp field as an aware UTC datetime (epoch when missing: reported)."""
-    if not request.HasField(field_name):
-        v.add(field_name, "is required")
-        return datetime.fromtimestamp(0, UTC)
-    return getattr(request, field_name).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+    v = Violations()
+    found = validation.day(v, field_name, raw, required=False)
+    v.raise_if_any()
+    return found
 
 
 def _enum(v: Violations, field_name: str, raw: int, kind: type[E], stand_in: E) -> E:
     """The enum member, or (reported) a stand-in so the other fields can still be checked."""
-    try:
-        return kind(raw)
-    except ValueError:
-        names = ", ".join(f"{int(m)} ({m.name})" for m in kind)
-        v.add(field_name, f"must be one of {names}")
-        return stand_in
+    return validation.enum_member(v, field_name, raw, kind) or stand_in
 
 
 def profile_from(v: Violations, request: Any) -> StoreProfile | None:
@@ -66,11 +55,7 @@ def profile_from(v: Violations, request: Any) -> StoreProfile | None:
         return None
     m = request.profile
     before = len(v.items)
-    try:
-        opened_on = date.fromisoformat(m.opened_on)
-    except ValueError:
-        v.add("profile.opened_on", "must be an ISO date YYYY-MM-DD")
-        opened_on = date.min
+    opened_on = validation.day(v, "profile.opened_on", m.opened_on) or date.min
     profile = StoreProfile(
         name=m.name,
         city=m.city,

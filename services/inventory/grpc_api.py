@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from storemesh.inventory.v1 import inventory_pb2 as pb
@@ -70,15 +70,6 @@ def _position_request(request: Any) -> None:
     validation.store_code(v, "store_id", request.store_id)
     validation.identifier(v, "part_number", request.part_number)
     v.raise_if_any()
-
-
-def _date(field_name: str, raw: str, default: date) -> date:
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
 
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
@@ -443,9 +434,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
+        to_date = validation.day(v, "to_date", request.to_date, required=False)
+        from_date = validation.day(v, "from_date", request.from_date, required=False)
         v.raise_if_any()
-        last = _date("to_date", request.to_date, self.inventory.today())
-        first = _date("from_date", request.from_date, last - timedelta(days=29))
+        last = to_date or self.inventory.today()
+        first = from_date or last - timedelta(days=29)
         if first > last:
             raise InvalidArgument.of("from_date", "must not be after to_date")
         requests, filled = await self.inventory.app.query(

@@ -49,7 +49,7 @@ from services.workforce.grpc_messages import (
     support_message,
     technician_message,
 )
-from services.workforce.grpc_requests import certification, enum_value, iso_date, moment
+from services.workforce.grpc_requests import certification
 from services.workforce.queries import MapFilter
 
 # SOP 2 step 3: a support is confirmed one day ahead, so a planned hold lasts until then.
@@ -90,7 +90,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     ) -> pb.Technician:
         v = grpc_requests.technician_request(request)
         validation.store_code(v, "store_id", request.store_id)
-        level = enum_value(v, "level", request.level, Level)
+        level = validation.enum_member(v, "level", request.level, Level)
         certifications = [
             certification(v, f"certifications[{i}]", c)
             for i, c in enumerate(request.certifications)
@@ -111,7 +111,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     @access.stores_of(home_store, "change a technician's level")
     async def ChangeLevel(self, request: pb.ChangeLevelRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
-        level = enum_value(v, "level", request.level, Level)
+        level = validation.enum_member(v, "level", request.level, Level)
         v.raise_if_any()
         assert level is not None
         command = ChangeLevel(technician_id=request.technician_id, at=self._now(), level=level)
@@ -167,7 +167,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     @access.stores_of(home_store, "change a technician's status")
     async def ChangeStatus(self, request: pb.ChangeStatusRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
-        status = enum_value(v, "status", request.status, TechnicianStatus)
+        status = validation.enum_member(v, "status", request.status, TechnicianStatus)
         v.raise_if_any()
         assert status is not None
         command = ChangeStatus(technician_id=request.technician_id, at=self._now(), status=status)
@@ -209,7 +209,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     @access.stores_of(home_store, "plan a shift")
     async def PlanShift(self, request: pb.PlanShiftRequest, context: Any) -> pb.Technician:
         v = grpc_requests.technician_request(request)
-        day = iso_date(v, "day", request.day)
+        day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
         command = PlanShift(
@@ -225,7 +225,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         self, request: pb.LogProductiveHoursRequest, context: Any
     ) -> pb.Technician:
         v = grpc_requests.technician_request(request)
-        day = iso_date(v, "day", request.day)
+        day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
         command = LogProductiveHours(
@@ -275,9 +275,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         v = grpc_requests.technician_request(request)
         validation.store_code(v, "host_store_id", request.host_store_id)
         specialty = grpc_requests.specialty(v, "specialty", request.specialty)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level)
+        level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
         window = grpc_requests.window(v, request, "starts_at", "ends_at")
-        expires_at = moment(v, request, "hold_expires_at", required=False)
+        expires_at = validation.moment(v, request, "hold_expires_at", required=False)
         v.raise_if_any()
         assert level is not None and window is not None
         # The host store asks for help; lending is the home store's to agree (ConfirmSupport).
@@ -376,8 +376,12 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             validation.store_code(v, "store_id", request.store_id)
         validation.text(v, "region", request.region, required=False)
         specialty = grpc_requests.specialty(v, "specialty", request.specialty, required=False)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level, required=False)
-        status = enum_value(v, "status", request.status, TechnicianStatus, required=False)
+        level = validation.enum_member(
+            v, "minimum_level", request.minimum_level, Level, required=False
+        )
+        status = validation.enum_member(
+            v, "status", request.status, TechnicianStatus, required=False
+        )
         free = None
         if request.HasField("available_from") or request.HasField("available_to"):
             free = grpc_requests.window(v, request, "available_from", "available_to")
@@ -400,7 +404,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         v = Violations()
         validation.store_code(v, "requesting_store_id", request.requesting_store_id)
         specialty = grpc_requests.specialty(v, "specialty", request.specialty)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level)
+        level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
         window = grpc_requests.window(v, request, "starts_at", "ends_at")
         if not 0 <= request.page_size <= MAX_MATCH_PAGE_SIZE:
             v.add("page_size", f"must be between 1 and {MAX_MATCH_PAGE_SIZE} (0 for 10)")
@@ -467,8 +471,8 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         else:
             validation.store_code(v, "store_id", request.store_id)
         today = self._now().astimezone(UTC).date()
-        last = iso_date(v, "to_date", request.to_date, required=False) or today
-        first = iso_date(v, "from_date", request.from_date, required=False) or (
+        last = validation.day(v, "to_date", request.to_date, required=False) or today
+        first = validation.day(v, "from_date", request.from_date, required=False) or (
             last - timedelta(days=29)
         )
         if first > last:

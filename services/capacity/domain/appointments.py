@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from kernel import validation
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, RuleViolated, Violations
 from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
-from services.capacity.domain.opening_hours import check_aware, is_open_at, local_day
+from services.capacity.domain.opening_hours import is_open_at, local_day
 from services.capacity.domain.stores import MAX_DAILY_CAPACITY, StoreFacts, require_open
 
 MAX_LABOUR_HOURS = 100.0

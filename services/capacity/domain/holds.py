@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from kernel import validation
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, RuleViolated, Violations
 from services.capacity.domain.appointments import (
     AppointmentBooked,
@@ -16,7 +17,6 @@ from services.capacity.domain.appointments import (
     require_opening_hours,
 )
 from services.capacity.domain.book_state import BookState, HoldStatus, SlotHold
-from services.capacity.domain.opening_hours import check_aware
 from services.capacity.domain.stores import StoreFacts, require_open
 
 # Commands

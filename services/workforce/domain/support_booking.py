@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, store_code
 from services.workforce.domain.availability import (
     TimeWindow,
-    check_aware,
     check_window,
     covers,
     utc_window,

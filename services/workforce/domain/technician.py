@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
+from kernel.clock import check_aware
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, store_code, text
-from services.workforce.domain.availability import check_aware, check_window, utc_window
+from services.workforce.domain.availability import check_window, utc_window
 from services.workforce.domain.capability import (
     REPORTED_STATUSES,
     Certification,
