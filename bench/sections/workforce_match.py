@@ -25,7 +25,7 @@ from bench.network import NetworkStore, network
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row
 from kernel.codec import to_json
 from kernel.store_directory import store_directory
-from services.demo import DemoStore
+from services.demo_network import DemoStore
 from services.workforce import queries, read_model
 from services.workforce.application import FAIRNESS_PERIOD, Workforce
 from services.workforce.demo import GIVEN_NAMES, SURNAMES, levels, specialties
