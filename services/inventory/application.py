@@ -165,7 +165,7 @@ class Inventory:
                             e.transfer_id,
                             e.store_id,
                             e.quantity,
-                            e.at,
+                            e.occurred_at,
                         ),
                     )
             await uow.cancel_timer(
@@ -186,7 +186,11 @@ class Inventory:
                         POSITIONS,
                         POSITIONS.stream_id(e.source_store_id, e.part_number),
                         ConfirmDelivery(
-                            e.source_store_id, e.part_number, e.transfer_id, e.quantity, e.at
+                            e.source_store_id,
+                            e.part_number,
+                            e.transfer_id,
+                            e.quantity,
+                            e.occurred_at,
                         ),
                     )
             return PositionView.of(destination.state)
@@ -209,7 +213,7 @@ class Inventory:
                             e.transfer_id,
                             e.quantity,
                             e.reason,
-                            e.at,
+                            e.occurred_at,
                         ),
                     )
             return PositionView.of(source.state)

@@ -161,7 +161,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             {
                 "store_id": event.store_id,
                 "part_number": event.part_number,
-                "day": uow.clock.business_day(event.at),
+                "day": uow.clock.business_day(event.occurred_at),
                 "requests": 1,
                 "filled": 1 if issued else 0,
                 "issued_quantity": event.quantity if isinstance(event, PartsIssued) else 0,

@@ -442,11 +442,11 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             | PartsIssued(on_hand_after=on_hand)
             | PartsReturned(on_hand_after=on_hand)
         ):
-            return replace(p, on_hand=on_hand, last_movement_at=event.at)
+            return replace(p, on_hand=on_hand, last_movement_at=event.occurred_at)
         case ShortageRecorded():
             return p
         case StockAdjusted(counted=counted):
-            return replace(p, on_hand=counted, last_movement_at=event.at)
+            return replace(p, on_hand=counted, last_movement_at=event.occurred_at)
         case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
             return replace(p, reservations=(*p.reservations, Reservation(rid, qty, expires, ref)))
         case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
@@ -459,13 +459,16 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
                 on_hand=p.on_hand - qty,
                 reservations=_without(p.reservations, rid),
                 outbound=(*p.outbound, Shipment(tid, dest, qty)),
-                last_movement_at=event.at,
+                last_movement_at=event.occurred_at,
             )
         case InboundTransferRecorded(transfer_id=tid, source_store_id=source, quantity=qty):
             return replace(p, inbound=(*p.inbound, Shipment(tid, source, qty)))
         case TransferReceived(transfer_id=tid, quantity=qty, on_hand_after=on_hand):
             return replace(
-                p, on_hand=on_hand, inbound=_less(p.inbound, tid, qty), last_movement_at=event.at
+                p,
+                on_hand=on_hand,
+                inbound=_less(p.inbound, tid, qty),
+                last_movement_at=event.occurred_at,
             )
         case (
             TransferDelivered(transfer_id=tid, quantity=qty)
