@@ -12,7 +12,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Index,
     MetaData,
     String,
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
 from kernel.codec import from_json, to_json
-from kernel.db import Migration, upsert
+from kernel.db import Migration, UtcDateTime, upsert
 from kernel.eventstore import RecordedEvent
 from services.inventory.domain.catalogue import Part
 from services.inventory.domain.events import (
@@ -57,7 +56,7 @@ positions_view = Table(
     Column("available", BigInteger, nullable=False),
     Column("in_transit_out", BigInteger, nullable=False),
     Column("in_transit_in", BigInteger, nullable=False),
-    Column("last_movement_at", DateTime(timezone=True), nullable=True),
+    Column("last_movement_at", UtcDateTime(timezone=True), nullable=True),
     Column("reservations", JSON, nullable=False),
     Index("ix_inventory_positions_lookup", "part_number", "available"),
     Index("ix_inventory_positions_idle", "last_movement_at"),
