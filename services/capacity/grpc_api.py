@@ -10,7 +10,6 @@ from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
 from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
-from services.capacity import read_model
 from services.capacity.application import Capacity, ForecastPressure
 from services.capacity.domain.appointments import (
     BookAppointment,
@@ -37,7 +36,7 @@ from services.capacity.domain.visits import (
     StartService,
 )
 from services.capacity.domain.waiting import AssessWait
-from services.capacity.messages import (
+from services.capacity.grpc_messages import (
     appointment_message,
     day_view_message,
     hold_message,
@@ -48,6 +47,7 @@ from services.capacity.messages import (
     reply,
     visit_message,
 )
+from services.capacity.queries import CapacityQueries
 
 MAX_NEAREST = 100
 MAX_NETWORK_PAGE = 5000
@@ -79,6 +79,7 @@ def _ids(**ids: str) -> None:
 class CapacityServicer(pb_grpc.CapacityServiceServicer):
     def __init__(self, capacity: Capacity) -> None:
         self.capacity = capacity
+        self.queries = CapacityQueries(capacity.app)
 
     def _now(self) -> datetime:
         return self.capacity.now()
@@ -86,7 +87,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def _book(self, request: Any) -> tuple[StoreFacts, datetime]:
         """Checks of a book command; the store's facts to build it with."""
         _checked(request)
-        return await self.capacity.recent_store_facts(request.store_id), self._now()
+        return await self.queries.recent_store_facts(request.store_id), self._now()
 
     def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
         return parse_day("day", request.day, local_day(now, facts.time_zone))
@@ -124,7 +125,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.anyone_signed_in
     async def GetStore(self, request: pb.GetStoreRequest, context: Any) -> pb.Store:
         _checked(request, mutation=False)
-        return store_message(await self.capacity.store(request.store_id))
+        return store_message(await self.queries.store(request.store_id))
 
     @access.anyone_signed_in
     async def ListStores(
@@ -141,19 +142,14 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             "city": request.city,
             "open_only": request.open_only,
         }
-        pages = paging.PageQuery.of(query, paging.text)
-        after = pages.after(request.page_token)
-        stores = await self.capacity.app.query(
-            lambda conn: read_model.list_stores(
-                conn,
-                request.region,
-                request.city,
-                request.open_only,
-                after[0] if after else None,
-                limit + 1,
-            )
+        page, token = await self.queries.stores(
+            request.region,
+            request.city,
+            request.open_only,
+            paging.PageQuery.of(query, paging.text),
+            request.page_token,
+            limit,
         )
-        page, token = pages.cut(stores, limit, lambda s: (s.store_id,))
         return pb.ListStoresResponse(stores=[store_message(s) for s in page], next_page_token=token)
 
     @access.anyone_signed_in
@@ -164,7 +160,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         validation.store_code(v, "from_store_id", request.from_store_id)
         validation.store_code(v, "to_store_id", request.to_store_id)
         v.raise_if_any()
-        km = await self.capacity.distance(request.from_store_id, request.to_store_id)
+        km = await self.queries.distance(request.from_store_id, request.to_store_id)
         return pb.GetDistanceResponse(
             from_store_id=request.from_store_id, to_store_id=request.to_store_id, distance_km=km
         )
@@ -176,7 +172,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         _checked(request, mutation=False)
         if not 0 <= request.limit <= MAX_NEAREST:
             raise InvalidArgument.of("limit", f"must be from 1 to {MAX_NEAREST} (0 for 5)")
-        nearby = await self.capacity.nearest(request.store_id, request.limit or 5)
+        nearby = await self.queries.nearest(request.store_id, request.limit or 5)
         return pb.ListNearestStoresResponse(
             store_id=request.store_id,
             stores=[
@@ -191,7 +187,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
         _checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
-        day, group = await self.capacity.peer_group(request.store_id, as_of)
+        day, group = await self.queries.peer_group(request.store_id, as_of)
         message: pb.PeerGroup = reply(group, pb.PeerGroup)
         message.store_id, message.as_of = request.store_id, day.isoformat()
         return message
@@ -429,7 +425,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.GetWaitEstimateRequest, context: Any
     ) -> pb.WaitEstimate:
         _checked(request, mutation=False)
-        estimate = await self.capacity.wait_estimate(request.store_id)
+        estimate = await self.queries.wait_estimate(request.store_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
     @access.store_in("store_id", "forecast capacity pressure")
@@ -447,7 +443,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def GetDayView(self, request: pb.GetDayViewRequest, context: Any) -> pb.DayView:
         _checked(request, mutation=False)
         day = optional_day("day", request.day)
-        return day_view_message(await self.capacity.day_view(request.store_id, day))
+        return day_view_message(await self.queries.day_view(request.store_id, day))
 
     @access.anyone_signed_in
     async def GetNetworkDayView(
@@ -462,7 +458,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         query = {"list": "network_day", "day": day.isoformat(), "region": request.region}
         pages = paging.PageQuery.of(query, paging.text)
         after = pages.after(request.page_token)
-        network = await self.capacity.network_day(day, request.region)
+        network = await self.queries.network_day(day, request.region)
         views = network.stores
         if after:
             views = [view for view in views if view.store_id > after[0]]
