@@ -9,12 +9,10 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel import access, paging, validation
-from kernel.codec import timestamp
 from kernel.errors import InvalidArgument, Violations
-from services.inventory import read_model
 from services.inventory.application import Inventory, RequestOutcome
 from services.inventory.domain.catalogue import RegisterPart, UpdatePart
-from services.inventory.domain.stock import (
+from services.inventory.domain.commands import (
     MAX_RESERVATION,
     AdjustStock,
     ReceiveStock,
@@ -26,41 +24,16 @@ from services.inventory.domain.stock import (
     ReturnParts,
     ShipTransfer,
 )
-from services.inventory.read_model import PartView, PositionView
+from services.inventory.grpc_messages import (
+    matrix_row_message,
+    part_message,
+    position_message,
+    stale_item_message,
+    store_stock_message,
+)
+from services.inventory.queries import InventoryQueries
 
 DEFAULT_RESERVATION_TTL = timedelta(hours=2)
-
-
-def position_message(p: PositionView) -> pb.StockPosition:
-    return pb.StockPosition(
-        store_id=p.store_id,
-        part_number=p.part_number,
-        on_hand=p.on_hand,
-        reserved=p.reserved,
-        available=p.available,
-        in_transit_out=p.in_transit_out,
-        in_transit_in=p.in_transit_in,
-        last_movement_at=timestamp(p.last_movement_at),
-        reservations=[
-            pb.Reservation(
-                reservation_id=r.reservation_id,
-                quantity=r.quantity,
-                expires_at=timestamp(r.expires_at),
-                reference=r.reference,
-            )
-            for r in p.reservations
-        ],
-    )
-
-
-def part_message(p: PartView) -> pb.Part:
-    return pb.Part(
-        part_number=p.part_number,
-        name=p.name,
-        category=p.category,
-        unit=p.unit,
-        unit_cost_fen=p.unit_cost_fen,
-    )
 
 
 def _position_request(request: Any) -> None:
@@ -75,6 +48,7 @@ def _position_request(request: Any) -> None:
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
+        self.queries = InventoryQueries(inventory.app)
 
     def _now(self) -> datetime:
         return self.inventory.app.clock.now()
@@ -112,19 +86,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v = Violations()
         validation.identifier(v, "part_number", request.part_number)
         v.raise_if_any()
-        return part_message(await self.inventory.part(request.part_number))
+        return part_message(await self.queries.part(request.part_number))
 
     @access.anyone_signed_in
     async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
         limit = paging.page_size(request.page_size)
         pages = paging.PageQuery.of({"list": "parts", "category": request.category}, paging.text)
-        after = pages.after(request.page_token)
-        parts = await self.inventory.app.query(
-            lambda conn: read_model.list_parts(
-                conn, request.category, after[0] if after else None, limit + 1
-            )
-        )
-        page, token = pages.cut(parts, limit, lambda p: (p.part_number,))
+        page, token = await self.queries.parts(request.category, pages, request.page_token, limit)
         return pb.ListPartsResponse(parts=[part_message(p) for p in page], next_page_token=token)
 
     # Stock movements
@@ -253,7 +221,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.quantity,
             self._now(),
         )
-        return position_message(await self.inventory.receive_transfer(command, request.request_id))
+        return position_message(await self.inventory.move(command, request.request_id))
 
     @access.store_in("store_id", "report a shipment lost")
     async def ReportShipmentLost(
@@ -264,7 +232,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         command = ReportShipmentLost(
             request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
         )
-        return position_message(await self.inventory.report_lost(command, request.request_id))
+        return position_message(await self.inventory.move(command, request.request_id))
 
     # Visibility
 
@@ -276,9 +244,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         validation.store_code(v, "store_id", request.store_id)
         validation.identifier(v, "part_number", request.part_number)
         v.raise_if_any()
-        return position_message(
-            await self.inventory.position(request.store_id, request.part_number)
-        )
+        return position_message(await self.queries.position(request.store_id, request.part_number))
 
     @access.anyone_signed_in
     async def ListStoreStock(
@@ -295,19 +261,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "category": request.category,
             "only_available": request.only_available,
         }
-        pages = paging.PageQuery.of(query, paging.text)
-        after = pages.after(request.page_token)
-        rows = await self.inventory.app.query(
-            lambda conn: read_model.list_store_stock(
-                conn,
-                request.store_id,
-                request.category,
-                request.only_available,
-                after[0] if after else None,
-                limit + 1,
-            )
+        page, token = await self.queries.store_stock(
+            request.store_id,
+            request.category,
+            request.only_available,
+            paging.PageQuery.of(query, paging.text),
+            request.page_token,
+            limit,
         )
-        page, token = pages.cut(rows, limit, lambda p: (p.part_number,))
         return pb.ListStoreStockResponse(
             positions=[position_message(p) for p in page], next_page_token=token
         )
@@ -328,27 +289,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "min": minimum,
             "exclude": request.exclude_store_id,
         }
-        pages = paging.PageQuery.of(query, paging.integer, paging.text)
-        after = pages.after(request.page_token)
-        rows = await self.inventory.find_stock(
+        page, token = await self.queries.find_stock(
             request.part_number,
             minimum,
             request.exclude_store_id,
-            (after[0], after[1]) if after else None,
-            limit + 1,
+            paging.PageQuery.of(query, paging.integer, paging.text),
+            request.page_token,
+            limit,
         )
-        page, token = pages.cut(rows, limit, lambda p: (p.available, p.store_id))
         return pb.FindStockResponse(
-            stores=[
-                pb.StoreStock(
-                    store_id=p.store_id,
-                    available=p.available,
-                    on_hand=p.on_hand,
-                    last_movement_at=timestamp(p.last_movement_at),
-                )
-                for p in page
-            ],
-            next_page_token=token,
+            stores=[store_stock_message(p) for p in page], next_page_token=token
         )
 
     @access.anyone_signed_in
@@ -365,24 +315,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         for i, store in enumerate(request.store_ids):
             validation.store_code(v, f"store_ids[{i}]", store)
         v.raise_if_any()
-        since = self.inventory.window(request.window_days or 30)
-        stores, rows = await self.inventory.app.query(
-            lambda conn: read_model.sharing_matrix(
-                conn, request.top_n or 50, since, list(request.store_ids)
-            )
+        stores, rows = await self.queries.sharing_matrix(
+            request.top_n or 50, request.window_days or 30, list(request.store_ids)
         )
-        return pb.SharingMatrix(
-            store_ids=stores,
-            rows=[
-                pb.MatrixRow(
-                    part_number=r.part_number,
-                    name=r.name,
-                    issued_in_window=r.issued_in_window,
-                    available=list(r.available),
-                )
-                for r in rows
-            ],
-        )
+        return pb.SharingMatrix(store_ids=stores, rows=[matrix_row_message(r) for r in rows])
 
     @access.anyone_signed_in
     async def ListStaleStock(
@@ -398,33 +334,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         days = request.min_idle_days or 90
         query = {"list": "stale", "store": request.store_id, "days": days}
         pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
-        after = pages.after(request.page_token)
-        now = self._now()
-        rows, total = await self.inventory.app.query(
-            lambda conn: read_model.stale_stock(
-                conn,
-                request.store_id,
-                now,
-                days,
-                (after[0], after[1], after[2]) if after else None,
-                limit + 1,
-            )
+        items, total, token = await self.queries.stale_stock(
+            request.store_id, days, pages, request.page_token, limit
         )
-        items, token = pages.cut(rows, limit, lambda i: (i.value_fen, i.store_id, i.part_number))
         return pb.ListStaleStockResponse(
-            items=[
-                pb.StaleStockItem(
-                    store_id=i.store_id,
-                    part_number=i.part_number,
-                    name=i.name,
-                    on_hand=i.on_hand,
-                    unit_cost_fen=i.unit_cost_fen,
-                    value_fen=i.value_fen,
-                    last_movement_at=timestamp(i.last_movement_at),
-                    idle_days=i.idle_days,
-                )
-                for i in items
-            ],
+            items=[stale_item_message(i) for i in items],
             total_value_fen=total,
             next_page_token=token,
         )
@@ -437,13 +351,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         to_date = validation.day(v, "to_date", request.to_date, required=False)
         from_date = validation.day(v, "from_date", request.from_date, required=False)
         v.raise_if_any()
-        last = to_date or self.inventory.today()
+        last = to_date or self.queries.today()
         first = from_date or last - timedelta(days=29)
         if first > last:
             raise InvalidArgument.of("from_date", "must not be after to_date")
-        requests, filled = await self.inventory.app.query(
-            lambda conn: read_model.fill_rate(conn, request.store_id, first, last)
-        )
+        requests, filled = await self.queries.fill_rate(request.store_id, first, last)
         return pb.FillRate(
             store_id=request.store_id,
             requests=requests,

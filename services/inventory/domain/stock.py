@@ -13,6 +13,23 @@ from datetime import datetime, timedelta
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, non_negative, positive_quantity, text
+from services.inventory.domain.commands import (
+    MAX_RESERVATION,
+    AdjustStock,
+    ConfirmDelivery,
+    ExpireReservation,
+    ReceiveStock,
+    ReceiveTransfer,
+    RecordInboundLost,
+    RecordInboundTransfer,
+    ReleaseReservation,
+    ReportShipmentLost,
+    RequestParts,
+    ReserveStock,
+    ReturnParts,
+    ShipTransfer,
+    StockCommand,
+)
 from services.inventory.domain.events import (
     InboundTransferLost,
     InboundTransferRecorded,
@@ -30,8 +47,6 @@ from services.inventory.domain.events import (
     TransferReceived,
     TransferShipped,
 )
-
-MAX_RESERVATION = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -89,153 +104,6 @@ class StockPosition:
     @property
     def subject(self) -> str:
         return f"stock/{self.store_id}/{self.part_number}"
-
-
-# Commands. Every one names its position and the business time it happens at.
-
-
-@dataclass(frozen=True)
-class ReceiveStock:
-    store_id: str
-    part_number: str
-    quantity: int
-    reference: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RequestParts:
-    store_id: str
-    part_number: str
-    repair_order: str
-    quantity: int
-    customer_waiting: bool
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReturnParts:
-    store_id: str
-    part_number: str
-    repair_order: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AdjustStock:
-    store_id: str
-    part_number: str
-    counted_quantity: int
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReserveStock:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    quantity: int
-    # A hold time, not an expiry moment: a retry later in time is still the same command.
-    ttl: timedelta
-    reference: str
-    at: datetime
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.at + self.ttl
-
-
-@dataclass(frozen=True)
-class ReleaseReservation:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ExpireReservation:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ShipTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    reservation_id: str
-    destination_store_id: str
-    quantity: int  # 0: the whole reservation
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RecordInboundTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    source_store_id: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReceiveTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int  # 0: everything outstanding
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ConfirmDelivery:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReportShipmentLost:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RecordInboundLost:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int
-    reason: str
-    at: datetime
-
-
-StockCommand = (
-    ReceiveStock
-    | RequestParts
-    | ReturnParts
-    | AdjustStock
-    | ReserveStock
-    | ReleaseReservation
-    | ExpireReservation
-    | ShipTransfer
-    | RecordInboundTransfer
-    | ReceiveTransfer
-    | ConfirmDelivery
-    | ReportShipmentLost
-    | RecordInboundLost
-)
 
 
 def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEvent]:

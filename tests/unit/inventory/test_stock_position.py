@@ -8,6 +8,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kernel.errors import AlreadyExists, DomainError, NotFound
+from services.inventory.domain.commands import (
+    AdjustStock,
+    ConfirmDelivery,
+    ExpireReservation,
+    ReceiveStock,
+    ReceiveTransfer,
+    RecordInboundLost,
+    RecordInboundTransfer,
+    ReleaseReservation,
+    ReportShipmentLost,
+    RequestParts,
+    ReserveStock,
+    ReturnParts,
+    ShipTransfer,
+    StockCommand,
+)
 from services.inventory.domain.events import (
     InboundTransferLost,
     InboundTransferRecorded,
@@ -25,24 +41,7 @@ from services.inventory.domain.events import (
     TransferReceived,
     TransferShipped,
 )
-from services.inventory.domain.stock import (
-    AdjustStock,
-    ConfirmDelivery,
-    ExpireReservation,
-    ReceiveStock,
-    ReceiveTransfer,
-    RecordInboundLost,
-    RecordInboundTransfer,
-    ReleaseReservation,
-    ReportShipmentLost,
-    RequestParts,
-    ReserveStock,
-    ReturnParts,
-    ShipTransfer,
-    StockCommand,
-    StockPosition,
-    stock,
-)
+from services.inventory.domain.stock import StockPosition, stock
 
 from .scenario import (
     Scenario,
