@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from kernel.errors import RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.book_state import BookState
 from services.capacity.domain.opening_hours import Weekday, local_day
 from services.capacity.domain.stores import StoreFacts, require_open
@@ -163,7 +164,7 @@ def forecast_pressure(
     today = local_day(command.at, store.time_zone)
     if command.day < today:
         raise RuleViolated(
-            reason="DAY_IN_THE_PAST",
+            reason=reasons.DAY_IN_THE_PAST,
             message=f"{command.day.isoformat()} is over: there is nothing to forecast",
             subject=f"store/{store.store_id}",
             metadata={"day": command.day.isoformat(), "today": today.isoformat()},

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, non_negative, positive_quantity, text
+from services.inventory.domain import reasons
 from services.inventory.domain.commands import (
     MAX_RESERVATION,
     AdjustStock,
@@ -176,7 +177,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
                 raise AlreadyExists("reservation", rid)
             if qty > position.available:
                 raise RuleViolated(
-                    "INSUFFICIENT_AVAILABLE_STOCK",
+                    reasons.INSUFFICIENT_AVAILABLE_STOCK,
                     f"cannot reserve {qty}: only {position.available} available",
                     position.subject,
                     {"requested": str(qty), "available": str(position.available)},
@@ -210,7 +211,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             shipped = qty or reservation.quantity
             if shipped > reservation.quantity:
                 raise RuleViolated(
-                    "SHIP_EXCEEDS_RESERVATION",
+                    reasons.SHIP_EXCEEDS_RESERVATION,
                     f"cannot ship {shipped}: reservation {rid} holds {reservation.quantity}",
                     position.subject,
                     {"requested": str(shipped), "reserved": str(reservation.quantity)},
@@ -233,14 +234,14 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             inbound = position.shipment_in(tid)
             if inbound is None:
                 raise RuleViolated(
-                    "NOTHING_IN_TRANSIT",
+                    reasons.NOTHING_IN_TRANSIT,
                     f"transfer {tid} has nothing in transit to {store}",
                     position.subject,
                 )
             received = qty or inbound.quantity
             if received > inbound.quantity:
                 raise RuleViolated(
-                    "RECEIVE_EXCEEDS_SHIPPED",
+                    reasons.RECEIVE_EXCEEDS_SHIPPED,
                     f"cannot receive {received}: only {inbound.quantity} of {tid} in transit",
                     position.subject,
                     {"requested": str(received), "in_transit": str(inbound.quantity)},
@@ -274,7 +275,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             outbound = position.shipment_out(tid)
             if outbound is None:
                 raise RuleViolated(
-                    "NOTHING_IN_TRANSIT",
+                    reasons.NOTHING_IN_TRANSIT,
                     f"transfer {tid} has nothing in transit from {store}",
                     position.subject,
                 )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kernel.errors import RuleViolated
+from services.workforce.domain import reasons
 
 PLANNED_LEAD_TIME = timedelta(hours=72)
 
@@ -27,7 +28,7 @@ class LeadTimePolicy:
         lead = starts_at - at
         if lead < timedelta(0):
             return RuleViolated(
-                reason="SUPPORT_STARTS_IN_PAST",
+                reason=reasons.SUPPORT_STARTS_IN_PAST,
                 message=f"support cannot start at {starts_at.isoformat()}: it is already "
                 f"{at.isoformat()}",
                 subject=subject,
@@ -35,7 +36,7 @@ class LeadTimePolicy:
             )
         if not urgent and lead < self.minimum:
             return RuleViolated(
-                reason="LEAD_TIME_TOO_SHORT",
+                reason=reasons.LEAD_TIME_TOO_SHORT,
                 message=f"planned support is booked at least {_hours(self.minimum)} h ahead; "
                 f"this one starts in {_hours(lead)} h: mark it urgent or start it later",
                 subject=subject,
