@@ -13,11 +13,11 @@ from typing import Any
 
 
 async def home_store(servicer: Any, request: Any) -> list[str]:
-    found = await servicer.workforce.parties(request.technician_id)
+    found = await servicer.queries.parties(request.technician_id)
     return found[:1]
 
 
 async def support_parties(servicer: Any, request: Any) -> list[str]:
     """The technician's home store and the store the support is for."""
-    parties: list[str] = await servicer.workforce.parties(request.technician_id, request.support_id)
+    parties: list[str] = await servicer.queries.parties(request.technician_id, request.support_id)
     return parties

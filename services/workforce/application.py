@@ -10,8 +10,8 @@ or expired.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,9 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
 from kernel.errors import NotFound
 from kernel.store_directory import require_open_store
-from services.workforce import queries
-from services.workforce.domain.availability import TimeWindow
-from services.workforce.domain.capability import Level
 from services.workforce.domain.commands import (
     CancelSupport,
     CheckInSupport,
@@ -43,31 +40,15 @@ from services.workforce.domain.events import (
     TechnicianEvent,
 )
 from services.workforce.domain.lead_time import LeadTimePolicy
-from services.workforce.domain.matching import (
-    FreeCandidate,
-    RankedCandidate,
-    StoreLocation,
-    SupportNeed,
-    rank_free,
-)
 from services.workforce.domain.state import TechnicianState
 from services.workforce.domain.subsidy import subsidy_for
 from services.workforce.domain.technician import technician_decider
-from services.workforce.domain.utilisation import Utilisation
-from services.workforce.queries import HistoryTotals, MapFilter, SupportRecordView
-from services.workforce.read_model import SupportView, TechnicianView
+from services.workforce.read_model import SupportView, TechnicianView, lookups
 
 EXPIRE_SUPPORT_HOLD = "workforce.expire_support_hold"
-# "Who has been lent least lately": supports lent that start within this period (or later).
-FAIRNESS_PERIOD = timedelta(days=90)
+
 
 SupportStep = ConfirmSupport | CheckInSupport | CompleteSupport | CancelSupport | RateSupport
-
-
-@dataclass(frozen=True)
-class MatchedCandidate:
-    ranked: RankedCandidate
-    recent_supports: int
 
 
 class Workforce:
@@ -170,7 +151,7 @@ class Workforce:
                 await uow.cancel_timer(timer_id)
 
     async def _view(self, conn: AsyncConnection, state: TechnicianState) -> TechnicianView:
-        return TechnicianView.of(state, await queries.region_of(conn, state.store_id), self.now())
+        return TechnicianView.of(state, await lookups.region_of(conn, state.store_id), self.now())
 
     async def _support_view(
         self, conn: AsyncConnection, state: TechnicianState, support_id: str
@@ -179,98 +160,9 @@ class Workforce:
         if support is None:
             raise NotFound("support", support_id)
         view = SupportView.of(state.technician_id, support)
-        places = await queries.store_locations(conn, (support.home_store_id, support.host_store_id))
+        places = await lookups.store_locations(conn, (support.home_store_id, support.host_store_id))
         home, host = places.get(support.home_store_id), places.get(support.host_store_id)
         if home is None or host is None:
             return view
         distance = home.km_to(host)
         return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
-
-    # Queries
-
-    async def parties(self, technician_id: str, support_id: str = "") -> list[str]:
-        """The technician's home store, then the host store of its support `support_id`;
-        empty for a technician nobody registered (the command answers NOT_FOUND)."""
-        found = await self.app.query(lambda conn: queries.technician_state(conn, technician_id))
-        if found is None:
-            return []
-        state = found[0]
-        support = state.support(support_id) if support_id else None
-        return [state.store_id] + ([support.host_store_id] if support else [])
-
-    async def technician(self, technician_id: str) -> TechnicianView:
-        found = await self.app.query(lambda conn: queries.technician_state(conn, technician_id))
-        if found is None:
-            raise NotFound("technician", technician_id)
-        state, region = found
-        return TechnicianView.of(state, region, self.now())
-
-    async def capability_map(
-        self, f: MapFilter, after: str | None, limit: int
-    ) -> list[TechnicianView]:
-        now = self.now()
-        rows = await self.app.query(lambda conn: queries.capability_map(conn, f, now, after, limit))
-        return [TechnicianView.of(state, region, now) for state, region in rows]
-
-    async def match(
-        self,
-        *,
-        requesting_store_id: str,
-        specialty: str,
-        minimum_level: Level,
-        window: TimeWindow,
-    ) -> list[MatchedCandidate]:
-        """Everyone who could be held for the need, best first (SOP 2 step 1)."""
-        now = self.now()
-
-        async def fetch(conn: AsyncConnection) -> tuple[StoreLocation | None, list[FreeCandidate]]:
-            known, location = await queries.requesting_store(conn, requesting_store_id)
-            if not known:
-                raise NotFound("store", requesting_store_id)
-            candidates = await queries.match_candidates(
-                conn,
-                specialty=specialty,
-                minimum_level=minimum_level,
-                window=window,
-                requesting_store_id=requesting_store_id,
-                now=now,
-                lent_since=now - FAIRNESS_PERIOD,
-            )
-            return location, candidates
-
-        location, candidates = await self.app.query(fetch)
-        need = SupportNeed(
-            specialty=specialty,
-            minimum_level=minimum_level,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            requesting_store_id=requesting_store_id,
-            requesting_store=location,
-            at=now,
-        )
-        lent = {c.technician_id: c.recent_supports for c in candidates}
-        return [MatchedCandidate(r, lent[r.technician_id]) for r in rank_free(need, candidates)]
-
-    async def history(
-        self, technician_id: str, after: tuple[datetime, str] | None, limit: int
-    ) -> tuple[HistoryTotals, list[SupportRecordView]]:
-        async def fetch(conn: AsyncConnection) -> tuple[HistoryTotals, list[SupportRecordView]]:
-            if await queries.technician_state(conn, technician_id) is None:
-                raise NotFound("technician", technician_id)
-            totals = await queries.history_totals(conn, technician_id)
-            return totals, await queries.support_records(conn, technician_id, after, limit)
-
-        return await self.app.query(fetch)
-
-    async def utilisation(
-        self, *, technician_id: str, store_id: str, first: date, last: date
-    ) -> Utilisation:
-        async def fetch(conn: AsyncConnection) -> tuple[float, float]:
-            if technician_id and await queries.technician_state(conn, technician_id) is None:
-                raise NotFound("technician", technician_id)
-            return await queries.hours_between(
-                conn, technician_id=technician_id, store_id=store_id, first=first, last=last
-            )
-
-        productive, available = await self.app.query(fetch)
-        return Utilisation(productive_hours=productive, available_hours=available)

@@ -15,7 +15,7 @@ from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
 from kernel import access, paging, validation
 from kernel.errors import Violations
-from services.workforce import grpc_requests
+from services.workforce import grpc_messages
 from services.workforce.access import home_store, support_parties
 from services.workforce.application import SupportStep, Workforce
 from services.workforce.domain.capability import Level, TechnicianStatus
@@ -42,6 +42,7 @@ from services.workforce.domain.commands import (
     TransferTechnician,
     WithdrawAvailability,
 )
+from services.workforce.domain.lead_time import default_hold_expiry
 from services.workforce.domain.matching import RankedCandidate
 from services.workforce.grpc_messages import (
     candidate_message,
@@ -49,31 +50,17 @@ from services.workforce.grpc_messages import (
     support_message,
     technician_message,
 )
-from services.workforce.grpc_requests import certification
-from services.workforce.queries import MapFilter
+from services.workforce.queries import WorkforceQueries
+from services.workforce.read_model.lookups import MapFilter
 
-# SOP 2 step 3: a support is confirmed one day ahead, so a planned hold lasts until then.
-CONFIRM_AHEAD = timedelta(days=1)
 MATCH_PAGE_SIZE = 10
 MAX_MATCH_PAGE_SIZE = 100
-
-
-def default_hold_expiry(starts_at: datetime, urgent: bool, now: datetime) -> datetime:
-    """Planned support is held until one day before it starts; urgent support until it starts.
-
-    A support that could not be planned anyway (too soon, or past) keeps a valid expiry so
-    that the lead-time rule, not this default, explains the refusal.
-    """
-    if not urgent and starts_at - CONFIRM_AHEAD > now:
-        return starts_at - CONFIRM_AHEAD
-    if starts_at > now:
-        return starts_at
-    return now + timedelta(minutes=1)
 
 
 class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     def __init__(self, workforce: Workforce) -> None:
         self.workforce = workforce
+        self.queries = WorkforceQueries(workforce.app)
 
     def _now(self) -> datetime:
         return self.workforce.now()
@@ -88,11 +75,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def RegisterTechnician(
         self, request: pb.RegisterTechnicianRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.store_code(v, "store_id", request.store_id)
         level = validation.enum_member(v, "level", request.level, Level)
         certifications = [
-            certification(v, f"certifications[{i}]", c)
+            grpc_messages.certification(v, f"certifications[{i}]", c)
             for i, c in enumerate(request.certifications)
         ]
         v.raise_if_any()
@@ -110,7 +97,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "change a technician's level")
     async def ChangeLevel(self, request: pb.ChangeLevelRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         level = validation.enum_member(v, "level", request.level, Level)
         v.raise_if_any()
         assert level is not None
@@ -119,7 +106,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "add a specialty")
     async def AddSpecialty(self, request: pb.AddSpecialtyRequest, context: Any) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = AddSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
@@ -129,7 +116,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def RemoveSpecialty(
         self, request: pb.RemoveSpecialtyRequest, context: Any
     ) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = RemoveSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
@@ -139,10 +126,10 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def RecordCertification(
         self, request: pb.RecordCertificationRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         found = None
         if request.HasField("certification"):
-            found = certification(v, "certification", request.certification)
+            found = grpc_messages.certification(v, "certification", request.certification)
         else:
             v.add("certification", "is required")
         v.raise_if_any()
@@ -156,7 +143,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def TransferTechnician(
         self, request: pb.TransferTechnicianRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.store_code(v, "to_store_id", request.to_store_id)
         v.raise_if_any()
         command = TransferTechnician(
@@ -166,7 +153,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "change a technician's status")
     async def ChangeStatus(self, request: pb.ChangeStatusRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         status = validation.enum_member(v, "status", request.status, TechnicianStatus)
         v.raise_if_any()
         assert status is not None
@@ -175,14 +162,14 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "record a technician leaving")
     async def LeaveCompany(self, request: pb.LeaveCompanyRequest, context: Any) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = LeaveCompany(technician_id=request.technician_id, at=self._now())
         return await self._change(request, command)
 
     @access.stores_of(home_store, "schedule leave")
     async def ScheduleLeave(self, request: pb.ScheduleLeaveRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
+        v = grpc_messages.technician_request(request)
+        window = grpc_messages.window(v, request, "starts_at", "ends_at")
         v.raise_if_any()
         assert window is not None
         command = ScheduleLeave(
@@ -196,7 +183,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "cancel leave")
     async def CancelLeave(self, request: pb.CancelLeaveRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "leave_id", request.leave_id)
         v.raise_if_any()
         command = CancelLeave(
@@ -208,7 +195,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "plan a shift")
     async def PlanShift(self, request: pb.PlanShiftRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
@@ -224,7 +211,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def LogProductiveHours(
         self, request: pb.LogProductiveHoursRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
@@ -243,8 +230,8 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def PublishAvailability(
         self, request: pb.PublishAvailabilityRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        window = grpc_requests.published_window(v, request)
+        v = grpc_messages.technician_request(request)
+        window = grpc_messages.published_window(v, request)
         v.raise_if_any()
         assert window is not None
         command = PublishAvailability(
@@ -260,7 +247,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def WithdrawAvailability(
         self, request: pb.WithdrawAvailabilityRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "window_id", request.window_id)
         v.raise_if_any()
         command = WithdrawAvailability(
@@ -272,11 +259,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.store_in("host_store_id", "ask for technician support")
     async def HoldSupport(self, request: pb.HoldSupportRequest, context: Any) -> pb.Support:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.store_code(v, "host_store_id", request.host_store_id)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty)
+        specialty = grpc_messages.specialty(v, "specialty", request.specialty)
         level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
+        window = grpc_messages.window(v, request, "starts_at", "ends_at")
         expires_at = validation.moment(v, request, "hold_expires_at", required=False)
         v.raise_if_any()
         assert level is not None and window is not None
@@ -302,7 +289,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(home_store, "confirm lending a technician")
     async def ConfirmSupport(self, request: pb.ConfirmSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = ConfirmSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
@@ -310,7 +297,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(support_parties, "check in a support")
     async def CheckInSupport(self, request: pb.CheckInSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CheckInSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
@@ -318,7 +305,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(support_parties, "complete a support")
     async def CompleteSupport(self, request: pb.CompleteSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CompleteSupport(
             technician_id=request.technician_id,
             at=self._now(),
@@ -330,7 +317,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.stores_of(support_parties, "cancel a support")
     async def CancelSupport(self, request: pb.CancelSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CancelSupport(
             technician_id=request.technician_id,
             at=self._now(),
@@ -341,7 +328,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.store_in("rated_by_store_id", "rate a support")
     async def RateSupport(self, request: pb.RateSupportRequest, context: Any) -> pb.Support:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "support_id", request.support_id)
         validation.store_code(v, "rated_by_store_id", request.rated_by_store_id)
         v.raise_if_any()
@@ -365,7 +352,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         v = Violations()
         validation.identifier(v, "technician_id", request.technician_id)
         v.raise_if_any()
-        return technician_message(await self.workforce.technician(request.technician_id))
+        return technician_message(await self.queries.technician(request.technician_id))
 
     @access.anyone_signed_in
     async def ListTechnicians(
@@ -375,7 +362,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
         validation.text(v, "region", request.region, required=False)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty, required=False)
+        specialty = grpc_messages.specialty(v, "specialty", request.specialty, required=False)
         level = validation.enum_member(
             v, "minimum_level", request.minimum_level, Level, required=False
         )
@@ -384,14 +371,14 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         free = None
         if request.HasField("available_from") or request.HasField("available_to"):
-            free = grpc_requests.window(v, request, "available_from", "available_to")
+            free = grpc_messages.window(v, request, "available_from", "available_to")
         v.raise_if_any()
         limit = paging.page_size(request.page_size)
         f = MapFilter(request.store_id, request.region, specialty, level, status, free)
         query = {"list": "technicians", **{k: str(x) for k, x in vars(f).items()}}
         pages = paging.PageQuery.of(query, paging.text)
         after = pages.after(request.page_token)
-        rows = await self.workforce.capability_map(f, after[0] if after else None, limit + 1)
+        rows = await self.queries.capability_map(f, after[0] if after else None, limit + 1)
         page, token = pages.cut(rows, limit, lambda t: (t.technician_id,))
         return pb.ListTechniciansResponse(
             technicians=[technician_message(t) for t in page], next_page_token=token
@@ -403,9 +390,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     ) -> pb.MatchSupportResponse:
         v = Violations()
         validation.store_code(v, "requesting_store_id", request.requesting_store_id)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty)
+        specialty = grpc_messages.specialty(v, "specialty", request.specialty)
         level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
+        window = grpc_messages.window(v, request, "starts_at", "ends_at")
         if not 0 <= request.page_size <= MAX_MATCH_PAGE_SIZE:
             v.add("page_size", f"must be between 1 and {MAX_MATCH_PAGE_SIZE} (0 for 10)")
         v.raise_if_any()
@@ -422,7 +409,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             query, paging.number, paging.optional(paging.number), paging.text
         )
         after = pages.after(request.page_token)
-        matches = await self.workforce.match(
+        matches = await self.queries.match(
             requesting_store_id=request.requesting_store_id,
             specialty=specialty,
             minimum_level=level,
@@ -451,7 +438,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             {"list": "history", "technician": request.technician_id}, paging.moment, paging.text
         )
         after = pages.after(request.page_token)
-        totals, records = await self.workforce.history(
+        totals, records = await self.queries.history(
             request.technician_id, (after[0], after[1]) if after else None, limit + 1
         )
         page, token = pages.cut(
@@ -478,7 +465,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         if first > last:
             v.add("from_date", "must not be after to_date")
         v.raise_if_any()
-        result = await self.workforce.utilisation(
+        result = await self.queries.utilisation(
             technician_id=request.technician_id, store_id=request.store_id, first=first, last=last
         )
         return pb.Utilisation(

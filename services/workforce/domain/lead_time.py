@@ -47,3 +47,20 @@ class LeadTimePolicy:
                 },
             )
         return None
+
+
+# SOP 2 step 3: a support is confirmed one day ahead, so a planned hold lasts until then.
+CONFIRM_AHEAD = timedelta(days=1)
+
+
+def default_hold_expiry(starts_at: datetime, urgent: bool, now: datetime) -> datetime:
+    """Planned support is held until one day before it starts; urgent support until it starts.
+
+    A support that could not be planned anyway (too soon, or past) keeps a valid expiry so
+    that the lead-time rule, not this default, explains the refusal.
+    """
+    if not urgent and starts_at - CONFIRM_AHEAD > now:
+        return starts_at - CONFIRM_AHEAD
+    if starts_at > now:
+        return starts_at
+    return now + timedelta(minutes=1)
