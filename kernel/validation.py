@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -131,3 +131,19 @@ def enum_member(
         names = ", ".join(f"{int(m)} ({m.name})" for m in kind if int(m) != 0)
         v.add(field_name, f"must be one of {names}")
         return None
+
+
+# The longest duration a request may name: longer than any business rule (which the domain
+# checks), short enough that adding it to any moment the edge accepts stays computable.
+MAX_DURATION = timedelta(days=36_500)
+
+
+def duration_seconds(v: Violations, field_name: str, raw: int) -> timedelta | None:
+    """A whole number of seconds as a duration; None for 0 (the caller's default)."""
+    if raw < 0:
+        v.add(field_name, "must not be negative (0 for the default)")
+        return None
+    if raw > MAX_DURATION.total_seconds():
+        v.add(field_name, f"must be at most {int(MAX_DURATION.total_seconds())} seconds")
+        return None
+    return timedelta(seconds=raw) if raw else None

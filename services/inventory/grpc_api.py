@@ -13,7 +13,6 @@ from kernel.errors import InvalidArgument, Violations
 from services.inventory.application import Inventory, RequestOutcome
 from services.inventory.domain.catalogue import RegisterPart, UpdatePart
 from services.inventory.domain.commands import (
-    MAX_RESERVATION,
     AdjustStock,
     ReceiveStock,
     ReceiveTransfer,
@@ -158,19 +157,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     @access.store_in("store_id", "reserve stock")
     async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        if not 0 <= request.ttl_seconds <= MAX_RESERVATION.total_seconds():
-            raise InvalidArgument.of("ttl_seconds", "must be between 0 (2 hours) and 14 days")
-        ttl = (
-            timedelta(seconds=request.ttl_seconds)
-            if request.ttl_seconds
-            else DEFAULT_RESERVATION_TTL
-        )
+        v = Violations()
+        ttl = validation.duration_seconds(v, "ttl_seconds", request.ttl_seconds)
+        v.raise_if_any()
         command = ReserveStock(
             request.store_id,
             request.part_number,
             request.reservation_id or request.request_id,
             request.quantity,
-            ttl,
+            ttl or DEFAULT_RESERVATION_TTL,
             request.reference,
             self._now(),
         )

@@ -50,8 +50,7 @@ from services.workforce.grpc_messages import (
     support_message,
     technician_message,
 )
-from services.workforce.queries import WorkforceQueries
-from services.workforce.read_model.lookups import MapFilter
+from services.workforce.queries import MapFilter, WorkforceQueries
 
 MATCH_PAGE_SIZE = 10
 MAX_MATCH_PAGE_SIZE = 100
