@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -98,6 +98,17 @@ class PageQuery:
 
     def token(self, *key: Any) -> str:
         return encode_token([_wire(k) for k in key], self.query)
+
+    async def page(
+        self,
+        token: str,
+        limit: int,
+        fetch: Callable[[tuple[Any, ...] | None, int], Awaitable[Sequence[T]]],
+        key: Callable[[T], Sequence[Any]],
+    ) -> tuple[list[T], str]:
+        """Fetch up to `limit` rows after the token's key (one more, to know if a next page
+        exists) and cut them into the page and the next token."""
+        return self.cut(await fetch(self.after(token), limit + 1), limit, key)
 
     def cut(
         self, rows: Sequence[T], limit: int, key: Callable[[T], Sequence[Any]]

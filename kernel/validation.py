@@ -147,3 +147,11 @@ def duration_seconds(v: Violations, field_name: str, raw: int) -> timedelta | No
         v.add(field_name, f"must be at most {int(MAX_DURATION.total_seconds())} seconds")
         return None
     return timedelta(seconds=raw) if raw else None
+
+
+def require_ids(**ids: str) -> None:
+    """Each keyword a required identifier; every malformed one named at once."""
+    v = Violations()
+    for field_name, value in ids.items():
+        identifier(v, field_name, value)
+    v.raise_if_any()

@@ -69,13 +69,6 @@ def _checked(request: Any, *, mutation: bool = True) -> None:
     v.raise_if_any()
 
 
-def _ids(**ids: str) -> None:
-    v = Violations()
-    for name, value in ids.items():
-        validation.identifier(v, name, value)
-    v.raise_if_any()
-
-
 class CapacityServicer(pb_grpc.CapacityServiceServicer):
     def __init__(self, capacity: Capacity) -> None:
         self.capacity = capacity
@@ -235,7 +228,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.RescheduleAppointmentRequest, context: Any
     ) -> pb.Appointment:
         facts, now = await self._book(request)
-        _ids(appointment_id=request.appointment_id)
+        validation.require_ids(appointment_id=request.appointment_id)
         v = Violations()
         requested_at = validation.moment(v, request, "requested_at")
         v.raise_if_any()
@@ -254,7 +247,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.CancelAppointmentRequest, context: Any
     ) -> pb.Appointment:
         facts, now = await self._book(request)
-        _ids(appointment_id=request.appointment_id)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = CancelAppointment(
             store=facts,
             day=self._day(request, facts, now),
@@ -267,7 +260,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.store_in("store_id", "mark a no-show")
     async def MarkNoShow(self, request: pb.MarkNoShowRequest, context: Any) -> pb.Appointment:
         facts, now = await self._book(request)
-        _ids(appointment_id=request.appointment_id)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = MarkNoShow(
             store=facts,
             day=self._day(request, facts, now),
@@ -296,7 +289,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.store_in("store_id", "check in a customer")
     async def CheckInCustomer(self, request: pb.CheckInCustomerRequest, context: Any) -> pb.Visit:
         facts, now = await self._book(request)
-        _ids(appointment_id=request.appointment_id)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = CheckInCustomer(
             store=facts,
             day=local_day(now, facts.time_zone),
@@ -309,7 +302,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.store_in("store_id", "start a service")
     async def StartService(self, request: pb.StartServiceRequest, context: Any) -> pb.Visit:
         facts, now = await self._book(request)
-        _ids(visit_id=request.visit_id)
+        validation.require_ids(visit_id=request.visit_id)
         command = StartService(
             store=facts,
             day=self._day(request, facts, now),
@@ -323,7 +316,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.store_in("store_id", "complete a visit")
     async def CompleteVisit(self, request: pb.CompleteVisitRequest, context: Any) -> pb.Visit:
         facts, now = await self._book(request)
-        _ids(visit_id=request.visit_id)
+        validation.require_ids(visit_id=request.visit_id)
         command = CompleteVisit(
             store=facts,
             day=self._day(request, facts, now),
@@ -346,7 +339,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.RecordQuoteAbandonedRequest, context: Any
     ) -> pb.Visit:
         facts, now = await self._book(request)
-        _ids(visit_id=request.visit_id)
+        validation.require_ids(visit_id=request.visit_id)
         command = RecordQuoteAbandoned(
             store=facts,
             day=self._day(request, facts, now),
@@ -386,7 +379,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.ConfirmSlotHoldRequest, context: Any
     ) -> pb.Appointment:
         facts, now = await self._book(request)
-        _ids(hold_id=request.hold_id)
+        validation.require_ids(hold_id=request.hold_id)
         command = ConfirmSlotHold(
             store=facts,
             day=self._day(request, facts, now),
@@ -401,7 +394,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.ReleaseSlotHoldRequest, context: Any
     ) -> pb.SlotHold:
         facts, now = await self._book(request)
-        _ids(hold_id=request.hold_id)
+        validation.require_ids(hold_id=request.hold_id)
         command = ReleaseSlotHold(
             store=facts,
             day=self._day(request, facts, now),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,13 +70,13 @@ class CapacityQueries:
         token: str,
         limit: int,
     ) -> tuple[list[StoreState], str]:
-        after = pages.after(token)
-        found = await self.app.query(
-            lambda conn: read_model.list_stores(
-                conn, region, city, open_only, after[0] if after else None, limit + 1
+        async def fetch(after: tuple[Any, ...] | None, n: int) -> list[StoreState]:
+            key = after[0] if after else None
+            return await self.app.query(
+                lambda conn: read_model.list_stores(conn, region, city, open_only, key, n)
             )
-        )
-        return pages.cut(found, limit, lambda s: (s.store_id,))
+
+        return await pages.page(token, limit, fetch, lambda s: (s.store_id,))
 
     async def store(self, store_id: str) -> StoreState:
         found = await self.app.query(lambda conn: read_model.get_store(conn, store_id))

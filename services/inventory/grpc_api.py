@@ -82,9 +82,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     @access.anyone_signed_in
     async def GetPart(self, request: pb.GetPartRequest, context: Any) -> pb.Part:
-        v = Violations()
-        validation.identifier(v, "part_number", request.part_number)
-        v.raise_if_any()
+        validation.require_ids(part_number=request.part_number)
         return part_message(await self.queries.part(request.part_number))
 
     @access.anyone_signed_in
@@ -176,7 +174,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.ReleaseReservationRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        _required_id("reservation_id", request.reservation_id)
+        validation.require_ids(reservation_id=request.reservation_id)
         command = ReleaseReservation(
             request.store_id, request.part_number, request.reservation_id, self._now()
         )
@@ -208,7 +206,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.ReceiveTransferRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        _required_id("transfer_id", request.transfer_id)
+        validation.require_ids(transfer_id=request.transfer_id)
         command = ReceiveTransfer(
             request.store_id,
             request.part_number,
@@ -223,7 +221,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.ReportShipmentLostRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        _required_id("transfer_id", request.transfer_id)
+        validation.require_ids(transfer_id=request.transfer_id)
         command = ReportShipmentLost(
             request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
         )
@@ -365,9 +363,3 @@ def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) ->
     validation.text(v, field_name, value, required=False, max_len=max_len)
     v.raise_if_any()
     return value
-
-
-def _required_id(field_name: str, value: str) -> None:
-    v = Violations()
-    validation.identifier(v, field_name, value)
-    v.raise_if_any()

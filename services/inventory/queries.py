@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,13 +42,11 @@ class InventoryQueries:
     async def parts(
         self, category: str, pages: PageQuery, token: str, limit: int
     ) -> tuple[list[PartView], str]:
-        after = pages.after(token)
-        rows = await self.app.query(
-            lambda conn: read_model.list_parts(
-                conn, category, after[0] if after else None, limit + 1
-            )
-        )
-        return pages.cut(rows, limit, lambda p: (p.part_number,))
+        async def fetch(after: tuple[Any, ...] | None, n: int) -> list[PartView]:
+            key = after[0] if after else None
+            return await self.app.query(lambda conn: read_model.list_parts(conn, category, key, n))
+
+        return await pages.page(token, limit, fetch, lambda p: (p.part_number,))
 
     async def position(self, store_id: str, part_number: str) -> PositionView:
         async def fetch(conn: AsyncConnection) -> PositionView:
@@ -66,13 +65,15 @@ class InventoryQueries:
         token: str,
         limit: int,
     ) -> tuple[list[PositionView], str]:
-        after = pages.after(token)
-        rows = await self.app.query(
-            lambda conn: read_model.list_store_stock(
-                conn, store_id, category, only_available, after[0] if after else None, limit + 1
+        async def fetch(after: tuple[Any, ...] | None, n: int) -> list[PositionView]:
+            key = after[0] if after else None
+            return await self.app.query(
+                lambda conn: read_model.list_store_stock(
+                    conn, store_id, category, only_available, key, n
+                )
             )
-        )
-        return pages.cut(rows, limit, lambda p: (p.part_number,))
+
+        return await pages.page(token, limit, fetch, lambda p: (p.part_number,))
 
     async def find_stock(
         self,

@@ -348,9 +348,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.anyone_signed_in
     async def GetTechnician(self, request: pb.GetTechnicianRequest, context: Any) -> pb.Technician:
-        v = Violations()
-        validation.identifier(v, "technician_id", request.technician_id)
-        v.raise_if_any()
+        validation.require_ids(technician_id=request.technician_id)
         return technician_message(await self.queries.technician(request.technician_id))
 
     @access.anyone_signed_in
