@@ -23,6 +23,7 @@ from services.capacity.domain.appointments import (
     MarkNoShow,
     RescheduleAppointment,
     SetDayCapacity,
+    moved_to_another_day,
 )
 from services.capacity.domain.book_state import Appointment, BookState, SlotHold, Visit, VisitStatus
 from services.capacity.domain.forecast import (
@@ -40,7 +41,6 @@ from services.capacity.domain.holds import (
     ReleaseSlotHold,
 )
 from services.capacity.domain.opening_hours import local_day
-from services.capacity.domain.proximity import StoreDistance
 from services.capacity.domain.stores import (
     CloseStore,
     RegisterStore,
@@ -52,7 +52,6 @@ from services.capacity.domain.stores import (
 )
 from services.capacity.domain.utilisation import (
     DayView,
-    NetworkDayTotals,
     day_view,
 )
 from services.capacity.domain.visits import (
@@ -134,18 +133,6 @@ class ForecastPressure:
 class CapacityForecast:
     store_id: str
     days: tuple[PressureForecast, ...]
-
-
-@dataclass(frozen=True)
-class NetworkDay:
-    totals: NetworkDayTotals
-    stores: list[DayView]
-
-
-@dataclass(frozen=True)
-class NearbyStore:
-    name: str
-    distance: StoreDistance
 
 
 def book_stream(store_id: str, day: date) -> str:
@@ -230,31 +217,11 @@ class Capacity:
                 done, _ = await self._on_book(uow, command)
                 return _appointment(facts.store_id, command.day, done, command.appointment_id)
             old = await uow.load(BOOKS, book_stream(facts.store_id, command.day))
-            moving = old.state.appointment(command.appointment_id)
-            booked, _ = await self._on_book(
-                uow,
-                BookAppointment(
-                    store=facts,
-                    day=new_day,
-                    appointment_id=moving.appointment_id,
-                    customer_ref=moving.customer_ref,
-                    vehicle=moving.vehicle,
-                    service_type=moving.service_type,
-                    expected_labour_hours=moving.expected_labour_hours,
-                    requested_at=command.requested_at,
-                    at=command.at,
-                ),
+            booking, cancellation = moved_to_another_day(
+                old.state.appointment(command.appointment_id), command, facts, new_day
             )
-            await self._on_book(
-                uow,
-                CancelAppointment(
-                    store=facts,
-                    day=command.day,
-                    appointment_id=moving.appointment_id,
-                    reason=f"rescheduled to {new_day.isoformat()}",
-                    at=command.at,
-                ),
-            )
+            booked, _ = await self._on_book(uow, booking)
+            await self._on_book(uow, cancellation)
             return _appointment(facts.store_id, new_day, booked, command.appointment_id)
 
         return await self._handle(command, handler, request_id, AppointmentRecord)

@@ -25,7 +25,6 @@ from services.capacity.domain.stores import (
     CloseStore,
     RegisterStore,
     StoreFacts,
-    StoreState,
     UpdateStore,
 )
 from services.capacity.domain.visits import (
@@ -38,35 +37,20 @@ from services.capacity.domain.visits import (
 from services.capacity.domain.waiting import AssessWait
 from services.capacity.grpc_messages import (
     appointment_message,
+    checked,
     day_view_message,
     hold_message,
     optional_day,
     parse_day,
     profile_from,
-    profile_message,
     reply,
+    store_message,
     visit_message,
 )
 from services.capacity.queries import CapacityQueries
 
 MAX_NEAREST = 100
 MAX_NETWORK_PAGE = 5000
-
-
-def store_message(state: StoreState) -> pb.Store:
-    assert state.profile is not None
-    return pb.Store(
-        store_id=state.store_id, profile=profile_message(state.profile), closed=state.closed
-    )
-
-
-def _checked(request: Any, *, mutation: bool = True) -> None:
-    """The fields every store-scoped request has, all faults at once."""
-    v = Violations()
-    if mutation:
-        validation.request_id(v, "request_id", request.request_id)
-    validation.store_code(v, "store_id", request.store_id)
-    v.raise_if_any()
 
 
 class CapacityServicer(pb_grpc.CapacityServiceServicer):
@@ -79,7 +63,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     async def _book(self, request: Any) -> tuple[StoreFacts, datetime]:
         """Checks of a book command; the store's facts to build it with."""
-        _checked(request)
+        checked(request)
         return await self.queries.recent_store_facts(request.store_id), self._now()
 
     def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
@@ -111,13 +95,13 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     @access.roles("hq", "service", action="change the store directory")
     async def CloseStore(self, request: pb.CloseStoreRequest, context: Any) -> pb.Store:
-        _checked(request)
+        checked(request)
         command = CloseStore(store_id=request.store_id, reason=request.reason, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
     @access.anyone_signed_in
     async def GetStore(self, request: pb.GetStoreRequest, context: Any) -> pb.Store:
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         return store_message(await self.queries.store(request.store_id))
 
     @access.anyone_signed_in
@@ -162,7 +146,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def ListNearestStores(
         self, request: pb.ListNearestStoresRequest, context: Any
     ) -> pb.ListNearestStoresResponse:
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         if not 0 <= request.limit <= MAX_NEAREST:
             raise InvalidArgument.of("limit", f"must be from 1 to {MAX_NEAREST} (0 for 5)")
         nearby = await self.queries.nearest(request.store_id, request.limit or 5)
@@ -178,7 +162,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     @access.anyone_signed_in
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
         day, group = await self.queries.peer_group(request.store_id, as_of)
         message: pb.PeerGroup = reply(group, pb.PeerGroup)
@@ -417,7 +401,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def GetWaitEstimate(
         self, request: pb.GetWaitEstimateRequest, context: Any
     ) -> pb.WaitEstimate:
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         estimate = await self.queries.wait_estimate(request.store_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
@@ -425,7 +409,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def ForecastCapacityPressure(
         self, request: pb.ForecastCapacityPressureRequest, context: Any
     ) -> pb.CapacityForecast:
-        _checked(request)
+        checked(request)
         command = ForecastPressure(store_id=request.store_id, at=self._now())
         forecast = await self.capacity.forecast_pressure(command, request.request_id)
         return reply(forecast, pb.CapacityForecast)  # type: ignore[no-any-return]
@@ -434,7 +418,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     @access.anyone_signed_in
     async def GetDayView(self, request: pb.GetDayViewRequest, context: Any) -> pb.DayView:
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         day = optional_day("day", request.day)
         return day_view_message(await self.queries.day_view(request.store_id, day))
 

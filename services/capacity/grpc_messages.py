@@ -21,6 +21,7 @@ from services.capacity.domain.stores import (
     CustomerSegment,
     LocationTier,
     StoreProfile,
+    StoreState,
     check_profile,
 )
 from services.capacity.domain.utilisation import DayView
@@ -142,3 +143,19 @@ def day_view_message(view: DayView) -> pb.DayView:
 def reply(obj: Any, message_type: type[Any]) -> Any:
     """A reply message whose fields are named like the result's."""
     return to_proto(obj, message_type)
+
+
+def store_message(state: StoreState) -> pb.Store:
+    assert state.profile is not None
+    return pb.Store(
+        store_id=state.store_id, profile=profile_message(state.profile), closed=state.closed
+    )
+
+
+def checked(request: Any, *, mutation: bool = True) -> None:
+    """The fields every store-scoped request has, all faults at once."""
+    v = Violations()
+    if mutation:
+        validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    v.raise_if_any()

@@ -7,6 +7,7 @@ current); lists and the network view from the read model's tables.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -18,8 +19,6 @@ from kernel.errors import NotFound
 from services.capacity import read_model
 from services.capacity.application import (
     BOOKS,
-    NearbyStore,
-    NetworkDay,
     WaitEstimate,
     book_stream,
     load_store_facts,
@@ -27,11 +26,28 @@ from services.capacity.application import (
 )
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.peer_groups import PeerGroup, peer_group
-from services.capacity.domain.proximity import distance_km, nearest_stores
+from services.capacity.domain.proximity import StoreDistance, distance_km, nearest_stores
 from services.capacity.domain.stores import StoreFacts, StoreState
-from services.capacity.domain.utilisation import DayView, day_view, network_totals
+from services.capacity.domain.utilisation import (
+    DayView,
+    NetworkDayTotals,
+    day_view,
+    network_totals,
+)
 
 FACTS_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class NetworkDay:
+    totals: NetworkDayTotals
+    stores: list[DayView]
+
+
+@dataclass(frozen=True)
+class NearbyStore:
+    name: str
+    distance: StoreDistance
 
 
 class CapacityQueries:

@@ -317,3 +317,29 @@ def mark_no_show(command: MarkNoShow, book: BookState) -> Sequence[AppointmentNo
             occurred_at=command.at,
         )
     ]
+
+
+def moved_to_another_day(
+    appointment: Appointment, command: RescheduleAppointment, store: StoreFacts, day: date
+) -> tuple[BookAppointment, CancelAppointment]:
+    """A reschedule to another day: the same appointment booked on the new day's book and
+    cancelled on the old one's (each book decides its own rules)."""
+    booking = BookAppointment(
+        store=store,
+        day=day,
+        appointment_id=appointment.appointment_id,
+        customer_ref=appointment.customer_ref,
+        vehicle=appointment.vehicle,
+        service_type=appointment.service_type,
+        expected_labour_hours=appointment.expected_labour_hours,
+        requested_at=command.requested_at,
+        at=command.at,
+    )
+    cancellation = CancelAppointment(
+        store=store,
+        day=command.day,
+        appointment_id=appointment.appointment_id,
+        reason=f"rescheduled to {day.isoformat()}",
+        at=command.at,
+    )
+    return booking, cancellation
