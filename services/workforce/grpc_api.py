@@ -7,7 +7,7 @@ authorised here, commands on a technician through the guards of `access`.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from storemesh.workforce.v1 import workforce_pb2 as pb
@@ -28,21 +28,18 @@ from services.workforce.domain.commands import (
     CheckInSupport,
     CompleteSupport,
     ConfirmSupport,
-    HoldSupport,
     LeaveCompany,
     LogProductiveHours,
     PlanShift,
     PublishAvailability,
     RateSupport,
     RecordCertification,
-    RegisterTechnician,
     RemoveSpecialty,
     ScheduleLeave,
     TechnicianCommand,
     TransferTechnician,
     WithdrawAvailability,
 )
-from services.workforce.domain.lead_time import default_hold_expiry
 from services.workforce.domain.matching import RankedCandidate
 from services.workforce.grpc_messages import (
     candidate_message,
@@ -50,7 +47,7 @@ from services.workforce.grpc_messages import (
     support_message,
     technician_message,
 )
-from services.workforce.queries import MapFilter, WorkforceQueries
+from services.workforce.queries import WorkforceQueries
 
 MATCH_PAGE_SIZE = 10
 MAX_MATCH_PAGE_SIZE = 100
@@ -74,24 +71,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def RegisterTechnician(
         self, request: pb.RegisterTechnicianRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_messages.technician_request(request)
-        validation.store_code(v, "store_id", request.store_id)
-        level = validation.enum_member(v, "level", request.level, Level)
-        certifications = [
-            grpc_messages.certification(v, f"certifications[{i}]", c)
-            for i, c in enumerate(request.certifications)
-        ]
-        v.raise_if_any()
-        assert level is not None
-        command = RegisterTechnician(
-            technician_id=request.technician_id,
-            at=self._now(),
-            store_id=request.store_id,
-            name=request.name,
-            level=level,
-            specialties=tuple(request.specialties),
-            certifications=tuple(c for c in certifications if c is not None),
-        )
+        command = grpc_messages.registration(request, self._now())
         return technician_message(await self.workforce.register(command, request.request_id))
 
     @access.stores_of(home_store, "change a technician's level")
@@ -258,32 +238,9 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
 
     @access.store_in("host_store_id", "ask for technician support")
     async def HoldSupport(self, request: pb.HoldSupportRequest, context: Any) -> pb.Support:
-        v = grpc_messages.technician_request(request)
-        validation.store_code(v, "host_store_id", request.host_store_id)
-        specialty = grpc_messages.specialty(v, "specialty", request.specialty)
-        level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
-        window = grpc_messages.window(v, request, "starts_at", "ends_at")
-        expires_at = validation.moment(v, request, "hold_expires_at", required=False)
-        v.raise_if_any()
-        assert level is not None and window is not None
         # The host store asks for help; lending is the home store's to agree (ConfirmSupport).
-        now = self._now()
-        command = HoldSupport(
-            technician_id=request.technician_id,
-            at=now,
-            support_id=request.support_id or request.request_id,
-            host_store_id=request.host_store_id,
-            specialty=specialty,
-            minimum_level=level,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            hold_expires_at=expires_at
-            or default_hold_expiry(window.starts_at, request.urgent, now),
-            urgent=request.urgent,
-        )
-        view = await self.workforce.hold(
-            command, request.request_id, defaulted_expiry=expires_at is None
-        )
+        command, defaulted = grpc_messages.hold(request, self._now())
+        view = await self.workforce.hold(command, request.request_id, defaulted_expiry=defaulted)
         return support_message(view)
 
     @access.stores_of(home_store, "confirm lending a technician")
@@ -355,23 +312,8 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def ListTechnicians(
         self, request: pb.ListTechniciansRequest, context: Any
     ) -> pb.ListTechniciansResponse:
-        v = Violations()
-        if request.store_id:
-            validation.store_code(v, "store_id", request.store_id)
-        validation.text(v, "region", request.region, required=False)
-        specialty = grpc_messages.specialty(v, "specialty", request.specialty, required=False)
-        level = validation.enum_member(
-            v, "minimum_level", request.minimum_level, Level, required=False
-        )
-        status = validation.enum_member(
-            v, "status", request.status, TechnicianStatus, required=False
-        )
-        free = None
-        if request.HasField("available_from") or request.HasField("available_to"):
-            free = grpc_messages.window(v, request, "available_from", "available_to")
-        v.raise_if_any()
+        f = grpc_messages.map_filter(request)
         limit = paging.page_size(request.page_size)
-        f = MapFilter(request.store_id, request.region, specialty, level, status, free)
         query = {"list": "technicians", **{k: str(x) for k, x in vars(f).items()}}
         pages = paging.PageQuery.of(query, paging.text)
         after = pages.after(request.page_token)
@@ -447,21 +389,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     async def GetUtilisation(
         self, request: pb.GetUtilisationRequest, context: Any
     ) -> pb.Utilisation:
-        v = Violations()
-        if bool(request.technician_id) == bool(request.store_id):
-            v.add("technician_id", "give exactly one of technician_id and store_id")
-        elif request.technician_id:
-            validation.identifier(v, "technician_id", request.technician_id)
-        else:
-            validation.store_code(v, "store_id", request.store_id)
-        today = self._now().astimezone(UTC).date()
-        last = validation.day(v, "to_date", request.to_date, required=False) or today
-        first = validation.day(v, "from_date", request.from_date, required=False) or (
-            last - timedelta(days=29)
-        )
-        if first > last:
-            v.add("from_date", "must not be after to_date")
-        v.raise_if_any()
+        first, last = grpc_messages.utilisation_period(request, self._now().astimezone(UTC).date())
         result = await self.queries.utilisation(
             technician_id=request.technician_id, store_id=request.store_id, first=first, last=last
         )

@@ -3,7 +3,7 @@ to a Violations), views built into replies."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -12,11 +12,18 @@ from storemesh.workforce.v1 import workforce_pb2 as pb
 
 from kernel import validation
 from kernel.codec import timestamp
-from kernel.errors import Violations
+from kernel.errors import InvalidArgument, Violations
 from services.workforce.domain.availability import PartOfDay, TimeWindow, utc_window, window_on
-from services.workforce.domain.capability import Certification, specialty_code
+from services.workforce.domain.capability import (
+    Certification,
+    Level,
+    TechnicianStatus,
+    specialty_code,
+)
+from services.workforce.domain.commands import HoldSupport, RegisterTechnician
+from services.workforce.domain.lead_time import default_hold_expiry
 from services.workforce.domain.subsidy import Subsidy
-from services.workforce.queries import MatchedCandidate
+from services.workforce.queries import MapFilter, MatchedCandidate
 from services.workforce.read_model import SupportView, TechnicianView
 from services.workforce.read_model.lookups import HistoryTotals, SupportRecordView
 
@@ -215,3 +222,82 @@ def published_window(v: Violations, request: pb.PublishAvailabilityRequest) -> T
         return None
     monday = week_of - timedelta(days=week_of.weekday())
     return window_on(monday + timedelta(days=weekday - 1), part, STORE_TIME_ZONE)
+
+
+def registration(request: pb.RegisterTechnicianRequest, now: datetime) -> RegisterTechnician:
+    v = technician_request(request)
+    validation.store_code(v, "store_id", request.store_id)
+    level = validation.enum_member(v, "level", request.level, Level)
+    certifications = [
+        certification(v, f"certifications[{i}]", c) for i, c in enumerate(request.certifications)
+    ]
+    v.raise_if_any()
+    assert level is not None
+    return RegisterTechnician(
+        technician_id=request.technician_id,
+        at=now,
+        store_id=request.store_id,
+        name=request.name,
+        level=level,
+        specialties=tuple(request.specialties),
+        certifications=tuple(c for c in certifications if c is not None),
+    )
+
+
+def hold(request: pb.HoldSupportRequest, now: datetime) -> tuple[HoldSupport, bool]:
+    """The hold, and whether its expiry was defaulted from the time of the request."""
+    v = technician_request(request)
+    validation.store_code(v, "host_store_id", request.host_store_id)
+    code = specialty(v, "specialty", request.specialty)
+    level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
+    span = window(v, request, "starts_at", "ends_at")
+    expires_at = validation.moment(v, request, "hold_expires_at", required=False)
+    v.raise_if_any()
+    assert level is not None and span is not None
+    command = HoldSupport(
+        technician_id=request.technician_id,
+        at=now,
+        support_id=request.support_id or request.request_id,
+        host_store_id=request.host_store_id,
+        specialty=code,
+        minimum_level=level,
+        starts_at=span.starts_at,
+        ends_at=span.ends_at,
+        hold_expires_at=expires_at or default_hold_expiry(span.starts_at, request.urgent, now),
+        urgent=request.urgent,
+    )
+    return command, expires_at is None
+
+
+def map_filter(request: pb.ListTechniciansRequest) -> MapFilter:
+    v = Violations()
+    if request.store_id:
+        validation.store_code(v, "store_id", request.store_id)
+    validation.text(v, "region", request.region, required=False)
+    code = specialty(v, "specialty", request.specialty, required=False)
+    level = validation.enum_member(v, "minimum_level", request.minimum_level, Level, required=False)
+    status = validation.enum_member(v, "status", request.status, TechnicianStatus, required=False)
+    free = None
+    if request.HasField("available_from") or request.HasField("available_to"):
+        free = window(v, request, "available_from", "available_to")
+    v.raise_if_any()
+    return MapFilter(request.store_id, request.region, code, level, status, free)
+
+
+def utilisation_period(request: pb.GetUtilisationRequest, today: date) -> tuple[date, date]:
+    """The days asked for: the 30 days to today unless given; one subject of the two."""
+    v = Violations()
+    if bool(request.technician_id) == bool(request.store_id):
+        v.add("technician_id", "give exactly one of technician_id and store_id")
+    elif request.technician_id:
+        validation.identifier(v, "technician_id", request.technician_id)
+    else:
+        validation.store_code(v, "store_id", request.store_id)
+    to_date = validation.day(v, "to_date", request.to_date, required=False)
+    from_date = validation.day(v, "from_date", request.from_date, required=False)
+    v.raise_if_any()
+    last = to_date or today
+    first = from_date or last - timedelta(days=29)
+    if first > last:
+        raise InvalidArgument.of("from_date", "must not be after to_date")
+    return first, last
