@@ -12,13 +12,12 @@ from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
 from services.capacity.application import Capacity, ForecastPressure
 from services.capacity.domain.appointments import (
-    BookAppointment,
     CancelAppointment,
     MarkNoShow,
     RescheduleAppointment,
     SetDayCapacity,
 )
-from services.capacity.domain.holds import ConfirmSlotHold, HoldSlot, ReleaseSlotHold
+from services.capacity.domain.holds import ConfirmSlotHold, ReleaseSlotHold
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.stores import (
     DEFAULT_TIME_ZONE,
@@ -37,6 +36,7 @@ from services.capacity.domain.visits import (
 from services.capacity.domain.waiting import AssessWait
 from services.capacity.grpc_messages import (
     appointment_message,
+    booking,
     checked,
     day_view_message,
     hold_message,
@@ -44,6 +44,7 @@ from services.capacity.grpc_messages import (
     parse_day,
     profile_from,
     reply,
+    slot_hold,
     store_message,
     visit_message,
 )
@@ -190,21 +191,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         self, request: pb.BookAppointmentRequest, context: Any
     ) -> pb.Appointment:
         facts, now = await self._book(request)
-        v = Violations()
-        requested_at = validation.moment(v, request, "requested_at")
-        v.raise_if_any()
-        assert requested_at is not None
-        command = BookAppointment(
-            store=facts,
-            day=local_day(requested_at, facts.time_zone),
-            appointment_id=request.appointment_id or request.request_id,
-            customer_ref=request.customer_ref,
-            vehicle=request.vehicle,
-            service_type=request.service_type,
-            expected_labour_hours=request.expected_labour_hours,
-            requested_at=requested_at,
-            at=now,
-        )
+        command = booking(request, facts, now)
         return appointment_message(await self.capacity.appointment(command, request.request_id))
 
     @access.store_in("store_id", "reschedule an appointment")
@@ -338,24 +325,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     @access.store_in("store_id", "hold a slot")
     async def HoldSlot(self, request: pb.HoldSlotRequest, context: Any) -> pb.SlotHold:
         facts, now = await self._book(request)
-        v = Violations()
-        slot_at = validation.moment(v, request, "slot_at")
-        expires_at = validation.moment(v, request, "expires_at")
-        v.raise_if_any()
-        assert slot_at is not None and expires_at is not None
-        command = HoldSlot(
-            store=facts,
-            day=local_day(slot_at, facts.time_zone),
-            hold_id=request.hold_id or request.request_id,
-            diverted_from_store_id=request.diverted_from_store_id,
-            customer_ref=request.customer_ref,
-            vehicle=request.vehicle,
-            service_type=request.service_type,
-            expected_labour_hours=request.expected_labour_hours,
-            slot_at=slot_at,
-            expires_at=expires_at,
-            at=now,
-        )
+        command = slot_hold(request, facts, now)
         return hold_message(await self.capacity.hold_slot(command, request.request_id))
 
     @access.store_in("store_id", "confirm a slot hold")

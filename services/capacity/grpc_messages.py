@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -13,13 +13,16 @@ from kernel import validation
 from kernel.codec import to_proto
 from kernel.errors import Violations
 from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
-from services.capacity.domain.opening_hours import OpeningHours, Weekday
+from services.capacity.domain.appointments import BookAppointment
+from services.capacity.domain.holds import HoldSlot
+from services.capacity.domain.opening_hours import OpeningHours, Weekday, local_day
 from services.capacity.domain.stores import (
     DEFAULT_AVAILABILITY_FACTOR,
     DEFAULT_TIME_ZONE,
     DEFAULT_WAIT_THRESHOLD_MINUTES,
     CustomerSegment,
     LocationTier,
+    StoreFacts,
     StoreProfile,
     StoreState,
     check_profile,
@@ -159,3 +162,45 @@ def checked(request: Any, *, mutation: bool = True) -> None:
         validation.request_id(v, "request_id", request.request_id)
     validation.store_code(v, "store_id", request.store_id)
     v.raise_if_any()
+
+
+def booking(
+    request: pb.BookAppointmentRequest, store: StoreFacts, now: datetime
+) -> BookAppointment:
+    """On the store-local day of requested_at, in the book of that day."""
+    v = Violations()
+    requested_at = validation.moment(v, request, "requested_at")
+    v.raise_if_any()
+    assert requested_at is not None
+    return BookAppointment(
+        store=store,
+        day=local_day(requested_at, store.time_zone),
+        appointment_id=request.appointment_id or request.request_id,
+        customer_ref=request.customer_ref,
+        vehicle=request.vehicle,
+        service_type=request.service_type,
+        expected_labour_hours=request.expected_labour_hours,
+        requested_at=requested_at,
+        at=now,
+    )
+
+
+def slot_hold(request: pb.HoldSlotRequest, store: StoreFacts, now: datetime) -> HoldSlot:
+    v = Violations()
+    slot_at = validation.moment(v, request, "slot_at")
+    expires_at = validation.moment(v, request, "expires_at")
+    v.raise_if_any()
+    assert slot_at is not None and expires_at is not None
+    return HoldSlot(
+        store=store,
+        day=local_day(slot_at, store.time_zone),
+        hold_id=request.hold_id or request.request_id,
+        diverted_from_store_id=request.diverted_from_store_id,
+        customer_ref=request.customer_ref,
+        vehicle=request.vehicle,
+        service_type=request.service_type,
+        expected_labour_hours=request.expected_labour_hours,
+        slot_at=slot_at,
+        expires_at=expires_at,
+        at=now,
+    )
