@@ -9,10 +9,10 @@ or expired.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,10 +45,15 @@ from services.workforce.domain.subsidy import subsidy_for
 from services.workforce.domain.technician import technician_decider
 from services.workforce.read_model import SupportView, TechnicianView, lookups
 
+R = TypeVar("R")
 EXPIRE_SUPPORT_HOLD = "workforce.expire_support_hold"
 
 
 SupportStep = ConfirmSupport | CheckInSupport | CompleteSupport | CancelSupport | RateSupport
+
+
+# The reply a command's handler builds from the technician's new state.
+Reply = Callable[[AsyncConnection, TechnicianState], Awaitable[R]]
 
 
 class Workforce:
@@ -68,57 +73,34 @@ class Workforce:
     # Commands
 
     async def register(self, command: RegisterTechnician, request_id: str) -> TechnicianView:
-        async def handler(uow: UnitOfWork) -> TechnicianView:
-            await require_open_store(uow.conn, command.store_id, "store_id")
-            done = await self._decide(uow, command)
-            return await self._view(uow.conn, done.state)
-
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=TechnicianView
-        )
+        opens = ("store_id", command.store_id)
+        return await self._on_technician(command, request_id, self._view, TechnicianView, opens)
 
     async def change(self, command: TechnicianCommand, request_id: str) -> TechnicianView:
         """Profile, leave, hours and availability: the reply is the technician."""
-
-        async def handler(uow: UnitOfWork) -> TechnicianView:
-            if isinstance(command, TransferTechnician):
-                await require_open_store(uow.conn, command.to_store_id, "to_store_id")
-            done = await self._decide(uow, command)
-            return await self._view(uow.conn, done.state)
-
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=TechnicianView
-        )
+        opens = None
+        if isinstance(command, TransferTechnician):  # the store it moves to must be open
+            opens = ("to_store_id", command.to_store_id)
+        return await self._on_technician(command, request_id, self._view, TechnicianView, opens)
 
     async def hold(
         self, command: HoldSupport, request_id: str, *, defaulted_expiry: bool = False
     ) -> SupportView:
         """`defaulted_expiry`: the service chose hold_expires_at from the time of the request,
         so a retry with the same request id is the same request whenever it comes."""
-
-        async def handler(uow: UnitOfWork) -> SupportView:
-            await require_open_store(uow.conn, command.host_store_id, "host_store_id")
-            done = await self._decide(uow, command)
-            return await self._support_view(uow.conn, done.state, command.support_id)
-
-        return await self.app.handle(
+        return await self._on_technician(
             command,
-            handler,
-            request_id=request_id,
-            result_type=SupportView,
+            request_id,
+            self._support_view(command.support_id),
+            SupportView,
+            ("host_store_id", command.host_store_id),
             context_fields=("hold_expires_at",) if defaulted_expiry else (),
         )
 
     async def support_step(self, command: SupportStep, request_id: str) -> SupportView:
         """Confirm, check in, complete, cancel or rate a support: the reply is the support."""
-
-        async def handler(uow: UnitOfWork) -> SupportView:
-            done = await self._decide(uow, command)
-            return await self._support_view(uow.conn, done.state, command.support_id)
-
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=SupportView
-        )
+        reply = self._support_view(command.support_id)
+        return await self._on_technician(command, request_id, reply, SupportView)
 
     async def expire_hold(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The durable timer of a hold fired; the domain ignores a hold that moved on."""
@@ -128,6 +110,33 @@ class Workforce:
             at=uow.clock.now(),
         )
         await self._decide(uow, command)
+
+    async def _on_technician(
+        self,
+        command: TechnicianCommand,
+        request_id: str,
+        reply: Reply[R],
+        result_type: type[R],
+        opens: tuple[str, str] | None = None,
+        *,
+        context_fields: Sequence[str] = (),
+    ) -> R:
+        """Load, decide, record once per request id; `opens` names a store (field, code) that
+        must be open in the store directory."""
+
+        async def handler(uow: UnitOfWork) -> R:
+            if opens is not None:
+                await require_open_store(uow.conn, opens[1], opens[0])
+            done = await self._decide(uow, command)
+            return await reply(uow.conn, done.state)
+
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=result_type,
+            context_fields=context_fields,
+        )
 
     async def _decide(
         self, uow: UnitOfWork, command: TechnicianCommand
@@ -153,16 +162,18 @@ class Workforce:
     async def _view(self, conn: AsyncConnection, state: TechnicianState) -> TechnicianView:
         return TechnicianView.of(state, await lookups.region_of(conn, state.store_id), self.now())
 
-    async def _support_view(
-        self, conn: AsyncConnection, state: TechnicianState, support_id: str
-    ) -> SupportView:
-        support = state.support(support_id)
-        if support is None:
-            raise NotFound("support", support_id)
-        view = SupportView.of(state.technician_id, support)
-        places = await lookups.store_locations(conn, (support.home_store_id, support.host_store_id))
-        home, host = places.get(support.home_store_id), places.get(support.host_store_id)
-        if home is None or host is None:
-            return view
-        distance = home.km_to(host)
-        return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
+    def _support_view(self, support_id: str) -> Reply[SupportView]:
+        async def view_of(conn: AsyncConnection, state: TechnicianState) -> SupportView:
+            support = state.support(support_id)
+            if support is None:
+                raise NotFound("support", support_id)
+            view = SupportView.of(state.technician_id, support)
+            parties = (support.home_store_id, support.host_store_id)
+            places = await lookups.store_locations(conn, parties)
+            home, host = places.get(support.home_store_id), places.get(support.host_store_id)
+            if home is None or host is None:
+                return view
+            distance = home.km_to(host)
+            return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
+
+        return view_of
