@@ -66,6 +66,7 @@ lint: proto buf-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
+	$(BIN)/lint-imports
 
 buf-lint:
 	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --no-audit --no-fund --prefix tools >/dev/null; fi

@@ -67,6 +67,19 @@ class Executed(Generic[S]):
     state: S
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A reaction of one stream to another's event, in the same unit of work: when an event
+    of `reacts_to` is recorded, the command `command_of` makes of it runs on the stream
+    `stream_of` names, so both ends commit together (e.g. a transfer shipped is expected
+    at its destination)."""
+
+    reacts_to: type
+    aggregate: Aggregate[Any]
+    command_of: Callable[[Any], Any]
+    stream_of: Callable[[Any], str]
+
+
 class Projector(Protocol):
     async def __call__(
         self, uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any
@@ -84,6 +97,7 @@ class UnitOfWork:
     projectors: Sequence[Projector]
     metadata: dict[str, Any] = field(default_factory=dict)
     recorded: list[RecordedEvent] = field(default_factory=list)
+    policies: Sequence[Policy] = ()
 
     async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         state: S | None = None
@@ -123,7 +137,15 @@ class UnitOfWork:
         if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
             await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
         loaded.state, loaded.version = state, new_version
+        await self._react(new_events)
         return state
+
+    async def _react(self, new_events: Sequence[Any]) -> None:
+        for event in new_events:
+            for policy in self.policies:
+                if isinstance(event, policy.reacts_to):
+                    command = policy.command_of(event)
+                    await self.execute(policy.aggregate, policy.stream_of(command), command)
 
     async def execute(self, aggregate: Aggregate[S], stream_id: str, command: Any) -> Executed[S]:
         """Load, decide, record: the three lines every command handler is made of."""
@@ -186,7 +208,12 @@ class Application:
         self.clock = clock
         self.store = EventStore()
         self.projectors = list(projectors)
+        self.policies: list[Policy] = []
         self._on_commit = on_commit
+
+    def add_policies(self, *policies: Policy) -> None:
+        """Register reactions once, however often the service object is built."""
+        self.policies.extend(p for p in policies if p not in self.policies)
 
     def notify_on_commit(self, callback: Callable[[], None]) -> None:
         self._on_commit = callback
@@ -204,6 +231,7 @@ class Application:
             store=self.store,
             projectors=self.projectors,
             metadata=current_trace_metadata(),
+            policies=self.policies,
         )
 
     async def handle(

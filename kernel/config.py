@@ -28,6 +28,10 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     relay_batch_size: int = 500
     db_pool_size: int = 5
+    # The zone whose calendar days count for network-wide daily figures.
+    business_time_zone: str = "Asia/Shanghai"
+    # How far ahead planned support is booked (workforce; SOP 2).
+    support_lead_time_hours: float = 72.0
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
@@ -47,4 +51,6 @@ class Settings:
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
             relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
             db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
+            business_time_zone=_env("STOREMESH_BUSINESS_TIMEZONE", "Asia/Shanghai"),
+            support_lead_time_hours=float(_env("STOREMESH_SUPPORT_LEAD_TIME_HOURS", "72")),
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import grpc
 
 from kernel import store_directory
 from kernel.application import Application, Projector
@@ -22,7 +25,7 @@ from kernel.telemetry import configure_logging, configure_tracing
 from kernel.timers import TimerHandler, TimerRunner
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ServiceDefinition:
     """What makes a service itself; everything else is the kernel's."""
 
@@ -34,6 +37,27 @@ class ServiceDefinition:
     # Keep a local copy of capacity's store directory (table + subscription), and from
     # the first store it holds on, refuse unknown store codes.
     keeps_store_directory: bool = False
+    # The service's command side over the kernel's Application, built once per process
+    # and shared by its servicer, timers and subscriptions.
+    application: Callable[[Application, Settings], Any]
+    # The gRPC servicer over that object, how to add it to a server, the API's full name.
+    servicer: Callable[[Any], Any]
+    add_servicer: Callable[[Any, grpc.aio.Server], None]
+    api: str
+    timers: Callable[[Any], Mapping[str, TimerHandler]] = lambda service: {}
+    subscriptions: Callable[[Any], Sequence[Subscription]] = lambda service: ()
+
+    async def build(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        verifier: TokenVerifier | None = None,
+        timer_interval: float = 1.0,
+    ) -> Service:
+        return await assemble(
+            self, settings, clock=clock, verifier=verifier, timer_interval=timer_interval
+        )
 
 
 @dataclass
@@ -51,9 +75,6 @@ async def assemble(
     definition: ServiceDefinition,
     settings: Settings | None = None,
     *,
-    register: Callable[[Application], Registrar],
-    timer_handlers: Callable[[Application], dict[str, TimerHandler]] = lambda app: {},
-    subscriptions: Callable[[Application], Sequence[Subscription]] = lambda app: (),
     clock: Clock | None = None,
     verifier: TokenVerifier | None = None,
     timer_interval: float = 1.0,
@@ -69,12 +90,19 @@ async def assemble(
     nats = NatsConnection(
         settings.nats_url, name=settings.service, namespace=settings.nats_namespace
     )
-    app = Application(db, definition.registry, clock or SystemClock(), definition.projectors)
+    app = Application(
+        db,
+        definition.registry,
+        clock or SystemClock(settings.business_time_zone),
+        definition.projectors,
+    )
     relay = Relay(db, nats, definition.registry, batch_size=settings.relay_batch_size)
     app.notify_on_commit(relay.wake)
-    timers = TimerRunner(app, timer_handlers(app), interval=timer_interval)
+    service = definition.application(app, settings)
+    timers = TimerRunner(app, dict(definition.timers(service)), interval=timer_interval)
     runners = [
-        SubscriptionRunner(app, nats, sub, service=definition.name) for sub in subscriptions(app)
+        SubscriptionRunner(app, nats, sub, service=definition.name)
+        for sub in definition.subscriptions(service)
     ]
     if definition.keeps_store_directory:
         runners.append(store_directory.DirectoryRunner(app, nats, service=definition.name))
@@ -84,10 +112,18 @@ async def assemble(
         settings,
         db,
         nats,
-        register(app),
+        _registrar(definition, definition.servicer(service)),
         relay=relay,
         timers=timers,
         subscriptions=runners,
         verifier=verifier,
     )
     return Service(settings, db, nats, app, relay, timers, host)
+
+
+def _registrar(definition: ServiceDefinition, servicer: Any) -> Registrar:
+    def register(server: grpc.aio.Server) -> Sequence[str]:
+        definition.add_servicer(servicer, server)
+        return [definition.api]
+
+    return register

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
+from typing import Any, TypeVar
 
 from kernel.errors import Violations
 
@@ -63,3 +66,92 @@ def non_negative(v: Violations, field_name: str, value: int, maximum: int = MAX_
         v.add(field_name, "must not be negative")
     elif value > maximum:
         v.add(field_name, f"must be at most {maximum}")
+
+
+# Dates and moments a service can compute around in any time zone: a year of margin at
+# each end of the calendar keeps "the 30 days before", "the week of" and "in China" from
+# overflowing. Business ranges (how far ahead one may book) are the domain's.
+EARLIEST_DAY = date(2, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CALENDAR = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+
+E = TypeVar("E", bound=IntEnum)
+
+
+def day(v: Violations, field_name: str, raw: str, *, required: bool = True) -> date | None:
+    """A calendar day written YYYY-MM-DD (no basic or week forms); None when absent."""
+    if not raw:
+        if required:
+            v.add(field_name, "is required (YYYY-MM-DD)")
+        return None
+    try:
+        if not _ISO_DAY.match(raw):
+            raise ValueError(raw)
+        parsed = date.fromisoformat(raw)
+    except ValueError:
+        v.add(field_name, "must be an ISO date YYYY-MM-DD")
+        return None
+    if not EARLIEST_DAY <= parsed <= LATEST_DAY:
+        v.add(field_name, _CALENDAR)
+        return None
+    return parsed
+
+
+def moment(
+    v: Violations, request: Any, field_name: str, *, required: bool = True
+) -> datetime | None:
+    """A google.protobuf.Timestamp field as an aware UTC datetime; None when absent."""
+    if not request.HasField(field_name):
+        if required:
+            v.add(field_name, "is required")
+        return None
+    try:
+        parsed: datetime = getattr(request, field_name).ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        v.add(field_name, "is not a valid timestamp")
+        return None
+    if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
+        v.add(field_name, _CALENDAR)
+        return None
+    return parsed
+
+
+def enum_member(
+    v: Violations, field_name: str, raw: int, kind: type[E], *, required: bool = True
+) -> E | None:
+    """The domain enum for a proto enum number (same numbers; 0 is UNSPECIFIED)."""
+    if raw == 0:
+        if required:
+            v.add(field_name, "is required")
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        names = ", ".join(f"{int(m)} ({m.name})" for m in kind if int(m) != 0)
+        v.add(field_name, f"must be one of {names}")
+        return None
+
+
+# The longest duration a request may name: longer than any business rule (which the domain
+# checks), short enough that adding it to any moment the edge accepts stays computable.
+MAX_DURATION = timedelta(days=36_500)
+
+
+def duration_seconds(v: Violations, field_name: str, raw: int) -> timedelta | None:
+    """A whole number of seconds as a duration; None for 0 (the caller's default)."""
+    if raw < 0:
+        v.add(field_name, "must not be negative (0 for the default)")
+        return None
+    if raw > MAX_DURATION.total_seconds():
+        v.add(field_name, f"must be at most {int(MAX_DURATION.total_seconds())} seconds")
+        return None
+    return timedelta(seconds=raw) if raw else None
+
+
+def require_ids(**ids: str) -> None:
+    """Each keyword a required identifier; every malformed one named at once."""
+    v = Violations()
+    for field_name, value in ids.items():
+        identifier(v, field_name, value)
+    v.raise_if_any()

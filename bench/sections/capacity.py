@@ -26,9 +26,9 @@ from bench.raw import create_raw_table, raw_insert_commit
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row, num
 from kernel.codec import to_json
 from services.capacity import read_model
-from services.capacity.application import Capacity
 from services.capacity.domain.opening_hours import OpeningHours, Weekday
 from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile
+from services.capacity.queries import CapacityQueries
 
 TITLE = "5. Capacity: network day view and BookAppointment"
 CALL_TIMEOUT = 30.0
@@ -226,7 +226,7 @@ async def _day_view(
 ) -> tuple[list[list[str]], dict[str, LoadResult], dict[str, Any]]:
     stub = pb_grpc.CapacityServiceStub(svc.channel)
     md = svc.metadata
-    capacity = Capacity(svc.service.app)
+    capacity = CapacityQueries(svc.service.app)
     days = [today + timedelta(days=k) for k in range(VIEW_DAYS)]
     statements = {day: await _capture(svc, day) for day in days}
     seen: dict[str, Any] = {"stores": set(), "bytes": [], "red": [], "yellow": []}

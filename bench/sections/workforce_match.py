@@ -25,9 +25,7 @@ from bench.network import NetworkStore, network
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row
 from kernel.codec import to_json
 from kernel.store_directory import store_directory
-from services.demo import DemoStore
-from services.workforce import queries, read_model
-from services.workforce.application import FAIRNESS_PERIOD, Workforce
+from services.demo_network import DemoStore
 from services.workforce.demo import GIVEN_NAMES, SURNAMES, levels, specialties
 from services.workforce.domain.availability import PartOfDay, TimeWindow, merged, window_on
 from services.workforce.domain.capability import Certification, Level, TechnicianStatus
@@ -38,6 +36,9 @@ from services.workforce.domain.state import (
     SupportStatus,
     TechnicianState,
 )
+from services.workforce.queries import FAIRNESS_PERIOD, WorkforceQueries
+from services.workforce.read_model import lookups as queries
+from services.workforce.read_model import tables as read_model
 
 TITLE = "6. Workforce: MatchSupport"
 CALL_TIMEOUT = 30.0
@@ -503,7 +504,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         stub = pb_grpc.WorkforceServiceStub(svc.channel)
         md = svc.metadata
         app = svc.service.app
-        workforce = Workforce(app)
+        workforce = WorkforceQueries(app)
         sql, template = await _capture(svc)
         raw_conns: list[psycopg.AsyncConnection[Any]] = []
         try:
@@ -560,7 +561,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                 for label, call in (
                     ("raw psycopg, the candidate SQL", raw_call),
                     ("queries.match_candidates (SQLAlchemy, one transaction)", query_call),
-                    ("Workforce.match (store, candidates, ranking)", bare_call),
+                    ("WorkforceQueries.match (store, candidates, ranking)", bare_call),
                     ("**MatchSupport over gRPC**", grpc_call),
                 ):
                     results.append(
@@ -648,7 +649,7 @@ def _report(
         f" {len(counts)} needs, on average {qualified:.0f} technicians outside the requesting"
         f" store had the specialty and level, {covered:.1f} of them had published availability"
         f" covering the window and {free:.1f} were free (no leave, no booking in it): the"
-        " window filters are what narrow the search. Workforce.match found"
+        " window filters are what narrow the search. WorkforceQueries.match found"
         f" {mean:.1f} candidates per need on average (median {median:g}, max"
         f" {max(matched, default=0)}; {none} of {len(matched)} distinct needs found nobody);"
         " MatchSupport"
@@ -660,7 +661,7 @@ def _report(
         " candidate SQL statement SQLAlchemy sends (captured) through bare psycopg on"
         " autocommit connections, all rows fetched; `queries.match_candidates` through the"
         " service's `Application.query` (the same statement in one SQLAlchemy transaction,"
-        " rows into `FreeCandidate`s); the bare application call `Workforce.match`"
+        " rows into `FreeCandidate`s); the bare application call `WorkforceQueries.match`"
         " (requesting store lookup, the candidates, the ranking of every candidate with its"
         " reason and subsidy tier); and `MatchSupport` over gRPC (token check, the same, the"
         " first page as protobuf).",

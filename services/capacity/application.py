@@ -1,4 +1,4 @@
-"""Capacity command handlers and queries: stores, their day books, waiting and pressure ahead.
+"""Capacity command handlers: stores, their day books, waiting and pressure ahead.
 
 A store is one stream (`store/<id>`), each store-local day of its appointment book another
 (`book/<id>/<YYYY-MM-DD>`). Book commands carry the store's facts: the handler loads them
@@ -8,13 +8,10 @@ they are when it commits.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
 from kernel.errors import NotFound
@@ -26,6 +23,7 @@ from services.capacity.domain.appointments import (
     MarkNoShow,
     RescheduleAppointment,
     SetDayCapacity,
+    moved_to_another_day,
 )
 from services.capacity.domain.book_state import Appointment, BookState, SlotHold, Visit, VisitStatus
 from services.capacity.domain.forecast import (
@@ -43,8 +41,6 @@ from services.capacity.domain.holds import (
     ReleaseSlotHold,
 )
 from services.capacity.domain.opening_hours import local_day
-from services.capacity.domain.peer_groups import PeerGroup, peer_group
-from services.capacity.domain.proximity import StoreDistance, distance_km, nearest_stores
 from services.capacity.domain.stores import (
     CloseStore,
     RegisterStore,
@@ -56,9 +52,7 @@ from services.capacity.domain.stores import (
 )
 from services.capacity.domain.utilisation import (
     DayView,
-    NetworkDayTotals,
     day_view,
-    network_totals,
 )
 from services.capacity.domain.visits import (
     CheckInCustomer,
@@ -141,18 +135,6 @@ class CapacityForecast:
     days: tuple[PressureForecast, ...]
 
 
-@dataclass(frozen=True)
-class NetworkDay:
-    totals: NetworkDayTotals
-    stores: list[DayView]
-
-
-@dataclass(frozen=True)
-class NearbyStore:
-    name: str
-    distance: StoreDistance
-
-
 def book_stream(store_id: str, day: date) -> str:
     return BOOKS.stream_id(store_id, day.isoformat())
 
@@ -165,13 +147,9 @@ def _reassess_timer(store_id: str, day: date) -> str:
     return f"reassess-wait/{store_id}/{day.isoformat()}"
 
 
-FACTS_TTL_SECONDS = 30.0
-
-
 class Capacity:
     def __init__(self, app: Application) -> None:
         self.app = app
-        self._recent_facts: dict[str, tuple[float, StoreFacts]] = {}
 
     def now(self) -> datetime:
         return self.app.clock.now()
@@ -189,35 +167,12 @@ class Capacity:
             command, handler, request_id=request_id, result_type=StoreState
         )
 
-    async def store_facts(self, store_id: str) -> StoreFacts:
-        return await self.app.query(lambda conn: self._facts(self.app.unit_of_work(conn), store_id))
-
-    async def recent_store_facts(self, store_id: str) -> StoreFacts:
-        """Facts at most FACTS_TTL old, to place a request on the store's local day.
-
-        Every book command re-reads the store's facts in its own transaction and decides on
-        those; this copy only saves a transaction per request (a time zone rarely moves).
-        """
-        now = time.monotonic()
-        cached = self._recent_facts.get(store_id)
-        if cached is not None and now - cached[0] < FACTS_TTL_SECONDS:
-            return cached[1]
-        facts = await self.store_facts(store_id)
-        self._recent_facts[store_id] = (now, facts)
-        return facts
-
-    async def _facts(self, uow: UnitOfWork, store_id: str) -> StoreFacts:
-        state = (await uow.load(STORES, STORES.stream_id(store_id))).state
-        if state.profile is None:
-            raise NotFound("store", store_id)
-        return store_facts(state)
-
     # The appointment book
 
     async def _on_book(
         self, uow: UnitOfWork, command: BookCommand
     ) -> tuple[Executed[BookState], StoreFacts]:
-        facts = await self._facts(uow, command.store.store_id)
+        facts = await load_store_facts(uow, command.store.store_id)
         done = await uow.execute(
             BOOKS, book_stream(facts.store_id, command.day), replace(command, store=facts)
         )
@@ -256,37 +211,17 @@ class Capacity:
         """Within the day in its book; to another day as a cancel here and a booking there."""
 
         async def handler(uow: UnitOfWork) -> AppointmentRecord:
-            facts = await self._facts(uow, command.store.store_id)
+            facts = await load_store_facts(uow, command.store.store_id)
             new_day = local_day(command.requested_at, facts.time_zone)
             if new_day == command.day:
                 done, _ = await self._on_book(uow, command)
                 return _appointment(facts.store_id, command.day, done, command.appointment_id)
             old = await uow.load(BOOKS, book_stream(facts.store_id, command.day))
-            moving = old.state.appointment(command.appointment_id)
-            booked, _ = await self._on_book(
-                uow,
-                BookAppointment(
-                    store=facts,
-                    day=new_day,
-                    appointment_id=moving.appointment_id,
-                    customer_ref=moving.customer_ref,
-                    vehicle=moving.vehicle,
-                    service_type=moving.service_type,
-                    expected_labour_hours=moving.expected_labour_hours,
-                    requested_at=command.requested_at,
-                    at=command.at,
-                ),
+            booking, cancellation = moved_to_another_day(
+                old.state.appointment(command.appointment_id), command, facts, new_day
             )
-            await self._on_book(
-                uow,
-                CancelAppointment(
-                    store=facts,
-                    day=command.day,
-                    appointment_id=moving.appointment_id,
-                    reason=f"rescheduled to {new_day.isoformat()}",
-                    at=command.at,
-                ),
-            )
+            booked, _ = await self._on_book(uow, booking)
+            await self._on_book(uow, cancellation)
             return _appointment(facts.store_id, new_day, booked, command.appointment_id)
 
         return await self._handle(command, handler, request_id, AppointmentRecord)
@@ -337,7 +272,7 @@ class Capacity:
 
     async def expire_slot_hold(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The durable timer of a slot hold fired."""
-        facts = await self._facts(uow, payload["store_id"])
+        facts = await load_store_facts(uow, payload["store_id"])
         await self._on_book(
             uow,
             ExpireSlotHold(
@@ -353,13 +288,13 @@ class Capacity:
     async def assess_wait(self, command: AssessWait, request_id: str) -> WaitEstimate:
         async def handler(uow: UnitOfWork) -> WaitEstimate:
             done, facts = await self._on_book(uow, command)
-            return _wait_estimate(facts, command.day, done.state, command.at)
+            return wait_estimate_of(facts, command.day, done.state, command.at)
 
         return await self._handle(command, handler, request_id, WaitEstimate)
 
     async def reassess_wait(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The re-estimation timer of a store whose wait is over its threshold fired."""
-        facts = await self._facts(uow, payload["store_id"])
+        facts = await load_store_facts(uow, payload["store_id"])
         day, now = date.fromisoformat(payload["day"]), uow.clock.now()
         if local_day(now, facts.time_zone) != day:
             return  # the day is over: nobody arrives into it any more
@@ -376,7 +311,7 @@ class Capacity:
         above 100% raise CapacityPressureForecast (once), days that ease lower it."""
 
         async def handler(uow: UnitOfWork) -> CapacityForecast:
-            facts = await self._facts(uow, command.store_id)
+            facts = await load_store_facts(uow, command.store_id)
             today = local_day(command.at, facts.time_zone)
             history = await read_model.walk_in_history(
                 uow.conn, facts, today - timedelta(weeks=LEARNING_WEEKS), today
@@ -420,74 +355,12 @@ class Capacity:
             context_fields=STORE_FACTS,
         )
 
-    # Queries
 
-    async def store(self, store_id: str) -> StoreState:
-        found = await self.app.query(lambda conn: read_model.get_store(conn, store_id))
-        if found is None:
-            raise NotFound("store", store_id)
-        return found
-
-    async def distance(self, from_store_id: str, to_store_id: str) -> float:
-        async def fetch(conn: AsyncConnection) -> float:
-            found = {
-                s.location.store_id: s.location
-                for s in await read_model.locations(conn, [from_store_id, to_store_id])
-            }
-            for store_id in (from_store_id, to_store_id):
-                if store_id not in found:
-                    raise NotFound("store", store_id)
-            return distance_km(found[from_store_id], found[to_store_id])
-
-        return await self.app.query(fetch)
-
-    async def nearest(self, store_id: str, limit: int) -> list[NearbyStore]:
-        """The open stores closest to this one, nearest first."""
-
-        async def fetch(conn: AsyncConnection) -> list[NearbyStore]:
-            origin = await read_model.locations(conn, [store_id])
-            if not origin:
-                raise NotFound("store", store_id)
-            candidates = await read_model.locations(conn)
-            names = {c.location.store_id: c.name for c in candidates}
-            ranked = nearest_stores(origin[0].location, [c.location for c in candidates], limit)
-            return [NearbyStore(names[d.store_id], d) for d in ranked]
-
-        return await self.app.query(fetch)
-
-    async def peer_group(self, store_id: str, as_of: date | None) -> tuple[date, PeerGroup]:
-        found = await self.store(store_id)
-        assert found.profile is not None
-        day = as_of or local_day(self.now(), found.profile.time_zone)
-        return day, peer_group(found.profile, day)
-
-    async def day_view(self, store_id: str, day: date | None) -> DayView:
-        """One store's day, live from its book (the wait estimate as of now)."""
-
-        async def fetch(conn: AsyncConnection) -> DayView:
-            uow = self.app.unit_of_work(conn)
-            facts = await self._facts(uow, store_id)
-            now = self.now()
-            on = day or local_day(now, facts.time_zone)
-            book = await uow.load(BOOKS, book_stream(store_id, on))
-            return day_view(facts, on, book.state, now)
-
-        return await self.app.query(fetch)
-
-    async def network_day(self, day: date, region: str) -> NetworkDay:
-        views = await self.app.query(lambda conn: read_model.network_day(conn, day, region))
-        return NetworkDay(network_totals(day, views), views)
-
-    async def wait_estimate(self, store_id: str) -> WaitEstimate:
-        async def fetch(conn: AsyncConnection) -> WaitEstimate:
-            uow = self.app.unit_of_work(conn)
-            facts = await self._facts(uow, store_id)
-            now = self.now()
-            today = local_day(now, facts.time_zone)
-            book = await uow.load(BOOKS, book_stream(store_id, today))
-            return _wait_estimate(facts, today, book.state, now)
-
-        return await self.app.query(fetch)
+async def load_store_facts(uow: UnitOfWork, store_id: str) -> StoreFacts:
+    state = (await uow.load(STORES, STORES.stream_id(store_id))).state
+    if state.profile is None:
+        raise NotFound("store", store_id)
+    return store_facts(state)
 
 
 def _appointment(
@@ -496,7 +369,7 @@ def _appointment(
     return AppointmentRecord(store_id, day, done.state.appointment(appointment_id))
 
 
-def _wait_estimate(facts: StoreFacts, day: date, book: BookState, at: datetime) -> WaitEstimate:
+def wait_estimate_of(facts: StoreFacts, day: date, book: BookState, at: datetime) -> WaitEstimate:
     wait = estimated_wait_of(book, facts, at)
     return WaitEstimate(
         store_id=facts.store_id,

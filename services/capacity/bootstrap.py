@@ -1,21 +1,12 @@
-"""Composition root of the capacity service."""
+"""Composition root of the capacity service: what the kernel needs to build it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import grpc
 from storemesh.capacity.events.v1 import events_pb2
 from storemesh.capacity.v1 import capacity_pb2, capacity_pb2_grpc
 
-from kernel.application import Application
-from kernel.auth import TokenVerifier
-from kernel.clock import Clock
-from kernel.config import Settings
 from kernel.events import EventRegistry
-from kernel.grpc_server import Registrar
-from kernel.service import Service, ServiceDefinition, assemble
-from kernel.timers import TimerHandler
+from kernel.service import ServiceDefinition
 from services.capacity import read_model
 from services.capacity.application import EXPIRE_SLOT_HOLD, REASSESS_WAIT, Capacity
 from services.capacity.domain import EVENT_TYPES
@@ -29,40 +20,14 @@ DEFINITION = ServiceDefinition(
     registry=EventRegistry("capacity", EVENT_TYPES, events_pb2),
     migrations=read_model.MIGRATIONS,
     projectors=(read_model.project,),
-)
-
-
-def _register(app: Application) -> Registrar:
-    def register(server: grpc.aio.Server) -> Sequence[str]:
-        capacity_pb2_grpc.add_CapacityServiceServicer_to_server(
-            CapacityServicer(Capacity(app)), server
-        )
-        return [capacity_pb2.DESCRIPTOR.services_by_name["CapacityService"].full_name]
-
-    return register
-
-
-def _timers(app: Application) -> dict[str, TimerHandler]:
-    capacity = Capacity(app)
-    return {
+    application=lambda app, settings: Capacity(app),
+    servicer=CapacityServicer,
+    add_servicer=capacity_pb2_grpc.add_CapacityServiceServicer_to_server,
+    api=capacity_pb2.DESCRIPTOR.services_by_name["CapacityService"].full_name,
+    timers=lambda capacity: {
         EXPIRE_SLOT_HOLD: capacity.expire_slot_hold,
         REASSESS_WAIT: capacity.reassess_wait,
-    }
+    },
+)
 
-
-async def build(
-    settings: Settings | None = None,
-    *,
-    clock: Clock | None = None,
-    verifier: TokenVerifier | None = None,
-    timer_interval: float = 1.0,
-) -> Service:
-    return await assemble(
-        DEFINITION,
-        settings,
-        register=_register,
-        timer_handlers=_timers,
-        clock=clock,
-        verifier=verifier,
-        timer_interval=timer_interval,
-    )
+build = DEFINITION.build

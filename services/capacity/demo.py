@@ -1,6 +1,7 @@
-"""The capacity part of the demo network: the 15 stores, tomorrow's book and today's arrivals.
+"""The capacity part of the demo network: the 15 stores, today's book and today's arrivals.
 
-Tomorrow (Shanghai time) is booked as the capacity monitor of domain.md shows it:
+Today (Shanghai time; tomorrow once the stores have closed) is booked as the capacity
+monitor of domain.md shows it:
 Shenzhen SZ01 overloaded (32 booked on 30), Guangzhou GZ01 healthy (20 on 25), Dongguan
 DG01 idle (12 on 20), and so on; the 7-day forecast then raises its early warning for
 SZ01. Today gets a few walk-ins per store, some of them already in a bay. Every call's
@@ -20,7 +21,7 @@ from storemesh.capacity.events.v1 import events_pb2 as ev
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from services.demo import STORES, DemoStore, request_id
+from services.demo_network import STORES, DemoStore, request_id
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPENS, CLOSES = 8 * 60, 17 * 60 + 30  # the 9.5 h day of domain.md's diagnosis case
@@ -55,19 +56,31 @@ def profile(store: DemoStore) -> ev.StoreProfile:
     )
 
 
-def _slot(day: date, index: int, count: int) -> Timestamp:
-    """The index-th of `count` appointments spread evenly over the opening hours."""
-    minute = OPENS + (CLOSES - OPENS - 30) * index // max(count - 1, 1)
+def _slot(day: date, first_minute: int, index: int, count: int) -> Timestamp:
+    """The index-th of `count` appointments spread evenly from first_minute to closing."""
+    minute = first_minute + (CLOSES - 1 - first_minute) * index // max(count - 1, 1)
     moment = datetime.combine(day, time(minute // 60, minute % 60), SHANGHAI).astimezone(UTC)
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
 
 
-async def load(channel: grpc.aio.Channel, metadata: Any) -> None:
+def booking_day(now: datetime) -> tuple[date, int]:
+    """Today and its first bookable minute, while the stores are still open today; once
+    they have closed, tomorrow from opening. The monitor shows the day booked."""
+    local = now.astimezone(SHANGHAI)
+    first = max(OPENS, local.hour * 60 + local.minute + 1)
+    if first < CLOSES:
+        return local.date(), first
+    return local.date() + timedelta(days=1), OPENS
+
+
+async def load(channel: grpc.aio.Channel, metadata: Any, now: datetime | None = None) -> None:
+    """`now`: the services' clock (the system's when not given)."""
     stub = pb_grpc.CapacityServiceStub(channel)
-    today = datetime.now(SHANGHAI).date()
-    tomorrow = today + timedelta(days=1)
+    now = now or datetime.now(UTC)
+    today = now.astimezone(SHANGHAI).date()
+    day, first_minute = booking_day(now)
     for store in STORES:
         await stub.RegisterStore(
             pb.RegisterStoreRequest(
@@ -78,7 +91,7 @@ async def load(channel: grpc.aio.Channel, metadata: Any) -> None:
             metadata=metadata,
         )
     for store in STORES:
-        await _book_day(stub, metadata, store, tomorrow)
+        await _book_day(stub, metadata, store, day, first_minute)
         await _arrivals(stub, metadata, store, today)
         await stub.ForecastCapacityPressure(
             pb.ForecastCapacityPressureRequest(
@@ -88,7 +101,9 @@ async def load(channel: grpc.aio.Channel, metadata: Any) -> None:
         )
 
 
-async def _book_day(stub: Any, metadata: Any, store: DemoStore, day: date) -> None:
+async def _book_day(
+    stub: Any, metadata: Any, store: DemoStore, day: date, first_minute: int
+) -> None:
     rng = random.Random(f"{store.code}/{day.isoformat()}")
     for i in range(store.booked_today):
         service_type, hours = rng.choice(SERVICES)
@@ -102,7 +117,7 @@ async def _book_day(stub: Any, metadata: Any, store: DemoStore, day: date) -> No
                 vehicle=f"粤{rng.choice('ABCDEFS')}{rng.randint(10000, 99999)}",
                 service_type=service_type,
                 expected_labour_hours=hours,
-                requested_at=_slot(day, i, store.booked_today),
+                requested_at=_slot(day, first_minute, i, store.booked_today),
             ),
             metadata=metadata,
         )

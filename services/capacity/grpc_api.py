@@ -8,26 +8,22 @@ from typing import Any
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_role, authorize_store, current_principal
+from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
-from services.capacity import read_model
 from services.capacity.application import Capacity, ForecastPressure
 from services.capacity.domain.appointments import (
-    BookAppointment,
     CancelAppointment,
     MarkNoShow,
     RescheduleAppointment,
     SetDayCapacity,
 )
-from services.capacity.domain.holds import ConfirmSlotHold, HoldSlot, ReleaseSlotHold
+from services.capacity.domain.holds import ConfirmSlotHold, ReleaseSlotHold
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.stores import (
     DEFAULT_TIME_ZONE,
     CloseStore,
     RegisterStore,
     StoreFacts,
-    StoreState,
     UpdateStore,
 )
 from services.capacity.domain.visits import (
@@ -38,66 +34,46 @@ from services.capacity.domain.visits import (
     StartService,
 )
 from services.capacity.domain.waiting import AssessWait
-from services.capacity.messages import (
+from services.capacity.grpc_messages import (
     appointment_message,
+    booking,
+    checked,
     day_view_message,
     hold_message,
-    moment,
     optional_day,
     parse_day,
     profile_from,
-    profile_message,
     reply,
+    slot_hold,
+    store_message,
     visit_message,
 )
+from services.capacity.queries import CapacityQueries
 
 MAX_NEAREST = 100
 MAX_NETWORK_PAGE = 5000
 
 
-def store_message(state: StoreState) -> pb.Store:
-    assert state.profile is not None
-    return pb.Store(
-        store_id=state.store_id, profile=profile_message(state.profile), closed=state.closed
-    )
-
-
-def _checked(request: Any, *, mutation: bool = True) -> None:
-    """The fields every store-scoped request has, all faults at once."""
-    v = Violations()
-    if mutation:
-        validation.request_id(v, "request_id", request.request_id)
-    validation.store_code(v, "store_id", request.store_id)
-    v.raise_if_any()
-
-
-def _ids(**ids: str) -> None:
-    v = Violations()
-    for name, value in ids.items():
-        validation.identifier(v, name, value)
-    v.raise_if_any()
-
-
 class CapacityServicer(pb_grpc.CapacityServiceServicer):
     def __init__(self, capacity: Capacity) -> None:
         self.capacity = capacity
+        self.queries = CapacityQueries(capacity.app)
 
     def _now(self) -> datetime:
         return self.capacity.now()
 
-    async def _book(self, request: Any, action: str) -> tuple[StoreFacts, datetime]:
-        """Checks and scoping of a book command; the store's facts to build it with."""
-        _checked(request)
-        authorize_store(request.store_id, action)
-        return await self.capacity.recent_store_facts(request.store_id), self._now()
+    async def _book(self, request: Any) -> tuple[StoreFacts, datetime]:
+        """Checks of a book command; the store's facts to build it with."""
+        checked(request)
+        return await self.queries.recent_store_facts(request.store_id), self._now()
 
     def _day(self, request: Any, facts: StoreFacts, now: datetime) -> Any:
         return parse_day("day", request.day, local_day(now, facts.time_zone))
 
     # Stores
 
+    @access.roles("hq", "service", action="change the store directory")
     async def RegisterStore(self, request: pb.RegisterStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         validation.store_code(v, "store_id", request.store_id)
@@ -107,8 +83,8 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         command = RegisterStore(store_id=request.store_id, profile=profile, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the store directory")
     async def UpdateStore(self, request: pb.UpdateStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         validation.store_code(v, "store_id", request.store_id)
@@ -118,21 +94,21 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         command = UpdateStore(store_id=request.store_id, profile=profile, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the store directory")
     async def CloseStore(self, request: pb.CloseStoreRequest, context: Any) -> pb.Store:
-        authorize_role("hq", "service")
-        _checked(request)
+        checked(request)
         command = CloseStore(store_id=request.store_id, reason=request.reason, at=self._now())
         return store_message(await self.capacity.change_store(command, request.request_id))
 
+    @access.anyone_signed_in
     async def GetStore(self, request: pb.GetStoreRequest, context: Any) -> pb.Store:
-        current_principal()
-        _checked(request, mutation=False)
-        return store_message(await self.capacity.store(request.store_id))
+        checked(request, mutation=False)
+        return store_message(await self.queries.store(request.store_id))
 
+    @access.anyone_signed_in
     async def ListStores(
         self, request: pb.ListStoresRequest, context: Any
     ) -> pb.ListStoresResponse:
-        current_principal()
         v = Violations()
         validation.text(v, "region", request.region, required=False)
         validation.text(v, "city", request.city, required=False)
@@ -144,45 +120,37 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             "city": request.city,
             "open_only": request.open_only,
         }
-        after = paging.decode_token(request.page_token, query)
-        stores = await self.capacity.app.query(
-            lambda conn: read_model.list_stores(
-                conn,
-                request.region,
-                request.city,
-                request.open_only,
-                str(after[0]) if after else None,
-                limit + 1,
-            )
+        page, token = await self.queries.stores(
+            request.region,
+            request.city,
+            request.open_only,
+            paging.PageQuery.of(query, paging.text),
+            request.page_token,
+            limit,
         )
-        token = (
-            paging.encode_token([stores[limit - 1].store_id], query) if len(stores) > limit else ""
-        )
-        return pb.ListStoresResponse(
-            stores=[store_message(s) for s in stores[:limit]], next_page_token=token
-        )
+        return pb.ListStoresResponse(stores=[store_message(s) for s in page], next_page_token=token)
 
+    @access.anyone_signed_in
     async def GetDistance(
         self, request: pb.GetDistanceRequest, context: Any
     ) -> pb.GetDistanceResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "from_store_id", request.from_store_id)
         validation.store_code(v, "to_store_id", request.to_store_id)
         v.raise_if_any()
-        km = await self.capacity.distance(request.from_store_id, request.to_store_id)
+        km = await self.queries.distance(request.from_store_id, request.to_store_id)
         return pb.GetDistanceResponse(
             from_store_id=request.from_store_id, to_store_id=request.to_store_id, distance_km=km
         )
 
+    @access.anyone_signed_in
     async def ListNearestStores(
         self, request: pb.ListNearestStoresRequest, context: Any
     ) -> pb.ListNearestStoresResponse:
-        current_principal()
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         if not 0 <= request.limit <= MAX_NEAREST:
             raise InvalidArgument.of("limit", f"must be from 1 to {MAX_NEAREST} (0 for 5)")
-        nearby = await self.capacity.nearest(request.store_id, request.limit or 5)
+        nearby = await self.queries.nearest(request.store_id, request.limit or 5)
         return pb.ListNearestStoresResponse(
             store_id=request.store_id,
             stores=[
@@ -193,19 +161,20 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
             ],
         )
 
+    @access.anyone_signed_in
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
-        current_principal()
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
-        day, group = await self.capacity.peer_group(request.store_id, as_of)
+        day, group = await self.queries.peer_group(request.store_id, as_of)
         message: pb.PeerGroup = reply(group, pb.PeerGroup)
         message.store_id, message.as_of = request.store_id, day.isoformat()
         return message
 
     # The appointment book
 
+    @access.store_in("store_id", "set a day's capacity")
     async def SetDayCapacity(self, request: pb.SetDayCapacityRequest, context: Any) -> pb.DayView:
-        facts, now = await self._book(request, "set a day's capacity")
+        facts, now = await self._book(request)
         if not request.day:
             raise InvalidArgument.of("day", "is required")
         command = SetDayCapacity(
@@ -217,34 +186,24 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return day_view_message(await self.capacity.set_day_capacity(command, request.request_id))
 
+    @access.store_in("store_id", "book an appointment")
     async def BookAppointment(
         self, request: pb.BookAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "book an appointment")
-        v = Violations()
-        requested_at = moment(v, request, "requested_at")
-        v.raise_if_any()
-        command = BookAppointment(
-            store=facts,
-            day=local_day(requested_at, facts.time_zone),
-            appointment_id=request.appointment_id or request.request_id,
-            customer_ref=request.customer_ref,
-            vehicle=request.vehicle,
-            service_type=request.service_type,
-            expected_labour_hours=request.expected_labour_hours,
-            requested_at=requested_at,
-            at=now,
-        )
+        facts, now = await self._book(request)
+        command = booking(request, facts, now)
         return appointment_message(await self.capacity.appointment(command, request.request_id))
 
+    @access.store_in("store_id", "reschedule an appointment")
     async def RescheduleAppointment(
         self, request: pb.RescheduleAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "reschedule an appointment")
-        _ids(appointment_id=request.appointment_id)
+        facts, now = await self._book(request)
+        validation.require_ids(appointment_id=request.appointment_id)
         v = Violations()
-        requested_at = moment(v, request, "requested_at")
+        requested_at = validation.moment(v, request, "requested_at")
         v.raise_if_any()
+        assert requested_at is not None
         command = RescheduleAppointment(
             store=facts,
             day=self._day(request, facts, now),
@@ -254,11 +213,12 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.reschedule(command, request.request_id))
 
+    @access.store_in("store_id", "cancel an appointment")
     async def CancelAppointment(
         self, request: pb.CancelAppointmentRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "cancel an appointment")
-        _ids(appointment_id=request.appointment_id)
+        facts, now = await self._book(request)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = CancelAppointment(
             store=facts,
             day=self._day(request, facts, now),
@@ -268,9 +228,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.appointment(command, request.request_id))
 
+    @access.store_in("store_id", "mark a no-show")
     async def MarkNoShow(self, request: pb.MarkNoShowRequest, context: Any) -> pb.Appointment:
-        facts, now = await self._book(request, "mark a no-show")
-        _ids(appointment_id=request.appointment_id)
+        facts, now = await self._book(request)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = MarkNoShow(
             store=facts,
             day=self._day(request, facts, now),
@@ -281,8 +242,9 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Visits
 
+    @access.store_in("store_id", "register a walk-in")
     async def RegisterWalkIn(self, request: pb.RegisterWalkInRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "register a walk-in")
+        facts, now = await self._book(request)
         command = RegisterWalkIn(
             store=facts,
             day=local_day(now, facts.time_zone),
@@ -295,9 +257,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "check in a customer")
     async def CheckInCustomer(self, request: pb.CheckInCustomerRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "check in a customer")
-        _ids(appointment_id=request.appointment_id)
+        facts, now = await self._book(request)
+        validation.require_ids(appointment_id=request.appointment_id)
         command = CheckInCustomer(
             store=facts,
             day=local_day(now, facts.time_zone),
@@ -307,9 +270,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "start a service")
     async def StartService(self, request: pb.StartServiceRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "start a service")
-        _ids(visit_id=request.visit_id)
+        facts, now = await self._book(request)
+        validation.require_ids(visit_id=request.visit_id)
         command = StartService(
             store=facts,
             day=self._day(request, facts, now),
@@ -320,9 +284,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "complete a visit")
     async def CompleteVisit(self, request: pb.CompleteVisitRequest, context: Any) -> pb.Visit:
-        facts, now = await self._book(request, "complete a visit")
-        _ids(visit_id=request.visit_id)
+        facts, now = await self._book(request)
+        validation.require_ids(visit_id=request.visit_id)
         command = CompleteVisit(
             store=facts,
             day=self._day(request, facts, now),
@@ -340,11 +305,12 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return visit_message(await self.capacity.visit(command, request.request_id))
 
+    @access.store_in("store_id", "record a quote abandoned")
     async def RecordQuoteAbandoned(
         self, request: pb.RecordQuoteAbandonedRequest, context: Any
     ) -> pb.Visit:
-        facts, now = await self._book(request, "record a quote abandoned")
-        _ids(visit_id=request.visit_id)
+        facts, now = await self._book(request)
+        validation.require_ids(visit_id=request.visit_id)
         command = RecordQuoteAbandoned(
             store=facts,
             day=self._day(request, facts, now),
@@ -356,32 +322,18 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Slot holds
 
+    @access.store_in("store_id", "hold a slot")
     async def HoldSlot(self, request: pb.HoldSlotRequest, context: Any) -> pb.SlotHold:
-        facts, now = await self._book(request, "hold a slot")
-        v = Violations()
-        slot_at = moment(v, request, "slot_at")
-        expires_at = moment(v, request, "expires_at")
-        v.raise_if_any()
-        command = HoldSlot(
-            store=facts,
-            day=local_day(slot_at, facts.time_zone),
-            hold_id=request.hold_id or request.request_id,
-            diverted_from_store_id=request.diverted_from_store_id,
-            customer_ref=request.customer_ref,
-            vehicle=request.vehicle,
-            service_type=request.service_type,
-            expected_labour_hours=request.expected_labour_hours,
-            slot_at=slot_at,
-            expires_at=expires_at,
-            at=now,
-        )
+        facts, now = await self._book(request)
+        command = slot_hold(request, facts, now)
         return hold_message(await self.capacity.hold_slot(command, request.request_id))
 
+    @access.store_in("store_id", "confirm a slot hold")
     async def ConfirmSlotHold(
         self, request: pb.ConfirmSlotHoldRequest, context: Any
     ) -> pb.Appointment:
-        facts, now = await self._book(request, "confirm a slot hold")
-        _ids(hold_id=request.hold_id)
+        facts, now = await self._book(request)
+        validation.require_ids(hold_id=request.hold_id)
         command = ConfirmSlotHold(
             store=facts,
             day=self._day(request, facts, now),
@@ -391,11 +343,12 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         )
         return appointment_message(await self.capacity.confirm_hold(command, request.request_id))
 
+    @access.store_in("store_id", "release a slot hold")
     async def ReleaseSlotHold(
         self, request: pb.ReleaseSlotHoldRequest, context: Any
     ) -> pb.SlotHold:
-        facts, now = await self._book(request, "release a slot hold")
-        _ids(hold_id=request.hold_id)
+        facts, now = await self._book(request)
+        validation.require_ids(hold_id=request.hold_id)
         command = ReleaseSlotHold(
             store=facts,
             day=self._day(request, facts, now),
@@ -407,41 +360,42 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
 
     # Waiting and overload
 
+    @access.store_in("store_id", "assess the wait")
     async def AssessWait(self, request: pb.AssessWaitRequest, context: Any) -> pb.WaitEstimate:
-        facts, now = await self._book(request, "assess the wait")
+        facts, now = await self._book(request)
         command = AssessWait(store=facts, day=local_day(now, facts.time_zone), at=now)
         estimate = await self.capacity.assess_wait(command, request.request_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
+    @access.anyone_signed_in
     async def GetWaitEstimate(
         self, request: pb.GetWaitEstimateRequest, context: Any
     ) -> pb.WaitEstimate:
-        current_principal()
-        _checked(request, mutation=False)
-        estimate = await self.capacity.wait_estimate(request.store_id)
+        checked(request, mutation=False)
+        estimate = await self.queries.wait_estimate(request.store_id)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
+    @access.store_in("store_id", "forecast capacity pressure")
     async def ForecastCapacityPressure(
         self, request: pb.ForecastCapacityPressureRequest, context: Any
     ) -> pb.CapacityForecast:
-        _checked(request)
-        authorize_store(request.store_id, "forecast capacity pressure")
+        checked(request)
         command = ForecastPressure(store_id=request.store_id, at=self._now())
         forecast = await self.capacity.forecast_pressure(command, request.request_id)
         return reply(forecast, pb.CapacityForecast)  # type: ignore[no-any-return]
 
     # The capacity monitor
 
+    @access.anyone_signed_in
     async def GetDayView(self, request: pb.GetDayViewRequest, context: Any) -> pb.DayView:
-        current_principal()
-        _checked(request, mutation=False)
+        checked(request, mutation=False)
         day = optional_day("day", request.day)
-        return day_view_message(await self.capacity.day_view(request.store_id, day))
+        return day_view_message(await self.queries.day_view(request.store_id, day))
 
+    @access.anyone_signed_in
     async def GetNetworkDayView(
         self, request: pb.GetNetworkDayViewRequest, context: Any
     ) -> pb.NetworkDayView:
-        current_principal()
         v = Violations()
         validation.text(v, "region", request.region, required=False)
         if not 0 <= request.page_size <= MAX_NETWORK_PAGE:
@@ -449,15 +403,15 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         v.raise_if_any()
         day = parse_day("day", request.day, local_day(self._now(), DEFAULT_TIME_ZONE))
         query = {"list": "network_day", "day": day.isoformat(), "region": request.region}
-        after = paging.decode_token(request.page_token, query)
-        network = await self.capacity.network_day(day, request.region)
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
+        network = await self.queries.network_day(day, request.region)
         views = network.stores
         if after:
-            views = [view for view in views if view.store_id > str(after[0])]
+            views = [view for view in views if view.store_id > after[0]]
         token = ""
-        if request.page_size and len(views) > request.page_size:
-            views = views[: request.page_size]
-            token = paging.encode_token([views[-1].store_id], query)
+        if request.page_size:
+            views, token = pages.cut(views, request.page_size, lambda view: (view.store_id,))
         return pb.NetworkDayView(
             day=day.isoformat(),
             totals=reply(network.totals, pb.NetworkDayTotals),

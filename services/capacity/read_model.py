@@ -20,7 +20,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -35,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
 from kernel.codec import from_json, to_json
-from kernel.db import Migration, upsert
+from kernel.db import Migration, UtcDateTime, upsert
 from kernel.eventstore import RecordedEvent
 from services.capacity.domain.book_state import BookState, VisitStatus
 from services.capacity.domain.forecast import DayWalkIns
@@ -99,7 +98,7 @@ days_view = Table(
     Column("labour_hours", Float, nullable=False),
     Column("estimated_wait_minutes", Integer, nullable=False),
     Column("wait_threshold_exceeded", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_capacity_days_day", "day"),
 )
 

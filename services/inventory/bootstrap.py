@@ -1,21 +1,12 @@
-"""Composition root of the inventory service."""
+"""Composition root of the inventory service: what the kernel needs to build it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import grpc
 from storemesh.inventory.events.v1 import events_pb2
 from storemesh.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
-from kernel.application import Application
-from kernel.auth import TokenVerifier
-from kernel.clock import Clock
-from kernel.config import Settings
 from kernel.events import EventRegistry
-from kernel.grpc_server import Registrar
-from kernel.service import Service, ServiceDefinition, assemble
-from kernel.timers import TimerHandler
+from kernel.service import ServiceDefinition
 from services.inventory import read_model
 from services.inventory.application import EXPIRE_RESERVATION, Inventory
 from services.inventory.domain.events import EVENT_TYPES
@@ -30,36 +21,11 @@ DEFINITION = ServiceDefinition(
     migrations=read_model.MIGRATIONS,
     projectors=(read_model.project,),
     keeps_store_directory=True,
+    application=lambda app, settings: Inventory(app),
+    servicer=InventoryServicer,
+    add_servicer=inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
+    api=inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
+    timers=lambda inventory: {EXPIRE_RESERVATION: inventory.expire_reservation},
 )
 
-
-def _register(app: Application) -> Registrar:
-    def register(server: grpc.aio.Server) -> Sequence[str]:
-        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(
-            InventoryServicer(Inventory(app)), server
-        )
-        return [inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name]
-
-    return register
-
-
-def _timers(app: Application) -> dict[str, TimerHandler]:
-    return {EXPIRE_RESERVATION: Inventory(app).expire_reservation}
-
-
-async def build(
-    settings: Settings | None = None,
-    *,
-    clock: Clock | None = None,
-    verifier: TokenVerifier | None = None,
-    timer_interval: float = 1.0,
-) -> Service:
-    return await assemble(
-        DEFINITION,
-        settings,
-        register=_register,
-        timer_handlers=_timers,
-        clock=clock,
-        verifier=verifier,
-        timer_interval=timer_interval,
-    )
+build = DEFINITION.build

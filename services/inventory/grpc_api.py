@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_role, authorize_store, current_principal
-from kernel.codec import timestamp
+from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
-from services.inventory import read_model
 from services.inventory.application import Inventory, RequestOutcome
 from services.inventory.domain.catalogue import RegisterPart, UpdatePart
-from services.inventory.domain.stock import (
-    MAX_RESERVATION,
+from services.inventory.domain.commands import (
     AdjustStock,
     ReceiveStock,
     ReceiveTransfer,
@@ -27,41 +23,16 @@ from services.inventory.domain.stock import (
     ReturnParts,
     ShipTransfer,
 )
-from services.inventory.read_model import PartView, PositionView
+from services.inventory.grpc_messages import (
+    matrix_row_message,
+    part_message,
+    position_message,
+    stale_item_message,
+    store_stock_message,
+)
+from services.inventory.queries import InventoryQueries
 
 DEFAULT_RESERVATION_TTL = timedelta(hours=2)
-
-
-def position_message(p: PositionView) -> pb.StockPosition:
-    return pb.StockPosition(
-        store_id=p.store_id,
-        part_number=p.part_number,
-        on_hand=p.on_hand,
-        reserved=p.reserved,
-        available=p.available,
-        in_transit_out=p.in_transit_out,
-        in_transit_in=p.in_transit_in,
-        last_movement_at=timestamp(p.last_movement_at),
-        reservations=[
-            pb.Reservation(
-                reservation_id=r.reservation_id,
-                quantity=r.quantity,
-                expires_at=timestamp(r.expires_at),
-                reference=r.reference,
-            )
-            for r in p.reservations
-        ],
-    )
-
-
-def part_message(p: PartView) -> pb.Part:
-    return pb.Part(
-        part_number=p.part_number,
-        name=p.name,
-        category=p.category,
-        unit=p.unit,
-        unit_cost_fen=p.unit_cost_fen,
-    )
 
 
 def _position_request(request: Any) -> None:
@@ -73,26 +44,18 @@ def _position_request(request: Any) -> None:
     v.raise_if_any()
 
 
-def _date(field_name: str, raw: str, default: date) -> date:
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
-
-
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
+        self.queries = InventoryQueries(inventory.app)
 
     def _now(self) -> datetime:
         return self.inventory.app.clock.now()
 
     # Catalogue
 
+    @access.roles("hq", "service", action="change the catalogue")
     async def RegisterPart(self, request: pb.RegisterPartRequest, context: Any) -> pb.Part:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         if not request.HasField("part"):
@@ -104,8 +67,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return part_message(await self.inventory.register_part(command, request.request_id))
 
+    @access.roles("hq", "service", action="change the catalogue")
     async def UpdatePart(self, request: pb.UpdatePartRequest, context: Any) -> pb.Part:
-        authorize_role("hq", "service")
         v = Violations()
         validation.request_id(v, "request_id", request.request_id)
         if not request.HasField("part"):
@@ -117,35 +80,23 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return part_message(await self.inventory.update_part(command, request.request_id))
 
+    @access.anyone_signed_in
     async def GetPart(self, request: pb.GetPartRequest, context: Any) -> pb.Part:
-        current_principal()
-        v = Violations()
-        validation.identifier(v, "part_number", request.part_number)
-        v.raise_if_any()
-        return part_message(await self.inventory.part(request.part_number))
+        validation.require_ids(part_number=request.part_number)
+        return part_message(await self.queries.part(request.part_number))
 
+    @access.anyone_signed_in
     async def ListParts(self, request: pb.ListPartsRequest, context: Any) -> pb.ListPartsResponse:
-        current_principal()
         limit = paging.page_size(request.page_size)
-        query = {"list": "parts", "category": request.category}
-        after = _resume(request.page_token, query, str)
-        parts = await self.inventory.app.query(
-            lambda conn: read_model.list_parts(
-                conn, request.category, str(after[0]) if after else None, limit + 1
-            )
-        )
-        token = (
-            paging.encode_token([parts[limit - 1].part_number], query) if len(parts) > limit else ""
-        )
-        return pb.ListPartsResponse(
-            parts=[part_message(p) for p in parts[:limit]], next_page_token=token
-        )
+        pages = paging.PageQuery.of({"list": "parts", "category": request.category}, paging.text)
+        page, token = await self.queries.parts(request.category, pages, request.page_token, limit)
+        return pb.ListPartsResponse(parts=[part_message(p) for p in page], next_page_token=token)
 
     # Stock movements
 
+    @access.store_in("store_id", "receive stock")
     async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "receive stock")
         command = ReceiveStock(
             request.store_id,
             request.part_number,
@@ -155,11 +106,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "request parts")
     async def RequestParts(
         self, request: pb.RequestPartsRequest, context: Any
     ) -> pb.RequestPartsResponse:
         _position_request(request)
-        authorize_store(request.store_id, "request parts")
         command = RequestParts(
             request.store_id,
             request.part_number,
@@ -177,9 +128,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             shortage_quantity=outcome.shortage_quantity,
         )
 
+    @access.store_in("store_id", "return parts")
     async def ReturnParts(self, request: pb.ReturnPartsRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "return parts")
         command = ReturnParts(
             request.store_id,
             request.part_number,
@@ -189,9 +140,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "adjust stock")
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "adjust stock")
         command = AdjustStock(
             request.store_id,
             request.part_number,
@@ -201,33 +152,29 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "reserve stock")
     async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "reserve stock")
-        if not 0 <= request.ttl_seconds <= MAX_RESERVATION.total_seconds():
-            raise InvalidArgument.of("ttl_seconds", "must be between 0 (2 hours) and 14 days")
-        ttl = (
-            timedelta(seconds=request.ttl_seconds)
-            if request.ttl_seconds
-            else DEFAULT_RESERVATION_TTL
-        )
+        v = Violations()
+        ttl = validation.duration_seconds(v, "ttl_seconds", request.ttl_seconds)
+        v.raise_if_any()
         command = ReserveStock(
             request.store_id,
             request.part_number,
             request.reservation_id or request.request_id,
             request.quantity,
-            ttl,
+            ttl or DEFAULT_RESERVATION_TTL,
             request.reference,
             self._now(),
         )
         return position_message(await self.inventory.reserve(command, request.request_id))
 
+    @access.store_in("store_id", "release a reservation")
     async def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        authorize_store(request.store_id, "release a reservation")
-        _required_id("reservation_id", request.reservation_id)
+        validation.require_ids(reservation_id=request.reservation_id)
         command = ReleaseReservation(
             request.store_id, request.part_number, request.reservation_id, self._now()
         )
@@ -235,6 +182,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     # Transfers
 
+    @access.store_in("store_id", "ship a transfer")
     async def ShipTransfer(self, request: pb.ShipTransferRequest, context: Any) -> pb.StockPosition:
         _position_request(request)
         v = Violations()
@@ -242,7 +190,6 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         validation.identifier(v, "reservation_id", request.reservation_id)
         validation.store_code(v, "destination_store_id", request.destination_store_id)
         v.raise_if_any()
-        authorize_store(request.store_id, "ship a transfer")
         command = ShipTransfer(
             request.store_id,
             request.part_number,
@@ -254,12 +201,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return position_message(await self.inventory.ship_transfer(command, request.request_id))
 
+    @access.store_in("store_id", "receive a transfer")
     async def ReceiveTransfer(
         self, request: pb.ReceiveTransferRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        _required_id("transfer_id", request.transfer_id)
-        authorize_store(request.store_id, "receive a transfer")
+        validation.require_ids(transfer_id=request.transfer_id)
         command = ReceiveTransfer(
             request.store_id,
             request.part_number,
@@ -267,37 +214,35 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.quantity,
             self._now(),
         )
-        return position_message(await self.inventory.receive_transfer(command, request.request_id))
+        return position_message(await self.inventory.move(command, request.request_id))
 
+    @access.store_in("store_id", "report a shipment lost")
     async def ReportShipmentLost(
         self, request: pb.ReportShipmentLostRequest, context: Any
     ) -> pb.StockPosition:
         _position_request(request)
-        _required_id("transfer_id", request.transfer_id)
-        authorize_store(request.store_id, "report a shipment lost")
+        validation.require_ids(transfer_id=request.transfer_id)
         command = ReportShipmentLost(
             request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
         )
-        return position_message(await self.inventory.report_lost(command, request.request_id))
+        return position_message(await self.inventory.move(command, request.request_id))
 
     # Visibility
 
+    @access.anyone_signed_in
     async def GetStockPosition(
         self, request: pb.GetStockPositionRequest, context: Any
     ) -> pb.StockPosition:
-        current_principal()
         v = Violations()
         validation.store_code(v, "store_id", request.store_id)
         validation.identifier(v, "part_number", request.part_number)
         v.raise_if_any()
-        return position_message(
-            await self.inventory.position(request.store_id, request.part_number)
-        )
+        return position_message(await self.queries.position(request.store_id, request.part_number))
 
+    @access.anyone_signed_in
     async def ListStoreStock(
         self, request: pb.ListStoreStockRequest, context: Any
     ) -> pb.ListStoreStockResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "store_id", request.store_id)
         validation.text(v, "category", request.category, required=False, max_len=64)
@@ -309,26 +254,20 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "category": request.category,
             "only_available": request.only_available,
         }
-        after = _resume(request.page_token, query, str)
-        rows = await self.inventory.app.query(
-            lambda conn: read_model.list_store_stock(
-                conn,
-                request.store_id,
-                request.category,
-                request.only_available,
-                str(after[0]) if after else None,
-                limit + 1,
-            )
-        )
-        token = (
-            paging.encode_token([rows[limit - 1].part_number], query) if len(rows) > limit else ""
+        page, token = await self.queries.store_stock(
+            request.store_id,
+            request.category,
+            request.only_available,
+            paging.PageQuery.of(query, paging.text),
+            request.page_token,
+            limit,
         )
         return pb.ListStoreStockResponse(
-            positions=[position_message(p) for p in rows[:limit]], next_page_token=token
+            positions=[position_message(p) for p in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def FindStock(self, request: pb.FindStockRequest, context: Any) -> pb.FindStockResponse:
-        current_principal()
         v = Violations()
         validation.identifier(v, "part_number", request.part_number)
         if request.exclude_store_id:
@@ -343,36 +282,22 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             "min": minimum,
             "exclude": request.exclude_store_id,
         }
-        after = _resume(request.page_token, query, int, str)
-        rows = await self.inventory.find_stock(
+        page, token = await self.queries.find_stock(
             request.part_number,
             minimum,
             request.exclude_store_id,
-            (int(after[0]), str(after[1])) if after else None,
-            limit + 1,
-        )
-        token = (
-            paging.encode_token([rows[limit - 1].available, rows[limit - 1].store_id], query)
-            if len(rows) > limit
-            else ""
+            paging.PageQuery.of(query, paging.integer, paging.text),
+            request.page_token,
+            limit,
         )
         return pb.FindStockResponse(
-            stores=[
-                pb.StoreStock(
-                    store_id=p.store_id,
-                    available=p.available,
-                    on_hand=p.on_hand,
-                    last_movement_at=timestamp(p.last_movement_at),
-                )
-                for p in rows[:limit]
-            ],
-            next_page_token=token,
+            stores=[store_stock_message(p) for p in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def GetSharingMatrix(
         self, request: pb.GetSharingMatrixRequest, context: Any
     ) -> pb.SharingMatrix:
-        current_principal()
         v = Violations()
         if not 0 <= request.top_n <= 200:
             v.add("top_n", "must be between 1 and 200 (0 for the default 50)")
@@ -383,29 +308,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         for i, store in enumerate(request.store_ids):
             validation.store_code(v, f"store_ids[{i}]", store)
         v.raise_if_any()
-        since = self.inventory.window(request.window_days or 30)
-        stores, rows = await self.inventory.app.query(
-            lambda conn: read_model.sharing_matrix(
-                conn, request.top_n or 50, since, list(request.store_ids)
-            )
+        stores, rows = await self.queries.sharing_matrix(
+            request.top_n or 50, request.window_days or 30, list(request.store_ids)
         )
-        return pb.SharingMatrix(
-            store_ids=stores,
-            rows=[
-                pb.MatrixRow(
-                    part_number=r.part_number,
-                    name=r.name,
-                    issued_in_window=r.issued_in_window,
-                    available=list(r.available),
-                )
-                for r in rows
-            ],
-        )
+        return pb.SharingMatrix(store_ids=stores, rows=[matrix_row_message(r) for r in rows])
 
+    @access.anyone_signed_in
     async def ListStaleStock(
         self, request: pb.ListStaleStockRequest, context: Any
     ) -> pb.ListStaleStockResponse:
-        current_principal()
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
@@ -415,55 +326,29 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         limit = paging.page_size(request.page_size)
         days = request.min_idle_days or 90
         query = {"list": "stale", "store": request.store_id, "days": days}
-        after = _resume(request.page_token, query, int, str, str)
-        now = self._now()
-        items, total = await self.inventory.app.query(
-            lambda conn: read_model.stale_stock(
-                conn,
-                request.store_id,
-                now,
-                days,
-                (int(after[0]), str(after[1]), str(after[2])) if after else None,
-                limit + 1,
-            )
-        )
-        last = items[limit - 1] if len(items) > limit else None
-        token = (
-            paging.encode_token([last.value_fen, last.store_id, last.part_number], query)
-            if last
-            else ""
+        pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
+        items, total, token = await self.queries.stale_stock(
+            request.store_id, days, pages, request.page_token, limit
         )
         return pb.ListStaleStockResponse(
-            items=[
-                pb.StaleStockItem(
-                    store_id=i.store_id,
-                    part_number=i.part_number,
-                    name=i.name,
-                    on_hand=i.on_hand,
-                    unit_cost_fen=i.unit_cost_fen,
-                    value_fen=i.value_fen,
-                    last_movement_at=timestamp(i.last_movement_at),
-                    idle_days=i.idle_days,
-                )
-                for i in items[:limit]
-            ],
+            items=[stale_item_message(i) for i in items],
             total_value_fen=total,
             next_page_token=token,
         )
 
+    @access.anyone_signed_in
     async def GetFillRate(self, request: pb.GetFillRateRequest, context: Any) -> pb.FillRate:
-        current_principal()
         v = Violations()
         if request.store_id:
             validation.store_code(v, "store_id", request.store_id)
+        to_date = validation.day(v, "to_date", request.to_date, required=False)
+        from_date = validation.day(v, "from_date", request.from_date, required=False)
         v.raise_if_any()
-        last = _date("to_date", request.to_date, self.inventory.today())
-        first = _date("from_date", request.from_date, last - timedelta(days=29))
+        last = to_date or self.queries.today()
+        first = from_date or last - timedelta(days=29)
         if first > last:
             raise InvalidArgument.of("from_date", "must not be after to_date")
-        requests, filled = await self.inventory.app.query(
-            lambda conn: read_model.fill_rate(conn, request.store_id, first, last)
-        )
+        requests, filled = await self.queries.fill_rate(request.store_id, first, last)
         return pb.FillRate(
             store_id=request.store_id,
             requests=requests,
@@ -473,33 +358,8 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
 
-def _resume(token: str, query: dict[str, Any], *kinds: type) -> list[Any] | None:
-    """The key a page token continues after; a token not shaped like this query's is refused
-    (its digest is no secret, so a hand-made one must not reach the database)."""
-    after = paging.decode_token(token, query)
-    if after is None:
-        return None
-    if len(after) != len(kinds) or not all(
-        _fits(value, kind) for value, kind in zip(after, kinds, strict=True)
-    ):
-        raise InvalidArgument.of("page_token", "is not a token this query issued")
-    return after
-
-
-def _fits(value: Any, kind: type) -> bool:
-    if kind is int:
-        return type(value) is int and -(2**63) <= value < 2**63  # a BIGINT column
-    return type(value) is kind
-
-
 def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) -> str:
     v = Violations()
     validation.text(v, field_name, value, required=False, max_len=max_len)
     v.raise_if_any()
     return value
-
-
-def _required_id(field_name: str, value: str) -> None:
-    v = Violations()
-    validation.identifier(v, field_name, value)
-    v.raise_if_any()

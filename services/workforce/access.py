@@ -1,30 +1,23 @@
-"""Who may act on a technician: the store scoping of workforce.proto, checked on its state.
+"""Who may act on a technician: the store scoping of workforce.proto, found from its state.
 
 A store's token acts for its own technicians; HQ and services for all. Support has two
-parties: the host store asks (HoldSupport is authorised on the request), the home store
-lends (ConfirmSupport), and either may check in, complete or cancel.
+parties: the host store asks (HoldSupport names it), the home store lends
+(ConfirmSupport), and either may check in, complete or cancel. The stores are read from
+the read model before the command runs (kernel.access), so a caller who may not act is
+refused before an idempotent replay could answer it.
 """
 
 from __future__ import annotations
 
-from kernel.auth import authorize_any_store, authorize_store
-from services.workforce.application import Guard
-from services.workforce.domain.state import TechnicianState
+from typing import Any
 
 
-def home_store(action: str) -> Guard:
-    def may(state: TechnicianState) -> None:
-        authorize_store(state.store_id, action)
-
-    return may
+async def home_store(servicer: Any, request: Any) -> list[str]:
+    found = await servicer.queries.parties(request.technician_id)
+    return found[:1]
 
 
-def either_store(support_id: str, action: str) -> Guard:
-    """The technician's home store or the store the support is for."""
-
-    def may(state: TechnicianState) -> None:
-        support = state.support(support_id)
-        parties = [state.store_id] if support is None else [state.store_id, support.host_store_id]
-        authorize_any_store(parties, action)
-
-    return may
+async def support_parties(servicer: Any, request: Any) -> list[str]:
+    """The technician's home store and the store the support is for."""
+    parties: list[str] = await servicer.queries.parties(request.technician_id, request.support_id)
+    return parties

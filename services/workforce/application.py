@@ -9,19 +9,16 @@ or expired.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
 from kernel.errors import NotFound
 from kernel.store_directory import require_open_store
-from services.workforce import queries
-from services.workforce.domain.availability import TimeWindow
-from services.workforce.domain.capability import Level
 from services.workforce.domain.commands import (
     CancelSupport,
     CheckInSupport,
@@ -43,38 +40,20 @@ from services.workforce.domain.events import (
     TechnicianEvent,
 )
 from services.workforce.domain.lead_time import LeadTimePolicy
-from services.workforce.domain.matching import (
-    FreeCandidate,
-    RankedCandidate,
-    StoreLocation,
-    SupportNeed,
-    rank_free,
-)
 from services.workforce.domain.state import TechnicianState
 from services.workforce.domain.subsidy import subsidy_for
 from services.workforce.domain.technician import technician_decider
-from services.workforce.domain.utilisation import Utilisation
-from services.workforce.queries import HistoryTotals, MapFilter, SupportRecordView
-from services.workforce.read_model import SupportView, TechnicianView
+from services.workforce.read_model import SupportView, TechnicianView, lookups
 
+R = TypeVar("R")
 EXPIRE_SUPPORT_HOLD = "workforce.expire_support_hold"
-# "Who has been lent least lately": supports lent that start within this period (or later).
-FAIRNESS_PERIOD = timedelta(days=90)
 
-# Checks that the caller may act on this technician, given its current state; raises
-# PermissionDenied. Runs inside the command's transaction, after loading, before deciding.
-Guard = Callable[[TechnicianState], object]
+
 SupportStep = ConfirmSupport | CheckInSupport | CompleteSupport | CancelSupport | RateSupport
 
 
-def anyone(state: TechnicianState) -> None:
-    """For callers already authorised on the request alone, and for timers."""
-
-
-@dataclass(frozen=True)
-class MatchedCandidate:
-    ranked: RankedCandidate
-    recent_supports: int
+# The reply a command's handler builds from the technician's new state.
+Reply = Callable[[AsyncConnection, TechnicianState], Awaitable[R]]
 
 
 class Workforce:
@@ -94,59 +73,34 @@ class Workforce:
     # Commands
 
     async def register(self, command: RegisterTechnician, request_id: str) -> TechnicianView:
-        async def handler(uow: UnitOfWork) -> TechnicianView:
-            await require_open_store(uow.conn, command.store_id, "store_id")
-            done = await self._decide(uow, command, anyone)
-            return await self._view(uow.conn, done.state)
+        opens = ("store_id", command.store_id)
+        return await self._on_technician(command, request_id, self._view, TechnicianView, opens)
 
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=TechnicianView
-        )
-
-    async def change(
-        self, command: TechnicianCommand, request_id: str, may: Guard
-    ) -> TechnicianView:
+    async def change(self, command: TechnicianCommand, request_id: str) -> TechnicianView:
         """Profile, leave, hours and availability: the reply is the technician."""
-
-        async def handler(uow: UnitOfWork) -> TechnicianView:
-            if isinstance(command, TransferTechnician):
-                await require_open_store(uow.conn, command.to_store_id, "to_store_id")
-            done = await self._decide(uow, command, may)
-            return await self._view(uow.conn, done.state)
-
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=TechnicianView
-        )
+        opens = None
+        if isinstance(command, TransferTechnician):  # the store it moves to must be open
+            opens = ("to_store_id", command.to_store_id)
+        return await self._on_technician(command, request_id, self._view, TechnicianView, opens)
 
     async def hold(
         self, command: HoldSupport, request_id: str, *, defaulted_expiry: bool = False
     ) -> SupportView:
         """`defaulted_expiry`: the service chose hold_expires_at from the time of the request,
         so a retry with the same request id is the same request whenever it comes."""
-
-        async def handler(uow: UnitOfWork) -> SupportView:
-            await require_open_store(uow.conn, command.host_store_id, "host_store_id")
-            done = await self._decide(uow, command, anyone)
-            return await self._support_view(uow.conn, done.state, command.support_id)
-
-        return await self.app.handle(
+        return await self._on_technician(
             command,
-            handler,
-            request_id=request_id,
-            result_type=SupportView,
+            request_id,
+            self._support_view(command.support_id),
+            SupportView,
+            ("host_store_id", command.host_store_id),
             context_fields=("hold_expires_at",) if defaulted_expiry else (),
         )
 
-    async def support_step(self, command: SupportStep, request_id: str, may: Guard) -> SupportView:
+    async def support_step(self, command: SupportStep, request_id: str) -> SupportView:
         """Confirm, check in, complete, cancel or rate a support: the reply is the support."""
-
-        async def handler(uow: UnitOfWork) -> SupportView:
-            done = await self._decide(uow, command, may)
-            return await self._support_view(uow.conn, done.state, command.support_id)
-
-        return await self.app.handle(
-            command, handler, request_id=request_id, result_type=SupportView
-        )
+        reply = self._support_view(command.support_id)
+        return await self._on_technician(command, request_id, reply, SupportView)
 
     async def expire_hold(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The durable timer of a hold fired; the domain ignores a hold that moved on."""
@@ -155,14 +109,39 @@ class Workforce:
             support_id=payload["support_id"],
             at=uow.clock.now(),
         )
-        await self._decide(uow, command, anyone)
+        await self._decide(uow, command)
+
+    async def _on_technician(
+        self,
+        command: TechnicianCommand,
+        request_id: str,
+        reply: Reply[R],
+        result_type: type[R],
+        opens: tuple[str, str] | None = None,
+        *,
+        context_fields: Sequence[str] = (),
+    ) -> R:
+        """Load, decide, record once per request id; `opens` names a store (field, code) that
+        must be open in the store directory."""
+
+        async def handler(uow: UnitOfWork) -> R:
+            if opens is not None:
+                await require_open_store(uow.conn, opens[1], opens[0])
+            done = await self._decide(uow, command)
+            return await reply(uow.conn, done.state)
+
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=result_type,
+            context_fields=context_fields,
+        )
 
     async def _decide(
-        self, uow: UnitOfWork, command: TechnicianCommand, may: Guard
+        self, uow: UnitOfWork, command: TechnicianCommand
     ) -> Executed[TechnicianState]:
         loaded = await uow.load(self.technicians, self.technicians.stream_id(command.technician_id))
-        if loaded.state is not None:
-            may(loaded.state)
         events: list[TechnicianEvent] = list(self.technicians.decider.decide(command, loaded.state))
         state = await uow.record(self.technicians, loaded, events)
         await self._follow_holds(uow, events)
@@ -181,97 +160,20 @@ class Workforce:
                 await uow.cancel_timer(timer_id)
 
     async def _view(self, conn: AsyncConnection, state: TechnicianState) -> TechnicianView:
-        return TechnicianView.of(state, await queries.region_of(conn, state.store_id), self.now())
+        return TechnicianView.of(state, await lookups.region_of(conn, state.store_id), self.now())
 
-    async def _support_view(
-        self, conn: AsyncConnection, state: TechnicianState, support_id: str
-    ) -> SupportView:
-        support = state.support(support_id)
-        if support is None:
-            raise NotFound("support", support_id)
-        view = SupportView.of(state.technician_id, support)
-        places = await queries.store_locations(conn, (support.home_store_id, support.host_store_id))
-        home, host = places.get(support.home_store_id), places.get(support.host_store_id)
-        if home is None or host is None:
-            return view
-        distance = home.km_to(host)
-        return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
+    def _support_view(self, support_id: str) -> Reply[SupportView]:
+        async def view_of(conn: AsyncConnection, state: TechnicianState) -> SupportView:
+            support = state.support(support_id)
+            if support is None:
+                raise NotFound("support", support_id)
+            view = SupportView.of(state.technician_id, support)
+            parties = (support.home_store_id, support.host_store_id)
+            places = await lookups.store_locations(conn, parties)
+            home, host = places.get(support.home_store_id), places.get(support.host_store_id)
+            if home is None or host is None:
+                return view
+            distance = home.km_to(host)
+            return replace(view, distance_km=distance, subsidy=subsidy_for(distance))
 
-    # Queries
-
-    async def technician(self, technician_id: str) -> TechnicianView:
-        found = await self.app.query(lambda conn: queries.technician_state(conn, technician_id))
-        if found is None:
-            raise NotFound("technician", technician_id)
-        state, region = found
-        return TechnicianView.of(state, region, self.now())
-
-    async def capability_map(
-        self, f: MapFilter, after: str | None, limit: int
-    ) -> list[TechnicianView]:
-        now = self.now()
-        rows = await self.app.query(lambda conn: queries.capability_map(conn, f, now, after, limit))
-        return [TechnicianView.of(state, region, now) for state, region in rows]
-
-    async def match(
-        self,
-        *,
-        requesting_store_id: str,
-        specialty: str,
-        minimum_level: Level,
-        window: TimeWindow,
-    ) -> list[MatchedCandidate]:
-        """Everyone who could be held for the need, best first (SOP 2 step 1)."""
-        now = self.now()
-
-        async def fetch(conn: AsyncConnection) -> tuple[StoreLocation | None, list[FreeCandidate]]:
-            known, location = await queries.requesting_store(conn, requesting_store_id)
-            if not known:
-                raise NotFound("store", requesting_store_id)
-            candidates = await queries.match_candidates(
-                conn,
-                specialty=specialty,
-                minimum_level=minimum_level,
-                window=window,
-                requesting_store_id=requesting_store_id,
-                now=now,
-                lent_since=now - FAIRNESS_PERIOD,
-            )
-            return location, candidates
-
-        location, candidates = await self.app.query(fetch)
-        need = SupportNeed(
-            specialty=specialty,
-            minimum_level=minimum_level,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            requesting_store_id=requesting_store_id,
-            requesting_store=location,
-            at=now,
-        )
-        lent = {c.technician_id: c.recent_supports for c in candidates}
-        return [MatchedCandidate(r, lent[r.technician_id]) for r in rank_free(need, candidates)]
-
-    async def history(
-        self, technician_id: str, after: tuple[datetime, str] | None, limit: int
-    ) -> tuple[HistoryTotals, list[SupportRecordView]]:
-        async def fetch(conn: AsyncConnection) -> tuple[HistoryTotals, list[SupportRecordView]]:
-            if await queries.technician_state(conn, technician_id) is None:
-                raise NotFound("technician", technician_id)
-            totals = await queries.history_totals(conn, technician_id)
-            return totals, await queries.support_records(conn, technician_id, after, limit)
-
-        return await self.app.query(fetch)
-
-    async def utilisation(
-        self, *, technician_id: str, store_id: str, first: date, last: date
-    ) -> Utilisation:
-        async def fetch(conn: AsyncConnection) -> tuple[float, float]:
-            if technician_id and await queries.technician_state(conn, technician_id) is None:
-                raise NotFound("technician", technician_id)
-            return await queries.hours_between(
-                conn, technician_id=technician_id, store_id=store_id, first=first, last=last
-            )
-
-        productive, available = await self.app.query(fetch)
-        return Utilisation(productive_hours=productive, available_hours=available)
+        return view_of

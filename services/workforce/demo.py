@@ -18,7 +18,7 @@ import grpc
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
-from services.demo import STORES, DemoStore, request_id
+from services.demo_network import STORES, DemoStore, request_id
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SURNAMES = ("Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Lin")

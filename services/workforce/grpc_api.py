@@ -7,18 +7,17 @@ authorised here, commands on a technician through the guards of `access`.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
-from kernel import paging, validation
-from kernel.auth import authorize_store, current_principal
+from kernel import access, paging, validation
 from kernel.errors import Violations
-from services.workforce import grpc_requests
-from services.workforce.access import either_store, home_store
-from services.workforce.application import Guard, SupportStep, Workforce, anyone
+from services.workforce import grpc_messages
+from services.workforce.access import home_store, support_parties
+from services.workforce.application import SupportStep, Workforce
 from services.workforce.domain.capability import Level, TechnicianStatus
 from services.workforce.domain.commands import (
     AddSpecialty,
@@ -29,14 +28,12 @@ from services.workforce.domain.commands import (
     CheckInSupport,
     CompleteSupport,
     ConfirmSupport,
-    HoldSupport,
     LeaveCompany,
     LogProductiveHours,
     PlanShift,
     PublishAvailability,
     RateSupport,
     RecordCertification,
-    RegisterTechnician,
     RemoveSpecialty,
     ScheduleLeave,
     TechnicianCommand,
@@ -50,96 +47,68 @@ from services.workforce.grpc_messages import (
     support_message,
     technician_message,
 )
-from services.workforce.grpc_requests import certification, enum_value, iso_date, moment
-from services.workforce.queries import MapFilter
+from services.workforce.queries import WorkforceQueries
 
-# SOP 2 step 3: a support is confirmed one day ahead, so a planned hold lasts until then.
-CONFIRM_AHEAD = timedelta(days=1)
 MATCH_PAGE_SIZE = 10
 MAX_MATCH_PAGE_SIZE = 100
-
-
-def default_hold_expiry(starts_at: datetime, urgent: bool, now: datetime) -> datetime:
-    """Planned support is held until one day before it starts; urgent support until it starts.
-
-    A support that could not be planned anyway (too soon, or past) keeps a valid expiry so
-    that the lead-time rule, not this default, explains the refusal.
-    """
-    if not urgent and starts_at - CONFIRM_AHEAD > now:
-        return starts_at - CONFIRM_AHEAD
-    if starts_at > now:
-        return starts_at
-    return now + timedelta(minutes=1)
 
 
 class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
     def __init__(self, workforce: Workforce) -> None:
         self.workforce = workforce
+        self.queries = WorkforceQueries(workforce.app)
 
     def _now(self) -> datetime:
         return self.workforce.now()
 
-    async def _change(self, request: Any, command: TechnicianCommand, action: str) -> pb.Technician:
-        view = await self.workforce.change(command, request.request_id, home_store(action))
+    async def _change(self, request: Any, command: TechnicianCommand) -> pb.Technician:
+        view = await self.workforce.change(command, request.request_id)
         return technician_message(view)
 
     # Technicians
 
+    @access.store_in("store_id", "register a technician")
     async def RegisterTechnician(
         self, request: pb.RegisterTechnicianRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        validation.store_code(v, "store_id", request.store_id)
-        level = enum_value(v, "level", request.level, Level)
-        certifications = [
-            certification(v, f"certifications[{i}]", c)
-            for i, c in enumerate(request.certifications)
-        ]
-        v.raise_if_any()
-        assert level is not None
-        authorize_store(request.store_id, "register a technician")
-        command = RegisterTechnician(
-            technician_id=request.technician_id,
-            at=self._now(),
-            store_id=request.store_id,
-            name=request.name,
-            level=level,
-            specialties=tuple(request.specialties),
-            certifications=tuple(c for c in certifications if c is not None),
-        )
+        command = grpc_messages.registration(request, self._now())
         return technician_message(await self.workforce.register(command, request.request_id))
 
+    @access.stores_of(home_store, "change a technician's level")
     async def ChangeLevel(self, request: pb.ChangeLevelRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        level = enum_value(v, "level", request.level, Level)
+        v = grpc_messages.technician_request(request)
+        level = validation.enum_member(v, "level", request.level, Level)
         v.raise_if_any()
         assert level is not None
         command = ChangeLevel(technician_id=request.technician_id, at=self._now(), level=level)
-        return await self._change(request, command, "change a technician's level")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "add a specialty")
     async def AddSpecialty(self, request: pb.AddSpecialtyRequest, context: Any) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = AddSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
-        return await self._change(request, command, "add a specialty")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "remove a specialty")
     async def RemoveSpecialty(
         self, request: pb.RemoveSpecialtyRequest, context: Any
     ) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = RemoveSpecialty(
             technician_id=request.technician_id, at=self._now(), specialty=request.specialty
         )
-        return await self._change(request, command, "remove a specialty")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "record a certification")
     async def RecordCertification(
         self, request: pb.RecordCertificationRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         found = None
         if request.HasField("certification"):
-            found = certification(v, "certification", request.certification)
+            found = grpc_messages.certification(v, "certification", request.certification)
         else:
             v.add("certification", "is required")
         v.raise_if_any()
@@ -147,35 +116,39 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         command = RecordCertification(
             technician_id=request.technician_id, at=self._now(), certification=found
         )
-        return await self._change(request, command, "record a certification")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "transfer a technician")
     async def TransferTechnician(
         self, request: pb.TransferTechnicianRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.store_code(v, "to_store_id", request.to_store_id)
         v.raise_if_any()
         command = TransferTechnician(
             technician_id=request.technician_id, at=self._now(), to_store_id=request.to_store_id
         )
-        return await self._change(request, command, "transfer a technician")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "change a technician's status")
     async def ChangeStatus(self, request: pb.ChangeStatusRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        status = enum_value(v, "status", request.status, TechnicianStatus)
+        v = grpc_messages.technician_request(request)
+        status = validation.enum_member(v, "status", request.status, TechnicianStatus)
         v.raise_if_any()
         assert status is not None
         command = ChangeStatus(technician_id=request.technician_id, at=self._now(), status=status)
-        return await self._change(request, command, "change a technician's status")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "record a technician leaving")
     async def LeaveCompany(self, request: pb.LeaveCompanyRequest, context: Any) -> pb.Technician:
-        grpc_requests.technician_request(request).raise_if_any()
+        grpc_messages.technician_request(request).raise_if_any()
         command = LeaveCompany(technician_id=request.technician_id, at=self._now())
-        return await self._change(request, command, "record a technician leaving")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "schedule leave")
     async def ScheduleLeave(self, request: pb.ScheduleLeaveRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
+        v = grpc_messages.technician_request(request)
+        window = grpc_messages.window(v, request, "starts_at", "ends_at")
         v.raise_if_any()
         assert window is not None
         command = ScheduleLeave(
@@ -185,22 +158,24 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             starts_at=window.starts_at,
             ends_at=window.ends_at,
         )
-        return await self._change(request, command, "schedule leave")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "cancel leave")
     async def CancelLeave(self, request: pb.CancelLeaveRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "leave_id", request.leave_id)
         v.raise_if_any()
         command = CancelLeave(
             technician_id=request.technician_id, at=self._now(), leave_id=request.leave_id
         )
-        return await self._change(request, command, "cancel leave")
+        return await self._change(request, command)
 
     # Work hours
 
+    @access.stores_of(home_store, "plan a shift")
     async def PlanShift(self, request: pb.PlanShiftRequest, context: Any) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        day = iso_date(v, "day", request.day)
+        v = grpc_messages.technician_request(request)
+        day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
         command = PlanShift(
@@ -209,13 +184,14 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             day=day,
             available_hours=request.available_hours,
         )
-        return await self._change(request, command, "plan a shift")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "log productive hours")
     async def LogProductiveHours(
         self, request: pb.LogProductiveHoursRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        day = iso_date(v, "day", request.day)
+        v = grpc_messages.technician_request(request)
+        day = validation.day(v, "day", request.day)
         v.raise_if_any()
         assert day is not None
         command = LogProductiveHours(
@@ -225,15 +201,16 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             day=day,
             hours=request.hours,
         )
-        return await self._change(request, command, "log productive hours")
+        return await self._change(request, command)
 
     # Availability
 
+    @access.stores_of(home_store, "publish support availability")
     async def PublishAvailability(
         self, request: pb.PublishAvailabilityRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
-        window = grpc_requests.published_window(v, request)
+        v = grpc_messages.technician_request(request)
+        window = grpc_messages.published_window(v, request)
         v.raise_if_any()
         assert window is not None
         command = PublishAvailability(
@@ -243,69 +220,48 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             starts_at=window.starts_at,
             ends_at=window.ends_at,
         )
-        return await self._change(request, command, "publish support availability")
+        return await self._change(request, command)
 
+    @access.stores_of(home_store, "withdraw support availability")
     async def WithdrawAvailability(
         self, request: pb.WithdrawAvailabilityRequest, context: Any
     ) -> pb.Technician:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "window_id", request.window_id)
         v.raise_if_any()
         command = WithdrawAvailability(
             technician_id=request.technician_id, at=self._now(), window_id=request.window_id
         )
-        return await self._change(request, command, "withdraw support availability")
+        return await self._change(request, command)
 
     # Support (SOP 2)
 
+    @access.store_in("host_store_id", "ask for technician support")
     async def HoldSupport(self, request: pb.HoldSupportRequest, context: Any) -> pb.Support:
-        v = grpc_requests.technician_request(request)
-        validation.store_code(v, "host_store_id", request.host_store_id)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
-        expires_at = moment(v, request, "hold_expires_at", required=False)
-        v.raise_if_any()
-        assert level is not None and window is not None
         # The host store asks for help; lending is the home store's to agree (ConfirmSupport).
-        authorize_store(request.host_store_id, "ask for technician support")
-        now = self._now()
-        command = HoldSupport(
-            technician_id=request.technician_id,
-            at=now,
-            support_id=request.support_id or request.request_id,
-            host_store_id=request.host_store_id,
-            specialty=specialty,
-            minimum_level=level,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            hold_expires_at=expires_at
-            or default_hold_expiry(window.starts_at, request.urgent, now),
-            urgent=request.urgent,
-        )
-        view = await self.workforce.hold(
-            command, request.request_id, defaulted_expiry=expires_at is None
-        )
+        command, defaulted = grpc_messages.hold(request, self._now())
+        view = await self.workforce.hold(command, request.request_id, defaulted_expiry=defaulted)
         return support_message(view)
 
+    @access.stores_of(home_store, "confirm lending a technician")
     async def ConfirmSupport(self, request: pb.ConfirmSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = ConfirmSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
-        return await self._step(request, command, home_store("confirm lending a technician"))
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "check in a support")
     async def CheckInSupport(self, request: pb.CheckInSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CheckInSupport(
             technician_id=request.technician_id, at=self._now(), support_id=request.support_id
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "check in a support")
-        )
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "complete a support")
     async def CompleteSupport(self, request: pb.CompleteSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CompleteSupport(
             technician_id=request.technician_id,
             at=self._now(),
@@ -313,28 +269,25 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             hours_worked=request.hours_worked,
             fault_solved=request.fault_solved,
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "complete a support")
-        )
+        return await self._step(request, command)
 
+    @access.stores_of(support_parties, "cancel a support")
     async def CancelSupport(self, request: pb.CancelSupportRequest, context: Any) -> pb.Support:
-        grpc_requests.support_request(request)
+        grpc_messages.support_request(request)
         command = CancelSupport(
             technician_id=request.technician_id,
             at=self._now(),
             support_id=request.support_id,
             reason=request.reason,
         )
-        return await self._step(
-            request, command, either_store(request.support_id, "cancel a support")
-        )
+        return await self._step(request, command)
 
+    @access.store_in("rated_by_store_id", "rate a support")
     async def RateSupport(self, request: pb.RateSupportRequest, context: Any) -> pb.Support:
-        v = grpc_requests.technician_request(request)
+        v = grpc_messages.technician_request(request)
         validation.identifier(v, "support_id", request.support_id)
         validation.store_code(v, "rated_by_store_id", request.rated_by_store_id)
         v.raise_if_any()
-        authorize_store(request.rated_by_store_id, "rate a support")
         command = RateSupport(
             technician_id=request.technician_id,
             at=self._now(),
@@ -343,56 +296,42 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             rating=request.rating,
             comment=request.comment,
         )
-        return await self._step(request, command, anyone)
+        return await self._step(request, command)
 
-    async def _step(self, request: Any, command: SupportStep, may: Guard) -> pb.Support:
-        return support_message(await self.workforce.support_step(command, request.request_id, may))
+    async def _step(self, request: Any, command: SupportStep) -> pb.Support:
+        return support_message(await self.workforce.support_step(command, request.request_id))
 
     # Visibility and recommendations
 
+    @access.anyone_signed_in
     async def GetTechnician(self, request: pb.GetTechnicianRequest, context: Any) -> pb.Technician:
-        current_principal()
-        v = Violations()
-        validation.identifier(v, "technician_id", request.technician_id)
-        v.raise_if_any()
-        return technician_message(await self.workforce.technician(request.technician_id))
+        validation.require_ids(technician_id=request.technician_id)
+        return technician_message(await self.queries.technician(request.technician_id))
 
+    @access.anyone_signed_in
     async def ListTechnicians(
         self, request: pb.ListTechniciansRequest, context: Any
     ) -> pb.ListTechniciansResponse:
-        current_principal()
-        v = Violations()
-        if request.store_id:
-            validation.store_code(v, "store_id", request.store_id)
-        validation.text(v, "region", request.region, required=False)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty, required=False)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level, required=False)
-        status = enum_value(v, "status", request.status, TechnicianStatus, required=False)
-        free = None
-        if request.HasField("available_from") or request.HasField("available_to"):
-            free = grpc_requests.window(v, request, "available_from", "available_to")
-        v.raise_if_any()
+        f = grpc_messages.map_filter(request)
         limit = paging.page_size(request.page_size)
-        f = MapFilter(request.store_id, request.region, specialty, level, status, free)
         query = {"list": "technicians", **{k: str(x) for k, x in vars(f).items()}}
-        after = paging.decode_token(request.page_token, query)
-        rows = await self.workforce.capability_map(f, str(after[0]) if after else None, limit + 1)
-        token = (
-            paging.encode_token([rows[limit - 1].technician_id], query) if len(rows) > limit else ""
-        )
+        pages = paging.PageQuery.of(query, paging.text)
+        after = pages.after(request.page_token)
+        rows = await self.queries.capability_map(f, after[0] if after else None, limit + 1)
+        page, token = pages.cut(rows, limit, lambda t: (t.technician_id,))
         return pb.ListTechniciansResponse(
-            technicians=[technician_message(t) for t in rows[:limit]], next_page_token=token
+            technicians=[technician_message(t) for t in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def MatchSupport(
         self, request: pb.MatchSupportRequest, context: Any
     ) -> pb.MatchSupportResponse:
-        current_principal()
         v = Violations()
         validation.store_code(v, "requesting_store_id", request.requesting_store_id)
-        specialty = grpc_requests.specialty(v, "specialty", request.specialty)
-        level = enum_value(v, "minimum_level", request.minimum_level, Level)
-        window = grpc_requests.window(v, request, "starts_at", "ends_at")
+        specialty = grpc_messages.specialty(v, "specialty", request.specialty)
+        level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
+        window = grpc_messages.window(v, request, "starts_at", "ends_at")
         if not 0 <= request.page_size <= MAX_MATCH_PAGE_SIZE:
             v.add("page_size", f"must be between 1 and {MAX_MATCH_PAGE_SIZE} (0 for 10)")
         v.raise_if_any()
@@ -405,8 +344,11 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             "level": int(level),
             "window": window.describe(),
         }
-        after = paging.decode_token(request.page_token, query)
-        matches = await self.workforce.match(
+        pages = paging.PageQuery.of(
+            query, paging.number, paging.optional(paging.number), paging.text
+        )
+        after = pages.after(request.page_token)
+        matches = await self.queries.match(
             requesting_store_id=request.requesting_store_id,
             specialty=specialty,
             minimum_level=level,
@@ -414,58 +356,41 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
         )
         if after is not None:
             score, distance, technician_id = after
-            last = (-float(score), math.inf if distance is None else float(distance), technician_id)
+            last = (-score, math.inf if distance is None else distance, technician_id)
             matches = [m for m in matches if _rank_key(m.ranked) > last]
-        page = matches[:limit]
-        token = ""
-        if len(matches) > limit:
-            r = page[-1].ranked
-            token = paging.encode_token([r.score, r.distance_km, r.technician_id], query)
+        page, token = pages.cut(
+            matches, limit, lambda m: (m.ranked.score, m.ranked.distance_km, m.ranked.technician_id)
+        )
         return pb.MatchSupportResponse(
             candidates=[candidate_message(m) for m in page], next_page_token=token
         )
 
+    @access.anyone_signed_in
     async def GetTechnicianHistory(
         self, request: pb.GetTechnicianHistoryRequest, context: Any
     ) -> pb.TechnicianHistory:
-        current_principal()
         v = Violations()
         validation.identifier(v, "technician_id", request.technician_id)
         v.raise_if_any()
         limit = paging.page_size(request.page_size)
-        query = {"list": "history", "technician": request.technician_id}
-        after = paging.decode_token(request.page_token, query)
-        totals, records = await self.workforce.history(
-            request.technician_id,
-            (datetime.fromisoformat(str(after[0])), str(after[1])) if after else None,
-            limit + 1,
+        pages = paging.PageQuery.of(
+            {"list": "history", "technician": request.technician_id}, paging.moment, paging.text
         )
-        token = ""
-        if len(records) > limit:
-            last = records[limit - 1].support
-            token = paging.encode_token([last.starts_at.isoformat(), last.support_id], query)
-        return history_message(request.technician_id, totals, records[:limit], token)
+        after = pages.after(request.page_token)
+        totals, records = await self.queries.history(
+            request.technician_id, (after[0], after[1]) if after else None, limit + 1
+        )
+        page, token = pages.cut(
+            records, limit, lambda r: (r.support.starts_at, r.support.support_id)
+        )
+        return history_message(request.technician_id, totals, page, token)
 
+    @access.anyone_signed_in
     async def GetUtilisation(
         self, request: pb.GetUtilisationRequest, context: Any
     ) -> pb.Utilisation:
-        current_principal()
-        v = Violations()
-        if bool(request.technician_id) == bool(request.store_id):
-            v.add("technician_id", "give exactly one of technician_id and store_id")
-        elif request.technician_id:
-            validation.identifier(v, "technician_id", request.technician_id)
-        else:
-            validation.store_code(v, "store_id", request.store_id)
-        today = self._now().astimezone(UTC).date()
-        last = iso_date(v, "to_date", request.to_date, required=False) or today
-        first = iso_date(v, "from_date", request.from_date, required=False) or (
-            last - timedelta(days=29)
-        )
-        if first > last:
-            v.add("from_date", "must not be after to_date")
-        v.raise_if_any()
-        result = await self.workforce.utilisation(
+        first, last = grpc_messages.utilisation_period(request, self._now().astimezone(UTC).date())
+        result = await self.queries.utilisation(
             technician_id=request.technician_id, store_id=request.store_id, first=first, last=last
         )
         return pb.Utilisation(

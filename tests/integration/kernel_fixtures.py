@@ -31,8 +31,9 @@ from kernel.eventstore import (
 from kernel.relay import Relay
 from kernel.testing.servers import NatsServerProcess
 from services.inventory.bootstrap import DEFINITION
+from services.inventory.domain.commands import ReceiveStock
 from services.inventory.domain.events import StockReceived
-from services.inventory.domain.stock import ReceiveStock, StockPosition, stock
+from services.inventory.domain.stock import StockPosition, stock
 
 REGISTRY = DEFINITION.registry
 

@@ -15,7 +15,7 @@ from kernel.clock import ManualClock
 from kernel.db import Database
 from kernel.errors import RuleViolated
 from kernel.eventstore import command_log
-from services.inventory.domain.stock import ReceiveStock
+from services.inventory.domain.commands import ReceiveStock
 from tests.integration.kernel_fixtures import (
     POSITIONS,
     app,

@@ -26,14 +26,13 @@ from kernel.eventstore import (
     events,
     snapshots,
 )
-from services.inventory.domain.stock import (
+from services.inventory.domain.commands import (
     ReceiveStock,
     ReleaseReservation,
     RequestParts,
     ReserveStock,
-    StockPosition,
-    stock,
 )
+from services.inventory.domain.stock import StockPosition, stock
 from tests.integration.kernel_fixtures import (
     REGISTRY,
     any_db,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +19,6 @@ from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import EventStore
 from kernel.messaging import NatsConnection
 from services.workforce.bootstrap import build
-from services.workforce.domain.lead_time import LeadTimePolicy
 from tests.integration.conftest import delete_streams, running, settings_for
 from tests.integration.rich_errors import details, event_count, failure, reason
 from tests.integration.workforce_fixtures import (
@@ -169,11 +169,11 @@ async def test_planned_support_is_booked_72_hours_ahead_and_urgent_support_soone
 async def test_the_lead_time_is_configurable(
     pg_url: str, endpoints: Any, namespace: str, clock: ManualClock, verifier: Any, mint: Any
 ) -> None:
-    settings = settings_for("workforce", pg_url, endpoints.nats_url, namespace)
-    policy = LeadTimePolicy(timedelta(hours=24))
-    async with running(
-        build, settings, clock, verifier, timer_interval=3600, lead_time=policy
-    ) as run:
+    settings = replace(
+        settings_for("workforce", pg_url, endpoints.nats_url, namespace),
+        support_lead_time_hours=24,
+    )
+    async with running(build, settings, clock, verifier, timer_interval=3600) as run:
         wf = WorkforceClient(run, mint("hq"))
         await register(wf, "T-SZ01-1")
         await publish_day(wf, "T-SZ01-1", WEDNESDAY)

@@ -15,7 +15,7 @@ from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 from kernel.clock import ManualClock
 from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints
-from services.demo import STORES
+from services.demo_network import STORES
 from services.workforce.bootstrap import build
 from tests.integration.conftest import GrpcClient, Running, delete_streams, running, settings_for
 

@@ -1,4 +1,4 @@
-"""The Kubernetes manifests render and pass deploy/validate.py, offline.
+"""The Kubernetes manifests render and pass deploy/validate/, offline.
 
 validate_all() renders every overlay under deploy/k8s/overlays twice (as it is, and with
 the not-yet-enabled components/collaboration) and checks schemas and house rules; it

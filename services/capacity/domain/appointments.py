@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from kernel import validation
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
-from services.capacity.domain.opening_hours import check_aware, is_open_at, local_day
+from services.capacity.domain.opening_hours import is_open_at, local_day
 from services.capacity.domain.stores import MAX_DAILY_CAPACITY, StoreFacts, require_open
 
 MAX_LABOUR_HOURS = 100.0
@@ -161,7 +163,7 @@ def require_future(
 def require_opening_hours(store: StoreFacts, moment: datetime) -> None:
     if not is_open_at(store.opening_hours, store.time_zone, moment):
         raise RuleViolated(
-            reason="OUTSIDE_OPENING_HOURS",
+            reason=reasons.OUTSIDE_OPENING_HOURS,
             message=f"store {store.store_id} is not open at {moment.isoformat()}",
             subject=f"store/{store.store_id}",
             metadata={"time": moment.isoformat(), "time_zone": store.time_zone},
@@ -171,7 +173,7 @@ def require_opening_hours(store: StoreFacts, moment: datetime) -> None:
 def require_booked(appointment: Appointment, store: StoreFacts) -> None:
     if appointment.status != AppointmentStatus.BOOKED:
         raise RuleViolated(
-            reason="APPOINTMENT_NOT_BOOKED",
+            reason=reasons.APPOINTMENT_NOT_BOOKED,
             message=(
                 f"appointment {appointment.appointment_id} is {appointment.status.name.lower()},"
                 " not booked"
@@ -192,7 +194,7 @@ def set_day_capacity(command: SetDayCapacity, book: BookState) -> Sequence[DayCa
     today = local_day(command.at, command.store.time_zone)
     if command.day < today:
         raise RuleViolated(
-            reason="DAY_IN_THE_PAST",
+            reason=reasons.DAY_IN_THE_PAST,
             message=f"{command.day.isoformat()} is over; its capacity can no longer change",
             subject=f"store/{command.store.store_id}",
             metadata={"day": command.day.isoformat(), "today": today.isoformat()},
@@ -228,7 +230,7 @@ def book_appointment(command: BookAppointment, book: BookState) -> Sequence[Appo
         raise AlreadyExists("appointment", command.appointment_id)
     require_open(store)
     require_future(
-        store, "requested_at", command.requested_at, command.at, "APPOINTMENT_IN_THE_PAST"
+        store, "requested_at", command.requested_at, command.at, reasons.APPOINTMENT_IN_THE_PAST
     )
     require_opening_hours(store, command.requested_at)
     return [
@@ -259,7 +261,7 @@ def reschedule_appointment(
     if command.requested_at == appointment.requested_at:
         return []
     require_future(
-        store, "requested_at", command.requested_at, command.at, "APPOINTMENT_IN_THE_PAST"
+        store, "requested_at", command.requested_at, command.at, reasons.APPOINTMENT_IN_THE_PAST
     )
     require_opening_hours(store, command.requested_at)
     return [
@@ -298,7 +300,7 @@ def mark_no_show(command: MarkNoShow, book: BookState) -> Sequence[AppointmentNo
     require_booked(appointment, command.store)
     if command.at < appointment.requested_at:
         raise RuleViolated(
-            reason="APPOINTMENT_NOT_DUE",
+            reason=reasons.APPOINTMENT_NOT_DUE,
             message=(
                 f"appointment {appointment.appointment_id} is due at "
                 f"{appointment.requested_at.isoformat()}: the customer is not late yet"
@@ -315,3 +317,29 @@ def mark_no_show(command: MarkNoShow, book: BookState) -> Sequence[AppointmentNo
             occurred_at=command.at,
         )
     ]
+
+
+def moved_to_another_day(
+    appointment: Appointment, command: RescheduleAppointment, store: StoreFacts, day: date
+) -> tuple[BookAppointment, CancelAppointment]:
+    """A reschedule to another day: the same appointment booked on the new day's book and
+    cancelled on the old one's (each book decides its own rules)."""
+    booking = BookAppointment(
+        store=store,
+        day=day,
+        appointment_id=appointment.appointment_id,
+        customer_ref=appointment.customer_ref,
+        vehicle=appointment.vehicle,
+        service_type=appointment.service_type,
+        expected_labour_hours=appointment.expected_labour_hours,
+        requested_at=command.requested_at,
+        at=command.at,
+    )
+    cancellation = CancelAppointment(
+        store=store,
+        day=command.day,
+        appointment_id=appointment.appointment_id,
+        reason=f"rescheduled to {day.isoformat()}",
+        at=command.at,
+    )
+    return booking, cancellation

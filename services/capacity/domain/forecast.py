@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from kernel.errors import RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.book_state import BookState
 from services.capacity.domain.opening_hours import Weekday, local_day
-from services.capacity.domain.stores import StoreFacts
+from services.capacity.domain.stores import StoreFacts, require_open
 from services.capacity.domain.utilisation import StatusColour, status_colour, utilisation
 
 HORIZON_DAYS = 7
@@ -159,10 +160,11 @@ def forecast_pressure(
         v.add("expected_walk_ins", "must not be negative")
     v.raise_if_any()
     store = command.store
+    require_open(store)  # a closed store takes nobody in: there is no pressure to warn of
     today = local_day(command.at, store.time_zone)
     if command.day < today:
         raise RuleViolated(
-            reason="DAY_IN_THE_PAST",
+            reason=reasons.DAY_IN_THE_PAST,
             message=f"{command.day.isoformat()} is over: there is nothing to forecast",
             subject=f"store/{store.store_id}",
             metadata={"day": command.day.isoformat(), "today": today.isoformat()},

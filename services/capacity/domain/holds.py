@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from kernel import validation
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.appointments import (
     AppointmentBooked,
     check_customer,
@@ -16,7 +18,6 @@ from services.capacity.domain.appointments import (
     require_opening_hours,
 )
 from services.capacity.domain.book_state import BookState, HoldStatus, SlotHold
-from services.capacity.domain.opening_hours import check_aware
 from services.capacity.domain.stores import StoreFacts, require_open
 
 # Commands
@@ -140,13 +141,13 @@ def hold_slot(command: HoldSlot, book: BookState) -> Sequence[SlotHeld]:
     if command.hold_id in book.holds:
         raise AlreadyExists("slot hold", command.hold_id)
     require_open(store)
-    require_future(store, "slot_at", command.slot_at, command.at, "SLOT_IN_THE_PAST")
+    require_future(store, "slot_at", command.slot_at, command.at, reasons.SLOT_IN_THE_PAST)
     require_opening_hours(store, command.slot_at)
     capacity = book.capacity(store, command.day)
     taken = book.booked + book.walk_ins + book.live_holds(command.at)
     if taken >= capacity:
         raise RuleViolated(
-            reason="NO_SPARE_CAPACITY",
+            reason=reasons.NO_SPARE_CAPACITY,
             message=(
                 f"store {store.store_id} has no spare capacity on {command.day.isoformat()}: "
                 f"{taken} of {capacity} taken"
@@ -179,9 +180,9 @@ def confirm_slot_hold(
     v.raise_if_any()
     hold = book.hold(command.hold_id)
     if not hold.live_at(command.at):
-        status = hold.status.name if hold.status != HoldStatus.HELD else "PAST_EXPIRY"
+        status = hold.status.name if hold.status != HoldStatus.HELD else reasons.PAST_EXPIRY
         raise RuleViolated(
-            reason="HOLD_NOT_LIVE",
+            reason=reasons.HOLD_NOT_LIVE,
             message=f"slot hold {hold.hold_id} can no longer be confirmed ({status.lower()})",
             subject=_subject(command.store, hold),
             metadata={"status": status, "expires_at": hold.expires_at.isoformat()},
@@ -223,7 +224,7 @@ def release_slot_hold(command: ReleaseSlotHold, book: BookState) -> Sequence[Slo
         return []
     if hold.status == HoldStatus.CONFIRMED:
         raise RuleViolated(
-            reason="HOLD_NOT_LIVE",
+            reason=reasons.HOLD_NOT_LIVE,
             message=(f"slot hold {hold.hold_id} is already an appointment: cancel the appointment"),
             subject=_subject(command.store, hold),
             metadata={"status": hold.status.name},
@@ -246,7 +247,7 @@ def expire_slot_hold(command: ExpireSlotHold, book: BookState) -> Sequence[SlotH
         return []
     if command.at < hold.expires_at:
         raise RuleViolated(
-            reason="HOLD_NOT_YET_DUE",
+            reason=reasons.HOLD_NOT_YET_DUE,
             message=f"slot hold {hold.hold_id} runs until {hold.expires_at.isoformat()}",
             subject=_subject(command.store, hold),
             metadata={"expires_at": hold.expires_at.isoformat()},

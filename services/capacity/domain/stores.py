@@ -10,6 +10,7 @@ from enum import IntEnum
 from kernel import validation
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, NotFound, RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.opening_hours import (
     OpeningHours,
     check_opening_hours,
@@ -151,7 +152,7 @@ def store_facts(state: StoreState) -> StoreFacts:
 def require_open(store: StoreFacts) -> None:
     if not store.open:
         raise RuleViolated(
-            reason="STORE_CLOSED",
+            reason=reasons.STORE_CLOSED,
             message=f"store {store.store_id} is closed",
             subject=f"store/{store.store_id}",
         )
@@ -204,7 +205,7 @@ def _update(command: UpdateStore, state: StoreState) -> Sequence[StoreEvent]:
     current = _registered(state, command.store_id)
     if state.closed:
         raise RuleViolated(
-            reason="STORE_CLOSED",
+            reason=reasons.STORE_CLOSED,
             message=f"store {command.store_id} is closed and can no longer be changed",
             subject=f"store/{command.store_id}",
         )

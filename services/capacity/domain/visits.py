@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from kernel import validation
 from kernel.errors import AlreadyExists, RuleViolated, Violations
+from services.capacity.domain import reasons
 from services.capacity.domain.appointments import (
     MAX_LABOUR_HOURS,
     check_customer,
@@ -208,7 +209,7 @@ def start_service(command: StartService, book: BookState) -> Sequence[ServiceSta
     visit = book.visit(command.visit_id)
     if visit.status != VisitStatus.WAITING:
         raise RuleViolated(
-            reason="VISIT_NOT_WAITING",
+            reason=reasons.VISIT_NOT_WAITING,
             message=f"visit {visit.visit_id} is {visit.status.name.lower()}, not waiting",
             subject=_subject(command.store, visit),
             metadata={"status": visit.status.name},
@@ -216,7 +217,7 @@ def start_service(command: StartService, book: BookState) -> Sequence[ServiceSta
     occupant = book.occupant_of(command.bay)
     if occupant is not None:
         raise RuleViolated(
-            reason="BAY_OCCUPIED",
+            reason=reasons.BAY_OCCUPIED,
             message=f"bay {command.bay} is taken by visit {occupant.visit_id}",
             subject=f"store/{command.store.store_id}/bay/{command.bay}",
             metadata={"bay": str(command.bay), "visit_id": occupant.visit_id},
@@ -249,13 +250,13 @@ def complete_visit(command: CompleteVisit, book: BookState) -> Sequence[VisitCom
     visit = book.visit(command.visit_id)
     if visit.status == VisitStatus.COMPLETED:
         raise RuleViolated(
-            reason="VISIT_ALREADY_COMPLETED",
+            reason=reasons.VISIT_ALREADY_COMPLETED,
             message=f"visit {visit.visit_id} is already completed",
             subject=_subject(command.store, visit),
         )
     if visit.status != VisitStatus.IN_SERVICE:
         raise RuleViolated(
-            reason="VISIT_NOT_IN_SERVICE",
+            reason=reasons.VISIT_NOT_IN_SERVICE,
             message=f"visit {visit.visit_id} is {visit.status.name.lower()}, not in service",
             subject=_subject(command.store, visit),
             metadata={"status": visit.status.name},
@@ -288,7 +289,7 @@ def record_quote_abandoned(
     visit = book.visit(command.visit_id)
     if visit.status not in (VisitStatus.WAITING, VisitStatus.IN_SERVICE):
         raise RuleViolated(
-            reason="VISIT_ALREADY_ENDED",
+            reason=reasons.VISIT_ALREADY_ENDED,
             message=f"visit {visit.visit_id} is already {visit.status.name.lower()}",
             subject=_subject(command.store, visit),
             metadata={"status": visit.status.name},
@@ -308,7 +309,7 @@ def _require_arrival_today(store: StoreFacts, day: date, at: datetime) -> None:
     today = local_day(at, store.time_zone)
     if today != day:
         raise RuleViolated(
-            reason="ARRIVAL_ON_ANOTHER_DAY",
+            reason=reasons.ARRIVAL_ON_ANOTHER_DAY,
             message=f"an arrival on {today.isoformat()} cannot enter the book of {day.isoformat()}",
             subject=f"store/{store.store_id}",
             metadata={"day": day.isoformat(), "today": today.isoformat()},

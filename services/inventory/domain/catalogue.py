@@ -69,7 +69,7 @@ def decide(command: CatalogueCommand, part: Part) -> Sequence[CatalogueEvent]:
         category=command.category.strip(),
         unit=command.unit.strip(),
         unit_cost_fen=command.unit_cost_fen,
-        at=command.at,
+        occurred_at=command.at,
     )
     if isinstance(command, RegisterPart):
         if part.registered:

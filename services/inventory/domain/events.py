@@ -16,7 +16,7 @@ class PartRegistered:
     category: str
     unit: str
     unit_cost_fen: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class PartUpdated:
     category: str
     unit: str
     unit_cost_fen: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class StockReceived:
     quantity: int
     reference: str
     on_hand_after: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class PartsIssued:
     repair_order: str
     quantity: int
     on_hand_after: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class ShortageRecorded:
     requested: int
     available: int
     customer_waiting: bool
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class PartsReturned:
     repair_order: str
     quantity: int
     on_hand_after: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class StockAdjusted:
     counted: int
     delta: int
     reason: str
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class StockReserved:
     quantity: int
     expires_at: datetime
     reference: str
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class ReservationReleased:
     reservation_id: str
     quantity: int
     reason: str
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class ReservationExpired:
     part_number: str
     reservation_id: str
     quantity: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class TransferShipped:
     destination_store_id: str
     quantity: int
     remainder_released: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class InboundTransferRecorded:
     transfer_id: str
     source_store_id: str
     quantity: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class TransferReceived:
     source_store_id: str
     quantity: int
     on_hand_after: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class TransferDelivered:
     transfer_id: str
     destination_store_id: str
     quantity: int
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class ShipmentLost:
     destination_store_id: str
     quantity: int
     reason: str
-    at: datetime
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class InboundTransferLost:
     source_store_id: str
     quantity: int
     reason: str
-    at: datetime
+    occurred_at: datetime
 
 
 CatalogueEvent = PartRegistered | PartUpdated

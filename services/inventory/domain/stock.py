@@ -13,6 +13,24 @@ from datetime import datetime, timedelta
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, non_negative, positive_quantity, text
+from services.inventory.domain import reasons
+from services.inventory.domain.commands import (
+    MAX_RESERVATION,
+    AdjustStock,
+    ConfirmDelivery,
+    ExpireReservation,
+    ReceiveStock,
+    ReceiveTransfer,
+    RecordInboundLost,
+    RecordInboundTransfer,
+    ReleaseReservation,
+    ReportShipmentLost,
+    RequestParts,
+    ReserveStock,
+    ReturnParts,
+    ShipTransfer,
+    StockCommand,
+)
 from services.inventory.domain.events import (
     InboundTransferLost,
     InboundTransferRecorded,
@@ -30,8 +48,6 @@ from services.inventory.domain.events import (
     TransferReceived,
     TransferShipped,
 )
-
-MAX_RESERVATION = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -89,153 +105,6 @@ class StockPosition:
     @property
     def subject(self) -> str:
         return f"stock/{self.store_id}/{self.part_number}"
-
-
-# Commands. Every one names its position and the business time it happens at.
-
-
-@dataclass(frozen=True)
-class ReceiveStock:
-    store_id: str
-    part_number: str
-    quantity: int
-    reference: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RequestParts:
-    store_id: str
-    part_number: str
-    repair_order: str
-    quantity: int
-    customer_waiting: bool
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReturnParts:
-    store_id: str
-    part_number: str
-    repair_order: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class AdjustStock:
-    store_id: str
-    part_number: str
-    counted_quantity: int
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReserveStock:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    quantity: int
-    # A hold time, not an expiry moment: a retry later in time is still the same command.
-    ttl: timedelta
-    reference: str
-    at: datetime
-
-    @property
-    def expires_at(self) -> datetime:
-        return self.at + self.ttl
-
-
-@dataclass(frozen=True)
-class ReleaseReservation:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ExpireReservation:
-    store_id: str
-    part_number: str
-    reservation_id: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ShipTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    reservation_id: str
-    destination_store_id: str
-    quantity: int  # 0: the whole reservation
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RecordInboundTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    source_store_id: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReceiveTransfer:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int  # 0: everything outstanding
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ConfirmDelivery:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class ReportShipmentLost:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    reason: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class RecordInboundLost:
-    store_id: str
-    part_number: str
-    transfer_id: str
-    quantity: int
-    reason: str
-    at: datetime
-
-
-StockCommand = (
-    ReceiveStock
-    | RequestParts
-    | ReturnParts
-    | AdjustStock
-    | ReserveStock
-    | ReleaseReservation
-    | ExpireReservation
-    | ShipTransfer
-    | RecordInboundTransfer
-    | ReceiveTransfer
-    | ConfirmDelivery
-    | ReportShipmentLost
-    | RecordInboundLost
-)
 
 
 def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEvent]:
@@ -308,7 +177,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
                 raise AlreadyExists("reservation", rid)
             if qty > position.available:
                 raise RuleViolated(
-                    "INSUFFICIENT_AVAILABLE_STOCK",
+                    reasons.INSUFFICIENT_AVAILABLE_STOCK,
                     f"cannot reserve {qty}: only {position.available} available",
                     position.subject,
                     {"requested": str(qty), "available": str(position.available)},
@@ -342,7 +211,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             shipped = qty or reservation.quantity
             if shipped > reservation.quantity:
                 raise RuleViolated(
-                    "SHIP_EXCEEDS_RESERVATION",
+                    reasons.SHIP_EXCEEDS_RESERVATION,
                     f"cannot ship {shipped}: reservation {rid} holds {reservation.quantity}",
                     position.subject,
                     {"requested": str(shipped), "reserved": str(reservation.quantity)},
@@ -365,14 +234,14 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             inbound = position.shipment_in(tid)
             if inbound is None:
                 raise RuleViolated(
-                    "NOTHING_IN_TRANSIT",
+                    reasons.NOTHING_IN_TRANSIT,
                     f"transfer {tid} has nothing in transit to {store}",
                     position.subject,
                 )
             received = qty or inbound.quantity
             if received > inbound.quantity:
                 raise RuleViolated(
-                    "RECEIVE_EXCEEDS_SHIPPED",
+                    reasons.RECEIVE_EXCEEDS_SHIPPED,
                     f"cannot receive {received}: only {inbound.quantity} of {tid} in transit",
                     position.subject,
                     {"requested": str(received), "in_transit": str(inbound.quantity)},
@@ -406,7 +275,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             outbound = position.shipment_out(tid)
             if outbound is None:
                 raise RuleViolated(
-                    "NOTHING_IN_TRANSIT",
+                    reasons.NOTHING_IN_TRANSIT,
                     f"transfer {tid} has nothing in transit from {store}",
                     position.subject,
                 )
@@ -442,11 +311,11 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             | PartsIssued(on_hand_after=on_hand)
             | PartsReturned(on_hand_after=on_hand)
         ):
-            return replace(p, on_hand=on_hand, last_movement_at=event.at)
+            return replace(p, on_hand=on_hand, last_movement_at=event.occurred_at)
         case ShortageRecorded():
             return p
         case StockAdjusted(counted=counted):
-            return replace(p, on_hand=counted, last_movement_at=event.at)
+            return replace(p, on_hand=counted, last_movement_at=event.occurred_at)
         case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
             return replace(p, reservations=(*p.reservations, Reservation(rid, qty, expires, ref)))
         case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
@@ -459,13 +328,16 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
                 on_hand=p.on_hand - qty,
                 reservations=_without(p.reservations, rid),
                 outbound=(*p.outbound, Shipment(tid, dest, qty)),
-                last_movement_at=event.at,
+                last_movement_at=event.occurred_at,
             )
         case InboundTransferRecorded(transfer_id=tid, source_store_id=source, quantity=qty):
             return replace(p, inbound=(*p.inbound, Shipment(tid, source, qty)))
         case TransferReceived(transfer_id=tid, quantity=qty, on_hand_after=on_hand):
             return replace(
-                p, on_hand=on_hand, inbound=_less(p.inbound, tid, qty), last_movement_at=event.at
+                p,
+                on_hand=on_hand,
+                inbound=_less(p.inbound, tid, qty),
+                last_movement_at=event.occurred_at,
             )
         case (
             TransferDelivered(transfer_id=tid, quantity=qty)

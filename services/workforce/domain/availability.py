@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import IntEnum
 
+from kernel.clock import check_aware
 from kernel.errors import Violations
 
 
@@ -76,13 +77,6 @@ def merged(windows: Iterable[TimeWindow]) -> tuple[TimeWindow, ...]:
 def covers(windows: Iterable[TimeWindow], span: TimeWindow) -> bool:
     """Whether the published windows, joined where they touch, cover the whole span."""
     return any(window.contains(span) for window in merged(windows))
-
-
-def check_aware(v: Violations, field_name: str, value: datetime) -> bool:
-    if value.utcoffset() is None:
-        v.add(field_name, "must carry a time zone (business time is UTC)")
-        return False
-    return True
 
 
 def check_window(v: Violations, starts_at: datetime, ends_at: datetime) -> None:

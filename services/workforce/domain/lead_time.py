@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kernel.errors import RuleViolated
+from services.workforce.domain import reasons
 
 PLANNED_LEAD_TIME = timedelta(hours=72)
 
@@ -27,7 +28,7 @@ class LeadTimePolicy:
         lead = starts_at - at
         if lead < timedelta(0):
             return RuleViolated(
-                reason="SUPPORT_STARTS_IN_PAST",
+                reason=reasons.SUPPORT_STARTS_IN_PAST,
                 message=f"support cannot start at {starts_at.isoformat()}: it is already "
                 f"{at.isoformat()}",
                 subject=subject,
@@ -35,7 +36,7 @@ class LeadTimePolicy:
             )
         if not urgent and lead < self.minimum:
             return RuleViolated(
-                reason="LEAD_TIME_TOO_SHORT",
+                reason=reasons.LEAD_TIME_TOO_SHORT,
                 message=f"planned support is booked at least {_hours(self.minimum)} h ahead; "
                 f"this one starts in {_hours(lead)} h: mark it urgent or start it later",
                 subject=subject,
@@ -46,3 +47,20 @@ class LeadTimePolicy:
                 },
             )
         return None
+
+
+# SOP 2 step 3: a support is confirmed one day ahead, so a planned hold lasts until then.
+CONFIRM_AHEAD = timedelta(days=1)
+
+
+def default_hold_expiry(starts_at: datetime, urgent: bool, now: datetime) -> datetime:
+    """Planned support is held until one day before it starts; urgent support until it starts.
+
+    A support that could not be planned anyway (too soon, or past) keeps a valid expiry so
+    that the lead-time rule, not this default, explains the refusal.
+    """
+    if not urgent and starts_at - CONFIRM_AHEAD > now:
+        return starts_at - CONFIRM_AHEAD
+    if starts_at > now:
+        return starts_at
+    return now + timedelta(minutes=1)

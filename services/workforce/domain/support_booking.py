@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kernel.clock import check_aware
 from kernel.errors import AlreadyExists, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, store_code
+from services.workforce.domain import reasons
 from services.workforce.domain.availability import (
     TimeWindow,
-    check_aware,
     check_window,
     covers,
     utc_window,
@@ -63,20 +64,20 @@ def refusal_to_hold(
     subject = state.subject
     if state.has_left:
         return RuleViolated(
-            reason="TECHNICIAN_LEFT",
+            reason=reasons.TECHNICIAN_LEFT,
             message=f"technician {state.technician_id} has left the company",
             subject=subject,
         )
     if host_store_id == state.store_id:
         return RuleViolated(
-            reason="SUPPORT_AT_HOME_STORE",
+            reason=reasons.SUPPORT_AT_HOME_STORE,
             message=f"support is lent to another store; {host_store_id} is the home store",
             subject=subject,
             metadata={"host_store_id": host_store_id},
         )
     if not state.level.satisfies(minimum_level):
         return RuleViolated(
-            reason="LEVEL_TOO_LOW",
+            reason=reasons.LEVEL_TOO_LOW,
             message=f"the need is {minimum_level.name} or above; "
             f"technician {state.technician_id} is {state.level.name}",
             subject=subject,
@@ -84,7 +85,7 @@ def refusal_to_hold(
         )
     if specialty not in state.specialties:
         return RuleViolated(
-            reason="SPECIALTY_MISSING",
+            reason=reasons.SPECIALTY_MISSING,
             message=f"technician {state.technician_id} has no specialty {specialty!r}",
             subject=subject,
             metadata={"specialty": specialty, "specialties": ",".join(sorted(state.specialties))},
@@ -100,7 +101,7 @@ def refusal_for_window(
     leave = state.leave_during(window)
     if leave is not None:
         return RuleViolated(
-            reason="TECHNICIAN_ON_LEAVE",
+            reason=reasons.TECHNICIAN_ON_LEAVE,
             message=f"technician {state.technician_id} is on leave from {leave.window.describe()}",
             subject=subject,
             metadata={
@@ -111,7 +112,7 @@ def refusal_for_window(
         )
     if not covers((w.window for w in state.availability), window):
         return RuleViolated(
-            reason="OUTSIDE_AVAILABILITY",
+            reason=reasons.OUTSIDE_AVAILABILITY,
             message=f"technician {state.technician_id} has published no availability "
             f"covering {window.describe()}",
             subject=subject,
@@ -123,7 +124,7 @@ def refusal_for_window(
     conflict = next((s for s in state.supports_booking(at) if s.window.overlaps(window)), None)
     if conflict is not None:
         return RuleViolated(
-            reason="SUPPORT_OVERLAP",
+            reason=reasons.SUPPORT_OVERLAP,
             message=f"technician {state.technician_id} is already "
             f"{conflict.status.name.lower()} for support {conflict.support_id} at "
             f"{conflict.host_store_id} from {conflict.window.describe()}",
@@ -176,7 +177,7 @@ def _publish(command: PublishAvailability, state: TechnicianState) -> list[Techn
         raise AlreadyExists("availability window", command.window_id)
     if window.ends_at <= command.at:
         raise RuleViolated(
-            reason="AVAILABILITY_IN_PAST",
+            reason=reasons.AVAILABILITY_IN_PAST,
             message=f"the window ended at {window.ends_at.isoformat()}, before now",
             subject=state.subject,
         )
@@ -200,7 +201,7 @@ def _withdraw(command: WithdrawAvailability, state: TechnicianState) -> list[Tec
     for support in state.supports_booking(command.at):
         if support.window.overlaps(withdrawn.window) and not covers(remaining, support.window):
             raise RuleViolated(
-                reason="AVAILABILITY_BOOKED",
+                reason=reasons.AVAILABILITY_BOOKED,
                 message=f"support {support.support_id} at {support.host_store_id} relies on "
                 f"this window: cancel it first",
                 subject=state.subject,

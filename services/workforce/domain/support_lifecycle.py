@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from kernel.errors import InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import store_code, text
+from services.workforce.domain import reasons
 from services.workforce.domain.capability import TechnicianStatus
 from services.workforce.domain.commands import (
     CancelSupport,
@@ -39,10 +40,12 @@ def confirm(command: ConfirmSupport, state: TechnicianState) -> list[TechnicianE
     if support.status is SupportStatus.CONFIRMED:
         return []
     if support.status is not SupportStatus.HELD:
-        raise _wrong_status(state, support, "SUPPORT_NOT_HELD", "only a held support is confirmed")
+        raise _wrong_status(
+            state, support, reasons.SUPPORT_NOT_HELD, "only a held support is confirmed"
+        )
     if support.hold_lapsed(command.at):
         raise RuleViolated(
-            reason="SUPPORT_HOLD_EXPIRED",
+            reason=reasons.SUPPORT_HOLD_EXPIRED,
             message=f"the hold on support {support.support_id} expired at "
             f"{support.hold_expires_at.isoformat()}",
             subject=state.subject,
@@ -54,7 +57,7 @@ def confirm(command: ConfirmSupport, state: TechnicianState) -> list[TechnicianE
     on_leave = state.leave_during(support.window)
     if on_leave is not None:
         raise RuleViolated(
-            reason="TECHNICIAN_ON_LEAVE",
+            reason=reasons.TECHNICIAN_ON_LEAVE,
             message=f"technician {state.technician_id} is on leave from "
             f"{on_leave.window.describe()}",
             subject=state.subject,
@@ -69,12 +72,12 @@ def check_in(command: CheckInSupport, state: TechnicianState) -> list[Technician
         return []
     if support.status is not SupportStatus.CONFIRMED:
         raise _wrong_status(
-            state, support, "SUPPORT_NOT_CONFIRMED", "only a confirmed support is checked in"
+            state, support, reasons.SUPPORT_NOT_CONFIRMED, "only a confirmed support is checked in"
         )
     earliest = support.window.starts_at - CHECK_IN_ALLOWANCE
     if not earliest <= command.at < support.window.ends_at:
         raise RuleViolated(
-            reason="CHECK_IN_OUTSIDE_SUPPORT_WINDOW",
+            reason=reasons.CHECK_IN_OUTSIDE_SUPPORT_WINDOW,
             message=f"check-in for support {support.support_id} opens at "
             f"{earliest.isoformat()} and closes at {support.window.ends_at.isoformat()}",
             subject=state.subject,
@@ -107,12 +110,12 @@ def complete(command: CompleteSupport, state: TechnicianState) -> list[Technicia
         return []
     if support.status is not SupportStatus.CHECKED_IN or support.checked_in_at is None:
         raise _wrong_status(
-            state, support, "SUPPORT_NOT_CHECKED_IN", "only a checked-in support is completed"
+            state, support, reasons.SUPPORT_NOT_CHECKED_IN, "only a checked-in support is completed"
         )
     on_site = (command.at - support.checked_in_at).total_seconds() / 3600
     if command.hours_worked > on_site:
         raise RuleViolated(
-            reason="HOURS_EXCEED_TIME_ON_SITE",
+            reason=reasons.HOURS_EXCEED_TIME_ON_SITE,
             message=f"{command.hours_worked:g} h worked, but only {on_site:.2f} h passed "
             f"since check-in at {support.checked_in_at.isoformat()}",
             subject=state.subject,
@@ -149,7 +152,7 @@ def cancel(command: CancelSupport, state: TechnicianState) -> list[TechnicianEve
         raise _wrong_status(
             state,
             support,
-            "SUPPORT_ALREADY_STARTED",
+            reasons.SUPPORT_ALREADY_STARTED,
             "a support the technician has checked in to is completed, not cancelled",
         )
     return [cancellation(support, state, command.at, command.reason)]
@@ -172,11 +175,11 @@ def rate(command: RateSupport, state: TechnicianState) -> list[TechnicianEvent]:
     support = _existing(state, command.support_id)
     if support.status is not SupportStatus.COMPLETED:
         raise _wrong_status(
-            state, support, "SUPPORT_NOT_COMPLETED", "a support is rated once it is completed"
+            state, support, reasons.SUPPORT_NOT_COMPLETED, "a support is rated once it is completed"
         )
     if command.rated_by_store_id not in (support.home_store_id, support.host_store_id):
         raise RuleViolated(
-            reason="RATER_NOT_PARTY_TO_SUPPORT",
+            reason=reasons.RATER_NOT_PARTY_TO_SUPPORT,
             message=f"only {support.home_store_id} and {support.host_store_id} rate "
             f"support {support.support_id}",
             subject=state.subject,
@@ -184,7 +187,7 @@ def rate(command: RateSupport, state: TechnicianState) -> list[TechnicianEvent]:
         )
     if command.rated_by_store_id in support.rated_by:
         raise RuleViolated(
-            reason="SUPPORT_ALREADY_RATED",
+            reason=reasons.SUPPORT_ALREADY_RATED,
             message=f"{command.rated_by_store_id} has already rated support {support.support_id}",
             subject=state.subject,
             metadata={"support_id": support.support_id},

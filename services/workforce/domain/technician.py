@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypedDict
 
+from kernel.clock import check_aware
 from kernel.decider import Decider
 from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, store_code, text
-from services.workforce.domain.availability import check_aware, check_window, utc_window
+from services.workforce.domain import reasons
+from services.workforce.domain.availability import check_window, utc_window
 from services.workforce.domain.capability import (
     REPORTED_STATUSES,
     Certification,
@@ -82,7 +84,7 @@ def technician_decider(lead_time: LeadTimePolicy | None = None) -> TechnicianDec
             raise NotFound("technician", command.technician_id)
         if state.has_left and not isinstance(command, _AFTER_LEAVING):
             raise RuleViolated(
-                reason="TECHNICIAN_LEFT",
+                reason=reasons.TECHNICIAN_LEFT,
                 message=f"technician {state.technician_id} has left the company",
                 subject=state.subject,
             )
@@ -206,7 +208,7 @@ def _transfer(command: TransferTechnician, state: TechnicianState) -> list[Techn
     _refuse_while_on_loan(state, "transferred")
     # Support at the new home store would no longer be support: it is cancelled, not kept.
     cancelled = [
-        cancellation(support, state, command.at, "HOST_BECAME_HOME_STORE")
+        cancellation(support, state, command.at, reasons.HOST_BECAME_HOME_STORE)
         for support in state.supports_booking(command.at)
         if support.host_store_id == command.to_store_id
     ]
@@ -244,7 +246,7 @@ def _leave_company(command: LeaveCompany, state: TechnicianState) -> list[Techni
     _refuse_while_on_loan(state, "recorded as leaving")
     return [
         *(
-            cancellation(support, state, command.at, "TECHNICIAN_LEFT")
+            cancellation(support, state, command.at, reasons.TECHNICIAN_LEFT)
             for support in state.supports_booking(command.at)
         ),
         TechnicianLeft(**_about(state, command.at)),
@@ -294,7 +296,7 @@ def _refuse_while_on_loan(state: TechnicianState, what: str) -> None:
             (s.support_id for s in state.supports if s.status is SupportStatus.CHECKED_IN), ""
         )
         raise RuleViolated(
-            reason="TECHNICIAN_ON_LOAN",
+            reason=reasons.TECHNICIAN_ON_LOAN,
             message=f"technician {state.technician_id} is on loan (support {on_loan}) and "
             f"cannot be {what} until that support is completed",
             subject=state.subject,

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from kernel.errors import AlreadyExists, NotFound
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import (
     AppointmentBooked,
@@ -34,7 +35,6 @@ from .examples import (
     checked_in,
     local,
 )
-from .scenario import Scenario
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 NOW = local(9, 0)

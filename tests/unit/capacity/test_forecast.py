@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import AppointmentBooked, DayCapacitySet
 from services.capacity.domain.book_state import BookState
@@ -26,7 +27,6 @@ from services.capacity.domain.opening_hours import Weekday
 from services.capacity.domain.utilisation import StatusColour
 
 from .examples import MONDAY, STORE, STORE_ID, SUNDAY, local
-from .scenario import Scenario
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 FRIDAY = MONDAY + timedelta(days=4)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from kernel.clock import ManualClock
 from kernel.errors import AlreadyExists, NotFound
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import AppointmentBooked, DayCapacitySet
 from services.capacity.domain.book_state import BookState, HoldStatus
@@ -22,7 +23,6 @@ from services.capacity.domain.holds import (
 from services.capacity.domain.stores import StoreFacts
 
 from .examples import CLOSED_STORE, MONDAY, STORE, STORE_ID, booked, held, local, walked_in
-from .scenario import Scenario
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 NOW = local(10, 0)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kernel.errors import AlreadyExists, NotFound
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.opening_hours import OpeningHours, Weekday
 from services.capacity.domain.stores import (
     CloseStore,
@@ -25,7 +26,6 @@ from services.capacity.domain.stores import (
 )
 
 from .examples import PROFILE, STORE_ID, WEEK, local
-from .scenario import Scenario
 
 stores: Scenario[StoreState, StoreCommand, StoreEvent] = Scenario(store)
 NOW = local(9, 0)

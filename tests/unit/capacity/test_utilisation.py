@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import AppointmentNoShow, DayCapacitySet
 from services.capacity.domain.book_state import BookState
@@ -32,7 +33,6 @@ from .examples import (
     started,
     walked_in,
 )
-from .scenario import Scenario
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 

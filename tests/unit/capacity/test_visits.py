@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from kernel.errors import AlreadyExists, NotFound
+from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import AppointmentCancelled
 from services.capacity.domain.book_state import AppointmentStatus, BookState, VisitStatus
@@ -37,7 +38,6 @@ from .examples import (
     started,
     walked_in,
 )
-from .scenario import Scenario
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 NOW = local(10, 0)

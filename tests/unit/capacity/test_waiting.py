@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from kernel.clock import ManualClock
+from kernel.testing.scenario import Scenario, event_types
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.book_state import BookState
 from services.capacity.domain.visits import (
@@ -25,7 +26,6 @@ from services.capacity.domain.waiting import (
 )
 
 from .examples import MONDAY, STORE, STORE_ID, local, started, walked_in
-from .scenario import Scenario, event_types
 
 book: Scenario[BookState, BookCommand, BookEvent] = Scenario(appointment_book)
 H = timedelta(hours=1)

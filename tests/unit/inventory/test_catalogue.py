@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kernel.errors import AlreadyExists, NotFound
+from kernel.testing.scenario import Scenario, accepted, event_types, invalid_fields, refused
 from services.inventory.domain.catalogue import (
     MAX_UNIT_COST_FEN,
     CatalogueCommand,
@@ -16,8 +17,6 @@ from services.inventory.domain.catalogue import (
     catalogue,
 )
 from services.inventory.domain.events import NETWORK, CatalogueEvent, PartRegistered, PartUpdated
-
-from .scenario import Scenario, accepted, invalid_fields, refused, types_of
 
 part: Scenario[Part, CatalogueCommand, CatalogueEvent] = Scenario(catalogue)
 
@@ -62,7 +61,7 @@ def test_registering_trims_surrounding_whitespace_from_the_texts() -> None:
 @pytest.mark.parametrize("cost", [0, MAX_UNIT_COST_FEN])
 def test_a_part_may_cost_anything_from_nothing_up_to_the_ceiling(cost: int) -> None:
     outcome = part.given().when(register(unit_cost_fen=cost))
-    assert types_of(accepted(outcome)) == ["PartRegistered"]
+    assert event_types(accepted(outcome)) == ["PartRegistered"]
 
 
 def test_registering_a_part_number_already_registered_is_refused() -> None:

@@ -8,6 +8,30 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kernel.errors import AlreadyExists, DomainError, NotFound
+from kernel.testing.scenario import (
+    Scenario,
+    accepted,
+    event_types,
+    invalid_fields,
+    refused,
+    refused_by_rule,
+)
+from services.inventory.domain.commands import (
+    AdjustStock,
+    ConfirmDelivery,
+    ExpireReservation,
+    ReceiveStock,
+    ReceiveTransfer,
+    RecordInboundLost,
+    RecordInboundTransfer,
+    ReleaseReservation,
+    ReportShipmentLost,
+    RequestParts,
+    ReserveStock,
+    ReturnParts,
+    ShipTransfer,
+    StockCommand,
+)
 from services.inventory.domain.events import (
     InboundTransferLost,
     InboundTransferRecorded,
@@ -25,33 +49,7 @@ from services.inventory.domain.events import (
     TransferReceived,
     TransferShipped,
 )
-from services.inventory.domain.stock import (
-    AdjustStock,
-    ConfirmDelivery,
-    ExpireReservation,
-    ReceiveStock,
-    ReceiveTransfer,
-    RecordInboundLost,
-    RecordInboundTransfer,
-    ReleaseReservation,
-    ReportShipmentLost,
-    RequestParts,
-    ReserveStock,
-    ReturnParts,
-    ShipTransfer,
-    StockCommand,
-    StockPosition,
-    stock,
-)
-
-from .scenario import (
-    Scenario,
-    accepted,
-    invalid_fields,
-    refused,
-    refused_by_rule,
-    types_of,
-)
+from services.inventory.domain.stock import StockPosition, stock
 
 position: Scenario[StockPosition, StockCommand, StockEvent] = Scenario(stock)
 
@@ -156,7 +154,7 @@ def test_a_request_beyond_available_stock_records_a_shortage_and_issues_nothing(
 
 
 def test_a_request_on_an_empty_position_records_a_shortage() -> None:
-    assert types_of(accepted(position.given().when(request(1)))) == ["ShortageRecorded"]
+    assert event_types(accepted(position.given().when(request(1)))) == ["ShortageRecorded"]
 
 
 def test_reserved_stock_is_not_issued_to_a_repair_order() -> None:
@@ -218,7 +216,7 @@ def test_a_count_of_zero_empties_the_shelf() -> None:
 
 def test_a_count_covering_the_reservations_keeps_them() -> None:
     outcome = position.given(received(10), reserved("R-1", 4)).when(count(5))
-    assert types_of(accepted(outcome)) == ["StockAdjusted"]
+    assert event_types(accepted(outcome)) == ["StockAdjusted"]
 
 
 def test_a_count_below_reserved_releases_newest_reservations_until_none_is_overdrawn() -> None:
@@ -298,7 +296,7 @@ def test_a_released_reservation_id_may_be_used_again() -> None:
         reserved("R-1", 2),
         ReservationReleased(SOURCE, PART, "R-1", 2, "released", EARLIER),
     )
-    assert types_of(accepted(given.when(reserve("R-1", 2)))) == ["StockReserved"]
+    assert event_types(accepted(given.when(reserve("R-1", 2)))) == ["StockReserved"]
 
 
 @pytest.mark.parametrize(
@@ -448,7 +446,7 @@ def test_an_inbound_transfer_is_in_transit_at_the_destination_not_on_hand() -> N
 
 def test_an_inbound_transfer_is_recorded_once() -> None:
     command = RecordInboundTransfer(DESTINATION, PART, "T-1", SOURCE, 4, NOW)
-    assert isinstance(position.given(inbound(4)).when(command), AlreadyExists)
+    position.given(inbound(4)).when(command).then_error(AlreadyExists)
 
 
 def test_receiving_a_transfer_puts_everything_shipped_on_hand() -> None:

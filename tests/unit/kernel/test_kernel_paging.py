@@ -67,3 +67,27 @@ def test_a_negative_page_size_is_invalid() -> None:
     with pytest.raises(InvalidArgument) as refused:
         page_size(-1)
     assert _field(refused.value) == ["page_size"]
+
+
+def test_a_page_query_types_its_resume_key() -> None:
+    from datetime import UTC, datetime
+
+    from kernel.paging import PageQuery, moment, number, optional, text
+
+    pages = PageQuery.of(QUERY, moment, optional(number), text)
+    at = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    assert pages.after(pages.token(at, None, "T-1")) == (at, None, "T-1")
+    assert pages.after(pages.token(at, 3, "T-1")) == (at, 3.0, "T-1")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [[], ["2026-11-02T08:00:00+00:00", 1.0], ["2026-11-02T08:00:00", 1.0, "T"], [1, 1.0, "T"]],
+)
+def test_a_resume_key_of_another_shape_is_invalid_page_token(key: list[object]) -> None:
+    from kernel.paging import PageQuery, moment, number, optional, text
+
+    pages = PageQuery.of(QUERY, moment, optional(number), text)
+    with pytest.raises(InvalidArgument) as refused:
+        pages.after(encode_token(key, QUERY))
+    assert _field(refused.value) == ["page_token"]

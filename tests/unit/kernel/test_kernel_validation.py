@@ -87,3 +87,26 @@ def test_no_violations_raise_nothing() -> None:
     v = Violations()
     validation.store_code(v, "store_id", "SZ01")
     v.raise_if_any()
+
+
+@pytest.mark.parametrize("raw", ["20261201", "2026-W49-1", "2026-12-1", "2026-02-30", "0001-01-15"])
+def test_a_day_is_strictly_yyyy_mm_dd_inside_the_computable_calendar(raw: str) -> None:
+    from kernel.errors import Violations
+    from kernel.validation import day
+
+    v = Violations()
+    assert day(v, "to_date", raw) is None
+    assert [item.field for item in v.items] == ["to_date"]
+
+
+def test_a_timestamp_at_the_end_of_the_calendar_is_refused_not_overflowed() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from storemesh.capacity.v1 import capacity_pb2 as pb
+
+    from kernel.errors import Violations
+    from kernel.validation import moment
+
+    last = Timestamp(seconds=253402300799)  # 9999-12-31T23:59:59Z
+    v = Violations()
+    assert moment(v, pb.BookAppointmentRequest(requested_at=last), "requested_at") is None
+    assert [item.field for item in v.items] == ["requested_at"]

@@ -11,7 +11,7 @@ from services.workforce.domain.availability import PartOfDay, TimeWindow, covers
 from services.workforce.domain.commands import PublishAvailability, WithdrawAvailability
 from services.workforce.domain.events import AvailabilityPublished, AvailabilityWithdrawn
 
-from .scenario import (
+from .examples import (
     CHINA,
     FRIDAY,
     FRIDAY_AFTERNOON,

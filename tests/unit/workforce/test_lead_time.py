@@ -12,7 +12,7 @@ from services.workforce.domain.events import SupportHeld
 from services.workforce.domain.lead_time import LeadTimePolicy
 from services.workforce.domain.technician import technician_decider
 
-from .scenario import NOW, given, hold, published, registered, when
+from .examples import NOW, given, hold, published, registered, when
 
 SEVENTY_TWO_HOURS = timedelta(hours=72)
 

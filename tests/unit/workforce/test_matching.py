@@ -20,8 +20,8 @@ from services.workforce.domain.matching import (
 from services.workforce.domain.state import TechnicianState
 from services.workforce.domain.subsidy import SubsidyTier
 
-from .scenario import FRIDAY_AFTERNOON, FRIDAY_ALL_DAY, FRIDAY_MORNING, NOW, given, held, published
-from .scenario import registered as registered_at
+from .examples import FRIDAY_AFTERNOON, FRIDAY_ALL_DAY, FRIDAY_MORNING, NOW, given, held, published
+from .examples import registered as registered_at
 
 GUANGZHOU = StoreLocation(23.1291, 113.2644)
 STORES = {

@@ -33,7 +33,7 @@ from services.workforce.domain.events import (
 )
 from services.workforce.domain.state import SupportStatus
 
-from .scenario import (
+from .examples import (
     FRIDAY_AFTERNOON,
     FRIDAY_ALL_DAY,
     FRIDAY_MORNING,

@@ -9,7 +9,7 @@ import pytest
 from services.workforce.domain.events import ProductiveHoursLogged, ShiftPlanned, WorkforceEvent
 from services.workforce.domain.utilisation import Utilisation, utilisation_between
 
-from .scenario import HOME, NOW, TECHNICIAN_ID
+from .examples import HOME, NOW, TECHNICIAN_ID
 
 MONDAY, TUESDAY, WEDNESDAY = date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
 

@@ -1,4 +1,5 @@
-"""Given / when for the technician aggregate, and the week and stores the tests play in."""
+"""The week, stores and events the workforce domain tests play in, and given / when over
+the kernel's scenario helper for the technician aggregate."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import cast
 
+from kernel.testing.scenario import Given, Scenario
 from services.workforce.domain.availability import PartOfDay, TimeWindow, window_on
 from services.workforce.domain.capability import Level
 from services.workforce.domain.commands import HoldSupport, TechnicianCommand
@@ -37,7 +39,7 @@ HOST = "GZ01"
 
 def given(*events: WorkforceEvent) -> TechnicianState | None:
     # A list of mixed events infers as list[WorkforceEvent]; each one is a TechnicianEvent.
-    return technician.fold(cast(Sequence[TechnicianEvent], events))
+    return Scenario(technician).given(*cast(Sequence[TechnicianEvent], events)).state
 
 
 def when(
@@ -45,7 +47,8 @@ def when(
     command: TechnicianCommand,
     decider: TechnicianDecider = technician,
 ) -> Sequence[TechnicianEvent]:
-    return decider.decide(command, state)
+    """The new events; a refusal is raised."""
+    return Given(decider, state).decide(command)
 
 
 def registered(

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import IntEnum
 from typing import Any, TypeVar
 
 from storemesh.capacity.events.v1 import events_pb2 as ev
 from storemesh.capacity.v1 import capacity_pb2 as pb
 
+from kernel import validation
 from kernel.codec import to_proto
-from kernel.errors import InvalidArgument, Violations
+from kernel.errors import Violations
 from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
-from services.capacity.domain.opening_hours import OpeningHours, Weekday
+from services.capacity.domain.appointments import BookAppointment
+from services.capacity.domain.holds import HoldSlot
+from services.capacity.domain.opening_hours import OpeningHours, Weekday, local_day
 from services.capacity.domain.stores import (
     DEFAULT_AVAILABILITY_FACTOR,
     DEFAULT_TIME_ZONE,
     DEFAULT_WAIT_THRESHOLD_MINUTES,
     CustomerSegment,
     LocationTier,
+    StoreFacts,
     StoreProfile,
+    StoreState,
     check_profile,
 )
 from services.capacity.domain.utilisation import DayView
@@ -28,34 +33,22 @@ E = TypeVar("E", bound=IntEnum)
 
 
 def parse_day(field_name: str, raw: str, default: date) -> date:
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidArgument.of(field_name, "must be an ISO date YYYY-MM-DD") from exc
+    v = Violations()
+    found = validation.day(v, field_name, raw, required=False)
+    v.raise_if_any()
+    return found or default
 
 
 def optional_day(field_name: str, raw: str) -> date | None:
-    return parse_day(field_name, raw, date.min) if raw else None
-
-
-def moment(v: Violations, request: Any, field_name: str) -> datetime:
-    """A required timestamp field as an aware UTC datetime (epoch when missing: reported)."""
-    if not request.HasField(field_name):
-        v.add(field_name, "is required")
-        return datetime.fromtimestamp(0, UTC)
-    return getattr(request, field_name).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+    v = Violations()
+    found = validation.day(v, field_name, raw, required=False)
+    v.raise_if_any()
+    return found
 
 
 def _enum(v: Violations, field_name: str, raw: int, kind: type[E], stand_in: E) -> E:
     """The enum member, or (reported) a stand-in so the other fields can still be checked."""
-    try:
-        return kind(raw)
-    except ValueError:
-        names = ", ".join(f"{int(m)} ({m.name})" for m in kind)
-        v.add(field_name, f"must be one of {names}")
-        return stand_in
+    return validation.enum_member(v, field_name, raw, kind) or stand_in
 
 
 def profile_from(v: Violations, request: Any) -> StoreProfile | None:
@@ -66,11 +59,7 @@ def profile_from(v: Violations, request: Any) -> StoreProfile | None:
         return None
     m = request.profile
     before = len(v.items)
-    try:
-        opened_on = date.fromisoformat(m.opened_on)
-    except ValueError:
-        v.add("profile.opened_on", "must be an ISO date YYYY-MM-DD")
-        opened_on = date.min
+    opened_on = validation.day(v, "profile.opened_on", m.opened_on) or date.min
     profile = StoreProfile(
         name=m.name,
         city=m.city,
@@ -157,3 +146,61 @@ def day_view_message(view: DayView) -> pb.DayView:
 def reply(obj: Any, message_type: type[Any]) -> Any:
     """A reply message whose fields are named like the result's."""
     return to_proto(obj, message_type)
+
+
+def store_message(state: StoreState) -> pb.Store:
+    assert state.profile is not None
+    return pb.Store(
+        store_id=state.store_id, profile=profile_message(state.profile), closed=state.closed
+    )
+
+
+def checked(request: Any, *, mutation: bool = True) -> None:
+    """The fields every store-scoped request has, all faults at once."""
+    v = Violations()
+    if mutation:
+        validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    v.raise_if_any()
+
+
+def booking(
+    request: pb.BookAppointmentRequest, store: StoreFacts, now: datetime
+) -> BookAppointment:
+    """On the store-local day of requested_at, in the book of that day."""
+    v = Violations()
+    requested_at = validation.moment(v, request, "requested_at")
+    v.raise_if_any()
+    assert requested_at is not None
+    return BookAppointment(
+        store=store,
+        day=local_day(requested_at, store.time_zone),
+        appointment_id=request.appointment_id or request.request_id,
+        customer_ref=request.customer_ref,
+        vehicle=request.vehicle,
+        service_type=request.service_type,
+        expected_labour_hours=request.expected_labour_hours,
+        requested_at=requested_at,
+        at=now,
+    )
+
+
+def slot_hold(request: pb.HoldSlotRequest, store: StoreFacts, now: datetime) -> HoldSlot:
+    v = Violations()
+    slot_at = validation.moment(v, request, "slot_at")
+    expires_at = validation.moment(v, request, "expires_at")
+    v.raise_if_any()
+    assert slot_at is not None and expires_at is not None
+    return HoldSlot(
+        store=store,
+        day=local_day(slot_at, store.time_zone),
+        hold_id=request.hold_id or request.request_id,
+        diverted_from_store_id=request.diverted_from_store_id,
+        customer_ref=request.customer_ref,
+        vehicle=request.vehicle,
+        service_type=request.service_type,
+        expected_labour_hours=request.expected_labour_hours,
+        slot_at=slot_at,
+        expires_at=expires_at,
+        at=now,
+    )

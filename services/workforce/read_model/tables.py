@@ -18,7 +18,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Float,
     Index,
     Integer,
@@ -33,7 +32,7 @@ from sqlalchemy import (
 
 from kernel.application import UnitOfWork
 from kernel.codec import to_json
-from kernel.db import Migration, upsert
+from kernel.db import Migration, UtcDateTime, upsert
 from kernel.eventstore import RecordedEvent
 from services.workforce.domain.availability import merged
 from services.workforce.domain.capability import Certification, Level, TechnicianStatus
@@ -72,7 +71,7 @@ technicians = Table(
     Column("level", Integer, nullable=False),
     Column("status", Integer, nullable=False),
     Column("state", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_workforce_technicians_store", "store_id", "technician_id"),
 )
 
@@ -90,8 +89,8 @@ availability = Table(
     "workforce_availability",
     metadata,
     Column("technician_id", String(128), primary_key=True),
-    Column("starts_at", DateTime(timezone=True), primary_key=True),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UtcDateTime(timezone=True), primary_key=True),
+    Column("ends_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_workforce_availability_ends", "ends_at", "starts_at"),
 )
 
@@ -100,8 +99,8 @@ leaves = Table(
     metadata,
     Column("technician_id", String(128), primary_key=True),
     Column("leave_id", String(128), primary_key=True),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UtcDateTime(timezone=True), nullable=False),
+    Column("ends_at", UtcDateTime(timezone=True), nullable=False),
 )
 
 supports = Table(
@@ -113,13 +112,13 @@ supports = Table(
     Column("host_store_id", String(32), nullable=False),
     Column("specialty", String(40), nullable=False),
     Column("minimum_level", Integer, nullable=False),
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True), nullable=False),
-    Column("hold_expires_at", DateTime(timezone=True), nullable=False),
+    Column("starts_at", UtcDateTime(timezone=True), nullable=False),
+    Column("ends_at", UtcDateTime(timezone=True), nullable=False),
+    Column("hold_expires_at", UtcDateTime(timezone=True), nullable=False),
     Column("urgent", Boolean, nullable=False),
     Column("status", Integer, nullable=False),
-    Column("checked_in_at", DateTime(timezone=True), nullable=True),
-    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("checked_in_at", UtcDateTime(timezone=True), nullable=True),
+    Column("completed_at", UtcDateTime(timezone=True), nullable=True),
     Column("hours_worked", Float, nullable=True),
     Column("fault_solved", Boolean, nullable=True),
     Column("cancel_reason", Text, nullable=True),
@@ -137,7 +136,7 @@ ratings = Table(
     Column("host_store_id", String(32), nullable=False),
     Column("rating", Integer, nullable=False),
     Column("comment", Text, nullable=False),
-    Column("rated_at", DateTime(timezone=True), nullable=False),
+    Column("rated_at", UtcDateTime(timezone=True), nullable=False),
 )
 
 # Planned (available) and productive hours per technician and day; store_id is the home

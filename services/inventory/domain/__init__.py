@@ -1,0 +1,1 @@
+"""The inventory domain: the catalogue and each store's stock position, pure rules."""

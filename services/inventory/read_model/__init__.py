@@ -1,0 +1,35 @@
+"""Inventory's read model: tables and the inline projector (tables.py), the reads over
+them (lookups.py)."""
+
+from services.inventory.read_model.lookups import (
+    MatrixRowView,
+    StaleItemView,
+    StoreStockView,
+    fill_rate,
+    find_stock,
+    get_part,
+    get_position,
+    list_parts,
+    list_store_stock,
+    sharing_matrix,
+    stale_stock,
+)
+from services.inventory.read_model.tables import MIGRATIONS, PartView, PositionView, project
+
+__all__ = [
+    "MIGRATIONS",
+    "MatrixRowView",
+    "PartView",
+    "PositionView",
+    "StaleItemView",
+    "StoreStockView",
+    "fill_rate",
+    "find_stock",
+    "get_part",
+    "get_position",
+    "list_parts",
+    "list_store_stock",
+    "project",
+    "sharing_matrix",
+    "stale_stock",
+]

@@ -1,0 +1,184 @@
+"""Inventory's read model tables and their inline projector, kept in the same transaction
+as the events that change them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Index,
+    MetaData,
+    String,
+    Table,
+)
+
+from kernel.application import UnitOfWork
+from kernel.codec import from_json, to_json
+from kernel.db import Migration, UtcDateTime, upsert
+from kernel.eventstore import RecordedEvent
+from services.inventory.domain.catalogue import Part
+from services.inventory.domain.events import (
+    PartsIssued,
+    ShortageRecorded,
+)
+from services.inventory.domain.stock import Reservation, StockPosition
+
+metadata = MetaData()
+
+parts_view = Table(
+    "inventory_parts",
+    metadata,
+    Column("part_number", String(128), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(64), nullable=False, index=True),
+    Column("unit", String(16), nullable=False),
+    Column("unit_cost_fen", BigInteger, nullable=False),
+)
+
+positions_view = Table(
+    "inventory_positions",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("available", BigInteger, nullable=False),
+    Column("in_transit_out", BigInteger, nullable=False),
+    Column("in_transit_in", BigInteger, nullable=False),
+    Column("last_movement_at", UtcDateTime(timezone=True), nullable=True),
+    Column("reservations", JSON, nullable=False),
+    Index("ix_inventory_positions_lookup", "part_number", "available"),
+    Index("ix_inventory_positions_idle", "last_movement_at"),
+)
+
+usage_daily = Table(
+    "inventory_usage_daily",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("filled", BigInteger, nullable=False),
+    Column("issued_quantity", BigInteger, nullable=False),
+    Index("ix_inventory_usage_day", "day"),
+)
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(1, "inventory read models", _create),)
+
+
+@dataclass(frozen=True)
+class PartView:
+    part_number: str
+    name: str
+    category: str
+    unit: str
+    unit_cost_fen: int
+
+
+@dataclass(frozen=True)
+class PositionView:
+    store_id: str
+    part_number: str
+    on_hand: int
+    reserved: int
+    available: int
+    in_transit_out: int
+    in_transit_in: int
+    last_movement_at: datetime | None
+    reservations: tuple[Reservation, ...]
+
+    @classmethod
+    def of(cls, p: StockPosition) -> PositionView:
+        return cls(
+            p.store_id,
+            p.part_number,
+            p.on_hand,
+            p.reserved,
+            p.available,
+            p.in_transit_out,
+            p.in_transit_in,
+            p.last_movement_at,
+            p.reservations,
+        )
+
+
+async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
+    conn = uow.conn
+    if isinstance(state, Part):
+        await upsert(
+            conn,
+            parts_view,
+            {
+                "part_number": state.part_number,
+                "name": state.name,
+                "category": state.category,
+                "unit": state.unit,
+                "unit_cost_fen": state.unit_cost_fen,
+            },
+            ["part_number"],
+        )
+        return
+    if not isinstance(state, StockPosition):
+        return
+    await upsert(
+        conn,
+        positions_view,
+        {
+            "store_id": state.store_id,
+            "part_number": state.part_number,
+            "on_hand": state.on_hand,
+            "reserved": state.reserved,
+            "available": state.available,
+            "in_transit_out": state.in_transit_out,
+            "in_transit_in": state.in_transit_in,
+            "last_movement_at": state.last_movement_at,
+            "reservations": to_json(state.reservations),
+        },
+        ["store_id", "part_number"],
+    )
+    if isinstance(event, PartsIssued | ShortageRecorded):
+        issued = isinstance(event, PartsIssued)
+        await upsert(
+            conn,
+            usage_daily,
+            {
+                "store_id": event.store_id,
+                "part_number": event.part_number,
+                "day": uow.clock.business_day(event.occurred_at),
+                "requests": 1,
+                "filled": 1 if issued else 0,
+                "issued_quantity": event.quantity if isinstance(event, PartsIssued) else 0,
+            },
+            ["store_id", "part_number", "day"],
+            increment=["requests", "filled", "issued_quantity"],
+        )
+
+
+def position_of_row(row: Any) -> PositionView:
+    return PositionView(
+        store_id=row.store_id,
+        part_number=row.part_number,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        available=row.available,
+        in_transit_out=row.in_transit_out,
+        in_transit_in=row.in_transit_in,
+        last_movement_at=row.last_movement_at,
+        reservations=from_json(row.reservations, tuple[Reservation, ...]),
+    )
+
+
+def part_of_row(row: Any) -> PartView:
+    return PartView(row.part_number, row.name, row.category, row.unit, row.unit_cost_fen)

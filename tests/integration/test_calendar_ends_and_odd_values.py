@@ -1,0 +1,93 @@
+"""What a hostile caller found at the ends of the calendar and in odd values: each is a clear
+refusal naming its field or reason, never INTERNAL or UNAVAILABLE."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from tests.integration.capacity_fixtures import (
+    CapacityClient,
+    cap,
+    capacity_pg_url,
+    capacity_service,
+    profile,
+    refusal,
+)
+from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
+from tests.integration.rich_errors import failure, violated_fields
+from tests.integration.workforce_fixtures import (
+    WorkforceClient,
+    register,
+    ts,
+    wf,
+    workforce_service,
+)
+
+__all__ = ["cap", "capacity_pg_url", "capacity_service", "inv", "inventory_service", "wf"]
+__all__ += ["workforce_service"]
+
+LAST_SECOND = Timestamp(seconds=253402300799)  # 9999-12-31T23:59:59Z
+FIRST_SECOND = Timestamp(seconds=-62135596800)  # 0001-01-01T00:00:00Z
+
+
+async def test_capacity_refuses_the_ends_of_the_calendar_and_unknown_zones(
+    cap: CapacityClient,
+) -> None:
+    await cap.register("SZ01")
+    booked = await failure(
+        cap.BookAppointment(
+            store_id="SZ01",
+            customer_ref="C-1",
+            vehicle="粤B12345",
+            service_type="maintenance",
+            expected_labour_hours=1.0,
+            requested_at=LAST_SECOND,
+        )
+    )
+    assert violated_fields(booked) == ["requested_at"]
+
+    for call, store_id in ((cap.RegisterStore, "SZ09"), (cap.UpdateStore, "SZ01")):
+        long_zone = await failure(call(store_id=store_id, profile=profile(time_zone="A" * 10_000)))
+        assert violated_fields(long_zone) == ["profile.time_zone"]
+
+
+async def test_a_closed_store_has_no_pressure_to_forecast(cap: CapacityClient) -> None:
+    await cap.register("SZ01")
+    await cap.CloseStore(store_id="SZ01", reason="lease ended")
+
+    refused = await failure(cap.ForecastCapacityPressure(store_id="SZ01"))
+
+    assert refusal(refused) == (grpc.StatusCode.FAILED_PRECONDITION, "STORE_CLOSED")
+
+
+async def test_workforce_refuses_the_ends_of_the_calendar(wf: WorkforceClient) -> None:
+    await register(wf, "T-1")
+    held = await failure(
+        wf.HoldSupport(
+            technician_id="T-1",
+            host_store_id="GZ01",
+            specialty="hv_ev",
+            minimum_level=2,
+            starts_at=FIRST_SECOND,
+            ends_at=ts(datetime(2026, 12, 1, tzinfo=UTC)),
+        )
+    )
+    assert violated_fields(held) == ["starts_at"]
+    for week_of in ("0001-01-01", "9999-12-31", "20261201", "2026-W49-1"):
+        published = await failure(
+            wf.PublishAvailability(technician_id="T-1", week_of=week_of, weekday=1, part_of_day=1)
+        )
+        assert violated_fields(published) == ["week_of"]
+    utilisation = await failure(wf.GetUtilisation(technician_id="T-1", to_date="0001-01-15"))
+    assert violated_fields(utilisation) == ["to_date"]
+
+
+async def test_inventory_refuses_the_ends_of_the_calendar(inv: InventoryClient) -> None:
+    for to_date in ("0001-01-15", "20261201", "2026-W49-1"):
+        fill = await failure(inv.GetFillRate(to_date=to_date))
+        assert violated_fields(fill) == ["to_date"]
+    both = await failure(inv.GetFillRate(from_date="0001-01-01", to_date="0001-01-15"))
+    assert violated_fields(both) == ["from_date", "to_date"]
