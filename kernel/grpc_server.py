@@ -18,6 +18,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
+from kernel import edge
 from kernel.auth import TokenVerifier, set_principal
 from kernel.config import Settings
 from kernel.db import Database
@@ -39,7 +40,8 @@ LIVENESS = "liveness"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    """Per unary call: trace span, request id, caller identity, error mapping, access log."""
+    """Per unary call: trace span, request id, caller identity, wire hygiene (kernel.edge),
+    error mapping, access log."""
 
     def __init__(self, verifier: TokenVerifier | None) -> None:
         self.verifier = verifier
@@ -73,6 +75,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             ) as span:
                 try:
                     set_principal(self._authenticate(metadata))
+                    edge.check(request)
                     return await inner(request, context)  # type: ignore[arg-type]
                 except DomainError as error:
                     outcome = type(error).__name__
