@@ -55,6 +55,14 @@ def is_id_field(name: str) -> bool:
     return name.endswith(("_id", "_ids")) or name in ID_NAMES
 
 
+def loggable(value: str) -> str:
+    """A caller's id fit for logs and spans before the edge has judged it: a short, clean
+    one as sent, anything else dropped (it is refused a moment later anyway)."""
+    if len(value) > MAX_TEXT or STRICT_CONTROL.search(value):
+        return ""
+    return value
+
+
 def check(message: Message) -> None:
     """Refuse the request with every wire-format fault it has; return when it has none."""
     found = violations(message)

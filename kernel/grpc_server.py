@@ -63,7 +63,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         async def behaviour(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-            request_id = str(getattr(request, "request_id", "") or metadata.get("x-request-id", ""))
+            request_id = edge.loggable(
+                str(getattr(request, "request_id", "") or metadata.get("x-request-id", ""))
+            )
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             outcome = "OK"

@@ -128,3 +128,11 @@ def test_the_plan_keeps_the_hot_path_cheap() -> None:
         edge.check(request)
     # About 6 us a request here; a generous bound so a busy machine does not fail it.
     assert (time.perf_counter() - started) / 2000 < 200e-6
+
+
+def test_only_a_clean_short_request_id_reaches_the_logs() -> None:
+    assert edge.loggable("0b5c4a2e-7ad0-4d5e-9d8d-1f1b8e0c1a11") == (
+        "0b5c4a2e-7ad0-4d5e-9d8d-1f1b8e0c1a11"
+    )
+    assert edge.loggable("x" * 10_000) == ""
+    assert edge.loggable("forged\nlevel=error") == ""
