@@ -18,9 +18,8 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -33,7 +32,6 @@ NATS_PORT = int(os.environ.get("STOREMESH_RUN_NATS_PORT", "14222"))
 # Added to every service's port, so a second checkout (or a test) runs beside the first.
 PORT_OFFSET = int(os.environ.get("STOREMESH_RUN_PORT_OFFSET", "0"))
 ORPHAN_POLL_SECONDS = 0.5
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SERVICES = ("capacity", "inventory", "workforce", "collab", "analytics")
 START_TIMEOUT_SECONDS = 60.0
 
@@ -155,11 +153,9 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
     print(f"  SZ01 DMS token (30 days):  {dms_token}")
     print(f"  (also in {VAR}/tokens/; python -m kernel.call reads hq.token from there)\n")
     if "capacity" in ports:
-        tomorrow = (datetime.now(SHANGHAI).date() + timedelta(days=1)).isoformat()
         print(
-            "  look first:  .venv/bin/python -m kernel.call capacity GetNetworkDayView "
-            f'\'{{"day": "{tomorrow}"}}\'\n'
-            "               (the capacity monitor: Shenzhen SZ01 red, 32 booked on 30)"
+            "  look first:  .venv/bin/python -m kernel.call capacity GetNetworkDayView '{}'\n"
+            "               (today's capacity monitor: Shenzhen SZ01 red, 32 booked on 30)"
         )
     if "inventory" in ports:
         print(
