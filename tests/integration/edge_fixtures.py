@@ -26,7 +26,7 @@ from services.inventory.bootstrap import build as build_inventory
 from services.workforce.bootstrap import build as build_workforce
 from tests.integration.capacity_fixtures import CapacityClient, local
 from tests.integration.conftest import Running, delete_streams, running, settings_for
-from tests.integration.hostile_requests import FRIDAY, china
+from tests.integration.hostile_values import FRIDAY, china
 from tests.integration.inventory_fixtures import InventoryClient, register_part
 from tests.integration.workforce_fixtures import WorkforceClient, publish_day, register, ts
 
