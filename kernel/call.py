@@ -39,7 +39,8 @@ DETAIL_TYPES = (
 
 
 def address_of(target: str) -> str:
-    """`inventory` -> 127.0.0.1:50051 (the service's default port); `host:port` as given."""
+    """`inventory` -> 127.0.0.1:50051 (the service's default port, shifted like `make run`'s
+    by $STOREMESH_RUN_PORT_OFFSET); `host:port` as given."""
     if ":" in target:
         return target
     try:
@@ -47,7 +48,8 @@ def address_of(target: str) -> str:
         bootstrap = importlib.import_module(f"services.{target}.bootstrap")
     except ModuleNotFoundError as missing:
         raise SystemExit(f"no service {target!r}: give its name or host:port") from missing
-    return f"127.0.0.1:{int(bootstrap.PORT)}"
+    offset = int(os.environ.get("STOREMESH_RUN_PORT_OFFSET", "0"))
+    return f"127.0.0.1:{int(bootstrap.PORT) + offset}"
 
 
 def token_from(given: str | None) -> str:
