@@ -1,12 +1,14 @@
 """Who is calling: signed bearer tokens (EdDSA JWT) naming a role and the stores it acts for.
 
-Run `python -m kernel.auth keygen DIR` for a key pair and
-`python -m kernel.auth mint --role dms --store SZ01 --subject dms-sz01` for a token.
+Run `python -m kernel.auth keygen [DIR]` for a key pair and
+`python -m kernel.auth mint --role dms --store SZ01 --subject dms-sz01` for a token (from
+any directory: keys default to $STOREMESH_VAR/keys, else the checkout's var/keys).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -216,22 +218,52 @@ def generate_keys(directory: str | Path) -> tuple[Path, Path]:
     return private_path, public_path
 
 
+def var_dir() -> Path:
+    """Where `make run` keeps keys, tokens, data and logs: $STOREMESH_VAR, else the
+    checkout's var/ (not the working directory's, so the CLIs work from anywhere)."""
+    configured = os.environ.get("STOREMESH_VAR")
+    return Path(configured).resolve() if configured else Path(__file__).resolve().parents[1] / "var"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernel.auth")
+    keys = var_dir() / "keys"
+    parser = argparse.ArgumentParser(
+        prog="python -m kernel.auth",
+        description="Key pairs and bearer tokens for StoreMesh (development and tests).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
-    keygen = sub.add_parser("keygen", help="create an Ed25519 key pair (kept if present)")
-    keygen.add_argument("directory", nargs="?", default="var/keys")
-    mint = sub.add_parser("mint", help="mint a bearer token")
-    mint.add_argument("--key", default="var/keys/jwt-private.pem")
-    mint.add_argument("--subject", required=True)
-    mint.add_argument("--role", required=True, choices=ROLES)
-    mint.add_argument("--store", action="append", default=[], help="repeat for several stores")
-    mint.add_argument("--hours", type=float, default=12.0)
+    keygen = sub.add_parser(
+        "keygen",
+        help="create an Ed25519 key pair (kept if present)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    keygen.add_argument("directory", nargs="?", default=str(keys), help="where to write it")
+    mint = sub.add_parser(
+        "mint",
+        help="mint a bearer token",
+        description="Mint a bearer token signed with the private key `make run` created.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    mint.add_argument("--key", default=str(keys / "jwt-private.pem"), help="private key (PEM)")
+    mint.add_argument("--subject", default="dev", help="who the token names (sub)")
+    mint.add_argument("--role", default="hq", choices=ROLES, help="what the caller may do")
+    mint.add_argument(
+        "--store", action="append", default=[], help="a store it acts for; repeat for several"
+    )
+    mint.add_argument("--hours", type=float, default=12.0, help="lifetime")
     args = parser.parse_args(argv)
     if args.cmd == "keygen":
         private_path, public_path = generate_keys(args.directory)
         print(f"private key: {private_path}\npublic key:  {public_path}")
         return 0
+    if not Path(args.key).exists():
+        print(
+            f"no private key at {args.key}: start `make run` once, or run "
+            "`python -m kernel.auth keygen`, or pass --key",
+            file=sys.stderr,
+        )
+        return 2
     issuer = TokenIssuer.from_file(args.key)
     print(issuer.mint(args.subject, args.role, args.store, timedelta(hours=args.hours)))
     return 0

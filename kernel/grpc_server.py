@@ -15,9 +15,10 @@ import grpc
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 from opentelemetry import trace
 
+from kernel import edge
 from kernel.auth import TokenVerifier, set_principal
 from kernel.config import Settings
 from kernel.db import Database
@@ -39,7 +40,8 @@ LIVENESS = "liveness"
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    """Per unary call: trace span, request id, caller identity, error mapping, access log."""
+    """Per unary call: trace span, request id, caller identity, wire hygiene (kernel.edge),
+    error mapping, access log."""
 
     def __init__(self, verifier: TokenVerifier | None) -> None:
         self.verifier = verifier
@@ -61,7 +63,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         async def behaviour(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             metadata = {k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)}
-            request_id = str(getattr(request, "request_id", "") or metadata.get("x-request-id", ""))
+            request_id = edge.loggable(
+                str(getattr(request, "request_id", "") or metadata.get("x-request-id", ""))
+            )
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             outcome = "OK"
@@ -73,6 +77,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             ) as span:
                 try:
                     set_principal(self._authenticate(metadata))
+                    edge.check(request)
                     return await inner(request, context)  # type: ignore[arg-type]
                 except DomainError as error:
                     outcome = type(error).__name__
@@ -132,6 +137,27 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
 Registrar = Callable[[grpc.aio.Server], Sequence[str]]
 
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def enable_reflection(service_names: Sequence[str], server: grpc.aio.Server) -> None:
+    """Server reflection under v1alpha and v1: grpcurl 1.9+, Postman and grpc-java ask v1
+    first, while grpcio-reflection ships v1alpha only. The two protos differ only in their
+    package name, so v1's bytes are read and written with v1alpha's messages."""
+    reflection.enable_server_reflection(service_names, server)
+    servicer = reflection.aio.ReflectionServicer(service_names)
+    v1 = grpc.method_handlers_generic_handler(
+        REFLECTION_V1,
+        {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((v1,))
+
 
 class ServiceHost:
     """Everything one service process runs, started and stopped together."""
@@ -177,7 +203,7 @@ class ServiceHost:
         )
         self._service_names = list(self.register(server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
+        enable_reflection(
             [
                 *self._service_names,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

@@ -1,14 +1,16 @@
 """`make run`: a real NATS server, every service on SQLite under ./var, and a demo network.
 
 Each service runs in its own process, as in production; their JSON logs go to
-var/logs/<service>.log. Ctrl-C stops them gracefully (SIGTERM, in-flight calls finish),
-then NATS. A second start keeps the data (the demo loader uses fixed request ids, so
-replaying it changes nothing).
+var/logs/<service>.log ($STOREMESH_VAR instead of ./var when set). Ctrl-C, or SIGINT or
+SIGTERM to this process or to the `make` that started it, stops them gracefully (SIGTERM,
+in-flight calls finish), then NATS. A second start keeps the data (the demo loader uses
+fixed request ids, so replaying it changes nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import signal
@@ -22,11 +24,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from kernel.auth import TokenIssuer, generate_keys
+from kernel.auth import TokenIssuer, generate_keys, var_dir
 from kernel.testing.servers import NatsServerProcess
 
-VAR = Path(os.environ.get("STOREMESH_VAR", "var")).resolve()
+VAR = var_dir()
 NATS_PORT = int(os.environ.get("STOREMESH_RUN_NATS_PORT", "14222"))
+# Added to every service's port, so a second checkout (or a test) runs beside the first.
+PORT_OFFSET = int(os.environ.get("STOREMESH_RUN_PORT_OFFSET", "0"))
+ORPHAN_POLL_SECONDS = 0.5
 SERVICES = ("capacity", "inventory", "workforce", "collab", "analytics")
 START_TIMEOUT_SECONDS = 60.0
 
@@ -39,7 +44,7 @@ def available_services() -> dict[str, int]:
             module = importlib.import_module(f"services.{name}.bootstrap")
         except ModuleNotFoundError:
             continue
-        found[name] = int(module.PORT)
+        found[name] = int(module.PORT) + PORT_OFFSET
     return found
 
 
@@ -70,7 +75,7 @@ async def wait_serving(name: str, port: int, process: subprocess.Popen[bytes]) -
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited; see var/logs/{name}.log")
+                raise RuntimeError(f"{name} exited; see {VAR}/logs/{name}.log")
             try:
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -94,49 +99,112 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 async def main() -> None:
     (VAR / "logs").mkdir(parents=True, exist_ok=True)
-    private_key, public_key = generate_keys(VAR / "keys")
-    nats = NatsServerProcess(port=NATS_PORT, store_dir=str(VAR / "nats"))
-    nats.start()
-    issuer = TokenIssuer.from_file(private_key)
-    hq_token = issuer.mint("dev-hq", "hq", ttl=timedelta(days=30))
-    dms_token = issuer.mint("dev-dms-sz01", "dms", ["SZ01"], ttl=timedelta(days=30))
-    ports = available_services()
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    nats = NatsServerProcess(port=NATS_PORT, store_dir=str(VAR / "nats"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    watch = asyncio.create_task(_orphaned(stop))
     try:
-        busy = [f"{name} ({port})" for name, port in ports.items() if port_in_use(port)]
-        if busy:
-            raise SystemExit(f"ports already in use, is StoreMesh running already? {busy}")
-        for name, port in ports.items():
-            processes[name] = start_service(name, port, public_key)
-        for name, port in ports.items():
-            await wait_serving(name, port, processes[name])
-        from services import demo
-
-        await demo.load(ports, hq_token)
-        print("\nStoreMesh is running (Ctrl-C stops it). Data and logs live in ./var.\n")
-        print(f"  NATS (JetStream)   nats://127.0.0.1:{NATS_PORT}")
-        for name, port in ports.items():
-            print(f"  {name:<18} 127.0.0.1:{port}  (gRPC, reflection on)  var/logs/{name}.log")
-        print(f"\n  HQ token (30 days):        {hq_token}")
-        print(f"  SZ01 DMS token (30 days):  {dms_token}\n")
-        if "inventory" in ports:
-            print(
-                '  try:  grpcurl -plaintext -H "authorization: Bearer <HQ token>" '
-                '-d \'{"part_number":"BRK-PAD-F","min_available":1}\' '
-                f"127.0.0.1:{ports['inventory']} "
-                "storemesh.inventory.v1.InventoryService/FindStock\n",
-                flush=True,
-            )
-        await stop.wait()
+        # A stop during start-up (Ctrl-C while the demo loads) ends the start-up at once.
+        starting = asyncio.create_task(start(nats, processes))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()
+            await stop.wait()
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
         print("\nstopping ...", flush=True)
     finally:
+        watch.cancel()
         stop_all(processes)
         nats.stop()
         print("stopped.", flush=True)
+
+
+async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    private_key, public_key = generate_keys(VAR / "keys")
+    ports = available_services()
+    busy = [f"{name} ({port})" for name, port in ports.items() if port_in_use(port)]
+    if busy:
+        raise SystemExit(f"ports already in use, is StoreMesh running already? {busy}")
+    await asyncio.to_thread(nats.start)
+    issuer = TokenIssuer.from_file(private_key)
+    hq_token = issuer.mint("dev-hq", "hq", ttl=timedelta(days=30))
+    dms_token = issuer.mint("dev-dms-sz01", "dms", ["SZ01"], ttl=timedelta(days=30))
+    write_token("hq.token", hq_token)
+    write_token("dms-sz01.token", dms_token)
+    for name, port in ports.items():
+        processes[name] = start_service(name, port, public_key)
+    for name, port in ports.items():
+        await wait_serving(name, port, processes[name])
+    from services import demo
+
+    await demo.load(ports, hq_token)
+    print(f"\nStoreMesh is running (Ctrl-C stops it). Data, logs and tokens live in {VAR}.\n")
+    print(f"  NATS (JetStream)   nats://127.0.0.1:{NATS_PORT}")
+    for name, port in ports.items():
+        print(f"  {name:<18} 127.0.0.1:{port}  (gRPC, reflection on)  {VAR}/logs/{name}.log")
+    print(f"\n  HQ token (30 days):        {hq_token}")
+    print(f"  SZ01 DMS token (30 days):  {dms_token}")
+    print(f"  (also in {VAR}/tokens/; python -m kernel.call reads hq.token from there)\n")
+    if "capacity" in ports:
+        print(
+            "  look first:  .venv/bin/python -m kernel.call capacity GetNetworkDayView '{}'\n"
+            "               (today's capacity monitor: Shenzhen SZ01 red, 32 booked on 30)"
+        )
+    if "inventory" in ports:
+        print(
+            "  then:        .venv/bin/python -m kernel.call inventory FindStock "
+            '\'{"part_number": "BRK-PAD-F", "min_available": 1}\'\n',
+            flush=True,
+        )
+
+
+def write_token(name: str, token: str) -> None:
+    """Tokens for the CLIs (kernel.call), readable by this user only."""
+    folder = VAR / "tokens"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+
+
+async def _orphaned(stop: asyncio.Event) -> None:
+    """Stop when the parent goes away or `make` was interrupted: GNU make passes SIGTERM on
+    to its children but not SIGINT (it expects the terminal to have signalled the whole
+    group), and waits for them; a `kill -INT` to make alone would otherwise stop nothing."""
+    parent = os.getppid()
+    make_catches_sigint = _is_make(parent) and _catches_sigint(parent)
+    while not stop.is_set():
+        if os.getppid() != parent or (make_catches_sigint and not _catches_sigint(parent)):
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ORPHAN_POLL_SECONDS)
+
+
+def _is_make(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("make", "gmake")
+    except OSError:
+        return False
+
+
+def _catches_sigint(pid: int) -> bool:
+    """Whether the process has a SIGINT handler (Linux /proc): make resets it to the default
+    while it handles a SIGINT, which is how its child learns of one."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        pass
+    return False
 
 
 if __name__ == "__main__":

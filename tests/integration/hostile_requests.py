@@ -1,0 +1,273 @@
+"""Hostile requests for any RPC, built from its descriptor: a plausible request that reaches
+the business code, then one field at a time set to what a careless or hostile caller sends,
+then a few requests hostile everywhere. Deterministic for a given seed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from kernel import edge
+from tests.integration.hostile_values import (
+    DATES,
+    DOUBLES,
+    IDS,
+    INT_TYPES,
+    NOW,
+    PLAUSIBLE_NUMBER,
+    PLAUSIBLE_TEXT,
+    PLAUSIBLE_TIME,
+    TEXT,
+    TIMESTAMPS,
+    TOKENS,
+)
+
+Path = tuple[str | int, ...]
+
+
+# Fields a plausible request leaves out, where the RPC takes one of two ways to say a thing.
+LEFT_OUT = {
+    "PublishAvailabilityRequest": ("starts_at", "ends_at"),
+    "GetUtilisationRequest": ("store_id",),
+}
+# Ids a call creates: a new one for each case, so a case is not refused as a repeat.
+FRESH_IDS: dict[str, tuple[Path, ...]] = {
+    "RegisterStoreRequest": (("store_id",),),
+    "BookAppointmentRequest": (("appointment_id",),),
+    "RegisterWalkInRequest": (("visit_id",),),
+    "CheckInCustomerRequest": (("visit_id",),),
+    "HoldSlotRequest": (("hold_id",),),
+    "RegisterPartRequest": (("part", "part_number"),),
+    "ReserveStockRequest": (("reservation_id",),),
+    "ShipTransferRequest": (("transfer_id",),),
+    "RegisterTechnicianRequest": (("technician_id",),),
+    "ScheduleLeaveRequest": (("leave_id",),),
+    "PublishAvailabilityRequest": (("window_id",),),
+    "HoldSupportRequest": (("support_id",),),
+}
+# Calls that end what the others need (a closed store, a technician gone): sent last, in
+# this order.
+ENDINGS = (
+    "RemoveSpecialty",
+    "ScheduleLeave",
+    "CancelAppointment",
+    "UpdateStore",
+    "CloseStore",
+    "ChangeStatus",
+    "TransferTechnician",
+    "LeaveCompany",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to send and the words that name it in a failure report."""
+
+    label: str
+    request: Message
+
+
+def is_mutation(descriptor: Descriptor) -> bool:
+    return "request_id" in descriptor.fields_by_name
+
+
+def plausible(descriptor: Descriptor, message_class: Any) -> Message:
+    message = message_class()
+    _fill(message)
+    for name in LEFT_OUT.get(descriptor.name, ()):
+        message.ClearField(name)
+    return message  # type: ignore[no-any-return]
+
+
+def _fill(message: Message) -> None:
+    for field in message.DESCRIPTOR.fields:
+        if field.is_repeated:
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                _fill(getattr(message, field.name).add())
+            else:
+                getattr(message, field.name).append(_plausible_scalar(field))
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if field.message_type.full_name == "google.protobuf.Timestamp":
+                moment = PLAUSIBLE_TIME.get(field.name, NOW + timedelta(hours=1))
+                getattr(message, field.name).FromDatetime(moment)
+            else:
+                _fill(getattr(message, field.name))
+        else:
+            setattr(message, field.name, _plausible_scalar(field))
+
+
+def _plausible_scalar(field: FieldDescriptor) -> Any:
+    if field.name == "request_id":
+        return str(uuid.uuid4())
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return PLAUSIBLE_TEXT.get(field.name, "demo")
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        values = [v.number for v in field.enum_type.values if v.number != 0]
+        return values[0] if values else 0
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return False
+    return PLAUSIBLE_NUMBER.get(field.name, 1)
+
+
+def hostile_values(field: FieldDescriptor, forged_tokens: list[tuple[str, str]]) -> list[Any]:
+    """(label, value) pairs for one field; a Timestamp value is (seconds, nanos) or None."""
+    kind = field.type
+    if kind == FieldDescriptor.TYPE_STRING:
+        if field.name == "page_token":
+            return [*TOKENS, *forged_tokens]
+        if edge.is_id_field(field.name):
+            return IDS
+        if field.name in ("day", "week_of", "as_of") or field.name.endswith(("_date", "_on")):
+            return DATES
+        return TEXT
+    if kind in INT_TYPES:
+        return INT_TYPES[kind]
+    if kind in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        return DOUBLES
+    if kind == FieldDescriptor.TYPE_BOOL:
+        return [("true", True), ("false", False)]
+    if kind == FieldDescriptor.TYPE_ENUM:
+        top = max(v.number for v in field.enum_type.values)
+        return [("unspecified", 0), ("negative", -1), ("unknown 999", 999), ("last", top)]
+    if field.message_type.full_name == "google.protobuf.Timestamp":
+        return TIMESTAMPS
+    return [("missing", None), ("empty", "empty")]
+
+
+def single_field_cases(base: Message, forged_tokens: list[tuple[str, str]]) -> Iterator[Case]:
+    """The plausible request with one field (nested ones too) made hostile, every way."""
+    yield Case("plausible", _fresh(base))
+    for path, field in _leaves(base.DESCRIPTOR, ()):
+        name = _name(path)
+        for label, value in hostile_values(field, forged_tokens):
+            request = _fresh(base)
+            _set(request, path, field, value)
+            yield Case(f"{name}={label}", request)
+        if field.is_repeated:
+            request = _fresh(base)
+            _clear(request, path)
+            yield Case(f"{name}=no items", request)
+            if field.type != FieldDescriptor.TYPE_MESSAGE:
+                request = _fresh(base)
+                _container(request, path).extend([_plausible_scalar(field)] * 1001)
+                yield Case(f"{name}=1001 items", request)
+
+
+def _name(path: Path) -> str:
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)[1:]
+
+
+def random_cases(
+    base: Message, rng: random.Random, count: int, forged_tokens: list[tuple[str, str]]
+) -> Iterator[Case]:
+    """Requests with every field drawn at random among its hostile values."""
+    leaves = list(_leaves(base.DESCRIPTOR, ()))
+    for n in range(count):
+        request = _fresh(base)
+        for path, field in leaves:
+            if rng.random() < 0.6:
+                _set(request, path, field, rng.choice(hostile_values(field, forged_tokens))[1])
+        yield Case(f"random #{n}", request)
+
+
+def forge(token: str) -> list[tuple[str, str]]:
+    """A real page token with its cursor values changed and its query digest left valid."""
+    if not token:
+        return []
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after = list(body["a"])
+    except (ValueError, KeyError, TypeError):
+        return []  # the token is not the kernel's JSON shape any more: nothing to forge
+    forged: list[tuple[str, Any]] = [("no cursor", []), ("cursor not a list", "x")]
+    forged.append(("extra cursor value", [*after, "extra"]))
+    for i in range(len(after)):
+        for label, value in (
+            ("text", "zz"),
+            ("number", 10**30),
+            ("null", None),
+            ("list", [1]),
+            ("float", 1.5),
+        ):
+            changed = list(after)
+            changed[i] = value
+            forged.append((f"cursor[{i}] {label}", changed))
+    return [
+        (f"forged: {label}", _encode({"a": cursor, "q": body.get("q")})) for label, cursor in forged
+    ]
+
+
+def _encode(body: dict[str, Any]) -> str:
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _leaves(descriptor: Descriptor, prefix: Path) -> Iterator[tuple[Path, FieldDescriptor]]:
+    for field in descriptor.fields:
+        path = (*prefix, field.name)
+        nested = field.type == FieldDescriptor.TYPE_MESSAGE and (
+            field.message_type.full_name != "google.protobuf.Timestamp"
+        )
+        yield path, field
+        if nested:
+            # A list of messages is made hostile inside its one plausible element.
+            yield from _leaves(field.message_type, (*path, 0) if field.is_repeated else path)
+
+
+def _fresh(base: Message) -> Message:
+    request = type(base)()
+    request.CopyFrom(base)
+    if "request_id" in request.DESCRIPTOR.fields_by_name:
+        request.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
+    for path in FRESH_IDS.get(request.DESCRIPTOR.name, ()):
+        setattr(_parent(request, path), str(path[-1]), f"F-{uuid.uuid4().hex[:8]}")
+    return request
+
+
+def _parent(request: Any, path: Path) -> Any:
+    for step in path[:-1]:
+        if isinstance(step, int):
+            while len(request) <= step:  # an earlier random choice emptied the list
+                request.add()
+            request = request[step]
+        else:
+            request = getattr(request, step)
+    return request
+
+
+def _container(request: Message, path: Path) -> Any:
+    return getattr(_parent(request, path), path[-1])
+
+
+def _clear(request: Message, path: Path) -> None:
+    _parent(request, path).ClearField(path[-1])
+
+
+def _set(request: Message, path: Path, field: FieldDescriptor, value: Any) -> None:
+    parent = _parent(request, path)
+    name = path[-1]
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        parent.ClearField(name)
+        if field.is_repeated:
+            if value == "empty":
+                getattr(parent, name).add()
+        elif field.message_type.full_name == "google.protobuf.Timestamp":
+            if value is not None:
+                stamp = getattr(parent, name)
+                stamp.seconds, stamp.nanos = value
+        elif value == "empty":
+            getattr(parent, name).SetInParent()
+    elif field.is_repeated:
+        parent.ClearField(name)
+        getattr(parent, name).append(value)
+    else:
+        setattr(parent, name, value)
