@@ -7,11 +7,13 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PROTO_SRC := $(shell find proto -name '*.proto')
 PROTO_STAMP := gen/.generated
+TOOLS_STAMP := tools/node_modules/.installed
 
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv proto run test unit integration bench lint typecheck buf-lint k8s-validate servers clean
+.PHONY: all venv proto tools run test unit integration bench lint typecheck buf-lint \
+	asyncapi asyncapi-check nats-config k8s-validate servers clean
 
 all: test
 
@@ -41,10 +43,10 @@ servers: $(STAMP)
 run: proto
 	$(PY) -m services
 
-test: proto servers
+test: proto servers $(TOOLS_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-unit: proto
+unit: proto $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: proto servers
@@ -53,14 +55,27 @@ integration: proto servers
 bench: proto servers
 	$(PY) -m bench
 
-lint: proto buf-lint
+lint: proto buf-lint asyncapi-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
 
-buf-lint:
-	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --no-audit --no-fund --prefix tools >/dev/null; fi
+tools: $(TOOLS_STAMP)
+
+# npm tools pinned by tools/package-lock.json: buf, and the AsyncAPI JSON Schemas.
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	npm install --silent --no-audit --no-fund --prefix tools >/dev/null
+	touch $@
+
+buf-lint: $(TOOLS_STAMP)
 	cd proto && ../tools/node_modules/.bin/buf lint
+
+# The partners' catalogue docs/asyncapi/*.yaml, generated from proto/ and validated.
+asyncapi: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m deploy.asyncapi
+
+asyncapi-check: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m deploy.asyncapi --check
 
 k8s-validate: $(STAMP)
 	$(PY) -m deploy.validate
