@@ -12,7 +12,7 @@ TOOLS_STAMP := tools/node_modules/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv proto tools run test unit integration bench lint typecheck buf-lint \
+.PHONY: all venv proto tools run test unit integration bench lint typecheck buf-lint buf-breaking \
 	asyncapi asyncapi-check nats-config k8s-validate servers clean
 
 all: test
@@ -55,7 +55,7 @@ integration: proto servers
 bench: proto servers
 	$(PY) -m bench
 
-lint: proto buf-lint asyncapi-check
+lint: proto buf-lint buf-breaking asyncapi-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
@@ -69,6 +69,10 @@ $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 
 buf-lint: $(TOOLS_STAMP)
 	cd proto && ../tools/node_modules/.bin/buf lint
+
+# A wire-breaking change to proto/ against recent states of main fails (tools/buf-breaking.sh).
+buf-breaking: $(TOOLS_STAMP)
+	tools/buf-breaking.sh
 
 # The partners' catalogue docs/asyncapi/*.yaml, generated from proto/ and validated.
 asyncapi: $(STAMP) $(TOOLS_STAMP)
