@@ -56,6 +56,7 @@ bench: proto servers
 	$(PY) -m bench
 
 lint: proto buf-lint buf-breaking asyncapi-check
+	$(PY) -m deploy.nats --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
@@ -80,6 +81,10 @@ asyncapi: $(STAMP) $(TOOLS_STAMP)
 
 asyncapi-check: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m deploy.asyncapi --check
+
+# deploy/nats/accounts.conf (NATS users and permissions) from deploy/nats/partners.yaml.
+nats-config: $(STAMP)
+	$(PY) -m deploy.nats
 
 k8s-validate: $(STAMP)
 	$(PY) -m deploy.validate
