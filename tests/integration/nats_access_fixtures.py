@@ -25,7 +25,11 @@ from nats.aio.client import Client as NATS
 
 from deploy.nats.__main__ import generate
 from deploy.nats.access import new_user_nkey, password_variable
+from kernel.application import Application
+from kernel.messaging import NatsConnection
+from kernel.relay import Relay
 from kernel.testing.servers import free_port, nats_server_binary
+from tests.integration.kernel_fixtures import REGISTRY, eventually
 
 CONTEXTS = ("inventory", "workforce", "capacity")
 
@@ -174,3 +178,22 @@ async def service_client(secured_nats: ConfiguredNats) -> AsyncIterator[NATS]:
     client = await nats.connect(secured_nats.url("inventory"), connect_timeout=2)
     yield client
     await client.close()
+
+
+async def relay_events(app: Application, server: ConfiguredNats, count: int) -> None:
+    """Publish `count` recorded events the way production does: the kernel's relay,
+    connected as the inventory service user under the generated permissions."""
+    connection = NatsConnection(server.url("inventory"), name="inventory-relay")
+    relay = Relay(app.db, connection, REGISTRY)
+    await relay.ensure_checkpoint()
+    published = 0
+
+    async def all_published() -> bool:
+        nonlocal published
+        published += await relay.relay_once()
+        return published >= count
+
+    try:
+        await eventually(all_published)
+    finally:
+        await connection.close()

@@ -14,16 +14,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from storemesh.inventory.events.v1 import events_pb2
 
 from kernel.application import Application
-from kernel.messaging import NatsConnection
-from kernel.relay import Relay
-from tests.integration.kernel_fixtures import REGISTRY, app, db, eventually, receive
+from tests.integration.kernel_fixtures import app, db, eventually, receive
 from tests.integration.nats_access_fixtures import (
     ConfiguredNats,
     ErrorLog,
     PartnerKey,
     connect_partner,
     gz01_app,
-    partner_entry,
+    relay_events,
     secured_nats,
     service_client,
     sz01_courier,
@@ -36,20 +34,7 @@ async def fill_stream(app: Application, server: ConfiguredNats) -> None:
     """Stock received at SZ01 and at GZ01, published by the relay as the inventory user."""
     await receive(app, "SZ01", "P-1", 3)
     await receive(app, "GZ01", "P-2", 4)
-    connection = NatsConnection(server.url("inventory"), name="inventory-relay")
-    relay = Relay(app.db, connection, REGISTRY)
-    await relay.ensure_checkpoint()
-    published = 0
-
-    async def both_published() -> bool:
-        nonlocal published
-        published += await relay.relay_once()
-        return published >= 2
-
-    try:
-        await eventually(both_published)
-    finally:
-        await connection.close()
+    await relay_events(app, server, 2)
 
 
 @pytest.fixture
@@ -188,6 +173,3 @@ async def test_revoked_partner_is_cut_off_on_reload(
 
 async def _closed_or_reconnecting(client: NATS) -> bool:
     return not client.is_connected
-
-
-assert partner_entry  # the fixtures module builds the partners list with it
