@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 BUF=tools/node_modules/.bin/buf
 DEPTH=${BUF_BREAKING_DEPTH:-20}
 
+if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+    # A shallow clone hides the states to compare with; deepen it rather than pass blind.
+    git fetch --quiet --deepen=200 || echo "buf-breaking: shallow clone and no way to deepen it" >&2
+fi
 if [ -n "${BUF_AGAINST:-}" ]; then
     refs=$(git rev-parse --verify "${BUF_AGAINST}^{commit}")
 else
