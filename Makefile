@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 PROTO_SRC := $(shell find proto -name '*.proto')
 PROTO_STAMP := gen/.generated
+TOOLS_STAMP := tools/node_modules/.installed
 
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all venv proto run test unit integration bench profile lint typecheck buf-lint k8s-validate servers clean
+.PHONY: all venv proto tools run test unit integration bench profile lint typecheck buf-lint \
+	buf-breaking asyncapi asyncapi-check nats-config k8s-validate servers clean
 
 all: test
 
@@ -42,10 +44,10 @@ servers: $(STAMP)
 run: proto
 	$(PY) -m services
 
-test: proto servers
+test: proto servers $(TOOLS_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-unit: proto
+unit: proto $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: proto servers
@@ -62,15 +64,37 @@ bench: proto servers $(BENCH_STAMP)
 profile: proto servers
 	$(PY) -m bench.profile_commands
 
-lint: proto buf-lint
+lint: proto buf-lint buf-breaking asyncapi-check
+	$(PY) -m deploy.nats --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
 	$(BIN)/lint-imports
 
-buf-lint:
-	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --no-audit --no-fund --prefix tools >/dev/null; fi
+tools: $(TOOLS_STAMP)
+
+# npm tools pinned by tools/package-lock.json: buf, and the AsyncAPI JSON Schemas.
+$(TOOLS_STAMP): tools/package.json tools/package-lock.json
+	npm install --silent --no-audit --no-fund --prefix tools >/dev/null
+	touch $@
+
+buf-lint: $(TOOLS_STAMP)
 	cd proto && ../tools/node_modules/.bin/buf lint
+
+# A wire-breaking change to proto/ against recent states of main fails (tools/buf-breaking.sh).
+buf-breaking: $(TOOLS_STAMP)
+	tools/buf-breaking.sh
+
+# The partners' catalogue docs/asyncapi/*.yaml, generated from proto/ and validated.
+asyncapi: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m deploy.asyncapi
+
+asyncapi-check: $(STAMP) $(TOOLS_STAMP)
+	$(PY) -m deploy.asyncapi --check
+
+# deploy/nats/accounts.conf (NATS users and permissions) from deploy/nats/partners.yaml.
+nats-config: $(STAMP)
+	$(PY) -m deploy.nats
 
 k8s-validate: $(STAMP)
 	$(PY) -m deploy.validate

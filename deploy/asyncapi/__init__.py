@@ -1,0 +1,1 @@
+"""The partners' event catalogue: AsyncAPI 3 documents generated from proto/ (see __main__)."""

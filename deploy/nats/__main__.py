@@ -1,0 +1,62 @@
+"""Writes or checks deploy/nats/accounts.conf from partners.yaml; makes partner NKeys.
+
+python -m deploy.nats            regenerate accounts.conf (make nats-config)
+python -m deploy.nats --check    exit 1 if the committed file is stale (make lint)
+python -m deploy.nats keygen     print a new user NKey: the public key for
+                                 partners.yaml, the seed for the partner alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from deploy.asyncapi.__main__ import PROTO_ROOT
+from deploy.asyncapi.descriptors import EVENTS_FILE, ProtoFile, compile_descriptors
+from deploy.nats.access import Catalogue, load_partners, new_user_nkey, render
+
+HERE = Path(__file__).resolve().parent
+PARTNERS = HERE / "partners.yaml"
+OUTPUT = HERE / "accounts.conf"
+
+
+def catalogue(proto_root: Path = PROTO_ROOT) -> Catalogue:
+    files = [ProtoFile.of(f) for f in compile_descriptors(proto_root).file]
+    return Catalogue(
+        {
+            f.context: tuple(m.name for _, m in f.event_messages())
+            for f in files
+            if EVENTS_FILE.match(f.name)
+        }
+    )
+
+
+def generate(partners_file: Path = PARTNERS, proto_root: Path = PROTO_ROOT) -> str:
+    known = catalogue(proto_root)
+    source = "deploy/nats/partners.yaml" if partners_file == PARTNERS else str(partners_file)
+    return render(load_partners(partners_file, known), known, source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.nats")
+    parser.add_argument("command", nargs="?", choices=["generate", "keygen"], default="generate")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "keygen":
+        public, seed = new_user_nkey()
+        print(f"public key (partners.yaml): {public}\nseed (give to the partner only): {seed}")
+        return 0
+    wanted = generate()
+    if args.check:
+        if not OUTPUT.exists() or OUTPUT.read_text() != wanted:
+            print("deploy/nats/accounts.conf is stale: run `make nats-config`", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(wanted)
+    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
