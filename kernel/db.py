@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+from kernel import edge
 from kernel.errors import ConcurrencyConflict, Unavailable
 
 tracer = trace.get_tracer("storemesh.kernel.db")
@@ -96,6 +97,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, name: str = "db.transaction") -> AsyncIterator[AsyncConnection]:
+        edge.refuse_pending()  # a request with wire faults never reaches the database
         with tracer.start_as_current_span(name, attributes={"db.system": self.dialect}):
             try:
                 async with self.engine.begin() as conn:

@@ -6,7 +6,10 @@ range), doubles (finite) and list sizes.
 Every fault is collected, so one INVALID_ARGUMENT names them all. Only what no service can
 handle safely is checked here: business rules (which field is required, which range a
 quantity takes) and the reading of dates sent as text and of enum numbers stay with the
-services, so a refusal there still names all of its fields at once.
+services. So that one refusal still names every field, the edge's faults are held back
+(`deferred`) while the servicer runs its own checks, and merged into its refusal; a
+request with faults never reaches the database (`refuse_pending`, called by
+`Database.transaction`), so the servicer cannot act on it.
 
 The walk is planned once per message type (a check per field, chosen by type and name) and
 visits only the fields a caller set, so the command path pays a few dictionary look-ups.
@@ -14,10 +17,12 @@ visits only the fields a caller set, so the command path pays a few dictionary l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -61,6 +66,32 @@ def loggable(value: str) -> str:
     if len(value) > MAX_TEXT or STRICT_CONTROL.search(value):
         return ""
     return value
+
+
+_pending: ContextVar[tuple[FieldViolation, ...]] = ContextVar("edge_pending", default=())
+
+
+@contextlib.contextmanager
+def deferred(found: list[FieldViolation]) -> Iterator[None]:
+    """Hold a request's wire faults while its servicer runs its own checks."""
+    token = _pending.set(tuple(found))
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+
+
+def refuse_pending() -> None:
+    """Where a request would reach the database: one with wire faults stops here."""
+    found = _pending.get()
+    if found:
+        raise InvalidArgument(list(found))
+
+
+def together(found: list[FieldViolation], theirs: list[FieldViolation]) -> InvalidArgument:
+    """The edge's faults and the servicer's in one refusal, each named once."""
+    merged = list(dict.fromkeys([*found, *theirs]))
+    return InvalidArgument(merged)
 
 
 def check(message: Message) -> None:

@@ -22,7 +22,7 @@ from kernel import edge
 from kernel.auth import TokenVerifier, set_principal
 from kernel.config import Settings
 from kernel.db import Database
-from kernel.errors import DomainError, Unauthenticated, Unavailable
+from kernel.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
 from kernel.grpc_errors import abort_with
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
@@ -77,8 +77,21 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             ) as span:
                 try:
                     set_principal(self._authenticate(metadata))
-                    edge.check(request)
-                    return await inner(request, context)  # type: ignore[arg-type]
+                    found = edge.violations(request)
+                    if not found:
+                        return await inner(request, context)  # type: ignore[arg-type]
+                    # The servicer still runs its checks, so the refusal names every field;
+                    # whatever it answers, a request with wire faults is refused.
+                    with edge.deferred(found):
+                        try:
+                            await inner(request, context)  # type: ignore[arg-type]
+                        except InvalidArgument as refused:
+                            raise edge.together(found, refused.violations) from None
+                        except grpc.aio.AbortError:
+                            raise
+                        except Exception:
+                            raise InvalidArgument(found) from None
+                    raise InvalidArgument(found)
                 except DomainError as error:
                     outcome = type(error).__name__
                     span.set_attribute("storemesh.error", outcome)

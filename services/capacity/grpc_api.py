@@ -38,6 +38,7 @@ from services.capacity.grpc_messages import (
     appointment_message,
     booking,
     checked,
+    checked_booking,
     day_view_message,
     hold_message,
     optional_day,
@@ -190,6 +191,7 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def BookAppointment(
         self, request: pb.BookAppointmentRequest, context: Any
     ) -> pb.Appointment:
+        checked_booking(request)
         facts, now = await self._book(request)
         command = booking(request, facts, now)
         return appointment_message(await self.capacity.appointment(command, request.request_id))

@@ -13,7 +13,7 @@ from kernel import validation
 from kernel.codec import to_proto
 from kernel.errors import Violations
 from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
-from services.capacity.domain.appointments import BookAppointment
+from services.capacity.domain.appointments import BookAppointment, check_customer
 from services.capacity.domain.holds import HoldSlot
 from services.capacity.domain.opening_hours import OpeningHours, Weekday, local_day
 from services.capacity.domain.stores import (
@@ -161,6 +161,22 @@ def checked(request: Any, *, mutation: bool = True) -> None:
     if mutation:
         validation.request_id(v, "request_id", request.request_id)
     validation.store_code(v, "store_id", request.store_id)
+    v.raise_if_any()
+
+
+def checked_booking(request: pb.BookAppointmentRequest) -> None:
+    """Every fault of a booking's fields at once, before its store is looked up."""
+    v = Violations()
+    validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    validation.moment(v, request, "requested_at")
+    check_customer(
+        v,
+        request.customer_ref,
+        request.vehicle,
+        request.service_type,
+        request.expected_labour_hours,
+    )
     v.raise_if_any()
 
 
