@@ -83,6 +83,9 @@ class Deadlines:
     delivery: timedelta = timedelta(hours=2)
 
 
+DEFAULT_DEADLINES = Deadlines()
+
+
 @dataclass(frozen=True)
 class Transfer:
     """What the saga knows of one transfer: a fold of its stream."""
@@ -228,7 +231,7 @@ def receive_at_requester(t: Transfer) -> Call:
     )
 
 
-def transfer_saga(deadlines: Deadlines = Deadlines()) -> Saga[Transfer]:
+def transfer_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Transfer]:
     return Saga(
         name=SAGA,
         started_by=TransferRequested,
