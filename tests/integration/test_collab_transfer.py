@@ -32,6 +32,7 @@ from tests.integration.collab_fixtures import (
 )
 from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
+from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure
 
 __all__ = ["collab_db_url", "inv", "inventory_service", "start_collab"]
@@ -196,3 +197,24 @@ async def inventory_events_of_part(run: Running, store: str) -> list[str]:
             )
         ).scalars()
         return [name.rsplit(".", 1)[-1] for name in rows]
+
+
+async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_events(
+    start_collab: Any, inv: InventoryClient, mint: Mint
+) -> None:
+    # Foshan is nearest but issues the part every day; Dongguan holds it idle.
+    await stocked(inv, FS01=4, DG01=4)
+    async with start_collab() as collab:
+        guangzhou = collab.client(mint("dms", GZ))
+        before = await guangzhou.RecommendSources(store_id=GZ, part_number=PART, quantity=1)
+        assert [c.store_id for c in before.candidates] == [FS, DG]
+
+        await inv.RequestParts(store_id=FS, part_number=PART, repair_order="RO-1", quantity=3)
+
+        async def ranked() -> Any:
+            got = await guangzhou.RecommendSources(store_id=GZ, part_number=PART, quantity=1)
+            return got if got.candidates[-1].recent_demand == 3 else None
+
+        after = await eventually(ranked)
+        assert [c.store_id for c in after.candidates] == [DG, FS]
+        assert "it may run short" in after.candidates[-1].reasons[2]
