@@ -48,9 +48,12 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_service(name: str, port: int, public_key: Path) -> subprocess.Popen[bytes]:
+def start_service(
+    name: str, port: int, public_key: Path, partners: dict[str, str]
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **partners,
         "STOREMESH_DATABASE_URL": os.environ.get(
             f"STOREMESH_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{VAR}/{name}.db"
         ),
@@ -101,6 +104,11 @@ async def main() -> None:
     hq_token = issuer.mint("dev-hq", "hq", ttl=timedelta(days=30))
     dms_token = issuer.mint("dev-dms-sz01", "dms", ["SZ01"], ttl=timedelta(days=30))
     ports = available_services()
+    # Collab calls inventory as a service, with a token of its own.
+    partners = {
+        "STOREMESH_INVENTORY_ADDRESS": f"127.0.0.1:{ports.get('inventory', 50051)}",
+        "STOREMESH_SERVICE_TOKEN": issuer.mint("dev-collab", "service", ttl=timedelta(days=30)),
+    }
     processes: dict[str, subprocess.Popen[bytes]] = {}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,7 +119,7 @@ async def main() -> None:
         if busy:
             raise SystemExit(f"ports already in use, is StoreMesh running already? {busy}")
         for name, port in ports.items():
-            processes[name] = start_service(name, port, public_key)
+            processes[name] = start_service(name, port, public_key, partners)
         for name, port in ports.items():
             await wait_serving(name, port, processes[name])
         from services import demo
