@@ -19,7 +19,7 @@ from kernel.application import Application, UnitOfWork
 from kernel.clock import business_day
 from kernel.errors import NotFound, RuleViolated
 from kernel.messaging import InboundEvent
-from kernel.saga import Reply, SagaRuntime, SagaState, Status
+from kernel.saga import SagaRuntime, SagaState
 from kernel.saga.definition import NOT_AWAITING, Trigger
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
@@ -75,13 +75,18 @@ class TransferRuntime(SagaRuntime[Transfer]):
     and HQ's freight are recorded with the receipt, or not at all."""
 
     async def feed(self, uow: UnitOfWork, saga_id: str, trigger: Trigger) -> SagaState[Transfer]:
-        before = await self.state(uow, saga_id)
+        already = len(uow.recorded)
         state = await super().feed(uow, saga_id, trigger)
-        if before.status is not Status.COMPLETED and state.status is Status.COMPLETED:
-            assert state.data is not None
+        completed = [
+            event
+            for event in (
+                uow.registry.decode(r.event_type, r.payload) for r in uow.recorded[already:]
+            )
+            if isinstance(event, TransferCompleted)
+        ]
+        if completed and state.data is not None:
             loaded = await uow.load(self.aggregate, self.stream_id(saga_id))
-            completed = TransferCompleted.of(state.data, Reply(uow.clock.now()))
-            state = await uow.record(self.aggregate, loaded, settled(state.data, completed))
+            state = await uow.record(self.aggregate, loaded, settled(state.data, completed[0]))
         return state
 
 

@@ -218,3 +218,50 @@ async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_eve
         after = await eventually(ranked)
         assert [c.store_id for c in after.candidates] == [DG, FS]
         assert "it may run short" in after.candidates[-1].reasons[2]
+
+
+async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_delivers(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    inventory_service: Running,
+) -> None:
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await request(collab.client(mint("dms", GZ)))
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+        await hq.ReportCourierProgress(
+            request_id="c-2",
+            transfer_id="T-1",
+            progress=pb.COURIER_PROGRESS_LOST,
+            note="van broke down, box gone",
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, DG)
+        foshan = await position(inv, FS)
+        assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
+        assert (await position(inv, GZ)).in_transit_in == 0
+        assert (await inventory_events_of_part(inventory_service, FS))[-1] == "ShipmentLost"
+
+        # The same transfer, from the next source, all the way into stock.
+        await hq.ApproveTransfer(request_id="a-2", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-3", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, DG)
+        await hq.ReportCourierProgress(
+            request_id="c-4", transfer_id="T-1", progress=pb.COURIER_PROGRESS_DELIVERED
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_COMPLETED, DG)
+        assert (await position(inv, GZ)).on_hand == 1
+        assert (await position(inv, DG)).on_hand == 4
+        recorded = await saga_events(collab, "T-1")
+        points = [e for e in recorded if type(e).__name__ == "ContributionRecorded"]
+        assert [(p.store_id, p.points) for p in points] == [(DG, 1)]
+        lost = [e for e in recorded if type(e).__name__ == "ShipmentLost"]
+        assert [(e.source_store_id, e.reason) for e in lost] == [(FS, "van broke down, box gone")]
