@@ -126,6 +126,11 @@ async def load(ports: dict[str, int], token: str) -> None:
 
         async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['workforce']}") as channel:
             await workforce_demo.load(channel, metadata)
+    if "collab" in ports:
+        from services.collab import demo as collab_demo
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['collab']}") as channel:
+            print(await collab_demo.load(channel, metadata), flush=True)
 
 
 async def load_inventory(channel: grpc.aio.Channel, metadata: Any) -> None:
