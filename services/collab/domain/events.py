@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kernel.saga import Reply
+from kernel.saga.steps import Reply
 from services.collab.domain.settlement import response_time, within_sla
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from kernel.saga import Await, Call, Invoke, Retry, Saga
+from kernel.saga.definition import Saga
+from kernel.saga.steps import Await, Call, Invoke, Retry
 from services.collab.domain import reasons
 from services.collab.domain.commands import (
     ApproveTransfer,
