@@ -128,16 +128,20 @@ class Collab:
         ranked = await self.recommend(
             command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
         )
-        if not ranked:
-            raise RuleViolated(
-                reasons.NO_SOURCE_AVAILABLE,
-                f"no store has {command.quantity} of {command.part_number} available to give",
-                subject=f"part/{command.part_number}",
-            )
-        started = requested(command, tuple(c.store_id for c in ranked), self.deadlines)
 
         async def handler(uow: UnitOfWork) -> str:
-            await self.runtime.start(uow, command.transfer_id, started)
+            # Refused inside the handler, so a retry of a request that took the last
+            # units (nobody has any left now) replays its transfer instead.
+            if not ranked:
+                raise RuleViolated(
+                    reasons.NO_SOURCE_AVAILABLE,
+                    f"no store has {command.quantity} of {command.part_number} available",
+                    subject=f"part/{command.part_number}",
+                )
+            candidates = tuple(c.store_id for c in ranked)
+            await self.runtime.start(
+                uow, command.transfer_id, requested(command, candidates, self.deadlines)
+            )
             return command.transfer_id
 
         return await self.app.handle(command, handler, request_id=request_id, result_type=str)
@@ -170,21 +174,14 @@ class Collab:
             if state.data is None:
                 raise NotFound("transfer", command.transfer_id)
             step = self.runtime.saga.steps[min(state.step, len(self.runtime.saga.steps) - 1)]
-            moved_on = acting_for is not None and acting_for != state.data.source_store_id
+            if acting_for is not None and acting_for != state.data.source_store_id:
+                raise _not_awaiting(command, state)  # another source is being asked now
             try:
-                if moved_on:
-                    raise RuleViolated(NOT_AWAITING, "another source is being asked")
                 await self.runtime.signal(uow, command.transfer_id, event_of(state.data, step.name))
             except RuleViolated as refused:
                 if refused.reason != NOT_AWAITING:
                     raise
-                raise RuleViolated(
-                    reasons.TRANSFER_NOT_AWAITING,
-                    f"transfer {command.transfer_id} is not waiting for "
-                    f"{type(command).__name__} (it is at {read_model.stage(state)})",
-                    subject=f"transfer/{command.transfer_id}",
-                    metadata={"stage": read_model.stage(state)},
-                ) from refused
+                raise _not_awaiting(command, state) from refused
             return str(command.transfer_id)
 
         return await self.app.handle(command, handler, request_id=request_id, result_type=str)
@@ -202,6 +199,17 @@ class Collab:
         await read_model.count_issued(
             uow, issued.store_id, issued.part_number, day, int(issued.quantity)
         )
+
+
+def _not_awaiting(command: Any, state: SagaState[Transfer]) -> RuleViolated:
+    stage = read_model.stage(state)
+    return RuleViolated(
+        reasons.TRANSFER_NOT_AWAITING,
+        f"transfer {command.transfer_id} is not waiting for {type(command).__name__} "
+        f"(it is at {stage})",
+        subject=f"transfer/{command.transfer_id}",
+        metadata={"stage": stage},
+    )
 
 
 def demand_subscription(collab: Collab) -> Subscription:
