@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import grpc
+from storemesh.collab.events.v1 import events_pb2
 from storemesh.collab.v1 import collab_pb2 as pb
 
 from kernel.clock import ManualClock
@@ -22,6 +23,7 @@ from tests.integration.collab_fixtures import (
     FS,
     GZ,
     PART,
+    CollabRun,
     at_stage,
     collab_db_url,
     position,
@@ -32,7 +34,7 @@ from tests.integration.collab_fixtures import (
 )
 from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
-from tests.integration.kernel_fixtures import eventually
+from tests.integration.kernel_fixtures import all_messages, eventually
 from tests.integration.rich_errors import failure
 
 __all__ = ["collab_db_url", "inv", "inventory_service", "start_collab"]
@@ -72,6 +74,17 @@ async def test_sop1_end_to_end_received_into_stock_with_a_point_and_the_freight_
             timedelta(minutes=10)
         )
         assert (await position(inv, FS)).reserved == 1
+        # Foshan's partner app is told on Foshan's subject, with what it needs to decide.
+        (asked_foshan,) = await eventually(
+            lambda: published(collab, f"collab.v1.{FS}.ApprovalRequested")
+        )
+        message = events_pb2.ApprovalRequested.FromString(asked_foshan.data)
+        assert (message.requesting_store_id, message.part_number, message.quantity) == (
+            GZ,
+            PART,
+            1,
+        )
+        assert message.customer_waiting and message.urgency == "urgent"
 
         approved = await foshan.ApproveTransfer(request_id="a-1", transfer_id="T-1")
         assert approved.stage == pb.TRANSFER_STAGE_AWAITING_PICKUP
@@ -104,6 +117,9 @@ async def test_sop1_end_to_end_received_into_stock_with_a_point_and_the_freight_
         assert [(p.store_id, p.act, p.points, p.saga_id) for p in points] == [
             (FS, "transfer", 1, "T-1")
         ]
+        for progress in ("PickupRequested", "TransferShipped", "TransferArriving"):
+            assert await eventually(lambda p=progress: published(collab, f"collab.v1.{GZ}.{p}"))
+        assert await eventually(lambda: published(collab, f"collab.v1.{FS}.ContributionRecorded"))
         assert (await saga_event_types(collab, "T-1"))[-3:] == [
             "TransferCompleted",
             "ContributionRecorded",
@@ -180,6 +196,17 @@ async def test_collab_restarted_between_two_steps_completes_with_one_reservation
         "StockReserved",
         "TransferShipped",
         "TransferDelivered",
+    ]
+
+
+async def published(run: CollabRun, subject: str) -> list[Any]:
+    """The messages on the COLLAB stream with this subject (namespaced for the test run)."""
+    nats = run.parts.service.nats
+    js = await nats.jetstream()
+    return [
+        m
+        for m in await all_messages(js, nats.stream("COLLAB"))
+        if m.subject == nats.subject(subject)
     ]
 
 
