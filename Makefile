@@ -68,7 +68,8 @@ lint: proto buf-lint buf-breaking asyncapi-check
 	$(PY) -m deploy.nats --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
+	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain \
+		services/collab/domain
 	$(BIN)/lint-imports
 
 tools: $(TOOLS_STAMP)

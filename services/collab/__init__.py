@@ -1,0 +1,1 @@
+"""The collab service: collaboration between stores as crash-safe sagas."""

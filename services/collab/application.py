@@ -1,0 +1,225 @@
+"""Collab's command side: start and answer transfer sagas, settle them, count demand.
+
+Source ranking reads inventory's stock at request time over gRPC (FindStock: the freshest
+available, and the stock's last movement for staleness) and the givers' recent demand
+from collab's own table, kept from inventory's PartsIssued events by an exactly-once
+subscription (see README.md for why the split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from storemesh.inventory.events.v1 import events_pb2 as inventory_events
+
+from kernel.application import Application, UnitOfWork
+from kernel.clock import business_day
+from kernel.errors import NotFound, RuleViolated
+from kernel.messaging import InboundEvent
+from kernel.saga import SagaRuntime, SagaState
+from kernel.saga.definition import NOT_AWAITING, Trigger
+from kernel.subscriptions import PoisonMessage, Subscription
+from services.collab import read_model
+from services.collab.domain import reasons
+from services.collab.domain.commands import (
+    ApproveTransfer,
+    RejectTransfer,
+    ReportCourierProgress,
+    RequestTransfer,
+)
+from services.collab.domain.events import TransferCompleted
+from services.collab.domain.sourcing import (
+    DEMAND_WINDOW_DAYS,
+    Candidate,
+    Holding,
+    rank_sources,
+)
+from services.collab.domain.transfer import (
+    DEFAULT_DEADLINES,
+    Deadlines,
+    Transfer,
+    approved,
+    courier_reported,
+    rejected,
+    requested,
+    settled,
+    transfer_saga,
+)
+from services.collab.queries import CollabQueries
+
+PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
+# Every candidate is ranked, so a refusal or silence still has a next source to ask.
+MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class StockHolder:
+    store_id: str
+    available: int
+    last_movement_at: datetime | None
+
+
+class StockLookup(Protocol):
+    """Who holds a part now (inventory's FindStock)."""
+
+    async def holders(
+        self, part_number: str, min_available: int, exclude_store_id: str
+    ) -> Sequence[StockHolder]: ...
+
+
+class TransferRuntime(SagaRuntime[Transfer]):
+    """The transfer saga, settled in the transaction that completes it: the giver's point
+    and HQ's freight are recorded with the receipt, or not at all."""
+
+    async def feed(self, uow: UnitOfWork, saga_id: str, trigger: Trigger) -> SagaState[Transfer]:
+        already = len(uow.recorded)
+        state = await super().feed(uow, saga_id, trigger)
+        completed = [
+            event
+            for event in (
+                uow.registry.decode(r.event_type, r.payload) for r in uow.recorded[already:]
+            )
+            if isinstance(event, TransferCompleted)
+        ]
+        if completed and state.data is not None:
+            loaded = await uow.load(self.aggregate, self.stream_id(saga_id))
+            state = await uow.record(self.aggregate, loaded, settled(state.data, completed[0]))
+        return state
+
+
+class Collab:
+    def __init__(
+        self,
+        app: Application,
+        runtime: TransferRuntime,
+        stock: StockLookup,
+        deadlines: Deadlines = DEFAULT_DEADLINES,
+    ) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.stock = stock
+        self.deadlines = deadlines
+        self.queries = CollabQueries(app)
+
+    async def recommend(
+        self, store_id: str, part_number: str, quantity: int, limit: int
+    ) -> list[Candidate]:
+        holders = await self.stock.holders(part_number, quantity, store_id)
+        now = self.app.clock.now()
+        since = business_day(now) - timedelta(days=DEMAND_WINDOW_DAYS - 1)
+        demand = await self.queries.demand(part_number, since)
+        located = await self.queries.locations([store_id, *(h.store_id for h in holders)])
+        holdings = [
+            Holding(
+                h.store_id,
+                h.available,
+                h.last_movement_at,
+                demand.get(h.store_id, 0),
+                located.get(h.store_id),
+            )
+            for h in holders
+        ]
+        return rank_sources(store_id, located.get(store_id), holdings, quantity, now, limit)
+
+    async def request_transfer(self, command: RequestTransfer, request_id: str) -> str:
+        ranked = await self.recommend(
+            command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
+        )
+
+        async def handler(uow: UnitOfWork) -> str:
+            # Refused inside the handler, so a retry of a request that took the last
+            # units (nobody has any left now) replays its transfer instead.
+            if not ranked:
+                raise RuleViolated(
+                    reasons.NO_SOURCE_AVAILABLE,
+                    f"no store has {command.quantity} of {command.part_number} available",
+                    subject=f"part/{command.part_number}",
+                )
+            candidates = tuple(c.store_id for c in ranked)
+            await self.runtime.start(
+                uow, command.transfer_id, requested(command, candidates, self.deadlines)
+            )
+            return command.transfer_id
+
+        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+
+    async def approve(
+        self, command: ApproveTransfer, request_id: str, acting_for: str | None
+    ) -> str:
+        return await self._answer(
+            command, request_id, lambda t, step: approved(t, command), acting_for
+        )
+
+    async def reject(self, command: RejectTransfer, request_id: str, acting_for: str | None) -> str:
+        return await self._answer(
+            command, request_id, lambda t, step: rejected(t, command), acting_for
+        )
+
+    async def report_courier(self, command: ReportCourierProgress, request_id: str) -> str:
+        return await self._answer(
+            command, request_id, lambda t, step: courier_reported(t, step, command)
+        )
+
+    async def _answer(
+        self, command: Any, request_id: str, event_of: Any, acting_for: str | None = None
+    ) -> str:
+        """Signal the saga; `acting_for` is the source store the caller answers for (None:
+        HQ), refused once another source is being asked."""
+
+        async def handler(uow: UnitOfWork) -> str:
+            state = await self.runtime.state(uow, command.transfer_id)
+            if state.data is None:
+                raise NotFound("transfer", command.transfer_id)
+            step = self.runtime.saga.steps[min(state.step, len(self.runtime.saga.steps) - 1)]
+            if acting_for is not None and acting_for != state.data.source_store_id:
+                raise _not_awaiting(command, state)  # another source is being asked now
+            try:
+                await self.runtime.signal(uow, command.transfer_id, event_of(state.data, step.name))
+            except RuleViolated as refused:
+                if refused.reason != NOT_AWAITING:
+                    raise
+                raise _not_awaiting(command, state) from refused
+            return str(command.transfer_id)
+
+        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+
+    # Inventory's events
+
+    async def count_issued(self, uow: UnitOfWork, event: InboundEvent) -> None:
+        if event.event_type != PARTS_ISSUED:
+            return
+        try:
+            issued = inventory_events.PartsIssued.FromString(event.payload)
+        except Exception as exc:  # a payload that never decodes will not decode later
+            raise PoisonMessage(f"undecodable PartsIssued: {exc}") from exc
+        day = business_day(issued.at.ToDatetime(tzinfo=UTC))
+        await read_model.count_issued(
+            uow, issued.store_id, issued.part_number, day, int(issued.quantity)
+        )
+
+
+def _not_awaiting(command: Any, state: SagaState[Transfer]) -> RuleViolated:
+    stage = read_model.stage(state)
+    return RuleViolated(
+        reasons.TRANSFER_NOT_AWAITING,
+        f"transfer {command.transfer_id} is not waiting for {type(command).__name__} "
+        f"(it is at {stage})",
+        subject=f"transfer/{command.transfer_id}",
+        metadata={"stage": stage},
+    )
+
+
+def demand_subscription(collab: Collab) -> Subscription:
+    return Subscription(
+        name="collab-part-demand",
+        stream="INVENTORY",
+        subjects=("inventory.v1.*.PartsIssued",),
+        handler=collab.count_issued,
+    )
+
+
+def build_runtime(deadlines: Deadlines) -> TransferRuntime:
+    return TransferRuntime(transfer_saga(deadlines), store_of=lambda e: e.store_id)

@@ -1,0 +1,1 @@
+"""Collab business: the transfer saga, source ranking and settlement; no I/O."""

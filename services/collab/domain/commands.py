@@ -1,0 +1,55 @@
+"""What callers ask of collab, in the imperative, with `at`, the time they asked."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Urgency(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class CourierProgress(enum.StrEnum):
+    PICKED_UP = "picked_up"
+    DELIVERED = "delivered"
+    LOST = "lost"
+
+
+@dataclass(frozen=True)
+class RequestTransfer:
+    transfer_id: str
+    store_id: str
+    part_number: str
+    quantity: int
+    urgency: Urgency
+    customer_waiting: bool
+    repair_order: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ApproveTransfer:
+    transfer_id: str
+    approved_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RejectTransfer:
+    transfer_id: str
+    reason: str
+    rejected_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReportCourierProgress:
+    transfer_id: str
+    progress: CourierProgress
+    freight_fen: int
+    note: str
+    at: datetime

@@ -1,0 +1,172 @@
+"""Proto <-> domain for collab: requests parsed into commands (all faults at once), rows and
+candidates into replies."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from storemesh.collab.v1 import collab_pb2 as pb
+
+from kernel import validation
+from kernel.codec import timestamp
+from kernel.errors import Violations
+from services.collab.domain.commands import (
+    ApproveTransfer,
+    CourierProgress,
+    RejectTransfer,
+    ReportCourierProgress,
+    RequestTransfer,
+    Urgency,
+)
+from services.collab.domain.sourcing import MAX_LIMIT, Candidate
+from services.collab.queries import CostLine
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# A courier's bill above this is a typo, not a same-city run (fen: 10,000 CNY).
+MAX_FREIGHT_FEN = 1_000_000
+MAX_TRANSFER_QUANTITY = 10_000
+
+_URGENCY = {
+    pb.URGENCY_NORMAL: Urgency.NORMAL,
+    pb.URGENCY_URGENT: Urgency.URGENT,
+    pb.URGENCY_CRITICAL: Urgency.CRITICAL,
+}
+_PROGRESS = {
+    pb.COURIER_PROGRESS_PICKED_UP: CourierProgress.PICKED_UP,
+    pb.COURIER_PROGRESS_DELIVERED: CourierProgress.DELIVERED,
+    pb.COURIER_PROGRESS_LOST: CourierProgress.LOST,
+}
+
+
+def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTransfer:
+    v = Violations()
+    validation.request_id(v, "request_id", r.request_id)
+    validation.store_code(v, "store_id", r.store_id)
+    validation.identifier(v, "part_number", r.part_number)
+    validation.positive_quantity(v, "quantity", r.quantity, MAX_TRANSFER_QUANTITY)
+    if r.urgency not in _URGENCY:
+        v.add("urgency", "must be URGENCY_NORMAL, URGENCY_URGENT or URGENCY_CRITICAL")
+    validation.text(v, "repair_order", r.repair_order, required=False)
+    v.raise_if_any()
+    return RequestTransfer(
+        r.request_id,
+        r.store_id,
+        r.part_number,
+        r.quantity,
+        _URGENCY[r.urgency],
+        r.customer_waiting,
+        r.repair_order,
+        at,
+    )
+
+
+def recommend(r: pb.RecommendSourcesRequest) -> tuple[str, str, int, int]:
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    validation.identifier(v, "part_number", r.part_number)
+    validation.positive_quantity(v, "quantity", r.quantity, MAX_TRANSFER_QUANTITY)
+    if not 0 <= r.limit <= MAX_LIMIT:
+        v.add("limit", f"must be between 0 (the default, 5) and {MAX_LIMIT}")
+    v.raise_if_any()
+    return r.store_id, r.part_number, r.quantity, r.limit or 5
+
+
+def transfer_id(v: Violations, r: Any) -> None:
+    validation.identifier(v, "transfer_id", r.transfer_id)
+
+
+def lookup(r: Any) -> None:
+    v = Violations()
+    transfer_id(v, r)
+    v.raise_if_any()
+
+
+def answer(r: Any) -> None:
+    v = Violations()
+    validation.request_id(v, "request_id", r.request_id)
+    transfer_id(v, r)
+    if isinstance(r, pb.RejectTransferRequest):
+        validation.text(v, "reason", r.reason)
+    v.raise_if_any()
+
+
+def approve(r: pb.ApproveTransferRequest, by: str, at: datetime) -> ApproveTransfer:
+    answer(r)
+    return ApproveTransfer(r.transfer_id, by, at)
+
+
+def reject(r: pb.RejectTransferRequest, by: str, at: datetime) -> RejectTransfer:
+    answer(r)
+    return RejectTransfer(r.transfer_id, r.reason, by, at)
+
+
+def courier(r: pb.ReportCourierProgressRequest, at: datetime) -> ReportCourierProgress:
+    v = Violations()
+    validation.request_id(v, "request_id", r.request_id)
+    transfer_id(v, r)
+    if r.progress not in _PROGRESS:
+        v.add("progress", "must be PICKED_UP, DELIVERED or LOST")
+    validation.non_negative(v, "freight_fen", r.freight_fen, MAX_FREIGHT_FEN)
+    if r.freight_fen and r.progress != pb.COURIER_PROGRESS_DELIVERED:
+        v.add("freight_fen", "is charged on delivery only")
+    validation.text(v, "note", r.note, required=False)
+    v.raise_if_any()
+    return ReportCourierProgress(r.transfer_id, _PROGRESS[r.progress], r.freight_fen, r.note, at)
+
+
+def month(r: pb.GetCostSettlementRequest) -> str:
+    v = Violations()
+    if not MONTH.match(r.month):
+        v.add("month", "must be YYYY-MM")
+    v.raise_if_any()
+    return r.month
+
+
+def transfer_message(row: Any) -> pb.Transfer:
+    return pb.Transfer(
+        transfer_id=row.transfer_id,
+        requesting_store_id=row.requesting_store_id,
+        part_number=row.part_number,
+        quantity=row.quantity,
+        urgency=pb.Urgency.Value(f"URGENCY_{row.urgency.upper()}"),
+        customer_waiting=row.customer_waiting,
+        repair_order=row.repair_order,
+        source_store_id=row.source_store_id,
+        candidate_store_ids=list(row.candidates),
+        stage=pb.TransferStage.Value(f"TRANSFER_STAGE_{row.stage}"),
+        reason=row.reason,
+        requested_at=timestamp(row.requested_at),
+        approval_due_at=timestamp(row.approval_due_at),
+        received_at=timestamp(row.received_at),
+        response_seconds=row.response_seconds,
+        within_sla=row.within_sla,
+        freight_fen=row.freight_fen,
+    )
+
+
+def candidate_message(c: Candidate) -> pb.SourceCandidate:
+    return pb.SourceCandidate(
+        store_id=c.store_id,
+        available=c.available,
+        distance_km=-1.0 if c.distance_km is None else round(c.distance_km, 1),
+        available_after=c.available_after,
+        recent_demand=c.recent_demand,
+        idle_days=c.idle_days,
+        score=c.score,
+        reasons=list(c.reasons),
+    )
+
+
+def settlement_message(month: str, lines: list[CostLine]) -> pb.CostSettlement:
+    return pb.CostSettlement(
+        month=month,
+        lines=[
+            pb.CostLine(
+                kind=c.kind, store_id=c.store_id, amount_fen=c.amount_fen, entries=c.entries
+            )
+            for c in lines
+        ],
+        total_fen=sum(c.amount_fen for c in lines),
+    )

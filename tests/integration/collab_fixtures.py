@@ -1,0 +1,151 @@
+"""A running collab service for integration tests: its own PostgreSQL database, the shared
+NATS namespace and ManualClock, calling the real inventory service over gRPC with a
+service token. The store directory is seeded with four stores' locations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from storemesh.collab.v1 import collab_pb2 as pb
+from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
+from storemesh.inventory.v1 import inventory_pb2 as inventory_pb
+
+from kernel.clock import ManualClock
+from kernel.db import upsert
+from kernel.eventstore import EventStore
+from kernel.store_directory import store_directory
+from kernel.testing.servers import Endpoints, create_database, drop_database
+from services.collab.bootstrap import Collaboration, build_collaboration
+from services.collab.domain.transfer import Deadlines
+from tests.integration.conftest import GrpcClient, Running, settings_for
+from tests.integration.inventory_fixtures import InventoryClient
+from tests.integration.kernel_fixtures import eventually
+
+GZ, FS, DG, SZ, PART = "GZ01", "FS01", "DG01", "SZ01", "HL-200"
+LOCATIONS = {
+    GZ: (23.129, 113.264),
+    FS: (23.022, 113.121),
+    DG: (23.021, 113.752),
+    SZ: (22.543, 114.058),
+}
+
+
+class CollabClient(GrpcClient):
+    stub_type = pb_grpc.CollabServiceStub
+    messages = pb
+
+
+@dataclass
+class CollabRun:
+    running: Running
+    parts: Collaboration
+
+    def client(self, token: str) -> CollabClient:
+        return CollabClient(self.running, token)
+
+
+@pytest.fixture
+def collab_db_url(endpoints: Endpoints) -> Iterator[str]:
+    url = create_database(endpoints.postgres_url, prefix="storemesh_collab")
+    yield url
+    drop_database(url, endpoints.postgres_url)
+
+
+Starter = Callable[..., AbstractAsyncContextManager[CollabRun]]
+
+
+@pytest.fixture
+def start_collab(
+    collab_db_url: str,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+    inventory_service: Running,
+    mint: Callable[..., str],
+) -> Starter:
+    """`async with start_collab() as collab:` one collab process (again: a restart)."""
+
+    @asynccontextmanager
+    async def start(saga_channel: grpc.aio.Channel | None = None) -> AsyncIterator[CollabRun]:
+        settings = settings_for("collab", collab_db_url, endpoints.nats_url, namespace)
+        parts = await build_collaboration(
+            settings,
+            clock=clock,
+            verifier=verifier,
+            timer_interval=3600,
+            inventory=inventory_service.channel,
+            saga_channel=saga_channel,
+            service_token=mint("service", subject="collab"),
+            deadlines=Deadlines(),
+        )
+        async with parts.service.db.transaction() as conn:
+            for version, (store, (lat, lon)) in enumerate(LOCATIONS.items(), start=1):
+                await upsert(
+                    conn,
+                    store_directory,
+                    {
+                        "store_id": store,
+                        "name": store,
+                        "region": "Guangdong",
+                        "latitude": lat,
+                        "longitude": lon,
+                        "closed": False,
+                        "version": version,
+                    },
+                    ["store_id"],
+                )
+        port = await parts.service.host.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield CollabRun(Running(parts.service, channel), parts)
+        finally:
+            await channel.close()
+            await parts.service.host.stop(grace=1.0)
+
+    return start
+
+
+async def stocked(inv: InventoryClient, **stores: int) -> None:
+    await inv.RegisterPart(
+        part=inventory_pb.Part(
+            part_number=PART, name="Headlight", category="body", unit="pc", unit_cost_fen=48_000
+        )
+    )
+    for store, quantity in stores.items():
+        await inv.ReceiveStock(store_id=store, part_number=PART, quantity=quantity)
+
+
+async def position(inv: InventoryClient, store: str) -> Any:
+    return await inv.GetStockPosition(store_id=store, part_number=PART)
+
+
+async def at_stage(client: CollabClient, transfer_id: str, stage: int, source: str = "") -> Any:
+    """The transfer once it reached `stage` (at `source`, if given): the dispatcher works in
+    the background, so its calls land a moment after the command that caused them."""
+
+    async def probe() -> Any:
+        t = await client.GetTransfer(transfer_id=transfer_id)
+        return t if t.stage == stage and (not source or t.source_store_id == source) else None
+
+    return await eventually(probe)
+
+
+async def saga_event_types(run: CollabRun, transfer_id: str) -> list[str]:
+    runtime = run.parts.collab.runtime
+    async with run.parts.service.db.transaction() as conn:
+        recorded = await EventStore().read_stream(conn, runtime.stream_id(transfer_id))
+    return [r.event_type.rsplit(".", 1)[-1] for r in recorded]
+
+
+async def saga_events(run: CollabRun, transfer_id: str) -> list[Any]:
+    runtime = run.parts.collab.runtime
+    registry = run.parts.service.app.registry
+    async with run.parts.service.db.transaction() as conn:
+        recorded = await EventStore().read_stream(conn, runtime.stream_id(transfer_id))
+    return [registry.decode(r.event_type, r.payload) for r in recorded]
