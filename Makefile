@@ -56,7 +56,7 @@ bench: proto servers
 lint: proto buf-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain
+	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain services/analytics/domain
 
 buf-lint:
 	@if [ ! -x tools/node_modules/.bin/buf ]; then npm install --silent --no-audit --no-fund --prefix tools >/dev/null; fi
