@@ -1,0 +1,24 @@
+"""The analytics domain: reports, targets, warnings, contribution, comparison, diagnosis."""
+
+from __future__ import annotations
+
+from services.analytics.domain.operating_reports import (
+    OperatingReportRecorded,
+    OperatingReportSuperseded,
+)
+from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
+from services.analytics.domain.targets import TargetSet
+from services.analytics.domain.warning_board import WarningCleared, WarningRaised
+
+NETWORK = "_network"  # the subject token of rankings, which belong to no store
+
+# Every event the analytics context records, as `analytics.v1.<store_id>.<ClassName>`.
+EVENT_TYPES: tuple[type, ...] = (
+    OperatingReportRecorded,
+    OperatingReportSuperseded,
+    TargetSet,
+    WarningRaised,
+    WarningCleared,
+    ContributionRankingPublished,
+    SupportChampionsNamed,
+)
