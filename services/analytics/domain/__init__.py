@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.analytics.domain.alarm_settings import AlarmLineSet
 from services.analytics.domain.operating_reports import (
     OperatingReportRecorded,
     OperatingReportSuperseded,
@@ -10,9 +11,10 @@ from services.analytics.domain.rankings import ContributionRankingPublished, Sup
 from services.analytics.domain.targets import TargetSet
 from services.analytics.domain.warning_board import WarningCleared, WarningRaised
 
-NETWORK = "_network"  # the subject token of rankings, which belong to no store
+NETWORK = "_network"  # the subject token of events that belong to no store
 
-# Every event the analytics context records, as `analytics.v1.<store_id>.<ClassName>`.
+# Every event the analytics context records, as `analytics.v1.<store_id>.<ClassName>`
+# (`analytics.v1._network.<ClassName>` for rankings, champions and alarm lines).
 EVENT_TYPES: tuple[type, ...] = (
     OperatingReportRecorded,
     OperatingReportSuperseded,
@@ -21,4 +23,5 @@ EVENT_TYPES: tuple[type, ...] = (
     WarningCleared,
     ContributionRankingPublished,
     SupportChampionsNamed,
+    AlarmLineSet,
 )

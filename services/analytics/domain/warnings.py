@@ -190,17 +190,6 @@ DEFAULT_ALARM_LINES: tuple[AlarmLine, ...] = (
 )
 
 
-def alarm_lines(overrides: Mapping[str, Fraction] | None = None) -> tuple[AlarmLine, ...]:
-    """The field's lines with HQ's changes (indicator code -> new line)."""
-    changes = dict(overrides or {})
-    return tuple(
-        AlarmLine(
-            indicator=a.indicator, line=changes.get(a.indicator, a.line), direction=a.direction
-        )
-        for a in DEFAULT_ALARM_LINES
-    )
-
-
 def alarm_warnings(
     store_id: str,
     period: Period,

@@ -3,11 +3,12 @@ the month-end projection and the ranking of risks."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
 
+from services.analytics.domain.alarm_settings import AlarmLineSet, alarm_settings
 from services.analytics.domain.indicators import BY_CODE, Direction
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import (
@@ -15,7 +16,6 @@ from services.analytics.domain.warnings import (
     Light,
     Rule,
     Warning,
-    alarm_lines,
     alarm_warnings,
     decline,
     light,
@@ -29,6 +29,7 @@ from services.analytics.domain.warnings import (
 UP = Direction.HIGHER_IS_BETTER
 DOWN = Direction.LOWER_IS_BETTER
 NOVEMBER = Period.month(2026, 11)
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 P = Fraction
 
 
@@ -168,10 +169,12 @@ def test_the_field_alarm_lines_raise_only_when_crossed(
 
 
 def test_hq_can_move_an_alarm_line() -> None:
-    lines = alarm_lines({"complaint_rate": P(3, 100)})
-    assert [
-        w.indicator for w in alarm_warnings("SZ01", NOVEMBER, {"complaint_rate": P(4, 100)}, lines)
-    ] == ["complaint_rate"]
+    moved = AlarmLineSet(
+        indicator="complaint_rate", line=P(3, 100), previous_line=P(5, 100), occurred_at=NOW
+    )
+    lines = alarm_settings.fold([moved]).lines()
+    found = alarm_warnings("SZ01", NOVEMBER, {"complaint_rate": P(4, 100)}, lines)
+    assert [(w.indicator, w.reference) for w in found] == [("complaint_rate", P(3, 100))]
 
 
 def test_88_percent_projected_at_39_percent_of_the_month_is_yellow() -> None:
