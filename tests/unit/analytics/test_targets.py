@@ -188,3 +188,15 @@ def test_attainment_is_direction_aware() -> None:
     assert attainment(Direction.HIGHER_IS_BETTER, P(88), P(100)) == P(88, 100)
     assert attainment(Direction.LOWER_IS_BETTER, P(8, 100), P(5, 100)) == P(5, 8)
     assert attainment(Direction.LOWER_IS_BETTER, P(0), P(5, 100)) == 1
+
+
+@pytest.mark.parametrize("spring_festival_month", [1, 2])
+@pytest.mark.parametrize("total", [0, 1, 11, 13, 999_999_99, 12_345_678_91])
+def test_the_split_always_sums_to_the_year_and_keeps_the_festival_month_lowest(
+    spring_festival_month: int, total: int
+) -> None:
+    months = split_yearly(total, seasonality_weights(spring_festival_month, P(10, 100)))
+    assert sum(months) == total
+    assert all(m >= 0 for m in months)
+    if total >= 100:
+        assert months[spring_festival_month - 1] == min(months)
