@@ -17,14 +17,14 @@ from kernel.decider import Decider
 from kernel.errors import Violations
 from kernel.validation import store_code
 from services.analytics.domain.periods import Period
-from services.analytics.domain.warnings import Light, Rule, Warning
+from services.analytics.domain.warnings import Light, Risk, Rule
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssessWarnings:
     store_id: str
     rules: frozenset[Rule]
-    found: tuple[Warning, ...]
+    found: tuple[Risk, ...]
     at: datetime
 
 

@@ -1,4 +1,4 @@
-"""Warning rules (智能预警): direction-aware traffic lights, streaks, declines, alarm lines.
+"""Risk rules (智能预警): direction-aware traffic lights, streaks, declines, alarm lines.
 
 Bounds as domain.md says them: red when the adverse deviation from target is more than
 15%; yellow from 10% to 15%, both included; green below 10%. All arithmetic is exact
@@ -60,8 +60,9 @@ def light(direction: Direction, actual: Fraction, target: Fraction) -> Light | N
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Warning:
-    """One risk: the data, the deviation and the period, and where to drill into it."""
+class Risk:
+    """A warning found by a rule (the dashboard's risks): the data, the deviation and the
+    period, and where to drill into it. Not named Warning: that is a Python builtin."""
 
     store_id: str
     rule: Rule
@@ -87,12 +88,12 @@ class Warning:
 
 def target_warning(
     store_id: str, indicator: Indicator, period: Period, actual: Fraction, target: Fraction
-) -> Warning | None:
+) -> Risk | None:
     colour = light(indicator.direction, actual, target)
     adverse = adverse_deviation(indicator.direction, actual, target)
     if colour is None or colour == Light.GREEN or adverse is None:
         return None
-    return Warning(
+    return Risk(
         store_id=store_id,
         rule=Rule.TARGET_DEVIATION,
         level=colour,
@@ -111,7 +112,7 @@ class DayFigure:
     target: Fraction
 
 
-def vehicles_in_streak(store_id: str, days: Sequence[DayFigure]) -> Warning | None:
+def vehicles_in_streak(store_id: str, days: Sequence[DayFigure]) -> Risk | None:
     """Red when the last 3 consecutive days each had vehicles in more than 15% under target."""
     last = sorted(days, key=lambda d: d.day)[-VEHICLES_IN_STREAK_DAYS:]
     if len(last) < VEHICLES_IN_STREAK_DAYS:
@@ -122,7 +123,7 @@ def vehicles_in_streak(store_id: str, days: Sequence[DayFigure]) -> Warning | No
     if not all(d is not None and d > RED_BEYOND for d in deviations):
         return None
     today = last[-1]
-    return Warning(
+    return Risk(
         store_id=store_id,
         rule=Rule.VEHICLES_IN_STREAK,
         level=Light.RED,
@@ -136,7 +137,7 @@ def vehicles_in_streak(store_id: str, days: Sequence[DayFigure]) -> Warning | No
 
 def decline(
     store_id: str, indicator: Indicator, series: Sequence[tuple[Period, Fraction]]
-) -> Warning | None:
+) -> Risk | None:
     """Yellow when the last 3 periods each got worse than the one before (CSI 88 → 85 → 82).
 
     Three periods, two steps: the field's example. Worse is lower for a higher-is-better
@@ -154,7 +155,7 @@ def decline(
         return None
     first, latest = last[0][1], last[-1][1]
     adverse = adverse_deviation(indicator.direction, latest, first)
-    return Warning(
+    return Risk(
         store_id=store_id,
         rule=Rule.DECLINE,
         level=Light.YELLOW,
@@ -195,7 +196,7 @@ def alarm_warnings(
     period: Period,
     values: Mapping[str, Fraction],
     lines: Sequence[AlarmLine] = DEFAULT_ALARM_LINES,
-) -> list[Warning]:
+) -> list[Risk]:
     found = []
     for alarm in lines:
         value = values.get(alarm.indicator)
@@ -210,7 +211,7 @@ def alarm_warnings(
             continue
         adverse = adverse_deviation(alarm.direction, value, alarm.line)
         found.append(
-            Warning(
+            Risk(
                 store_id=store_id,
                 rule=Rule.ALARM_LINE,
                 level=Light.RED,
@@ -256,12 +257,12 @@ def projection(actual_to_date: Fraction, target: Fraction, elapsed: Fraction) ->
 
 def projection_warning(
     store_id: str, indicator: Indicator, month: Period, projected: Projection
-) -> Warning | None:
+) -> Risk | None:
     """The traffic light of the projected month end against the month's target."""
     found = target_warning(store_id, indicator, month, projected.projected, projected.target)
     if found is None:
         return None
-    return Warning(
+    return Risk(
         store_id=store_id,
         rule=Rule.MONTH_END_PROJECTION,
         level=found.level,
@@ -273,6 +274,6 @@ def projection_warning(
     )
 
 
-def ranked(warnings: Sequence[Warning]) -> list[Warning]:
+def ranked(warnings: Sequence[Risk]) -> list[Risk]:
     """Most severe first: red before yellow, then the larger adverse deviation, then by id."""
     return sorted(warnings, key=lambda w: (-w.level, -w.deviation, w.warning_id))

@@ -14,7 +14,7 @@ from services.analytics.domain.warning_board import (
     WarningRaised,
     warning_board,
 )
-from services.analytics.domain.warnings import Light, Rule, Warning
+from services.analytics.domain.warnings import Light, Risk, Rule
 
 from .scenario import Scenario
 
@@ -24,8 +24,8 @@ NOVEMBER = Period.month(2026, 11)
 TARGETS = frozenset({Rule.TARGET_DEVIATION})
 
 
-def revenue_warning(level: Light, deviation: Fraction) -> Warning:
-    return Warning(
+def revenue_warning(level: Light, deviation: Fraction) -> Risk:
+    return Risk(
         store_id="SZ01",
         rule=Rule.TARGET_DEVIATION,
         level=level,
@@ -37,7 +37,7 @@ def revenue_warning(level: Light, deviation: Fraction) -> Warning:
     )
 
 
-def raised(warning: Warning) -> WarningRaised:
+def raised(warning: Risk) -> WarningRaised:
     return WarningRaised(
         store_id=warning.store_id,
         warning_id=warning.warning_id,

@@ -1,4 +1,4 @@
-"""Warning rules: the traffic lights at their exact bounds, streaks, declines, alarm lines,
+"""Risk rules: the traffic lights at their exact bounds, streaks, declines, alarm lines,
 the month-end projection and the ranking of risks."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import (
     DayFigure,
     Light,
+    Risk,
     Rule,
-    Warning,
     alarm_warnings,
     decline,
     light,
@@ -207,8 +207,8 @@ def test_no_projection_before_the_month_starts() -> None:
     assert projection(P(0), P(1000), P(0)) is None
 
 
-def w(store: str, level: Light, deviation: Fraction) -> Warning:
-    return Warning(
+def w(store: str, level: Light, deviation: Fraction) -> Risk:
+    return Risk(
         store_id=store,
         rule=Rule.TARGET_DEVIATION,
         level=level,
