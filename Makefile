@@ -69,7 +69,7 @@ lint: proto buf-lint buf-breaking asyncapi-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain \
-		services/collab/domain
+		services/collab/domain services/analytics/domain
 	$(BIN)/lint-imports
 
 tools: $(TOOLS_STAMP)

@@ -1,0 +1,1 @@
+"""The analytics service: KPI, warnings, contribution, store comparison, diagnosis, reports."""

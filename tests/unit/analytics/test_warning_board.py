@@ -1,0 +1,109 @@
+"""The warning board: raise what is new or changed colour, clear what was not found again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from fractions import Fraction
+
+from services.analytics.domain.periods import Period
+from services.analytics.domain.warning_board import (
+    AssessWarnings,
+    WarningBoard,
+    WarningCleared,
+    WarningEvent,
+    WarningRaised,
+    warning_board,
+)
+from services.analytics.domain.warnings import Light, Risk, Rule
+
+from kernel.testing.scenario import Scenario
+
+board: Scenario[WarningBoard, AssessWarnings, WarningEvent] = Scenario(warning_board)
+NOW = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+NOVEMBER = Period.month(2026, 11)
+TARGETS = frozenset({Rule.TARGET_DEVIATION})
+
+
+def revenue_warning(level: Light, deviation: Fraction) -> Risk:
+    return Risk(
+        store_id="SZ01",
+        rule=Rule.TARGET_DEVIATION,
+        level=level,
+        indicator="revenue",
+        period=NOVEMBER,
+        actual=100 * (1 - deviation),
+        reference=Fraction(100),
+        deviation=deviation,
+    )
+
+
+def raised(warning: Risk) -> WarningRaised:
+    return WarningRaised(
+        store_id=warning.store_id,
+        warning_id=warning.warning_id,
+        rule=warning.rule,
+        level=warning.level,
+        indicator=warning.indicator,
+        period=warning.period,
+        actual=warning.actual,
+        reference=warning.reference,
+        deviation=warning.deviation,
+        drill_down=warning.drill_down,
+        occurred_at=NOW,
+    )
+
+
+YELLOW = revenue_warning(Light.YELLOW, Fraction(12, 100))
+RED = revenue_warning(Light.RED, Fraction(20, 100))
+
+
+def test_a_new_warning_is_raised_with_its_data_and_drill_down() -> None:
+    board.given().when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(YELLOW,), at=NOW)
+    ).then(raised(YELLOW))
+
+
+def test_a_warning_found_again_in_the_same_colour_is_not_raised_twice() -> None:
+    board.given(raised(YELLOW)).when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(YELLOW,), at=NOW)
+    ).then_nothing_happens()
+
+
+def test_a_warning_turning_red_is_raised_again() -> None:
+    board.given(raised(YELLOW)).when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(RED,), at=NOW)
+    ).then(raised(RED))
+
+
+def test_a_warning_no_longer_found_is_cleared() -> None:
+    board.given(raised(YELLOW)).when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(), at=NOW)
+    ).then(
+        WarningCleared(
+            store_id="SZ01",
+            warning_id=YELLOW.warning_id,
+            rule=Rule.TARGET_DEVIATION,
+            indicator="revenue",
+            period=NOVEMBER,
+            occurred_at=NOW,
+        )
+    )
+
+
+def test_an_assessment_of_other_rules_leaves_the_warning_alone() -> None:
+    board.given(raised(YELLOW)).when(
+        AssessWarnings(
+            store_id="SZ01", rules=frozenset({Rule.VEHICLES_IN_STREAK}), found=(), at=NOW
+        )
+    ).then_nothing_happens()
+
+
+def test_a_warning_of_another_store_or_rule_is_malformed() -> None:
+    board.given().when(
+        AssessWarnings(
+            store_id="GZ01",
+            rules=frozenset({Rule.DECLINE}),
+            found=(YELLOW,),
+            at=NOW,
+        )
+    ).then_invalid("found[0].store_id", "found[0].rule")
