@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -337,6 +337,13 @@ class EventStore:
         version = await conn.scalar(_STREAM_VERSION, {"stream_id": stream_id})
         return int(version or 0)
 
+    async def stream_versions(
+        self, conn: AsyncConnection, stream_ids: Collection[str]
+    ) -> dict[str, int]:
+        """The current version of each stream that has one (a stream never written has none)."""
+        result = await conn.execute(_STREAM_VERSIONS, {"stream_ids": list(stream_ids)})
+        return {row.stream_id: row.version for row in result}
+
     async def read_stream(
         self, conn: AsyncConnection, stream_id: str, after_version: int = 0
     ) -> list[RecordedEvent]:
@@ -387,6 +394,9 @@ _MOVE_VERSION = (
         )
     )
     .values(version=bindparam("b_new"))
+)
+_STREAM_VERSIONS = select(streams.c.stream_id, streams.c.version).where(
+    streams.c.stream_id.in_(bindparam("stream_ids", expanding=True))
 )
 _STREAM_VERSION = select(streams.c.version).where(streams.c.stream_id == bindparam("stream_id"))
 _READ_STREAM = (
