@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.aggregate_cache import AggregateCache, Entry
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
-from kernel.db import Database, upsert
+from kernel.db import Database
 from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
 from kernel.events import EventRegistry
@@ -29,6 +29,7 @@ from kernel.eventstore import (
     RecordedEvent,
     command_log,
     log_command,
+    schedule_timer,
     timers,
 )
 from kernel.telemetry import current_trace_metadata
@@ -192,19 +193,7 @@ class UnitOfWork:
 
     async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
         """A durable timer: fires once at due_at, in the timer runner of any replica."""
-        await upsert(
-            self.conn,
-            timers,
-            {
-                "timer_id": timer_id,
-                "kind": kind,
-                "due_at": due_at,
-                "payload": to_json(payload),
-                "attempts": 0,
-                "last_error": None,
-            },
-            ["timer_id"],
-        )
+        await schedule_timer(self.conn, timer_id, kind, due_at, to_json(payload))
 
     async def cancel_timer(self, timer_id: str) -> None:
         await self.conn.execute(_CANCEL_TIMER, {"timer_id": timer_id})

@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Migration, UtcDateTime
+from kernel.db import Migration, UtcDateTime, upsert
 from kernel.errors import ConcurrencyConflict
 
 metadata = MetaData()
@@ -368,15 +368,13 @@ class EventStore:
     async def save_snapshot(
         self, conn: AsyncConnection, stream_id: str, version: int, state: Any
     ) -> None:
-        result = await conn.execute(
-            update(snapshots)
-            .where(snapshots.c.stream_id == stream_id)
-            .values(version=version, state=state)
+        """One upsert, built once (it was an update, then an insert when none existed)."""
+        await upsert(
+            conn,
+            snapshots,
+            {"stream_id": stream_id, "version": version, "state": state},
+            ["stream_id"],
         )
-        if result.rowcount == 0:
-            await conn.execute(
-                snapshots.insert().values(stream_id=stream_id, version=version, state=state)
-            )
 
 
 # Statements built once: building and cache-keying a statement per call costs more CPU
@@ -448,6 +446,35 @@ async def log_command(
         await conn.execute(command_log.insert(), row)
 
 
+async def schedule_timer(
+    conn: AsyncConnection, timer_id: str, kind: str, due_at: datetime, payload: Any
+) -> None:
+    """Arm (or re-arm) a durable timer in the caller's transaction."""
+    row = {
+        "timer_id": timer_id,
+        "kind": kind,
+        "due_at": due_at,
+        "payload": payload,
+        "attempts": 0,
+        "last_error": None,
+    }
+    if conn.dialect.name == "postgresql":
+        # Straight to the driver, as the append: on a reservation's path SQLAlchemy's
+        # statement handling cost more CPU than the upsert itself.
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.execute(_SCHEDULE_TIMER_PG, {**row, "payload": Json(payload)})
+    else:
+        await upsert(conn, timers, row, ["timer_id"])
+
+
+_SCHEDULE_TIMER_PG = (
+    "INSERT INTO timers (timer_id, kind, due_at, payload, attempts, last_error) "
+    "VALUES (%(timer_id)s, %(kind)s, %(due_at)s, %(payload)s::json, %(attempts)s, "
+    "%(last_error)s) ON CONFLICT (timer_id) DO UPDATE SET kind = excluded.kind, "
+    "due_at = excluded.due_at, payload = excluded.payload, attempts = excluded.attempts, "
+    "last_error = excluded.last_error"
+)
 _LOG_COMMAND_PG = (
     "INSERT INTO command_log (request_id, command_type, fingerprint, result, recorded_at) "
     "VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, %(result)s::json, "
