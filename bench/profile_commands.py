@@ -65,7 +65,7 @@ COMPONENTS = (
         (("services/inventory/read_model/lookups.py", "get_part"),),
     ),
     Component("  Application.handle", (("kernel/application.py", "handle"),)),
-    Component("    command fingerprint", (("kernel/application.py", "fingerprint"),)),
+    Component("    command fingerprint", (("kernel/fingerprint.py", "fingerprint"),)),
     Component(
         "    event-store load (snapshot, stream read, fold)",
         (("kernel/application.py", "load"),),
@@ -77,7 +77,10 @@ COMPONENTS = (
         (("services/inventory/read_model/tables.py", "project"),),
     ),
     Component("    timer schedule (ReserveStock)", (("kernel/application.py", "schedule"),)),
-    Component("    command log insert", (("kernel/eventstore.py", "log_command"),)),
+    Component(
+        "    command log insert (with the timers armed since this change)",
+        (("kernel/command_writes.py", "write"),),
+    ),
     Component(
         "    begin and commit (AsyncConnection begin / transaction exit)",
         (

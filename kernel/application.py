@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.aggregate_cache import AggregateCache, Entry
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
+from kernel.command_writes import CommandLogRow, TimerRow, write
 from kernel.db import Database
 from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
@@ -28,10 +27,9 @@ from kernel.eventstore import (
     NewEvent,
     RecordedEvent,
     command_log,
-    log_command,
-    schedule_timer,
     timers,
 )
+from kernel.fingerprint import fingerprint as fingerprint  # re-exported: its old home
 from kernel.telemetry import current_trace_metadata
 
 log = structlog.get_logger("storemesh.kernel.application")
@@ -112,6 +110,9 @@ class UnitOfWork:
     seen: dict[str, Entry] = field(default_factory=dict)
     from_cache: set[str] = field(default_factory=set)
     appended: set[str] = field(default_factory=set)
+    # Timers armed by this unit of work, written with the command log at its end; None:
+    # written at once (timers, consumers and sagas outside `handle` write no log).
+    armed: dict[str, TimerRow] | None = None
 
     @property
     def unguarded(self) -> set[str]:
@@ -193,26 +194,16 @@ class UnitOfWork:
 
     async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
         """A durable timer: fires once at due_at, in the timer runner of any replica."""
-        await schedule_timer(self.conn, timer_id, kind, due_at, to_json(payload))
+        timer = TimerRow(timer_id, kind, due_at, to_json(payload))
+        if self.armed is None:
+            await write(self.conn, [timer], None)
+        else:
+            self.armed[timer_id] = timer
 
     async def cancel_timer(self, timer_id: str) -> None:
+        if self.armed is not None:
+            self.armed.pop(timer_id, None)
         await self.conn.execute(_CANCEL_TIMER, {"timer_id": timer_id})
-
-
-def fingerprint(command: Any, context_fields: Sequence[str] = ()) -> str:
-    """A digest of what the command asks for, leaving out when it was asked and the
-    `context_fields` the service filled in from its own state (facts it loaded)."""
-    if is_dataclass(command) and not isinstance(command, type):
-        left_out = {"at", *context_fields}
-        body = {
-            f.name: to_json(getattr(command, f.name))
-            for f in fields(command)
-            if f.name not in left_out
-        }
-    else:
-        body = to_json(command)
-    raw = json.dumps({"type": type(command).__name__, "body": body}, sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class Application:
@@ -298,17 +289,15 @@ class Application:
                         conn, read_cached=not fresh and attempt < self.max_attempts
                     )
                     uow.metadata.update(request_id=request_id or "", command=command_type)
+                    uow.armed = {}
                     result = await handler(uow)
                     await self._check_unguarded(uow)
+                    logged = None
                     if request_id:
-                        await log_command(
-                            conn,
-                            request_id=request_id,
-                            command_type=command_type,
-                            fingerprint=digest,
-                            result=to_json(result),
-                            recorded_at=self.clock.now(),
+                        logged = CommandLogRow(
+                            request_id, command_type, digest, to_json(result), self.clock.now()
                         )
+                    await write(conn, list(uow.armed.values()), logged)
                 self.cache.keep(uow.seen)
                 if uow.recorded:
                     self.notify_committed()

@@ -421,67 +421,6 @@ _UNPUBLISHED = (
 _PUBLISHED = outbox.delete().where(outbox.c.position.in_(bindparam("positions", expanding=True)))
 
 
-async def log_command(
-    conn: AsyncConnection,
-    *,
-    request_id: str,
-    command_type: str,
-    fingerprint: str,
-    result: Any,
-    recorded_at: datetime,
-) -> None:
-    """Record a command's result under its request id (a repeat hits the primary key)."""
-    row = {
-        "request_id": request_id,
-        "command_type": command_type,
-        "fingerprint": fingerprint,
-        "result": result,
-        "recorded_at": recorded_at,
-    }
-    if conn.dialect.name == "postgresql":
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        await driver.execute(_LOG_COMMAND_PG, {**row, "result": Json(result)})
-    else:
-        await conn.execute(command_log.insert(), row)
-
-
-async def schedule_timer(
-    conn: AsyncConnection, timer_id: str, kind: str, due_at: datetime, payload: Any
-) -> None:
-    """Arm (or re-arm) a durable timer in the caller's transaction."""
-    row = {
-        "timer_id": timer_id,
-        "kind": kind,
-        "due_at": due_at,
-        "payload": payload,
-        "attempts": 0,
-        "last_error": None,
-    }
-    if conn.dialect.name == "postgresql":
-        # Straight to the driver, as the append: on a reservation's path SQLAlchemy's
-        # statement handling cost more CPU than the upsert itself.
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        await driver.execute(_SCHEDULE_TIMER_PG, {**row, "payload": Json(payload)})
-    else:
-        await upsert(conn, timers, row, ["timer_id"])
-
-
-_SCHEDULE_TIMER_PG = (
-    "INSERT INTO timers (timer_id, kind, due_at, payload, attempts, last_error) "
-    "VALUES (%(timer_id)s, %(kind)s, %(due_at)s, %(payload)s::json, %(attempts)s, "
-    "%(last_error)s) ON CONFLICT (timer_id) DO UPDATE SET kind = excluded.kind, "
-    "due_at = excluded.due_at, payload = excluded.payload, attempts = excluded.attempts, "
-    "last_error = excluded.last_error"
-)
-_LOG_COMMAND_PG = (
-    "INSERT INTO command_log (request_id, command_type, fingerprint, result, recorded_at) "
-    "VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, %(result)s::json, "
-    "%(recorded_at)s)"
-)
-
-
 @functools.cache
 def _one_statement_append(count: int, new_stream: bool) -> str:
     """The version claim, the inserts of `count` events and their outbox rows as one
