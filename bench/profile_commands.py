@@ -34,7 +34,7 @@ from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from bench import config
 from bench.context import BenchContext
-from bench.load import closed_loop
+from bench.load import LoadResult, closed_loop
 from bench.runner import LOG_LEVEL
 from kernel.service import Service
 from kernel.store_directory import store_directory
@@ -62,10 +62,10 @@ COMPONENTS = (
     ),
     Component(
         "  part-reference check (read_model.get_part)",
-        (("services/inventory/read_model.py", "get_part"),),
+        (("services/inventory/read_model/lookups.py", "get_part"),),
     ),
     Component("  Application.handle", (("kernel/application.py", "handle"),)),
-    Component("    command fingerprint", (("kernel/application.py", "fingerprint"),)),
+    Component("    command fingerprint", (("kernel/fingerprint.py", "fingerprint"),)),
     Component(
         "    event-store load (snapshot, stream read, fold)",
         (("kernel/application.py", "load"),),
@@ -73,10 +73,14 @@ COMPONENTS = (
     Component("    event-store append", (("kernel/eventstore.py", "append"),)),
     Component("    snapshot save", (("kernel/eventstore.py", "save_snapshot"),)),
     Component(
-        "    projection (read_model.project)", (("services/inventory/read_model.py", "project"),)
+        "    projection (read_model.project)",
+        (("services/inventory/read_model/tables.py", "project"),),
     ),
     Component("    timer schedule (ReserveStock)", (("kernel/application.py", "schedule"),)),
-    Component("    command log insert", (("kernel/eventstore.py", "log_command"),)),
+    Component(
+        "    command log insert (with the timers armed since this change)",
+        (("kernel/command_writes.py", "write"),),
+    ),
     Component(
         "    begin and commit (AsyncConnection begin / transaction exit)",
         (
@@ -183,10 +187,14 @@ class CpuSampler:
         self.samples.add(stack)
 
 
-def render(command: str, calls: int, clients: int, samples: Samples) -> str:
+def render(command: str, load: LoadResult, samples: Samples) -> str:
     busy = max(samples.busy, 1)
     lines = [
-        f"### {command}: {calls} calls, {clients} clients",
+        f"### {command}: {load.ok} calls, {load.clients} clients",
+        "",
+        f"CPU per call {load.cpu_ms_per_op:.2f} ms (whole process, sampler included);"
+        f" {load.ok / load.elapsed:.0f} calls/s, p50 {load.p50_ms:.1f} ms,"
+        f" p99 {load.p99_ms:.1f} ms (rates move with the machine's load).",
         "",
         f"{samples.busy} samples of the event loop thread at work; {samples.idle} more found"
         " it waiting while other threads (grpcio's C core) used the CPU, left out below.",
@@ -211,14 +219,14 @@ async def _sampled(
     calls: int,
     max_seconds: float,
     call: Callable[[int, int], Awaitable[object]],
-) -> tuple[Samples, int]:
+) -> tuple[Samples, LoadResult]:
     with CpuSampler() as sampler:
         result = await closed_loop(
             label, clients, call, max_calls=calls, max_seconds=max_seconds, warmup_calls=2
         )
     if result.errors:
         raise RuntimeError(f"{label}: calls failed: {dict(result.errors)}")
-    return sampler.samples, result.ok
+    return sampler.samples, result
 
 
 async def run(calls: int, clients: int, max_seconds: float) -> str:
@@ -275,8 +283,8 @@ async def run(calls: int, clients: int, max_seconds: float) -> str:
                 )
 
             for label, call in (("ReceiveStock", receive), ("ReserveStock", reserve)):
-                samples, ok = await _sampled(label, clients, calls, max_seconds, call)
-                out.append(render(label, ok, clients, samples))
+                samples, load = await _sampled(label, clients, calls, max_seconds, call)
+                out.append(render(label, load, samples))
     finally:
         ctx.close()
         endpoints.stop()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -16,20 +14,22 @@ from opentelemetry import trace
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.aggregate_cache import AggregateCache, Entry
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
-from kernel.db import Database, upsert
+from kernel.command_writes import CommandLogRow, TimerRow, write
+from kernel.db import Database
 from kernel.decider import Decider
-from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated
+from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import (
     EventStore,
     NewEvent,
     RecordedEvent,
     command_log,
-    log_command,
     timers,
 )
+from kernel.fingerprint import fingerprint as fingerprint  # re-exported: its old home
 from kernel.telemetry import current_trace_metadata
 
 log = structlog.get_logger("storemesh.kernel.application")
@@ -88,7 +88,14 @@ class Projector(Protocol):
 
 @dataclass
 class UnitOfWork:
-    """One database transaction: loads aggregates, records their events, schedules timers."""
+    """One database transaction: loads aggregates, records their events, schedules timers.
+
+    With a `cache`, every stream this unit of work writes is dropped from it at once (the
+    state is not committed yet) and `seen` holds each stream's latest state in this
+    transaction, for the application to keep once it has committed. Only with
+    `read_cached` are loads answered from the cache; `unguarded` then names the streams
+    read from it that no append of this transaction checked.
+    """
 
     conn: AsyncConnection
     clock: Clock
@@ -98,8 +105,35 @@ class UnitOfWork:
     metadata: dict[str, Any] = field(default_factory=dict)
     recorded: list[RecordedEvent] = field(default_factory=list)
     policies: Sequence[Policy] = ()
+    cache: AggregateCache | None = None
+    read_cached: bool = False
+    seen: dict[str, Entry] = field(default_factory=dict)
+    from_cache: set[str] = field(default_factory=set)
+    appended: set[str] = field(default_factory=set)
+    # Timers armed by this unit of work, written with the command log at its end; None:
+    # written at once (timers, consumers and sagas outside `handle` write no log).
+    armed: dict[str, TimerRow] | None = None
+
+    @property
+    def unguarded(self) -> set[str]:
+        return self.from_cache - self.appended
 
     async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        if self.cache is not None and self.read_cached:
+            known = self.seen.get(stream_id)
+            if known is None:
+                known = self.cache.get(stream_id)
+                if known is not None:
+                    self.from_cache.add(stream_id)
+            if known is not None:
+                self.seen[stream_id] = known
+                return Loaded(stream_id, known.state, known.version)
+        loaded = await self._load_from_store(aggregate, stream_id)
+        if self.cache is not None:
+            self.seen[stream_id] = Entry(loaded.version, loaded.state)
+        return loaded
+
+    async def _load_from_store(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         state: S | None = None
         version = 0
         snapshot = await self.store.load_snapshot(self.conn, stream_id)
@@ -137,6 +171,10 @@ class UnitOfWork:
         if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
             await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
         loaded.state, loaded.version = state, new_version
+        if self.cache is not None:
+            self.cache.drop((loaded.stream_id,))
+            self.appended.add(loaded.stream_id)
+            self.seen[loaded.stream_id] = Entry(new_version, state)
         await self._react(new_events)
         return state
 
@@ -156,38 +194,16 @@ class UnitOfWork:
 
     async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
         """A durable timer: fires once at due_at, in the timer runner of any replica."""
-        await upsert(
-            self.conn,
-            timers,
-            {
-                "timer_id": timer_id,
-                "kind": kind,
-                "due_at": due_at,
-                "payload": to_json(payload),
-                "attempts": 0,
-                "last_error": None,
-            },
-            ["timer_id"],
-        )
+        timer = TimerRow(timer_id, kind, due_at, to_json(payload))
+        if self.armed is None:
+            await write(self.conn, [timer], None)
+        else:
+            self.armed[timer_id] = timer
 
     async def cancel_timer(self, timer_id: str) -> None:
+        if self.armed is not None:
+            self.armed.pop(timer_id, None)
         await self.conn.execute(_CANCEL_TIMER, {"timer_id": timer_id})
-
-
-def fingerprint(command: Any, context_fields: Sequence[str] = ()) -> str:
-    """A digest of what the command asks for, leaving out when it was asked and the
-    `context_fields` the service filled in from its own state (facts it loaded)."""
-    if is_dataclass(command) and not isinstance(command, type):
-        left_out = {"at", *context_fields}
-        body = {
-            f.name: to_json(getattr(command, f.name))
-            for f in fields(command)
-            if f.name not in left_out
-        }
-    else:
-        body = to_json(command)
-    raw = json.dumps({"type": type(command).__name__, "body": body}, sort_keys=True, default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class Application:
@@ -202,8 +218,10 @@ class Application:
         clock: Clock,
         projectors: Sequence[Projector] = (),
         on_commit: Callable[[], None] | None = None,
+        cached_aggregates: int = 10_000,
     ) -> None:
         self.db = db
+        self.cache = AggregateCache(cached_aggregates)
         self.registry = registry
         self.clock = clock
         self.store = EventStore()
@@ -223,7 +241,8 @@ class Application:
         if self._on_commit is not None:
             self._on_commit()
 
-    def unit_of_work(self, conn: AsyncConnection) -> UnitOfWork:
+    def unit_of_work(self, conn: AsyncConnection, *, read_cached: bool = False) -> UnitOfWork:
+        """`read_cached` only for `handle`, which re-checks what the cache answered."""
         return UnitOfWork(
             conn=conn,
             clock=self.clock,
@@ -232,6 +251,8 @@ class Application:
             projectors=self.projectors,
             metadata=current_trace_metadata(),
             policies=self.policies,
+            cache=self.cache if self.cache.max_entries else None,
+            read_cached=read_cached,
         )
 
     async def handle(
@@ -253,35 +274,50 @@ class Application:
         # The happy path does not look the request id up first: a repeat is caught by the
         # command log's primary key (or by the rule it now breaks) and then replayed.
         look_up_first = False
+        # Decide on cached aggregates until something suggests one of them is stale; the
+        # last attempt always loads from the store, so it cannot end on a stale cache.
+        fresh = False
         for attempt in range(1, self.max_attempts + 1):
+            uow: UnitOfWork | None = None
             try:
                 async with self.db.transaction(f"command {command_type}") as conn:
                     if request_id and look_up_first:
                         previous = await self._previous_result(conn, request_id, digest)
                         if previous is not None:
                             return from_json(previous, result_type)  # type: ignore[no-any-return]
-                    uow = self.unit_of_work(conn)
+                    uow = self.unit_of_work(
+                        conn, read_cached=not fresh and attempt < self.max_attempts
+                    )
                     uow.metadata.update(request_id=request_id or "", command=command_type)
+                    uow.armed = {}
                     result = await handler(uow)
+                    await self._check_unguarded(uow)
+                    logged = None
                     if request_id:
-                        await log_command(
-                            conn,
-                            request_id=request_id,
-                            command_type=command_type,
-                            fingerprint=digest,
-                            result=to_json(result),
-                            recorded_at=self.clock.now(),
+                        logged = CommandLogRow(
+                            request_id, command_type, digest, to_json(result), self.clock.now()
                         )
+                    await write(conn, list(uow.armed.values()), logged)
+                self.cache.keep(uow.seen)
                 if uow.recorded:
                     self.notify_committed()
                 return result
+            except _StaleCache:
+                fresh = True
             except ConcurrencyConflict:
+                self._forget(uow)
                 if attempt == self.max_attempts:
                     raise
                 look_up_first = True  # the winner may be this very request's twin
                 # Jittered: writers that collided once should not collide again in step.
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
-            except DomainError:
+            except DomainError as exc:
+                if uow is not None and uow.from_cache and not isinstance(exc, Unavailable):
+                    # A refusal has no append to prove its state current: decide again
+                    # on the store's state before refusing.
+                    self._forget(uow)
+                    fresh = True
+                    continue
                 if not request_id or look_up_first:
                     raise
                 previous = await self._replay(request_id, digest)
@@ -289,11 +325,29 @@ class Application:
                     raise
                 return from_json(previous, result_type)  # type: ignore[no-any-return]
             except Exception as exc:
+                self._forget(uow)
                 if request_id and _is_duplicate_request(exc) and attempt < self.max_attempts:
                     look_up_first = True  # a twin committed first: the next pass replays it
                     continue
                 raise
         raise AssertionError("unreachable")
+
+    async def _check_unguarded(self, uow: UnitOfWork) -> None:
+        """Streams read from the cache and not appended to: one statement proves them
+        current (as a fresh load at this point would have), or the attempt starts over."""
+        unguarded = uow.unguarded
+        if not unguarded:
+            return
+        current = await self.store.stream_versions(uow.conn, unguarded)
+        stale = [s for s in unguarded if current.get(s, 0) != uow.seen[s].version]
+        if stale:
+            self.cache.drop(stale)
+            raise _StaleCache
+
+    def _forget(self, uow: UnitOfWork | None) -> None:
+        """The attempt failed: what it read may be why, so read it from the store next."""
+        if uow is not None:
+            self.cache.drop(uow.seen)
 
     async def _replay(self, request_id: str, digest: str) -> Any:
         """The stored result of a request refused now, because it already happened."""
@@ -321,6 +375,10 @@ _CANCEL_TIMER = timers.delete().where(timers.c.timer_id == bindparam("timer_id")
 _SELECT_COMMAND = select(command_log.c.fingerprint, command_log.c.result).where(
     command_log.c.request_id == bindparam("request_id")
 )
+
+
+class _StaleCache(Exception):
+    """A cached aggregate the command read without appending to it had moved on."""
 
 
 def _is_duplicate_request(exc: Exception) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Migration, UtcDateTime
+from kernel.db import Migration, UtcDateTime, upsert
 from kernel.errors import ConcurrencyConflict
 
 metadata = MetaData()
@@ -337,6 +337,13 @@ class EventStore:
         version = await conn.scalar(_STREAM_VERSION, {"stream_id": stream_id})
         return int(version or 0)
 
+    async def stream_versions(
+        self, conn: AsyncConnection, stream_ids: Collection[str]
+    ) -> dict[str, int]:
+        """The current version of each stream that has one (a stream never written has none)."""
+        result = await conn.execute(_STREAM_VERSIONS, {"stream_ids": list(stream_ids)})
+        return {row.stream_id: row.version for row in result}
+
     async def read_stream(
         self, conn: AsyncConnection, stream_id: str, after_version: int = 0
     ) -> list[RecordedEvent]:
@@ -361,15 +368,13 @@ class EventStore:
     async def save_snapshot(
         self, conn: AsyncConnection, stream_id: str, version: int, state: Any
     ) -> None:
-        result = await conn.execute(
-            update(snapshots)
-            .where(snapshots.c.stream_id == stream_id)
-            .values(version=version, state=state)
+        """One upsert, built once (it was an update, then an insert when none existed)."""
+        await upsert(
+            conn,
+            snapshots,
+            {"stream_id": stream_id, "version": version, "state": state},
+            ["stream_id"],
         )
-        if result.rowcount == 0:
-            await conn.execute(
-                snapshots.insert().values(stream_id=stream_id, version=version, state=state)
-            )
 
 
 # Statements built once: building and cache-keying a statement per call costs more CPU
@@ -387,6 +392,9 @@ _MOVE_VERSION = (
         )
     )
     .values(version=bindparam("b_new"))
+)
+_STREAM_VERSIONS = select(streams.c.stream_id, streams.c.version).where(
+    streams.c.stream_id.in_(bindparam("stream_ids", expanding=True))
 )
 _STREAM_VERSION = select(streams.c.version).where(streams.c.stream_id == bindparam("stream_id"))
 _READ_STREAM = (
@@ -411,38 +419,6 @@ _UNPUBLISHED = (
     .limit(bindparam("limit"))
 )
 _PUBLISHED = outbox.delete().where(outbox.c.position.in_(bindparam("positions", expanding=True)))
-
-
-async def log_command(
-    conn: AsyncConnection,
-    *,
-    request_id: str,
-    command_type: str,
-    fingerprint: str,
-    result: Any,
-    recorded_at: datetime,
-) -> None:
-    """Record a command's result under its request id (a repeat hits the primary key)."""
-    row = {
-        "request_id": request_id,
-        "command_type": command_type,
-        "fingerprint": fingerprint,
-        "result": result,
-        "recorded_at": recorded_at,
-    }
-    if conn.dialect.name == "postgresql":
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        await driver.execute(_LOG_COMMAND_PG, {**row, "result": Json(result)})
-    else:
-        await conn.execute(command_log.insert(), row)
-
-
-_LOG_COMMAND_PG = (
-    "INSERT INTO command_log (request_id, command_type, fingerprint, result, recorded_at) "
-    "VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, %(result)s::json, "
-    "%(recorded_at)s)"
-)
 
 
 @functools.cache
