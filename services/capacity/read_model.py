@@ -11,6 +11,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -147,12 +150,27 @@ async def _project_store(conn: AsyncConnection, state: StoreState, event: Any) -
     await upsert(conn, stores_view, values, ["store_id"])
 
 
+# The facts the book command in progress decided on, set only around its execute: its
+# day row is projected from the same facts, read once in the same transaction.
+_deciding_on: ContextVar[StoreFacts | None] = ContextVar("capacity_deciding_on", default=None)
+
+
+@contextmanager
+def deciding_on(facts: StoreFacts) -> Iterator[None]:
+    token = _deciding_on.set(facts)
+    try:
+        yield
+    finally:
+        _deciding_on.reset(token)
+
+
 async def _project_day(conn: AsyncConnection, book: BookState, at: datetime) -> None:
     assert book.day is not None
-    row = (
-        await conn.execute(select(stores_view).where(stores_view.c.store_id == book.store_id))
-    ).one()
-    view = day_view(facts_of(row), book.day, book, at)
+    facts = _deciding_on.get()
+    if facts is None or facts.store_id != book.store_id:
+        facts = await store_facts(conn, book.store_id)
+        assert facts is not None
+    view = day_view(facts, book.day, book, at)
     completed_hours = sum(v.labour_hours for v in book.visits_in(VisitStatus.COMPLETED))
     await upsert(
         conn,
@@ -207,6 +225,28 @@ def facts_of(row: Any) -> StoreFacts:
         wait_threshold_minutes=row.wait_threshold_minutes,
         time_zone=row.time_zone,
     )
+
+
+_FACTS = select(
+    stores_view.c.store_id,
+    stores_view.c.closed,
+    stores_view.c.bays,
+    stores_view.c.opening_hours,
+    stores_view.c.availability_factor,
+    stores_view.c.default_daily_capacity,
+    stores_view.c.wait_threshold_minutes,
+    stores_view.c.time_zone,
+).where(stores_view.c.store_id == bindparam("store_id"))
+
+
+async def store_facts(conn: AsyncConnection, store_id: str) -> StoreFacts | None:
+    """A store's facts as its directory row holds them (None: never registered).
+
+    The row is projected from the store's events in their own transaction, so it is the
+    store stream's state, read in one statement of the few columns a book needs.
+    """
+    row = (await conn.execute(_FACTS, {"store_id": store_id})).first()
+    return None if row is None else facts_of(row)
 
 
 def _state(row: Any) -> StoreState:

@@ -1,4 +1,4 @@
-"""The network day view answers exactly as the DayView-per-store path it replaced did.
+"""The capacity monitor's fast paths answer exactly as the paths they replaced did.
 
 The reference below is that path, kept verbatim in spirit: one DayView per store built
 from the same read-model columns by the domain's policies, one message per view, the
@@ -12,7 +12,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.capacity.v1 import capacity_pb2 as pb
 
@@ -32,6 +32,7 @@ from tests.integration.capacity_fixtures import (
     cap,
     capacity_pg_url,
     capacity_service,
+    local,
 )
 
 REGIONS = ("South China", "East China", "Central")
@@ -223,3 +224,27 @@ async def test_network_day_view_pages_cut_the_same_answer(cap: CapacityClient) -
 
     assert len(whole.stores) > 7
     assert pages == list(whole.stores)
+
+
+async def test_a_booking_projects_its_day_from_the_store_facts_it_decided_on(
+    cap: CapacityClient,
+) -> None:
+    await cap.register("SZ01")
+    engine = cap.run.service.db.engine.sync_engine
+    statements: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        await cap.book("A1", local(9, 0))
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+    assert not [s for s in statements if "FROM capacity_stores" in s]
+    assert [s for s in statements if "INSERT INTO capacity_days" in s]
+    day = await cap.GetDayView(store_id="SZ01", day=MONDAY.isoformat())
+    network = await cap.GetNetworkDayView(day=MONDAY.isoformat())
+    assert (day.capacity, day.booked, day.status) == (10, 1, pb.STATUS_COLOUR_GREEN)
+    assert list(network.stores) == [day]
