@@ -173,9 +173,10 @@ class Capacity:
         self, uow: UnitOfWork, command: BookCommand
     ) -> tuple[Executed[BookState], StoreFacts]:
         facts = await load_store_facts(uow, command.store.store_id)
-        done = await uow.execute(
-            BOOKS, book_stream(facts.store_id, command.day), replace(command, store=facts)
-        )
+        with read_model.deciding_on(facts):
+            done = await uow.execute(
+                BOOKS, book_stream(facts.store_id, command.day), replace(command, store=facts)
+            )
         if any(isinstance(e, WaitThresholdExceeded) for e in done.events):
             await uow.schedule(
                 _reassess_timer(facts.store_id, command.day),

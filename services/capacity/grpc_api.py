@@ -41,6 +41,7 @@ from services.capacity.grpc_messages import (
     checked_booking,
     day_view_message,
     hold_message,
+    network_day_message,
     optional_day,
     parse_day,
     profile_from,
@@ -414,9 +415,4 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
         token = ""
         if request.page_size:
             views, token = pages.cut(views, request.page_size, lambda view: (view.store_id,))
-        return pb.NetworkDayView(
-            day=day.isoformat(),
-            totals=reply(network.totals, pb.NetworkDayTotals),
-            stores=[day_view_message(view) for view in views],
-            next_page_token=token,
-        )
+        return network_day_message(day, network.totals, views, token)

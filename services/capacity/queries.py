@@ -31,6 +31,7 @@ from services.capacity.domain.stores import StoreFacts, StoreState
 from services.capacity.domain.utilisation import (
     DayView,
     NetworkDayTotals,
+    StoreDay,
     day_view,
     network_totals,
 )
@@ -41,7 +42,7 @@ FACTS_TTL_SECONDS = 30.0
 @dataclass(frozen=True)
 class NetworkDay:
     totals: NetworkDayTotals
-    stores: list[DayView]
+    stores: list[StoreDay]
 
 
 @dataclass(frozen=True)

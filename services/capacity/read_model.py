@@ -10,6 +10,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,9 +28,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     and_,
+    bindparam,
     func,
     select,
 )
@@ -47,7 +53,7 @@ from services.capacity.domain.stores import (
     StoreState,
 )
 from services.capacity.domain.utilisation import (
-    DayView,
+    StoreDay,
     bay_utilisation,
     day_view,
     status_colour,
@@ -144,12 +150,27 @@ async def _project_store(conn: AsyncConnection, state: StoreState, event: Any) -
     await upsert(conn, stores_view, values, ["store_id"])
 
 
+# The facts the book command in progress decided on, set only around its execute: its
+# day row is projected from the same facts, read once in the same transaction.
+_deciding_on: ContextVar[StoreFacts | None] = ContextVar("capacity_deciding_on", default=None)
+
+
+@contextmanager
+def deciding_on(facts: StoreFacts) -> Iterator[None]:
+    token = _deciding_on.set(facts)
+    try:
+        yield
+    finally:
+        _deciding_on.reset(token)
+
+
 async def _project_day(conn: AsyncConnection, book: BookState, at: datetime) -> None:
     assert book.day is not None
-    row = (
-        await conn.execute(select(stores_view).where(stores_view.c.store_id == book.store_id))
-    ).one()
-    view = day_view(facts_of(row), book.day, book, at)
+    facts = _deciding_on.get()
+    if facts is None or facts.store_id != book.store_id:
+        facts = await store_facts(conn, book.store_id)
+        assert facts is not None
+    view = day_view(facts, book.day, book, at)
     completed_hours = sum(v.labour_hours for v in book.visits_in(VisitStatus.COMPLETED))
     await upsert(
         conn,
@@ -204,6 +225,28 @@ def facts_of(row: Any) -> StoreFacts:
         wait_threshold_minutes=row.wait_threshold_minutes,
         time_zone=row.time_zone,
     )
+
+
+_FACTS = select(
+    stores_view.c.store_id,
+    stores_view.c.closed,
+    stores_view.c.bays,
+    stores_view.c.opening_hours,
+    stores_view.c.availability_factor,
+    stores_view.c.default_daily_capacity,
+    stores_view.c.wait_threshold_minutes,
+    stores_view.c.time_zone,
+).where(stores_view.c.store_id == bindparam("store_id"))
+
+
+async def store_facts(conn: AsyncConnection, store_id: str) -> StoreFacts | None:
+    """A store's facts as its directory row holds them (None: never registered).
+
+    The row is projected from the store's events in their own transaction, so it is the
+    store stream's state, read in one statement of the few columns a book needs.
+    """
+    row = (await conn.execute(_FACTS, {"store_id": store_id})).first()
+    return None if row is None else facts_of(row)
 
 
 def _state(row: Any) -> StoreState:
@@ -287,11 +330,9 @@ _COUNTS = (
 )
 
 
-async def network_day(conn: AsyncConnection, day: date, region: str) -> list[DayView]:
-    """Every open store's day (of a region), by store id: one query for the whole network.
-
-    The ratios and colour come from the domain's policies.
-    """
+@functools.cache
+def _network_day_query(weekday: Weekday, by_region: bool) -> Select[Any]:
+    """The monitor's one statement for a weekday, built once: only its values change."""
     s, d = stores_view.c, days_view.c
     query = (
         select(
@@ -299,18 +340,32 @@ async def network_day(conn: AsyncConnection, day: date, region: str) -> list[Day
             s.bays,
             s.default_daily_capacity,
             s.availability_factor,
-            _hours_column(Weekday.of(day)),
+            _hours_column(weekday),
             d.capacity_override,
             *(func.coalesce(d[name], 0) for name in _COUNTS),
             func.coalesce(d.wait_threshold_exceeded, False),
         )
-        .select_from(stores_view.outerjoin(days_view, and_(d.store_id == s.store_id, d.day == day)))
+        .select_from(
+            stores_view.outerjoin(
+                days_view, and_(d.store_id == s.store_id, d.day == bindparam("day", type_=Date))
+            )
+        )
         .where(~s.closed)
         .order_by(s.store_id)
     )
-    if region:
-        query = query.where(s.region == region)
-    views = []
+    return query.where(s.region == bindparam("region")) if by_region else query
+
+
+async def network_day(conn: AsyncConnection, day: date, region: str) -> list[StoreDay]:
+    """Every open store's day (of a region), by store id: one query for the whole network.
+
+    The ratios and colour come from the domain's policies. A StoreDay per row, not a
+    DayView: the network has thousands of stores, and building them was most of the call.
+    """
+    query = _network_day_query(Weekday.of(day), bool(region))
+    rows = (await conn.execute(query, {"day": day, "region": region})).tuples().all()
+    views: list[StoreDay] = []
+    append = views.append
     for (
         store_id,
         bays,
@@ -330,33 +385,33 @@ async def network_day(conn: AsyncConnection, day: date, region: str) -> list[Day
         labour_hours,
         wait_minutes,
         wait_exceeded,
-    ) in (await conn.execute(query)).tuples():
+    ) in rows:
         capacity = _day_capacity(override, default_capacity, open_hours)
-        views.append(
-            DayView(
-                store_id=store_id,
-                day=day,
-                capacity=capacity,
-                booked=booked,
-                walk_ins=walk_ins,
-                arrived=arrived,
-                waiting=waiting,
-                in_service=in_service,
-                completed=completed,
-                abandoned=abandoned,
-                no_shows=no_shows,
-                live_holds=live_holds,
-                utilisation=utilisation(booked, capacity),
-                status=status_colour(booked, capacity),
-                bay_utilisation=bay_utilisation(
+        append(
+            StoreDay(
+                store_id,
+                day,
+                capacity,
+                booked,
+                walk_ins,
+                arrived,
+                waiting,
+                in_service,
+                completed,
+                abandoned,
+                no_shows,
+                live_holds,
+                utilisation(booked, capacity),
+                status_colour(booked, capacity),
+                bay_utilisation(
                     served_vehicles=completed,
                     hours_per_vehicle=labour_hours / completed if completed else 0.0,
                     bays=bays,
                     open_hours=open_hours,
                     availability_factor=availability_factor,
                 ),
-                estimated_wait_minutes=wait_minutes,
-                wait_threshold_exceeded=wait_exceeded,
+                wait_minutes,
+                wait_exceeded,
             )
         )
     return views

@@ -76,10 +76,7 @@ class WorkforceQueries:
         now = self.now()
 
         async def fetch(conn: AsyncConnection) -> tuple[StoreLocation | None, list[FreeCandidate]]:
-            known, location = await lookups.requesting_store(conn, requesting_store_id)
-            if not known:
-                raise NotFound("store", requesting_store_id)
-            candidates = await lookups.match_candidates(
+            found = await lookups.match_candidates(
                 conn,
                 specialty=specialty,
                 minimum_level=minimum_level,
@@ -88,7 +85,12 @@ class WorkforceQueries:
                 now=now,
                 lent_since=now - FAIRNESS_PERIOD,
             )
-            return location, candidates
+            location = found.requesting_store
+            if location is None:
+                known, location = await lookups.requesting_store(conn, requesting_store_id)
+                if not known:
+                    raise NotFound("store", requesting_store_id)
+            return location, found.candidates
 
         location, candidates = await self.app.query(fetch)
         need = SupportNeed(

@@ -9,7 +9,7 @@ from storemesh.workforce.v1 import workforce_pb2 as pb
 
 from kernel.clock import ManualClock
 from kernel.store_directory import store_directory
-from tests.integration.rich_errors import failure, violated_fields
+from tests.integration.rich_errors import failure, resource, violated_fields
 from tests.integration.workforce_fixtures import (
     FRIDAY,
     NEXT_WEEK,
@@ -136,3 +136,26 @@ async def test_a_need_must_be_complete(wf: WorkforceClient) -> None:
     )
 
     assert violated_fields(err) == ["ends_at", "minimum_level", "page_size", "specialty"]
+
+
+async def test_a_requesting_store_without_a_known_location_sees_every_distance_unknown(
+    wf: WorkforceClient,
+) -> None:
+    await network(wf)
+
+    response = await wf.MatchSupport(**{**NEED, "requesting_store_id": "NL01"})
+
+    ids = [c.technician_id for c in response.candidates]
+    assert "FS-A" in ids and "GZ-OWN" in ids and "NL-A" not in ids
+    assert not [c for c in response.candidates if c.HasField("distance_km")]
+    assert not [c for c in response.candidates if c.HasField("subsidy")]
+
+
+async def test_a_requesting_store_nobody_registered_is_not_found_though_others_are_free(
+    wf: WorkforceClient,
+) -> None:
+    await network(wf)
+
+    err = await failure(wf.MatchSupport(**{**NEED, "requesting_store_id": "XX99"}))
+
+    assert resource(err) == ("store", "XX99")

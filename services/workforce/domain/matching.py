@@ -83,19 +83,42 @@ class FreeCandidate:
     recent_supports: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RankedCandidate:
+    """A candidate's place in the match. The subsidy and the reason are worked out when
+    read: a match ranks every free technician, a reply shows a page of them."""
+
     technician_id: str
     store_id: str
     name: str
     level: Level
     distance_km: float | None
-    subsidy: Subsidy | None
     level_fit: float
     proximity: float
     fairness: float
     score: float
-    reason: str
+    minimum_level: Level
+    recent_supports: int
+
+    @property
+    def subsidy(self) -> Subsidy | None:
+        return None if self.distance_km is None else subsidy_for(self.distance_km)
+
+    @property
+    def reason(self) -> str:
+        levels_above = self.level - self.minimum_level
+        fit = "exact level" if levels_above == 0 else f"overqualified by {levels_above}"
+        subsidy = self.subsidy
+        where = (
+            f"{self.distance_km:.1f} km from {self.store_id} ({subsidy.describe()})"
+            if self.distance_km is not None and subsidy is not None
+            else f"distance from {self.store_id} unknown (no location in the store directory)"
+        )
+        lent = self.recent_supports
+        return (
+            f"{self.level.name} for a {self.minimum_level.name} need ({fit}); {where}; "
+            f"lent {lent} time{'' if lent == 1 else 's'} lately; score {self.score:.2f}"
+        )
 
 
 def rank_candidates(
@@ -160,30 +183,18 @@ def _ranked(need: SupportNeed, technician: FreeCandidate, weights: MatchWeights)
     score = (
         weights.level_fit * level_fit + weights.proximity * proximity + weights.fairness * fairness
     )
-    subsidy = None if distance_km is None else subsidy_for(distance_km)
-    fit = "exact level" if levels_above == 0 else f"overqualified by {levels_above}"
-    lent = technician.recent_supports
-    where = (
-        f"{distance_km:.1f} km from {technician.store_id} ({subsidy.describe()})"
-        if distance_km is not None and subsidy is not None
-        else f"distance from {technician.store_id} unknown (no location in the store directory)"
-    )
-    reason = (
-        f"{technician.level.name} for a {need.minimum_level.name} need ({fit}); {where}; "
-        f"lent {lent} time{'' if lent == 1 else 's'} lately; score {score:.2f}"
-    )
     return RankedCandidate(
         technician_id=technician.technician_id,
         store_id=technician.store_id,
         name=technician.name,
         level=technician.level,
         distance_km=distance_km,
-        subsidy=subsidy,
         level_fit=level_fit,
         proximity=proximity,
         fairness=fairness,
         score=score,
-        reason=reason,
+        minimum_level=need.minimum_level,
+        recent_supports=technician.recent_supports,
     )
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -53,21 +57,26 @@ class MapFilter:
 
 def free_in(window: TimeWindow, now: datetime) -> list[ColumnElement[bool]]:
     """Free to be lent for all of `window`: what `refusal_for_window` checks, in SQL."""
+    return _free_between(window.starts_at, window.ends_at, now)
+
+
+def _free_between(starts_at: Any, ends_at: Any, now: Any) -> list[ColumnElement[bool]]:
+    """free_in over values or bind parameters (for a statement built once)."""
     t, a, lv, s = technicians.c, availability.c, leaves.c, supports.c
     covered = exists().where(
         a.technician_id == t.technician_id,
-        a.starts_at <= window.starts_at,
-        a.ends_at >= window.ends_at,
+        a.starts_at <= starts_at,
+        a.ends_at >= ends_at,
     )
     on_leave = exists().where(
         lv.technician_id == t.technician_id,
-        lv.starts_at < window.ends_at,
-        lv.ends_at > window.starts_at,
+        lv.starts_at < ends_at,
+        lv.ends_at > starts_at,
     )
     booked = exists().where(
         s.technician_id == t.technician_id,
-        s.starts_at < window.ends_at,
-        s.ends_at > window.starts_at,
+        s.starts_at < ends_at,
+        s.ends_at > starts_at,
         or_(
             s.status.in_(_BOOKED),
             and_(s.status == int(SupportStatus.HELD), s.hold_expires_at > now),
@@ -76,7 +85,7 @@ def free_in(window: TimeWindow, now: datetime) -> list[ColumnElement[bool]]:
     return [t.status != int(TechnicianStatus.LEFT), covered, ~on_leave, ~booked]
 
 
-def _with_specialty(specialty: str) -> ColumnElement[bool]:
+def _with_specialty(specialty: Any) -> ColumnElement[bool]:
     sp = specialties.c
     return exists().where(
         sp.technician_id == technicians.c.technician_id, sp.specialty == specialty
@@ -129,6 +138,56 @@ async def capability_map(
     ]
 
 
+@functools.cache
+def _match_query() -> Select[Any]:
+    """The candidate statement, built once with bind parameters: building and keying a
+    statement of five subqueries per call cost more CPU than PostgreSQL spent on it. It
+    also brings the requesting store's location (an init plan, run once), which spares
+    a round trip."""
+    t, d, s = technicians.c, store_directory.c, supports.c
+    lent = (
+        select(func.count())
+        .where(
+            s.technician_id == t.technician_id,
+            s.status.in_(LENT),
+            s.starts_at >= bindparam("lent_since"),
+        )
+        .scalar_subquery()
+        .label("lent")
+    )
+    host = store_directory.alias("host")
+    at_host = host.c.store_id == bindparam("requesting_store_id")
+    return (
+        select(
+            t.technician_id,
+            t.store_id,
+            t.name,
+            t.level,
+            d.latitude,
+            d.longitude,
+            lent,
+            select(host.c.latitude).where(at_host).scalar_subquery().label("host_latitude"),
+            select(host.c.longitude).where(at_host).scalar_subquery().label("host_longitude"),
+        )
+        .select_from(technicians.outerjoin(store_directory, d.store_id == t.store_id))
+        .where(
+            _with_specialty(bindparam("specialty")),
+            t.level >= bindparam("minimum_level"),
+            t.store_id != bindparam("requesting_store_id"),
+            *_free_between(bindparam("starts_at"), bindparam("ends_at"), bindparam("now")),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class MatchCandidates:
+    """The free technicians, and where the requesting store is when the store directory
+    knows it and anyone was found (None otherwise: ask `requesting_store`)."""
+
+    candidates: list[FreeCandidate]
+    requesting_store: StoreLocation | None
+
+
 async def match_candidates(
     conn: AsyncConnection,
     *,
@@ -138,7 +197,7 @@ async def match_candidates(
     requesting_store_id: str,
     now: datetime,
     lent_since: datetime,
-) -> list[FreeCandidate]:
+) -> MatchCandidates:
     """Technicians outside the requesting store who could be held for the need, each with
     the location of their home store and the supports they were lent since `lent_since`.
 
@@ -146,34 +205,38 @@ async def match_candidates(
     availability, bookings), so one indexed query finds them among 20,000 technicians
     without rebuilding anyone's state.
     """
-    t, d, s = technicians.c, store_directory.c, supports.c
-    lent = (
-        select(func.count())
-        .where(s.technician_id == t.technician_id, s.status.in_(LENT), s.starts_at >= lent_since)
-        .scalar_subquery()
-        .label("lent")
-    )
-    query = (
-        select(t.technician_id, t.store_id, t.name, t.level, d.latitude, d.longitude, lent)
-        .select_from(technicians.outerjoin(store_directory, d.store_id == t.store_id))
-        .where(
-            _with_specialty(specialty),
-            t.level >= int(minimum_level),
-            t.store_id != requesting_store_id,
-            *free_in(window, now),
+    rows = (
+        (
+            await conn.execute(
+                _match_query(),
+                {
+                    "specialty": specialty,
+                    "minimum_level": int(minimum_level),
+                    "requesting_store_id": requesting_store_id,
+                    "starts_at": window.starts_at,
+                    "ends_at": window.ends_at,
+                    "now": now,
+                    "lent_since": lent_since,
+                },
+            )
         )
+        .tuples()
+        .all()
     )
-    return [
-        FreeCandidate(
-            technician_id=row.technician_id,
-            store_id=row.store_id,
-            name=row.name,
-            level=Level(row.level),
-            home_store=_location(row.latitude, row.longitude),
-            recent_supports=int(row.lent),
-        )
-        for row in await conn.execute(query)
-    ]
+    return MatchCandidates(
+        [
+            FreeCandidate(
+                technician_id=technician_id,
+                store_id=store_id,
+                name=name,
+                level=Level(level),
+                home_store=_location(latitude, longitude),
+                recent_supports=int(lent),
+            )
+            for technician_id, store_id, name, level, latitude, longitude, lent, _, _ in rows
+        ],
+        _location(rows[0][7], rows[0][8]) if rows else None,
+    )
 
 
 async def requesting_store(
