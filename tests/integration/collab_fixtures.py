@@ -18,9 +18,9 @@ from storemesh.inventory.v1 import inventory_pb2 as inventory_pb
 from kernel.clock import ManualClock
 from kernel.db import upsert
 from kernel.eventstore import EventStore
+from kernel.service import Service
 from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints, create_database, drop_database
-from kernel.service import Service
 from services.collab.application import Collab
 from services.collab.bootstrap import DEFINITION, collaboration
 from services.collab.domain.transfer import Deadlines
