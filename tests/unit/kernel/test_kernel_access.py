@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from storemesh.capacity.v1 import capacity_pb2
+from storemesh.collab.v1 import collab_pb2
 from storemesh.inventory.v1 import inventory_pb2
 from storemesh.workforce.v1 import workforce_pb2
 
@@ -13,6 +14,7 @@ from kernel import access
 from kernel.auth import Principal, set_principal
 from kernel.errors import PermissionDenied
 from services.capacity.grpc_api import CapacityServicer
+from services.collab.grpc_api import CollabServicer
 from services.inventory.grpc_api import InventoryServicer
 from services.workforce.grpc_api import WorkforceServicer
 
@@ -20,6 +22,7 @@ SERVICERS = [
     (InventoryServicer, inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"]),
     (CapacityServicer, capacity_pb2.DESCRIPTOR.services_by_name["CapacityService"]),
     (WorkforceServicer, workforce_pb2.DESCRIPTOR.services_by_name["WorkforceService"]),
+    (CollabServicer, collab_pb2.DESCRIPTOR.services_by_name["CollabService"]),
 ]
 
 
