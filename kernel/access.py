@@ -12,7 +12,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from kernel.auth import authorize_any_store, authorize_role, authorize_store, current_principal
+from kernel.auth import (
+    NETWORK_ROLES,
+    authorize_any_store,
+    authorize_role,
+    authorize_store,
+    current_principal,
+)
 
 ATTRIBUTE = "__storemesh_access__"
 
@@ -28,13 +34,19 @@ class Access:
     roles: tuple[str, ...] = ()
     store_field: str = ""
     stores_of: StoresOf | None = None
+    # An empty store field asks about the whole network: HQ and services only.
+    empty_store_is_network: bool = False
 
     async def check(self, servicer: Any, request: Any) -> None:
         current_principal()
         if self.roles:
             authorize_role(*self.roles)
         if self.store_field:
-            authorize_store(getattr(request, self.store_field), self.action)
+            store = getattr(request, self.store_field)
+            if not store and self.empty_store_is_network:
+                authorize_role(*NETWORK_ROLES)
+            else:
+                authorize_store(store, self.action)
         if self.stores_of is not None:
             parties = await self.stores_of(servicer, request)
             if parties:
@@ -69,11 +81,17 @@ def roles(*allowed: str, action: str) -> Callable[[Method], Method]:
     return _declare(Access(action, roles=allowed))
 
 
-def store_in(field_name: str, action: str) -> Callable[[Method], Method]:
-    """The store the request names in `field_name`: its own staff, HQ and services."""
-    return _declare(Access(action, store_field=field_name))
+def store_in(
+    field_name: str, action: str, *, empty_is_network: bool = False
+) -> Callable[[Method], Method]:
+    """The store the request names in `field_name`: its own staff, HQ and services; with
+    `empty_is_network`, a request naming no store is about every store (HQ and services)."""
+    return _declare(Access(action, store_field=field_name, empty_store_is_network=empty_is_network))
 
 
-def stores_of(find: StoresOf, action: str) -> Callable[[Method], Method]:
-    """Any of the stores `find` returns for the request (e.g. either party of a support)."""
-    return _declare(Access(action, stores_of=find))
+def stores_of(
+    find: StoresOf, action: str, *, roles: tuple[str, ...] = ()
+) -> Callable[[Method], Method]:
+    """Any of the stores `find` returns for the request (e.g. either party of a support),
+    and, when given, only callers in these roles (e.g. a source store's DMS or manager)."""
+    return _declare(Access(action, roles=roles, stores_of=find))

@@ -227,19 +227,22 @@ class Application:
         self.store = EventStore()
         self.projectors = list(projectors)
         self.policies: list[Policy] = []
-        self._on_commit = on_commit
+        self._on_commit: list[Callable[[], None]] = [on_commit] if on_commit else []
 
     def add_policies(self, *policies: Policy) -> None:
         """Register reactions once, however often the service object is built."""
         self.policies.extend(p for p in policies if p not in self.policies)
 
     def notify_on_commit(self, callback: Callable[[], None]) -> None:
-        self._on_commit = callback
+        """Call `callback` after every commit, besides those already asked for (the relay,
+        and any loop whose work is committed rows, e.g. a saga's call outbox)."""
+        self._on_commit.append(callback)
 
     def notify_committed(self) -> None:
-        """New events are committed: wake the relay instead of waiting for its next poll."""
-        if self._on_commit is not None:
-            self._on_commit()
+        """New events are committed: wake the relay (and the others) instead of waiting for
+        their next poll."""
+        for callback in self._on_commit:
+            callback()
 
     def unit_of_work(self, conn: AsyncConnection, *, read_cached: bool = False) -> UnitOfWork:
         """`read_cached` only for `handle`, which re-checks what the cache answered."""

@@ -32,6 +32,11 @@ class Settings:
     business_time_zone: str = "Asia/Shanghai"
     # How far ahead planned support is booked (workforce; SOP 2).
     support_lead_time_hours: float = 72.0
+    # Where collab reaches inventory, and the `service` role token it calls it with.
+    inventory_address: str = "127.0.0.1:50051"
+    service_token: str = ""
+    # How long a source store has to answer a transfer request (collab; SOP 1).
+    transfer_approval_minutes: float = 10.0
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
@@ -53,4 +58,7 @@ class Settings:
             db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
             business_time_zone=_env("STOREMESH_BUSINESS_TIMEZONE", "Asia/Shanghai"),
             support_lead_time_hours=float(_env("STOREMESH_SUPPORT_LEAD_TIME_HOURS", "72")),
+            inventory_address=_env("STOREMESH_INVENTORY_ADDRESS", "127.0.0.1:50051"),
+            service_token=_env("STOREMESH_SERVICE_TOKEN", ""),
+            transfer_approval_minutes=float(_env("STOREMESH_TRANSFER_APPROVAL_MINUTES", "10")),
         )

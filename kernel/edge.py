@@ -89,8 +89,10 @@ def refuse_pending() -> None:
 
 
 def together(found: list[FieldViolation], theirs: list[FieldViolation]) -> InvalidArgument:
-    """The edge's faults and the servicer's in one refusal, each named once."""
-    merged = list(dict.fromkeys([*found, *theirs]))
+    """The edge's faults and the servicer's in one refusal, each field named once: where
+    both fault a field, the servicer's words stand, as they say what the field must be."""
+    named = {v.field for v in theirs}
+    merged = list(dict.fromkeys([*(v for v in found if v.field not in named), *theirs]))
     return InvalidArgument(merged)
 
 

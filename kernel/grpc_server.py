@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 import structlog
@@ -172,6 +172,15 @@ def enable_reflection(service_names: Sequence[str], server: grpc.aio.Server) -> 
     server.add_generic_rpc_handlers((v1,))
 
 
+class BackgroundLoop(Protocol):
+    """A service's own loop beside the relay and timers (e.g. a saga dispatcher): runs
+    until `stop` is set, and is woken after every commit, since its work is committed rows."""
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+    def wake(self) -> None: ...
+
+
 class ServiceHost:
     """Everything one service process runs, started and stopped together."""
 
@@ -185,6 +194,7 @@ class ServiceHost:
         relay: Relay | None = None,
         timers: TimerRunner | None = None,
         subscriptions: Sequence[SubscriptionRunner] = (),
+        background: Sequence[BackgroundLoop] = (),
         verifier: TokenVerifier | None = None,
         health_interval: float = 2.0,
     ) -> None:
@@ -195,6 +205,7 @@ class ServiceHost:
         self.relay = relay
         self.timers = timers
         self.subscriptions = list(subscriptions)
+        self.background = list(background)
         self.verifier = verifier
         self.health_interval = health_interval
         self.health = HealthServicer()
@@ -235,6 +246,7 @@ class ServiceHost:
         if self.timers is not None:
             loops.append(self.timers.run)
         loops.extend(runner.run for runner in self.subscriptions)
+        loops.extend(loop.run for loop in self.background)
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
         log.info("service.started", service=self.settings.service, port=self.port)
         return self.port

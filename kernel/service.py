@@ -17,9 +17,10 @@ from kernel.config import Settings
 from kernel.db import Database, Migration
 from kernel.events import EventRegistry
 from kernel.eventstore import KERNEL_MIGRATIONS
-from kernel.grpc_server import Registrar, ServiceHost
+from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
+from kernel.saga import runtime as saga_runtime
 from kernel.subscriptions import Subscription, SubscriptionRunner
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.timers import TimerHandler, TimerRunner
@@ -37,6 +38,8 @@ class ServiceDefinition:
     # Keep a local copy of capacity's store directory (table + subscription), and from
     # the first store it holds on, refuse unknown store codes.
     keeps_store_directory: bool = False
+    # Runs sagas (kernel.saga): migrate the saga call outbox beside the service's tables.
+    runs_sagas: bool = False
     # The service's command side over the kernel's Application, built once per process
     # and shared by its servicer, timers and subscriptions.
     application: Callable[[Application, Settings], Any]
@@ -46,6 +49,9 @@ class ServiceDefinition:
     api: str
     timers: Callable[[Any], Mapping[str, TimerHandler]] = lambda service: {}
     subscriptions: Callable[[Any], Sequence[Subscription]] = lambda service: ()
+    # Loops of the service's own the host runs and stops with the relay and timers, each
+    # woken after every commit (e.g. the saga dispatcher).
+    background: Callable[[Any], Sequence[BackgroundLoop]] = lambda service: ()
 
     async def build(
         self,
@@ -86,6 +92,8 @@ async def assemble(
     await db.migrate("kernel", KERNEL_MIGRATIONS)
     if definition.keeps_store_directory:
         await db.migrate(store_directory.COMPONENT, store_directory.MIGRATIONS)
+    if definition.runs_sagas:
+        await db.migrate(saga_runtime.COMPONENT, saga_runtime.MIGRATIONS)
     await db.migrate(definition.name, definition.migrations)
     nats = NatsConnection(
         settings.nats_url, name=settings.service, namespace=settings.nats_namespace
@@ -106,6 +114,9 @@ async def assemble(
     ]
     if definition.keeps_store_directory:
         runners.append(store_directory.DirectoryRunner(app, nats, service=definition.name))
+    background = list(definition.background(service))
+    for loop in background:
+        app.notify_on_commit(loop.wake)
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240
         verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
     host = ServiceHost(
@@ -116,6 +127,7 @@ async def assemble(
         relay=relay,
         timers=timers,
         subscriptions=runners,
+        background=background,
         verifier=verifier,
     )
     return Service(settings, db, nats, app, relay, timers, host)

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kernel.auth import TokenIssuer, generate_keys, var_dir
 from kernel.testing.servers import NatsServerProcess
+from services.demo_network import STORES
 
 VAR = var_dir()
 NATS_PORT = int(os.environ.get("STOREMESH_RUN_NATS_PORT", "14222"))
@@ -53,9 +54,12 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_service(name: str, port: int, public_key: Path) -> subprocess.Popen[bytes]:
+def start_service(
+    name: str, port: int, public_key: Path, partners: dict[str, str]
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        **partners,
         "STOREMESH_DATABASE_URL": os.environ.get(
             f"STOREMESH_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{VAR}/{name}.db"
         ),
@@ -135,11 +139,25 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
     await asyncio.to_thread(nats.start)
     issuer = TokenIssuer.from_file(private_key)
     hq_token = issuer.mint("dev-hq", "hq", ttl=timedelta(days=30))
-    dms_token = issuer.mint("dev-dms-sz01", "dms", ["SZ01"], ttl=timedelta(days=30))
     write_token("hq.token", hq_token)
-    write_token("dms-sz01.token", dms_token)
+    # A DMS token per demo store: the demo's transfer waits for its source store's answer.
+    dms_tokens = {
+        store.code: issuer.mint(
+            f"dev-dms-{store.code.lower()}", "dms", [store.code], ttl=timedelta(days=30)
+        )
+        for store in STORES
+    }
+    for code, token in dms_tokens.items():
+        write_token(f"dms-{code.lower()}.token", token)
+    # Collab calls inventory as a service, with a token of its own.
+    partners = {
+        "collab": {
+            "STOREMESH_INVENTORY_ADDRESS": f"127.0.0.1:{ports.get('inventory', 0)}",
+            "STOREMESH_SERVICE_TOKEN": issuer.mint("dev-collab", "service", ttl=timedelta(days=30)),
+        }
+    }
     for name, port in ports.items():
-        processes[name] = start_service(name, port, public_key)
+        processes[name] = start_service(name, port, public_key, partners.get(name, {}))
     for name, port in ports.items():
         await wait_serving(name, port, processes[name])
     from services import demo
@@ -150,8 +168,9 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
     for name, port in ports.items():
         print(f"  {name:<18} 127.0.0.1:{port}  (gRPC, reflection on)  {VAR}/logs/{name}.log")
     print(f"\n  HQ token (30 days):        {hq_token}")
-    print(f"  SZ01 DMS token (30 days):  {dms_token}")
-    print(f"  (also in {VAR}/tokens/; python -m kernel.call reads hq.token from there)\n")
+    print(f"  SZ01 DMS token (30 days):  {dms_tokens['SZ01']}")
+    print(f"  (in {VAR}/tokens/ with each demo store's DMS token; python -m kernel.call reads")
+    print("  hq.token from there)\n")
     if "capacity" in ports:
         print(
             "  look first:  .venv/bin/python -m kernel.call capacity GetNetworkDayView '{}'\n"
@@ -161,6 +180,16 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
         print(
             "  then:        .venv/bin/python -m kernel.call inventory FindStock "
             '\'{"part_number": "BRK-PAD-F", "min_available": 1}\'\n',
+            flush=True,
+        )
+    if "collab" in ports:
+        print(
+            "  SOP 1:       .venv/bin/python -m kernel.call collab RecommendSources "
+            '\'{"store_id": "SZ01", "part_number": "LMP-HEAD-L", "quantity": 1}\'\n'
+            "               .venv/bin/python -m kernel.call collab ListTransfers '{}'\n"
+            "               (the headlamp transfer waits for its source to approve it:\n"
+            f"               --token $(cat {VAR}/tokens/dms-<source>.token) ApproveTransfer "
+            '\'{"transfer_id": "..."}\')\n',
             flush=True,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import grpc
 
 from services.capacity import demo as capacity_demo
+from services.collab import demo as collab_demo
 from services.inventory import demo as inventory_demo
 from services.workforce import demo as workforce_demo
 
@@ -16,6 +17,8 @@ LOADERS = (
     ("capacity", capacity_demo.load),
     ("inventory", inventory_demo.load),
     ("workforce", workforce_demo.load),
+    # Last: it asks inventory (already stocked) for the headlamp's sources.
+    ("collab", collab_demo.load),
 )
 
 
@@ -24,4 +27,6 @@ async def load(ports: dict[str, int], token: str) -> None:
     for name, load_part in LOADERS:
         if name in ports:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{ports[name]}") as channel:
-                await load_part(channel, metadata)
+                said = await load_part(channel, metadata)
+            if isinstance(said, str):
+                print(said, flush=True)

@@ -16,10 +16,9 @@ from typing import Any, Protocol
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
-from kernel.clock import business_day
 from kernel.errors import NotFound, RuleViolated
 from kernel.messaging import InboundEvent
-from kernel.saga import SagaRuntime, SagaState
+from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
 from kernel.saga.definition import NOT_AWAITING, Trigger
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
@@ -97,11 +96,14 @@ class Collab:
         runtime: TransferRuntime,
         stock: StockLookup,
         deadlines: Deadlines = DEFAULT_DEADLINES,
+        dispatcher: SagaDispatcher | None = None,
     ) -> None:
         self.app = app
         self.runtime = runtime
         self.stock = stock
         self.deadlines = deadlines
+        # Performs the saga's committed calls to inventory (the host runs it).
+        self.dispatcher = dispatcher
         self.queries = CollabQueries(app)
 
     async def recommend(
@@ -109,7 +111,7 @@ class Collab:
     ) -> list[Candidate]:
         holders = await self.stock.holders(part_number, quantity, store_id)
         now = self.app.clock.now()
-        since = business_day(now) - timedelta(days=DEMAND_WINDOW_DAYS - 1)
+        since = self.app.clock.business_day(now) - timedelta(days=DEMAND_WINDOW_DAYS - 1)
         demand = await self.queries.demand(part_number, since)
         located = await self.queries.locations([store_id, *(h.store_id for h in holders)])
         holdings = [
@@ -195,7 +197,7 @@ class Collab:
             issued = inventory_events.PartsIssued.FromString(event.payload)
         except Exception as exc:  # a payload that never decodes will not decode later
             raise PoisonMessage(f"undecodable PartsIssued: {exc}") from exc
-        day = business_day(issued.at.ToDatetime(tzinfo=UTC))
+        day = self.app.clock.business_day(issued.occurred_at.ToDatetime(tzinfo=UTC))
         await read_model.count_issued(
             uow, issued.store_id, issued.part_number, day, int(issued.quantity)
         )

@@ -14,7 +14,7 @@ import grpc
 from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
 
-from services.demo import request_id
+from services.demo_network import request_id
 
 REQUESTER = "SZ01"
 HEADLAMP = "LMP-HEAD-L"

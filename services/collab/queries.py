@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel import paging
 from kernel.application import Application
 from kernel.errors import NotFound
+from kernel.paging import PageQuery
 from kernel.store_directory import store_directory
 from services.collab.domain.sourcing import Location
 from services.collab.read_model import cost_ledger, part_demand, transfers
@@ -46,11 +46,22 @@ class CollabQueries:
 
         return await self.app.query(fetch)
 
-    async def transfers(self, store_id: str, size: int, token: str) -> Page:
+    async def parties(self, transfer_id: str) -> list[str]:
+        """The transfer's source store, then its requesting store; none when unknown."""
+        query = select(transfers.c.source_store_id, transfers.c.requesting_store_id).where(
+            transfers.c.transfer_id == transfer_id
+        )
+
+        async def fetch(conn: AsyncConnection) -> list[str]:
+            row = (await conn.execute(query)).first()
+            return [] if row is None else [row.source_store_id, row.requesting_store_id]
+
+        return await self.app.query(fetch)
+
+    async def transfers(self, store_id: str, pages: PageQuery, token: str, size: int) -> Page:
         """Transfers a store requested or is the source of (all when store_id is empty),
         newest id last, in pages."""
-        key = {"store_id": store_id}
-        after = paging.decode_token(token, key)
+        after = pages.after(token)
         query = select(transfers).order_by(transfers.c.transfer_id).limit(size + 1)
         if store_id:
             query = query.where(
@@ -65,10 +76,7 @@ class CollabQueries:
         async def fetch(conn: AsyncConnection) -> list[Any]:
             return list((await conn.execute(query)).all())
 
-        rows = await self.app.query(fetch)
-        more = len(rows) > size
-        rows = rows[:size]
-        following = paging.encode_token([rows[-1].transfer_id], key) if more else ""
+        rows, following = pages.cut(await self.app.query(fetch), size, lambda r: [r.transfer_id])
         return Page(rows, following)
 
     async def settlement(self, month: str) -> list[CostLine]:

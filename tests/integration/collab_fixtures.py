@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -18,9 +18,11 @@ from storemesh.inventory.v1 import inventory_pb2 as inventory_pb
 from kernel.clock import ManualClock
 from kernel.db import upsert
 from kernel.eventstore import EventStore
+from kernel.service import Service
 from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints, create_database, drop_database
-from services.collab.bootstrap import Collaboration, build_collaboration
+from services.collab.application import Collab
+from services.collab.bootstrap import DEFINITION, collaboration
 from services.collab.domain.transfer import Deadlines
 from tests.integration.conftest import GrpcClient, Running, settings_for
 from tests.integration.inventory_fixtures import InventoryClient
@@ -38,6 +40,14 @@ LOCATIONS = {
 class CollabClient(GrpcClient):
     stub_type = pb_grpc.CollabServiceStub
     messages = pb
+
+
+@dataclass
+class Collaboration:
+    """The collab process's parts tests reach for besides the host."""
+
+    service: Service
+    collab: Collab
 
 
 @dataclass
@@ -73,17 +83,28 @@ def start_collab(
 
     @asynccontextmanager
     async def start(saga_channel: grpc.aio.Channel | None = None) -> AsyncIterator[CollabRun]:
-        settings = settings_for("collab", collab_db_url, endpoints.nats_url, namespace)
-        parts = await build_collaboration(
-            settings,
-            clock=clock,
-            verifier=verifier,
-            timer_interval=3600,
-            inventory=inventory_service.channel,
-            saga_channel=saga_channel,
+        settings = replace(
+            settings_for("collab", collab_db_url, endpoints.nats_url, namespace),
             service_token=mint("service", subject="collab"),
-            deadlines=Deadlines(),
         )
+        made: list[Collab] = []
+
+        def application(app: Any, settings: Any) -> Collab:
+            made.append(
+                collaboration(
+                    app,
+                    settings,
+                    inventory=inventory_service.channel,
+                    saga_channel=saga_channel,
+                    deadlines=Deadlines(),
+                )
+            )
+            return made[0]
+
+        service = await replace(DEFINITION, application=application).build(
+            settings, clock=clock, verifier=verifier, timer_interval=3600
+        )
+        parts = Collaboration(service, made[0])
         async with parts.service.db.transaction() as conn:
             for version, (store, (lat, lon)) in enumerate(LOCATIONS.items(), start=1):
                 await upsert(

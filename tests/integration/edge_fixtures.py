@@ -1,27 +1,37 @@
-"""The three services side by side on one database backend, with a small seeded network:
-two stores, parts in stock, technicians with availability, a booking and a walk-in."""
+"""The four services side by side on one database backend, with a small seeded network:
+two stores, parts in stock, technicians with availability, a booking and a walk-in.
+
+Collab calls the real inventory for its stock lookups; its saga's calls go to a port
+nobody serves, and the clock stands still, so a transfer a case starts stays where it is
+and no background step records an event while a refused case is being counted."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import grpc
 from sqlalchemy import func, select
 from storemesh.capacity.v1 import capacity_pb2 as cap_pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as cap_grpc
+from storemesh.collab.v1 import collab_pb2 as collab_pb
+from storemesh.collab.v1 import collab_pb2_grpc as collab_grpc
 from storemesh.inventory.v1 import inventory_pb2 as inv_pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as inv_grpc
 from storemesh.workforce.v1 import workforce_pb2 as wf_pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as wf_grpc
 
+from kernel.application import Application
 from kernel.clock import ManualClock
+from kernel.config import Settings
 from kernel.store_directory import store_directory
-from kernel.testing.servers import Endpoints, create_database, drop_database
+from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
 from services.capacity.bootstrap import build as build_capacity
+from services.collab import bootstrap as collab_bootstrap
 from services.inventory.bootstrap import build as build_inventory
 from services.workforce.bootstrap import build as build_workforce
 from tests.integration.capacity_fixtures import CapacityClient, local
@@ -51,6 +61,7 @@ BUILDS = (
     ("capacity", build_capacity, cap_grpc.CapacityServiceStub, cap_pb),
     ("inventory", build_inventory, inv_grpc.InventoryServiceStub, inv_pb),
     ("workforce", build_workforce, wf_grpc.WorkforceServiceStub, wf_pb),
+    ("collab", collab_bootstrap.build, collab_grpc.CollabServiceStub, collab_pb),
 )
 
 
@@ -73,6 +84,9 @@ async def network(
                 url = create_database(endpoints.postgres_url)
                 stack.callback(drop_database, url, endpoints.postgres_url)
             settings = settings_for(name, url, endpoints.nats_url, namespace)
+            if name == "collab":
+                settings = replace(settings, service_token=mint("service", subject="collab"))
+                build = _collab(next(s.run for s in services if s.name == "inventory"), stack)
             run = await stack.enter_async_context(
                 running(build, settings, clock, verifier, timer_interval=3600)
             )
@@ -80,6 +94,18 @@ async def network(
             services.append(ServiceUnderTest(name, run, stub_type(run.channel), messages))
         await seed(services, mint("hq"))
         yield Network(backend, services)
+
+
+def _collab(inventory: Running, stack: AsyncExitStack) -> Any:
+    nowhere = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+    stack.push_async_callback(nowhere.close)
+
+    def application(app: Application, settings: Settings) -> Any:
+        return collab_bootstrap.collaboration(
+            app, settings, inventory=inventory.channel, saga_channel=nowhere
+        )
+
+    return replace(collab_bootstrap.DEFINITION, application=application).build
 
 
 async def seed(services: list[ServiceUnderTest], token: str) -> None:

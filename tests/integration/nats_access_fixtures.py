@@ -31,7 +31,7 @@ from kernel.relay import Relay
 from kernel.testing.servers import free_port, nats_server_binary
 from tests.integration.kernel_fixtures import REGISTRY, eventually
 
-CONTEXTS = ("inventory", "workforce", "capacity")
+CONTEXTS = ("inventory", "workforce", "capacity", "collab")
 
 
 @dataclass

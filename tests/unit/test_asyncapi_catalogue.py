@@ -15,19 +15,19 @@ from services.capacity.bootstrap import DEFINITION as CAPACITY
 from services.inventory.bootstrap import DEFINITION as INVENTORY
 from services.workforce.bootstrap import DEFINITION as WORKFORCE
 
-COLLAB_EVENTS = """\
-// Domain events of the collab context (a stand-in for this test).
+NEW_CONTEXT_EVENTS = """\
+// Domain events of the diversion context (a stand-in for this test).
 syntax = "proto3";
 
-package storemesh.collab.events.v1;
+package storemesh.diversion.events.v1;
 
 import "google/protobuf/timestamp.proto";
 
-// A store asked another for parts.
-message ApprovalRequested {
+// A store asked another to take its customer.
+message DiversionRequested {
   string store_id = 1;
   // The saga asking.
-  string transfer_id = 2;
+  string diversion_id = 2;
   google.protobuf.Timestamp occurred_at = 3;
 }
 """
@@ -119,20 +119,20 @@ def test_a_new_context_and_a_renamed_field_come_from_the_protos(tmp_path: Path) 
     shutil.copytree(PROTO_ROOT, root)
     inventory = root / "storemesh/inventory/events/v1/events.proto"
     inventory.write_text(inventory.read_text().replace("Timestamp at =", "Timestamp occurred_at ="))
-    collab = root / "storemesh/collab/events/v1/events.proto"
-    collab.parent.mkdir(parents=True)
-    collab.write_text(COLLAB_EVENTS)
+    diversion = root / "storemesh/diversion/events/v1/events.proto"
+    diversion.parent.mkdir(parents=True)
+    diversion.write_text(NEW_CONTEXT_EVENTS)
 
     rendered = render(root)
 
-    doc = _doc(rendered["collab.yaml"])
+    doc = _doc(rendered["diversion.yaml"])
     assert problems(doc) == []
-    assert doc["channels"]["ApprovalRequested"]["address"] == (
-        "collab.v1.{store_id}.ApprovalRequested"
+    assert doc["channels"]["DiversionRequested"]["address"] == (
+        "diversion.v1.{store_id}.DiversionRequested"
     )
-    assert doc["x-jetstream"]["stream"] == "COLLAB"
-    schema = doc["components"]["schemas"]["storemesh.collab.events.v1.ApprovalRequested"]
-    assert schema["properties"]["transferId"]["description"] == "The saga asking."
+    assert doc["x-jetstream"]["stream"] == "DIVERSION"
+    schema = doc["components"]["schemas"]["storemesh.diversion.events.v1.DiversionRequested"]
+    assert schema["properties"]["diversionId"]["description"] == "The saga asking."
     received = _doc(rendered["inventory.yaml"])["components"]["schemas"][
         "storemesh.inventory.events.v1.StockReceived"
     ]
