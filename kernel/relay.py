@@ -134,10 +134,15 @@ class Relay:
         return row is not None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.ensure_checkpoint()
         delay = 0.1
+        leased = False
         while not stop.is_set():
             try:
+                if not leased:
+                    # Inside the retries: a database busy or away at start-up must not end
+                    # the relay for the life of the process.
+                    await self.ensure_checkpoint()
+                    leased = True
                 self._wake.clear()
                 sent = await self.relay_once()
                 delay = 0.1

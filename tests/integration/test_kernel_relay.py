@@ -121,6 +121,39 @@ async def test_relay_empties_the_outbox_only_after_the_ack(
     assert await _unpublished(db) == 0
 
 
+class _BusyAtStart(Relay):
+    """A relay whose database is busy the first time it asks for its lease."""
+
+    attempts = 0
+
+    async def ensure_checkpoint(self) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise Unavailable("database unavailable: OperationalError")
+        await super().ensure_checkpoint()
+
+
+async def test_relay_outlives_a_database_busy_at_its_start(
+    db: Database, nats_client: NatsConnection
+) -> None:
+    await _append(db, "s/1", stock_event(), stock_event())
+    relay = _BusyAtStart(db, nats_client, REGISTRY)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+
+        async def emptied() -> bool:
+            return await _unpublished(db) == 0
+
+        await eventually(emptied, within=15)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    assert relay.attempts == 2
+    js = await nats_client.jetstream()
+    assert await stream_messages(js, nats_client.stream("INVENTORY")) == 2
+
+
 async def test_nats_outage_loses_no_event(
     app: Application,
     db: Database,
