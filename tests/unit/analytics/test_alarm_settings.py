@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from kernel.testing.scenario import Scenario
 from services.analytics.domain.alarm_settings import (
     AlarmLineSet,
     AlarmSettings,
@@ -13,8 +14,6 @@ from services.analytics.domain.alarm_settings import (
 )
 from services.analytics.domain.indicators import Direction
 from services.analytics.domain.warnings import AlarmLine
-
-from kernel.testing.scenario import Scenario
 
 settings: Scenario[AlarmSettings, SetAlarmLine, AlarmLineSet] = Scenario(alarm_settings)
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

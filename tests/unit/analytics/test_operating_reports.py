@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from fractions import Fraction
 
+from kernel.testing.scenario import Scenario
 from services.analytics.domain import reasons
 from services.analytics.domain.operating_figures import (
     Costs,
@@ -24,8 +25,6 @@ from services.analytics.domain.operating_reports import (
     operating_report,
 )
 from services.analytics.domain.periods import Period, PeriodKind
-
-from kernel.testing.scenario import Scenario
 
 reports: Scenario[OperatingReports, RecordOperatingReport, OperatingReportEvent] = Scenario(
     operating_report

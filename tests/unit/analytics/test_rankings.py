@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from kernel.testing.scenario import Scenario
 from services.analytics.domain.contribution import Champion, Standing
 from services.analytics.domain.periods import Period
 from services.analytics.domain.rankings import (
@@ -16,8 +17,6 @@ from services.analytics.domain.rankings import (
     SupportChampionsNamed,
     ranking_publication,
 )
-
-from kernel.testing.scenario import Scenario
 
 rankings: Scenario[Published, RankingCommand, RankingEvent] = Scenario(ranking_publication)
 NOW = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)

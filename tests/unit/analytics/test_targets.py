@@ -8,6 +8,7 @@ from fractions import Fraction
 import pytest
 
 from kernel.errors import InvalidArgument
+from kernel.testing.scenario import Scenario
 from services.analytics.domain import reasons
 from services.analytics.domain.indicators import Direction
 from services.analytics.domain.periods import Period, PeriodKind
@@ -22,8 +23,6 @@ from services.analytics.domain.targets import (
     split_yearly,
     target,
 )
-
-from kernel.testing.scenario import Scenario
 
 targets: Scenario[Targets, TargetCommand, TargetSet] = Scenario(target)
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

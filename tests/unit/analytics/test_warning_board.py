@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from kernel.testing.scenario import Scenario
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warning_board import (
     AssessWarnings,
@@ -15,8 +16,6 @@ from services.analytics.domain.warning_board import (
     warning_board,
 )
 from services.analytics.domain.warnings import Light, Risk, Rule
-
-from kernel.testing.scenario import Scenario
 
 board: Scenario[WarningBoard, AssessWarnings, WarningEvent] = Scenario(warning_board)
 NOW = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
