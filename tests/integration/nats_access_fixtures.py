@@ -23,7 +23,7 @@ import pytest
 import yaml
 from nats.aio.client import Client as NATS
 
-from deploy.nats.__main__ import generate
+from deploy.nats.__main__ import catalogue, generate
 from deploy.nats.access import new_user_nkey, password_variable
 from kernel.application import Application
 from kernel.messaging import NatsConnection
@@ -31,7 +31,8 @@ from kernel.relay import Relay
 from kernel.testing.servers import free_port, nats_server_binary
 from tests.integration.kernel_fixtures import REGISTRY, eventually
 
-CONTEXTS = ("inventory", "workforce", "capacity", "collab")
+# Every context the protos declare gets a service user (and so a password variable).
+CONTEXTS = tuple(sorted(catalogue().events))
 
 
 @dataclass
