@@ -9,7 +9,8 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 
 from kernel import validation
 from kernel.codec import timestamp
-from kernel.errors import Violations
+from kernel.errors import InvalidArgument, Violations
+from services.inventory.domain import counts
 from services.inventory.domain.counts import CountResult, Outcome, StockCount, SyncStockCounts
 from services.inventory.read_model import (
     MatrixRowView,
@@ -91,10 +92,16 @@ def sync_command(request: pb.SyncStockCountsRequest, now: datetime) -> SyncStock
     counted_at = validation.moment(v, request, "counted_at")
     for i, line in enumerate(request.counts):
         validation.identifier(v, f"counts[{i}].part_number", line.part_number)
-    v.raise_if_any()
-    assert counted_at is not None
     lines = tuple(StockCount(c.part_number, c.counted_quantity) for c in request.counts)
-    return SyncStockCounts(request.store_id, counted_at, request.reason, lines, now)
+    command = SyncStockCounts(request.store_id, counted_at or now, request.reason, lines, now)
+    if v.items:
+        # The batch's own rules too, so that one refusal names every field.
+        try:
+            counts.validate(command, now)
+        except InvalidArgument as more:
+            v.items.extend(more.violations)
+        v.raise_if_any()
+    return command
 
 
 _OUTCOMES = {

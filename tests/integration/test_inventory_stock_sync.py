@@ -279,7 +279,12 @@ async def test_a_malformed_batch_is_refused_whole_naming_each_field(
         )
     )
 
-    assert violated_fields(err) == ["counts[1].part_number", "store_id"]
+    assert violated_fields(err) == [
+        "counted_at",
+        "counts[1].part_number",
+        "counts[2].part_number",
+        "store_id",
+    ]
     err = await failure(sync(hq, clock, counts((part, 1), ("P-X", 2), (part, 3))))
     assert violated_fields(err) == ["counts[2].part_number"]
     err = await failure(
