@@ -146,7 +146,8 @@ class Inventory:
             loaded = await load_many(
                 uow, POSITIONS, [POSITIONS.stream_id(chunk.store_id, n) for n in known]
             )
-            return await record_counts(uow, chunk, known, loaded)
+            async with read_model.positions_written_at_end(uow):
+                return await record_counts(uow, chunk, known, loaded)
 
         return handler
 

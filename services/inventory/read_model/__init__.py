@@ -15,7 +15,13 @@ from services.inventory.read_model.lookups import (
     sharing_matrix,
     stale_stock,
 )
-from services.inventory.read_model.tables import MIGRATIONS, PartView, PositionView, project
+from services.inventory.read_model.tables import (
+    MIGRATIONS,
+    PartView,
+    PositionView,
+    positions_written_at_end,
+    project,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -31,6 +37,7 @@ __all__ = [
     "known_parts",
     "list_parts",
     "list_store_stock",
+    "positions_written_at_end",
     "project",
     "sharing_matrix",
     "stale_stock",
