@@ -182,6 +182,30 @@ async def test_refused_positions_are_reported_and_the_rest_recorded(
     assert (await hq.GetStockPosition(store_id=SZ, part_number=c)).on_hand == 1
 
 
+async def test_a_position_past_its_snapshot_is_counted_from_snapshot_and_later_events(
+    hq: InventoryClient, inventory_on: Running, clock: ManualClock
+) -> None:
+    busy, quiet = await catalogue_of(hq, 2)
+    for _ in range(23):  # the stock aggregate snapshots every 20 events
+        await hq.ReceiveStock(store_id=SZ, part_number=busy, quantity=1)
+    await hq.ReceiveStock(store_id=SZ, part_number=quiet, quantity=4)
+    clock.advance(timedelta(minutes=1))
+
+    response = await sync(hq, clock, counts((busy, 20), (quiet, 4)))
+
+    assert await outcomes(response) == [
+        (busy, Outcome.OUTCOME_ADJUSTED, ""),
+        (quiet, Outcome.OUTCOME_UNCHANGED, ""),
+    ]
+    async with inventory_on.service.db.transaction("test.adjusted") as conn:
+        payload = await conn.scalar(
+            select(events.c.payload).where(events.c.event_type.like("%.StockAdjusted"))
+        )
+    adjusted = events_pb2.StockAdjusted.FromString(payload)
+    assert (adjusted.previous_on_hand, adjusted.counted, adjusted.delta) == (23, 20, -3)
+    assert (await hq.GetStockPosition(store_id=SZ, part_number=busy)).on_hand == 20
+
+
 async def test_a_retried_batch_changes_nothing_and_answers_the_same(
     hq: InventoryClient, inventory_on: Running, clock: ManualClock
 ) -> None:
