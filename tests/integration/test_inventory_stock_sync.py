@@ -34,7 +34,10 @@ from tests.integration.rich_errors import event_count, failure, reason, violated
 
 SZ, GZ = "SZ01", "GZ01"
 BATCH = 5_000
-BATCH_SECONDS = 60.0  # generous on a shared machine; the bench measures the rate
+# Generous bounds for a shared machine running other suites (a 5,000-position sync took
+# 5-11 s there, its relay to JetStream as long again); the bench measures the rate.
+BATCH_SECONDS = 120.0
+RELAY_SECONDS = 120.0
 Outcome = pb.StockCountResult
 
 
@@ -128,7 +131,8 @@ async def test_a_whole_store_count_is_recorded_as_ordinary_events_seen_on_jetstr
     stream = f"{namespace.upper()}_INVENTORY"
     subject = f"{namespace}.inventory.v1.{SZ}.StockAdjusted"
     published = 0
-    for _ in range(300):  # bounded: the relay publishes the backlog in batches
+    deadline = time.monotonic() + RELAY_SECONDS
+    while time.monotonic() < deadline:  # bounded: the relay publishes the backlog in batches
         try:
             info = await js.stream_info(stream, subjects_filter=subject)
             published = (info.state.subjects or {}).get(subject, 0)
@@ -136,7 +140,7 @@ async def test_a_whole_store_count_is_recorded_as_ordinary_events_seen_on_jetstr
             published = 0
         if published >= BATCH - 1:
             break
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
     assert published == BATCH - 1
     sub = await js.subscribe(subject, stream=stream)
     try:
