@@ -70,17 +70,23 @@ async def hq(inventory_on: Running, mint: Callable[..., str]) -> InventoryClient
 
 
 async def catalogue_of(hq: InventoryClient, count: int) -> list[str]:
-    """`count` parts registered through the catalogue aggregate, in one transaction
-    (5,000 RegisterPart calls would take most of the test's time)."""
+    """`count` parts registered through the catalogue aggregate, 200 per transaction
+    (5,000 RegisterPart calls would take most of the test's time). Short transactions:
+    on SQLite one holding the write lock past the 10 s busy timeout while the service
+    starts leaves its relay dead (kernel/relay.py's start-up is outside its retry loop)."""
     numbers = [f"P-{k:05d}" for k in range(count)]
     app = hq.run.service.app
 
-    async def register_all(uow: UnitOfWork) -> None:
-        for n in numbers:
-            command = RegisterPart(n, f"Part {n}", "bench", "pcs", 1_000, app.clock.now())
-            await uow.execute(PARTS, PARTS.stream_id(n), command)
+    for first in range(0, count, 200):
 
-    await app.handle(None, register_all)
+        async def register(
+            uow: UnitOfWork, batch: list[str] = numbers[first : first + 200]
+        ) -> None:
+            for n in batch:
+                command = RegisterPart(n, f"Part {n}", "bench", "pcs", 1_000, app.clock.now())
+                await uow.execute(PARTS, PARTS.stream_id(n), command)
+
+        await app.handle(None, register)
     return numbers
 
 
