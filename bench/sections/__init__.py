@@ -20,6 +20,7 @@ from bench.sections import (
     inventory_commands,
     inventory_lookup,
     relay,
+    stock_sync,
     workforce_match,
 )
 
@@ -38,4 +39,5 @@ REGISTRY: tuple[Section, ...] = (
     Section("lookup", inventory_lookup.TITLE, inventory_lookup.run),
     Section("capacity", capacity.TITLE, capacity.run),
     Section("workforce", workforce_match.TITLE, workforce_match.run),
+    Section("stocksync", stock_sync.TITLE, stock_sync.run),
 )

@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.application import Aggregate, Application, Executed, Policy, UnitOfWork
-from kernel.errors import NotFound
+from kernel.application import Aggregate, Application, Executed, Loaded, Policy, UnitOfWork
+from kernel.errors import NotFound, RuleViolated
+from kernel.load_many import load_many
 from kernel.store_directory import require_open_store
 from services.inventory import read_model
+from services.inventory.domain import counts, reasons
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
 from services.inventory.domain.commands import (
     ExpireReservation,
@@ -24,6 +26,7 @@ from services.inventory.domain.commands import (
     ReserveStock,
     ShipTransfer,
 )
+from services.inventory.domain.counts import CountResult, SyncStockCounts
 from services.inventory.domain.events import (
     PartsIssued,
     ShipmentLost,
@@ -43,10 +46,20 @@ POSITIONS = Aggregate(
     "stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=20
 )
 EXPIRE_RESERVATION = "inventory.expire_reservation"
+# Positions per transaction of a SyncStockCounts: large enough that a batch costs a few
+# dozen round trips, small enough that no transaction holds its locks for long.
+SYNC_CHUNK = 500
 
 R = TypeVar("R")
 # What a handler does once the position has decided and recorded (schedule, disarm).
 Then = Callable[[UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CountedChunk:
+    """What one transaction of a SyncStockCounts did: its stored, replayable result."""
+
+    results: tuple[CountResult, ...]
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,42 @@ class Inventory:
             command, request_id, then=_disarm(command), destination=destination
         )
 
+    async def sync_counts(self, command: SyncStockCounts, request_id: str) -> list[CountResult]:
+        """A store's whole count in chunks, one transaction and request id each: a retried
+        batch replays the chunks already done and runs the rest."""
+        counts.validate(command, self.app.clock.now())
+        results: list[CountResult] = []
+        for index, chunk in enumerate(command.chunks(SYNC_CHUNK)):
+            done = await self.app.handle(
+                chunk,
+                self._count_chunk(chunk),
+                request_id=f"{request_id}/{index}",
+                result_type=CountedChunk,
+            )
+            results.extend(done.results)
+        return results
+
+    def _count_chunk(
+        self, chunk: SyncStockCounts
+    ) -> Callable[[UnitOfWork], Awaitable[CountedChunk]]:
+        async def handler(uow: UnitOfWork) -> CountedChunk:
+            await require_open_store(uow.conn, chunk.store_id, "store_id")
+            numbers = [line.part_number for line in chunk.counts]
+            known = await self._known_parts(uow.conn, numbers)
+            loaded = await load_many(
+                uow, POSITIONS, [POSITIONS.stream_id(chunk.store_id, n) for n in known]
+            )
+            async with read_model.positions_written_at_end(uow):
+                return await record_counts(uow, chunk, known, loaded)
+
+        return handler
+
+    async def _known_parts(self, conn: AsyncConnection, numbers: list[str]) -> set[str]:
+        unseen = [n for n in numbers if n not in self.known_parts]
+        if unseen:
+            self.known_parts.update(await read_model.known_parts(conn, unseen))
+        return {n for n in numbers if n in self.known_parts}
+
     async def expire_reservation(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The durable timer of a reservation fired."""
         command = ExpireReservation(
@@ -157,6 +206,40 @@ class Inventory:
                 raise NotFound("part", part_number)
             self.known_parts.add(part_number)
         await require_open_store(conn, store_id, field)
+
+
+async def record_counts(
+    uow: UnitOfWork,
+    chunk: SyncStockCounts,
+    known: set[str],
+    loaded: dict[str, Loaded[StockPosition]],
+) -> CountedChunk:
+    """Decide each line of the chunk on its loaded position and record what differs."""
+    results = []
+    for line in chunk.counts:
+        if line.part_number not in known:
+            results.append(
+                CountResult.refused(
+                    StockPosition(),
+                    line.part_number,
+                    reasons.UNKNOWN_PART,
+                    f"part {line.part_number!r} is not in the catalogue",
+                )
+            )
+            continue
+        position = loaded[POSITIONS.stream_id(chunk.store_id, line.part_number)]
+        try:
+            new_events = counts.count(chunk, line, position.state)
+        except RuleViolated as refused:
+            results.append(
+                CountResult.refused(
+                    position.state, line.part_number, refused.reason, refused.message
+                )
+            )
+            continue
+        state = await uow.record(POSITIONS, position, new_events)
+        results.append(CountResult.of(state, line.part_number, new_events))
+    return CountedChunk(tuple(results))
 
 
 def _outcome(command: RequestParts) -> Callable[[Executed[StockPosition]], RequestOutcome]:

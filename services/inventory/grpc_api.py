@@ -29,6 +29,8 @@ from services.inventory.grpc_messages import (
     position_message,
     stale_item_message,
     store_stock_message,
+    sync_command,
+    sync_response,
 )
 from services.inventory.queries import InventoryQueries
 
@@ -179,6 +181,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.store_id, request.part_number, request.reservation_id, self._now()
         )
         return position_message(await self.inventory.release(command, request.request_id))
+
+    @access.store_in("store_id", "sync stock counts")
+    async def SyncStockCounts(
+        self, request: pb.SyncStockCountsRequest, context: Any
+    ) -> pb.SyncStockCountsResponse:
+        command = sync_command(request, self._now())
+        results = await self.inventory.sync_counts(command, request.request_id)
+        return sync_response(request.request_id, results)
 
     # Transfers
 

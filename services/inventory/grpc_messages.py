@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from storemesh.inventory.v1 import inventory_pb2 as pb
 
+from kernel import validation
 from kernel.codec import timestamp
+from kernel.errors import InvalidArgument, Violations
+from services.inventory.domain import counts
+from services.inventory.domain.counts import CountResult, Outcome, StockCount, SyncStockCounts
 from services.inventory.read_model import (
     MatrixRowView,
     PartView,
@@ -74,4 +81,54 @@ def stale_item_message(i: StaleItemView) -> pb.StaleStockItem:
         value_fen=i.value_fen,
         last_movement_at=timestamp(i.last_movement_at),
         idle_days=i.idle_days,
+    )
+
+
+def sync_command(request: pb.SyncStockCountsRequest, now: datetime) -> SyncStockCounts:
+    """The batch's wire format, every fault named at once (counts[3].part_number)."""
+    v = Violations()
+    validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    counted_at = validation.moment(v, request, "counted_at")
+    for i, line in enumerate(request.counts):
+        validation.identifier(v, f"counts[{i}].part_number", line.part_number)
+    lines = tuple(StockCount(c.part_number, c.counted_quantity) for c in request.counts)
+    command = SyncStockCounts(request.store_id, counted_at or now, request.reason, lines, now)
+    if v.items:
+        # The batch's own rules too, so that one refusal names every field.
+        try:
+            counts.validate(command, now)
+        except InvalidArgument as more:
+            v.items.extend(more.violations)
+        v.raise_if_any()
+    return command
+
+
+_OUTCOMES = {
+    Outcome.ADJUSTED: pb.StockCountResult.OUTCOME_ADJUSTED,
+    Outcome.UNCHANGED: pb.StockCountResult.OUTCOME_UNCHANGED,
+    Outcome.REFUSED: pb.StockCountResult.OUTCOME_REFUSED,
+}
+
+
+def sync_response(request_id: str, results: Sequence[CountResult]) -> pb.SyncStockCountsResponse:
+    tally = {outcome: 0 for outcome in Outcome}
+    for r in results:
+        tally[r.outcome] += 1
+    return pb.SyncStockCountsResponse(
+        request_id=request_id,
+        adjusted=tally[Outcome.ADJUSTED],
+        unchanged=tally[Outcome.UNCHANGED],
+        refused=tally[Outcome.REFUSED],
+        results=[
+            pb.StockCountResult(
+                part_number=r.part_number,
+                outcome=_OUTCOMES[r.outcome],
+                reason=r.reason,
+                message=r.message,
+                on_hand=r.on_hand,
+                available=r.available,
+            )
+            for r in results
+        ],
     )

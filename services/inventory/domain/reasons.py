@@ -6,3 +6,7 @@ INSUFFICIENT_AVAILABLE_STOCK = "INSUFFICIENT_AVAILABLE_STOCK"
 NOTHING_IN_TRANSIT = "NOTHING_IN_TRANSIT"
 RECEIVE_EXCEEDS_SHIPPED = "RECEIVE_EXCEEDS_SHIPPED"
 SHIP_EXCEEDS_RESERVATION = "SHIP_EXCEEDS_RESERVATION"
+# SyncStockCounts, per position (the rest of the batch is still recorded):
+UNKNOWN_PART = "UNKNOWN_PART"  # the part is not in the catalogue
+INVALID_COUNT = "INVALID_COUNT"  # counted_quantity negative or above the quantity ceiling
+MOVED_SINCE_COUNT = "MOVED_SINCE_COUNT"  # the position moved after counted_at

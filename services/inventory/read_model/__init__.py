@@ -9,12 +9,19 @@ from services.inventory.read_model.lookups import (
     find_stock,
     get_part,
     get_position,
+    known_parts,
     list_parts,
     list_store_stock,
     sharing_matrix,
     stale_stock,
 )
-from services.inventory.read_model.tables import MIGRATIONS, PartView, PositionView, project
+from services.inventory.read_model.tables import (
+    MIGRATIONS,
+    PartView,
+    PositionView,
+    positions_written_at_end,
+    project,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -27,8 +34,10 @@ __all__ = [
     "find_stock",
     "get_part",
     "get_position",
+    "known_parts",
     "list_parts",
     "list_store_stock",
+    "positions_written_at_end",
     "project",
     "sharing_matrix",
     "stale_stock",

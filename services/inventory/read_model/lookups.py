@@ -32,6 +32,12 @@ async def get_part(conn: AsyncConnection, part_number: str) -> PartView | None:
     return None if row is None else part_of_row(row)
 
 
+async def known_parts(conn: AsyncConnection, part_numbers: list[str]) -> set[str]:
+    """Which of these part numbers the catalogue holds, in one round trip."""
+    query = select(parts_view.c.part_number).where(parts_view.c.part_number.in_(part_numbers))
+    return set((await conn.execute(query)).scalars())
+
+
 async def list_parts(
     conn: AsyncConnection, category: str, after: str | None, limit: int
 ) -> list[PartView]:

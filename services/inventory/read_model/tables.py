@@ -3,6 +3,8 @@ as the events that change them."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
+    text,
 )
 
 from kernel.application import UnitOfWork
@@ -132,22 +136,22 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
         return
     if not isinstance(state, StockPosition):
         return
-    await upsert(
-        conn,
-        positions_view,
-        {
-            "store_id": state.store_id,
-            "part_number": state.part_number,
-            "on_hand": state.on_hand,
-            "reserved": state.reserved,
-            "available": state.available,
-            "in_transit_out": state.in_transit_out,
-            "in_transit_in": state.in_transit_in,
-            "last_movement_at": state.last_movement_at,
-            "reservations": to_json(state.reservations),
-        },
-        ["store_id", "part_number"],
-    )
+    row = {
+        "store_id": state.store_id,
+        "part_number": state.part_number,
+        "on_hand": state.on_hand,
+        "reserved": state.reserved,
+        "available": state.available,
+        "in_transit_out": state.in_transit_out,
+        "in_transit_in": state.in_transit_in,
+        "last_movement_at": state.last_movement_at,
+        "reservations": to_json(state.reservations),
+    }
+    pending = _written_at_end.get(id(uow))
+    if pending is not None:
+        pending[(state.store_id, state.part_number)] = row
+    else:
+        await upsert(conn, positions_view, row, ["store_id", "part_number"])
     if isinstance(event, PartsIssued | ShortageRecorded):
         issued = isinstance(event, PartsIssued)
         await upsert(
@@ -164,6 +168,34 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             ["store_id", "part_number", "day"],
             increment=["requests", "filled", "issued_quantity"],
         )
+
+
+# Units of work (by id, while they run) whose position rows are written once at the end.
+_written_at_end: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+
+
+@contextlib.asynccontextmanager
+async def positions_written_at_end(uow: UnitOfWork) -> AsyncIterator[None]:
+    """For a batch command recording hundreds of positions: each position's row is
+    written once, all in one executemany as the block ends, instead of one upsert per
+    event. Nothing in the block may read those rows back."""
+    pending: dict[tuple[str, str], dict[str, Any]] = {}
+    _written_at_end[id(uow)] = pending
+    try:
+        yield
+        if pending:
+            await uow.conn.execute(_UPSERT_POSITION, list(pending.values()))
+    finally:
+        _written_at_end.pop(id(uow), None)
+
+
+_POSITION_COLUMNS = tuple(c.name for c in positions_view.columns)
+_UPSERT_POSITION = text(
+    f"INSERT INTO inventory_positions ({', '.join(_POSITION_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _POSITION_COLUMNS)}) "
+    "ON CONFLICT (store_id, part_number) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _POSITION_COLUMNS[2:])
+).bindparams(*(bindparam(c, type_=positions_view.c[c].type) for c in _POSITION_COLUMNS))
 
 
 def position_of_row(row: Any) -> PositionView:

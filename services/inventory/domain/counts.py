@@ -1,0 +1,151 @@
+"""A store's whole stock count at once (a DMS joining the network or reconciling at night).
+
+Each position is decided by the stock aggregate's own AdjustStock rule, so a synced count
+records exactly what a single count records. What the batch adds: the request's own
+faults refuse it whole (its fields named), a position's business refusal is reported for
+that position alone, and a count older than the position's last movement is refused, as
+overwriting a shelf with it would bring back what moved since.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from kernel.errors import RuleViolated, Violations
+from kernel.validation import MAX_QUANTITY, text
+from services.inventory.domain import reasons
+from services.inventory.domain.commands import AdjustStock
+from services.inventory.domain.events import StockEvent
+from services.inventory.domain.stock import StockPosition, decide
+
+MAX_COUNTS = 10_000
+# A count is a fact about the past: a clock a little ahead at the DMS is not refused.
+CLOCK_SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class StockCount:
+    part_number: str
+    counted_quantity: int
+
+
+@dataclass(frozen=True)
+class SyncStockCounts:
+    """Counts of one store taken at `counted_at`; a batch or one chunk of it.
+
+    `batch` is a digest of the whole batch, so every chunk's request fingerprint changes
+    when any part of the batch does (the same request id with other content is refused
+    at the first chunk, before anything is recorded).
+    """
+
+    store_id: str
+    counted_at: datetime
+    reason: str
+    counts: tuple[StockCount, ...]
+    at: datetime
+    batch: str = ""
+
+    def chunks(self, size: int) -> list[SyncStockCounts]:
+        digest = batch_digest(self)
+        return [
+            replace(self, counts=self.counts[first : first + size], batch=digest)
+            for first in range(0, len(self.counts), size)
+        ]
+
+
+class Outcome(enum.IntEnum):
+    ADJUSTED = 1
+    UNCHANGED = 2
+    REFUSED = 3
+
+
+@dataclass(frozen=True)
+class CountResult:
+    part_number: str
+    outcome: Outcome
+    reason: str = ""
+    message: str = ""
+    on_hand: int = 0
+    available: int = 0
+
+    @classmethod
+    def of(cls, position: StockPosition, part_number: str, events: Sequence[object]) -> CountResult:
+        outcome = Outcome.ADJUSTED if events else Outcome.UNCHANGED
+        return cls(part_number, outcome, on_hand=position.on_hand, available=position.available)
+
+    @classmethod
+    def refused(
+        cls, position: StockPosition, part_number: str, reason: str, message: str
+    ) -> CountResult:
+        return cls(
+            part_number,
+            Outcome.REFUSED,
+            reason,
+            message,
+            on_hand=position.on_hand,
+            available=position.available,
+        )
+
+
+def validate(command: SyncStockCounts, now: datetime) -> None:
+    """The batch's own faults, all at once: refused whole (INVALID_ARGUMENT)."""
+    v = Violations()
+    text(v, "reason", command.reason)
+    if not command.counts:
+        v.add("counts", "must hold at least one position")
+    elif len(command.counts) > MAX_COUNTS:
+        v.add("counts", f"must hold at most {MAX_COUNTS} positions")
+    if (command.counted_at - now).total_seconds() > CLOCK_SKEW_SECONDS:
+        v.add("counted_at", "must not be in the future")
+    first_seen: dict[str, int] = {}
+    for i, count in enumerate(command.counts):
+        earlier = first_seen.setdefault(count.part_number, i)
+        if earlier != i:
+            v.add(f"counts[{i}].part_number", f"repeats counts[{earlier}]: one count per part")
+    v.raise_if_any()
+
+
+def count(command: SyncStockCounts, line: StockCount, position: StockPosition) -> list[StockEvent]:
+    """The events one line of the count records at its position (none when it matches).
+
+    Raises RuleViolated for a line refused on its own (INVALID_COUNT, MOVED_SINCE_COUNT).
+    """
+    subject = f"stock/{command.store_id}/{line.part_number}"
+    if not 0 <= line.counted_quantity <= MAX_QUANTITY:
+        raise RuleViolated(
+            reasons.INVALID_COUNT,
+            f"counted_quantity must be between 0 and {MAX_QUANTITY}",
+            subject,
+            {"counted_quantity": str(line.counted_quantity)},
+        )
+    moved = position.last_movement_at
+    if moved is not None and moved > command.counted_at:
+        raise RuleViolated(
+            reasons.MOVED_SINCE_COUNT,
+            f"the position moved at {moved.isoformat()}, after the count",
+            subject,
+            {"last_movement_at": moved.isoformat()},
+        )
+    adjust = AdjustStock(
+        command.store_id,
+        line.part_number,
+        line.counted_quantity,
+        command.reason,
+        command.counted_at,
+    )
+    return list(decide(adjust, position))
+
+
+def batch_digest(command: SyncStockCounts) -> str:
+    body = {
+        "store_id": command.store_id,
+        "counted_at": command.counted_at.isoformat(),
+        "reason": command.reason,
+        "counts": [[c.part_number, c.counted_quantity] for c in command.counts],
+    }
+    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
