@@ -40,7 +40,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         done = await self.collab.request_transfer(command, request.request_id)
         return messages.transfer_message(await self.queries.transfer(done))
 
-    @access.stores_of(source_store, "approve a transfer from", roles=ANSWERING_ROLES)
+    @access.stores_of(source_store, "approve this transfer", roles=ANSWERING_ROLES)
     async def ApproveTransfer(
         self, request: pb.ApproveTransferRequest, context: Any
     ) -> pb.Transfer:
@@ -52,7 +52,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         done = await self.collab.approve(command, request.request_id, acting_for)
         return messages.transfer_message(await self.queries.transfer(done))
 
-    @access.stores_of(source_store, "reject a transfer from", roles=ANSWERING_ROLES)
+    @access.stores_of(source_store, "reject this transfer", roles=ANSWERING_ROLES)
     async def RejectTransfer(self, request: pb.RejectTransferRequest, context: Any) -> pb.Transfer:
         principal = current_principal()
         messages.answer(request)
@@ -62,7 +62,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         done = await self.collab.reject(command, request.request_id, acting_for)
         return messages.transfer_message(await self.queries.transfer(done))
 
-    @access.stores_of(transfer_parties, "report on")
+    @access.stores_of(transfer_parties, "report on this transfer")
     async def ReportCourierProgress(
         self, request: pb.ReportCourierProgressRequest, context: Any
     ) -> pb.Transfer:
