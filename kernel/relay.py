@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from opentelemetry import trace
@@ -83,6 +84,8 @@ class Relay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out (0: nothing to do)."""
+        if not self.db.is_postgres:
+            return await self._relay_once_unlocked()
         js = await self.nats.jetstream()
         async with self.db.transaction("relay.batch") as conn:
             if not await self._hold_lease(conn):
@@ -90,38 +93,62 @@ class Relay:
             batch = await self._store.read_unpublished(conn, self.batch_size)
             if not batch:
                 return 0
-            futures = []
-            for event in batch:
-                subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
-                headers = cloudevent_headers(event, source=self.source)
-                # A producer span per message, child of the command that recorded the event,
-                # so the consumers' spans join that command's trace.
-                span = tracer.start_span(
-                    f"publish {subject}",
-                    context=context_from(event.metadata),
-                    kind=trace.SpanKind.PRODUCER,
-                    attributes={"messaging.system": "nats", "messaging.destination": subject},
-                )
-                headers["traceparent"] = traceparent_of(span)
-                futures.append(await js.publish_async(subject, event.payload, headers=headers))
-                span.end()
-            try:
-                await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
-            except (TimeoutError, Exception) as exc:
-                for f in futures:
-                    f.cancel()
-                raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
-            if self._after_publish is not None:
-                await self._after_publish(batch)
-            await self._store.mark_published(conn, [e.position for e in batch])
-            last = batch[-1]
-            await conn.execute(
-                update(checkpoints)
-                .where(checkpoints.c.name == self.name)
-                .values(tx_id=last.tx_id, position=last.position, updated_at=datetime.now(UTC))
-            )
+            await self._publish(js, batch)
+            await self._mark(conn, batch)
         self.published += len(batch)
         return len(batch)
+
+    async def _relay_once_unlocked(self) -> int:
+        """SQLite has one write lock for the whole file, and BEGIN IMMEDIATE takes it: held
+        across JetStream's acknowledgements it starves every command past its busy timeout.
+        So the batch is read in one short transaction, published with no lock held, and
+        deleted in another. Still ordered and exactly once: each relay sends a prefix of the
+        outbox in position order, and JetStream drops a second relay's repeats by
+        Nats-Msg-Id, so what it stores stays in position order."""
+        js = await self.nats.jetstream()
+        async with self.db.transaction("relay.read") as conn:
+            batch = await self._store.read_unpublished(conn, self.batch_size)
+        if not batch:
+            return 0
+        await self._publish(js, batch)
+        async with self.db.transaction("relay.mark") as conn:
+            await self._mark(conn, batch)
+        self.published += len(batch)
+        return len(batch)
+
+    async def _publish(self, js: Any, batch: list[RecordedEvent]) -> None:
+        futures = []
+        for event in batch:
+            subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
+            headers = cloudevent_headers(event, source=self.source)
+            # A producer span per message, child of the command that recorded the event,
+            # so the consumers' spans join that command's trace.
+            span = tracer.start_span(
+                f"publish {subject}",
+                context=context_from(event.metadata),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "nats", "messaging.destination": subject},
+            )
+            headers["traceparent"] = traceparent_of(span)
+            futures.append(await js.publish_async(subject, event.payload, headers=headers))
+            span.end()
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        except (TimeoutError, Exception) as exc:
+            for f in futures:
+                f.cancel()
+            raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
+        if self._after_publish is not None:
+            await self._after_publish(batch)
+
+    async def _mark(self, conn: AsyncConnection, batch: list[RecordedEvent]) -> None:
+        await self._store.mark_published(conn, [e.position for e in batch])
+        last = batch[-1]
+        await conn.execute(
+            update(checkpoints)
+            .where(checkpoints.c.name == self.name, checkpoints.c.position < last.position)
+            .values(tx_id=last.tx_id, position=last.position, updated_at=datetime.now(UTC))
+        )
 
     async def _hold_lease(self, conn: AsyncConnection) -> bool:
         row = (
