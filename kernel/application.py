@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -26,6 +27,7 @@ from kernel.eventstore import (
     EventStore,
     NewEvent,
     RecordedEvent,
+    StreamAppend,
     command_log,
     timers,
 )
@@ -87,6 +89,17 @@ class Projector(Protocol):
 
 
 @dataclass
+class _Queued:
+    """A record() waiting for the end of its batch: the stream as loaded, the events."""
+
+    aggregate: Aggregate[Any]
+    before: Loaded[Any]
+    events: list[Any] = field(default_factory=list)
+    new: list[NewEvent] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+
+
+@dataclass
 class UnitOfWork:
     """One database transaction: loads aggregates, records their events, schedules timers.
 
@@ -113,6 +126,8 @@ class UnitOfWork:
     # Timers armed by this unit of work, written with the command log at its end; None:
     # written at once (timers, consumers and sagas outside `handle` write no log).
     armed: dict[str, TimerRow] | None = None
+    # Appends waiting for the end of an `appends_batched` block, by stream (None: none).
+    batched: dict[str, _Queued] | None = None
 
     @property
     def unguarded(self) -> set[str]:
@@ -149,7 +164,12 @@ class UnitOfWork:
     async def record(
         self, aggregate: Aggregate[S], loaded: Loaded[S], new_events: Sequence[Any]
     ) -> S:
-        """Append the events at the loaded version, project them, snapshot when due."""
+        """Append the events at the loaded version, project them, snapshot when due.
+
+        Inside `appends_batched()` the append, projections, snapshot and reactions wait
+        for the block's end (one statement for every stream of the block); the new state
+        is returned at once either way.
+        """
         if not new_events:
             return loaded.state
         batch = []
@@ -158,25 +178,82 @@ class UnitOfWork:
             batch.append(
                 NewEvent(type_name, payload, aggregate.store_of(e), metadata=self.metadata)
             )
+        if self.batched is not None:
+            return self._queue(aggregate, loaded, new_events, batch)
         recorded = await self.store.append(
             self.conn, loaded.stream_id, loaded.version, batch, self.clock.now()
         )
+        return await self._recorded(aggregate, loaded, new_events, recorded)
+
+    async def _recorded(
+        self,
+        aggregate: Aggregate[S],
+        loaded: Loaded[S],
+        new_events: Sequence[Any],
+        recorded: Sequence[RecordedEvent],
+        states: Sequence[S] = (),
+    ) -> S:
+        """Project the recorded events (`states`: each event's resulting state, when the
+        caller has them already), snapshot when due, react."""
         self.recorded.extend(recorded)
         state = loaded.state
-        for event, r in zip(new_events, recorded, strict=True):
-            state = aggregate.decider.evolve(state, event)
+        for k, (event, r) in enumerate(zip(new_events, recorded, strict=True)):
+            state = states[k] if states else aggregate.decider.evolve(state, event)
             for project in self.projectors:
                 await project(self, event, r, state)
         new_version = loaded.version + len(recorded)
         if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
             await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
         loaded.state, loaded.version = state, new_version
+        self._seen_written(loaded)
+        await self._react(new_events)
+        return state
+
+    def _seen_written(self, loaded: Loaded[Any]) -> None:
         if self.cache is not None:
             self.cache.drop((loaded.stream_id,))
             self.appended.add(loaded.stream_id)
-            self.seen[loaded.stream_id] = Entry(new_version, state)
-        await self._react(new_events)
+            self.seen[loaded.stream_id] = Entry(loaded.version, loaded.state)
+
+    def _queue(
+        self,
+        aggregate: Aggregate[S],
+        loaded: Loaded[S],
+        new_events: Sequence[Any],
+        batch: list[NewEvent],
+    ) -> S:
+        assert self.batched is not None
+        if loaded.stream_id in self.batched:
+            raise ValueError(f"{loaded.stream_id} recorded twice in one batch of appends")
+        queued = _Queued(aggregate, Loaded(loaded.stream_id, loaded.state, loaded.version))
+        queued.events, queued.new = list(new_events), batch
+        self.batched[loaded.stream_id] = queued
+        state = loaded.state
+        for event in new_events:
+            state = aggregate.decider.evolve(state, event)
+            queued.states.append(state)
+        loaded.state, loaded.version = state, loaded.version + len(new_events)
+        self._seen_written(loaded)
         return state
+
+    @contextlib.asynccontextmanager
+    async def appends_batched(self) -> AsyncIterator[None]:
+        """For a batch command recording hundreds of streams: every append of the block
+        goes to the database in one statement as the block ends, then the projections,
+        snapshots and reactions run in the order recorded. Each stream at most once per
+        block, and nothing in the block may read back what it recorded."""
+        if self.batched is not None:
+            raise RuntimeError("appends are already batched")
+        self.batched = {}
+        try:
+            yield
+            queued = list(self.batched.values())
+        finally:
+            self.batched = None
+        appends = [StreamAppend(q.before.stream_id, q.before.version, q.new) for q in queued]
+        recorded = await self.store.append_many(self.conn, appends, self.clock.now())
+        for q, r in zip(queued, recorded, strict=True):
+            await self._recorded(q.aggregate, q.before, q.events, r, q.states)
 
     async def _react(self, new_events: Sequence[Any]) -> None:
         for event in new_events:

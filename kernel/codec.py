@@ -53,27 +53,70 @@ def to_proto(obj: Any, message_cls: type[Message]) -> Message:
 
 
 def _fill(message: Message, obj: Any) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if value is None:
-            continue
-        tp, _ = _unwrap_optional(_hints(type(obj))[f.name])
-        target = getattr(message, f.name)
-        if typing.get_origin(tp) is tuple:
-            (item_tp, *_) = typing.get_args(tp)
-            for item in value:
-                if dataclasses.is_dataclass(item_tp):
-                    _fill(target.add(), item)
-                elif item_tp is datetime:
-                    target.add().FromDatetime(item)
-                else:
-                    target.append(_scalar_out(item))
-        elif dataclasses.is_dataclass(tp):
-            _fill(target, value)
-        elif tp is datetime:
-            target.FromDatetime(value)
-        else:
-            setattr(message, f.name, _scalar_out(value))
+    for name, write in _encode_plan(type(obj)):
+        value = getattr(obj, name)
+        if value is not None:
+            write(message, value)
+
+
+_Writer = Callable[[Any, Any], None]
+_ENCODE_PLANS: dict[type[Any], list[tuple[str, _Writer]]] = {}
+
+
+def _encode_plan(cls: type[Any]) -> list[tuple[str, _Writer]]:
+    """Per class, once: how to write each field (every recorded event is encoded)."""
+    plan = _ENCODE_PLANS.get(cls)
+    if plan is None:
+        plan = []
+        for f in dataclasses.fields(cls):
+            tp, _ = _unwrap_optional(_hints(cls)[f.name])
+            if typing.get_origin(tp) is tuple:
+                (item_tp, *_) = typing.get_args(tp)
+                plan.append((f.name, _repeated_writer(f.name, item_tp)))
+            elif dataclasses.is_dataclass(tp):
+                plan.append((f.name, _message_writer(f.name)))
+            elif tp is datetime:
+                plan.append((f.name, _moment_writer(f.name)))
+            elif tp in (str, int, float, bool, bytes):
+                plan.append((f.name, _plain_writer(f.name)))
+            else:
+                plan.append((f.name, _scalar_writer(f.name)))
+        _ENCODE_PLANS[cls] = plan
+    return plan
+
+
+def _repeated_writer(name: str, item_tp: Any) -> _Writer:
+    def write(message: Any, value: Any) -> None:
+        target = getattr(message, name)
+        for item in value:
+            if dataclasses.is_dataclass(item_tp):
+                _fill(target.add(), item)
+            elif item_tp is datetime:
+                target.add().FromDatetime(item)
+            else:
+                target.append(_scalar_out(item))
+
+    return write
+
+
+def _message_writer(name: str) -> _Writer:
+    return lambda message, value: _fill(getattr(message, name), value)
+
+
+def _moment_writer(name: str) -> _Writer:
+    return lambda message, value: getattr(message, name).FromDatetime(value)
+
+
+def _plain_writer(name: str) -> _Writer:
+    def write(message: Any, value: Any) -> None:
+        # An IntEnum or str-Enum value may still sit in a field hinted int or str.
+        setattr(message, name, _scalar_out(value) if isinstance(value, enum.Enum) else value)
+
+    return write
+
+
+def _scalar_writer(name: str) -> _Writer:
+    return lambda message, value: setattr(message, name, _scalar_out(value))
 
 
 def _scalar_out(value: Any) -> Any:

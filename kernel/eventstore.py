@@ -307,6 +307,87 @@ class EventStore:
             for i, (e, (position, tx_id)) in enumerate(zip(new_events, keys, strict=True))
         ]
 
+    async def append_many(
+        self,
+        conn: AsyncConnection,
+        appends: Sequence[StreamAppend],
+        recorded_at: datetime,
+    ) -> list[list[RecordedEvent]]:
+        """Append to many streams at once, each at its expected version (a batch command:
+        a store's whole stock count). On PostgreSQL one statement moves or creates every
+        stream and inserts every event and outbox row; any stream not at its expected
+        version is a ConcurrencyConflict for the whole batch (the transaction retries).
+        Positions follow the order given, so each stream's versions stay in order.
+        """
+        appends = [a for a in appends if a.events]
+        if not appends:
+            return []
+        ids = [a.stream_id for a in appends]
+        if len(set(ids)) != len(ids):
+            raise ValueError("append_many: one entry per stream")
+        if conn.dialect.name != "postgresql" or any(
+            a.expected_version == ANY_VERSION for a in appends
+        ):
+            return [
+                await self.append(conn, a.stream_id, a.expected_version, a.events, recorded_at)
+                for a in appends
+            ]
+        return await self._append_many_in_one_statement(conn, appends, recorded_at)
+
+    async def _append_many_in_one_statement(
+        self, conn: AsyncConnection, appends: Sequence[StreamAppend], recorded_at: datetime
+    ) -> list[list[RecordedEvent]]:
+        columns: dict[str, list[Any]] = {
+            k: [] for k in ("stream", "version", "id", "type", "store", "payload", "meta")
+        }
+        for a in appends:
+            for i, e in enumerate(a.events):
+                columns["stream"].append(a.stream_id)
+                columns["version"].append(a.expected_version + 1 + i)
+                columns["id"].append(e.event_id)
+                columns["type"].append(e.event_type)
+                columns["store"].append(e.store_id)
+                columns["payload"].append(e.payload)
+                columns["meta"].append(Json(e.metadata))
+        params: dict[str, Any] = {
+            "streams": [a.stream_id for a in appends],
+            "expected": [a.expected_version for a in appends],
+            "new": [a.expected_version + len(a.events) for a in appends],
+            "recorded_at": recorded_at,
+            **columns,
+        }
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        cursor = await driver.execute(_APPEND_MANY, params)
+        keys = await cursor.fetchall()  # (ordinality, position, tx_id), in ordinality order
+        if len(keys) != len(columns["stream"]):
+            claimed = {row[0] for row in keys}
+            owners = _owner_of_each_event(appends)
+            stale = next((a for k, a in enumerate(owners) if k not in claimed), appends[0])
+            raise ConcurrencyConflict(stale.stream_id, stale.expected_version)
+        results: list[list[RecordedEvent]] = []
+        rows = iter(keys)
+        for a in appends:
+            recorded = []
+            for i, e in enumerate(a.events):
+                _, position, tx_id = next(rows)
+                recorded.append(
+                    RecordedEvent(
+                        position=position,
+                        tx_id=tx_id,
+                        stream_id=a.stream_id,
+                        stream_version=a.expected_version + 1 + i,
+                        event_id=e.event_id,
+                        event_type=e.event_type,
+                        store_id=e.store_id,
+                        payload=e.payload,
+                        metadata=e.metadata,
+                        recorded_at=recorded_at,
+                    )
+                )
+            results.append(recorded)
+        return results
+
     async def _claim_versions(
         self, conn: AsyncConnection, stream_id: str, expected_version: int, count: int
     ) -> int:
@@ -452,3 +533,45 @@ def _one_statement_append(count: int, new_stream: bool) -> str:
         "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
         "SELECT position, tx_id FROM appended"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of an append_many: its new events at the version it was read at."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+
+
+def _owner_of_each_event(appends: Sequence[StreamAppend]) -> list[StreamAppend]:
+    """Index k: the append the k-th event of the batch belongs to."""
+    return [a for a in appends for _ in a.events]
+
+
+# Every stream of the batch is moved (expected > 0) or created (expected = 0) in CTEs; the
+# events are inserted only for streams claimed, in the order given (WITH ORDINALITY), so
+# positions follow each stream's versions. Fewer rows back than events sent: a conflict.
+_APPEND_MANY = (
+    "WITH input AS (SELECT * FROM unnest(%(streams)s::text[], %(expected)s::int[], "
+    "%(new)s::int[]) AS i(stream_id, expected, new)), "
+    "moved AS (UPDATE streams s SET version = i.new FROM input i "
+    "WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected "
+    "RETURNING s.stream_id), "
+    "created AS (INSERT INTO streams (stream_id, version) "
+    "SELECT stream_id, new FROM input WHERE expected = 0 "
+    "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id), "
+    "claimed AS (SELECT stream_id FROM moved UNION ALL SELECT stream_id FROM created), "
+    "rows AS (SELECT * FROM unnest(%(stream)s::text[], %(version)s::int[], %(id)s::uuid[], "
+    "%(type)s::text[], %(store)s::text[], %(payload)s::bytea[], %(meta)s::json[]) "
+    "WITH ORDINALITY AS e(stream_id, version, event_id, event_type, store_id, payload, "
+    "metadata, n)), "
+    "appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type, "
+    "store_id, payload, metadata, recorded_at) "
+    "SELECT e.stream_id, e.version, e.event_id, e.event_type, e.store_id, e.payload, "
+    "e.metadata, %(recorded_at)s FROM rows e JOIN claimed c ON c.stream_id = e.stream_id "
+    "ORDER BY e.n RETURNING position, tx_id, event_id), "
+    "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
+    "SELECT r.n - 1, a.position, a.tx_id FROM appended a JOIN rows r ON r.event_id = a.event_id "
+    "ORDER BY r.n"
+)

@@ -146,7 +146,8 @@ class Inventory:
             loaded = await load_many(
                 uow, POSITIONS, [POSITIONS.stream_id(chunk.store_id, n) for n in known]
             )
-            async with read_model.positions_written_at_end(uow):
+            # One append statement for the chunk's positions, then one upsert of their rows.
+            async with read_model.positions_written_at_end(uow), uow.appends_batched():
                 return await record_counts(uow, chunk, known, loaded)
 
         return handler
