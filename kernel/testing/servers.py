@@ -134,7 +134,7 @@ class NatsServerProcess:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> NatsServerProcess:
+    def start(self, timeout: float = 30.0) -> NatsServerProcess:
         self._process = subprocess.Popen(
             [
                 nats_server_binary(),
@@ -150,11 +150,12 @@ class NatsServerProcess:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._process.poll() is None:
             if _reachable("127.0.0.1", self.port, 0.2):
                 return self
             time.sleep(0.05)
-        raise RuntimeError(f"nats-server did not start on port {self.port}")
+        code = self._process.poll()
+        raise RuntimeError(f"nats-server did not start on port {self.port} (exit code {code})")
 
     def stop(self) -> None:
         if self._process is not None:

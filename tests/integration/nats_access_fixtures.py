@@ -69,23 +69,31 @@ class ConfiguredNats:
             'include "accounts.conf"\n'
         )
 
-    def start(self, timeout: float = 10.0) -> ConfiguredNats:
+    def start(self, timeout: float = 30.0) -> ConfiguredNats:
+        """Bounded wait for the port; a server that exits (a bad config, a port taken
+        between choosing and binding it) fails at once with its own log."""
         self.write_config()
         env = {**os.environ, **{password_variable(c): p for c, p in self.passwords.items()}}
-        self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(self.directory / "main.conf")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log_path = self.directory / "nats-server.log"
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(self.directory / "main.conf")],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"nats-server with {self.directory}/main.conf did not start")
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(
+            f"nats-server with {self.directory}/main.conf did not start "
+            f"(exit code {self.process.poll()}):\n{tail}"
+        )
 
     def reload(self, partners: list[dict[str, Any]]) -> None:
         """Regenerate from a new partners list and signal the server, as operators do."""

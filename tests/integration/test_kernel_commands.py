@@ -186,6 +186,8 @@ async def test_a_deadlock_between_two_commands_is_retried_not_logged(
         ),
         30,
     )
-    assert len(attempts) == 3, "one of the two was rolled back and ran again"
+    # At least one was rolled back and ran again (on a loaded machine a retry may itself
+    # meet the other transaction once more; each attempt is still a clean retry).
+    assert len(attempts) >= 3, attempts
     assert await count_events(db) == 6
     assert [e for e in kernel_logs.entries if e["log_level"] in ("error", "critical")] == []
