@@ -116,6 +116,10 @@ async def test_a_silent_source_is_released_before_the_next_source_reserves(
     assert await inventory_events_of(inventory_service, DG) == ["StockReceived", "StockReserved"]
 
 
+async def asking_approval(r: Any, transfer_id: str) -> bool:
+    return "ApprovalRequested" in await saga_events(r, transfer_id)
+
+
 async def test_the_dispatcher_loop_calls_as_soon_as_a_step_commits(
     replicas: Any, inv: InventoryClient
 ) -> None:
@@ -127,6 +131,8 @@ async def test_the_dispatcher_loop_calls_as_soon_as_a_step_commits(
     try:
         await request_transfer(r, "T-1")
         await eventually(lambda: is_now(reserved(inv), 2), within=10.0)
+        # Inventory answers before the saga records the reply: approve once it asks.
+        await eventually(lambda: asking_approval(r, "T-1"), within=10.0)
         await approve(r, "T-1")
         await eventually(lambda: is_now(status(r, "T-1"), Status.COMPLETED), within=10.0)
     finally:
