@@ -16,6 +16,7 @@ import grpc
 from bench.config import Sizes
 from kernel.auth import TokenIssuer, TokenVerifier, generate_keys
 from kernel.config import Settings
+from kernel.gc_tuning import tune_for_serving
 from kernel.messaging import NatsConnection, StreamSpec, ensure_stream
 from kernel.service import Service
 from kernel.testing.servers import Endpoints, create_database, drop_database
@@ -104,6 +105,8 @@ class BenchContext:
         try:
             await upstream_streams(built)
             port = await built.host.start()
+            # As `serve_forever` does in a service's own process.
+            tune_for_serving(built.host.settings.gc_young_threshold)
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
             await asyncio.wait_for(channel.channel_ready(), 10)
             yield RunningService(

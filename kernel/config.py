@@ -19,6 +19,8 @@ class Settings:
     grpc_address: str = "127.0.0.1:50051"
     # Processes serving grpc_address together (kernel.workers); each is a full replica.
     grpc_workers: int = 1
+    # Allocations between young-generation collections (kernel.gc_tuning); 0: Python's 700.
+    gc_young_threshold: int = 50_000
     jwt_public_key_file: str = "var/keys/jwt-public.pem"
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -47,6 +49,7 @@ class Settings:
             nats_namespace=_env("STOREMESH_NATS_NAMESPACE", ""),
             grpc_address=_env("STOREMESH_GRPC_ADDRESS", f"127.0.0.1:{default_port}"),
             grpc_workers=int(_env("STOREMESH_GRPC_WORKERS", "1")),
+            gc_young_threshold=int(_env("STOREMESH_GC_YOUNG_THRESHOLD", "50000")),
             jwt_public_key_file=_env("STOREMESH_JWT_PUBLIC_KEY_FILE", "var/keys/jwt-public.pem"),
             tls_cert_file=_env("STOREMESH_TLS_CERT_FILE", ""),
             tls_key_file=_env("STOREMESH_TLS_KEY_FILE", ""),

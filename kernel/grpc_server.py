@@ -23,6 +23,7 @@ from kernel.auth import TokenVerifier, set_principal
 from kernel.config import Settings
 from kernel.db import Database
 from kernel.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
+from kernel.gc_tuning import tune_for_serving
 from kernel.grpc_errors import abort_with
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
@@ -301,6 +302,7 @@ class ServiceHost:
 
     async def serve_forever(self) -> None:
         await self.start()
+        tune_for_serving(self.settings.gc_young_threshold)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
