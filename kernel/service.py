@@ -21,6 +21,7 @@ from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.saga import runtime as saga_runtime
+from kernel.saga.runtime import SagaRuntime
 from kernel.subscriptions import Subscription, SubscriptionRunner
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.timers import TimerHandler, TimerRunner
@@ -52,6 +53,9 @@ class ServiceDefinition:
     # Loops of the service's own the host runs and stops with the relay and timers, each
     # woken after every commit (e.g. the saga dispatcher).
     background: Callable[[Any], Sequence[BackgroundLoop]] = lambda service: ()
+    # The saga runtimes the service runs, for the operator's command line
+    # (kernel/saga/admin.py: list, history, retry, cancel).
+    sagas: Callable[[Any], Sequence[SagaRuntime[Any]]] = lambda service: ()
 
     async def build(
         self,

@@ -8,6 +8,7 @@ subscription (see README.md for why the split).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,11 @@ from services.collab.domain.commands import (
     ReportCourierProgress,
     RequestTransfer,
 )
-from services.collab.domain.events import TransferCompleted
+from services.collab.domain.events import (
+    TransferCancelled,
+    TransferCompleted,
+    TransferStepRetried,
+)
 from services.collab.domain.sourcing import (
     DEMAND_WINDOW_DAYS,
     Candidate,
@@ -224,4 +229,10 @@ def demand_subscription(collab: Collab) -> Subscription:
 
 
 def build_runtime(deadlines: Deadlines) -> TransferRuntime:
-    return TransferRuntime(transfer_saga(deadlines), store_of=lambda e: e.store_id)
+    # An operator's retry and cancel (kernel/saga/admin.py) are recorded as these.
+    saga = dataclasses.replace(
+        transfer_saga(deadlines),
+        operator_retried=TransferStepRetried,
+        operator_cancelled=TransferCancelled,
+    )
+    return TransferRuntime(saga, store_of=lambda e: e.store_id)

@@ -72,6 +72,7 @@ DEFINITION = ServiceDefinition(
     timers=lambda collab: collab.runtime.timer_handlers(),
     subscriptions=lambda collab: [demand_subscription(collab)],
     background=lambda collab: [collab.dispatcher] if collab.dispatcher else [],
+    sagas=lambda collab: [collab.runtime],
 )
 
 build = DEFINITION.build

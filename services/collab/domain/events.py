@@ -354,6 +354,27 @@ class CollaborationCostRecorded:
     occurred_at: datetime
 
 
+# ---- Operator actions (the admin command line, kernel/saga/admin.py) ----
+
+
+@dataclass(frozen=True)
+class TransferStepRetried(_Step):
+    transfer_id: str
+    store_id: str
+    source_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class TransferCancelled(_ToRequester):
+    transfer_id: str
+    store_id: str
+    source_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
 EVENT_TYPES: tuple[type[Any], ...] = (
     TransferRequested,
     SourceReserved,
@@ -384,4 +405,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransferStuck,
     ContributionRecorded,
     CollaborationCostRecorded,
+    # Operator actions
+    TransferStepRetried,
+    TransferCancelled,
 )
