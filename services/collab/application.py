@@ -18,6 +18,7 @@ from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import NotFound, RuleViolated
+from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
 from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
 from kernel.saga.definition import NOT_AWAITING, Trigger
@@ -29,11 +30,21 @@ from services.collab.domain.commands import (
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
+    TransferReason,
 )
 from services.collab.domain.events import (
     TransferCancelled,
     TransferCompleted,
+    TransferRequested,
     TransferStepRetried,
+)
+from services.collab.domain.revitalisation import (
+    DEFAULT_MIN_IDLE_DAYS,
+    Receiver,
+    StaleLot,
+    Use,
+    rank_receivers,
+    revitalised,
 )
 from services.collab.domain.sourcing import (
     DEMAND_WINDOW_DAYS,
@@ -55,6 +66,7 @@ from services.collab.domain.transfer import (
 from services.collab.queries import CollabQueries
 
 PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
+SHORTAGE_RECORDED = "storemesh.inventory.events.v1.ShortageRecorded"
 # Every candidate is ranked, so a refusal or silence still has a next source to ask.
 MAX_CANDIDATES = 20
 
@@ -67,11 +79,14 @@ class StockHolder:
 
 
 class StockLookup(Protocol):
-    """Who holds a part now (inventory's FindStock)."""
+    """Who holds a part now (inventory's FindStock), and what lies idle where
+    (ListStaleStock)."""
 
     async def holders(
         self, part_number: str, min_available: int, exclude_store_id: str
     ) -> Sequence[StockHolder]: ...
+
+    async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]: ...
 
 
 class TransferRuntime(SagaRuntime[Transfer]):
@@ -89,9 +104,20 @@ class TransferRuntime(SagaRuntime[Transfer]):
             if isinstance(event, TransferCompleted)
         ]
         if completed and state.data is not None:
+            entries = settled(state.data, completed[0])
+            started = await self._requested(uow, saga_id)
+            if started.reason == TransferReason.REVITALISATION:
+                entries = revitalised(entries, started.write_down_fen, completed[0].occurred_at)
             loaded = await uow.load(self.aggregate, self.stream_id(saga_id))
-            state = await uow.record(self.aggregate, loaded, settled(state.data, completed[0]))
+            state = await uow.record(self.aggregate, loaded, entries)
         return state
+
+    async def _requested(self, uow: UnitOfWork, saga_id: str) -> TransferRequested:
+        """The request that started the transfer: why it is made (its first event)."""
+        first = (await EventStore().read_stream(uow.conn, self.stream_id(saga_id)))[0]
+        event = uow.registry.decode(first.event_type, first.payload)
+        assert isinstance(event, TransferRequested)
+        return event
 
 
 class Collab:
@@ -132,6 +158,8 @@ class Collab:
         return rank_sources(store_id, located.get(store_id), holdings, quantity, now, limit)
 
     async def request_transfer(self, command: RequestTransfer, request_id: str) -> str:
+        if command.reason == TransferReason.REVITALISATION:
+            return await self._revitalise(command, request_id)
         ranked = await self.recommend(
             command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
         )
@@ -149,6 +177,70 @@ class Collab:
             await self.runtime.start(
                 uow, command.transfer_id, requested(command, candidates, self.deadlines)
             )
+            return command.transfer_id
+
+        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+
+    # ---- Stale stock revitalisation (domain/revitalisation.py) ----
+
+    async def recommend_revitalisation(
+        self, store_id: str, part_number: str, min_idle_days: int, limit: int
+    ) -> list[tuple[StaleLot, list[Receiver]]]:
+        """The store's stale lots (one part, or all) and who would use each, best first."""
+        lots = [
+            lot
+            for lot in await self.stock.stale(store_id, min_idle_days)
+            if not part_number or lot.part_number == part_number
+        ]
+        since = self.app.clock.business_day(self.app.clock.now()) - timedelta(
+            days=DEMAND_WINDOW_DAYS - 1
+        )
+        ranked = []
+        for lot in lots:
+            demand = await self.queries.demand(lot.part_number, since)
+            short = await self.queries.shortages(lot.part_number, since)
+            located = await self.queries.locations([store_id, *demand, *short])
+            uses = [
+                Use(s, demand.get(s, 0), short.get(s, 0), located.get(s))
+                for s in sorted({*demand, *short})
+            ]
+            ranked.append((lot, rank_receivers(lot, located.get(store_id), uses, limit)))
+        return ranked
+
+    async def _revitalise(self, command: RequestTransfer, request_id: str) -> str:
+        """A transfer of stale stock from the store that holds it: that store is the only
+        source, and the stock must be stale there (the 10 points are for moving stale
+        stock, not for any transfer)."""
+        source = command.source_store_id
+        lots = await self.stock.stale(source, DEFAULT_MIN_IDLE_DAYS)
+        stale = [
+            lot
+            for lot in lots
+            if lot.part_number == command.part_number and lot.on_hand >= command.quantity
+        ]
+        holders = await self.stock.holders(command.part_number, command.quantity, command.store_id)
+        available = any(h.store_id == source for h in holders)
+
+        async def handler(uow: UnitOfWork) -> str:
+            if not stale:
+                raise RuleViolated(
+                    reasons.NOT_STALE_STOCK,
+                    f"{source} holds no {command.quantity} of {command.part_number} idle "
+                    f"{DEFAULT_MIN_IDLE_DAYS} days or more",
+                    subject=f"stock/{source}/{command.part_number}",
+                )
+            if not available:
+                raise RuleViolated(
+                    reasons.NO_SOURCE_AVAILABLE,
+                    f"{source} has not {command.quantity} of {command.part_number} available",
+                    subject=f"stock/{source}/{command.part_number}",
+                )
+            event = dataclasses.replace(
+                requested(command, (source,), self.deadlines),
+                reason=TransferReason.REVITALISATION.value,
+                write_down_fen=command.write_down_fen,
+            )
+            await self.runtime.start(uow, command.transfer_id, event)
             return command.transfer_id
 
         return await self.app.handle(command, handler, request_id=request_id, result_type=str)
@@ -207,6 +299,17 @@ class Collab:
             uow, issued.store_id, issued.part_number, day, int(issued.quantity)
         )
 
+    async def count_short(self, uow: UnitOfWork, event: InboundEvent) -> None:
+        if event.event_type != SHORTAGE_RECORDED:
+            return
+        try:
+            short = inventory_events.ShortageRecorded.FromString(event.payload)
+        except Exception as exc:  # a payload that never decodes will not decode later
+            raise PoisonMessage(f"undecodable ShortageRecorded: {exc}") from exc
+        day = self.app.clock.business_day(short.occurred_at.ToDatetime(tzinfo=UTC))
+        missing = max(int(short.requested) - int(short.available), 0)
+        await read_model.count_short(uow, short.store_id, short.part_number, day, missing)
+
 
 def _not_awaiting(command: Any, state: SagaState[Transfer]) -> RuleViolated:
     stage = read_model.stage(state)
@@ -225,6 +328,15 @@ def demand_subscription(collab: Collab) -> Subscription:
         stream="INVENTORY",
         subjects=("inventory.v1.*.PartsIssued",),
         handler=collab.count_issued,
+    )
+
+
+def shortage_subscription(collab: Collab) -> Subscription:
+    return Subscription(
+        name="collab-part-shortage",
+        stream="INVENTORY",
+        subjects=("inventory.v1.*.ShortageRecorded",),
+        handler=collab.count_short,
     )
 
 

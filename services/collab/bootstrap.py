@@ -16,7 +16,12 @@ from kernel.events import EventRegistry
 from kernel.saga import Participant, SagaDispatcher
 from kernel.service import ServiceDefinition
 from services.collab import read_model
-from services.collab.application import Collab, build_runtime, demand_subscription
+from services.collab.application import (
+    Collab,
+    build_runtime,
+    demand_subscription,
+    shortage_subscription,
+)
 from services.collab.domain.events import EVENT_TYPES
 from services.collab.domain.transfer import Deadlines
 from services.collab.grpc_api import CollabServicer
@@ -70,7 +75,7 @@ DEFINITION = ServiceDefinition(
     add_servicer=collab_pb2_grpc.add_CollabServiceServicer_to_server,
     api=collab_pb2.DESCRIPTOR.services_by_name["CollabService"].full_name,
     timers=lambda collab: collab.runtime.timer_handlers(),
-    subscriptions=lambda collab: [demand_subscription(collab)],
+    subscriptions=lambda collab: [demand_subscription(collab), shortage_subscription(collab)],
     background=lambda collab: [collab.dispatcher] if collab.dispatcher else [],
     sagas=lambda collab: [collab.runtime],
 )

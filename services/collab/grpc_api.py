@@ -95,3 +95,15 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
     ) -> pb.CostSettlement:
         month = messages.month(request)
         return messages.settlement_message(month, await self.queries.settlement(month))
+
+    # ---- Stale stock revitalisation ----
+
+    @access.store_in("store_id", "recommend where to move the stale stock of")
+    async def RecommendRevitalisation(
+        self, request: pb.RecommendRevitalisationRequest, context: Any
+    ) -> pb.RecommendRevitalisationResponse:
+        store, part, idle_days, limit = messages.recommend_revitalisation(request)
+        ranked = await self.collab.recommend_revitalisation(store, part, idle_days, limit)
+        return pb.RecommendRevitalisationResponse(
+            lots=[messages.stale_lot_message(lot, receivers) for lot, receivers in ranked]
+        )

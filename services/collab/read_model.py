@@ -98,11 +98,30 @@ part_demand = Table(
 )
 
 
+# Units each store ran short of, per part and business day: inventory's ShortageRecorded
+# (requested beyond available), for stale stock revitalisation (domain/revitalisation.py).
+part_shortage = Table(
+    "collab_part_shortage",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("short", BigInteger, nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(1, "collab read models", _create),)
+def _create_part_shortage(conn: Connection) -> None:
+    part_shortage.create(conn, checkfirst=True)
+
+
+MIGRATIONS = (
+    Migration(1, "collab read models", _create),
+    Migration(2, "part shortages for revitalisation", _create_part_shortage),
+)
 
 # The saga's step, as the API names the stage a transfer is at.
 _STAGE_OF_STEP = {
@@ -199,4 +218,14 @@ async def count_issued(uow: UnitOfWork, store_id: str, part_number: str, day: da
         {"store_id": store_id, "part_number": part_number, "day": day, "issued": n},
         ["store_id", "part_number", "day"],
         increment=["issued"],
+    )
+
+
+async def count_short(uow: UnitOfWork, store_id: str, part_number: str, day: date, n: int) -> None:
+    await upsert(
+        uow.conn,
+        part_shortage,
+        {"store_id": store_id, "part_number": part_number, "day": day, "short": n},
+        ["store_id", "part_number", "day"],
+        increment=["short"],
     )

@@ -13,6 +13,11 @@ class Urgency(enum.StrEnum):
     CRITICAL = "critical"
 
 
+class TransferReason(enum.StrEnum):
+    EMERGENCY = "emergency"
+    REVITALISATION = "revitalisation"
+
+
 class CourierProgress(enum.StrEnum):
     PICKED_UP = "picked_up"
     DELIVERED = "delivered"
@@ -29,6 +34,10 @@ class RequestTransfer:
     customer_waiting: bool
     repair_order: str
     at: datetime
+    reason: TransferReason = TransferReason.EMERGENCY
+    # Revitalisation: the store giving its stale stock, and the loss HQ bears.
+    source_store_id: str = ""
+    write_down_fen: int = 0
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class TransferRequested:
     candidate_store_ids: tuple[str, ...]
     approval_deadline_seconds: int
     occurred_at: datetime
+    # emergency or revitalisation (services/collab/domain/revitalisation.py).
+    reason: str = "emergency"
+    write_down_fen: int = 0
 
 
 @dataclass(frozen=True)
