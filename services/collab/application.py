@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import NotFound, RuleViolated
 from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
+from kernel.personal_data import PersonalData
 from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
 from kernel.saga.definition import NOT_AWAITING, Trigger
 from kernel.subscriptions import PoisonMessage, Subscription
@@ -27,6 +29,8 @@ from services.collab import read_model
 from services.collab.domain import reasons
 from services.collab.domain.commands import (
     ApproveTransfer,
+    Customer,
+    ForgetCustomer,
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
@@ -65,6 +69,9 @@ from services.collab.domain.transfer import (
 )
 from services.collab.queries import CollabQueries
 
+# Left out of the command's fingerprint: the command log must not keep a digest of a
+# phone number (short enough to guess back) after the customer is forgotten.
+PERSONAL_FIELDS = ("customer_name", "customer_phone")
 PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
 SHORTAGE_RECORDED = "storemesh.inventory.events.v1.ShortageRecorded"
 # Every candidate is ranked, so a refusal or silence still has a next source to ask.
@@ -136,6 +143,7 @@ class Collab:
         # Performs the saga's committed calls to inventory (the host runs it).
         self.dispatcher = dispatcher
         self.queries = CollabQueries(app)
+        self.personal = PersonalData()
 
     async def recommend(
         self, store_id: str, part_number: str, quantity: int, limit: int
@@ -174,12 +182,19 @@ class Collab:
                     subject=f"part/{command.part_number}",
                 )
             candidates = tuple(c.store_id for c in ranked)
-            await self.runtime.start(
-                uow, command.transfer_id, requested(command, candidates, self.deadlines)
+            event = await self._customer_sealed(
+                uow, command, requested(command, candidates, self.deadlines)
             )
+            await self.runtime.start(uow, command.transfer_id, event)
             return command.transfer_id
 
-        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=str,
+            context_fields=PERSONAL_FIELDS,
+        )
 
     # ---- Stale stock revitalisation (domain/revitalisation.py) ----
 
@@ -240,10 +255,59 @@ class Collab:
                 reason=TransferReason.REVITALISATION.value,
                 write_down_fen=command.write_down_fen,
             )
+            event = await self._customer_sealed(uow, command, event)
             await self.runtime.start(uow, command.transfer_id, event)
             return command.transfer_id
 
-        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=str,
+            context_fields=PERSONAL_FIELDS,
+        )
+
+    # ---- Customers' personal data (kernel/personal_data.py) ----
+
+    async def _customer_sealed(
+        self, uow: UnitOfWork, command: RequestTransfer, event: TransferRequested
+    ) -> TransferRequested:
+        """The request's event with the waiting customer: the reference as is, name and
+        phone sealed under the customer's key in this transaction."""
+        if not command.customer_ref:
+            return event
+        sealed = await self.personal.seal(
+            uow.conn,
+            command.customer_ref,
+            {"name": command.customer_name, "phone": command.customer_phone},
+            command.at,
+        )
+        return dataclasses.replace(
+            event,
+            customer_ref=command.customer_ref,
+            customer_name=sealed["name"],
+            customer_phone=sealed["phone"],
+        )
+
+    async def customer_of(self, transfer_id: str) -> Customer | None:
+        """The transfer's waiting customer, unsealed now: "[forgotten]" once forgotten."""
+
+        async def fetch(conn: AsyncConnection) -> Customer | None:
+            row = await read_model.transfer_customer(conn, transfer_id)
+            if row is None:
+                return None
+            clear = await self.personal.unseal(
+                conn, row.customer_ref, {"name": row.name, "phone": row.phone}
+            )
+            return Customer(row.customer_ref, clear["name"], clear["phone"])
+
+        return await self.app.query(fetch)
+
+    async def forget_customer(self, command: ForgetCustomer, request_id: str) -> datetime:
+        async def handler(uow: UnitOfWork) -> datetime:
+            return await self.personal.forget(uow.conn, command.customer_ref, command.at)
+
+        return await self.app.handle(command, handler, request_id=request_id, result_type=datetime)
 
     async def approve(
         self, command: ApproveTransfer, request_id: str, acting_for: str | None

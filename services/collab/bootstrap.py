@@ -70,6 +70,8 @@ DEFINITION = ServiceDefinition(
     # Store locations for ranking sources by distance.
     keeps_store_directory=True,
     runs_sagas=True,
+    # Waiting customers' names and phones, sealed per customer (ForgetCustomer).
+    holds_personal_data=True,
     application=collaboration,
     servicer=CollabServicer,
     add_servicer=collab_pb2_grpc.add_CollabServiceServicer_to_server,

@@ -15,6 +15,8 @@ from kernel.errors import Violations
 from services.collab.domain.commands import (
     ApproveTransfer,
     CourierProgress,
+    Customer,
+    ForgetCustomer,
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
@@ -32,6 +34,7 @@ from services.collab.domain.sourcing import MAX_LIMIT, Candidate
 from services.collab.queries import CostLine
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 # A courier's bill above this is a typo, not a same-city run (fen: 10,000 CNY).
 MAX_FREIGHT_FEN = 1_000_000
 MAX_TRANSFER_QUANTITY = 10_000
@@ -78,6 +81,12 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
             v.add("source_store_id", "only for TRANSFER_REASON_REVITALISATION")
         if r.write_down_fen:
             v.add("write_down_fen", "only for TRANSFER_REASON_REVITALISATION")
+    customer = r.customer
+    if customer.customer_ref or customer.name or customer.phone:
+        validation.identifier(v, "customer.customer_ref", customer.customer_ref)
+    validation.text(v, "customer.name", customer.name, required=False)
+    if customer.phone and not PHONE.match(customer.phone):
+        v.add("customer.phone", "must be digits, optionally with a leading + and - or spaces")
     v.raise_if_any()
     assert reason is not None
     return RequestTransfer(
@@ -92,6 +101,9 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
         reason,
         r.source_store_id,
         r.write_down_fen,
+        customer.customer_ref,
+        customer.name,
+        customer.phone,
     )
 
 
@@ -245,3 +257,21 @@ def stale_lot_message(lot: StaleLot, receivers: list[Receiver]) -> pb.StaleLot:
             for r in receivers
         ],
     )
+
+
+# ---- Customers' personal data ----
+
+
+def forget_customer(r: pb.ForgetCustomerRequest, at: datetime) -> ForgetCustomer:
+    v = Violations()
+    validation.request_id(v, "request_id", r.request_id)
+    validation.identifier(v, "customer_ref", r.customer_ref)
+    v.raise_if_any()
+    return ForgetCustomer(r.customer_ref, at)
+
+
+def customer_message(c: Customer, personal: bool) -> pb.Customer:
+    """The customer; name and phone only for callers who may see them (`personal`)."""
+    if not personal:
+        return pb.Customer(customer_ref=c.customer_ref)
+    return pb.Customer(customer_ref=c.customer_ref, name=c.name, phone=c.phone)

@@ -24,6 +24,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    select,
 )
 
 from kernel.application import UnitOfWork
@@ -34,6 +36,7 @@ from services.collab.domain.events import (
     ApprovalRequested,
     CollaborationCostRecorded,
     ContributionRecorded,
+    TransferRequested,
 )
 from services.collab.domain.settlement import response_time, within_sla
 from services.collab.domain.transfer import SAGA, Transfer
@@ -110,17 +113,34 @@ part_shortage = Table(
 )
 
 
+# The waiting customer of a transfer, name and phone as sealed in TransferRequested: read
+# back through kernel/personal_data.py, so forgetting the customer reaches this copy too.
+transfer_customers = Table(
+    "collab_transfer_customers",
+    metadata,
+    Column("transfer_id", String(200), primary_key=True),
+    Column("customer_ref", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("phone", Text, nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-def _create_part_shortage(conn: Connection) -> None:
+def _create_revitalisation_and_customers(conn: Connection) -> None:
     part_shortage.create(conn, checkfirst=True)
+    transfer_customers.create(conn, checkfirst=True)
 
 
 MIGRATIONS = (
     Migration(1, "collab read models", _create),
-    Migration(2, "part shortages for revitalisation", _create_part_shortage),
+    Migration(
+        2,
+        "part shortages (revitalisation), transfers' sealed customers",
+        _create_revitalisation_and_customers,
+    ),
 )
 
 # The saga's step, as the API names the stage a transfer is at.
@@ -177,6 +197,18 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             },
             ["saga", "saga_id", "kind"],
         )
+    if isinstance(event, TransferRequested) and event.customer_ref:
+        await upsert(
+            uow.conn,
+            transfer_customers,
+            {
+                "transfer_id": event.transfer_id,
+                "customer_ref": event.customer_ref,
+                "name": event.customer_name,
+                "phone": event.customer_phone,
+            },
+            ["transfer_id"],
+        )
     if not recorded.stream_id.startswith(f"{SAGA}/") or not isinstance(state, SagaState):
         return
     t: Transfer | None = state.data
@@ -229,3 +261,8 @@ async def count_short(uow: UnitOfWork, store_id: str, part_number: str, day: dat
         ["store_id", "part_number", "day"],
         increment=["short"],
     )
+
+
+async def transfer_customer(conn: Any, transfer_id: str) -> Any:
+    query = select(transfer_customers).where(transfer_customers.c.transfer_id == transfer_id)
+    return (await conn.execute(query)).first()

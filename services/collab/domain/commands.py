@@ -38,6 +38,10 @@ class RequestTransfer:
     # Revitalisation: the store giving its stale stock, and the loss HQ bears.
     source_store_id: str = ""
     write_down_fen: int = 0
+    # The waiting customer, if named (sealed before it is recorded).
+    customer_ref: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,4 +65,19 @@ class ReportCourierProgress:
     progress: CourierProgress
     freight_fen: int
     note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A waiting customer as a store names them (personal data: sealed when recorded)."""
+
+    customer_ref: str
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class ForgetCustomer:
+    customer_ref: str
     at: datetime

@@ -67,6 +67,10 @@ class TransferRequested:
     # emergency or revitalisation (services/collab/domain/revitalisation.py).
     reason: str = "emergency"
     write_down_fen: int = 0
+    # The waiting customer: name and phone sealed (kernel/personal_data.py), never clear.
+    customer_ref: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
 
 
 @dataclass(frozen=True)
