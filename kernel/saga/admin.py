@@ -11,9 +11,7 @@ It works on the service's database (and NATS for dead letters) with the service'
 settings, beside the running replicas: a retry or cancel is one saga transaction like
 any other, recorded as the saga's operator event; the running dispatcher performs the
 call it puts in the outbox, under the same request id as before, so the participant acts
-on it once. A dead letter is replayed through the subscription's own handler and inbox
-(exactly once, and only to that subscription: republishing it would reach every other
-consumer of the original subject again), then removed from the dead-letter stream.
+on it once. Dead letters: kernel/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -28,19 +26,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from nats.js.errors import NotFoundError
 from sqlalchemy import and_, exists, or_, select
 
 from kernel.application import Application
 from kernel.clock import Clock, SystemClock
 from kernel.config import Settings
 from kernel.db import Database
+from kernel.dead_letters import DeadLetters
 from kernel.errors import DomainError, InvalidArgument, NotFound, RuleViolated
 from kernel.eventstore import EventStore, events
-from kernel.messaging import InboundEvent, NatsConnection
+from kernel.messaging import NatsConnection
 from kernel.saga.runtime import SagaRuntime, saga_calls, saga_index
 from kernel.saga.steps import Status
-from kernel.subscriptions import DEAD_LETTER_STREAM, Subscription, SubscriptionRunner
 
 if TYPE_CHECKING:
     from kernel.service import ServiceDefinition
@@ -178,107 +175,6 @@ class SagaAdmin:
             return str((await act(uow)).status.value)
 
         return Status(await self.app.handle(operation, handler, result_type=str))
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    sequence: int
-    subscription: str
-    original_subject: str
-    event_type: str
-    event_id: str
-    deliveries: str
-    reason: str
-
-
-class DeadLetters:
-    """The messages this service's subscriptions parked, and their replay."""
-
-    def __init__(
-        self,
-        app: Application,
-        nats: NatsConnection,
-        service: str,
-        subscriptions: Sequence[Subscription],
-    ) -> None:
-        self.app = app
-        self.nats = nats
-        self.service = service
-        self.subscriptions = {s.name: s for s in subscriptions}
-
-    @property
-    def stream(self) -> str:
-        return self.nats.stream(DEAD_LETTER_STREAM.name)
-
-    async def _messages(self, limit: int | None = None) -> list[Any]:
-        js = await self.nats.jetstream()
-        subject = self.nats.subject(f"deadletter.v1.{self.service}.>")
-        found: list[Any] = []
-        seq = 1
-        while limit is None or len(found) < limit:
-            try:
-                msg = await js.get_msg(self.stream, seq, subject=subject, next=True)
-            except NotFoundError:
-                break  # no stream yet, or nothing at or after seq
-            found.append(msg)
-            seq = int(msg.seq or 0) + 1
-        return found
-
-    async def parked(self, limit: int = 100) -> list[DeadLetter]:
-        return [_dead_letter(m) for m in await self._messages(limit)]
-
-    async def replay(self, sequence: int | None) -> list[tuple[DeadLetter, str]]:
-        """Replay one parked message (by its sequence) or all; each result is "replayed"
-        or why not. A replayed message leaves the dead-letter stream."""
-        messages = await self._messages()
-        if sequence is not None:
-            messages = [m for m in messages if m.seq == sequence]
-            if not messages:
-                raise NotFound("dead letter", str(sequence))
-        js = await self.nats.jetstream()
-        results = []
-        for msg in messages:
-            letter = _dead_letter(msg)
-            subscription = self.subscriptions.get(letter.subscription)
-            if subscription is None:
-                results.append((letter, f"no subscription {letter.subscription!r} here"))
-                continue
-            runner = SubscriptionRunner(self.app, self.nats, subscription, service=self.service)
-            headers = dict(msg.headers or {})
-            event = dataclasses.replace(
-                InboundEvent.from_message(_Restored(letter.original_subject, msg.data, headers)),
-                delivered=1,
-            )
-            try:
-                await runner._handle_once(event)
-            except Exception as exc:
-                results.append((letter, f"failed again: {exc!r}"))
-                continue
-            await js.delete_msg(self.stream, msg.seq)
-            results.append((letter, "replayed"))
-        return results
-
-
-@dataclass(frozen=True)
-class _Restored:
-    """A parked message as it first arrived: its original subject, its payload."""
-
-    subject: str
-    data: bytes
-    headers: dict[str, str]
-
-
-def _dead_letter(msg: Any) -> DeadLetter:
-    h = dict(msg.headers or {})
-    return DeadLetter(
-        msg.seq,
-        h.get("x-subscription", ""),
-        h.get("x-original-subject", ""),
-        h.get("ce-type", ""),
-        h.get("ce-id", ""),
-        h.get("x-deliveries", ""),
-        h.get("x-dead-letter-reason", ""),
-    )
 
 
 def _details(event: Any) -> str:

@@ -12,14 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from kernel.errors import RuleViolated
+from kernel.saga.decisions import (
+    Deadline,
+    DeadlinePassed,
+    Decision,
+    OperatorCancel,
+    OperatorRetry,
+    Outgoing,
+    Replied,
+    Signalled,
+    Start,
+    Trigger,
+)
 from kernel.saga.steps import (
     NOTHING_TO_UNDO,
     Await,
-    Call,
     EventClass,
     Invoke,
     Outcome,
@@ -39,80 +49,6 @@ ALREADY_ENDED = "SAGA_ALREADY_ENDED"
 NOTHING_TO_RETRY = "SAGA_NOTHING_TO_RETRY"
 CANNOT_CANCEL = "SAGA_CANNOT_CANCEL"
 NO_OPERATOR_EVENTS = "SAGA_HAS_NO_OPERATOR_EVENTS"
-
-
-# Triggers: what the runtime feeds a saga, each in its own transaction.
-
-
-@dataclass(frozen=True)
-class Start:
-    event: Any
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Replied:
-    key: str
-    reply: Reply
-
-
-@dataclass(frozen=True)
-class Signalled:
-    event: Any
-    at: datetime
-
-
-@dataclass(frozen=True)
-class DeadlinePassed:
-    key: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class OperatorRetry:
-    """An operator re-issues the call the saga is stuck on (its undo that failed, or a call
-    still retrying), under the same key: the participant sees the same request id."""
-
-    at: datetime
-    operator: str
-
-
-@dataclass(frozen=True)
-class OperatorCancel:
-    """An operator gives the saga up: undo what it did, in reverse, and end compensated
-    without another round."""
-
-    at: datetime
-    operator: str
-    why: str
-
-
-Trigger = Start | Replied | Signalled | DeadlinePassed | OperatorRetry | OperatorCancel
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A call of this saga under its key (`reserve`, `reserve.undo`): one key, one
-    request id, however many times the call is retried."""
-
-    key: str
-    call: Call
-
-
-@dataclass(frozen=True)
-class Deadline:
-    key: str
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class Decision:
-    events: tuple[Any, ...] = ()
-    calls: tuple[Outgoing, ...] = ()
-    deadlines: tuple[Deadline, ...] = ()
-    cancelled_deadlines: tuple[str, ...] = ()
-    # Calls no longer wanted (their step expired); one in flight may still land.
-    cancelled_calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -31,19 +31,16 @@ from kernel.application import Aggregate, UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
 from kernel.decider import Decider
 from kernel.errors import NotFound, RuleViolated
-from kernel.saga.definition import (
-    NOT_AWAITING,
-    UNDO,
+from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
     OperatorCancel,
     OperatorRetry,
-    Saga,
-    SagaState,
     Signalled,
     Start,
     Trigger,
 )
+from kernel.saga.definition import NOT_AWAITING, UNDO, Saga, SagaState
 from kernel.saga.steps import Status
 from kernel.timers import TimerHandler
 

@@ -22,18 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from kernel.clock import ManualClock
-from kernel.saga.definition import (
+from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
     OperatorCancel,
     OperatorRetry,
     Replied,
-    Saga,
-    SagaState,
     Signalled,
     Start,
     Trigger,
 )
+from kernel.saga.definition import Saga, SagaState
 from kernel.saga.runtime import request_id
 from kernel.saga.steps import Call, Outcome, Reply, Status
 

@@ -14,23 +14,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import NotFound, RuleViolated
 from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
-from kernel.personal_data import PersonalData
 from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
-from kernel.saga.definition import NOT_AWAITING, Trigger
+from kernel.saga.decisions import Trigger
+from kernel.saga.definition import NOT_AWAITING
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
+from services.collab.customers import PERSONAL_FIELDS, Customers
 from services.collab.domain import reasons
 from services.collab.domain.commands import (
     ApproveTransfer,
-    Customer,
-    ForgetCustomer,
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
@@ -43,11 +41,7 @@ from services.collab.domain.events import (
     TransferStepRetried,
 )
 from services.collab.domain.revitalisation import (
-    DEFAULT_MIN_IDLE_DAYS,
-    Receiver,
     StaleLot,
-    Use,
-    rank_receivers,
     revitalised,
 )
 from services.collab.domain.sourcing import (
@@ -68,12 +62,9 @@ from services.collab.domain.transfer import (
     transfer_saga,
 )
 from services.collab.queries import CollabQueries
+from services.collab.revitalisation import Revitalisation
 
-# Left out of the command's fingerprint: the command log must not keep a digest of a
-# phone number (short enough to guess back) after the customer is forgotten.
-PERSONAL_FIELDS = ("customer_name", "customer_phone")
 PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
-SHORTAGE_RECORDED = "storemesh.inventory.events.v1.ShortageRecorded"
 # Every candidate is ranked, so a refusal or silence still has a next source to ask.
 MAX_CANDIDATES = 20
 
@@ -143,7 +134,11 @@ class Collab:
         # Performs the saga's committed calls to inventory (the host runs it).
         self.dispatcher = dispatcher
         self.queries = CollabQueries(app)
-        self.personal = PersonalData()
+        # The waiting customer's personal data, and stale stock revitalisation.
+        self.customers = Customers(app)
+        self.revitalisation = Revitalisation(
+            app, runtime, stock, self.queries, deadlines, self.customers
+        )
 
     async def recommend(
         self, store_id: str, part_number: str, quantity: int, limit: int
@@ -167,7 +162,7 @@ class Collab:
 
     async def request_transfer(self, command: RequestTransfer, request_id: str) -> str:
         if command.reason == TransferReason.REVITALISATION:
-            return await self._revitalise(command, request_id)
+            return await self.revitalisation.request(command, request_id)
         ranked = await self.recommend(
             command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
         )
@@ -182,7 +177,7 @@ class Collab:
                     subject=f"part/{command.part_number}",
                 )
             candidates = tuple(c.store_id for c in ranked)
-            event = await self._customer_sealed(
+            event = await self.customers.sealed_into(
                 uow, command, requested(command, candidates, self.deadlines)
             )
             await self.runtime.start(uow, command.transfer_id, event)
@@ -195,119 +190,6 @@ class Collab:
             result_type=str,
             context_fields=PERSONAL_FIELDS,
         )
-
-    # ---- Stale stock revitalisation (domain/revitalisation.py) ----
-
-    async def recommend_revitalisation(
-        self, store_id: str, part_number: str, min_idle_days: int, limit: int
-    ) -> list[tuple[StaleLot, list[Receiver]]]:
-        """The store's stale lots (one part, or all) and who would use each, best first."""
-        lots = [
-            lot
-            for lot in await self.stock.stale(store_id, min_idle_days)
-            if not part_number or lot.part_number == part_number
-        ]
-        since = self.app.clock.business_day(self.app.clock.now()) - timedelta(
-            days=DEMAND_WINDOW_DAYS - 1
-        )
-        ranked = []
-        for lot in lots:
-            demand = await self.queries.demand(lot.part_number, since)
-            short = await self.queries.shortages(lot.part_number, since)
-            located = await self.queries.locations([store_id, *demand, *short])
-            uses = [
-                Use(s, demand.get(s, 0), short.get(s, 0), located.get(s))
-                for s in sorted({*demand, *short})
-            ]
-            ranked.append((lot, rank_receivers(lot, located.get(store_id), uses, limit)))
-        return ranked
-
-    async def _revitalise(self, command: RequestTransfer, request_id: str) -> str:
-        """A transfer of stale stock from the store that holds it: that store is the only
-        source, and the stock must be stale there (the 10 points are for moving stale
-        stock, not for any transfer)."""
-        source = command.source_store_id
-        lots = await self.stock.stale(source, DEFAULT_MIN_IDLE_DAYS)
-        stale = [
-            lot
-            for lot in lots
-            if lot.part_number == command.part_number and lot.on_hand >= command.quantity
-        ]
-        holders = await self.stock.holders(command.part_number, command.quantity, command.store_id)
-        available = any(h.store_id == source for h in holders)
-
-        async def handler(uow: UnitOfWork) -> str:
-            if not stale:
-                raise RuleViolated(
-                    reasons.NOT_STALE_STOCK,
-                    f"{source} holds no {command.quantity} of {command.part_number} idle "
-                    f"{DEFAULT_MIN_IDLE_DAYS} days or more",
-                    subject=f"stock/{source}/{command.part_number}",
-                )
-            if not available:
-                raise RuleViolated(
-                    reasons.NO_SOURCE_AVAILABLE,
-                    f"{source} has not {command.quantity} of {command.part_number} available",
-                    subject=f"stock/{source}/{command.part_number}",
-                )
-            event = dataclasses.replace(
-                requested(command, (source,), self.deadlines),
-                reason=TransferReason.REVITALISATION.value,
-                write_down_fen=command.write_down_fen,
-            )
-            event = await self._customer_sealed(uow, command, event)
-            await self.runtime.start(uow, command.transfer_id, event)
-            return command.transfer_id
-
-        return await self.app.handle(
-            command,
-            handler,
-            request_id=request_id,
-            result_type=str,
-            context_fields=PERSONAL_FIELDS,
-        )
-
-    # ---- Customers' personal data (kernel/personal_data.py) ----
-
-    async def _customer_sealed(
-        self, uow: UnitOfWork, command: RequestTransfer, event: TransferRequested
-    ) -> TransferRequested:
-        """The request's event with the waiting customer: the reference as is, name and
-        phone sealed under the customer's key in this transaction."""
-        if not command.customer_ref:
-            return event
-        sealed = await self.personal.seal(
-            uow.conn,
-            command.customer_ref,
-            {"name": command.customer_name, "phone": command.customer_phone},
-            command.at,
-        )
-        return dataclasses.replace(
-            event,
-            customer_ref=command.customer_ref,
-            customer_name=sealed["name"],
-            customer_phone=sealed["phone"],
-        )
-
-    async def customer_of(self, transfer_id: str) -> Customer | None:
-        """The transfer's waiting customer, unsealed now: "[forgotten]" once forgotten."""
-
-        async def fetch(conn: AsyncConnection) -> Customer | None:
-            row = await read_model.transfer_customer(conn, transfer_id)
-            if row is None:
-                return None
-            clear = await self.personal.unseal(
-                conn, row.customer_ref, {"name": row.name, "phone": row.phone}
-            )
-            return Customer(row.customer_ref, clear["name"], clear["phone"])
-
-        return await self.app.query(fetch)
-
-    async def forget_customer(self, command: ForgetCustomer, request_id: str) -> datetime:
-        async def handler(uow: UnitOfWork) -> datetime:
-            return await self.personal.forget(uow.conn, command.customer_ref, command.at)
-
-        return await self.app.handle(command, handler, request_id=request_id, result_type=datetime)
 
     async def approve(
         self, command: ApproveTransfer, request_id: str, acting_for: str | None
@@ -363,17 +245,6 @@ class Collab:
             uow, issued.store_id, issued.part_number, day, int(issued.quantity)
         )
 
-    async def count_short(self, uow: UnitOfWork, event: InboundEvent) -> None:
-        if event.event_type != SHORTAGE_RECORDED:
-            return
-        try:
-            short = inventory_events.ShortageRecorded.FromString(event.payload)
-        except Exception as exc:  # a payload that never decodes will not decode later
-            raise PoisonMessage(f"undecodable ShortageRecorded: {exc}") from exc
-        day = self.app.clock.business_day(short.occurred_at.ToDatetime(tzinfo=UTC))
-        missing = max(int(short.requested) - int(short.available), 0)
-        await read_model.count_short(uow, short.store_id, short.part_number, day, missing)
-
 
 def _not_awaiting(command: Any, state: SagaState[Transfer]) -> RuleViolated:
     stage = read_model.stage(state)
@@ -392,15 +263,6 @@ def demand_subscription(collab: Collab) -> Subscription:
         stream="INVENTORY",
         subjects=("inventory.v1.*.PartsIssued",),
         handler=collab.count_issued,
-    )
-
-
-def shortage_subscription(collab: Collab) -> Subscription:
-    return Subscription(
-        name="collab-part-shortage",
-        stream="INVENTORY",
-        subjects=("inventory.v1.*.ShortageRecorded",),
-        handler=collab.count_short,
     )
 
 

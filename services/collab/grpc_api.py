@@ -76,7 +76,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         messages.lookup(request)
         row = await self.queries.transfer(request.transfer_id)
         reply = messages.transfer_message(row)
-        customer = await self.collab.customer_of(request.transfer_id)
+        customer = await self.collab.customers.of(request.transfer_id)
         if customer is not None:
             # The source store gives a part; whom it is for is the requester's business.
             personal = current_principal().may_act_for(row.requesting_store_id)
@@ -111,7 +111,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         self, request: pb.RecommendRevitalisationRequest, context: Any
     ) -> pb.RecommendRevitalisationResponse:
         store, part, idle_days, limit = messages.recommend_revitalisation(request)
-        ranked = await self.collab.recommend_revitalisation(store, part, idle_days, limit)
+        ranked = await self.collab.revitalisation.recommend(store, part, idle_days, limit)
         return pb.RecommendRevitalisationResponse(
             lots=[messages.stale_lot_message(lot, receivers) for lot, receivers in ranked]
         )
@@ -123,7 +123,7 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
         self, request: pb.ForgetCustomerRequest, context: Any
     ) -> pb.ForgetCustomerResponse:
         command = messages.forget_customer(request, self.collab.app.clock.now())
-        forgotten_at = await self.collab.forget_customer(command, request.request_id)
+        forgotten_at = await self.collab.customers.forget(command, request.request_id)
         return pb.ForgetCustomerResponse(
             customer_ref=command.customer_ref, forgotten_at=timestamp(forgotten_at)
         )
