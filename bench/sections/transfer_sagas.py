@@ -64,7 +64,8 @@ HEADER = (
 )
 
 
-async def _collab(
+@contextlib.asynccontextmanager
+async def _running_collab(
     ctx: BenchContext, url: str, ns: str, inventory: RunningService
 ) -> AsyncIterator[RunningService]:
     from services.collab.bootstrap import build
@@ -83,9 +84,6 @@ async def _collab(
     finally:
         await channel.close()
         await built.host.stop(grace=1.0)
-
-
-_running_collab = contextlib.asynccontextmanager(_collab)
 
 
 async def _network(capacity: RunningService, inventory: RunningService) -> None:
