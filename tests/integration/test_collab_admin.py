@@ -291,3 +291,67 @@ async def test_dead_letters_are_listed_and_replayed_through_the_subscription_onc
             assert list(counted) == [3]
         code, said = await cli("replay", "999999")
         assert code == UNKNOWN and "dead letter '999999' not found" in said
+
+
+async def test_an_undo_inventory_refuses_stays_failed_when_retried_and_cannot_be_cancelled(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+    collab_db_url: str,
+    endpoints: Endpoints,
+    namespace: str,
+) -> None:
+    cli = cli_for(collab_db_url, endpoints, namespace, clock)
+    await stocked(inv, FS01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await request(collab.client(mint("dms", GZ)))
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT)
+        # Guangzhou books the part in by hand at inventory; the courier app then says lost.
+        await eventually(lambda: _in_transit_in(inv))
+        await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
+        await eventually(lambda: _delivered_at_source(inv))
+        await hq.ReportCourierProgress(
+            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST
+        )
+        # Inventory refuses to write off what is not in transit: the transfer is stuck.
+        await eventually(lambda: _status_is(collab, "failed"))
+        code, history = await cli("history", "transfer", "T-1")
+        assert "ShipmentLost" in history and history.splitlines()[-1].split()[3] == "TransferStuck"
+        assert "ship.undo failed" in (await cli("list", "--state", "failed"))[1]
+
+        code, said = await cli("retry", "transfer", "T-1", "--operator", "ops@hq")
+        assert code == OK
+        await eventually(lambda: _stuck_twice(collab))
+        assert (await saga_event_types(collab, "T-1"))[-3:] == [
+            "TransferStuck",
+            "TransferStepRetried",
+            "TransferStuck",
+        ]
+        code, said = await cli("cancel", "transfer", "T-1", "--operator", "o", "--why", "x")
+        assert code == REFUSED and "already ended failed" in said
+        # Nothing was written off: the unit is where Guangzhou booked it.
+        assert (await position(inv, GZ)).on_hand == 1
+        assert (await position(inv, FS)).on_hand == 4
+
+
+async def _in_transit_in(inv: InventoryClient) -> bool:
+    return bool((await position(inv, GZ)).in_transit_in == 1)
+
+
+async def _delivered_at_source(inv: InventoryClient) -> bool:
+    return bool((await position(inv, FS)).in_transit_out == 0)
+
+
+async def _status_is(run: CollabRun, status: str) -> bool:
+    return await status_of(run, "T-1") == status
+
+
+async def _stuck_twice(run: CollabRun) -> bool:
+    return (await saga_event_types(run, "T-1")).count("TransferStuck") == 2
