@@ -49,6 +49,10 @@ _REASON = {
     pb.TRANSFER_REASON_EMERGENCY: TransferReason.EMERGENCY,
     pb.TRANSFER_REASON_REVITALISATION: TransferReason.REVITALISATION,
 }
+_REASON_MESSAGE = {
+    TransferReason.EMERGENCY.value: pb.TRANSFER_REASON_EMERGENCY,
+    TransferReason.REVITALISATION.value: pb.TRANSFER_REASON_REVITALISATION,
+}
 # A write-down above this is a typo (fen: 1,000,000 CNY).
 MAX_WRITE_DOWN_FEN = 100_000_000
 _PROGRESS = {
@@ -188,6 +192,7 @@ def transfer_message(row: Any) -> pb.Transfer:
         response_seconds=row.response_seconds,
         within_sla=row.within_sla,
         freight_fen=row.freight_fen,
+        transfer_reason=_REASON_MESSAGE[row.transfer_reason],
     )
 
 

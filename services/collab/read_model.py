@@ -25,8 +25,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     select,
 )
+from sqlalchemy import text as sql_text
 
 from kernel.application import UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
@@ -63,6 +65,9 @@ transfers = Table(
     Column("response_seconds", BigInteger, nullable=False),
     Column("within_sla", Boolean, nullable=False),
     Column("freight_fen", BigInteger, nullable=False),
+    # emergency or revitalisation: set from TransferRequested (the saga's data has no use
+    # for it, the API shows it).
+    Column("transfer_reason", String(32), nullable=False, server_default="emergency"),
     Index("ix_collab_transfers_requester", "requesting_store_id", "transfer_id"),
     Index("ix_collab_transfers_source", "source_store_id", "transfer_id"),
 )
@@ -132,6 +137,14 @@ def _create(conn: Connection) -> None:
 def _create_revitalisation_and_customers(conn: Connection) -> None:
     part_shortage.create(conn, checkfirst=True)
     transfer_customers.create(conn, checkfirst=True)
+    # Databases made by migration 1 before the column existed get it here.
+    if "transfer_reason" not in {c["name"] for c in inspect(conn).get_columns("collab_transfers")}:
+        conn.execute(
+            sql_text(
+                "ALTER TABLE collab_transfers ADD COLUMN transfer_reason VARCHAR(32) "
+                "NOT NULL DEFAULT 'emergency'"
+            )
+        )
 
 
 MIGRATIONS = (
@@ -241,6 +254,12 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
         },
         ["transfer_id"],
     )
+    if isinstance(event, TransferRequested):
+        await uow.conn.execute(
+            transfers.update()
+            .where(transfers.c.transfer_id == event.transfer_id)
+            .values(transfer_reason=event.reason)
+        )
 
 
 async def count_issued(uow: UnitOfWork, store_id: str, part_number: str, day: date, n: int) -> None:

@@ -77,6 +77,7 @@ async def test_stale_stock_goes_to_the_store_that_uses_it_and_earns_the_giver_te
             write_down_fen=9_600,
         )
         assert list(asked.candidate_store_ids) == [FS]
+        assert asked.transfer_reason == pb.TRANSFER_REASON_REVITALISATION
         await at_stage(hq, "R-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
         await foshan.ApproveTransfer(request_id="a-1", transfer_id="R-1")
         await foshan.ReportCourierProgress(
