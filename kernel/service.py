@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from kernel import store_directory
+from kernel import personal_data, store_directory
 from kernel.application import Application, Projector
 from kernel.auth import TokenVerifier
 from kernel.clock import Clock, SystemClock
@@ -21,6 +21,7 @@ from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.saga import runtime as saga_runtime
+from kernel.saga.runtime import SagaRuntime
 from kernel.subscriptions import Subscription, SubscriptionRunner
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.timers import TimerHandler, TimerRunner
@@ -40,6 +41,8 @@ class ServiceDefinition:
     keeps_store_directory: bool = False
     # Runs sagas (kernel.saga): migrate the saga call outbox beside the service's tables.
     runs_sagas: bool = False
+    # Seals customers' personal data in its events (kernel.personal_data): the key table.
+    holds_personal_data: bool = False
     # The service's command side over the kernel's Application, built once per process
     # and shared by its servicer, timers and subscriptions.
     application: Callable[[Application, Settings], Any]
@@ -52,6 +55,9 @@ class ServiceDefinition:
     # Loops of the service's own the host runs and stops with the relay and timers, each
     # woken after every commit (e.g. the saga dispatcher).
     background: Callable[[Any], Sequence[BackgroundLoop]] = lambda service: ()
+    # The saga runtimes the service runs, for the operator's command line
+    # (kernel/saga/admin.py: list, history, retry, cancel).
+    sagas: Callable[[Any], Sequence[SagaRuntime[Any]]] = lambda service: ()
 
     async def build(
         self,
@@ -94,6 +100,8 @@ async def assemble(
         await db.migrate(store_directory.COMPONENT, store_directory.MIGRATIONS)
     if definition.runs_sagas:
         await db.migrate(saga_runtime.COMPONENT, saga_runtime.MIGRATIONS)
+    if definition.holds_personal_data:
+        await db.migrate(personal_data.COMPONENT, personal_data.MIGRATIONS)
     await db.migrate(definition.name, definition.migrations)
     nats = NatsConnection(
         settings.nats_url, name=settings.service, namespace=settings.nats_namespace

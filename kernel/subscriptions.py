@@ -192,7 +192,7 @@ class SubscriptionRunner:
                 await self._park(msg, event, "message has no ce-id / Nats-Msg-Id header")
                 return
             try:
-                await self._handle_once(event)
+                await self.handle_once(event)
             except PoisonMessage as exc:
                 await self._park(msg, event, f"poison: {exc}")
                 return
@@ -213,7 +213,8 @@ class SubscriptionRunner:
                 return
             await msg.ack()
 
-    async def _handle_once(self, event: InboundEvent) -> None:
+    async def handle_once(self, event: InboundEvent) -> None:
+        """Handle the event in its own transaction with the inbox row (a replay uses it)."""
         for attempt in range(1, self.sub.conflict_attempts + 1):
             try:
                 await self._handle_in_transaction(event)

@@ -21,6 +21,7 @@ from bench.sections import (
     inventory_lookup,
     relay,
     stock_sync,
+    transfer_sagas,
     workforce_match,
 )
 
@@ -40,4 +41,5 @@ REGISTRY: tuple[Section, ...] = (
     Section("capacity", capacity.TITLE, capacity.run),
     Section("workforce", workforce_match.TITLE, workforce_match.run),
     Section("stocksync", stock_sync.TITLE, stock_sync.run),
+    Section("sagas", transfer_sagas.TITLE, transfer_sagas.run),
 )

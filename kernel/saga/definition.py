@@ -12,14 +12,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from kernel.errors import RuleViolated
+from kernel.saga.decisions import (
+    Deadline,
+    DeadlinePassed,
+    Decision,
+    OperatorCancel,
+    OperatorRetry,
+    Outgoing,
+    Replied,
+    Signalled,
+    Start,
+    Trigger,
+)
 from kernel.saga.steps import (
     NOTHING_TO_UNDO,
     Await,
-    Call,
     EventClass,
     Invoke,
     Outcome,
@@ -34,61 +44,11 @@ D = TypeVar("D")
 # Refusal reasons a caller of the saga's service sees (FAILED_PRECONDITION).
 NOT_AWAITING = "SAGA_NOT_AWAITING"
 ALREADY_STARTED = "SAGA_ALREADY_STARTED"
-
-
-# Triggers: what the runtime feeds a saga, each in its own transaction.
-
-
-@dataclass(frozen=True)
-class Start:
-    event: Any
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Replied:
-    key: str
-    reply: Reply
-
-
-@dataclass(frozen=True)
-class Signalled:
-    event: Any
-    at: datetime
-
-
-@dataclass(frozen=True)
-class DeadlinePassed:
-    key: str
-    at: datetime
-
-
-Trigger = Start | Replied | Signalled | DeadlinePassed
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A call of this saga under its key (`reserve`, `reserve.undo`): one key, one
-    request id, however many times the call is retried."""
-
-    key: str
-    call: Call
-
-
-@dataclass(frozen=True)
-class Deadline:
-    key: str
-    due_at: datetime
-
-
-@dataclass(frozen=True)
-class Decision:
-    events: tuple[Any, ...] = ()
-    calls: tuple[Outgoing, ...] = ()
-    deadlines: tuple[Deadline, ...] = ()
-    cancelled_deadlines: tuple[str, ...] = ()
-    # Calls no longer wanted (their step expired); one in flight may still land.
-    cancelled_calls: tuple[str, ...] = ()
+# Refusals of an operator's retry or cancel (kernel/saga/admin.py).
+ALREADY_ENDED = "SAGA_ALREADY_ENDED"
+NOTHING_TO_RETRY = "SAGA_NOTHING_TO_RETRY"
+CANNOT_CANCEL = "SAGA_CANNOT_CANCEL"
+NO_OPERATOR_EVENTS = "SAGA_HAS_NO_OPERATOR_EVENTS"
 
 
 @dataclass(frozen=True)
@@ -102,6 +62,8 @@ class SagaState(Generic[D]):
     to_undo: tuple[int, ...] = ()
     reason: str = ""
     round: int = 0
+    # An operator cancelled it: compensate to the end, no further round.
+    cancelled: bool = False
 
 
 UNDO = ".undo"
@@ -120,6 +82,10 @@ class Saga(Generic[D]):
     compensated: EventClass
     failed: EventClass
     retry: Retry | None = None
+    # What an operator's retry and cancel record (kernel/saga/admin.py); built with
+    # `cls.of(data, reply)`, the reply's reason saying who did it and why.
+    operator_retried: EventClass | None = None
+    operator_cancelled: EventClass | None = None
     transitions: dict[EventClass, tuple[str, int]] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +120,8 @@ class Saga(Generic[D]):
         bind(self.failed, "failed", -1)
         if self.retry is not None:
             bind(self.retry.event, "retried", -1)
+        bind(self.operator_retried, "operator_retried", -1)
+        bind(self.operator_cancelled, "operator_cancelled", -1)
         object.__setattr__(self, "transitions", table)
 
     def initial_state(self) -> SagaState[D]:
@@ -208,6 +176,26 @@ class Saga(Generic[D]):
             left = state.to_undo[0] if state.to_undo else None
             reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
             return replace(state, status=Status.FAILED, reason=reason)
+        if kind == "operator_retried":
+            # A failed undo is tried again; a call still in flight just goes again now.
+            status = Status.COMPENSATING if state.status is Status.FAILED else state.status
+            return replace(state, status=status)
+        if kind == "operator_cancelled":
+            done = state.done
+            current = self.steps[state.step] if state.step < len(self.steps) else None
+            if state.status is Status.RUNNING and isinstance(current, Invoke) and current.undo:
+                done = (*done, state.step)  # its call may have acted: undo it too
+            to_undo = (
+                state.to_undo if state.status is Status.COMPENSATING else tuple(reversed(done))
+            )
+            return replace(
+                state,
+                status=Status.COMPENSATING,
+                done=done,
+                to_undo=to_undo,
+                reason="cancelled by an operator",
+                cancelled=True,
+            )
         if kind == "retried":
             return replace(
                 state,
@@ -259,6 +247,10 @@ class _Deciding(Generic[D]):
                 # else: a late or repeated reply of a call the saga gave up on: nothing.
             case Signalled(event=event, at=at):
                 self.signalled(event, Reply(at=at))
+            case OperatorRetry(at=at, operator=operator):
+                self.operator_retry(Reply(at=at, reason=f"retried by {operator}"))
+            case OperatorCancel(at=at, operator=operator, why=why):
+                self.operator_cancel(Reply(at=at, reason=f"cancelled by {operator}: {why}"))
             case DeadlinePassed(key=key, at=at):
                 i = self.state.step
                 if self.state.status is Status.RUNNING and self.saga.key(self.state, i) == key:
@@ -275,6 +267,73 @@ class _Deciding(Generic[D]):
             tuple(self.cancelled_deadlines),
             tuple(self.cancelled_calls),
         )
+
+    def operator_event(self, cls: EventClass | None) -> EventClass:
+        if cls is None:
+            raise RuleViolated(
+                NO_OPERATOR_EVENTS, f"{self.saga.name} records no operator retry or cancel"
+            )
+        return cls
+
+    def ended(self, *also: Status) -> None:
+        status = self.state.status
+        if status in (Status.COMPLETED, Status.COMPENSATED, *also):
+            raise RuleViolated(
+                ALREADY_ENDED,
+                f"{self.saga.name} already ended {status.value}"
+                + (f" ({self.state.reason})" if self.state.reason else ""),
+                subject=self.saga.name,
+                metadata={"status": status.value},
+            )
+
+    def operator_retry(self, reply: Reply) -> None:
+        event = self.operator_event(self.saga.operator_retried)
+        self.ended()
+        key = self.saga.pending_call(self.state)
+        if self.state.status is Status.FAILED:
+            key = self.saga.key(self.state, self.state.to_undo[0]) + UNDO
+        if key is None:
+            waiting = self.saga.steps[self.state.step].name
+            raise RuleViolated(
+                NOTHING_TO_RETRY,
+                f"{self.saga.name} makes no call now: it waits for {waiting}",
+                subject=self.saga.name,
+                metadata={"step": waiting},
+            )
+        self.emit(event, reply)
+        if self.state.status is Status.COMPENSATING:
+            step = self.saga.steps[self.state.to_undo[0]]
+            assert isinstance(step, Invoke) and step.undo is not None
+            self.calls.append(Outgoing(key, step.undo(self.state.data)))
+        else:
+            step = self.saga.steps[self.state.step]
+            assert isinstance(step, Invoke)
+            self.calls.append(Outgoing(key, step.call(self.state.data)))
+
+    def operator_cancel(self, reply: Reply) -> None:
+        event = self.operator_event(self.saga.operator_cancelled)
+        self.ended(Status.FAILED)
+        if self.state.cancelled:
+            raise RuleViolated(
+                ALREADY_ENDED, f"{self.saga.name} is already being cancelled", self.saga.name
+            )
+        if self.state.status is Status.COMPENSATING:
+            self.emit(event, reply)  # its undo is under way; no further round after it
+            return
+        i = self.state.step
+        step = self.saga.steps[i]
+        if isinstance(step, Invoke) and step.undo is None:
+            raise RuleViolated(
+                CANNOT_CANCEL,
+                f"{self.saga.name} is at {step.name}, which cannot be undone: retry it",
+                subject=self.saga.name,
+                metadata={"step": step.name},
+            )
+        self.leave(i)
+        if isinstance(step, Invoke):
+            self.cancelled_calls.append(self.saga.key(self.state, i))
+        self.emit(event, reply)
+        self.compensate(reply)
 
     def enter(self, i: int, reply: Reply) -> None:
         if i == len(self.saga.steps):
@@ -340,7 +399,11 @@ class _Deciding(Generic[D]):
             assert isinstance(step, Invoke) and step.undo is not None
             key = self.saga.key(self.state, i) + UNDO
             self.calls.append(Outgoing(key, step.undo(self.state.data)))
-        elif self.saga.retry is not None and self.saga.retry.when(self.state.data):
+        elif (
+            self.saga.retry is not None
+            and not self.state.cancelled
+            and self.saga.retry.when(self.state.data)
+        ):
             self.emit(self.saga.retry.event, reply)
             self.enter(0, reply)
         else:

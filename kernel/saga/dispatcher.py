@@ -27,7 +27,7 @@ from sqlalchemy import and_, bindparam, select, update
 
 from kernel.application import Application
 from kernel.errors import ConcurrencyConflict
-from kernel.saga.definition import Replied
+from kernel.saga.decisions import Replied
 from kernel.saga.runtime import SagaRuntime, saga_calls
 from kernel.saga.steps import Outcome, Reply
 from kernel.telemetry import context_from, current_trace_metadata

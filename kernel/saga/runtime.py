@@ -30,18 +30,17 @@ from sqlalchemy import (
 from kernel.application import Aggregate, UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
 from kernel.decider import Decider
-from kernel.errors import RuleViolated
-from kernel.saga.definition import (
-    NOT_AWAITING,
-    UNDO,
+from kernel.errors import NotFound, RuleViolated
+from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
-    Saga,
-    SagaState,
+    OperatorCancel,
+    OperatorRetry,
     Signalled,
     Start,
     Trigger,
 )
+from kernel.saga.definition import NOT_AWAITING, UNDO, Saga, SagaState
 from kernel.saga.steps import Status
 from kernel.timers import TimerHandler
 
@@ -158,6 +157,20 @@ class SagaRuntime(Generic[D]):
                 raise
             return False
         return True
+
+    async def retry(self, uow: UnitOfWork, saga_id: str, operator: str) -> SagaState[D]:
+        """An operator re-issues the call the saga is stuck on, same request id."""
+        await self._known(uow, saga_id)
+        return await self.feed(uow, saga_id, OperatorRetry(uow.clock.now(), operator))
+
+    async def cancel(self, uow: UnitOfWork, saga_id: str, operator: str, why: str) -> SagaState[D]:
+        """An operator gives the saga up: it undoes its steps in reverse, ends compensated."""
+        await self._known(uow, saga_id)
+        return await self.feed(uow, saga_id, OperatorCancel(uow.clock.now(), operator, why))
+
+    async def _known(self, uow: UnitOfWork, saga_id: str) -> None:
+        if (await self.state(uow, saga_id)).status is Status.NEW:
+            raise NotFound(self.name, saga_id)
 
     async def feed(self, uow: UnitOfWork, saga_id: str, trigger: Trigger) -> SagaState[D]:
         loaded = await uow.load(self.aggregate, self.stream_id(saga_id))

@@ -22,16 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from kernel.clock import ManualClock
-from kernel.saga.definition import (
+from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
+    OperatorCancel,
+    OperatorRetry,
     Replied,
-    Saga,
-    SagaState,
     Signalled,
     Start,
     Trigger,
 )
+from kernel.saga.definition import Saga, SagaState
 from kernel.saga.runtime import request_id
 from kernel.saga.steps import Call, Outcome, Reply, Status
 
@@ -77,6 +78,12 @@ class SagaScenario(Generic[D]):
 
     def when_signalled(self, event: Any) -> SagaScenario[D]:
         return self._feed(Signalled(event, self.clock.now()))
+
+    def when_operator_retries(self, operator: str = "ops") -> SagaScenario[D]:
+        return self._feed(OperatorRetry(self.clock.now(), operator))
+
+    def when_operator_cancels(self, operator: str = "ops", why: str = "") -> SagaScenario[D]:
+        return self._feed(OperatorCancel(self.clock.now(), operator, why))
 
     def when_time_passes(self, delta: timedelta) -> SagaScenario[D]:
         """Move the clock; every deadline passed on the way fires, earliest first."""

@@ -8,6 +8,7 @@ subscription (see README.md for why the split).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,19 +18,32 @@ from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import NotFound, RuleViolated
+from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
 from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
-from kernel.saga.definition import NOT_AWAITING, Trigger
+from kernel.saga.decisions import Trigger
+from kernel.saga.definition import NOT_AWAITING
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
+from services.collab.customers import PERSONAL_FIELDS, Customers
 from services.collab.domain import reasons
 from services.collab.domain.commands import (
     ApproveTransfer,
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
+    TransferReason,
 )
-from services.collab.domain.events import TransferCompleted
+from services.collab.domain.events import (
+    TransferCancelled,
+    TransferCompleted,
+    TransferRequested,
+    TransferStepRetried,
+)
+from services.collab.domain.revitalisation import (
+    StaleLot,
+    revitalised,
+)
 from services.collab.domain.sourcing import (
     DEMAND_WINDOW_DAYS,
     Candidate,
@@ -48,6 +62,7 @@ from services.collab.domain.transfer import (
     transfer_saga,
 )
 from services.collab.queries import CollabQueries
+from services.collab.revitalisation import Revitalisation
 
 PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
 # Every candidate is ranked, so a refusal or silence still has a next source to ask.
@@ -62,11 +77,14 @@ class StockHolder:
 
 
 class StockLookup(Protocol):
-    """Who holds a part now (inventory's FindStock)."""
+    """Who holds a part now (inventory's FindStock), and what lies idle where
+    (ListStaleStock)."""
 
     async def holders(
         self, part_number: str, min_available: int, exclude_store_id: str
     ) -> Sequence[StockHolder]: ...
+
+    async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]: ...
 
 
 class TransferRuntime(SagaRuntime[Transfer]):
@@ -84,9 +102,20 @@ class TransferRuntime(SagaRuntime[Transfer]):
             if isinstance(event, TransferCompleted)
         ]
         if completed and state.data is not None:
+            entries = settled(state.data, completed[0])
+            started = await self._requested(uow, saga_id)
+            if started.reason == TransferReason.REVITALISATION:
+                entries = revitalised(entries, started.write_down_fen, completed[0].occurred_at)
             loaded = await uow.load(self.aggregate, self.stream_id(saga_id))
-            state = await uow.record(self.aggregate, loaded, settled(state.data, completed[0]))
+            state = await uow.record(self.aggregate, loaded, entries)
         return state
+
+    async def _requested(self, uow: UnitOfWork, saga_id: str) -> TransferRequested:
+        """The request that started the transfer: why it is made (its first event)."""
+        first = (await EventStore().read_stream(uow.conn, self.stream_id(saga_id)))[0]
+        event = uow.registry.decode(first.event_type, first.payload)
+        assert isinstance(event, TransferRequested)
+        return event
 
 
 class Collab:
@@ -105,6 +134,11 @@ class Collab:
         # Performs the saga's committed calls to inventory (the host runs it).
         self.dispatcher = dispatcher
         self.queries = CollabQueries(app)
+        # The waiting customer's personal data, and stale stock revitalisation.
+        self.customers = Customers(app)
+        self.revitalisation = Revitalisation(
+            app, runtime, stock, self.queries, deadlines, self.customers
+        )
 
     async def recommend(
         self, store_id: str, part_number: str, quantity: int, limit: int
@@ -127,6 +161,8 @@ class Collab:
         return rank_sources(store_id, located.get(store_id), holdings, quantity, now, limit)
 
     async def request_transfer(self, command: RequestTransfer, request_id: str) -> str:
+        if command.reason == TransferReason.REVITALISATION:
+            return await self.revitalisation.request(command, request_id)
         ranked = await self.recommend(
             command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
         )
@@ -141,12 +177,19 @@ class Collab:
                     subject=f"part/{command.part_number}",
                 )
             candidates = tuple(c.store_id for c in ranked)
-            await self.runtime.start(
-                uow, command.transfer_id, requested(command, candidates, self.deadlines)
+            event = await self.customers.sealed_into(
+                uow, command, requested(command, candidates, self.deadlines)
             )
+            await self.runtime.start(uow, command.transfer_id, event)
             return command.transfer_id
 
-        return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=str,
+            context_fields=PERSONAL_FIELDS,
+        )
 
     async def approve(
         self, command: ApproveTransfer, request_id: str, acting_for: str | None
@@ -224,4 +267,10 @@ def demand_subscription(collab: Collab) -> Subscription:
 
 
 def build_runtime(deadlines: Deadlines) -> TransferRuntime:
-    return TransferRuntime(transfer_saga(deadlines), store_of=lambda e: e.store_id)
+    # An operator's retry and cancel (kernel/saga/admin.py) are recorded as these.
+    saga = dataclasses.replace(
+        transfer_saga(deadlines),
+        operator_retried=TransferStepRetried,
+        operator_cancelled=TransferCancelled,
+    )
+    return TransferRuntime(saga, store_of=lambda e: e.store_id)

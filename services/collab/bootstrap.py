@@ -16,11 +16,16 @@ from kernel.events import EventRegistry
 from kernel.saga import Participant, SagaDispatcher
 from kernel.service import ServiceDefinition
 from services.collab import read_model
-from services.collab.application import Collab, build_runtime, demand_subscription
+from services.collab.application import (
+    Collab,
+    build_runtime,
+    demand_subscription,
+)
 from services.collab.domain.events import EVENT_TYPES
 from services.collab.domain.transfer import Deadlines
 from services.collab.grpc_api import CollabServicer
 from services.collab.inventory_client import INVENTORY_API, InventoryStock
+from services.collab.revitalisation import shortage_subscription
 
 PORT = 50054
 DISPATCH_INTERVAL_SECONDS = 0.5
@@ -65,13 +70,19 @@ DEFINITION = ServiceDefinition(
     # Store locations for ranking sources by distance.
     keeps_store_directory=True,
     runs_sagas=True,
+    # Waiting customers' names and phones, sealed per customer (ForgetCustomer).
+    holds_personal_data=True,
     application=collaboration,
     servicer=CollabServicer,
     add_servicer=collab_pb2_grpc.add_CollabServiceServicer_to_server,
     api=collab_pb2.DESCRIPTOR.services_by_name["CollabService"].full_name,
     timers=lambda collab: collab.runtime.timer_handlers(),
-    subscriptions=lambda collab: [demand_subscription(collab)],
+    subscriptions=lambda collab: [
+        demand_subscription(collab),
+        shortage_subscription(collab.revitalisation),
+    ],
     background=lambda collab: [collab.dispatcher] if collab.dispatcher else [],
+    sagas=lambda collab: [collab.runtime],
 )
 
 build = DEFINITION.build

@@ -10,6 +10,7 @@ from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
 
 from kernel import access, paging
 from kernel.auth import current_principal
+from kernel.codec import timestamp
 from services.collab import grpc_messages as messages
 from services.collab.access import source_store, transfer_parties
 from services.collab.application import Collab
@@ -73,7 +74,14 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
     @access.stores_of(transfer_parties, "see")
     async def GetTransfer(self, request: pb.GetTransferRequest, context: Any) -> pb.Transfer:
         messages.lookup(request)
-        return messages.transfer_message(await self.queries.transfer(request.transfer_id))
+        row = await self.queries.transfer(request.transfer_id)
+        reply = messages.transfer_message(row)
+        customer = await self.collab.customers.of(request.transfer_id)
+        if customer is not None:
+            # The source store gives a part; whom it is for is the requester's business.
+            personal = current_principal().may_act_for(row.requesting_store_id)
+            reply.customer.CopyFrom(messages.customer_message(customer, personal))
+        return reply
 
     @access.store_in("store_id", "list the transfers of", empty_is_network=True)
     async def ListTransfers(
@@ -95,3 +103,27 @@ class CollabServicer(pb_grpc.CollabServiceServicer):
     ) -> pb.CostSettlement:
         month = messages.month(request)
         return messages.settlement_message(month, await self.queries.settlement(month))
+
+    # ---- Stale stock revitalisation ----
+
+    @access.store_in("store_id", "recommend where to move the stale stock of")
+    async def RecommendRevitalisation(
+        self, request: pb.RecommendRevitalisationRequest, context: Any
+    ) -> pb.RecommendRevitalisationResponse:
+        store, part, idle_days, limit = messages.recommend_revitalisation(request)
+        ranked = await self.collab.revitalisation.recommend(store, part, idle_days, limit)
+        return pb.RecommendRevitalisationResponse(
+            lots=[messages.stale_lot_message(lot, receivers) for lot, receivers in ranked]
+        )
+
+    # ---- Customers' personal data ----
+
+    @access.roles("hq", action="forget a customer")
+    async def ForgetCustomer(
+        self, request: pb.ForgetCustomerRequest, context: Any
+    ) -> pb.ForgetCustomerResponse:
+        command = messages.forget_customer(request, self.collab.app.clock.now())
+        forgotten_at = await self.collab.customers.forget(command, request.request_id)
+        return pb.ForgetCustomerResponse(
+            customer_ref=command.customer_ref, forgotten_at=timestamp(forgotten_at)
+        )

@@ -15,15 +15,26 @@ from kernel.errors import Violations
 from services.collab.domain.commands import (
     ApproveTransfer,
     CourierProgress,
+    Customer,
+    ForgetCustomer,
     RejectTransfer,
     ReportCourierProgress,
     RequestTransfer,
+    TransferReason,
     Urgency,
+)
+from services.collab.domain.revitalisation import (
+    DEFAULT_MIN_IDLE_DAYS,
+    DEFAULT_RECEIVERS,
+    MAX_RECEIVERS,
+    Receiver,
+    StaleLot,
 )
 from services.collab.domain.sourcing import MAX_LIMIT, Candidate
 from services.collab.queries import CostLine
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 # A courier's bill above this is a typo, not a same-city run (fen: 10,000 CNY).
 MAX_FREIGHT_FEN = 1_000_000
 MAX_TRANSFER_QUANTITY = 10_000
@@ -33,6 +44,17 @@ _URGENCY = {
     pb.URGENCY_URGENT: Urgency.URGENT,
     pb.URGENCY_CRITICAL: Urgency.CRITICAL,
 }
+_REASON = {
+    pb.TRANSFER_REASON_UNSPECIFIED: TransferReason.EMERGENCY,
+    pb.TRANSFER_REASON_EMERGENCY: TransferReason.EMERGENCY,
+    pb.TRANSFER_REASON_REVITALISATION: TransferReason.REVITALISATION,
+}
+_REASON_MESSAGE = {
+    TransferReason.EMERGENCY.value: pb.TRANSFER_REASON_EMERGENCY,
+    TransferReason.REVITALISATION.value: pb.TRANSFER_REASON_REVITALISATION,
+}
+# A write-down above this is a typo (fen: 1,000,000 CNY).
+MAX_WRITE_DOWN_FEN = 100_000_000
 _PROGRESS = {
     pb.COURIER_PROGRESS_PICKED_UP: CourierProgress.PICKED_UP,
     pb.COURIER_PROGRESS_DELIVERED: CourierProgress.DELIVERED,
@@ -49,7 +71,28 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
     if r.urgency not in _URGENCY:
         v.add("urgency", "must be URGENCY_NORMAL, URGENCY_URGENT or URGENCY_CRITICAL")
     validation.text(v, "repair_order", r.repair_order, required=False)
+    reason = _REASON.get(r.reason)
+    if reason is None:
+        v.add("reason", "must be TRANSFER_REASON_EMERGENCY or TRANSFER_REASON_REVITALISATION")
+    elif reason is TransferReason.REVITALISATION:
+        validation.store_code(v, "source_store_id", r.source_store_id)
+        if r.source_store_id == r.store_id:
+            v.add("source_store_id", "must differ from store_id (the receiving store)")
+        if not 0 <= r.write_down_fen <= MAX_WRITE_DOWN_FEN:
+            v.add("write_down_fen", f"must be between 0 and {MAX_WRITE_DOWN_FEN}")
+    else:
+        if r.source_store_id:
+            v.add("source_store_id", "only for TRANSFER_REASON_REVITALISATION")
+        if r.write_down_fen:
+            v.add("write_down_fen", "only for TRANSFER_REASON_REVITALISATION")
+    customer = r.customer
+    if customer.customer_ref or customer.name or customer.phone:
+        validation.identifier(v, "customer.customer_ref", customer.customer_ref)
+    validation.text(v, "customer.name", customer.name, required=False)
+    if customer.phone and not PHONE.match(customer.phone):
+        v.add("customer.phone", "must be digits, optionally with a leading + and - or spaces")
     v.raise_if_any()
+    assert reason is not None
     return RequestTransfer(
         r.request_id,
         r.store_id,
@@ -59,6 +102,12 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
         r.customer_waiting,
         r.repair_order,
         at,
+        reason,
+        r.source_store_id,
+        r.write_down_fen,
+        customer.customer_ref,
+        customer.name,
+        customer.phone,
     )
 
 
@@ -143,6 +192,7 @@ def transfer_message(row: Any) -> pb.Transfer:
         response_seconds=row.response_seconds,
         within_sla=row.within_sla,
         freight_fen=row.freight_fen,
+        transfer_reason=_REASON_MESSAGE[row.transfer_reason],
     )
 
 
@@ -170,3 +220,63 @@ def settlement_message(month: str, lines: list[CostLine]) -> pb.CostSettlement:
         ],
         total_fen=sum(c.amount_fen for c in lines),
     )
+
+
+# ---- Stale stock revitalisation ----
+
+
+def recommend_revitalisation(r: pb.RecommendRevitalisationRequest) -> tuple[str, str, int, int]:
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    if r.part_number:
+        validation.identifier(v, "part_number", r.part_number)
+    if not 0 <= r.min_idle_days <= 3650:
+        v.add("min_idle_days", f"must be between 1 and 3650 (0: {DEFAULT_MIN_IDLE_DAYS})")
+    if not 0 <= r.limit <= MAX_RECEIVERS:
+        v.add("limit", f"must be between 0 (the default, {DEFAULT_RECEIVERS}) and {MAX_RECEIVERS}")
+    v.raise_if_any()
+    return (
+        r.store_id,
+        r.part_number,
+        r.min_idle_days or DEFAULT_MIN_IDLE_DAYS,
+        r.limit or DEFAULT_RECEIVERS,
+    )
+
+
+def stale_lot_message(lot: StaleLot, receivers: list[Receiver]) -> pb.StaleLot:
+    return pb.StaleLot(
+        part_number=lot.part_number,
+        name=lot.name,
+        on_hand=lot.on_hand,
+        value_fen=lot.value_fen,
+        idle_days=lot.idle_days,
+        receivers=[
+            pb.RevitalisationReceiver(
+                store_id=r.store_id,
+                quantity=r.quantity,
+                recent_demand=r.recent_demand,
+                shortages=r.shortages,
+                distance_km=-1.0 if r.distance_km is None else round(r.distance_km, 1),
+                reasons=list(r.reasons),
+            )
+            for r in receivers
+        ],
+    )
+
+
+# ---- Customers' personal data ----
+
+
+def forget_customer(r: pb.ForgetCustomerRequest, at: datetime) -> ForgetCustomer:
+    v = Violations()
+    validation.request_id(v, "request_id", r.request_id)
+    validation.identifier(v, "customer_ref", r.customer_ref)
+    v.raise_if_any()
+    return ForgetCustomer(r.customer_ref, at)
+
+
+def customer_message(c: Customer, personal: bool) -> pb.Customer:
+    """The customer; name and phone only for callers who may see them (`personal`)."""
+    if not personal:
+        return pb.Customer(customer_ref=c.customer_ref)
+    return pb.Customer(customer_ref=c.customer_ref, name=c.name, phone=c.phone)

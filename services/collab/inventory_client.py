@@ -11,6 +11,7 @@ from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel.errors import Unavailable
 from services.collab.application import StockHolder
+from services.collab.domain.revitalisation import StaleLot
 
 INVENTORY_API = pb.DESCRIPTOR.services_by_name["InventoryService"]
 # The network has tens of stores: two pages are plenty, and the loop stays bounded.
@@ -57,6 +58,39 @@ class InventoryStock:
                     else None
                 )
                 found.append(StockHolder(s.store_id, int(s.available), moved))
+            token = reply.next_page_token
+            if not token:
+                break
+        return found
+
+    async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]:
+        """The store's parts with no movement for `min_idle_days` (ListStaleStock)."""
+        found: list[StaleLot] = []
+        token = ""
+        for _ in range(MAX_PAGES):
+            request = pb.ListStaleStockRequest(
+                store_id=store_id,
+                min_idle_days=min_idle_days,
+                page_size=PAGE_SIZE,
+                page_token=token,
+            )
+            try:
+                reply = await self.stub.ListStaleStock(
+                    request, timeout=self.timeout, metadata=tuple(self.metadata())
+                )
+            except grpc.aio.AioRpcError as exc:
+                raise Unavailable(f"inventory ListStaleStock: {exc.code().name}") from exc
+            found.extend(
+                StaleLot(
+                    i.store_id,
+                    i.part_number,
+                    i.name,
+                    int(i.on_hand),
+                    int(i.value_fen),
+                    int(i.idle_days),
+                )
+                for i in reply.items
+            )
             token = reply.next_page_token
             if not token:
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -15,7 +15,7 @@ from kernel.errors import NotFound
 from kernel.paging import PageQuery
 from kernel.store_directory import store_directory
 from services.collab.domain.sourcing import Location
-from services.collab.read_model import cost_ledger, part_demand, transfers
+from services.collab.read_model import cost_ledger, part_demand, part_shortage, transfers
 
 
 @dataclass(frozen=True)
@@ -121,5 +121,32 @@ class CollabQueries:
 
         async def fetch(conn: AsyncConnection) -> dict[str, int]:
             return {s: int(n) for s, n in await conn.execute(query)}
+
+        return await self.app.query(fetch)
+
+    async def shortages(self, part_number: str, since: date) -> dict[str, int]:
+        """Units each store ran short of since a day: repair orders inventory could not
+        fill, and transfers that found no source."""
+        short = (
+            select(part_shortage.c.store_id, func.sum(part_shortage.c.short))
+            .where(part_shortage.c.part_number == part_number, part_shortage.c.day >= since)
+            .group_by(part_shortage.c.store_id)
+        )
+        unsourced = (
+            select(transfers.c.requesting_store_id, func.sum(transfers.c.quantity))
+            .where(
+                transfers.c.part_number == part_number,
+                transfers.c.stage == "NO_SOURCE",
+                transfers.c.requested_at >= datetime.combine(since, time(), UTC),
+            )
+            .group_by(transfers.c.requesting_store_id)
+        )
+
+        async def fetch(conn: AsyncConnection) -> dict[str, int]:
+            found: dict[str, int] = {}
+            for query in (short, unsourced):
+                for store, n in await conn.execute(query):
+                    found[store] = found.get(store, 0) + int(n)
+            return found
 
         return await self.app.query(fetch)

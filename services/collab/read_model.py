@@ -24,7 +24,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    inspect,
+    select,
 )
+from sqlalchemy import text as sql_text
 
 from kernel.application import UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
@@ -34,6 +38,7 @@ from services.collab.domain.events import (
     ApprovalRequested,
     CollaborationCostRecorded,
     ContributionRecorded,
+    TransferRequested,
 )
 from services.collab.domain.settlement import response_time, within_sla
 from services.collab.domain.transfer import SAGA, Transfer
@@ -60,6 +65,9 @@ transfers = Table(
     Column("response_seconds", BigInteger, nullable=False),
     Column("within_sla", Boolean, nullable=False),
     Column("freight_fen", BigInteger, nullable=False),
+    # emergency or revitalisation: set from TransferRequested (the saga's data has no use
+    # for it, the API shows it).
+    Column("transfer_reason", String(32), nullable=False, server_default="emergency"),
     Index("ix_collab_transfers_requester", "requesting_store_id", "transfer_id"),
     Index("ix_collab_transfers_source", "source_store_id", "transfer_id"),
 )
@@ -98,11 +106,55 @@ part_demand = Table(
 )
 
 
+# Units each store ran short of, per part and business day: inventory's ShortageRecorded
+# (requested beyond available), for stale stock revitalisation (domain/revitalisation.py).
+part_shortage = Table(
+    "collab_part_shortage",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("short", BigInteger, nullable=False),
+)
+
+
+# The waiting customer of a transfer, name and phone as sealed in TransferRequested: read
+# back through kernel/personal_data.py, so forgetting the customer reaches this copy too.
+transfer_customers = Table(
+    "collab_transfer_customers",
+    metadata,
+    Column("transfer_id", String(200), primary_key=True),
+    Column("customer_ref", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("phone", Text, nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(1, "collab read models", _create),)
+def _create_revitalisation_and_customers(conn: Connection) -> None:
+    part_shortage.create(conn, checkfirst=True)
+    transfer_customers.create(conn, checkfirst=True)
+    # Databases made by migration 1 before the column existed get it here.
+    if "transfer_reason" not in {c["name"] for c in inspect(conn).get_columns("collab_transfers")}:
+        conn.execute(
+            sql_text(
+                "ALTER TABLE collab_transfers ADD COLUMN transfer_reason VARCHAR(32) "
+                "NOT NULL DEFAULT 'emergency'"
+            )
+        )
+
+
+MIGRATIONS = (
+    Migration(1, "collab read models", _create),
+    Migration(
+        2,
+        "part shortages (revitalisation), transfers' sealed customers",
+        _create_revitalisation_and_customers,
+    ),
+)
 
 # The saga's step, as the API names the stage a transfer is at.
 _STAGE_OF_STEP = {
@@ -158,6 +210,18 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             },
             ["saga", "saga_id", "kind"],
         )
+    if isinstance(event, TransferRequested) and event.customer_ref:
+        await upsert(
+            uow.conn,
+            transfer_customers,
+            {
+                "transfer_id": event.transfer_id,
+                "customer_ref": event.customer_ref,
+                "name": event.customer_name,
+                "phone": event.customer_phone,
+            },
+            ["transfer_id"],
+        )
     if not recorded.stream_id.startswith(f"{SAGA}/") or not isinstance(state, SagaState):
         return
     t: Transfer | None = state.data
@@ -190,6 +254,12 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
         },
         ["transfer_id"],
     )
+    if isinstance(event, TransferRequested):
+        await uow.conn.execute(
+            transfers.update()
+            .where(transfers.c.transfer_id == event.transfer_id)
+            .values(transfer_reason=event.reason)
+        )
 
 
 async def count_issued(uow: UnitOfWork, store_id: str, part_number: str, day: date, n: int) -> None:
@@ -200,3 +270,18 @@ async def count_issued(uow: UnitOfWork, store_id: str, part_number: str, day: da
         ["store_id", "part_number", "day"],
         increment=["issued"],
     )
+
+
+async def count_short(uow: UnitOfWork, store_id: str, part_number: str, day: date, n: int) -> None:
+    await upsert(
+        uow.conn,
+        part_shortage,
+        {"store_id": store_id, "part_number": part_number, "day": day, "short": n},
+        ["store_id", "part_number", "day"],
+        increment=["short"],
+    )
+
+
+async def transfer_customer(conn: Any, transfer_id: str) -> Any:
+    query = select(transfer_customers).where(transfer_customers.c.transfer_id == transfer_id)
+    return (await conn.execute(query)).first()

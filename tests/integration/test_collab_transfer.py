@@ -69,6 +69,7 @@ async def test_sop1_end_to_end_received_into_stock_with_a_point_and_the_freight_
 
         asked = await request(guangzhou)
         assert (asked.transfer_id, list(asked.candidate_store_ids)) == ("T-1", [FS, DG])
+        assert asked.transfer_reason == pb.TRANSFER_REASON_EMERGENCY
         waiting = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL)
         assert waiting.approval_due_at.ToDatetime(tzinfo=clock.now().tzinfo) == clock.now() + (
             timedelta(minutes=10)

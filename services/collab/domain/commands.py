@@ -13,6 +13,11 @@ class Urgency(enum.StrEnum):
     CRITICAL = "critical"
 
 
+class TransferReason(enum.StrEnum):
+    EMERGENCY = "emergency"
+    REVITALISATION = "revitalisation"
+
+
 class CourierProgress(enum.StrEnum):
     PICKED_UP = "picked_up"
     DELIVERED = "delivered"
@@ -29,6 +34,14 @@ class RequestTransfer:
     customer_waiting: bool
     repair_order: str
     at: datetime
+    reason: TransferReason = TransferReason.EMERGENCY
+    # Revitalisation: the store giving its stale stock, and the loss HQ bears.
+    source_store_id: str = ""
+    write_down_fen: int = 0
+    # The waiting customer, if named (sealed before it is recorded).
+    customer_ref: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,4 +65,19 @@ class ReportCourierProgress:
     progress: CourierProgress
     freight_fen: int
     note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A waiting customer as a store names them (personal data: sealed when recorded)."""
+
+    customer_ref: str
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class ForgetCustomer:
+    customer_ref: str
     at: datetime

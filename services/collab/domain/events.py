@@ -64,6 +64,13 @@ class TransferRequested:
     candidate_store_ids: tuple[str, ...]
     approval_deadline_seconds: int
     occurred_at: datetime
+    # emergency or revitalisation (services/collab/domain/revitalisation.py).
+    reason: str = "emergency"
+    write_down_fen: int = 0
+    # The waiting customer: name and phone sealed (kernel/personal_data.py), never clear.
+    customer_ref: str = ""
+    customer_name: str = ""
+    customer_phone: str = ""
 
 
 @dataclass(frozen=True)
@@ -354,6 +361,27 @@ class CollaborationCostRecorded:
     occurred_at: datetime
 
 
+# ---- Operator actions (the admin command line, kernel/saga/admin.py) ----
+
+
+@dataclass(frozen=True)
+class TransferStepRetried(_Step):
+    transfer_id: str
+    store_id: str
+    source_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class TransferCancelled(_ToRequester):
+    transfer_id: str
+    store_id: str
+    source_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
 EVENT_TYPES: tuple[type[Any], ...] = (
     TransferRequested,
     SourceReserved,
@@ -384,4 +412,7 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     TransferStuck,
     ContributionRecorded,
     CollaborationCostRecorded,
+    # Operator actions
+    TransferStepRetried,
+    TransferCancelled,
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 NO_SOURCE_AVAILABLE = "NO_SOURCE_AVAILABLE"
 # RequestTransfer: the part is unknown to inventory.
 PART_UNKNOWN = "PART_UNKNOWN"
+# RequestTransfer for revitalisation: the source holds no such stock idle 90 days or more.
+NOT_STALE_STOCK = "NOT_STALE_STOCK"
 # Approve/Reject/ReportCourierProgress: the transfer is not at a step that takes this answer
 # (already answered, expired, or the courier reports out of order).
 TRANSFER_NOT_AWAITING = "TRANSFER_NOT_AWAITING"

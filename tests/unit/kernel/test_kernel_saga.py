@@ -12,7 +12,7 @@ import pytest
 from kernel.clock import ManualClock
 from kernel.errors import RuleViolated
 from kernel.saga import Call, Invoke, Reply, Saga, Status
-from kernel.saga.definition import DeadlinePassed, Decision, Replied
+from kernel.saga.decisions import DeadlinePassed, Decision, Replied
 from kernel.saga.steps import Outcome
 from kernel.testing.saga import SagaScenario
 from tests.unit.kernel.saga_toy import (

@@ -1,0 +1,141 @@
+"""An operator's retry and cancel (kernel/saga/admin.py), decided by the saga definition."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from kernel.clock import ManualClock
+from kernel.errors import RuleViolated
+from kernel.saga import Reply, Status
+from kernel.testing.saga import SagaScenario
+from tests.unit.kernel.saga_toy import (
+    TRANSFER,
+    NextSourceChosen,
+    ReservationReleased,
+    TransferApproved,
+    TransferCompensated,
+    TransferRejected,
+    TransferRequested,
+    release_reservation,
+    reserve_at_source,
+    ship_to_requester,
+    transfer,
+)
+
+START = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
+# Two sources: a cancel must not go on to the second.
+REQUESTED = TransferRequested("T-1", "GZ01", ("SZ01", "DG01"), "P-100", 2, START)
+DATA = transfer(None, REQUESTED)
+
+
+@dataclass(frozen=True)
+class StepRetried:
+    transfer_id: str
+    reason: str
+
+    @classmethod
+    def of(cls, t: Any, reply: Reply) -> StepRetried:
+        return cls(t.transfer_id, reply.reason)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    transfer_id: str
+    reason: str
+
+    @classmethod
+    def of(cls, t: Any, reply: Reply) -> Cancelled:
+        return cls(t.transfer_id, reply.reason)
+
+
+OPERATED = dataclasses.replace(TRANSFER, operator_retried=StepRetried, operator_cancelled=Cancelled)
+
+
+def scenario() -> SagaScenario[Any]:
+    return SagaScenario(OPERATED, saga_id="T-1", clock=ManualClock(START))
+
+
+def reserved() -> SagaScenario[Any]:
+    return scenario().when_started(REQUESTED).when_replied("reserve", reservation_id="T-1")
+
+
+def stuck() -> SagaScenario[Any]:
+    return (
+        reserved()
+        .when_signalled(TransferRejected("T-1", "SZ01", "no", START))
+        .when_refused("reserve.undo", "PERMISSION_DENIED")
+        .then_status(Status.FAILED)
+    )
+
+
+def test_a_failed_undo_retried_reissues_it_under_the_same_request_id() -> None:
+    run = stuck()
+    first = run.request_id("reserve.undo")
+    run.when_operator_retries("ops@hq").then_event_types(StepRetried).then_calls(
+        release_reservation(DATA)
+    ).then_status(Status.COMPENSATING)
+    assert run.recorded[-1].reason == "retried by ops@hq"
+    assert run.request_id("reserve.undo") == first
+    # The undo now succeeds: the saga carries on as if it never failed (the next source).
+    run.when_replied("reserve.undo").then_event_types(ReservationReleased, NextSourceChosen)
+
+
+def test_a_call_still_retrying_is_reissued_now() -> None:
+    run = scenario().when_started(REQUESTED)
+    run.when_operator_retries().then_event_types(StepRetried).then_calls(
+        reserve_at_source(DATA)
+    ).then_status(Status.RUNNING)
+
+
+def test_a_saga_waiting_for_an_answer_has_nothing_to_retry() -> None:
+    with pytest.raises(RuleViolated) as refused:
+        reserved().when_operator_retries()
+    assert refused.value.reason == "SAGA_NOTHING_TO_RETRY"
+
+
+def test_a_cancelled_saga_undoes_its_steps_and_ends_compensated_without_a_next_round() -> None:
+    run = reserved().when_operator_cancels("ops@hq", "customer left")
+    run.then_event_types(Cancelled).then_calls(release_reservation(DATA))
+    assert run.recorded[-1].reason == "cancelled by ops@hq: customer left"
+    assert run.deadlines == {}  # the approval deadline went with it
+    run.when_replied("reserve.undo").then_event_types(ReservationReleased, TransferCompensated)
+    run.then_status(Status.COMPENSATED)
+
+
+def test_a_cancel_while_a_call_is_in_flight_undoes_that_call_too() -> None:
+    run = scenario().when_started(REQUESTED).when_operator_cancels()
+    assert "reserve" not in run.outbox
+    run.then_event_types(Cancelled).then_calls(release_reservation(DATA))
+
+
+def test_a_step_that_cannot_be_undone_is_not_cancelled_but_retried() -> None:
+    run = reserved().when_signalled(TransferApproved("T-1", "SZ01", START))
+    with pytest.raises(RuleViolated) as refused:
+        run.when_operator_cancels()
+    assert refused.value.reason == "SAGA_CANNOT_CANCEL"
+    assert "ship" in run.outbox
+    run.when_operator_retries().then_calls(ship_to_requester(DATA))
+
+
+@pytest.mark.parametrize("end", ["compensated", "failed"])
+def test_an_ended_saga_cannot_be_cancelled(end: str) -> None:
+    run = stuck() if end == "failed" else reserved().when_operator_cancels()
+    if end == "compensated":
+        run.when_replied("reserve.undo")
+    with pytest.raises(RuleViolated) as refused:
+        run.when_operator_cancels()
+    assert refused.value.reason == "SAGA_ALREADY_ENDED"
+    assert end in str(refused.value)
+
+
+def test_a_saga_type_without_operator_events_refuses_both() -> None:
+    run = SagaScenario(TRANSFER, saga_id="T-1").when_started(REQUESTED)
+    for act in (run.when_operator_retries, run.when_operator_cancels):
+        with pytest.raises(RuleViolated) as refused:
+            act()
+        assert refused.value.reason == "SAGA_HAS_NO_OPERATOR_EVENTS"
