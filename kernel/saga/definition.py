@@ -287,7 +287,10 @@ class _Deciding(Generic[D]):
         else:
             self.emit(step.ask, reply)
         if step.deadline is not None:
-            self.deadlines.append(Deadline(key, reply.at + step.deadline))
+            since = reply.at
+            if isinstance(step, Await) and step.until is not None:
+                since = step.until(self.state.data)
+            self.deadlines.append(Deadline(key, since + step.deadline))
 
     def leave(self, i: int) -> None:
         if self.saga.steps[i].deadline is not None:

@@ -80,7 +80,8 @@ class Invoke:
 @dataclass(frozen=True)
 class Await:
     """Record `ask` (a request partners receive), then wait for a `done` or `refused`
-    event signalled to the saga, until `deadline` (then `expired`, and compensate)."""
+    event signalled to the saga, until `deadline` (then `expired`, and compensate); the
+    deadline runs from `until(data)` when given, else from the asking."""
 
     name: str
     ask: EventClass
@@ -88,6 +89,9 @@ class Await:
     refused: EventClass
     deadline: timedelta
     expired: EventClass
+    # When set, the deadline counts from this moment of the data instead of from asking:
+    # an answer tied to a booked time (check in by 2 h after the support starts).
+    until: Callable[[Any], datetime] | None = None
 
 
 Step = Invoke | Await

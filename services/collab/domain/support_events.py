@@ -1,0 +1,416 @@
+"""SOP 2's events: each step of a technician support, as partners and the read model see it.
+
+`store_id` is the store the event is addressed to (its subject): the LENDING store (the
+technician's home) for what it must answer or prepare, the REQUESTING store (the host)
+for the progress of its support. Money is fen, paid by HQ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from kernel.saga.steps import Reply
+from services.collab.domain.step_events import Built
+
+
+class _ToLender(Built):
+    addressed = "lending_store_id"
+
+
+class _ToRequester(Built):
+    addressed = "requesting_store_id"
+
+
+@dataclass(frozen=True)
+class SupportRequested:
+    """The host store asked for a technician; the candidates are ranked, best first."""
+
+    support_id: str
+    store_id: str
+    requesting_store_id: str
+    specialty: str
+    minimum_level: str
+    starts_at: datetime
+    ends_at: datetime
+    fault: str
+    urgent: bool
+    candidate_technician_ids: tuple[str, ...]
+    candidate_store_ids: tuple[str, ...]
+    approval_deadline_seconds: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class TechnicianHeld(_ToLender):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    booking_id: str
+    subsidy_tier: str
+    subsidy_fen: int
+    travel_and_lodging_paid: bool
+    distance_km: float
+    occurred_at: datetime
+
+    @classmethod
+    def extra(cls, s: Any, reply: Reply) -> dict[str, Any]:
+        subsidy = reply.response.get("subsidy", {})
+        return {
+            "subsidy_tier": str(subsidy.get("tier", "")),
+            "subsidy_fen": int(subsidy.get("amount_fen", 0)),
+            "travel_and_lodging_paid": bool(subsidy.get("travel_and_lodging_paid", False)),
+            "distance_km": float(reply.response.get("distance_km", -1.0)),
+        }
+
+
+@dataclass(frozen=True)
+class HoldRefused(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class HoldUnanswered(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class HoldReleased(_ToLender):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportApprovalRequested(_ToLender):
+    """The lending store is asked to lend its technician (partner apps show it)."""
+
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    requesting_store_id: str
+    specialty: str
+    starts_at: datetime
+    ends_at: datetime
+    fault: str
+    urgent: bool
+    subsidy_fen: int
+    due_at: datetime
+    occurred_at: datetime
+
+    @classmethod
+    def extra(cls, s: Any, reply: Reply) -> dict[str, Any]:
+        return {"due_at": reply.at + timedelta(seconds=s.approval_deadline_seconds)}
+
+
+@dataclass(frozen=True)
+class SupportApproved:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    approved_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportRejected:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    rejected_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportApprovalExpired(_ToLender):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportConfirmed(_ToLender):
+    """The work order: the technician goes to the host store at starts_at."""
+
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    requesting_store_id: str
+    starts_at: datetime
+    ends_at: datetime
+    fault: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ConfirmRefused(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ConfirmUnanswered(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class TechnicianExpected(_ToRequester):
+    """The host prepares tools, parts, travel and lodging; check-in is due by check_in_due_at."""
+
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    starts_at: datetime
+    ends_at: datetime
+    check_in_due_at: datetime
+    occurred_at: datetime
+
+    @classmethod
+    def extra(cls, s: Any, reply: Reply) -> dict[str, Any]:
+        return {"check_in_due_at": s.starts_at + s.check_in_grace}
+
+
+@dataclass(frozen=True)
+class TechnicianArrived:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reported_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportCalledOff:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    reported_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class TechnicianNoShow(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportCheckedIn(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CheckInRefused(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportUnderway(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    ends_at: datetime
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportWorkFinished:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    hours_worked: float
+    fault_solved: bool
+    travel_and_lodging_fen: int
+    reported_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportWorkAbandoned:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    reported_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportWorkUnreported(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportWorkRecorded(_ToLender):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    hours_worked: float
+    fault_solved: bool
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CompletionRefused(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class NextTechnicianChosen:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    previous_technician_id: str
+    reason: str
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, s: Any, reply: Reply) -> NextTechnicianChosen:
+        i = s.candidate + 1
+        store = s.candidate_store_ids[i]
+        return cls(
+            s.support_id,
+            store,
+            s.candidate_technician_ids[i],
+            store,
+            s.technician_id,
+            s.reason,
+            reply.at,
+        )
+
+
+@dataclass(frozen=True)
+class SupportCompleted(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    hours_worked: float
+    fault_solved: bool
+    subsidy_fen: int
+    travel_and_lodging_fen: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class NoTechnicianLeft(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    specialty: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportStuck(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportRated:
+    """One store rated the other (store_id: the store rated)."""
+
+    support_id: str
+    store_id: str
+    rated_by_store_id: str
+    rating: int
+    comment: str
+    occurred_at: datetime
+
+
+SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
+    SupportRequested,
+    TechnicianHeld,
+    HoldRefused,
+    HoldUnanswered,
+    HoldReleased,
+    SupportApprovalRequested,
+    SupportApproved,
+    SupportRejected,
+    SupportApprovalExpired,
+    SupportConfirmed,
+    ConfirmRefused,
+    ConfirmUnanswered,
+    TechnicianExpected,
+    TechnicianArrived,
+    SupportCalledOff,
+    TechnicianNoShow,
+    SupportCheckedIn,
+    CheckInRefused,
+    SupportUnderway,
+    SupportWorkFinished,
+    SupportWorkAbandoned,
+    SupportWorkUnreported,
+    SupportWorkRecorded,
+    CompletionRefused,
+    NextTechnicianChosen,
+    SupportCompleted,
+    NoTechnicianLeft,
+    SupportStuck,
+    SupportRated,
+)
