@@ -422,3 +422,21 @@ def settled(s: Support, completed: SupportCompleted) -> list[Any]:
                 )
             )
     return entries
+
+
+def check_need(command: RequestSupport, lead_time: timedelta = LEAD_TIME) -> None:
+    """domain.md: support is booked 3 days ahead; urgent support may come sooner."""
+    if command.starts_at <= command.at:
+        raise RuleViolated(
+            reasons.SUPPORT_STARTS_IN_PAST,
+            f"the support would start at {command.starts_at.isoformat()}, before now",
+            subject=f"store/{command.store_id}",
+        )
+    if not command.urgent and command.starts_at - command.at < lead_time:
+        hours = int(lead_time.total_seconds() // 3600)
+        raise RuleViolated(
+            reasons.LEAD_TIME_TOO_SHORT,
+            f"planned support is booked at least {hours} h ahead; mark it urgent otherwise",
+            subject=f"store/{command.store_id}",
+            metadata={"lead_time_hours": str(hours)},
+        )
