@@ -52,9 +52,10 @@ def collaboration(
     support_deadlines: sop2.Deadlines | None = None,
     diversion_deadlines: sop3.Deadlines | None = None,
 ) -> Collab:
-    """Collab over inventory at settings.inventory_address, calling with the service token.
-    Tests pass their own channels: `saga_channel` carries the saga's calls when they must go
-    another way than the stock lookups (cut, to stage a crash between two steps)."""
+    """Collab over inventory, workforce and capacity at their settings' addresses, calling
+    with the service token. Tests pass their own channels: `saga_channel` carries every
+    saga's calls when they must go another way than the lookups (cut, to stage a crash
+    between two steps, or nowhere, so a fuzzed request's saga never acts)."""
     channel = inventory or grpc.aio.insecure_channel(settings.inventory_address)
     deadlines = deadlines or Deadlines(
         approval=timedelta(minutes=settings.transfer_approval_minutes)
@@ -84,8 +85,12 @@ def collaboration(
         [runtime, support_runtime, diversion_runtime],
         [
             Participant("inventory", saga_channel or channel, INVENTORY_API, metadata=credentials),
-            Participant(sop2.WORKFORCE, workforce, WORKFORCE_API, metadata=credentials),
-            Participant(sop3.CAPACITY, capacity, CAPACITY_API, metadata=credentials),
+            Participant(
+                sop2.WORKFORCE, saga_channel or workforce, WORKFORCE_API, metadata=credentials
+            ),
+            Participant(
+                sop3.CAPACITY, saga_channel or capacity, CAPACITY_API, metadata=credentials
+            ),
         ],
         interval=DISPATCH_INTERVAL_SECONDS,
     )

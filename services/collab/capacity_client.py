@@ -9,7 +9,7 @@ import grpc
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from kernel.errors import Unavailable
+from kernel.errors import NotFound, Unavailable
 from services.collab.domain.receivers import MAX_RECEIVERS, Nearby
 
 CAPACITY_API = pb.DESCRIPTOR.services_by_name["CapacityService"]
@@ -61,5 +61,5 @@ class CapacityNearby:
             return found
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return []
+                raise NotFound("store", store_id) from exc
             raise Unavailable(f"capacity: {exc.code().name}") from exc

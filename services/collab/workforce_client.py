@@ -10,7 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
-from kernel.errors import InvalidArgument, Unavailable
+from kernel.errors import InvalidArgument, NotFound, RuleViolated, Unavailable
+from kernel.saga.dispatcher import classify
 from services.collab.application_support import Match
 
 WORKFORCE_API = pb.DESCRIPTOR.services_by_name["WorkforceService"]
@@ -55,8 +56,14 @@ class WorkforceMatching:
                 request, timeout=self.timeout, metadata=tuple(self.metadata())
             )
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            code = exc.code()
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
                 # Workforce owns the specialty codes (and their Chinese names).
                 raise InvalidArgument.of("specialty", exc.details() or "not accepted") from exc
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise NotFound("store", store_id) from exc
+            if code == grpc.StatusCode.FAILED_PRECONDITION:
+                said = classify(code, exc.details() or "", exc.trailing_metadata())
+                raise RuleViolated(said.reason, exc.details() or said.reason) from exc
             raise Unavailable(f"workforce MatchSupport: {exc.code().name}") from exc
         return [Match(c.technician_id, c.store_id) for c in reply.candidates]
