@@ -139,3 +139,26 @@ async def points(run: CollabRun) -> list[tuple[str, str, int]]:
             select(contributions.c.store_id, contributions.c.act, contributions.c.points)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+@pytest.fixture
+def collab_with_both(
+    collab_db_url: str,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+    workforce_service: Running,
+    capacity_service: Running,
+    mint: Callable[..., str],
+) -> Starter:
+    return _starter(
+        collab_db_url,
+        endpoints,
+        namespace,
+        clock,
+        verifier,
+        mint,
+        workforce=workforce_service.channel,
+        capacity=capacity_service.channel,
+    )

@@ -11,7 +11,7 @@ import pytest
 
 from kernel.clock import ManualClock
 from kernel.errors import RuleViolated
-from kernel.saga import Call, Invoke, Reply, Saga, Status
+from kernel.saga import Await, Call, Invoke, Reply, Saga, Status
 from kernel.saga.definition import DeadlinePassed, Decision, Replied
 from kernel.saga.steps import Outcome
 from kernel.testing.saga import SagaScenario
@@ -370,3 +370,21 @@ def test_one_event_class_cannot_mark_two_transitions() -> None:
             compensated=Compensated,
             failed=Failed,
         )
+
+
+def test_an_await_with_until_counts_its_deadline_from_that_moment_of_the_data() -> None:
+    booked = START + timedelta(days=2)
+    approval = TRANSFER.steps[1]
+    assert isinstance(approval, Await)
+    timed = dataclasses.replace(
+        TRANSFER,
+        steps=(
+            TRANSFER.steps[0],
+            dataclasses.replace(approval, until=lambda t: booked),
+            TRANSFER.steps[2],
+        ),
+    )
+    s = SagaScenario(timed, saga_id="T-1", clock=ManualClock(START)).when_started(REQUESTED)
+    s.when_replied("reserve").then_deadline("approval", booked + timedelta(minutes=10))
+    s.when_time_passes(timedelta(days=2)).then_event_types()
+    s.when_time_passes(timedelta(minutes=10)).then_event_types(ApprovalExpired)
