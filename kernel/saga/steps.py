@@ -94,7 +94,20 @@ class Await:
     until: Callable[[Any], datetime] | None = None
 
 
-Step = Invoke | Await
+@dataclass(frozen=True)
+class Wait:
+    """Wait for a moment of the data (`until(data) + deadline`: the work order goes out one
+    day before the support), then record `then` and go on; at once when it is past. A
+    `refused` event signalled meanwhile (a support called off) compensates instead."""
+
+    name: str
+    then: EventClass
+    until: Callable[[Any], datetime]
+    deadline: timedelta = timedelta(0)
+    refused: EventClass | None = None
+
+
+Step = Invoke | Await | Wait
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ MIGRATIONS = (Migration(20, "SOP 2 and SOP 3 read models", _create),)
 _SUPPORT_STAGES = {
     "hold": "HOLDING",
     "approval": "AWAITING_APPROVAL",
+    "order_day": "SCHEDULED",
     "confirm": "CONFIRMING",
     "arrival": "AWAITING_ARRIVAL",
     "check_in": "CHECKING_IN",

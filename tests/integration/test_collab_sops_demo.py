@@ -63,7 +63,7 @@ async def test_the_demo_leaves_a_support_and_a_diversion_a_user_can_continue(
         )
         await reached(
             lambda: hq.GetSupport(support_id=support.support_id),
-            pb.SUPPORT_STAGE_AWAITING_ARRIVAL,
+            pb.SUPPORT_STAGE_SCHEDULED,
         )
 
         (diversion,) = (await hq.ListDiversions(store_id=DIVERSION_CASE.store_id)).diversions

@@ -88,6 +88,10 @@ async def test_sop2_end_to_end_checked_in_completed_settled_and_rated(
         await dongguan.ApproveSupport(
             request_id="5b2f0a3e-0000-4000-8000-000000000002", support_id=support_id
         )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_SCHEDULED)
+        # The work order goes out the day before: the durable timer confirms the booking.
+        clock.set(china(FRIDAY, 12) - timedelta(days=1))
+        await collab.running.service.timers.run_due()
         await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_ARRIVAL)
         booked = await wf.GetTechnician(technician_id="DG-T3")
         assert [b.status for b in booked.bookings] == [wpb.SUPPORT_STATUS_CONFIRMED]

@@ -2,6 +2,7 @@
 
     hold the best technician            (workforce HoldSupport, undone by CancelSupport)
     ask the lending store to approve    (1 hour, configurable)
+    wait for the day before             (at once for an urgent support)
     confirm: the work order goes out    (workforce ConfirmSupport)
     the technician arrives              (ReportSupportProgress CHECKED_IN, by 2 h after start)
     check in at the host                (workforce CheckInSupport: the technician is on loan)
@@ -9,11 +10,12 @@
     record the work                     (workforce CompleteSupport)
 
 A refusal or silence before the confirmation cancels the hold and asks the next matched
-technician; with none left the support ends NoTechnicianLeft. After the confirmation a
-called-off or missed support is cancelled and ends there: a support day that has come is
-not re-booked with someone else. Completion settles in the same transaction: the subsidy
-(and travel and lodging where the distance band pays them) on HQ's ledger, 5 contribution
-points to the technician's home store. Ratings come after, one per store.
+technician; with none left the support ends NoTechnicianLeft. A support the host calls
+off, or one missed after the confirmation, is cancelled and ends there: a support day
+that has come is not re-booked with someone else. Completion settles in the same
+transaction: the subsidy (and travel and lodging where the distance band pays them) on
+HQ's ledger, 5 contribution points to the technician's home store. Ratings come after,
+one per store.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from kernel.errors import RuleViolated
 from kernel.saga.definition import Saga
-from kernel.saga.steps import Await, Call, Invoke, Retry
+from kernel.saga.steps import Await, Call, Invoke, Retry, Wait
 from services.collab.domain import reasons
 from services.collab.domain.commands import (
     ApproveSupport,
@@ -59,6 +61,7 @@ from services.collab.domain.support_events import (
     SupportRequested,
     SupportStuck,
     SupportUnderway,
+    SupportWithdrawn,
     SupportWorkAbandoned,
     SupportWorkFinished,
     SupportWorkRecorded,
@@ -67,6 +70,7 @@ from services.collab.domain.support_events import (
     TechnicianExpected,
     TechnicianHeld,
     TechnicianNoShow,
+    WorkOrderDue,
 )
 
 SAGA = "support"
@@ -76,8 +80,10 @@ SUPPORT_POINTS = 5
 SUPPORT_ACT = "support"
 SUBSIDY = "subsidy"
 TRAVEL_AND_LODGING = "travel_lodging"
-# domain.md: booked 3 days ahead unless urgent (workforce enforces its 72 h lead time).
+# domain.md: booked 3 days ahead unless urgent (workforce enforces its 72 h lead time),
+# confirmed with the work order 1 day ahead.
 LEAD_TIME = timedelta(hours=72)
+WORK_ORDER_AHEAD = timedelta(days=1)
 MIN_RATING, MAX_RATING = 1, 5
 
 
@@ -118,6 +124,7 @@ class Support:
     travel_and_lodging_paid: bool = False
     distance_km: float = -1.0
     confirmed: bool = False
+    called_off: bool = False
     hours_worked: float = 0.0
     fault_solved: bool = False
     travel_and_lodging_fen: int = 0
@@ -138,7 +145,9 @@ class Support:
 
     @property
     def may_ask_next(self) -> bool:
-        return not self.confirmed and self.candidate + 1 < len(self.candidate_technician_ids)
+        if self.confirmed or self.called_off:
+            return False  # the day has been booked, or the host no longer wants it
+        return self.candidate + 1 < len(self.candidate_technician_ids)
 
 
 _SILENT = {
@@ -151,6 +160,7 @@ _SILENT = {
 _SAID = (
     HoldRefused,
     SupportRejected,
+    SupportWithdrawn,
     ConfirmRefused,
     SupportCalledOff,
     CheckInRefused,
@@ -176,6 +186,8 @@ def support(data: Support | None, event: Any) -> Support:
             event.occurred_at,
         )
     assert data is not None
+    if isinstance(event, SupportWithdrawn | SupportCalledOff):
+        return dataclasses.replace(data, reason=event.reason, called_off=True)
     if isinstance(event, _SAID):
         return dataclasses.replace(data, reason=event.reason)
     if type(event) in _SILENT:
@@ -225,6 +237,8 @@ def hold_technician(s: Support) -> Call:
             starts_at=s.starts_at.isoformat(),
             ends_at=s.ends_at.isoformat(),
             urgent=s.urgent,
+            # Kept until the start: the confirmation comes a day ahead, not before.
+            hold_expires_at=s.starts_at.isoformat(),
         ),
     )
 
@@ -272,6 +286,12 @@ def support_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Support]:
                 refused=SupportRejected,
                 deadline=deadlines.approval,
                 expired=SupportApprovalExpired,
+            ),
+            Wait(
+                "order_day",
+                then=WorkOrderDue,
+                until=lambda s: s.starts_at - WORK_ORDER_AHEAD,
+                refused=SupportWithdrawn,
             ),
             Invoke(
                 "confirm",
@@ -373,6 +393,8 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
             called_off = command.note or "called off"
             if step == "work":
                 return SupportWorkAbandoned(*ids, called_off, by, at)
+            if step == "order_day":
+                return SupportWithdrawn(*ids, called_off, by, at)
             return SupportCalledOff(*ids, called_off, by, at)
 
 

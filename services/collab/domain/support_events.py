@@ -148,6 +148,29 @@ class SupportApprovalExpired(_ToLender):
 
 
 @dataclass(frozen=True)
+class WorkOrderDue(_ToLender):
+    """A day before the support: the booking is confirmed and the work order goes out."""
+
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    starts_at: datetime
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportWithdrawn:
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    reported_by: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
 class SupportConfirmed(_ToLender):
     """The work order: the technician goes to the host store at starts_at."""
 
@@ -393,6 +416,8 @@ SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportApproved,
     SupportRejected,
     SupportApprovalExpired,
+    WorkOrderDue,
+    SupportWithdrawn,
     SupportConfirmed,
     ConfirmRefused,
     ConfirmUnanswered,

@@ -46,18 +46,21 @@ from services.collab.domain.support_events import (
     SupportRejected,
     SupportStuck,
     SupportUnderway,
+    SupportWithdrawn,
     SupportWorkFinished,
     SupportWorkRecorded,
     TechnicianArrived,
     TechnicianExpected,
     TechnicianHeld,
     TechnicianNoShow,
+    WorkOrderDue,
 )
 
 # Wednesday: Shenzhen asks for a battery (hv_ev) expert for Friday afternoon.
 NOW = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
 FRIDAY_1200 = datetime(2026, 11, 6, 4, 0, tzinfo=UTC)
 FRIDAY_1800 = datetime(2026, 11, 6, 10, 0, tzinfo=UTC)
+THURSDAY_1200 = FRIDAY_1200 - timedelta(days=1)
 SZ, DG, GZ = "SZ01", "DG01", "GZ01"
 SAGA = support_saga()
 REQUEST = RequestSupport(
@@ -89,6 +92,7 @@ def hold(tech: str, booking: str) -> Call:
         starts_at=FRIDAY_1200.isoformat(),
         ends_at=FRIDAY_1800.isoformat(),
         urgent=True,
+        hold_expires_at=FRIDAY_1200.isoformat(),
     )
 
 
@@ -124,8 +128,13 @@ def report(s: SagaScenario[Support], progress: SupportProgress, **kw: Any) -> An
     return s.when_signalled(progress_reported(data(s), step, command))
 
 
+def order_day(s: SagaScenario[Support]) -> SagaScenario[Support]:
+    """The day before the support: the work order goes out."""
+    return s.when_time_passes(THURSDAY_1200 - s.clock.now())
+
+
 def confirmed() -> SagaScenario[Support]:
-    return approve(awaiting_approval()).when_replied("confirm")
+    return order_day(approve(awaiting_approval())).when_replied("confirm")
 
 
 def test_a_request_holds_the_best_match_then_asks_its_home_store_within_an_hour() -> None:
@@ -137,13 +146,34 @@ def test_a_request_holds_the_best_match_then_asks_its_home_store_within_an_hour(
     assert asked.due_at == NOW + timedelta(hours=1)
 
 
-def test_approved_it_confirms_the_booking_and_tells_the_host_to_prepare() -> None:
-    s = approve(awaiting_approval()).then_event_types(SupportApproved)
+def test_approved_it_waits_for_the_day_before_then_confirms_and_tells_the_host() -> None:
+    s = approve(awaiting_approval()).then_event_types(SupportApproved).then_no_calls()
+    s.then_deadline("order_day", THURSDAY_1200)
+    s.when_time_passes(THURSDAY_1200 - NOW - timedelta(minutes=1)).then_event_types()
+    s.when_time_passes(timedelta(minutes=1)).then_event_types(WorkOrderDue)
     s.then_calls(workforce("ConfirmSupport", "DG-T3", "S-1:1"))
     s.when_replied("confirm").then_event_types(SupportConfirmed, TechnicianExpected)
     order, expected = s.last.events
     assert (order.store_id, order.requesting_store_id, order.starts_at) == (DG, SZ, FRIDAY_1200)
     assert (expected.store_id, expected.check_in_due_at) == (SZ, FRIDAY_1200 + timedelta(hours=2))
+
+
+def test_approved_within_a_day_of_the_start_it_confirms_at_once() -> None:
+    s = SagaScenario(SAGA, saga_id="S-1", clock=ManualClock(THURSDAY_1200 + timedelta(hours=3)))
+    s.when_started(REQUESTED).when_replied("hold", **REGIONAL)
+    approve(s).then_event_types(SupportApproved, WorkOrderDue)
+    s.then_calls(workforce("ConfirmSupport", "DG-T3", "S-1:1"))
+
+
+def test_the_host_calling_it_off_before_the_work_order_cancels_and_asks_no_one() -> None:
+    s = approve(awaiting_approval())
+    report(s, SupportProgress.CALLED_OFF, note="fault found: a loose connector")
+    s.then_event_types(SupportWithdrawn)
+    s.then_calls(
+        workforce("CancelSupport", "DG-T3", "S-1:1", reason="fault found: a loose connector")
+    )
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
+    s.then_deadline("order_day", None)
 
 
 def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_travel() -> None:
@@ -159,17 +189,18 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     s.when_replied("complete").then_event_types(SupportWorkRecorded, SupportCompleted)
     s.then_status(Status.COMPLETED)
     entries = settled(data(s), s.last.events[1])
+    at = s.clock.now()
     assert entries == [
-        ContributionRecorded(DG, "support", 5, "support", "S-1", NOW),
-        CollaborationCostRecorded(SZ, "subsidy", 50000, "support", "S-1", "2026-11", NOW),
-        CollaborationCostRecorded(SZ, "travel_lodging", 38000, "support", "S-1", "2026-11", NOW),
+        ContributionRecorded(DG, "support", 5, "support", "S-1", at),
+        CollaborationCostRecorded(SZ, "subsidy", 50000, "support", "S-1", "2026-11", at),
+        CollaborationCostRecorded(SZ, "travel_lodging", 38000, "support", "S-1", "2026-11", at),
     ]
 
 
 def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
     local = {"subsidy": {"tier": "SUBSIDY_TIER_LOCAL", "amount_fen": "30000"}, "distance_km": 12.0}
     s = scenario().when_started(REQUESTED).when_replied("hold", **local)
-    approve(s).when_replied("confirm")
+    order_day(approve(s)).when_replied("confirm")
     report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
     with pytest.raises(RuleViolated) as refused:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
@@ -252,7 +283,7 @@ def test_only_the_waiting_step_takes_an_answer() -> None:
 
 
 def test_after_a_crash_between_two_steps_it_resumes_with_the_same_request_ids() -> None:
-    before = approve(awaiting_approval())
+    before = order_day(approve(awaiting_approval()))
     after = SagaScenario(SAGA, saga_id="S-1", clock=ManualClock(NOW)).given(*before.recorded)
     assert after.state == before.state
     # The confirm call waits in the outbox under the same key: the retry acts once.
