@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -47,6 +47,8 @@ from services.collab.settling import SettlingRuntime
 log = structlog.get_logger("storemesh.collab.diversion")
 
 _EVENTS = "storemesh.capacity.events.v1."
+# A wait warning older than this offers no one: the customers it was about are served.
+STALE_TRIGGER = timedelta(minutes=30)
 _WAIT_NAMESPACE = uuid.UUID("0c5b8f7e-2d7a-4f43-9a51-7d2f3c4e5a61")
 
 
@@ -154,6 +156,11 @@ class Diversions:
             await self._divert_one(uow, event.event_id, message)
 
     async def _divert_one(self, uow: UnitOfWork, event_id: str, exceeded: Any) -> None:
+        now = uow.clock.now()
+        if now - exceeded.occurred_at.ToDatetime(tzinfo=UTC) > STALE_TRIGGER:
+            # Read late (a consumer catching up on history): the queue it saw is gone.
+            log.info("diversion.stale_trigger", store_id=exceeded.store_id, day=exceeded.day)
+            return
         offered = select(diversions.c.origin_appointment_id).where(
             diversions.c.origin_store_id == exceeded.store_id
         )
@@ -185,7 +192,7 @@ class Diversions:
             row.service_type,
             row.expected_labour_hours,
             WAIT_TRIGGER,
-            uow.clock.now(),
+            now,
         )
         await self._start(uow, command, receivers)
 
