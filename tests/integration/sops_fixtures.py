@@ -41,7 +41,8 @@ def _starter(
     **channels: grpc.aio.Channel,
 ) -> Starter:
     @asynccontextmanager
-    async def start() -> AsyncIterator[CollabRun]:
+    async def start(saga_channel: grpc.aio.Channel | None = None) -> AsyncIterator[CollabRun]:
+        """`saga_channel`: where the sagas' calls go (cut, to stage a crash between steps)."""
         settings = replace(
             settings_for("collab", db_url, endpoints.nats_url, namespace),
             service_token=mint("service", subject="collab"),
@@ -56,6 +57,7 @@ def _starter(
                     inventory=channels.get("inventory") or _nowhere(),
                     workforce=channels.get("workforce") or _nowhere(),
                     capacity=channels.get("capacity") or _nowhere(),
+                    saga_channel=saga_channel,
                 )
             )
             return made[0]

@@ -16,6 +16,8 @@ from storemesh.collab.events.v1 import events_pb2
 from storemesh.collab.v1 import collab_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.saga import pending_calls
+from kernel.testing.servers import free_port
 from tests.integration.capacity_fixtures import (
     MONDAY,
     CapacityClient,
@@ -233,3 +235,30 @@ async def test_sop3_capacity_wait_over_two_hours_offers_the_latest_booked_custom
         assert (offered.receiving_store_id, offered.customer_ref) == (DG, "C-A-9")
         await cap.walk_in("W3", store_id=SZ, hours=1.5)  # still over: no second offer
         assert len((await hq.ListDiversions(store_id=SZ)).diversions) == 1
+
+
+async def test_sop3_collab_restarted_between_two_steps_holds_one_bay_and_completes(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    await network(cap, clock)
+    # First life: the hold is committed in the saga's outbox but never reaches capacity.
+    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+    async with collab_with_capacity(saga_channel=dead) as collab:
+        asked = await divert(collab.client(mint("dms", SZ)), "7c1d0a3e-0000-4000-8000-000000000031")
+        async with collab.parts.service.db.transaction() as conn:
+            assert [row.call_key for row in await pending_calls(conn)] == ["hold"]
+    await dead.close()
+    assert (await cap.GetDayView(store_id=DG)).live_holds == 0
+
+    clock.advance(timedelta(seconds=30))  # past the first retry's backoff
+    async with collab_with_capacity() as collab:
+        hq = collab.client(mint("hq"))
+        await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        await collab.client(mint("dms", SZ)).AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000032",
+            diversion_id=asked.diversion_id,
+            answer=pb.DIVERSION_ANSWER_ACCEPTED,
+        )
+        await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_COMPLETED)
+    receiver = await cap.GetDayView(store_id=DG)
+    assert (receiver.booked, receiver.live_holds) == (1, 0)

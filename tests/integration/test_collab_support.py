@@ -17,6 +17,8 @@ from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2 as wpb
 
 from kernel.clock import ManualClock
+from kernel.saga import pending_calls
+from kernel.testing.servers import free_port
 from tests.integration.collab_fixtures import collab_db_url
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, reason, violated_fields
@@ -245,3 +247,27 @@ async def test_sop2_only_the_lending_store_or_hq_answers_and_bad_input_changes_n
             support_id
         ]
         assert not (await guangzhou.ListSupports(store_id=GZ)).supports
+
+
+async def test_sop2_collab_restarted_between_two_steps_holds_the_technician_once(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    await technicians(wf)
+    # First life: the hold is committed in the saga's outbox but never reaches workforce.
+    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+    async with collab_with_workforce(saga_channel=dead) as collab:
+        support_id = (await ask(collab.client(mint("dms", SZ)))).support_id
+        async with collab.parts.service.db.transaction() as conn:
+            assert [row.call_key for row in await pending_calls(conn)] == ["hold"]
+    await dead.close()
+    assert not (await wf.GetTechnician(technician_id="DG-T3")).bookings
+
+    clock.advance(timedelta(seconds=30))  # past the first retry's backoff
+    async with collab_with_workforce() as collab:
+        hq = collab.client(mint("hq"))
+        waiting = await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
+        assert waiting.technician_id == "DG-T3"
+    held = await wf.GetTechnician(technician_id="DG-T3")
+    assert [(b.support_id, b.status) for b in held.bookings] == [
+        (f"{support_id}:1", wpb.SUPPORT_STATUS_HELD)
+    ]
