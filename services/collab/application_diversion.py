@@ -169,6 +169,8 @@ class Diversions:
             .where(
                 open_appointments.c.store_id == exceeded.store_id,
                 open_appointments.c.day == exceeded.day,
+                # Still to come: a customer whose time has passed is no one to move.
+                open_appointments.c.requested_at > now,
                 open_appointments.c.appointment_id.not_in(offered),
             )
             .order_by(open_appointments.c.requested_at.desc(), open_appointments.c.appointment_id)
