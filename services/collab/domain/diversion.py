@@ -47,7 +47,7 @@ from services.collab.domain.diversion_events import (
     SlotUnanswered,
 )
 from services.collab.domain.events import CollaborationCostRecorded, ContributionRecorded
-from services.collab.domain.settlement import settlement_month
+from services.collab.domain.settlement import SETTLEMENT_ZONE, settlement_month
 
 SAGA = "diversion"
 CAPACITY = "capacity"
@@ -64,6 +64,7 @@ DEFAULT_TRANSPORT_VOUCHER_FEN = 5_000
 # the SOP's 30 minutes of execution after the choice, so the bay is held from then.
 WAIT_THRESHOLD = timedelta(hours=2)
 WAIT_TRIGGER = "wait_threshold"
+HOLD_MARGIN = timedelta(minutes=5)
 DMS_TRIGGER = "dms"
 
 
@@ -107,6 +108,8 @@ class Diversion:
     candidate: int = 0
     reason: str = ""
     day: str = ""
+    # When the store asked now was chosen: its hold and slot are timed from then.
+    round_at: datetime | None = None
     offered: bool = False
     accepted: bool = False
 
@@ -125,8 +128,17 @@ class Diversion:
 
     @property
     def slot_at(self) -> datetime:
+        """The customer is offered the choice once the bay is held, and travels after."""
         offer = timedelta(seconds=self.offer_deadline_seconds)
-        return self.requested_at + offer + DEFAULT_DEADLINES.travel
+        return (self.round_at or self.requested_at) + offer + DEFAULT_DEADLINES.travel
+
+    @property
+    def hold_expires_at(self) -> datetime:
+        """Outlasts the hold's own deadline and the offer after it, with a margin, so the
+        bay is still there when the customer says yes."""
+        offer = timedelta(seconds=self.offer_deadline_seconds)
+        started = self.round_at or self.requested_at
+        return started + DEFAULT_DEADLINES.hold + offer + HOLD_MARGIN
 
     @property
     def may_ask_next(self) -> bool:
@@ -173,7 +185,9 @@ def diversion(data: Diversion | None, event: Any) -> Diversion:
     if isinstance(event, DiversionAccepted):
         return dataclasses.replace(data, accepted=True)
     if isinstance(event, NextReceiverChosen):
-        return dataclasses.replace(data, candidate=data.candidate + 1, reason="", day="")
+        return dataclasses.replace(
+            data, candidate=data.candidate + 1, reason="", day="", round_at=event.occurred_at
+        )
     return data
 
 
@@ -181,7 +195,6 @@ def diversion(data: Diversion | None, event: Any) -> Diversion:
 
 
 def hold_slot(d: Diversion) -> Call:
-    expires = d.requested_at + timedelta(seconds=d.offer_deadline_seconds) + DEFAULT_DEADLINES.hold
     return Call(
         CAPACITY,
         "HoldSlot",
@@ -194,18 +207,21 @@ def hold_slot(d: Diversion) -> Call:
             "service_type": d.service_type,
             "expected_labour_hours": d.expected_labour_hours,
             "slot_at": d.slot_at.isoformat(),
-            "expires_at": expires.isoformat(),
+            "expires_at": d.hold_expires_at.isoformat(),
         },
     )
 
 
 def release_slot(d: Diversion) -> Call:
+    # An unanswered hold never told its day: the slot's date where the network's stores
+    # keep their books (capacity answers NOT_FOUND, nothing to undo, if it never held).
+    day = d.day or d.slot_at.astimezone(SETTLEMENT_ZONE).date().isoformat()
     return Call(
         CAPACITY,
         "ReleaseSlotHold",
         {
             "store_id": d.receiving_store_id,
-            "day": d.day,
+            "day": day,
             "hold_id": d.hold_id,
             "reason": d.reason or "diversion given up",
         },

@@ -53,7 +53,7 @@ def capacity(method: str, **fields: Any) -> Call:
     return Call("capacity", method, fields)
 
 
-def hold(store: str, hold_id: str) -> Call:
+def hold(store: str, hold_id: str, at: datetime = NOW) -> Call:
     return capacity(
         "HoldSlot",
         store_id=store,
@@ -63,8 +63,8 @@ def hold(store: str, hold_id: str) -> Call:
         vehicle="粤B12345",
         service_type="maintenance",
         expected_labour_hours=1.5,
-        slot_at=(NOW + timedelta(minutes=45)).isoformat(),
-        expires_at=(NOW + timedelta(minutes=20)).isoformat(),
+        slot_at=(at + timedelta(minutes=45)).isoformat(),
+        expires_at=(at + timedelta(minutes=25)).isoformat(),
     )
 
 
@@ -164,6 +164,20 @@ def test_a_receiver_that_filled_up_meanwhile_passes_to_the_next_nearest() -> Non
     s = scenario().when_started(REQUESTED)
     s.when_refused("hold", "NO_SPARE_CAPACITY").then_event_types(SlotRefused, NextReceiverChosen)
     s.then_calls(hold(GZ, "D-1:2"))
+
+
+def test_the_next_receiver_holds_its_bay_long_enough_for_the_customer_to_answer() -> None:
+    s = scenario().when_started(REQUESTED)
+    s.when_time_passes(timedelta(minutes=5)).then_calls(
+        capacity(
+            "ReleaseSlotHold",
+            store_id=DG,
+            day="2026-11-04",
+            hold_id="D-1:1",
+            reason="SLOT_UNANSWERED",
+        )
+    )
+    s.when_replied("hold.undo").then_calls(hold(GZ, "D-1:2", at=NOW + timedelta(minutes=5)))
     assert data(s).receiving_store_id == GZ
 
 
