@@ -30,6 +30,9 @@ from services.collab.domain.support import (
     LEAD_TIME,
     Deadlines,
     Support,
+    support_saga,
+)
+from services.collab.domain.support_decisions import (
     approved,
     check_need,
     progress_reported,
@@ -37,7 +40,6 @@ from services.collab.domain.support import (
     rejected,
     requested,
     settled,
-    support_saga,
 )
 from services.collab.domain.support_events import SupportCompleted
 from services.collab.read_model_sops import support_stage

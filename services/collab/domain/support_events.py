@@ -1,4 +1,6 @@
-"""SOP 2's events: each step of a technician support, as partners and the read model see it.
+"""SOP 2's events: asking for a technician, the lending store's answer, the booking and how
+a support ends, as partners and the read model see them (the day itself:
+support_day_events.py).
 
 `store_id` is the store the event is addressed to (its subject): the LENDING store (the
 technician's home) for what it must answer or prepare, the REQUESTING store (the host)
@@ -13,6 +15,7 @@ from typing import Any
 
 from kernel.saga.steps import Reply
 from services.collab.domain.step_events import Built
+from services.collab.domain.support_day_events import SUPPORT_DAY_EVENT_TYPES
 
 
 class _ToLender(Built):
@@ -205,137 +208,6 @@ class ConfirmUnanswered(_ToRequester):
 
 
 @dataclass(frozen=True)
-class TechnicianExpected(_ToRequester):
-    """The host prepares tools, parts, travel and lodging; check-in is due by check_in_due_at."""
-
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    starts_at: datetime
-    ends_at: datetime
-    check_in_due_at: datetime
-    occurred_at: datetime
-
-    @classmethod
-    def extra(cls, s: Any, reply: Reply) -> dict[str, Any]:
-        return {"check_in_due_at": s.starts_at + s.check_in_grace}
-
-
-@dataclass(frozen=True)
-class TechnicianArrived:
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    reported_by: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportCalledOff:
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    reason: str
-    reported_by: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class TechnicianNoShow(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportCheckedIn(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class CheckInRefused(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    reason: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportUnderway(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    ends_at: datetime
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportWorkFinished:
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    hours_worked: float
-    fault_solved: bool
-    travel_and_lodging_fen: int
-    reported_by: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportWorkAbandoned:
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    reason: str
-    reported_by: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportWorkUnreported(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class SupportWorkRecorded(_ToLender):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    hours_worked: float
-    fault_solved: bool
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
-class CompletionRefused(_ToRequester):
-    support_id: str
-    store_id: str
-    technician_id: str
-    lending_store_id: str
-    reason: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True)
 class NextTechnicianChosen:
     support_id: str
     store_id: str
@@ -394,18 +266,6 @@ class SupportStuck(_ToRequester):
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
-class SupportRated:
-    """One store rated the other (store_id: the store rated)."""
-
-    support_id: str
-    store_id: str
-    rated_by_store_id: str
-    rating: int
-    comment: str
-    occurred_at: datetime
-
-
 SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportRequested,
     TechnicianHeld,
@@ -421,21 +281,9 @@ SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportConfirmed,
     ConfirmRefused,
     ConfirmUnanswered,
-    TechnicianExpected,
-    TechnicianArrived,
-    SupportCalledOff,
-    TechnicianNoShow,
-    SupportCheckedIn,
-    CheckInRefused,
-    SupportUnderway,
-    SupportWorkFinished,
-    SupportWorkAbandoned,
-    SupportWorkUnreported,
-    SupportWorkRecorded,
-    CompletionRefused,
     NextTechnicianChosen,
     SupportCompleted,
     NoTechnicianLeft,
     SupportStuck,
-    SupportRated,
+    *SUPPORT_DAY_EVENT_TYPES,
 )

@@ -23,13 +23,25 @@ from services.collab.domain.events import CollaborationCostRecorded, Contributio
 from services.collab.domain.support import (
     Deadlines,
     Support,
+    support_saga,
+)
+from services.collab.domain.support_day_events import (
+    SupportCalledOff,
+    SupportCheckedIn,
+    SupportUnderway,
+    SupportWorkFinished,
+    SupportWorkRecorded,
+    TechnicianArrived,
+    TechnicianExpected,
+    TechnicianNoShow,
+)
+from services.collab.domain.support_decisions import (
     approved,
     progress_reported,
     rated,
     rejected,
     requested,
     settled,
-    support_saga,
 )
 from services.collab.domain.support_events import (
     HoldRefused,
@@ -39,20 +51,12 @@ from services.collab.domain.support_events import (
     SupportApprovalExpired,
     SupportApprovalRequested,
     SupportApproved,
-    SupportCalledOff,
-    SupportCheckedIn,
     SupportCompleted,
     SupportConfirmed,
     SupportRejected,
     SupportStuck,
-    SupportUnderway,
     SupportWithdrawn,
-    SupportWorkFinished,
-    SupportWorkRecorded,
-    TechnicianArrived,
-    TechnicianExpected,
     TechnicianHeld,
-    TechnicianNoShow,
     WorkOrderDue,
 )
 
