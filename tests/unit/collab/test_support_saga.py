@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from services.collab.domain.support_day_events import (
 )
 from services.collab.domain.support_decisions import (
     approved,
+    check_need,
     progress_reported,
     rated,
     rejected,
@@ -314,3 +316,15 @@ def test_ratings_come_once_from_each_store_after_completion() -> None:
     assert outsider.value.reason == "RATER_NOT_PARTY_TO_SUPPORT"
     by_lender = rated(data(s), RateSupport("S-1", DG, 4, "", NOW), completed=True)
     assert by_lender.store_id == SZ
+
+
+def test_planned_support_is_booked_three_days_ahead_and_urgent_support_sooner() -> None:
+    planned = dataclasses.replace(REQUEST, urgent=False)
+    with pytest.raises(RuleViolated) as short:
+        check_need(planned)  # Wednesday for Friday: 51 hours
+    assert short.value.reason == "LEAD_TIME_TOO_SHORT"
+    check_need(REQUEST)  # urgent
+    check_need(dataclasses.replace(planned, at=NOW - timedelta(days=1)))  # 75 hours
+    with pytest.raises(RuleViolated) as past:
+        check_need(dataclasses.replace(REQUEST, at=FRIDAY_1200))
+    assert past.value.reason == "SUPPORT_STARTS_IN_PAST"
