@@ -39,6 +39,15 @@ class Settings:
     service_token: str = ""
     # How long a source store has to answer a transfer request (collab; SOP 1).
     transfer_approval_minutes: float = 10.0
+    # Where collab reaches workforce (SOP 2) and capacity (SOP 3).
+    workforce_address: str = "127.0.0.1:50052"
+    capacity_address: str = "127.0.0.1:50053"
+    # How long a lending store has to answer a support request (collab; SOP 2).
+    support_approval_minutes: float = 60.0
+    # How long a customer has to choose, and what HQ pays a diverted one (collab; SOP 3).
+    diversion_offer_minutes: float = 15.0
+    diversion_compensation_fen: int = 20_000
+    diversion_transport_voucher_fen: int = 5_000
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
@@ -64,4 +73,12 @@ class Settings:
             inventory_address=_env("STOREMESH_INVENTORY_ADDRESS", "127.0.0.1:50051"),
             service_token=_env("STOREMESH_SERVICE_TOKEN", ""),
             transfer_approval_minutes=float(_env("STOREMESH_TRANSFER_APPROVAL_MINUTES", "10")),
+            workforce_address=_env("STOREMESH_WORKFORCE_ADDRESS", "127.0.0.1:50052"),
+            capacity_address=_env("STOREMESH_CAPACITY_ADDRESS", "127.0.0.1:50053"),
+            support_approval_minutes=float(_env("STOREMESH_SUPPORT_APPROVAL_MINUTES", "60")),
+            diversion_offer_minutes=float(_env("STOREMESH_DIVERSION_OFFER_MINUTES", "15")),
+            diversion_compensation_fen=int(_env("STOREMESH_DIVERSION_COMPENSATION_FEN", "20000")),
+            diversion_transport_voucher_fen=int(
+                _env("STOREMESH_DIVERSION_TRANSPORT_VOUCHER_FEN", "5000")
+            ),
         )

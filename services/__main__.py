@@ -149,10 +149,12 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
     }
     for code, token in dms_tokens.items():
         write_token(f"dms-{code.lower()}.token", token)
-    # Collab calls inventory as a service, with a token of its own.
+    # Collab calls inventory, workforce and capacity as a service, with a token of its own.
     partners = {
         "collab": {
             "STOREMESH_INVENTORY_ADDRESS": f"127.0.0.1:{ports.get('inventory', 0)}",
+            "STOREMESH_WORKFORCE_ADDRESS": f"127.0.0.1:{ports.get('workforce', 0)}",
+            "STOREMESH_CAPACITY_ADDRESS": f"127.0.0.1:{ports.get('capacity', 0)}",
             "STOREMESH_SERVICE_TOKEN": issuer.mint("dev-collab", "service", ttl=timedelta(days=30)),
         }
     }
@@ -189,7 +191,15 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
             "               .venv/bin/python -m kernel.call collab ListTransfers '{}'\n"
             "               (the headlamp transfer waits for its source to approve it:\n"
             f"               --token $(cat {VAR}/tokens/dms-<source>.token) ApproveTransfer "
-            '\'{"transfer_id": "..."}\')\n',
+            '\'{"transfer_id": "..."}\')\n'
+            "  SOP 2:       .venv/bin/python -m kernel.call collab ListSupports '{}'\n"
+            "               (Shenzhen's battery support waits for the lending store:\n"
+            f"               --token $(cat {VAR}/tokens/dms-dg01.token) ApproveSupport "
+            '\'{"support_id": "..."}\')\n'
+            "  SOP 3:       .venv/bin/python -m kernel.call collab ListDiversions '{}'\n"
+            "               (a Shenzhen customer is offered Dongguan; answer as Shenzhen:\n"
+            f"               --token $(cat {VAR}/tokens/dms-sz01.token) AnswerDiversion "
+            '\'{"diversion_id": "...", "answer": "DIVERSION_ANSWER_ACCEPTED"}\')\n',
             flush=True,
         )
 

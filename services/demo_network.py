@@ -8,12 +8,57 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 DEMO_NAMESPACE = uuid.UUID("6f1f5d8e-8d0c-4a55-9d0e-2f9a3b7c1e10")
 
 
 def request_id(*key: object) -> str:
     return str(uuid.uuid5(DEMO_NAMESPACE, "/".join(str(k) for k in key)))
+
+
+# The stores' day (every day of the week): 08:00-17:30, the 9.5 h day of domain.md's
+# diagnosis case, in minutes of the day.
+OPENS, CLOSES = 8 * 60, 17 * 60 + 30
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def booking_day(now: datetime) -> tuple[date, int]:
+    """Today and its first bookable minute, while the stores are still open today; once
+    they have closed, tomorrow from opening. The monitor shows the day booked."""
+    local = now.astimezone(SHANGHAI)
+    first = max(OPENS, local.hour * 60 + local.minute + 1)
+    if first < CLOSES:
+        return local.date(), first
+    return local.date() + timedelta(days=1), OPENS
+
+
+@dataclass(frozen=True)
+class SupportCase:
+    """SOP 2's case: a battery fault at Shenzhen beyond its own technicians; Dongguan's T3
+    (its first technician) is lent for Friday afternoon (12:00-18:00)."""
+
+    store_id: str = "SZ01"
+    specialty: str = "hv_ev"
+    technician_id: str = "DG01-T01"
+    fault: str = "HV battery pack isolation fault, intermittent"
+
+
+@dataclass(frozen=True)
+class DiversionCase:
+    """SOP 3's case: Shenzhen's last booking of the booking day, offered Dongguan."""
+
+    store_id: str = "SZ01"
+    appointment_id: str = "DEMO-SZ01-DIVERT"
+    customer_ref: str = "CUST-SZ01-7731"
+    vehicle: str = "粤B73310"
+    service_type: str = "maintenance"
+    expected_labour_hours: float = 1.5
+
+
+SUPPORT_CASE = SupportCase()
+DIVERSION_CASE = DiversionCase()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,17 @@
 from kernel.saga.definition import Saga, SagaState
 from kernel.saga.dispatcher import Participant, SagaDispatcher
 from kernel.saga.runtime import MIGRATIONS, SagaRuntime, pending_calls, request_id, sagas_in
-from kernel.saga.steps import NOTHING_TO_UNDO, Await, Call, Invoke, Outcome, Reply, Retry, Status
+from kernel.saga.steps import (
+    NOTHING_TO_UNDO,
+    Await,
+    Call,
+    Invoke,
+    Outcome,
+    Reply,
+    Retry,
+    Status,
+    Wait,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -20,6 +30,7 @@ __all__ = [
     "SagaRuntime",
     "SagaState",
     "Status",
+    "Wait",
     "pending_calls",
     "request_id",
     "sagas_in",

@@ -1,10 +1,11 @@
 """A saga definition: its steps, deadlines and compensations, and its pure decide/evolve.
 
-A saga reads like its SOP: a tuple of steps, each either an `Invoke` (a call to another
-service over its gRPC API, undone by another call) or an `Await` (ask someone, then wait
-for their answer until a deadline). Progress is recorded only as the owning service's
-domain events, named per step (`done=SourceReserved`), so partners see business events
-and the saga's state is a fold of its own stream. Nothing here does I/O: `decide` says
+A saga reads like its SOP: a tuple of steps, each an `Invoke` (a call to another service
+over its gRPC API, undone by another call), an `Await` (ask someone, then wait for their
+answer until a deadline) or a `Wait` (until a moment of the saga's data, e.g. a day
+ahead). Progress is recorded only as the owning service's domain events, named per step
+(`done=SourceReserved`), so partners see business events and the saga's state is a fold
+of its own stream. Nothing here does I/O: `decide` says
 which events to record, which calls to put in the outbox and which deadlines to keep.
 """
 
@@ -37,6 +38,7 @@ from kernel.saga.steps import (
     Retry,
     Status,
     Step,
+    Wait,
 )
 
 D = TypeVar("D")
@@ -100,6 +102,10 @@ class Saga(Generic[D]):
 
         bind(self.started_by, "started", -1)
         for i, step in enumerate(self.steps):
+            if isinstance(step, Wait):
+                bind(step.then, "done", i)
+                bind(step.refused, "refused", i)
+                continue
             bind(step.done, "done", i)
             bind(step.refused, "refused", i)
             bind(step.expired, "expired", i)
@@ -255,11 +261,18 @@ class _Deciding(Generic[D]):
                 i = self.state.step
                 if self.state.status is Status.RUNNING and self.saga.key(self.state, i) == key:
                     step = self.saga.steps[i]
+                    if isinstance(step, Wait):
+                        self.emit(step.then, Reply(at=at))
+                        self.enter(i + 1, Reply(at=at))
+                        return self.decision()
                     assert step.expired is not None
                     if isinstance(step, Invoke):
                         self.cancelled_calls.append(key)
                     self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
                     self.compensate(Reply(at=at))
+        return self.decision()
+
+    def decision(self) -> Decision:
         return Decision(
             tuple(self.events),
             tuple(self.calls),
@@ -341,14 +354,26 @@ class _Deciding(Generic[D]):
             return
         step = self.saga.steps[i]
         key = self.saga.key(self.state, i)
+        if isinstance(step, Wait):
+            due = step.until(self.state.data) + step.deadline
+            if due <= reply.at:
+                self.emit(step.then, reply)
+                self.enter(i + 1, reply)
+            else:
+                self.deadlines.append(Deadline(key, due))
+            return
         if isinstance(step, Invoke):
             self.calls.append(Outgoing(key, step.call(self.state.data)))
         else:
             self.emit(step.ask, reply)
         if step.deadline is not None:
-            self.deadlines.append(Deadline(key, reply.at + step.deadline))
+            since = reply.at
+            if isinstance(step, Await) and step.until is not None:
+                since = step.until(self.state.data)
+            self.deadlines.append(Deadline(key, since + step.deadline))
 
     def leave(self, i: int) -> None:
+        # A Wait always keeps a deadline (its moment), unless it went on at once.
         if self.saga.steps[i].deadline is not None:
             self.cancelled_deadlines.append(self.saga.key(self.state, i))
 
@@ -365,6 +390,7 @@ class _Deciding(Generic[D]):
             return
         i = self.state.step
         step = self.saga.steps[i]
+        assert isinstance(step, Invoke)  # only an Invoke's call is awaited (pending_call)
         self.leave(i)
         if reply.ok:
             self.emit(step.done, reply)
@@ -378,6 +404,11 @@ class _Deciding(Generic[D]):
 
     def signalled(self, event: Any, reply: Reply) -> None:
         step = self.saga.steps[self.state.step] if self.state.status is Status.RUNNING else None
+        if isinstance(step, Wait) and step.refused is not None and isinstance(event, step.refused):
+            self.leave(self.state.step)
+            self.record(event)
+            self.compensate(reply)
+            return
         if not isinstance(step, Await) or not isinstance(event, step.done | step.refused):
             raise RuleViolated(
                 NOT_AWAITING,

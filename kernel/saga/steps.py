@@ -80,7 +80,8 @@ class Invoke:
 @dataclass(frozen=True)
 class Await:
     """Record `ask` (a request partners receive), then wait for a `done` or `refused`
-    event signalled to the saga, until `deadline` (then `expired`, and compensate)."""
+    event signalled to the saga, until `deadline` (then `expired`, and compensate); the
+    deadline runs from `until(data)` when given, else from the asking."""
 
     name: str
     ask: EventClass
@@ -88,9 +89,25 @@ class Await:
     refused: EventClass
     deadline: timedelta
     expired: EventClass
+    # When set, the deadline counts from this moment of the data instead of from asking:
+    # an answer tied to a booked time (check in by 2 h after the support starts).
+    until: Callable[[Any], datetime] | None = None
 
 
-Step = Invoke | Await
+@dataclass(frozen=True)
+class Wait:
+    """Wait for a moment of the data (`until(data) + deadline`: the work order goes out one
+    day before the support), then record `then` and go on; at once when it is past. A
+    `refused` event signalled meanwhile (a support called off) compensates instead."""
+
+    name: str
+    then: EventClass
+    until: Callable[[Any], datetime]
+    deadline: timedelta = timedelta(0)
+    refused: EventClass | None = None
+
+
+Step = Invoke | Await | Wait
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ request id is derived from what it loads, so a second start changes nothing.
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,10 +21,17 @@ from storemesh.capacity.events.v1 import events_pb2 as ev
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from services.demo_network import STORES, DemoStore, request_id
+from services.demo_network import (
+    CLOSES,
+    DIVERSION_CASE,
+    OPENS,
+    STORES,
+    DemoStore,
+    booking_day,
+    request_id,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-OPENS, CLOSES = 8 * 60, 17 * 60 + 30  # the 9.5 h day of domain.md's diagnosis case
 SERVICES = (
     ("maintenance", 1.0),
     ("maintenance", 1.5),
@@ -65,16 +72,6 @@ def _slot(day: date, first_minute: int, index: int, count: int) -> Timestamp:
     return stamp
 
 
-def booking_day(now: datetime) -> tuple[date, int]:
-    """Today and its first bookable minute, while the stores are still open today; once
-    they have closed, tomorrow from opening. The monitor shows the day booked."""
-    local = now.astimezone(SHANGHAI)
-    first = max(OPENS, local.hour * 60 + local.minute + 1)
-    if first < CLOSES:
-        return local.date(), first
-    return local.date() + timedelta(days=1), OPENS
-
-
 async def load(channel: grpc.aio.Channel, metadata: Any, now: datetime | None = None) -> None:
     """`now`: the services' clock (the system's when not given)."""
     stub = pb_grpc.CapacityServiceStub(channel)
@@ -108,13 +105,25 @@ async def _book_day(
     for i in range(store.booked_today):
         service_type, hours = rng.choice(SERVICES)
         appointment_id = f"DEMO-{store.code}-{day:%m%d}-{i + 1:02d}"
+        customer_ref = f"CUST-{store.code}-{rng.randint(1000, 9999)}"
+        vehicle = f"粤{rng.choice('ABCDEFS')}{rng.randint(10000, 99999)}"
+        case = DIVERSION_CASE
+        if (store.code, i + 1) == (case.store_id, store.booked_today):
+            # SOP 3's case: Shenzhen's last booking of the day, whom collab's demo offers
+            # Dongguan.
+            appointment_id, customer_ref, vehicle = (
+                case.appointment_id,
+                case.customer_ref,
+                case.vehicle,
+            )
+            service_type, hours = case.service_type, case.expected_labour_hours
         await stub.BookAppointment(
             pb.BookAppointmentRequest(
                 request_id=request_id("appointment", store.code, day, i),
                 store_id=store.code,
                 appointment_id=appointment_id,
-                customer_ref=f"CUST-{store.code}-{rng.randint(1000, 9999)}",
-                vehicle=f"粤{rng.choice('ABCDEFS')}{rng.randint(10000, 99999)}",
+                customer_ref=customer_ref,
+                vehicle=vehicle,
                 service_type=service_type,
                 expected_labour_hours=hours,
                 requested_at=_slot(day, first_minute, i, store.booked_today),

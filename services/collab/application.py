@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
@@ -63,6 +63,10 @@ from services.collab.domain.transfer import (
 )
 from services.collab.queries import CollabQueries
 from services.collab.revitalisation import Revitalisation
+
+if TYPE_CHECKING:
+    from services.collab.application_diversion import Diversions
+    from services.collab.application_support import Supports
 
 PARTS_ISSUED = "storemesh.inventory.events.v1.PartsIssued"
 # Every candidate is ranked, so a refusal or silence still has a next source to ask.
@@ -126,8 +130,13 @@ class Collab:
         stock: StockLookup,
         deadlines: Deadlines = DEFAULT_DEADLINES,
         dispatcher: SagaDispatcher | None = None,
+        supports: Supports | None = None,
+        diversions: Diversions | None = None,
     ) -> None:
         self.app = app
+        # SOP 2 and SOP 3 (application_support.py, application_diversion.py).
+        self.supports = supports
+        self.diversions = diversions
         self.runtime = runtime
         self.stock = stock
         self.deadlines = deadlines

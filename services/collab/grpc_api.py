@@ -14,11 +14,14 @@ from kernel.codec import timestamp
 from services.collab import grpc_messages as messages
 from services.collab.access import source_store, transfer_parties
 from services.collab.application import Collab
+from services.collab.grpc_diversion import DiversionRpcs
+from services.collab.grpc_support import SupportRpcs
 
 ANSWERING_ROLES = ("dms", "manager", "hq")
 
 
-class CollabServicer(pb_grpc.CollabServiceServicer):
+# SOP 2's and SOP 3's RPCs live in grpc_support.py and grpc_diversion.py.
+class CollabServicer(SupportRpcs, DiversionRpcs, pb_grpc.CollabServiceServicer):
     def __init__(self, collab: Collab) -> None:
         self.collab = collab
         self.queries = collab.queries

@@ -18,7 +18,7 @@ import grpc
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
-from services.demo_network import STORES, DemoStore, request_id
+from services.demo_network import STORES, SUPPORT_CASE, DemoStore, request_id
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SURNAMES = ("Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Lin")
@@ -88,7 +88,39 @@ async def load(channel: grpc.aio.Channel, metadata: Any) -> None:
             )
             if level != pb.LEVEL_T1 and rng.random() < 0.5:
                 await _publish_availability(stub, metadata, technician_id, today)
+    await _support_case(stub, metadata, today)
     await _statuses(stub, metadata)
+
+
+def coming_friday(today: date) -> date:
+    return next(d for d in days_ahead(today) if d.isoweekday() == 5)
+
+
+async def _support_case(
+    stub: pb_grpc.WorkforceServiceAsyncStub, metadata: Any, today: date
+) -> None:
+    """SOP 2's case (services/demo_network.py SUPPORT_CASE): Dongguan's T3 knows the
+    high-voltage battery and may be lent on the coming Friday afternoon."""
+    case = SUPPORT_CASE
+    await stub.AddSpecialty(
+        pb.AddSpecialtyRequest(
+            request_id=request_id("specialty", case.technician_id, case.specialty),
+            technician_id=case.technician_id,
+            specialty=case.specialty,
+        ),
+        metadata=metadata,
+    )
+    friday = coming_friday(today)
+    await stub.PublishAvailability(
+        pb.PublishAvailabilityRequest(
+            request_id=request_id("availability", case.technician_id, friday, "case"),
+            technician_id=case.technician_id,
+            week_of=friday.isoformat(),
+            weekday=pb.WEEKDAY_FRIDAY,
+            part_of_day=pb.PART_OF_DAY_AFTERNOON,
+        ),
+        metadata=metadata,
+    )
 
 
 async def _publish_availability(

@@ -1,9 +1,10 @@
 """The four services side by side on one database backend, with a small seeded network:
 two stores, parts in stock, technicians with availability, a booking and a walk-in.
 
-Collab calls the real inventory for its stock lookups; its saga's calls go to a port
-nobody serves, and the clock stands still, so a transfer a case starts stays where it is
-and no background step records an event while a refused case is being counted."""
+Collab calls the real inventory, workforce and capacity for its lookups (stock, matching
+technicians, nearby places); its sagas' calls go to a port nobody serves, and the clock
+stands still, so a transfer, support or diversion a case starts stays where it is and no
+background step records an event while a refused case is being counted."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ async def network(
             settings = settings_for(name, url, endpoints.nats_url, namespace)
             if name == "collab":
                 settings = replace(settings, service_token=mint("service", subject="collab"))
-                build = _collab(next(s.run for s in services if s.name == "inventory"), stack)
+                build = _collab({s.name: s.run for s in services}, stack)
             run = await stack.enter_async_context(
                 running(build, settings, clock, verifier, timer_interval=3600)
             )
@@ -96,13 +97,18 @@ async def network(
         yield Network(backend, services)
 
 
-def _collab(inventory: Running, stack: AsyncExitStack) -> Any:
+def _collab(runs: dict[str, Running], stack: AsyncExitStack) -> Any:
     nowhere = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     stack.push_async_callback(nowhere.close)
 
     def application(app: Application, settings: Settings) -> Any:
         return collab_bootstrap.collaboration(
-            app, settings, inventory=inventory.channel, saga_channel=nowhere
+            app,
+            settings,
+            inventory=runs["inventory"].channel,
+            workforce=runs["workforce"].channel,
+            capacity=runs["capacity"].channel,
+            saga_channel=nowhere,
         )
 
     return replace(collab_bootstrap.DEFINITION, application=application).build

@@ -41,6 +41,9 @@ class BookAppointment:
     expected_labour_hours: float
     requested_at: datetime
     at: datetime
+    # Kept when a diverted customer's appointment moves to another day's book (SOP 3):
+    # the visit still counts for this, the receiving, store.
+    diverted_from_store_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +247,7 @@ def book_appointment(command: BookAppointment, book: BookState) -> Sequence[Appo
             expected_labour_hours=command.expected_labour_hours,
             requested_at=command.requested_at,
             occurred_at=command.at,
+            diverted_from_store_id=command.diverted_from_store_id,
         )
     ]
 
@@ -334,6 +338,7 @@ def moved_to_another_day(
         expected_labour_hours=appointment.expected_labour_hours,
         requested_at=command.requested_at,
         at=command.at,
+        diverted_from_store_id=appointment.diverted_from_store_id,
     )
     cancellation = CancelAppointment(
         store=store,

@@ -23,3 +23,34 @@ APPROVAL_EXPIRED = "APPROVAL_EXPIRED"
 PICKUP_OVERDUE = "PICKUP_OVERDUE"
 SHIPMENT_UNANSWERED = "SHIPMENT_UNANSWERED"
 DELIVERY_OVERDUE = "DELIVERY_OVERDUE"
+
+# SOP 2, technician support.
+# RequestSupport: workforce matched no technician for the need.
+NO_TECHNICIAN_AVAILABLE = "NO_TECHNICIAN_AVAILABLE"
+# Approve/Reject/ReportSupportProgress: the support is not at a step that takes this.
+SUPPORT_NOT_AWAITING = "SUPPORT_NOT_AWAITING"
+# ReportSupportProgress COMPLETED with travel and lodging under 50 km (or distance unknown).
+TRAVEL_NOT_COVERED = "TRAVEL_NOT_COVERED"
+# RateSupport: before completion, by a store not party to it, or twice by one store.
+SUPPORT_NOT_COMPLETED = "SUPPORT_NOT_COMPLETED"
+RATER_NOT_PARTY = "RATER_NOT_PARTY_TO_SUPPORT"
+SUPPORT_ALREADY_RATED = "SUPPORT_ALREADY_RATED"
+# Why a technician dropped out when nobody gave a reason.
+HOLD_UNANSWERED = "HOLD_UNANSWERED"
+CONFIRM_UNANSWERED = "CONFIRM_UNANSWERED"
+TECHNICIAN_NO_SHOW = "TECHNICIAN_NO_SHOW"
+WORK_UNREPORTED = "WORK_UNREPORTED"
+
+# SOP 3, customer diversion.
+# RequestDiversion: no nearby store has capacity left today and a free bay.
+NO_RECEIVER_AVAILABLE = "NO_RECEIVER_AVAILABLE"
+# AnswerDiversion: the diversion is not offering a choice now (answered, expired, ended).
+DIVERSION_NOT_AWAITING = "DIVERSION_NOT_AWAITING"
+# Why a diversion ended without moving the customer.
+CUSTOMER_DECLINED = "CUSTOMER_DECLINED"
+OFFER_EXPIRED = "OFFER_EXPIRED"
+SLOT_UNANSWERED = "SLOT_UNANSWERED"
+BOOKING_UNANSWERED = "BOOKING_UNANSWERED"
+# RequestSupport: the window starts before now; planned (not urgent) under 72 h ahead.
+SUPPORT_STARTS_IN_PAST = "SUPPORT_STARTS_IN_PAST"
+LEAD_TIME_TOO_SHORT = "LEAD_TIME_TOO_SHORT"

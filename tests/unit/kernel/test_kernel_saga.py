@@ -11,7 +11,7 @@ import pytest
 
 from kernel.clock import ManualClock
 from kernel.errors import RuleViolated
-from kernel.saga import Call, Invoke, Reply, Saga, Status
+from kernel.saga import Await, Call, Invoke, Reply, Saga, Status, Wait
 from kernel.saga.decisions import DeadlinePassed, Decision, Replied
 from kernel.saga.steps import Outcome
 from kernel.testing.saga import SagaScenario
@@ -370,3 +370,51 @@ def test_one_event_class_cannot_mark_two_transitions() -> None:
             compensated=Compensated,
             failed=Failed,
         )
+
+
+def test_an_await_with_until_counts_its_deadline_from_that_moment_of_the_data() -> None:
+    booked = START + timedelta(days=2)
+    approval = TRANSFER.steps[1]
+    assert isinstance(approval, Await)
+    timed = dataclasses.replace(
+        TRANSFER,
+        steps=(
+            TRANSFER.steps[0],
+            dataclasses.replace(approval, until=lambda t: booked),
+            TRANSFER.steps[2],
+        ),
+    )
+    s = SagaScenario(timed, saga_id="T-1", clock=ManualClock(START)).when_started(REQUESTED)
+    s.when_replied("reserve").then_deadline("approval", booked + timedelta(minutes=10))
+    s.when_time_passes(timedelta(days=2)).then_event_types()
+    s.when_time_passes(timedelta(minutes=10)).then_event_types(ApprovalExpired)
+
+
+def _waiting_to_ship(until: datetime) -> Saga[Any]:
+    """The toy with a Wait before shipping: ship no earlier than `until`."""
+    steps = TRANSFER.steps
+    return dataclasses.replace(
+        TRANSFER,
+        steps=(*steps[:2], Wait("ship_day", then=ShipDay, until=lambda t: until), steps[2]),
+    )
+
+
+ShipDay = make_dataclass("ShipDay", [("transfer_id", str)])
+ShipDay.of = classmethod(lambda cls, t, reply: cls(t.transfer_id))  # type: ignore[attr-defined]
+
+
+def test_a_wait_records_its_event_at_its_moment_then_goes_on() -> None:
+    day = START + timedelta(days=1)
+    s = SagaScenario(_waiting_to_ship(day), saga_id="T-1", clock=ManualClock(START))
+    s.when_started(REQUESTED).when_replied("reserve")
+    s.when_signalled(TransferApproved("T-1", "SZ01", START)).then_no_calls()
+    s.then_deadline("ship_day", day)
+    s.when_time_passes(timedelta(days=1)).then_event_types(ShipDay)
+    s.then_calls(ship_to_requester(DATA))
+
+
+def test_a_wait_whose_moment_has_passed_goes_on_at_once() -> None:
+    s = SagaScenario(_waiting_to_ship(START), saga_id="T-1", clock=ManualClock(START))
+    s.when_started(REQUESTED).when_replied("reserve")
+    s.when_signalled(TransferApproved("T-1", "SZ01", START))
+    s.then_event_types(TransferApproved, ShipDay).then_calls(ship_to_requester(DATA))

@@ -1,0 +1,228 @@
+"""SOP 3 as the diversion saga decides it, branch by branch (given / when / then, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kernel.clock import ManualClock
+from kernel.errors import RuleViolated
+from kernel.saga import Call, Status
+from kernel.testing.saga import SagaScenario
+from services.collab.domain.commands import AnswerDiversion, RequestDiversion
+from services.collab.domain.diversion import (
+    Deadlines,
+    Diversion,
+    Terms,
+    answered,
+    diversion_saga,
+    requested,
+    settled,
+)
+from services.collab.domain.diversion_events import (
+    DiversionAccepted,
+    DiversionBooked,
+    DiversionCompleted,
+    DiversionDeclined,
+    DiversionNotMade,
+    DiversionOffered,
+    DiversionOfferExpired,
+    DiversionStuck,
+    NextReceiverChosen,
+    OriginAppointmentCancelled,
+    SlotRefused,
+    SlotReleased,
+    SlotReserved,
+)
+from services.collab.domain.events import CollaborationCostRecorded, ContributionRecorded
+from services.collab.domain.receivers import Nearby, rank_receivers
+
+NOW = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
+SZ, DG, GZ = "SZ01", "DG01", "GZ01"
+SAGA = diversion_saga()
+REQUEST = RequestDiversion(
+    "D-1", SZ, "A-77", "2026-11-04", "cust-9f2", "粤B12345", "maintenance", 1.5, "dms", NOW
+)
+REQUESTED = requested(REQUEST, ((DG, 72.4), (GZ, 105.0)), Deadlines(), Terms())
+HELD = {"day": "2026-11-04", "hold_id": "D-1:1"}
+
+
+def capacity(method: str, **fields: Any) -> Call:
+    return Call("capacity", method, fields)
+
+
+def hold(store: str, hold_id: str, at: datetime = NOW) -> Call:
+    return capacity(
+        "HoldSlot",
+        store_id=store,
+        hold_id=hold_id,
+        diverted_from_store_id=SZ,
+        customer_ref="cust-9f2",
+        vehicle="粤B12345",
+        service_type="maintenance",
+        expected_labour_hours=1.5,
+        slot_at=(at + timedelta(minutes=45)).isoformat(),
+        expires_at=(at + timedelta(minutes=25)).isoformat(),
+    )
+
+
+def data(s: SagaScenario[Diversion]) -> Diversion:
+    assert s.state.data is not None
+    return s.state.data
+
+
+def scenario() -> SagaScenario[Diversion]:
+    return SagaScenario(SAGA, saga_id="D-1", clock=ManualClock(NOW))
+
+
+def offered() -> SagaScenario[Diversion]:
+    return scenario().when_started(REQUESTED).when_replied("hold", **HELD)
+
+
+def answer(s: SagaScenario[Diversion], accepted: bool, note: str = "") -> SagaScenario[Diversion]:
+    command = AnswerDiversion("D-1", accepted, note, "dms-sz", s.clock.now())
+    return s.when_signalled(answered(data(s), command))
+
+
+def test_a_diversion_holds_a_bay_at_the_nearest_receiver_then_offers_the_choice() -> None:
+    s = scenario().when_started(REQUESTED).then_calls(hold(DG, "D-1:1"))
+    s.when_replied("hold", **HELD).then_event_types(SlotReserved, DiversionOffered)
+    reserved, offer = s.last.events
+    assert (reserved.store_id, reserved.day) == (DG, "2026-11-04")
+    assert (offer.store_id, offer.receiving_store_id, offer.customer_ref) == (SZ, DG, "cust-9f2")
+    assert (offer.compensation_fen, offer.distance_km) == (20_000, 72.4)
+    assert offer.due_at == NOW + timedelta(minutes=15)
+
+
+def test_accepted_the_slot_becomes_a_diverted_appointment_and_the_origin_is_cancelled() -> None:
+    s = answer(offered(), True).then_event_types(DiversionAccepted)
+    s.then_calls(
+        capacity(
+            "ConfirmSlotHold", store_id=DG, day="2026-11-04", hold_id="D-1:1", appointment_id="D-1"
+        )
+    )
+    s.when_replied("book").then_event_types(DiversionBooked)
+    assert (s.last.events[0].store_id, s.last.events[0].origin_store_id) == (DG, SZ)
+    s.then_calls(
+        capacity(
+            "CancelAppointment",
+            store_id=SZ,
+            day="2026-11-04",
+            appointment_id="A-77",
+            reason="diverted to DG01",
+        )
+    )
+    s.when_replied("cancel_origin")
+    s.then_event_types(OriginAppointmentCancelled, DiversionCompleted)
+    s.then_status(Status.COMPLETED)
+    assert settled(data(s), s.last.events[1]) == [
+        ContributionRecorded(DG, "diversion", 2, "diversion", "D-1", NOW),
+        CollaborationCostRecorded(
+            SZ, "transport_voucher", 5_000, "diversion", "D-1", "2026-11", NOW
+        ),
+        CollaborationCostRecorded(SZ, "compensation", 20_000, "diversion", "D-1", "2026-11", NOW),
+    ]
+
+
+def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:
+    s = answer(offered(), False, "prefers to wait").then_event_types(DiversionDeclined)
+    s.then_calls(
+        capacity(
+            "ReleaseSlotHold",
+            store_id=DG,
+            day="2026-11-04",
+            hold_id="D-1:1",
+            reason="prefers to wait",
+        )
+    )
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    s.then_status(Status.COMPENSATED)
+    assert s.last.events[-1].reason == "prefers to wait"
+
+
+def test_silence_past_the_offer_deadline_releases_the_hold_without_moving_anyone() -> None:
+    s = offered()
+    s.when_time_passes(timedelta(minutes=14)).then_event_types()
+    s.when_time_passes(timedelta(minutes=1)).then_event_types(DiversionOfferExpired)
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    assert s.last.events[-1].reason == "OFFER_EXPIRED"
+    assert not any(isinstance(e, DiversionBooked) for e in s.recorded)
+
+
+def test_the_offer_deadline_is_configurable() -> None:
+    saga = diversion_saga(Deadlines(offer=timedelta(minutes=5)))
+    s = SagaScenario(saga, saga_id="D-1", clock=ManualClock(NOW))
+    s.when_started(
+        requested(REQUEST, ((DG, 72.4),), Deadlines(offer=timedelta(minutes=5)), Terms())
+    )
+    s.when_replied("hold", **HELD).then_deadline("offer", NOW + timedelta(minutes=5))
+
+
+def test_a_receiver_that_filled_up_meanwhile_passes_to_the_next_nearest() -> None:
+    s = scenario().when_started(REQUESTED)
+    s.when_refused("hold", "NO_SPARE_CAPACITY").then_event_types(SlotRefused, NextReceiverChosen)
+    s.then_calls(hold(GZ, "D-1:2"))
+
+
+def test_the_next_receiver_holds_its_bay_long_enough_for_the_customer_to_answer() -> None:
+    s = scenario().when_started(REQUESTED)
+    s.when_time_passes(timedelta(minutes=5)).then_calls(
+        capacity(
+            "ReleaseSlotHold",
+            store_id=DG,
+            day="2026-11-04",
+            hold_id="D-1:1",
+            reason="SLOT_UNANSWERED",
+        )
+    )
+    s.when_replied("hold.undo").then_calls(hold(GZ, "D-1:2", at=NOW + timedelta(minutes=5)))
+    assert data(s).receiving_store_id == GZ
+
+
+def test_with_no_receiver_left_the_customer_stays_and_nothing_is_paid() -> None:
+    s = scenario().when_started(REQUESTED)
+    s.when_refused("hold", "NO_SPARE_CAPACITY")
+    s.when_refused("hold#1", "NO_SPARE_CAPACITY").then_event_types(SlotRefused, DiversionNotMade)
+    s.then_status(Status.COMPENSATED)
+
+
+def test_an_undo_capacity_refuses_leaves_the_diversion_stuck_for_an_operator() -> None:
+    s = answer(offered(), False)
+    s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(DiversionStuck)
+    s.then_status(Status.FAILED)
+
+
+def test_an_answer_after_the_deadline_is_refused() -> None:
+    s = offered().when_time_passes(timedelta(minutes=15))
+    with pytest.raises(RuleViolated) as refused:
+        answer(s, True)
+    assert refused.value.reason == "SAGA_NOT_AWAITING"
+
+
+def test_after_a_crash_between_two_steps_it_resumes_with_the_same_request_ids() -> None:
+    before = answer(offered(), True)
+    after = SagaScenario(SAGA, saga_id="D-1", clock=ManualClock(NOW)).given(*before.recorded)
+    assert after.state == before.state
+    assert after.request_id("book") == before.request_id("book")
+    after.outbox["book"] = before.outbox["book"]
+    after.when_replied("book").then_event_types(DiversionBooked)
+
+
+def test_receivers_are_the_nearest_with_places_left_today_and_a_free_bay() -> None:
+    ranked, why_not = rank_receivers(
+        SZ,
+        [
+            Nearby(GZ, 105.0, 25, 20, 6, 2),
+            Nearby(DG, 72.4, 20, 12, 5, 3),
+            Nearby("HZ01", 60.0, 20, 20, 5, 0),
+            Nearby("FS01", 50.0, 20, 10, 4, 4),
+            Nearby(SZ, 0.0, 30, 32, 8, 8),
+        ],
+    )
+    assert [(r.store_id, r.places_left, r.free_bays) for r in ranked] == [
+        (DG, 8, 2),
+        (GZ, 5, 4),
+    ]
+    assert why_not == ["HZ01: full today (20 of 20)", "FS01: no free bay (4 of 4 in use)"]
