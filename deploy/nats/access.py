@@ -172,6 +172,11 @@ def service_permissions(context: str) -> dict[str, Any]:
                 # Consumers of any context's stream: sagas and read models follow the others.
                 "$JS.API.CONSUMER.CREATE.*.*",
                 "$JS.API.CONSUMER.CREATE.*.*.>",
+                # Ordered (ephemeral) push consumers: the store directory replays capacity's
+                # stores with one; it answers flow control and deletes it when it stops.
+                "$JS.API.CONSUMER.CREATE.*",
+                "$JS.API.CONSUMER.DELETE.*.*",
+                "$JS.FC.>",
                 "$JS.API.CONSUMER.DURABLE.CREATE.*.*",
                 "$JS.API.CONSUMER.INFO.*.*",
                 "$JS.API.CONSUMER.MSG.NEXT.*.*",
