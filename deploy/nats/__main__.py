@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deploy.asyncapi.__main__ import PROTO_ROOT
 from deploy.asyncapi.descriptors import EVENTS_FILE, ProtoFile, compile_descriptors
-from deploy.nats.access import Catalogue, load_partners, new_user_nkey, render
+from deploy.nats.access import Catalogue, load_partners, load_service_keys, new_user_nkey, render
 
 HERE = Path(__file__).resolve().parent
 PARTNERS = HERE / "partners.yaml"
@@ -35,7 +35,12 @@ def catalogue(proto_root: Path = PROTO_ROOT) -> Catalogue:
 def generate(partners_file: Path = PARTNERS, proto_root: Path = PROTO_ROOT) -> str:
     known = catalogue(proto_root)
     source = "deploy/nats/partners.yaml" if partners_file == PARTNERS else str(partners_file)
-    return render(load_partners(partners_file, known), known, source)
+    return render(
+        load_partners(partners_file, known),
+        known,
+        source,
+        load_service_keys(partners_file, known),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
