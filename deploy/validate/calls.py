@@ -47,7 +47,7 @@ def _port_covers(entry: Doc, port: int, named: dict[str | int, int]) -> bool:
         return True
     first = named.get(entry["port"], entry["port"])
     last = entry.get("endPort", first)
-    return isinstance(first, int) and first <= port <= last
+    return isinstance(first, int) and isinstance(last, int) and first <= port <= last
 
 
 def _policies(rendered: Rendered, kind: str, labels: dict[str, str]) -> Iterable[Doc]:
@@ -73,7 +73,9 @@ def egress_allowed(
 
 def _declared(service: Doc, rendered: Rendered, names: set[str]) -> tuple[set[str], list[str]]:
     name = service["metadata"]["name"]
-    container = next((c for c in pod_spec(service).get("containers", []) if c["name"] == name), {})
+    container: Doc = next(
+        (c for c in pod_spec(service).get("containers", []) if c["name"] == name), {}
+    )
     declared: set[str] = set()
     problems: list[str] = []
     for key, value in env_values(container, rendered).items():
