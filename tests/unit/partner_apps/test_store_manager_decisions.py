@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.analytics.events.v1.events_pb2 import (
     WARNING_LEVEL_RED,
@@ -12,6 +13,7 @@ from storemesh.analytics.events.v1.events_pb2 import (
 )
 from storemesh.collab.events.v1.events_pb2 import ApprovalRequested
 
+from examples.store_manager_app.__main__ import main
 from examples.store_manager_app.app import describe_warning, feeds
 from examples.store_manager_app.decisions import APPROVE, LEAVE, AskOnTerminal, AutoApprove
 
@@ -85,3 +87,11 @@ def test_a_warning_reads_as_its_data_deviation_and_period() -> None:
         "warning W-1 (red): csi at 82 against 88, 7% adverse, period 2026-11-01; "
         "drill down: store/SZ02/indicator/csi/period/2026-11"
     )
+
+
+def test_the_command_line_refuses_to_start_without_a_manager_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STOREMESH_TOKEN", raising=False)
+    assert main(["--store", "SZ02", "--policy", "auto-approve"]) == 2
+    assert "a manager token is needed" in capsys.readouterr().err
