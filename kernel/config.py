@@ -16,6 +16,9 @@ class Settings:
     database_url: str
     nats_url: str = "nats://127.0.0.1:4222"
     nats_namespace: str = ""
+    # NATS identity when the URL carries no user and password (kernel.messaging).
+    nats_nkey_seed_file: str = ""
+    nats_creds_file: str = ""
     grpc_address: str = "127.0.0.1:50051"
     # Processes serving grpc_address together (kernel.workers); each is a full replica.
     grpc_workers: int = 1
@@ -56,6 +59,8 @@ class Settings:
             database_url=_env("STOREMESH_DATABASE_URL", f"sqlite+aiosqlite:///var/{service}.db"),
             nats_url=_env("STOREMESH_NATS_URL", "nats://127.0.0.1:4222"),
             nats_namespace=_env("STOREMESH_NATS_NAMESPACE", ""),
+            nats_nkey_seed_file=_env("STOREMESH_NATS_NKEY_SEED_FILE", ""),
+            nats_creds_file=_env("STOREMESH_NATS_CREDS_FILE", ""),
             grpc_address=_env("STOREMESH_GRPC_ADDRESS", f"127.0.0.1:{default_port}"),
             grpc_workers=int(_env("STOREMESH_GRPC_WORKERS", "1")),
             gc_young_threshold=int(_env("STOREMESH_GC_YOUNG_THRESHOLD", "50000")),

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import nkeys
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -40,9 +42,23 @@ class NatsConnection:
     again later, so commands keep committing and the relay catches up afterwards.
     """
 
-    def __init__(self, url: str, name: str, namespace: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        namespace: str = "",
+        *,
+        nkey_seed_file: str = "",
+        creds_file: str = "",
+    ) -> None:
         self.url = url
         self.name = name
+        # Who we are, when not a user and password in the URL: an NKey seed file (users of
+        # the generated accounts.conf), or a .creds file (JWT and seed, operator mode). Both
+        # are read again on every connect, so a rotated file needs no restart.
+        self.nkey_seed_file = nkey_seed_file
+        self.creds_file = creds_file
+        self._public_key = ""
         # A namespace prefixes every subject and stream: test runs sharing one server
         # never see each other's messages. Production runs without one.
         self.namespace = namespace
@@ -88,6 +104,7 @@ class NatsConnection:
                     "error_cb": self._on_error,
                     "disconnected_cb": self._on_disconnect,
                     "reconnected_cb": self._on_reconnect,
+                    **self._credentials(),
                 }
                 try:
                     await asyncio.wait_for(
@@ -116,8 +133,33 @@ class NatsConnection:
                 self._ensured.add(spec.name)
         return js
 
+    def _credentials(self) -> dict[str, Any]:
+        if self.creds_file:
+            return {"user_credentials": self.creds_file}
+        if self.nkey_seed_file:
+            self._public_key = seed_public_key(self.nkey_seed_file)
+            return {"nkeys_seed": self.nkey_seed_file}
+        return {}
+
+    def key_rotated(self) -> bool:
+        """The seed file now holds another key than the one this connection presented."""
+        if not self.nkey_seed_file or not self._public_key:
+            return False
+        try:
+            return seed_public_key(self.nkey_seed_file) != self._public_key
+        except (OSError, ValueError, nkeys.NkeysError):
+            return False  # mid-write or unreadable: keep the connection we have
+
     async def _on_error(self, exc: Exception) -> None:
         log.warning("nats.error", error=str(exc))
+        # nats-py signs each reconnect with the seed file as it is now but presents the
+        # public key it read at connect(): after a rotation the server refuses every
+        # reconnect. A fresh client on the next call presents the new key.
+        if "authorization" in str(exc).lower() and self.key_rotated():
+            log.info("nats.key_rotated", name=self.name)
+            stale, self._nc = self._nc, None
+            if stale is not None:
+                asyncio.get_running_loop().create_task(_close_quietly(stale))
 
     async def _on_disconnect(self) -> None:
         log.warning("nats.disconnected", url=self.url)
@@ -132,6 +174,21 @@ class NatsConnection:
             with contextlib.suppress(Exception):
                 await self._nc.drain()
         self._nc = None
+
+
+def seed_public_key(path: str) -> str:
+    """The public key (U...) of the NKey seed in `path`."""
+    seed = bytearray(Path(path).read_bytes().strip())
+    pair = nkeys.from_seed(seed)
+    try:
+        return str(pair.public_key.decode())
+    finally:
+        pair.wipe()
+
+
+async def _close_quietly(nc: NATS) -> None:
+    with contextlib.suppress(Exception):
+        await nc.close()
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:

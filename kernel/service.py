@@ -104,7 +104,11 @@ async def assemble(
         await db.migrate(personal_data.COMPONENT, personal_data.MIGRATIONS)
     await db.migrate(definition.name, definition.migrations)
     nats = NatsConnection(
-        settings.nats_url, name=settings.service, namespace=settings.nats_namespace
+        settings.nats_url,
+        name=settings.service,
+        namespace=settings.nats_namespace,
+        nkey_seed_file=settings.nats_nkey_seed_file,
+        creds_file=settings.nats_creds_file,
     )
     app = Application(
         db,

@@ -1,6 +1,7 @@
 """Writes or checks deploy/nats/accounts.conf from partners.yaml; makes partner NKeys.
 
-python -m deploy.nats            regenerate accounts.conf (make nats-config)
+python -m deploy.nats            regenerate accounts.conf, and its copy under deploy/k8s
+                                 (make nats-config)
 python -m deploy.nats --check    exit 1 if the committed file is stale (make lint)
 python -m deploy.nats keygen     print a new user NKey: the public key for
                                  partners.yaml, the seed for the partner alone
@@ -14,11 +15,14 @@ from pathlib import Path
 
 from deploy.asyncapi.__main__ import PROTO_ROOT
 from deploy.asyncapi.descriptors import EVENTS_FILE, ProtoFile, compile_descriptors
-from deploy.nats.access import Catalogue, load_partners, new_user_nkey, render
+from deploy.nats.access import Catalogue, load_partners, load_service_keys, new_user_nkey, render
 
 HERE = Path(__file__).resolve().parent
 PARTNERS = HERE / "partners.yaml"
 OUTPUT = HERE / "accounts.conf"
+# The same file where kustomize can read it (it reads only under its own root).
+K8S_OUTPUT = HERE.parent / "k8s" / "base" / "nats" / "accounts.conf"
+OUTPUTS = (OUTPUT, K8S_OUTPUT)
 
 
 def catalogue(proto_root: Path = PROTO_ROOT) -> Catalogue:
@@ -35,7 +39,12 @@ def catalogue(proto_root: Path = PROTO_ROOT) -> Catalogue:
 def generate(partners_file: Path = PARTNERS, proto_root: Path = PROTO_ROOT) -> str:
     known = catalogue(proto_root)
     source = "deploy/nats/partners.yaml" if partners_file == PARTNERS else str(partners_file)
-    return render(load_partners(partners_file, known), known, source)
+    return render(
+        load_partners(partners_file, known),
+        known,
+        source,
+        load_service_keys(partners_file, known),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,12 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     wanted = generate()
     if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text() != wanted:
-            print("deploy/nats/accounts.conf is stale: run `make nats-config`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(wanted)
-    print(f"wrote {OUTPUT.relative_to(HERE.parents[1])}")
+        stale = [o for o in OUTPUTS if not o.exists() or o.read_text() != wanted]
+        for output in stale:
+            print(
+                f"{output.relative_to(HERE.parents[1])} is stale: run `make nats-config`",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    for output in OUTPUTS:
+        output.write_text(wanted)
+        print(f"wrote {output.relative_to(HERE.parents[1])}")
     return 0
 
 

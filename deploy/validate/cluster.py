@@ -12,7 +12,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from deploy.validate.calls import check_calls
 from deploy.validate.manifests import (
+    BUILT_ELSEWHERE,
     CLUSTER_SCOPED_KINDS,
     EXTERNAL_SECRETS,
     NAMESPACE,
@@ -247,8 +249,10 @@ def check_nats(rendered: Rendered) -> list[str]:
     binary = _nats_server()
     if binary is not None:
         with tempfile.TemporaryDirectory() as tmp:
+            # With every file of the config map beside it, as mounted: includes resolve.
+            for key, text in config_map.get("data", {}).items():
+                (Path(tmp) / key).write_text(text)
             path = Path(tmp) / "nats.conf"
-            path.write_text(config)
             result = subprocess.run(
                 [binary, "-c", str(path), "-t"],
                 capture_output=True,
@@ -263,10 +267,25 @@ def check_nats(rendered: Rendered) -> list[str]:
     return problems
 
 
-def check_policies(docs: list[Doc], staged: Iterable[str] = ()) -> list[str]:
-    """House rules over one rendered overlay; staged: services expected without a module."""
-    staged = tuple(staged)
-    expected = (*SERVICES, *staged)
+def check_nats_identities(rendered: Rendered, services: list[Doc]) -> list[str]:
+    """Each service connects as an NKey user that the mounted accounts.conf defines."""
+    statefulset = rendered.named("StatefulSet", "nats")
+    volume = statefulset and next(
+        (v for v in pod_spec(statefulset).get("volumes", []) if "configMap" in v), None
+    )
+    config_map = volume and rendered.named("ConfigMap", volume["configMap"]["name"])
+    accounts = (config_map or {}).get("data", {}).get("accounts.conf", "")
+    if not accounts:
+        return ["ConfigMap of StatefulSet/nats: no accounts.conf (make nats-config)"]
+    return [
+        f"{ident(s)}: accounts.conf has no NKey user for service {s['metadata']['name']}"
+        for s in services
+        if not re.search(rf'# service {s["metadata"]["name"]}\n\s*{{ nkey: "U', accounts)
+    ]
+
+
+def check_policies(docs: list[Doc]) -> list[str]:
+    """House rules over one rendered overlay."""
     rendered = Rendered(docs)
     services = [
         d
@@ -277,9 +296,9 @@ def check_policies(docs: list[Doc], staged: Iterable[str] = ()) -> list[str]:
     for workload in rendered.of(*WORKLOAD_KINDS):
         problems += check_pod_security(workload)
     found = {d["metadata"]["name"] for d in services}
-    if found != set(expected):
-        problems.append(f"service Deployments {sorted(found)} != {sorted(expected)}")
-    for name in sorted(found - set(staged)):
+    if found != set(SERVICES):
+        problems.append(f"service Deployments {sorted(found)} != {sorted(SERVICES)}")
+    for name in sorted(found - set(BUILT_ELSEWHERE)):
         if not (REPO_DIR / "services" / name / "__main__.py").is_file():
             problems.append(
                 f"Deployment/{name}: there is no services/{name}/__main__.py in this "
@@ -290,6 +309,8 @@ def check_policies(docs: list[Doc], staged: Iterable[str] = ()) -> list[str]:
     problems += check_databases(services, rendered)
     problems += check_disruption_and_exposure(rendered)
     problems += check_autoscalers(rendered)
-    problems += check_references(rendered, expected)
+    problems += check_references(rendered, SERVICES)
     problems += check_nats(rendered)
+    problems += check_nats_identities(rendered, services)
+    problems += check_calls(rendered, services)
     return problems

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from deploy.validate.manifests import (
-    COLLAB_PEERS,
     DATABASE_URL,
     FILE_ENV,
     HEALTHCHECK_COMMAND,
@@ -116,11 +115,6 @@ def check_storemesh_service(deployment: Doc, rendered: Rendered) -> list[str]:
     for key in REQUIRED_SERVICE_ENV:
         if key not in env:
             problems.append(f"{at}: {key} is not set")
-    if name == "collab":
-        for key, peer in COLLAB_PEERS.items():
-            expected = f"{peer}:{SERVICE_PORTS[peer]}"
-            if env.get(key) != expected:
-                problems.append(f"{at}: {key} is {env.get(key)!r}, expected {expected!r}")
     address = env.get("STOREMESH_GRPC_ADDRESS") or ""
     if not address.endswith(f":{port}"):
         problems.append(f"{at}: STOREMESH_GRPC_ADDRESS {address!r} is not on port {port}")

@@ -53,6 +53,8 @@ class ConfiguredNats:
         default_factory=lambda: {c: secrets.token_hex(8) for c in CONTEXTS}
     )
     process: subprocess.Popen[bytes] | None = None
+    # context -> public NKeys: those services connect with a seed instead of a password.
+    service_keys: dict[str, list[str]] = field(default_factory=dict)
 
     def url(self, user: str | None = None) -> str:
         if user is None:
@@ -61,7 +63,8 @@ class ConfiguredNats:
 
     def write_config(self) -> None:
         partners_file = self.directory / "partners.yaml"
-        partners_file.write_text(yaml.safe_dump({"partners": self.partners}))
+        services = {c: {"nkeys": keys} for c, keys in self.service_keys.items()}
+        partners_file.write_text(yaml.safe_dump({"partners": self.partners, "services": services}))
         (self.directory / "accounts.conf").write_text(generate(partners_file))
         (self.directory / "main.conf").write_text(
             f"listen: 127.0.0.1:{self.port}\n"
@@ -95,10 +98,16 @@ class ConfiguredNats:
             f"(exit code {self.process.poll()}):\n{tail}"
         )
 
-    def reload(self, partners: list[dict[str, Any]]) -> None:
-        """Regenerate from a new partners list and signal the server, as operators do."""
+    def reload(
+        self,
+        partners: list[dict[str, Any]] | None = None,
+        service_keys: dict[str, list[str]] | None = None,
+    ) -> None:
+        """Regenerate from new partners or service keys and signal the server, as operators
+        do."""
         assert self.process is not None
-        self.partners = partners
+        self.partners = self.partners if partners is None else partners
+        self.service_keys = self.service_keys if service_keys is None else service_keys
         self.write_config()
         subprocess.run(
             [nats_server_binary(), "--signal", f"reload={self.process.pid}"],

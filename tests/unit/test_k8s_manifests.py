@@ -1,8 +1,8 @@
 """The Kubernetes manifests render and pass deploy/validate/, offline.
 
-validate_all() renders every overlay under deploy/k8s/overlays twice (as it is, and with
-the not-yet-enabled components/collaboration) and checks schemas and house rules; it
-needs kubectl for `kubectl kustomize`, nothing else (no cluster).
+validate_all() renders every overlay under deploy/k8s/overlays and checks schemas, house
+rules and the network calls (tests/unit/test_k8s_network_calls.py breaks each); it needs
+kubectl for `kubectl kustomize`, nothing else (no cluster).
 """
 
 from __future__ import annotations

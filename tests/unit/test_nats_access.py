@@ -13,6 +13,7 @@ from deploy.nats.access import (
     AccessError,
     Catalogue,
     load_partners,
+    load_service_keys,
     new_user_nkey,
     partner_permissions,
     service_permissions,
@@ -110,3 +111,40 @@ def test_user_nkey_check_catches_a_typo() -> None:
     assert valid_user_nkey(public)
     typo = public[:10] + ("A" if public[10] != "A" else "B") + public[11:]
     assert not valid_user_nkey(typo)
+
+
+def test_a_service_with_nkeys_gets_a_user_per_key_and_no_password(
+    tmp_path: Path, known: Catalogue
+) -> None:
+    old, new = new_user_nkey()[0], new_user_nkey()[0]
+    path = tmp_path / "partners.yaml"
+    path.write_text(yaml.safe_dump({"services": {"inventory": {"nkeys": [old, new]}}}))
+    conf = generate(path)
+    assert conf.count(f'nkey: "{old}"') == conf.count(f'nkey: "{new}"') == 1
+    assert 'user: "inventory"' not in conf
+    assert 'user: "workforce", password: $STOREMESH_NATS_WORKFORCE_PASSWORD' in conf
+
+
+@pytest.mark.parametrize(
+    "services",
+    [{"billing": {"nkeys": ["UX"]}}, {"inventory": {"nkeys": ["not-a-key"]}}, {"inventory": {}}],
+)
+def test_refuses_service_keys_of_no_context_or_not_keys(
+    tmp_path: Path, known: Catalogue, services: dict[str, Any]
+) -> None:
+    path = tmp_path / "partners.yaml"
+    path.write_text(yaml.safe_dump({"services": services}))
+    with pytest.raises(AccessError):
+        load_service_keys(path, known)
+
+
+def test_refuses_a_key_shared_by_a_service_and_a_partner(tmp_path: Path, known: Catalogue) -> None:
+    key = new_user_nkey()[0]
+    path = tmp_path / "partners.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"partners": [_partner(nkeys=[key])], "services": {"inventory": {"nkeys": [key]}}}
+        )
+    )
+    with pytest.raises(AccessError):
+        generate(path)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import nkeys
+import pytest
 from storemesh.inventory.events.v1 import events_pb2
 
 from kernel.events import EventRegistry
@@ -114,3 +118,32 @@ def test_a_namespace_prefixes_subjects_and_streams() -> None:
     ]
     plain = NatsConnection("nats://127.0.0.1:1", "x")
     assert (plain.subject("a.b"), plain.stream("S")) == ("a.b", "S")
+
+
+def test_nats_identity_comes_from_seed_or_creds_files_named_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kernel.config import Settings
+    from kernel.messaging import seed_public_key
+
+    public, seed = new_user_nkey()
+    (tmp_path / "seed.nk").write_text(seed + "\n")
+    monkeypatch.setenv("STOREMESH_NATS_NKEY_SEED_FILE", str(tmp_path / "seed.nk"))
+    monkeypatch.setenv("STOREMESH_NATS_CREDS_FILE", "")
+    settings = Settings.from_env("inventory", 50051)
+    assert settings.nats_nkey_seed_file == str(tmp_path / "seed.nk")
+    assert seed_public_key(settings.nats_nkey_seed_file) == public
+
+    keyed = NatsConnection("nats://x:1", "inventory", nkey_seed_file=str(tmp_path / "seed.nk"))
+    assert keyed._credentials() == {"nkeys_seed": str(tmp_path / "seed.nk")}
+    assert not keyed.key_rotated()
+    (tmp_path / "seed.nk").write_text(new_user_nkey()[1])
+    assert keyed.key_rotated()
+    creds = NatsConnection("nats://x:1", "inventory", creds_file="/run/inventory.creds")
+    assert creds._credentials() == {"user_credentials": "/run/inventory.creds"}
+    assert NatsConnection("nats://u:p@x:1", "inventory")._credentials() == {}
+
+
+def new_user_nkey() -> tuple[str, str]:
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    return nkeys.from_seed(bytearray(seed)).public_key.decode(), bytes(seed).decode()

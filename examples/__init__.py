@@ -1,0 +1,1 @@
+"""Runnable examples of partner apps built on StoreMesh's published contracts."""
