@@ -37,6 +37,8 @@ class Settings:
     service_token: str = ""
     # How long a source store has to answer a transfer request (collab; SOP 1).
     transfer_approval_minutes: float = 10.0
+    # Where analytics asks capacity for a store's peer group (with service_token).
+    capacity_address: str = "127.0.0.1:50053"
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
@@ -61,4 +63,5 @@ class Settings:
             inventory_address=_env("STOREMESH_INVENTORY_ADDRESS", "127.0.0.1:50051"),
             service_token=_env("STOREMESH_SERVICE_TOKEN", ""),
             transfer_approval_minutes=float(_env("STOREMESH_TRANSFER_APPROVAL_MINUTES", "10")),
+            capacity_address=_env("STOREMESH_CAPACITY_ADDRESS", "127.0.0.1:50053"),
         )

@@ -1,0 +1,188 @@
+"""The analytics servicer: thin. Each RPC declares who may call it (kernel.access), then
+parses, acts, replies. RPCs whose read models are not built yet answer UNIMPLEMENTED with
+what they wait for (README.md, "Not built yet"), never INTERNAL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from storemesh.analytics.v1 import analytics_pb2 as pb
+from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
+
+from kernel import access, paging
+from kernel.errors import NotFound
+from services.analytics import grpc_messages as messages
+from services.analytics.application import Analytics
+from services.analytics.domain import indicators
+from services.analytics.domain.periods import Period
+from services.analytics.queries import TARGET_CURSOR, TargetView
+
+
+class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
+    def __init__(self, analytics: Analytics) -> None:
+        self.analytics = analytics
+        self.queries = analytics.queries
+
+    def _now(self) -> Any:
+        return self.analytics.app.clock.now()
+
+    # Operating reports: a store's DMS reports its own figures; HQ may too.
+
+    @access.store_in("store_id", "report the operating figures of")
+    async def RecordOperatingReport(
+        self, request: pb.RecordOperatingReportRequest, context: Any
+    ) -> pb.OperatingReport:
+        command = messages.record_report(request, self._now())
+        report_id = await self.analytics.record_report(command, request.request_id)
+        view = await self.queries.report(command.store_id, command.period, report_id)
+        return messages.report_message(view)
+
+    @access.store_in("store_id", "see the operating figures of")
+    async def GetOperatingReport(
+        self, request: pb.GetOperatingReportRequest, context: Any
+    ) -> pb.OperatingReport:
+        store_id, period = messages.report_lookup(request)
+        return messages.report_message(await self.queries.report(store_id, period))
+
+    # Targets and alarm lines: HQ sets them; a store reads its own targets.
+
+    @access.roles("hq", action="set targets")
+    async def SetTarget(self, request: pb.SetTargetRequest, context: Any) -> pb.Target:
+        command = messages.set_target(request, self._now())
+        await self.analytics.set_target(command, request.request_id)
+        return await self._target(command.store_id, command.indicator, command.period)
+
+    @access.roles("hq", action="set targets")
+    async def SetYearlyTarget(
+        self, request: pb.SetYearlyTargetRequest, context: Any
+    ) -> pb.SetYearlyTargetResponse:
+        command = messages.set_yearly_target(request, self._now())
+        await self.analytics.set_yearly_target(command, request.request_id)
+        year = Period.year(command.year)
+        return pb.SetYearlyTargetResponse(
+            year=await self._target(command.store_id, command.indicator, year),
+            months=[
+                await self._target(command.store_id, command.indicator, month)
+                for month in year.months()
+            ],
+        )
+
+    async def _target(self, store_id: str, indicator: str, period: Period) -> pb.Target:
+        found = await self.queries.target(store_id, indicator, period)
+        if found is None:
+            raise NotFound("target", f"{store_id}/{indicator}/{period.key}")
+        return messages.target_message(found)
+
+    @access.store_in("store_id", "see the targets of", empty_is_network=True)
+    async def ListTargets(
+        self, request: pb.ListTargetsRequest, context: Any
+    ) -> pb.ListTargetsResponse:
+        messages.list_targets(request)
+        size = paging.page_size(request.page_size)
+        pages = paging.PageQuery.of(
+            {
+                "list": "targets",
+                "store_id": request.store_id,
+                "indicator": request.indicator,
+                "year": request.year,
+            },
+            *TARGET_CURSOR,
+        )
+        page = await self.queries.targets(
+            request.store_id, request.indicator, request.year, pages, request.page_token, size
+        )
+        rows: list[TargetView] = page.rows
+        return pb.ListTargetsResponse(
+            targets=[messages.target_message(t) for t in rows],
+            next_page_token=page.next_page_token,
+        )
+
+    @access.anyone_signed_in
+    async def ListIndicators(
+        self, request: pb.ListIndicatorsRequest, context: Any
+    ) -> pb.ListIndicatorsResponse:
+        wanted = messages.category(request)
+        return pb.ListIndicatorsResponse(
+            indicators=[
+                messages.indicator_message(i)
+                for i in indicators.LIBRARY
+                if wanted is None or i.category == wanted
+            ]
+        )
+
+    @access.anyone_signed_in
+    async def ListAlarmLines(
+        self, request: pb.ListAlarmLinesRequest, context: Any
+    ) -> pb.ListAlarmLinesResponse:
+        lines = await self.queries.alarm_lines()
+        return pb.ListAlarmLinesResponse(
+            alarm_lines=[messages.alarm_line_message(a) for a in lines]
+        )
+
+    @access.roles("hq", action="set alarm lines")
+    async def SetAlarmLine(self, request: pb.SetAlarmLineRequest, context: Any) -> pb.AlarmLine:
+        command = messages.set_alarm_line(request, self._now())
+        await self.analytics.set_alarm_line(command, request.request_id)
+        for line in await self.queries.alarm_lines():
+            if line.indicator == command.indicator:
+                return messages.alarm_line_message(line)
+        raise NotFound("alarm line", command.indicator)
+
+    # Not built yet: the read models they need (README.md, "Not built yet").
+
+    @access.anyone_signed_in
+    async def GetKpis(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "KPI wait for the projections of the other services' events")
+
+    @access.anyone_signed_in
+    async def GetDashboard(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the dashboard waits for the KPI projections")
+
+    @access.anyone_signed_in
+    async def ListWarnings(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "warnings wait for the daily close")
+
+    @access.anyone_signed_in
+    async def GetDrillDown(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "drill-downs wait for the daily close")
+
+    @access.anyone_signed_in
+    async def GetContributionRanking(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the ranking waits for collab's ContributionRecorded projection")
+
+    @access.anyone_signed_in
+    async def GetSupportChampions(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "champions wait for the supports projection")
+
+    @access.anyone_signed_in
+    async def GetHorizontalComparison(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "comparisons wait for the KPI projections")
+
+    @access.anyone_signed_in
+    async def GetVerticalComparison(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "comparisons wait for the KPI projections")
+
+    @access.anyone_signed_in
+    async def GetBenchmarkComparison(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "comparisons wait for the KPI projections")
+
+    @access.anyone_signed_in
+    async def GetStructureComparison(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the structure view waits for visits by service type")
+
+    @access.anyone_signed_in
+    async def GetDiagnosis(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the diagnosis waits for the vehicles-in projection")
+
+    @access.anyone_signed_in
+    async def GetWeeklyCollaborationReport(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the weekly report waits for the collaboration projections")
+
+    @access.anyone_signed_in
+    async def GetPilotComparison(self, request: Any, context: Any) -> Any:
+        await _not_served(context, "the pilot comparison waits for participation events")
+
+
+async def _not_served(context: Any, why: str) -> None:
+    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"not served yet: {why}")
