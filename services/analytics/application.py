@@ -20,7 +20,9 @@ from services.analytics.aggregates import (
 from services.analytics.domain.alarm_settings import SetAlarmLine
 from services.analytics.domain.operating_reports import RecordOperatingReport
 from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
+from services.analytics.projections import Projections
 from services.analytics.queries import AnalyticsQueries
+from services.analytics.queries_kpis import KpiQueries
 
 
 class PeerGroups(Protocol):
@@ -34,6 +36,8 @@ class Analytics:
         self.app = app
         self.peer_groups = peer_groups
         self.queries = AnalyticsQueries(app)
+        self.kpis = KpiQueries(app)
+        self.projections = Projections(app.clock)
 
     async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:
         async def handler(uow: UnitOfWork) -> str:

@@ -13,7 +13,7 @@ from kernel.application import Application
 from kernel.config import Settings
 from kernel.events import EventRegistry
 from kernel.service import ServiceDefinition
-from services.analytics import read_model
+from services.analytics import network_model, read_model
 from services.analytics.application import Analytics
 from services.analytics.capacity_client import CapacityPeerGroups
 from services.analytics.domain import EVENT_TYPES
@@ -39,7 +39,7 @@ DEFINITION = ServiceDefinition(
     name="analytics",
     default_port=PORT,
     registry=EventRegistry("analytics", EVENT_TYPES, events_pb2),
-    migrations=read_model.MIGRATIONS,
+    migrations=(*read_model.MIGRATIONS, *network_model.MIGRATIONS),
     projectors=(read_model.project,),
     # Stores and their regions: reports and targets name known stores only.
     keeps_store_directory=True,
@@ -47,6 +47,7 @@ DEFINITION = ServiceDefinition(
     servicer=AnalyticsServicer,
     add_servicer=analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server,
     api=analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
+    subscriptions=lambda analytics: analytics.projections.subscriptions(),
 )
 
 build = DEFINITION.build

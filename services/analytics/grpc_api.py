@@ -13,10 +13,12 @@ from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from kernel import access, paging
 from kernel.errors import NotFound
 from services.analytics import grpc_messages as messages
+from services.analytics.access import scope_store
 from services.analytics.application import Analytics
 from services.analytics.domain import indicators
 from services.analytics.domain.periods import Period
 from services.analytics.queries import TARGET_CURSOR, TargetView
+from services.analytics.queries_kpis import Level
 
 
 class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
@@ -131,9 +133,15 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
 
     # Not built yet: the read models they need (README.md, "Not built yet").
 
-    @access.anyone_signed_in
-    async def GetKpis(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "KPI wait for the projections of the other services' events")
+    @access.stores_of(scope_store, "see the figures of")
+    async def GetKpis(self, request: pb.GetKpisRequest, context: Any) -> pb.Kpis:
+        today = self.analytics.app.clock.business_day(self._now())
+        scope, period, as_of = messages.kpis_request(request, today)
+        found = await self.analytics.kpis.kpis(scope, period, as_of)
+        targets = (
+            await self.queries.targets_of(scope.id, period) if scope.level == Level.STORE else {}
+        )
+        return messages.kpis_message(found, targets)
 
     @access.anyone_signed_in
     async def GetDashboard(self, request: Any, context: Any) -> Any:

@@ -3,7 +3,7 @@ domain's own checks included), views into replies."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -32,10 +32,12 @@ from services.analytics.domain.targets import (
     SPRING_FESTIVAL_DIP,
     SetTarget,
     SetYearlyTarget,
+    attainment,
     seasonality_weights,
 )
-from services.analytics.domain.warnings import AlarmLine
+from services.analytics.domain.warnings import AlarmLine, light
 from services.analytics.queries import ReportView, TargetView
+from services.analytics.queries_kpis import Kpis, Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
 
@@ -232,6 +234,82 @@ def category(r: pb.ListIndicatorsRequest) -> indicators.Category | None:
     found = validation.enum_member(v, "category", r.category, indicators.Category, required=False)
     v.raise_if_any()
     return found
+
+
+_LEVELS = {
+    pb.SCOPE_LEVEL_STORE: Level.STORE,
+    pb.SCOPE_LEVEL_REGION: Level.REGION,
+    pb.SCOPE_LEVEL_NETWORK: Level.NETWORK,
+}
+KPI_KINDS = frozenset({PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH})
+
+
+def scope(v: Violations, r: pb.Scope) -> Scope | None:
+    level = _LEVELS.get(r.level)
+    if level is None:
+        v.add("scope.level", "must be SCOPE_LEVEL_STORE, SCOPE_LEVEL_REGION or SCOPE_LEVEL_NETWORK")
+        return None
+    if level == Level.STORE:
+        validation.store_code(v, "scope.id", r.id)
+    elif level == Level.REGION:
+        validation.text(v, "scope.id", r.id)
+    elif r.id:
+        v.add("scope.id", "must be empty for the network")
+    return Scope(level, r.id)
+
+
+def as_of(v: Violations, raw: str, today: date) -> date:
+    return validation.day(v, "as_of", raw, required=False) or today
+
+
+def kpis_request(r: pb.GetKpisRequest, today: date) -> tuple[Scope, Period, date]:
+    v = Violations()
+    found = scope(v, r.scope)
+    asked = period(v, "period", r.period, KPI_KINDS)
+    on = as_of(v, r.as_of, today)
+    v.raise_if_any()
+    assert found is not None and asked is not None
+    return found, asked, on
+
+
+def indicator_value(
+    code: str, value: Fraction, target: Fraction | None, judged: bool
+) -> pb.IndicatorValue:
+    indicator = indicators.BY_CODE[code]
+    message = pb.IndicatorValue(indicator=code, value=float(value))
+    if target is not None:
+        message.target = float(target)
+        if target:
+            message.attainment = float(attainment(indicator.direction, value, target))
+        found = light(indicator.direction, value, target) if judged else None
+        if found is not None:
+            message.level = int(found)
+    return message
+
+
+def kpis_message(k: Kpis, targets: dict[str, Fraction]) -> pb.Kpis:
+    # A running total (revenue so far) is not judged against the whole period's target
+    # before the period is over: the dashboard's month-end projection does that.
+    over = k.as_of >= k.period.end - timedelta(days=1)
+    return pb.Kpis(
+        scope=pb.Scope(level=int(k.scope.level), id=k.scope.id),
+        period=period_message(k.period),
+        as_of=k.as_of.isoformat(),
+        values=[
+            indicator_value(
+                code,
+                value,
+                targets.get(code),
+                over or not indicators.BY_CODE[code].additive,
+            )
+            for code, value in sorted(k.values.items())
+        ],
+        transfer_response_minutes_p90=float(k.response_minutes_p90 or 0),
+        new_customers=max(0, k.facts.vehicles_in - (k.returning_customers or 0))
+        if k.returning_customers is not None
+        else 0,
+        returning_customers=k.returning_customers or 0,
+    )
 
 
 # Replies

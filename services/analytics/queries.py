@@ -112,6 +112,20 @@ class AnalyticsQueries:
 
         return await self.app.query(fetch)
 
+    async def targets_of(self, store_id: str, period: Period) -> dict[str, Fraction]:
+        """Every indicator's target for the store and period."""
+        c = targets.c
+        query = select(c.indicator, c.exact).where(
+            c.store_id == store_id,
+            c.period_kind == int(period.kind),
+            c.period_start == period.start,
+        )
+
+        async def fetch(conn: AsyncConnection) -> dict[str, Fraction]:
+            return {code: Fraction(exact) for code, exact in await conn.execute(query)}
+
+        return await self.app.query(fetch)
+
     async def targets(
         self, store_id: str, indicator: str, year: int, pages: PageQuery, token: str, size: int
     ) -> Page:

@@ -1,0 +1,162 @@
+"""The read models analytics projects from the other services' events (projections.py
+writes them, exactly once per event through the subscriptions' inboxes):
+
+- `analytics_store_days`: one row per store and business day, a counter per fact
+  (domain/kpis.py `Facts`), plus the day's capacity override;
+- `analytics_stores`: capacity's store profiles (region, bays, hours, capacity, opening day);
+- `analytics_transfers`: each transfer from request to completion (response times, p90);
+- `analytics_contributions`: collab's contribution points, per saga and store;
+- `analytics_costs`: HQ's collaboration costs, per saga and kind;
+- `analytics_supports`: each completed support (champions, the weekly report);
+- `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.db import Migration, UtcDateTime, upsert
+from services.analytics.domain.kpis import Facts
+
+metadata = MetaData()
+
+_FRACTIONAL = {"labour_hours", "bay_hours", "productive_hours", "available_hours"}
+# Worked out when read, from the store's profile and the day's override.
+_DERIVED = {"capacity", "bay_hours", "available_hours"}
+STORED_COUNTERS = tuple(f for f in Facts.__dataclass_fields__ if f not in _DERIVED)
+
+store_days = Table(
+    "analytics_store_days",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    *(
+        Column(name, Float if name in _FRACTIONAL else BigInteger, nullable=False, default=0)
+        for name in STORED_COUNTERS
+    ),
+    Column("capacity_override", Integer, nullable=True),
+    Index("ix_analytics_store_days_day", "day"),
+)
+
+stores = Table(
+    "analytics_stores",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("region", String(200), nullable=False),
+    Column("bays", Integer, nullable=False),
+    Column("default_daily_capacity", Integer, nullable=False),
+    Column("availability_factor", Float, nullable=False),
+    # Open hours Monday to Sunday.
+    Column("open_hours", JSON, nullable=False),
+    Column("opened_on", Date, nullable=True),
+    Column("closed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+transfers = Table(
+    "analytics_transfers",
+    metadata,
+    Column("transfer_id", String(200), primary_key=True),
+    Column("requesting_store_id", String(32), nullable=False),
+    Column("source_store_id", String(32), nullable=False),
+    Column("customer_waiting", Boolean, nullable=False),
+    Column("requested_day", Date, nullable=True),
+    Column("completed_day", Date, nullable=True),
+    Column("response_seconds", BigInteger, nullable=True),
+    Column("within_sla", Boolean, nullable=True),
+    Index("ix_analytics_transfers_completed", "completed_day"),
+)
+
+contributions = Table(
+    "analytics_contributions",
+    metadata,
+    Column("saga", String(100), primary_key=True),
+    Column("saga_id", String(200), primary_key=True),
+    Column("store_id", String(32), primary_key=True),
+    Column("act", String(32), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("occurred_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_analytics_contributions_day", "day"),
+)
+
+costs = Table(
+    "analytics_costs",
+    metadata,
+    Column("saga", String(100), primary_key=True),
+    Column("saga_id", String(200), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("day", Date, nullable=False),
+)
+
+supports = Table(
+    "analytics_supports",
+    metadata,
+    Column("support_id", String(200), primary_key=True),
+    Column("technician_id", String(128), nullable=False),
+    Column("home_store_id", String(32), nullable=False),
+    Column("host_store_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("fault_solved", Boolean, nullable=False),
+    Index("ix_analytics_supports_day", "day"),
+)
+
+shifts = Table(
+    "analytics_shifts",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("technician_id", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("available_hours", Float, nullable=False),
+)
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(2, "analytics: read models projected from the network's events", _create),)
+
+
+async def add_facts(conn: AsyncConnection, store_id: str, day: date, **counts: Any) -> None:
+    """Add to the store's day counters (the row is made on first use)."""
+    values: dict[str, Any] = {name: 0 for name in STORED_COUNTERS}
+    values.update(counts)
+    await upsert(
+        conn,
+        store_days,
+        {"store_id": store_id, "day": day, **values},
+        ["store_id", "day"],
+        increment=list(STORED_COUNTERS),
+    )
+
+
+async def set_capacity(conn: AsyncConnection, store_id: str, day: date, capacity: int) -> None:
+    values: dict[str, Any] = {name: 0 for name in STORED_COUNTERS}
+    await upsert(
+        conn,
+        store_days,
+        {"store_id": store_id, "day": day, **values, "capacity_override": capacity},
+        ["store_id", "day"],
+        increment=list(STORED_COUNTERS),
+    )
