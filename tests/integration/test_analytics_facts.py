@@ -330,7 +330,7 @@ async def test_rpcs_not_built_yet_answer_unimplemented(
 ) -> None:
     async with start_analytics() as run:
         hq = run.client(mint("hq"))
-        err = await failure(hq.GetKpis())
+        err = await failure(hq.GetDiagnosis())
 
         assert err.code() == grpc.StatusCode.UNIMPLEMENTED
         assert "not served yet" in (err.details() or "")
