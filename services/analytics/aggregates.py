@@ -7,6 +7,7 @@ from services.analytics.domain import NETWORK
 from services.analytics.domain.alarm_settings import AlarmSettings, alarm_settings
 from services.analytics.domain.operating_reports import OperatingReports, operating_report
 from services.analytics.domain.periods import Period
+from services.analytics.domain.rankings import Published, ranking_publication
 from services.analytics.domain.targets import Targets, target
 
 REPORTS: Aggregate[OperatingReports] = Aggregate(
@@ -21,6 +22,10 @@ ALARM_LINES: Aggregate[AlarmSettings] = Aggregate(
     "alarm-lines", alarm_settings, AlarmSettings, store_of=lambda e: NETWORK
 )
 ALARM_LINES_STREAM = ALARM_LINES.stream_id(NETWORK)
+# One stream per published period: the month's ranking, the quarter's or year's champions.
+RANKINGS: Aggregate[Published] = Aggregate(
+    "ranking", ranking_publication, Published, store_of=lambda e: NETWORK
+)
 
 
 def report_stream(store_id: str, period: Period) -> str:
@@ -29,3 +34,7 @@ def report_stream(store_id: str, period: Period) -> str:
 
 def target_stream(store_id: str, indicator: str, year: int) -> str:
     return TARGETS.stream_id(store_id, indicator, str(year))
+
+
+def ranking_stream(period: Period) -> str:
+    return RANKINGS.stream_id(period.key)

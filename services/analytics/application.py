@@ -22,7 +22,9 @@ from services.analytics.domain.operating_reports import RecordOperatingReport
 from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
 from services.analytics.projections import Projections
 from services.analytics.queries import AnalyticsQueries
+from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_kpis import KpiQueries
+from services.analytics.scheduled import ArmTimers, Scheduled
 
 
 class PeerGroups(Protocol):
@@ -37,7 +39,10 @@ class Analytics:
         self.peer_groups = peer_groups
         self.queries = AnalyticsQueries(app)
         self.kpis = KpiQueries(app)
+        self.contribution = ContributionQueries(app, self.kpis)
         self.projections = Projections(app.clock)
+        self.scheduled = Scheduled(app, self.contribution)
+        self.arming = ArmTimers(self.scheduled)
 
     async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:
         async def handler(uow: UnitOfWork) -> str:

@@ -48,6 +48,8 @@ DEFINITION = ServiceDefinition(
     add_servicer=analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server,
     api=analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
     subscriptions=lambda analytics: analytics.projections.subscriptions(),
+    timers=lambda analytics: analytics.scheduled.handlers(),
+    background=lambda analytics: [analytics.arming],
 )
 
 build = DEFINITION.build

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
 
 from kernel import access, paging
+from kernel.codec import to_proto
 from kernel.errors import NotFound
 from services.analytics import grpc_messages as messages
 from services.analytics.access import scope_store
@@ -155,13 +157,48 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetDrillDown(self, request: Any, context: Any) -> Any:
         await _not_served(context, "drill-downs wait for the daily close")
 
-    @access.anyone_signed_in
-    async def GetContributionRanking(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the ranking waits for collab's ContributionRecorded projection")
+    # Contribution: every store sees the ranking (it is the point of the incentive).
 
     @access.anyone_signed_in
-    async def GetSupportChampions(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "champions wait for the supports projection")
+    async def GetContributionRanking(
+        self, request: pb.GetContributionRankingRequest, context: Any
+    ) -> pb.ContributionRanking:
+        month = messages.ranking_month(request)
+        size = paging.page_size(request.page_size)
+        pages = paging.PageQuery.of(
+            {"list": "ranking", "month": month.key if month else "", "region": request.region},
+            paging.integer,
+        )
+        after = pages.after(request.page_token)
+        if month is None:
+            month = await self.analytics.contribution.last_published_month()
+            if month is None:
+                raise NotFound("published ranking", "any month")
+        ranked = await self.analytics.contribution.ranking(month, request.region)
+        start = 0 if after is None else after[0]
+        rows, following = pages.cut(
+            [r for r in ranked.rows if r.standing.position > start],
+            size,
+            lambda r: [r.standing.position],
+        )
+        return pb.ContributionRanking(
+            month=messages.period_message(month),
+            published=ranked.published,
+            rows=[messages.ranking_row(r) for r in rows],
+            next_page_token=following,
+        )
+
+    @access.anyone_signed_in
+    async def GetSupportChampions(
+        self, request: pb.GetSupportChampionsRequest, context: Any
+    ) -> pb.SupportChampions:
+        period = messages.champions_period(request)
+        done, champions = await self.analytics.contribution.champions(period)
+        return pb.SupportChampions(
+            period=messages.period_message(period),
+            published=done,
+            champions=[to_proto(c, ev.Champion) for c in champions],
+        )
 
     @access.anyone_signed_in
     async def GetHorizontalComparison(self, request: Any, context: Any) -> Any:

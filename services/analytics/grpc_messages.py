@@ -15,6 +15,7 @@ from kernel.codec import decimal_fraction, timestamp, to_proto
 from kernel.errors import Violations
 from services.analytics.domain import indicators
 from services.analytics.domain.alarm_settings import SetAlarmLine
+from services.analytics.domain.contribution import Act
 from services.analytics.domain.operating_figures import (
     Costs,
     IndicatorFigure,
@@ -37,6 +38,7 @@ from services.analytics.domain.targets import (
 )
 from services.analytics.domain.warnings import AlarmLine, light
 from services.analytics.queries import ReportView, TargetView
+from services.analytics.queries_contribution import RankingRow
 from services.analytics.queries_kpis import Kpis, Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -309,6 +311,42 @@ def kpis_message(k: Kpis, targets: dict[str, Fraction]) -> pb.Kpis:
         if k.returning_customers is not None
         else 0,
         returning_customers=k.returning_customers or 0,
+    )
+
+
+def ranking_month(r: pb.GetContributionRankingRequest) -> Period | None:
+    """The month asked; None: the last published one."""
+    v = Violations()
+    found = None
+    if r.month.kind or r.month.start:
+        found = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
+    if r.region:
+        validation.text(v, "region", r.region)
+    v.raise_if_any()
+    return found
+
+
+def champions_period(r: pb.GetSupportChampionsRequest) -> Period:
+    v = Violations()
+    found = period(v, "period", r.period, frozenset({PeriodKind.QUARTER, PeriodKind.YEAR}))
+    v.raise_if_any()
+    assert found is not None
+    return found
+
+
+def ranking_row(row: RankingRow) -> pb.RankingRow:
+    return pb.RankingRow(
+        standing=to_proto(row.standing, ev.Standing),
+        transfers=row.acts[Act.PARTS_TRANSFER],
+        supports=row.acts[Act.TECHNICIAN_SUPPORT],
+        diversions_received=row.acts[Act.DIVERSION_RECEIVED],
+        stale_stock_revitalised=row.acts[Act.STALE_STOCK_REVITALISED],
+        score=pb.StoreScore(
+            own_results=float(row.score.own_results),
+            collaboration=float(row.score.collaboration),
+            satisfaction=float(row.score.satisfaction),
+            total=float(row.score.total),
+        ),
     )
 
 

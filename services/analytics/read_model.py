@@ -2,7 +2,9 @@
 
 - `analytics_reports`: every operating report, the one in force per store and period
   flagged, the ones corrections replaced kept (their ids answer GetOperatingReport);
-- `analytics_targets`: the target in force per store, indicator and period.
+- `analytics_targets`: the target in force per store, indicator and period;
+- `analytics_published`: each month's ranking and each quarter's or year's champions, as
+  published when the period closed.
 
 The read models projected from the other services' events are in projections.py.
 """
@@ -35,6 +37,7 @@ from services.analytics.domain.operating_reports import (
     OperatingReportRecorded,
     OperatingReportSuperseded,
 )
+from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
 from services.analytics.domain.targets import TargetSet
 
 metadata = MetaData()
@@ -71,11 +74,23 @@ targets = Table(
 )
 
 
+published = Table(
+    "analytics_published",
+    metadata,
+    # A month's ranking, a quarter's or year's champions: as published, once.
+    Column("period_kind", Integer, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("what", String(16), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("published_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(1, "analytics: operating reports and targets", _create),)
+MIGRATIONS = (Migration(1, "analytics: reports, targets, published rankings", _create),)
 
 
 async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
@@ -107,6 +122,24 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
                 c.report_id == event.report_id,
             )
             .values(in_force=False, superseded_by=event.superseded_by_report_id)
+        )
+    elif isinstance(event, ContributionRankingPublished | SupportChampionsNamed):
+        ranking = isinstance(event, ContributionRankingPublished)
+        period = event.month if isinstance(event, ContributionRankingPublished) else event.period
+        body = (
+            event.standings if isinstance(event, ContributionRankingPublished) else event.champions
+        )
+        await upsert(
+            uow.conn,
+            published,
+            {
+                "period_kind": int(period.kind),
+                "period_start": period.start,
+                "what": "ranking" if ranking else "champions",
+                "body": to_json(body),
+                "published_at": event.occurred_at,
+            },
+            ["period_kind", "period_start", "what"],
         )
     elif isinstance(event, TargetSet):
         await upsert(

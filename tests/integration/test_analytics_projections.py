@@ -121,14 +121,14 @@ async def test_visits_and_part_requests_become_kpi_exactly_once_across_a_restart
 
     async with start_analytics() as run:
         hq = run.client(mint("hq"))
-        first = await _settled(hq, vehicles_in=2, parts_fill_rate=2 / 3)
+        first = await _settled(hq, vehicles_in=2, parts_fill_rate=2 / 3, revenue=160_000)
 
     # While analytics is down, the network goes on; nothing is lost or counted twice.
     await _visits(cap, clock, "W-3")
     await _requests(inv, 1)
     async with start_analytics() as run:
         hq = run.client(mint("hq"))
-        second = await _settled(hq, vehicles_in=3, parts_fill_rate=3 / 4)
+        second = await _settled(hq, vehicles_in=3, parts_fill_rate=3 / 4, revenue=240_000)
         network = await _kpis(hq, level=pb.SCOPE_LEVEL_NETWORK)
 
     assert first["complaint_rate"] == pytest.approx(1 / 2)
