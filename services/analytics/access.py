@@ -19,3 +19,10 @@ async def scope_store(servicer: Any, request: Any) -> list[str]:
         return [scope.id] if scope.id else []
     authorize_role(*NETWORK_ROLES)
     return []
+
+
+async def drill_down_store(servicer: Any, request: Any) -> list[str]:
+    """The store a drill-down key names (store/<id>/...); none when malformed (then the
+    method answers INVALID_ARGUMENT)."""
+    parts = request.drill_down.split("/")
+    return [parts[1]] if len(parts) > 1 and parts[0] == "store" and parts[1] else []

@@ -9,6 +9,7 @@ from services.analytics.domain.operating_reports import OperatingReports, operat
 from services.analytics.domain.periods import Period
 from services.analytics.domain.rankings import Published, ranking_publication
 from services.analytics.domain.targets import Targets, target
+from services.analytics.domain.warning_board import WarningBoard, warning_board
 
 REPORTS: Aggregate[OperatingReports] = Aggregate(
     "operating-report", operating_report, OperatingReports, store_of=lambda e: e.store_id
@@ -22,6 +23,9 @@ ALARM_LINES: Aggregate[AlarmSettings] = Aggregate(
     "alarm-lines", alarm_settings, AlarmSettings, store_of=lambda e: NETWORK
 )
 ALARM_LINES_STREAM = ALARM_LINES.stream_id(NETWORK)
+WARNINGS: Aggregate[WarningBoard] = Aggregate(
+    "warning-board", warning_board, WarningBoard, store_of=lambda e: e.store_id
+)
 # One stream per published period: the month's ranking, the quarter's or year's champions.
 RANKINGS: Aggregate[Published] = Aggregate(
     "ranking", ranking_publication, Published, store_of=lambda e: NETWORK

@@ -23,7 +23,9 @@ from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream
 from services.analytics.projections import Projections
 from services.analytics.queries import AnalyticsQueries
 from services.analytics.queries_contribution import ContributionQueries
+from services.analytics.queries_dashboard import DashboardQueries
 from services.analytics.queries_kpis import KpiQueries
+from services.analytics.queries_warnings import WarningQueries
 from services.analytics.scheduled import ArmTimers, Scheduled
 
 
@@ -40,8 +42,10 @@ class Analytics:
         self.queries = AnalyticsQueries(app)
         self.kpis = KpiQueries(app)
         self.contribution = ContributionQueries(app, self.kpis)
+        self.warnings = WarningQueries(app, self.kpis)
+        self.dashboard = DashboardQueries(app, self.kpis, self.warnings)
         self.projections = Projections(app.clock)
-        self.scheduled = Scheduled(app, self.contribution)
+        self.scheduled = Scheduled(app, self.contribution, self.kpis)
         self.arming = ArmTimers(self.scheduled)
 
     async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:

@@ -15,7 +15,8 @@ from kernel import access, paging
 from kernel.codec import to_proto
 from kernel.errors import NotFound
 from services.analytics import grpc_messages as messages
-from services.analytics.access import scope_store
+from services.analytics import grpc_replies as replies
+from services.analytics.access import drill_down_store, scope_store
 from services.analytics.application import Analytics
 from services.analytics.domain import indicators
 from services.analytics.domain.periods import Period
@@ -40,14 +41,14 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         command = messages.record_report(request, self._now())
         report_id = await self.analytics.record_report(command, request.request_id)
         view = await self.queries.report(command.store_id, command.period, report_id)
-        return messages.report_message(view)
+        return replies.report_message(view)
 
     @access.store_in("store_id", "see the operating figures of")
     async def GetOperatingReport(
         self, request: pb.GetOperatingReportRequest, context: Any
     ) -> pb.OperatingReport:
         store_id, period = messages.report_lookup(request)
-        return messages.report_message(await self.queries.report(store_id, period))
+        return replies.report_message(await self.queries.report(store_id, period))
 
     # Targets and alarm lines: HQ sets them; a store reads its own targets.
 
@@ -76,7 +77,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         found = await self.queries.target(store_id, indicator, period)
         if found is None:
             raise NotFound("target", f"{store_id}/{indicator}/{period.key}")
-        return messages.target_message(found)
+        return replies.target_message(found)
 
     @access.store_in("store_id", "see the targets of", empty_is_network=True)
     async def ListTargets(
@@ -98,7 +99,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         )
         rows: list[TargetView] = page.rows
         return pb.ListTargetsResponse(
-            targets=[messages.target_message(t) for t in rows],
+            targets=[replies.target_message(t) for t in rows],
             next_page_token=page.next_page_token,
         )
 
@@ -109,7 +110,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         wanted = messages.category(request)
         return pb.ListIndicatorsResponse(
             indicators=[
-                messages.indicator_message(i)
+                replies.indicator_message(i)
                 for i in indicators.LIBRARY
                 if wanted is None or i.category == wanted
             ]
@@ -120,9 +121,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         self, request: pb.ListAlarmLinesRequest, context: Any
     ) -> pb.ListAlarmLinesResponse:
         lines = await self.queries.alarm_lines()
-        return pb.ListAlarmLinesResponse(
-            alarm_lines=[messages.alarm_line_message(a) for a in lines]
-        )
+        return pb.ListAlarmLinesResponse(alarm_lines=[replies.alarm_line_message(a) for a in lines])
 
     @access.roles("hq", action="set alarm lines")
     async def SetAlarmLine(self, request: pb.SetAlarmLineRequest, context: Any) -> pb.AlarmLine:
@@ -130,7 +129,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         await self.analytics.set_alarm_line(command, request.request_id)
         for line in await self.queries.alarm_lines():
             if line.indicator == command.indicator:
-                return messages.alarm_line_message(line)
+                return replies.alarm_line_message(line)
         raise NotFound("alarm line", command.indicator)
 
     # Not built yet: the read models they need (README.md, "Not built yet").
@@ -143,19 +142,48 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         targets = (
             await self.queries.targets_of(scope.id, period) if scope.level == Level.STORE else {}
         )
-        return messages.kpis_message(found, targets)
+        return replies.kpis_message(found, targets)
 
-    @access.anyone_signed_in
-    async def GetDashboard(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the dashboard waits for the KPI projections")
+    @access.stores_of(scope_store, "see the dashboard of")
+    async def GetDashboard(self, request: pb.GetDashboardRequest, context: Any) -> pb.Dashboard:
+        scope, as_of, limit = messages.dashboard_request(request, self._today())
+        found = await self.analytics.dashboard.dashboard(scope, as_of, limit)
+        return replies.dashboard_message(found)
 
-    @access.anyone_signed_in
-    async def ListWarnings(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "warnings wait for the daily close")
+    @access.stores_of(scope_store, "see the warnings of")
+    async def ListWarnings(
+        self, request: pb.ListWarningsRequest, context: Any
+    ) -> pb.ListWarningsResponse:
+        scope, level, as_of = messages.warnings_request(request, self._today())
+        size = paging.page_size(request.page_size)
+        pages = paging.PageQuery.of(
+            {
+                "list": "warnings",
+                "scope": [int(scope.level), scope.id],
+                "level": int(level),
+                "indicator": request.indicator,
+                "as_of": as_of.isoformat(),
+            },
+            paging.integer,
+        )
+        after = pages.after(request.page_token)
+        rows = await self.analytics.warnings.standing(scope, level, request.indicator, as_of)
+        numbered = list(
+            enumerate(rows[(after[0] if after else 0) :], start=after[0] if after else 0)
+        )
+        page, following = pages.cut(numbered, size, lambda nr: [nr[0] + 1])
+        return pb.ListWarningsResponse(
+            warnings=[replies.warning_message(r) for _, r in page],
+            next_page_token=following,
+        )
 
-    @access.anyone_signed_in
-    async def GetDrillDown(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "drill-downs wait for the daily close")
+    @access.stores_of(drill_down_store, "see the figures of")
+    async def GetDrillDown(self, request: pb.GetDrillDownRequest, context: Any) -> pb.DrillDown:
+        found = await self.analytics.warnings.drill_down(request.drill_down, self._today())
+        return replies.drill_down_message(found)
+
+    def _today(self) -> Any:
+        return self.analytics.app.clock.business_day(self._now())
 
     # Contribution: every store sees the ranking (it is the point of the incentive).
 
@@ -184,7 +212,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         return pb.ContributionRanking(
             month=messages.period_message(month),
             published=ranked.published,
-            rows=[messages.ranking_row(r) for r in rows],
+            rows=[replies.ranking_row(r) for r in rows],
             next_page_token=following,
         )
 

@@ -3,7 +3,7 @@ domain's own checks included), views into replies."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -11,11 +11,10 @@ from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel import validation
-from kernel.codec import decimal_fraction, timestamp, to_proto
+from kernel.codec import decimal_fraction
 from kernel.errors import Violations
 from services.analytics.domain import indicators
 from services.analytics.domain.alarm_settings import SetAlarmLine
-from services.analytics.domain.contribution import Act
 from services.analytics.domain.operating_figures import (
     Costs,
     IndicatorFigure,
@@ -33,13 +32,10 @@ from services.analytics.domain.targets import (
     SPRING_FESTIVAL_DIP,
     SetTarget,
     SetYearlyTarget,
-    attainment,
     seasonality_weights,
 )
-from services.analytics.domain.warnings import AlarmLine, light
-from services.analytics.queries import ReportView, TargetView
-from services.analytics.queries_contribution import RankingRow
-from services.analytics.queries_kpis import Kpis, Level, Scope
+from services.analytics.domain.warnings import Light
+from services.analytics.queries_kpis import Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
 
@@ -274,46 +270,6 @@ def kpis_request(r: pb.GetKpisRequest, today: date) -> tuple[Scope, Period, date
     return found, asked, on
 
 
-def indicator_value(
-    code: str, value: Fraction, target: Fraction | None, judged: bool
-) -> pb.IndicatorValue:
-    indicator = indicators.BY_CODE[code]
-    message = pb.IndicatorValue(indicator=code, value=float(value))
-    if target is not None:
-        message.target = float(target)
-        if target:
-            message.attainment = float(attainment(indicator.direction, value, target))
-        found = light(indicator.direction, value, target) if judged else None
-        if found is not None:
-            message.level = int(found)
-    return message
-
-
-def kpis_message(k: Kpis, targets: dict[str, Fraction]) -> pb.Kpis:
-    # A running total (revenue so far) is not judged against the whole period's target
-    # before the period is over: the dashboard's month-end projection does that.
-    over = k.as_of >= k.period.end - timedelta(days=1)
-    return pb.Kpis(
-        scope=pb.Scope(level=int(k.scope.level), id=k.scope.id),
-        period=period_message(k.period),
-        as_of=k.as_of.isoformat(),
-        values=[
-            indicator_value(
-                code,
-                value,
-                targets.get(code),
-                over or not indicators.BY_CODE[code].additive,
-            )
-            for code, value in sorted(k.values.items())
-        ],
-        transfer_response_minutes_p90=float(k.response_minutes_p90 or 0),
-        new_customers=max(0, k.facts.vehicles_in - (k.returning_customers or 0))
-        if k.returning_customers is not None
-        else 0,
-        returning_customers=k.returning_customers or 0,
-    )
-
-
 def ranking_month(r: pb.GetContributionRankingRequest) -> Period | None:
     """The month asked; None: the last published one."""
     v = Violations()
@@ -334,59 +290,27 @@ def champions_period(r: pb.GetSupportChampionsRequest) -> Period:
     return found
 
 
-def ranking_row(row: RankingRow) -> pb.RankingRow:
-    return pb.RankingRow(
-        standing=to_proto(row.standing, ev.Standing),
-        transfers=row.acts[Act.PARTS_TRANSFER],
-        supports=row.acts[Act.TECHNICIAN_SUPPORT],
-        diversions_received=row.acts[Act.DIVERSION_RECEIVED],
-        stale_stock_revitalised=row.acts[Act.STALE_STOCK_REVITALISED],
-        score=pb.StoreScore(
-            own_results=float(row.score.own_results),
-            collaboration=float(row.score.collaboration),
-            satisfaction=float(row.score.satisfaction),
-            total=float(row.score.total),
-        ),
-    )
+def warnings_request(r: pb.ListWarningsRequest, today: date) -> tuple[Scope, Light, date]:
+    v = Violations()
+    found = scope(v, r.scope)
+    level = validation.enum_member(v, "min_level", r.min_level, Light, required=False)
+    if r.indicator:
+        _indicator(v, "indicator", r.indicator)
+    on = as_of(v, r.as_of, today)
+    v.raise_if_any()
+    assert found is not None
+    return found, max(level or Light.YELLOW, Light.YELLOW), on
 
 
-# Replies
+def dashboard_request(r: pb.GetDashboardRequest, today: date) -> tuple[Scope, date, int]:
+    v = Violations()
+    found = scope(v, r.scope)
+    on = as_of(v, r.as_of, today)
+    if not 0 <= r.risk_limit <= MAX_RISKS:
+        v.add("risk_limit", f"must be from 0 (the default, {DEFAULT_RISKS}) to {MAX_RISKS}")
+    v.raise_if_any()
+    assert found is not None
+    return found, on, r.risk_limit or DEFAULT_RISKS
 
 
-def report_message(view: ReportView) -> pb.OperatingReport:
-    return pb.OperatingReport(
-        store_id=view.store_id,
-        report_id=view.report_id,
-        period=period_message(view.period),
-        figures=to_proto(view.figures, ev.OperatingFigures),
-        superseded_report_ids=view.superseded_report_ids,
-        recorded_at=timestamp(view.recorded_at),
-    )
-
-
-def target_message(view: TargetView) -> pb.Target:
-    return pb.Target(
-        store_id=view.store_id,
-        indicator=view.indicator,
-        period=period_message(view.period),
-        value=float(view.value),
-    )
-
-
-def indicator_message(i: indicators.Indicator) -> pb.Indicator:
-    return pb.Indicator(
-        code=i.code,
-        name=i.name,
-        definition=i.definition,
-        unit=int(i.unit),
-        category=int(i.category),
-        direction=int(i.direction),
-        additive=i.additive,
-        comparable=i.comparable,
-    )
-
-
-def alarm_line_message(line: AlarmLine) -> pb.AlarmLine:
-    return pb.AlarmLine(
-        indicator=line.indicator, line=float(line.line), direction=int(line.direction)
-    )
+DEFAULT_RISKS, MAX_RISKS = 20, 200

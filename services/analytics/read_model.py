@@ -3,6 +3,7 @@
 - `analytics_reports`: every operating report, the one in force per store and period
   flagged, the ones corrections replaced kept (their ids answer GetOperatingReport);
 - `analytics_targets`: the target in force per store, indicator and period;
+- `analytics_warnings`: every warning raised, with when it was cleared (as_of reads);
 - `analytics_published`: each month's ranking and each quarter's or year's champions, as
   published when the period closed.
 
@@ -39,6 +40,7 @@ from services.analytics.domain.operating_reports import (
 )
 from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
 from services.analytics.domain.targets import TargetSet
+from services.analytics.domain.warning_board import WarningCleared, WarningRaised
 
 metadata = MetaData()
 
@@ -83,6 +85,28 @@ published = Table(
     Column("what", String(16), primary_key=True),
     Column("body", JSON, nullable=False),
     Column("published_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+
+warnings = Table(
+    "analytics_warnings",
+    metadata,
+    Column("warning_id", String(300), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("rule", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("indicator", String(64), nullable=False),
+    Column("period_kind", Integer, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("actual", String(80), nullable=False),
+    Column("reference", String(80), nullable=False),
+    Column("deviation", String(80), nullable=False),
+    # For ordering: the deviation as a number (the exact one is `deviation`).
+    Column("deviation_value", Float, nullable=False),
+    Column("drill_down", String(300), nullable=False),
+    Column("raised_at", UtcDateTime(timezone=True), nullable=False),
+    Column("cleared_at", UtcDateTime(timezone=True), nullable=True),
+    Index("ix_analytics_warnings_store", "store_id", "cleared_at"),
 )
 
 
@@ -140,6 +164,34 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
                 "published_at": event.occurred_at,
             },
             ["period_kind", "period_start", "what"],
+        )
+    elif isinstance(event, WarningRaised):
+        await upsert(
+            uow.conn,
+            warnings,
+            {
+                "warning_id": event.warning_id,
+                "store_id": event.store_id,
+                "rule": int(event.rule),
+                "level": int(event.level),
+                "indicator": event.indicator,
+                "period_kind": int(event.period.kind),
+                "period_start": event.period.start,
+                "actual": str(event.actual),
+                "reference": str(event.reference),
+                "deviation": str(event.deviation),
+                "deviation_value": float(event.deviation),
+                "drill_down": event.drill_down,
+                "raised_at": event.occurred_at,
+                "cleared_at": None,
+            },
+            ["warning_id"],
+        )
+    elif isinstance(event, WarningCleared):
+        await uow.conn.execute(
+            update(warnings)
+            .where(warnings.c.warning_id == event.warning_id)
+            .values(cleared_at=event.occurred_at)
         )
     elif isinstance(event, TargetSet):
         await upsert(

@@ -116,8 +116,9 @@ async def test_a_transfer_earns_its_source_a_point_and_the_month_close_publishes
         await run.analytics.arming.armed.wait()
 
         clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
-        first = await run.running.service.timers.run_due()
-        again = await run.running.service.timers.run_due()
+        # The daily closes missed since 2 November catch up one day a pass; the monthly
+        # close fires once among them, and firing again publishes nothing more.
+        passes = [await run.running.service.timers.run_due() for _ in range(40)]
         published = await hq.GetContributionRanking()
         champions = await hq.GetSupportChampions(
             period=ev.Period(kind=ev.PERIOD_KIND_QUARTER, start="2026-10-01")
@@ -135,7 +136,7 @@ async def test_a_transfer_earns_its_source_a_point_and_the_month_close_publishes
     assert not standing.published and row.score.collaboration == 100
     assert given["transfers"] == 1
     assert received["transfer_response_time"] == 50
-    assert (first, again) == (1, 0)
+    assert passes[-1] == 0 and sum(passes) > 1
     assert published.published and published.month.start == "2026-11-01"
     assert [r.standing.store_id for r in published.rows] == [FS]
     assert types.count("ContributionRankingPublished") == 1
