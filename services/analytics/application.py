@@ -5,7 +5,7 @@ copy of capacity's directory inside it."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from kernel.application import Application, UnitOfWork
 from kernel.store_directory import store_status
@@ -22,17 +22,13 @@ from services.analytics.domain.operating_reports import RecordOperatingReport
 from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
 from services.analytics.projections import Projections
 from services.analytics.queries import AnalyticsQueries
+from services.analytics.queries_comparison import ComparisonQueries, PeerGroups
 from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_dashboard import DashboardQueries
 from services.analytics.queries_kpis import KpiQueries
+from services.analytics.queries_reports import ReportQueries
 from services.analytics.queries_warnings import WarningQueries
 from services.analytics.scheduled import ArmTimers, Scheduled
-
-
-class PeerGroups(Protocol):
-    """Capacity's peer groups (GetPeerGroup): the open stores compared with a store."""
-
-    async def peers(self, store_id: str, as_of: str) -> list[str]: ...
 
 
 class Analytics:
@@ -44,6 +40,8 @@ class Analytics:
         self.contribution = ContributionQueries(app, self.kpis)
         self.warnings = WarningQueries(app, self.kpis)
         self.dashboard = DashboardQueries(app, self.kpis, self.warnings)
+        self.comparison = ComparisonQueries(app, self.kpis, peer_groups)
+        self.reports = ReportQueries(app, self.kpis)
         self.projections = Projections(app.clock)
         self.scheduled = Scheduled(app, self.contribution, self.kpis)
         self.arming = ArmTimers(self.scheduled)

@@ -12,7 +12,7 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
 
 from kernel import access, paging
-from kernel.codec import to_proto
+from kernel.codec import decimal_fraction, to_proto
 from kernel.errors import NotFound
 from services.analytics import grpc_messages as messages
 from services.analytics import grpc_replies as replies
@@ -228,33 +228,63 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             champions=[to_proto(c, ev.Champion) for c in champions],
         )
 
-    @access.anyone_signed_in
-    async def GetHorizontalComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "comparisons wait for the KPI projections")
+    # Comparison, diagnosis and reports
 
-    @access.anyone_signed_in
-    async def GetVerticalComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "comparisons wait for the KPI projections")
+    @access.store_in("store_id", "compare")
+    async def GetHorizontalComparison(
+        self, request: pb.GetHorizontalComparisonRequest, context: Any
+    ) -> pb.HorizontalComparison:
+        store_id, code, period, as_of = messages.comparison_request(request, self._today())
+        view = await self.analytics.comparison.horizontal(store_id, code, period, as_of)
+        return replies.horizontal_message(code, period, view)
 
-    @access.anyone_signed_in
-    async def GetBenchmarkComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "comparisons wait for the KPI projections")
+    @access.store_in("store_id", "compare")
+    async def GetVerticalComparison(
+        self, request: pb.GetVerticalComparisonRequest, context: Any
+    ) -> pb.VerticalComparison:
+        store_id, code, through, months = messages.vertical_request(request)
+        found = await self.analytics.comparison.vertical(store_id, code, through, months)
+        return replies.vertical_message(store_id, code, found)
+
+    @access.store_in("store_id", "compare")
+    async def GetBenchmarkComparison(
+        self, request: pb.GetBenchmarkComparisonRequest, context: Any
+    ) -> pb.BenchmarkComparison:
+        today = self._today()
+        store_id, code, period, _ = messages.comparison_request(request, today, as_of_field=False)
+        given = decimal_fraction(request.benchmark) if request.HasField("benchmark") else None
+        view = await self.analytics.comparison.benchmark(store_id, code, period, given, today)
+        return replies.benchmark_message(store_id, code, period, view)
 
     @access.anyone_signed_in
     async def GetStructureComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the structure view waits for visits by service type")
+        await _not_served(
+            context,
+            "the structure view needs completed visits by service type "
+            "(capacity's VisitCompleted does not carry it yet)",
+        )
 
-    @access.anyone_signed_in
-    async def GetDiagnosis(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the diagnosis waits for the vehicles-in projection")
+    @access.store_in("store_id", "diagnose")
+    async def GetDiagnosis(self, request: pb.GetDiagnosisRequest, context: Any) -> pb.Diagnosis:
+        store_id, month = messages.diagnosis_request(request)
+        found = await self.analytics.reports.diagnosis(store_id, month)
+        return replies.diagnosis_message(store_id, month, found)
 
-    @access.anyone_signed_in
-    async def GetWeeklyCollaborationReport(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the weekly report waits for the collaboration projections")
+    @access.roles("hq", "service", action="see the weekly collaboration report")
+    async def GetWeeklyCollaborationReport(
+        self, request: pb.GetWeeklyCollaborationReportRequest, context: Any
+    ) -> pb.WeeklyCollaborationReport:
+        week, value = messages.weekly_request(request, self._today())
+        found = await self.analytics.reports.weekly(week, request.region, value)
+        return replies.weekly_message(request.region, found)
 
     @access.anyone_signed_in
     async def GetPilotComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(context, "the pilot comparison waits for participation events")
+        await _not_served(
+            context,
+            "the pilot comparison needs events saying which stores take part and since when "
+            "(no service records participation yet)",
+        )
 
 
 async def _not_served(context: Any, why: str) -> None:

@@ -3,7 +3,7 @@ domain's own checks included), views into replies."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +35,7 @@ from services.analytics.domain.targets import (
     seasonality_weights,
 )
 from services.analytics.domain.warnings import Light
+from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN
 from services.analytics.queries_kpis import Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -314,3 +315,59 @@ def dashboard_request(r: pb.GetDashboardRequest, today: date) -> tuple[Scope, da
 
 
 DEFAULT_RISKS, MAX_RISKS = 20, 200
+
+
+def comparison_request(
+    r: Any, today: date, *, as_of_field: bool = True
+) -> tuple[str, str, Period, date]:
+    """store_id, indicator, period (a day, week or month) and as_of of a comparison."""
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    _indicator(v, "indicator", r.indicator)
+    asked = period(v, "period", r.period, KPI_KINDS)
+    on = as_of(v, r.as_of, today) if as_of_field else today
+    v.raise_if_any()
+    assert asked is not None
+    return r.store_id, r.indicator, asked, on
+
+
+MAX_MONTHS, DEFAULT_MONTHS = 36, 12
+
+
+def vertical_request(r: pb.GetVerticalComparisonRequest) -> tuple[str, str, Period, int]:
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    _indicator(v, "indicator", r.indicator)
+    through = period(v, "through_month", r.through_month, frozenset({PeriodKind.MONTH}))
+    if not 0 <= r.months <= MAX_MONTHS:
+        v.add("months", f"must be from 0 (the default, {DEFAULT_MONTHS}) to {MAX_MONTHS}")
+    v.raise_if_any()
+    assert through is not None
+    return r.store_id, r.indicator, through, r.months or DEFAULT_MONTHS
+
+
+def diagnosis_request(r: pb.GetDiagnosisRequest) -> tuple[str, Period]:
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    month = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
+    v.raise_if_any()
+    assert month is not None
+    return r.store_id, month
+
+
+MAX_LIFETIME_VALUE_FEN = 10**12
+
+
+def weekly_request(r: pb.GetWeeklyCollaborationReportRequest, today: date) -> tuple[Period, int]:
+    v = Violations()
+    if r.region:
+        validation.text(v, "region", r.region)
+    on = validation.day(v, "week_of", r.week_of, required=False)
+    if not 0 <= r.customer_lifetime_value_fen <= MAX_LIFETIME_VALUE_FEN:
+        v.add(
+            "customer_lifetime_value_fen",
+            f"must be from 0 (the default) to {MAX_LIFETIME_VALUE_FEN}",
+        )
+    v.raise_if_any()
+    week = Period.week_of(on if on is not None else today - timedelta(days=7))
+    return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN

@@ -12,12 +12,17 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.codec import timestamp, to_proto
 from services.analytics.domain import indicators
+from services.analytics.domain.comparison import StoreValue, Vertical
 from services.analytics.domain.contribution import Act
+from services.analytics.domain.diagnosis import Diagnosis
+from services.analytics.domain.diagnosis import Ratio as DiagnosisRatio
 from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.targets import attainment
 from services.analytics.domain.warnings import AlarmLine, light
+from services.analytics.domain.weekly_report import WeeklyReport
 from services.analytics.grpc_messages import period_message
 from services.analytics.queries import ReportView, TargetView
+from services.analytics.queries_comparison import BenchmarkView, HorizontalView
 from services.analytics.queries_contribution import RankingRow
 from services.analytics.queries_dashboard import Dashboard
 from services.analytics.queries_kpis import Kpis
@@ -186,3 +191,109 @@ def alarm_line_message(line: AlarmLine) -> pb.AlarmLine:
     return pb.AlarmLine(
         indicator=line.indicator, line=float(line.line), direction=int(line.direction)
     )
+
+
+def _row(v: StoreValue) -> pb.StoreComparisonRow:
+    return pb.StoreComparisonRow(
+        store_id=v.store_id, value=float(v.value), gap_to_average=float(v.gap_to_average)
+    )
+
+
+def horizontal_message(code: str, period: Period, view: HorizontalView) -> pb.HorizontalComparison:
+    message = pb.HorizontalComparison(
+        peer_store_ids=view.peer_store_ids, indicator=code, period=period_message(period)
+    )
+    h = view.comparison
+    if h is not None:
+        message.average = float(h.average)
+        message.best.CopyFrom(_row(h.best))
+        message.worst.CopyFrom(_row(h.worst))
+        message.stores.extend(_row(s) for s in h.stores)
+    return message
+
+
+def vertical_message(store_id: str, code: str, found: Vertical) -> pb.VerticalComparison:
+    message = pb.VerticalComparison(store_id=store_id, indicator=code, trend=int(found.trend))
+    for step in found.steps:
+        row = message.steps.add(
+            period=period_message(step.period),
+            value=float(step.value),
+            trend=int(step.trend) if step.trend is not None else 0,
+        )
+        if step.change is not None:
+            row.change = float(step.change)
+    return message
+
+
+def benchmark_message(
+    store_id: str, code: str, period: Period, view: BenchmarkView
+) -> pb.BenchmarkComparison:
+    b = view.found
+    message = pb.BenchmarkComparison(
+        store_id=store_id,
+        indicator=code,
+        period=period_message(period),
+        value=float(b.value),
+        benchmark=float(b.benchmark),
+        source=int(view.source),
+        gap=float(b.gap),
+        volume=float(view.volume),
+        opportunity=float(b.opportunity),
+    )
+    if b.gap_share is not None:
+        message.gap_share = float(b.gap_share)
+    return message
+
+
+def _ratio(r: DiagnosisRatio) -> pb.Ratio:
+    return pb.Ratio(value=float(r.value), verdict=int(r.verdict))
+
+
+def diagnosis_message(store_id: str, month: Period, d: Diagnosis) -> pb.Diagnosis:
+    message = pb.Diagnosis(
+        store_id=store_id,
+        month=period_message(month),
+        vehicles_per_day=float(d.vehicles_per_day),
+        revenue_per_vehicle_fen=float(d.revenue_per_vehicle_fen),
+        parts_cost_per_vehicle_fen=float(d.parts_cost_per_vehicle_fen),
+        gross_profit_per_vehicle_fen=float(d.gross_profit_per_vehicle_fen),
+        full_cost_per_vehicle_fen=float(d.full_cost_per_vehicle_fen),
+        loss_per_vehicle_fen=float(d.loss_per_vehicle_fen),
+        net_result_per_vehicle_fen=float(d.net_result_per_vehicle_fen),
+        bay_utilisation=_ratio(d.bay_utilisation),
+        technician_productivity=_ratio(d.technician_productivity),
+        people_cost_ratio=_ratio(d.people_cost_ratio),
+        rent_ratio=_ratio(d.rent_ratio),
+        revenue_per_employee=_ratio(d.revenue_per_employee_fen),
+        findings=[pb.Finding(code=int(f.code), text=f.text) for f in d.findings],
+    )
+    if d.quote_abandonment is not None:
+        message.quote_abandonment.CopyFrom(_ratio(d.quote_abandonment))
+    return message
+
+
+def weekly_message(region: str, report: WeeklyReport) -> pb.WeeklyCollaborationReport:
+    t, s, d = report.transfers, report.supports, report.diversions
+    message = pb.WeeklyCollaborationReport(
+        week=period_message(report.week),
+        region=region,
+        customer_lifetime_value_fen=report.customer_lifetime_value_fen,
+        transfers=pb.TransferSection(
+            count=t.count, customers_retained=t.customers_retained, value_fen=t.value_fen
+        ),
+        supports=pb.SupportSection(count=s.count, complex_faults_solved=s.complex_faults_solved),
+        diversions=pb.DiversionSection(
+            offered=d.offered,
+            accepted=d.accepted,
+            compensation_fen=d.compensation_fen,
+            value_retained_fen=d.value_retained_fen,
+        ),
+        value_created_fen=report.value_created_fen,
+    )
+    if t.average_response_minutes is not None:
+        message.transfers.average_response_minutes = float(t.average_response_minutes)
+    if s.average_satisfaction is not None:
+        message.supports.average_satisfaction = float(s.average_satisfaction)
+    if d.acceptance_rate is not None:
+        message.diversions.acceptance_rate = float(d.acceptance_rate)
+    return message

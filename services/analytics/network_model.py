@@ -8,6 +8,7 @@ writes them, exactly once per event through the subscriptions' inboxes):
 - `analytics_contributions`: collab's contribution points, per saga and store;
 - `analytics_costs`: HQ's collaboration costs, per saga and kind;
 - `analytics_supports`: each completed support (champions, the weekly report);
+- `analytics_diversions`: each customer offered to another store, and whether accepted;
 - `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it).
 """
 
@@ -119,6 +120,18 @@ supports = Table(
     Column("hours", Float, nullable=False),
     Column("fault_solved", Boolean, nullable=False),
     Index("ix_analytics_supports_day", "day"),
+)
+
+diversions = Table(
+    "analytics_diversions",
+    metadata,
+    # Capacity's slot hold for another store's customer (SOP 3): offered, then accepted.
+    Column("hold_id", String(200), primary_key=True),
+    Column("from_store_id", String(32), nullable=False),
+    Column("to_store_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Index("ix_analytics_diversions_day", "day"),
 )
 
 shifts = Table(

@@ -233,12 +233,14 @@ class Projections:
         day = _iso_day(e.day)
         if day is not None:
             await model.add_facts(uow.conn, e.diverted_from_store_id, day, diversions_offered=1)
+            await _diversion(uow, e, day, accepted=False)
 
     async def diversion_accepted(self, uow: UnitOfWork, e: Any) -> None:
         day = _iso_day(e.day)
         if day is not None:
             await model.add_facts(uow.conn, e.diverted_from_store_id, day, diversions_accepted=1)
             await model.add_facts(uow.conn, e.store_id, day, diversions_received=1)
+            await _diversion(uow, e, day, accepted=True)
 
     async def _count(self, uow: UnitOfWork, e: Any, **counts: Any) -> None:
         day = _iso_day(e.day)
@@ -283,6 +285,24 @@ class Projections:
         )
         await model.add_facts(uow.conn, e.store_id, day, supports_lent=1)
         await model.add_facts(uow.conn, e.host_store_id, day, supports_received=1)
+
+
+async def _diversion(uow: UnitOfWork, e: Any, day: date, *, accepted: bool) -> None:
+    """The offer's row; an acceptance seen before its offer (a redelivery) stays accepted."""
+    d = model.diversions
+    found = await uow.conn.execute(
+        update(d).where(d.c.hold_id == e.hold_id).values(accepted=d.c.accepted | accepted)
+    )
+    if not found.rowcount:
+        await uow.conn.execute(
+            d.insert().values(
+                hold_id=e.hold_id,
+                from_store_id=e.diverted_from_store_id,
+                to_store_id=e.store_id,
+                day=day,
+                accepted=accepted,
+            )
+        )
 
 
 def _iso_day(raw: str) -> date | None:
