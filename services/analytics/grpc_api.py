@@ -256,13 +256,13 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         view = await self.analytics.comparison.benchmark(store_id, code, period, given, today)
         return replies.benchmark_message(store_id, code, period, view)
 
-    @access.anyone_signed_in
-    async def GetStructureComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(
-            context,
-            "the structure view needs completed visits by service type "
-            "(capacity's VisitCompleted does not carry it yet)",
-        )
+    @access.store_in("store_id", "compare")
+    async def GetStructureComparison(
+        self, request: pb.GetStructureComparisonRequest, context: Any
+    ) -> pb.StructureComparison:
+        store_id, period = messages.structure_request(request)
+        found = await self.analytics.comparison.structure(store_id, period, self._today())
+        return replies.structure_message(store_id, period, found)
 
     @access.store_in("store_id", "diagnose")
     async def GetDiagnosis(self, request: pb.GetDiagnosisRequest, context: Any) -> pb.Diagnosis:

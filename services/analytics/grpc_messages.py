@@ -371,3 +371,12 @@ def weekly_request(r: pb.GetWeeklyCollaborationReportRequest, today: date) -> tu
     v.raise_if_any()
     week = Period.week_of(on if on is not None else today - timedelta(days=7))
     return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN
+
+
+def structure_request(r: pb.GetStructureComparisonRequest) -> tuple[str, Period]:
+    v = Violations()
+    validation.store_code(v, "store_id", r.store_id)
+    found = period(v, "period", r.period, KPI_KINDS)
+    v.raise_if_any()
+    assert found is not None
+    return r.store_id, found

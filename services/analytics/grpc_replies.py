@@ -12,7 +12,7 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.codec import timestamp, to_proto
 from services.analytics.domain import indicators
-from services.analytics.domain.comparison import StoreValue, Vertical
+from services.analytics.domain.comparison import StoreValue, Structure, Vertical
 from services.analytics.domain.contribution import Act
 from services.analytics.domain.diagnosis import Diagnosis
 from services.analytics.domain.diagnosis import Ratio as DiagnosisRatio
@@ -296,4 +296,21 @@ def weekly_message(region: str, report: WeeklyReport) -> pb.WeeklyCollaborationR
         message.supports.average_satisfaction = float(s.average_satisfaction)
     if d.acceptance_rate is not None:
         message.diversions.acceptance_rate = float(d.acceptance_rate)
+    return message
+
+
+def structure_message(store_id: str, period: Period, found: Structure) -> pb.StructureComparison:
+    message = pb.StructureComparison(store_id=store_id, period=period_message(period))
+    if found.average_ticket_fen is not None:
+        message.average_ticket_fen = float(found.average_ticket_fen)
+    for part in found.parts:
+        row = message.parts.add(
+            service_type=part.service_type,
+            vehicles=part.vehicles,
+            revenue_fen=part.revenue_fen,
+            vehicle_share=float(part.vehicle_share),
+            revenue_share=float(part.revenue_share),
+        )
+        if part.average_ticket_fen is not None:
+            row.average_ticket_fen = float(part.average_ticket_fen)
     return message

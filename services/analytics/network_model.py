@@ -9,6 +9,8 @@ writes them, exactly once per event through the subscriptions' inboxes):
 - `analytics_costs`: HQ's collaboration costs, per saga and kind;
 - `analytics_supports`: each completed support (champions, the weekly report);
 - `analytics_diversions`: each customer offered to another store, and whether accepted;
+- `analytics_visit_types`, `analytics_service_lines`: completed visits and their revenue
+  per store, day and service type (the structure view);
 - `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it).
 """
 
@@ -30,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -134,6 +137,26 @@ diversions = Table(
     Index("ix_analytics_diversions_day", "day"),
 )
 
+visit_types = Table(
+    "analytics_visit_types",
+    metadata,
+    # What a visit (or the appointment it came from) is for: walk-ins and bookings say it,
+    # completions do not.
+    Column("store_id", String(32), primary_key=True),
+    Column("key", String(220), primary_key=True),
+    Column("service_type", String(64), nullable=False),
+)
+
+service_lines = Table(
+    "analytics_service_lines",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("service_type", String(64), primary_key=True),
+    Column("vehicles", BigInteger, nullable=False),
+    Column("revenue_fen", BigInteger, nullable=False),
+)
+
 shifts = Table(
     "analytics_shifts",
     metadata,
@@ -161,6 +184,44 @@ async def add_facts(conn: AsyncConnection, store_id: str, day: date, **counts: A
         {"store_id": store_id, "day": day, **values},
         ["store_id", "day"],
         increment=list(STORED_COUNTERS),
+    )
+
+
+UNKNOWN_SERVICE = "unknown"
+
+
+async def remember_type(conn: AsyncConnection, store_id: str, key: str, service_type: str) -> None:
+    await upsert(
+        conn,
+        visit_types,
+        {"store_id": store_id, "key": key, "service_type": service_type or UNKNOWN_SERVICE},
+        ["store_id", "key"],
+    )
+
+
+async def type_of(conn: AsyncConnection, store_id: str, key: str) -> str | None:
+    query = select(visit_types.c.service_type).where(
+        visit_types.c.store_id == store_id, visit_types.c.key == key
+    )
+    found: str | None = (await conn.execute(query)).scalar()
+    return found
+
+
+async def add_service_line(
+    conn: AsyncConnection, store_id: str, day: date, service_type: str, revenue_fen: int
+) -> None:
+    await upsert(
+        conn,
+        service_lines,
+        {
+            "store_id": store_id,
+            "day": day,
+            "service_type": service_type,
+            "vehicles": 1,
+            "revenue_fen": revenue_fen,
+        },
+        ["store_id", "day", "service_type"],
+        increment=["vehicles", "revenue_fen"],
     )
 
 

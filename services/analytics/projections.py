@@ -47,8 +47,8 @@ class Projections:
             (capacity.DayCapacitySet, self.day_capacity),
             (capacity.AppointmentBooked, self.booked),
             (capacity.AppointmentCancelled, self.cancelled),
-            (capacity.CustomerCheckedIn, self.arrived),
-            (capacity.WalkInArrived, self.arrived),
+            (capacity.CustomerCheckedIn, self.checked_in),
+            (capacity.WalkInArrived, self.walked_in),
             (capacity.VisitCompleted, self.visit_completed),
             (capacity.QuoteAbandoned, self.quote_abandoned),
             (capacity.SlotHeld, self.diversion_offered),
@@ -204,14 +204,32 @@ class Projections:
 
     async def booked(self, uow: UnitOfWork, e: Any) -> None:
         await self._count(uow, e, booked=1)
+        await model.remember_type(
+            uow.conn, e.store_id, f"appointment/{e.appointment_id}", e.service_type
+        )
 
     async def cancelled(self, uow: UnitOfWork, e: Any) -> None:
         await self._count(uow, e, booked=-1)
 
-    async def arrived(self, uow: UnitOfWork, e: Any) -> None:
+    async def walked_in(self, uow: UnitOfWork, e: Any) -> None:
         await self._count(uow, e, vehicles_in=1)
+        await model.remember_type(uow.conn, e.store_id, f"visit/{e.visit_id}", e.service_type)
+
+    async def checked_in(self, uow: UnitOfWork, e: Any) -> None:
+        await self._count(uow, e, vehicles_in=1)
+        booked = await model.type_of(uow.conn, e.store_id, f"appointment/{e.appointment_id}")
+        await model.remember_type(
+            uow.conn, e.store_id, f"visit/{e.visit_id}", booked or model.UNKNOWN_SERVICE
+        )
 
     async def visit_completed(self, uow: UnitOfWork, e: Any) -> None:
+        day = _iso_day(e.day)
+        if day is not None:
+            service = await model.type_of(uow.conn, e.store_id, f"visit/{e.visit_id}")
+            revenue = e.labour_revenue_fen + e.parts_revenue_fen + e.other_revenue_fen
+            await model.add_service_line(
+                uow.conn, e.store_id, day, service or model.UNKNOWN_SERVICE, revenue
+            )
         scored = e.HasField("satisfaction_score")
         await self._count(
             uow,

@@ -10,17 +10,22 @@ from enum import IntEnum
 from fractions import Fraction
 from typing import Protocol
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from kernel.errors import NotFound
+from services.analytics import network_model as model
 from services.analytics.domain import indicators
 from services.analytics.domain.comparison import (
     Benchmark,
     Horizontal,
+    ServiceLine,
+    Structure,
     Vertical,
     benchmark,
     horizontal,
+    structure,
     vertical,
 )
 from services.analytics.domain.kpis import indicator_values
@@ -130,6 +135,10 @@ class ComparisonQueries:
             against, source = peers.comparison.best.value, Source.PEER_BEST
         return BenchmarkView(benchmark(direction, value, against, volume), source, volume)
 
+    async def structure(self, store_id: str, period: Period, today: date) -> Structure:
+        window = Window.of(period, today)
+        return structure(await self.app.query(lambda conn: service_lines(conn, store_id, window)))
+
     async def _volume(
         self, conn: AsyncConnection, store_id: str, code: str, period: Period, today: date
     ) -> Fraction:
@@ -147,3 +156,17 @@ class ComparisonQueries:
         if self.peer_groups is None:
             return [store_id]
         return await self.peer_groups.peers(store_id, as_of.isoformat())
+
+
+async def service_lines(conn: AsyncConnection, store_id: str, window: Window) -> list[ServiceLine]:
+    """Completed visits and their revenue per service type over the window."""
+    c = model.service_lines.c
+    query = (
+        select(c.service_type, func.sum(c.vehicles), func.sum(c.revenue_fen))
+        .where(c.store_id == store_id, c.day >= window.start, c.day < window.end)
+        .group_by(c.service_type)
+    )
+    return [
+        ServiceLine(service_type=t, vehicles=int(n), revenue_fen=int(r))
+        for t, n, r in await conn.execute(query)
+    ]

@@ -1,6 +1,6 @@
-"""Comparison, diagnosis and the weekly report over real gRPC, PostgreSQL and NATS beside
-the real capacity service: peers come from capacity's GetPeerGroup, figures from the DMS's
-reports and capacity's events."""
+"""Comparison (peers, months, benchmark, service mix), diagnosis and the weekly report over
+real gRPC, PostgreSQL and NATS beside the real capacity service: peers come from capacity's
+GetPeerGroup, figures from the DMS's reports and capacity's events."""
 
 from __future__ import annotations
 
@@ -108,6 +108,7 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
             store_id="SZ01", indicator="revenue_per_employee", period=NOVEMBER, benchmark=6_000_000
         )
         diagnosis = await dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER)
+        mix = await dms.GetStructureComparison(store_id="SZ01", period=NOVEMBER)
         weekly = await hq.GetWeeklyCollaborationReport(week_of=MONDAY.isoformat())
         refusals = [
             await failure(
@@ -130,6 +131,10 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
     assert given.source == pb.BENCHMARK_SOURCE_GIVEN and given.benchmark == 6_000_000
     assert diagnosis.vehicles_per_day == pytest.approx(2 / 30)
     assert diagnosis.findings  # in words, as the field says them
+    assert [(p.service_type, p.vehicles, p.revenue_fen) for p in mix.parts] == [
+        ("repair", 2, 180_000)
+    ]
+    assert mix.average_ticket_fen == 90_000 and mix.parts[0].revenue_share == 1
     assert (weekly.diversions.offered, weekly.diversions.accepted) == (1, 1)
     assert weekly.value_created_fen == 80_000_00
     assert {r.code() for r in refusals} == {grpc.StatusCode.PERMISSION_DENIED}
