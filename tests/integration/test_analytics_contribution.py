@@ -4,6 +4,7 @@ and the month's close publishes the ranking once, whatever the timer does after.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,3 +143,25 @@ async def test_a_transfer_earns_its_source_a_point_and_the_month_close_publishes
     assert types.count("ContributionRankingPublished") == 1
     assert not champions.published and list(champions.champions) == []
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_two_replicas_close_the_month_once(
+    start_analytics: AnalyticsStarter, clock: ManualClock
+) -> None:
+    async with start_analytics() as one, start_analytics() as two:
+        await one.analytics.arming.armed.wait()
+        await two.analytics.arming.armed.wait()
+        clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
+        fired = 0
+        for _ in range(40):
+            passes = await asyncio.gather(
+                one.running.service.timers.run_due(), two.running.service.timers.run_due()
+            )
+            fired += sum(passes)
+            if not any(passes):
+                break
+        types = await recorded_types(one.running)
+
+    # The monthly close and the 29 daily closes from 2 to 30 November, each fired once.
+    assert fired == 1 + 29
+    assert types.count("ContributionRankingPublished") == 1
