@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -122,6 +123,10 @@ supports = Table(
     Column("day", Date, nullable=False),
     Column("hours", Float, nullable=False),
     Column("fault_solved", Boolean, nullable=False),
+    # The two managers' ratings of each other (1-5), when given.
+    # The database's default: the completion's upsert leaves them as a rating set them.
+    Column("rating_sum", Integer, nullable=False, server_default=text("0")),
+    Column("rating_count", Integer, nullable=False, server_default=text("0")),
     Index("ix_analytics_supports_day", "day"),
 )
 

@@ -56,6 +56,7 @@ class Projections:
             (workforce.ShiftPlanned, self.shift_planned),
             (workforce.ProductiveHoursLogged, self.productive_hours),
             (workforce.SupportCompleted, self.support_completed),
+            (workforce.SupportRated, self.support_rated),
         ):
             self.handlers[message_type.DESCRIPTOR.full_name] = (message_type, handler)
 
@@ -303,6 +304,30 @@ class Projections:
         )
         await model.add_facts(uow.conn, e.store_id, day, supports_lent=1)
         await model.add_facts(uow.conn, e.host_store_id, day, supports_received=1)
+
+    async def support_rated(self, uow: UnitOfWork, e: Any) -> None:
+        """A rating comes after the completion; one seen first (a redelivery) keeps a row
+        the completion then fills in."""
+        s = model.supports
+        rated = await uow.conn.execute(
+            update(s)
+            .where(s.c.support_id == e.support_id)
+            .values(rating_sum=s.c.rating_sum + e.rating, rating_count=s.c.rating_count + 1)
+        )
+        if not rated.rowcount:
+            await uow.conn.execute(
+                s.insert().values(
+                    support_id=e.support_id,
+                    technician_id=e.technician_id,
+                    home_store_id=e.store_id,
+                    host_store_id=e.host_store_id,
+                    day=self._day(e.occurred_at),
+                    hours=0.0,
+                    fault_solved=False,
+                    rating_sum=e.rating,
+                    rating_count=1,
+                )
+            )
 
 
 async def _diversion(uow: UnitOfWork, e: Any, day: date, *, accepted: bool) -> None:

@@ -58,11 +58,12 @@ class ReportQueries:
                     for r in await conn.execute(transfers)
                 ],
                 [
-                    # The managers' ratings are not projected yet (workforce's SupportRated).
                     SupportDone(
                         support_id=r.support_id,
                         complex_fault_solved=bool(r.fault_solved),
-                        satisfaction=None,
+                        satisfaction=Fraction(r.rating_sum, r.rating_count)
+                        if r.rating_count
+                        else None,
                     )
                     for r in await conn.execute(supports)
                 ],

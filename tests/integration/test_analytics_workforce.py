@@ -67,23 +67,29 @@ async def test_hours_and_a_completed_support_reach_kpi_weekly_report_and_champio
     await wf.CompleteSupport(
         technician_id="T-1", support_id="S-1", hours_worked=3.5, fault_solved=True
     )
+    for rater, rating in (("GZ01", 5), ("SZ01", 4)):
+        await wf.RateSupport(
+            technician_id="T-1", support_id="S-1", rated_by_store_id=rater, rating=rating
+        )
 
     async with start_analytics() as run:
         hq = run.client(mint("hq"))
 
         async def settled() -> bool:
-            lent = await _day(hq, "SZ01", FRIDAY.isoformat())
-            return lent.get("supports") == 1
+            report = await hq.GetWeeklyCollaborationReport(week_of=FRIDAY.isoformat())
+            return report.supports.average_satisfaction == 4.5
 
         await eventually(settled, within=30.0)
         monday = await _day(hq, "SZ01", "2026-11-02")
+        friday = await _day(hq, "SZ01", FRIDAY.isoformat())
         weekly = await hq.GetWeeklyCollaborationReport(week_of=FRIDAY.isoformat())
         champions = await hq.GetSupportChampions(
             period=ev.Period(kind=ev.PERIOD_KIND_QUARTER, start="2026-10-01")
         )
 
-    assert monday["technician_utilisation"] == 0.75
+    assert monday["technician_utilisation"] == 0.75 and friday["supports"] == 1
     assert (weekly.supports.count, weekly.supports.complex_faults_solved) == (1, 1)
+    assert weekly.supports.average_satisfaction == 4.5  # the two managers' 5 and 4
     assert not champions.published
     assert [(c.technician_id, c.home_store_id, c.supports) for c in champions.champions] == [
         ("T-1", "SZ01", 1)
