@@ -275,17 +275,22 @@ async def test_a_yearly_target_is_split_by_seasonality_and_listed(
         assert listed[0].indicator == "csi" and listed[0].value == 90.5
 
 
-async def test_hq_moves_an_alarm_line_everyone_reads_the_lines(
+async def test_hq_moves_an_alarm_line_everyone_reads_the_lines_and_the_library(
     start_analytics: AnalyticsStarter, mint: Mint
 ) -> None:
     async with start_analytics() as run:
         moved = await run.client(mint("hq")).SetAlarmLine(indicator="complaint_rate", line=0.04)
         lines = await run.client(mint("dms", "SZ01")).ListAlarmLines()
+        people = await run.client(mint("partner")).ListIndicators(
+            category=pb.INDICATOR_CATEGORY_PEOPLE
+        )
 
         assert (moved.indicator, moved.line) == ("complaint_rate", 0.04)
         assert moved.direction == pb.INDICATOR_DIRECTION_LOWER_IS_BETTER
         by_indicator = {a.indicator: a.line for a in lines.alarm_lines}
         assert by_indicator["complaint_rate"] == 0.04 and by_indicator["cost_ratio"] == 0.75
+        assert "staff_turnover" in {i.code for i in people.indicators}
+        assert {i.category for i in people.indicators} == {pb.INDICATOR_CATEGORY_PEOPLE}
 
 
 async def test_stores_act_only_for_themselves_and_only_hq_sets_targets(
