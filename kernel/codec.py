@@ -2,6 +2,9 @@
 
 The domain stays free of protobuf: an event dataclass and its proto message share field
 names, and this codec walks the type hints once per class to convert between them.
+A `Fraction` (exact domain arithmetic) travels as a double and comes back as the shortest
+decimal that double prints as (88.3, not 88.2999...), so figures a caller sent as decimals
+stay those decimals; in JSON it is its exact text ("883/10").
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from typing import Any
 
 from google.protobuf.message import Message
@@ -120,6 +124,8 @@ def _scalar_writer(name: str) -> _Writer:
 
 
 def _scalar_out(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return float(value)
     if isinstance(value, enum.IntEnum):
         return int(value)
     if isinstance(value, enum.Enum):
@@ -183,9 +189,16 @@ def _value_in(raw: Any, tp: Any) -> Any:
         return raw.ToDatetime(tzinfo=UTC)
     if tp is date:
         return date.fromisoformat(raw) if raw else None
+    if tp is Fraction:
+        return decimal_fraction(raw)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return tp(raw)
     return raw
+
+
+def decimal_fraction(value: float) -> Fraction:
+    """The shortest decimal a double prints as, exactly: 0.1 is 1/10, not 3602879701896397/2**55."""
+    return Fraction(repr(float(value)))
 
 
 def to_json(obj: Any) -> Any:
@@ -198,6 +211,8 @@ def to_json(obj: Any) -> Any:
         return obj.isoformat()
     if isinstance(obj, enum.Enum):
         return obj.value
+    if isinstance(obj, Fraction):
+        return str(obj)
     if isinstance(obj, tuple | list | frozenset | set):
         return [to_json(item) for item in obj]
     if isinstance(obj, dict):
@@ -243,6 +258,8 @@ def _decoder_of(tp: Any) -> Callable[[Any], Any]:
         return datetime.fromisoformat
     if tp is date:
         return date.fromisoformat
+    if tp is Fraction:
+        return Fraction
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return tp
     return _same

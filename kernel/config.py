@@ -42,7 +42,8 @@ class Settings:
     service_token: str = ""
     # How long a source store has to answer a transfer request (collab; SOP 1).
     transfer_approval_minutes: float = 10.0
-    # Where collab reaches workforce (SOP 2) and capacity (SOP 3).
+    # Where collab reaches workforce (SOP 2) and capacity (SOP 3), and analytics asks
+    # capacity for a store's peer group (with service_token).
     workforce_address: str = "127.0.0.1:50052"
     capacity_address: str = "127.0.0.1:50053"
     # How long a lending store has to answer a support request (collab; SOP 2).

@@ -156,7 +156,14 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
             "STOREMESH_WORKFORCE_ADDRESS": f"127.0.0.1:{ports.get('workforce', 0)}",
             "STOREMESH_CAPACITY_ADDRESS": f"127.0.0.1:{ports.get('capacity', 0)}",
             "STOREMESH_SERVICE_TOKEN": issuer.mint("dev-collab", "service", ttl=timedelta(days=30)),
-        }
+        },
+        # Analytics asks capacity for peer groups.
+        "analytics": {
+            "STOREMESH_CAPACITY_ADDRESS": f"127.0.0.1:{ports.get('capacity', 0)}",
+            "STOREMESH_SERVICE_TOKEN": issuer.mint(
+                "dev-analytics", "service", ttl=timedelta(days=30)
+            ),
+        },
     }
     for name, port in ports.items():
         processes[name] = start_service(name, port, public_key, partners.get(name, {}))

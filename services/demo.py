@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from services.analytics import demo as analytics_demo
 from services.capacity import demo as capacity_demo
 from services.collab import demo as collab_demo
 from services.inventory import demo as inventory_demo
@@ -19,6 +20,8 @@ LOADERS = (
     ("workforce", workforce_demo.load),
     # Last: it asks inventory (already stocked) for the headlamp's sources.
     ("collab", collab_demo.load),
+    # Its reports and targets name stores it learns from capacity's events.
+    ("analytics", analytics_demo.load),
 )
 
 

@@ -35,10 +35,6 @@ SERVICE_PORTS = {
 }
 # What every overlay deploys.
 SERVICES = ("inventory", "workforce", "capacity", "collab", "analytics")
-# Deployed before their services/<name>/__main__.py is on this branch: analytics is being
-# written on another branch (python -m services.analytics, port 50055). Empty this once
-# it is merged, and the check that every Deployment runs a module that exists holds again.
-BUILT_ELSEWHERE = ("analytics",)
 SERVICE_COMPONENT = "grpc-service"
 HEALTHCHECK_COMMAND = "storemesh-healthcheck"
 REQUIRED_SERVICE_ENV = (

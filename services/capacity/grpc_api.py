@@ -167,9 +167,10 @@ class CapacityServicer(pb_grpc.CapacityServiceServicer):
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
         checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
-        day, group = await self.queries.peer_group(request.store_id, as_of)
+        day, group, store_ids = await self.queries.peer_group(request.store_id, as_of)
         message: pb.PeerGroup = reply(group, pb.PeerGroup)
         message.store_id, message.as_of = request.store_id, day.isoformat()
+        message.store_ids.extend(store_ids)
         return message
 
     # The appointment book

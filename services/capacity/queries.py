@@ -25,7 +25,7 @@ from services.capacity.application import (
     wait_estimate_of,
 )
 from services.capacity.domain.opening_hours import local_day
-from services.capacity.domain.peer_groups import PeerGroup, peer_group
+from services.capacity.domain.peer_groups import PeerGroup, peer_group, peers
 from services.capacity.domain.proximity import StoreDistance, distance_km, nearest_stores
 from services.capacity.domain.stores import StoreFacts, StoreState
 from services.capacity.domain.utilisation import (
@@ -128,11 +128,15 @@ class CapacityQueries:
 
         return await self.app.query(fetch)
 
-    async def peer_group(self, store_id: str, as_of: date | None) -> tuple[date, PeerGroup]:
+    async def peer_group(
+        self, store_id: str, as_of: date | None
+    ) -> tuple[date, PeerGroup, list[str]]:
+        """The store's facets on the day and its group's open stores (itself included)."""
         found = await self.store(store_id)
         assert found.profile is not None
         day = as_of or local_day(self.now(), found.profile.time_zone)
-        return day, peer_group(found.profile, day)
+        others = await self.app.query(read_model.open_profiles)
+        return day, peer_group(found.profile, day), peers(store_id, found.profile, others, day)
 
     async def day_view(self, store_id: str, day: date | None) -> DayView:
         """One store's day, live from its book (the wait estimate as of now)."""

@@ -281,6 +281,15 @@ async def list_stores(
     return [_state(row) for row in await conn.execute(query)]
 
 
+async def open_profiles(conn: AsyncConnection) -> list[tuple[str, StoreProfile]]:
+    """Every open store's profile (peer groups are taken over them)."""
+    s = stores_view.c
+    query = select(s.store_id, s.profile).where(s.closed.is_(False))
+    return [
+        (row.store_id, from_json(row.profile, StoreProfile)) for row in await conn.execute(query)
+    ]
+
+
 @dataclass(frozen=True)
 class LocatedStore:
     name: str

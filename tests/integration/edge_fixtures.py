@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 from sqlalchemy import func, select
+from storemesh.analytics.v1 import analytics_pb2 as analytics_pb
+from storemesh.analytics.v1 import analytics_pb2_grpc as analytics_grpc
 from storemesh.capacity.v1 import capacity_pb2 as cap_pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as cap_grpc
 from storemesh.collab.v1 import collab_pb2 as collab_pb
@@ -31,6 +33,7 @@ from kernel.clock import ManualClock
 from kernel.config import Settings
 from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
+from services.analytics import bootstrap as analytics_bootstrap
 from services.capacity.bootstrap import build as build_capacity
 from services.collab import bootstrap as collab_bootstrap
 from services.inventory.bootstrap import build as build_inventory
@@ -63,6 +66,7 @@ BUILDS = (
     ("inventory", build_inventory, inv_grpc.InventoryServiceStub, inv_pb),
     ("workforce", build_workforce, wf_grpc.WorkforceServiceStub, wf_pb),
     ("collab", collab_bootstrap.build, collab_grpc.CollabServiceStub, collab_pb),
+    ("analytics", analytics_bootstrap.build, analytics_grpc.AnalyticsServiceStub, analytics_pb),
 )
 
 
@@ -88,6 +92,9 @@ async def network(
             if name == "collab":
                 settings = replace(settings, service_token=mint("service", subject="collab"))
                 build = _collab({s.name: s.run for s in services}, stack)
+            if name == "analytics":
+                settings = replace(settings, service_token=mint("service", subject="analytics"))
+                build = _analytics(next(s.run for s in services if s.name == "capacity"))
             run = await stack.enter_async_context(
                 running(build, settings, clock, verifier, timer_interval=3600)
             )
@@ -114,6 +121,13 @@ def _collab(runs: dict[str, Running], stack: AsyncExitStack) -> Any:
     return replace(collab_bootstrap.DEFINITION, application=application).build
 
 
+def _analytics(capacity: Running) -> Any:
+    def application(app: Application, settings: Settings) -> Any:
+        return analytics_bootstrap.analytics(app, settings, capacity=capacity.channel)
+
+    return replace(analytics_bootstrap.DEFINITION, application=application).build
+
+
 async def seed(services: list[ServiceUnderTest], token: str) -> None:
     runs = {s.name: s.run for s in services}
     cap = CapacityClient(runs["capacity"], token)
@@ -121,7 +135,7 @@ async def seed(services: list[ServiceUnderTest], token: str) -> None:
         await cap.register(code)
     await cap.book("A-1", local(17, 0), hours=0.5)
     await cap.walk_in("W-1")
-    await _directories_know(runs["inventory"], runs["workforce"])
+    await _directories_know(runs["inventory"], runs["workforce"], runs["analytics"])
 
     inv = InventoryClient(runs["inventory"], token)
     for number in ("P-100", "P-200"):
@@ -148,7 +162,7 @@ async def seed(services: list[ServiceUnderTest], token: str) -> None:
 
 
 async def _directories_know(*runs: Running) -> None:
-    """Inventory and workforce learn the stores from capacity's events over NATS."""
+    """Inventory, workforce and analytics learn the stores from capacity's events over NATS."""
     deadline = asyncio.get_running_loop().time() + DIRECTORY_WAIT_SECONDS
     for run in runs:
         while await _known_stores(run) < 2:

@@ -86,6 +86,21 @@ async def test_peer_group_facets_are_taken_as_of_a_date(cap: CapacityClient) -> 
     )
 
 
+async def test_peer_group_names_its_open_stores_the_asked_one_included(
+    cap: CapacityClient,
+) -> None:
+    await cap.register("SZ01", bays=10, opened_on="2021-05-01")
+    await cap.register("GZ01", bays=12, opened_on="2021-06-01")
+    await cap.register("DG01", bays=16, opened_on="2021-06-01")  # large: another group
+    await cap.register("FS01", bays=9, opened_on="2021-07-01")
+    await cap.register("HZ01", bays=9, opened_on="2020-06-01")
+    await cap.CloseStore(store_id="FS01", reason="refit")
+
+    group = await cap.GetPeerGroup(store_id="SZ01", as_of="2025-01-01")
+
+    assert list(group.store_ids) == ["GZ01", "HZ01", "SZ01"]
+
+
 async def test_an_update_replaces_the_profile_and_defaults_fill_in(cap: CapacityClient) -> None:
     registered = await cap.register("SZ01")
     changed = await cap.UpdateStore(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
@@ -117,6 +118,32 @@ class Period:
                 return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
             case PeriodKind.YEAR:
                 return f"{self.start.year}"
+
+
+_KEY = re.compile(
+    r"^(?P<year>\d{4})(?:-(?:W(?P<week>\d{2})|Q(?P<quarter>[1-4])|(?P<month>\d{2})(?:-(?P<day>\d{2}))?))?$"
+)
+
+
+def period_of_key(key: str) -> Period | None:
+    """The period a `Period.key` names (2026-11-30, 2026-W49, 2026-11, 2026-Q4, 2026); None
+    for text that names none."""
+    found = _KEY.match(key)
+    if found is None:
+        return None
+    year = int(found["year"])
+    try:
+        if found["week"]:
+            return Period.week_of(date.fromisocalendar(year, int(found["week"]), 1))
+        if found["quarter"]:
+            return Period.quarter(year, int(found["quarter"]))
+        if found["day"]:
+            return Period.day(date(year, int(found["month"]), int(found["day"])))
+        if found["month"]:
+            return Period.month(year, int(found["month"]))
+        return Period.year(year)
+    except ValueError:
+        return None
 
 
 def _add_months(first: date, months: int) -> date:

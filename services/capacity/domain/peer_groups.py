@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -78,3 +79,19 @@ def peer_group(profile: StoreProfile, as_of: date) -> PeerGroup:
         age=age_facet(profile.opened_on, as_of),
         customer_segment=profile.customer_segment,
     )
+
+
+def peers(
+    store_id: str, profile: StoreProfile, others: Iterable[tuple[str, StoreProfile]], as_of: date
+) -> list[str]:
+    """The open stores of `store_id`'s group on `as_of`, itself included, by store id.
+
+    `others` are the open stores; one that has not opened by `as_of` is in no group yet.
+    """
+    group = peer_group(profile, as_of)
+    found = {
+        other_id
+        for other_id, other in others
+        if other.opened_on <= as_of and peer_group(other, as_of) == group
+    }
+    return sorted(found | {store_id})

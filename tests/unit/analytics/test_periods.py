@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 from fractions import Fraction
 
-from services.analytics.domain.periods import Period, PeriodKind
+import pytest
+
+from services.analytics.domain.periods import Period, PeriodKind, period_of_key
 
 
 def test_each_kind_has_its_calendar_bounds_and_key() -> None:
@@ -33,3 +35,23 @@ def test_elapsed_counts_whole_days_done() -> None:
     assert february.elapsed(date(2027, 1, 31)) == 0
     assert february.elapsed(date(2027, 2, 14)) == Fraction(1, 2)
     assert february.elapsed(date(2027, 3, 5)) == 1
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        Period.day(date(2026, 11, 30)),
+        Period.week_of(date(2026, 12, 31)),
+        Period.month(2026, 2),
+        Period.quarter(2026, 4),
+        Period.year(2026),
+    ],
+    ids=lambda p: p.key,
+)
+def test_a_key_names_its_period_back(period: Period) -> None:
+    assert period_of_key(period.key) == period
+
+
+@pytest.mark.parametrize("key", ["", "2026-13", "2026-02-30", "2026-W54", "2026-Q5", "26-11"])
+def test_text_that_names_no_period_is_none(key: str) -> None:
+    assert period_of_key(key) is None

@@ -13,6 +13,7 @@ from services.capacity.domain.peer_groups import (
     SizeFacet,
     age_facet,
     peer_group,
+    peers,
     segment_of,
     size_facet,
 )
@@ -83,6 +84,26 @@ def test_a_stores_peer_group_combines_its_four_facets_as_of_a_date() -> None:
         age=AgeFacet.GROWING,
         customer_segment=CustomerSegment.MID,
     )
+
+
+def test_a_stores_peers_are_the_open_stores_of_its_group_opened_by_the_day() -> None:
+    asked = replace(PROFILE, bays=10, opened_on=date(2026, 6, 1))
+    same_group = replace(PROFILE, bays=12, opened_on=date(2026, 3, 1))
+    larger = replace(same_group, bays=15)
+    older = replace(same_group, opened_on=date(2024, 1, 10))
+    not_yet_open = replace(same_group, opened_on=date(2026, 12, 1))  # new, but not yet open
+    others = [
+        ("GZ01", same_group),
+        ("DG01", larger),
+        ("HK01", older),
+        ("FS01", not_yet_open),
+        ("SZ01", asked),
+    ]
+    assert peers("SZ01", asked, others, date(2026, 11, 30)) == ["GZ01", "SZ01"]
+
+
+def test_a_store_is_its_own_peer_whatever_the_others() -> None:
+    assert peers("SZ01", PROFILE, [], date(2026, 11, 30)) == ["SZ01"]
 
 
 SHENZHEN = StoreLocation(store_id="SZ01", latitude=22.5431, longitude=114.0579)

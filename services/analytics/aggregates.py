@@ -1,0 +1,44 @@
+"""The streams of analytics' own facts: reports, targets and alarm lines, and their names."""
+
+from __future__ import annotations
+
+from kernel.application import Aggregate
+from services.analytics.domain import NETWORK
+from services.analytics.domain.alarm_settings import AlarmSettings, alarm_settings
+from services.analytics.domain.operating_reports import OperatingReports, operating_report
+from services.analytics.domain.periods import Period
+from services.analytics.domain.rankings import Published, ranking_publication
+from services.analytics.domain.targets import Targets, target
+from services.analytics.domain.warning_board import WarningBoard, warning_board
+
+REPORTS: Aggregate[OperatingReports] = Aggregate(
+    "operating-report", operating_report, OperatingReports, store_of=lambda e: e.store_id
+)
+# A target stream holds one store's indicator for one year: tens of events, a few hundred
+# at most; its state is keyed by Period, which JSON snapshots do not carry, so none is taken.
+TARGETS: Aggregate[Targets] = Aggregate(
+    "target", target, Targets, store_of=lambda e: e.store_id, snapshot_every=1_000_000
+)
+ALARM_LINES: Aggregate[AlarmSettings] = Aggregate(
+    "alarm-lines", alarm_settings, AlarmSettings, store_of=lambda e: NETWORK
+)
+ALARM_LINES_STREAM = ALARM_LINES.stream_id(NETWORK)
+WARNINGS: Aggregate[WarningBoard] = Aggregate(
+    "warning-board", warning_board, WarningBoard, store_of=lambda e: e.store_id
+)
+# One stream per published period: the month's ranking, the quarter's or year's champions.
+RANKINGS: Aggregate[Published] = Aggregate(
+    "ranking", ranking_publication, Published, store_of=lambda e: NETWORK
+)
+
+
+def report_stream(store_id: str, period: Period) -> str:
+    return REPORTS.stream_id(store_id, period.key)
+
+
+def target_stream(store_id: str, indicator: str, year: int) -> str:
+    return TARGETS.stream_id(store_id, indicator, str(year))
+
+
+def ranking_stream(period: Period) -> str:
+    return RANKINGS.stream_id(period.key)

@@ -1,0 +1,105 @@
+"""Analytics' command side: the facts it owns (DMS operating reports, HQ targets and alarm
+lines), each load-decide-record in one transaction; the store is checked against the local
+copy of capacity's directory inside it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from kernel.application import Application, UnitOfWork
+from kernel.store_directory import store_status
+from services.analytics.aggregates import (
+    ALARM_LINES,
+    ALARM_LINES_STREAM,
+    REPORTS,
+    TARGETS,
+    report_stream,
+    target_stream,
+)
+from services.analytics.domain.alarm_settings import SetAlarmLine
+from services.analytics.domain.operating_reports import RecordOperatingReport
+from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
+from services.analytics.projections import Projections
+from services.analytics.queries import AnalyticsQueries
+from services.analytics.queries_comparison import ComparisonQueries, PeerGroups
+from services.analytics.queries_contribution import ContributionQueries
+from services.analytics.queries_dashboard import DashboardQueries
+from services.analytics.queries_kpis import KpiQueries
+from services.analytics.queries_reports import ReportQueries
+from services.analytics.queries_warnings import WarningQueries
+from services.analytics.scheduled import ArmTimers, Scheduled
+
+
+class Analytics:
+    def __init__(self, app: Application, peer_groups: PeerGroups | None = None) -> None:
+        self.app = app
+        self.peer_groups = peer_groups
+        self.queries = AnalyticsQueries(app)
+        self.kpis = KpiQueries(app)
+        self.contribution = ContributionQueries(app, self.kpis)
+        self.warnings = WarningQueries(app, self.kpis)
+        self.dashboard = DashboardQueries(app, self.kpis, self.warnings)
+        self.comparison = ComparisonQueries(app, self.kpis, peer_groups)
+        self.reports = ReportQueries(app, self.kpis)
+        self.projections = Projections(app.clock)
+        self.scheduled = Scheduled(app, self.contribution, self.kpis)
+        self.arming = ArmTimers(self.scheduled)
+
+    async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:
+        async def handler(uow: UnitOfWork) -> str:
+            known = await _store_known(uow, command.store_id)
+            await uow.execute(
+                REPORTS,
+                report_stream(command.store_id, command.period),
+                replace(command, store_known=known),
+            )
+            return command.report_id
+
+        return str(await self._handle(command, handler, request_id, str))
+
+    # Each handler answers the stream it wrote: the command log replays a request by its
+    # stored result, and a result of None reads as "no such request".
+
+    async def set_target(self, command: SetTarget, request_id: str) -> str:
+        async def handler(uow: UnitOfWork) -> str:
+            known = await _store_known(uow, command.store_id)
+            stream = target_stream(command.store_id, command.indicator, stream_year(command.period))
+            await uow.execute(TARGETS, stream, replace(command, store_known=known))
+            return stream
+
+        return str(await self._handle(command, handler, request_id, str))
+
+    async def set_yearly_target(self, command: SetYearlyTarget, request_id: str) -> str:
+        async def handler(uow: UnitOfWork) -> str:
+            known = await _store_known(uow, command.store_id)
+            stream = target_stream(command.store_id, command.indicator, command.year)
+            await uow.execute(TARGETS, stream, replace(command, store_known=known))
+            return stream
+
+        return str(await self._handle(command, handler, request_id, str))
+
+    async def set_alarm_line(self, command: SetAlarmLine, request_id: str) -> str:
+        async def handler(uow: UnitOfWork) -> str:
+            await uow.execute(ALARM_LINES, ALARM_LINES_STREAM, command)
+            return ALARM_LINES_STREAM
+
+        return str(await self._handle(command, handler, request_id, str))
+
+    async def _handle(
+        self, command: Any, handler: Any, request_id: str, result_type: Any = None
+    ) -> Any:
+        # store_known is the directory's answer, not the caller's: a retry after the store
+        # arrived in the directory is still the same request.
+        return await self.app.handle(
+            command,
+            handler,
+            request_id=request_id,
+            result_type=result_type,
+            context_fields=("store_known",),
+        )
+
+
+async def _store_known(uow: UnitOfWork, store_id: str) -> bool:
+    known, _closed = await store_status(uow.conn, store_id)
+    return known

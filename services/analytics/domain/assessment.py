@@ -1,0 +1,139 @@
+"""The daily close of one store: every warning rule applied to the day just ended.
+
+- the day's indicators against the day's targets (target deviation);
+- the month so far: indicators that do not add up (CSI, complaint rate) against the
+  month's target as they stand, those that do (revenue, vehicles in) by their month-end
+  projection at the current pace;
+- vehicles in on the last 3 days against their day targets (a day without a target of its
+  own takes the month's, spread evenly over the month's days);
+- process alarm lines on the month so far;
+- on the month's last day, declines over the last 3 months.
+
+The rules assessed are named with the risks, so that the warning board clears only what
+these rules no longer find (the decline stays as it was between month ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+
+from services.analytics.domain import indicators
+from services.analytics.domain.periods import Period
+from services.analytics.domain.warnings import (
+    VEHICLES_IN_STREAK_DAYS,
+    AlarmLine,
+    DayFigure,
+    Risk,
+    Rule,
+    alarm_warnings,
+    decline,
+    projection,
+    projection_warning,
+    target_warning,
+    vehicles_in_streak,
+)
+
+DAILY_RULES = frozenset(
+    {
+        Rule.TARGET_DEVIATION,
+        Rule.MONTH_END_PROJECTION,
+        Rule.VEHICLES_IN_STREAK,
+        Rule.ALARM_LINE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreDay:
+    """What the close of `day` looks at for one store."""
+
+    store_id: str
+    day: date
+    day_values: Mapping[str, Fraction]
+    day_targets: Mapping[str, Fraction]
+    month_values: Mapping[str, Fraction]
+    month_targets: Mapping[str, Fraction]
+    # Vehicles in on the last days (the day itself included), oldest first, with the day
+    # targets set for them (absent: the month's spread).
+    recent_vehicles_in: Sequence[tuple[date, Fraction]]
+    recent_day_targets: Mapping[date, Fraction]
+    alarm_lines: Sequence[AlarmLine]
+    # On a month's last day: the last months' values per indicator, oldest first.
+    monthly_series: Mapping[str, Sequence[tuple[Period, Fraction]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    rules: frozenset[Rule]
+    risks: tuple[Risk, ...]
+
+
+def month_of(day: date) -> Period:
+    return Period.month(day.year, day.month)
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).day == 1
+
+
+def assess(s: StoreDay) -> Assessment:
+    month = month_of(s.day)
+    risks: list[Risk] = []
+    for code, target in sorted(s.day_targets.items()):
+        found = _deviation(s.store_id, code, Period.day(s.day), s.day_values, target)
+        if found is not None:
+            risks.append(found)
+    elapsed = month.elapsed(s.day)
+    for code, target in sorted(s.month_targets.items()):
+        indicator = indicators.find(code)
+        value = s.month_values.get(code)
+        if indicator is None or value is None:
+            continue
+        if indicator.additive:
+            projected = projection(value, target, elapsed)
+            found = (
+                projection_warning(s.store_id, indicator, month, projected) if projected else None
+            )
+        else:
+            found = target_warning(s.store_id, indicator, month, value, target)
+        if found is not None:
+            risks.append(found)
+    streak = _vehicles_in_streak(s, month)
+    if streak is not None:
+        risks.append(streak)
+    risks.extend(alarm_warnings(s.store_id, month, s.month_values, s.alarm_lines))
+    rules = DAILY_RULES
+    if is_month_end(s.day):
+        rules = rules | {Rule.DECLINE}
+        for code, series in sorted(s.monthly_series.items()):
+            indicator = indicators.find(code)
+            found = decline(s.store_id, indicator, series) if indicator is not None else None
+            if found is not None:
+                risks.append(found)
+    return Assessment(rules, tuple(risks))
+
+
+def _deviation(
+    store_id: str, code: str, period: Period, values: Mapping[str, Fraction], target: Fraction
+) -> Risk | None:
+    indicator = indicators.find(code)
+    value = values.get(code)
+    if indicator is None or value is None:
+        return None
+    return target_warning(store_id, indicator, period, value, target)
+
+
+def _vehicles_in_streak(s: StoreDay, month: Period) -> Risk | None:
+    spread = s.month_targets.get("vehicles_in")
+    days = []
+    for on, actual in s.recent_vehicles_in[-VEHICLES_IN_STREAK_DAYS:]:
+        target = s.recent_day_targets.get(on)
+        if target is None and spread is not None and month.contains(on):
+            target = spread / month.days
+        if target is None:
+            return None
+        days.append(DayFigure(day=on, actual=actual, target=target))
+    return vehicles_in_streak(s.store_id, days)

@@ -1,0 +1,177 @@
+"""KPI from the facts the other services' events leave, per store and day, summed over a
+period: each indicator of the library the facts allow, and none whose denominator is 0.
+
+A month with an operating report in force adds what only the DMS knows (revenue by line,
+costs, staffing); a figure both give (CSI, complaints) is taken from the events first,
+since they cover every day and every visit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+from fractions import Fraction
+
+from services.analytics.domain.operating_figures import KEY_ROLES, OperatingFigures
+
+ZERO = Fraction(0)
+SECONDS_PER_MINUTE = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    """Counters of one store and day (or their sum over stores and days)."""
+
+    # inventory: part requests served from own stock, and those short
+    part_issues: int = 0
+    shortages: int = 0
+    # collab: transfers given (source) and received (requester), received within the SLA
+    transfers_given: int = 0
+    transfers_received: int = 0
+    transfers_in_sla: int = 0
+    transfer_response_seconds: int = 0
+    # capacity: arrivals, visits completed and what they brought
+    vehicles_in: int = 0
+    visits_completed: int = 0
+    labour_hours: Fraction = ZERO
+    labour_revenue_fen: int = 0
+    parts_revenue_fen: int = 0
+    other_revenue_fen: int = 0
+    satisfaction_sum: int = 0
+    satisfaction_count: int = 0
+    complaints: int = 0
+    quotes_abandoned: int = 0
+    booked: int = 0
+    capacity: int = 0
+    bay_hours: Fraction = ZERO
+    # SOP 3: offered and accepted at the overloaded store, received at the other
+    diversions_offered: int = 0
+    diversions_accepted: int = 0
+    diversions_received: int = 0
+    # workforce: supports lent by the home store, received by the host; hours
+    supports_lent: int = 0
+    supports_received: int = 0
+    productive_hours: Fraction = ZERO
+    available_hours: Fraction = ZERO
+    # collab: points earned, HQ's cost incurred for the store
+    contribution_points: int = 0
+    collaboration_cost_fen: int = 0
+
+    def __add__(self, other: Facts) -> Facts:
+        return Facts(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(Facts)}
+        )
+
+    @property
+    def visit_revenue_fen(self) -> int:
+        return self.labour_revenue_fen + self.parts_revenue_fen + self.other_revenue_fen
+
+
+COUNTERS: tuple[str, ...] = tuple(f.name for f in fields(Facts))
+
+
+def total(facts: Sequence[Facts]) -> Facts:
+    summed = Facts()
+    for f in facts:
+        summed = summed + f
+    return summed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreShape:
+    """What a day's capacity and bay hours are taken from (capacity's store profile)."""
+
+    bays: int
+    default_daily_capacity: int
+    availability_factor: Fraction
+    # Open hours Monday (0) to Sunday (6); 0 when closed.
+    open_hours: tuple[Fraction, ...]
+
+    def open_on(self, day: date) -> Fraction:
+        return self.open_hours[day.weekday()] if len(self.open_hours) == 7 else ZERO
+
+    def capacity_on(self, day: date, override: int | None) -> int:
+        """The book's rule: the day's override, else the default on open days, else 0."""
+        if override is not None:
+            return override
+        return self.default_daily_capacity if self.open_on(day) > 0 else 0
+
+    def bay_hours_on(self, day: date) -> Fraction:
+        """Bays x open hours x availability factor: bay utilisation's denominator."""
+        return self.bays * self.open_on(day) * self.availability_factor
+
+
+def percentile(values: Sequence[Fraction], share: Fraction) -> Fraction | None:
+    """Nearest rank: the smallest value with at least `share` of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _ratio(part: Fraction | int, whole: Fraction | int) -> Fraction | None:
+    return Fraction(part) / Fraction(whole) if whole else None
+
+
+def indicator_values(facts: Facts, report: OperatingFigures | None = None) -> dict[str, Fraction]:
+    """Every indicator the facts (and the month's report, when given) allow."""
+    requests = facts.part_issues + facts.shortages
+    covered = facts.part_issues + min(facts.shortages, facts.transfers_in_sla)
+    found: dict[str, Fraction | None] = {
+        "parts_fill_rate": _ratio(facts.part_issues, requests),
+        "network_fill_rate": _ratio(covered, requests),
+        "technician_utilisation": _ratio(facts.productive_hours, facts.available_hours),
+        "bay_utilisation": _ratio(facts.labour_hours, facts.bay_hours),
+        "capacity_utilisation": _ratio(facts.booked, facts.capacity),
+        "transfers": Fraction(facts.transfers_given),
+        "transfer_response_time": _ratio(
+            facts.transfer_response_seconds, facts.transfers_received * SECONDS_PER_MINUTE
+        ),
+        "supports": Fraction(facts.supports_lent),
+        "diversions": Fraction(facts.diversions_received),
+        "diversion_acceptance_rate": _ratio(facts.diversions_accepted, facts.diversions_offered),
+        "vehicles_in": Fraction(facts.vehicles_in),
+        "average_ticket": _ratio(facts.visit_revenue_fen, facts.visits_completed),
+        "csi": _ratio(facts.satisfaction_sum, facts.satisfaction_count),
+        "complaint_rate": _ratio(facts.complaints, facts.vehicles_in),
+        "quote_abandonment_rate": _ratio(
+            facts.quotes_abandoned, facts.quotes_abandoned + facts.visits_completed
+        ),
+        "revenue": Fraction(facts.visit_revenue_fen),
+    }
+    if report is not None:
+        found.update(_reported(facts, report, found))
+    return {code: value for code, value in found.items() if value is not None}
+
+
+def _reported(
+    facts: Facts, report: OperatingFigures, found: dict[str, Fraction | None]
+) -> dict[str, Fraction | None]:
+    revenue = report.revenue.total_fen
+    costs = report.costs
+    headcount = report.headcount
+    key = sum(s.headcount for s in report.staffing if s.role in KEY_ROLES)
+    key_leavers = sum(s.leavers for s in report.staffing if s.role in KEY_ROLES)
+    return {
+        "revenue": Fraction(revenue),
+        "gross_margin": _ratio(revenue - costs.parts_fen, revenue),
+        "net_margin": _ratio(revenue - costs.total_fen, revenue),
+        "cost_ratio": _ratio(costs.total_fen, revenue),
+        "people_cost_ratio": _ratio(costs.people_fen, revenue),
+        "rent_ratio": _ratio(costs.rent_fen, revenue),
+        "revenue_per_employee": _ratio(revenue, headcount),
+        "revenue_per_m2": _ratio(revenue, report.floor_area_m2),
+        "staff_turnover": _ratio(report.leavers, headcount),
+        "key_role_turnover": _ratio(key_leavers, key),
+        "average_ticket": _ratio(revenue, facts.vehicles_in) or found.get("average_ticket"),
+        "csi": found.get("csi") or report.csi,
+        "nps": report.nps,
+        "complaint_rate": found.get("complaint_rate")
+        if facts.complaints
+        else _ratio(report.complaints, facts.vehicles_in),
+        "returning_rate": _ratio(report.returning_customers, facts.vehicles_in),
+        **{f.indicator: f.value for f in report.other_figures},
+    }

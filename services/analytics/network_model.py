@@ -1,0 +1,241 @@
+"""The read models analytics projects from the other services' events (projections.py
+writes them, exactly once per event through the subscriptions' inboxes):
+
+- `analytics_store_days`: one row per store and business day, a counter per fact
+  (domain/kpis.py `Facts`), plus the day's capacity override;
+- `analytics_stores`: capacity's store profiles (region, bays, hours, capacity, opening day);
+- `analytics_transfers`: each transfer from request to completion (response times, p90);
+- `analytics_contributions`: collab's contribution points, per saga and store;
+- `analytics_costs`: HQ's collaboration costs, per saga and kind;
+- `analytics_supports`: each completed support (champions, the weekly report);
+- `analytics_diversions`: each customer offered to another store, and whether accepted;
+- `analytics_visit_types`, `analytics_service_lines`: completed visits and their revenue
+  per store, day and service type (the structure view);
+- `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.db import Migration, UtcDateTime, upsert
+from services.analytics.domain.kpis import Facts
+
+metadata = MetaData()
+
+_FRACTIONAL = {"labour_hours", "bay_hours", "productive_hours", "available_hours"}
+# Worked out when read, from the store's profile and the day's override.
+_DERIVED = {"capacity", "bay_hours", "available_hours"}
+STORED_COUNTERS = tuple(f for f in Facts.__dataclass_fields__ if f not in _DERIVED)
+
+store_days = Table(
+    "analytics_store_days",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    *(
+        Column(name, Float if name in _FRACTIONAL else BigInteger, nullable=False, default=0)
+        for name in STORED_COUNTERS
+    ),
+    Column("capacity_override", Integer, nullable=True),
+    Index("ix_analytics_store_days_day", "day"),
+)
+
+stores = Table(
+    "analytics_stores",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("region", String(200), nullable=False),
+    Column("bays", Integer, nullable=False),
+    Column("default_daily_capacity", Integer, nullable=False),
+    Column("availability_factor", Float, nullable=False),
+    # Open hours Monday to Sunday.
+    Column("open_hours", JSON, nullable=False),
+    Column("opened_on", Date, nullable=True),
+    Column("closed", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+transfers = Table(
+    "analytics_transfers",
+    metadata,
+    Column("transfer_id", String(200), primary_key=True),
+    Column("requesting_store_id", String(32), nullable=False),
+    Column("source_store_id", String(32), nullable=False),
+    Column("customer_waiting", Boolean, nullable=False),
+    Column("requested_day", Date, nullable=True),
+    Column("completed_day", Date, nullable=True),
+    Column("response_seconds", BigInteger, nullable=True),
+    Column("within_sla", Boolean, nullable=True),
+    Index("ix_analytics_transfers_completed", "completed_day"),
+)
+
+contributions = Table(
+    "analytics_contributions",
+    metadata,
+    Column("saga", String(100), primary_key=True),
+    Column("saga_id", String(200), primary_key=True),
+    Column("store_id", String(32), primary_key=True),
+    Column("act", String(32), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("occurred_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_analytics_contributions_day", "day"),
+)
+
+costs = Table(
+    "analytics_costs",
+    metadata,
+    Column("saga", String(100), primary_key=True),
+    Column("saga_id", String(200), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("day", Date, nullable=False),
+)
+
+supports = Table(
+    "analytics_supports",
+    metadata,
+    Column("support_id", String(200), primary_key=True),
+    Column("technician_id", String(128), nullable=False),
+    Column("home_store_id", String(32), nullable=False),
+    Column("host_store_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("fault_solved", Boolean, nullable=False),
+    # The two managers' ratings of each other (1-5), when given.
+    # The database's default: the completion's upsert leaves them as a rating set them.
+    Column("rating_sum", Integer, nullable=False, server_default=text("0")),
+    Column("rating_count", Integer, nullable=False, server_default=text("0")),
+    Index("ix_analytics_supports_day", "day"),
+)
+
+diversions = Table(
+    "analytics_diversions",
+    metadata,
+    # Capacity's slot hold for another store's customer (SOP 3): offered, then accepted.
+    Column("hold_id", String(200), primary_key=True),
+    Column("from_store_id", String(32), nullable=False),
+    Column("to_store_id", String(32), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Index("ix_analytics_diversions_day", "day"),
+)
+
+visit_types = Table(
+    "analytics_visit_types",
+    metadata,
+    # What a visit (or the appointment it came from) is for: walk-ins and bookings say it,
+    # completions do not.
+    Column("store_id", String(32), primary_key=True),
+    Column("key", String(220), primary_key=True),
+    Column("service_type", String(64), nullable=False),
+)
+
+service_lines = Table(
+    "analytics_service_lines",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("service_type", String(64), primary_key=True),
+    Column("vehicles", BigInteger, nullable=False),
+    Column("revenue_fen", BigInteger, nullable=False),
+)
+
+shifts = Table(
+    "analytics_shifts",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("technician_id", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("available_hours", Float, nullable=False),
+)
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(2, "analytics: read models projected from the network's events", _create),)
+
+
+async def add_facts(conn: AsyncConnection, store_id: str, day: date, **counts: Any) -> None:
+    """Add to the store's day counters (the row is made on first use)."""
+    values: dict[str, Any] = {name: 0 for name in STORED_COUNTERS}
+    values.update(counts)
+    await upsert(
+        conn,
+        store_days,
+        {"store_id": store_id, "day": day, **values},
+        ["store_id", "day"],
+        increment=list(STORED_COUNTERS),
+    )
+
+
+UNKNOWN_SERVICE = "unknown"
+
+
+async def remember_type(conn: AsyncConnection, store_id: str, key: str, service_type: str) -> None:
+    await upsert(
+        conn,
+        visit_types,
+        {"store_id": store_id, "key": key, "service_type": service_type or UNKNOWN_SERVICE},
+        ["store_id", "key"],
+    )
+
+
+async def type_of(conn: AsyncConnection, store_id: str, key: str) -> str | None:
+    query = select(visit_types.c.service_type).where(
+        visit_types.c.store_id == store_id, visit_types.c.key == key
+    )
+    found: str | None = (await conn.execute(query)).scalar()
+    return found
+
+
+async def add_service_line(
+    conn: AsyncConnection, store_id: str, day: date, service_type: str, revenue_fen: int
+) -> None:
+    await upsert(
+        conn,
+        service_lines,
+        {
+            "store_id": store_id,
+            "day": day,
+            "service_type": service_type,
+            "vehicles": 1,
+            "revenue_fen": revenue_fen,
+        },
+        ["store_id", "day", "service_type"],
+        increment=["vehicles", "revenue_fen"],
+    )
+
+
+async def set_capacity(conn: AsyncConnection, store_id: str, day: date, capacity: int) -> None:
+    values: dict[str, Any] = {name: 0 for name in STORED_COUNTERS}
+    await upsert(
+        conn,
+        store_days,
+        {"store_id": store_id, "day": day, **values, "capacity_override": capacity},
+        ["store_id", "day"],
+        increment=list(STORED_COUNTERS),
+    )

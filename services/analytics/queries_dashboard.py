@@ -1,0 +1,135 @@
+"""The operating dashboard (运营看板) of a store, a region or the network: the month so far,
+where it ends at the current pace against its targets, and the ranked risks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.application import Application
+from services.analytics.domain import indicators
+from services.analytics.domain.assessment import month_of
+from services.analytics.domain.kpis import Facts, indicator_values, total
+from services.analytics.domain.operating_figures import RevenueByLine
+from services.analytics.domain.periods import Period
+from services.analytics.domain.warnings import Light, Projection, light, projection
+from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, _report_in_force
+from services.analytics.queries_warnings import WarningQueries
+from services.analytics.read_model import targets
+
+
+@dataclass(frozen=True)
+class MonthProjection:
+    indicator: str
+    projection: Projection
+    level: Light | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    scope: Scope
+    as_of: date
+    month: Period
+    projections: list[MonthProjection]
+    revenue: RevenueByLine
+    vehicles_in: int
+    returning_customers: int | None
+    csi: Fraction | None
+    csi_highest: tuple[str, Fraction] | None
+    csi_lowest: tuple[str, Fraction] | None
+    risks: list[Any]
+
+
+class DashboardQueries:
+    def __init__(self, app: Application, kpis: KpiQueries, warnings: WarningQueries) -> None:
+        self.app = app
+        self.kpis = kpis
+        self.warnings = warnings
+
+    async def dashboard(self, scope: Scope, as_of: date, risk_limit: int) -> Dashboard:
+        month = month_of(as_of)
+        window = Window.of(month, as_of)
+
+        async def fetch(conn: AsyncConnection) -> Dashboard:
+            store_ids = await self.kpis.stores_in(conn, scope)
+            per_store = await self.kpis.facts_by_store(conn, store_ids, window)
+            facts = total(list(per_store.values()))
+            report = None
+            if scope.level == Level.STORE:
+                report = await _report_in_force(conn, scope.id, month)
+            values = indicator_values(facts, report)
+            month_targets = await _month_targets(conn, store_ids, month)
+            csi = _csi_by_store(per_store) if scope.level != Level.STORE else {}
+            return Dashboard(
+                scope=scope,
+                as_of=as_of,
+                month=month,
+                projections=_projections(values, month_targets, month.elapsed(as_of)),
+                revenue=report.revenue if report is not None else _revenue(facts),
+                vehicles_in=facts.vehicles_in,
+                returning_customers=report.returning_customers if report else None,
+                csi=values.get("csi"),
+                csi_highest=max(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
+                csi_lowest=min(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
+                risks=[],
+            )
+
+        found = await self.app.query(fetch)
+        risks = await self.warnings.standing(scope, Light.YELLOW, "", as_of)
+        return Dashboard(**{**found.__dict__, "risks": risks[:risk_limit]})
+
+
+def _revenue(facts: Facts) -> RevenueByLine:
+    return RevenueByLine(
+        labour_fen=facts.labour_revenue_fen,
+        parts_fen=facts.parts_revenue_fen,
+        value_added_fen=facts.other_revenue_fen,
+    )
+
+
+def _csi_by_store(per_store: dict[str, Facts]) -> dict[str, Fraction]:
+    found = {}
+    for store_id, facts in per_store.items():
+        value = indicator_values(facts).get("csi")
+        if value is not None:
+            found[store_id] = value
+    return found
+
+
+async def _month_targets(
+    conn: AsyncConnection, store_ids: list[str] | None, month: Period
+) -> dict[str, Fraction]:
+    """The month's targets of the additive indicators, summed over the scope's stores."""
+    t = targets.c
+    query = select(t.indicator, t.exact).where(
+        t.period_kind == int(month.kind), t.period_start == month.start
+    )
+    if store_ids is not None:
+        query = query.where(t.store_id.in_(store_ids))
+    summed: dict[str, Fraction] = {}
+    for code, exact in await conn.execute(query):
+        indicator = indicators.find(code)
+        if indicator is not None and indicator.additive:
+            summed[code] = summed.get(code, Fraction(0)) + Fraction(exact)
+    return summed
+
+
+def _projections(
+    values: dict[str, Fraction], month_targets: dict[str, Fraction], elapsed: Fraction
+) -> list[MonthProjection]:
+    found = []
+    for code, target in sorted(month_targets.items()):
+        actual = values.get(code)
+        projected = projection(actual, target, elapsed) if actual is not None else None
+        if projected is None:
+            continue
+        direction = indicators.BY_CODE[code].direction
+        found.append(
+            MonthProjection(code, projected, light(direction, projected.projected, target))
+        )
+    return found

@@ -1,0 +1,116 @@
+"""The weekly collaboration report (协同周报) and the store diagnosis (门店诊断), from the
+projected collaboration facts, capacity's store profiles and the month's operating report."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.application import Application
+from kernel.codec import decimal_fraction
+from kernel.errors import NotFound
+from services.analytics import network_model as model
+from services.analytics.domain.diagnosis import Diagnosis, StoreMonth, diagnose
+from services.analytics.domain.operating_figures import Role
+from services.analytics.domain.periods import Period
+from services.analytics.domain.weekly_report import (
+    DiversionOffered,
+    SupportDone,
+    TransferDone,
+    WeeklyReport,
+    weekly_report,
+)
+from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
+
+
+class ReportQueries:
+    def __init__(self, app: Application, kpis: KpiQueries) -> None:
+        self.app = app
+        self.kpis = kpis
+
+    async def weekly(self, week: Period, region: str, lifetime_value_fen: int) -> WeeklyReport:
+        async def fetch(conn: AsyncConnection) -> WeeklyReport:
+            members = None
+            if region:
+                s = model.stores.c
+                query = select(s.store_id).where(s.region == region)
+                members = list((await conn.execute(query)).scalars())
+            t, u, d = model.transfers.c, model.supports.c, model.diversions.c
+            transfers = select(model.transfers).where(
+                t.completed_day >= week.start, t.completed_day < week.end
+            )
+            supports = select(model.supports).where(u.day >= week.start, u.day < week.end)
+            diversions = select(model.diversions).where(d.day >= week.start, d.day < week.end)
+            if members is not None:
+                transfers = transfers.where(t.requesting_store_id.in_(members))
+                supports = supports.where(u.host_store_id.in_(members))
+                diversions = diversions.where(d.from_store_id.in_(members))
+            return weekly_report(
+                week,
+                [
+                    TransferDone(
+                        transfer_id=r.transfer_id,
+                        response_minutes=Fraction(int(r.response_seconds or 0), 60),
+                        customer_retained=bool(r.customer_waiting),
+                    )
+                    for r in await conn.execute(transfers)
+                ],
+                [
+                    SupportDone(
+                        support_id=r.support_id,
+                        complex_fault_solved=bool(r.fault_solved),
+                        satisfaction=Fraction(r.rating_sum, r.rating_count)
+                        if r.rating_count
+                        else None,
+                    )
+                    for r in await conn.execute(supports)
+                ],
+                [
+                    # No compensation event exists yet (collab's SOP 3): 0 until it does.
+                    DiversionOffered(
+                        diversion_id=r.hold_id, accepted=bool(r.accepted), compensation_fen=0
+                    )
+                    for r in await conn.execute(diversions)
+                ],
+                lifetime_value_fen,
+            )
+
+        return await self.app.query(fetch)
+
+    async def diagnosis(self, store_id: str, month: Period) -> Diagnosis:
+        async def fetch(conn: AsyncConnection) -> Diagnosis | None:
+            report = await _report_in_force(conn, store_id, month)
+            if report is None:
+                raise NotFound("operating report", f"{store_id}/{month.key}")
+            s = model.stores.c
+            shape = (await conn.execute(select(model.stores).where(s.store_id == store_id))).first()
+            if shape is None:
+                raise NotFound("store", store_id)
+            facts = await self.kpis.facts(conn, [store_id], Window.of(month, month.end))
+            hours = [decimal_fraction(h) for h in shape.open_hours if h > 0]
+            per_day = sum(hours, Fraction(0)) / len(hours) if hours else Fraction(0)
+            return diagnose(
+                StoreMonth(
+                    bays=shape.bays,
+                    technicians=report.headcount_of(Role.TECHNICIAN),
+                    employees=report.headcount,
+                    open_hours_per_day=per_day,
+                    availability_factor=decimal_fraction(shape.availability_factor),
+                    days=month.days,
+                    vehicles=facts.vehicles_in,
+                    hours_per_vehicle=facts.labour_hours / facts.visits_completed
+                    if facts.visits_completed
+                    else Fraction(0),
+                    revenue=report.revenue,
+                    costs=report.costs,
+                    quotes=facts.visits_completed + facts.quotes_abandoned,
+                    quotes_abandoned=facts.quotes_abandoned,
+                )
+            )
+
+        found = await self.app.query(fetch)
+        if found is None:
+            raise NotFound("diagnosis", f"{store_id}/{month.key} (no vehicles, revenue or staff)")
+        return found

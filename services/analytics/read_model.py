@@ -1,0 +1,211 @@
+"""Analytics' tables of its own facts, kept in the same transaction as the events:
+
+- `analytics_reports`: every operating report, the one in force per store and period
+  flagged, the ones corrections replaced kept (their ids answer GetOperatingReport);
+- `analytics_targets`: the target in force per store, indicator and period;
+- `analytics_warnings`: every warning raised, with when it was cleared (as_of reads);
+- `analytics_published`: each month's ranking and each quarter's or year's champions, as
+  published when the period closed.
+
+The read models projected from the other services' events are in projections.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    update,
+)
+
+from kernel.application import UnitOfWork
+from kernel.codec import to_json
+from kernel.db import Migration, UtcDateTime, upsert
+from kernel.eventstore import RecordedEvent
+from services.analytics.domain.operating_reports import (
+    OperatingReportRecorded,
+    OperatingReportSuperseded,
+)
+from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
+from services.analytics.domain.targets import TargetSet
+from services.analytics.domain.warning_board import WarningCleared, WarningRaised
+
+metadata = MetaData()
+
+reports = Table(
+    "analytics_reports",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("period_kind", Integer, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("report_id", String(128), primary_key=True),
+    # The event's position: the order reports of one period were recorded in.
+    Column("position", BigInteger, nullable=False),
+    Column("figures", JSON, nullable=False),
+    Column("in_force", Boolean, nullable=False),
+    Column("superseded_by", String(128), nullable=True),
+    Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_analytics_reports_period", "period_kind", "period_start", "store_id"),
+)
+
+targets = Table(
+    "analytics_targets",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("indicator", String(64), primary_key=True),
+    Column("period_kind", Integer, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("value", Float, nullable=False),
+    # The exact value ("883/10"): what warnings compare with.
+    Column("exact", String(80), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("set_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_analytics_targets_year", "year", "store_id", "indicator"),
+)
+
+
+published = Table(
+    "analytics_published",
+    metadata,
+    # A month's ranking, a quarter's or year's champions: as published, once.
+    Column("period_kind", Integer, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("what", String(16), primary_key=True),
+    Column("body", JSON, nullable=False),
+    Column("published_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+
+warnings = Table(
+    "analytics_warnings",
+    metadata,
+    Column("warning_id", String(300), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("rule", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("indicator", String(64), nullable=False),
+    Column("period_kind", Integer, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("actual", String(80), nullable=False),
+    Column("reference", String(80), nullable=False),
+    Column("deviation", String(80), nullable=False),
+    # For ordering: the deviation as a number (the exact one is `deviation`).
+    Column("deviation_value", Float, nullable=False),
+    Column("drill_down", String(300), nullable=False),
+    Column("raised_at", UtcDateTime(timezone=True), nullable=False),
+    Column("cleared_at", UtcDateTime(timezone=True), nullable=True),
+    Index("ix_analytics_warnings_store", "store_id", "cleared_at"),
+)
+
+
+def _create(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(1, "analytics: reports, targets, published rankings", _create),)
+
+
+async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
+    if isinstance(event, OperatingReportRecorded):
+        await upsert(
+            uow.conn,
+            reports,
+            {
+                "store_id": event.store_id,
+                "period_kind": int(event.period.kind),
+                "period_start": event.period.start,
+                "report_id": event.report_id,
+                "position": recorded.position,
+                "figures": to_json(event.figures),
+                "in_force": True,
+                "superseded_by": None,
+                "recorded_at": event.occurred_at,
+            },
+            ["store_id", "period_kind", "period_start", "report_id"],
+        )
+    elif isinstance(event, OperatingReportSuperseded):
+        c = reports.c
+        await uow.conn.execute(
+            update(reports)
+            .where(
+                c.store_id == event.store_id,
+                c.period_kind == int(event.period.kind),
+                c.period_start == event.period.start,
+                c.report_id == event.report_id,
+            )
+            .values(in_force=False, superseded_by=event.superseded_by_report_id)
+        )
+    elif isinstance(event, ContributionRankingPublished | SupportChampionsNamed):
+        ranking = isinstance(event, ContributionRankingPublished)
+        period = event.month if isinstance(event, ContributionRankingPublished) else event.period
+        body = (
+            event.standings if isinstance(event, ContributionRankingPublished) else event.champions
+        )
+        await upsert(
+            uow.conn,
+            published,
+            {
+                "period_kind": int(period.kind),
+                "period_start": period.start,
+                "what": "ranking" if ranking else "champions",
+                "body": to_json(body),
+                "published_at": event.occurred_at,
+            },
+            ["period_kind", "period_start", "what"],
+        )
+    elif isinstance(event, WarningRaised):
+        await upsert(
+            uow.conn,
+            warnings,
+            {
+                "warning_id": event.warning_id,
+                "store_id": event.store_id,
+                "rule": int(event.rule),
+                "level": int(event.level),
+                "indicator": event.indicator,
+                "period_kind": int(event.period.kind),
+                "period_start": event.period.start,
+                "actual": str(event.actual),
+                "reference": str(event.reference),
+                "deviation": str(event.deviation),
+                "deviation_value": float(event.deviation),
+                "drill_down": event.drill_down,
+                "raised_at": event.occurred_at,
+                "cleared_at": None,
+            },
+            ["warning_id"],
+        )
+    elif isinstance(event, WarningCleared):
+        await uow.conn.execute(
+            update(warnings)
+            .where(warnings.c.warning_id == event.warning_id)
+            .values(cleared_at=event.occurred_at)
+        )
+    elif isinstance(event, TargetSet):
+        await upsert(
+            uow.conn,
+            targets,
+            {
+                "store_id": event.store_id,
+                "indicator": event.indicator,
+                "period_kind": int(event.period.kind),
+                "period_start": event.period.start,
+                "value": float(event.value),
+                "exact": str(event.value),
+                "year": event.period.start.year,
+                "set_at": event.occurred_at,
+            },
+            ["store_id", "indicator", "period_kind", "period_start"],
+        )

@@ -1,0 +1,164 @@
+"""Analytics' scheduled work as durable timers, fired once across replicas (kernel.timers
+claims each under SKIP LOCKED): the daily close assesses every open store's day (one timer
+per store, so each is a short transaction), the monthly close publishes the month's contribution
+ranking (and at a quarter's or year's end its support champions), then re-arms itself for
+the next month. A timer due while every replica was down fires at the next start; a
+publication already made is not made again (the ranking stream records it once).
+
+The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
+and then waits): inserted if absent, so a restart never moves or repeats it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from kernel.application import Application, UnitOfWork
+from kernel.eventstore import timers
+from kernel.timers import TimerHandler
+from services.analytics import network_model as model
+from services.analytics.aggregates import RANKINGS, ranking_stream
+from services.analytics.daily_close import close_store_day
+from services.analytics.domain.contribution import ranking, support_champions
+from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.domain.rankings import NameSupportChampions, PublishRanking
+from services.analytics.queries_contribution import ContributionQueries
+from services.analytics.queries_kpis import KpiQueries
+
+MONTHLY_CLOSE = "analytics.monthly-close"
+DAILY_CLOSE = "analytics.daily-close"
+# One per store and day, fanned out by the daily close: each store's assessment is a short
+# transaction of its own, shared among the replicas' timer runners.
+ASSESS_STORE = "analytics.assess-store"
+# Late events of the month's last day (a courier's receipt at 23:59) get this long to
+# arrive before the ranking is fixed.
+SETTLE = timedelta(hours=1)
+
+
+class Scheduled:
+    def __init__(
+        self, app: Application, contribution: ContributionQueries, kpis: KpiQueries
+    ) -> None:
+        self.app = app
+        self.contribution = contribution
+        self.kpis = kpis
+
+    def handlers(self) -> dict[str, TimerHandler]:
+        return {
+            MONTHLY_CLOSE: self.monthly_close,
+            DAILY_CLOSE: self.daily_close,
+            ASSESS_STORE: self.assess_store,
+        }
+
+    def day_closes_at(self, day: date) -> datetime:
+        zone = getattr(self.app.clock, "zone", None)
+        return datetime.combine(day + timedelta(days=1), time(0), zone) + SETTLE
+
+    async def daily_close(self, uow: UnitOfWork, payload: Any) -> None:
+        """Every open store's assessment of the day, each a timer of its own; then the
+        next day's close."""
+        day = date.fromisoformat(str(payload["day"]))
+        s = model.stores.c
+        query = select(s.store_id).where(s.closed.is_(False)).order_by(s.store_id)
+        now = self.app.clock.now()
+        for store_id in (await uow.conn.execute(query)).scalars():
+            await uow.schedule(
+                f"{ASSESS_STORE}/{store_id}/{day.isoformat()}",
+                ASSESS_STORE,
+                now,
+                {"store_id": store_id, "day": day.isoformat()},
+            )
+        following = day + timedelta(days=1)
+        await uow.schedule(
+            DAILY_CLOSE, DAILY_CLOSE, self.day_closes_at(following), {"day": following.isoformat()}
+        )
+
+    async def assess_store(self, uow: UnitOfWork, payload: Any) -> None:
+        day = date.fromisoformat(str(payload["day"]))
+        await close_store_day(uow, self.kpis, str(payload["store_id"]), day)
+
+    def closes_at(self, month: Period) -> datetime:
+        """When a month is closed: its end in the business zone, plus the settling time."""
+        zone = getattr(self.app.clock, "zone", None)
+        end = datetime.combine(month.end, time(0), zone)
+        return end + SETTLE
+
+    def current_month(self) -> Period:
+        today = self.app.clock.business_day(self.app.clock.now())
+        return Period.month(today.year, today.month)
+
+    async def monthly_close(self, uow: UnitOfWork, payload: Any) -> None:
+        month = Period.month(*map(int, str(payload["month"]).split("-")[:2]))
+        now = self.app.clock.now()
+        acts = await self.contribution.contributions(uow.conn, month)
+        await uow.execute(
+            RANKINGS,
+            ranking_stream(month),
+            PublishRanking(month=month, standings=ranking(acts, month), at=now),
+        )
+        for kind in (PeriodKind.QUARTER, PeriodKind.YEAR):
+            period = Period.containing(kind, month.start)
+            if period.end == month.end:
+                supports = await self.contribution.supports(uow.conn, period)
+                champions = support_champions(supports, period)
+                await uow.execute(
+                    RANKINGS,
+                    ranking_stream(period),
+                    NameSupportChampions(period=period, champions=champions, at=now),
+                )
+        following = Period.month(month.end.year, month.end.month)
+        await uow.schedule(
+            MONTHLY_CLOSE,
+            MONTHLY_CLOSE,
+            self.closes_at(following),
+            {"month": following.key},
+        )
+
+    async def arm(self) -> None:
+        """Today's and this month's closes, unless they are armed already."""
+        month = self.current_month()
+        today = self.app.clock.business_day(self.app.clock.now())
+        rows = [
+            (MONTHLY_CLOSE, self.closes_at(month), {"month": month.key}),
+            (DAILY_CLOSE, self.day_closes_at(today), {"day": today.isoformat()}),
+        ]
+        async with self.app.db.transaction("analytics.arm timers") as conn:
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            for kind, due_at, payload in rows:
+                row = {
+                    "timer_id": kind,
+                    "kind": kind,
+                    "due_at": due_at,
+                    "payload": payload,
+                    "attempts": 0,
+                    "last_error": None,
+                }
+                await conn.execute(insert(timers).values(**row).on_conflict_do_nothing())
+
+
+class ArmTimers:
+    """Arms the scheduled work at start, then waits for the stop (a host background loop)."""
+
+    def __init__(self, scheduled: Scheduled) -> None:
+        self.scheduled = scheduled
+        self.armed = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        retry = 0.5
+        while not stop.is_set() and not self.armed.is_set():
+            try:
+                await self.scheduled.arm()
+                self.armed.set()
+            except Exception:  # the database is away: arm when it returns
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, 10.0)
+        await stop.wait()
+
+    def wake(self) -> None:
+        """Nothing to do after a commit."""

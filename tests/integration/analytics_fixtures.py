@@ -1,0 +1,134 @@
+"""A running analytics service for integration tests: its own PostgreSQL database, the
+shared NATS namespace and ManualClock, asking the real capacity service (also running)
+for peer groups over gRPC with a service token, and learning its stores from capacity's
+events through the store directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import select
+from storemesh.analytics.events.v1 import events_pb2 as ev
+from storemesh.analytics.v1 import analytics_pb2 as pb
+from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
+
+from kernel.clock import ManualClock
+from kernel.store_directory import store_directory
+from kernel.testing.servers import Endpoints, create_database, drop_database
+from services.analytics.application import Analytics
+from services.analytics.bootstrap import DEFINITION, analytics
+from tests.integration.capacity_fixtures import CapacityClient
+from tests.integration.conftest import GrpcClient, Running, settings_for
+from tests.integration.kernel_fixtures import eventually
+
+
+class AnalyticsClient(GrpcClient):
+    stub_type = pb_grpc.AnalyticsServiceStub
+    messages = pb
+
+
+@dataclass
+class AnalyticsRun:
+    running: Running
+    analytics: Analytics
+
+    def client(self, token: str) -> AnalyticsClient:
+        return AnalyticsClient(self.running, token)
+
+
+@pytest.fixture
+def analytics_db_url(endpoints: Endpoints) -> Iterator[str]:
+    url = create_database(endpoints.postgres_url, prefix="storemesh_analytics")
+    yield url
+    drop_database(url, endpoints.postgres_url)
+
+
+AnalyticsStarter = Callable[[], AbstractAsyncContextManager[AnalyticsRun]]
+
+
+@pytest.fixture
+def start_analytics(
+    analytics_db_url: str,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+    capacity_service: Running,
+    mint: Callable[..., str],
+) -> AnalyticsStarter:
+    """`async with start_analytics() as run:` one analytics process (again: a restart)."""
+
+    @asynccontextmanager
+    async def start() -> AsyncIterator[AnalyticsRun]:
+        settings = replace(
+            settings_for("analytics", analytics_db_url, endpoints.nats_url, namespace),
+            service_token=mint("service", subject="analytics"),
+        )
+        made: list[Analytics] = []
+
+        def application(app: Any, settings: Any) -> Analytics:
+            made.append(analytics(app, settings, capacity=capacity_service.channel))
+            return made[0]
+
+        service = await replace(DEFINITION, application=application).build(
+            settings, clock=clock, verifier=verifier, timer_interval=3600
+        )
+        port = await service.host.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            yield AnalyticsRun(Running(service, channel), made[0])
+        finally:
+            await channel.close()
+            await service.host.stop(grace=1.0)
+
+    return start
+
+
+async def knows_stores(run: AnalyticsRun, *store_ids: str) -> None:
+    """Wait (bounded) until capacity's store events reached analytics' directory."""
+
+    async def probe() -> bool:
+        async with run.running.service.db.transaction("test.directory") as conn:
+            found = set((await conn.execute(select(store_directory.c.store_id))).scalars())
+        return set(store_ids) <= found
+
+    await eventually(probe)
+
+
+async def network(cap: CapacityClient, *store_ids: str, **profile: Any) -> None:
+    for store_id in store_ids:
+        await cap.register(store_id, **profile)
+
+
+def month(start: str) -> ev.Period:
+    return ev.Period(kind=ev.PERIOD_KIND_MONTH, start=start)
+
+
+def day(start: str) -> ev.Period:
+    return ev.Period(kind=ev.PERIOD_KIND_DAY, start=start)
+
+
+def figures(**overrides: Any) -> ev.OperatingFigures:
+    """domain.md's diagnosed store: 850k revenue, 1,050k costs, 12 technicians."""
+    fields: dict[str, Any] = {
+        "revenue": ev.RevenueByLine(
+            labour_fen=42_000_000, parts_fen=35_000_000, value_added_fen=8_000_000
+        ),
+        "costs": ev.Costs(
+            people_fen=48_000_000, rent_fen=22_000_000, parts_fen=24_000_000, other_fen=11_000_000
+        ),
+        "staffing": [
+            ev.Staffing(role=ev.ROLE_TECHNICIAN, headcount=12),
+            ev.Staffing(role=ev.ROLE_SERVICE_ADVISOR, headcount=5),
+            ev.Staffing(role=ev.ROLE_MANAGER, headcount=1),
+        ],
+        "csi": 88.5,
+        "complaints": 4,
+    }
+    fields.update(overrides)
+    return ev.OperatingFigures(**fields)

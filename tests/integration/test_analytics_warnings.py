@@ -1,0 +1,123 @@
+"""The daily close over real gRPC, PostgreSQL and NATS beside the real capacity service: a
+day's figures against HQ's targets and alarm lines raise warnings (events partners can
+follow), the dashboard ranks them, a drill-down shows the figures behind one, and the next
+close clears what no longer holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import grpc
+from storemesh.analytics.events.v1 import events_pb2 as ev
+from storemesh.analytics.v1 import analytics_pb2 as pb
+
+from kernel.clock import ManualClock
+from tests.integration.analytics_fixtures import (
+    AnalyticsRun,
+    AnalyticsStarter,
+    analytics_db_url,
+    start_analytics,
+)
+from tests.integration.capacity_fixtures import (
+    CapacityClient,
+    cap,
+    capacity_pg_url,
+    capacity_service,
+    local,
+)
+from tests.integration.kernel_fixtures import eventually
+from tests.integration.rich_errors import failure, recorded_types
+
+__all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
+
+Mint = Callable[..., str]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOV_2 = ev.Period(kind=ev.PERIOD_KIND_DAY, start="2026-11-02")
+NOVEMBER = ev.Period(kind=ev.PERIOD_KIND_MONTH, start="2026-11-01")
+NETWORK = pb.Scope(level=pb.SCOPE_LEVEL_NETWORK)
+SZ01 = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
+
+
+async def _close(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
+    """Move business time past a day's close and fire what is due until nothing is."""
+    clock.set(moment)
+    for _ in range(10):
+        if not await run.running.service.timers.run_due():
+            return
+    raise AssertionError("timers still firing")
+
+
+async def _two_visits(cap: CapacityClient) -> None:
+    for visit_id, complaint in (("W-1", False), ("W-2", True)):
+        await cap.walk_in(visit_id)
+        await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
+        await cap.CompleteVisit(
+            store_id="SZ01",
+            visit_id=visit_id,
+            labour_hours=1.0,
+            labour_revenue_fen=50_000,
+            satisfaction_score=80,
+            complaint=complaint,
+        )
+
+
+async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    await cap.register("SZ01", region="South China")
+    clock.set(local(9, 0))
+    await _two_visits(cap)
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=NOV_2, value=10)
+        await hq.SetTarget(store_id="SZ01", indicator="csi", period=NOVEMBER, value=95)
+        await hq.SetTarget(store_id="SZ01", indicator="revenue", period=NOVEMBER, value=3_000_000)
+
+        async def settled() -> bool:
+            kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
+            return any(v.indicator == "revenue" and v.value == 100_000 for v in kpis.values)
+
+        await eventually(settled, within=30.0)
+        await run.analytics.arming.armed.wait()
+        await _close(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+
+        listed = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-03")
+        own = await run.client(mint("dms", "SZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
+        before_close = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-02")
+        drill = await hq.GetDrillDown(drill_down=listed.warnings[1].drill_down)
+        board = await hq.GetDashboard(scope=SZ01, as_of="2026-11-03")
+        refused = await failure(
+            run.client(mint("dms", "GZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
+        )
+        malformed = await failure(hq.GetDrillDown(drill_down="store/SZ01/indicator/luck"))
+
+        await _close(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
+        after = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-04")
+        types = await recorded_types(run.running)
+
+    ranked = [(w.rule, w.indicator, w.level) for w in listed.warnings]
+    assert ranked == [
+        # 50% complaints against a 5% line: 9 times the line on the bad side
+        (ev.WARNING_RULE_ALARM_LINE, "complaint_rate", ev.WARNING_LEVEL_RED),
+        # 2 vehicles in on a day targeted at 10: 80% short
+        (ev.WARNING_RULE_TARGET_DEVIATION, "vehicles_in", ev.WARNING_LEVEL_RED),
+        # 100k of revenue at 2 of 30 days: 1.5M projected for a 3M month, 50% short
+        (ev.WARNING_RULE_MONTH_END_PROJECTION, "revenue", ev.WARNING_LEVEL_RED),
+        # CSI 80 on a month targeted at 95: 15.8% short
+        (ev.WARNING_RULE_TARGET_DEVIATION, "csi", ev.WARNING_LEVEL_RED),
+    ]
+    assert [w.warning_id for w in own.warnings] == [w.warning_id for w in listed.warnings]
+    assert list(before_close.warnings) == []
+    assert (drill.indicator, drill.value.value, drill.value.target) == ("vehicles_in", 2, 10)
+    assert drill.period.start == "2026-11-02" and list(drill.breakdown) == []
+    assert [r.warning_id for r in board.risks] == [w.warning_id for w in listed.warnings]
+    assert board.vehicles_in == 2 and board.csi == 80
+    (projected,) = board.projections
+    assert projected.indicator == "revenue" and projected.projected_attainment < 0.85
+    assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert malformed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # The next close: the 2 November vehicles-in warning no longer holds; the month's stay.
+    assert {w.indicator for w in after.warnings} == {"complaint_rate", "csi", "revenue"}
+    assert types.count("WarningRaised") == 4 and types.count("WarningCleared") == 1
