@@ -88,6 +88,13 @@ class Projector(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """A command's logged result, JSON as stored (which may be null)."""
+
+    result: Any
+
+
 @dataclass
 class _Queued:
     """A record() waiting for the end of its batch: the stream as loaded, the events."""
@@ -364,7 +371,7 @@ class Application:
                     if request_id and look_up_first:
                         previous = await self._previous_result(conn, request_id, digest)
                         if previous is not None:
-                            return from_json(previous, result_type)  # type: ignore[no-any-return]
+                            return from_json(previous.result, result_type)  # type: ignore[no-any-return]
                     uow = self.unit_of_work(
                         conn, read_cached=not fresh and attempt < self.max_attempts
                     )
@@ -403,7 +410,7 @@ class Application:
                 previous = await self._replay(request_id, digest)
                 if previous is None:
                     raise
-                return from_json(previous, result_type)  # type: ignore[no-any-return]
+                return from_json(previous.result, result_type)  # type: ignore[no-any-return]
             except Exception as exc:
                 self._forget(uow)
                 if request_id and _is_duplicate_request(exc) and attempt < self.max_attempts:
@@ -429,12 +436,16 @@ class Application:
         if uow is not None:
             self.cache.drop(uow.seen)
 
-    async def _replay(self, request_id: str, digest: str) -> Any:
+    async def _replay(self, request_id: str, digest: str) -> _Logged | None:
         """The stored result of a request refused now, because it already happened."""
         async with self.db.transaction("command replay") as conn:
             return await self._previous_result(conn, request_id, digest)
 
-    async def _previous_result(self, conn: AsyncConnection, request_id: str, digest: str) -> Any:
+    async def _previous_result(
+        self, conn: AsyncConnection, request_id: str, digest: str
+    ) -> _Logged | None:
+        """The logged result of this request (None: not logged; a handler that returned None
+        is logged too, as a result of None)."""
         row = (await conn.execute(_SELECT_COMMAND, {"request_id": request_id})).first()
         if row is None:
             return None
@@ -444,7 +455,7 @@ class Application:
                 f"request_id {request_id!r} was already used for a different command",
                 subject=f"request/{request_id}",
             )
-        return row.result
+        return _Logged(row.result)
 
     async def query(self, fn: Callable[[AsyncConnection], Awaitable[R]]) -> R:
         async with self.db.transaction("query") as conn:

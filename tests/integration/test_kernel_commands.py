@@ -191,3 +191,24 @@ async def test_a_deadlock_between_two_commands_is_retried_not_logged(
     assert len(attempts) >= 3, attempts
     assert await count_events(db) == 6
     assert [e for e in kernel_logs.entries if e["log_level"] in ("error", "critical")] == []
+
+
+async def test_a_command_that_answers_nothing_is_replayed_too(
+    app: Application, db: Database
+) -> None:
+    """A handler may return None: its logged null is still the request's answer, so the
+    retry neither acts again nor (once the rule it now breaks refuses it) fails."""
+    runs: list[int] = []
+    command = ReceiveStock("SZ01", "P-1", 5, "delivery", app.clock.now())
+
+    async def handler(uow: UnitOfWork) -> None:
+        runs.append(1)
+        await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), command)
+
+    assert await app.handle(command, handler, request_id="silent") is None
+    assert await app.handle(command, handler, request_id="silent") is None
+    assert await count_events(db) == 1
+    assert len(runs) == 2, "the retry ran the handler, whose append hit the command log key"
+    async with db.transaction() as conn:
+        logged = (await conn.execute(select(command_log.c.result))).scalars().all()
+    assert logged == [None]
