@@ -204,7 +204,8 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
             f"               --token $(cat {VAR}/tokens/dms-dg01.token) ApproveSupport "
             '\'{"support_id": "..."}\')\n'
             "  SOP 3:       .venv/bin/python -m kernel.call collab ListDiversions '{}'\n"
-            "               (a Shenzhen customer is offered Dongguan; answer as Shenzhen:\n"
+            "               (a Shenzhen customer is offered the nearest store with a free bay,\n"
+            "               in opening hours only; answer as Shenzhen:\n"
             f"               --token $(cat {VAR}/tokens/dms-sz01.token) AnswerDiversion "
             '\'{"diversion_id": "...", "answer": "DIVERSION_ANSWER_ACCEPTED"}\')\n',
             flush=True,
