@@ -31,15 +31,32 @@ class EventRegistry:
     `<context>.v1.<store_id>.<EventType>`.
     """
 
-    def __init__(self, context: str, domain_types: tuple[type[Any], ...], proto_module: Any):
+    def __init__(
+        self,
+        context: str,
+        domain_types: tuple[type[Any], ...],
+        proto_module: Any,
+        *,
+        private_fields: dict[type[Any], tuple[str, ...]] | None = None,
+    ):
+        """`private_fields`: fields of an event type kept in the event store but never
+        published (personal data sealed under a customer's key: partner streams carry
+        only the customer reference)."""
         self.context = context
         self._by_domain: dict[type[Any], EventBinding] = {}
         self._by_name: dict[str, EventBinding] = {}
+        self._private: dict[str, tuple[str, ...]] = {}
         for domain_type in domain_types:
             message_type = getattr(proto_module, domain_type.__name__)
             binding = EventBinding(domain_type, message_type)
             self._by_domain[domain_type] = binding
             self._by_name[binding.type_name] = binding
+        for domain_type, names in (private_fields or {}).items():
+            binding = self._by_domain[domain_type]
+            unknown = set(names) - set(binding.message_type.DESCRIPTOR.fields_by_name)
+            if unknown:
+                raise ValueError(f"{domain_type.__name__} has no fields {sorted(unknown)}")
+            self._private[binding.type_name] = tuple(names)
 
     def binding(self, event: Any) -> EventBinding:
         return self._by_domain[type(event)]
@@ -52,6 +69,19 @@ class EventRegistry:
         binding = self._by_name[type_name]
         message = binding.message_type.FromString(payload)
         return from_proto(message, binding.domain_type)
+
+    def published_payload(self, type_name: str, payload: bytes) -> bytes:
+        """The payload as partners receive it: private fields cleared (None kept apart)."""
+        private = self._private.get(type_name)
+        if not private:
+            return payload
+        message = self._by_name[type_name].message_type.FromString(payload)
+        for name in private:
+            message.ClearField(name)
+        return message.SerializeToString()
+
+    def private_fields(self, type_name: str) -> tuple[str, ...]:
+        return self._private.get(type_name, ())
 
     def knows(self, type_name: str) -> bool:
         return type_name in self._by_name

@@ -130,7 +130,8 @@ class Relay:
                 attributes={"messaging.system": "nats", "messaging.destination": subject},
             )
             headers["traceparent"] = traceparent_of(span)
-            futures.append(await js.publish_async(subject, event.payload, headers=headers))
+            payload = self.registry.published_payload(event.event_type, event.payload)
+            futures.append(await js.publish_async(subject, payload, headers=headers))
             span.end()
         try:
             await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)

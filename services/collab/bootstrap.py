@@ -26,10 +26,11 @@ from services.collab.application_diversion import (
 )
 from services.collab.application_support import Supports, build_support_runtime
 from services.collab.capacity_client import CAPACITY_API, CapacityNearby
+from services.collab.customers import PERSONAL_FIELDS
 from services.collab.domain import diversion as sop3
 from services.collab.domain import support as sop2
 from services.collab.domain.diversion_events import DIVERSION_EVENT_TYPES
-from services.collab.domain.events import EVENT_TYPES
+from services.collab.domain.events import EVENT_TYPES, TransferRequested
 from services.collab.domain.support_events import SUPPORT_EVENT_TYPES
 from services.collab.domain.transfer import Deadlines
 from services.collab.grpc_api import CollabServicer
@@ -135,7 +136,11 @@ DEFINITION = ServiceDefinition(
     name="collab",
     default_port=PORT,
     registry=EventRegistry(
-        "collab", EVENT_TYPES + SUPPORT_EVENT_TYPES + DIVERSION_EVENT_TYPES, events_pb2
+        "collab",
+        EVENT_TYPES + SUPPORT_EVENT_TYPES + DIVERSION_EVENT_TYPES,
+        events_pb2,
+        # Kept sealed in the event store, never published: partners get customer_ref only.
+        private_fields={TransferRequested: PERSONAL_FIELDS},
     ),
     migrations=read_model.MIGRATIONS + read_model_sops.MIGRATIONS,
     projectors=(read_model.project, read_model_sops.project),

@@ -80,6 +80,9 @@ async def test_a_forgotten_customer_reads_forgotten_and_no_stream_ever_carried_t
         published = await eventually(lambda: collab_stream_bytes(collab))
         assert any(b"CRM-42" in b for b in published)  # the reference travels
         assert not clear_text_in(published)
+        # Not even sealed: the event store keeps the ciphertext, partners get the reference.
+        assert any(b"sealed.v1." in bytes(p) for p in payloads)
+        assert not any(b"sealed.v1." in b for b in published)
 
         forgotten = await hq.ForgetCustomer(request_id="f-1", customer_ref="CRM-42")
         again = await hq.ForgetCustomer(request_id="f-2", customer_ref="CRM-42")
