@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
-from services.analytics import network_model as model
+from kernel.store_directory import store_directory
 from services.analytics import read_model
 from services.analytics.domain.periods import Period
 from services.analytics.domain.pilot import (
@@ -56,12 +56,19 @@ class PilotQueries:
         on = min(period.end - timedelta(days=1), today)
 
         async def fetch(conn: AsyncConnection) -> PilotView:
-            s = model.stores.c
-            query = select(s.store_id).where(s.closed.is_(False))
-            if region:
-                query = query.where(s.region == region)
-            stores = list((await conn.execute(query)).scalars())
+            # The directory's open stores (what participation is checked against); over the
+            # network, also a participant the directory does not hold (yet).
+            s = store_directory.c
+            listed = select(s.store_id, s.region, s.closed)
+            directory = {r.store_id: r for r in await conn.execute(listed)}
             participations = await _participations(conn)
+            stores = [
+                store_id
+                for store_id, r in directory.items()
+                if not r.closed and (not region or r.region == region)
+            ]
+            if not region:
+                stores += [p for p in participations if p not in directory]
             split_on = split(stores, participations, on)
             values = await self.comparison.values(conn, stores, code, period, on)
             inside, outside = compare_groups(values, split_on)

@@ -15,7 +15,9 @@ from storemesh.analytics.events.v1 import events_pb2 as ev
 
 from kernel.clock import ManualClock
 from kernel.eventstore import events
+from services.analytics import network_model
 from tests.integration.analytics_fixtures import (
+    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
     day,
@@ -45,14 +47,27 @@ SZ01_DAYS = {"2026-11-03": 100_000, "2026-11-04": 200_000, "2026-11-05": 400_000
 SZ01_DAYS["2026-11-06"] = 600_000
 
 
+async def _profiles_projected(run: AnalyticsRun, *store_ids: str) -> None:
+    """Wait (bounded) until the stores' profiles reached analytics' KPI read model."""
+
+    async def probe() -> bool:
+        async with run.running.service.db.transaction("test.profiles") as conn:
+            found = set((await conn.execute(select(network_model.stores.c.store_id))).scalars())
+        return set(store_ids) <= found
+
+    await eventually(probe)
+
+
 async def test_hq_sets_the_pilot_and_the_comparison_splits_on_it(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:
-    for store_id in STORES:
+    for store_id in STORES[:3]:
         await cap.register(store_id)
+    await cap.register("FS01", region="Pearl River West")
     clock.set(datetime(2026, 11, 7, 10, 0, tzinfo=SHANGHAI))
     async with start_analytics() as run:
         await knows_stores(run, *STORES)
+        await _profiles_projected(run, *STORES)
         hq = run.client(mint("hq"))
         for on, labour in SZ01_DAYS.items():
             await hq.RecordOperatingReport(
@@ -98,6 +113,9 @@ async def test_hq_sets_the_pilot_and_the_comparison_splits_on_it(
         found = await hq.GetPilotComparison(
             indicator="revenue", period=day("2026-11-06"), window_days=2
         )
+        west = await hq.GetPilotComparison(
+            indicator="revenue", period=day("2026-11-06"), region="Pearl River West"
+        )
         bad_query = await failure(
             hq.GetPilotComparison(indicator="nope", period=day("2026-11-06"), window_days=-1)
         )
@@ -128,6 +146,9 @@ async def test_hq_sets_the_pilot_and_the_comparison_splits_on_it(
     [sz01] = found.stores
     assert (sz01.store_id, sz01.joined_on) == ("SZ01", "2026-11-05")
     assert (sz01.before, sz01.after, sz01.change) == (150_000, 500_000, 350_000)
+    assert (list(west.participants), list(west.not_yet)) == ([], ["FS01"])
+    assert not west.stores and not west.HasField("participants_mean")
+    assert west.HasField("not_yet_mean") and west.not_yet_mean == 0
     assert violated_fields(bad_query) == ["indicator", "window_days"]
     assert not_hq_query.code() == grpc.StatusCode.PERMISSION_DENIED
 
