@@ -1,4 +1,5 @@
-"""The streams of analytics' own facts: reports, targets and alarm lines, and their names."""
+"""The streams of analytics' own facts: reports, targets, alarm lines, pilot participation
+and publications, and their names."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from services.analytics.domain import NETWORK
 from services.analytics.domain.alarm_settings import AlarmSettings, alarm_settings
 from services.analytics.domain.operating_reports import OperatingReports, operating_report
 from services.analytics.domain.periods import Period
+from services.analytics.domain.pilot import PilotMembership, pilot_membership
 from services.analytics.domain.rankings import Published, ranking_publication
 from services.analytics.domain.targets import Targets, target
 from services.analytics.domain.warning_board import WarningBoard, warning_board
+from services.analytics.domain.weekly_report import WeekPublished, weekly_publication
 
 REPORTS: Aggregate[OperatingReports] = Aggregate(
     "operating-report", operating_report, OperatingReports, store_of=lambda e: e.store_id
@@ -31,6 +34,20 @@ RANKINGS: Aggregate[Published] = Aggregate(
     "ranking", ranking_publication, Published, store_of=lambda e: NETWORK
 )
 
+# One stream per store: HQ's latest decision on its pilot participation holds. A handful
+# of events a store, ever: no snapshot (its state holds dates, which JSON does not carry).
+PILOT: Aggregate[PilotMembership] = Aggregate(
+    "pilot",
+    pilot_membership,
+    PilotMembership,
+    store_of=lambda e: e.store_id,
+    snapshot_every=1_000_000,
+)
+# One stream per week: the network's weekly collaboration report, published once.
+WEEKLY_REPORTS: Aggregate[WeekPublished] = Aggregate(
+    "weekly-report", weekly_publication, WeekPublished, store_of=lambda e: NETWORK
+)
+
 
 def report_stream(store_id: str, period: Period) -> str:
     return REPORTS.stream_id(store_id, period.key)
@@ -42,3 +59,11 @@ def target_stream(store_id: str, indicator: str, year: int) -> str:
 
 def ranking_stream(period: Period) -> str:
     return RANKINGS.stream_id(period.key)
+
+
+def pilot_stream(store_id: str) -> str:
+    return PILOT.stream_id(store_id)
+
+
+def weekly_stream(week: Period) -> str:
+    return WEEKLY_REPORTS.stream_id(week.key)

@@ -1,6 +1,6 @@
-"""Analytics' command side: the facts it owns (DMS operating reports, HQ targets and alarm
-lines), each load-decide-record in one transaction; the store is checked against the local
-copy of capacity's directory inside it."""
+"""Analytics' command side: the facts it owns (DMS operating reports, HQ targets, alarm
+lines and pilot participation), each load-decide-record in one transaction; the store is
+checked against the local copy of capacity's directory inside it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from kernel.store_directory import store_status
 from services.analytics.aggregates import (
     ALARM_LINES,
     ALARM_LINES_STREAM,
+    PILOT,
     REPORTS,
     TARGETS,
+    pilot_stream,
     report_stream,
     target_stream,
 )
 from services.analytics.domain.alarm_settings import SetAlarmLine
 from services.analytics.domain.operating_reports import RecordOperatingReport
+from services.analytics.domain.pilot import SetPilotParticipation
 from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
 from services.analytics.projections import Projections
 from services.analytics.queries import AnalyticsQueries
@@ -26,6 +29,7 @@ from services.analytics.queries_comparison import ComparisonQueries, PeerGroups
 from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_dashboard import DashboardQueries
 from services.analytics.queries_kpis import KpiQueries
+from services.analytics.queries_pilot import PilotQueries
 from services.analytics.queries_reports import ReportQueries
 from services.analytics.queries_warnings import WarningQueries
 from services.analytics.scheduled import ArmTimers, Scheduled
@@ -42,8 +46,9 @@ class Analytics:
         self.dashboard = DashboardQueries(app, self.kpis, self.warnings)
         self.comparison = ComparisonQueries(app, self.kpis, peer_groups)
         self.reports = ReportQueries(app, self.kpis)
+        self.pilot = PilotQueries(app, self.comparison)
         self.projections = Projections(app.clock)
-        self.scheduled = Scheduled(app, self.contribution, self.kpis)
+        self.scheduled = Scheduled(app, self.contribution, self.kpis, self.reports)
         self.arming = ArmTimers(self.scheduled)
 
     async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:
@@ -86,17 +91,27 @@ class Analytics:
 
         return str(await self._handle(command, handler, request_id, str))
 
+    async def set_pilot_participation(self, command: SetPilotParticipation, request_id: str) -> str:
+        async def handler(uow: UnitOfWork) -> str:
+            known = await _store_known(uow, command.store_id)
+            stream = pilot_stream(command.store_id)
+            await uow.execute(PILOT, stream, replace(command, store_known=known))
+            return stream
+
+        return str(await self._handle(command, handler, request_id, str))
+
     async def _handle(
         self, command: Any, handler: Any, request_id: str, result_type: Any = None
     ) -> Any:
-        # store_known is the directory's answer, not the caller's: a retry after the store
-        # arrived in the directory is still the same request.
+        # store_known is the directory's answer and today the clock's, not the caller's: a
+        # retry after the store arrived in the directory, or on the next day, is still the
+        # same request.
         return await self.app.handle(
             command,
             handler,
             request_id=request_id,
             result_type=result_type,
-            context_fields=("store_known",),
+            context_fields=("store_known", "today"),
         )
 
 

@@ -4,8 +4,10 @@ targets, through the public API as a store's DMS and HQ would send them.
 Each store reports last month (Shanghai calendar); its figures scale domain.md's diagnosed
 store (8 bays, 850k revenue, 1,050k costs) by its bays, so the network has losers and
 winners to compare. HQ sets each store's yearly revenue and vehicles-in targets with the
-Spring Festival dip in February, and a CSI target of 90 for this month. Request ids are
-derived from what is loaded, so loading twice changes nothing.
+Spring Festival dip in February, and a CSI target of 90 for this month. HQ puts the field's
+month-1 pilot (Shenzhen + Guangzhou + Dongguan: SZ01, GZ01, DG01) into collaboration since
+the first of last month. Request ids are derived from what is loaded, so loading twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SPRING_FESTIVAL_MONTH = 2
 # The store directory fills from capacity's events a moment after capacity's demo part.
 DIRECTORY_WAIT_SECONDS = 15.0
+# domain.md's pilot of month 1: one store each in Shenzhen, Guangzhou and Dongguan.
+PILOT_STORES = ("SZ01", "GZ01", "DG01")
 
 
 def figures(store: DemoStore) -> ev.OperatingFigures:
@@ -123,7 +127,17 @@ async def load(channel: grpc.aio.Channel, metadata: Any) -> str:
             ),
             metadata=metadata,
         )
+    for store_id in PILOT_STORES:
+        await stub.SetPilotParticipation(
+            pb.SetPilotParticipationRequest(
+                request_id=request_id("pilot", store_id, last_month.isoformat()),
+                store_id=store_id,
+                joined_on=last_month.isoformat(),
+            ),
+            metadata=metadata,
+        )
     return (
         f"analytics: {len(STORES)} operating reports for {last_month:%Y-%m}, "
-        f"{today.year} revenue and vehicles-in targets (February dip), CSI targets"
+        f"{today.year} revenue and vehicles-in targets (February dip), CSI targets, "
+        f"pilot {'+'.join(PILOT_STORES)} since {last_month}"
     )

@@ -1,12 +1,10 @@
 """The analytics servicer: thin. Each RPC declares who may call it (kernel.access), then
-parses, acts, replies. RPCs whose read models are not built yet answer UNIMPLEMENTED with
-what they wait for (README.md, "Not built yet"), never INTERNAL."""
+parses, acts, replies."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import grpc
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
@@ -15,6 +13,7 @@ from kernel import access, paging
 from kernel.codec import decimal_fraction, to_proto
 from kernel.errors import NotFound
 from services.analytics import grpc_messages as messages
+from services.analytics import grpc_pilot as pilot
 from services.analytics import grpc_replies as replies
 from services.analytics.access import drill_down_store, scope_store
 from services.analytics.application import Analytics
@@ -278,14 +277,25 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         found = await self.analytics.reports.weekly(week, request.region, value)
         return replies.weekly_message(request.region, found)
 
-    @access.anyone_signed_in
-    async def GetPilotComparison(self, request: Any, context: Any) -> Any:
-        await _not_served(
-            context,
-            "the pilot comparison needs events saying which stores take part and since when "
-            "(no service records participation yet)",
+    # Pilot (试点): HQ decides who takes part; HQ and services compare.
+
+    @access.roles("hq", action="set pilot participation")
+    async def SetPilotParticipation(
+        self, request: pb.SetPilotParticipationRequest, context: Any
+    ) -> pb.PilotParticipation:
+        command = pilot.set_participation(request, self._today(), self._now())
+        await self.analytics.set_pilot_participation(command, request.request_id)
+        found = await self.analytics.pilot.participation(command.store_id)
+        if found is None:
+            raise NotFound("pilot participation", command.store_id)
+        return pilot.participation_message(found)
+
+    @access.roles("hq", "service", action="see the pilot comparison")
+    async def GetPilotComparison(
+        self, request: pb.GetPilotComparisonRequest, context: Any
+    ) -> pb.PilotComparison:
+        code, asked, window_days = pilot.comparison_request(request)
+        view = await self.analytics.pilot.pilot(
+            code, asked, request.region, window_days, self._today()
         )
-
-
-async def _not_served(context: Any, why: str) -> None:
-    await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"not served yet: {why}")
+        return pilot.comparison_message(code, asked, view)

@@ -31,53 +31,56 @@ class ReportQueries:
         self.kpis = kpis
 
     async def weekly(self, week: Period, region: str, lifetime_value_fen: int) -> WeeklyReport:
-        async def fetch(conn: AsyncConnection) -> WeeklyReport:
-            members = None
-            if region:
-                s = model.stores.c
-                query = select(s.store_id).where(s.region == region)
-                members = list((await conn.execute(query)).scalars())
-            t, u, d = model.transfers.c, model.supports.c, model.diversions.c
-            transfers = select(model.transfers).where(
-                t.completed_day >= week.start, t.completed_day < week.end
-            )
-            supports = select(model.supports).where(u.day >= week.start, u.day < week.end)
-            diversions = select(model.diversions).where(d.day >= week.start, d.day < week.end)
-            if members is not None:
-                transfers = transfers.where(t.requesting_store_id.in_(members))
-                supports = supports.where(u.host_store_id.in_(members))
-                diversions = diversions.where(d.from_store_id.in_(members))
-            return weekly_report(
-                week,
-                [
-                    TransferDone(
-                        transfer_id=r.transfer_id,
-                        response_minutes=Fraction(int(r.response_seconds or 0), 60),
-                        customer_retained=bool(r.customer_waiting),
-                    )
-                    for r in await conn.execute(transfers)
-                ],
-                [
-                    SupportDone(
-                        support_id=r.support_id,
-                        complex_fault_solved=bool(r.fault_solved),
-                        satisfaction=Fraction(r.rating_sum, r.rating_count)
-                        if r.rating_count
-                        else None,
-                    )
-                    for r in await conn.execute(supports)
-                ],
-                [
-                    # No compensation event exists yet (collab's SOP 3): 0 until it does.
-                    DiversionOffered(
-                        diversion_id=r.hold_id, accepted=bool(r.accepted), compensation_fen=0
-                    )
-                    for r in await conn.execute(diversions)
-                ],
-                lifetime_value_fen,
-            )
+        return await self.app.query(
+            lambda conn: self.weekly_in(conn, week, region, lifetime_value_fen)
+        )
 
-        return await self.app.query(fetch)
+    async def weekly_in(
+        self, conn: AsyncConnection, week: Period, region: str, lifetime_value_fen: int
+    ) -> WeeklyReport:
+        """The week's report of a region (empty: the network), inside a transaction."""
+        members = None
+        if region:
+            s = model.stores.c
+            query = select(s.store_id).where(s.region == region)
+            members = list((await conn.execute(query)).scalars())
+        t, u, d = model.transfers.c, model.supports.c, model.diversions.c
+        transfers = select(model.transfers).where(
+            t.completed_day >= week.start, t.completed_day < week.end
+        )
+        supports = select(model.supports).where(u.day >= week.start, u.day < week.end)
+        diversions = select(model.diversions).where(d.day >= week.start, d.day < week.end)
+        if members is not None:
+            transfers = transfers.where(t.requesting_store_id.in_(members))
+            supports = supports.where(u.host_store_id.in_(members))
+            diversions = diversions.where(d.from_store_id.in_(members))
+        return weekly_report(
+            week,
+            [
+                TransferDone(
+                    transfer_id=r.transfer_id,
+                    response_minutes=Fraction(int(r.response_seconds or 0), 60),
+                    customer_retained=bool(r.customer_waiting),
+                )
+                for r in await conn.execute(transfers)
+            ],
+            [
+                SupportDone(
+                    support_id=r.support_id,
+                    complex_fault_solved=bool(r.fault_solved),
+                    satisfaction=Fraction(r.rating_sum, r.rating_count) if r.rating_count else None,
+                )
+                for r in await conn.execute(supports)
+            ],
+            [
+                # No compensation event exists yet (collab's SOP 3): 0 until it does.
+                DiversionOffered(
+                    diversion_id=r.hold_id, accepted=bool(r.accepted), compensation_fen=0
+                )
+                for r in await conn.execute(diversions)
+            ],
+            lifetime_value_fen,
+        )
 
     async def diagnosis(self, store_id: str, month: Period) -> Diagnosis:
         async def fetch(conn: AsyncConnection) -> Diagnosis | None:

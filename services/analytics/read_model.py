@@ -5,7 +5,8 @@
 - `analytics_targets`: the target in force per store, indicator and period;
 - `analytics_warnings`: every warning raised, with when it was cleared (as_of reads);
 - `analytics_published`: each month's ranking and each quarter's or year's champions, as
-  published when the period closed.
+  published when the period closed;
+- `analytics_pilot`: each store HQ put into the pilot, since when and until when.
 
 The read models projected from the other services' events are in projections.py.
 """
@@ -38,6 +39,7 @@ from services.analytics.domain.operating_reports import (
     OperatingReportRecorded,
     OperatingReportSuperseded,
 )
+from services.analytics.domain.pilot import PilotParticipationSet
 from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
 from services.analytics.domain.targets import TargetSet
 from services.analytics.domain.warning_board import WarningCleared, WarningRaised
@@ -110,11 +112,29 @@ warnings = Table(
 )
 
 
+pilot = Table(
+    "analytics_pilot",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("joined_on", Date, nullable=False),
+    # The first day no longer in; NULL: still in.
+    Column("left_on", Date, nullable=True),
+    Column("set_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not pilot])
 
 
-MIGRATIONS = (Migration(1, "analytics: reports, targets, published rankings", _create),)
+def _create_pilot(conn: Connection) -> None:
+    pilot.create(conn, checkfirst=True)
+
+
+MIGRATIONS = (
+    Migration(1, "analytics: reports, targets, published rankings", _create),
+    Migration(3, "analytics: pilot participation", _create_pilot),
+)
 
 
 async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
@@ -208,4 +228,16 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
                 "set_at": event.occurred_at,
             },
             ["store_id", "indicator", "period_kind", "period_start"],
+        )
+    elif isinstance(event, PilotParticipationSet):
+        await upsert(
+            uow.conn,
+            pilot,
+            {
+                "store_id": event.store_id,
+                "joined_on": event.joined_on,
+                "left_on": event.left_on,
+                "set_at": event.occurred_at,
+            },
+            ["store_id"],
         )

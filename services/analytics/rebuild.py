@@ -76,6 +76,7 @@ async def _own(app: Application, batch: int, say: Say) -> int:
             read_model.targets,
             read_model.warnings,
             read_model.published,
+            read_model.pilot,
         ):
             await conn.execute(delete(table))
     after, done = 0, 0

@@ -2,8 +2,10 @@
 claims each under SKIP LOCKED): the daily close assesses every open store's day (one timer
 per store, so each is a short transaction), the monthly close publishes the month's contribution
 ranking (and at a quarter's or year's end its support champions), then re-arms itself for
-the next month. A timer due while every replica was down fires at the next start; a
-publication already made is not made again (the ranking stream records it once).
+the next month; the weekly close publishes the network's weekly collaboration report of
+the week just ended, then re-arms itself for the next week. A timer due while every
+replica was down fires at the next start; a publication already made is not made again
+(the ranking and weekly-report streams record each once).
 
 The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
 and then waits): inserted if absent, so a restart never moves or repeats it.
@@ -23,16 +25,19 @@ from kernel.application import Application, UnitOfWork
 from kernel.eventstore import timers
 from kernel.timers import TimerHandler
 from services.analytics import network_model as model
-from services.analytics.aggregates import RANKINGS, ranking_stream
+from services.analytics.aggregates import RANKINGS, WEEKLY_REPORTS, ranking_stream, weekly_stream
 from services.analytics.daily_close import close_store_day
 from services.analytics.domain.contribution import ranking, support_champions
 from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.rankings import NameSupportChampions, PublishRanking
+from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN, PublishWeeklyReport
 from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_kpis import KpiQueries
+from services.analytics.queries_reports import ReportQueries
 
 MONTHLY_CLOSE = "analytics.monthly-close"
 DAILY_CLOSE = "analytics.daily-close"
+WEEKLY_CLOSE = "analytics.weekly-close"
 # One per store and day, fanned out by the daily close: each store's assessment is a short
 # transaction of its own, shared among the replicas' timer runners.
 ASSESS_STORE = "analytics.assess-store"
@@ -43,17 +48,23 @@ SETTLE = timedelta(hours=1)
 
 class Scheduled:
     def __init__(
-        self, app: Application, contribution: ContributionQueries, kpis: KpiQueries
+        self,
+        app: Application,
+        contribution: ContributionQueries,
+        kpis: KpiQueries,
+        reports: ReportQueries,
     ) -> None:
         self.app = app
         self.contribution = contribution
         self.kpis = kpis
+        self.reports = reports
 
     def handlers(self) -> dict[str, TimerHandler]:
         return {
             MONTHLY_CLOSE: self.monthly_close,
             DAILY_CLOSE: self.daily_close,
             ASSESS_STORE: self.assess_store,
+            WEEKLY_CLOSE: self.weekly_close,
         }
 
     def day_closes_at(self, day: date) -> datetime:
@@ -82,6 +93,29 @@ class Scheduled:
     async def assess_store(self, uow: UnitOfWork, payload: Any) -> None:
         day = date.fromisoformat(str(payload["day"]))
         await close_store_day(uow, self.kpis, str(payload["store_id"]), day)
+
+    def week_closes_at(self, week: Period) -> datetime:
+        """When a week is closed: the Monday after it in the business zone, plus settling."""
+        zone = getattr(self.app.clock, "zone", None)
+        return datetime.combine(week.end, time(0), zone) + SETTLE
+
+    async def weekly_close(self, uow: UnitOfWork, payload: Any) -> None:
+        """The network's weekly collaboration report of the week ended, published once;
+        then the next week's close."""
+        week = Period.week_of(date.fromisoformat(str(payload["week"])))
+        report = await self.reports.weekly_in(uow.conn, week, "", CUSTOMER_LIFETIME_VALUE_FEN)
+        await uow.execute(
+            WEEKLY_REPORTS,
+            weekly_stream(week),
+            PublishWeeklyReport(report=report, at=self.app.clock.now()),
+        )
+        following = Period.week_of(week.end)
+        await uow.schedule(
+            WEEKLY_CLOSE,
+            WEEKLY_CLOSE,
+            self.week_closes_at(following),
+            {"week": following.start.isoformat()},
+        )
 
     def closes_at(self, month: Period) -> datetime:
         """When a month is closed: its end in the business zone, plus the settling time."""
@@ -121,12 +155,14 @@ class Scheduled:
         )
 
     async def arm(self) -> None:
-        """Today's and this month's closes, unless they are armed already."""
+        """Today's, this week's and this month's closes, unless they are armed already."""
         month = self.current_month()
         today = self.app.clock.business_day(self.app.clock.now())
+        week = Period.week_of(today)
         rows = [
             (MONTHLY_CLOSE, self.closes_at(month), {"month": month.key}),
             (DAILY_CLOSE, self.day_closes_at(today), {"day": today.isoformat()}),
+            (WEEKLY_CLOSE, self.week_closes_at(week), {"week": week.start.isoformat()}),
         ]
         async with self.app.db.transaction("analytics.arm timers") as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert

@@ -162,6 +162,8 @@ async def test_two_replicas_close_the_month_once(
                 break
         types = await recorded_types(one.running)
 
-    # The monthly close and the 29 daily closes from 2 to 30 November, each fired once.
-    assert fired == 1 + 29
+    # The monthly close, the 29 daily closes from 2 to 30 November and the weekly closes of
+    # the weeks starting 2, 9, 16 and 23 November, each fired once.
+    assert fired == 1 + 29 + 4
     assert types.count("ContributionRankingPublished") == 1
+    assert types.count("WeeklyCollaborationReportPublished") == 4

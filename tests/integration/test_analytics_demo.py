@@ -1,5 +1,5 @@
-"""Analytics' demo part: every store's report of last month and this year's targets,
-loaded once however often the demo loads."""
+"""Analytics' demo part: every store's report of last month, this year's targets and the
+month-1 pilot, loaded once however often the demo loads."""
 
 from __future__ import annotations
 
@@ -34,9 +34,16 @@ async def test_the_demo_loads_reports_and_targets_once(
             period=ev.Period(kind=ev.PERIOD_KIND_MONTH, start=last_month.isoformat()),
         )
         targets = await hq.ListTargets(store_id="SZ01", year=today.year, page_size=100)
+        pilot = await hq.GetPilotComparison(
+            indicator="revenue",
+            period=ev.Period(kind=ev.PERIOD_KIND_MONTH, start=last_month.isoformat()),
+        )
 
         assert said == again and said.startswith(f"analytics: {len(STORES)} operating reports")
         assert await event_count(run.running) == after_first
         assert report.figures.revenue.labour_fen == 42_000_000 * 16 // 8
         # 13 per yearly target (the year and its months) x 2, and this month's CSI.
         assert len(targets.targets) == 27
+        # domain.md's month-1 pilot: Shenzhen + Guangzhou + Dongguan.
+        assert list(pilot.participants) == sorted(demo.PILOT_STORES)
+        assert [s.joined_on for s in pilot.stores] == [last_month.isoformat()] * 3

@@ -330,15 +330,16 @@ async def test_stores_act_only_for_themselves_and_only_hq_sets_targets(
         assert await event_count(run.running) == before
 
 
-async def test_rpcs_not_built_yet_answer_unimplemented(
+async def test_an_empty_pilot_comparison_request_names_its_missing_fields(
     start_analytics: AnalyticsStarter, mint: Mint
 ) -> None:
+    """Every RPC is served now (the pilot was the last): nothing answers UNIMPLEMENTED."""
     async with start_analytics() as run:
         hq = run.client(mint("hq"))
-        errors = [await failure(hq.GetPilotComparison())]
+        error = await failure(hq.GetPilotComparison())
 
-        assert {e.code() for e in errors} == {grpc.StatusCode.UNIMPLEMENTED}
-        assert all("not served yet" in (e.details() or "") for e in errors)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(error) == ["indicator", "period.kind", "period.start"]
 
 
 async def test_analytics_asks_capacity_for_a_stores_peers(

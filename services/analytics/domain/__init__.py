@@ -7,14 +7,16 @@ from services.analytics.domain.operating_reports import (
     OperatingReportRecorded,
     OperatingReportSuperseded,
 )
+from services.analytics.domain.pilot import PilotParticipationSet
 from services.analytics.domain.rankings import ContributionRankingPublished, SupportChampionsNamed
 from services.analytics.domain.targets import TargetSet
 from services.analytics.domain.warning_board import WarningCleared, WarningRaised
+from services.analytics.domain.weekly_report import WeeklyCollaborationReportPublished
 
 NETWORK = "_network"  # the subject token of events that belong to no store
 
 # Every event the analytics context records, as `analytics.v1.<store_id>.<ClassName>`
-# (`analytics.v1._network.<ClassName>` for rankings, champions and alarm lines).
+# (`analytics.v1._network.<ClassName>` for rankings, champions, alarm lines and weekly reports).
 EVENT_TYPES: tuple[type, ...] = (
     OperatingReportRecorded,
     OperatingReportSuperseded,
@@ -24,4 +26,6 @@ EVENT_TYPES: tuple[type, ...] = (
     ContributionRankingPublished,
     SupportChampionsNamed,
     AlarmLineSet,
+    PilotParticipationSet,
+    WeeklyCollaborationReportPublished,
 )

@@ -3,10 +3,15 @@ participants against the stores not yet in, and each store before and after it j
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
+
+from kernel.decider import Decider
+from kernel.errors import RuleViolated, Violations
+from kernel.validation import store_code
+from services.analytics.domain import reasons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,3 +78,75 @@ def compare_groups(
         return sum(known, Fraction(0)) / len(known) if known else None
 
     return mean(split_on.participants), mean(split_on.not_yet)
+
+
+# HQ's decision: which stores take part and since when (one stream per store).
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPilotParticipation:
+    store_id: str
+    joined_on: date
+    left_on: date | None  # the first day no longer in; None: still in
+    today: date  # the business day the decision is recorded on
+    store_known: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotParticipationSet:
+    store_id: str
+    joined_on: date
+    left_on: date | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PilotMembership:
+    current: Participation | None = None
+
+
+def decide(
+    command: SetPilotParticipation, state: PilotMembership
+) -> Sequence[PilotParticipationSet]:
+    v = Violations()
+    store_code(v, "store_id", command.store_id)
+    if command.left_on is not None and command.left_on <= command.joined_on:
+        v.add("left_on", "must be after joined_on")
+    v.raise_if_any()
+    subject = f"pilot/{command.store_id}"
+    for name, day in (("joined_on", command.joined_on), ("left_on", command.left_on)):
+        if day is not None and day > command.today:
+            raise RuleViolated(
+                reasons.DATE_IN_THE_FUTURE, f"{name} {day} is after today {command.today}", subject
+            )
+    if not command.store_known:
+        raise RuleViolated(
+            reasons.UNKNOWN_STORE, f"store {command.store_id} is not in the directory", subject
+        )
+    wanted = Participation(
+        store_id=command.store_id, joined_on=command.joined_on, left_on=command.left_on
+    )
+    if state.current == wanted:
+        return []
+    return [
+        PilotParticipationSet(
+            store_id=command.store_id,
+            joined_on=command.joined_on,
+            left_on=command.left_on,
+            occurred_at=command.at,
+        )
+    ]
+
+
+def evolve(state: PilotMembership, event: PilotParticipationSet) -> PilotMembership:
+    return PilotMembership(
+        current=Participation(
+            store_id=event.store_id, joined_on=event.joined_on, left_on=event.left_on
+        )
+    )
+
+
+pilot_membership: Decider[PilotMembership, SetPilotParticipation, PilotParticipationSet] = Decider(
+    PilotMembership, decide, evolve
+)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
-from services.analytics.domain.periods import Period
+from kernel.decider import Decider
+from kernel.errors import InvalidArgument
+from services.analytics.domain.periods import Period, PeriodKind
 
 CUSTOMER_LIFETIME_VALUE_FEN = 80_000_00
 
@@ -115,3 +118,71 @@ def weekly_report(
 
 def _mean(values: Sequence[Fraction]) -> Fraction | None:
     return sum(values, Fraction(0)) / len(values) if values else None
+
+
+# The week's report of the network, published once after the week ended (stream per week).
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishWeeklyReport:
+    report: WeeklyReport
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeeklyCollaborationReportPublished:
+    week: Period
+    customer_lifetime_value_fen: int
+    transfers: int
+    average_response_minutes: Fraction | None
+    customers_retained: int
+    supports: int
+    complex_faults_solved: int
+    average_satisfaction: Fraction | None
+    diversions_offered: int
+    diversions_accepted: int
+    compensation_fen: int
+    value_created_fen: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WeekPublished:
+    done: bool = False
+
+
+def decide(
+    command: PublishWeeklyReport, state: WeekPublished
+) -> Sequence[WeeklyCollaborationReportPublished]:
+    week = command.report.week
+    if week.kind != PeriodKind.WEEK or not week.is_well_formed():
+        raise InvalidArgument.of("week", "must be a calendar week (Monday to Sunday)")
+    if state.done:
+        return []  # once published, the timer firing again changes nothing
+    r = command.report
+    return [
+        WeeklyCollaborationReportPublished(
+            week=week,
+            customer_lifetime_value_fen=r.customer_lifetime_value_fen,
+            transfers=r.transfers.count,
+            average_response_minutes=r.transfers.average_response_minutes,
+            customers_retained=r.transfers.customers_retained,
+            supports=r.supports.count,
+            complex_faults_solved=r.supports.complex_faults_solved,
+            average_satisfaction=r.supports.average_satisfaction,
+            diversions_offered=r.diversions.offered,
+            diversions_accepted=r.diversions.accepted,
+            compensation_fen=r.diversions.compensation_fen,
+            value_created_fen=r.value_created_fen,
+            occurred_at=command.at,
+        )
+    ]
+
+
+def evolve(state: WeekPublished, event: WeeklyCollaborationReportPublished) -> WeekPublished:
+    return WeekPublished(done=True)
+
+
+weekly_publication: Decider[
+    WeekPublished, PublishWeeklyReport, WeeklyCollaborationReportPublished
+] = Decider(WeekPublished, decide, evolve)

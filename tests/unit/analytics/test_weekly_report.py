@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from fractions import Fraction
 
+from kernel.testing.scenario import Scenario
 from services.analytics.domain.periods import Period
 from services.analytics.domain.weekly_report import (
     CUSTOMER_LIFETIME_VALUE_FEN,
     DiversionOffered,
+    PublishWeeklyReport,
     SupportDone,
     TransferDone,
+    WeeklyCollaborationReportPublished,
+    weekly_publication,
     weekly_report,
 )
 
@@ -62,3 +66,34 @@ def test_an_empty_week_has_no_averages() -> None:
     assert report.transfers.average_response_minutes is None
     assert report.diversions.acceptance_rate is None
     assert report.value_created_fen == 0
+
+
+def test_the_weekly_report_is_published_once() -> None:
+    at = datetime(2026, 11, 9, 1, 0, tzinfo=UTC)
+    week = Period.week_of(date(2026, 11, 2))
+    report = weekly_report(
+        week,
+        [TransferDone(transfer_id="T1", response_minutes=Fraction(50), customer_retained=True)],
+        [],
+        [DiversionOffered(diversion_id="D1", accepted=True, compensation_fen=200_00)],
+    )
+    scenario = Scenario(weekly_publication)
+    published = WeeklyCollaborationReportPublished(
+        week=week,
+        customer_lifetime_value_fen=80_000_00,
+        transfers=1,
+        average_response_minutes=Fraction(50),
+        customers_retained=1,
+        supports=0,
+        complex_faults_solved=0,
+        average_satisfaction=None,
+        diversions_offered=1,
+        diversions_accepted=1,
+        compensation_fen=200_00,
+        value_created_fen=160_000_00,
+        occurred_at=at,
+    )
+    scenario.given().when(PublishWeeklyReport(report=report, at=at)).then(published)
+    scenario.given(published).when(PublishWeeklyReport(report=report, at=at)).then_nothing_happens()
+    wrong = weekly_report(Period.month(2026, 11), [], [], [])
+    scenario.given().when(PublishWeeklyReport(report=wrong, at=at)).then_invalid("week")
