@@ -19,6 +19,9 @@ TITLE = "9. Analytics: rebuild, projection lag, network dashboard"
 @dataclass(frozen=True)
 class AnalyticsSizes:
     rebuild_events: int
+    lag_paced_clients: int
+    lag_paced_calls: int
+    lag_pause: float
     lag_clients: int
     lag_calls: int
     lag_seconds: float
@@ -28,8 +31,8 @@ class AnalyticsSizes:
     dashboard_warmup: int
 
 
-FULL = AnalyticsSizes(20_000, 4, 2_000, 15.0, 2_000, 40, 15.0, 2)
-QUICK = AnalyticsSizes(2_000, 4, 200, 5.0, 200, 20, 5.0, 1)
+FULL = AnalyticsSizes(20_000, 1, 100, 0.1, 4, 2_000, 15.0, 2_000, 40, 15.0, 2)
+QUICK = AnalyticsSizes(2_000, 1, 30, 0.1, 4, 200, 5.0, 200, 20, 5.0, 1)
 
 
 def _ms(value: float) -> str:
@@ -40,8 +43,22 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     sizes = QUICK if ctx.sizes.mode == "quick" else FULL
     rebuilt = await analytics_rebuild.measure(ctx, sizes.rebuild_events)
     _report_rebuild(report, rebuilt)
-    lag = await analytics_lag.measure(ctx, sizes.lag_clients, sizes.lag_calls, sizes.lag_seconds)
-    _report_lag(report, lag, sizes)
+    steps = [
+        analytics_lag.Step(
+            "paced",
+            sizes.lag_paced_clients,
+            sizes.lag_paced_calls,
+            sizes.lag_seconds,
+            sizes.lag_pause,
+        ),
+        analytics_lag.Step(
+            "full speed", sizes.lag_clients, sizes.lag_calls, sizes.lag_seconds, 0.0
+        ),
+    ]
+    results, raw, raw_lags = await analytics_lag.measure(
+        ctx, steps, sizes.lag_clients, sizes.lag_calls, sizes.lag_seconds
+    )
+    _report_lag(report, results, raw, raw_lags, sizes)
     dash = await analytics_dashboard.measure(
         ctx,
         sizes.dashboard_stores,
@@ -96,53 +113,76 @@ def _report_rebuild(report: SectionReport, r: analytics_rebuild.RebuildResult) -
     report.figures.append(Figure(f"Analytics rebuild, {r.events:,} events", rate, "events/s"))
 
 
-def _report_lag(report: SectionReport, r: analytics_lag.LagResult, sizes: AnalyticsSizes) -> None:
-    raw_ok = r.raw.ok if r.raw else 0
-    lag_rows = [
-        [
-            "raw: JetStream publish (acked) to delivery, same NATS",
-            str(len(r.raw_lags)),
-            _ms(analytics_lag.percentile(r.raw_lags, 50)),
-            _ms(analytics_lag.percentile(r.raw_lags, 99)),
-            _ms(max(r.raw_lags, default=0.0)),
-            str(raw_ok - len(r.raw_lags)),
-        ],
-        [
-            "**RequestParts reply to its count in `analytics_store_days`**",
-            str(len(r.lags)),
-            _ms(analytics_lag.percentile(r.lags, 50)),
-            _ms(analytics_lag.percentile(r.lags, 99)),
-            _ms(max(r.lags, default=0.0)),
-            str(r.missing),
-        ],
+def _lag_row(what: str, lags: list[float], missing: int) -> list[str]:
+    return [
+        what,
+        str(len(lags)),
+        _ms(analytics_lag.percentile(lags, 50)),
+        _ms(analytics_lag.percentile(lags, 99)),
+        _ms(max(lags, default=0.0)),
+        str(missing),
     ]
+
+
+def _report_lag(
+    report: SectionReport,
+    results: list[analytics_lag.LagResult],
+    raw: LoadResult,
+    raw_lags: list[float],
+    sizes: AnalyticsSizes,
+) -> None:
+    rows = [_lag_row("raw: JetStream publish (acked) to delivery, same NATS", raw_lags, 0)]
+    rows[0][-1] = str(raw.ok - len(raw_lags))
+    loads = []
+    for r in results:
+        rows.append(
+            _lag_row(f"**{r.step.label}: reply to its count in analytics**", r.lags, r.missing)
+        )
+        drained = len(r.lags) / r.drain_seconds if r.drain_seconds else 0.0
+        load = load_row(r.commands, r.step.label, 0.0)
+        load[8] = f"projected {num(drained)}/s"
+        loads.append(load)
     report.add(
         "### 9b. Projection lag: inventory command to analytics' read model",
         "",
-        f"**Sizes:** {sizes.lag_clients} clients, RequestParts over gRPC until"
-        f" {sizes.lag_calls:,} calls or {sizes.lag_seconds:g} s (every"
-        f" {analytics_lag.SHORTAGE_EVERY}th asks for more than stocked: a ShortageRecorded);"
-        f" {r.commands.ok:,} commands made.",
+        f"**Sizes:** two steps of RequestParts over gRPC: *paced*, {sizes.lag_paced_clients}"
+        f" client waiting {sizes.lag_pause * 1000:g} ms after each reply (until"
+        f" {sizes.lag_paced_calls} calls or {sizes.lag_seconds:g} s), then *full speed*,"
+        f" {sizes.lag_clients} clients in a closed loop (until {sizes.lag_calls:,} calls or"
+        f" {sizes.lag_seconds:g} s); every {analytics_lag.SHORTAGE_EVERY}th request asks for"
+        " more than stocked (a ShortageRecorded).",
         "",
         "Inventory and analytics run in this process, each on its own database, on one NATS"
         " namespace: inventory's relay publishes each event, analytics' durable subscription"
         " projects it (inbox claim and counter in one transaction). Each client works on its"
         " own store; a bare psycopg connection polls the stores' counters every"
-        f" {analytics_lag.POLL_SECONDS * 1000:g} ms (it made {r.polls:,} polls). The k-th"
-        " request of a store has reached the read model when the store's count reaches k; its"
-        " lag is that moment minus the moment its client had the reply (the reply leaves after"
-        " the commit: the lag is over-stated by at most one poll, under-stated by the reply's"
-        " way back). Baseline: the same number of messages from the same number of clients,"
-        " JetStream `publish` (acknowledged) to delivery at an ordered push consumer.",
+        f" {analytics_lag.POLL_SECONDS * 1000:g} ms. The k-th request of a store has reached"
+        " the read model when the store's count reaches k; its lag is that moment minus the"
+        " moment its client had the reply (the reply leaves after the commit: the lag is"
+        " over-stated by at most one poll, under-stated by the reply's way back). Baseline:"
+        f" {raw.ok:,} messages from {raw.clients} clients, JetStream `publish` (acknowledged)"
+        " to delivery at an ordered push consumer, on the same NATS server.",
         "",
     )
-    report.table(("What", "Samples", "p50 ms", "p99 ms", "max ms", "Missing"), lag_rows)
-    load = load_row(r.commands, "RequestParts (the load behind the lag)", 0.0)
-    load[8] = "—"
-    report.table(LOAD_HEADER, [load])
-    report.figures.append(
-        Figure("Projection lag p99, RequestParts to analytics", percentile_ms(r.lags, 99), "ms")
+    report.table(("What", "Samples", "p50 ms", "p99 ms", "max ms", "Missing"), rows)
+    report.add(
+        "The load behind each step (*projected/s*: events counted in the read model per"
+        " second, from the step's first reply to its last effect seen; when it is below the"
+        " command rate the subscription falls behind and the lag is a queue; the paced step's"
+        " latencies include its pause):",
+        "",
     )
+    header = list(LOAD_HEADER)
+    header[8] = "Projection"
+    report.table(header, loads)
+    for r in results:
+        report.figures.append(
+            Figure(
+                f"Projection lag p99, RequestParts to analytics, {r.step.label}",
+                percentile_ms(r.lags, 99),
+                "ms",
+            )
+        )
 
 
 def percentile_ms(values: list[float], p: float) -> float:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from nats.js.api import DeliverPolicy
@@ -37,15 +38,23 @@ SHORTAGE_EVERY = 8  # every 8th request asks for more than there is: a ShortageR
 STOCK = 100_000  # a shortage asks for more: within kernel.validation.MAX_QUANTITY
 
 
+@dataclass(frozen=True)
+class Step:
+    label: str
+    clients: int
+    calls: int
+    seconds: float
+    pause: float  # seconds each client waits after a reply: 0 is a closed loop at full speed
+
+
 @dataclass
 class LagResult:
-    clients: int
+    step: Step
     commands: LoadResult
     lags: list[float] = field(default_factory=list)  # seconds
     missing: int = 0
     polls: int = 0
-    raw: LoadResult | None = None
-    raw_lags: list[float] = field(default_factory=list)
+    drain_seconds: float = 0.0  # first reply to the last effect seen
 
     @staticmethod
     def ms(values: list[float], p: float) -> float:
@@ -92,79 +101,94 @@ class _Poller:
         return sum(len(v) for v in self.seen.values())
 
 
+async def _register_part(stub: Any, md: Any) -> None:
+    await stub.RegisterPart(
+        pb.RegisterPartRequest(
+            request_id=str(uuid.uuid4()),
+            part=pb.Part(
+                part_number="P-LAG",
+                name="Bench part",
+                category="bench",
+                unit="pcs",
+                unit_cost_fen=1_000,
+            ),
+        ),
+        metadata=md,
+        timeout=CALL_TIMEOUT,
+    )
+
+
+async def _step(stub: Any, md: Any, an_url: str, step: Step, n: int) -> LagResult:
+    stores = [f"LAG{n}-{c:02d}" for c in range(step.clients)]
+    replies: dict[str, list[float]] = {s: [] for s in stores}
+    poller = _Poller(an_url, stores)
+    polling = asyncio.create_task(poller.run())
+
+    async def request(client: int, seq: int) -> None:
+        store = stores[client]
+        await stub.RequestParts(
+            pb.RequestPartsRequest(
+                request_id=str(uuid.uuid4()),
+                store_id=store,
+                part_number="P-LAG",
+                repair_order=f"RO-{client}-{seq}",
+                quantity=STOCK * 2 if seq % SHORTAGE_EVERY == 0 else 1,
+            ),
+            metadata=md,
+            timeout=CALL_TIMEOUT,
+        )
+        replies[store].append(time.perf_counter())
+        if step.pause:
+            await asyncio.sleep(step.pause)
+
+    try:
+        await _stock(stub, md, stores)
+        load = await closed_loop(
+            step.label, step.clients, request, max_calls=step.calls, max_seconds=step.seconds
+        )
+        expected = sum(len(v) for v in replies.values())
+        for _ in range(round(SETTLE_SECONDS / 0.05)):  # bounded: until all are seen
+            if poller.total() >= expected:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        poller.stop.set()
+        await polling
+    result = LagResult(step, load, polls=poller.polls)
+    first_reply = min((v[0] for v in replies.values() if v), default=0.0)
+    last_seen = max((v[-1] for v in poller.seen.values() if v), default=0.0)
+    result.drain_seconds = max(0.0, last_seen - first_reply)
+    for store in stores:
+        sent, seen = replies[store], poller.seen[store]
+        result.lags += [s - r for r, s in zip(sent, seen, strict=False)]
+        result.missing += max(0, len(sent) - len(seen))
+    return result
+
+
+async def _stock(stub: Any, md: Any, stores: list[str]) -> None:
+    for store in stores:
+        await stub.ReceiveStock(
+            pb.ReceiveStockRequest(
+                request_id=str(uuid.uuid4()), store_id=store, part_number="P-LAG", quantity=STOCK
+            ),
+            metadata=md,
+            timeout=CALL_TIMEOUT,
+        )
+
+
 async def _commands(
-    ctx: BenchContext, clients: int, calls: int, seconds: float, inv_url: str, an_url: str
-) -> LagResult:
+    ctx: BenchContext, steps: list[Step], inv_url: str, an_url: str
+) -> list[LagResult]:
     async with (
         ctx.namespace("anlag") as ns,
         _analytics(ctx, an_url, ns),
         ctx.inventory(inv_url, ns) as inventory,
     ):
         stub = pb_grpc.InventoryServiceStub(inventory.channel)
-        md = inventory.metadata
-        stores = [f"LAG{c:02d}" for c in range(clients)]
-        await stub.RegisterPart(
-            pb.RegisterPartRequest(
-                request_id=str(uuid.uuid4()),
-                part=pb.Part(
-                    part_number="P-LAG",
-                    name="Bench part",
-                    category="bench",
-                    unit="pcs",
-                    unit_cost_fen=1_000,
-                ),
-            ),
-            metadata=md,
-            timeout=CALL_TIMEOUT,
-        )
-        for store in stores:
-            await stub.ReceiveStock(
-                pb.ReceiveStockRequest(
-                    request_id=str(uuid.uuid4()),
-                    store_id=store,
-                    part_number="P-LAG",
-                    quantity=STOCK,
-                ),
-                metadata=md,
-                timeout=CALL_TIMEOUT,
-            )
-        replies: dict[str, list[float]] = {s: [] for s in stores}
-        poller = _Poller(an_url, stores)
-        polling = asyncio.create_task(poller.run())
-
-        async def request(client: int, seq: int) -> None:
-            store = stores[client]
-            await stub.RequestParts(
-                pb.RequestPartsRequest(
-                    request_id=str(uuid.uuid4()),
-                    store_id=store,
-                    part_number="P-LAG",
-                    repair_order=f"RO-{client}-{seq}",
-                    quantity=STOCK * 2 if seq % SHORTAGE_EVERY == 0 else 1,
-                ),
-                metadata=md,
-                timeout=CALL_TIMEOUT,
-            )
-            replies[store].append(time.perf_counter())
-
-        try:
-            load = await closed_loop(
-                "RequestParts", clients, request, max_calls=calls, max_seconds=seconds
-            )
-            expected = sum(len(v) for v in replies.values())
-            for _ in range(round(SETTLE_SECONDS / 0.05)):  # bounded: until all are seen
-                if poller.total() >= expected:
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            poller.stop.set()
-            await polling
-    result = LagResult(clients, load, polls=poller.polls)
-    for store in stores:
-        sent, seen = replies[store], poller.seen[store]
-        result.lags += [s - r for r, s in zip(sent, seen, strict=False)]
-        result.missing += max(0, len(sent) - len(seen))
-    return result
+        await _register_part(stub, inventory.metadata)
+        return [
+            await _step(stub, inventory.metadata, an_url, step, n) for n, step in enumerate(steps)
+        ]
 
 
 async def _raw_nats(
@@ -220,8 +244,10 @@ async def _raw_nats(
             await connection.close()
 
 
-async def measure(ctx: BenchContext, clients: int, calls: int, seconds: float) -> LagResult:
+async def measure(
+    ctx: BenchContext, steps: list[Step], raw_clients: int, raw_calls: int, seconds: float
+) -> tuple[list[LagResult], LoadResult, list[float]]:
     async with ctx.database("anlaginv") as inv_url, ctx.database("anlagan") as an_url:
-        result = await _commands(ctx, clients, calls, seconds, inv_url, an_url)
-    result.raw, result.raw_lags = await _raw_nats(ctx, clients, calls, seconds)
-    return result
+        results = await _commands(ctx, steps, inv_url, an_url)
+    raw, raw_lags = await _raw_nats(ctx, raw_clients, raw_calls, seconds)
+    return results, raw, raw_lags
