@@ -31,7 +31,7 @@ class AnalyticsSizes:
     dashboard_warmup: int
 
 
-FULL = AnalyticsSizes(20_000, 1, 100, 0.1, 4, 2_000, 15.0, 2_000, 40, 15.0, 2)
+FULL = AnalyticsSizes(20_000, 1, 100, 0.1, 4, 2_000, 10.0, 2_000, 20, 30.0, 2)
 QUICK = AnalyticsSizes(2_000, 1, 30, 0.1, 4, 200, 5.0, 200, 20, 5.0, 1)
 
 
