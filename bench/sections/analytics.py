@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import BenchContext
-from bench.load import LoadResult
+from bench.load import LoadResult, percentile
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row, num
 from bench.sections import analytics_dashboard, analytics_lag, analytics_rebuild
 
@@ -117,8 +117,8 @@ def _lag_row(what: str, lags: list[float], missing: int) -> list[str]:
     return [
         what,
         str(len(lags)),
-        _ms(analytics_lag.percentile(lags, 50)),
-        _ms(analytics_lag.percentile(lags, 99)),
+        _ms(percentile(lags, 50)),
+        _ms(percentile(lags, 99)),
         _ms(max(lags, default=0.0)),
         str(missing),
     ]
@@ -186,7 +186,7 @@ def _report_lag(
 
 
 def percentile_ms(values: list[float], p: float) -> float:
-    return analytics_lag.percentile(values, p) * 1000
+    return percentile(values, p) * 1000
 
 
 def _report_dashboard(
