@@ -114,7 +114,7 @@ FULL = Sizes(
     match_warmup_calls=50,
     match_concurrency=(1, 8),
     match_max_seconds=20.0,
-    section_timeout_seconds=240.0,
+    section_timeout_seconds=360.0,  # analytics (9): a 20,000-event rebuild at ~200 events/s
 )
 
 QUICK = Sizes(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bench.context import BenchContext
 from bench.report import SectionReport
 from bench.sections import (
+    analytics,
     capacity,
     eventstore_appends,
     inventory_commands,
@@ -42,4 +43,5 @@ REGISTRY: tuple[Section, ...] = (
     Section("workforce", workforce_match.TITLE, workforce_match.run),
     Section("stocksync", stock_sync.TITLE, stock_sync.run),
     Section("sagas", transfer_sagas.TITLE, transfer_sagas.run),
+    Section("analytics", analytics.TITLE, analytics.run),
 )
