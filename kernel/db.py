@@ -208,6 +208,20 @@ async def upsert(
     await conn.execute(statement, values)
 
 
+async def upsert_many(
+    conn: Any,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    increment: Sequence[str] = (),
+) -> None:
+    """`upsert` of many rows of one shape in one executemany."""
+    if rows:
+        statement = _upsert_statement(table, tuple(rows[0]), tuple(keys), tuple(increment))
+        await conn.execute(statement, list(rows))
+
+
 _UPSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
