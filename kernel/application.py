@@ -402,7 +402,8 @@ class Application:
                         logged = CommandLogRow(
                             request_id, command_type, digest, to_json(result), self.clock.now()
                         )
-                    await write(conn, list(uow.armed.values()), logged, uow.deferred)
+                    # Last in the transaction: it may commit it in the same round trip.
+                    await write(conn, list(uow.armed.values()), logged, uow.deferred, commit=True)
                 self.cache.keep(uow.seen)
                 if uow.recorded:
                     self.notify_committed()

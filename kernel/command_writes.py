@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from kernel.db import UtcDateTime, upsert, upsert_many
+from kernel.db import UtcDateTime, driver_execute, upsert, upsert_many
 from kernel.eventstore import command_log, timers
 
 
@@ -114,12 +114,16 @@ async def write(
     armed: Sequence[TimerRow],
     logged: CommandLogRow | None,
     deferred: DeferredUpserts | None = None,
-) -> None:
+    *,
+    commit: bool = False,
+) -> bool:
     """Arm (or re-arm) the timers, write the deferred read-model rows and log the command,
-    in the caller's transaction.
+    in the caller's transaction. With `commit`, on PostgreSQL, also commit it; returns
+    whether it did (the caller's own commit then finds nothing to do).
 
-    On PostgreSQL one statement, straight to the psycopg connection: a reservation paid a
-    round trip and SQLAlchemy's statement handling for each of the three.
+    On PostgreSQL one statement, straight to the psycopg connection, and the COMMIT in the
+    same pipeline: a reservation paid a round trip and SQLAlchemy's statement handling for
+    each of the four.
     """
     groups = deferred.by_shape() if deferred else {}
     if conn.dialect.name != "postgresql":
@@ -130,7 +134,7 @@ async def write(
             await upsert(conn, timers, timer.values(), ["timer_id"])
         if logged is not None:
             await conn.execute(command_log.insert(), vars(logged))
-        return
+        return False
     inline: list[tuple[UpsertShape, list[dict[str, Any]]]] = []
     for shape, rows in groups.items():
         if len(rows) > _MAX_ROWS_IN_STATEMENT or _casts(shape) is None:
@@ -138,7 +142,7 @@ async def write(
         else:
             inline.append((shape, rows))
     if not armed and logged is None and not inline:
-        return
+        return False
     params: dict[str, Any] = {}
     for i, timer in enumerate(armed):
         params.update(
@@ -160,9 +164,8 @@ async def write(
     statement = _statement(
         len(armed), logged is not None, tuple((shape, len(rows)) for shape, rows in inline)
     )
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    await driver.execute(statement, params)
+    await driver_execute(conn, statement, params, commit=commit)
+    return commit
 
 
 @functools.cache

@@ -5,6 +5,7 @@ when the command fails, a replayed request writes nothing again."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +16,22 @@ from sqlalchemy import JSON, BigInteger, Column, MetaData, String, Table, select
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.db import Database, UtcDateTime
-from kernel.eventstore import RecordedEvent, command_log, timers
+from kernel.eventstore import EventStore, RecordedEvent, command_log, timers
 from services.inventory.domain.commands import ReceiveStock
-from tests.integration.kernel_fixtures import POSITIONS, REGISTRY, any_db, receive
+from tests.integration.kernel_fixtures import (
+    POSITIONS,
+    REGISTRY,
+    any_db,
+    count_effects,
+    count_events,
+    db,
+    effects,
+    migrated,
+    receive,
+    stock_event,
+)
 
-__all__ = ["any_db"]
+__all__ = ["any_db", "db"]
 
 view_metadata = MetaData()
 tallies = Table(
@@ -177,3 +189,54 @@ async def test_outside_a_command_the_row_is_written_at_once(
 
 def _receipt(app: Application) -> Any:
     return ReceiveStock("SZ01", "P-1", 4, "ref", app.clock.now())
+
+
+# PostgreSQL: BEGIN sent with the first statement, COMMIT with the last
+
+
+async def test_a_transaction_begun_by_sqlalchemy_still_rolls_back(db: Database) -> None:
+    """psycopg runs in autocommit mode; the kernel's BEGIN must precede SQLAlchemy's
+    first statement, or that statement would stay when the transaction fails."""
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute(effects.insert().values(key="k"))
+            raise RuntimeError("fails after a write")
+    assert await count_effects(db) == 0
+
+
+async def test_a_transaction_begun_by_an_append_still_rolls_back(db: Database) -> None:
+    """The append goes straight to psycopg, with the BEGIN in its pipeline."""
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await EventStore().append(conn, "s/1", 0, [stock_event()], ManualClock().now())
+            await conn.execute(effects.insert().values(key="k"))
+            raise RuntimeError("fails after two writes")
+    assert await count_events(db) == 0
+    assert await count_effects(db) == 0
+
+
+async def test_a_command_on_a_cached_stream_takes_two_round_trips(pg_url: str) -> None:
+    """BEGIN and the append; the projection, timer, command log and COMMIT. Counted in
+    libpq's trace of the connection: one Sync message per round trip."""
+    db = await migrated(pg_url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(view_metadata.create_all)
+        app = Application(db, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)), [tally])
+        await receive(app, "SZ01", "P-1", 1, request_id="r1")  # loads the stream
+        async with db.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        with tempfile.TemporaryFile("w+") as trace:
+            driver.pgconn.trace(trace.fileno())
+            try:
+                assert await receive(app, "SZ01", "P-1", 2, request_id="r2") == 3
+            finally:
+                driver.pgconn.untrace()
+            trace.seek(0)
+            sent = [line.split("\t")[3].strip() for line in trace if line.split("\t")[1] == "F"]
+        assert sent.count("Sync") == 2
+        assert "Query" not in sent  # no BEGIN or COMMIT of their own
+        assert [(r.on_hand, r.receipts) for r in await rows(db)] == [(3, 22)]
+    finally:
+        await db.dispose()
