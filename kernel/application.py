@@ -12,14 +12,20 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from opentelemetry import trace
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.aggregate_cache import AggregateCache, Entry
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
-from kernel.command_writes import CommandLogRow, TimerRow, write
-from kernel.db import Database
+from kernel.command_writes import (
+    CommandLogRow,
+    DeferredUpserts,
+    TimerRow,
+    UpsertShape,
+    write,
+)
+from kernel.db import Database, upsert
 from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
 from kernel.events import EventRegistry
@@ -135,6 +141,8 @@ class UnitOfWork:
     armed: dict[str, TimerRow] | None = None
     # Appends waiting for the end of an `appends_batched` block, by stream (None: none).
     batched: dict[str, _Queued] | None = None
+    # Read-model rows written with the command log at the end; None: written at once.
+    deferred: DeferredUpserts | None = None
 
     @property
     def unguarded(self) -> set[str]:
@@ -284,6 +292,23 @@ class UnitOfWork:
         else:
             self.armed[timer_id] = timer
 
+    async def upsert_at_end(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        keys: Sequence[str],
+        *,
+        increment: Sequence[str] = (),
+    ) -> None:
+        """A projector's upsert of a read-model row, sent with the command log as the
+        command ends (on PostgreSQL in the same statement): one row per key, the last
+        write wins and `increment` columns add up. Nothing in the command may read the
+        row back or write it another way. Outside `handle` it is written at once."""
+        if self.deferred is None:
+            await upsert(self.conn, table, values, keys, increment=increment)
+            return
+        self.deferred.add(UpsertShape(table, tuple(values), tuple(keys), tuple(increment)), values)
+
     async def cancel_timer(self, timer_id: str) -> None:
         if self.armed is not None:
             self.armed.pop(timer_id, None)
@@ -376,7 +401,7 @@ class Application:
                         conn, read_cached=not fresh and attempt < self.max_attempts
                     )
                     uow.metadata.update(request_id=request_id or "", command=command_type)
-                    uow.armed = {}
+                    uow.armed, uow.deferred = {}, DeferredUpserts()
                     result = await handler(uow)
                     await self._check_unguarded(uow)
                     logged = None
@@ -384,7 +409,8 @@ class Application:
                         logged = CommandLogRow(
                             request_id, command_type, digest, to_json(result), self.clock.now()
                         )
-                    await write(conn, list(uow.armed.values()), logged)
+                    # Last in the transaction: it may commit it in the same round trip.
+                    await write(conn, list(uow.armed.values()), logged, uow.deferred, commit=True)
                 self.cache.keep(uow.seen)
                 if uow.recorded:
                     self.notify_committed()

@@ -1,5 +1,6 @@
-"""The rows a command writes besides its events (timers armed, the command log), sent in
-as few round trips as its transaction allows."""
+"""The rows a command writes besides its events (timers armed, the command log, the
+read-model rows its projectors deferred), sent in as few round trips as its transaction
+allows."""
 
 from __future__ import annotations
 
@@ -10,9 +11,25 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Json
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from kernel.db import upsert
+from kernel.db import UtcDateTime, driver_execute, upsert, upsert_many
 from kernel.eventstore import command_log, timers
 
 
@@ -45,22 +62,87 @@ class CommandLogRow:
     recorded_at: datetime
 
 
-async def write(
-    conn: AsyncConnection, armed: Sequence[TimerRow], logged: CommandLogRow | None
-) -> None:
-    """Arm (or re-arm) the timers and log the command, in the caller's transaction.
+@dataclass(frozen=True)
+class UpsertShape:
+    """What the rows of one deferred upsert have in common."""
 
-    On PostgreSQL one statement, straight to the psycopg connection: a reservation paid a
-    round trip and SQLAlchemy's statement handling for each of the two.
+    table: Table
+    columns: tuple[str, ...]
+    keys: tuple[str, ...]
+    increment: tuple[str, ...] = ()
+
+
+@dataclass
+class DeferredUpserts:
+    """Read-model rows a unit of work writes once, at its end: one row per key, however
+    often its projectors wrote it (a later write replaces an earlier one, its `increment`
+    columns add up). So one statement can carry them all: a data-modifying CTE may touch
+    each row only once."""
+
+    rows: dict[tuple[UpsertShape, tuple[Any, ...]], dict[str, Any]]
+
+    def __init__(self) -> None:
+        self.rows = {}
+
+    def add(self, shape: UpsertShape, values: dict[str, Any]) -> None:
+        key = (shape, tuple(values[k] for k in shape.keys))
+        earlier = self.rows.get(key)
+        if earlier is not None and shape.increment:
+            values = {
+                **values,
+                **{c: earlier[c] + values[c] for c in shape.increment},
+            }
+        self.rows[key] = values
+
+    def by_shape(self) -> dict[UpsertShape, list[dict[str, Any]]]:
+        grouped: dict[UpsertShape, list[dict[str, Any]]] = {}
+        for (shape, _), values in self.rows.items():
+            grouped.setdefault(shape, []).append(values)
+        return grouped
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+# A group past this many rows goes in an executemany of its own (a statement's parameters
+# are limited to 65,535; a batch command's rows are better sent that way anyway).
+_MAX_ROWS_IN_STATEMENT = 100
+
+
+async def write(
+    conn: AsyncConnection,
+    armed: Sequence[TimerRow],
+    logged: CommandLogRow | None,
+    deferred: DeferredUpserts | None = None,
+    *,
+    commit: bool = False,
+) -> bool:
+    """Arm (or re-arm) the timers, write the deferred read-model rows and log the command,
+    in the caller's transaction. With `commit`, on PostgreSQL, also commit it; returns
+    whether it did (the caller's own commit then finds nothing to do).
+
+    On PostgreSQL one statement, straight to the psycopg connection, and the COMMIT in the
+    same pipeline: a reservation paid a round trip and SQLAlchemy's statement handling for
+    each of the four.
     """
-    if not armed and logged is None:
-        return
+    groups = deferred.by_shape() if deferred else {}
     if conn.dialect.name != "postgresql":
+        for shape, rows in groups.items():
+            for values in rows:
+                await upsert(conn, shape.table, values, shape.keys, increment=shape.increment)
         for timer in armed:
             await upsert(conn, timers, timer.values(), ["timer_id"])
         if logged is not None:
             await conn.execute(command_log.insert(), vars(logged))
-        return
+        return False
+    inline: list[tuple[UpsertShape, list[dict[str, Any]]]] = []
+    for shape, rows in groups.items():
+        if len(rows) > _MAX_ROWS_IN_STATEMENT or _casts(shape) is None:
+            await upsert_many(conn, shape.table, rows, shape.keys, increment=shape.increment)
+        else:
+            inline.append((shape, rows))
+    if not armed and logged is None and not inline:
+        return False
     params: dict[str, Any] = {}
     for i, timer in enumerate(armed):
         params.update(
@@ -73,28 +155,120 @@ async def write(
         )
     if logged is not None:
         params.update({**vars(logged), "result": Json(logged.result)})
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    await driver.execute(_statement(len(armed), logged is not None), params)
+    for g, (shape, rows) in enumerate(inline):
+        adapt = _adapters(shape)
+        for r, values in enumerate(rows):
+            for c, to_param in zip(shape.columns, adapt, strict=True):
+                value = values[c]
+                params[f"g{g}r{r}{c}"] = value if to_param is None else to_param(value)
+    statement = _statement(
+        len(armed), logged is not None, tuple((shape, len(rows)) for shape, rows in inline)
+    )
+    await driver_execute(conn, statement, params, commit=commit)
+    return commit
 
 
 @functools.cache
-def _statement(timer_count: int, with_log: bool) -> str:
-    """Timer upserts as a data-modifying CTE in front of the command-log insert."""
-    arm = (
-        "INSERT INTO timers (timer_id, kind, due_at, payload, attempts, last_error) VALUES "
-        + ", ".join(
-            f"(%(id{i})s, %(kind{i})s, %(due{i})s, %(payload{i})s::json, 0, NULL)"
-            for i in range(timer_count)
+def _statement(
+    timer_count: int, with_log: bool, groups: tuple[tuple[UpsertShape, int], ...]
+) -> str:
+    """Timer and read-model upserts as data-modifying CTEs in front of the command-log
+    insert (each touches rows no other part of the statement touches)."""
+    parts: list[str] = []
+    if timer_count:
+        parts.append(
+            "INSERT INTO timers (timer_id, kind, due_at, payload, attempts, last_error) VALUES "
+            + ", ".join(
+                f"(%(id{i})s, %(kind{i})s, %(due{i})s, %(payload{i})s::json, 0, NULL)"
+                for i in range(timer_count)
+            )
+            + " ON CONFLICT (timer_id) DO UPDATE SET kind = excluded.kind, "
+            "due_at = excluded.due_at, payload = excluded.payload, attempts = 0, "
+            "last_error = NULL"
         )
-        + " ON CONFLICT (timer_id) DO UPDATE SET kind = excluded.kind, "
-        "due_at = excluded.due_at, payload = excluded.payload, attempts = 0, last_error = NULL"
+    for g, (shape, count) in enumerate(groups):
+        parts.append(_upsert_sql(g, shape, count))
+    if with_log:
+        parts.append(
+            "INSERT INTO command_log (request_id, command_type, fingerprint, result, "
+            "recorded_at) VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, "
+            "%(result)s::json, %(recorded_at)s)"
+        )
+    *ctes, main = parts
+    if not ctes:
+        return main
+    return "WITH " + ", ".join(f"w{i} AS ({c})" for i, c in enumerate(ctes)) + " " + main
+
+
+def _upsert_sql(g: int, shape: UpsertShape, count: int) -> str:
+    casts = _casts(shape)
+    assert casts is not None
+    name = shape.table.name
+    rows = ", ".join(
+        "("
+        + ", ".join(
+            f"%(g{g}r{r}{c})s::{cast}" for c, cast in zip(shape.columns, casts, strict=True)
+        )
+        + ")"
+        for r in range(count)
     )
-    log = (
-        "INSERT INTO command_log (request_id, command_type, fingerprint, result, recorded_at) "
-        "VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, %(result)s::json, "
-        "%(recorded_at)s)"
+    updates = [
+        f"{c} = {name}.{c} + excluded.{c}" if c in shape.increment else f"{c} = excluded.{c}"
+        for c in shape.columns
+        if c not in shape.keys
+    ]
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    return (
+        f"INSERT INTO {name} ({', '.join(shape.columns)}) VALUES {rows} "
+        f"ON CONFLICT ({', '.join(shape.keys)}) {action}"
     )
-    if not timer_count:
-        return log
-    return f"WITH armed AS ({arm}) {log}" if with_log else arm
+
+
+# Column types whose Python values psycopg adapts as SQLAlchemy would bind them.
+_PLAIN: tuple[type[TypeEngine[Any]], ...] = (
+    String,
+    Text,
+    Integer,
+    BigInteger,
+    SmallInteger,
+    Boolean,
+    Date,
+    DateTime,
+    LargeBinary,
+    Uuid,
+)
+
+
+_POSTGRES = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _casts(shape: UpsertShape) -> tuple[str, ...] | None:
+    """Each column's PostgreSQL type, or None when one of them needs SQLAlchemy's own
+    binding (the rows then go through SQLAlchemy)."""
+    casts = []
+    for c in shape.columns:
+        column_type = shape.table.c[c].type
+        if not isinstance(column_type, (JSON, UtcDateTime, *_PLAIN)):
+            return None
+        if isinstance(column_type, JSON) and column_type.none_as_null:
+            return None
+        if isinstance(column_type, TypeDecorator) and not isinstance(column_type, UtcDateTime):
+            return None
+        casts.append(column_type.compile(dialect=_POSTGRES))
+    return tuple(casts)
+
+
+@functools.cache
+def _adapters(shape: UpsertShape) -> tuple[Any, ...]:
+    """Per column: None (psycopg adapts the value) or a function making the parameter."""
+    adapters: list[Any] = []
+    for c in shape.columns:
+        column_type = shape.table.c[c].type
+        if isinstance(column_type, JSON):
+            adapters.append(Json)  # None too: SQLAlchemy binds it as JSON null
+        elif isinstance(column_type, UtcDateTime):
+            adapters.append(functools.partial(column_type.process_bind_param, dialect=_POSTGRES))
+        else:
+            adapters.append(None)
+    return tuple(adapters)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from kernel import edge
 from kernel.errors import ConcurrencyConflict, Unavailable
@@ -90,6 +91,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        elif self.dialect == "postgresql":
+            _configure_postgres(self.engine)
 
     @property
     def is_postgres(self) -> bool:
@@ -175,6 +178,70 @@ class Database:
         await self.engine.dispose()
 
 
+# Set on a connection whose transaction has begun in SQLAlchemy but not yet on the server.
+_BEGIN_PENDING = "storemesh.begin_pending"
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    """Send a transaction's BEGIN together with its first statement.
+
+    psycopg sends BEGIN in a round trip of its own before a transaction's first statement.
+    Here psycopg runs in autocommit mode (it never sends BEGIN; its commit and rollback
+    still end a transaction the server has open) and the kernel sends BEGIN itself: in the
+    same pipeline as the first statement when that goes straight to psycopg
+    (`driver_execute`), else just before SQLAlchemy's first statement. Every statement
+    sent straight to psycopg must therefore go through `driver_execute`.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.info[_BEGIN_PENDING] = True
+
+    @event.listens_for(sync_engine, "commit")
+    @event.listens_for(sync_engine, "rollback")
+    def _on_end(conn: Connection) -> None:
+        conn.info.pop(_BEGIN_PENDING, None)
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _before_execute(conn: Connection, *_: Any) -> None:
+        if conn.info.pop(_BEGIN_PENDING, False):
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            await_only(driver.execute(b"BEGIN"))
+
+
+async def driver_execute(
+    conn: AsyncConnection,
+    statement: str,
+    params: dict[str, Any],
+    *,
+    commit: bool = False,
+) -> psycopg.AsyncCursor[Any]:
+    """A statement straight to the psycopg connection of the caller's transaction (where
+    SQLAlchemy's per-statement work costs more CPU than the database does).
+
+    The transaction's BEGIN, when not sent yet, and with `commit` its COMMIT go in the
+    same round trip (one pipeline). With `commit` the transaction is over on return: the
+    caller's own commit then finds nothing to do, and nothing may follow in it.
+    """
+    driver: psycopg.AsyncConnection[Any] = (await conn.get_raw_connection()).driver_connection  # type: ignore[assignment]
+    begin = conn.info.pop(_BEGIN_PENDING, False)
+    if not begin and not commit:
+        return await driver.execute(statement, params)
+    async with driver.pipeline():
+        if begin:
+            await driver.execute(b"BEGIN")
+        cursor = await driver.execute(statement, params)
+        if commit:
+            await driver.execute(b"COMMIT")
+    return cursor
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
@@ -206,6 +273,20 @@ async def upsert(
     """Insert a row or update it in place; `increment` columns add to what is there."""
     statement = _upsert_statement(table, tuple(values), tuple(keys), tuple(increment))
     await conn.execute(statement, values)
+
+
+async def upsert_many(
+    conn: Any,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    *,
+    increment: Sequence[str] = (),
+) -> None:
+    """`upsert` of many rows of one shape in one executemany."""
+    if rows:
+        statement = _upsert_statement(table, tuple(rows[0]), tuple(keys), tuple(increment))
+        await conn.execute(statement, list(rows))
 
 
 _UPSERTS: dict[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}

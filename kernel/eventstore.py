@@ -41,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Migration, UtcDateTime, upsert
+from kernel.db import Migration, UtcDateTime, driver_execute, upsert
 from kernel.errors import ConcurrencyConflict
 
 metadata = MetaData()
@@ -285,9 +285,9 @@ class EventStore:
                     f"meta{i}": Json(e.metadata),
                 }
             )
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        cursor = await driver.execute(_one_statement_append(count, expected_version == 0), params)
+        cursor = await driver_execute(
+            conn, _one_statement_append(count, expected_version == 0), params
+        )
         keys = sorted(await cursor.fetchall())  # positions follow the versions
         if len(keys) != count:
             raise ConcurrencyConflict(stream_id, expected_version)
@@ -356,9 +356,7 @@ class EventStore:
             "recorded_at": recorded_at,
             **columns,
         }
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        cursor = await driver.execute(_APPEND_MANY, params)
+        cursor = await driver_execute(conn, _APPEND_MANY, params)
         keys = await cursor.fetchall()  # (ordinality, position, tx_id), in ordinality order
         if len(keys) != len(columns["stream"]):
             claimed = {row[0] for row in keys}

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from kernel.application import UnitOfWork
 from kernel.codec import from_json, to_json
-from kernel.db import Migration, UtcDateTime, upsert
+from kernel.db import Migration, UtcDateTime
 from kernel.eventstore import RecordedEvent
 from services.inventory.domain.catalogue import Part
 from services.inventory.domain.events import (
@@ -119,10 +119,8 @@ class PositionView:
 
 
 async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
-    conn = uow.conn
     if isinstance(state, Part):
-        await upsert(
-            conn,
+        await uow.upsert_at_end(
             parts_view,
             {
                 "part_number": state.part_number,
@@ -151,11 +149,10 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
     if pending is not None:
         pending[(state.store_id, state.part_number)] = row
     else:
-        await upsert(conn, positions_view, row, ["store_id", "part_number"])
+        await uow.upsert_at_end(positions_view, row, ["store_id", "part_number"])
     if isinstance(event, PartsIssued | ShortageRecorded):
         issued = isinstance(event, PartsIssued)
-        await upsert(
-            conn,
+        await uow.upsert_at_end(
             usage_daily,
             {
                 "store_id": event.store_id,

@@ -1,0 +1,242 @@
+"""Read-model rows a projector defers to the end of its command (`uow.upsert_at_end`):
+written with the command log in one statement on PostgreSQL, one by one on SQLite; on
+both, one row per key (the last write wins, `increment` columns add up), nothing written
+when the command fails, a replayed request writes nothing again."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import JSON, BigInteger, Column, MetaData, String, Table, select
+
+from kernel.application import Application, UnitOfWork
+from kernel.clock import ManualClock
+from kernel.db import Database, UtcDateTime
+from kernel.eventstore import EventStore, RecordedEvent, command_log, timers
+from services.inventory.domain.commands import ReceiveStock
+from tests.integration.kernel_fixtures import (
+    POSITIONS,
+    REGISTRY,
+    any_db,
+    count_effects,
+    count_events,
+    db,
+    effects,
+    migrated,
+    receive,
+    stock_event,
+)
+
+__all__ = ["any_db", "db"]
+
+view_metadata = MetaData()
+tallies = Table(
+    "test_tallies",
+    view_metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("receipts", BigInteger, nullable=False),
+    Column("last_at", UtcDateTime(timezone=True), nullable=True),
+    Column("notes", JSON, nullable=False),
+)
+KEYS = ["store_id", "part_number"]
+
+
+async def tally(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
+    """Twice per event on purpose: the deferred row must come out once, summed."""
+    row = {
+        "store_id": state.store_id,
+        "part_number": state.part_number,
+        "on_hand": state.on_hand,
+        "receipts": 1,
+        "last_at": recorded.recorded_at,
+        "notes": {"last": recorded.stream_version, "refs": ["a", "b"]},
+    }
+    await uow.upsert_at_end(tallies, row, KEYS, increment=["receipts"])
+    await uow.upsert_at_end(tallies, {**row, "receipts": 10}, KEYS, increment=["receipts"])
+
+
+@pytest.fixture
+async def views(any_db: Database) -> AsyncIterator[Database]:
+    async with any_db.engine.begin() as conn:
+        await conn.run_sync(view_metadata.create_all)
+    yield any_db
+
+
+@pytest.fixture
+def tally_app(views: Database) -> Application:
+    return Application(views, REGISTRY, ManualClock(datetime(2026, 11, 2, 8, tzinfo=UTC)), [tally])
+
+
+async def rows(db: Database) -> list[Any]:
+    async with db.connect() as conn:
+        return list(await conn.execute(select(tallies).order_by(tallies.c.part_number)))
+
+
+async def test_deferred_rows_are_written_once_per_key_with_the_command(
+    tally_app: Application, views: Database
+) -> None:
+    assert await receive(tally_app, "SZ01", "P-1", 3, request_id="r1") == 3
+    assert await receive(tally_app, "SZ01", "P-1", 2, request_id="r2") == 5
+    assert await receive(tally_app, "SZ01", "P-2", 1) == 1
+    got = await rows(views)
+    assert [(r.part_number, r.on_hand, r.receipts) for r in got] == [
+        ("P-1", 5, 22),
+        ("P-2", 1, 11),
+    ]
+    assert got[0].notes == {"last": 2, "refs": ["a", "b"]}
+    assert got[0].last_at == tally_app.clock.now()
+    async with views.connect() as conn:
+        logged = (await conn.execute(select(command_log.c.request_id))).scalars().all()
+    assert sorted(logged) == ["r1", "r2"]
+
+
+async def test_a_replayed_request_writes_its_rows_no_second_time(
+    tally_app: Application, views: Database
+) -> None:
+    assert await receive(tally_app, "SZ01", "P-1", 3, request_id="r1") == 3
+    assert await receive(tally_app, "SZ01", "P-1", 3, request_id="r1") == 3
+    assert [(r.on_hand, r.receipts) for r in await rows(views)] == [(3, 11)]
+
+
+async def test_a_failed_command_writes_none_of_its_deferred_rows(
+    tally_app: Application, views: Database
+) -> None:
+    async def handler(uow: UnitOfWork) -> None:
+        await uow.schedule("t-1", "test", tally_app.clock.now() + timedelta(hours=1), {})
+        await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), _receipt(tally_app))
+        raise RuntimeError("the handler fails after projecting")
+
+    with pytest.raises(RuntimeError):
+        await tally_app.handle(_receipt(tally_app), handler, request_id="r1")
+    assert await rows(views) == []
+    async with views.connect() as conn:
+        assert (await conn.execute(select(timers))).first() is None
+        assert (await conn.execute(select(command_log))).first() is None
+
+
+async def test_rows_and_timers_go_together_in_one_command(
+    tally_app: Application, views: Database
+) -> None:
+    due = tally_app.clock.now() + timedelta(hours=1)
+
+    async def handler(uow: UnitOfWork) -> int:
+        done = await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), _receipt(tally_app))
+        await uow.schedule("t-1", "test", due, {"k": "v"})
+        return done.state.on_hand
+
+    assert await tally_app.handle(_receipt(tally_app), handler) == 4
+    async with views.connect() as conn:
+        timer = (await conn.execute(select(timers))).one()
+    assert (timer.timer_id, timer.due_at, timer.payload) == ("t-1", due, {"k": "v"})
+    assert [(r.on_hand, r.receipts) for r in await rows(views)] == [(4, 11)]
+
+
+async def test_many_rows_of_one_shape_go_in_an_executemany(
+    tally_app: Application, views: Database
+) -> None:
+    """Past the statement's share of rows (a batch command), the rows still all land."""
+
+    async def handler(uow: UnitOfWork) -> int:
+        for i in range(250):
+            await uow.upsert_at_end(
+                tallies,
+                {
+                    "store_id": "SZ01",
+                    "part_number": f"P-{i:03}",
+                    "on_hand": i,
+                    "receipts": 1,
+                    "last_at": None,
+                    "notes": [],
+                },
+                KEYS,
+            )
+        return 250
+
+    assert await tally_app.handle("batch", handler, request_id="b1") == 250
+    got = await rows(views)
+    assert len(got) == 250
+    assert (got[7].part_number, got[7].on_hand, got[7].last_at) == ("P-007", 7, None)
+
+
+async def test_outside_a_command_the_row_is_written_at_once(
+    tally_app: Application, views: Database
+) -> None:
+    """Timers, consumers and sagas have no command log to ride on: they write in place,
+    so what they write is readable in their transaction."""
+    async with views.transaction() as conn:
+        uow = tally_app.unit_of_work(conn)
+        await uow.upsert_at_end(
+            tallies,
+            {
+                "store_id": "SZ01",
+                "part_number": "P-9",
+                "on_hand": 9,
+                "receipts": 1,
+                "last_at": None,
+                "notes": {},
+            },
+            KEYS,
+        )
+        seen = (await conn.execute(select(tallies.c.on_hand))).scalar_one()
+    assert seen == 9
+
+
+def _receipt(app: Application) -> Any:
+    return ReceiveStock("SZ01", "P-1", 4, "ref", app.clock.now())
+
+
+# PostgreSQL: BEGIN sent with the first statement, COMMIT with the last
+
+
+async def test_a_transaction_begun_by_sqlalchemy_still_rolls_back(db: Database) -> None:
+    """psycopg runs in autocommit mode; the kernel's BEGIN must precede SQLAlchemy's
+    first statement, or that statement would stay when the transaction fails."""
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute(effects.insert().values(key="k"))
+            raise RuntimeError("fails after a write")
+    assert await count_effects(db) == 0
+
+
+async def test_a_transaction_begun_by_an_append_still_rolls_back(db: Database) -> None:
+    """The append goes straight to psycopg, with the BEGIN in its pipeline."""
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await EventStore().append(conn, "s/1", 0, [stock_event()], ManualClock().now())
+            await conn.execute(effects.insert().values(key="k"))
+            raise RuntimeError("fails after two writes")
+    assert await count_events(db) == 0
+    assert await count_effects(db) == 0
+
+
+async def test_a_command_on_a_cached_stream_takes_two_round_trips(pg_url: str) -> None:
+    """BEGIN and the append; the projection, timer, command log and COMMIT. Counted in
+    libpq's trace of the connection: one Sync message per round trip."""
+    db = await migrated(pg_url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(view_metadata.create_all)
+        app = Application(db, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)), [tally])
+        await receive(app, "SZ01", "P-1", 1, request_id="r1")  # loads the stream
+        async with db.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        with tempfile.TemporaryFile("w+") as trace:
+            driver.pgconn.trace(trace.fileno())
+            try:
+                assert await receive(app, "SZ01", "P-1", 2, request_id="r2") == 3
+            finally:
+                driver.pgconn.untrace()
+            trace.seek(0)
+            sent = [line.split("\t")[3].strip() for line in trace if line.split("\t")[1] == "F"]
+        assert sent.count("Sync") == 2
+        assert "Query" not in sent  # no BEGIN or COMMIT of their own
+        assert [(r.on_hand, r.receipts) for r in await rows(db)] == [(3, 22)]
+    finally:
+        await db.dispose()
