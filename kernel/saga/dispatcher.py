@@ -222,9 +222,7 @@ class SagaDispatcher:
                         await self._retry_later(conn, row, attempts, answer, now)
                         return
                     mine = (
-                        await conn.execute(
-                            _DELETE_MINE, {"rid": row.request_id, "tries": attempts}
-                        )
+                        await conn.execute(_DELETE_MINE, {"rid": row.request_id, "tries": attempts})
                     ).first()
                     if mine is None:
                         return
