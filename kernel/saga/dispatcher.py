@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -25,7 +25,7 @@ from google.rpc import error_details_pb2, status_pb2
 from opentelemetry import trace
 from sqlalchemy import and_, bindparam, select, update
 
-from kernel.application import Application
+from kernel.application import Application, UnitOfWork
 from kernel.errors import ConcurrencyConflict
 from kernel.saga.decisions import Replied
 from kernel.saga.runtime import SagaRuntime, saga_calls
@@ -206,51 +206,90 @@ class SagaDispatcher:
 
     async def _settle(self, row: Any, answer: Answer) -> None:
         attempts = row.attempts + 1
+        # The saga's state comes from the application's cache when it holds it (the
+        # command or reply before this one left it there): an append checks the version it
+        # was read at, and a decision that appends nothing has that version checked below.
+        # Anything that failed on a cached state is decided again on the store's.
+        fresh = False
         for attempt in range(1, self.app.max_attempts + 1):
+            uow: UnitOfWork | None = None
             try:
                 async with self.app.db.transaction("saga.reply") as conn:
-                    # Still ours? A saga that gave up on the call deleted it; a lease that
-                    # ran out let another dispatcher take it (and its reply wins).
+                    now = self.app.clock.now()
+                    if answer.outcome is None and attempts < self.max_attempts:
+                        # Still ours? A saga that gave up on the call deleted it; a lease
+                        # that ran out let another dispatcher take it (its reply wins).
+                        await self._retry_later(conn, row, attempts, answer, now)
+                        return
                     mine = (
-                        await conn.execute(
-                            _SELECT_MINE, {"rid": row.request_id, "attempts": attempts}
-                        )
+                        await conn.execute(_DELETE_MINE, {"rid": row.request_id, "tries": attempts})
                     ).first()
                     if mine is None:
                         return
-                    now = self.app.clock.now()
-                    if answer.outcome is None and attempts < self.max_attempts:
-                        backoff = min(timedelta(seconds=2**attempts), self.max_backoff)
-                        log.info(
-                            "saga.call_retry",
-                            saga=row.saga,
-                            saga_id=row.saga_id,
-                            call=row.call_key,
-                            attempts=attempts,
-                            error=answer.reason,
-                        )
-                        await conn.execute(
-                            _RETRY,
-                            {
-                                "rid": row.request_id,
-                                "due_at": now + backoff,
-                                "error": answer.reason[:1000],
-                            },
-                        )
-                        return
-                    await conn.execute(_DELETE, {"rid": row.request_id})
                     outcome = answer.outcome or Outcome.EXHAUSTED
                     reply = Reply(now, outcome, answer.response, answer.reason)
-                    uow = self.app.unit_of_work(conn)
+                    uow = self.app.unit_of_work(conn, read_cached=not fresh)
                     uow.metadata.update(request_id=row.request_id, command=row.call_key)
                     await self.sagas[row.saga].feed(uow, row.saga_id, Replied(row.call_key, reply))
+                    await self._check_unguarded(conn, uow)
+                self.app.cache.keep(uow.seen)
                 if uow.recorded:
                     self.app.notify_committed()
                 return
+            except _StaleCache:
+                fresh = True
             except ConcurrencyConflict:
                 # A signal or deadline wrote the saga's stream meanwhile: decide again.
+                self._forget(uow)
+                fresh = True
                 if attempt == self.app.max_attempts:
                     raise
+            except Exception:
+                self._forget(uow)
+                if uow is None or not uow.from_cache:
+                    raise
+                fresh = True
+
+    async def _retry_later(
+        self, conn: Any, row: Any, attempts: int, answer: Answer, now: datetime
+    ) -> None:
+        backoff = min(timedelta(seconds=2**attempts), self.max_backoff)
+        kept = (
+            await conn.execute(
+                _RETRY_MINE,
+                {
+                    "rid": row.request_id,
+                    "tries": attempts,
+                    "due_at": now + backoff,
+                    "error": answer.reason[:1000],
+                },
+            )
+        ).first()
+        if kept is not None:
+            log.info(
+                "saga.call_retry",
+                saga=row.saga,
+                saga_id=row.saga_id,
+                call=row.call_key,
+                attempts=attempts,
+                error=answer.reason,
+            )
+
+    async def _check_unguarded(self, conn: Any, uow: UnitOfWork) -> None:
+        """A stream read from the cache and not appended to must still be at that version
+        (as a load from the store at this point would have found it)."""
+        unguarded = uow.unguarded
+        if not unguarded:
+            return
+        current = await self.app.store.stream_versions(conn, unguarded)
+        stale = [s for s in unguarded if current.get(s, 0) != uow.seen[s].version]
+        if stale:
+            self.app.cache.drop(stale)
+            raise _StaleCache
+
+    def _forget(self, uow: UnitOfWork | None) -> None:
+        if uow is not None:
+            self.app.cache.drop(uow.seen)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -276,19 +315,30 @@ _LEASE = (
     .where(saga_calls.c.request_id == bindparam("rid"))
     .values(due_at=bindparam("due_at"), attempts=bindparam("attempts"))
 )
-_RETRY = (
+# Still ours (not deleted by the saga, not re-leased by another dispatcher after our lease
+# ran out): the row is changed, and locked until the commit, only then.
+_RETRY_MINE = (
     update(saga_calls)
-    .where(saga_calls.c.request_id == bindparam("rid"))
-    .values(due_at=bindparam("due_at"), last_error=bindparam("error"))
-)
-_DELETE = saga_calls.delete().where(saga_calls.c.request_id == bindparam("rid"))
-_SELECT_MINE = (
-    select(saga_calls.c.request_id)
     .where(
         and_(
             saga_calls.c.request_id == bindparam("rid"),
-            saga_calls.c.attempts == bindparam("attempts"),
+            saga_calls.c.attempts == bindparam("tries"),
         )
     )
-    .with_for_update()
+    .values(due_at=bindparam("due_at"), last_error=bindparam("error"))
+    .returning(saga_calls.c.request_id)
 )
+_DELETE_MINE = (
+    saga_calls.delete()
+    .where(
+        and_(
+            saga_calls.c.request_id == bindparam("rid"),
+            saga_calls.c.attempts == bindparam("tries"),
+        )
+    )
+    .returning(saga_calls.c.request_id)
+)
+
+
+class _StaleCache(Exception):
+    """A cached saga state the reply was decided on without an append had moved on."""

@@ -9,12 +9,29 @@ transaction, since a source that stayed silent past its deadline is no longer th
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
+
+# The transfer's parties as this request's access check read them (each call runs in its
+# own task, so this never outlives the call it was read for).
+_parties_read: ContextVar[tuple[str, list[str]] | None] = ContextVar(
+    "collab_transfer_parties_read", default=None
+)
 
 
 async def source_store(servicer: Any, request: Any) -> list[str]:
     parties: list[str] = await servicer.queries.parties(request.transfer_id)
+    _parties_read.set((request.transfer_id, parties))
     return parties[:1]
+
+
+def source_read(transfer_id: str) -> str | None:
+    """The source store the access check of this call found, when it found the transfer:
+    the answer is for that source (checked again inside the command's transaction)."""
+    read = _parties_read.get()
+    if read is None or read[0] != transfer_id or not read[1]:
+        return None
+    return read[1][0]
 
 
 async def transfer_parties(servicer: Any, request: Any) -> list[str]:

@@ -155,8 +155,9 @@ class Collab:
         holders = await self.stock.holders(part_number, quantity, store_id)
         now = self.app.clock.now()
         since = self.app.clock.business_day(now) - timedelta(days=DEMAND_WINDOW_DAYS - 1)
-        demand = await self.queries.demand(part_number, since)
-        located = await self.queries.locations([store_id, *(h.store_id for h in holders)])
+        demand, located = await self.queries.sourcing(
+            part_number, since, [store_id, *(h.store_id for h in holders)]
+        )
         holdings = [
             Holding(
                 h.store_id,

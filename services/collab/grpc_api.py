@@ -12,7 +12,7 @@ from kernel import access, paging
 from kernel.auth import current_principal
 from kernel.codec import timestamp
 from services.collab import grpc_messages as messages
-from services.collab.access import source_store, transfer_parties
+from services.collab.access import source_read, source_store, transfer_parties
 from services.collab.application import Collab
 from services.collab.grpc_diversion import DiversionRpcs
 from services.collab.grpc_support import SupportRpcs
@@ -50,9 +50,8 @@ class CollabServicer(SupportRpcs, DiversionRpcs, pb_grpc.CollabServiceServicer):
     ) -> pb.Transfer:
         principal = current_principal()
         messages.answer(request)
-        source = (await self.queries.transfer(request.transfer_id)).source_store_id
         command = messages.approve(request, principal.subject, self.collab.app.clock.now())
-        acting_for = None if principal.network_wide else source
+        acting_for = None if principal.network_wide else await self._source(request.transfer_id)
         done = await self.collab.approve(command, request.request_id, acting_for)
         return messages.transfer_message(await self.queries.transfer(done))
 
@@ -60,11 +59,17 @@ class CollabServicer(SupportRpcs, DiversionRpcs, pb_grpc.CollabServiceServicer):
     async def RejectTransfer(self, request: pb.RejectTransferRequest, context: Any) -> pb.Transfer:
         principal = current_principal()
         messages.answer(request)
-        source = (await self.queries.transfer(request.transfer_id)).source_store_id
         command = messages.reject(request, principal.subject, self.collab.app.clock.now())
-        acting_for = None if principal.network_wide else source
+        acting_for = None if principal.network_wide else await self._source(request.transfer_id)
         done = await self.collab.reject(command, request.request_id, acting_for)
         return messages.transfer_message(await self.queries.transfer(done))
+
+    async def _source(self, transfer_id: str) -> str:
+        """The source store a store's answer is for: as the access check found it."""
+        found = source_read(transfer_id)
+        if found is None:
+            found = (await self.queries.transfer(transfer_id)).source_store_id
+        return found
 
     @access.stores_of(transfer_parties, "report on this transfer")
     async def ReportCourierProgress(

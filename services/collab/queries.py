@@ -98,29 +98,19 @@ class CollabQueries:
         return await self.app.query(fetch)
 
     async def locations(self, store_ids: Sequence[str]) -> dict[str, Location]:
-        query = select(
-            store_directory.c.store_id, store_directory.c.latitude, store_directory.c.longitude
-        ).where(store_directory.c.store_id.in_(list(store_ids)))
-
-        async def fetch(conn: AsyncConnection) -> dict[str, Location]:
-            return {
-                s: Location(lat, lon)
-                for s, lat, lon in await conn.execute(query)
-                if lat is not None and lon is not None
-            }
-
-        return await self.app.query(fetch)
+        return await self.app.query(lambda conn: _locations(conn, store_ids))
 
     async def demand(self, part_number: str, since: date) -> dict[str, int]:
         """Parts issued per store since a day (inclusive)."""
-        query = (
-            select(part_demand.c.store_id, func.sum(part_demand.c.issued))
-            .where(part_demand.c.part_number == part_number, part_demand.c.day >= since)
-            .group_by(part_demand.c.store_id)
-        )
+        return await self.app.query(lambda conn: _demand(conn, part_number, since))
 
-        async def fetch(conn: AsyncConnection) -> dict[str, int]:
-            return {s: int(n) for s, n in await conn.execute(query)}
+    async def sourcing(
+        self, part_number: str, since: date, store_ids: Sequence[str]
+    ) -> tuple[dict[str, int], dict[str, Location]]:
+        """`demand` and `locations` read in one transaction (ranking a transfer's sources)."""
+
+        async def fetch(conn: AsyncConnection) -> tuple[dict[str, int], dict[str, Location]]:
+            return await _demand(conn, part_number, since), await _locations(conn, store_ids)
 
         return await self.app.query(fetch)
 
@@ -150,3 +140,23 @@ class CollabQueries:
             return found
 
         return await self.app.query(fetch)
+
+
+async def _locations(conn: AsyncConnection, store_ids: Sequence[str]) -> dict[str, Location]:
+    query = select(
+        store_directory.c.store_id, store_directory.c.latitude, store_directory.c.longitude
+    ).where(store_directory.c.store_id.in_(list(store_ids)))
+    return {
+        s: Location(lat, lon)
+        for s, lat, lon in await conn.execute(query)
+        if lat is not None and lon is not None
+    }
+
+
+async def _demand(conn: AsyncConnection, part_number: str, since: date) -> dict[str, int]:
+    query = (
+        select(part_demand.c.store_id, func.sum(part_demand.c.issued))
+        .where(part_demand.c.part_number == part_number, part_demand.c.day >= since)
+        .group_by(part_demand.c.store_id)
+    )
+    return {s: int(n) for s, n in await conn.execute(query)}

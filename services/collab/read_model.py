@@ -227,6 +227,10 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
     t: Transfer | None = state.data
     if t is None:
         return
+    if not isinstance(event, TransferRequested) and _overwritten_in_batch(uow, recorded):
+        # The row is a function of the state after the stream's last event of this
+        # transaction (and of that event): the upsert for that event writes every column.
+        return
     taken = None
     if state.status is Status.COMPLETED and t.received_at is not None:
         taken = response_time(t.requested_at, t.received_at)
@@ -260,6 +264,17 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             .where(transfers.c.transfer_id == event.transfer_id)
             .values(transfer_reason=event.reason)
         )
+
+
+def _overwritten_in_batch(uow: UnitOfWork, recorded: RecordedEvent) -> bool:
+    """A later event of the same stream is recorded in this unit of work already (the
+    events of one append are all in `uow.recorded` before the first is projected)."""
+    for later in reversed(uow.recorded):
+        if later is recorded:
+            return False
+        if later.stream_id == recorded.stream_id and later.stream_version > recorded.stream_version:
+            return True
+    return False
 
 
 async def count_issued(uow: UnitOfWork, store_id: str, part_number: str, day: date, n: int) -> None:

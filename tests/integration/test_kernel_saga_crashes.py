@@ -141,6 +141,32 @@ async def test_a_reservation_landing_after_its_deadline_is_released_all_the_same
     assert await status(r, "T-1") is Status.COMPENSATED
 
 
+async def test_a_reply_decided_on_a_state_another_replica_moved_on_is_decided_again(
+    replicas: Any, inv: InventoryClient, inventory_service: Running
+) -> None:
+    """The dispatcher decides a reply on its application's cached saga state; here the
+    other replica moved the saga on meanwhile, so the cached state is stale and its
+    decision (a reply to a call it does not know yet: nothing to record) must not stand."""
+    await stocked(inv)
+    r, other = await replicas(), await replicas()
+    await request_transfer(r, "T-1")
+    stream = r.runtime.stream_id("T-1")
+    assert await other.dispatcher.dispatch_once() == 1  # reserved, approval asked
+    await approve(other, "T-1")  # the shipment is in the outbox
+    cached = r.app.cache.get(stream)
+    assert cached is not None and cached.version == 1, "r has not seen the other's writes"
+    assert await r.dispatcher.dispatch_once() == 1
+    assert await status(r, "T-1") is Status.COMPLETED
+    assert await inventory_events_of(inventory_service) == [
+        "StockReceived",
+        "StockReserved",
+        "TransferShipped",
+    ]
+    assert not await outbox(r)
+    cached = r.app.cache.get(stream)
+    assert cached is not None and cached.version == len(await saga_events(r, "T-1"))
+
+
 async def test_two_dispatchers_at_once_perform_each_call_once(
     replicas: Any, inv: InventoryClient, inventory_service: Running
 ) -> None:
