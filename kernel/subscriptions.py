@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,7 @@ class SubscriptionRunner:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.sub.ack_wait_seconds,
             max_deliver=self.sub.max_deliver,
-            filter_subjects=[self.nats.subject(s) for s in self.sub.subjects],
+            **_filter(self.nats.subject(s) for s in self.sub.subjects),
             max_ack_pending=1000,
         )
         stream = self.nats.stream(self.sub.stream)
@@ -271,3 +271,11 @@ class SubscriptionRunner:
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _filter(subjects: Iterable[str]) -> dict[str, Any]:
+    """One subject as `filter_subject`, several as `filter_subjects`. NATS servers before
+    2.10 know only the first and ignore the second without an error: a consumer of one
+    event type then received (and had to skip) every event of the stream."""
+    found = list(subjects)
+    return {"filter_subject": found[0]} if len(found) == 1 else {"filter_subjects": found}

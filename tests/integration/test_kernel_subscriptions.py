@@ -45,9 +45,8 @@ def subscription(handler: Handler, **overrides: Any) -> Subscription:
         "batch": 16,
     }
     settings.update(overrides)
-    return Subscription(
-        name="kt-sub", stream="KTEST", subjects=("ktest.v1.>",), handler=handler, **settings
-    )
+    settings.setdefault("subjects", ("ktest.v1.>",))
+    return Subscription(name="kt-sub", stream="KTEST", handler=handler, **settings)
 
 
 async def record_effect(uow: UnitOfWork, event: InboundEvent) -> None:
@@ -317,3 +316,44 @@ async def test_subscription_recovers_after_a_nats_server_restart(
     finally:
         await consumer.close()
         await publisher.close()
+
+
+async def test_a_subscription_to_one_subject_is_given_only_that_subject(
+    app: Application, nats_client: NatsConnection
+) -> None:
+    """Filtered by the server whatever its version (before 2.10 a `filter_subjects` list
+    was ignored, so a one-type subscription was handed the whole stream)."""
+    seen: list[str] = []
+
+    async def handler(uow: UnitOfWork, event: InboundEvent) -> None:
+        seen.append(event.subject)
+
+    runner = runner_for(app, nats_client, handler, subjects=("ktest.v1.*.Wanted",))
+    js = await nats_client.jetstream()
+    for kind in ("Other", "Wanted", "Other"):
+        event_id = str(uuid.uuid4())
+        await js.publish(
+            nats_client.subject(f"ktest.v1.SZ01.{kind}"),
+            b"x",
+            headers={
+                "ce-id": event_id,
+                "ce-type": f"storemesh.test.v1.{kind}",
+                "ce-storeid": "SZ01",
+            },
+        )
+
+    async with consuming(runner):
+        await eventually(lambda: _delivered(nats_client, 1))
+        info = await js.consumer_info(nats_client.stream("KTEST"), "kt-sub")
+
+    assert seen == [nats_client.subject("ktest.v1.SZ01.Wanted")]
+    assert info.num_pending == 0 and info.delivered.consumer_seq == 1
+
+
+async def _delivered(nats: NatsConnection, count: int) -> bool:
+    js = await nats.jetstream()
+    try:
+        info = await js.consumer_info(nats.stream("KTEST"), "kt-sub")
+    except NotFoundError:
+        return False
+    return bool(info.delivered.consumer_seq == count and info.num_ack_pending == 0)
