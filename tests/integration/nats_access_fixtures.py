@@ -50,7 +50,9 @@ class ConfiguredNats:
     partners: list[dict[str, Any]]
     port: int = field(default_factory=free_port)
     passwords: dict[str, str] = field(
-        default_factory=lambda: {c: secrets.token_hex(8) for c in CONTEXTS}
+        # A letter first: nats-server reads an unquoted $VARIABLE's value as a number when
+        # it looks like one ("1234...", "12e4...": hex digits can), and then refuses it.
+        default_factory=lambda: {c: "p" + secrets.token_hex(8) for c in CONTEXTS}
     )
     process: subprocess.Popen[bytes] | None = None
     # context -> public NKeys: those services connect with a seed instead of a password.
