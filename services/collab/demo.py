@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
 
+from kernel.codec import timestamp
 from services.demo_network import (
     DIVERSION_CASE,
     SHANGHAI,
@@ -34,12 +34,6 @@ REQUESTER = "SZ01"
 HEADLAMP = "LMP-HEAD-L"
 # Planned support is booked this far ahead; sooner it is asked as urgent.
 LEAD_TIME = timedelta(hours=72)
-
-
-def _stamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def coming_friday(today: date) -> date:
@@ -95,8 +89,8 @@ async def _support(stub: Any, metadata: Any, now: datetime) -> str:
                 store_id=case.store_id,
                 specialty=case.specialty,
                 minimum_level=pb.TECHNICIAN_LEVEL_T3,
-                starts_at=_stamp(starts),
-                ends_at=_stamp(ends),
+                starts_at=timestamp(starts),
+                ends_at=timestamp(ends),
                 fault=case.fault,
                 urgent=starts - now < LEAD_TIME,
             ),

@@ -6,21 +6,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
+from kernel.codec import timestamp
 from kernel.errors import InvalidArgument, NotFound, RuleViolated, Unavailable
 from kernel.saga.dispatcher import classify
 from services.collab.application_support import Match
 
 WORKFORCE_API = pb.DESCRIPTOR.services_by_name["WorkforceService"]
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 class WorkforceMatching:
@@ -47,8 +41,8 @@ class WorkforceMatching:
             requesting_store_id=store_id,
             specialty=specialty,
             minimum_level=pb.Level.Value(f"LEVEL_{minimum_level}"),
-            starts_at=_timestamp(starts_at),
-            ends_at=_timestamp(ends_at),
+            starts_at=timestamp(starts_at),
+            ends_at=timestamp(ends_at),
             page_size=limit,
         )
         try:
