@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from structlog.testing import LogCapture
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
@@ -35,10 +36,12 @@ from tests.integration.kernel_fixtures import (
     db,
     effects,
     eventually,
+    kernel_logs,
     migrated,
     receive,
     stream_messages,
     touch,
+    waiting_on_a_lock,
 )
 
 EXPIRE = "expire"
@@ -79,17 +82,6 @@ async def reserve(app: Application, store_id: str, ttl: timedelta) -> None:
         await uow.schedule(f"expire/{store_id}", EXPIRE, command.expires_at, payload)
 
     await app.handle(command, handler)
-
-
-async def waiting_on_a_lock(db: Database) -> bool:
-    async with db.connect() as conn:
-        waiting = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
 
 
 async def test_timer_blocked_on_one_stream_does_not_invert_another_streams_versions(
@@ -222,6 +214,7 @@ async def test_timers_and_transfers_under_load_keep_every_streams_order(
     namespace: str,
     clock: ManualClock,
     nats_client: NatsConnection,
+    kernel_logs: LogCapture,
 ) -> None:
     async with replicas(count, pg_url, endpoints, namespace, clock) as running:
         done = asyncio.Event()
@@ -251,6 +244,13 @@ async def test_timers_and_transfers_under_load_keep_every_streams_order(
         await eventually(all_published, within=60, interval=0.1)
         assert sum(r.relay.published for r in running) == total, "published twice"
         assert await assert_every_stream_in_version_order(nats_client, running[0].db) == total
+    # Lock cycles between transfers, timers and replicas are conflicts retried, not errors.
+    troubles = [
+        e
+        for e in kernel_logs.entries
+        if e["log_level"] in ("error", "critical") or "Deadlock" in repr(e)
+    ]
+    assert troubles == []
 
 
 # Transactions that have nothing to do with the events
