@@ -225,14 +225,17 @@ async def test_a_timer_that_deadlocks_with_a_command_is_a_conflict_fired_again_n
     app: Application, db: Database, clock: ManualClock, kernel_logs: LogCapture
 ) -> None:
     """The timer's handler holds S1 and waits for S2; a command holding S2 then asks for S1.
-    The timer waited first, so PostgreSQL's deadlock check aborts the timer's transaction:
-    that is a conflict, fired again on the next pass, and the command goes through."""
+    The timer's deadlock check runs first (2 s after it began to wait; the command's would
+    run after 30 s), so PostgreSQL aborts the timer's transaction: that is a conflict,
+    fired again on the next pass, and the command goes through."""
     for store_id in ("S1", "S2"):
         await receive(app, store_id, "P-1")
     timer_holds_s1, command_holds_s2 = asyncio.Event(), asyncio.Event()
     attempts: list[str] = []
 
-    async def lock(uow: UnitOfWork, store_id: str) -> None:
+    async def lock(uow: UnitOfWork, store_id: str, deadlock_timeout: str) -> None:
+        # Which of the two PostgreSQL aborts is the one whose check finds the cycle first.
+        await uow.conn.execute(text(f"SET LOCAL deadlock_timeout = '{deadlock_timeout}'"))
         await uow.conn.execute(
             text("SELECT 1 FROM streams WHERE stream_id = :s FOR UPDATE"),
             {"s": POSITIONS.stream_id(store_id, "P-1")},
@@ -240,7 +243,7 @@ async def test_a_timer_that_deadlocks_with_a_command_is_a_conflict_fired_again_n
 
     async def timer_s1_then_s2(uow: UnitOfWork, _: Any) -> None:
         attempts.append("timer")
-        await lock(uow, "S1")
+        await lock(uow, "S1", "2s")
         if attempts.count("timer") == 1:
             timer_holds_s1.set()
             await asyncio.wait_for(command_holds_s2.wait(), 10)
@@ -249,7 +252,7 @@ async def test_a_timer_that_deadlocks_with_a_command_is_a_conflict_fired_again_n
 
     async def command_s2_then_s1(uow: UnitOfWork) -> None:
         attempts.append("command")
-        await lock(uow, "S2")
+        await lock(uow, "S2", "30s")
         if attempts.count("command") == 1:
             command_holds_s2.set()
             await asyncio.wait_for(timer_holds_s1.wait(), 10)
@@ -275,6 +278,6 @@ async def test_a_timer_that_deadlocks_with_a_command_is_a_conflict_fired_again_n
         "timer.conflict"
     ]
     assert await runner.run_due() == 1, "the timer fires again on the next pass"
-    assert attempts == ["timer", "command", "timer"]
+    assert sorted(attempts) == ["command", "timer", "timer"]
     assert await count_timers(db) == 0
     assert await count_events(db) == 2 + 4
