@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from structlog.testing import LogCapture
 
 from kernel.application import Aggregate, Application, UnitOfWork
@@ -163,6 +163,18 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {within}s (last probe: {last!r})")
+
+
+async def waiting_on_a_lock(db: Database) -> bool:
+    """Whether a transaction of this test's database is waiting for a row lock now."""
+    async with db.connect() as conn:
+        waiting = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting)
 
 
 async def stream_messages(js: JetStreamContext, stream: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from structlog.testing import LogCapture
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
@@ -35,10 +36,12 @@ from tests.integration.kernel_fixtures import (
     db,
     effects,
     eventually,
+    kernel_logs,
     migrated,
     receive,
     stream_messages,
     touch,
+    waiting_on_a_lock,
 )
 
 EXPIRE = "expire"
@@ -79,17 +82,6 @@ async def reserve(app: Application, store_id: str, ttl: timedelta) -> None:
         await uow.schedule(f"expire/{store_id}", EXPIRE, command.expires_at, payload)
 
     await app.handle(command, handler)
-
-
-async def waiting_on_a_lock(db: Database) -> bool:
-    async with db.connect() as conn:
-        waiting = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
-    return bool(waiting)
 
 
 async def test_timer_blocked_on_one_stream_does_not_invert_another_streams_versions(
@@ -222,6 +214,7 @@ async def test_timers_and_transfers_under_load_keep_every_streams_order(
     namespace: str,
     clock: ManualClock,
     nats_client: NatsConnection,
+    kernel_logs: LogCapture,
 ) -> None:
     async with replicas(count, pg_url, endpoints, namespace, clock) as running:
         done = asyncio.Event()
@@ -251,45 +244,96 @@ async def test_timers_and_transfers_under_load_keep_every_streams_order(
         await eventually(all_published, within=60, interval=0.1)
         assert sum(r.relay.published for r in running) == total, "published twice"
         assert await assert_every_stream_in_version_order(nats_client, running[0].db) == total
+    # Lock cycles between transfers, timers and replicas are conflicts retried, not errors.
+    troubles = [
+        e
+        for e in kernel_logs.entries
+        if e["log_level"] in ("error", "critical") or "Deadlock" in repr(e)
+    ]
+    assert troubles == []
 
 
 # Transactions that have nothing to do with the events
 
+HOLD_SECONDS = 6.0  # the issue's 60 s, shortened: the relay takes no snapshot horizon at all
+PUBLISHED_WITHIN = 1.0
 
+
+@contextlib.asynccontextmanager
+async def transaction_left_open(
+    where: str, db: Database, endpoints: Endpoints
+) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
+    """An operator's psql session with a write in progress (so it has a transaction id and
+    holds back the cluster's oldest running xid): in another database of the same server,
+    or in this one on a table that is not the event store's. Yields a probe that tells
+    whether that transaction is still open with its id."""
+    other_url = ""
+    holder_db = db
+    if where == "another_database":
+        other_url = create_database(endpoints.postgres_url, prefix="storemesh_foreign")
+        holder_db = Database(other_url)
+    try:
+        async with holder_db.connect() as holder:
+            await holder.begin()
+            if where == "another_database":
+                await holder.execute(text("CREATE TABLE rebuild (n int)"))
+            else:
+                await holder.execute(effects.insert().values(key="psql", note="left open"))
+            pid = await holder.scalar(text("SELECT pg_backend_pid()"))
+
+            async def still_open() -> bool:
+                async with db.connect() as conn:
+                    xid = await conn.scalar(
+                        text("SELECT backend_xid FROM pg_stat_activity WHERE pid = :pid"),
+                        {"pid": pid},
+                    )
+                return xid is not None
+
+            assert await still_open()
+            yield still_open
+            await holder.rollback()
+    finally:
+        if other_url:
+            await holder_db.dispose()
+            drop_database(other_url, endpoints.postgres_url)
+
+
+@pytest.mark.parametrize("where", ["another_database", "this_database_other_table"])
 async def test_open_transactions_elsewhere_do_not_hold_back_publication(
-    app: Application, db: Database, endpoints: Endpoints, nats_client: NatsConnection
+    where: str, app: Application, db: Database, endpoints: Endpoints, nats_client: NatsConnection
 ) -> None:
-    """An operator's psql session in another database, or in this one on another table,
-    stays open: this service's events are on JetStream within a second all the same."""
+    """A transaction left open in another database of the cluster, or in this one outside
+    the event tables, stays open for seconds: each event recorded meanwhile is on
+    JetStream within a second all the same, whether the relay was busy or idle."""
     relay = Relay(db, nats_client, REGISTRY)
     app.notify_on_commit(relay.wake)
     js = await nats_client.jetstream()
     stream = nats_client.stream("INVENTORY")
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
-    other_url = create_database(endpoints.postgres_url, prefix="storemesh_foreign")
-    foreign_db = Database(other_url)
     try:
         await receive(app, "SZ01", "P-1")
         await eventually(lambda: published(js, stream, 1), within=30)
-
-        async with foreign_db.connect() as foreign, db.connect() as local:
-            await foreign.begin()
-            await foreign.execute(text("SELECT pg_current_xact_id()"))
-            await local.begin()
-            await local.execute(effects.insert().values(key="psql", note="left open"))
-            for n in range(2, 5):
+        latencies: list[float] = []
+        async with transaction_left_open(where, db, endpoints) as still_open:
+            opened = time.monotonic()
+            for n in range(2, 200):
+                if time.monotonic() - opened > HOLD_SECONDS:
+                    break
                 started = time.monotonic()
                 await receive(app, "SZ01", "P-1")
-                await eventually(lambda n=n: published(js, stream, n), within=1.0, interval=0.01)
-                assert time.monotonic() - started < 1.0
-            await local.rollback()
-            await foreign.rollback()
+                await eventually(
+                    lambda n=n: published(js, stream, n), within=PUBLISHED_WITHIN, interval=0.01
+                )
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(0.2 * (n % 4))  # sometimes at once, sometimes idle
+            assert await still_open(), "the transaction stayed open throughout"
+        assert time.monotonic() - opened >= HOLD_SECONDS
+        assert len(latencies) >= 5
+        assert max(latencies) < PUBLISHED_WITHIN, latencies
     finally:
         stop.set()
         await asyncio.wait_for(running, 15)
-        await foreign_db.dispose()
-        drop_database(other_url, endpoints.postgres_url)
 
 
 async def published(js: Any, stream: str, count: int) -> bool:

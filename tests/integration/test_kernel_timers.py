@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from structlog.testing import LogCapture
 
 from kernel.application import Application, UnitOfWork
@@ -17,6 +17,7 @@ from kernel.db import Database
 from kernel.eventstore import timers
 from kernel.timers import TimerRunner
 from tests.integration.kernel_fixtures import (
+    POSITIONS,
     REGISTRY,
     any_db,
     app,
@@ -24,9 +25,12 @@ from tests.integration.kernel_fixtures import (
     count_events,
     db,
     effects,
+    eventually,
     kernel_logs,
     migrated,
+    receive,
     touch,
+    waiting_on_a_lock,
 )
 
 
@@ -215,3 +219,65 @@ async def test_a_command_does_not_wait_for_the_rest_of_a_timer_pass(
         release.set()
     assert await asyncio.wait_for(firing, 10) == 2
     assert await count_events(db) == 3
+
+
+async def test_a_timer_that_deadlocks_with_a_command_is_a_conflict_fired_again_not_an_error(
+    app: Application, db: Database, clock: ManualClock, kernel_logs: LogCapture
+) -> None:
+    """The timer's handler holds S1 and waits for S2; a command holding S2 then asks for S1.
+    The timer's deadlock check runs first (2 s after it began to wait; the command's would
+    run after 30 s), so PostgreSQL aborts the timer's transaction: that is a conflict,
+    fired again on the next pass, and the command goes through."""
+    for store_id in ("S1", "S2"):
+        await receive(app, store_id, "P-1")
+    timer_holds_s1, command_holds_s2 = asyncio.Event(), asyncio.Event()
+    attempts: list[str] = []
+
+    async def lock(uow: UnitOfWork, store_id: str, deadlock_timeout: str) -> None:
+        # Which of the two PostgreSQL aborts is the one whose check finds the cycle first.
+        await uow.conn.execute(text(f"SET LOCAL deadlock_timeout = '{deadlock_timeout}'"))
+        await uow.conn.execute(
+            text("SELECT 1 FROM streams WHERE stream_id = :s FOR UPDATE"),
+            {"s": POSITIONS.stream_id(store_id, "P-1")},
+        )
+
+    async def timer_s1_then_s2(uow: UnitOfWork, _: Any) -> None:
+        attempts.append("timer")
+        await lock(uow, "S1", "2s")
+        if attempts.count("timer") == 1:
+            timer_holds_s1.set()
+            await asyncio.wait_for(command_holds_s2.wait(), 10)
+        await touch(uow, "S2")
+        await touch(uow, "S1")
+
+    async def command_s2_then_s1(uow: UnitOfWork) -> None:
+        attempts.append("command")
+        await lock(uow, "S2", "30s")
+        if attempts.count("command") == 1:
+            command_holds_s2.set()
+            await asyncio.wait_for(timer_holds_s1.wait(), 10)
+            await eventually(lambda: waiting_on_a_lock(db), within=10, interval=0.01)
+        await touch(uow, "S1")
+        await touch(uow, "S2")
+
+    async def arm(uow: UnitOfWork) -> None:
+        await uow.schedule("t/cycle", "cycle", clock.now(), {})
+
+    await app.handle(("arm", "cycle"), arm)
+    runner = TimerRunner(app, {"cycle": timer_s1_then_s2})
+    timer_pass = asyncio.create_task(runner.run_due())
+    await asyncio.wait_for(app.handle(("command", "S2"), command_s2_then_s1), 30)
+    assert await asyncio.wait_for(timer_pass, 30) == 0, "the timer lost the lock cycle"
+    troubles = [
+        e
+        for e in kernel_logs.entries
+        if e["log_level"] in ("error", "critical") or "Deadlock" in repr(e)
+    ]
+    assert troubles == []
+    assert [e["event"] for e in kernel_logs.entries if e["event"].startswith("timer")] == [
+        "timer.conflict"
+    ]
+    assert await runner.run_due() == 1, "the timer fires again on the next pass"
+    assert sorted(attempts) == ["command", "timer", "timer"]
+    assert await count_timers(db) == 0
+    assert await count_events(db) == 2 + 4
