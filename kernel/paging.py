@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kernel.errors import InvalidArgument
@@ -56,10 +56,12 @@ def number(value: Any) -> float:
 
 
 def moment(value: Any) -> datetime:
+    """An aware moment, in UTC: one a forger put off the calendar there (0001-01-01 east of
+    Greenwich, 9999-12-31 west of it) is refused here, not by the database's converter."""
     parsed = datetime.fromisoformat(text(value))
     if parsed.tzinfo is None:
         raise ValueError("not an aware moment")
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def optional(kind: Kind) -> Kind:
