@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from kernel.edge import TEXT_CONTROL
 from kernel.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -38,7 +39,9 @@ def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE) -> int:
 
 
 def text(value: Any) -> str:
-    if type(value) is not str or len(value) > MAX_KEY_TEXT:
+    """A text key as the edge lets text in: no NUL (which PostgreSQL refuses) or other
+    control characters but tab and line breaks."""
+    if type(value) is not str or len(value) > MAX_KEY_TEXT or TEXT_CONTROL.search(value):
         raise ValueError("not a text key")
     return value
 
