@@ -52,6 +52,13 @@ def integer(value: Any) -> int:
     return value
 
 
+def int32(value: Any) -> int:
+    """An integer key kept in an INTEGER column (e.g. an enum's number)."""
+    if type(value) is not int or not -(2**31) <= value < 2**31:
+        raise ValueError("not a 32-bit integer key")
+    return value
+
+
 def number(value: Any) -> float:
     if type(value) not in (int, float) or not math.isfinite(value):
         raise ValueError("not a number key")
