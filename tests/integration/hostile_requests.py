@@ -177,18 +177,18 @@ def hostile_values(field: FieldDescriptor, forged_tokens: list[tuple[str, str]])
 
 def single_field_cases(base: Message, forged_tokens: list[tuple[str, str]]) -> Iterator[Case]:
     """The plausible request with one field (nested ones too) made hostile, every way."""
-    yield Case("plausible", _fresh(base))
+    yield Case("plausible", fresh(base))
     for path, field in _leaves(base.DESCRIPTOR, ()):
         name = _name(path)
         for label, value in hostile_values(field, forged_tokens):
-            request = _fresh(base)
+            request = fresh(base)
             _set(request, path, field, value)
             yield Case(f"{name}={label}", request)
         if field.is_repeated:
-            request = _fresh(base)
+            request = fresh(base)
             _clear(request, path)
             yield Case(f"{name}=no items", request)
-            request = _fresh(base)
+            request = fresh(base)
             many = _too_many(request, path, field)
             yield Case(f"{name}={many} items", request)
 
@@ -216,7 +216,7 @@ def random_cases(
     """Requests with every field drawn at random among its hostile values."""
     leaves = list(_leaves(base.DESCRIPTOR, ()))
     for n in range(count):
-        request = _fresh(base)
+        request = fresh(base)
         for path, field in leaves:
             if rng.random() < 0.6:
                 _set(request, path, field, rng.choice(hostile_values(field, forged_tokens))[1])
@@ -283,7 +283,7 @@ def _leaves(descriptor: Descriptor, prefix: Path) -> Iterator[tuple[Path, FieldD
             yield from _leaves(field.message_type, (*path, 0) if field.is_repeated else path)
 
 
-def _fresh(base: Message) -> Message:
+def fresh(base: Message) -> Message:
     request = type(base)()
     request.CopyFrom(base)
     if "request_id" in request.DESCRIPTOR.fields_by_name:

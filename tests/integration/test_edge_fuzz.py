@@ -124,7 +124,7 @@ async def first_page_tokens(rpcs: list[tuple[ServiceUnderTest, Any]], hq: str) -
         if "page_token" not in method.input_type.fields_by_name:
             continue
         base = plausible(method.input_type, getattr(service.messages, method.input_type.name))
-        reply = await _call(service, method, base, hq)
+        reply = await call_rpc(service, method, base, hq)
         if isinstance(reply, Message) and getattr(reply, "next_page_token", ""):
             issued[method.full_name] = reply.next_page_token
     return issued
@@ -155,7 +155,7 @@ async def cases(
     base = plausible(method.input_type, request_class)
     forged: list[tuple[str, str]] = []
     if "page_token" in method.input_type.fields_by_name:
-        reply = await _call(service, method, base, hq)
+        reply = await call_rpc(service, method, base, hq)
         if isinstance(reply, Message):
             forged = [*forge(getattr(reply, "next_page_token", "")), *foreign]
     return [
@@ -175,7 +175,7 @@ async def attempt(service: ServiceUnderTest, method: Any, case: Case, token: str
     """One call: its status code, and whether the edge held."""
     mutation = is_mutation(method.input_type)
     before = await event_count(service.run)
-    reply = await _call(service, method, case.request, token)
+    reply = await call_rpc(service, method, case.request, token)
     if isinstance(reply, Message):
         if not mutation and await event_count(service.run) != before:
             return Outcome("OK", "a read recorded events")
@@ -191,7 +191,7 @@ async def attempt(service: ServiceUnderTest, method: Any, case: Case, token: str
     return Outcome(code.name, "", fields)
 
 
-async def _call(
+async def call_rpc(
     service: ServiceUnderTest, method: Any, request: Message, token: str
 ) -> Message | tuple[grpc.StatusCode, str, Any]:
     call = getattr(service.stub, method.name)
