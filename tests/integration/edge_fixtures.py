@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from sqlalchemy import func, select
 from storemesh.analytics.v1 import analytics_pb2 as analytics_pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as analytics_grpc
@@ -102,6 +103,22 @@ async def network(
             services.append(ServiceUnderTest(name, run, stub_type(run.channel), messages))
         await seed(services, mint("hq"))
         yield Network(backend, services)
+
+
+NetworkOn = Callable[[str], AbstractAsyncContextManager[Network]]
+
+
+@pytest.fixture
+def network_on(
+    tmp_path: Path,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+    mint: Callable[..., str],
+) -> NetworkOn:
+    """`async with network_on("sqlite") as net`: the five services on that backend."""
+    return lambda backend: network(backend, tmp_path, endpoints, namespace, clock, verifier, mint)
 
 
 def _collab(runs: dict[str, Running], stack: AsyncExitStack) -> Any:

@@ -29,7 +29,7 @@ from tests.integration.capacity_fixtures import (
     local,
     ts,
 )
-from tests.integration.edge_fixtures import BUILDS, network
+from tests.integration.edge_fixtures import BUILDS, NetworkOn, network_on
 from tests.integration.hostile_requests import fresh, is_mutation, plausible
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
 from tests.integration.inventory_fixtures import register_part as catalogue
@@ -46,7 +46,7 @@ from tests.integration.workforce_fixtures import (
 )
 
 __all__ = ["cap", "capacity_pg_url", "capacity_service", "inv", "inventory_service", "wf"]
-__all__ += ["workforce_service"]
+__all__ += ["network_on", "workforce_service"]
 
 
 async def replay_is_refused(
@@ -117,12 +117,7 @@ async def test_capacity_checks_the_caller_before_replaying_a_request_id(
 
 @pytest.mark.timeout(300)
 async def test_no_mutation_of_any_service_replays_hqs_answer_to_a_stranger(
-    tmp_path: Path,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
+    network_on: NetworkOn, mint: Callable[..., str]
 ) -> None:
     """Every mutation of every service, from the descriptors: what HQ did with a request_id,
     a DMS and a partner of a store that is no party to it repeat, and are refused."""
@@ -130,7 +125,7 @@ async def test_no_mutation_of_any_service_replays_hqs_answer_to_a_stranger(
     strangers = {"dms": mint("dms", "ZZ99"), "partner": mint("partner", "ZZ99")}
     replayed: Counter[str] = Counter()
     leaks = []
-    async with network("sqlite", tmp_path, endpoints, namespace, clock, verifier, mint) as net:
+    async with network_on("sqlite") as net:
         for service, method in every_rpc(net):
             if not is_mutation(method.input_type):
                 continue

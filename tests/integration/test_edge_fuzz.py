@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 
 from kernel.clock import ManualClock
 from kernel.testing.servers import Endpoints
-from tests.integration.edge_fixtures import BUILDS, Network, ServiceUnderTest, network
+from tests.integration.edge_fixtures import BUILDS, Network, NetworkOn, ServiceUnderTest, network_on
 from tests.integration.hostile_requests import (
     ENDINGS,
     Case,
@@ -32,6 +32,8 @@ from tests.integration.hostile_requests import (
     single_field_cases,
 )
 from tests.integration.rich_errors import event_count
+
+__all__ = ["network_on"]
 
 NEVER = {
     grpc.StatusCode.INTERNAL,
@@ -48,17 +50,11 @@ CALL_TIMEOUT_SECONDS = 10.0
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_no_hostile_request_breaks_any_rpc_or_changes_anything_when_refused(
-    backend: str,
-    tmp_path: Path,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
+    backend: str, network_on: NetworkOn, mint: Callable[..., str]
 ) -> None:
     tokens = {"hq": mint("hq", subject="fuzz-hq"), "dms": mint("dms", "SZ01", subject="fuzz")}
     started = time.perf_counter()
-    async with network(backend, tmp_path, endpoints, namespace, clock, verifier, mint) as net:
+    async with network_on(backend) as net:
         report = await fuzz(net, tokens)
     elapsed = time.perf_counter() - started
 
