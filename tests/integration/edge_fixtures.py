@@ -71,16 +71,22 @@ BUILDS = (
 )
 
 
+@dataclass(frozen=True)
+class Ground:
+    """What the network stands on: the test's folder, servers, clock and token issuer."""
+
+    tmp_path: Path
+    endpoints: Endpoints
+    namespace: str
+    clock: ManualClock
+    verifier: Any
+    mint: Callable[..., str]
+
+
 @asynccontextmanager
-async def network(
-    backend: str,
-    tmp_path: Path,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
-) -> AsyncIterator[Network]:
+async def network(backend: str, ground: Ground) -> AsyncIterator[Network]:
+    tmp_path, endpoints, namespace = ground.tmp_path, ground.endpoints, ground.namespace
+    clock, verifier, mint = ground.clock, ground.verifier, ground.mint
     async with AsyncExitStack() as stack:
         services = []
         for name, build, stub_type, messages in BUILDS:
@@ -118,7 +124,8 @@ def network_on(
     mint: Callable[..., str],
 ) -> NetworkOn:
     """`async with network_on("sqlite") as net`: the five services on that backend."""
-    return lambda backend: network(backend, tmp_path, endpoints, namespace, clock, verifier, mint)
+    ground = Ground(tmp_path, endpoints, namespace, clock, verifier, mint)
+    return lambda backend: network(backend, ground)
 
 
 def _collab(runs: dict[str, Running], stack: AsyncExitStack) -> Any:
