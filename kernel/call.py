@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as error:
         print(json.dumps(refusal(error), indent=2, ensure_ascii=False), file=sys.stderr)
         return 1
-    print(json.dumps(reply, indent=2, ensure_ascii=False))
+    try:
+        print(json.dumps(reply, indent=2, ensure_ascii=False), flush=True)
+    except BrokenPipeError:
+        # Piped into `head`: the reader has what it wanted; no traceback for that.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -13,9 +13,10 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from kernel.edge import TEXT_CONTROL
 from kernel.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -38,7 +39,9 @@ def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE) -> int:
 
 
 def text(value: Any) -> str:
-    if type(value) is not str or len(value) > MAX_KEY_TEXT:
+    """A text key as the edge lets text in: no NUL (which PostgreSQL refuses) or other
+    control characters but tab and line breaks."""
+    if type(value) is not str or len(value) > MAX_KEY_TEXT or TEXT_CONTROL.search(value):
         raise ValueError("not a text key")
     return value
 
@@ -49,6 +52,13 @@ def integer(value: Any) -> int:
     return value
 
 
+def int32(value: Any) -> int:
+    """An integer key kept in an INTEGER column (e.g. an enum's number)."""
+    if type(value) is not int or not -(2**31) <= value < 2**31:
+        raise ValueError("not a 32-bit integer key")
+    return value
+
+
 def number(value: Any) -> float:
     if type(value) not in (int, float) or not math.isfinite(value):
         raise ValueError("not a number key")
@@ -56,10 +66,12 @@ def number(value: Any) -> float:
 
 
 def moment(value: Any) -> datetime:
+    """An aware moment, in UTC: one a forger put off the calendar there (0001-01-01 east of
+    Greenwich, 9999-12-31 west of it) is refused here, not by the database's converter."""
     parsed = datetime.fromisoformat(text(value))
     if parsed.tzinfo is None:
         raise ValueError("not an aware moment")
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def optional(kind: Kind) -> Kind:

@@ -180,6 +180,10 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
     print(f"  SZ01 DMS token (30 days):  {dms_tokens['SZ01']}")
     print(f"  (in {VAR}/tokens/ with each demo store's DMS token; python -m kernel.call reads")
     print("  hq.token from there)\n")
+    if _shifted():
+        print(
+            f"  (ports or var dir moved: prefix kernel.call with `{_shifted()}`, or export them)\n"
+        )
     if "capacity" in ports:
         print(
             "  look first:  .venv/bin/python -m kernel.call capacity GetNetworkDayView '{}'\n"
@@ -210,6 +214,16 @@ async def start(nats: NatsServerProcess, processes: dict[str, subprocess.Popen[b
             '\'{"diversion_id": "...", "answer": "DIVERSION_ANSWER_ACCEPTED"}\')\n',
             flush=True,
         )
+
+
+def _shifted() -> str:
+    """The settings kernel.call needs to find this run when it is not on the defaults."""
+    found = [
+        f"{name}={os.environ[name]}"
+        for name in ("STOREMESH_RUN_PORT_OFFSET", "STOREMESH_VAR")
+        if os.environ.get(name) and os.environ[name] != "0"
+    ]
+    return " ".join(found)
 
 
 def write_token(name: str, token: str) -> None:

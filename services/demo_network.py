@@ -11,11 +11,30 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 DEMO_NAMESPACE = uuid.UUID("6f1f5d8e-8d0c-4a55-9d0e-2f9a3b7c1e10")
 
 
 def request_id(*key: object) -> str:
     return str(uuid.uuid5(DEMO_NAMESPACE, "/".join(str(k) for k in key)))
+
+
+# An earlier start loaded this call with values of its own moment (e.g. the first free
+# minute of the day then): what it loaded stands.
+LOADED_BEFORE = "REQUEST_ID_REUSED"
+
+
+def refusal_reason(err: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo reason of a refusal ('' when it has none)."""
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    for packed in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if packed.Unpack(info):
+            return str(info.reason)
+    return ""
 
 
 # The stores' day (every day of the week): 08:00-17:30, the 9.5 h day of domain.md's

@@ -22,12 +22,20 @@ def _wrong_values(value: Any) -> list[Any]:
     """Values of another kind than `value` (the key a real token carried at that place)."""
     shapes: list[Any] = [True, [1], {"k": 1}]
     if isinstance(value, str):
-        wrong = [*shapes, 1, None, "x" * 300]
+        # Text of the right kind that no database takes (PostgreSQL refuses NUL).
+        wrong = [*shapes, 1, None, "x" * 300, "a\x00b"]
         try:
             datetime.fromisoformat(value)
         except ValueError:
             return wrong
-        return [*wrong, "yesterday", "2026-11-02T08:00:00"]
+        # Moments off the calendar once in UTC, where the database keeps time.
+        return [
+            *wrong,
+            "yesterday",
+            "2026-11-02T08:00:00",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59-14:00",
+        ]
     if isinstance(value, bool):
         return ["1", None, [1]]
     if isinstance(value, int):

@@ -18,14 +18,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
 
 from services.analytics.domain import reasons
-from services.demo_network import STORES, DemoStore, request_id
+from services.demo_network import STORES, DemoStore, refusal_reason, request_id
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SPRING_FESTIVAL_MONTH = 2
@@ -69,20 +67,11 @@ async def _until_known(call: Any) -> Any:
             return await call()
         except grpc.aio.AioRpcError as err:
             if (
-                _reason(err) != reasons.UNKNOWN_STORE
+                refusal_reason(err) != reasons.UNKNOWN_STORE
                 or asyncio.get_running_loop().time() > deadline
             ):
                 raise
             await asyncio.sleep(0.5)
-
-
-def _reason(err: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    for packed in status.details if status is not None else ():
-        info = error_details_pb2.ErrorInfo()
-        if packed.Unpack(info):
-            return str(info.reason)
-    return ""
 
 
 async def load(channel: grpc.aio.Channel, metadata: Any) -> str:

@@ -3,6 +3,7 @@ domain's own checks included), views into replies."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -144,6 +145,23 @@ def _indicator(v: Violations, field: str, code: str) -> indicators.Indicator | N
     return found
 
 
+# Targets, totals and weights a person sets: whole fen to shares of a percent. Beyond
+# either bound the exact value would not fit the read model's text of it.
+MAX_SET_VALUE = 10**15
+SET_VALUE_DECIMALS = 6
+
+
+def _set_value(v: Violations, field: str, raw: float) -> Fraction:
+    """A value HQ sets, exactly; a violation (and 0) when out of bounds or too precise."""
+    if not math.isfinite(raw) or abs(raw) > MAX_SET_VALUE:
+        v.add(field, f"must be a number from -{MAX_SET_VALUE:.0e} to {MAX_SET_VALUE:.0e}")
+        return Fraction(0)
+    value = decimal_fraction(raw)
+    if (value * 10**SET_VALUE_DECIMALS).denominator != 1:
+        v.add(field, f"must have at most {SET_VALUE_DECIMALS} decimal places")
+    return value
+
+
 def set_target(r: pb.SetTargetRequest, at: datetime) -> SetTarget:
     v = Violations()
     validation.request_id(v, "request_id", r.request_id)
@@ -154,13 +172,14 @@ def set_target(r: pb.SetTargetRequest, at: datetime) -> SetTarget:
     target_period = period(v, "period", r.period) if r.HasField("period") else None
     if target_period is not None and not MIN_YEAR <= target_period.start.year <= MAX_YEAR:
         v.add("period.start", f"must be in the years {MIN_YEAR} to {MAX_YEAR}")
+    value = _set_value(v, "value", r.value)
     v.raise_if_any()
     assert target_period is not None
     return SetTarget(
         store_id=r.store_id,
         indicator=r.indicator,
         period=target_period,
-        value=decimal_fraction(r.value),
+        value=value,
         store_known=True,
         at=at,
     )
@@ -173,8 +192,8 @@ def set_yearly_target(r: pb.SetYearlyTargetRequest, at: datetime) -> SetYearlyTa
     _indicator(v, "indicator", r.indicator)
     if not MIN_YEAR <= r.year <= MAX_YEAR:
         v.add("year", f"must be from {MIN_YEAR} to {MAX_YEAR}")
-    if r.total < 0:
-        v.add("total", "must not be negative")
+    if not 0 <= r.total <= MAX_SET_VALUE:
+        v.add("total", f"must be from 0 to {MAX_SET_VALUE:.0e}")
     weights: tuple[Fraction, ...] = ()
     if r.weights:
         if len(r.weights) != 12:
@@ -182,7 +201,7 @@ def set_yearly_target(r: pb.SetYearlyTargetRequest, at: datetime) -> SetYearlyTa
         elif any(w < 0 for w in r.weights) or sum(r.weights) <= 0:
             v.add("weights", "must be non-negative and not all zero")
         else:
-            weights = tuple(decimal_fraction(w) for w in r.weights)
+            weights = tuple(_set_value(v, "weights", w) for w in r.weights)
         if r.spring_festival_month or r.spring_festival_dip:
             v.add("spring_festival_month", "applies only when weights is empty")
     else:
@@ -222,10 +241,13 @@ def set_alarm_line(r: pb.SetAlarmLineRequest, at: datetime) -> SetAlarmLine:
     found = _indicator(v, "indicator", r.indicator)
     if found is not None and found.unit != indicators.Unit.RATIO:
         v.add("indicator", "alarm lines are set on ratios")
+    line = Fraction(0)
     if not 0 <= r.line <= 1:
         v.add("line", "must be a share from 0 to 1")
+    else:
+        line = _set_value(v, "line", r.line)
     v.raise_if_any()
-    return SetAlarmLine(indicator=r.indicator, line=decimal_fraction(r.line), at=at)
+    return SetAlarmLine(indicator=r.indicator, line=line, at=at)
 
 
 def category(r: pb.ListIndicatorsRequest) -> indicators.Category | None:

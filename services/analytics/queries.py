@@ -51,7 +51,7 @@ def _day(value: Any) -> date:
 
 
 # The resume key of ListTargets: store, indicator, period kind, period start.
-TARGET_CURSOR = (paging.text, paging.text, paging.integer, _day)
+TARGET_CURSOR = (paging.text, paging.text, paging.int32, _day)
 
 
 class AnalyticsQueries:

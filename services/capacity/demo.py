@@ -24,10 +24,12 @@ from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 from services.demo_network import (
     CLOSES,
     DIVERSION_CASE,
+    LOADED_BEFORE,
     OPENS,
     STORES,
     DemoStore,
     booking_day,
+    refusal_reason,
     request_id,
 )
 
@@ -117,19 +119,24 @@ async def _book_day(
                 case.vehicle,
             )
             service_type, hours = case.service_type, case.expected_labour_hours
-        await stub.BookAppointment(
-            pb.BookAppointmentRequest(
-                request_id=request_id("appointment", store.code, day, i),
-                store_id=store.code,
-                appointment_id=appointment_id,
-                customer_ref=customer_ref,
-                vehicle=vehicle,
-                service_type=service_type,
-                expected_labour_hours=hours,
-                requested_at=_slot(day, first_minute, i, store.booked_today),
-            ),
-            metadata=metadata,
-        )
+        try:
+            await stub.BookAppointment(
+                pb.BookAppointmentRequest(
+                    request_id=request_id("appointment", store.code, day, i),
+                    store_id=store.code,
+                    appointment_id=appointment_id,
+                    customer_ref=customer_ref,
+                    vehicle=vehicle,
+                    service_type=service_type,
+                    expected_labour_hours=hours,
+                    requested_at=_slot(day, first_minute, i, store.booked_today),
+                ),
+                metadata=metadata,
+            )
+        except grpc.aio.AioRpcError as err:
+            # Booked by an earlier start today, from that moment's first free minute.
+            if refusal_reason(err) != LOADED_BEFORE:
+                raise
 
 
 async def _arrivals(stub: Any, metadata: Any, store: DemoStore, day: date) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from sqlalchemy import func, select
 from storemesh.analytics.v1 import analytics_pb2 as analytics_pb
 from storemesh.analytics.v1 import analytics_pb2_grpc as analytics_grpc
@@ -70,16 +71,22 @@ BUILDS = (
 )
 
 
+@dataclass(frozen=True)
+class Ground:
+    """What the network stands on: the test's folder, servers, clock and token issuer."""
+
+    tmp_path: Path
+    endpoints: Endpoints
+    namespace: str
+    clock: ManualClock
+    verifier: Any
+    mint: Callable[..., str]
+
+
 @asynccontextmanager
-async def network(
-    backend: str,
-    tmp_path: Path,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
-) -> AsyncIterator[Network]:
+async def network(backend: str, ground: Ground) -> AsyncIterator[Network]:
+    tmp_path, endpoints, namespace = ground.tmp_path, ground.endpoints, ground.namespace
+    clock, verifier, mint = ground.clock, ground.verifier, ground.mint
     async with AsyncExitStack() as stack:
         services = []
         for name, build, stub_type, messages in BUILDS:
@@ -102,6 +109,23 @@ async def network(
             services.append(ServiceUnderTest(name, run, stub_type(run.channel), messages))
         await seed(services, mint("hq"))
         yield Network(backend, services)
+
+
+NetworkOn = Callable[[str], AbstractAsyncContextManager[Network]]
+
+
+@pytest.fixture
+def network_on(
+    tmp_path: Path,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+    mint: Callable[..., str],
+) -> NetworkOn:
+    """`async with network_on("sqlite") as net`: the five services on that backend."""
+    ground = Ground(tmp_path, endpoints, namespace, clock, verifier, mint)
+    return lambda backend: network(backend, ground)
 
 
 def _collab(runs: dict[str, Running], stack: AsyncExitStack) -> Any:

@@ -20,9 +20,12 @@ from kernel import edge
 from tests.integration.hostile_values import (
     DATES,
     DOUBLES,
+    DRILL_DOWNS,
     IDS,
     INT_TYPES,
+    MONTHS,
     NOW,
+    PLAUSIBLE_ENUM,
     PLAUSIBLE_NUMBER,
     PLAUSIBLE_TEXT,
     PLAUSIBLE_TIME,
@@ -33,11 +36,24 @@ from tests.integration.hostile_values import (
 
 Path = tuple[str | int, ...]
 
+# Text fields that carry a calendar day (besides `*_date` and `*_on`); `month` a YYYY-MM.
+DAY_FIELDS = ("day", "week_of", "as_of", "start")
+
 
 # Fields a plausible request leaves out, where the RPC takes one of two ways to say a thing.
 LEFT_OUT = {
     "PublishAvailabilityRequest": ("starts_at", "ends_at"),
     "GetUtilisationRequest": ("store_id",),
+    "SetYearlyTargetRequest": ("weights",),
+}
+# Values one request needs where the same field name means another thing elsewhere.
+PLAUSIBLE_IN: dict[str, dict[str, Any]] = {
+    "SetAlarmLineRequest": {"indicator": "gross_margin"},  # alarm lines are on ratios
+    "CompleteSupportRequest": {"hours_worked": 3.0},
+    "GetSupportChampionsRequest": {
+        "period.kind": "PERIOD_KIND_QUARTER",
+        "period.start": "2026-10-01",
+    },
 }
 # Ids a call creates: a new one for each case, so a case is not refused as a repeat.
 FRESH_IDS: dict[str, tuple[Path, ...]] = {
@@ -85,6 +101,15 @@ def plausible(descriptor: Descriptor, message_class: Any) -> Message:
     _fill(message)
     for name in LEFT_OUT.get(descriptor.name, ()):
         message.ClearField(name)
+    for dotted, value in PLAUSIBLE_IN.get(descriptor.name, {}).items():
+        *parents, name = dotted.split(".")
+        target = message
+        for step in parents:
+            target = getattr(target, step)
+        field = target.DESCRIPTOR.fields_by_name[name]
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            value = field.enum_type.values_by_name[value].number
+        setattr(target, name, value)
     return message  # type: ignore[no-any-return]
 
 
@@ -111,6 +136,9 @@ def _plausible_scalar(field: FieldDescriptor) -> Any:
     if field.type == FieldDescriptor.TYPE_STRING:
         return PLAUSIBLE_TEXT.get(field.name, "demo")
     if field.type == FieldDescriptor.TYPE_ENUM:
+        named = PLAUSIBLE_ENUM.get(field.enum_type.full_name)
+        if named:
+            return field.enum_type.values_by_name[named].number
         values = [v.number for v in field.enum_type.values if v.number != 0]
         return values[0] if values else 0
     if field.type == FieldDescriptor.TYPE_BOOL:
@@ -124,10 +152,14 @@ def hostile_values(field: FieldDescriptor, forged_tokens: list[tuple[str, str]])
     if kind == FieldDescriptor.TYPE_STRING:
         if field.name == "page_token":
             return [*TOKENS, *forged_tokens]
+        if field.name == "drill_down":
+            return [*DRILL_DOWNS, *TEXT]
         if edge.is_id_field(field.name):
             return IDS
-        if field.name in ("day", "week_of", "as_of") or field.name.endswith(("_date", "_on")):
+        if field.name in DAY_FIELDS or field.name.endswith(("_date", "_on")):
             return DATES
+        if field.name == "month":
+            return MONTHS
         return TEXT
     if kind in INT_TYPES:
         return INT_TYPES[kind]
@@ -145,21 +177,33 @@ def hostile_values(field: FieldDescriptor, forged_tokens: list[tuple[str, str]])
 
 def single_field_cases(base: Message, forged_tokens: list[tuple[str, str]]) -> Iterator[Case]:
     """The plausible request with one field (nested ones too) made hostile, every way."""
-    yield Case("plausible", _fresh(base))
+    yield Case("plausible", fresh(base))
     for path, field in _leaves(base.DESCRIPTOR, ()):
         name = _name(path)
         for label, value in hostile_values(field, forged_tokens):
-            request = _fresh(base)
+            request = fresh(base)
             _set(request, path, field, value)
             yield Case(f"{name}={label}", request)
         if field.is_repeated:
-            request = _fresh(base)
+            request = fresh(base)
             _clear(request, path)
             yield Case(f"{name}=no items", request)
-            if field.type != FieldDescriptor.TYPE_MESSAGE:
-                request = _fresh(base)
-                _container(request, path).extend([_plausible_scalar(field)] * 1001)
-                yield Case(f"{name}=1001 items", request)
+            request = fresh(base)
+            many = _too_many(request, path, field)
+            yield Case(f"{name}={many} items", request)
+
+
+def _too_many(request: Message, path: Path, field: FieldDescriptor) -> int:
+    """Fill the list at `path` with one item more than the edge allows; how many."""
+    many = edge.MORE_ITEMS.get(field.name, edge.MAX_ITEMS) + 1
+    items = _container(request, path)
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        first = items[0] if len(items) else items.add()
+        for _ in range(many - len(items)):
+            items.add().CopyFrom(first)
+    else:
+        items.extend([_plausible_scalar(field)] * (many - len(items)))
+    return many
 
 
 def _name(path: Path) -> str:
@@ -172,7 +216,7 @@ def random_cases(
     """Requests with every field drawn at random among its hostile values."""
     leaves = list(_leaves(base.DESCRIPTOR, ()))
     for n in range(count):
-        request = _fresh(base)
+        request = fresh(base)
         for path, field in leaves:
             if rng.random() < 0.6:
                 _set(request, path, field, rng.choice(hostile_values(field, forged_tokens))[1])
@@ -191,19 +235,35 @@ def forge(token: str) -> list[tuple[str, str]]:
     forged: list[tuple[str, Any]] = [("no cursor", []), ("cursor not a list", "x")]
     forged.append(("extra cursor value", [*after, "extra"]))
     for i in range(len(after)):
-        for label, value in (
-            ("text", "zz"),
-            ("number", 10**30),
-            ("null", None),
-            ("list", [1]),
-            ("float", 1.5),
-        ):
+        for label, value in CURSOR_VALUES:
             changed = list(after)
             changed[i] = value
             forged.append((f"cursor[{i}] {label}", changed))
-    return [
+    tokens = [
         (f"forged: {label}", _encode({"a": cursor, "q": body.get("q")})) for label, cursor in forged
     ]
+    tokens.append(("forged: another query", _encode({"a": after, "q": "0" * 64})))
+    return tokens
+
+
+# What a forger puts in place of one resume key value: other kinds, and values of the
+# right kind no database or calendar takes (NUL in text, moments off the calendar in UTC).
+CURSOR_VALUES: tuple[tuple[str, Any], ...] = (
+    ("text", "zz"),
+    ("NUL text", "a\x00b"),
+    ("control text", "\x1b[2J"),
+    ("long text", "t" * 1000),
+    ("number", 10**30),
+    ("int64 max", 2**63 - 1),
+    ("negative", -1),
+    ("bool", True),
+    ("null", None),
+    ("list", [1]),
+    ("float", 1.5),
+    ("first moment east", "0001-01-01T00:00:00+14:00"),
+    ("last moment west", "9999-12-31T23:59:59-14:00"),
+    ("naive moment", "2026-11-02T08:00:00"),
+)
 
 
 def _encode(body: dict[str, Any]) -> str:
@@ -223,7 +283,7 @@ def _leaves(descriptor: Descriptor, prefix: Path) -> Iterator[tuple[Path, FieldD
             yield from _leaves(field.message_type, (*path, 0) if field.is_repeated else path)
 
 
-def _fresh(base: Message) -> Message:
+def fresh(base: Message) -> Message:
     request = type(base)()
     request.CopyFrom(base)
     if "request_id" in request.DESCRIPTOR.fields_by_name:

@@ -43,6 +43,10 @@ PLAUSIBLE_TEXT = {
     "technician_ids": "T-1",
     "day": NOW.date().isoformat(),
     "week_of": FRIDAY.isoformat(),
+    "month": "2026-11",
+    "start": "2026-11-01",
+    "joined_on": "2026-10-01",
+    "left_on": "",
     "as_of": FRIDAY.isoformat(),
     "from_date": "",
     "to_date": "",
@@ -55,6 +59,11 @@ PLAUSIBLE_TEXT = {
     "time_zone": "Asia/Shanghai",
     "unit": "set",
     "page_token": "",
+    "indicator": "revenue",
+    "source_store_id": "",
+    "supersedes_report_id": "",
+    "phone": "13800138000",
+    "drill_down": "store/SZ01/indicator/revenue/period/2026-11",
 }
 PLAUSIBLE_NUMBER = {
     "page_size": 1,
@@ -75,7 +84,16 @@ PLAUSIBLE_NUMBER = {
     "rating": 5,
     "satisfaction_score": 5,
     "unit_cost_fen": 12_000,
+    "write_down_fen": 0,
+    "freight_fen": 0,
+    "hours_worked": 0.0,
+    "travel_and_lodging_fen": 0,
+    "year": 2026,
+    "spring_festival_month": 2,
+    "spring_festival_dip": 0.13,
 }
+# Enum values by enum type where the first one is not what a plausible request names.
+PLAUSIBLE_ENUM = {"storemesh.analytics.events.v1.PeriodKind": "PERIOD_KIND_MONTH"}
 PLAUSIBLE_TIME = {
     "starts_at": china(FRIDAY, 13),
     "ends_at": china(FRIDAY, 17),
@@ -83,6 +101,7 @@ PLAUSIBLE_TIME = {
     "available_to": china(FRIDAY, 18),
     "requested_at": china(date(2026, 11, 3), 10),
     "slot_at": china(date(2026, 11, 3), 11),
+    "counted_at": NOW - timedelta(hours=1),
 }
 
 TEXT = [
@@ -123,6 +142,42 @@ DATES = [
     ("30 February", "2026-02-30"),
     ("month 13", "2026-13-01"),
     ("words", "tomorrow"),
+]
+MONTHS = [
+    ("empty", ""),
+    ("NUL", "2026-11\x00"),
+    ("10000 chars", "9" * 10_000),
+    ("end of calendar", "9999-12"),
+    ("start of calendar", "0001-01"),
+    ("compact", "202611"),
+    ("month 13", "2026-13"),
+    ("month 0", "2026-00"),
+    ("a day", "2026-11-02"),
+    ("words", "last month"),
+]
+# A warning's drill-down key (store/<id>/indicator/<code>/period/<key>) naming periods at
+# the ends of the calendar and of other shapes.
+DRILL_DOWNS = [
+    *(
+        (label, f"store/SZ01/indicator/revenue/period/{key}")
+        for label, key in (
+            ("year 1", "0001"),
+            ("year 9999", "9999"),
+            ("first week", "0001-W01"),
+            ("last week", "9999-W52"),
+            ("week 53 of a 52-week year", "2026-W53"),
+            ("first day", "0001-01-01"),
+            ("last day", "9999-12-31"),
+            ("first month", "0001-01"),
+            ("last quarter", "9999-Q4"),
+            ("quarter 5", "2026-Q5"),
+        )
+    ),
+    ("other store", "store/GZ01/indicator/revenue/period/2026-11"),
+    ("unknown store", "store/NOPE/indicator/revenue/period/2026-11"),
+    ("unknown indicator", "store/SZ01/indicator/nope/period/2026-11"),
+    ("short", "store/SZ01"),
+    ("no store", "store//indicator/revenue/period/2026-11"),
 ]
 TOKENS = [
     ("garbage", "not-a-token"),

@@ -91,3 +91,14 @@ async def test_inventory_refuses_the_ends_of_the_calendar(inv: InventoryClient) 
         assert violated_fields(fill) == ["to_date"]
     both = await failure(inv.GetFillRate(from_date="0001-01-01", to_date="0001-01-15"))
     assert violated_fields(both) == ["from_date", "to_date"]
+
+
+async def test_list_filters_are_capped_alike(inv: InventoryClient) -> None:
+    """The regression: ListParts took a 10,000-character category where ListStoreStock
+    capped it at 64; now the edge caps every text field the same way."""
+    for call in (inv.ListParts, inv.ListStoreStock):
+        request = {"category": "c" * 10_000}
+        if call == inv.ListStoreStock:
+            request["store_id"] = "SZ01"
+        refused = await failure(call(**request))
+        assert "category" in violated_fields(refused)

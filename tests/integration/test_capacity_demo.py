@@ -41,3 +41,17 @@ async def test_after_closing_the_demo_books_tomorrow(
     tomorrow = await cap.GetDayView(store_id="SZ01", day="2026-11-03")
 
     assert (tomorrow.booked, tomorrow.capacity) == (32, 30)
+
+
+async def test_a_second_start_the_same_day_keeps_the_first_starts_bookings(
+    cap: CapacityClient, clock: ManualClock
+) -> None:
+    """The regression: restarting make run later the same day stopped it, since the same
+    request ids now asked for later slots (REQUEST_ID_REUSED)."""
+    clock.set(local(10, 15))
+    await demo.load(cap.run.channel, cap.run.metadata(cap.token), now=clock.now())
+    clock.set(local(11, 40))
+    await demo.load(cap.run.channel, cap.run.metadata(cap.token), now=clock.now())
+
+    shenzhen = await cap.GetDayView(store_id="SZ01")
+    assert (shenzhen.day, shenzhen.booked, shenzhen.capacity) == (MONDAY.isoformat(), 32, 30)

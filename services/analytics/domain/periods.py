@@ -125,13 +125,20 @@ _KEY = re.compile(
 )
 
 
+# The years a key may name: those a request may (kernel.validation's calendar, a year of
+# margin at each end), so a period's end and the one before it stay computable.
+FIRST_KEY_YEAR, LAST_KEY_YEAR = 2, 9998
+
+
 def period_of_key(key: str) -> Period | None:
     """The period a `Period.key` names (2026-11-30, 2026-W49, 2026-11, 2026-Q4, 2026); None
-    for text that names none."""
+    for text that names none, or a period at the very ends of the calendar."""
     found = _KEY.match(key)
     if found is None:
         return None
     year = int(found["year"])
+    if not FIRST_KEY_YEAR <= year <= LAST_KEY_YEAR:
+        return None
     try:
         if found["week"]:
             return Period.week_of(date.fromisocalendar(year, int(found["week"]), 1))

@@ -52,6 +52,22 @@ def test_a_key_names_its_period_back(period: Period) -> None:
     assert period_of_key(period.key) == period
 
 
-@pytest.mark.parametrize("key", ["", "2026-13", "2026-02-30", "2026-W54", "2026-Q5", "26-11"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "2026-13",
+        "2026-02-30",
+        "2026-W54",
+        "2026-Q5",
+        "26-11",
+        # The ends of the calendar: a drill-down key naming them once came back INTERNAL.
+        "9999",
+        "9999-Q4",
+        "9999-W52",
+        "9999-12-31",
+        "0001-01-01",
+    ],
+)
 def test_text_that_names_no_period_is_none(key: str) -> None:
     assert period_of_key(key) is None

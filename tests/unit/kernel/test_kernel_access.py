@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
-from storemesh.capacity.v1 import capacity_pb2
-from storemesh.collab.v1 import collab_pb2
-from storemesh.inventory.v1 import inventory_pb2
-from storemesh.workforce.v1 import workforce_pb2
+from google.protobuf import descriptor_pool
 
 from kernel import access
 from kernel.auth import Principal, set_principal
 from kernel.errors import PermissionDenied
-from services.capacity.grpc_api import CapacityServicer
-from services.collab.grpc_api import CollabServicer
-from services.inventory.grpc_api import InventoryServicer
-from services.workforce.grpc_api import WorkforceServicer
 
-SERVICERS = [
-    (InventoryServicer, inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"]),
-    (CapacityServicer, capacity_pb2.DESCRIPTOR.services_by_name["CapacityService"]),
-    (WorkforceServicer, workforce_pb2.DESCRIPTOR.services_by_name["WorkforceService"]),
-    (CollabServicer, collab_pb2.DESCRIPTOR.services_by_name["CollabService"]),
-]
+# Every service there is, from its definition: a new one is checked the day it exists.
+SERVICES = sorted(
+    path.parent.name for path in (Path(__file__).parents[3] / "services").glob("*/bootstrap.py")
+)
+
+
+def _servicer_and_api(name: str) -> tuple[type, Any]:
+    definition = importlib.import_module(f"services.{name}.bootstrap").DEFINITION
+    api = descriptor_pool.Default().FindServiceByName(definition.api)
+    return definition.servicer, api
+
+
+SERVICERS = [_servicer_and_api(name) for name in SERVICES]
+
+
+def test_every_service_is_checked() -> None:
+    assert {"inventory", "capacity", "workforce", "collab", "analytics"} <= set(SERVICES)
 
 
 @pytest.mark.parametrize(("servicer", "service"), SERVICERS)

@@ -82,7 +82,17 @@ def test_a_page_query_types_its_resume_key() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    [[], ["2026-11-02T08:00:00+00:00", 1.0], ["2026-11-02T08:00:00", 1.0, "T"], [1, 1.0, "T"]],
+    [
+        [],
+        ["2026-11-02T08:00:00+00:00", 1.0],
+        ["2026-11-02T08:00:00", 1.0, "T"],
+        [1, 1.0, "T"],
+        # Aware and well formed, but off the calendar once in UTC (the database's time).
+        ["0001-01-01T00:00:00+14:00", 1.0, "T"],
+        ["9999-12-31T23:59:59-14:00", 1.0, "T"],
+        # Text PostgreSQL refuses to compare with.
+        ["2026-11-02T08:00:00+00:00", 1.0, "T\x00"],
+    ],
 )
 def test_a_resume_key_of_another_shape_is_invalid_page_token(key: list[object]) -> None:
     from kernel.paging import PageQuery, moment, number, optional, text
