@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from storemesh.analytics.v1 import analytics_pb2
 from storemesh.capacity.v1 import capacity_pb2
 from storemesh.collab.v1 import collab_pb2
 from storemesh.inventory.v1 import inventory_pb2
@@ -13,6 +14,7 @@ from storemesh.workforce.v1 import workforce_pb2
 from kernel import access
 from kernel.auth import Principal, set_principal
 from kernel.errors import PermissionDenied
+from services.analytics.grpc_api import AnalyticsServicer
 from services.capacity.grpc_api import CapacityServicer
 from services.collab.grpc_api import CollabServicer
 from services.inventory.grpc_api import InventoryServicer
@@ -23,6 +25,7 @@ SERVICERS = [
     (CapacityServicer, capacity_pb2.DESCRIPTOR.services_by_name["CapacityService"]),
     (WorkforceServicer, workforce_pb2.DESCRIPTOR.services_by_name["WorkforceService"]),
     (CollabServicer, collab_pb2.DESCRIPTOR.services_by_name["CollabService"]),
+    (AnalyticsServicer, analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"]),
 ]
 
 
