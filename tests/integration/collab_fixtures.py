@@ -15,7 +15,6 @@ from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
 from storemesh.inventory.v1 import inventory_pb2 as inventory_pb
 
-from kernel.clock import ManualClock
 from kernel.db import upsert
 from kernel.eventstore import EventStore
 from kernel.service import Service
@@ -75,18 +74,20 @@ def _nowhere() -> grpc.aio.Channel:
 
 
 def collab_starter(
-    db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
+    request: pytest.FixtureRequest,
     *,
     before_start: Callable[[Service], Awaitable[None]] | None = None,
     **given: Any,
 ) -> Starter:
     """Collab over the peers' channels in `given` (inventory, workforce, capacity; the others
-    lead nowhere) and any other keyword of `collaboration` (deadlines, ...)."""
+    lead nowhere) and any other keyword of `collaboration` (deadlines, ...); its database,
+    NATS namespace, clock, verifier and token are the test's fixtures."""
+    db_url = request.getfixturevalue("collab_db_url")
+    endpoints: Endpoints = request.getfixturevalue("endpoints")
+    namespace = request.getfixturevalue("namespace")
+    clock = request.getfixturevalue("clock")
+    verifier = request.getfixturevalue("verifier")
+    mint = request.getfixturevalue("mint")
     peers = {p: given.pop(p) for p in PEERS if p in given}
 
     @asynccontextmanager
@@ -141,23 +142,10 @@ async def _locate_stores(service: Service) -> None:
 
 
 @pytest.fixture
-def start_collab(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    inventory_service: Running,
-    mint: Callable[..., str],
-) -> Starter:
+def start_collab(request: pytest.FixtureRequest, inventory_service: Running) -> Starter:
     """`async with start_collab() as collab:` one collab process (again: a restart)."""
     return collab_starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
+        request,
         before_start=_locate_stores,
         inventory=inventory_service.channel,
         deadlines=Deadlines(),

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kernel.clock import ManualClock
 from kernel.eventstore import EventStore
-from kernel.testing.servers import Endpoints
 from services.collab.read_model import contributions
 from tests.integration.collab_fixtures import CollabRun, collab_starter
 from tests.integration.conftest import Running
@@ -23,45 +21,13 @@ Starter = Callable[..., AbstractAsyncContextManager[CollabRun]]
 
 
 @pytest.fixture
-def collab_with_workforce(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    workforce_service: Running,
-    mint: Callable[..., str],
-) -> Starter:
-    return collab_starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        workforce=workforce_service.channel,
-    )
+def collab_with_workforce(request: pytest.FixtureRequest, workforce_service: Running) -> Starter:
+    return collab_starter(request, workforce=workforce_service.channel)
 
 
 @pytest.fixture
-def collab_with_capacity(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    capacity_service: Running,
-    mint: Callable[..., str],
-) -> Starter:
-    return collab_starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        capacity=capacity_service.channel,
-    )
+def collab_with_capacity(request: pytest.FixtureRequest, capacity_service: Running) -> Starter:
+    return collab_starter(request, capacity=capacity_service.channel)
 
 
 async def reached(probe: Callable[[], Any], stage: int) -> Any:
@@ -90,22 +56,8 @@ async def points(run: CollabRun) -> list[tuple[str, str, int]]:
 
 @pytest.fixture
 def collab_with_both(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    workforce_service: Running,
-    capacity_service: Running,
-    mint: Callable[..., str],
+    request: pytest.FixtureRequest, workforce_service: Running, capacity_service: Running
 ) -> Starter:
     return collab_starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        workforce=workforce_service.channel,
-        capacity=capacity_service.channel,
+        request, workforce=workforce_service.channel, capacity=capacity_service.channel
     )
