@@ -19,6 +19,7 @@ from services.capacity.read_model.tables import (
     metadata,
     project,
     store_facts,
+    store_row,
     stores_view,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "open_profiles",
     "project",
     "store_facts",
+    "store_row",
     "stores_view",
     "walk_in_history",
 ]

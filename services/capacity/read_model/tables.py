@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -112,7 +112,9 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
         await _project_day(uow.conn, state, recorded.recorded_at)
 
 
-async def _project_store(conn: AsyncConnection, state: StoreState, event: Any) -> None:
+def store_row(state: StoreState, registered_on: date | None = None) -> dict[str, Any]:
+    """The `capacity_stores` row of a store's state (registered_on: only once, on its
+    StoreRegistered); the bench seeds the table with the same rows."""
     profile = state.profile
     assert profile is not None
     values: dict[str, Any] = {
@@ -134,9 +136,17 @@ async def _project_store(conn: AsyncConnection, state: StoreState, event: Any) -
         "closed": state.closed,
         **{hours_column(w).name: _hours(profile.opening_hours, w) for w in Weekday},
     }
+    if registered_on is not None:
+        values["registered_on"] = registered_on
+    return values
+
+
+async def _project_store(conn: AsyncConnection, state: StoreState, event: Any) -> None:
+    registered_on = None
     if isinstance(event, StoreRegistered):
-        values["registered_on"] = local_day(event.occurred_at, profile.time_zone)
-    await upsert(conn, stores_view, values, ["store_id"])
+        assert state.profile is not None
+        registered_on = local_day(event.occurred_at, state.profile.time_zone)
+    await upsert(conn, stores_view, store_row(state, registered_on), ["store_id"])
 
 
 # The facts the book command in progress decided on, set only around its execute: its
