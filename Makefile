@@ -71,6 +71,7 @@ lint: proto buf-lint buf-breaking asyncapi-check
 	$(BIN)/mypy kernel services/inventory/domain services/workforce/domain services/capacity/domain \
 		services/collab/domain services/analytics/domain
 	$(BIN)/lint-imports
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_import_contracts.py
 
 tools: $(TOOLS_STAMP)
 

@@ -28,6 +28,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from grpc_status import rpc_status
 
 from kernel.auth import var_dir
+from kernel.peer_client import bearer
 
 DETAIL_TYPES = (
     error_details_pb2.BadRequest,
@@ -101,7 +102,7 @@ def call(address: str, method_name: str, body: str, token: str, timeout: float =
         )
         reply = invoke(
             request_for(method, body),
-            metadata=(("authorization", f"Bearer {token}"),),
+            metadata=bearer(token),
             timeout=timeout,
         )
         return json_format.MessageToDict(reply, preserving_proto_field_name=True)

@@ -50,6 +50,18 @@ def timestamp(moment: datetime | None) -> Timestamp | None:
     return stamp
 
 
+def utc(stamp: Timestamp) -> datetime:
+    """The aware UTC moment of a protobuf Timestamp (a peer's reply, a consumed event)."""
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def optional_moment(message: Message, field_name: str) -> datetime | None:
+    """The moment in an optional Timestamp field of `message`; None where it is unset."""
+    if not message.HasField(field_name):
+        return None
+    return utc(getattr(message, field_name))
+
+
 def to_proto(obj: Any, message_cls: type[Message]) -> Message:
     message = message_cls()
     _fill(message, obj)

@@ -59,6 +59,14 @@ def int32(value: Any) -> int:
     return value
 
 
+def position(value: Any) -> int:
+    """A place in a list computed whole per request (0 is its start): never negative, which
+    would read the list from its end."""
+    if integer(value) < 0:
+        raise ValueError("not a position")
+    return int(value)
+
+
 def number(value: Any) -> float:
     if type(value) not in (int, float) or not math.isfinite(value):
         raise ValueError("not a number key")

@@ -81,6 +81,9 @@ class Service:
     relay: Relay
     timers: TimerRunner
     host: ServiceHost
+    # The service's own object (Inventory, Collab, ...) its servicer, timers and
+    # subscriptions share: built once, reachable here for tests and tools.
+    application: Any = None
 
 
 async def assemble(
@@ -142,7 +145,7 @@ async def assemble(
         background=background,
         verifier=verifier,
     )
-    return Service(settings, db, nats, app, relay, timers, host)
+    return Service(settings, db, nats, app, relay, timers, host, service)
 
 
 def _registrar(definition: ServiceDefinition, servicer: Any) -> Registrar:

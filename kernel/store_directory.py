@@ -68,6 +68,8 @@ SUBJECTS = (
 # How often a replica merges the table into its memory, in case its follower missed
 # something (e.g. a consumer lost with a NATS restart): the bound on a stale answer then.
 RELOAD_SECONDS = 30.0
+# The refusal of a command naming a closed store (capacity names its own the same).
+STORE_CLOSED = "STORE_CLOSED"
 
 metadata = MetaData()
 
@@ -232,7 +234,7 @@ async def require_open_store(conn: AsyncConnection, store_id: str, field: str) -
             memory.apply(StoreChange(store_id, closed, int(version)))
     if closed:
         raise RuleViolated(
-            "STORE_CLOSED",
+            STORE_CLOSED,
             f"store {store_id} is closed",
             subject=f"store/{store_id}",
             metadata={"field": field},

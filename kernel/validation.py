@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
@@ -77,6 +78,7 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CALENDAR = f"must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
 
 E = TypeVar("E", bound=IntEnum)
+T = TypeVar("T")
 
 
 def day(v: Violations, field_name: str, raw: str, *, required: bool = True) -> date | None:
@@ -131,6 +133,23 @@ def enum_member(
         names = ", ".join(f"{int(m)} ({m.name})" for m in kind if int(m) != 0)
         v.add(field_name, f"must be one of {names}")
         return None
+
+
+def enum_choice(
+    v: Violations,
+    field_name: str,
+    raw: int,
+    choices: Mapping[int, T],
+    name_of: Callable[[int], str],
+) -> T | None:
+    """What a proto enum number stands for where the domain's values are not the proto's
+    numbers: `choices` maps each accepted number (0 too, where it has a default meaning);
+    any other is refused naming the accepted ones (`name_of`: the proto enum's Name)."""
+    if raw in choices:
+        return choices[raw]
+    accepted = ", ".join(name_of(n) for n in choices if n != 0)
+    v.add(field_name, f"must be one of {accepted}")
+    return None
 
 
 # The longest duration a request may name: longer than any business rule (which the domain

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from kernel.peer_client import bearer
 from services.analytics import demo as analytics_demo
 from services.capacity import demo as capacity_demo
 from services.collab import demo as collab_demo
@@ -26,7 +27,7 @@ LOADERS = (
 
 
 async def load(ports: dict[str, int], token: str) -> None:
-    metadata = (("authorization", f"Bearer {token}"),)
+    metadata = bearer(token)
     for name, load_part in LOADERS:
         if name in ports:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{ports[name]}") as channel:

@@ -24,10 +24,9 @@ from bench.load import LoadResult, closed_loop
 from bench.network import NetworkStore, network
 from bench.raw import create_raw_table, raw_insert_commit
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row, num
-from kernel.codec import to_json
 from services.capacity import read_model
 from services.capacity.domain.opening_hours import OpeningHours, Weekday
-from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile
+from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile, StoreState
 from services.capacity.queries import CapacityQueries
 
 TITLE = "5. Capacity: network day view and BookAppointment"
@@ -80,28 +79,14 @@ def _profile(store: NetworkStore) -> StoreProfile:
 
 
 def _store_row(store: NetworkStore) -> dict[str, Any]:
-    """A `capacity_stores` row as the service's projection of StoreRegistered writes it."""
-    profile = _profile(store)
-    hours = {h.weekday: h.hours for h in profile.opening_hours}
+    """A `capacity_stores` row as the service's projection of StoreRegistered writes it,
+    its JSON columns as COPY's text."""
+    state = StoreState(store_id=store.code, profile=_profile(store), closed=False)
+    row = read_model.store_row(state, store.opened_on)
     return {
-        "store_id": store.code,
-        "name": profile.name,
-        "city": profile.city,
-        "region": profile.region,
-        "latitude": profile.latitude,
-        "longitude": profile.longitude,
-        "bays": profile.bays,
-        "default_daily_capacity": profile.default_daily_capacity,
-        "availability_factor": profile.availability_factor,
-        "wait_threshold_minutes": profile.wait_threshold_minutes,
-        "time_zone": profile.time_zone,
-        "opening_hours": json.dumps(
-            [[int(h.weekday), h.opens_minute, h.closes_minute] for h in profile.opening_hours]
-        ),
-        **{f"open_hours_{w.name.lower()[:3]}": hours.get(w, 0.0) for w in Weekday},
-        "profile": json.dumps(to_json(profile)),
-        "closed": False,
-        "registered_on": store.opened_on,
+        **row,
+        "opening_hours": json.dumps(row["opening_hours"]),
+        "profile": json.dumps(row["profile"]),
     }
 
 

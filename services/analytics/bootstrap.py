@@ -3,8 +3,6 @@ the store directory, capacity's peer groups over gRPC and the servicer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import grpc
 from storemesh.analytics.events.v1 import events_pb2
 from storemesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc
@@ -12,6 +10,7 @@ from storemesh.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from kernel.application import Application
 from kernel.config import Settings
 from kernel.events import EventRegistry
+from kernel.peer_client import service_credentials
 from kernel.service import ServiceDefinition
 from services.analytics import network_model, read_model
 from services.analytics.application import Analytics
@@ -27,10 +26,7 @@ def analytics(
 ) -> Analytics:
     """Analytics asking capacity at settings.capacity_address, with the service token."""
     channel = capacity or grpc.aio.insecure_channel(settings.capacity_address)
-    token = settings.service_token
-
-    def credentials() -> Sequence[tuple[str, str]]:
-        return (("authorization", f"Bearer {token}"),)
+    credentials = service_credentials(settings.service_token)
 
     return Analytics(app, CapacityPeerGroups(channel, credentials))
 

@@ -6,36 +6,22 @@ asked, never computed here: both services then always agree on who is compared w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import grpc
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
-from kernel.errors import NotFound, Unavailable
+from kernel.peer_client import PeerClient, not_found
 
 
-class CapacityPeerGroups:
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        metadata: Callable[[], Sequence[tuple[str, str]]],
-        timeout: float = 5.0,
-    ) -> None:
-        self.stub = pb_grpc.CapacityServiceStub(channel)
-        self.metadata = metadata
-        self.timeout = timeout
+class CapacityPeerGroups(PeerClient):
+    stub_type = pb_grpc.CapacityServiceStub
+    peer = "capacity"
 
     async def peers(self, store_id: str, as_of: str) -> list[str]:
         """The open stores of the store's group on `as_of` (YYYY-MM-DD), itself included."""
-        try:
-            group = await self.stub.GetPeerGroup(
-                pb.GetPeerGroupRequest(store_id=store_id, as_of=as_of),
-                timeout=self.timeout,
-                metadata=tuple(self.metadata()),
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise NotFound("store", store_id) from exc
-            raise Unavailable(f"capacity GetPeerGroup: {exc.code().name}") from exc
+        group = await self.call(
+            "GetPeerGroup",
+            pb.GetPeerGroupRequest(store_id=store_id, as_of=as_of),
+            refusals={grpc.StatusCode.NOT_FOUND: not_found("store", store_id)},
+        )
         return list(group.store_ids)

@@ -163,7 +163,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
                 "indicator": request.indicator,
                 "as_of": as_of.isoformat(),
             },
-            paging.integer,
+            paging.position,
         )
         after = pages.after(request.page_token)
         rows = await self.analytics.warnings.standing(scope, level, request.indicator, as_of)
@@ -194,7 +194,7 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         size = paging.page_size(request.page_size)
         pages = paging.PageQuery.of(
             {"list": "ranking", "month": month.key if month else "", "region": request.region},
-            paging.integer,
+            paging.position,
         )
         after = pages.after(request.page_token)
         if month is None:

@@ -266,9 +266,8 @@ KPI_KINDS = frozenset({PeriodKind.DAY, PeriodKind.WEEK, PeriodKind.MONTH})
 
 
 def scope(v: Violations, r: pb.Scope) -> Scope | None:
-    level = _LEVELS.get(r.level)
+    level = validation.enum_choice(v, "scope.level", r.level, _LEVELS, pb.ScopeLevel.Name)
     if level is None:
-        v.add("scope.level", "must be SCOPE_LEVEL_STORE, SCOPE_LEVEL_REGION or SCOPE_LEVEL_NETWORK")
         return None
     if level == Level.STORE:
         validation.store_code(v, "scope.id", r.id)

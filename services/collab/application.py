@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
+from kernel.codec import utc
 from kernel.errors import NotFound, RuleViolated
 from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
@@ -250,7 +251,7 @@ class Collab:
             issued = inventory_events.PartsIssued.FromString(event.payload)
         except Exception as exc:  # a payload that never decodes will not decode later
             raise PoisonMessage(f"undecodable PartsIssued: {exc}") from exc
-        day = self.app.clock.business_day(issued.occurred_at.ToDatetime(tzinfo=UTC))
+        day = self.app.clock.business_day(utc(issued.occurred_at))
         await read_model.count_issued(
             uow, issued.store_id, issued.part_number, day, int(issued.quantity)
         )

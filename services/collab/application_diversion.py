@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from storemesh.capacity.events.v1 import events_pb2 as capacity_events
 
 from kernel.application import Application, UnitOfWork
+from kernel.codec import utc
 from kernel.db import upsert
 from kernel.errors import NotFound, RuleViolated
 from kernel.messaging import InboundEvent
@@ -140,7 +141,7 @@ class Diversions:
                     "vehicle": message.vehicle,
                     "service_type": message.service_type,
                     "expected_labour_hours": message.expected_labour_hours,
-                    "requested_at": message.requested_at.ToDatetime(tzinfo=UTC),
+                    "requested_at": utc(message.requested_at),
                 },
                 ["store_id", "day", "appointment_id"],
             )
@@ -157,7 +158,7 @@ class Diversions:
 
     async def _divert_one(self, uow: UnitOfWork, event_id: str, exceeded: Any) -> None:
         now = uow.clock.now()
-        if now - exceeded.occurred_at.ToDatetime(tzinfo=UTC) > STALE_TRIGGER:
+        if now - utc(exceeded.occurred_at) > STALE_TRIGGER:
             # Read late (a consumer catching up on history): the queue it saw is gone.
             log.info("diversion.stale_trigger", store_id=exceeded.store_id, day=exceeded.day)
             return

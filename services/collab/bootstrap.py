@@ -4,7 +4,6 @@ the demand and diversion-trigger subscriptions and the servicer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from storemesh.collab.v1 import collab_pb2, collab_pb2_grpc
 from kernel.application import Application
 from kernel.config import Settings
 from kernel.events import EventRegistry
+from kernel.peer_client import service_credentials
 from kernel.saga import Participant, SagaDispatcher
 from kernel.service import ServiceDefinition
 from services.collab import read_model, read_model_sops
@@ -62,10 +62,7 @@ def collaboration(
     deadlines = deadlines or Deadlines(
         approval=timedelta(minutes=settings.transfer_approval_minutes)
     )
-    token = settings.service_token
-
-    def credentials() -> Sequence[tuple[str, str]]:
-        return (("authorization", f"Bearer {token}"),)
+    credentials = service_credentials(settings.service_token)
 
     workforce = workforce or grpc.aio.insecure_channel(settings.workforce_address)
     capacity = capacity or grpc.aio.insecure_channel(settings.capacity_address)

@@ -68,19 +68,16 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
     validation.store_code(v, "store_id", r.store_id)
     validation.identifier(v, "part_number", r.part_number)
     validation.positive_quantity(v, "quantity", r.quantity, MAX_TRANSFER_QUANTITY)
-    if r.urgency not in _URGENCY:
-        v.add("urgency", "must be URGENCY_NORMAL, URGENCY_URGENT or URGENCY_CRITICAL")
+    urgency = validation.enum_choice(v, "urgency", r.urgency, _URGENCY, pb.Urgency.Name)
     validation.text(v, "repair_order", r.repair_order, required=False)
-    reason = _REASON.get(r.reason)
-    if reason is None:
-        v.add("reason", "must be TRANSFER_REASON_EMERGENCY or TRANSFER_REASON_REVITALISATION")
-    elif reason is TransferReason.REVITALISATION:
+    reason = validation.enum_choice(v, "reason", r.reason, _REASON, pb.TransferReason.Name)
+    if reason is TransferReason.REVITALISATION:
         validation.store_code(v, "source_store_id", r.source_store_id)
         if r.source_store_id == r.store_id:
             v.add("source_store_id", "must differ from store_id (the receiving store)")
         if not 0 <= r.write_down_fen <= MAX_WRITE_DOWN_FEN:
             v.add("write_down_fen", f"must be between 0 and {MAX_WRITE_DOWN_FEN}")
-    else:
+    elif reason is not None:
         if r.source_store_id:
             v.add("source_store_id", "only for TRANSFER_REASON_REVITALISATION")
         if r.write_down_fen:
@@ -92,13 +89,13 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
     if customer.phone and not PHONE.match(customer.phone):
         v.add("customer.phone", "must be digits, optionally with a leading + and - or spaces")
     v.raise_if_any()
-    assert reason is not None
+    assert reason is not None and urgency is not None
     return RequestTransfer(
         r.request_id,
         r.store_id,
         r.part_number,
         r.quantity,
-        _URGENCY[r.urgency],
+        urgency,
         r.customer_waiting,
         r.repair_order,
         at,
@@ -155,14 +152,14 @@ def courier(r: pb.ReportCourierProgressRequest, at: datetime) -> ReportCourierPr
     v = Violations()
     validation.request_id(v, "request_id", r.request_id)
     transfer_id(v, r)
-    if r.progress not in _PROGRESS:
-        v.add("progress", "must be PICKED_UP, DELIVERED or LOST")
+    progress = validation.enum_choice(v, "progress", r.progress, _PROGRESS, pb.CourierProgress.Name)
     validation.non_negative(v, "freight_fen", r.freight_fen, MAX_FREIGHT_FEN)
     if r.freight_fen and r.progress != pb.COURIER_PROGRESS_DELIVERED:
         v.add("freight_fen", "is charged on delivery only")
     validation.text(v, "note", r.note, required=False)
     v.raise_if_any()
-    return ReportCourierProgress(r.transfer_id, _PROGRESS[r.progress], r.freight_fen, r.note, at)
+    assert progress is not None
+    return ReportCourierProgress(r.transfer_id, progress, r.freight_fen, r.note, at)
 
 
 def month(r: pb.GetCostSettlementRequest) -> str:

@@ -43,20 +43,21 @@ def request_support(r: pb.RequestSupportRequest, at: datetime) -> RequestSupport
     validation.request_id(v, "request_id", r.request_id)
     validation.store_code(v, "store_id", r.store_id)
     validation.text(v, "specialty", r.specialty, max_len=40)
-    if r.minimum_level not in _LEVELS:
-        v.add("minimum_level", "must be TECHNICIAN_LEVEL_T1, _T2 or _T3")
+    level = validation.enum_choice(
+        v, "minimum_level", r.minimum_level, _LEVELS, pb.TechnicianLevel.Name
+    )
     starts = validation.moment(v, r, "starts_at")
     ends = validation.moment(v, r, "ends_at")
     if starts is not None and ends is not None and ends <= starts:
         v.add("ends_at", "must be after starts_at")
     validation.text(v, "fault", r.fault)
     v.raise_if_any()
-    assert starts is not None and ends is not None
+    assert starts is not None and ends is not None and level is not None
     return RequestSupport(
         r.request_id,
         r.store_id,
         r.specialty,
-        _LEVELS[r.minimum_level],
+        level,
         starts,
         ends,
         r.fault,
@@ -78,8 +79,7 @@ def report(r: pb.ReportSupportProgressRequest, by: str, at: datetime) -> ReportS
     v = Violations()
     validation.request_id(v, "request_id", r.request_id)
     validation.identifier(v, "support_id", r.support_id)
-    if r.progress not in _PROGRESS:
-        v.add("progress", "must be CHECKED_IN, COMPLETED or CALLED_OFF")
+    progress = validation.enum_choice(v, "progress", r.progress, _PROGRESS, pb.SupportProgress.Name)
     completed = r.progress == pb.SUPPORT_PROGRESS_COMPLETED
     if not 0 <= r.hours_worked <= MAX_SUPPORT_HOURS:  # NaN fails this too
         v.add("hours_worked", f"must be between 0 and {MAX_SUPPORT_HOURS:.0f}")
@@ -90,9 +90,10 @@ def report(r: pb.ReportSupportProgressRequest, by: str, at: datetime) -> ReportS
         v.add("travel_and_lodging_fen", "is reported with COMPLETED only")
     validation.text(v, "note", r.note, required=False)
     v.raise_if_any()
+    assert progress is not None
     return ReportSupportProgress(
         r.support_id,
-        _PROGRESS[r.progress],
+        progress,
         r.hours_worked,
         r.fault_solved,
         r.travel_and_lodging_fen,

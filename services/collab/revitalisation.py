@@ -5,12 +5,13 @@ stale store as its only source). The rules are in domain/revitalisation.py."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 
 from kernel.application import Application, UnitOfWork
+from kernel.codec import utc
 from kernel.errors import RuleViolated
 from kernel.messaging import InboundEvent
 from kernel.subscriptions import PoisonMessage, Subscription
@@ -129,7 +130,7 @@ class Revitalisation:
             short = inventory_events.ShortageRecorded.FromString(event.payload)
         except Exception as exc:  # a payload that never decodes will not decode later
             raise PoisonMessage(f"undecodable ShortageRecorded: {exc}") from exc
-        day = self.app.clock.business_day(short.occurred_at.ToDatetime(tzinfo=UTC))
+        day = self.app.clock.business_day(utc(short.occurred_at))
         missing = max(int(short.requested) - int(short.available), 0)
         await read_model.count_short(uow, short.store_id, short.part_number, day, missing)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import grpc
@@ -10,23 +10,27 @@ from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
 from kernel.codec import timestamp
-from kernel.errors import InvalidArgument, NotFound, RuleViolated, Unavailable
+from kernel.errors import InvalidArgument, RuleViolated
+from kernel.peer_client import PeerClient, not_found
 from kernel.saga.dispatcher import classify
 from services.collab.application_support import Match
 
 WORKFORCE_API = pb.DESCRIPTOR.services_by_name["WorkforceService"]
 
 
-class WorkforceMatching:
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        metadata: Callable[[], Sequence[tuple[str, str]]],
-        timeout: float = 5.0,
-    ) -> None:
-        self.stub = pb_grpc.WorkforceServiceStub(channel)
-        self.metadata = metadata
-        self.timeout = timeout
+def _specialty_refused(exc: grpc.aio.AioRpcError) -> Exception:
+    # Workforce owns the specialty codes (and their Chinese names).
+    return InvalidArgument.of("specialty", exc.details() or "not accepted")
+
+
+def _rule(exc: grpc.aio.AioRpcError) -> Exception:
+    said = classify(exc.code(), exc.details() or "", exc.trailing_metadata())
+    return RuleViolated(said.reason, exc.details() or said.reason)
+
+
+class WorkforceMatching(PeerClient):
+    stub_type = pb_grpc.WorkforceServiceStub
+    peer = "workforce"
 
     async def match(
         self,
@@ -45,19 +49,13 @@ class WorkforceMatching:
             ends_at=timestamp(ends_at),
             page_size=limit,
         )
-        try:
-            reply = await self.stub.MatchSupport(
-                request, timeout=self.timeout, metadata=tuple(self.metadata())
-            )
-        except grpc.aio.AioRpcError as exc:
-            code = exc.code()
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                # Workforce owns the specialty codes (and their Chinese names).
-                raise InvalidArgument.of("specialty", exc.details() or "not accepted") from exc
-            if code == grpc.StatusCode.NOT_FOUND:
-                raise NotFound("store", store_id) from exc
-            if code == grpc.StatusCode.FAILED_PRECONDITION:
-                said = classify(code, exc.details() or "", exc.trailing_metadata())
-                raise RuleViolated(said.reason, exc.details() or said.reason) from exc
-            raise Unavailable(f"workforce MatchSupport: {exc.code().name}") from exc
+        reply = await self.call(
+            "MatchSupport",
+            request,
+            refusals={
+                grpc.StatusCode.INVALID_ARGUMENT: _specialty_refused,
+                grpc.StatusCode.NOT_FOUND: not_found("store", store_id),
+                grpc.StatusCode.FAILED_PRECONDITION: _rule,
+            },
+        )
         return [Match(c.technician_id, c.store_id) for c in reply.candidates]

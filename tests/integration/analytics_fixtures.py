@@ -10,7 +10,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import grpc
 import pytest
 from sqlalchemy import select
 from storemesh.analytics.events.v1 import events_pb2 as ev
@@ -23,7 +22,7 @@ from kernel.testing.servers import Endpoints, create_database, drop_database
 from services.analytics.application import Analytics
 from services.analytics.bootstrap import DEFINITION, analytics
 from tests.integration.capacity_fixtures import CapacityClient
-from tests.integration.conftest import GrpcClient, Running, settings_for
+from tests.integration.conftest import GrpcClient, Running, running, settings_for
 from tests.integration.kernel_fixtures import eventually
 
 
@@ -65,26 +64,21 @@ def start_analytics(
 
     @asynccontextmanager
     async def start() -> AsyncIterator[AnalyticsRun]:
-        settings = replace(
-            settings_for("analytics", analytics_db_url, endpoints.nats_url, namespace),
+        settings = settings_for(
+            "analytics",
+            analytics_db_url,
+            endpoints.nats_url,
+            namespace,
             service_token=mint("service", subject="analytics"),
         )
-        made: list[Analytics] = []
-
-        def application(app: Any, settings: Any) -> Analytics:
-            made.append(analytics(app, settings, capacity=capacity_service.channel))
-            return made[0]
-
-        service = await replace(DEFINITION, application=application).build(
-            settings, clock=clock, verifier=verifier, timer_interval=3600
+        definition = replace(
+            DEFINITION,
+            application=lambda app, settings: analytics(
+                app, settings, capacity=capacity_service.channel
+            ),
         )
-        port = await service.host.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        try:
-            yield AnalyticsRun(Running(service, channel), made[0])
-        finally:
-            await channel.close()
-            await service.host.stop(grace=1.0)
+        async with running(definition.build, settings, clock, verifier, timer_interval=3600) as run:
+            yield AnalyticsRun(run, run.service.application)
 
     return start
 

@@ -4,7 +4,7 @@ service token. The store directory is seeded with four stores' locations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,16 +15,15 @@ from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.collab.v1 import collab_pb2_grpc as pb_grpc
 from storemesh.inventory.v1 import inventory_pb2 as inventory_pb
 
-from kernel.clock import ManualClock
 from kernel.db import upsert
 from kernel.eventstore import EventStore
 from kernel.service import Service
 from kernel.store_directory import store_directory
-from kernel.testing.servers import Endpoints, create_database, drop_database
+from kernel.testing.servers import Endpoints, create_database, drop_database, free_port
 from services.collab.application import Collab
 from services.collab.bootstrap import DEFINITION, collaboration
 from services.collab.domain.transfer import Deadlines
-from tests.integration.conftest import GrpcClient, Running, settings_for
+from tests.integration.conftest import GrpcClient, Running, running, settings_for
 from tests.integration.inventory_fixtures import InventoryClient
 from tests.integration.kernel_fixtures import eventually
 
@@ -69,67 +68,88 @@ def collab_db_url(endpoints: Endpoints) -> Iterator[str]:
 Starter = Callable[..., AbstractAsyncContextManager[CollabRun]]
 
 
-@pytest.fixture
-def start_collab(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    inventory_service: Running,
-    mint: Callable[..., str],
+def _nowhere() -> grpc.aio.Channel:
+    """A service this test does not run: the saga never calls it."""
+    return grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+
+
+def collab_starter(
+    request: pytest.FixtureRequest,
+    *,
+    before_start: Callable[[Service], Awaitable[None]] | None = None,
+    **given: Any,
 ) -> Starter:
-    """`async with start_collab() as collab:` one collab process (again: a restart)."""
+    """Collab over the peers' channels in `given` (inventory, workforce, capacity; the others
+    lead nowhere) and any other keyword of `collaboration` (deadlines, ...); its database,
+    NATS namespace, clock, verifier and token are the test's fixtures."""
+    db_url = request.getfixturevalue("collab_db_url")
+    endpoints: Endpoints = request.getfixturevalue("endpoints")
+    namespace = request.getfixturevalue("namespace")
+    clock = request.getfixturevalue("clock")
+    verifier = request.getfixturevalue("verifier")
+    mint = request.getfixturevalue("mint")
+    peers = {p: given.pop(p) for p in PEERS if p in given}
 
     @asynccontextmanager
     async def start(saga_channel: grpc.aio.Channel | None = None) -> AsyncIterator[CollabRun]:
-        settings = replace(
-            settings_for("collab", collab_db_url, endpoints.nats_url, namespace),
+        """`saga_channel`: where the sagas' calls go (cut, to stage a crash between steps)."""
+        settings = settings_for(
+            "collab",
+            db_url,
+            endpoints.nats_url,
+            namespace,
             service_token=mint("service", subject="collab"),
         )
-        made: list[Collab] = []
+        channels = {p: peers.get(p) or _nowhere() for p in PEERS}
 
         def application(app: Any, settings: Any) -> Collab:
-            made.append(
-                collaboration(
-                    app,
-                    settings,
-                    inventory=inventory_service.channel,
-                    saga_channel=saga_channel,
-                    deadlines=Deadlines(),
-                )
-            )
-            return made[0]
+            return collaboration(app, settings, saga_channel=saga_channel, **channels, **given)
 
-        service = await replace(DEFINITION, application=application).build(
-            settings, clock=clock, verifier=verifier, timer_interval=3600
-        )
-        parts = Collaboration(service, made[0])
-        async with parts.service.db.transaction() as conn:
-            for version, (store, (lat, lon)) in enumerate(LOCATIONS.items(), start=1):
-                await upsert(
-                    conn,
-                    store_directory,
-                    {
-                        "store_id": store,
-                        "name": store,
-                        "region": "Guangdong",
-                        "latitude": lat,
-                        "longitude": lon,
-                        "closed": False,
-                        "version": version,
-                    },
-                    ["store_id"],
-                )
-        port = await parts.service.host.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        try:
-            yield CollabRun(Running(parts.service, channel), parts)
-        finally:
-            await channel.close()
-            await parts.service.host.stop(grace=1.0)
+        async with running(
+            replace(DEFINITION, application=application).build,
+            settings,
+            clock,
+            verifier,
+            before_start=before_start,
+            timer_interval=3600,
+        ) as run:
+            yield CollabRun(run, Collaboration(run.service, run.service.application))
 
     return start
+
+
+PEERS = ("inventory", "workforce", "capacity")
+
+
+async def _locate_stores(service: Service) -> None:
+    """The four stores' locations, as capacity's events would have left them."""
+    async with service.db.transaction() as conn:
+        for version, (store, (lat, lon)) in enumerate(LOCATIONS.items(), start=1):
+            await upsert(
+                conn,
+                store_directory,
+                {
+                    "store_id": store,
+                    "name": store,
+                    "region": "Guangdong",
+                    "latitude": lat,
+                    "longitude": lon,
+                    "closed": False,
+                    "version": version,
+                },
+                ["store_id"],
+            )
+
+
+@pytest.fixture
+def start_collab(request: pytest.FixtureRequest, inventory_service: Running) -> Starter:
+    """`async with start_collab() as collab:` one collab process (again: a restart)."""
+    return collab_starter(
+        request,
+        before_start=_locate_stores,
+        inventory=inventory_service.channel,
+        deadlines=Deadlines(),
+    )
 
 
 async def stocked(inv: InventoryClient, **stores: int) -> None:

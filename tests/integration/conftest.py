@@ -14,6 +14,7 @@ import pytest
 from kernel.clock import Clock
 from kernel.config import Settings
 from kernel.messaging import NatsConnection
+from kernel.peer_client import bearer
 from kernel.service import Service
 from kernel.testing.servers import Endpoints, create_database, drop_database, resolve
 
@@ -59,7 +60,10 @@ async def delete_streams(connection: NatsConnection) -> None:
         pass
 
 
-def settings_for(service: str, database_url: str, nats_url: str, namespace: str) -> Settings:
+def settings_for(
+    service: str, database_url: str, nats_url: str, namespace: str, **overrides: Any
+) -> Settings:
+    """A test process's settings: loopback, any free port; `overrides` e.g. service_token."""
     return Settings(
         service=service,
         database_url=database_url,
@@ -67,6 +71,7 @@ def settings_for(service: str, database_url: str, nats_url: str, namespace: str)
         nats_namespace=namespace,
         grpc_address="127.0.0.1:0",
         shutdown_grace_seconds=2.0,
+        **overrides,
     )
 
 
@@ -76,7 +81,7 @@ class Running:
     channel: grpc.aio.Channel
 
     def metadata(self, token: str) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {token}"),)
+        return bearer(token)
 
 
 class GrpcClient:
@@ -117,9 +122,19 @@ Builder = Callable[..., Awaitable[Service]]
 
 @asynccontextmanager
 async def running(
-    build: Builder, settings: Settings, clock: Clock, verifier: Any, **kwargs: Any
+    build: Builder,
+    settings: Settings,
+    clock: Clock,
+    verifier: Any,
+    *,
+    before_start: Callable[[Service], Awaitable[None]] | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[Running]:
+    """A built service serving on a free loopback port; `before_start` seeds its database
+    first (rows the process must find from its first request on)."""
     service = await build(settings, clock=clock, verifier=verifier, **kwargs)
+    if before_start is not None:
+        await before_start(service)
     port = await service.host.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:

@@ -54,3 +54,19 @@ async def register_part(
             part_number=part_number, name=name, category=category, unit="set", unit_cost_fen=cost
         )
     )
+
+
+SZ, GZ, PART = "SZ01", "GZ01", "P-100"
+
+
+async def position(inv: InventoryClient, store: str = SZ, part: str = PART) -> Any:
+    return await inv.GetStockPosition(store_id=store, part_number=part)
+
+
+def figures(p: Any) -> tuple[int, int, int, int, int]:
+    return (p.on_hand, p.reserved, p.available, p.in_transit_out, p.in_transit_in)
+
+
+async def stocked(inv: InventoryClient, quantity: int = 10, store: str = SZ) -> None:
+    await register_part(inv)
+    await inv.ReceiveStock(store_id=store, part_number=PART, quantity=quantity)

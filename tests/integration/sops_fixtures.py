@@ -4,119 +4,30 @@ the real service over gRPC with a service token."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import grpc
 import pytest
 from sqlalchemy import select
 
-from kernel.clock import ManualClock
 from kernel.eventstore import EventStore
-from kernel.testing.servers import Endpoints, free_port
-from services.collab.application import Collab
-from services.collab.bootstrap import DEFINITION, collaboration
 from services.collab.read_model import contributions
-from tests.integration.collab_fixtures import Collaboration, CollabRun
-from tests.integration.conftest import Running, settings_for
+from tests.integration.collab_fixtures import CollabRun, collab_starter
+from tests.integration.conftest import Running
 from tests.integration.kernel_fixtures import eventually
 
 Starter = Callable[..., AbstractAsyncContextManager[CollabRun]]
 
 
-def _nowhere() -> grpc.aio.Channel:
-    """A service this test does not run: the saga never calls it."""
-    return grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
-
-
-def _starter(
-    db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    mint: Callable[..., str],
-    **channels: grpc.aio.Channel,
-) -> Starter:
-    @asynccontextmanager
-    async def start(saga_channel: grpc.aio.Channel | None = None) -> AsyncIterator[CollabRun]:
-        """`saga_channel`: where the sagas' calls go (cut, to stage a crash between steps)."""
-        settings = replace(
-            settings_for("collab", db_url, endpoints.nats_url, namespace),
-            service_token=mint("service", subject="collab"),
-        )
-        made: list[Collab] = []
-
-        def application(app: Any, settings: Any) -> Collab:
-            made.append(
-                collaboration(
-                    app,
-                    settings,
-                    inventory=channels.get("inventory") or _nowhere(),
-                    workforce=channels.get("workforce") or _nowhere(),
-                    capacity=channels.get("capacity") or _nowhere(),
-                    saga_channel=saga_channel,
-                )
-            )
-            return made[0]
-
-        service = await replace(DEFINITION, application=application).build(
-            settings, clock=clock, verifier=verifier, timer_interval=3600
-        )
-        parts = Collaboration(service, made[0])
-        port = await service.host.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        try:
-            yield CollabRun(Running(service, channel), parts)
-        finally:
-            await channel.close()
-            await service.host.stop(grace=1.0)
-
-    return start
+@pytest.fixture
+def collab_with_workforce(request: pytest.FixtureRequest, workforce_service: Running) -> Starter:
+    return collab_starter(request, workforce=workforce_service.channel)
 
 
 @pytest.fixture
-def collab_with_workforce(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    workforce_service: Running,
-    mint: Callable[..., str],
-) -> Starter:
-    return _starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        workforce=workforce_service.channel,
-    )
-
-
-@pytest.fixture
-def collab_with_capacity(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    capacity_service: Running,
-    mint: Callable[..., str],
-) -> Starter:
-    return _starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        capacity=capacity_service.channel,
-    )
+def collab_with_capacity(request: pytest.FixtureRequest, capacity_service: Running) -> Starter:
+    return collab_starter(request, capacity=capacity_service.channel)
 
 
 async def reached(probe: Callable[[], Any], stage: int) -> Any:
@@ -145,22 +56,8 @@ async def points(run: CollabRun) -> list[tuple[str, str, int]]:
 
 @pytest.fixture
 def collab_with_both(
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-    workforce_service: Running,
-    capacity_service: Running,
-    mint: Callable[..., str],
+    request: pytest.FixtureRequest, workforce_service: Running, capacity_service: Running
 ) -> Starter:
-    return _starter(
-        collab_db_url,
-        endpoints,
-        namespace,
-        clock,
-        verifier,
-        mint,
-        workforce=workforce_service.channel,
-        capacity=capacity_service.channel,
+    return collab_starter(
+        request, workforce=workforce_service.channel, capacity=capacity_service.channel
     )

@@ -17,11 +17,17 @@ from kernel.eventstore import events
 from kernel.messaging import NatsConnection
 from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import (
+    GZ,
+    PART,
+    SZ,
     InventoryClient,
+    figures,
     inv,
     inventory_service,
+    position,
     register_part,
     rid,
+    stocked,
 )
 from tests.integration.rich_errors import (
     event_count,
@@ -31,22 +37,6 @@ from tests.integration.rich_errors import (
     resource,
     violated_fields,
 )
-
-SZ, GZ, PART = "SZ01", "GZ01", "P-100"
-
-
-async def position(inv: InventoryClient, store: str = SZ, part: str = PART) -> Any:
-    return await inv.GetStockPosition(store_id=store, part_number=part)
-
-
-def figures(p: Any) -> tuple[int, int, int, int, int]:
-    return (p.on_hand, p.reserved, p.available, p.in_transit_out, p.in_transit_in)
-
-
-async def stocked(inv: InventoryClient, quantity: int = 10, store: str = SZ) -> None:
-    await register_part(inv)
-    await inv.ReceiveStock(store_id=store, part_number=PART, quantity=quantity)
-
 
 # Catalogue
 
@@ -433,171 +423,3 @@ async def test_stock_received_is_published_on_its_store_subject(
         10,
         10,
     )
-
-
-# Bad input: INVALID_ARGUMENT naming the field, NOT_FOUND for what does not exist
-
-
-VALID: dict[str, dict[str, Any]] = {
-    "ReceiveStock": dict(store_id=SZ, part_number=PART, quantity=1, reference="PO-1"),
-    "RequestParts": dict(store_id=SZ, part_number=PART, repair_order="RO-1", quantity=1),
-    "ReturnParts": dict(store_id=SZ, part_number=PART, repair_order="RO-1", quantity=1),
-    "AdjustStock": dict(store_id=SZ, part_number=PART, counted_quantity=5, reason="count"),
-    "ReserveStock": dict(store_id=SZ, part_number=PART, reservation_id="R-1", quantity=1),
-    "ReleaseReservation": dict(store_id=SZ, part_number=PART, reservation_id="R-1"),
-    "ShipTransfer": dict(
-        store_id=SZ,
-        part_number=PART,
-        transfer_id="T-1",
-        reservation_id="R-1",
-        destination_store_id=GZ,
-    ),
-    "ReceiveTransfer": dict(store_id=GZ, part_number=PART, transfer_id="T-1"),
-    "ReportShipmentLost": dict(store_id=SZ, part_number=PART, transfer_id="T-1", reason="gone"),
-}
-TOO_LONG = "x" * 5_000
-
-
-async def assert_invalid(
-    inv: InventoryClient, inventory_service: Running, cases: list[tuple[str, dict[str, Any], str]]
-) -> None:
-    """Each call fails with INVALID_ARGUMENT naming exactly its field; nothing changes."""
-    await stocked(inv, 10)
-    before = (await event_count(inventory_service), await position(inv), await position(inv, GZ))
-    wrong: list[tuple[Any, ...]] = []
-    for method, override, field in cases:
-        try:
-            await getattr(inv, method)(**{**VALID.get(method, {}), **override})
-        except grpc.aio.AioRpcError as err:
-            if err.code() != grpc.StatusCode.INVALID_ARGUMENT or violated_fields(err) != [field]:
-                wrong.append((method, override, err.code(), err.details()))
-        else:
-            wrong.append((method, override, "accepted"))
-    assert wrong == []
-    after = (await event_count(inventory_service), await position(inv), await position(inv, GZ))
-    assert after == before
-
-
-async def test_malformed_store_codes_are_invalid_and_change_nothing(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    bad_codes = ["SZ 01", "a.b", "", "S" * 40, "-SZ01", "深圳01"]
-    cases = [(method, {"store_id": code}, "store_id") for method in VALID for code in bad_codes[:4]]
-    cases += [("ReceiveStock", {"store_id": code}, "store_id") for code in bad_codes[4:]]
-    cases += [
-        ("ShipTransfer", {"destination_store_id": code}, "destination_store_id")
-        for code in bad_codes
-    ]
-    await assert_invalid(inv, inventory_service, cases)
-
-
-async def test_missing_or_malformed_ids_are_invalid_and_change_nothing(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    cases = [(method, {"part_number": ""}, "part_number") for method in VALID]
-    cases += [(method, {"request_id": ""}, "request_id") for method in VALID]
-    cases += [
-        ("ReceiveStock", {"part_number": "P 100"}, "part_number"),
-        ("ReceiveStock", {"part_number": "P" * 200}, "part_number"),
-        ("ReceiveStock", {"request_id": "not a request id"}, "request_id"),
-        ("RequestParts", {"repair_order": ""}, "repair_order"),
-        ("ReturnParts", {"repair_order": "RO 1"}, "repair_order"),
-        ("ReserveStock", {"reservation_id": "R 1"}, "reservation_id"),
-        ("ReleaseReservation", {"reservation_id": ""}, "reservation_id"),
-        ("ShipTransfer", {"transfer_id": ""}, "transfer_id"),
-        ("ShipTransfer", {"reservation_id": ""}, "reservation_id"),
-        ("ReceiveTransfer", {"transfer_id": ""}, "transfer_id"),
-        ("ReportShipmentLost", {"transfer_id": "T 1"}, "transfer_id"),
-    ]
-    await assert_invalid(inv, inventory_service, cases)
-
-
-async def test_zero_negative_and_absurd_quantities_are_invalid_and_change_nothing(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    cases = [
-        (method, {"quantity": quantity}, "quantity")
-        for method in ("ReceiveStock", "RequestParts", "ReturnParts", "ReserveStock")
-        for quantity in (0, -1, 1_000_001, 2**62)
-    ]
-    cases += [
-        (method, {"quantity": quantity}, "quantity")
-        for method in ("ShipTransfer", "ReceiveTransfer")
-        for quantity in (-1, 1_000_001)
-    ]
-    cases += [
-        ("AdjustStock", {"counted_quantity": -1}, "counted_quantity"),
-        ("AdjustStock", {"counted_quantity": 1_000_001}, "counted_quantity"),
-        ("ReserveStock", {"ttl_seconds": -1}, "ttl_seconds"),
-        ("ReserveStock", {"ttl_seconds": 15 * 24 * 3600}, "ttl_seconds"),
-        ("ReserveStock", {"ttl_seconds": 2**62}, "ttl_seconds"),
-    ]
-    await assert_invalid(inv, inventory_service, cases)
-
-
-async def test_oversized_and_missing_texts_are_invalid_and_change_nothing(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    cases = [
-        ("ReceiveStock", {"reference": TOO_LONG}, "reference"),
-        ("ReserveStock", {"reference": TOO_LONG}, "reference"),
-        ("AdjustStock", {"reason": TOO_LONG}, "reason"),
-        ("AdjustStock", {"reason": ""}, "reason"),
-        ("ReportShipmentLost", {"reason": TOO_LONG}, "reason"),
-        ("ReportShipmentLost", {"reason": "  "}, "reason"),
-        ("RequestParts", {"repair_order": TOO_LONG}, "repair_order"),
-    ]
-    await assert_invalid(inv, inventory_service, cases)
-
-
-async def test_a_part_missing_or_malformed_is_invalid_naming_the_field(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    def part(**fields: Any) -> pb.Part:
-        valid = dict(part_number="P-300", name="Wiper", category="body", unit="pc")
-        return pb.Part(**{**valid, **fields})
-
-    cases: list[tuple[str, dict[str, Any], str]] = [
-        ("RegisterPart", {}, "part"),
-        ("UpdatePart", {}, "part"),
-        ("RegisterPart", {"part": part(part_number="")}, "part.part_number"),
-        ("RegisterPart", {"part": part(part_number="P 300")}, "part.part_number"),
-        ("RegisterPart", {"part": part(name=TOO_LONG)}, "part.name"),
-        ("RegisterPart", {"part": part(name="")}, "part.name"),
-        ("RegisterPart", {"part": part(category="")}, "part.category"),
-        ("RegisterPart", {"part": part(unit_cost_fen=-1)}, "part.unit_cost_fen"),
-        ("RegisterPart", {"part": part(unit_cost_fen=2**62)}, "part.unit_cost_fen"),
-        ("UpdatePart", {"part": part(part_number=PART, name="")}, "part.name"),
-    ]
-    await assert_invalid(inv, inventory_service, cases)
-    err = await failure(inv.GetPart(part_number="P-300"))
-    assert resource(err) == ("part", "P-300")
-
-
-async def test_every_fault_of_a_request_is_named_at_once(inv: InventoryClient) -> None:
-    err = await failure(inv.ReceiveStock(request_id="", store_id="SZ 01", part_number=""))
-    assert violated_fields(err) == ["part_number", "request_id", "store_id"]
-
-
-async def test_an_unknown_part_or_reservation_is_not_found_and_changes_nothing(
-    inv: InventoryClient, inventory_service: Running
-) -> None:
-    await stocked(inv, 10)
-    before = await event_count(inventory_service)
-    unknown = "P-404"
-    calls = [
-        inv.ReceiveStock(store_id=SZ, part_number=unknown, quantity=1),
-        inv.RequestParts(store_id=SZ, part_number=unknown, repair_order="RO-1", quantity=1),
-        inv.ReserveStock(store_id=SZ, part_number=unknown, quantity=1),
-        inv.GetPart(part_number=unknown),
-        inv.GetStockPosition(store_id=SZ, part_number=unknown),
-        inv.FindStock(part_number=unknown),
-        inv.UpdatePart(part=pb.Part(part_number=unknown, name="Ghost", category="x", unit="pc")),
-    ]
-    for call in calls:
-        assert resource(await failure(call)) == ("part", unknown)
-    release = await failure(
-        inv.ReleaseReservation(store_id=SZ, part_number=PART, reservation_id="R-404")
-    )
-    assert resource(release)[0] == "reservation"
-    assert await event_count(inventory_service) == before

@@ -32,9 +32,10 @@ async def test_the_application_object_is_built_once_per_process(
     settings = settings_for("inventory", pg_url, endpoints.nats_url, namespace)
     async with running(counting.build, settings, clock, verifier, timer_interval=3600) as run:
         timer_owner = run.service.timers.handlers["inventory.expire_reservation"].__self__  # type: ignore[attr-defined]
+        kept = run.service.application
         await delete_streams(run.service.nats)
 
-    assert len(built) == 1 and timer_owner is built[0]
+    assert len(built) == 1 and timer_owner is built[0] and kept is built[0]
 
 
 class Loop:

@@ -107,25 +107,22 @@ async def network(
         capacity = await stack.enter_async_context(
             running(build_capacity, settings("capacity", "cap"), clock, verifier)
         )
-        made: list[Any] = []
-
-        def application(app: Any, collab_settings: Any) -> Any:
-            made.append(
-                collaboration(
-                    app, collab_settings, inventory=inventory.channel, deadlines=Deadlines()
-                )
-            )
-            return made[0]
-
-        collab_settings = replace(
-            settings("collab", "collab"), service_token=mint("service", subject="collab")
-        )
         collab = await stack.enter_async_context(
             running(
-                replace(COLLAB, application=application).build, collab_settings, clock, verifier
+                replace(
+                    COLLAB,
+                    application=lambda app, collab_settings: collaboration(
+                        app, collab_settings, inventory=inventory.channel, deadlines=Deadlines()
+                    ),
+                ).build,
+                replace(
+                    settings("collab", "collab"), service_token=mint("service", subject="collab")
+                ),
+                clock,
+                verifier,
             )
         )
-        yield Network(inventory, capacity, collab, made[0])
+        yield Network(inventory, capacity, collab, collab.service.application)
 
 
 async def published_on(server: ConfiguredNats, stream: str, subject: str) -> int:

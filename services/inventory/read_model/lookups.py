@@ -221,9 +221,7 @@ async def stale_stock(
     query = query.order_by(value.desc(), p.store_id, p.part_number).limit(limit)
     items = []
     for row in await conn.execute(query):
-        moved = row.last_movement_at
-        if moved is not None and moved.tzinfo is None:
-            moved = moved.replace(tzinfo=now.tzinfo)
+        moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
         idle = (now - moved).days if moved else 0
         items.append(
             StaleItemView(

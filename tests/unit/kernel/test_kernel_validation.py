@@ -110,3 +110,28 @@ def test_a_timestamp_at_the_end_of_the_calendar_is_refused_not_overflowed() -> N
     v = Violations()
     assert moment(v, pb.BookAppointmentRequest(requested_at=last), "requested_at") is None
     assert [item.field for item in v.items] == ["requested_at"]
+
+
+def test_an_enum_choice_is_the_value_its_number_stands_for_or_a_refusal_naming_the_rest() -> None:
+    from storemesh.collab.v1 import collab_pb2 as collab
+
+    choices = {collab.URGENCY_NORMAL: "normal", collab.URGENCY_CRITICAL: "critical"}
+    v = Violations()
+    assert (
+        validation.enum_choice(v, "urgency", collab.URGENCY_CRITICAL, choices, collab.Urgency.Name)
+        == "critical"
+    )
+    assert (
+        validation.enum_choice(v, "urgency", collab.URGENCY_URGENT, choices, collab.Urgency.Name)
+        is None
+    )
+    assert validation.enum_choice(v, "urgency", 0, choices, collab.Urgency.Name) is None
+    assert validation.enum_choice(v, "urgency", 99, choices, collab.Urgency.Name) is None
+    assert [(x.field, x.description) for x in v.items] == [
+        ("urgency", "must be one of URGENCY_NORMAL, URGENCY_CRITICAL")
+    ] * 3
+    defaulted = {0: "emergency", collab.TRANSFER_REASON_EMERGENCY: "emergency"}
+    assert (
+        validation.enum_choice(Violations(), "reason", 0, defaulted, collab.TransferReason.Name)
+        == "emergency"
+    )
