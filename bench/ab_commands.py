@@ -1,11 +1,13 @@
 """A/B of process-wide switches on the command path: `python -m bench.ab_commands`.
 
-Each variant (a garbage-collector mode, psycopg transactions with or without the kernel's
-pipelined BEGIN/COMMIT) gets a fresh inventory service on a fresh database, like section
-1 of `make bench`, and at 1 and 8 clients: raw INSERT+COMMIT, then ReceiveStock, then
-ReserveStock. Variants run interleaved, round after round, so a noisy minute on the
-shared machine hits them all; the table prints CPU ms per call and the share of the raw
-baseline measured right before, per run, and their medians.
+Each variant (a collector mode, psycopg transactions with or without the kernel's
+pipelined BEGIN/COMMIT, the relay's gathering delay) that needs a service of its own gets
+one (the inventory service, as in section 1 of `make bench`, on a database of its own),
+all running at once. ReserveStock is then measured in short blocks taken in turn, variant
+after variant with the raw INSERT+COMMIT baseline as one more, the order rotated each
+block, so a noisy minute on the shared machine falls on all of them alike; the collector
+is switched before each block. Prints medians over the blocks (the table kept in
+bench/ab_commands.md).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bench.sections.inventory_commands import (
     _real_event_row,
     _rid,
     _seed_directory,
+    reserve_one,
 )
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
@@ -76,71 +79,6 @@ VARIANTS = {
     ),
 }
 
-Row = tuple[
-    str, int, str, float, float, float, float
-]  # variant, clients, what, rate, ratio, cpu, p99
-
-
-async def _one(ctx: BenchContext, key: str, clients_list: tuple[int, ...]) -> list[Row]:
-    variant = VARIANTS[key]
-    ctx.gc_mode, ctx.gc_young_threshold = variant.gc_mode, variant.young
-    ctx.pipelined_begin = variant.pipelined_begin
-    ctx.relay_gather_ms = variant.relay_gather_ms
-    sizes = ctx.sizes
-    rows: list[Row] = []
-    async with (
-        ctx.database("ab") as url,
-        ctx.namespace("ab") as ns,
-        ctx.inventory(url, ns) as svc,
-    ):
-        stub = pb_grpc.InventoryServiceStub(svc.channel)
-        md = svc.metadata
-        await _seed_directory(svc, sizes)
-        parts = [f"P-{k:05d}" for k in range(sizes.command_parts)]
-        for number in parts:
-            await stub.RegisterPart(
-                pb.RegisterPartRequest(
-                    request_id=_rid(),
-                    part=pb.Part(part_number=number, name=number, category="bench", unit="pcs"),
-                ),
-                metadata=md,
-                timeout=CALL_TIMEOUT,
-            )
-        await stub.ReceiveStock(
-            pb.ReceiveStockRequest(
-                request_id=_rid(), store_id="SETUP", part_number=parts[0], quantity=1
-            ),
-            metadata=md,
-            timeout=CALL_TIMEOUT,
-        )
-        await create_raw_table(url)
-        event_type, payload, store_id, metadata = await _real_event_row(url)
-        for clients in clients_list:
-            raw = await raw_insert_commit(
-                url,
-                "raw",
-                clients,
-                payload=payload,
-                metadata=metadata,
-                event_type=event_type,
-                store_id=store_id,
-                max_rows=sizes.raw_step_max_rows,
-                max_seconds=sizes.raw_step_seconds,
-            )
-            received, reserved = await _commands_at(stub, md, parts, clients, sizes)
-            for what, r in (("ReceiveStock", received), ("ReserveStock", reserved)):
-                rows.append(
-                    (key, clients, what, r.rate, r.rate / raw.rate, r.cpu_ms_per_op, r.p99_ms)
-                )
-                print(
-                    f"ab: {key:10} {clients} {what:12} {r.rate:7.0f}/s {r.rate / raw.rate:6.1%}"
-                    f" of raw ({raw.rate:.0f}/s) cpu {r.cpu_ms_per_op:.2f} ms"
-                    f" p99 {r.p99_ms:.1f} ms",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    return rows
-
 
 async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients: int) -> str:
     """All variants' services up at once, measured in short blocks taken in turn (the
@@ -172,7 +110,13 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
             )
         url = next(iter(urls.values()))
         await create_raw_table(url)
-        event_type, payload, store_id, metadata = await _real_event_row(url)
+        row: dict[str, Any] = dict(
+            zip(
+                ("event_type", "payload", "store_id", "metadata"),
+                await _real_event_row(url),
+                strict=True,
+            )
+        )
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in [*keys, "raw"]}
         for block in range(blocks):
             order = [*keys, "raw"]
@@ -183,10 +127,7 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
                         url,
                         "raw",
                         clients,
-                        payload=payload,
-                        metadata=metadata,
-                        event_type=event_type,
-                        store_id=store_id,
+                        **row,
                         max_rows=sizes.raw_step_max_rows,
                         max_seconds=sizes.raw_step_seconds,
                     )
@@ -241,18 +182,7 @@ async def _reserve_block(
     stores = [f"C{clients}-S{i:02d}" for i in range(clients)]
 
     async def reserve(client: int, seq: int) -> None:
-        await stub.ReserveStock(
-            pb.ReserveStockRequest(
-                request_id=_rid(),
-                store_id=stores[client],
-                part_number=parts[seq % len(parts)],
-                quantity=1,
-                ttl_seconds=3_600,
-                reference="bench",
-            ),
-            metadata=md,
-            timeout=CALL_TIMEOUT,
-        )
+        await reserve_one(stub, md, stores[client], parts[seq % len(parts)])
 
     return await closed_loop(
         "ReserveStock",
@@ -264,31 +194,12 @@ async def _reserve_block(
     )
 
 
-def _table(rows: list[Row]) -> str:
-    out = [
-        "| Variant | Clients | Command | runs | ops/s (median) | vs raw (each run) |"
-        " CPU ms/call (each run) | p99 ms (median) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    keys = list(dict.fromkeys((r[0], r[1], r[2]) for r in rows))
-    for key, clients, what in sorted(keys, key=lambda k: (k[1], k[2], list(VARIANTS).index(k[0]))):
-        mine = [r for r in rows if (r[0], r[1], r[2]) == (key, clients, what)]
-        out.append(
-            f"| {VARIANTS[key].label} | {clients} | {what} | {len(mine)}"
-            f" | {statistics.median(r[3] for r in mine):,.0f}"
-            f" | {', '.join(f'{r[4]:.0%}' for r in mine)}"
-            f" | {', '.join(f'{r[5]:.2f}' for r in mine)}"
-            f" | {statistics.median(r[6] for r in mine):.1f} |"
-        )
-    return "\n".join(out)
-
-
 async def _main(args: argparse.Namespace) -> None:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
     sizes = dataclasses.replace(
         config.QUICK,
-        command_clients=tuple(args.clients),
+        command_clients=(args.clients,),
         command_step_seconds=args.seconds,
         command_step_max_calls=args.max_calls,
         command_warmup_calls=3,
@@ -298,36 +209,21 @@ async def _main(args: argparse.Namespace) -> None:
     )
     endpoints = resolve()
     ctx = BenchContext(sizes, endpoints, log_level=LOG_LEVEL)
-    rows: list[Row] = []
     try:
-        if args.blocks:
-            print(await _interleaved(ctx, args.variants, args.blocks, args.clients[-1]))
-            return
-        for round_ in range(args.rounds):
-            # Rotate the order each round: no variant always runs first or last.
-            order = (
-                args.variants[round_ % len(args.variants) :]
-                + args.variants[: round_ % len(args.variants)]
-            )
-            for key in order:
-                rows += await _one(ctx, key, tuple(args.clients))
+        print(await _interleaved(ctx, args.variants, args.blocks, args.clients))
     finally:
         ctx.close()
         endpoints.stop()
-    print(_table(rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab_commands", description=__doc__)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--seconds", type=float, default=4.0, help="per step")
-    parser.add_argument("--max-calls", type=int, default=4_000, help="per step")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=2.5, help="per block")
+    parser.add_argument("--max-calls", type=int, default=4_000, help="per block")
     parser.add_argument("--parts", type=int, default=40)
-    parser.add_argument(
-        "--blocks", type=int, default=0, help="interleaved blocks of ReserveStock (0: rounds)"
-    )
+    parser.add_argument("--blocks", type=int, default=8, help="blocks per variant")
     asyncio.run(_main(parser.parse_args()))
 
 
