@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +17,7 @@ import grpc
 from bench.config import Sizes
 from kernel.auth import TokenIssuer, TokenVerifier, generate_keys
 from kernel.config import Settings
-from kernel.gc_tuning import tune_for_serving
+from kernel.gc_tuning import PYTHON_DEFAULT_YOUNG, tune_for_serving
 from kernel.messaging import NatsConnection, StreamSpec, ensure_stream
 from kernel.service import Service
 from kernel.testing.servers import Endpoints, create_database, drop_database
@@ -42,6 +43,13 @@ class BenchContext:
     sizes: Sizes
     endpoints: Endpoints
     log_level: str = "warning"
+    # Switches for A/B runs (bench.ab_commands); the defaults are production's.
+    # gc: "serving" (freeze + young threshold), "freeze" (freeze, Python's thresholds),
+    # "off" (no tuning at all).
+    gc_mode: str = "serving"
+    gc_young_threshold: int = Settings.gc_young_threshold
+    pipelined_begin: bool = Settings.db_pipelined_begin
+    relay_gather_ms: float = Settings.relay_gather_ms
     _keys: tempfile.TemporaryDirectory[str] | None = None
     issuer: TokenIssuer | None = None
     verifier: TokenVerifier | None = None
@@ -92,6 +100,9 @@ class BenchContext:
             # As many connections as the largest client count, like the raw baseline's
             # one connection per client (the production default is 5).
             db_pool_size=16,
+            gc_young_threshold=self.gc_young_threshold,
+            db_pipelined_begin=self.pipelined_begin,
+            relay_gather_ms=self.relay_gather_ms,
         )
 
     @contextlib.asynccontextmanager
@@ -106,7 +117,7 @@ class BenchContext:
             await upstream_streams(built)
             port = await built.host.start()
             # As `serve_forever` does in a service's own process.
-            tune_for_serving(built.host.settings.gc_young_threshold)
+            self.tune_gc(built.host.settings.gc_young_threshold)
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
             await asyncio.wait_for(channel.channel_ready(), 10)
             yield RunningService(
@@ -116,6 +127,16 @@ class BenchContext:
             if channel is not None:
                 await channel.close()
             await built.host.stop(grace=1.0)
+
+    def tune_gc(self, young_threshold: int) -> None:
+        """The collector as `gc_mode` says, from Python's defaults (an earlier service of
+        this process may have tuned it otherwise)."""
+        gc.unfreeze()
+        gc.set_threshold(PYTHON_DEFAULT_YOUNG, 10, 10)
+        if self.gc_mode == "serving":
+            tune_for_serving(young_threshold)
+        elif self.gc_mode == "freeze":
+            tune_for_serving(0)
 
     @contextlib.asynccontextmanager
     async def inventory(self, database_url: str, namespace: str) -> AsyncIterator[RunningService]:

@@ -128,6 +128,10 @@ class Samples:
     idle: int = 0
     components: Counter[str] = field(default_factory=Counter)
     libraries: Counter[str] = field(default_factory=Counter)
+    # With --top: every function on the stack (inclusive) and the innermost one (self).
+    detailed: bool = False
+    inclusive: Counter[Frame] = field(default_factory=Counter)
+    innermost: Counter[Frame] = field(default_factory=Counter)
 
     def add(self, stack: list[Frame]) -> None:
         if not stack:
@@ -137,6 +141,9 @@ class Samples:
             self.idle += 1
             return
         self.busy += 1
+        if self.detailed:
+            self.innermost[top] += 1
+            self.inclusive.update(set(stack))
         for component in COMPONENTS:
             if any(_matches(f, s, n) for f in stack for s, n in component.functions):
                 self.components[component.label] += 1
@@ -164,9 +171,9 @@ class CpuSampler:
     would only ever look where the loop releases the GIL: at socket I/O).
     """
 
-    def __init__(self, interval: float = 0.001) -> None:
+    def __init__(self, interval: float = 0.001, *, detailed: bool = False) -> None:
         self.interval = interval
-        self.samples = Samples()
+        self.samples = Samples(detailed=detailed)
 
     def __enter__(self) -> CpuSampler:
         self._previous = signal.signal(signal.SIGPROF, self._sample)
@@ -185,6 +192,29 @@ class CpuSampler:
             # that spawned it waits in the parent.
             stack += _walk(current.parent.gr_frame)
         self.samples.add(stack)
+
+
+def _short(frame: Frame) -> str:
+    path = frame[0]
+    for marker in ("site-packages/", "/perf10/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"`{path}:{frame[1]}`"
+
+
+def render_top(samples: Samples, top: int) -> str:
+    busy = max(samples.busy, 1)
+    lines = [
+        "| Function (inclusive) | share | Function (innermost) | share |",
+        "| --- | --- | --- | --- |",
+    ]
+    inc = samples.inclusive.most_common(top)
+    inn = samples.innermost.most_common(top)
+    for i in range(top):
+        a = f"{_short(inc[i][0])} | {inc[i][1] / busy:.1%}" if i < len(inc) else " | "
+        b = f"{_short(inn[i][0])} | {inn[i][1] / busy:.1%}" if i < len(inn) else " | "
+        lines.append(f"| {a} | {b} |")
+    return "\n".join(lines) + "\n"
 
 
 def render(command: str, load: LoadResult, samples: Samples) -> str:
@@ -219,8 +249,9 @@ async def _sampled(
     calls: int,
     max_seconds: float,
     call: Callable[[int, int], Awaitable[object]],
+    detailed: bool = False,
 ) -> tuple[Samples, LoadResult]:
-    with CpuSampler() as sampler:
+    with CpuSampler(detailed=detailed) as sampler:
         result = await closed_loop(
             label, clients, call, max_calls=calls, max_seconds=max_seconds, warmup_calls=2
         )
@@ -229,11 +260,14 @@ async def _sampled(
     return sampler.samples, result
 
 
-async def run(calls: int, clients: int, max_seconds: float) -> str:
+async def run(
+    calls: int, clients: int, max_seconds: float, top: int = 0, pipelined_begin: bool = False
+) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
     endpoints = resolve()
     ctx = BenchContext(config.from_env(), endpoints, log_level=LOG_LEVEL)
+    ctx.pipelined_begin = pipelined_begin
     out = []
     try:
         async with (
@@ -283,8 +317,12 @@ async def run(calls: int, clients: int, max_seconds: float) -> str:
                 )
 
             for label, call in (("ReceiveStock", receive), ("ReserveStock", reserve)):
-                samples, load = await _sampled(label, clients, calls, max_seconds, call)
+                samples, load = await _sampled(
+                    label, clients, calls, max_seconds, call, detailed=top > 0
+                )
                 out.append(render(label, load, samples))
+                if top:
+                    out.append(render_top(samples, top))
     finally:
         ctx.close()
         endpoints.stop()
@@ -313,8 +351,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=600, help="calls per command (all clients)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time budget per command")
+    parser.add_argument("--top", type=int, default=0, help="also list the N busiest functions")
+    parser.add_argument(
+        "--pipelined-begin",
+        action="store_true",
+        help="the service with Settings.db_pipelined_begin on (off is the default)",
+    )
     args = parser.parse_args(argv)
-    print(asyncio.run(run(args.calls, args.clients, args.max_seconds)))
+    print(
+        asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.pipelined_begin))
+    )
     return 0
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.load import LoadResult
+
+AB_RESULTS = Path(__file__).resolve().parent / "ab_commands.md"
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def render(
         for figure in report.figures:
             out += [figure.line(), ""]
         out += [f"_Section wall time: {report.seconds:.0f} s._"]
+    if AB_RESULTS.exists():  # measured apart (bench.ab_commands), kept beside the run's
+        out += ["", AB_RESULTS.read_text().strip()]
     out += ["", "## Sizes and durations", ""]
     out += table(("Parameter", "Value"), [(f"`{k}`", v) for k, v in sizes])
     out += [""]

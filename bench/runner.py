@@ -31,6 +31,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Markdown file to write")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
+    parser.add_argument(
+        "--pipelined-begin",
+        action="store_true",
+        help="services and sections with Settings.db_pipelined_begin on (off is the default)",
+    )
     return parser.parse_args(argv)
 
 
@@ -44,6 +49,7 @@ async def _run(args: argparse.Namespace) -> int:
     sections = [s for s in REGISTRY if not args.only or s.key in args.only]
     endpoints = resolve()
     ctx = BenchContext(sizes, endpoints, log_level=LOG_LEVEL)
+    ctx.pipelined_begin = args.pipelined_begin
     started = time.perf_counter()
     failed = 0
     try:

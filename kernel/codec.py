@@ -213,10 +213,22 @@ def decimal_fraction(value: float) -> Fraction:
     return Fraction(repr(float(value)))
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def to_json(obj: Any) -> Any:
-    """A JSON-able structure for a dataclass tree (snapshots, timer payloads)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    """A JSON-able structure for a dataclass tree (snapshots, timer payloads, every
+    command's logged result: the leaves are checked first, by exact type, and a class's
+    field names are looked up once)."""
+    cls = type(obj)
+    if cls in _JSON_SCALARS:
+        return obj
+    names = _FIELD_NAMES.get(cls)
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
+        return {name: to_json(getattr(obj, name)) for name in names}
     if isinstance(obj, datetime):
         return obj.isoformat()
     if isinstance(obj, date):

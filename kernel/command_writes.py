@@ -116,14 +116,14 @@ async def write(
     deferred: DeferredUpserts | None = None,
     *,
     commit: bool = False,
-) -> bool:
+) -> None:
     """Arm (or re-arm) the timers, write the deferred read-model rows and log the command,
-    in the caller's transaction. With `commit`, on PostgreSQL, also commit it; returns
-    whether it did (the caller's own commit then finds nothing to do).
+    in the caller's transaction. With `commit` it may also commit it (on PostgreSQL with
+    `Database(pipelined_begin=True)`, in the same pipeline); the caller's own commit then
+    finds nothing to do, so nothing may follow.
 
-    On PostgreSQL one statement, straight to the psycopg connection, and the COMMIT in the
-    same pipeline: a reservation paid a round trip and SQLAlchemy's statement handling for
-    each of the four.
+    On PostgreSQL one statement, straight to the psycopg connection: a reservation paid a
+    round trip and SQLAlchemy's statement handling for each of the three.
     """
     groups = deferred.by_shape() if deferred else {}
     if conn.dialect.name != "postgresql":
@@ -134,7 +134,7 @@ async def write(
             await upsert(conn, timers, timer.values(), ["timer_id"])
         if logged is not None:
             await conn.execute(command_log.insert(), vars(logged))
-        return False
+        return
     inline: list[tuple[UpsertShape, list[dict[str, Any]]]] = []
     for shape, rows in groups.items():
         if len(rows) > _MAX_ROWS_IN_STATEMENT or _casts(shape) is None:
@@ -142,7 +142,7 @@ async def write(
         else:
             inline.append((shape, rows))
     if not armed and logged is None and not inline:
-        return False
+        return
     params: dict[str, Any] = {}
     for i, timer in enumerate(armed):
         params.update(
@@ -165,7 +165,6 @@ async def write(
         len(armed), logged is not None, tuple((shape, len(rows)) for shape, rows in inline)
     )
     await driver_execute(conn, statement, params, commit=commit)
-    return commit
 
 
 @functools.cache

@@ -32,7 +32,16 @@ class Settings:
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     relay_batch_size: int = 500
+    # After a commit wakes the relay, how long it lets further commits gather into the
+    # batch (kernel.relay): longer means fewer, larger relay transactions, later events.
+    relay_gather_ms: float = 5.0
     db_pool_size: int = 5
+    # PostgreSQL: psycopg in autocommit mode, the kernel sending BEGIN with a transaction's
+    # first statement and a command's COMMIT with its last (kernel.db); off: psycopg's own
+    # BEGIN and SQLAlchemy's COMMIT, each a round trip. Off by default: measured
+    # interleaved (docs/benchmarks.md, "A/B"), the fewer round trips cost more CPU per
+    # command than they saved.
+    db_pipelined_begin: bool = False
     # The zone whose calendar days count for network-wide daily figures.
     business_time_zone: str = "Asia/Shanghai"
     # How far ahead planned support is booked (workforce; SOP 2).
@@ -73,7 +82,9 @@ class Settings:
             log_level=_env("STOREMESH_LOG_LEVEL", "info"),
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
             relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
+            relay_gather_ms=float(_env("STOREMESH_RELAY_GATHER_MS", "5")),
             db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
+            db_pipelined_begin=_env("STOREMESH_DB_PIPELINED_BEGIN", "0") not in ("0", "false"),
             business_time_zone=_env("STOREMESH_BUSINESS_TIMEZONE", "Asia/Shanghai"),
             support_lead_time_hours=float(_env("STOREMESH_SUPPORT_LEAD_TIME_HOURS", "72")),
             inventory_address=_env("STOREMESH_INVENTORY_ADDRESS", "127.0.0.1:50051"),

@@ -80,7 +80,13 @@ class Migration:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
+    """`pipelined_begin` (PostgreSQL): see `_configure_postgres`. Services take it from
+    `Settings.db_pipelined_begin` (off); without it psycopg sends its own BEGIN and
+    SQLAlchemy the COMMIT, and `driver_execute` sends just its statement."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 5, echo: bool = False, pipelined_begin: bool = True
+    ) -> None:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if url.startswith("postgresql"):
@@ -91,7 +97,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
-        elif self.dialect == "postgresql":
+        elif self.dialect == "postgresql" and pipelined_begin:
             _configure_postgres(self.engine)
 
     @property
@@ -225,11 +231,15 @@ async def driver_execute(
     """A statement straight to the psycopg connection of the caller's transaction (where
     SQLAlchemy's per-statement work costs more CPU than the database does).
 
-    The transaction's BEGIN, when not sent yet, and with `commit` its COMMIT go in the
-    same round trip (one pipeline). With `commit` the transaction is over on return: the
-    caller's own commit then finds nothing to do, and nothing may follow in it.
+    With `pipelined_begin` (see `_configure_postgres`) the transaction's BEGIN, when not
+    sent yet, and with `commit` its COMMIT go in the same round trip (one pipeline); with
+    `commit` the transaction is then over on return: the caller's own commit finds nothing
+    to do, and nothing may follow in it. Without, just the statement (psycopg has sent
+    BEGIN; the caller's commit ends the transaction).
     """
     driver: psycopg.AsyncConnection[Any] = (await conn.get_raw_connection()).driver_connection  # type: ignore[assignment]
+    if not driver.autocommit:  # `pipelined_begin` off: psycopg begins, SQLAlchemy commits
+        return await driver.execute(statement, params)
     begin = conn.info.pop(_BEGIN_PENDING, False)
     if not begin and not commit:
         return await driver.execute(statement, params)

@@ -97,7 +97,11 @@ async def assemble(
     settings = settings or Settings.from_env(definition.name, definition.default_port)
     configure_logging(settings.service, settings.log_level)
     configure_tracing(settings.service, settings.otel_exporter)
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pipelined_begin=settings.db_pipelined_begin,
+    )
     await db.migrate("kernel", KERNEL_MIGRATIONS)
     if definition.keeps_store_directory:
         await db.migrate(store_directory.COMPONENT, store_directory.MIGRATIONS)
@@ -119,7 +123,13 @@ async def assemble(
         clock or SystemClock(settings.business_time_zone),
         definition.projectors,
     )
-    relay = Relay(db, nats, definition.registry, batch_size=settings.relay_batch_size)
+    relay = Relay(
+        db,
+        nats,
+        definition.registry,
+        batch_size=settings.relay_batch_size,
+        gather_delay=settings.relay_gather_ms / 1000,
+    )
     app.notify_on_commit(relay.wake)
     service = definition.application(app, settings)
     timers = TimerRunner(app, dict(definition.timers(service)), interval=timer_interval)

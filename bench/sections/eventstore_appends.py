@@ -63,7 +63,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     peer_by_writers: dict[int, float] = {}
     with_peer = eventsourcing_peer.available()
     async with ctx.database("appends") as url:
-        db = Database(url)
+        db = Database(url, pipelined_begin=ctx.pipelined_begin)  # as the services run
         try:
             await db.migrate("kernel", KERNEL_MIGRATIONS)
             await create_raw_table(url)

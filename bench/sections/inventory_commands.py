@@ -282,6 +282,24 @@ async def _health_floor(svc: RunningService, clients: int, sizes: Sizes) -> Load
     )
 
 
+async def reserve_one(
+    stub: Any, md: tuple[tuple[str, str], ...], store_id: str, part_number: str
+) -> None:
+    """The benchmark's ReserveStock: 1 unit for an hour (which also arms a timer)."""
+    await stub.ReserveStock(
+        pb.ReserveStockRequest(
+            request_id=_rid(),
+            store_id=store_id,
+            part_number=part_number,
+            quantity=1,
+            ttl_seconds=3_600,
+            reference="bench",
+        ),
+        metadata=md,
+        timeout=CALL_TIMEOUT,
+    )
+
+
 async def _commands_at(
     stub: Any,  # pb_grpc.InventoryServiceStub on an aio channel
     md: tuple[tuple[str, str], ...],
@@ -311,18 +329,7 @@ async def _commands_at(
 
     async def reserve(client: int, seq: int) -> None:
         mine = stocked[client]
-        await stub.ReserveStock(
-            pb.ReserveStockRequest(
-                request_id=_rid(),
-                store_id=stores[client],
-                part_number=mine[seq % len(mine)],
-                quantity=1,
-                ttl_seconds=3_600,
-                reference="bench",
-            ),
-            metadata=md,
-            timeout=CALL_TIMEOUT,
-        )
+        await reserve_one(stub, md, stores[client], mine[seq % len(mine)])
 
     received = await closed_loop(
         "ReceiveStock",

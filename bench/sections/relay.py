@@ -150,7 +150,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     total = sizes.relay_events
     nats_url = ctx.endpoints.nats_url
     async with ctx.database("relay") as url, ctx.namespace("relay") as ns:
-        db = Database(url)
+        db = Database(url, pipelined_begin=ctx.pipelined_begin)  # as the services run
         try:
             await db.migrate("kernel", KERNEL_MIGRATIONS)
             t0 = time.perf_counter()

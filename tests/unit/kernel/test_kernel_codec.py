@@ -203,3 +203,28 @@ def test_json_keeps_time_zones() -> None:
 @pytest.mark.parametrize("value", [None, 0, "", [], {}])
 def test_json_passes_plain_values_through(value: Any) -> None:
     assert to_json(value) == value
+
+
+class Shade(enum.StrEnum):
+    DARK = "dark"
+
+
+@dataclass(frozen=True)
+class Marked(Line):
+    """A subclass: its own fields, not its parent's, however often both are encoded."""
+
+    shade: Shade = Shade.DARK
+
+
+def test_json_writes_enum_members_of_str_and_int_as_their_values() -> None:
+    """Scalars pass through by exact type; a member of a str or int enum is not one."""
+    out = to_json({"level": Level.HIGH, "shade": Shade.DARK, "flag": True, "n": 1.5})
+    assert out == {"level": Level.HIGH.value, "shade": "dark", "flag": True, "n": 1.5}
+    assert type(out["shade"]) is str and type(out["level"]) is int
+
+
+def test_json_of_a_dataclass_and_its_subclass_each_has_its_own_fields() -> None:
+    assert to_json(Line("P-1", 3)) == {"sku": "P-1", "qty": 3}
+    assert to_json(Marked("P-1", 3)) == {"sku": "P-1", "qty": 3, "shade": "dark"}
+    assert to_json(Line("P-2", 4)) == {"sku": "P-2", "qty": 4}
+    assert to_json(Line) is Line  # a class is not a value to encode
