@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.application import UnitOfWork
 from kernel.db import Migration, UtcDateTime, upsert
 from services.analytics.domain.kpis import Facts
 
@@ -179,19 +180,20 @@ def _create(conn: Connection) -> None:
 MIGRATIONS = (Migration(2, "analytics: read models projected from the network's events", _create),)
 
 
-async def add_facts(conn: AsyncConnection, store_id: str, day: date, **counts: Any) -> None:
-    """Add to the store's day counters (the row is made on first use)."""
-    values: dict[str, Any] = {name: 0 for name in STORED_COUNTERS}
+async def add_facts(uow: UnitOfWork, store_id: str, day: date, **counts: Any) -> None:
+    """Add to the store's day counters (the row is made on first use), at the end of the
+    unit of work: a batch of events writes each store's day once."""
+    values: dict[str, Any] = dict.fromkeys(STORED_COUNTERS, 0)
     values.update(counts)
-    await upsert(
-        conn,
+    await uow.upsert_at_end(
         store_days,
         {"store_id": store_id, "day": day, **values},
-        ["store_id", "day"],
-        increment=list(STORED_COUNTERS),
+        _DAY_KEY,
+        increment=STORED_COUNTERS,
     )
 
 
+_DAY_KEY = ("store_id", "day")
 UNKNOWN_SERVICE = "unknown"
 
 
@@ -213,10 +215,9 @@ async def type_of(conn: AsyncConnection, store_id: str, key: str) -> str | None:
 
 
 async def add_service_line(
-    conn: AsyncConnection, store_id: str, day: date, service_type: str, revenue_fen: int
+    uow: UnitOfWork, store_id: str, day: date, service_type: str, revenue_fen: int
 ) -> None:
-    await upsert(
-        conn,
+    await uow.upsert_at_end(
         service_lines,
         {
             "store_id": store_id,
