@@ -116,9 +116,7 @@ async def test_poison_and_failing_messages_in_the_middle_of_a_batch_cost_the_oth
         await publish(nats_client, event_id, data=event_id.encode())
     async with consuming(runner):
         await eventually(lambda: settled(nats_client, 6))
-        letters = await eventually(
-            lambda: _at_least(_dead_letters(nats_client), 2), within=20
-        )
+        letters = await eventually(lambda: _at_least(_dead_letters(nats_client), 2), within=20)
 
     assert await effect_keys(db) == good, "the others once each, in order"
     assert runner.parked == 2
