@@ -52,15 +52,21 @@ _FRACTIONAL = {"labour_hours", "bay_hours", "productive_hours", "available_hours
 _DERIVED = {"capacity", "bay_hours", "available_hours"}
 STORED_COUNTERS = tuple(f for f in Facts.__dataclass_fields__ if f not in _DERIVED)
 
+
+def _counters(fractional: type[Float[Any]] | type[Numeric[Any]]) -> list[Column[Any]]:
+    """A column per stored counter: hours of the `fractional` type, the rest integers."""
+    return [
+        Column(name, fractional if name in _FRACTIONAL else BigInteger, nullable=False, default=0)
+        for name in STORED_COUNTERS
+    ]
+
+
 store_days = Table(
     "analytics_store_days",
     metadata,
     Column("store_id", String(32), primary_key=True),
     Column("day", Date, primary_key=True),
-    *(
-        Column(name, Float if name in _FRACTIONAL else BigInteger, nullable=False, default=0)
-        for name in STORED_COUNTERS
-    ),
+    *_counters(Float),
     Column("capacity_override", Integer, nullable=True),
     Index("ix_analytics_store_days_day", "day"),
     # The few days with a capacity override, found without reading every day of a month.
@@ -80,10 +86,7 @@ store_months = Table(
     metadata,
     Column("store_id", String(32), primary_key=True),
     Column("month", Date, primary_key=True),
-    *(
-        Column(name, Numeric if name in _FRACTIONAL else BigInteger, nullable=False, default=0)
-        for name in STORED_COUNTERS
-    ),
+    *_counters(Numeric),
     Index("ix_analytics_store_months_month", "month"),
 )
 
