@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -143,10 +144,13 @@ async def _replay(
     follower = await js.subscribe(
         subject, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
     )
-    seen, handled, sequence = 0, 0, 0
-    try:
+    # The next batch is read from the stream while the database writes this one.
+    batches: asyncio.Queue[tuple[int, list[InboundEvent]]] = asyncio.Queue(maxsize=2)
+
+    async def read() -> None:
+        sequence = 0
         while sequence < last:
-            messages = []
+            messages: list[InboundEvent] = []
             while len(messages) < batch and sequence < last:
                 try:
                     msg = await follower.next_msg(timeout=IDLE_SECONDS)
@@ -156,10 +160,23 @@ async def _replay(
                 messages.append(InboundEvent.from_message(msg))
             if not messages:
                 break  # the stream's end moved back (messages aged out): done
+            await batches.put((sequence, messages))
+        await batches.put((sequence, []))
+
+    reader = asyncio.create_task(read())
+    handled = 0
+    try:
+        while True:
+            sequence, messages = await batches.get()
+            if not messages:
+                break
             handled += await _apply(app, name, messages, projections)
-            seen += len(messages)
             say(f"{context.lower()}: {sequence}/{last} messages, {handled} projected")
+        await reader
     finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         await follower.unsubscribe()
     return handled
 
