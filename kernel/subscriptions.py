@@ -181,7 +181,7 @@ class SubscriptionRunner:
         in_hand = list(messages)
         keeper = asyncio.create_task(self._keep_in_progress(in_hand))
         try:
-            if self.sub.batched and len(messages) > 1:
+            if self.sub.batched:
                 await self._process_together(in_hand)
             for msg in list(in_hand):
                 await self.process(msg)
