@@ -5,6 +5,15 @@ redelivered message finds the row and is only acknowledged. Failures are retried
 backoff up to `max_deliver`; then the message is parked on the dead-letter subject
 `deadletter.v1.<service>.<subscription>` with the reason, and terminated.
 
+A `batched` subscription (a projection keeping up with a whole network's commands) handles
+each fetched batch in one transaction instead: the inbox rows claimed in one statement, the
+effects in delivery order, the read-model rows its handlers deferred
+(`uow.upsert_at_end`) written once, then the commit, and only then each message's ack. A
+message whose inbox row is there already is skipped (and acknowledged). When a handler
+raises, nothing of the batch is kept and the batch is handled again one message at a time,
+as an unbatched subscription does: the others take effect, the failing one is retried and
+parked as above.
+
 The ack wait is short, so that a consumer restarted after a crash gets the messages its
 dead predecessor had fetched within seconds; while a batch is in hand the runner tells
 JetStream it is still working on it (in-progress acks), however long the handlers take.
@@ -24,8 +33,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application, UnitOfWork
+from kernel.command_writes import DeferredUpserts, write
+from kernel.db import driver_execute
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.eventstore import inbox
 from kernel.messaging import InboundEvent, NatsConnection, StreamSpec
@@ -47,6 +59,13 @@ _CLAIM_INBOX = text(
     "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING event_id"
 ).bindparams(bindparam("processed_at", type_=inbox.c.processed_at.type))
 
+# A batch's inbox rows in one statement (PostgreSQL): the ids not seen before come back.
+_CLAIM_INBOX_MANY = (
+    "INSERT INTO inbox (subscription, event_id, processed_at) "
+    "SELECT %(subscription)s, e, %(processed_at)s FROM unnest(%(event_ids)s::text[]) AS e "
+    "ON CONFLICT (subscription, event_id) DO NOTHING RETURNING event_id"
+)
+
 
 class PoisonMessage(Exception):
     """The message can never be handled (undecodable, unknown type): park it at once."""
@@ -67,6 +86,8 @@ class Subscription:
     ack_wait_seconds: float = 4.0
     batch: int = 64
     conflict_attempts: int = 8
+    # One transaction per fetched batch rather than per message (see the module's doc).
+    batched: bool = False
 
 
 class SubscriptionRunner:
@@ -160,13 +181,68 @@ class SubscriptionRunner:
         in_hand = list(messages)
         keeper = asyncio.create_task(self._keep_in_progress(in_hand))
         try:
-            for msg in messages:
+            if self.sub.batched:
+                await self._process_together(in_hand)
+            for msg in list(in_hand):
                 await self.process(msg)
                 in_hand.remove(msg)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _process_together(self, in_hand: list[Any]) -> None:
+        """The messages in one transaction, then their acks; on a failure nothing is kept
+        and `in_hand` still holds them all, for the caller to handle one at a time."""
+        events = [InboundEvent.from_message(msg) for msg in in_hand]
+        if not all(e.event_id for e in events):
+            return  # one of them is parked: the one-at-a-time path does it
+        with tracer.start_as_current_span(
+            f"consume batch {self.sub.name}",
+            kind=trace.SpanKind.CONSUMER,
+            links=_links(events),
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer": self.sub.name,
+                "messaging.batch.message_count": len(events),
+            },
+        ):
+            try:
+                await self._handle_together(events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "subscription.batch_failed",
+                    subscription=self.sub.name,
+                    messages=len(events),
+                    error=repr(exc),
+                )
+                return
+            await self._acknowledge(in_hand)
+            in_hand.clear()
+
+    async def _handle_together(self, events: Sequence[InboundEvent]) -> None:
+        for attempt in range(1, self.sub.conflict_attempts + 1):
+            try:
+                async with self.app.db.transaction(f"handle batch {self.sub.name}") as conn:
+                    handled, uow = await handle_batch(
+                        self.app, conn, self.sub.name, self.sub.handler, events, commit=True
+                    )
+                self.handled += handled
+                if uow.recorded:
+                    self.app.notify_committed()
+                return
+            except ConcurrencyConflict:
+                if attempt == self.sub.conflict_attempts:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+
+    async def _acknowledge(self, messages: Sequence[Any]) -> None:
+        """After the commit: a message whose ack is lost (a crash here) comes again and
+        finds its inbox row."""
+        for msg in messages:
+            await msg.ack()
 
     async def _keep_in_progress(self, in_hand: list[Any]) -> None:
         """Reset the ack wait of the fetched messages not handled yet, while we live."""
@@ -266,6 +342,57 @@ class SubscriptionRunner:
             reason=reason,
             event_id=event.event_id,
         )
+
+
+async def handle_batch(
+    app: Application,
+    conn: AsyncConnection,
+    subscription: str,
+    handler: Handler,
+    events: Sequence[InboundEvent],
+    *,
+    commit: bool = False,
+) -> tuple[int, UnitOfWork]:
+    """In the caller's transaction: claim the events' inbox rows in one statement, run
+    `handler` on each event claimed, in order (one seen before, or twice in `events`,
+    runs once), then write the rows the handlers deferred with `uow.upsert_at_end`. With
+    `commit` (PostgreSQL) the commit goes with that last write. Returns how many events
+    were handled, and the unit of work."""
+    now = app.clock.now()
+    ids = list(dict.fromkeys(e.event_id for e in events))
+    if conn.dialect.name == "postgresql":
+        cursor = await driver_execute(
+            conn,
+            _CLAIM_INBOX_MANY,
+            {"subscription": subscription, "event_ids": ids, "processed_at": now},
+        )
+        fresh = {row[0] for row in await cursor.fetchall()}
+    else:
+        fresh = set()
+        for event_id in ids:
+            params = {"subscription": subscription, "event_id": event_id, "processed_at": now}
+            if (await conn.execute(_CLAIM_INBOX, params)).first() is not None:
+                fresh.add(event_id)
+    uow = app.unit_of_work(conn)
+    uow.deferred = DeferredUpserts()
+    handled = 0
+    for event in events:
+        if event.event_id in fresh:
+            fresh.discard(event.event_id)
+            await handler(uow, event)
+            handled += 1
+    await write(conn, [], None, uow.deferred, commit=commit)
+    return handled, uow
+
+
+def _links(events: Sequence[InboundEvent]) -> list[trace.Link]:
+    """The batch's span points at each message's producer span."""
+    links = []
+    for event in events:
+        found = trace.get_current_span(context_from(event.headers)).get_span_context()
+        if found.is_valid:
+            links.append(trace.Link(found))
+    return links
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -220,7 +220,9 @@ def _report_dashboard(
         " per day its vehicles, visits, labour hours, revenue lines, satisfaction, part issues"
         " and shortages around its capacity. No warnings, transfers or shifts are seeded (the"
         " queries read those tables too, empty here). Both calls ask for the network scope"
-        " (HQ's token) and the whole month; GetKpis for the month period.",
+        " (HQ's token) and the whole month; GetKpis for the month period."
+        " `analytics_store_months` (the month rows the projection keeps beside the days) is"
+        " filled from the seeded days by the service's own SQL (`months_from_days`).",
         "",
         "Baseline: the very SQL statements the call sends, captured from the service's engine"
         " during one call, replayed through bare psycopg in one transaction, all rows fetched"

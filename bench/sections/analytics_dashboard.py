@@ -4,7 +4,8 @@ Seeding bypasses the event path: the two queries read analytics' read-model tabl
 (`analytics_stores`, `analytics_store_days`, `analytics_targets`, `analytics_warnings`,
 `analytics_transfers`, `analytics_shifts`, `analytics_reports`), so the first three are
 filled with psycopg COPY (as the projections and target commands would leave them) in the
-tables the service's own migrations created, then VACUUM (ANALYZE). The raw baseline runs
+tables the service's own migrations created, `analytics_store_months` from the days as
+the projection would have kept it, then VACUUM (ANALYZE). The raw baseline runs
 the very SQL each call sends (captured from the service's engine during one gRPC call)
 through bare psycopg, in one transaction, all rows fetched.
 """
@@ -114,9 +115,16 @@ def _seed(url: str, stores: list[NetworkStore], as_of: date) -> tuple[int, int, 
                         )
                     )
                     target_rows += 1
+        # The month rows the projection keeps beside the days, from the days.
+        cur.execute(network_model.months_from_days(postgres=True))
         conn.commit()
         conn.autocommit = True
-        for table in ("analytics_stores", "analytics_store_days", "analytics_targets"):
+        for table in (
+            "analytics_stores",
+            "analytics_store_days",
+            "analytics_store_months",
+            "analytics_targets",
+        ):
             conn.execute(f"VACUUM (ANALYZE) {table}")
     return day_rows, target_rows, time.perf_counter() - t0
 

@@ -3,6 +3,11 @@ tables. Each event is handled once (the kernel's inbox, in the handler's transac
 a counter is incremented once whatever the redeliveries; a rebuild replays the streams
 into empty tables through the same handlers (rebuild.py).
 
+The subscriptions are batched (kernel.subscriptions): a fetched batch is one transaction,
+and the day counters (`add_facts`, `add_service_line`) are written once per row and batch,
+at its end; rows a handler reads back (visit types, transfers, supports, diversions) are
+written at once.
+
 A fact counts on the business day of its `day` field (capacity, workforce) or of its
 `occurred_at` (inventory, collab) in the business zone.
 """
@@ -28,6 +33,9 @@ from kernel.subscriptions import PoisonMessage, Subscription
 from services.analytics import network_model as model
 
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
+
+# Messages fetched (and handled in one transaction) at a time.
+BATCH = 256
 
 
 class Projections:
@@ -75,7 +83,15 @@ class Projections:
             for full in self.handlers
             if full.startswith(f"{package}.")
         )
-        return Subscription(name=name, stream=stream, subjects=subjects, handler=self.handle)
+        # Batched: a fetched batch in one transaction, its counters added once per row.
+        return Subscription(
+            name=name,
+            stream=stream,
+            subjects=subjects,
+            handler=self.handle,
+            batch=BATCH,
+            batched=True,
+        )
 
     async def handle(self, uow: UnitOfWork, event: InboundEvent) -> None:
         found = self.handlers.get(event.event_type)
@@ -94,10 +110,10 @@ class Projections:
     # inventory
 
     async def parts_issued(self, uow: UnitOfWork, e: Any) -> None:
-        await model.add_facts(uow.conn, e.store_id, self._day(e.occurred_at), part_issues=1)
+        await model.add_facts(uow, e.store_id, self._day(e.occurred_at), part_issues=1)
 
     async def shortage(self, uow: UnitOfWork, e: Any) -> None:
-        await model.add_facts(uow.conn, e.store_id, self._day(e.occurred_at), shortages=1)
+        await model.add_facts(uow, e.store_id, self._day(e.occurred_at), shortages=1)
 
     # collab
 
@@ -124,14 +140,14 @@ class Projections:
             {"requesting_store_id": requester, "customer_waiting": False},
         )
         await model.add_facts(
-            uow.conn,
+            uow,
             requester,
             day,
             transfers_received=1,
             transfers_in_sla=1 if e.within_sla else 0,
             transfer_response_seconds=e.response_seconds,
         )
-        await model.add_facts(uow.conn, e.source_store_id, day, transfers_given=1)
+        await model.add_facts(uow, e.source_store_id, day, transfers_given=1)
 
     async def contribution(self, uow: UnitOfWork, e: Any) -> None:
         day = self._day(e.occurred_at)
@@ -149,7 +165,7 @@ class Projections:
             },
             ["saga", "saga_id", "store_id"],
         )
-        await model.add_facts(uow.conn, e.store_id, day, contribution_points=e.points)
+        await model.add_facts(uow, e.store_id, day, contribution_points=e.points)
 
     async def cost(self, uow: UnitOfWork, e: Any) -> None:
         day = self._day(e.occurred_at)
@@ -166,7 +182,7 @@ class Projections:
             },
             ["saga", "saga_id", "kind"],
         )
-        await model.add_facts(uow.conn, e.store_id, day, collaboration_cost_fen=e.amount_fen)
+        await model.add_facts(uow, e.store_id, day, collaboration_cost_fen=e.amount_fen)
 
     # capacity
 
@@ -229,7 +245,7 @@ class Projections:
             service = await model.type_of(uow.conn, e.store_id, f"visit/{e.visit_id}")
             revenue = e.labour_revenue_fen + e.parts_revenue_fen + e.other_revenue_fen
             await model.add_service_line(
-                uow.conn, e.store_id, day, service or model.UNKNOWN_SERVICE, revenue
+                uow, e.store_id, day, service or model.UNKNOWN_SERVICE, revenue
             )
         scored = e.HasField("satisfaction_score")
         await self._count(
@@ -251,20 +267,20 @@ class Projections:
     async def diversion_offered(self, uow: UnitOfWork, e: Any) -> None:
         day = _iso_day(e.day)
         if day is not None:
-            await model.add_facts(uow.conn, e.diverted_from_store_id, day, diversions_offered=1)
+            await model.add_facts(uow, e.diverted_from_store_id, day, diversions_offered=1)
             await _diversion(uow, e, day, accepted=False)
 
     async def diversion_accepted(self, uow: UnitOfWork, e: Any) -> None:
         day = _iso_day(e.day)
         if day is not None:
-            await model.add_facts(uow.conn, e.diverted_from_store_id, day, diversions_accepted=1)
-            await model.add_facts(uow.conn, e.store_id, day, diversions_received=1)
+            await model.add_facts(uow, e.diverted_from_store_id, day, diversions_accepted=1)
+            await model.add_facts(uow, e.store_id, day, diversions_received=1)
             await _diversion(uow, e, day, accepted=True)
 
     async def _count(self, uow: UnitOfWork, e: Any, **counts: Any) -> None:
         day = _iso_day(e.day)
         if day is not None:
-            await model.add_facts(uow.conn, e.store_id, day, **counts)
+            await model.add_facts(uow, e.store_id, day, **counts)
 
     # workforce
 
@@ -302,8 +318,8 @@ class Projections:
             },
             ["support_id"],
         )
-        await model.add_facts(uow.conn, e.store_id, day, supports_lent=1)
-        await model.add_facts(uow.conn, e.host_store_id, day, supports_received=1)
+        await model.add_facts(uow, e.store_id, day, supports_lent=1)
+        await model.add_facts(uow, e.host_store_id, day, supports_received=1)
 
     async def support_rated(self, uow: UnitOfWork, e: Any) -> None:
         """A rating comes after the completion; one seen first (a redelivery) keeps a row

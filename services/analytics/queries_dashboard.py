@@ -14,11 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.application import Application
 from services.analytics.domain import indicators
 from services.analytics.domain.assessment import month_of
-from services.analytics.domain.kpis import Facts, indicator_values, total
+from services.analytics.domain.kpis import Facts, indicator_values
 from services.analytics.domain.operating_figures import RevenueByLine
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import Light, Projection, light, projection
-from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, _report_in_force
+from services.analytics.queries_kpis import (
+    KpiQueries,
+    Level,
+    Scope,
+    Window,
+    _report_in_force,
+    summed,
+)
 from services.analytics.queries_warnings import WarningQueries
 from services.analytics.read_model import targets
 
@@ -57,14 +64,15 @@ class DashboardQueries:
 
         async def fetch(conn: AsyncConnection) -> Dashboard:
             store_ids = await self.kpis.stores_in(conn, scope)
-            per_store = await self.kpis.facts_by_store(conn, store_ids, window)
-            facts = total(list(per_store.values()))
+            counted = await self.kpis.counters_by_store(conn, store_ids, window)
+            derived = await self.kpis.derived_by_store(conn, store_ids, window)
+            facts = summed(counted, derived)
             report = None
             if scope.level == Level.STORE:
                 report = await _report_in_force(conn, scope.id, month)
             values = indicator_values(facts, report)
             month_targets = await _month_targets(conn, store_ids, month)
-            csi = _csi_by_store(per_store) if scope.level != Level.STORE else {}
+            csi = _csi_by_store(counted) if scope.level != Level.STORE else {}
             return Dashboard(
                 scope=scope,
                 as_of=as_of,
@@ -92,13 +100,13 @@ def _revenue(facts: Facts) -> RevenueByLine:
     )
 
 
-def _csi_by_store(per_store: dict[str, Facts]) -> dict[str, Fraction]:
-    found = {}
-    for store_id, facts in per_store.items():
-        value = indicator_values(facts).get("csi")
-        if value is not None:
-            found[store_id] = value
-    return found
+def _csi_by_store(counted: dict[str, dict[str, Any]]) -> dict[str, Fraction]:
+    """Each store's CSI (`indicator_values`' csi) from its summed counters."""
+    return {
+        store_id: Fraction(int(c["satisfaction_sum"]), int(c["satisfaction_count"]))
+        for store_id, c in counted.items()
+        if c["satisfaction_count"]
+    }
 
 
 async def _month_targets(
@@ -111,12 +119,26 @@ async def _month_targets(
     )
     if store_ids is not None:
         query = query.where(t.store_id.in_(store_ids))
-    summed: dict[str, Fraction] = {}
+    found: dict[str, list[str]] = {}
     for code, exact in await conn.execute(query):
+        found.setdefault(code, []).append(exact)
+    added: dict[str, Fraction] = {}
+    for code, values in found.items():
         indicator = indicators.find(code)
         if indicator is not None and indicator.additive:
-            summed[code] = summed.get(code, Fraction(0)) + Fraction(exact)
-    return summed
+            added[code] = _sum_exact(values)
+    return added
+
+
+def _sum_exact(values: list[str]) -> Fraction:
+    """Exact values as stored ("12", "1/3"): whole numbers added as integers."""
+    whole, other = 0, Fraction(0)
+    for value in values:
+        try:
+            whole += int(value)
+        except ValueError:
+            other += Fraction(value)
+    return whole + other
 
 
 def _projections(

@@ -3,14 +3,16 @@ facts (network_model) and, for one store's month, its operating report in force.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from decimal import Context, Decimal, Inexact, Rounded, localcontext
 from enum import IntEnum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Numeric, Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
@@ -22,7 +24,7 @@ from services.analytics.domain.kpis import (
     StoreShape,
     indicator_values,
     percentile,
-    total,
+    weekday_counts,
 )
 from services.analytics.domain.operating_figures import OperatingFigures
 from services.analytics.domain.periods import Period, PeriodKind
@@ -110,14 +112,63 @@ class KpiQueries:
     ) -> Facts:
         """The counters summed over the stores and days, with the day-derived denominators
         (capacity, bay hours, planned hours)."""
-        per_store = await self.facts_by_store(conn, store_ids, window)
-        return total(list(per_store.values()))
+        counted = await self.counters_by_store(conn, store_ids, window)
+        return summed(counted, await self.derived_by_store(conn, store_ids, window))
 
     async def facts_by_store(
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
     ) -> dict[str, Facts]:
+        counted = await self.counters_by_store(conn, store_ids, window)
+        derived = await self.derived_by_store(conn, store_ids, window)
+        found: dict[str, Facts] = {}
+        for store_id in set(counted) | set(derived):
+            values: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
+            values.update({k: _number(v) for k, v in counted.get(store_id, {}).items()})
+            values.update({k: _number(v) for k, v in derived.get(store_id, {}).items()})
+            found[store_id] = Facts(**values)
+        return found
+
+    async def counters_by_store(
+        self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
+    ) -> dict[str, dict[str, Any]]:
+        """The stored counters of each store summed over the window's days (fractional
+        ones as Decimals, or floats on SQLite: `summed` adds them exactly). A window from
+        the first of a month reads the stores' month rows, less the days after it when
+        it ends before the month does and those days are fewer than its own."""
+        month_end = _next_month(window.start)
+        after = (month_end - window.end).days
+        if window.start.day != 1 or after < 0 or after > (window.end - window.start).days:
+            return await self._days(conn, store_ids, window)
+        m = model.store_months.c
+        query = select(m.store_id, *(m[name] for name in model.STORED_COUNTERS)).where(
+            m.month == window.start
+        )
+        if store_ids is not None:
+            query = query.where(m.store_id.in_(list(store_ids)))
+        names = model.STORED_COUNTERS
+        counted = {
+            row[0]: dict(zip(names, row[1:], strict=True)) for row in await conn.execute(query)
+        }
+        if after:
+            later = await self._days(conn, store_ids, Window(window.end, month_end))
+            for store_id, values in later.items():
+                mine = counted.get(store_id)
+                if mine is not None:
+                    for name, value in values.items():
+                        mine[name] = _minus(mine[name], value)
+        return counted
+
+    async def _days(
+        self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
+    ) -> dict[str, dict[str, Any]]:
         d = model.store_days.c
-        sums = [func.coalesce(func.sum(d[name]), 0).label(name) for name in model.STORED_COUNTERS]
+        exact = conn.dialect.name == "postgresql"
+        sums = [
+            _exact_sum_of(d[name], exact).label(name)
+            if name in _FRACTIONAL
+            else cast(func.coalesce(func.sum(d[name]), 0), BigInteger).label(name)
+            for name in model.STORED_COUNTERS
+        ]
         query = (
             select(d.store_id, *sums)
             .where(d.day >= window.start, d.day < window.end)
@@ -125,30 +176,29 @@ class KpiQueries:
         )
         if store_ids is not None:
             query = query.where(d.store_id.in_(list(store_ids)))
-        counted: dict[str, dict[str, Any]] = {}
-        for row in await conn.execute(query):
-            counted[row.store_id] = {
-                name: _number(getattr(row, name)) for name in model.STORED_COUNTERS
-            }
-        derived = await self._derived(conn, store_ids, window)
-        found: dict[str, Facts] = {}
-        for store_id in set(counted) | set(derived):
-            values = {name: 0 for name in COUNTERS}
-            values.update(counted.get(store_id, {}))
-            values.update(derived.get(store_id, {}))
-            found[store_id] = Facts(**values)
-        return found
+        names = model.STORED_COUNTERS
+        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in await conn.execute(query)}
 
-    async def _derived(
+    async def derived_by_store(
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
     ) -> dict[str, dict[str, Any]]:
+        """Each store's capacity and bay hours over the window (from its profile and the
+        days' overrides) and its planned hours. A profile's figures per weekday are worked
+        out once (`_shape`, `_bay_hours`): a call adds up weekdays, not days."""
         s, d, h = model.stores.c, model.store_days.c, model.shifts.c
-        profiles = select(model.stores).where(s.closed.is_(False))
+        profiles = select(
+            s.store_id,
+            s.bays,
+            s.default_daily_capacity,
+            s.availability_factor,
+            s.open_hours,
+            s.opened_on,
+        ).where(s.closed.is_(False))
         overrides = select(d.store_id, d.day, d.capacity_override).where(
             d.day >= window.start, d.day < window.end, d.capacity_override.is_not(None)
         )
         planned = (
-            select(h.store_id, func.sum(h.available_hours))
+            select(h.store_id, _exact_sum_of(h.available_hours, conn.dialect.name == "postgresql"))
             .where(h.day >= window.start, h.day < window.end)
             .group_by(h.store_id)
         )
@@ -156,26 +206,23 @@ class KpiQueries:
             profiles = profiles.where(s.store_id.in_(list(store_ids)))
             overrides = overrides.where(d.store_id.in_(list(store_ids)))
             planned = planned.where(h.store_id.in_(list(store_ids)))
-        override = {(r.store_id, r.day): r.capacity_override for r in await conn.execute(overrides)}
+        override: dict[str, list[tuple[date, int]]] = {}
+        for store_id, day, capacity in await conn.execute(overrides):
+            override.setdefault(store_id, []).append((day, capacity))
         derived: dict[str, dict[str, Any]] = {}
-        days = window.days()
-        for row in await conn.execute(profiles):
-            shape = StoreShape(
-                bays=row.bays,
-                default_daily_capacity=row.default_daily_capacity,
-                availability_factor=decimal_fraction(row.availability_factor),
-                open_hours=tuple(decimal_fraction(x) for x in row.open_hours),
-            )
-            opened = row.opened_on
-            open_days = [day for day in days if opened is None or day >= opened]
-            derived[row.store_id] = {
-                "capacity": sum(
-                    shape.capacity_on(day, override.get((row.store_id, day))) for day in open_days
-                ),
-                "bay_hours": sum((shape.bay_hours_on(day) for day in open_days), Fraction(0)),
-            }
+        counts: dict[date, tuple[int, ...]] = {}
+        for store_id, bays, default, factor, hours, opened in await conn.execute(profiles):
+            first = window.start if opened is None else max(window.start, opened)
+            weekdays = counts.get(first)
+            if weekdays is None:
+                weekdays = counts[first] = weekday_counts(first, window.end)
+            shape, capacity, bay_hours = _figures(bays, default, factor, tuple(hours), weekdays)
+            for day, value in override.get(store_id, ()):
+                if day >= first:  # the override replaces the day's default
+                    capacity += value - shape.capacity_on(day, None)
+            derived[store_id] = {"capacity": capacity, "bay_hours": bay_hours}
         for store_id, hours in await conn.execute(planned):
-            derived.setdefault(store_id, {})["available_hours"] = decimal_fraction(hours or 0)
+            derived.setdefault(store_id, {})["available_hours"] = hours
         return derived
 
     async def report(self, store_id: str, month: Period) -> OperatingFigures | None:
@@ -210,7 +257,79 @@ async def _response_minutes(
     return [Fraction(int(s), 60) for s in (await conn.execute(query)).scalars()]
 
 
+def summed(counted: dict[str, dict[str, Any]], derived: dict[str, dict[str, Any]]) -> Facts:
+    """`total` of the stores' facts, column by column: integers as integers, a float as
+    the decimal it prints as (`decimal_fraction`), added exactly as decimals, so no
+    Facts nor Fraction is made per store."""
+    values: dict[str, Any] = {}
+    for name in COUNTERS:
+        column = [v[name] for v in counted.values() if name in v]
+        column += [v[name] for v in derived.values() if name in v]
+        values[name] = _exact_sum(column) if name in _FRACTIONAL else sum(column)
+    return Facts(**values)
+
+
+_FRACTIONAL = frozenset(f.name for f in fields(Facts) if isinstance(f.default, Fraction))
+
+
+# Decimals added without rounding (an inexact sum would raise): floats print with at most
+# 17 significant digits, far inside this precision.
+_EXACT = Context(prec=400, traps=[Inexact, Rounded])
+
+
+def _minus(whole: Any, part: Any) -> Any:
+    """Decimals and integers as they are; a float (SQLite) as the decimal it prints as."""
+    if isinstance(whole, float) or isinstance(part, float):
+        whole, part = (v if isinstance(v, Decimal) else Decimal(repr(v)) for v in (whole, part))
+    return whole - part
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _exact_sum_of(column: Any, exact: bool) -> Any:
+    """The sum of a float column, each value as the decimal it prints as (PostgreSQL prints
+    a double as Python does, shortest first): exact, whatever order the rows are added in
+    (a float sum's last digits depend on the plan). Elsewhere the float sum."""
+    if exact:
+        column = cast(cast(column, Text), Numeric)
+    return func.coalesce(func.sum(column), 0)
+
+
+def _exact_sum(values: list[Any]) -> Fraction:
+    """Decimals, floats as the decimals they print as (`decimal_fraction`), Fractions."""
+    fractions = Fraction(0)
+    decimals = []
+    for v in values:
+        if type(v) is Fraction:
+            fractions += v
+        elif type(v) is Decimal:
+            decimals.append(v)
+        else:
+            decimals.append(Decimal(repr(float(v))))
+    with localcontext(_EXACT):
+        return fractions + Fraction(sum(decimals, Decimal(0)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _figures(
+    bays: int, default: int, factor: float, hours: tuple[float, ...], weekdays: tuple[int, ...]
+) -> tuple[StoreShape, int, Fraction]:
+    """A profile's shape, its capacity and bay hours over `weekday_counts` days without
+    overrides: worked out once per profile and window, whatever the number of stores."""
+    shape = StoreShape(
+        bays=bays,
+        default_daily_capacity=default,
+        availability_factor=decimal_fraction(factor),
+        open_hours=tuple(decimal_fraction(x) for x in hours),
+    )
+    return shape, shape.capacity_over(weekdays), shape.bay_hours_over(weekdays)
+
+
 def _number(value: Any) -> Any:
     if isinstance(value, float):
         return decimal_fraction(value)
+    if isinstance(value, Decimal | Fraction):
+        return Fraction(value)
     return int(value)

@@ -6,8 +6,9 @@
 2. The network's read models are emptied together with the inboxes of analytics'
    subscriptions, in one transaction, then each context's JetStream stream is replayed from
    its first message through the same projection handlers, each message claiming its inbox
-   row as the live subscription does: a message the running service handles meanwhile is
-   counted by whichever gets there first, once.
+   row as the live subscription does, in the same batched transactions (kernel.subscriptions
+   `handle_batch`): a message the running service handles meanwhile is counted by
+   whichever gets there first, once.
 
 The service may keep running. Work goes in short transactions of `--batch` events, so
 nothing waits long on the rebuild; and it touches analytics' database only, so no other
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +27,6 @@ from typing import Any
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import DeliverPolicy
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.application import Application
 from kernel.clock import SystemClock
@@ -34,6 +34,7 @@ from kernel.config import Settings
 from kernel.db import Database
 from kernel.eventstore import KERNEL_MIGRATIONS, events, inbox
 from kernel.messaging import InboundEvent, NatsConnection
+from kernel.subscriptions import handle_batch
 from services.analytics import network_model, read_model
 from services.analytics.bootstrap import DEFINITION, PORT
 from services.analytics.projections import Projections
@@ -143,10 +144,13 @@ async def _replay(
     follower = await js.subscribe(
         subject, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
     )
-    seen, handled, sequence = 0, 0, 0
-    try:
+    # The next batch is read from the stream while the database writes this one.
+    batches: asyncio.Queue[tuple[int, list[InboundEvent]]] = asyncio.Queue(maxsize=2)
+
+    async def read() -> None:
+        sequence = 0
         while sequence < last:
-            messages = []
+            messages: list[InboundEvent] = []
             while len(messages) < batch and sequence < last:
                 try:
                     msg = await follower.next_msg(timeout=IDLE_SECONDS)
@@ -156,10 +160,23 @@ async def _replay(
                 messages.append(InboundEvent.from_message(msg))
             if not messages:
                 break  # the stream's end moved back (messages aged out): done
+            await batches.put((sequence, messages))
+        await batches.put((sequence, []))
+
+    reader = asyncio.create_task(read())
+    handled = 0
+    try:
+        while True:
+            sequence, messages = await batches.get()
+            if not messages:
+                break
             handled += await _apply(app, name, messages, projections)
-            seen += len(messages)
             say(f"{context.lower()}: {sequence}/{last} messages, {handled} projected")
+        await reader
     finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         await follower.unsubscribe()
     return handled
 
@@ -167,23 +184,13 @@ async def _replay(
 async def _apply(
     app: Application, name: str, messages: list[InboundEvent], projections: Projections
 ) -> int:
-    handled = 0
+    """One transaction, as the live subscription handles a batch (kernel.subscriptions
+    `handle_batch`): the inbox rows claimed together, each counter row written once."""
+    wanted = [e for e in messages if e.event_type in projections.handlers and e.event_id]
+    if not wanted:
+        return 0
     async with app.db.transaction("rebuild.network.batch") as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        uow = app.unit_of_work(conn)
-        for event in messages:
-            if event.event_type not in projections.handlers or not event.event_id:
-                continue
-            claimed = await conn.execute(
-                insert(inbox)
-                .values(subscription=name, event_id=event.event_id, processed_at=app.clock.now())
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
-            )
-            if claimed.first() is None:
-                continue  # the live subscription handled it meanwhile
-            await projections.handle(uow, event)
-            handled += 1
+        handled, _ = await handle_batch(app, conn, name, projections.handle, wanted, commit=True)
     return handled
 
 

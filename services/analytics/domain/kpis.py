@@ -102,6 +102,30 @@ class StoreShape:
         """Bays x open hours x availability factor: bay utilisation's denominator."""
         return self.bays * self.open_on(day) * self.availability_factor
 
+    def capacity_over(self, weekdays: Sequence[int]) -> int:
+        """`capacity_on` summed over days without overrides, given as how many of each
+        weekday (Monday first, `weekday_counts`): a month in 7 products, not 30 days."""
+        if len(self.open_hours) != 7:
+            return 0
+        return self.default_daily_capacity * sum(
+            n for n, hours in zip(weekdays, self.open_hours, strict=True) if hours > 0
+        )
+
+    def bay_hours_over(self, weekdays: Sequence[int]) -> Fraction:
+        """`bay_hours_on` summed over the days `weekday_counts` describes."""
+        if len(self.open_hours) != 7:
+            return ZERO
+        hours = sum((n * h for n, h in zip(weekdays, self.open_hours, strict=True)), ZERO)
+        return self.bays * hours * self.availability_factor
+
+
+def weekday_counts(start: date, end: date) -> tuple[int, ...]:
+    """How many Mondays, Tuesdays, ... Sundays the days [start, end) hold."""
+    days = max(0, (end - start).days)
+    weeks, rest = divmod(days, 7)
+    first = start.weekday()
+    return tuple(weeks + (1 if (w - first) % 7 < rest else 0) for w in range(7))
+
 
 def percentile(values: Sequence[Fraction], share: Fraction) -> Fraction | None:
     """Nearest rank: the smallest value with at least `share` of the values at or below it."""

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
-from services.analytics.domain.kpis import Facts, StoreShape, indicator_values, percentile, total
+from services.analytics.domain.kpis import (
+    Facts,
+    StoreShape,
+    indicator_values,
+    percentile,
+    total,
+    weekday_counts,
+)
 from services.analytics.domain.operating_figures import (
     Costs,
     OperatingFigures,
@@ -103,6 +110,37 @@ def test_capacity_of_a_day_is_its_override_else_the_default_on_open_days() -> No
     assert SHAPE.capacity_on(SUNDAY, None) == 0
     assert SHAPE.capacity_on(SUNDAY, 12) == 12
     assert SHAPE.bay_hours_on(SUNDAY) == 0
+
+
+def test_weekday_counts_of_november_2026() -> None:
+    # 1 November 2026 is a Sunday: five Sundays and Mondays, four of the rest.
+    assert weekday_counts(date(2026, 11, 1), date(2026, 12, 1)) == (5, 4, 4, 4, 4, 4, 5)
+    assert weekday_counts(MONDAY, MONDAY + timedelta(days=1)) == (1, 0, 0, 0, 0, 0, 0)
+    assert weekday_counts(MONDAY, MONDAY) == (0,) * 7
+    assert weekday_counts(MONDAY, SUNDAY) == (1, 1, 1, 1, 1, 1, 0)
+
+
+def test_capacity_and_bay_hours_over_weekdays_equal_the_day_by_day_sums() -> None:
+    uneven = StoreShape(
+        bays=5,
+        default_daily_capacity=17,
+        availability_factor=Fraction(7, 10),
+        open_hours=(
+            Fraction(28, 3),
+            Fraction(0),
+            Fraction(19, 2),
+            *(Fraction(8),) * 3,
+            Fraction(6),
+        ),
+    )
+    for shape in (SHAPE, uneven):
+        for start, length in ((date(2026, 11, 1), 30), (date(2026, 2, 11), 17), (MONDAY, 1)):
+            days = [start + timedelta(days=n) for n in range(length)]
+            counts = weekday_counts(start, start + timedelta(days=length))
+            assert shape.capacity_over(counts) == sum(shape.capacity_on(d, None) for d in days)
+            assert shape.bay_hours_over(counts) == sum(shape.bay_hours_on(d) for d in days)
+    assert SHAPE.capacity_over(weekday_counts(MONDAY, SUNDAY + timedelta(days=1))) == 6 * 30
+    assert SHAPE.bay_hours_over((1,) * 7) == 8 * 6 * Fraction(19, 2) * Fraction(85, 100)
 
 
 def test_p90_is_the_nearest_rank() -> None:
