@@ -35,6 +35,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.db import Migration, UtcDateTime, upsert
@@ -239,3 +241,16 @@ async def set_capacity(conn: AsyncConnection, store_id: str, day: date, capacity
         ["store_id", "day"],
         increment=list(STORED_COUNTERS),
     )
+
+
+async def keep_profile(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """A store's profile, replacing the row's only when not older (`version`, the event's
+    place in capacity's store stream); a closed store stays closed."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(stores).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["store_id"],
+        set_={n: statement.excluded[n] for n in values if n not in ("store_id", "closed")},
+        where=stores.c.version <= statement.excluded.version,
+    )
+    await conn.execute(statement)

@@ -86,6 +86,10 @@ class Projections:
             message = message_type.FromString(event.payload)
         except DecodeError as exc:  # a payload that never decodes will not decode later
             raise PoisonMessage(f"undecodable {event.event_type}: {exc}") from exc
+        if event.event_type in _PROFILE_EVENTS:
+            # A profile is replaced only by a newer one of the store's stream.
+            await self.store_profile(uow, message, _stream_version(event))
+            return
         await handler(uow, message)
 
     def _day(self, moment: Any) -> date:
@@ -170,15 +174,16 @@ class Projections:
 
     # capacity
 
-    async def store_profile(self, uow: UnitOfWork, e: Any) -> None:
+    async def store_profile(self, uow: UnitOfWork, e: Any, version: int = 0) -> None:
+        """Capacity's whole profile of the store, unless the row holds a newer version (a
+        late redelivery of an older profile never rolls it back); a close stays."""
         p = e.profile
         hours = [0.0] * 7
         for h in p.opening_hours:
             if 1 <= h.weekday <= 7:
                 hours[h.weekday - 1] += max(0, h.closes_minute - h.opens_minute) / 60
-        await upsert(
+        await model.keep_profile(
             uow.conn,
-            model.stores,
             {
                 "store_id": e.store_id,
                 "region": p.region,
@@ -188,9 +193,8 @@ class Projections:
                 "open_hours": hours,
                 "opened_on": _iso_day(p.opened_on),
                 "closed": False,
-                "version": 0,
+                "version": version,
             },
-            ["store_id"],
         )
 
     async def store_closed(self, uow: UnitOfWork, e: Any) -> None:
@@ -364,3 +368,16 @@ async def _update_or_insert(
     done = await uow.conn.execute(update(t).where(t.c.transfer_id == transfer_id).values(**values))
     if not done.rowcount:
         await uow.conn.execute(t.insert().values(transfer_id=transfer_id, **defaults, **values))
+
+
+_PROFILE_EVENTS = frozenset(
+    m.DESCRIPTOR.full_name for m in (capacity.StoreRegistered, capacity.StoreUpdated)
+)
+
+
+def _stream_version(event: InboundEvent) -> int:
+    """The event's version in its stream (capacity's `store/<id>`), 0 when not told."""
+    try:
+        return int(event.headers.get("ce-streamversion", "0"))
+    except ValueError:
+        return 0
