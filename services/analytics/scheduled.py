@@ -2,10 +2,10 @@
 claims each under SKIP LOCKED): the daily close assesses every open store's day (one timer
 per store, so each is a short transaction), the monthly close publishes the month's contribution
 ranking (and at a quarter's or year's end its support champions), then re-arms itself for
-the next month; the weekly close publishes the network's weekly collaboration report of
-the week just ended, then re-arms itself for the next week. A timer due while every
-replica was down fires at the next start; a publication already made is not made again
-(the ranking and weekly-report streams record each once).
+the next month; the weekly close publishes the network's and each region's weekly
+collaboration report of the week just ended, then re-arms itself for the next week. A
+timer due while every replica was down fires at the next start; a publication already
+made is not made again (the ranking and weekly-report streams record each once).
 
 The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
 and then waits): inserted if absent, so a restart never moves or repeats it.
@@ -100,15 +100,19 @@ class Scheduled:
         return datetime.combine(week.end, time(0), zone) + SETTLE
 
     async def weekly_close(self, uow: UnitOfWork, payload: Any) -> None:
-        """The network's weekly collaboration report of the week ended, published once;
-        then the next week's close."""
+        """The network's and each region's weekly collaboration report of the week ended,
+        each published once; then the next week's close."""
         week = Period.week_of(date.fromisoformat(str(payload["week"])))
-        report = await self.reports.weekly_in(uow.conn, week, "", CUSTOMER_LIFETIME_VALUE_FEN)
-        await uow.execute(
-            WEEKLY_REPORTS,
-            weekly_stream(week),
-            PublishWeeklyReport(report=report, at=self.app.clock.now()),
-        )
+        # The network's ("") and each region's of the open stores; a handful in one pass.
+        for region in ("", *await self.reports.regions(uow.conn)):
+            report = await self.reports.weekly_in(
+                uow.conn, week, region, CUSTOMER_LIFETIME_VALUE_FEN
+            )
+            await uow.execute(
+                WEEKLY_REPORTS,
+                weekly_stream(week, region),
+                PublishWeeklyReport(report=report, at=self.app.clock.now(), region=region),
+            )
         following = Period.week_of(week.end)
         await uow.schedule(
             WEEKLY_CLOSE,
