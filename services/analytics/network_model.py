@@ -16,6 +16,7 @@ writes them, exactly once per event through the subscriptions' inboxes):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -32,6 +33,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
+    func,
     select,
     text,
 )
@@ -174,11 +177,31 @@ shifts = Table(
 )
 
 
+# Each store's stale stock as the business day ended (inventory's StaleStockValued): a
+# level, not a flow, so a period reads its last valued day, never a sum over days.
+stale_stock = Table(
+    "analytics_stale_stock",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value_fen", BigInteger, nullable=False),
+    Column("positions", Integer, nullable=False),
+    Column("units", BigInteger, nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(2, "analytics: read models projected from the network's events", _create),)
+def _create_stale_stock(conn: Connection) -> None:
+    stale_stock.create(conn, checkfirst=True)
+
+
+MIGRATIONS = (
+    Migration(2, "analytics: read models projected from the network's events", _create),
+    Migration(4, "analytics: stores' stale stock by day", _create_stale_stock),
+)
 
 
 async def add_facts(conn: AsyncConnection, store_id: str, day: date, **counts: Any) -> None:
@@ -254,3 +277,18 @@ async def keep_profile(conn: AsyncConnection, values: dict[str, Any]) -> None:
         where=stores.c.version <= statement.excluded.version,
     )
     await conn.execute(statement)
+
+
+async def stale_values(
+    conn: AsyncConnection, store_ids: Sequence[str] | None, start: date, end: date
+) -> dict[str, int]:
+    """Each store's stale stock value on its last valued day in [start, end)."""
+    t = stale_stock.c
+    last = select(t.store_id, func.max(t.day).label("day")).where(t.day >= start, t.day < end)
+    if store_ids is not None:
+        last = last.where(t.store_id.in_(list(store_ids)))
+    latest = last.group_by(t.store_id).subquery()
+    query = select(t.store_id, t.value_fen).join(
+        latest, and_(t.store_id == latest.c.store_id, t.day == latest.c.day)
+    )
+    return {store_id: int(value) for store_id, value in await conn.execute(query)}

@@ -37,6 +37,7 @@ class Projections:
         for message_type, handler in (
             (inventory.PartsIssued, self.parts_issued),
             (inventory.ShortageRecorded, self.shortage),
+            (inventory.StaleStockValued, self.stale_stock_valued),
             (collab.TransferRequested, self.transfer_requested),
             (collab.TransferCompleted, self.transfer_completed),
             (collab.ContributionRecorded, self.contribution),
@@ -102,6 +103,24 @@ class Projections:
 
     async def shortage(self, uow: UnitOfWork, e: Any) -> None:
         await model.add_facts(uow.conn, e.store_id, self._day(e.occurred_at), shortages=1)
+
+    async def stale_stock_valued(self, uow: UnitOfWork, e: Any) -> None:
+        """The store's stale stock as its day ended; a later valuation of the day replaces."""
+        day = _iso_day(e.day)
+        if day is None or not e.store_id:
+            raise PoisonMessage(f"StaleStockValued without a store or day: {e.day!r}")
+        await upsert(
+            uow.conn,
+            model.stale_stock,
+            {
+                "store_id": e.store_id,
+                "day": day,
+                "value_fen": e.value_fen,
+                "positions": e.positions,
+                "units": e.units,
+            },
+            ["store_id", "day"],
+        )
 
     # collab
 

@@ -104,6 +104,9 @@ class KpiQueries:
                 values = indicator_values(facts, report, days)
             else:
                 values = scope_indicator_values(per_store, reports, days)
+            stale = await model.stale_values(conn, store_ids, window.start, window.end)
+            if stale:  # each store's last valued day of the period, summed over stores
+                values["stale_stock_value"] = Fraction(sum(stale.values()))
             return Kpis(
                 scope=scope,
                 period=period,
