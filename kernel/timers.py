@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.application import Application, UnitOfWork
 from kernel.errors import ConcurrencyConflict, DomainError, Unavailable
@@ -165,3 +167,44 @@ _RETRY = (
         due_at=bindparam("retry_at", type_=timers.c.due_at.type),
     )
 )
+
+
+async def arm_if_absent(app: Application, rows: Sequence[tuple[str, datetime, Any]]) -> None:
+    """Scheduled work's first timers (kind = timer id, due at, payload), each inserted
+    only when absent: a restart never moves or repeats a timer that is armed already."""
+    async with app.db.transaction("timers.arm") as conn:
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        for kind, due_at, payload in rows:
+            row = {
+                "timer_id": kind,
+                "kind": kind,
+                "due_at": due_at,
+                "payload": payload,
+                "attempts": 0,
+                "last_error": None,
+            }
+            await conn.execute(insert(timers).values(**row).on_conflict_do_nothing())
+
+
+class ArmAtStart:
+    """A host background loop: runs `arm` once when the service starts (again, with
+    backoff, while the database is away), then waits for the stop. `armed` is set once
+    it has."""
+
+    def __init__(self, arm: Callable[[], Awaitable[None]]) -> None:
+        self.arm = arm
+        self.armed = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        retry = 0.5
+        while not stop.is_set() and not self.armed.is_set():
+            try:
+                await self.arm()
+                self.armed.set()
+            except Exception:  # the database is away: arm when it returns
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, 10.0)
+        await stop.wait()
+
+    def wake(self) -> None:
+        """Nothing to do after a commit."""

@@ -43,7 +43,8 @@ PILOT: Aggregate[PilotMembership] = Aggregate(
     store_of=lambda e: e.store_id,
     snapshot_every=1_000_000,
 )
-# One stream per week: the network's weekly collaboration report, published once.
+# One stream per week and scope: the network's (`weekly-report/<week>`) or a region's
+# (`weekly-report/<week>/<region>`) weekly collaboration report, published once.
 WEEKLY_REPORTS: Aggregate[WeekPublished] = Aggregate(
     "weekly-report", weekly_publication, WeekPublished, store_of=lambda e: NETWORK
 )
@@ -65,5 +66,6 @@ def pilot_stream(store_id: str) -> str:
     return PILOT.stream_id(store_id)
 
 
-def weekly_stream(week: Period) -> str:
-    return WEEKLY_REPORTS.stream_id(week.key)
+def weekly_stream(week: Period, region: str = "") -> str:
+    keys = (week.key, region) if region else (week.key,)
+    return WEEKLY_REPORTS.stream_id(*keys)

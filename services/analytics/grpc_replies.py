@@ -62,9 +62,7 @@ def kpis_message(k: Kpis, targets: dict[str, Fraction]) -> pb.Kpis:
             for code, value in sorted(k.values.items())
         ],
         transfer_response_minutes_p90=float(k.response_minutes_p90 or 0),
-        new_customers=max(0, k.facts.vehicles_in - (k.returning_customers or 0))
-        if k.returning_customers is not None
-        else 0,
+        new_customers=k.new_customers or 0,
         returning_customers=k.returning_customers or 0,
     )
 
@@ -125,9 +123,7 @@ def dashboard_message(d: Dashboard) -> pb.Dashboard:
         revenue=to_proto(d.revenue, ev.RevenueByLine),
         vehicles_in=d.vehicles_in,
         returning_customers=d.returning_customers or 0,
-        new_customers=max(0, d.vehicles_in - d.returning_customers)
-        if d.returning_customers is not None
-        else 0,
+        new_customers=d.new_customers or 0,
         risks=[warning_message(r) for r in d.risks],
     )
     for p in d.projections:
@@ -143,6 +139,8 @@ def dashboard_message(d: Dashboard) -> pb.Dashboard:
         )
     if d.csi is not None:
         message.csi = float(d.csi)
+    if d.technician_productivity is not None:
+        message.technician_productivity = float(d.technician_productivity)
     if d.csi_highest is not None:
         message.csi_highest.CopyFrom(
             pb.StoreFigure(store_id=d.csi_highest[0], value=float(d.csi_highest[1]))

@@ -18,6 +18,7 @@ writes them, exactly once per event through the subscriptions' inboxes):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -36,9 +37,13 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    and_,
+    func,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
@@ -202,8 +207,25 @@ shifts = Table(
 )
 
 
+# Each store's stale stock as the business day ended (inventory's StaleStockValued): a
+# level, not a flow, so a period reads its last valued day, never a sum over days.
+stale_stock = Table(
+    "analytics_stale_stock",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value_fen", BigInteger, nullable=False),
+    Column("positions", Integer, nullable=False),
+    Column("units", BigInteger, nullable=False),
+)
+
+
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
+
+
+def _create_stale_stock(conn: Connection) -> None:
+    stale_stock.create(conn, checkfirst=True)
 
 
 def _months(conn: Connection) -> None:
@@ -232,6 +254,7 @@ def months_from_days(*, postgres: bool) -> str:
 
 MIGRATIONS = (
     Migration(2, "analytics: read models projected from the network's events", _create),
+    Migration(4, "analytics: stores' stale stock by day", _create_stale_stock),
     # Numbered apart from the service's others (1-3 and those to come).
     Migration(12, "analytics: counters per store and month; capacity overrides indexed", _months),
 )
@@ -307,3 +330,31 @@ async def set_capacity(conn: AsyncConnection, store_id: str, day: date, capacity
         ["store_id", "day"],
         increment=list(STORED_COUNTERS),
     )
+
+
+async def keep_profile(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """A store's profile, replacing the row's only when not older (`version`, the event's
+    place in capacity's store stream); a closed store stays closed."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(stores).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["store_id"],
+        set_={n: statement.excluded[n] for n in values if n not in ("store_id", "closed")},
+        where=stores.c.version <= statement.excluded.version,
+    )
+    await conn.execute(statement)
+
+
+async def stale_values(
+    conn: AsyncConnection, store_ids: Sequence[str] | None, start: date, end: date
+) -> dict[str, int]:
+    """Each store's stale stock value on its last valued day in [start, end)."""
+    t = stale_stock.c
+    last = select(t.store_id, func.max(t.day).label("day")).where(t.day >= start, t.day < end)
+    if store_ids is not None:
+        last = last.where(t.store_id.in_(list(store_ids)))
+    latest = last.group_by(t.store_id).subquery()
+    query = select(t.store_id, t.value_fen).join(
+        latest, and_(t.store_id == latest.c.store_id, t.day == latest.c.day)
+    )
+    return {store_id: int(value) for store_id, value in await conn.execute(query)}

@@ -45,6 +45,7 @@ class Projections:
         for message_type, handler in (
             (inventory.PartsIssued, self.parts_issued),
             (inventory.ShortageRecorded, self.shortage),
+            (inventory.StaleStockValued, self.stale_stock_valued),
             (collab.TransferRequested, self.transfer_requested),
             (collab.TransferCompleted, self.transfer_completed),
             (collab.ContributionRecorded, self.contribution),
@@ -102,6 +103,10 @@ class Projections:
             message = message_type.FromString(event.payload)
         except DecodeError as exc:  # a payload that never decodes will not decode later
             raise PoisonMessage(f"undecodable {event.event_type}: {exc}") from exc
+        if event.event_type in _PROFILE_EVENTS:
+            # A profile is replaced only by a newer one of the store's stream.
+            await self.store_profile(uow, message, _stream_version(event))
+            return
         await handler(uow, message)
 
     def _day(self, moment: Any) -> date:
@@ -114,6 +119,24 @@ class Projections:
 
     async def shortage(self, uow: UnitOfWork, e: Any) -> None:
         await model.add_facts(uow, e.store_id, self._day(e.occurred_at), shortages=1)
+
+    async def stale_stock_valued(self, uow: UnitOfWork, e: Any) -> None:
+        """The store's stale stock as its day ended; a later valuation of the day replaces."""
+        day = _iso_day(e.day)
+        if day is None or not e.store_id:
+            raise PoisonMessage(f"StaleStockValued without a store or day: {e.day!r}")
+        await upsert(
+            uow.conn,
+            model.stale_stock,
+            {
+                "store_id": e.store_id,
+                "day": day,
+                "value_fen": e.value_fen,
+                "positions": e.positions,
+                "units": e.units,
+            },
+            ["store_id", "day"],
+        )
 
     # collab
 
@@ -186,15 +209,16 @@ class Projections:
 
     # capacity
 
-    async def store_profile(self, uow: UnitOfWork, e: Any) -> None:
+    async def store_profile(self, uow: UnitOfWork, e: Any, version: int = 0) -> None:
+        """Capacity's whole profile of the store, unless the row holds a newer version (a
+        late redelivery of an older profile never rolls it back); a close stays."""
         p = e.profile
         hours = [0.0] * 7
         for h in p.opening_hours:
             if 1 <= h.weekday <= 7:
                 hours[h.weekday - 1] += max(0, h.closes_minute - h.opens_minute) / 60
-        await upsert(
+        await model.keep_profile(
             uow.conn,
-            model.stores,
             {
                 "store_id": e.store_id,
                 "region": p.region,
@@ -204,9 +228,8 @@ class Projections:
                 "open_hours": hours,
                 "opened_on": _iso_day(p.opened_on),
                 "closed": False,
-                "version": 0,
+                "version": version,
             },
-            ["store_id"],
         )
 
     async def store_closed(self, uow: UnitOfWork, e: Any) -> None:
@@ -380,3 +403,16 @@ async def _update_or_insert(
     done = await uow.conn.execute(update(t).where(t.c.transfer_id == transfer_id).values(**values))
     if not done.rowcount:
         await uow.conn.execute(t.insert().values(transfer_id=transfer_id, **defaults, **values))
+
+
+_PROFILE_EVENTS = frozenset(
+    m.DESCRIPTOR.full_name for m in (capacity.StoreRegistered, capacity.StoreUpdated)
+)
+
+
+def _stream_version(event: InboundEvent) -> int:
+    """The event's version in its stream (capacity's `store/<id>`), 0 when not told."""
+    try:
+        return int(event.headers.get("ce-streamversion", "0"))
+    except ValueError:
+        return 0

@@ -14,18 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.application import Application
 from services.analytics.domain import indicators
 from services.analytics.domain.assessment import month_of
-from services.analytics.domain.kpis import Facts, indicator_values
-from services.analytics.domain.operating_figures import RevenueByLine
+from services.analytics.domain.kpis import (
+    Facts,
+    combined,
+    indicator_values,
+    new_customers,
+    revenue_by_line,
+    scope_indicator_values,
+    technician_productivity,
+    total,
+)
+from services.analytics.domain.operating_figures import RevenueByLine, Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import Light, Projection, light, projection
-from services.analytics.queries_kpis import (
-    KpiQueries,
-    Level,
-    Scope,
-    Window,
-    _report_in_force,
-    summed,
-)
+from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, reports_in_force
 from services.analytics.queries_warnings import WarningQueries
 from services.analytics.read_model import targets
 
@@ -46,6 +48,10 @@ class Dashboard:
     revenue: RevenueByLine
     vehicles_in: int
     returning_customers: int | None
+    new_customers: int | None
+    # Vehicles a technician a day (domain.md's diagnosis), of the stores that reported
+    # their technicians for the month.
+    technician_productivity: Fraction | None
     csi: Fraction | None
     csi_highest: tuple[str, Fraction] | None
     csi_lowest: tuple[str, Fraction] | None
@@ -64,23 +70,30 @@ class DashboardQueries:
 
         async def fetch(conn: AsyncConnection) -> Dashboard:
             store_ids = await self.kpis.stores_in(conn, scope)
-            counted = await self.kpis.counters_by_store(conn, store_ids, window)
-            derived = await self.kpis.derived_by_store(conn, store_ids, window)
-            facts = summed(counted, derived)
-            report = None
-            if scope.level == Level.STORE:
-                report = await _report_in_force(conn, scope.id, month)
-            values = indicator_values(facts, report)
+            per_store = await self.kpis.facts_by_store(conn, store_ids, window)
+            facts = total(list(per_store.values()))
+            # The month's operating reports of the scope's stores, combined (one for a store).
+            reports = await reports_in_force(conn, store_ids, month)
+            report = combined(list(reports.values()))
+            reporting = total([per_store.get(s, Facts()) for s in reports])
+            days = len(window.days())
+            values = scope_indicator_values(per_store, reports, days)
             month_targets = await _month_targets(conn, store_ids, month)
-            csi = _csi_by_store(counted) if scope.level != Level.STORE else {}
+            csi = _csi_by_store(per_store) if scope.level != Level.STORE else {}
             return Dashboard(
                 scope=scope,
                 as_of=as_of,
                 month=month,
                 projections=_projections(values, month_targets, month.elapsed(as_of)),
-                revenue=report.revenue if report is not None else _revenue(facts),
+                revenue=revenue_by_line(per_store, reports),
                 vehicles_in=facts.vehicles_in,
                 returning_customers=report.returning_customers if report else None,
+                new_customers=new_customers(per_store, reports),
+                technician_productivity=technician_productivity(
+                    reporting.vehicles_in,
+                    report.headcount_of(Role.TECHNICIAN) if report else 0,
+                    days,
+                ),
                 csi=values.get("csi"),
                 csi_highest=max(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
                 csi_lowest=min(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
@@ -92,21 +105,13 @@ class DashboardQueries:
         return Dashboard(**{**found.__dict__, "risks": risks[:risk_limit]})
 
 
-def _revenue(facts: Facts) -> RevenueByLine:
-    return RevenueByLine(
-        labour_fen=facts.labour_revenue_fen,
-        parts_fen=facts.parts_revenue_fen,
-        value_added_fen=facts.other_revenue_fen,
-    )
-
-
-def _csi_by_store(counted: dict[str, dict[str, Any]]) -> dict[str, Fraction]:
-    """Each store's CSI (`indicator_values`' csi) from its summed counters."""
-    return {
-        store_id: Fraction(int(c["satisfaction_sum"]), int(c["satisfaction_count"]))
-        for store_id, c in counted.items()
-        if c["satisfaction_count"]
-    }
+def _csi_by_store(per_store: dict[str, Facts]) -> dict[str, Fraction]:
+    found = {}
+    for store_id, facts in per_store.items():
+        value = indicator_values(facts).get("csi")
+        if value is not None:
+            found[store_id] = value
+    return found
 
 
 async def _month_targets(

@@ -22,8 +22,12 @@ from services.analytics.domain.kpis import (
     COUNTERS,
     Facts,
     StoreShape,
+    combined,
     indicator_values,
+    new_customers,
     percentile,
+    scope_indicator_values,
+    total,
     weekday_counts,
 )
 from services.analytics.domain.operating_figures import OperatingFigures
@@ -53,6 +57,8 @@ class Kpis:
     values: dict[str, Fraction]
     response_minutes_p90: Fraction | None
     returning_customers: int | None
+    # The vehicles in of the stores that reported returning customers, less those.
+    new_customers: int | None
     facts: Facts
 
 
@@ -89,12 +95,21 @@ class KpiQueries:
 
         async def fetch(conn: AsyncConnection) -> Kpis:
             store_ids = await self.stores_in(conn, scope)
-            facts = await self.facts(conn, store_ids, window)
-            report = None
-            if scope.level == Level.STORE and period.kind == PeriodKind.MONTH:
-                report = await _report_in_force(conn, scope.id, period)
+            per_store = await self.facts_by_store(conn, store_ids, window)
+            facts = total(list(per_store.values()))
+            reports: dict[str, OperatingFigures] = {}
+            if period.kind == PeriodKind.MONTH:
+                reports = await reports_in_force(conn, store_ids, period)
             minutes = await _response_minutes(conn, store_ids, window)
-            values = indicator_values(facts, report)
+            days = len(window.days())
+            report = combined(list(reports.values()))
+            if scope.level == Level.STORE:
+                values = indicator_values(facts, report, days)
+            else:
+                values = scope_indicator_values(per_store, reports, days)
+            stale = await model.stale_values(conn, store_ids, window.start, window.end)
+            if stale:  # each store's last valued day of the period, summed over stores
+                values["stale_stock_value"] = Fraction(sum(stale.values()))
             return Kpis(
                 scope=scope,
                 period=period,
@@ -102,6 +117,7 @@ class KpiQueries:
                 values=values,
                 response_minutes_p90=percentile(minutes, P90),
                 returning_customers=report.returning_customers if report else None,
+                new_customers=new_customers(per_store, reports),
                 facts=facts,
             )
 
@@ -241,6 +257,21 @@ async def _report_in_force(
     )
     raw = (await conn.execute(query)).scalar()
     return None if raw is None else from_json(raw, OperatingFigures)
+
+
+async def reports_in_force(
+    conn: AsyncConnection, store_ids: Sequence[str] | None, month: Period
+) -> dict[str, OperatingFigures]:
+    """The month's operating report in force of each of the stores (None: every store)."""
+    c = reports.c
+    query = select(c.store_id, c.figures).where(
+        c.period_kind == int(month.kind), c.period_start == month.start, c.in_force.is_(True)
+    )
+    if store_ids is not None:
+        query = query.where(c.store_id.in_(list(store_ids)))
+    return {
+        store_id: from_json(raw, OperatingFigures) for store_id, raw in await conn.execute(query)
+    }
 
 
 async def _response_minutes(

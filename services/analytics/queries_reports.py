@@ -35,6 +35,17 @@ class ReportQueries:
             lambda conn: self.weekly_in(conn, week, region, lifetime_value_fen)
         )
 
+    async def regions(self, conn: AsyncConnection) -> list[str]:
+        """The regions of the open stores, by name: each has its weekly report."""
+        s = model.stores.c
+        query = (
+            select(s.region)
+            .where(s.closed.is_(False), s.region != "")
+            .distinct()
+            .order_by(s.region)
+        )
+        return list((await conn.execute(query)).scalars())
+
     async def weekly_in(
         self, conn: AsyncConnection, week: Period, region: str, lifetime_value_fen: int
     ) -> WeeklyReport:

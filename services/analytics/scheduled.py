@@ -2,10 +2,10 @@
 claims each under SKIP LOCKED): the daily close assesses every open store's day (one timer
 per store, so each is a short transaction), the monthly close publishes the month's contribution
 ranking (and at a quarter's or year's end its support champions), then re-arms itself for
-the next month; the weekly close publishes the network's weekly collaboration report of
-the week just ended, then re-arms itself for the next week. A timer due while every
-replica was down fires at the next start; a publication already made is not made again
-(the ranking and weekly-report streams record each once).
+the next month; the weekly close publishes the network's and each region's weekly
+collaboration report of the week just ended, then re-arms itself for the next week. A
+timer due while every replica was down fires at the next start; a publication already
+made is not made again (the ranking and weekly-report streams record each once).
 
 The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
 and then waits): inserted if absent, so a restart never moves or repeats it.
@@ -13,17 +13,13 @@ and then waits): inserted if absent, so a restart never moves or repeats it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.application import Application, UnitOfWork
-from kernel.eventstore import timers
-from kernel.timers import TimerHandler
+from kernel.timers import ArmAtStart, TimerHandler, arm_if_absent
 from services.analytics import network_model as model
 from services.analytics.aggregates import RANKINGS, WEEKLY_REPORTS, ranking_stream, weekly_stream
 from services.analytics.daily_close import close_store_day
@@ -100,15 +96,19 @@ class Scheduled:
         return datetime.combine(week.end, time(0), zone) + SETTLE
 
     async def weekly_close(self, uow: UnitOfWork, payload: Any) -> None:
-        """The network's weekly collaboration report of the week ended, published once;
-        then the next week's close."""
+        """The network's and each region's weekly collaboration report of the week ended,
+        each published once; then the next week's close."""
         week = Period.week_of(date.fromisoformat(str(payload["week"])))
-        report = await self.reports.weekly_in(uow.conn, week, "", CUSTOMER_LIFETIME_VALUE_FEN)
-        await uow.execute(
-            WEEKLY_REPORTS,
-            weekly_stream(week),
-            PublishWeeklyReport(report=report, at=self.app.clock.now()),
-        )
+        # The network's ("") and each region's of the open stores; a handful in one pass.
+        for region in ("", *await self.reports.regions(uow.conn)):
+            report = await self.reports.weekly_in(
+                uow.conn, week, region, CUSTOMER_LIFETIME_VALUE_FEN
+            )
+            await uow.execute(
+                WEEKLY_REPORTS,
+                weekly_stream(week, region),
+                PublishWeeklyReport(report=report, at=self.app.clock.now(), region=region),
+            )
         following = Period.week_of(week.end)
         await uow.schedule(
             WEEKLY_CLOSE,
@@ -164,37 +164,11 @@ class Scheduled:
             (DAILY_CLOSE, self.day_closes_at(today), {"day": today.isoformat()}),
             (WEEKLY_CLOSE, self.week_closes_at(week), {"week": week.start.isoformat()}),
         ]
-        async with self.app.db.transaction("analytics.arm timers") as conn:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            for kind, due_at, payload in rows:
-                row = {
-                    "timer_id": kind,
-                    "kind": kind,
-                    "due_at": due_at,
-                    "payload": payload,
-                    "attempts": 0,
-                    "last_error": None,
-                }
-                await conn.execute(insert(timers).values(**row).on_conflict_do_nothing())
+        await arm_if_absent(self.app, rows)
 
 
-class ArmTimers:
+class ArmTimers(ArmAtStart):
     """Arms the scheduled work at start, then waits for the stop (a host background loop)."""
 
     def __init__(self, scheduled: Scheduled) -> None:
-        self.scheduled = scheduled
-        self.armed = asyncio.Event()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        retry = 0.5
-        while not stop.is_set() and not self.armed.is_set():
-            try:
-                await self.scheduled.arm()
-                self.armed.set()
-            except Exception:  # the database is away: arm when it returns
-                await asyncio.sleep(retry)
-                retry = min(retry * 2, 10.0)
-        await stop.wait()
-
-    def wake(self) -> None:
-        """Nothing to do after a commit."""
+        super().__init__(scheduled.arm)

@@ -62,6 +62,7 @@ from services.collab.domain.transfer import (
     settled,
     transfer_saga,
 )
+from services.collab.pilot import PilotCopy
 from services.collab.queries import CollabQueries
 from services.collab.revitalisation import Revitalisation
 
@@ -146,16 +147,21 @@ class Collab:
         self.queries = CollabQueries(app)
         # The waiting customer's personal data, and stale stock revitalisation.
         self.customers = Customers(app)
+        # HQ's pilot: only participating stores are recommended (domain/pilot.py).
+        self.pilot = PilotCopy(app)
         self.revitalisation = Revitalisation(
-            app, runtime, stock, self.queries, deadlines, self.customers
+            app, runtime, stock, self.queries, deadlines, self.customers, self.pilot
         )
 
     async def recommend(
         self, store_id: str, part_number: str, quantity: int, limit: int
     ) -> list[Candidate]:
-        holders = await self.stock.holders(part_number, quantity, store_id)
         now = self.app.clock.now()
-        since = self.app.clock.business_day(now) - timedelta(days=DEMAND_WINDOW_DAYS - 1)
+        today = self.app.clock.business_day(now)
+        holders = (await self.pilot.now()).keep(
+            await self.stock.holders(part_number, quantity, store_id), lambda h: h.store_id, today
+        )
+        since = today - timedelta(days=DEMAND_WINDOW_DAYS - 1)
         demand, located = await self.queries.sourcing(
             part_number, since, [store_id, *(h.store_id for h in holders)]
         )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.capacity.events.v1 import events_pb2 as capacity_events
 
 from kernel.application import Application, UnitOfWork
@@ -42,6 +43,7 @@ from services.collab.domain.diversion import (
 )
 from services.collab.domain.diversion_events import DiversionCompleted
 from services.collab.domain.receivers import Nearby, rank_receivers
+from services.collab.pilot import PilotCopy
 from services.collab.read_model_sops import diversion_stage, diversions, open_appointments
 from services.collab.settling import SettlingRuntime
 
@@ -75,9 +77,17 @@ class Diversions:
         self.capacity = capacity
         self.deadlines = deadlines
         self.terms = terms or Terms()
+        self.pilot = PilotCopy(app)
 
-    async def receivers(self, store_id: str) -> tuple[tuple[str, float], ...]:
-        ranked, _ = rank_receivers(store_id, await self.capacity.nearby(store_id))
+    async def receivers(
+        self, store_id: str, conn: AsyncConnection | None = None
+    ) -> tuple[tuple[str, float], ...]:
+        """The nearest stores able to take the car today that take part in the pilot
+        (domain/pilot.py: only participating stores receive)."""
+        pilot = await self.pilot.now(conn)
+        today = self.app.clock.business_day(self.app.clock.now())
+        nearby = pilot.keep(await self.capacity.nearby(store_id), lambda n: n.store_id, today)
+        ranked, _ = rank_receivers(store_id, nearby)
         return tuple((r.store_id, r.distance_km) for r in ranked)
 
     async def request(self, command: RequestDiversion, request_id: str) -> str:
@@ -181,7 +191,7 @@ class Diversions:
         if row is None:
             log.info("diversion.nobody_to_offer", store_id=exceeded.store_id, day=exceeded.day)
             return
-        receivers = await self.receivers(exceeded.store_id)
+        receivers = await self.receivers(exceeded.store_id, uow.conn)
         if not receivers:
             log.info("diversion.no_receiver", store_id=exceeded.store_id, day=exceeded.day)
             return

@@ -42,6 +42,7 @@ from services.collab.domain.support_decisions import (
     settled,
 )
 from services.collab.domain.support_events import SupportCompleted
+from services.collab.pilot import PilotCopy
 from services.collab.read_model_sops import support_stage
 from services.collab.settling import SettlingRuntime
 
@@ -87,6 +88,7 @@ class Supports:
         self.matching = matching
         self.deadlines = deadlines
         self.lead_time = lead_time
+        self.pilot = PilotCopy(app)
 
     async def request(self, command: RequestSupport, request_id: str) -> str:
         check_need(command, self.lead_time)
@@ -98,7 +100,10 @@ class Supports:
             command.ends_at,
             MAX_CANDIDATES,
         )
-        candidates = tuple((m.technician_id, m.store_id) for m in matches)
+        # Only stores taking part in the pilot on the support's day lend (domain/pilot.py).
+        day = self.app.clock.business_day(command.starts_at)
+        lenders = (await self.pilot.now()).keep(matches, lambda m: m.store_id, day)
+        candidates = tuple((m.technician_id, m.store_id) for m in lenders)
 
         async def handler(uow: UnitOfWork) -> str:
             if not candidates:

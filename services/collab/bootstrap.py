@@ -1,6 +1,6 @@
 """Composition root of the collab service: the transfer, support and diversion sagas, one
 dispatcher and their timers, inventory, workforce and capacity as participants over gRPC,
-the demand and diversion-trigger subscriptions and the servicer."""
+the demand, shortage, pilot and diversion-trigger subscriptions and the servicer."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ from services.collab.domain.support_events import SUPPORT_EVENT_TYPES
 from services.collab.domain.transfer import Deadlines
 from services.collab.grpc_api import CollabServicer
 from services.collab.inventory_client import INVENTORY_API, InventoryStock
+from services.collab.pilot import MIGRATIONS as PILOT_MIGRATIONS
+from services.collab.pilot import pilot_subscription
 from services.collab.revitalisation import shortage_subscription
 from services.collab.workforce_client import WORKFORCE_API, WorkforceMatching
 
@@ -123,7 +125,11 @@ def _timers(collab: Collab) -> dict[str, Any]:
 
 
 def _subscriptions(collab: Collab) -> list[Any]:
-    found = [demand_subscription(collab), shortage_subscription(collab.revitalisation)]
+    found = [
+        demand_subscription(collab),
+        shortage_subscription(collab.revitalisation),
+        pilot_subscription(),
+    ]
     if collab.diversions is not None:
         found.append(capacity_subscription(collab.diversions))
     return found
@@ -139,7 +145,7 @@ DEFINITION = ServiceDefinition(
         # Kept sealed in the event store, never published: partners get customer_ref only.
         private_fields={TransferRequested: PERSONAL_FIELDS},
     ),
-    migrations=read_model.MIGRATIONS + read_model_sops.MIGRATIONS,
+    migrations=read_model.MIGRATIONS + read_model_sops.MIGRATIONS + PILOT_MIGRATIONS,
     projectors=(read_model.project, read_model_sops.project),
     # Store locations for ranking sources by distance.
     keeps_store_directory=True,

@@ -28,6 +28,7 @@ from services.collab.domain.revitalisation import (
 )
 from services.collab.domain.sourcing import DEMAND_WINDOW_DAYS
 from services.collab.domain.transfer import Deadlines, requested
+from services.collab.pilot import PilotCopy
 from services.collab.queries import CollabQueries
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Revitalisation:
         queries: CollabQueries,
         deadlines: Deadlines,
         customers: Customers,
+        pilot: PilotCopy,
     ) -> None:
         self.app = app
         self.runtime = runtime
@@ -52,6 +54,7 @@ class Revitalisation:
         self.queries = queries
         self.deadlines = deadlines
         self.customers = customers
+        self.pilot = pilot
 
     async def recommend(
         self, store_id: str, part_number: str, min_idle_days: int, limit: int
@@ -64,6 +67,7 @@ class Revitalisation:
         ]
         today = self.app.clock.business_day(self.app.clock.now())
         since = today - timedelta(days=DEMAND_WINDOW_DAYS - 1)
+        pilot = await self.pilot.now()
         ranked = []
         for lot in lots:
             demand = await self.queries.demand(lot.part_number, since)
@@ -72,6 +76,7 @@ class Revitalisation:
             uses = [
                 Use(s, demand.get(s, 0), short.get(s, 0), located.get(s))
                 for s in sorted({*demand, *short})
+                if pilot.recommendable(s, today)  # only pilot stores receive
             ]
             ranked.append((lot, rank_receivers(lot, located.get(store_id), uses, limit)))
         return ranked

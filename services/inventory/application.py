@@ -40,6 +40,7 @@ from services.inventory.domain.transfers import (
     lost_on_the_way,
 )
 from services.inventory.read_model import PartView, PositionView
+from services.inventory.stale_close import StaleStockClose
 
 PARTS = Aggregate("part", catalogue, Part, store_of=lambda e: e.store_id)
 POSITIONS = Aggregate(
@@ -90,6 +91,8 @@ class Inventory:
         app.add_policies(*TRANSFERS)
         # Parts are never removed from the catalogue, so a part seen once stays known.
         self.known_parts: set[str] = set()
+        # The daily StaleStockValued of every store (stale_close.py).
+        self.stale_close = StaleStockClose(app)
 
     # Catalogue
 

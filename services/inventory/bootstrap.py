@@ -11,6 +11,7 @@ from services.inventory import read_model
 from services.inventory.application import EXPIRE_RESERVATION, Inventory
 from services.inventory.domain.events import EVENT_TYPES
 from services.inventory.grpc_api import InventoryServicer
+from services.inventory.stale_close import STALE_STOCK_CLOSE
 
 PORT = 50051
 
@@ -25,7 +26,12 @@ DEFINITION = ServiceDefinition(
     servicer=InventoryServicer,
     add_servicer=inventory_pb2_grpc.add_InventoryServiceServicer_to_server,
     api=inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
-    timers=lambda inventory: {EXPIRE_RESERVATION: inventory.expire_reservation},
+    timers=lambda inventory: {
+        EXPIRE_RESERVATION: inventory.expire_reservation,
+        STALE_STOCK_CLOSE: inventory.stale_close.close,
+    },
+    # Arms the daily stale-stock close at start when absent.
+    background=lambda inventory: [inventory.stale_close.arming],
 )
 
 build = DEFINITION.build

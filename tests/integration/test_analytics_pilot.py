@@ -1,7 +1,8 @@
 """The pilot (试点) and the weekly publication over real gRPC, PostgreSQL and NATS beside the
 real capacity service: HQ records which stores take part and since when, the comparison
 splits the network on it and sets each participant's days before and after joining side by
-side; the weekly close publishes the network's collaboration report once per week."""
+side; the weekly close publishes the network's and each region's collaboration report
+once per week."""
 
 from __future__ import annotations
 
@@ -157,9 +158,10 @@ async def test_the_weekly_close_publishes_the_report_once(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:
     """GZ01 took a customer SZ01 diverted on Monday 2 November; the week closes on Monday
-    9 November at 01:00 in Shanghai and its report is published then, and only then."""
+    9 November at 01:00 in Shanghai and its reports (the network's and each region's) are
+    published then, and only then."""
     await cap.register("SZ01")
-    await cap.register("GZ01")
+    await cap.register("GZ01", region="Pearl River")
     clock.set(local(9, 0))
     await cap.HoldSlot(
         store_id="GZ01",
@@ -204,8 +206,13 @@ async def test_the_weekly_close_publishes_the_report_once(
         if r.event_type.endswith("WeeklyCollaborationReportPublished")
     ]
     assert early == 0
-    [report] = published
-    assert report.week.start == date(2026, 11, 2)
+    assert [r.region for r in published] == ["", "Pearl River", "South China"]
+    report, pearl_river, south_china = published
+    # A region's diversions are those its stores offered: SZ01's, in South China.
+    assert (south_china.diversions_offered, south_china.diversions_accepted) == (1, 1)
+    assert south_china.value_created_fen == 80_000_00
+    assert (pearl_river.diversions_offered, pearl_river.value_created_fen) == (0, 0)
+    assert {r.week.start for r in published} == {date(2026, 11, 2)}
     assert (report.diversions_offered, report.diversions_accepted) == (1, 1)
     assert report.value_created_fen == 80_000_00
     assert report.transfers == 0 and report.average_response_minutes is None

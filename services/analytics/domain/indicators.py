@@ -255,7 +255,7 @@ LIBRARY: tuple[Indicator, ...] = (
     _i(
         "stale_stock_value",
         "Stale stock value (呆滞库存)",
-        "value of stock without movement",
+        "value of stock without movement for 90 days (inventory's daily valuation)",
         Unit.FEN,
         OPS,
         LOWER,

@@ -9,12 +9,19 @@ since they cover every day and every visit.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from fractions import Fraction
 
-from services.analytics.domain.operating_figures import KEY_ROLES, OperatingFigures
+from services.analytics.domain.operating_figures import (
+    KEY_ROLES,
+    Costs,
+    OperatingFigures,
+    RevenueByLine,
+    Role,
+    Staffing,
+)
 
 ZERO = Fraction(0)
 SECONDS_PER_MINUTE = 60
@@ -140,8 +147,11 @@ def _ratio(part: Fraction | int, whole: Fraction | int) -> Fraction | None:
     return Fraction(part) / Fraction(whole) if whole else None
 
 
-def indicator_values(facts: Facts, report: OperatingFigures | None = None) -> dict[str, Fraction]:
-    """Every indicator the facts (and the month's report, when given) allow."""
+def indicator_values(
+    facts: Facts, report: OperatingFigures | None = None, days: int = 0
+) -> dict[str, Fraction]:
+    """Every indicator the facts (and the month's report, when given) allow; `days`, the
+    period's days so far, gives technician efficiency with the report's technicians."""
     requests = facts.part_issues + facts.shortages
     covered = facts.part_issues + min(facts.shortages, facts.transfers_in_sla)
     found: dict[str, Fraction | None] = {
@@ -167,12 +177,12 @@ def indicator_values(facts: Facts, report: OperatingFigures | None = None) -> di
         "revenue": Fraction(facts.visit_revenue_fen),
     }
     if report is not None:
-        found.update(_reported(facts, report, found))
+        found.update(_reported(facts, report, found, days))
     return {code: value for code, value in found.items() if value is not None}
 
 
 def _reported(
-    facts: Facts, report: OperatingFigures, found: dict[str, Fraction | None]
+    facts: Facts, report: OperatingFigures, found: Mapping[str, Fraction | None], days: int
 ) -> dict[str, Fraction | None]:
     revenue = report.revenue.total_fen
     costs = report.costs
@@ -197,5 +207,114 @@ def _reported(
         if facts.complaints
         else _ratio(report.complaints, facts.vehicles_in),
         "returning_rate": _ratio(report.returning_customers, facts.vehicles_in),
+        "technician_efficiency": technician_productivity(
+            facts.vehicles_in, report.headcount_of(Role.TECHNICIAN), days
+        ),
         **{f.indicator: f.value for f in report.other_figures},
     }
+
+
+def technician_productivity(vehicles_in: int, technicians: int, days: int) -> Fraction | None:
+    """Vehicles a technician a day (domain.md's diagnosis: 480 / 12 / 30 = 1.33): the
+    vehicles in over the technicians the report counts and the period's days."""
+    if technicians <= 0 or days <= 0:
+        return None
+    return Fraction(vehicles_in, technicians * days)
+
+
+def combined(reports: Sequence[OperatingFigures]) -> OperatingFigures | None:
+    """The reports of a region's (or the network's) stores as one: money, staffing by
+    role, floor area, complaints and returning customers add up; CSI and NPS are the mean
+    of the stores that reported them; a store's own extra figures are not additive and
+    are left out. None when no store reported."""
+    if not reports:
+        return None
+    staffing: dict[Role, tuple[int, int]] = {}
+    for report in reports:
+        for s in report.staffing:
+            headcount, leavers = staffing.get(s.role, (0, 0))
+            staffing[s.role] = (headcount + s.headcount, leavers + s.leavers)
+    csi = [r.csi for r in reports if r.csi is not None]
+    nps = [r.nps for r in reports if r.nps is not None]
+    return OperatingFigures(
+        revenue=RevenueByLine(
+            **{
+                f.name: sum(getattr(r.revenue, f.name) for r in reports)
+                for f in fields(RevenueByLine)
+            }
+        ),
+        costs=Costs(
+            **{f.name: sum(getattr(r.costs, f.name) for r in reports) for f in fields(Costs)}
+        ),
+        staffing=tuple(
+            Staffing(role=role, headcount=h, leavers=left)
+            for role, (h, left) in sorted(staffing.items())
+        ),
+        floor_area_m2=sum(r.floor_area_m2 for r in reports),
+        csi=sum(csi, ZERO) / len(csi) if csi else None,
+        nps=sum(nps, ZERO) / len(nps) if nps else None,
+        complaints=sum(r.complaints for r in reports),
+        returning_customers=sum(r.returning_customers for r in reports),
+    )
+
+
+def scope_indicator_values(
+    per_store: Mapping[str, Facts],
+    reports: Mapping[str, OperatingFigures],
+    days: int = 0,
+) -> dict[str, Fraction]:
+    """A region's or the network's indicators: the stores' counters summed (a ratio of
+    sums), and the operating reports of the stores that have one combined and set against
+    those stores' counters only, so a reported numerator (revenue, complaints, returning
+    customers) never meets the vehicles of stores that did not report. `days`: the
+    period's days so far, for technician productivity."""
+    summed = total(list(per_store.values()))
+    found = indicator_values(summed)
+    report = combined([reports[s] for s in sorted(reports)])
+    if report is None:
+        return found
+    reporting = total([per_store.get(s, Facts()) for s in reports])
+    reported = _reported(reporting, report, indicator_values(reporting), days)
+    # Revenue adds up as each store's KPI shows it: the report's where there is one, the
+    # visits' elsewhere.
+    unreported = total([f for s, f in per_store.items() if s not in reports])
+    reported["revenue"] = Fraction(report.revenue.total_fen + unreported.visit_revenue_fen)
+    # The visits' own CSI and complaints cover every store: they go first, as for a store.
+    if summed.satisfaction_count:
+        reported["csi"] = found.get("csi")
+    if summed.complaints:
+        reported["complaint_rate"] = found.get("complaint_rate")
+    found.update({code: value for code, value in reported.items() if value is not None})
+    return found
+
+
+def revenue_by_line(
+    per_store: Mapping[str, Facts], reports: Mapping[str, OperatingFigures]
+) -> RevenueByLine:
+    """Revenue by line of stores as each store's KPI shows it: its report's lines where
+    there is one, else its visits' (labour, parts, value-added)."""
+    lines = [r.revenue for r in reports.values()] + [
+        RevenueByLine(
+            labour_fen=f.labour_revenue_fen,
+            parts_fen=f.parts_revenue_fen,
+            value_added_fen=f.other_revenue_fen,
+        )
+        for s, f in per_store.items()
+        if s not in reports
+    ]
+    return RevenueByLine(
+        **{f.name: sum(getattr(r, f.name) for r in lines) for f in fields(RevenueByLine)}
+    )
+
+
+def new_customers(
+    per_store: Mapping[str, Facts], reports: Mapping[str, OperatingFigures]
+) -> int | None:
+    """Vehicles in that were not returning customers, of the stores whose report says how
+    many returned (None: no store reported)."""
+    if not reports:
+        return None
+    return sum(
+        max(0, per_store.get(s, Facts()).vehicles_in - r.returning_customers)
+        for s, r in reports.items()
+    )

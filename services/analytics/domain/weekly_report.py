@@ -127,6 +127,7 @@ def _mean(values: Sequence[Fraction]) -> Fraction | None:
 class PublishWeeklyReport:
     report: WeeklyReport
     at: datetime
+    region: str = ""  # empty: the network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,6 +145,7 @@ class WeeklyCollaborationReportPublished:
     compensation_fen: int
     value_created_fen: int
     occurred_at: datetime
+    region: str = ""  # empty: the network
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ def decide(
             compensation_fen=r.diversions.compensation_fen,
             value_created_fen=r.value_created_fen,
             occurred_at=command.at,
+            region=command.region,
         )
     ]
 

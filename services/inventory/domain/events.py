@@ -195,6 +195,20 @@ StockEvent = (
     | InboundTransferLost
 )
 
+
+@dataclass(frozen=True)
+class StaleStockValued:
+    """A store's stale stock at the end of a business day (domain/stale.py)."""
+
+    store_id: str
+    day: str
+    min_idle_days: int
+    value_fen: int
+    positions: int
+    units: int
+    occurred_at: datetime
+
+
 EVENT_TYPES: tuple[type, ...] = (
     PartRegistered,
     PartUpdated,
@@ -212,4 +226,5 @@ EVENT_TYPES: tuple[type, ...] = (
     TransferDelivered,
     ShipmentLost,
     InboundTransferLost,
+    StaleStockValued,
 )

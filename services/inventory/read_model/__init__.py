@@ -13,6 +13,7 @@ from services.inventory.read_model.lookups import (
     list_parts,
     list_store_stock,
     sharing_matrix,
+    stale_by_store,
     stale_stock,
 )
 from services.inventory.read_model.tables import (
@@ -40,5 +41,6 @@ __all__ = [
     "positions_written_at_end",
     "project",
     "sharing_matrix",
+    "stale_by_store",
     "stale_stock",
 ]

@@ -8,12 +8,14 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     and_,
+    case,
     func,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
     PartView,
     PositionView,
@@ -182,6 +184,30 @@ class StaleItemView:
     value_fen: int
     last_movement_at: datetime | None
     idle_days: int
+
+
+async def stale_by_store(conn: AsyncConnection, cutoff: datetime) -> list[StaleHolding]:
+    """Each store holding stock, with what of it has not moved since `cutoff` (last
+    movement at or before it), valued at catalogue unit cost: the same rule as
+    `stale_stock`, summed per store; stores with nothing idle say 0."""
+    p, c = positions_view.c, parts_view.c
+    idle = and_(p.last_movement_at.is_not(None), p.last_movement_at <= cutoff)
+    query = (
+        select(
+            p.store_id,
+            func.sum(case((idle, p.on_hand * c.unit_cost_fen), else_=0)),
+            func.sum(case((idle, 1), else_=0)),
+            func.sum(case((idle, p.on_hand), else_=0)),
+        )
+        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
+        .where(p.on_hand > 0)
+        .group_by(p.store_id)
+        .order_by(p.store_id)
+    )
+    return [
+        StaleHolding(store_id, int(value or 0), int(positions or 0), int(units or 0))
+        for store_id, value, positions, units in await conn.execute(query)
+    ]
 
 
 async def stale_stock(

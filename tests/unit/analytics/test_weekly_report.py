@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from fractions import Fraction
 
@@ -95,5 +96,9 @@ def test_the_weekly_report_is_published_once() -> None:
     )
     scenario.given().when(PublishWeeklyReport(report=report, at=at)).then(published)
     scenario.given(published).when(PublishWeeklyReport(report=report, at=at)).then_nothing_happens()
+    regional = dataclasses.replace(published, region="South China")
+    scenario.given().when(PublishWeeklyReport(report=report, at=at, region="South China")).then(
+        regional
+    )
     wrong = weekly_report(Period.month(2026, 11), [], [], [])
     scenario.given().when(PublishWeeklyReport(report=wrong, at=at)).then_invalid("week")

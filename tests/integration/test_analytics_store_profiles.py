@@ -1,0 +1,75 @@
+"""Capacity's store profiles in analytics' KPI read model over real gRPC, PostgreSQL and
+NATS: a profile is replaced only by a newer version of the store's stream, so a late
+redelivery of an older profile (here: the registration, taken back off JetStream and handed
+to the projection again under a new id) does not roll the store's bays and region back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from kernel.messaging import InboundEvent
+from services.analytics import network_model
+from tests.integration.analytics_fixtures import (
+    AnalyticsRun,
+    AnalyticsStarter,
+    analytics_db_url,
+    start_analytics,
+)
+from tests.integration.capacity_fixtures import (
+    CapacityClient,
+    cap,
+    capacity_pg_url,
+    capacity_service,
+    profile,
+)
+from tests.integration.kernel_fixtures import all_messages, eventually
+
+__all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
+
+
+async def _row(run: AnalyticsRun) -> Any:
+    async with run.running.service.db.transaction("test.profile") as conn:
+        query = select(network_model.stores).where(network_model.stores.c.store_id == "SZ01")
+        return (await conn.execute(query)).first()
+
+
+async def test_an_older_profile_delivered_late_does_not_roll_the_store_back(
+    start_analytics: AnalyticsStarter, cap: CapacityClient
+) -> None:
+    await cap.register("SZ01", bays=4, region="South China")
+    await cap.UpdateStore(store_id="SZ01", profile=profile(bays=8, region="Pearl River"))
+    async with start_analytics() as run:
+
+        async def updated() -> Any:
+            row = await _row(run)
+            return row if row is not None and row.bays == 8 else None
+
+        row = await eventually(updated)
+        assert (row.region, row.version) == ("Pearl River", 2)
+
+        nats = run.running.service.nats
+        js = await nats.jetstream()
+        registered = next(
+            m
+            for m in await all_messages(js, nats.stream("CAPACITY"))
+            if m.subject == nats.subject("capacity.v1.SZ01.StoreRegistered")
+        )
+        late = InboundEvent.from_message(registered)
+        assert late.headers["ce-streamversion"] == "1"
+        app = run.running.service.app
+        async with app.db.transaction("test.redelivery") as conn:
+            await run.analytics.projections.handle(app.unit_of_work(conn), late)
+
+        row = await _row(run)
+        assert (row.bays, row.region, row.version) == (8, "Pearl River", 2)
+
+        # A newer profile still replaces it.
+        await cap.UpdateStore(store_id="SZ01", profile=profile(bays=6, region="Pearl River"))
+
+        async def newer() -> Any:
+            row = await _row(run)
+            return row if row is not None and row.bays == 6 else None
+
+        assert (await eventually(newer)).version == 3
