@@ -201,9 +201,12 @@ class ArmAtStart:
             try:
                 await self.arm()
                 self.armed.set()
+                break
             except Exception:  # the database is away: arm when it returns
-                await asyncio.sleep(retry)
-                retry = min(retry * 2, 10.0)
+                log.warning("timers.arm_waiting", retry_seconds=retry, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry)
+            retry = min(retry * 2, 10.0)
         await stop.wait()
 
     def wake(self) -> None:
