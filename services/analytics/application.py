@@ -59,6 +59,7 @@ class Analytics:
                 report_stream(command.store_id, command.period),
                 replace(command, store_known=known),
             )
+            await self.scheduled.assess_late(uow, command.store_id, command.period)
             return command.report_id
 
         return str(await self._handle(command, handler, request_id, str))

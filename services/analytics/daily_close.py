@@ -55,7 +55,11 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
         WARNINGS,
         WARNINGS.stream_id(store_id),
         AssessWarnings(
-            store_id=store_id, rules=assessed.rules, found=assessed.risks, at=uow.clock.now()
+            store_id=store_id,
+            rules=assessed.rules,
+            found=assessed.risks,
+            at=uow.clock.now(),
+            day=day,
         ),
     )
 

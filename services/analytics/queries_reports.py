@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from kernel.codec import decimal_fraction
-from kernel.errors import NotFound
+from kernel.errors import NotFound, RuleViolated
 from services.analytics import network_model as model
-from services.analytics.domain.diagnosis import Diagnosis, StoreMonth, diagnose
+from services.analytics.domain import reasons
+from services.analytics.domain.diagnosis import Diagnosis, StoreMonth, diagnose, diagnosis_gaps
 from services.analytics.domain.operating_figures import Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.weekly_report import (
@@ -94,7 +95,7 @@ class ReportQueries:
         )
 
     async def diagnosis(self, store_id: str, month: Period) -> Diagnosis:
-        async def fetch(conn: AsyncConnection) -> Diagnosis | None:
+        async def fetch(conn: AsyncConnection) -> StoreMonth:
             report = await _report_in_force(conn, store_id, month)
             if report is None:
                 raise NotFound("operating report", f"{store_id}/{month.key}")
@@ -105,26 +106,31 @@ class ReportQueries:
             facts = await self.kpis.facts(conn, [store_id], Window.of(month, month.end))
             hours = [decimal_fraction(h) for h in shape.open_hours if h > 0]
             per_day = sum(hours, Fraction(0)) / len(hours) if hours else Fraction(0)
-            return diagnose(
-                StoreMonth(
-                    bays=shape.bays,
-                    technicians=report.headcount_of(Role.TECHNICIAN),
-                    employees=report.headcount,
-                    open_hours_per_day=per_day,
-                    availability_factor=decimal_fraction(shape.availability_factor),
-                    days=month.days,
-                    vehicles=facts.vehicles_in,
-                    hours_per_vehicle=facts.labour_hours / facts.visits_completed
-                    if facts.visits_completed
-                    else Fraction(0),
-                    revenue=report.revenue,
-                    costs=report.costs,
-                    quotes=facts.visits_completed + facts.quotes_abandoned,
-                    quotes_abandoned=facts.quotes_abandoned,
-                )
+            return StoreMonth(
+                bays=shape.bays,
+                technicians=report.headcount_of(Role.TECHNICIAN),
+                employees=report.headcount,
+                open_hours_per_day=per_day,
+                availability_factor=decimal_fraction(shape.availability_factor),
+                days=month.days,
+                vehicles=facts.vehicles_in,
+                hours_per_vehicle=facts.labour_hours / facts.visits_completed
+                if facts.visits_completed
+                else Fraction(0),
+                revenue=report.revenue,
+                costs=report.costs,
+                quotes=facts.visits_completed + facts.quotes_abandoned,
+                quotes_abandoned=facts.quotes_abandoned,
             )
 
-        found = await self.app.query(fetch)
+        store_month = await self.app.query(fetch)
+        found = diagnose(store_month)
         if found is None:
-            raise NotFound("diagnosis", f"{store_id}/{month.key} (no vehicles, revenue or staff)")
+            gaps = "; ".join(diagnosis_gaps(store_month))
+            raise RuleViolated(
+                reasons.NOTHING_TO_DIAGNOSE,
+                f"{store_id} in {month.key} cannot be diagnosed: {gaps}",
+                subject=f"diagnosis/{store_id}/{month.key}",
+                metadata={"missing": gaps},
+            )
         return found

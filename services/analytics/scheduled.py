@@ -23,6 +23,7 @@ from kernel.timers import ArmAtStart, TimerHandler, arm_if_absent
 from services.analytics import network_model as model
 from services.analytics.aggregates import RANKINGS, WEEKLY_REPORTS, ranking_stream, weekly_stream
 from services.analytics.daily_close import close_store_day
+from services.analytics.domain.assessment import late_close_day
 from services.analytics.domain.contribution import ranking, support_champions
 from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.rankings import NameSupportChampions, PublishRanking
@@ -85,6 +86,20 @@ class Scheduled:
         await uow.schedule(
             DAILY_CLOSE, DAILY_CLOSE, self.day_closes_at(following), {"day": following.isoformat()}
         )
+
+    async def assess_late(self, uow: UnitOfWork, store_id: str, period: Period) -> None:
+        """A report of a period already over (a month's report always is) is assessed at
+        once as of the period's last day, so its alarm lines and targets are judged; the
+        period's own close could not see it."""
+        now = self.app.clock.now()
+        day = late_close_day(period, self.app.clock.business_day(now))
+        if day is not None:
+            await uow.schedule(
+                f"{ASSESS_STORE}/{store_id}/{day.isoformat()}",
+                ASSESS_STORE,
+                now,
+                {"store_id": store_id, "day": day.isoformat()},
+            )
 
     async def assess_store(self, uow: UnitOfWork, payload: Any) -> None:
         day = date.fromisoformat(str(payload["day"]))

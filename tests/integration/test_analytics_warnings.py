@@ -18,6 +18,8 @@ from tests.integration.analytics_fixtures import (
     AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
+    figures,
+    knows_stores,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import (
@@ -121,3 +123,36 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
     # The next close: the 2 November vehicles-in warning no longer holds; the month's stay.
     assert {w.indicator for w in after.warnings} == {"complaint_rate", "csi", "revenue"}
     assert types.count("WarningRaised") == 4 and types.count("WarningCleared") == 1
+
+
+async def test_a_months_report_arriving_after_the_month_is_judged_at_once_and_stays(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """A DMS can only report November once November is over, after its last close ran:
+    the report is assessed as of 30 November at once, and December's closes keep
+    November's warnings on the board through December."""
+    clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+    await cap.register("SZ01", region="South China")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        await run.analytics.arming.armed.wait()
+        dms = run.client(mint("dms", "SZ01"))
+        hq = run.client(mint("hq"))
+        # domain.md's diagnosed store: costs 1,050k on 850k of revenue
+        await dms.RecordOperatingReport(store_id="SZ01", period=NOVEMBER, figures=figures())
+        await _close(run, clock, datetime(2026, 12, 2, 10, 1, tzinfo=SHANGHAI))
+        judged = await hq.ListWarnings(scope=NETWORK, as_of="2026-12-02")
+        await _close(run, clock, datetime(2026, 12, 4, 1, 30, tzinfo=SHANGHAI))
+        kept = await hq.ListWarnings(scope=NETWORK, as_of="2026-12-04")
+
+    alarms = {
+        (w.indicator, w.period.start, w.level)
+        for w in judged.warnings
+        if w.rule == ev.WARNING_RULE_ALARM_LINE
+    }
+    assert alarms == {
+        ("cost_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 123.5% against 75%
+        ("people_cost_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 56.5% against 45%
+        ("rent_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 25.9% against 20%
+    }
+    assert {w.warning_id for w in kept.warnings} >= {w.warning_id for w in judged.warnings}

@@ -79,6 +79,15 @@ def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
 
 
+def late_close_day(period: Period, today: date) -> date | None:
+    """The day to assess again when a report of `period` is recorded on `today`: the
+    period's last day once the period is over (its close has run, or will never see it:
+    a month's report comes after the month), else None (its own close will)."""
+    if period.end > today:
+        return None
+    return period.end - timedelta(days=1)
+
+
 def assess(s: StoreDay) -> Assessment:
     month = month_of(s.day)
     risks: list[Risk] = []

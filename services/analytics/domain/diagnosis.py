@@ -99,13 +99,27 @@ class Diagnosis:
     findings: tuple[Finding, ...]
 
 
+def diagnosis_gaps(store: StoreMonth) -> tuple[str, ...]:
+    """What the month lacks for a diagnosis, in words (empty: it can be made): every
+    figure of it divides by vehicles, revenue, staff or bay hours."""
+    gaps = (
+        (store.vehicles <= 0, "no vehicles in counted (capacity's visits of the month)"),
+        (store.revenue.total_fen <= 0, "no revenue in the operating report"),
+        (store.technicians <= 0, "no technicians in the operating report"),
+        (store.employees <= 0, "no staff in the operating report"),
+        (store.bays <= 0, "no bays in the store's profile"),
+        (store.open_hours_per_day <= 0, "no opening hours in the store's profile"),
+        (store.availability_factor <= 0, "no bay availability in the store's profile"),
+        (store.days <= 0, "no days in the period"),
+    )
+    return tuple(text for missing, text in gaps if missing)
+
+
 def diagnose(store: StoreMonth) -> Diagnosis | None:
     """None for a month without vehicles, revenue, staff or open bays: nothing to divide by."""
+    if diagnosis_gaps(store):
+        return None
     revenue = store.revenue.total_fen
-    if min(store.vehicles, store.days, store.technicians, store.employees, store.bays) <= 0:
-        return None
-    if revenue <= 0 or store.open_hours_per_day <= 0 or store.availability_factor <= 0:
-        return None
     per_vehicle = Fraction(1, store.vehicles)
     gross_profit = (revenue - store.costs.parts_fen) * per_vehicle
     full_cost = store.costs.total_fen * per_vehicle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ from services.analytics.domain.diagnosis import (
     StoreMonth,
     Verdict,
     diagnose,
+    diagnosis_gaps,
 )
 from services.analytics.domain.indicators import round_half_up
 from services.analytics.domain.operating_figures import Costs, RevenueByLine
@@ -160,3 +162,16 @@ def test_a_month_without_vehicles_cannot_be_diagnosed() -> None:
     from dataclasses import replace
 
     assert diagnose(replace(WORKED_CASE, vehicles=0)) is None
+
+
+def test_the_worked_case_lacks_nothing() -> None:
+    assert diagnosis_gaps(WORKED_CASE) == ()
+
+
+def test_a_month_without_vehicles_or_staff_says_what_it_lacks_and_is_not_diagnosed() -> None:
+    lacking = replace(WORKED_CASE, vehicles=0, technicians=0)
+    assert diagnosis_gaps(lacking) == (
+        "no vehicles in counted (capacity's visits of the month)",
+        "no technicians in the operating report",
+    )
+    assert diagnose(lacking) is None
