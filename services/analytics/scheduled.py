@@ -2,7 +2,9 @@
 claims each under SKIP LOCKED): the daily close assesses every open store's day (one timer
 per store, so each is a short transaction), the monthly close publishes the month's contribution
 ranking (and at a quarter's or year's end its support champions), then re-arms itself for
-the next month; the weekly close publishes the network's and each region's weekly
+the next month; the daily close also asks capacity for each open store's pressure forecast
+of the week ahead (one timer per store and day, so a store capacity cannot reach now is
+retried alone); the weekly close publishes the network's and each region's weekly
 collaboration report of the week just ended, then re-arms itself for the next week. A
 timer due while every replica was down fires at the next start; a publication already
 made is not made again (the ranking and weekly-report streams record each once).
@@ -14,7 +16,7 @@ and then waits): inserted if absent, so a restart never moves or repeats it.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -37,9 +39,23 @@ WEEKLY_CLOSE = "analytics.weekly-close"
 # One per store and day, fanned out by the daily close: each store's assessment is a short
 # transaction of its own, shared among the replicas' timer runners.
 ASSESS_STORE = "analytics.assess-store"
+# One per store and day, fanned out by the daily close: capacity's 7-day pressure forecast.
+FORECAST_PRESSURE = "analytics.forecast-pressure"
 # Late events of the month's last day (a courier's receipt at 23:59) get this long to
 # arrive before the ranking is fixed.
 SETTLE = timedelta(hours=1)
+
+
+class PressureForecasts(Protocol):
+    """Capacity's ForecastCapacityPressure: capacity forecasts, analytics says when."""
+
+    async def forecast_pressure(self, store_id: str, request_id: str) -> None: ...
+
+
+def forecast_request_id(store_id: str, day: date) -> str:
+    """The same store and day always ask with the same request_id: a timer fired again
+    (a replica died after the call) gets capacity's first answer, not a second forecast."""
+    return f"analytics:forecast-pressure:{store_id}:{day.isoformat()}"
 
 
 class Scheduled:
@@ -49,17 +65,20 @@ class Scheduled:
         contribution: ContributionQueries,
         kpis: KpiQueries,
         reports: ReportQueries,
+        forecasts: PressureForecasts | None = None,
     ) -> None:
         self.app = app
         self.contribution = contribution
         self.kpis = kpis
         self.reports = reports
+        self.forecasts = forecasts
 
     def handlers(self) -> dict[str, TimerHandler]:
         return {
             MONTHLY_CLOSE: self.monthly_close,
             DAILY_CLOSE: self.daily_close,
             ASSESS_STORE: self.assess_store,
+            FORECAST_PRESSURE: self.forecast_pressure,
             WEEKLY_CLOSE: self.weekly_close,
         }
 
@@ -68,9 +87,10 @@ class Scheduled:
         return datetime.combine(day + timedelta(days=1), time(0), zone) + SETTLE
 
     async def daily_close(self, uow: UnitOfWork, payload: Any) -> None:
-        """Every open store's assessment of the day, each a timer of its own; then the
-        next day's close."""
+        """Every open store's assessment of the day and its pressure forecast of the days
+        ahead, each a timer of its own; then the next day's close."""
         day = date.fromisoformat(str(payload["day"]))
+        following = day + timedelta(days=1)
         s = model.stores.c
         query = select(s.store_id).where(s.closed.is_(False)).order_by(s.store_id)
         now = self.app.clock.now()
@@ -81,7 +101,13 @@ class Scheduled:
                 now,
                 {"store_id": store_id, "day": day.isoformat()},
             )
-        following = day + timedelta(days=1)
+            if self.forecasts is not None:
+                await uow.schedule(
+                    f"{FORECAST_PRESSURE}/{store_id}/{following.isoformat()}",
+                    FORECAST_PRESSURE,
+                    now,
+                    {"store_id": store_id, "day": following.isoformat()},
+                )
         await uow.schedule(
             DAILY_CLOSE, DAILY_CLOSE, self.day_closes_at(following), {"day": following.isoformat()}
         )
@@ -89,6 +115,14 @@ class Scheduled:
     async def assess_store(self, uow: UnitOfWork, payload: Any) -> None:
         day = date.fromisoformat(str(payload["day"]))
         await close_store_day(uow, self.kpis, str(payload["store_id"]), day)
+
+    async def forecast_pressure(self, uow: UnitOfWork, payload: Any) -> None:
+        """Capacity forecasts the store's next 7 days (raising CapacityPressureForecast for
+        a day above 100%). Capacity away: Unavailable, the timer runner retries later."""
+        if self.forecasts is None:
+            return
+        store_id, day = str(payload["store_id"]), date.fromisoformat(str(payload["day"]))
+        await self.forecasts.forecast_pressure(store_id, forecast_request_id(store_id, day))
 
     def week_closes_at(self, week: Period) -> datetime:
         """When a week is closed: the Monday after it in the business zone, plus settling."""
