@@ -96,12 +96,14 @@ class ContributionQueries:
                 if found is not None
                 else ranking(acts, month)
             )
+            # The network's best: a store's score is the same whichever region lists it,
+            # and a region's rows keep their network positions and rewards.
+            best = max((x.points for x in standings), default=0)
             if region:
                 s = model.stores.c
                 query = select(s.store_id).where(s.region == region)
                 members = set((await conn.execute(query)).scalars())
                 standings = tuple(x for x in standings if x.store_id in members)
-            best = max((x.points for x in standings), default=0)
             per_store = await self.kpis.facts_by_store(
                 conn, [x.store_id for x in standings], Window.of(month, month.end)
             )
