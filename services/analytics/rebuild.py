@@ -171,7 +171,10 @@ async def _replay(
             if not messages:
                 break
             handled += await _apply(app, name, messages, projections)
-            say(f"{context.lower()}: {sequence}/{last} messages, {handled} projected")
+            say(
+                f"{context.lower()}: {progress_bar(sequence, last)} "
+                f"{sequence}/{last} messages, {handled} projected"
+            )
         await reader
     finally:
         reader.cancel()
@@ -179,6 +182,13 @@ async def _replay(
             await reader
         await follower.unsubscribe()
     return handled
+
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    """`[#######-------------]  35%`: how far through its stream a replay is."""
+    share = min(done, total) / total if total > 0 else 1.0
+    filled = int(share * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {int(share * 100):3d}%"
 
 
 async def _apply(
