@@ -14,6 +14,7 @@ from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.messaging import NatsConnection
 from tests.integration.analytics_fixtures import (
     AnalyticsRun,
     AnalyticsStarter,
@@ -26,6 +27,7 @@ from tests.integration.capacity_fixtures import (
     capacity_pg_url,
     capacity_service,
     local,
+    published,
 )
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, recorded_types
@@ -64,7 +66,11 @@ async def _two_visits(cap: CapacityClient) -> None:
 
 
 async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
-    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+    start_analytics: AnalyticsStarter,
+    cap: CapacityClient,
+    clock: ManualClock,
+    mint: Mint,
+    nats_client: NatsConnection,
 ) -> None:
     await cap.register("SZ01", region="South China")
     clock.set(local(9, 0))
@@ -96,6 +102,10 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
         await _close(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
         after = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-04")
         types = await recorded_types(run.running)
+        # What a partner app (the manager's phone app) follows on the ANALYTICS stream.
+        messages = await published(
+            run.running, nats_client, "analytics.v1.SZ01.WarningRaised", "ANALYTICS"
+        )
 
     ranked = [(w.rule, w.indicator, w.level) for w in listed.warnings]
     assert ranked == [
@@ -121,3 +131,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
     # The next close: the 2 November vehicles-in warning no longer holds; the month's stay.
     assert {w.indicator for w in after.warnings} == {"complaint_rate", "csi", "revenue"}
     assert types.count("WarningRaised") == 4 and types.count("WarningCleared") == 1
+    partner_sees = [ev.WarningRaised.FromString(m.data) for m in messages]
+    assert sorted(w.warning_id for w in partner_sees) == sorted(
+        w.warning_id for w in listed.warnings
+    )
