@@ -10,9 +10,11 @@
    `handle_batch`): a message the running service handles meanwhile is counted by
    whichever gets there first, once.
 
-The service may keep running. Work goes in short transactions of `--batch` events, so
-nothing waits long on the rebuild; and it touches analytics' database only, so no other
-service's relay is held back. Progress goes to stdout.
+The service may keep running; its closes (daily, weekly, monthly) wait until the rebuild
+ends (`scheduled.rebuilding`), so nothing is assessed or published from half-rebuilt
+tables. Work goes in short transactions of `--batch` events, so nothing waits long on the
+rebuild; and it touches analytics' database only, so no other service's relay is held
+back. Progress goes to stdout, a bar per stream.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from kernel.subscriptions import handle_batch
 from services.analytics import network_model, read_model
 from services.analytics.bootstrap import DEFINITION, PORT
 from services.analytics.projections import Projections
+from services.analytics.scheduled import rebuilding
 
 DEFAULT_BATCH = 500
 IDLE_SECONDS = 2.0
@@ -62,8 +65,9 @@ async def rebuild(
         settings.nats_url, name="analytics-rebuild", namespace=settings.nats_namespace
     )
     try:
-        counts = {"analytics": await _own(app, batch, say)}
-        counts.update(await _network(app, nats, batch, say))
+        async with rebuilding(db):
+            counts = {"analytics": await _own(app, batch, say)}
+            counts.update(await _network(app, nats, batch, say))
     finally:
         await nats.close()
         await db.dispose()

@@ -9,18 +9,28 @@ collaboration report of the week just ended, then re-arms itself for the next we
 timer due while every replica was down fires at the next start; a publication already
 made is not made again (the ranking and weekly-report streams record each once).
 
+A close reads the read models and publishes what it finds, so none runs while a rebuild
+has emptied them: the rebuild holds `REBUILD_LOCK` (a PostgreSQL session advisory lock)
+while it replays, and each close takes it shared for its transaction or answers
+Unavailable, which the timer runner retries with backoff.
+
 The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
 and then waits): inserted if absent, so a restart never moves or repeats it.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application, UnitOfWork
+from kernel.db import Database
+from kernel.errors import Unavailable
 from kernel.timers import ArmAtStart, TimerHandler, arm_if_absent
 from services.analytics import network_model as model
 from services.analytics.aggregates import RANKINGS, WEEKLY_REPORTS, ranking_stream, weekly_stream
@@ -44,6 +54,36 @@ FORECAST_PRESSURE = "analytics.forecast-pressure"
 # Late events of the month's last day (a courier's receipt at 23:59) get this long to
 # arrive before the ranking is fixed.
 SETTLE = timedelta(hours=1)
+
+
+# The advisory lock a rebuild holds (exclusive) and every close takes (shared): any key
+# unique in analytics' own database.
+REBUILD_LOCK = 0x616E616C79746963  # "analytic"
+
+
+@asynccontextmanager
+async def rebuilding(db: Database) -> AsyncIterator[None]:
+    """Hold the closes off while the read models are rebuilt: the lock is taken on a
+    connection of its own, outside any transaction (a session lock outlives the statement's
+    transaction), after the closes running now have committed."""
+    async with db.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": REBUILD_LOCK})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": REBUILD_LOCK})
+            await conn.commit()
+
+
+async def not_while_rebuilding(conn: AsyncConnection) -> None:
+    """Unavailable while a rebuild runs; else the lock is held shared until the close's
+    transaction ends, so a rebuild starting now waits for it."""
+    free = await conn.scalar(
+        text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
+    )
+    if not free:
+        raise Unavailable("analytics' read models are being rebuilt: the close waits for it")
 
 
 class PressureForecasts(Protocol):
@@ -89,6 +129,7 @@ class Scheduled:
     async def daily_close(self, uow: UnitOfWork, payload: Any) -> None:
         """Every open store's assessment of the day and its pressure forecast of the days
         ahead, each a timer of its own; then the next day's close."""
+        await not_while_rebuilding(uow.conn)
         day = date.fromisoformat(str(payload["day"]))
         following = day + timedelta(days=1)
         s = model.stores.c
@@ -113,6 +154,7 @@ class Scheduled:
         )
 
     async def assess_store(self, uow: UnitOfWork, payload: Any) -> None:
+        await not_while_rebuilding(uow.conn)
         day = date.fromisoformat(str(payload["day"]))
         await close_store_day(uow, self.kpis, str(payload["store_id"]), day)
 
@@ -132,6 +174,7 @@ class Scheduled:
     async def weekly_close(self, uow: UnitOfWork, payload: Any) -> None:
         """The network's and each region's weekly collaboration report of the week ended,
         each published once; then the next week's close."""
+        await not_while_rebuilding(uow.conn)
         week = Period.week_of(date.fromisoformat(str(payload["week"])))
         # The network's ("") and each region's of the open stores; a handful in one pass.
         for region in ("", *await self.reports.regions(uow.conn)):
@@ -162,6 +205,7 @@ class Scheduled:
         return Period.month(today.year, today.month)
 
     async def monthly_close(self, uow: UnitOfWork, payload: Any) -> None:
+        await not_while_rebuilding(uow.conn)
         month = Period.month(*map(int, str(payload["month"]).split("-")[:2]))
         now = self.app.clock.now()
         acts = await self.contribution.contributions(uow.conn, month)
