@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from kernel.clock import ManualClock
 from services.analytics.scheduled import forecast_request_id
 from tests.integration.analytics_fixtures import (
-    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
+    close_at,
     knows_stores,
     start_analytics,
 )
@@ -35,14 +35,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 TUESDAY, WEDNESDAY = date(2026, 11, 3), date(2026, 11, 4)
 
 
-async def _fire_due(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
-    clock.set(moment)
-    for _ in range(10):
-        if not await run.running.service.timers.run_due():
-            return
-    raise AssertionError("timers still firing")
-
-
 async def test_the_daily_close_asks_capacity_to_forecast_every_open_store_once(
     start_analytics: AnalyticsStarter,
     cap: CapacityClient,
@@ -59,7 +51,7 @@ async def test_the_daily_close_asks_capacity_to_forecast_every_open_store_once(
         await knows_stores(run, "SZ01", "GZ01")
         await run.analytics.arming.armed.wait()
         # Monday's close, an hour after Monday ends: Tuesday to the next Monday forecast.
-        await _fire_due(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
         first = await recorded_types(capacity_service)
         # The same store-day timer again (a replica that died after the call): capacity
         # answers from its command log, nothing new is recorded.

@@ -16,9 +16,9 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 from kernel.clock import ManualClock
 from kernel.messaging import NatsConnection
 from tests.integration.analytics_fixtures import (
-    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
+    close_at,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import (
@@ -40,15 +40,6 @@ NOV_2 = ev.Period(kind=ev.PERIOD_KIND_DAY, start="2026-11-02")
 NOVEMBER = ev.Period(kind=ev.PERIOD_KIND_MONTH, start="2026-11-01")
 NETWORK = pb.Scope(level=pb.SCOPE_LEVEL_NETWORK)
 SZ01 = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
-
-
-async def _close(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
-    """Move business time past a day's close and fire what is due until nothing is."""
-    clock.set(moment)
-    for _ in range(10):
-        if not await run.running.service.timers.run_due():
-            return
-    raise AssertionError("timers still firing")
 
 
 async def _two_visits(cap: CapacityClient) -> None:
@@ -87,7 +78,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
 
         await eventually(settled, within=30.0)
         await run.analytics.arming.armed.wait()
-        await _close(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
 
         listed = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-03")
         own = await run.client(mint("dms", "SZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
@@ -99,7 +90,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
         )
         malformed = await failure(hq.GetDrillDown(drill_down="store/SZ01/indicator/luck"))
 
-        await _close(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
+        await close_at(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
         after = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-04")
         types = await recorded_types(run.running)
         # What a partner app (the manager's phone app) follows on the ANALYTICS stream.
