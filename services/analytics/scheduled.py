@@ -65,7 +65,11 @@ REBUILD_LOCK = 0x616E616C79746963  # "analytic"
 async def rebuilding(db: Database) -> AsyncIterator[None]:
     """Hold the closes off while the read models are rebuilt: the lock is taken on a
     connection of its own, outside any transaction (a session lock outlives the statement's
-    transaction), after the closes running now have committed."""
+    transaction), after the closes running now have committed. PostgreSQL only: a SQLite
+    database has one process, the service's, and nothing to hold off."""
+    if not db.is_postgres:
+        yield
+        return
     async with db.connect() as conn:
         await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": REBUILD_LOCK})
         await conn.commit()
@@ -79,6 +83,8 @@ async def rebuilding(db: Database) -> AsyncIterator[None]:
 async def not_while_rebuilding(conn: AsyncConnection) -> None:
     """Unavailable while a rebuild runs; else the lock is held shared until the close's
     transaction ends, so a rebuild starting now waits for it."""
+    if conn.dialect.name != "postgresql":
+        return
     free = await conn.scalar(
         text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": REBUILD_LOCK}
     )

@@ -6,10 +6,12 @@ published; once it is released, each close fires once on the timer runner's retr
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kernel.clock import ManualClock
-from services.analytics.scheduled import rebuilding
+from kernel.db import Database
+from services.analytics.scheduled import not_while_rebuilding, rebuilding
 from tests.integration.analytics_fixtures import (
     AnalyticsStarter,
     analytics_db_url,
@@ -48,3 +50,12 @@ async def test_the_closes_wait_for_a_running_rebuild_then_fire_once(
     assert sum(fired) == 1 + 29 + 4
     assert after.count("ContributionRankingPublished") == 1
     assert after.count("WeeklyCollaborationReportPublished") == 4
+
+
+async def test_on_sqlite_there_is_no_lock_to_take_and_the_closes_run(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}")
+    try:
+        async with rebuilding(db), db.transaction() as conn:
+            await not_while_rebuilding(conn)
+    finally:
+        await db.dispose()
