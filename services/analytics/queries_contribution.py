@@ -24,6 +24,7 @@ from services.analytics.domain.contribution import (
     Standing,
     StoreScore,
     Support,
+    is_own_result,
     ranking,
     store_score,
     support_champions,
@@ -134,7 +135,10 @@ class ContributionQueries:
         attainments = [
             attainment(indicators.BY_CODE[code].direction, values[code], Fraction(exact))
             for code, exact in await conn.execute(query)
-            if code in values and code in indicators.BY_CODE and Fraction(exact)
+            if code in values
+            and code in indicators.BY_CODE
+            and is_own_result(code)
+            and Fraction(exact)
         ]
         return store_score(attainments, x.points, best, values.get("csi"))
 
