@@ -1,4 +1,7 @@
-"""Capacity as analytics reaches it over gRPC: a store's peer group (GetPeerGroup).
+"""Capacity as analytics reaches it over gRPC: a store's peer group (GetPeerGroup), and the
+daily capacity pressure forecast analytics' scheduler asks capacity to run for each store
+(ForecastCapacityPressure: capacity owns the books, so it forecasts and raises the early
+warning; analytics only says when).
 
 Capacity owns stores and their facets (size, location tier, age, segment), so the group is
 asked, never computed here: both services then always agree on who is compared with whom.
@@ -6,10 +9,13 @@ asked, never computed here: both services then always agree on who is compared w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
+from kernel.errors import DomainError
 from kernel.peer_client import PeerClient, not_found
 
 
@@ -25,3 +31,20 @@ class CapacityPeerGroups(PeerClient):
             refusals={grpc.StatusCode.NOT_FOUND: not_found("store", store_id)},
         )
         return list(group.store_ids)
+
+    async def forecast_pressure(self, store_id: str, request_id: str) -> None:
+        """Capacity's 7-day pressure forecast of the store, once per `request_id` (capacity
+        answers a retry from its command log). A store capacity does not know or has
+        closed is a refusal, not capacity being away: the timer is done with it."""
+        await self.call(
+            "ForecastCapacityPressure",
+            pb.ForecastCapacityPressureRequest(request_id=request_id, store_id=store_id),
+            refusals={
+                grpc.StatusCode.NOT_FOUND: not_found("store", store_id),
+                grpc.StatusCode.FAILED_PRECONDITION: _refused(store_id),
+            },
+        )
+
+
+def _refused(store_id: str) -> Callable[[grpc.aio.AioRpcError], Exception]:
+    return lambda exc: DomainError(f"capacity refused the forecast of {store_id}: {exc.details()}")

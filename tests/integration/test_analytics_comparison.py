@@ -31,7 +31,7 @@ from tests.integration.capacity_fixtures import (
     ts,
 )
 from tests.integration.kernel_fixtures import eventually
-from tests.integration.rich_errors import failure
+from tests.integration.rich_errors import failure, violated_fields
 
 __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
 
@@ -110,6 +110,32 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
         diagnosis = await dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER)
         mix = await dms.GetStructureComparison(store_id="SZ01", period=NOVEMBER)
         weekly = await hq.GetWeeklyCollaborationReport(week_of=MONDAY.isoformat())
+        # As the store stood at the end of 31 October: before November's visits.
+        october_mix = await dms.GetStructureComparison(
+            store_id="SZ01", period=NOVEMBER, as_of="2026-10-31"
+        )
+        october_months = await dms.GetVerticalComparison(
+            store_id="SZ01",
+            indicator="revenue",
+            through_month=NOVEMBER,
+            months=2,
+            as_of="2026-10-31",
+        )
+        bad_days = [
+            await failure(
+                dms.GetStructureComparison(store_id="SZ01", period=NOVEMBER, as_of="31/10")
+            ),
+            await failure(
+                dms.GetVerticalComparison(
+                    store_id="SZ01", indicator="revenue", through_month=NOVEMBER, as_of="x"
+                )
+            ),
+            await failure(
+                dms.GetBenchmarkComparison(
+                    store_id="SZ01", indicator="revenue", period=NOVEMBER, as_of="2026-13-01"
+                )
+            ),
+        ]
         refusals = [
             await failure(
                 run.client(mint("dms", "GZ01")).GetDiagnosis(store_id="SZ01", month=NOVEMBER)
@@ -138,3 +164,8 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
     assert (weekly.diversions.offered, weekly.diversions.accepted) == (1, 1)
     assert weekly.value_created_fen == 80_000_00
     assert {r.code() for r in refusals} == {grpc.StatusCode.PERMISSION_DENIED}
+    assert list(october_mix.parts) == [] and not october_mix.HasField("average_ticket_fen")
+    assert [s.period.start for s in october_months.steps] == ["2026-10-01"]
+    assert [(r.code(), violated_fields(r)) for r in bad_days] == [
+        (grpc.StatusCode.INVALID_ARGUMENT, ["as_of"])
+    ] * 3
