@@ -5,11 +5,12 @@ warning; analytics only says when).
 
 Capacity owns stores and their facets (size, location tier, age, segment), so the group is
 asked, never computed here: both services then always agree on who is compared with whom.
+Which facets the group matches is the caller's choice, passed through (none: all four).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grpc
 from storemesh.capacity.v1 import capacity_pb2 as pb
@@ -17,17 +18,30 @@ from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
 from kernel.errors import DomainError
 from kernel.peer_client import PeerClient, not_found
+from services.analytics.queries_comparison import PeerFacet
+
+# Analytics' facets as capacity's proto names them (each proto has its own enum).
+FACETS = {
+    PeerFacet.SIZE: pb.PEER_FACET_SIZE,
+    PeerFacet.LOCATION_TIER: pb.PEER_FACET_LOCATION_TIER,
+    PeerFacet.AGE: pb.PEER_FACET_AGE,
+    PeerFacet.CUSTOMER_SEGMENT: pb.PEER_FACET_CUSTOMER_SEGMENT,
+}
 
 
 class CapacityPeerGroups(PeerClient):
     stub_type = pb_grpc.CapacityServiceStub
     peer = "capacity"
 
-    async def peers(self, store_id: str, as_of: str) -> list[str]:
-        """The open stores of the store's group on `as_of` (YYYY-MM-DD), itself included."""
+    async def peers(self, store_id: str, as_of: str, facets: Sequence[PeerFacet] = ()) -> list[str]:
+        """The open stores of the store's group on `as_of` (YYYY-MM-DD) matching it on
+        `facets` (none: all four), itself included."""
+        request = pb.GetPeerGroupRequest(
+            store_id=store_id, as_of=as_of, facets=[FACETS[f] for f in facets]
+        )
         group = await self.call(
             "GetPeerGroup",
-            pb.GetPeerGroupRequest(store_id=store_id, as_of=as_of),
+            request,
             refusals={grpc.StatusCode.NOT_FOUND: not_found("store", store_id)},
         )
         return list(group.store_ids)

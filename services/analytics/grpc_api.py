@@ -233,8 +233,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetHorizontalComparison(
         self, request: pb.GetHorizontalComparisonRequest, context: Any
     ) -> pb.HorizontalComparison:
-        store_id, code, period, as_of = messages.comparison_request(request, self._today())
-        view = await self.analytics.comparison.horizontal(store_id, code, period, as_of)
+        store_id, code, period, as_of, facets = messages.comparison_request(request, self._today())
+        view = await self.analytics.comparison.horizontal(store_id, code, period, as_of, facets)
         return replies.horizontal_message(code, period, view)
 
     @access.store_in("store_id", "compare")
@@ -249,9 +249,11 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetBenchmarkComparison(
         self, request: pb.GetBenchmarkComparisonRequest, context: Any
     ) -> pb.BenchmarkComparison:
-        store_id, code, period, as_of = messages.comparison_request(request, self._today())
+        store_id, code, period, as_of, facets = messages.comparison_request(request, self._today())
         given = decimal_fraction(request.benchmark) if request.HasField("benchmark") else None
-        view = await self.analytics.comparison.benchmark(store_id, code, period, given, as_of)
+        view = await self.analytics.comparison.benchmark(
+            store_id, code, period, given, as_of, facets
+        )
         return replies.benchmark_message(store_id, code, period, view)
 
     @access.store_in("store_id", "compare")

@@ -37,6 +37,7 @@ from services.analytics.domain.targets import (
 )
 from services.analytics.domain.warnings import Light
 from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN
+from services.analytics.queries_comparison import PeerFacet
 from services.analytics.queries_kpis import Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -338,16 +339,26 @@ def dashboard_request(r: pb.GetDashboardRequest, today: date) -> tuple[Scope, da
 DEFAULT_RISKS, MAX_RISKS = 20, 200
 
 
-def comparison_request(r: Any, today: date) -> tuple[str, str, Period, date]:
-    """store_id, indicator, period (a day, week or month) and as_of of a comparison."""
+_FACETS = {
+    pb.PEER_FACET_SIZE: PeerFacet.SIZE,
+    pb.PEER_FACET_LOCATION_TIER: PeerFacet.LOCATION_TIER,
+    pb.PEER_FACET_AGE: PeerFacet.AGE,
+    pb.PEER_FACET_CUSTOMER_SEGMENT: PeerFacet.CUSTOMER_SEGMENT,
+}
+
+
+def comparison_request(r: Any, today: date) -> tuple[str, str, Period, date, list[PeerFacet]]:
+    """store_id, indicator, period (a day, week or month), as_of and the peer group's facets
+    (empty: all four) of a comparison."""
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     _indicator(v, "indicator", r.indicator)
     asked = period(v, "period", r.period, KPI_KINDS)
     on = as_of(v, r.as_of, today)
+    facets = validation.enum_choices(v, "facets", r.facets, _FACETS, pb.PeerFacet.Name)
     v.raise_if_any()
     assert asked is not None
-    return r.store_id, r.indicator, asked, on
+    return r.store_id, r.indicator, asked, on, facets
 
 
 MAX_MONTHS, DEFAULT_MONTHS = 36, 12

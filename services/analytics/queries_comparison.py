@@ -4,6 +4,7 @@ month's operating report for a month."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import IntEnum
@@ -34,10 +35,21 @@ from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
 from services.analytics.queries_warnings import _target
 
 
+class PeerFacet(IntEnum):
+    """What a peer group matches on (capacity's GetPeerGroup facets; none: all four)."""
+
+    SIZE = 1
+    LOCATION_TIER = 2
+    AGE = 3
+    CUSTOMER_SEGMENT = 4
+
+
 class PeerGroups(Protocol):
     """Capacity's peer groups (GetPeerGroup): the open stores compared with a store."""
 
-    async def peers(self, store_id: str, as_of: str) -> list[str]: ...
+    async def peers(
+        self, store_id: str, as_of: str, facets: Sequence[PeerFacet] = ()
+    ) -> list[str]: ...
 
 
 class Source(IntEnum):
@@ -85,9 +97,14 @@ class ComparisonQueries:
         return found
 
     async def horizontal(
-        self, store_id: str, code: str, period: Period, as_of: date
+        self,
+        store_id: str,
+        code: str,
+        period: Period,
+        as_of: date,
+        facets: Sequence[PeerFacet] = (),
     ) -> HorizontalView:
-        peers = await self._peers(store_id, as_of)
+        peers = await self._peers(store_id, as_of, facets)
         values = await self.app.query(lambda conn: self.values(conn, peers, code, period, as_of))
         return HorizontalView(peers, horizontal(indicators.BY_CODE[code].direction, values))
 
@@ -116,7 +133,13 @@ class ComparisonQueries:
         return found
 
     async def benchmark(
-        self, store_id: str, code: str, period: Period, given: Fraction | None, as_of: date
+        self,
+        store_id: str,
+        code: str,
+        period: Period,
+        given: Fraction | None,
+        as_of: date,
+        facets: Sequence[PeerFacet] = (),
     ) -> BenchmarkView:
         direction = indicators.BY_CODE[code].direction
 
@@ -134,7 +157,7 @@ class ComparisonQueries:
         elif target is not None:
             against, source = target, Source.TARGET
         else:
-            peers = await self.horizontal(store_id, code, period, as_of)
+            peers = await self.horizontal(store_id, code, period, as_of, facets)
             if peers.comparison is None:
                 raise NotFound("benchmark", f"{store_id}/{code}/{period.key}")
             against, source = peers.comparison.best.value, Source.PEER_BEST
@@ -157,10 +180,10 @@ class ComparisonQueries:
             return Fraction(facts.vehicles_in)
         return Fraction(1)
 
-    async def _peers(self, store_id: str, as_of: date) -> list[str]:
+    async def _peers(self, store_id: str, as_of: date, facets: Sequence[PeerFacet]) -> list[str]:
         if self.peer_groups is None:
             return [store_id]
-        return await self.peer_groups.peers(store_id, as_of.isoformat())
+        return await self.peer_groups.peers(store_id, as_of.isoformat(), facets)
 
 
 async def service_lines(conn: AsyncConnection, store_id: str, window: Window) -> list[ServiceLine]:
