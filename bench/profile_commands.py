@@ -68,7 +68,7 @@ COMPONENTS = (
     Component("    command fingerprint", (("kernel/fingerprint.py", "fingerprint"),)),
     Component(
         "    event-store load (snapshot, stream read, fold)",
-        (("kernel/application.py", "load"),),
+        (("kernel/unit_of_work.py", "load"),),
     ),
     Component("    event-store append", (("kernel/eventstore.py", "append"),)),
     Component("    snapshot save", (("kernel/eventstore.py", "save_snapshot"),)),
@@ -76,7 +76,7 @@ COMPONENTS = (
         "    projection (read_model.project)",
         (("services/inventory/read_model/tables.py", "project"),),
     ),
-    Component("    timer schedule (ReserveStock)", (("kernel/application.py", "schedule"),)),
+    Component("    timer schedule (ReserveStock)", (("kernel/unit_of_work.py", "schedule"),)),
     Component(
         "    command log insert (with the timers armed since this change)",
         (("kernel/command_writes.py", "write"),),
