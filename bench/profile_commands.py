@@ -90,6 +90,10 @@ COMPONENTS = (
             ("sqlalchemy/ext/asyncio/engine.py", "__aexit__"),
         ),
     ),
+    Component(
+        "  Database.transaction's own work (span, checkout, COMMIT, return; the relay's too)",
+        (("kernel/db.py", "transaction"),),
+    ),
     Component("  OpenTelemetry spans", (("/opentelemetry/", ""),)),
     Component("relay (background, woken by each commit)", (("kernel/relay.py", "relay_once"),)),
     Component("timer runner (background polls)", (("kernel/timers.py", "run_due"),)),
@@ -261,7 +265,12 @@ async def _sampled(
 
 
 async def run(
-    calls: int, clients: int, max_seconds: float, top: int = 0, pipelined_begin: bool = False
+    calls: int,
+    clients: int,
+    max_seconds: float,
+    top: int = 0,
+    pipelined_begin: bool = False,
+    sa_transactions: bool = False,
 ) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
@@ -275,6 +284,8 @@ async def run(
             ctx.namespace("prof") as ns,
             ctx.inventory(url, ns) as svc,
         ):
+            if sa_transactions:
+                svc.service.db.direct_commit = False
             stub = pb_grpc.InventoryServiceStub(svc.channel)
             md = svc.metadata
             parts = [f"P-{k:03d}" for k in range(20)]
@@ -357,9 +368,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the service with Settings.db_pipelined_begin on (off is the default)",
     )
+    parser.add_argument(
+        "--sa-transactions",
+        action="store_true",
+        help="SQLAlchemy's begin/commit around every transaction (Database.direct_commit off)",
+    )
     args = parser.parse_args(argv)
     print(
-        asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.pipelined_begin))
+        asyncio.run(
+            run(
+                args.calls,
+                args.clients,
+                args.max_seconds,
+                args.top,
+                args.pipelined_begin,
+                args.sa_transactions,
+            )
+        )
     )
     return 0
 
