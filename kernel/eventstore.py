@@ -332,12 +332,23 @@ class EventStore:
     async def read_unpublished(
         self, conn: AsyncConnection, limit: int = 500
     ) -> list[RecordedEvent]:
-        """Committed events not yet published, in position order (see the module docstring)."""
+        """Committed events not yet published, in position order (see the module docstring).
+
+        On PostgreSQL straight to psycopg, as are `mark_published`'s and the append's: the
+        relay runs these once per batch, and a batch follows every commit under load.
+        """
+        if conn.dialect.name == "postgresql":
+            cursor = await driver_execute(conn, sql.UNPUBLISHED_PG, {"limit": limit})
+            return [RecordedEvent(*row) for row in await cursor.fetchall()]
         return [_row_to_event(row) for row in await conn.execute(sql.UNPUBLISHED, {"limit": limit})]
 
     async def mark_published(self, conn: AsyncConnection, positions: Sequence[int]) -> None:
         """Take published events out of the outbox (in the transaction that read them)."""
-        if positions:
+        if not positions:
+            return
+        if conn.dialect.name == "postgresql":
+            await driver_execute(conn, sql.PUBLISHED_PG, {"positions": list(positions)})
+        else:
             await conn.execute(sql.PUBLISHED, {"positions": list(positions)})
 
     async def load_snapshot(self, conn: AsyncConnection, stream_id: str) -> tuple[int, Any] | None:

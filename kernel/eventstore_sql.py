@@ -50,6 +50,14 @@ UNPUBLISHED = (
     .limit(bindparam("limit"))
 )
 PUBLISHED = outbox.delete().where(outbox.c.position.in_(bindparam("positions", expanding=True)))
+# The same two for psycopg; the columns in RecordedEvent's order, one statement (so one
+# prepared plan) for any number of positions.
+UNPUBLISHED_PG = (
+    "SELECT e.position, e.tx_id, e.stream_id, e.stream_version, e.event_id, e.event_type, "
+    "e.store_id, e.payload, e.metadata, e.recorded_at FROM events e "
+    "JOIN outbox o ON o.position = e.position ORDER BY o.position LIMIT %(limit)s"
+)
+PUBLISHED_PG = "DELETE FROM outbox WHERE position = ANY(%(positions)s::bigint[])"
 
 
 @functools.cache

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
+from kernel import eventstore_sql as sql
 from kernel.application import Application
 from kernel.clock import ManualClock
 from kernel.db import Database
 from kernel.errors import ConcurrencyConflict
-from kernel.eventstore import EventStore
+from kernel.eventstore import EventStore, _row_to_event
 from tests.integration.kernel_fixtures import (
     REGISTRY,
     count_effects,
@@ -121,3 +122,29 @@ async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url
             assert len((await conn.execute(select(effects.c.key))).all()) == 2
     finally:
         await other.dispose()
+
+
+async def test_the_relay_reads_back_what_was_appended_field_for_field(direct: Database) -> None:
+    """read_unpublished goes straight to psycopg on PostgreSQL: the events it hands the
+    relay equal those the append returned and those SQLAlchemy reads (types included), and
+    mark_published takes exactly the positions given out of the outbox."""
+    at = ManualClock().now()
+    store = EventStore()
+    async with direct.transaction() as conn:
+        first = await store.append(conn, "s/1", 0, [stock_event(), stock_event()], at)
+        second = await store.append(conn, "s/2", 0, [stock_event()], at)
+    async with direct.transaction() as conn:
+        read = await store.read_unpublished(conn, 10)
+        through_sqlalchemy = [
+            _row_to_event(row) for row in await conn.execute(sql.UNPUBLISHED, {"limit": 10})
+        ]
+    assert read == through_sqlalchemy == [*first, *second]
+    assert [type(getattr(read[0], f)) for f in ("event_id", "payload", "metadata")] == [
+        type(first[0].event_id),
+        bytes,
+        dict,
+    ]
+    assert read[0].recorded_at == at
+    async with direct.transaction() as conn:
+        await store.mark_published(conn, [read[0].position, read[2].position])
+        assert await store.read_unpublished(conn, 10) == [read[1]]
