@@ -27,6 +27,7 @@ from tests.integration.kernel_fixtures import (
     effects,
     migrated,
     receive,
+    sent_to_postgres,
     stock_event,
 )
 
@@ -73,23 +74,10 @@ async def test_a_command_sends_begin_its_two_statements_and_commit_only(
     no ROLLBACK after it (returning the connection to the pool sends nothing)."""
     app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
     await receive(app, "SZ01", "P-1", 1, request_id="r1")  # loads the stream into the cache
-    async with direct.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    with tempfile.TemporaryFile("w+") as trace:
-        driver.pgconn.trace(trace.fileno())
-        try:
-            assert await receive(app, "SZ01", "P-1", 2, request_id="r2") == 3
-        finally:
-            driver.pgconn.untrace()
-        trace.seek(0)
-        queries = [
-            line.split("\t")[4].strip() for line in trace if line.split("\t")[3].strip() == "Query"
-        ]
-        trace.seek(0)
-        syncs = sum(1 for line in trace if line.split("\t")[1] == "F" and "Sync" in line)
-    assert [q.strip('"') for q in queries] == ["BEGIN", "COMMIT"]
-    assert syncs == 2
+    sent = await sent_to_postgres(direct, receive(app, "SZ01", "P-1", 2, request_id="r2"))
+    queries = [content.strip('"') for kind, content in sent if kind == "Query"]
+    assert queries == ["BEGIN", "COMMIT"]
+    assert [kind for kind, _ in sent].count("Sync") == 2
 
 
 async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url: str) -> None:
