@@ -12,8 +12,8 @@ import random
 import statistics
 import sys
 import time
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -122,8 +122,10 @@ async def main(stores: int, rounds: int) -> None:
                 results[label].append(await _one(ctx, str(r), batch, stores))
     finally:
         ctx.close()
-    print(f"| close of {stores} stores ({rounds} rounds, medians) | wall s | CPU s | "
-          "transactions | longest tx ms |")
+    print(
+        f"| close of {stores} stores ({rounds} rounds, medians) | wall s | CPU s | "
+        "transactions | longest tx ms |"
+    )
     print("|---|---|---|---|---|")
     for label, _ in MODES:
         rows = results[label]
@@ -139,4 +141,4 @@ async def main(stores: int, rounds: int) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:]]
-    asyncio.run(main(*(args + [2000, 3][len(args):])))
+    asyncio.run(main(*(args + [2000, 3][len(args) :])))

@@ -25,7 +25,6 @@ from services.analytics.domain.weekly_report import (
 )
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
 
-
 # collab's saga and cost kind for the compensation HQ pays a diverted customer (SOP 3).
 DIVERSION_SAGA = "diversion"
 COMPENSATION = "compensation"

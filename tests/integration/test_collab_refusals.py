@@ -149,7 +149,10 @@ async def test_a_part_inventory_does_not_know_is_refused_as_unknown_not_as_out_o
         # A part in the catalogue that only the asking store's neighbours ran out of.
         await inv.RegisterPart(
             part=inv.messages.Part(
-                part_number="HL-300", name="Tail lamp", category="body", unit="pc",
+                part_number="HL-300",
+                name="Tail lamp",
+                category="body",
+                unit="pc",
                 unit_cost_fen=30_000,
             )
         )
