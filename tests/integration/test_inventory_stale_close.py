@@ -15,12 +15,16 @@ import pytest
 from sqlalchemy import select, update
 
 from kernel.clock import ManualClock
-from kernel.eventstore import events, timers
+from kernel.eventstore import timers
 from kernel.testing.servers import Endpoints
 from services.inventory.bootstrap import build as build_inventory
 from services.inventory.stale_close import STALE_STOCK_CLOSE
 from tests.integration.conftest import Running, running, settings_for
-from tests.integration.inventory_fixtures import InventoryClient, register_part
+from tests.integration.inventory_fixtures import (
+    InventoryClient,
+    register_part,
+    stale_stock_valued,
+)
 from tests.integration.kernel_fixtures import eventually
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -44,15 +48,7 @@ async def replicas(
 
 
 async def _valued(run: Running) -> list[tuple[str, str, int]]:
-    async with run.service.db.transaction("test.stale") as conn:
-        query = (
-            select(events.c.event_type, events.c.payload)
-            .where(events.c.event_type.like("%StaleStockValued"))
-            .order_by(events.c.position)
-        )
-        rows = (await conn.execute(query)).all()
-    decoded = [run.service.app.registry.decode(r.event_type, r.payload) for r in rows]
-    return [(v.store_id, v.day, v.value_fen) for v in decoded]
+    return [(v.store_id, v.day, v.value_fen) for v in await stale_stock_valued(run)]
 
 
 async def _timer(run: Running) -> Any:
