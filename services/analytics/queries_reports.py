@@ -3,6 +3,7 @@ projected collaboration facts, capacity's store profiles and the month's operati
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -24,6 +25,44 @@ from services.analytics.domain.weekly_report import (
     weekly_report,
 )
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
+
+# collab's saga and cost kind for the compensation HQ pays a diverted customer (SOP 3).
+DIVERSION_SAGA = "diversion"
+COMPENSATION = "compensation"
+
+
+def diversion_of(hold_id: str) -> str:
+    """The diversion a capacity slot hold was taken for: collab holds `<diversion_id>:<n>`."""
+    return hold_id.rpartition(":")[0] or hold_id
+
+
+def diversions_offered(
+    holds: Sequence[tuple[str, bool]], compensation_by_diversion: Mapping[str, int]
+) -> list[DiversionOffered]:
+    """The week's offers (capacity's holds for another store's customer, accepted or not),
+    each with the compensation collab recorded on HQ's ledger for its diversion."""
+    return [
+        DiversionOffered(
+            diversion_id=hold_id,
+            accepted=accepted,
+            compensation_fen=compensation_by_diversion.get(diversion_of(hold_id), 0),
+        )
+        for hold_id, accepted in holds
+    ]
+
+
+async def _compensations(
+    conn: AsyncConnection, holds: Sequence[tuple[str, bool]]
+) -> dict[str, int]:
+    """The compensation recorded for each accepted hold's diversion."""
+    ids = sorted({diversion_of(hold_id) for hold_id, accepted in holds if accepted})
+    if not ids:
+        return {}
+    c = model.costs.c
+    query = select(c.saga_id, c.amount_fen).where(
+        c.saga == DIVERSION_SAGA, c.kind == COMPENSATION, c.saga_id.in_(ids)
+    )
+    return {saga_id: int(fen) for saga_id, fen in await conn.execute(query)}
 
 
 class ReportQueries:
@@ -66,6 +105,7 @@ class ReportQueries:
             transfers = transfers.where(t.requesting_store_id.in_(members))
             supports = supports.where(u.host_store_id.in_(members))
             diversions = diversions.where(d.from_store_id.in_(members))
+        holds = [(r.hold_id, bool(r.accepted)) for r in await conn.execute(diversions)]
         return weekly_report(
             week,
             [
@@ -84,13 +124,7 @@ class ReportQueries:
                 )
                 for r in await conn.execute(supports)
             ],
-            [
-                # No compensation event exists yet (collab's SOP 3): 0 until it does.
-                DiversionOffered(
-                    diversion_id=r.hold_id, accepted=bool(r.accepted), compensation_fen=0
-                )
-                for r in await conn.execute(diversions)
-            ],
+            diversions_offered(holds, await _compensations(conn, holds)),
             lifetime_value_fen,
         )
 
