@@ -13,8 +13,16 @@ from kernel.application import Application
 from kernel.codec import decimal_fraction
 from kernel.errors import NotFound, RuleViolated
 from services.analytics import network_model as model
+from services.analytics.aggregates import ALARM_LINES, ALARM_LINES_STREAM
 from services.analytics.domain import reasons
-from services.analytics.domain.diagnosis import Diagnosis, StoreMonth, diagnose, diagnosis_gaps
+from services.analytics.domain.diagnosis import (
+    PEOPLE_COST_ALARM,
+    RENT_ALARM,
+    Diagnosis,
+    StoreMonth,
+    diagnose,
+    diagnosis_gaps,
+)
 from services.analytics.domain.operating_figures import Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.weekly_report import (
@@ -140,6 +148,8 @@ class ReportQueries:
             facts = await self.kpis.facts(conn, [store_id], Window.of(month, month.end))
             hours = [decimal_fraction(h) for h in shape.open_hours if h > 0]
             per_day = sum(hours, Fraction(0)) / len(hours) if hours else Fraction(0)
+            uow = self.app.unit_of_work(conn)
+            lines = (await uow.load(ALARM_LINES, ALARM_LINES_STREAM)).state
             return StoreMonth(
                 bays=shape.bays,
                 technicians=report.headcount_of(Role.TECHNICIAN),
@@ -155,6 +165,8 @@ class ReportQueries:
                 costs=report.costs,
                 quotes=facts.visits_completed + facts.quotes_abandoned,
                 quotes_abandoned=facts.quotes_abandoned,
+                people_cost_alarm=lines.line_of("people_cost_ratio") or PEOPLE_COST_ALARM,
+                rent_alarm=lines.line_of("rent_ratio") or RENT_ALARM,
             )
 
         store_month = await self.app.query(fetch)
