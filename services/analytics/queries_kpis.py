@@ -92,8 +92,13 @@ class KpiQueries:
             store_ids = await self.stores_in(conn, scope)
             month = period if period.kind == PeriodKind.MONTH else None
             totals = await scope_totals(conn, store_ids, window, month)
-            # The month's operating reports of the scope's stores, combined (one for a store).
-            report = await combined_in_force(conn, store_ids, month) if month else None
+            # The month's operating reports of the scope's stores, combined; a store's own
+            # report as it is (its extra figures are its own, not added up over stores).
+            report = None
+            if month is not None and scope.level == Level.STORE:
+                report = await _report_in_force(conn, scope.id, month)
+            elif month is not None:
+                report = await combined_in_force(conn, store_ids, month)
             p90 = await _response_minutes_p90(conn, store_ids, window)
             days = len(window.days())
             if scope.level == Level.STORE:

@@ -226,9 +226,12 @@ def combined(reports: Sequence[OperatingFigures]) -> OperatingFigures | None:
     """The reports of a region's (or the network's) stores as one: money, staffing by
     role, floor area, complaints and returning customers add up; CSI and NPS are the mean
     of the stores that reported them; a store's own extra figures are not additive and
-    are left out. None when no store reported."""
+    are left out (one store's report is that store's, extra figures and all). None when
+    no store reported."""
     if not reports:
         return None
+    if len(reports) == 1:
+        return reports[0]
     staffing: dict[Role, tuple[int, int]] = {}
     for report in reports:
         for s in report.staffing:
