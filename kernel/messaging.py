@@ -215,27 +215,63 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
 
 def cloudevent_headers(event: RecordedEvent, *, source: str) -> dict[str, str]:
     """CloudEvents NATS binding, binary mode, plus JetStream dedup and W3C trace context."""
+    meta = event.metadata
+    return event_headers(
+        str(event.event_id),
+        event.event_type,
+        event.recorded_at.isoformat(),
+        event.stream_id,
+        event.store_id,
+        event.stream_version,
+        source,
+        _text(meta.get("traceparent")),
+        _text(meta.get("tracestate")),
+        _text(meta.get("request_id")),
+        _text(meta.get("actor")),
+    )
+
+
+def event_headers(
+    event_id: str,
+    event_type: str,
+    time: str,
+    stream_id: str,
+    store_id: str,
+    stream_version: int,
+    source: str,
+    traceparent: str | None,
+    tracestate: str | None,
+    request_id: str | None,
+    actor: str | None,
+) -> dict[str, str]:
+    """`cloudevent_headers` from the fields themselves (the relay reads them as text, with
+    no RecordedEvent in between); `time` is RFC 3339. Empty trace or request values are
+    left out."""
     headers = {
         "ce-specversion": "1.0",
-        "ce-id": str(event.event_id),
+        "ce-id": event_id,
         "ce-source": source,
-        "ce-type": event.event_type,
-        "ce-time": event.recorded_at.isoformat(),
-        "ce-subject": event.stream_id,
-        "ce-storeid": event.store_id,
-        "ce-streamversion": str(event.stream_version),
+        "ce-type": event_type,
+        "ce-time": time,
+        "ce-subject": stream_id,
+        "ce-storeid": store_id,
+        "ce-streamversion": str(stream_version),
         "content-type": "application/protobuf",
-        "Nats-Msg-Id": str(event.event_id),
+        "Nats-Msg-Id": event_id,
     }
-    for key in ("traceparent", "tracestate"):
-        value = event.metadata.get(key)
-        if value:
-            headers[key] = str(value)
-    for key, header in (("request_id", "ce-requestid"), ("actor", "ce-actor")):
-        value = event.metadata.get(key)
-        if value:
-            headers[header] = str(value)
+    if traceparent:
+        headers["traceparent"] = traceparent
+    if tracestate:
+        headers["tracestate"] = tracestate
+    if request_id:
+        headers["ce-requestid"] = request_id
+    if actor:
+        headers["ce-actor"] = actor
     return headers
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 @dataclass(frozen=True)
