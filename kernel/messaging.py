@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,15 @@ class NatsConnection:
                 self._ensured.add(spec.name)
         return js
 
+    async def takes_filter_subjects(self) -> bool:
+        """Whether the server honours a consumer's `filter_subjects` list (NATS 2.10+).
+        Older servers ignore it without an error and deliver the whole stream."""
+        version = (await self.client()).connected_server_version
+        try:
+            return (version.major, version.minor) >= (2, 10)
+        except ValueError:  # an unparsable version: assume the old behaviour
+            return False
+
     def _credentials(self) -> dict[str, Any]:
         if self.creds_file:
             return {"user_credentials": self.creds_file}
@@ -211,6 +220,35 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         log.info("nats.stream_created", stream=spec.name, subjects=spec.subjects)
         return
     await js.update_stream(config)
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` stands for one token, a final `>` for one or more."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for i, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (token != "*" and token != tokens[i]):
+            return False
+    return len(wanted) == len(tokens)
+
+
+def covering_subject(subjects: Sequence[str]) -> str:
+    """The narrowest one subject filter that matches every subject of `subjects`: tokens
+    the same in all stay, tokens that differ become `*`; subjects of different lengths
+    share their common prefix and then `>`."""
+    split = [s.split(".") for s in subjects]
+    if len({len(tokens) for tokens in split}) == 1 and not any(">" in t for t in split):
+        return ".".join(
+            column[0] if len(set(column)) == 1 else "*" for column in zip(*split, strict=True)
+        )
+    prefix: list[str] = []
+    for column in zip(*split, strict=False):
+        if len(set(column)) != 1 or column[0] in ("*", ">"):
+            break
+        prefix.append(column[0])
+    shortest = min(len(tokens) for tokens in split)
+    return ".".join([*prefix[: shortest - 1], ">"])
 
 
 def cloudevent_headers(event: RecordedEvent, *, source: str) -> dict[str, str]:
