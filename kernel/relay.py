@@ -28,7 +28,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from nats.errors import Error as NatsError
@@ -91,7 +91,7 @@ _LEASE_AND_READ = (
     " e.metadata->>'traceparent', e.metadata->>'tracestate', e.metadata->>'request_id',"
     " e.metadata->>'actor', e.metadata::text "
     "FROM outbox o JOIN events e ON e.position = o.position "
-    "WHERE EXISTS (SELECT 1 FROM lease) "
+    "WHERE EXISTS (SELECT 1 FROM lease) AND o.position <> ALL(%(in_flight)s::bigint[]) "
     "ORDER BY o.position LIMIT %(limit)s"
 )
 
@@ -141,6 +141,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._after_publish = after_publish
         self._subjects: dict[tuple[str, str], str] = {}
+        self._ahead: tuple[datetime, list[Row]] | None = None
         self.published = 0
         nats.declare(
             StreamSpec(
@@ -174,10 +175,53 @@ class Relay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out (0: nothing to do, or
-        another replica holds the lease)."""
+        another replica holds the lease).
+
+        While a full batch's acks are awaited the next batch is read already (its lease
+        renewed), leaving out the positions in flight; the next pass publishes it if it
+        is still fresh. That read sees, per stream, the continuation of what is in flight
+        (see the module's doc), so it goes out in order after it."""
         if not self.db.is_postgres:
             return await self._relay_once_sqlite()
         js = await self.nats.jetstream()
+        rows = self._take_ahead()
+        if rows is None:
+            rows = await self._lease_and_read(())
+        if not rows:
+            return 0
+        positions = [r[0] for r in rows]
+        ahead: asyncio.Future[tuple[datetime, list[Row]]] | None = None
+        try:
+            futures = await self._send(js, rows)
+            if len(rows) >= self.batch_size:
+                ahead = asyncio.ensure_future(self._read_ahead(positions))
+            await self._acknowledged(futures)
+            if self._after_publish is not None:
+                await self._after_publish([_recorded(r) for r in rows])
+            last = rows[-1]
+            marked = {
+                "positions": positions,
+                "name": self.name,
+                "tx_id": last[1],
+                "position": last[0],
+                "now": self.clock.now(),
+            }
+            async with self.db.transaction("relay.mark") as conn:
+                await driver_execute(conn, _MARK, marked, commit=True)
+        except BaseException:
+            if ahead is not None:  # let it finish (its connection goes back clean), unused
+                with contextlib.suppress(Exception):
+                    await ahead
+            raise
+        if ahead is not None:
+            try:
+                self._ahead = await ahead
+            except Exception as exc:  # the next pass reads again
+                log.debug("relay.read_ahead_failed", error=repr(exc))
+        self.published += len(rows)
+        return len(rows)
+
+    async def _lease_and_read(self, in_flight: Sequence[int]) -> list[Row]:
         now = self.clock.now()
         params = {
             "name": self.name,
@@ -185,27 +229,28 @@ class Relay:
             "now": now,
             "until": now + timedelta(seconds=self.lease_seconds),
             "limit": self.batch_size,
+            "in_flight": list(in_flight),
         }
         async with self.db.transaction("relay.read") as conn:
             cursor = await driver_execute(conn, _LEASE_AND_READ, params, commit=True)
             rows: list[Row] = await cursor.fetchall()
-        if not rows:
-            return 0
-        await self._publish(js, rows)
-        if self._after_publish is not None:
-            await self._after_publish([_recorded(r) for r in rows])
-        last = rows[-1]
-        marked = {
-            "positions": [r[0] for r in rows],
-            "name": self.name,
-            "tx_id": last[1],
-            "position": last[0],
-            "now": self.clock.now(),
-        }
-        async with self.db.transaction("relay.mark") as conn:
-            await driver_execute(conn, _MARK, marked, commit=True)
-        self.published += len(rows)
-        return len(rows)
+        return rows
+
+    async def _read_ahead(self, in_flight: Sequence[int]) -> tuple[datetime, list[Row]]:
+        read_at = self.clock.now()
+        return read_at, await self._lease_and_read(in_flight)
+
+    def _take_ahead(self) -> list[Row] | None:
+        """The batch read during the last pass, unless the lease it renewed may have run
+        out since (another replica may be publishing it; a fresh read is cheaper than the
+        repeats)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        read_at, rows = ahead
+        if not rows or self.clock.now() - read_at > timedelta(seconds=self.lease_seconds / 2):
+            return None
+        return rows
 
     async def release(self) -> None:
         """Hand the lease back (on stop), so another replica need not wait for its expiry."""
@@ -241,6 +286,10 @@ class Relay:
 
     async def _publish(self, js: Any, rows: Sequence[Row]) -> None:
         """Every message pipelined on the one connection, in order; then every ack."""
+        await self._acknowledged(await self._send(js, rows))
+
+    async def _send(self, js: Any, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
+        """Every message pipelined on the one connection, in order: their ack futures."""
         spans = _spans_exported()
         source = self.source
         subjects = self._subjects
@@ -297,13 +346,15 @@ class Relay:
                         subject, payload_of(event_type, payload), headers=headers
                     )
                 )
+        except BaseException as exc:
+            _give_up(futures, exc)
+        return futures
+
+    async def _acknowledged(self, futures: list[asyncio.Future[Any]]) -> None:
+        try:
             await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
         except BaseException as exc:
-            for f in futures:
-                f.cancel()
-            if isinstance(exc, TimeoutError | NatsError):
-                raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
-            raise
+            _give_up(futures, exc)
 
     def _subject(self, store_id: str, event_type: str) -> str:
         if len(self._subjects) > 10_000:
@@ -359,6 +410,14 @@ class Relay:
                 await self.release()
             except Exception as exc:  # the lease then simply runs out
                 log.warning("relay.release_failed", reason=str(exc))
+
+
+def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn:
+    for f in futures:
+        f.cancel()
+    if isinstance(exc, TimeoutError | NatsError):
+        raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
+    raise exc
 
 
 def _spans_exported() -> bool:
