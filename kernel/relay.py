@@ -90,9 +90,13 @@ _LEASE_AND_READ = (
     " THEN '' ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', '.US') END || '+00:00',"
     " e.metadata->>'traceparent', e.metadata->>'tracestate', e.metadata->>'request_id',"
     " e.metadata->>'actor', e.metadata::text "
-    "FROM outbox o JOIN events e ON e.position = o.position "
-    "WHERE EXISTS (SELECT 1 FROM lease) AND o.position <> ALL(%(in_flight)s::bigint[]) "
-    "ORDER BY o.position LIMIT %(limit)s"
+    # The batch's positions first, then one index probe each: a join of outbox and events
+    # may be planned as a merge join walking events from position 1, every batch.
+    "FROM events e WHERE e.position = ANY(ARRAY("
+    " SELECT o.position FROM outbox o"
+    " WHERE EXISTS (SELECT 1 FROM lease) AND o.position <> ALL(%(in_flight)s::bigint[])"
+    " ORDER BY o.position LIMIT %(limit)s)) "
+    "ORDER BY e.position"
 )
 
 # The batch is in JetStream: out of the outbox, and the checkpoint notes how far and when.
