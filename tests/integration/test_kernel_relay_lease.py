@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
 
 from kernel.clock import ManualClock
 from kernel.db import Database
@@ -23,6 +22,7 @@ from tests.integration.kernel_fixtures import (
     all_messages,
     db,
     eventually,
+    open_transactions,
     stock_event,
     stream_messages,
 )
@@ -41,18 +41,6 @@ async def rival(
     yield other_db, other_nats
     await other_nats.close()
     await other_db.dispose()
-
-
-async def _open_transactions(db: Database) -> int:
-    """Sessions of this database sitting in an open transaction (other than ours)."""
-    async with db.connect() as conn:
-        found = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-            )
-        )
-    return int(found or 0)
 
 
 async def test_a_hung_relay_holds_no_transaction_and_its_lease_runs_out(
@@ -75,7 +63,7 @@ async def test_a_hung_relay_holds_no_transaction_and_its_lease_runs_out(
     stuck = asyncio.create_task(first.relay_once())
     try:
         await asyncio.wait_for(hung.wait(), 10)
-        assert await _open_transactions(db) == 0, "a transaction stays open while publishing"
+        assert await open_transactions(db) == 0, "a transaction stays open while publishing"
 
         assert await second.relay_once() == 0, "the lease is the first relay's until it expires"
         clock.advance(timedelta(seconds=LEASE_SECONDS - 1))
