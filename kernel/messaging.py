@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,15 @@ class NatsConnection:
                 self._ensured.add(spec.name)
         return js
 
+    async def takes_filter_subjects(self) -> bool:
+        """Whether the server honours a consumer's `filter_subjects` list (NATS 2.10+).
+        Older servers ignore it without an error and deliver the whole stream."""
+        version = (await self.client()).connected_server_version
+        try:
+            return (version.major, version.minor) >= (2, 10)
+        except ValueError:  # an unparsable version: assume the old behaviour
+            return False
+
     def _credentials(self) -> dict[str, Any]:
         if self.creds_file:
             return {"user_credentials": self.creds_file}
@@ -213,29 +222,94 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     await js.update_stream(config)
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` stands for one token, a final `>` for one or more."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for i, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > i
+        if i >= len(tokens) or (token != "*" and token != tokens[i]):
+            return False
+    return len(wanted) == len(tokens)
+
+
+def covering_subject(subjects: Sequence[str]) -> str:
+    """The narrowest one subject filter that matches every subject of `subjects`: tokens
+    the same in all stay, tokens that differ become `*`; subjects of different lengths
+    share their common prefix and then `>`."""
+    split = [s.split(".") for s in subjects]
+    if len({len(tokens) for tokens in split}) == 1 and not any(">" in t for t in split):
+        return ".".join(
+            column[0] if len(set(column)) == 1 else "*" for column in zip(*split, strict=True)
+        )
+    prefix: list[str] = []
+    for column in zip(*split, strict=False):
+        if len(set(column)) != 1 or column[0] in ("*", ">"):
+            break
+        prefix.append(column[0])
+    shortest = min(len(tokens) for tokens in split)
+    return ".".join([*prefix[: shortest - 1], ">"])
+
+
 def cloudevent_headers(event: RecordedEvent, *, source: str) -> dict[str, str]:
     """CloudEvents NATS binding, binary mode, plus JetStream dedup and W3C trace context."""
+    meta = event.metadata
+    return event_headers(
+        str(event.event_id),
+        event.event_type,
+        event.recorded_at.isoformat(),
+        event.stream_id,
+        event.store_id,
+        event.stream_version,
+        source,
+        _text(meta.get("traceparent")),
+        _text(meta.get("tracestate")),
+        _text(meta.get("request_id")),
+        _text(meta.get("actor")),
+    )
+
+
+def event_headers(
+    event_id: str,
+    event_type: str,
+    time: str,
+    stream_id: str,
+    store_id: str,
+    stream_version: int,
+    source: str,
+    traceparent: str | None,
+    tracestate: str | None,
+    request_id: str | None,
+    actor: str | None,
+) -> dict[str, str]:
+    """`cloudevent_headers` from the fields themselves (the relay reads them as text, with
+    no RecordedEvent in between); `time` is RFC 3339. Empty trace or request values are
+    left out."""
     headers = {
         "ce-specversion": "1.0",
-        "ce-id": str(event.event_id),
+        "ce-id": event_id,
         "ce-source": source,
-        "ce-type": event.event_type,
-        "ce-time": event.recorded_at.isoformat(),
-        "ce-subject": event.stream_id,
-        "ce-storeid": event.store_id,
-        "ce-streamversion": str(event.stream_version),
+        "ce-type": event_type,
+        "ce-time": time,
+        "ce-subject": stream_id,
+        "ce-storeid": store_id,
+        "ce-streamversion": str(stream_version),
         "content-type": "application/protobuf",
-        "Nats-Msg-Id": str(event.event_id),
+        "Nats-Msg-Id": event_id,
     }
-    for key in ("traceparent", "tracestate"):
-        value = event.metadata.get(key)
-        if value:
-            headers[key] = str(value)
-    for key, header in (("request_id", "ce-requestid"), ("actor", "ce-actor")):
-        value = event.metadata.get(key)
-        if value:
-            headers[header] = str(value)
+    if traceparent:
+        headers["traceparent"] = traceparent
+    if tracestate:
+        headers["tracestate"] = tracestate
+    if request_id:
+        headers["ce-requestid"] = request_id
+    if actor:
+        headers["ce-actor"] = actor
     return headers
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 @dataclass(frozen=True)

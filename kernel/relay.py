@@ -1,37 +1,114 @@
 """The relay: publishes the outbox's events to JetStream in position order, deleting them
 only once JetStream acknowledged them.
 
-One replica relays at a time (it holds its lease row, `FOR UPDATE SKIP LOCKED`, for the
-batch); the others skip the locked row and wait. Messages of one batch go out pipelined on
-one connection, so JetStream stores them in the order sent: position order, which is every
-stream's version order (see kernel.eventstore). A crash after publishing and before the
-commit republishes the batch with the same Nats-Msg-Id, which JetStream deduplicates.
+On PostgreSQL, replicas share one lease per relay name (`relay_leases`): a row naming
+its holder and an expiry, taken or renewed by the very statement that reads the batch.
+No transaction is open while a batch is published: a relay that hangs (a paused process,
+a partition) keeps the others out only until its lease expires (`lease_seconds`, on the
+injectable clock), and then another replica takes over; a relay that stops hands its
+lease back. Each pass is two statements, each its own short transaction: lease and read,
+then (after every ack) delete the batch's outbox rows and move the checkpoint.
+
+Order and exactly-once hold even when two relays publish at once (a holder waking after
+its lease ran out, clocks far apart): each sends a prefix of the outbox in position
+order, which is every stream's version order (see kernel.eventstore), pipelined on one
+connection, so JetStream stores the first copy of each message in that order and drops
+the repeats by Nats-Msg-Id inside its 15 minute window. A crash after publishing and
+before the delete republishes the batch the same way. SQLite (one process) has no lease:
+it reads, publishes and deletes in the same three steps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
+import json
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 import structlog
+from nats.errors import Error as NatsError
 from opentelemetry import trace
-from sqlalchemy import select, update
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from sqlalchemy import Column, Connection, MetaData, String, Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Database
+from kernel.clock import Clock, SystemClock
+from kernel.db import Database, Migration, UtcDateTime, driver_execute
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
-from kernel.messaging import NatsConnection, StreamSpec, cloudevent_headers
+from kernel.messaging import NatsConnection, StreamSpec, event_headers
 from kernel.telemetry import context_from, traceparent_of
 
 log = structlog.get_logger("storemesh.kernel.relay")
 tracer = trace.get_tracer("storemesh.kernel.relay")
+
+COMPONENT = "relay"
+LEASE_SECONDS = 15.0
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+lease_metadata = MetaData()
+
+relay_leases = Table(
+    "relay_leases",
+    lease_metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UtcDateTime(timezone=True), nullable=False),
+)
+
+
+def _create(conn: Connection) -> None:
+    lease_metadata.create_all(conn)
+
+
+MIGRATIONS = (Migration(1, "relay lease with an expiry", _create),)
+
+# One outgoing message as read: position, tx_id, event id, type, store, stream id, stream
+# version, payload, ce-time (RFC 3339), traceparent, tracestate, request id, actor, and the
+# metadata as JSON text (parsed only for `after_publish`).
+Row = tuple[Any, ...]
+
+# Take or renew the lease and, if this relay holds it, read the batch: one statement.
+# A rival updating the same expired lease waits for the row and then finds it taken.
+_LEASE_AND_READ = (
+    "WITH lease AS ("
+    " UPDATE relay_leases SET holder = %(holder)s, expires_at = %(until)s"
+    " WHERE name = %(name)s AND (holder = %(holder)s OR expires_at <= %(now)s)"
+    " RETURNING name) "
+    "SELECT e.position, e.tx_id, e.event_id::text, e.event_type, e.store_id, e.stream_id,"
+    " e.stream_version, e.payload,"
+    # Python's isoformat of the UTC time, so both dialects stamp the same ce-time.
+    " to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+    " || CASE WHEN date_part('microseconds', e.recorded_at)::bigint %% 1000000 = 0"
+    " THEN '' ELSE to_char(e.recorded_at AT TIME ZONE 'UTC', '.US') END || '+00:00',"
+    " e.metadata->>'traceparent', e.metadata->>'tracestate', e.metadata->>'request_id',"
+    " e.metadata->>'actor', e.metadata::text "
+    # The batch's positions first, then one index probe each: a join of outbox and events
+    # may be planned as a merge join walking events from position 1, every batch.
+    "FROM events e WHERE e.position = ANY(ARRAY("
+    " SELECT o.position FROM outbox o"
+    " WHERE EXISTS (SELECT 1 FROM lease) AND o.position <> ALL(%(in_flight)s::bigint[])"
+    " ORDER BY o.position LIMIT %(limit)s)) "
+    "ORDER BY e.position"
+)
+
+# The batch is in JetStream: out of the outbox, and the checkpoint notes how far and when.
+_MARK = (
+    "WITH gone AS (DELETE FROM outbox WHERE position = ANY(%(positions)s)) "
+    "UPDATE checkpoints SET tx_id = %(tx_id)s, position = %(position)s, updated_at = %(now)s"
+    " WHERE name = %(name)s AND position < %(position)s"
+)
+
+_RELEASE = (
+    "UPDATE relay_leases SET expires_at = %(now)s WHERE name = %(name)s AND holder = %(holder)s"
+)
 
 
 class Relay:
@@ -46,8 +123,12 @@ class Relay:
         ack_timeout: float = 5.0,
         idle_interval: float = 0.5,
         gather_delay: float = 0.005,
+        lease_seconds: float = LEASE_SECONDS,
+        clock: Clock | None = None,
         after_publish: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
+        if lease_seconds <= ack_timeout:
+            raise ValueError("lease_seconds must exceed ack_timeout: the holder renews per batch")
         self.db = db
         self.nats = nats
         self.registry = registry
@@ -56,10 +137,15 @@ class Relay:
         self.ack_timeout = ack_timeout
         self.idle_interval = idle_interval
         self.gather_delay = gather_delay
+        self.lease_seconds = lease_seconds
+        self.clock: Clock = clock or SystemClock()
+        self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
         self.source = f"/storemesh/{registry.context}"
         self._store = EventStore()
         self._wake = asyncio.Event()
         self._after_publish = after_publish
+        self._subjects: dict[tuple[str, str], str] = {}
+        self._ahead: tuple[datetime, list[Row]] | None = None
         self.published = 0
         nats.declare(
             StreamSpec(
@@ -73,7 +159,10 @@ class Relay:
         self._wake.set()
 
     async def ensure_checkpoint(self) -> None:
-        """The lease row; it also notes the last position published and when (relay lag)."""
+        """The checkpoint row (the last position published and when: relay lag) and, on
+        PostgreSQL, the lease row (its table is the relay's own migration)."""
+        if self.db.is_postgres:
+            await self.db.migrate(COMPONENT, MIGRATIONS)
         async with self.db.transaction("relay.ensure_checkpoint") as conn:
             insert = pg_insert if self.db.is_postgres else sqlite_insert
             await conn.execute(
@@ -81,85 +170,202 @@ class Relay:
                 .values(name=self.name, tx_id=0, position=0)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
+            if self.db.is_postgres:
+                await conn.execute(
+                    pg_insert(relay_leases)
+                    .values(name=self.name, holder="", expires_at=_NEVER)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many events went out (0: nothing to do)."""
-        if not self.db.is_postgres:
-            return await self._relay_once_unlocked()
-        js = await self.nats.jetstream()
-        async with self.db.transaction("relay.batch") as conn:
-            if not await self._hold_lease(conn):
-                return 0  # another replica is relaying right now
-            batch = await self._store.read_unpublished(conn, self.batch_size)
-            if not batch:
-                return 0
-            await self._publish(js, batch)
-            await self._mark(conn, batch)
-        self.published += len(batch)
-        return len(batch)
+        """Publish one batch; returns how many events went out (0: nothing to do, or
+        another replica holds the lease).
 
-    async def _relay_once_unlocked(self) -> int:
+        While a full batch's acks are awaited the next batch is read already (its lease
+        renewed), leaving out the positions in flight; the next pass publishes it if it
+        is still fresh. That read sees, per stream, the continuation of what is in flight
+        (see the module's doc), so it goes out in order after it."""
+        if not self.db.is_postgres:
+            return await self._relay_once_sqlite()
+        js = await self.nats.jetstream()
+        rows = self._take_ahead()
+        if rows is None:
+            rows = await self._lease_and_read(())
+        if not rows:
+            return 0
+        positions = [r[0] for r in rows]
+        ahead: asyncio.Future[tuple[datetime, list[Row]]] | None = None
+        try:
+            futures = await self._send(js, rows)
+            if len(rows) >= self.batch_size:
+                ahead = asyncio.ensure_future(self._read_ahead(positions))
+            await self._acknowledged(futures)
+            if self._after_publish is not None:
+                await self._after_publish([_recorded(r) for r in rows])
+            last = rows[-1]
+            marked = {
+                "positions": positions,
+                "name": self.name,
+                "tx_id": last[1],
+                "position": last[0],
+                "now": self.clock.now(),
+            }
+            async with self.db.transaction("relay.mark") as conn:
+                await driver_execute(conn, _MARK, marked, commit=True)
+        except BaseException:
+            if ahead is not None:  # let it finish (its connection goes back clean), unused
+                with contextlib.suppress(Exception):
+                    await ahead
+            raise
+        if ahead is not None:
+            try:
+                self._ahead = await ahead
+            except Exception as exc:  # the next pass reads again
+                log.debug("relay.read_ahead_failed", error=repr(exc))
+        self.published += len(rows)
+        return len(rows)
+
+    async def _lease_and_read(self, in_flight: Sequence[int]) -> list[Row]:
+        now = self.clock.now()
+        params = {
+            "name": self.name,
+            "holder": self.holder,
+            "now": now,
+            "until": now + timedelta(seconds=self.lease_seconds),
+            "limit": self.batch_size,
+            "in_flight": list(in_flight),
+        }
+        async with self.db.transaction("relay.read") as conn:
+            cursor = await driver_execute(conn, _LEASE_AND_READ, params, commit=True)
+            rows: list[Row] = await cursor.fetchall()
+        return rows
+
+    async def _read_ahead(self, in_flight: Sequence[int]) -> tuple[datetime, list[Row]]:
+        read_at = self.clock.now()
+        return read_at, await self._lease_and_read(in_flight)
+
+    def _take_ahead(self) -> list[Row] | None:
+        """The batch read during the last pass, unless the lease it renewed may have run
+        out since (another replica may be publishing it; a fresh read is cheaper than the
+        repeats)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        read_at, rows = ahead
+        if not rows or self.clock.now() - read_at > timedelta(seconds=self.lease_seconds / 2):
+            return None
+        return rows
+
+    async def release(self) -> None:
+        """Hand the lease back (on stop), so another replica need not wait for its expiry."""
+        if not self.db.is_postgres:
+            return
+        params = {"name": self.name, "holder": self.holder, "now": self.clock.now()}
+        async with self.db.transaction("relay.release") as conn:
+            await driver_execute(conn, _RELEASE, params, commit=True)
+
+    async def _relay_once_sqlite(self) -> int:
         """SQLite has one write lock for the whole file, and BEGIN IMMEDIATE takes it: held
-        across JetStream's acknowledgements it starves every command past its busy timeout.
-        So the batch is read in one short transaction, published with no lock held, and
-        deleted in another. Still ordered and exactly once: each relay sends a prefix of the
-        outbox in position order, and JetStream drops a second relay's repeats by
-        Nats-Msg-Id, so what it stores stays in position order."""
+        across JetStream's acknowledgements it would starve every command past its busy
+        timeout. So the batch is read in one short transaction, published with no lock
+        held, and deleted in another (as on PostgreSQL, without a lease)."""
         js = await self.nats.jetstream()
         async with self.db.transaction("relay.read") as conn:
             batch = await self._store.read_unpublished(conn, self.batch_size)
         if not batch:
             return 0
-        await self._publish(js, batch)
+        await self._publish(js, [_row_of(e) for e in batch])
+        if self._after_publish is not None:
+            await self._after_publish(batch)
+        last = batch[-1]
         async with self.db.transaction("relay.mark") as conn:
-            await self._mark(conn, batch)
+            await self._store.mark_published(conn, [e.position for e in batch])
+            await conn.execute(
+                update(checkpoints)
+                .where(checkpoints.c.name == self.name, checkpoints.c.position < last.position)
+                .values(tx_id=last.tx_id, position=last.position, updated_at=self.clock.now())
+            )
         self.published += len(batch)
         return len(batch)
 
-    async def _publish(self, js: Any, batch: list[RecordedEvent]) -> None:
-        futures = []
-        for event in batch:
-            subject = self.nats.subject(self.registry.subject(event.store_id, event.event_type))
-            headers = cloudevent_headers(event, source=self.source)
-            # A producer span per message, child of the command that recorded the event,
-            # so the consumers' spans join that command's trace.
-            span = tracer.start_span(
-                f"publish {subject}",
-                context=context_from(event.metadata),
-                kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "nats", "messaging.destination": subject},
-            )
-            headers["traceparent"] = traceparent_of(span)
-            payload = self.registry.published_payload(event.event_type, event.payload)
-            futures.append(await js.publish_async(subject, payload, headers=headers))
-            span.end()
+    async def _publish(self, js: Any, rows: Sequence[Row]) -> None:
+        """Every message pipelined on the one connection, in order; then every ack."""
+        await self._acknowledged(await self._send(js, rows))
+
+    async def _send(self, js: Any, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
+        """Every message pipelined on the one connection, in order: their ack futures."""
+        spans = _spans_exported()
+        source = self.source
+        subjects = self._subjects
+        payload_of = self.registry.published_payload
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for (
+                _position,
+                _tx_id,
+                event_id,
+                event_type,
+                store_id,
+                stream_id,
+                version,
+                payload,
+                time,
+                traceparent,
+                tracestate,
+                request_id,
+                actor,
+                _metadata,
+            ) in rows:
+                subject = subjects.get((store_id, event_type)) or self._subject(
+                    store_id, event_type
+                )
+                headers = event_headers(
+                    event_id,
+                    event_type,
+                    time,
+                    stream_id,
+                    store_id,
+                    version,
+                    source,
+                    traceparent,
+                    tracestate,
+                    request_id,
+                    actor,
+                )
+                if spans:
+                    # A producer span per message, child of the command that recorded the
+                    # event, so the consumers' spans join that command's trace. Without a
+                    # span processor nobody would see it: the stored traceparent (the
+                    # command's) then goes on as it is.
+                    span = tracer.start_span(
+                        f"publish {subject}",
+                        context=context_from(_trace_carrier(traceparent, tracestate)),
+                        kind=trace.SpanKind.PRODUCER,
+                        attributes={"messaging.system": "nats", "messaging.destination": subject},
+                    )
+                    headers["traceparent"] = traceparent_of(span)
+                    span.end()
+                futures.append(
+                    await js.publish_async(
+                        subject, payload_of(event_type, payload), headers=headers
+                    )
+                )
+        except BaseException as exc:
+            _give_up(futures, exc)
+        return futures
+
+    async def _acknowledged(self, futures: list[asyncio.Future[Any]]) -> None:
         try:
             await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
-        except (TimeoutError, Exception) as exc:
-            for f in futures:
-                f.cancel()
-            raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
-        if self._after_publish is not None:
-            await self._after_publish(batch)
+        except BaseException as exc:
+            _give_up(futures, exc)
 
-    async def _mark(self, conn: AsyncConnection, batch: list[RecordedEvent]) -> None:
-        await self._store.mark_published(conn, [e.position for e in batch])
-        last = batch[-1]
-        await conn.execute(
-            update(checkpoints)
-            .where(checkpoints.c.name == self.name, checkpoints.c.position < last.position)
-            .values(tx_id=last.tx_id, position=last.position, updated_at=datetime.now(UTC))
-        )
-
-    async def _hold_lease(self, conn: AsyncConnection) -> bool:
-        row = (
-            await conn.execute(
-                select(checkpoints.c.name)
-                .where(checkpoints.c.name == self.name)
-                .with_for_update(skip_locked=True)
-            )
-        ).first()
-        return row is not None
+    def _subject(self, store_id: str, event_type: str) -> str:
+        if len(self._subjects) > 10_000:
+            self._subjects.clear()
+        subject = self.nats.subject(self.registry.subject(store_id, event_type))
+        self._subjects[(store_id, event_type)] = subject
+        return subject
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = 0.1
@@ -203,6 +409,79 @@ class Relay:
             if self._wake.is_set():
                 # Let the commits of a burst gather into one batch.
                 await asyncio.sleep(self.gather_delay)
+        if leased:
+            try:
+                await self.release()
+            except Exception as exc:  # the lease then simply runs out
+                log.warning("relay.release_failed", reason=str(exc))
+
+
+def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn:
+    for f in futures:
+        f.cancel()
+    if isinstance(exc, TimeoutError | NatsError):
+        raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
+    raise exc
+
+
+def _spans_exported() -> bool:
+    """Whether a publish span would reach anyone: an SDK provider with a span processor.
+    (The services' default exporter `none` installs the SDK without one.)"""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, SdkTracerProvider):
+        return False  # the API's no-op: the span would just repeat its parent's context
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    return processors is None or len(processors) > 0
+
+
+def _trace_carrier(traceparent: str | None, tracestate: str | None) -> dict[str, str]:
+    carrier = {}
+    if traceparent:
+        carrier["traceparent"] = traceparent
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    return carrier
+
+
+def _row_of(event: RecordedEvent) -> Row:
+    meta = event.metadata
+
+    def text(key: str) -> str | None:
+        value = meta.get(key)
+        return str(value) if value else None
+
+    return (
+        event.position,
+        event.tx_id,
+        str(event.event_id),
+        event.event_type,
+        event.store_id,
+        event.stream_id,
+        event.stream_version,
+        event.payload,
+        event.recorded_at.isoformat(),
+        text("traceparent"),
+        text("tracestate"),
+        text("request_id"),
+        text("actor"),
+        "",
+    )
+
+
+def _recorded(row: Row) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        tx_id=row[1],
+        stream_id=row[5],
+        stream_version=row[6],
+        event_id=uuid.UUID(row[2]),
+        event_type=row[3],
+        store_id=row[4],
+        payload=row[7],
+        metadata=json.loads(row[13]),
+        recorded_at=datetime.fromisoformat(row[8]),
+    )
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -110,7 +110,9 @@ def subscription(service: str) -> Subscription:
     )
 
 
-def store_change(event: InboundEvent) -> StoreChange:
+def store_change(event: InboundEvent) -> StoreChange | None:
+    """What a store event changes; None for capacity's other events (walk-ins,
+    appointments...), which a consumer of the whole stream meets and passes over."""
     version = _stream_version(event)
     if event.event_type in _PROFILE_EVENTS:
         changed = _decode(_PROFILE_EVENTS[event.event_type], event)
@@ -119,11 +121,14 @@ def store_change(event: InboundEvent) -> StoreChange:
         closed = _decode(events_pb2.StoreClosed, event)
         # Version 0: a close seen before the registration still lets the profile fill in.
         return StoreChange(closed.store_id, True, 0)
-    raise PoisonMessage(f"not a store event: {event.event_type!r}")
+    return None
 
 
 async def apply_store_event(uow: UnitOfWork, event: InboundEvent) -> None:
     change = store_change(event)
+    if change is None:
+        log.debug("store_directory.skipped", event_type=event.event_type)
+        return
     if change.closed:
         await _upsert(
             uow.conn,
@@ -339,8 +344,10 @@ class DirectoryFollower:
 
     async def _on_message(self, msg: Any) -> None:
         try:
-            self.memory.apply(store_change(InboundEvent.from_message(msg)))
-            self.applied += 1
+            change = store_change(InboundEvent.from_message(msg))
+            if change is not None:
+                self.memory.apply(change)
+                self.applied += 1
         except PoisonMessage as exc:
             # The durable subscription parks it; here there is nothing to remember.
             log.warning("store_directory.ignored", reason=str(exc))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,13 @@ from kernel.command_writes import DeferredUpserts, write
 from kernel.db import driver_execute
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.eventstore import inbox
-from kernel.messaging import InboundEvent, NatsConnection, StreamSpec
+from kernel.messaging import (
+    InboundEvent,
+    NatsConnection,
+    StreamSpec,
+    covering_subject,
+    subject_matches,
+)
 from kernel.telemetry import context_from
 
 log = structlog.get_logger("storemesh.kernel.subscriptions")
@@ -107,6 +113,8 @@ class SubscriptionRunner:
         self.fetch_timeout = fetch_timeout
         self.handled = 0
         self.parked = 0
+        self.skipped = 0
+        self._subjects = [nats.subject(s) for s in subscription.subjects]
         nats.declare(DEAD_LETTER_STREAM)
 
     @property
@@ -122,7 +130,7 @@ class SubscriptionRunner:
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.sub.ack_wait_seconds,
             max_deliver=self.sub.max_deliver,
-            **_filter(self.nats.subject(s) for s in self.sub.subjects),
+            **_filter(self._subjects, await self.nats.takes_filter_subjects()),
             max_ack_pending=1000,
         )
         stream = self.nats.stream(self.sub.stream)
@@ -178,7 +186,12 @@ class SubscriptionRunner:
                 await psub.unsubscribe()
 
     async def _process_batch(self, messages: Sequence[Any]) -> None:
-        in_hand = list(messages)
+        in_hand: list[Any] = []
+        for msg in messages:
+            if self._wanted(msg):
+                in_hand.append(msg)
+            else:
+                await self._skip(msg)
         keeper = asyncio.create_task(self._keep_in_progress(in_hand))
         try:
             if self.sub.batched:
@@ -237,6 +250,16 @@ class SubscriptionRunner:
                 if attempt == self.sub.conflict_attempts:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+
+    def _wanted(self, msg: Any) -> bool:
+        return any(subject_matches(pattern, msg.subject) for pattern in self._subjects)
+
+    async def _skip(self, msg: Any) -> None:
+        """A subject this subscription does not follow (a server before 2.10 filters its
+        several subjects with one wider one): nothing to do, and nothing wrong."""
+        await msg.ack()
+        self.skipped += 1
+        log.debug("subscription.skipped", subscription=self.sub.name, subject=msg.subject)
 
     async def _acknowledge(self, messages: Sequence[Any]) -> None:
         """After the commit: a message whose ack is lost (a crash here) comes again and
@@ -400,9 +423,13 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-def _filter(subjects: Iterable[str]) -> dict[str, Any]:
-    """One subject as `filter_subject`, several as `filter_subjects`. NATS servers before
-    2.10 know only the first and ignore the second without an error: a consumer of one
-    event type then received (and had to skip) every event of the stream."""
-    found = list(subjects)
-    return {"filter_subject": found[0]} if len(found) == 1 else {"filter_subjects": found}
+def _filter(subjects: Sequence[str], takes_many: bool) -> dict[str, Any]:
+    """One subject as `filter_subject`, several as `filter_subjects` where the server takes
+    that list (2.10+). Older servers ignore the list without an error and deliver the whole
+    stream, so they get the one subject covering all of them (`covering_subject`), and the
+    runner acknowledges what falls outside (`_skip`)."""
+    if len(subjects) == 1:
+        return {"filter_subject": subjects[0]}
+    if takes_many:
+        return {"filter_subjects": list(subjects)}
+    return {"filter_subject": covering_subject(subjects)}

@@ -170,10 +170,10 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         f" payloads, {STORES} stores, {EVENTS_PER_STREAM} events per stream, trace and request"
         f" metadata) is written first (in {prefill_seconds:.1f} s, not measured). Then"
         " `kernel.relay.Relay.relay_once` is called until the backlog is drained:"
-        f" batches of {sizes.relay_batch_size} read from the outbox in position order under"
-        " the relay's lease row lock, each published with CloudEvents headers and"
-        " `Nats-Msg-Id`, all acks awaited, then the batch's outbox rows are deleted, one"
-        " transaction per batch. The stream"
+        f" batches of {sizes.relay_batch_size} read from the outbox in position order by the"
+        " statement that renews the relay's lease, each published with CloudEvents headers"
+        " and `Nats-Msg-Id` (the next batch read while the acks are awaited), all acks"
+        " awaited, then the batch's outbox rows deleted in a second statement. The stream"
         " is a file-storage JetStream stream (the relay's own `StreamSpec`, 15 min dedup"
         " window).",
         "",

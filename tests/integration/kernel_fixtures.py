@@ -168,14 +168,23 @@ async def eventually(
 
 async def waiting_on_a_lock(db: Database) -> bool:
     """Whether a transaction of this test's database is waiting for a row lock now."""
+    return bool(await _sessions(db, "wait_event_type = 'Lock'"))
+
+
+async def open_transactions(db: Database) -> int:
+    """Sessions of this test's database sitting in an open transaction (the asker aside)."""
+    return await _sessions(db, "state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
+
+
+async def _sessions(db: Database, condition: str) -> int:
     async with db.connect() as conn:
-        waiting = await conn.scalar(
+        found = await conn.scalar(
             text(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                f"WHERE datname = current_database() AND {condition}"
             )
         )
-    return bool(waiting)
+    return int(found or 0)
 
 
 async def stream_messages(js: JetStreamContext, stream: str) -> int:

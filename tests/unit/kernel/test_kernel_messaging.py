@@ -15,7 +15,14 @@ from storemesh.inventory.events.v1 import events_pb2
 
 from kernel.events import EventRegistry
 from kernel.eventstore import RecordedEvent
-from kernel.messaging import InboundEvent, NatsConnection, StreamSpec, cloudevent_headers
+from kernel.messaging import (
+    InboundEvent,
+    NatsConnection,
+    StreamSpec,
+    cloudevent_headers,
+    covering_subject,
+    subject_matches,
+)
 from services.inventory.domain.events import EVENT_TYPES, StockReceived
 
 REGISTRY = EventRegistry("inventory", EVENT_TYPES, events_pb2)
@@ -147,3 +154,39 @@ def test_nats_identity_comes_from_seed_or_creds_files_named_in_the_environment(
 def new_user_nkey() -> tuple[str, str]:
     seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
     return nkeys.from_seed(bytearray(seed)).public_key.decode(), bytes(seed).decode()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "subject", "matches"),
+    [
+        ("capacity.v1.*.StoreClosed", "capacity.v1.SZ01.StoreClosed", True),
+        ("capacity.v1.*.StoreClosed", "capacity.v1.SZ01.WalkInArrived", False),
+        ("capacity.v1.*.StoreClosed", "capacity.v1.StoreClosed", False),
+        ("capacity.v1.>", "capacity.v1.SZ01.StoreClosed", True),
+        ("capacity.v1.>", "capacity.v1", False),
+        ("capacity.v1", "capacity.v1.SZ01", False),
+        ("*", "capacity", True),
+    ],
+)
+def test_subjects_match_as_nats_matches_them(pattern: str, subject: str, matches: bool) -> None:
+    assert subject_matches(pattern, subject) is matches
+
+
+@pytest.mark.parametrize(
+    ("subjects", "covering"),
+    [
+        (
+            ["capacity.v1.*.StoreRegistered", "capacity.v1.*.StoreUpdated"],
+            "capacity.v1.*.*",
+        ),
+        (["inventory.v1.*.StockReceived", "capacity.v1.*.StockReceived"], "*.v1.*.StockReceived"),
+        (["a.b.c", "a.b.c.d"], "a.b.>"),
+        (["a.b.>", "a.c.d"], "a.>"),
+        (["a.b", "c.d.e"], ">"),
+    ],
+)
+def test_one_subject_covers_several(subjects: list[str], covering: str) -> None:
+    assert covering_subject(subjects) == covering
+    for subject in subjects:
+        concrete = subject.replace("*", "X").replace(">", "Y.Z")
+        assert subject_matches(covering, concrete)
