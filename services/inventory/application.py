@@ -30,7 +30,7 @@ from services.inventory.domain.commands import (
     ReserveStock,
     ShipTransfer,
 )
-from services.inventory.domain.counts import CountResult, SyncStockCounts
+from services.inventory.domain.counts import CountedBatch, CountResult, SyncStockCounts
 from services.inventory.domain.events import (
     PartsIssued,
     ShipmentLost,
@@ -142,11 +142,11 @@ class Inventory:
                 command.keyed(),
                 self._count(command, request_id),
                 request_id=request_id,
-                result_type=CountedChunk,
+                result_type=CountedBatch,
             )
         except _ChunkedBefore:
             return await self._sync_in_chunks(command, request_id)
-        return list(done.results)
+        return done.results()
 
     async def _sync_in_chunks(self, command: SyncStockCounts, request_id: str) -> list[CountResult]:
         results: list[CountResult] = []
@@ -162,10 +162,10 @@ class Inventory:
 
     def _count(
         self, command: SyncStockCounts, request_id: str
-    ) -> Callable[[UnitOfWork], Awaitable[CountedChunk]]:
+    ) -> Callable[[UnitOfWork], Awaitable[CountedBatch]]:
         count_all = self._count_chunk(command)
 
-        async def handler(uow: UnitOfWork) -> CountedChunk:
+        async def handler(uow: UnitOfWork) -> CountedBatch:
             if request_id:
                 logged = await _logged_as(uow.conn, request_id)
                 if request_id in logged:
@@ -174,7 +174,7 @@ class Inventory:
                     raise AlreadyExists("request", request_id)
                 if logged:
                     raise _ChunkedBefore(request_id)
-            return await count_all(uow)
+            return CountedBatch.of((await count_all(uow)).results)
 
         return handler
 

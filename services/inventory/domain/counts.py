@@ -147,6 +147,42 @@ def count(command: SyncStockCounts, line: StockCount, position: StockPosition) -
 
 
 @dataclass(frozen=True)
+class CountedBatch:
+    """A batch's reply as its command-log row keeps it, one column per field: 5,000 lines
+    as one JSON object each cost more to write and read back than deciding them."""
+
+    part_numbers: tuple[str, ...]
+    outcomes: tuple[int, ...]
+    on_hand: tuple[int, ...]
+    available: tuple[int, ...]
+    # (line, reason, message) of each refused line.
+    refusals: tuple[tuple[int, str, str], ...]
+
+    @classmethod
+    def of(cls, results: Sequence[CountResult]) -> CountedBatch:
+        return cls(
+            tuple(r.part_number for r in results),
+            tuple(int(r.outcome) for r in results),
+            tuple(r.on_hand for r in results),
+            tuple(r.available for r in results),
+            tuple(
+                (k, r.reason, r.message)
+                for k, r in enumerate(results)
+                if r.outcome is Outcome.REFUSED
+            ),
+        )
+
+    def results(self) -> list[CountResult]:
+        why = {k: (reason, message) for k, reason, message in self.refusals}
+        return [
+            CountResult(part, Outcome(outcome), *why.get(k, ("", "")), on_hand, available)
+            for k, (part, outcome, on_hand, available) in enumerate(
+                zip(self.part_numbers, self.outcomes, self.on_hand, self.available, strict=True)
+            )
+        ]
+
+
+@dataclass(frozen=True)
 class Change:
     """A line of the count that records events: its new events and the position after them."""
 

@@ -3,12 +3,14 @@ recording only what differs, on a fake unit of work (no database)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kernel.clock import ManualClock
+from kernel.codec import from_json, to_json
 from kernel.errors import InvalidArgument, RuleViolated
 from kernel.testing.fakes import FakeUnitOfWork
 from kernel.testing.scenario import event_types
@@ -175,3 +177,15 @@ def test_the_whole_batch_is_decided_without_reading_or_writing() -> None:
     assert [c.part_number for c in decided.changes] == ["P-1", "P-3"]
     assert decided.changes[0].state == stock.fold(decided.changes[0].events, received)
     assert (decided.changes[0].state.on_hand, decided.results[0].on_hand) == (7, 7)
+
+
+def test_a_batch_reply_survives_the_command_log_unchanged() -> None:
+    received = stock.fold([StockReceived(STORE, "P-1", 10, "PO-1", 10, NOW - timedelta(days=1))])
+    command = batch(("P-1", 7), ("P-2", -1), ("P-3", 3), ("P-X", 1))
+    positions = {"P-1": received, "P-2": stock.fold([]), "P-3": stock.fold([])}
+    results = list(counts.decide_all(command, {"P-1", "P-2", "P-3"}, positions).results)
+
+    logged = json.loads(json.dumps(to_json(counts.CountedBatch.of(results))))
+
+    assert from_json(logged, counts.CountedBatch).results() == results
+    assert [r.reason for r in results] == ["", reasons.INVALID_COUNT, "", reasons.UNKNOWN_PART]
