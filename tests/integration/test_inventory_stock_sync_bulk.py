@@ -6,7 +6,6 @@ exactly as stored."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -17,35 +16,26 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from kernel.clock import ManualClock
 from kernel.eventstore import command_log, events
 from kernel.messaging import NatsConnection
-from kernel.testing.servers import Endpoints, create_database, drop_database
 from services.inventory import application
-from services.inventory.bootstrap import build
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import InventoryClient, rid
 from tests.integration.rich_errors import event_count
-from tests.integration.test_inventory_stock_sync import SZ, catalogue_of, counts, sync
+from tests.integration.test_inventory_stock_sync import (
+    SZ,
+    catalogue_of,
+    counts,
+    hq,
+    inventory_on,
+    sync,
+)
 
 Outcome = pb.StockCountResult
 RELAY_SECONDS = 60.0
 
 
-@pytest.fixture
-async def inventory_pg(
-    endpoints: Endpoints, namespace: str, clock: ManualClock, verifier: Any
-) -> AsyncIterator[Running]:
-    url = create_database(endpoints.postgres_url)
-    settings = settings_for("inventory", url, endpoints.nats_url, namespace)
-    try:
-        async with running(build, settings, clock, verifier, timer_interval=3600) as run:
-            yield run
-            await delete_streams(run.service.nats)
-    finally:
-        drop_database(url, endpoints.postgres_url)
-
-
-@pytest.fixture
-async def hq(inventory_pg: Running, mint: Callable[..., str]) -> InventoryClient:
-    return InventoryClient(inventory_pg, mint("hq"))
+# The existing module's service and client, on PostgreSQL only (the bulk path's database).
+pytestmark = pytest.mark.parametrize("inventory_on", ["postgresql"], indirect=True)
+__all__ = ["hq", "inventory_on"]
 
 
 async def adjusted_events(run: Running) -> list[events_pb2.StockAdjusted]:
@@ -59,24 +49,23 @@ async def adjusted_events(run: Running) -> list[events_pb2.StockAdjusted]:
 
 
 async def test_a_retry_after_the_stock_moved_answers_the_first_reply_and_records_nothing(
-    hq: InventoryClient, inventory_pg: Running, clock: ManualClock
+    hq: InventoryClient, inventory_on: Running, clock: ManualClock
 ) -> None:
-    numbers = await catalogue_of(hq, 800)
+    request_id, numbers = rid(), await catalogue_of(hq, 800)
     lines = counts(*((n, 4) for n in numbers))
-    request_id = rid()
     first = await sync(hq, clock, lines, request_id=request_id)
     # The stock moves on: deciding the batch again would now record 800 adjustments.
     second = await sync(hq, clock, counts(*((n, 9) for n in numbers)))
     assert second.adjusted == 800
-    recorded = await event_count(inventory_pg)
+    recorded = await event_count(inventory_on)
 
     again = await sync(hq, clock, lines, request_id=request_id)
 
     assert again == first
     assert (first.adjusted, first.unchanged, first.refused) == (800, 0, 0)
-    assert await event_count(inventory_pg) == recorded
+    assert await event_count(inventory_on) == recorded
     assert (await hq.GetStockPosition(store_id=SZ, part_number=numbers[0])).on_hand == 9
-    async with inventory_pg.service.db.transaction("test.log") as conn:
+    async with inventory_on.service.db.transaction("test.log") as conn:
         logged = (
             await conn.execute(
                 select(command_log.c.request_id).where(
@@ -88,7 +77,7 @@ async def test_a_retry_after_the_stock_moved_answers_the_first_reply_and_records
 
 
 async def test_bad_lines_are_refused_with_reasons_and_every_other_line_recorded(
-    hq: InventoryClient, inventory_pg: Running, clock: ManualClock
+    hq: InventoryClient, inventory_on: Running, clock: ManualClock
 ) -> None:
     numbers = await catalogue_of(hq, 1_000)
     lines = [(n, -5 if k % 100 == 7 else k % 9 + 1) for k, n in enumerate(numbers)] + [
@@ -105,7 +94,7 @@ async def test_bad_lines_are_refused_with_reasons_and_every_other_line_recorded(
     ]
     assert all(r.message for r in response.results if r.outcome == Outcome.OUTCOME_REFUSED)
     assert (response.adjusted, response.unchanged, response.refused) == (990, 0, 11)
-    recorded = await adjusted_events(inventory_pg)
+    recorded = await adjusted_events(inventory_on)
     assert [e.part_number for e in recorded] == [n for k, n in enumerate(numbers) if k % 100 != 7]
     assert all(e.counted == e.delta and e.reason == "nightly count" for e in recorded)
     # The read model holds every recorded position, and none of the refused ones.
@@ -115,7 +104,7 @@ async def test_bad_lines_are_refused_with_reasons_and_every_other_line_recorded(
 
 async def test_a_receipt_committed_while_the_batch_decides_is_not_lost(
     hq: InventoryClient,
-    inventory_pg: Running,
+    inventory_on: Running,
     clock: ManualClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -144,10 +133,10 @@ async def test_a_receipt_committed_while_the_batch_decides_is_not_lost(
         (Outcome.OUTCOME_ADJUSTED, 12),
         (Outcome.OUTCOME_ADJUSTED, 2),
     ]
-    busy_adjusted = next(e for e in await adjusted_events(inventory_pg) if e.part_number == busy)
+    busy_adjusted = next(e for e in await adjusted_events(inventory_on) if e.part_number == busy)
     assert (busy_adjusted.previous_on_hand, busy_adjusted.delta) == (13, -1)
     assert (await hq.GetStockPosition(store_id=SZ, part_number=busy)).on_hand == 12
-    async with inventory_pg.service.db.transaction("test.versions") as conn:
+    async with inventory_on.service.db.transaction("test.versions") as conn:
         versions = (
             await conn.execute(
                 select(events.c.stream_version, events.c.event_type)
@@ -163,11 +152,7 @@ async def test_a_receipt_committed_while_the_batch_decides_is_not_lost(
 
 
 async def test_the_relay_publishes_every_event_of_the_batch_as_stored(
-    hq: InventoryClient,
-    inventory_pg: Running,
-    clock: ManualClock,
-    nats_client: NatsConnection,
-    namespace: str,
+    hq: InventoryClient, nats_client: NatsConnection, namespace: str, clock: ManualClock
 ) -> None:
     numbers = await catalogue_of(hq, 300)
     request_id = rid()
@@ -175,7 +160,7 @@ async def test_the_relay_publishes_every_event_of_the_batch_as_stored(
     response = await sync(hq, clock, counts(*((n, 5) for n in numbers)), request_id=request_id)
 
     assert response.adjusted == 300
-    async with inventory_pg.service.db.transaction("test.stored") as conn:
+    async with hq.run.service.db.transaction("test.stored") as conn:
         stored = {
             str(row.event_id): (row.stream_id, row.stream_version)
             for row in await conn.execute(
