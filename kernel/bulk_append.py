@@ -126,7 +126,8 @@ async def copy_upsert(
 ) -> None:
     """Insert or replace `rows` (every column of `table`, in its order) in one statement:
     COPY into a temporary twin of the table, then INSERT .. ON CONFLICT (keys) DO UPDATE.
-    A read model's set-based projection of a batch; JSON columns take `to_json`-able values.
+    A read model's set-based projection of a batch; JSON columns take JSON-able values
+    (`kernel.codec.to_json` of a dataclass).
     """
     if not rows:
         return
@@ -144,7 +145,7 @@ async def copy_upsert(
             if json_at:
                 row = list(row)
                 for k in json_at:
-                    row[k] = Json(to_json(row[k]))
+                    row[k] = Json(row[k])
             await copy.write_row(row)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     await driver.execute(

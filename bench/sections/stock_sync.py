@@ -173,9 +173,14 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         "The real inventory service in the benchmark process on a fresh PostgreSQL database"
         f" (HQ token, log level `warning`). The catalogue holds {POSITIONS:,} parts (set-up,"
         " not measured); one store's DMS sends all of them in one `SyncStockCounts` call,"
-        " which the service runs in chunks of 500 positions, one transaction each (load the"
-        " chunk's positions in two queries, decide in memory, then per changed position one"
-        " append statement and one read-model upsert through the kernel's UnitOfWork).",
+        " which the service runs as one transaction: the store's positions loaded in two"
+        " queries, every line decided in memory, the events COPYed into a staging table and"
+        " appended with one statement (streams, events, outbox), the positions' read-model"
+        " rows written with one COPY and one upsert, one command-log row"
+        " (kernel/bulk_append.py). Before each measured call the benchmark waits until the"
+        " relay has published everything committed (the set-up's catalogue, the previous"
+        " call's events), so no call pays for another's relay work; the last row is the"
+        " relay publishing the first call's events after its reply.",
         "",
         "Baseline: the StockAdjusted rows the first sync stored, `COPY`ed by bare psycopg"
         " into a twin of the `events` table and committed. *CPU ms / 1,000* is the benchmark"
