@@ -5,6 +5,7 @@ exactly as stored."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -189,3 +190,21 @@ async def test_the_relay_publishes_every_event_of_the_batch_as_stored(
     finally:
         await sub.unsubscribe()
     assert published == stored
+
+
+async def test_two_batches_of_one_store_in_opposite_orders_both_land(
+    hq: InventoryClient, inventory_on: Running, clock: ManualClock
+) -> None:
+    """Both run at once over the same 2,000 streams: the one that appends second finds
+    the other's versions (a conflict for its whole batch), is decided again on them and
+    records nothing; no stream gets a count twice."""
+    numbers = await catalogue_of(hq, 2_000)
+    await sync(hq, clock, counts(*((n, 1) for n in numbers)))  # every stream exists
+    forward = counts(*((n, 2) for n in numbers))
+    backward = counts(*((n, 2) for n in reversed(numbers)))
+
+    one, other = await asyncio.gather(sync(hq, clock, forward), sync(hq, clock, backward))
+
+    assert sorted((one.adjusted, other.adjusted)) == [0, 2_000]
+    assert sorted((one.unchanged, other.unchanged)) == [0, 2_000]
+    assert len(await adjusted_events(inventory_on)) == 4_000
