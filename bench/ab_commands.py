@@ -48,11 +48,14 @@ class Variant:
     young: int
     pipelined_begin: bool
     relay_gather_ms: float = 5.0
+    # Database.direct_commit: transactions committed on psycopg itself (False: SQLAlchemy's
+    # begin/commit around every transaction, as before the switch existed).
+    direct_commit: bool = True
 
     @property
-    def service(self) -> tuple[bool, float]:
+    def service(self) -> tuple[bool, float, bool]:
         """What needs a service of its own (the collector is switched per block)."""
-        return (self.pipelined_begin, self.relay_gather_ms)
+        return (self.pipelined_begin, self.relay_gather_ms, self.direct_commit)
 
 
 VARIANTS = {
@@ -62,6 +65,13 @@ VARIANTS = {
     "plain-off": Variant("no GC tuning, plain psycopg transactions", "off", 0, False),
     "plain": Variant(
         "gc.freeze + young 50000, plain psycopg transactions", "serving", 50_000, False
+    ),
+    "sa-tx": Variant(
+        "gc.freeze + young 50000, plain psycopg transactions under SQLAlchemy's",
+        "serving",
+        50_000,
+        False,
+        direct_commit=False,
     ),
     "gather25": Variant(
         "gc.freeze + young 50000, pipelined BEGIN/COMMIT, relay gathers 25 ms",
@@ -85,18 +95,20 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
     collector's mode is switched before each block), so the machine's noise falls on
     every variant alike; the raw baseline is one more variant of the rotation."""
     sizes = ctx.sizes
-    services: dict[tuple[bool, float], tuple[Any, Any]] = {}
-    urls: dict[tuple[bool, float], str] = {}
+    services: dict[tuple[bool, float, bool], tuple[Any, Any]] = {}
+    urls: dict[tuple[bool, float, bool], str] = {}
     async with contextlib.AsyncExitStack() as stack:
-        for n, (pipelined, gather) in enumerate(sorted({VARIANTS[k].service for k in keys})):
+        for n, service in enumerate(sorted({VARIANTS[k].service for k in keys})):
+            pipelined, gather, direct = service
             ctx.pipelined_begin, ctx.relay_gather_ms = pipelined, gather
             url = await stack.enter_async_context(ctx.database(f"ab{n}"))
             ns = await stack.enter_async_context(ctx.namespace("ab"))
             svc = await stack.enter_async_context(ctx.inventory(url, ns))
+            svc.service.db.direct_commit = svc.service.db.direct_commit and direct
             stub = pb_grpc.InventoryServiceStub(svc.channel)
             await _seed_directory(svc, sizes)
             await _setup_parts(stub, svc.metadata, sizes.command_parts)
-            services[pipelined, gather], urls[pipelined, gather] = (stub, svc.metadata), url
+            services[service], urls[service] = (stub, svc.metadata), url
         parts = [f"P-{k:05d}" for k in range(sizes.command_parts)]
         for stub, md in services.values():  # stock every position once, not measured
             await _commands_at(

@@ -68,7 +68,7 @@ COMPONENTS = (
     Component("    command fingerprint", (("kernel/fingerprint.py", "fingerprint"),)),
     Component(
         "    event-store load (snapshot, stream read, fold)",
-        (("kernel/application.py", "load"),),
+        (("kernel/unit_of_work.py", "load"),),
     ),
     Component("    event-store append", (("kernel/eventstore.py", "append"),)),
     Component("    snapshot save", (("kernel/eventstore.py", "save_snapshot"),)),
@@ -76,7 +76,7 @@ COMPONENTS = (
         "    projection (read_model.project)",
         (("services/inventory/read_model/tables.py", "project"),),
     ),
-    Component("    timer schedule (ReserveStock)", (("kernel/application.py", "schedule"),)),
+    Component("    timer schedule (ReserveStock)", (("kernel/unit_of_work.py", "schedule"),)),
     Component(
         "    command log insert (with the timers armed since this change)",
         (("kernel/command_writes.py", "write"),),
@@ -89,6 +89,10 @@ COMPONENTS = (
             ("sqlalchemy/ext/asyncio/base.py", "__aexit__"),
             ("sqlalchemy/ext/asyncio/engine.py", "__aexit__"),
         ),
+    ),
+    Component(
+        "  Database.transaction's own work (span, checkout, COMMIT, return; the relay's too)",
+        (("kernel/db.py", "transaction"),),
     ),
     Component("  OpenTelemetry spans", (("/opentelemetry/", ""),)),
     Component("relay (background, woken by each commit)", (("kernel/relay.py", "relay_once"),)),
@@ -261,7 +265,12 @@ async def _sampled(
 
 
 async def run(
-    calls: int, clients: int, max_seconds: float, top: int = 0, pipelined_begin: bool = False
+    calls: int,
+    clients: int,
+    max_seconds: float,
+    top: int = 0,
+    pipelined_begin: bool = False,
+    sa_transactions: bool = False,
 ) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
@@ -275,6 +284,8 @@ async def run(
             ctx.namespace("prof") as ns,
             ctx.inventory(url, ns) as svc,
         ):
+            if sa_transactions:
+                svc.service.db.direct_commit = False
             stub = pb_grpc.InventoryServiceStub(svc.channel)
             md = svc.metadata
             parts = [f"P-{k:03d}" for k in range(20)]
@@ -357,9 +368,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the service with Settings.db_pipelined_begin on (off is the default)",
     )
+    parser.add_argument(
+        "--sa-transactions",
+        action="store_true",
+        help="SQLAlchemy's begin/commit around every transaction (Database.direct_commit off)",
+    )
     args = parser.parse_args(argv)
     print(
-        asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.pipelined_begin))
+        asyncio.run(
+            run(
+                args.calls,
+                args.clients,
+                args.max_seconds,
+                args.top,
+                args.pipelined_begin,
+                args.sa_transactions,
+            )
+        )
     )
     return 0
 

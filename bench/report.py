@@ -9,6 +9,8 @@ from pathlib import Path
 from bench.load import LoadResult
 
 AB_RESULTS = Path(__file__).resolve().parent / "ab_commands.md"
+PROFILES = Path(__file__).resolve().parent.parent / "docs" / "profiles.md"
+MEASURE_ONLY = "none (measure only)"
 
 
 @dataclass(frozen=True)
@@ -20,16 +22,26 @@ class Target:
     threshold: float
     unit: str
     higher_is_better: bool
+    strictly: bool = False  # "above the peer": equal is not enough
 
     @property
     def met(self) -> bool:
         if self.higher_is_better:
+            if self.strictly:
+                return self.measured > self.threshold
             return self.measured >= self.threshold
+        if self.strictly:
+            return self.measured < self.threshold
         return self.measured <= self.threshold
 
     @property
     def rule(self) -> str:
-        return f"{'≥' if self.higher_is_better else '≤'} {num(self.threshold)} {self.unit}".strip()
+        sign = (
+            (">" if self.strictly else "≥")
+            if self.higher_is_better
+            else ("<" if self.strictly else "≤")
+        )
+        return f"{sign} {num(self.threshold)} {self.unit}".strip()
 
     @property
     def verdict(self) -> str:
@@ -42,19 +54,50 @@ class Target:
         )
 
 
+def share_target(
+    name: str, rate: float, baseline_rate: float, share: float, *, strictly: bool = False
+) -> Target:
+    """`rate` as a percentage of `baseline_rate` (same run), judged against `share` (0..1)."""
+    return Target(
+        name,
+        100 * rate / baseline_rate if baseline_rate > 0 else 0.0,
+        100 * share,
+        "%",
+        higher_is_better=True,
+        strictly=strictly,
+    )
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """A target of the issue this run could not measure: listed, never silently dropped."""
+
+    name: str
+    rule: str
+    reason: str
+
+    def line(self) -> str:
+        return f"Target: {self.name} {self.rule}. Not measured in this run: {self.reason}."
+
+
 @dataclass(frozen=True)
 class Figure:
-    """A figure the issue asks for without a target: measured and reported, never judged."""
+    """A figure asked for without a threshold: measured and reported, never judged."""
 
     name: str
     measured: float
     unit: str
+    rule: str = MEASURE_ONLY  # the Summary's Rule column: why there is no threshold
+    detail: str = ""  # shown after the measured value, e.g. the step's p99
+
+    @property
+    def shown(self) -> str:
+        value = f"{num(self.measured)} {self.unit}".strip()
+        return f"{value} ({self.detail})" if self.detail else value
 
     def line(self) -> str:
-        return (
-            f"Figure: {self.name} (no target in the issue: measured only)."
-            f" Measured: {num(self.measured)} {self.unit}."
-        )
+        why = "no target in the issue: measured only" if self.rule == MEASURE_ONLY else self.rule
+        return f"Figure: {self.name} ({why}). Measured: {self.shown}."
 
 
 @dataclass
@@ -63,6 +106,7 @@ class SectionReport:
     title: str
     body: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    unjudged: list[Unjudged] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
@@ -157,6 +201,10 @@ def render(
         "",
         "## Summary",
         "",
+        "Each target is judged from this run's rows, a ratio where the issue sets one against"
+        " the raw baseline of the same section and step; *reported* rows are figures asked for"
+        " without a threshold; **not measured** marks a target this run could not measure.",
+        "",
     ]
     summary_rows = [
         [r.title, t.name, t.rule, f"{num(t.measured)} {t.unit}".strip(), t.verdict]
@@ -164,9 +212,10 @@ def render(
         for t in r.targets
     ]
     summary_rows += [
-        [r.title, f.name, "none (measure only)", f"{num(f.measured)} {f.unit}".strip(), "reported"]
-        for r in reports
-        for f in r.figures
+        [r.title, u.name, u.rule, u.reason, "**not measured**"] for r in reports for u in r.unjudged
+    ]
+    summary_rows += [
+        [r.title, f.name, f.rule, f.shown, "reported"] for r in reports for f in r.figures
     ]
     summary_rows += [
         [r.title, "(section failed)", "", r.error, "**not measured**"] for r in reports if r.error
@@ -181,9 +230,12 @@ def render(
         out += report.body
         for target in report.targets:
             out += [target.line(), ""]
+        for unjudged in report.unjudged:
+            out += [unjudged.line(), ""]
         for figure in report.figures:
             out += [figure.line(), ""]
         out += [f"_Section wall time: {report.seconds:.0f} s._"]
+    out += ["", *profiles_pointer()]
     if AB_RESULTS.exists():  # measured apart (bench.ab_commands), kept beside the run's
         out += ["", AB_RESULTS.read_text().strip()]
     out += ["", "## Sizes and durations", ""]
@@ -192,3 +244,33 @@ def render(
     out += table(("", ""), [(k, v) for k, v in footer])
     out += [""]
     return "\n".join(out)
+
+
+def profiles_pointer() -> list[str]:
+    """Where the per-command CPU breakdown, before and after each change, is kept."""
+    out = [
+        "## Where a command's CPU goes (before and after)",
+        "",
+        "The per-command CPU breakdown that issue 10 asks for, before and after each change"
+        " to the command path, is in [profiles.md](profiles.md), written from"
+        " `make profile` (`python -m bench.profile_commands`: the inventory service of"
+        " section 1 under ReceiveStock and ReserveStock load, sampled on process CPU time;"
+        " shares of busy samples per component: token check, store-directory lookup,"
+        " event-store load and append, projection, command log, begin and commit, spans,"
+        " relay). The rates above are from this run; the shares there are from the runs"
+        " each heading names.",
+    ]
+    if PROFILES.exists():
+        outline = [
+            f"{'  ' if line.startswith('## ') else ''}- {line.lstrip('#').strip()}"
+            for line in PROFILES.read_text().splitlines()
+            if line.startswith(("# ", "## "))
+        ]
+        if outline:
+            out += [
+                "",
+                "What it holds:",
+                "",
+            ]
+            out += outline
+    return out

@@ -69,6 +69,8 @@ async def _run(args: argparse.Namespace) -> int:
             reports.append(report)
             for target in report.targets:
                 print(f"bench:   {target.line()}", file=sys.stderr, flush=True)
+            for unjudged in report.unjudged:
+                print(f"bench:   {unjudged.line()}", file=sys.stderr, flush=True)
             for figure in report.figures:
                 print(f"bench:   {figure.line()}", file=sys.stderr, flush=True)
             print(f"bench:   done in {report.seconds:.0f} s", file=sys.stderr, flush=True)

@@ -12,7 +12,6 @@ already published) whenever v+1 is: position order is every stream's version ord
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -20,146 +19,43 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    Uuid,
-    and_,
-    bindparam,
-    select,
-    text,
-    update,
-)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import Migration, UtcDateTime, driver_execute, upsert
+from kernel import eventstore_sql as sql
+from kernel.db import driver_execute, upsert
 from kernel.errors import ConcurrencyConflict
 
-metadata = MetaData()
-
-_Position = BigInteger().with_variant(Integer(), "sqlite")
-
-events = Table(
-    "events",
+# The tables moved to kernel.event_tables; importers of this module still find them here.
+from kernel.event_tables import (
+    KERNEL_MIGRATIONS,
+    checkpoints,
+    command_log,
+    events,
+    inbox,
     metadata,
-    Column("position", _Position, primary_key=True, autoincrement=True),
-    Column("tx_id", BigInteger, nullable=False),
-    Column("stream_id", String(200), nullable=False),
-    Column("stream_version", Integer, nullable=False),
-    Column("event_id", Uuid, nullable=False, unique=True),
-    Column("event_type", String(200), nullable=False),
-    Column("store_id", String(32), nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("metadata", JSON, nullable=False),
-    Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
-    Index("ix_events_stream", "stream_id", "stream_version", unique=True),
+    outbox,
+    snapshots,
+    streams,
+    timers,
 )
 
-# Positions of committed events the relay has not published yet (deleted once it has).
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("position", _Position, primary_key=True, autoincrement=False),
-)
-
-streams = Table(
-    "streams",
-    metadata,
-    Column("stream_id", String(200), primary_key=True),
-    Column("version", Integer, nullable=False),
-)
-
-snapshots = Table(
-    "snapshots",
-    metadata,
-    Column("stream_id", String(200), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("state", JSON, nullable=False),
-)
-
-command_log = Table(
-    "command_log",
-    metadata,
-    Column("request_id", String(200), primary_key=True),
-    Column("command_type", String(200), nullable=False),
-    Column("fingerprint", String(64), nullable=False),
-    Column("result", JSON, nullable=False),
-    Column("recorded_at", UtcDateTime(timezone=True), nullable=False),
-)
-
-inbox = Table(
-    "inbox",
-    metadata,
-    Column("subscription", String(200), primary_key=True),
-    Column("event_id", String(64), primary_key=True),
-    Column("processed_at", UtcDateTime(timezone=True), nullable=False),
-)
-
-checkpoints = Table(
+__all__ = [
+    "ANY_VERSION",
+    "KERNEL_MIGRATIONS",
+    "EventStore",
+    "NewEvent",
+    "RecordedEvent",
+    "StreamAppend",
     "checkpoints",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("tx_id", BigInteger, nullable=False),
-    Column("position", BigInteger, nullable=False),
-    Column("updated_at", UtcDateTime(timezone=True), nullable=True),
-)
-
-timers = Table(
+    "command_log",
+    "events",
+    "inbox",
+    "metadata",
+    "outbox",
+    "snapshots",
+    "streams",
     "timers",
-    metadata,
-    Column("timer_id", String(200), primary_key=True),
-    Column("kind", String(100), nullable=False),
-    Column("due_at", UtcDateTime(timezone=True), nullable=False, index=True),
-    Column("payload", JSON, nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text, nullable=True),
-)
-
-
-def _create_kernel_tables(conn: Connection) -> None:
-    metadata.create_all(conn)
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            text(
-                "ALTER TABLE events ALTER COLUMN tx_id "
-                "SET DEFAULT (pg_current_xact_id()::text::bigint)"
-            )
-        )
-
-
-def _add_outbox(conn: Connection) -> None:
-    """Queue what the relay's (tx_id, position) checkpoint had not reached yet.
-
-    That checkpoint only ever passed events of transactions that had ended, so everything
-    at or before it in (tx_id, position) order is on JetStream already. Events appended by
-    a replica still running the old code after this step get no outbox row: stop the old
-    replicas before starting the new ones.
-    """
-    outbox.create(conn, checkfirst=True)
-    conn.execute(
-        text(
-            "INSERT INTO outbox (position) SELECT e.position FROM events e "
-            "WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.name = 'relay' "
-            "AND (e.tx_id < c.tx_id OR (e.tx_id = c.tx_id AND e.position <= c.position))) "
-            "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.position = e.position)"
-        )
-    )
-    conn.execute(text("DROP INDEX IF EXISTS ix_events_global"))
-
-
-KERNEL_MIGRATIONS = (
-    Migration(1, "event store, command log, inbox, checkpoints, timers", _create_kernel_tables),
-    Migration(2, "outbox of unpublished events", _add_outbox),
-)
+]
 
 ANY_VERSION = -1
 
@@ -235,9 +131,9 @@ class EventStore:
             }
             for i, e in enumerate(new_events)
         ]
-        result = await conn.execute(_INSERT_EVENTS, rows)
+        result = await conn.execute(sql.INSERT_EVENTS, rows)
         keys = result.all()
-        await conn.execute(_QUEUE, [{"position": k.position} for k in keys])
+        await conn.execute(sql.QUEUE, [{"position": k.position} for k in keys])
         return [
             RecordedEvent(
                 position=k.position,
@@ -286,7 +182,7 @@ class EventStore:
                 }
             )
         cursor = await driver_execute(
-            conn, _one_statement_append(count, expected_version == 0), params
+            conn, sql.one_statement_append(count, expected_version == 0), params
         )
         keys = sorted(await cursor.fetchall())  # positions follow the versions
         if len(keys) != count:
@@ -356,7 +252,7 @@ class EventStore:
             "recorded_at": recorded_at,
             **columns,
         }
-        cursor = await driver_execute(conn, _APPEND_MANY, params)
+        cursor = await driver_execute(conn, sql.APPEND_MANY, params)
         keys = await cursor.fetchall()  # (ordinality, position, tx_id), in ordinality order
         if len(keys) != len(columns["stream"]):
             claimed = {row[0] for row in keys}
@@ -391,7 +287,9 @@ class EventStore:
     ) -> int:
         """Move the stream's version row; the row lock orders writers of one stream."""
         if expected_version == 0:
-            created = await conn.execute(_CREATE_STREAM, {"stream_id": stream_id, "version": count})
+            created = await conn.execute(
+                sql.CREATE_STREAM, {"stream_id": stream_id, "version": count}
+            )
             if created.first() is None:
                 raise ConcurrencyConflict(stream_id, expected_version)
             return count
@@ -401,7 +299,7 @@ class EventStore:
                 return await self._claim_versions(conn, stream_id, 0, count)
             expected_version = current
         result = await conn.execute(
-            _MOVE_VERSION,
+            sql.MOVE_VERSION,
             {
                 "b_stream": stream_id,
                 "b_expected": expected_version,
@@ -413,35 +311,48 @@ class EventStore:
         return expected_version + count
 
     async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
-        version = await conn.scalar(_STREAM_VERSION, {"stream_id": stream_id})
+        version = await conn.scalar(sql.STREAM_VERSION, {"stream_id": stream_id})
         return int(version or 0)
 
     async def stream_versions(
         self, conn: AsyncConnection, stream_ids: Collection[str]
     ) -> dict[str, int]:
         """The current version of each stream that has one (a stream never written has none)."""
-        result = await conn.execute(_STREAM_VERSIONS, {"stream_ids": list(stream_ids)})
+        result = await conn.execute(sql.STREAM_VERSIONS, {"stream_ids": list(stream_ids)})
         return {row.stream_id: row.version for row in result}
 
     async def read_stream(
         self, conn: AsyncConnection, stream_id: str, after_version: int = 0
     ) -> list[RecordedEvent]:
-        result = await conn.execute(_READ_STREAM, {"stream_id": stream_id, "after": after_version})
+        result = await conn.execute(
+            sql.READ_STREAM, {"stream_id": stream_id, "after": after_version}
+        )
         return [_row_to_event(row) for row in result]
 
     async def read_unpublished(
         self, conn: AsyncConnection, limit: int = 500
     ) -> list[RecordedEvent]:
-        """Committed events not yet published, in position order (see the module docstring)."""
-        return [_row_to_event(row) for row in await conn.execute(_UNPUBLISHED, {"limit": limit})]
+        """Committed events not yet published, in position order (see the module docstring).
+
+        On PostgreSQL straight to psycopg, as are `mark_published`'s and the append's: the
+        relay runs these once per batch, and a batch follows every commit under load.
+        """
+        if conn.dialect.name == "postgresql":
+            cursor = await driver_execute(conn, sql.UNPUBLISHED_PG, {"limit": limit})
+            return [RecordedEvent(*row) for row in await cursor.fetchall()]
+        return [_row_to_event(row) for row in await conn.execute(sql.UNPUBLISHED, {"limit": limit})]
 
     async def mark_published(self, conn: AsyncConnection, positions: Sequence[int]) -> None:
         """Take published events out of the outbox (in the transaction that read them)."""
-        if positions:
-            await conn.execute(_PUBLISHED, {"positions": list(positions)})
+        if not positions:
+            return
+        if conn.dialect.name == "postgresql":
+            await driver_execute(conn, sql.PUBLISHED_PG, {"positions": list(positions)})
+        else:
+            await conn.execute(sql.PUBLISHED, {"positions": list(positions)})
 
     async def load_snapshot(self, conn: AsyncConnection, stream_id: str) -> tuple[int, Any] | None:
-        row = (await conn.execute(_LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
+        row = (await conn.execute(sql.LOAD_SNAPSHOT, {"stream_id": stream_id})).first()
         return None if row is None else (row.version, row.state)
 
     async def save_snapshot(
@@ -456,83 +367,6 @@ class EventStore:
         )
 
 
-# Statements built once: building and cache-keying a statement per call costs more CPU
-# than the round trip it makes.
-_CREATE_STREAM = text(
-    "INSERT INTO streams (stream_id, version) VALUES (:stream_id, :version) "
-    "ON CONFLICT (stream_id) DO NOTHING RETURNING version"
-)
-_MOVE_VERSION = (
-    update(streams)
-    .where(
-        and_(
-            streams.c.stream_id == bindparam("b_stream"),
-            streams.c.version == bindparam("b_expected"),
-        )
-    )
-    .values(version=bindparam("b_new"))
-)
-_STREAM_VERSIONS = select(streams.c.stream_id, streams.c.version).where(
-    streams.c.stream_id.in_(bindparam("stream_ids", expanding=True))
-)
-_STREAM_VERSION = select(streams.c.version).where(streams.c.stream_id == bindparam("stream_id"))
-_READ_STREAM = (
-    select(events)
-    .where(
-        and_(
-            events.c.stream_id == bindparam("stream_id"),
-            events.c.stream_version > bindparam("after"),
-        )
-    )
-    .order_by(events.c.stream_version)
-)
-_LOAD_SNAPSHOT = select(snapshots.c.version, snapshots.c.state).where(
-    snapshots.c.stream_id == bindparam("stream_id")
-)
-_INSERT_EVENTS = events.insert().returning(events.c.position, events.c.tx_id)
-_QUEUE = outbox.insert()
-_UNPUBLISHED = (
-    select(events)
-    .join(outbox, outbox.c.position == events.c.position)
-    .order_by(outbox.c.position)
-    .limit(bindparam("limit"))
-)
-_PUBLISHED = outbox.delete().where(outbox.c.position.in_(bindparam("positions", expanding=True)))
-
-
-@functools.cache
-def _one_statement_append(count: int, new_stream: bool) -> str:
-    """The version claim, the inserts of `count` events and their outbox rows as one
-    statement (psycopg style).
-
-    The claim is a CTE; when it claims nothing (a stale version, or a stream someone else
-    created first) the insert selects no rows, which the caller reads as a conflict.
-    """
-    claim = (
-        "INSERT INTO streams (stream_id, version) VALUES (%(stream_id)s, %(new)s) "
-        "ON CONFLICT (stream_id) DO NOTHING RETURNING version"
-        if new_stream
-        else "UPDATE streams SET version = %(new)s "
-        "WHERE stream_id = %(stream_id)s AND version = %(expected)s RETURNING version"
-    )
-    rows = ", ".join(
-        f"(%(v{i})s::int, %(id{i})s::uuid, %(type{i})s::text, %(store{i})s::text, "
-        f"%(payload{i})s::bytea, %(meta{i})s::json)"
-        for i in range(count)
-    )
-    return (
-        f"WITH claimed AS ({claim}), appended AS ("
-        "INSERT INTO events (stream_id, stream_version, event_id, event_type, store_id, "
-        "payload, metadata, recorded_at) "
-        "SELECT %(stream_id)s, e.version, e.event_id, e.event_type, e.store_id, e.payload, "
-        "e.metadata, %(recorded_at)s "
-        f"FROM claimed, (VALUES {rows}) AS e(version, event_id, event_type, store_id, payload, "
-        "metadata) ORDER BY e.version RETURNING position, tx_id), "
-        "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
-        "SELECT position, tx_id FROM appended"
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class StreamAppend:
     """One stream's part of an append_many: its new events at the version it was read at."""
@@ -545,31 +379,3 @@ class StreamAppend:
 def _owner_of_each_event(appends: Sequence[StreamAppend]) -> list[StreamAppend]:
     """Index k: the append the k-th event of the batch belongs to."""
     return [a for a in appends for _ in a.events]
-
-
-# Every stream of the batch is moved (expected > 0) or created (expected = 0) in CTEs; the
-# events are inserted only for streams claimed, in the order given (WITH ORDINALITY), so
-# positions follow each stream's versions. Fewer rows back than events sent: a conflict.
-_APPEND_MANY = (
-    "WITH input AS (SELECT * FROM unnest(%(streams)s::text[], %(expected)s::int[], "
-    "%(new)s::int[]) AS i(stream_id, expected, new)), "
-    "moved AS (UPDATE streams s SET version = i.new FROM input i "
-    "WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected "
-    "RETURNING s.stream_id), "
-    "created AS (INSERT INTO streams (stream_id, version) "
-    "SELECT stream_id, new FROM input WHERE expected = 0 "
-    "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id), "
-    "claimed AS (SELECT stream_id FROM moved UNION ALL SELECT stream_id FROM created), "
-    "rows AS (SELECT * FROM unnest(%(stream)s::text[], %(version)s::int[], %(id)s::uuid[], "
-    "%(type)s::text[], %(store)s::text[], %(payload)s::bytea[], %(meta)s::json[]) "
-    "WITH ORDINALITY AS e(stream_id, version, event_id, event_type, store_id, payload, "
-    "metadata, n)), "
-    "appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type, "
-    "store_id, payload, metadata, recorded_at) "
-    "SELECT e.stream_id, e.version, e.event_id, e.event_type, e.store_id, e.payload, "
-    "e.metadata, %(recorded_at)s FROM rows e JOIN claimed c ON c.stream_id = e.stream_id "
-    "ORDER BY e.n RETURNING position, tx_id, event_id), "
-    "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
-    "SELECT r.n - 1, a.position, a.tx_id FROM appended a JOIN rows r ON r.event_id = a.event_id "
-    "ORDER BY r.n"
-)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any, TypeVar
@@ -150,6 +150,20 @@ def enum_choice(
     accepted = ", ".join(name_of(n) for n in choices if n != 0)
     v.add(field_name, f"must be one of {accepted}")
     return None
+
+
+def enum_choices(
+    v: Violations,
+    field_name: str,
+    raws: Iterable[int],
+    choices: Mapping[int, T],
+    name_of: Callable[[int], str],
+) -> list[T]:
+    """A repeated proto enum field as enum_choice takes each item (`field[i]` named)."""
+    found = [
+        enum_choice(v, f"{field_name}[{i}]", raw, choices, name_of) for i, raw in enumerate(raws)
+    ]
+    return [item for item in found if item is not None]
 
 
 # The longest duration a request may name: longer than any business rule (which the domain

@@ -2,9 +2,10 @@
 
 A section is `async def run(ctx: BenchContext, report: SectionReport) -> None`: it creates
 what it needs (a fresh database, a NATS namespace, a service), measures each figure beside
-its raw baseline, appends Markdown to `report.body` and its targets to `report.targets`,
-and cleans up after itself. To add one (say for the workforce service), write
-`bench/sections/workforce_commands.py` and add a `Section` line below.
+its raw baseline, appends Markdown to `report.body`, its judged targets to `report.targets`
+(`report.unjudged` for those the run could not measure, `report.figures` for figures asked
+for without a threshold), and cleans up after itself. To add one (say for the workforce
+service), write `bench/sections/workforce_commands.py` and add a `Section` line below.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from bench.config import Sizes
 from bench.context import BenchContext, RunningService, libpq
 from bench.load import LoadResult, closed_loop
 from bench.network import NetworkStore, network
-from bench.report import LOAD_HEADER, Figure, SectionReport, load_row
+from bench.report import LOAD_HEADER, SectionReport, Target, Unjudged, load_row, num
 from kernel.codec import to_json
 from kernel.store_directory import store_directory
 from services.demo_network import DemoStore
@@ -42,6 +42,8 @@ from services.workforce.read_model import tables as read_model
 
 TITLE = "6. Workforce: MatchSupport"
 CALL_TIMEOUT = 30.0
+P99_TARGET_MS = 20.0  # issue 10: MatchSupport over 20,000 technicians, p99, 1 client
+GRPC_LABEL = "**MatchSupport over gRPC**"
 SEED = 20_261_106
 CHINA = ZoneInfo("Asia/Shanghai")
 HORIZON_DAYS = 14  # windows, leave, bookings and needs fall within the next two weeks
@@ -562,7 +564,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                     ("raw psycopg, the candidate SQL", raw_call),
                     ("queries.match_candidates (SQLAlchemy, one transaction)", query_call),
                     ("WorkforceQueries.match (store, candidates, ranking)", bare_call),
-                    ("**MatchSupport over gRPC**", grpc_call),
+                    (GRPC_LABEL, grpc_call),
                 ):
                     results.append(
                         await closed_loop(
@@ -615,8 +617,10 @@ def _report(
     covered = statistics.fmean(c[1] for c in counts) if counts else 0.0
     free = statistics.fmean(c[2] for c in counts) if counts else 0.0
     report.add(
-        "**Target:** none in the issue, which asks for the figure only (match query p99 with"
-        " 20,000 technicians in 2,000 stores): measured and reported, not judged.",
+        "**Target (issue 10):** MatchSupport over 20,000 technicians, p99"
+        f" ≤ {num(P99_TARGET_MS)} ms, judged on MatchSupport over gRPC at 1 client (this run:"
+        f" {s.technicians:,} technicians in {sizes.match_stores:,} stores). The raw SQL rows"
+        " show what the candidate query alone costs.",
         "",
         f"**Sizes:** {s.technicians:,} technicians in {sizes.match_stores:,} stores (about"
         " one per bay, 4-24 a store) around 39 Chinese cities;"
@@ -670,13 +674,16 @@ def _report(
         "",
     )
     report.table(LOAD_HEADER, rows)
-    grpc_one = single.get("**MatchSupport over gRPC**")
+    name = (
+        f"MatchSupport p99, {s.technicians:,} technicians in {sizes.match_stores:,}"
+        " stores, 1 client"
+    )
+    grpc_one = single.get(GRPC_LABEL)
     if grpc_one is not None:
-        report.figures.append(
-            Figure(
-                f"MatchSupport p99, {s.technicians:,} technicians in {sizes.match_stores:,}"
-                " stores, 1 client",
-                grpc_one.p99_ms,
-                "ms",
-            )
+        report.targets.append(
+            Target(name, grpc_one.p99_ms, P99_TARGET_MS, "ms", higher_is_better=False)
+        )
+    else:
+        report.unjudged.append(
+            Unjudged(name, f"≤ {num(P99_TARGET_MS)} ms", "no 1-client step in this run")
         )

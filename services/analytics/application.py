@@ -32,11 +32,16 @@ from services.analytics.queries_kpis import KpiQueries
 from services.analytics.queries_pilot import PilotQueries
 from services.analytics.queries_reports import ReportQueries
 from services.analytics.queries_warnings import WarningQueries
-from services.analytics.scheduled import ArmTimers, Scheduled
+from services.analytics.scheduled import ArmTimers, PressureForecasts, Scheduled
 
 
 class Analytics:
-    def __init__(self, app: Application, peer_groups: PeerGroups | None = None) -> None:
+    def __init__(
+        self,
+        app: Application,
+        peer_groups: PeerGroups | None = None,
+        forecasts: PressureForecasts | None = None,
+    ) -> None:
         self.app = app
         self.peer_groups = peer_groups
         self.queries = AnalyticsQueries(app)
@@ -48,7 +53,7 @@ class Analytics:
         self.reports = ReportQueries(app, self.kpis)
         self.pilot = PilotQueries(app, self.comparison)
         self.projections = Projections(app.clock)
-        self.scheduled = Scheduled(app, self.contribution, self.kpis, self.reports)
+        self.scheduled = Scheduled(app, self.contribution, self.kpis, self.reports, forecasts)
         self.arming = ArmTimers(self.scheduled)
 
     async def record_report(self, command: RecordOperatingReport, request_id: str) -> str:
@@ -59,6 +64,7 @@ class Analytics:
                 report_stream(command.store_id, command.period),
                 replace(command, store_known=known),
             )
+            await self.scheduled.assess_late(uow, command.store_id, command.period)
             return command.report_id
 
         return str(await self._handle(command, handler, request_id, str))

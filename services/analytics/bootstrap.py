@@ -24,11 +24,13 @@ PORT = 50055
 def analytics(
     app: Application, settings: Settings, *, capacity: grpc.aio.Channel | None = None
 ) -> Analytics:
-    """Analytics asking capacity at settings.capacity_address, with the service token."""
+    """Analytics asking capacity at settings.capacity_address, with the service token, for
+    peer groups and the daily pressure forecasts."""
     channel = capacity or grpc.aio.insecure_channel(settings.capacity_address)
     credentials = service_credentials(settings.service_token)
 
-    return Analytics(app, CapacityPeerGroups(channel, credentials))
+    capacity_client = CapacityPeerGroups(channel, credentials)
+    return Analytics(app, capacity_client, capacity_client)
 
 
 DEFINITION = ServiceDefinition(

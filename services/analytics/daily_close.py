@@ -13,11 +13,17 @@ from kernel.application import UnitOfWork
 from services.analytics import network_model as model
 from services.analytics.aggregates import ALARM_LINES, ALARM_LINES_STREAM, WARNINGS
 from services.analytics.domain import indicators
-from services.analytics.domain.assessment import StoreDay, assess, is_month_end, month_of
+from services.analytics.domain.assessment import (
+    StoreDay,
+    assess,
+    is_month_end,
+    last_open_days,
+    month_of,
+)
 from services.analytics.domain.kpis import indicator_values
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warning_board import AssessWarnings
-from services.analytics.domain.warnings import DECLINE_PERIODS, VEHICLES_IN_STREAK_DAYS
+from services.analytics.domain.warnings import DECLINE_PERIODS, EVERY_DAY, VEHICLES_IN_STREAK_DAYS
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
 from services.analytics.read_model import targets
 
@@ -27,7 +33,8 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
     month = month_of(day)
     values_of_day = await _values(conn, kpis, store_id, Period.day(day), day)
     values_of_month = await _values(conn, kpis, store_id, month, day)
-    recent = [day - timedelta(days=n) for n in range(VEHICLES_IN_STREAK_DAYS - 1, -1, -1)]
+    open_weekdays = await _open_weekdays(conn, store_id)
+    recent = last_open_days(day, open_weekdays, VEHICLES_IN_STREAK_DAYS)
     lines = (await uow.load(ALARM_LINES, ALARM_LINES_STREAM)).state.lines()
     series: dict[str, list[tuple[Period, Fraction]]] = {}
     if is_month_end(day):
@@ -49,15 +56,28 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
             },
             alarm_lines=lines,
             monthly_series=series,
+            open_weekdays=open_weekdays,
         )
     )
     await uow.execute(
         WARNINGS,
         WARNINGS.stream_id(store_id),
         AssessWarnings(
-            store_id=store_id, rules=assessed.rules, found=assessed.risks, at=uow.clock.now()
+            store_id=store_id,
+            rules=assessed.rules,
+            found=assessed.risks,
+            at=uow.clock.now(),
+            day=day,
         ),
     )
+
+
+async def _open_weekdays(conn: AsyncConnection, store_id: str) -> frozenset[int]:
+    """The weekdays the store's profile (capacity's) opens; every day when unknown or never."""
+    s = model.stores.c
+    hours = await conn.scalar(select(s.open_hours).where(s.store_id == store_id))
+    found = frozenset(n for n, h in enumerate(hours or ()) if h and h > 0)
+    return found or EVERY_DAY
 
 
 async def _values(

@@ -233,34 +233,35 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetHorizontalComparison(
         self, request: pb.GetHorizontalComparisonRequest, context: Any
     ) -> pb.HorizontalComparison:
-        store_id, code, period, as_of = messages.comparison_request(request, self._today())
-        view = await self.analytics.comparison.horizontal(store_id, code, period, as_of)
+        store_id, code, period, as_of, facets = messages.comparison_request(request, self._today())
+        view = await self.analytics.comparison.horizontal(store_id, code, period, as_of, facets)
         return replies.horizontal_message(code, period, view)
 
     @access.store_in("store_id", "compare")
     async def GetVerticalComparison(
         self, request: pb.GetVerticalComparisonRequest, context: Any
     ) -> pb.VerticalComparison:
-        store_id, code, through, months = messages.vertical_request(request)
-        found = await self.analytics.comparison.vertical(store_id, code, through, months)
+        store_id, code, through, months, as_of = messages.vertical_request(request, self._today())
+        found = await self.analytics.comparison.vertical(store_id, code, through, months, as_of)
         return replies.vertical_message(store_id, code, found)
 
     @access.store_in("store_id", "compare")
     async def GetBenchmarkComparison(
         self, request: pb.GetBenchmarkComparisonRequest, context: Any
     ) -> pb.BenchmarkComparison:
-        today = self._today()
-        store_id, code, period, _ = messages.comparison_request(request, today, as_of_field=False)
+        store_id, code, period, as_of, facets = messages.comparison_request(request, self._today())
         given = decimal_fraction(request.benchmark) if request.HasField("benchmark") else None
-        view = await self.analytics.comparison.benchmark(store_id, code, period, given, today)
+        view = await self.analytics.comparison.benchmark(
+            store_id, code, period, given, as_of, facets
+        )
         return replies.benchmark_message(store_id, code, period, view)
 
     @access.store_in("store_id", "compare")
     async def GetStructureComparison(
         self, request: pb.GetStructureComparisonRequest, context: Any
     ) -> pb.StructureComparison:
-        store_id, period = messages.structure_request(request)
-        found = await self.analytics.comparison.structure(store_id, period, self._today())
+        store_id, period, as_of = messages.structure_request(request, self._today())
+        found = await self.analytics.comparison.structure(store_id, period, as_of)
         return replies.structure_message(store_id, period, found)
 
     @access.store_in("store_id", "diagnose")

@@ -37,6 +37,7 @@ from services.analytics.domain.targets import (
 )
 from services.analytics.domain.warnings import Light
 from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN
+from services.analytics.queries_comparison import PeerFacet
 from services.analytics.queries_kpis import Level, Scope
 
 MIN_YEAR, MAX_YEAR = 2, 9998
@@ -338,33 +339,44 @@ def dashboard_request(r: pb.GetDashboardRequest, today: date) -> tuple[Scope, da
 DEFAULT_RISKS, MAX_RISKS = 20, 200
 
 
-def comparison_request(
-    r: Any, today: date, *, as_of_field: bool = True
-) -> tuple[str, str, Period, date]:
-    """store_id, indicator, period (a day, week or month) and as_of of a comparison."""
+_FACETS = {
+    pb.PEER_FACET_SIZE: PeerFacet.SIZE,
+    pb.PEER_FACET_LOCATION_TIER: PeerFacet.LOCATION_TIER,
+    pb.PEER_FACET_AGE: PeerFacet.AGE,
+    pb.PEER_FACET_CUSTOMER_SEGMENT: PeerFacet.CUSTOMER_SEGMENT,
+}
+
+
+def comparison_request(r: Any, today: date) -> tuple[str, str, Period, date, list[PeerFacet]]:
+    """store_id, indicator, period (a day, week or month), as_of and the peer group's facets
+    (empty: all four) of a comparison."""
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     _indicator(v, "indicator", r.indicator)
     asked = period(v, "period", r.period, KPI_KINDS)
-    on = as_of(v, r.as_of, today) if as_of_field else today
+    on = as_of(v, r.as_of, today)
+    facets = validation.enum_choices(v, "facets", r.facets, _FACETS, pb.PeerFacet.Name)
     v.raise_if_any()
     assert asked is not None
-    return r.store_id, r.indicator, asked, on
+    return r.store_id, r.indicator, asked, on, facets
 
 
 MAX_MONTHS, DEFAULT_MONTHS = 36, 12
 
 
-def vertical_request(r: pb.GetVerticalComparisonRequest) -> tuple[str, str, Period, int]:
+def vertical_request(
+    r: pb.GetVerticalComparisonRequest, today: date
+) -> tuple[str, str, Period, int, date]:
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     _indicator(v, "indicator", r.indicator)
     through = period(v, "through_month", r.through_month, frozenset({PeriodKind.MONTH}))
     if not 0 <= r.months <= MAX_MONTHS:
         v.add("months", f"must be from 0 (the default, {DEFAULT_MONTHS}) to {MAX_MONTHS}")
+    on = as_of(v, r.as_of, today)
     v.raise_if_any()
     assert through is not None
-    return r.store_id, r.indicator, through, r.months or DEFAULT_MONTHS
+    return r.store_id, r.indicator, through, r.months or DEFAULT_MONTHS, on
 
 
 def diagnosis_request(r: pb.GetDiagnosisRequest) -> tuple[str, Period]:
@@ -394,10 +406,11 @@ def weekly_request(r: pb.GetWeeklyCollaborationReportRequest, today: date) -> tu
     return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN
 
 
-def structure_request(r: pb.GetStructureComparisonRequest) -> tuple[str, Period]:
+def structure_request(r: pb.GetStructureComparisonRequest, today: date) -> tuple[str, Period, date]:
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     found = period(v, "period", r.period, KPI_KINDS)
+    on = as_of(v, r.as_of, today)
     v.raise_if_any()
     assert found is not None
-    return r.store_id, found
+    return r.store_id, found, on

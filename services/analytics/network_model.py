@@ -18,6 +18,7 @@ writes them, exactly once per event through the subscriptions' inboxes):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -35,9 +36,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Select,
     String,
     Table,
     and_,
+    bindparam,
     func,
     select,
     text,
@@ -345,16 +348,28 @@ async def keep_profile(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(statement)
 
 
-async def stale_values(
+async def stale_total(
     conn: AsyncConnection, store_ids: Sequence[str] | None, start: date, end: date
-) -> dict[str, int]:
-    """Each store's stale stock value on its last valued day in [start, end)."""
-    t = stale_stock.c
-    last = select(t.store_id, func.max(t.day).label("day")).where(t.day >= start, t.day < end)
+) -> int | None:
+    """The stores' stale stock value, each on its last valued day in [start, end), summed
+    (None: no store was valued then)."""
+    params: dict[str, Any] = {"start": start, "end": end}
     if store_ids is not None:
-        last = last.where(t.store_id.in_(list(store_ids)))
-    latest = last.group_by(t.store_id).subquery()
-    query = select(t.store_id, t.value_fen).join(
-        latest, and_(t.store_id == latest.c.store_id, t.day == latest.c.day)
+        params["ids"] = list(store_ids)
+    found = (await conn.execute(_stale_total(store_ids is not None), params)).scalar()
+    return None if found is None else int(found)
+
+
+@functools.lru_cache(maxsize=2)
+def _stale_total(stores: bool) -> Select[Any]:
+    """Built once (a statement costs more to build than to run), with bind parameters."""
+    t = stale_stock.c
+    last = select(t.store_id, func.max(t.day).label("day")).where(
+        t.day >= bindparam("start", type_=Date), t.day < bindparam("end", type_=Date)
     )
-    return {store_id: int(value) for store_id, value in await conn.execute(query)}
+    if stores:
+        last = last.where(t.store_id.in_(bindparam("ids", expanding=True)))
+    latest = last.group_by(t.store_id).subquery()
+    return select(func.sum(t.value_fen)).join_from(
+        stale_stock, latest, and_(t.store_id == latest.c.store_id, t.day == latest.c.day)
+    )

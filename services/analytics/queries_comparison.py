@@ -4,6 +4,7 @@ month's operating report for a month."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import IntEnum
@@ -34,10 +35,21 @@ from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
 from services.analytics.queries_warnings import _target
 
 
+class PeerFacet(IntEnum):
+    """What a peer group matches on (capacity's GetPeerGroup facets; none: all four)."""
+
+    SIZE = 1
+    LOCATION_TIER = 2
+    AGE = 3
+    CUSTOMER_SEGMENT = 4
+
+
 class PeerGroups(Protocol):
     """Capacity's peer groups (GetPeerGroup): the open stores compared with a store."""
 
-    async def peers(self, store_id: str, as_of: str) -> list[str]: ...
+    async def peers(
+        self, store_id: str, as_of: str, facets: Sequence[PeerFacet] = ()
+    ) -> list[str]: ...
 
 
 class Source(IntEnum):
@@ -85,22 +97,32 @@ class ComparisonQueries:
         return found
 
     async def horizontal(
-        self, store_id: str, code: str, period: Period, as_of: date
+        self,
+        store_id: str,
+        code: str,
+        period: Period,
+        as_of: date,
+        facets: Sequence[PeerFacet] = (),
     ) -> HorizontalView:
-        peers = await self._peers(store_id, as_of)
+        peers = await self._peers(store_id, as_of, facets)
         values = await self.app.query(lambda conn: self.values(conn, peers, code, period, as_of))
         return HorizontalView(peers, horizontal(indicators.BY_CODE[code].direction, values))
 
-    async def vertical(self, store_id: str, code: str, through: Period, months: int) -> Vertical:
+    async def vertical(
+        self, store_id: str, code: str, through: Period, months: int, as_of: date
+    ) -> Vertical:
+        """The months up to `through`, as they stood on `as_of`: a month not begun by then
+        is left out, the month of `as_of` counts its days up to it."""
         series_months = [through]
         for _ in range(months - 1):
             before = series_months[0].start - timedelta(days=1)
             series_months.insert(0, Period.month(before.year, before.month))
+        series_months = [m for m in series_months if m.start <= as_of]
 
         async def fetch(conn: AsyncConnection) -> list[tuple[Period, Fraction]]:
             series = []
             for month in series_months:
-                found = await self.values(conn, [store_id], code, month, month.end)
+                found = await self.values(conn, [store_id], code, month, min(month.end, as_of))
                 if store_id in found:
                     series.append((month, found[store_id]))
             return series
@@ -111,14 +133,20 @@ class ComparisonQueries:
         return found
 
     async def benchmark(
-        self, store_id: str, code: str, period: Period, given: Fraction | None, today: date
+        self,
+        store_id: str,
+        code: str,
+        period: Period,
+        given: Fraction | None,
+        as_of: date,
+        facets: Sequence[PeerFacet] = (),
     ) -> BenchmarkView:
         direction = indicators.BY_CODE[code].direction
 
         async def fetch(conn: AsyncConnection) -> tuple[Fraction | None, Fraction | None, Fraction]:
-            own = await self.values(conn, [store_id], code, period, today)
+            own = await self.values(conn, [store_id], code, period, as_of)
             target = await _target(conn, store_id, code, period)
-            volume = await self._volume(conn, store_id, code, period, today)
+            volume = await self._volume(conn, store_id, code, period, as_of)
             return own.get(store_id), target, volume
 
         value, target, volume = await self.app.query(fetch)
@@ -129,18 +157,18 @@ class ComparisonQueries:
         elif target is not None:
             against, source = target, Source.TARGET
         else:
-            peers = await self.horizontal(store_id, code, period, today)
+            peers = await self.horizontal(store_id, code, period, as_of, facets)
             if peers.comparison is None:
                 raise NotFound("benchmark", f"{store_id}/{code}/{period.key}")
             against, source = peers.comparison.best.value, Source.PEER_BEST
         return BenchmarkView(benchmark(direction, value, against, volume), source, volume)
 
-    async def structure(self, store_id: str, period: Period, today: date) -> Structure:
-        window = Window.of(period, today)
+    async def structure(self, store_id: str, period: Period, as_of: date) -> Structure:
+        window = Window.of(period, as_of)
         return structure(await self.app.query(lambda conn: service_lines(conn, store_id, window)))
 
     async def _volume(
-        self, conn: AsyncConnection, store_id: str, code: str, period: Period, today: date
+        self, conn: AsyncConnection, store_id: str, code: str, period: Period, as_of: date
     ) -> Fraction:
         """What a gap applies to: employees for revenue per employee, vehicles for the
         average ticket; 1 otherwise."""
@@ -148,14 +176,14 @@ class ComparisonQueries:
             report = await _report_in_force(conn, store_id, period)
             return Fraction(report.headcount if report else 0)
         if code == "average_ticket":
-            facts = await self.kpis.facts(conn, [store_id], Window.of(period, today))
+            facts = await self.kpis.facts(conn, [store_id], Window.of(period, as_of))
             return Fraction(facts.vehicles_in)
         return Fraction(1)
 
-    async def _peers(self, store_id: str, as_of: date) -> list[str]:
+    async def _peers(self, store_id: str, as_of: date, facets: Sequence[PeerFacet]) -> list[str]:
         if self.peer_groups is None:
             return [store_id]
-        return await self.peer_groups.peers(store_id, as_of.isoformat())
+        return await self.peer_groups.peers(store_id, as_of.isoformat(), facets)
 
 
 async def service_lines(conn: AsyncConnection, store_id: str, window: Window) -> list[ServiceLine]:

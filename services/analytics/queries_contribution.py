@@ -24,6 +24,7 @@ from services.analytics.domain.contribution import (
     Standing,
     StoreScore,
     Support,
+    is_own_result,
     ranking,
     store_score,
     support_champions,
@@ -96,12 +97,14 @@ class ContributionQueries:
                 if found is not None
                 else ranking(acts, month)
             )
+            # The network's best: a store's score is the same whichever region lists it,
+            # and a region's rows keep their network positions and rewards.
+            best = max((x.points for x in standings), default=0)
             if region:
                 s = model.stores.c
                 query = select(s.store_id).where(s.region == region)
                 members = set((await conn.execute(query)).scalars())
                 standings = tuple(x for x in standings if x.store_id in members)
-            best = max((x.points for x in standings), default=0)
             per_store = await self.kpis.facts_by_store(
                 conn, [x.store_id for x in standings], Window.of(month, month.end)
             )
@@ -132,7 +135,10 @@ class ContributionQueries:
         attainments = [
             attainment(indicators.BY_CODE[code].direction, values[code], Fraction(exact))
             for code, exact in await conn.execute(query)
-            if code in values and code in indicators.BY_CODE and Fraction(exact)
+            if code in values
+            and code in indicators.BY_CODE
+            and is_own_result(code)
+            and Fraction(exact)
         ]
         return store_score(attainments, x.points, best, values.get("csi"))
 

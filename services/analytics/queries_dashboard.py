@@ -3,31 +3,28 @@ where it ends at the current pace against its targets, and the ranked risks."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, Integer, Numeric, Select, bindparam, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from services.analytics.domain import indicators
 from services.analytics.domain.assessment import month_of
 from services.analytics.domain.kpis import (
-    Facts,
-    combined,
-    indicator_values,
-    new_customers,
-    revenue_by_line,
-    scope_indicator_values,
+    revenue_lines,
+    scope_values,
     technician_productivity,
-    total,
 )
 from services.analytics.domain.operating_figures import RevenueByLine, Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import Light, Projection, light, projection
-from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, reports_in_force
+from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, combined_in_force
+from services.analytics.queries_scope import scope_totals
 from services.analytics.queries_warnings import WarningQueries
 from services.analytics.read_model import targets
 
@@ -70,33 +67,34 @@ class DashboardQueries:
 
         async def fetch(conn: AsyncConnection) -> Dashboard:
             store_ids = await self.kpis.stores_in(conn, scope)
-            per_store = await self.kpis.facts_by_store(conn, store_ids, window)
-            facts = total(list(per_store.values()))
+            # The scope's columns added up in the database, the stores with a report in
+            # force apart; the highest and lowest CSI found there too (not for a store).
+            totals = await scope_totals(
+                conn, store_ids, window, month, csi=scope.level != Level.STORE
+            )
+            facts, reporting = totals.facts, totals.reporting
             # The month's operating reports of the scope's stores, combined (one for a store).
-            reports = await reports_in_force(conn, store_ids, month)
-            report = combined(list(reports.values()))
-            reporting = total([per_store.get(s, Facts()) for s in reports])
+            report = await combined_in_force(conn, store_ids, month)
             days = len(window.days())
-            values = scope_indicator_values(per_store, reports, days)
+            values = scope_values(facts, reporting, report, days)
             month_targets = await _month_targets(conn, store_ids, month)
-            csi = _csi_by_store(per_store) if scope.level != Level.STORE else {}
             return Dashboard(
                 scope=scope,
                 as_of=as_of,
                 month=month,
                 projections=_projections(values, month_targets, month.elapsed(as_of)),
-                revenue=revenue_by_line(per_store, reports),
+                revenue=revenue_lines(report, facts, reporting),
                 vehicles_in=facts.vehicles_in,
                 returning_customers=report.returning_customers if report else None,
-                new_customers=new_customers(per_store, reports),
+                new_customers=totals.new_customers if report is not None else None,
                 technician_productivity=technician_productivity(
                     reporting.vehicles_in,
                     report.headcount_of(Role.TECHNICIAN) if report else 0,
                     days,
                 ),
                 csi=values.get("csi"),
-                csi_highest=max(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
-                csi_lowest=min(csi.items(), key=lambda kv: (kv[1], kv[0])) if csi else None,
+                csi_highest=totals.csi_highest,
+                csi_lowest=totals.csi_lowest,
                 risks=[],
             )
 
@@ -105,45 +103,51 @@ class DashboardQueries:
         return Dashboard(**{**found.__dict__, "risks": risks[:risk_limit]})
 
 
-def _csi_by_store(per_store: dict[str, Facts]) -> dict[str, Fraction]:
-    found = {}
-    for store_id, facts in per_store.items():
-        value = indicator_values(facts).get("csi")
-        if value is not None:
-            found[store_id] = value
-    return found
+_ADDITIVE = sorted(i.code for i in indicators.LIBRARY if i.additive)
 
 
 async def _month_targets(
     conn: AsyncConnection, store_ids: list[str] | None, month: Period
 ) -> dict[str, Fraction]:
-    """The month's targets of the additive indicators, summed over the scope's stores."""
-    t = targets.c
-    query = select(t.indicator, t.exact).where(
-        t.period_kind == int(month.kind), t.period_start == month.start
-    )
+    """The month's targets of the additive indicators, summed over the scope's stores:
+    exact values as stored ("12", "1/3"), whole numbers added by the database (as
+    numerics) on PostgreSQL, the few fractions in Python."""
+    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
     if store_ids is not None:
-        query = query.where(t.store_id.in_(store_ids))
-    found: dict[str, list[str]] = {}
-    for code, exact in await conn.execute(query):
-        found.setdefault(code, []).append(exact)
+        params["ids"] = store_ids
+    query = _targets_of(store_ids is not None, conn.dialect.name == "postgresql")
     added: dict[str, Fraction] = {}
-    for code, values in found.items():
-        indicator = indicators.find(code)
-        if indicator is not None and indicator.additive:
-            added[code] = _sum_exact(values)
+    for code, summed, fractions in await conn.execute(query, params):
+        total = added.get(code, Fraction(0))
+        if summed is not None:
+            total += Fraction(summed)
+        added[code] = total + sum((Fraction(f) for f in fractions or ()), Fraction(0))
     return added
 
 
-def _sum_exact(values: list[str]) -> Fraction:
-    """Exact values as stored ("12", "1/3"): whole numbers added as integers."""
-    whole, other = 0, Fraction(0)
-    for value in values:
-        try:
-            whole += int(value)
-        except ValueError:
-            other += Fraction(value)
-    return whole + other
+@functools.lru_cache(maxsize=4)
+def _targets_of(stores: bool, postgres: bool) -> Select[Any]:
+    """Built once (a statement costs more to build than to run), with bind parameters:
+    (indicator, sum of the whole values, the fractional ones), or elsewhere than on
+    PostgreSQL each value as a row."""
+    t = targets.c
+    whole = ~t.exact.contains("/")
+    if postgres:
+        columns = (
+            func.sum(cast(t.exact, Numeric)).filter(whole),
+            func.array_agg(t.exact).filter(~whole),
+        )
+        query = select(t.indicator, *columns).group_by(t.indicator)
+    else:
+        query = select(t.indicator, t.exact, literal(None))
+    query = query.where(
+        t.period_kind == bindparam("kind", type_=Integer),
+        t.period_start == bindparam("start", type_=Date),
+        t.indicator.in_(_ADDITIVE),
+    )
+    if stores:
+        query = query.where(t.store_id.in_(bindparam("ids", expanding=True)))
+    return query
 
 
 def _projections(

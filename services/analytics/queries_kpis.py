@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
-from decimal import Context, Decimal, Inexact, Rounded, localcontext
+from datetime import date
+from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, Text, cast, func, select
+from sqlalchemy import Date, Select, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
@@ -20,18 +20,28 @@ from kernel.codec import decimal_fraction, from_json
 from services.analytics import network_model as model
 from services.analytics.domain.kpis import (
     COUNTERS,
+    SECONDS_PER_MINUTE,
     Facts,
-    StoreShape,
     combined,
     indicator_values,
-    new_customers,
-    percentile,
-    scope_indicator_values,
-    total,
+    scope_values,
     weekday_counts,
 )
-from services.analytics.domain.operating_figures import OperatingFigures
+from services.analytics.domain.operating_figures import (
+    Costs,
+    OperatingFigures,
+    RevenueByLine,
+    Role,
+    Staffing,
+)
 from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.queries_scope import Window as Window
+from services.analytics.queries_scope import (
+    counted_by_store,
+    exact_sum_of,
+    profile_figures,
+    scope_totals,
+)
 from services.analytics.read_model import reports
 
 P90 = Fraction(9, 10)
@@ -62,21 +72,6 @@ class Kpis:
     facts: Facts
 
 
-@dataclass(frozen=True)
-class Window:
-    """The days of `period` up to `as_of` (inclusive): [start, end)."""
-
-    start: date
-    end: date
-
-    @classmethod
-    def of(cls, period: Period, as_of: date) -> Window:
-        return cls(period.start, max(period.start, min(period.end, as_of + timedelta(days=1))))
-
-    def days(self) -> list[date]:
-        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days)]
-
-
 class KpiQueries:
     def __init__(self, app: Application) -> None:
         self.app = app
@@ -95,30 +90,33 @@ class KpiQueries:
 
         async def fetch(conn: AsyncConnection) -> Kpis:
             store_ids = await self.stores_in(conn, scope)
-            per_store = await self.facts_by_store(conn, store_ids, window)
-            facts = total(list(per_store.values()))
-            reports: dict[str, OperatingFigures] = {}
-            if period.kind == PeriodKind.MONTH:
-                reports = await reports_in_force(conn, store_ids, period)
-            minutes = await _response_minutes(conn, store_ids, window)
+            month = period if period.kind == PeriodKind.MONTH else None
+            totals = await scope_totals(conn, store_ids, window, month)
+            # The month's operating reports of the scope's stores, combined; a store's own
+            # report as it is (its extra figures are its own, not added up over stores).
+            report = None
+            if month is not None and scope.level == Level.STORE:
+                report = await _report_in_force(conn, scope.id, month)
+            elif month is not None:
+                report = await combined_in_force(conn, store_ids, month)
+            p90 = await _response_minutes_p90(conn, store_ids, window)
             days = len(window.days())
-            report = combined(list(reports.values()))
             if scope.level == Level.STORE:
-                values = indicator_values(facts, report, days)
+                values = indicator_values(totals.facts, report, days)
             else:
-                values = scope_indicator_values(per_store, reports, days)
-            stale = await model.stale_values(conn, store_ids, window.start, window.end)
-            if stale:  # each store's last valued day of the period, summed over stores
-                values["stale_stock_value"] = Fraction(sum(stale.values()))
+                values = scope_values(totals.facts, totals.reporting, report, days)
+            stale = await model.stale_total(conn, store_ids, window.start, window.end)
+            if stale is not None:  # each store's last valued day of the period, summed
+                values["stale_stock_value"] = Fraction(stale)
             return Kpis(
                 scope=scope,
                 period=period,
                 as_of=as_of,
                 values=values,
-                response_minutes_p90=percentile(minutes, P90),
+                response_minutes_p90=p90,
                 returning_customers=report.returning_customers if report else None,
-                new_customers=new_customers(per_store, reports),
-                facts=facts,
+                new_customers=totals.new_customers if report is not None else None,
+                facts=totals.facts,
             )
 
         return await self.app.query(fetch)
@@ -127,9 +125,8 @@ class KpiQueries:
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
     ) -> Facts:
         """The counters summed over the stores and days, with the day-derived denominators
-        (capacity, bay hours, planned hours)."""
-        counted = await self.counters_by_store(conn, store_ids, window)
-        return summed(counted, await self.derived_by_store(conn, store_ids, window))
+        (capacity, bay hours, planned hours), added up in the database (`scope_totals`)."""
+        return (await scope_totals(conn, store_ids, window)).facts
 
     async def facts_by_store(
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
@@ -148,59 +145,15 @@ class KpiQueries:
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
     ) -> dict[str, dict[str, Any]]:
         """The stored counters of each store summed over the window's days (fractional
-        ones as Decimals, or floats on SQLite: `summed` adds them exactly). A window from
-        the first of a month reads the stores' month rows, less the days after it when
-        it ends before the month does and those days are fewer than its own."""
-        month_end = _next_month(window.start)
-        after = (month_end - window.end).days
-        if window.start.day != 1 or after < 0 or after > (window.end - window.start).days:
-            return await self._days(conn, store_ids, window)
-        m = model.store_months.c
-        query = select(m.store_id, *(m[name] for name in model.STORED_COUNTERS)).where(
-            m.month == window.start
-        )
-        if store_ids is not None:
-            query = query.where(m.store_id.in_(list(store_ids)))
-        names = model.STORED_COUNTERS
-        counted = {
-            row[0]: dict(zip(names, row[1:], strict=True)) for row in await conn.execute(query)
-        }
-        if after:
-            later = await self._days(conn, store_ids, Window(window.end, month_end))
-            for store_id, values in later.items():
-                mine = counted.get(store_id)
-                if mine is not None:
-                    for name, value in values.items():
-                        mine[name] = _minus(mine[name], value)
-        return counted
-
-    async def _days(
-        self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
-    ) -> dict[str, dict[str, Any]]:
-        d = model.store_days.c
-        exact = conn.dialect.name == "postgresql"
-        sums = [
-            _exact_sum_of(d[name], exact).label(name)
-            if name in _FRACTIONAL
-            else cast(func.coalesce(func.sum(d[name]), 0), BigInteger).label(name)
-            for name in model.STORED_COUNTERS
-        ]
-        query = (
-            select(d.store_id, *sums)
-            .where(d.day >= window.start, d.day < window.end)
-            .group_by(d.store_id)
-        )
-        if store_ids is not None:
-            query = query.where(d.store_id.in_(list(store_ids)))
-        names = model.STORED_COUNTERS
-        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in await conn.execute(query)}
+        ones as Decimals, or floats on SQLite)."""
+        return await counted_by_store(conn, store_ids, window)
 
     async def derived_by_store(
         self, conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
     ) -> dict[str, dict[str, Any]]:
         """Each store's capacity and bay hours over the window (from its profile and the
         days' overrides) and its planned hours. A profile's figures per weekday are worked
-        out once (`_shape`, `_bay_hours`): a call adds up weekdays, not days."""
+        out once (`profile_figures`): a call adds up weekdays, not days."""
         s, d, h = model.stores.c, model.store_days.c, model.shifts.c
         profiles = select(
             s.store_id,
@@ -214,7 +167,7 @@ class KpiQueries:
             d.day >= window.start, d.day < window.end, d.capacity_override.is_not(None)
         )
         planned = (
-            select(h.store_id, _exact_sum_of(h.available_hours, conn.dialect.name == "postgresql"))
+            select(h.store_id, exact_sum_of(h.available_hours, conn.dialect.name == "postgresql"))
             .where(h.day >= window.start, h.day < window.end)
             .group_by(h.store_id)
         )
@@ -232,7 +185,9 @@ class KpiQueries:
             weekdays = counts.get(first)
             if weekdays is None:
                 weekdays = counts[first] = weekday_counts(first, window.end)
-            shape, capacity, bay_hours = _figures(bays, default, factor, tuple(hours), weekdays)
+            shape, capacity, bay_hours = profile_figures(
+                bays, default, factor, tuple(hours), weekdays
+            )
             for day, value in override.get(store_id, ()):
                 if day >= first:  # the override replaces the day's default
                     capacity += value - shape.capacity_on(day, None)
@@ -274,88 +229,114 @@ async def reports_in_force(
     }
 
 
-async def _response_minutes(
+# The month's reports in force of a scope combined as domain/kpis.py `combined` does, in
+# PostgreSQL: money, floor area, complaints and returning customers summed, staffing
+# summed by role, and CSI and NPS counted by value (a few hundred distinct scores for
+# 2,000 stores) for their exact means. One statement, whatever the number of stores; each
+# report parsed once (jsonb: a json value is parsed again at each `->`).
+_COMBINED = """
+WITH r AS (
+  SELECT figures::jsonb AS figures FROM analytics_reports
+  WHERE period_kind = :kind AND period_start = :start AND in_force {stores}
+)
+SELECT
+  (SELECT count(*) FROM r),
+  {sums},
+  (SELECT json_agg(json_build_array(role, headcount, leavers)) FROM (
+    SELECT (s->>'role')::int AS role,
+           sum(coalesce((s->>'headcount')::bigint, 0)) AS headcount,
+           sum(coalesce((s->>'leavers')::bigint, 0)) AS leavers
+    FROM r, jsonb_array_elements(coalesce(r.figures->'staffing', '[]'::jsonb)) AS s
+    GROUP BY 1) AS staffing),
+  (SELECT json_agg(json_build_array(v, n)) FROM (
+    SELECT figures->>'csi' AS v, count(*) AS n FROM r GROUP BY 1) AS csi),
+  (SELECT json_agg(json_build_array(v, n)) FROM (
+    SELECT figures->>'nps' AS v, count(*) AS n FROM r GROUP BY 1) AS nps)
+FROM r
+"""
+# Each summed figure: its key in `OperatingFigures`' JSON, and where PostgreSQL finds it.
+_SUMMED: dict[tuple[str, ...], str] = {
+    **{("revenue", f.name): f"figures->'revenue'->>'{f.name}'" for f in fields(RevenueByLine)},
+    **{("costs", f.name): f"figures->'costs'->>'{f.name}'" for f in fields(Costs)},
+    **{(n,): f"figures->>'{n}'" for n in ("floor_area_m2", "complaints", "returning_customers")},
+}
+_SUMS = ",\n  ".join(f"coalesce(sum(({path})::bigint), 0)" for path in _SUMMED.values())
+_COMBINED_OF = {
+    False: text(_COMBINED.format(sums=_SUMS, stores="")),
+    True: text(_COMBINED.format(sums=_SUMS, stores="AND store_id = ANY(:ids)")),
+}
+
+
+async def combined_in_force(
+    conn: AsyncConnection, store_ids: Sequence[str] | None, month: Period
+) -> OperatingFigures | None:
+    """`combined` of the month's operating reports in force of the stores (None: every
+    store): in the database on PostgreSQL, without decoding a report per store."""
+    if conn.dialect.name != "postgresql":
+        found = await reports_in_force(conn, store_ids, month)
+        return combined([found[s] for s in sorted(found)])
+    query = _COMBINED_OF[store_ids is not None]
+    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
+    if store_ids is not None:
+        params["ids"] = list(store_ids)
+    row = (await conn.execute(query, params)).one()
+    if not row[0]:
+        return None
+    total = dict(zip(_SUMMED, (int(v) for v in row[1 : 1 + len(_SUMMED)]), strict=True))
+    staffing, csi, nps = row[1 + len(_SUMMED) :]
+    return OperatingFigures(
+        revenue=RevenueByLine(**{f.name: total["revenue", f.name] for f in fields(RevenueByLine)}),
+        costs=Costs(**{f.name: total["costs", f.name] for f in fields(Costs)}),
+        staffing=tuple(
+            Staffing(role=Role(role), headcount=int(h), leavers=int(left))
+            for role, h, left in sorted(staffing or ())
+        ),
+        floor_area_m2=total[("floor_area_m2",)],
+        csi=_mean(csi or ()),
+        nps=_mean(nps or ()),
+        complaints=total[("complaints",)],
+        returning_customers=total[("returning_customers",)],
+    )
+
+
+def _mean(counted: Sequence[tuple[str | None, int]]) -> Fraction | None:
+    """The mean of exact values ("883/10") given with how many stores reported each."""
+    values = [(Fraction(v), n) for v, n in counted if v is not None]
+    count = sum(n for _, n in values)
+    return sum((v * n for v, n in values), Fraction(0)) / count if count else None
+
+
+async def _response_minutes_p90(
     conn: AsyncConnection, store_ids: Sequence[str] | None, window: Window
-) -> list[Fraction]:
+) -> Fraction | None:
+    """The transfers' response time p90 in minutes, as domain/kpis.py `percentile` takes
+    it (nearest rank: the ceil(9n/10)-th smallest), picked by the database rather than
+    every transfer of the network read."""
+    params: dict[str, Any] = {"start": window.start, "end": window.end}
+    if store_ids is not None:
+        params["ids"] = list(store_ids)
+    query = _response_seconds_p90(store_ids is not None)
+    seconds = (await conn.execute(query, params)).scalar()
+    return None if seconds is None else Fraction(int(seconds), SECONDS_PER_MINUTE)
+
+
+@functools.lru_cache(maxsize=2)
+def _response_seconds_p90(stores: bool) -> Select[Any]:
     t = model.transfers.c
-    query = select(t.response_seconds).where(
-        t.completed_day >= window.start,
-        t.completed_day < window.end,
+    ranked = select(
+        t.response_seconds,
+        func.row_number().over(order_by=t.response_seconds).label("rank"),
+        func.count().over().label("n"),
+    ).where(
+        t.completed_day >= bindparam("start", type_=Date),
+        t.completed_day < bindparam("end", type_=Date),
         t.response_seconds.is_not(None),
     )
-    if store_ids is not None:
-        query = query.where(t.requesting_store_id.in_(list(store_ids)))
-    return [Fraction(int(s), 60) for s in (await conn.execute(query)).scalars()]
-
-
-def summed(counted: dict[str, dict[str, Any]], derived: dict[str, dict[str, Any]]) -> Facts:
-    """`total` of the stores' facts, column by column: integers as integers, a float as
-    the decimal it prints as (`decimal_fraction`), added exactly as decimals, so no
-    Facts nor Fraction is made per store."""
-    values: dict[str, Any] = {}
-    for name in COUNTERS:
-        column = [v[name] for v in counted.values() if name in v]
-        column += [v[name] for v in derived.values() if name in v]
-        values[name] = _exact_sum(column) if name in _FRACTIONAL else sum(column)
-    return Facts(**values)
-
-
-_FRACTIONAL = frozenset(f.name for f in fields(Facts) if isinstance(f.default, Fraction))
-
-
-# Decimals added without rounding (an inexact sum would raise): floats print with at most
-# 17 significant digits, far inside this precision.
-_EXACT = Context(prec=400, traps=[Inexact, Rounded])
-
-
-def _minus(whole: Any, part: Any) -> Any:
-    """Decimals and integers as they are; a float (SQLite) as the decimal it prints as."""
-    if isinstance(whole, float) or isinstance(part, float):
-        whole, part = (v if isinstance(v, Decimal) else Decimal(repr(v)) for v in (whole, part))
-    return whole - part
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def _exact_sum_of(column: Any, exact: bool) -> Any:
-    """The sum of a float column, each value as the decimal it prints as (PostgreSQL prints
-    a double as Python does, shortest first): exact, whatever order the rows are added in
-    (a float sum's last digits depend on the plan). Elsewhere the float sum."""
-    if exact:
-        column = cast(cast(column, Text), Numeric)
-    return func.coalesce(func.sum(column), 0)
-
-
-def _exact_sum(values: list[Any]) -> Fraction:
-    """Decimals, floats as the decimals they print as (`decimal_fraction`), Fractions."""
-    fractions = Fraction(0)
-    decimals = []
-    for v in values:
-        if type(v) is Fraction:
-            fractions += v
-        elif type(v) is Decimal:
-            decimals.append(v)
-        else:
-            decimals.append(Decimal(repr(float(v))))
-    with localcontext(_EXACT):
-        return fractions + Fraction(sum(decimals, Decimal(0)))
-
-
-@functools.lru_cache(maxsize=8192)
-def _figures(
-    bays: int, default: int, factor: float, hours: tuple[float, ...], weekdays: tuple[int, ...]
-) -> tuple[StoreShape, int, Fraction]:
-    """A profile's shape, its capacity and bay hours over `weekday_counts` days without
-    overrides: worked out once per profile and window, whatever the number of stores."""
-    shape = StoreShape(
-        bays=bays,
-        default_daily_capacity=default,
-        availability_factor=decimal_fraction(factor),
-        open_hours=tuple(decimal_fraction(x) for x in hours),
-    )
-    return shape, shape.capacity_over(weekdays), shape.bay_hours_over(weekdays)
+    if stores:
+        ranked = ranked.where(t.requesting_store_id.in_(bindparam("ids", expanding=True)))
+    r = ranked.subquery()
+    share, whole = P90.numerator, P90.denominator
+    return select(r.c.response_seconds).where(r.c.rank == (r.c.n * share + whole - 1) // whole)
 
 
 def _number(value: Any) -> Any:

@@ -3,6 +3,7 @@ projected collaboration facts, capacity's store profiles and the month's operati
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -10,9 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from kernel.codec import decimal_fraction
-from kernel.errors import NotFound
+from kernel.errors import NotFound, RuleViolated
 from services.analytics import network_model as model
-from services.analytics.domain.diagnosis import Diagnosis, StoreMonth, diagnose
+from services.analytics.aggregates import ALARM_LINES, ALARM_LINES_STREAM
+from services.analytics.domain import reasons
+from services.analytics.domain.diagnosis import (
+    PEOPLE_COST_ALARM,
+    RENT_ALARM,
+    Diagnosis,
+    StoreMonth,
+    diagnose,
+    diagnosis_gaps,
+)
 from services.analytics.domain.operating_figures import Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.weekly_report import (
@@ -23,6 +33,44 @@ from services.analytics.domain.weekly_report import (
     weekly_report,
 )
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
+
+# collab's saga and cost kind for the compensation HQ pays a diverted customer (SOP 3).
+DIVERSION_SAGA = "diversion"
+COMPENSATION = "compensation"
+
+
+def diversion_of(hold_id: str) -> str:
+    """The diversion a capacity slot hold was taken for: collab holds `<diversion_id>:<n>`."""
+    return hold_id.rpartition(":")[0] or hold_id
+
+
+def diversions_offered(
+    holds: Sequence[tuple[str, bool]], compensation_by_diversion: Mapping[str, int]
+) -> list[DiversionOffered]:
+    """The week's offers (capacity's holds for another store's customer, accepted or not),
+    each with the compensation collab recorded on HQ's ledger for its diversion."""
+    return [
+        DiversionOffered(
+            diversion_id=hold_id,
+            accepted=accepted,
+            compensation_fen=compensation_by_diversion.get(diversion_of(hold_id), 0),
+        )
+        for hold_id, accepted in holds
+    ]
+
+
+async def _compensations(
+    conn: AsyncConnection, holds: Sequence[tuple[str, bool]]
+) -> dict[str, int]:
+    """The compensation recorded for each accepted hold's diversion."""
+    ids = sorted({diversion_of(hold_id) for hold_id, accepted in holds if accepted})
+    if not ids:
+        return {}
+    c = model.costs.c
+    query = select(c.saga_id, c.amount_fen).where(
+        c.saga == DIVERSION_SAGA, c.kind == COMPENSATION, c.saga_id.in_(ids)
+    )
+    return {saga_id: int(fen) for saga_id, fen in await conn.execute(query)}
 
 
 class ReportQueries:
@@ -65,6 +113,7 @@ class ReportQueries:
             transfers = transfers.where(t.requesting_store_id.in_(members))
             supports = supports.where(u.host_store_id.in_(members))
             diversions = diversions.where(d.from_store_id.in_(members))
+        holds = [(r.hold_id, bool(r.accepted)) for r in await conn.execute(diversions)]
         return weekly_report(
             week,
             [
@@ -83,18 +132,12 @@ class ReportQueries:
                 )
                 for r in await conn.execute(supports)
             ],
-            [
-                # No compensation event exists yet (collab's SOP 3): 0 until it does.
-                DiversionOffered(
-                    diversion_id=r.hold_id, accepted=bool(r.accepted), compensation_fen=0
-                )
-                for r in await conn.execute(diversions)
-            ],
+            diversions_offered(holds, await _compensations(conn, holds)),
             lifetime_value_fen,
         )
 
     async def diagnosis(self, store_id: str, month: Period) -> Diagnosis:
-        async def fetch(conn: AsyncConnection) -> Diagnosis | None:
+        async def fetch(conn: AsyncConnection) -> StoreMonth:
             report = await _report_in_force(conn, store_id, month)
             if report is None:
                 raise NotFound("operating report", f"{store_id}/{month.key}")
@@ -105,26 +148,35 @@ class ReportQueries:
             facts = await self.kpis.facts(conn, [store_id], Window.of(month, month.end))
             hours = [decimal_fraction(h) for h in shape.open_hours if h > 0]
             per_day = sum(hours, Fraction(0)) / len(hours) if hours else Fraction(0)
-            return diagnose(
-                StoreMonth(
-                    bays=shape.bays,
-                    technicians=report.headcount_of(Role.TECHNICIAN),
-                    employees=report.headcount,
-                    open_hours_per_day=per_day,
-                    availability_factor=decimal_fraction(shape.availability_factor),
-                    days=month.days,
-                    vehicles=facts.vehicles_in,
-                    hours_per_vehicle=facts.labour_hours / facts.visits_completed
-                    if facts.visits_completed
-                    else Fraction(0),
-                    revenue=report.revenue,
-                    costs=report.costs,
-                    quotes=facts.visits_completed + facts.quotes_abandoned,
-                    quotes_abandoned=facts.quotes_abandoned,
-                )
+            uow = self.app.unit_of_work(conn)
+            lines = (await uow.load(ALARM_LINES, ALARM_LINES_STREAM)).state
+            return StoreMonth(
+                bays=shape.bays,
+                technicians=report.headcount_of(Role.TECHNICIAN),
+                employees=report.headcount,
+                open_hours_per_day=per_day,
+                availability_factor=decimal_fraction(shape.availability_factor),
+                days=month.days,
+                vehicles=facts.vehicles_in,
+                hours_per_vehicle=facts.labour_hours / facts.visits_completed
+                if facts.visits_completed
+                else Fraction(0),
+                revenue=report.revenue,
+                costs=report.costs,
+                quotes=facts.visits_completed + facts.quotes_abandoned,
+                quotes_abandoned=facts.quotes_abandoned,
+                people_cost_alarm=lines.line_of("people_cost_ratio") or PEOPLE_COST_ALARM,
+                rent_alarm=lines.line_of("rent_ratio") or RENT_ALARM,
             )
 
-        found = await self.app.query(fetch)
+        store_month = await self.app.query(fetch)
+        found = diagnose(store_month)
         if found is None:
-            raise NotFound("diagnosis", f"{store_id}/{month.key} (no vehicles, revenue or staff)")
+            gaps = "; ".join(diagnosis_gaps(store_month))
+            raise RuleViolated(
+                reasons.NOTHING_TO_DIAGNOSE,
+                f"{store_id} in {month.key} cannot be diagnosed: {gaps}",
+                subject=f"diagnosis/{store_id}/{month.key}",
+                metadata={"missing": gaps},
+            )
         return found

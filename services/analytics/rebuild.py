@@ -10,9 +10,11 @@
    `handle_batch`): a message the running service handles meanwhile is counted by
    whichever gets there first, once.
 
-The service may keep running. Work goes in short transactions of `--batch` events, so
-nothing waits long on the rebuild; and it touches analytics' database only, so no other
-service's relay is held back. Progress goes to stdout.
+The service may keep running; its closes (daily, weekly, monthly) wait until the rebuild
+ends (`scheduled.rebuilding`), so nothing is assessed or published from half-rebuilt
+tables. Work goes in short transactions of `--batch` events, so nothing waits long on the
+rebuild; and it touches analytics' database only, so no other service's relay is held
+back. Progress goes to stdout, a bar per stream.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from kernel.subscriptions import handle_batch
 from services.analytics import network_model, read_model
 from services.analytics.bootstrap import DEFINITION, PORT
 from services.analytics.projections import Projections
+from services.analytics.scheduled import rebuilding
 
 DEFAULT_BATCH = 500
 IDLE_SECONDS = 2.0
@@ -62,8 +65,9 @@ async def rebuild(
         settings.nats_url, name="analytics-rebuild", namespace=settings.nats_namespace
     )
     try:
-        counts = {"analytics": await _own(app, batch, say)}
-        counts.update(await _network(app, nats, batch, say))
+        async with rebuilding(db):
+            counts = {"analytics": await _own(app, batch, say)}
+            counts.update(await _network(app, nats, batch, say))
     finally:
         await nats.close()
         await db.dispose()
@@ -171,7 +175,10 @@ async def _replay(
             if not messages:
                 break
             handled += await _apply(app, name, messages, projections)
-            say(f"{context.lower()}: {sequence}/{last} messages, {handled} projected")
+            say(
+                f"{context.lower()}: {progress_bar(sequence, last)} "
+                f"{sequence}/{last} messages, {handled} projected"
+            )
         await reader
     finally:
         reader.cancel()
@@ -179,6 +186,13 @@ async def _replay(
             await reader
         await follower.unsubscribe()
     return handled
+
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    """`[#######-------------]  35%`: how far through its stream a replay is."""
+    share = min(done, total) / total if total > 0 else 1.0
+    filled = int(share * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {int(share * 100):3d}%"
 
 
 async def _apply(

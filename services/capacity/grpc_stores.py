@@ -11,6 +11,7 @@ from storemesh.capacity.v1 import capacity_pb2 as pb
 from kernel import access, paging, validation
 from kernel.errors import InvalidArgument, Violations
 from services.capacity.application import Capacity
+from services.capacity.domain.peer_groups import PeerFacet, chosen_facets
 from services.capacity.domain.stores import CloseStore, RegisterStore, UpdateStore
 from services.capacity.grpc_messages import (
     checked,
@@ -22,6 +23,13 @@ from services.capacity.grpc_messages import (
 from services.capacity.queries import CapacityQueries
 
 MAX_NEAREST = 100
+FACETS = {
+    pb.PEER_FACET_SIZE: PeerFacet.SIZE,
+    pb.PEER_FACET_LOCATION_TIER: PeerFacet.LOCATION_TIER,
+    pb.PEER_FACET_AGE: PeerFacet.AGE,
+    pb.PEER_FACET_CUSTOMER_SEGMENT: PeerFacet.CUSTOMER_SEGMENT,
+}
+FACET_NUMBERS = {facet: number for number, facet in FACETS.items()}
 
 
 class StoreRpcs:
@@ -124,8 +132,13 @@ class StoreRpcs:
     async def GetPeerGroup(self, request: pb.GetPeerGroupRequest, context: Any) -> pb.PeerGroup:
         checked(request, mutation=False)
         as_of = optional_day("as_of", request.as_of)
-        day, group, store_ids = await self.queries.peer_group(request.store_id, as_of)
+        v = Violations()
+        asked = validation.enum_choices(v, "facets", request.facets, FACETS, pb.PeerFacet.Name)
+        v.raise_if_any()
+        facets = chosen_facets(asked)
+        day, group, store_ids = await self.queries.peer_group(request.store_id, as_of, facets)
         message: pb.PeerGroup = reply(group, pb.PeerGroup)
         message.store_id, message.as_of = request.store_id, day.isoformat()
         message.store_ids.extend(store_ids)
+        message.facets.extend(FACET_NUMBERS[f] for f in facets)
         return message

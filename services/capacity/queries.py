@@ -7,6 +7,7 @@ current); lists and the network view from the read model's tables.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +26,13 @@ from services.capacity.application import (
     wait_estimate_of,
 )
 from services.capacity.domain.opening_hours import local_day
-from services.capacity.domain.peer_groups import PeerGroup, peer_group, peers
+from services.capacity.domain.peer_groups import (
+    ALL_FACETS,
+    PeerFacet,
+    PeerGroup,
+    peer_group,
+    peers,
+)
 from services.capacity.domain.proximity import StoreDistance, distance_km, nearest_stores
 from services.capacity.domain.stores import StoreFacts, StoreState
 from services.capacity.domain.utilisation import (
@@ -129,14 +136,16 @@ class CapacityQueries:
         return await self.app.query(fetch)
 
     async def peer_group(
-        self, store_id: str, as_of: date | None
+        self, store_id: str, as_of: date | None, facets: Collection[PeerFacet] = ALL_FACETS
     ) -> tuple[date, PeerGroup, list[str]]:
-        """The store's facets on the day and its group's open stores (itself included)."""
+        """The store's facets on the day and the open stores matching it on `facets`
+        (itself included)."""
         found = await self.store(store_id)
         assert found.profile is not None
         day = as_of or local_day(self.now(), found.profile.time_zone)
         others = await self.app.query(read_model.open_profiles)
-        return day, peer_group(found.profile, day), peers(store_id, found.profile, others, day)
+        group = peers(store_id, found.profile, others, day, facets)
+        return day, peer_group(found.profile, day), group
 
     async def day_view(self, store_id: str, day: date | None) -> DayView:
         """One store's day, live from its book (the wait estimate as of now)."""

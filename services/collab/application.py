@@ -92,6 +92,8 @@ class StockLookup(Protocol):
 
     async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]: ...
 
+    async def knows_part(self, part_number: str) -> bool: ...
+
 
 class TransferRuntime(SagaRuntime[Transfer]):
     """The transfer saga, settled in the transaction that completes it: the giver's point
@@ -183,10 +185,18 @@ class Collab:
         ranked = await self.recommend(
             command.store_id, command.part_number, command.quantity, MAX_CANDIDATES
         )
+        # Asked only when nobody holds it: a part no store holds may be one no catalogue has.
+        unknown = not ranked and not await self.stock.knows_part(command.part_number)
 
         async def handler(uow: UnitOfWork) -> str:
             # Refused inside the handler, so a retry of a request that took the last
             # units (nobody has any left now) replays its transfer instead.
+            if unknown:
+                raise RuleViolated(
+                    reasons.PART_UNKNOWN,
+                    f"part {command.part_number} is not in inventory's catalogue",
+                    subject=f"part/{command.part_number}",
+                )
             if not ranked:
                 raise RuleViolated(
                     reasons.NO_SOURCE_AVAILABLE,

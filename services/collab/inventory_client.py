@@ -1,5 +1,6 @@
-"""Inventory as collab reaches it over gRPC: who holds a part now (FindStock), and a
-store's stock with no movement for a while (ListStaleStock)."""
+"""Inventory as collab reaches it over gRPC: who holds a part now (FindStock), whether its
+catalogue has a part at all (GetPart), and a store's stock with no movement for a while
+(ListStaleStock)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ class InventoryStock(PeerClient):
             )
         except NotFound:
             return []  # a part inventory does not know: nobody holds it
+
+    async def knows_part(self, part_number: str) -> bool:
+        """Whether inventory's catalogue has the part (GetPart)."""
+        request = pb.GetPartRequest(part_number=part_number)
+        try:
+            unknown = {grpc.StatusCode.NOT_FOUND: not_found("part", part_number)}
+            await self.call("GetPart", request, refusals=unknown)
+        except NotFound:
+            return False
+        return True
 
     async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]:
         """The store's parts with no movement for `min_idle_days` (ListStaleStock)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -38,6 +39,15 @@ class AnalyticsRun:
 
     def client(self, token: str) -> AnalyticsClient:
         return AnalyticsClient(self.running, token)
+
+
+async def close_at(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
+    """Move business time to `moment` (past a close) and fire what is due until nothing is."""
+    clock.set(moment)
+    for _ in range(10):
+        if not await run.running.service.timers.run_due():
+            return
+    raise AssertionError("timers still firing")
 
 
 @pytest.fixture

@@ -159,13 +159,13 @@ async def relayed(run: Running, within: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def published(run: Running, nats_client: NatsConnection, subject: str) -> list[Any]:
-    """Every message on `subject` (namespace added) of the CAPACITY stream, once relayed."""
+async def published(
+    run: Running, nats_client: NatsConnection, subject: str, stream: str = "CAPACITY"
+) -> list[Any]:
+    """Every message on `subject` (namespace added) of `stream`, once relayed."""
     await relayed(run)
     js = (await nats_client.client()).jetstream()
-    psub = await js.pull_subscribe(
-        nats_client.subject(subject), stream=nats_client.stream("CAPACITY")
-    )
+    psub = await js.pull_subscribe(nats_client.subject(subject), stream=nats_client.stream(stream))
     try:
         return list(await psub.fetch(100, timeout=1.0))
     except NatsTimeoutError:

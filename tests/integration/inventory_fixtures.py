@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel.clock import ManualClock
+from kernel.eventstore import events
 from kernel.testing.servers import Endpoints
 from services.inventory.bootstrap import build
 from tests.integration.conftest import GrpcClient, Running, delete_streams, running, settings_for
@@ -70,3 +72,15 @@ def figures(p: Any) -> tuple[int, int, int, int, int]:
 async def stocked(inv: InventoryClient, quantity: int = 10, store: str = SZ) -> None:
     await register_part(inv)
     await inv.ReceiveStock(store_id=store, part_number=PART, quantity=quantity)
+
+
+async def stale_stock_valued(run: Running) -> list[Any]:
+    """Every StaleStockValued the inventory service recorded, in order."""
+    async with run.service.db.transaction("test.stale") as conn:
+        query = (
+            select(events.c.event_type, events.c.payload)
+            .where(events.c.event_type.like("%StaleStockValued"))
+            .order_by(events.c.position)
+        )
+        rows = (await conn.execute(query)).all()
+    return [run.service.app.registry.decode(r.event_type, r.payload) for r in rows]

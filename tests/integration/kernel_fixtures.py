@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -225,3 +226,20 @@ async def drain(relay: Relay, expected: int, *, within: float = 30.0) -> int:
             raise AssertionError(f"relayed {sent} of {expected} events within {within}s")
         await asyncio.sleep(0.02)
     return sent
+
+
+async def sent_to_postgres(db: Database, action: Awaitable[Any]) -> list[tuple[str, str]]:
+    """(message type, content) of every message the client sent while `action` ran, from
+    libpq's trace of the pool's connection (a pool of one: the action's too)."""
+    async with db.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    with tempfile.TemporaryFile("w+") as trace:
+        driver.pgconn.trace(trace.fileno())
+        try:
+            await action
+        finally:
+            driver.pgconn.untrace()
+        trace.seek(0)
+        fields = [line.rstrip("\n").split("\t") for line in trace]
+    return [(f[3].strip(), "\t".join(f[4:]).strip()) for f in fields if f[1] == "F"]

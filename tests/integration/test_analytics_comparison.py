@@ -11,6 +11,7 @@ import grpc
 import pytest
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
+from storemesh.capacity.events.v1 import events_pb2 as cev
 
 from kernel.clock import ManualClock
 from tests.integration.analytics_fixtures import (
@@ -31,7 +32,7 @@ from tests.integration.capacity_fixtures import (
     ts,
 )
 from tests.integration.kernel_fixtures import eventually
-from tests.integration.rich_errors import failure
+from tests.integration.rich_errors import failure, violated_fields
 
 __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
 
@@ -78,6 +79,17 @@ async def _settled(hq: AnalyticsClient) -> None:
     await eventually(probe, within=30.0)
 
 
+async def _reports(hq: AnalyticsClient, **labour_fen: int) -> None:
+    """November's operating reports: each store's labour revenue, parts 35M (no value added)."""
+    for store_id, labour in labour_fen.items():
+        await hq.RecordOperatingReport(
+            store_id=store_id,
+            report_id=f"R-{store_id}",
+            period=NOVEMBER,
+            figures=figures(revenue=ev.RevenueByLine(labour_fen=labour, parts_fen=35_000_000)),
+        )
+
+
 async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:
@@ -86,13 +98,7 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
         await knows_stores(run, "SZ01", "GZ01", "DG01")
         hq = run.client(mint("hq"))
         await _settled(hq)
-        for store_id, labour in (("SZ01", 42_000_000), ("GZ01", 50_000_000)):
-            await hq.RecordOperatingReport(
-                store_id=store_id,
-                report_id=f"R-{store_id}",
-                period=NOVEMBER,
-                figures=figures(revenue=ev.RevenueByLine(labour_fen=labour, parts_fen=35_000_000)),
-            )
+        await _reports(hq, SZ01=42_000_000, GZ01=50_000_000)
         dms = run.client(mint("dms", "SZ01"))
 
         peers = await dms.GetHorizontalComparison(
@@ -110,6 +116,32 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
         diagnosis = await dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER)
         mix = await dms.GetStructureComparison(store_id="SZ01", period=NOVEMBER)
         weekly = await hq.GetWeeklyCollaborationReport(week_of=MONDAY.isoformat())
+        # As the store stood at the end of 31 October: before November's visits.
+        october_mix = await dms.GetStructureComparison(
+            store_id="SZ01", period=NOVEMBER, as_of="2026-10-31"
+        )
+        october_months = await dms.GetVerticalComparison(
+            store_id="SZ01",
+            indicator="revenue",
+            through_month=NOVEMBER,
+            months=2,
+            as_of="2026-10-31",
+        )
+        bad_days = [
+            await failure(
+                dms.GetStructureComparison(store_id="SZ01", period=NOVEMBER, as_of="31/10")
+            ),
+            await failure(
+                dms.GetVerticalComparison(
+                    store_id="SZ01", indicator="revenue", through_month=NOVEMBER, as_of="x"
+                )
+            ),
+            await failure(
+                dms.GetBenchmarkComparison(
+                    store_id="SZ01", indicator="revenue", period=NOVEMBER, as_of="2026-13-01"
+                )
+            ),
+        ]
         refusals = [
             await failure(
                 run.client(mint("dms", "GZ01")).GetDiagnosis(store_id="SZ01", month=NOVEMBER)
@@ -138,3 +170,63 @@ async def test_peers_months_benchmarks_diagnosis_and_the_weekly_report(
     assert (weekly.diversions.offered, weekly.diversions.accepted) == (1, 1)
     assert weekly.value_created_fen == 80_000_00
     assert {r.code() for r in refusals} == {grpc.StatusCode.PERMISSION_DENIED}
+    assert list(october_mix.parts) == [] and not october_mix.HasField("average_ticket_fen")
+    assert [s.period.start for s in october_months.steps] == ["2026-10-01"]
+    assert [(r.code(), violated_fields(r)) for r in bad_days] == [
+        (grpc.StatusCode.INVALID_ARGUMENT, ["as_of"])
+    ] * 3
+
+
+async def test_a_comparison_by_size_alone_takes_in_a_store_of_another_tier(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """SZ01 (8 bays, centre) is alone in its four-facet group; HZ01 (12 bays, outskirts) is
+    medium too, DG01 (16 bays, centre) is large: by size alone SZ01 is compared with HZ01."""
+    await cap.register("SZ01", bays=8)
+    await cap.register("HZ01", bays=12, location_tier=cev.LOCATION_TIER_OUTSKIRTS)
+    await cap.register("DG01", bays=16)
+    clock.set(local(9, 0))
+    for store_id in ("SZ01", "HZ01", "DG01"):
+        await cap.walk_in(f"W-{store_id}", store_id=store_id)
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01", "HZ01", "DG01")
+        hq = run.client(mint("hq"))
+        await _walked_in(hq, "SZ01", "HZ01", "DG01")
+        await _reports(hq, SZ01=42_000_000, HZ01=50_000_000, DG01=90_000_000)
+        dms = run.client(mint("dms", "SZ01"))
+        asked = {"store_id": "SZ01", "indicator": "revenue", "period": NOVEMBER}
+
+        all_four = await dms.GetHorizontalComparison(**asked, as_of="2026-11-02")
+        by_size = await dms.GetHorizontalComparison(
+            **asked, as_of="2026-11-02", facets=[pb.PEER_FACET_SIZE]
+        )
+        bench = await dms.GetBenchmarkComparison(**asked, facets=[pb.PEER_FACET_SIZE])
+        bad = await failure(
+            dms.GetHorizontalComparison(**asked, facets=[pb.PEER_FACET_UNSPECIFIED])
+        )
+
+    assert list(all_four.peer_store_ids) == ["SZ01"]
+    assert list(by_size.peer_store_ids) == ["HZ01", "SZ01"]
+    assert [s.store_id for s in by_size.stores] == ["HZ01", "SZ01"]
+    assert by_size.average == (85_000_000 + 77_000_000) / 2
+    # No target: the best of the size group (HZ01's 85M) is the benchmark.
+    assert bench.source == pb.BENCHMARK_SOURCE_PEER_BEST
+    assert bench.gap == pytest.approx(85_000_000 - 77_000_000)
+    assert violated_fields(bad) == ["facets[0]"]
+
+
+async def _walked_in(hq: AnalyticsClient, *store_ids: str) -> None:
+    """Wait (bounded) until each store's walk-in reached analytics' figures."""
+
+    async def probe() -> bool:
+        for store_id in store_ids:
+            kpis = await hq.GetKpis(
+                scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id=store_id),
+                period=ev.Period(kind=ev.PERIOD_KIND_DAY, start=MONDAY.isoformat()),
+                as_of=MONDAY.isoformat(),
+            )
+            if not any(v.indicator == "vehicles_in" and v.value == 1 for v in kpis.values):
+                return False
+        return True
+
+    await eventually(probe, within=30.0)

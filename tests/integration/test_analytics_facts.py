@@ -353,3 +353,44 @@ async def test_analytics_asks_capacity_for_a_stores_peers(
         peers = await run.analytics.peer_groups.peers("SZ01", "2026-11-02")
 
     assert peers == ["GZ01", "SZ01"]
+
+
+async def test_a_month_with_a_report_but_no_vehicles_is_refused_a_diagnosis_saying_why(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, mint: Mint
+) -> None:
+    await network(cap, "SZ01")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        dms = run.client(mint("dms", "SZ01"))
+        await dms.RecordOperatingReport(
+            store_id="SZ01", period=month("2026-10-01"), figures=figures()
+        )
+        refused = await failure(dms.GetDiagnosis(store_id="SZ01", month=month("2026-10-01")))
+        unreported = await failure(dms.GetDiagnosis(store_id="SZ01", month=month("2026-09-01")))
+
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(refused) == "NOTHING_TO_DIAGNOSE"
+    assert "no vehicles in counted" in (refused.details() or "")
+    assert unreported.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_stores_kpis_show_the_extra_figures_its_dms_reported(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, mint: Mint
+) -> None:
+    await network(cap, "SZ01")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        dms = run.client(mint("dms", "SZ01"))
+        extra = [ev.IndicatorFigure(indicator="training_completion", value=0.9)]
+        await dms.RecordOperatingReport(
+            store_id="SZ01", period=month("2026-10-01"), figures=figures(other_figures=extra)
+        )
+        kpis = await dms.GetKpis(
+            scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"),
+            period=month("2026-10-01"),
+            as_of="2026-10-31",
+        )
+
+    values = {v.indicator: v.value for v in kpis.values}
+    assert values["training_completion"] == 0.9
+    assert values["revenue"] == 85_000_000

@@ -14,10 +14,13 @@ from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.messaging import NatsConnection
 from tests.integration.analytics_fixtures import (
-    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
+    close_at,
+    figures,
+    knows_stores,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import (
@@ -26,6 +29,7 @@ from tests.integration.capacity_fixtures import (
     capacity_pg_url,
     capacity_service,
     local,
+    published,
 )
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, recorded_types
@@ -38,15 +42,6 @@ NOV_2 = ev.Period(kind=ev.PERIOD_KIND_DAY, start="2026-11-02")
 NOVEMBER = ev.Period(kind=ev.PERIOD_KIND_MONTH, start="2026-11-01")
 NETWORK = pb.Scope(level=pb.SCOPE_LEVEL_NETWORK)
 SZ01 = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
-
-
-async def _close(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
-    """Move business time past a day's close and fire what is due until nothing is."""
-    clock.set(moment)
-    for _ in range(10):
-        if not await run.running.service.timers.run_due():
-            return
-    raise AssertionError("timers still firing")
 
 
 async def _two_visits(cap: CapacityClient) -> None:
@@ -64,7 +59,11 @@ async def _two_visits(cap: CapacityClient) -> None:
 
 
 async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
-    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+    start_analytics: AnalyticsStarter,
+    cap: CapacityClient,
+    clock: ManualClock,
+    mint: Mint,
+    nats_client: NatsConnection,
 ) -> None:
     await cap.register("SZ01", region="South China")
     clock.set(local(9, 0))
@@ -81,7 +80,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
 
         await eventually(settled, within=30.0)
         await run.analytics.arming.armed.wait()
-        await _close(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
 
         listed = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-03")
         own = await run.client(mint("dms", "SZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
@@ -93,9 +92,13 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
         )
         malformed = await failure(hq.GetDrillDown(drill_down="store/SZ01/indicator/luck"))
 
-        await _close(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
+        await close_at(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
         after = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-04")
         types = await recorded_types(run.running)
+        # What a partner app (the manager's phone app) follows on the ANALYTICS stream.
+        messages = await published(
+            run.running, nats_client, "analytics.v1.SZ01.WarningRaised", "ANALYTICS"
+        )
 
     ranked = [(w.rule, w.indicator, w.level) for w in listed.warnings]
     assert ranked == [
@@ -121,3 +124,40 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
     # The next close: the 2 November vehicles-in warning no longer holds; the month's stay.
     assert {w.indicator for w in after.warnings} == {"complaint_rate", "csi", "revenue"}
     assert types.count("WarningRaised") == 4 and types.count("WarningCleared") == 1
+    partner_sees = [ev.WarningRaised.FromString(m.data) for m in messages]
+    assert sorted(w.warning_id for w in partner_sees) == sorted(
+        w.warning_id for w in listed.warnings
+    )
+
+
+async def test_a_months_report_arriving_after_the_month_is_judged_at_once_and_stays(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """A DMS can only report November once November is over, after its last close ran:
+    the report is assessed as of 30 November at once, and December's closes keep
+    November's warnings on the board through December."""
+    clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+    await cap.register("SZ01", region="South China")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        await run.analytics.arming.armed.wait()
+        dms = run.client(mint("dms", "SZ01"))
+        hq = run.client(mint("hq"))
+        # domain.md's diagnosed store: costs 1,050k on 850k of revenue
+        await dms.RecordOperatingReport(store_id="SZ01", period=NOVEMBER, figures=figures())
+        await close_at(run, clock, datetime(2026, 12, 2, 10, 1, tzinfo=SHANGHAI))
+        judged = await hq.ListWarnings(scope=NETWORK, as_of="2026-12-02")
+        await close_at(run, clock, datetime(2026, 12, 4, 1, 30, tzinfo=SHANGHAI))
+        kept = await hq.ListWarnings(scope=NETWORK, as_of="2026-12-04")
+
+    alarms = {
+        (w.indicator, w.period.start, w.level)
+        for w in judged.warnings
+        if w.rule == ev.WARNING_RULE_ALARM_LINE
+    }
+    assert alarms == {
+        ("cost_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 123.5% against 75%
+        ("people_cost_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 56.5% against 45%
+        ("rent_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 25.9% against 20%
+    }
+    assert {w.warning_id for w in kept.warnings} >= {w.warning_id for w in judged.warnings}

@@ -13,6 +13,7 @@ from tests.integration.capacity_fixtures import (
     capacity_service,
     failure,
     missing,
+    violated_fields,
 )
 
 PLACES = {  # the demo network's stores of domain.md's capacity monitor, and one far away
@@ -99,6 +100,49 @@ async def test_peer_group_names_its_open_stores_the_asked_one_included(
     group = await cap.GetPeerGroup(store_id="SZ01", as_of="2025-01-01")
 
     assert list(group.store_ids) == ["GZ01", "HZ01", "SZ01"]
+
+
+async def test_peer_group_by_chosen_facets_only(cap: CapacityClient) -> None:
+    await cap.register("SZ01", bays=15, location_tier=ev.LOCATION_TIER_CITY_CENTRE)
+    await cap.register("GZ01", bays=20, location_tier=ev.LOCATION_TIER_OUTSKIRTS)
+    await cap.register("DG01", bays=18, location_tier=ev.LOCATION_TIER_CITY_CENTRE)
+    await cap.register("FS01", bays=9, location_tier=ev.LOCATION_TIER_CITY_CENTRE)
+
+    all_four = await cap.GetPeerGroup(store_id="SZ01", as_of="2025-01-01")
+    by_size = await cap.GetPeerGroup(
+        store_id="SZ01", as_of="2025-01-01", facets=[pb.PEER_FACET_SIZE]
+    )
+    by_size_and_tier = await cap.GetPeerGroup(
+        store_id="SZ01",
+        as_of="2025-01-01",
+        facets=[pb.PEER_FACET_LOCATION_TIER, pb.PEER_FACET_SIZE, pb.PEER_FACET_SIZE],
+    )
+
+    assert list(all_four.store_ids) == ["DG01", "SZ01"]
+    assert list(all_four.facets) == [
+        pb.PEER_FACET_SIZE,
+        pb.PEER_FACET_LOCATION_TIER,
+        pb.PEER_FACET_AGE,
+        pb.PEER_FACET_CUSTOMER_SEGMENT,
+    ]
+    assert list(by_size.store_ids) == ["DG01", "GZ01", "SZ01"]
+    assert list(by_size.facets) == [pb.PEER_FACET_SIZE]
+    assert list(by_size_and_tier.store_ids) == ["DG01", "SZ01"]
+    assert list(by_size_and_tier.facets) == [pb.PEER_FACET_SIZE, pb.PEER_FACET_LOCATION_TIER]
+
+
+async def test_an_unspecified_or_unknown_peer_facet_is_invalid_naming_its_index(
+    cap: CapacityClient,
+) -> None:
+    await cap.register("SZ01")
+
+    err = await failure(
+        cap.GetPeerGroup(
+            store_id="SZ01", facets=[pb.PEER_FACET_SIZE, pb.PEER_FACET_UNSPECIFIED, 99]
+        )
+    )
+
+    assert violated_fields(err) == ["facets[1]", "facets[2]"]
 
 
 async def test_an_update_replaces_the_profile_and_defaults_fill_in(cap: CapacityClient) -> None:

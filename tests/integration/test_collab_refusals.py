@@ -134,6 +134,41 @@ async def test_a_part_nobody_can_give_is_refused_by_name(
         assert await event_count(collab.running) == 0
 
 
+async def test_a_part_inventory_does_not_know_is_refused_as_unknown_not_as_out_of_stock(
+    start_collab: Any, inv: InventoryClient, mint: Mint
+) -> None:
+    await stocked(inv, FS01=1)
+    async with start_collab() as collab:
+        guangzhou = collab.client(mint("dms", GZ))
+        # A mistyped part number: no store holds it because no catalogue has it.
+        unknown = await failure(
+            guangzhou.RequestTransfer(
+                request_id="T-7", store_id=GZ, part_number="HL-2OO", quantity=1, urgency=1
+            )
+        )
+        # A part in the catalogue that only the asking store's neighbours ran out of.
+        await inv.RegisterPart(
+            part=inv.messages.Part(
+                part_number="HL-300",
+                name="Tail lamp",
+                category="body",
+                unit="pc",
+                unit_cost_fen=30_000,
+            )
+        )
+        out = await failure(
+            guangzhou.RequestTransfer(
+                request_id="T-8", store_id=GZ, part_number="HL-300", quantity=1, urgency=1
+            )
+        )
+        recorded = await event_count(collab.running)
+    assert unknown.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(unknown) == "PART_UNKNOWN"
+    assert "HL-2OO" in (unknown.details() or "")
+    assert (out.code(), reason(out)) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_SOURCE_AVAILABLE")
+    assert recorded == 0
+
+
 async def test_an_answer_out_of_turn_is_refused_and_a_retry_acts_once(
     start_collab: Any, inv: InventoryClient, mint: Mint
 ) -> None:

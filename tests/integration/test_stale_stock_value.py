@@ -15,7 +15,7 @@ from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.clock import ManualClock
-from kernel.eventstore import events, timers
+from kernel.eventstore import timers
 from services.inventory.stale_close import STALE_STOCK_CLOSE
 from tests.integration.analytics_fixtures import (
     AnalyticsClient,
@@ -36,6 +36,7 @@ from tests.integration.inventory_fixtures import (
     inv,
     inventory_service,
     register_part,
+    stale_stock_valued,
 )
 from tests.integration.kernel_fixtures import eventually
 
@@ -52,17 +53,6 @@ __all__ = [
 Mint = Callable[..., str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOV_2 = ev.Period(kind=ev.PERIOD_KIND_DAY, start="2026-11-02")
-
-
-async def _valued(inventory: Running) -> list[Any]:
-    async with inventory.service.db.transaction("test.stale") as conn:
-        query = (
-            select(events.c.event_type, events.c.payload)
-            .where(events.c.event_type.like("%StaleStockValued"))
-            .order_by(events.c.position)
-        )
-        rows = (await conn.execute(query)).all()
-    return [inventory.service.app.registry.decode(r.event_type, r.payload) for r in rows]
 
 
 async def _stale(client: AnalyticsClient, scope: pb.Scope) -> float | None:
@@ -104,13 +94,13 @@ async def test_inventory_values_stale_stock_daily_and_analytics_serves_it(
         clock.set(datetime(2026, 11, 3, 0, 29, tzinfo=SHANGHAI))
         while await service_timers.run_due():
             pass
-        assert await _valued(inventory_service) == []
+        assert await stale_stock_valued(inventory_service) == []
         clock.set(datetime(2026, 11, 3, 0, 30, tzinfo=SHANGHAI))
         while await service_timers.run_due():
             pass
         while await service_timers.run_due():  # firing again values nothing new
             pass
-        valued = await _valued(inventory_service)
+        valued = await stale_stock_valued(inventory_service)
         assert [(v.store_id, v.day, v.value_fen, v.positions, v.units) for v in valued] == [
             ("GZ01", "2026-11-02", 0, 0, 0),
             ("SZ01", "2026-11-02", 4 * 12_000, 1, 4),

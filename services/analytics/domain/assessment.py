@@ -4,8 +4,9 @@
 - the month so far: indicators that do not add up (CSI, complaint rate) against the
   month's target as they stand, those that do (revenue, vehicles in) by their month-end
   projection at the current pace;
-- vehicles in on the last 3 days against their day targets (a day without a target of its
-  own takes the month's, spread evenly over the month's days);
+- vehicles in on the last 3 open days against their day targets (a day without a target
+  of its own takes the month's, spread evenly over the month's open days: a store closed
+  on Sundays sells its month in the other days, and a closed day breaks no streak);
 - process alarm lines on the month so far;
 - on the month's last day, declines over the last 3 months.
 
@@ -23,6 +24,7 @@ from fractions import Fraction
 from services.analytics.domain import indicators
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import (
+    EVERY_DAY,
     VEHICLES_IN_STREAK_DAYS,
     AlarmLine,
     DayFigure,
@@ -63,6 +65,8 @@ class StoreDay:
     alarm_lines: Sequence[AlarmLine]
     # On a month's last day: the last months' values per indicator, oldest first.
     monthly_series: Mapping[str, Sequence[tuple[Period, Fraction]]]
+    # The weekdays the store opens (Monday 0): the streak counts open days only.
+    open_weekdays: frozenset[int] = EVERY_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,15 @@ def month_of(day: date) -> Period:
 
 def is_month_end(day: date) -> bool:
     return (day + timedelta(days=1)).day == 1
+
+
+def late_close_day(period: Period, today: date) -> date | None:
+    """The day to assess again when a report of `period` is recorded on `today`: the
+    period's last day once the period is over (its close has run, or will never see it:
+    a month's report comes after the month), else None (its own close will)."""
+    if period.end > today:
+        return None
+    return period.end - timedelta(days=1)
 
 
 def assess(s: StoreDay) -> Assessment:
@@ -126,14 +139,36 @@ def _deviation(
     return target_warning(store_id, indicator, period, value, target)
 
 
+def open_days(period: Period, open_weekdays: frozenset[int]) -> int:
+    """How many of the period's days the store opens."""
+    return sum(
+        1
+        for n in range(period.days)
+        if (period.start + timedelta(days=n)).weekday() in open_weekdays
+    )
+
+
+def last_open_days(day: date, open_weekdays: frozenset[int], count: int) -> list[date]:
+    """The last `count` days up to `day` (itself included) the store opens, oldest first;
+    fewer when it opens on none of the weeks before."""
+    found: list[date] = []
+    on = day
+    while len(found) < count and on > day - timedelta(weeks=count + 1):
+        if on.weekday() in open_weekdays:
+            found.insert(0, on)
+        on -= timedelta(days=1)
+    return found
+
+
 def _vehicles_in_streak(s: StoreDay, month: Period) -> Risk | None:
     spread = s.month_targets.get("vehicles_in")
+    opened = open_days(month, s.open_weekdays)
     days = []
     for on, actual in s.recent_vehicles_in[-VEHICLES_IN_STREAK_DAYS:]:
         target = s.recent_day_targets.get(on)
-        if target is None and spread is not None and month.contains(on):
-            target = spread / month.days
+        if target is None and spread is not None and month.contains(on) and opened:
+            target = spread / opened
         if target is None:
             return None
         days.append(DayFigure(day=on, actual=actual, target=target))
-    return vehicles_in_streak(s.store_id, days)
+    return vehicles_in_streak(s.store_id, days, s.open_weekdays)

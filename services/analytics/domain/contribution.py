@@ -135,6 +135,16 @@ class StoreScore:
         )
 
 
+# Targets whose attainment is not the store's own result: CSI is the score's satisfaction
+# part, and the acts its points count (transfers given, supports lent, diversions taken)
+# are its collaboration part; counting them again under own results would weigh them twice.
+OUTSIDE_OWN_RESULTS = frozenset({"csi", "transfers", "supports", "diversions"})
+
+
+def is_own_result(code: str) -> bool:
+    return code not in OUTSIDE_OWN_RESULTS
+
+
 def own_results_score(attainments: Sequence[Fraction]) -> Fraction:
     """Mean target attainment of the store's result indicators, each capped at 100%, x 100.
 

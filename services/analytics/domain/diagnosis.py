@@ -17,13 +17,16 @@ from fractions import Fraction
 
 from services.analytics.domain.indicators import round_half_up
 from services.analytics.domain.operating_figures import Costs, RevenueByLine
+from services.analytics.domain.warnings import DEFAULT_ALARM_LINES
 
 PRODUCTIVITY_STANDARD = (Fraction(18, 10), Fraction(22, 10))
 PRODUCTIVITY_EXCELLENT = (Fraction(25, 10), Fraction(3))
 PEOPLE_COST_HEALTHY = (Fraction(35, 100), Fraction(40, 100))
-PEOPLE_COST_ALARM = Fraction(45, 100)
+# The field's alarm lines, as the warnings hold them; HQ may move them (StoreMonth).
+_DEFAULT_LINES = {a.indicator: a.line for a in DEFAULT_ALARM_LINES}
+PEOPLE_COST_ALARM = _DEFAULT_LINES["people_cost_ratio"]
 RENT_HEALTHY = (Fraction(12, 100), Fraction(18, 100))
-RENT_ALARM = Fraction(20, 100)
+RENT_ALARM = _DEFAULT_LINES["rent_ratio"]
 REVENUE_PER_EMPLOYEE_PASS_FEN = 60_000_00
 REVENUE_PER_EMPLOYEE_EXCELLENT_FEN = (80_000_00, 100_000_00)
 QUOTE_ABANDONMENT_STANDARD = Fraction(15, 100)
@@ -67,12 +70,17 @@ class StoreMonth:
     costs: Costs
     quotes: int
     quotes_abandoned: int
+    # The alarm lines in force (HQ's SetAlarmLine), the field's by default.
+    people_cost_alarm: Fraction = PEOPLE_COST_ALARM
+    rent_alarm: Fraction = RENT_ALARM
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ratio:
     value: Fraction
     verdict: Verdict
+    # The alarm line the value was held against, where it has one.
+    line: Fraction | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,13 +107,27 @@ class Diagnosis:
     findings: tuple[Finding, ...]
 
 
+def diagnosis_gaps(store: StoreMonth) -> tuple[str, ...]:
+    """What the month lacks for a diagnosis, in words (empty: it can be made): every
+    figure of it divides by vehicles, revenue, staff or bay hours."""
+    gaps = (
+        (store.vehicles <= 0, "no vehicles in counted (capacity's visits of the month)"),
+        (store.revenue.total_fen <= 0, "no revenue in the operating report"),
+        (store.technicians <= 0, "no technicians in the operating report"),
+        (store.employees <= 0, "no staff in the operating report"),
+        (store.bays <= 0, "no bays in the store's profile"),
+        (store.open_hours_per_day <= 0, "no opening hours in the store's profile"),
+        (store.availability_factor <= 0, "no bay availability in the store's profile"),
+        (store.days <= 0, "no days in the period"),
+    )
+    return tuple(text for missing, text in gaps if missing)
+
+
 def diagnose(store: StoreMonth) -> Diagnosis | None:
     """None for a month without vehicles, revenue, staff or open bays: nothing to divide by."""
+    if diagnosis_gaps(store):
+        return None
     revenue = store.revenue.total_fen
-    if min(store.vehicles, store.days, store.technicians, store.employees, store.bays) <= 0:
-        return None
-    if revenue <= 0 or store.open_hours_per_day <= 0 or store.availability_factor <= 0:
-        return None
     per_vehicle = Fraction(1, store.vehicles)
     gross_profit = (revenue - store.costs.parts_fen) * per_vehicle
     full_cost = store.costs.total_fen * per_vehicle
@@ -126,9 +148,11 @@ def diagnose(store: StoreMonth) -> Diagnosis | None:
         bay_utilisation=Ratio(value=bay_utilisation, verdict=_band(bay_utilisation)),
         technician_productivity=Ratio(value=productivity, verdict=_productivity(productivity)),
         people_cost_ratio=_cost_ratio(
-            Fraction(store.costs.people_fen, revenue), PEOPLE_COST_HEALTHY, PEOPLE_COST_ALARM
+            Fraction(store.costs.people_fen, revenue), PEOPLE_COST_HEALTHY, store.people_cost_alarm
         ),
-        rent_ratio=_cost_ratio(Fraction(store.costs.rent_fen, revenue), RENT_HEALTHY, RENT_ALARM),
+        rent_ratio=_cost_ratio(
+            Fraction(store.costs.rent_fen, revenue), RENT_HEALTHY, store.rent_alarm
+        ),
         revenue_per_employee_fen=_revenue_per_employee(Fraction(revenue, store.employees)),
         quote_abandonment=None
         if abandonment is None
@@ -168,12 +192,12 @@ def findings(d: Diagnosis) -> tuple[Finding, ...]:
             )
         )
     past = [
-        (name, ratio.value, line)
-        for name, ratio, line in (
-            ("people cost ratio", d.people_cost_ratio, PEOPLE_COST_ALARM),
-            ("rent ratio", d.rent_ratio, RENT_ALARM),
+        (name, ratio.value, ratio.line)
+        for name, ratio in (
+            ("people cost ratio", d.people_cost_ratio),
+            ("rent ratio", d.rent_ratio),
         )
-        if ratio.verdict == Verdict.ALARM
+        if ratio.verdict == Verdict.ALARM and ratio.line is not None
     ]
     if past:
         figures = " and ".join(f"{name} {_percent(value, 1)}" for name, value, _ in past)
@@ -219,9 +243,9 @@ def _productivity(value: Fraction) -> Verdict:
 
 def _cost_ratio(value: Fraction, healthy: tuple[Fraction, Fraction], alarm: Fraction) -> Ratio:
     if value > alarm:
-        return Ratio(value=value, verdict=Verdict.ALARM)
+        return Ratio(value=value, verdict=Verdict.ALARM, line=alarm)
     verdict = Verdict.HEALTHY if value <= healthy[1] else Verdict.ABOVE_HEALTHY
-    return Ratio(value=value, verdict=verdict)
+    return Ratio(value=value, verdict=verdict, line=alarm)
 
 
 def _revenue_per_employee(fen: Fraction) -> Ratio:

@@ -220,7 +220,7 @@ LIBRARY: tuple[Indicator, ...] = (
     _i(
         "transfer_response_time",
         "Transfer response time",
-        "minutes from request to approval",
+        "minutes from request to receipt at the requesting store (SOP 1: within 2 h)",
         Unit.MINUTES,
         OPS,
         LOWER,

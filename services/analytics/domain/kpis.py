@@ -226,9 +226,12 @@ def combined(reports: Sequence[OperatingFigures]) -> OperatingFigures | None:
     """The reports of a region's (or the network's) stores as one: money, staffing by
     role, floor area, complaints and returning customers add up; CSI and NPS are the mean
     of the stores that reported them; a store's own extra figures are not additive and
-    are left out. None when no store reported."""
+    are left out (one store's report is that store's, extra figures and all). None when
+    no store reported."""
     if not reports:
         return None
+    if len(reports) == 1:
+        return reports[0]
     staffing: dict[Role, tuple[int, int]] = {}
     for report in reports:
         for s in report.staffing:
@@ -263,22 +266,30 @@ def scope_indicator_values(
     reports: Mapping[str, OperatingFigures],
     days: int = 0,
 ) -> dict[str, Fraction]:
-    """A region's or the network's indicators: the stores' counters summed (a ratio of
-    sums), and the operating reports of the stores that have one combined and set against
-    those stores' counters only, so a reported numerator (revenue, complaints, returning
-    customers) never meets the vehicles of stores that did not report. `days`: the
-    period's days so far, for technician productivity."""
-    summed = total(list(per_store.values()))
-    found = indicator_values(summed)
+    """A region's or the network's indicators from its stores' facts: `scope_values` of
+    their sums."""
     report = combined([reports[s] for s in sorted(reports)])
+    reporting = total([per_store.get(s, Facts()) for s in reports])
+    return scope_values(total(list(per_store.values())), reporting, report, days)
+
+
+def scope_values(
+    summed: Facts, reporting: Facts, report: OperatingFigures | None, days: int = 0
+) -> dict[str, Fraction]:
+    """A region's or the network's indicators: `summed`, the stores' counters summed (a
+    ratio of sums), and `report`, the operating reports of the stores that have one
+    (`combined`), set against those stores' counters only (`reporting`, their sum), so a
+    reported numerator (revenue, complaints, returning customers) never meets the vehicles
+    of stores that did not report. `days`: the period's days so far, for technician
+    productivity."""
+    found = indicator_values(summed)
     if report is None:
         return found
-    reporting = total([per_store.get(s, Facts()) for s in reports])
     reported = _reported(reporting, report, indicator_values(reporting), days)
     # Revenue adds up as each store's KPI shows it: the report's where there is one, the
     # visits' elsewhere.
-    unreported = total([f for s, f in per_store.items() if s not in reports])
-    reported["revenue"] = Fraction(report.revenue.total_fen + unreported.visit_revenue_fen)
+    unreported_fen = summed.visit_revenue_fen - reporting.visit_revenue_fen
+    reported["revenue"] = Fraction(report.revenue.total_fen + unreported_fen)
     # The visits' own CSI and complaints cover every store: they go first, as for a store.
     if summed.satisfaction_count:
         reported["csi"] = found.get("csi")
@@ -291,19 +302,28 @@ def scope_indicator_values(
 def revenue_by_line(
     per_store: Mapping[str, Facts], reports: Mapping[str, OperatingFigures]
 ) -> RevenueByLine:
-    """Revenue by line of stores as each store's KPI shows it: its report's lines where
-    there is one, else its visits' (labour, parts, value-added)."""
-    lines = [r.revenue for r in reports.values()] + [
-        RevenueByLine(
-            labour_fen=f.labour_revenue_fen,
-            parts_fen=f.parts_revenue_fen,
-            value_added_fen=f.other_revenue_fen,
-        )
-        for s, f in per_store.items()
-        if s not in reports
-    ]
+    """Revenue by line of stores as each store's KPI shows it (`revenue_lines`)."""
+    reporting = total([per_store.get(s, Facts()) for s in reports])
+    return revenue_lines(
+        combined(list(reports.values())), total(list(per_store.values())), reporting
+    )
+
+
+def revenue_lines(
+    report: OperatingFigures | None, summed: Facts, reporting: Facts
+) -> RevenueByLine:
+    """Revenue by line as each store's KPI shows it: the lines of the stores' reports
+    (`combined`) where there is one, else their visits' (labour, parts, value-added):
+    `summed` over every store less `reporting`, the sum over those with a report."""
+    lines = report.revenue if report is not None else RevenueByLine()
     return RevenueByLine(
-        **{f.name: sum(getattr(r, f.name) for r in lines) for f in fields(RevenueByLine)}
+        labour_fen=lines.labour_fen + summed.labour_revenue_fen - reporting.labour_revenue_fen,
+        parts_fen=lines.parts_fen + summed.parts_revenue_fen - reporting.parts_revenue_fen,
+        value_added_fen=lines.value_added_fen
+        + summed.other_revenue_fen
+        - reporting.other_revenue_fen,
+        accessories_fen=lines.accessories_fen,
+        insurance_renewals_fen=lines.insurance_renewals_fen,
     )
 
 

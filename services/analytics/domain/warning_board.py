@@ -3,20 +3,24 @@
 An assessment names the rules it evaluated and the warnings they found. A new warning, or
 one whose colour changed, is raised; a raised warning of those rules that was not found
 again is cleared. Warnings of rules not assessed stay as they are, so the daily close
-(streaks) and the monthly review (declines) do not clear each other's warnings.
+(streaks) and the monthly review (declines) do not clear each other's warnings. Which
+periods an assessment of a day decides again is `reassessed`: a day's warnings last until
+the next close, last month's stay through this month (its report arrives in this month and
+is acted on in it) until that month is assessed again, older ones are retired, and an
+assessment of a past day (a late report's month assessed again) leaves later periods alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 from kernel.decider import Decider
 from kernel.errors import Violations
 from kernel.validation import store_code
-from services.analytics.domain.periods import Period
+from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.warnings import Light, Risk, Rule
 
 
@@ -26,6 +30,8 @@ class AssessWarnings:
     rules: frozenset[Rule]
     found: tuple[Risk, ...]
     at: datetime
+    # The day assessed; None: the board as it stands, every period.
+    day: date | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +97,11 @@ def decide(command: AssessWarnings, state: WarningBoard) -> Sequence[WarningEven
                 )
             )
     for warning_id, raised in sorted(state.raised.items()):
-        if raised.rule in command.rules and warning_id not in found:
+        if (
+            raised.rule in command.rules
+            and warning_id not in found
+            and (command.day is None or reassessed(raised.period, command.day))
+        ):
             events.append(
                 WarningCleared(
                     store_id=raised.store_id,
@@ -103,6 +113,17 @@ def decide(command: AssessWarnings, state: WarningBoard) -> Sequence[WarningEven
                 )
             )
     return events
+
+
+def reassessed(period: Period, day: date) -> bool:
+    """Whether an assessment of `day` decides again the warnings of `period`."""
+    if period.start > day:
+        return False
+    if period.kind == PeriodKind.DAY or period.contains(day):
+        return True
+    this_month = Period.month(day.year, day.month)
+    last_month_start = (this_month.start - timedelta(days=1)).replace(day=1)
+    return period.end <= last_month_start
 
 
 def evolve(state: WarningBoard, event: WarningEvent) -> WarningBoard:

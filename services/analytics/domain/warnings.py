@@ -18,6 +18,8 @@ from services.analytics.domain.indicators import Direction, Indicator
 from services.analytics.domain.periods import Period
 
 RED_BEYOND = Fraction(15, 100)
+# Weekdays a store opens (Monday 0 ... Sunday 6): every day unless told otherwise.
+EVERY_DAY = frozenset(range(7))
 YELLOW_FROM = Fraction(10, 100)
 VEHICLES_IN_STREAK_DAYS = 3
 DECLINE_PERIODS = 3
@@ -112,12 +114,27 @@ class DayFigure:
     target: Fraction
 
 
-def vehicles_in_streak(store_id: str, days: Sequence[DayFigure]) -> Risk | None:
-    """Red when the last 3 consecutive days each had vehicles in more than 15% under target."""
-    last = sorted(days, key=lambda d: d.day)[-VEHICLES_IN_STREAK_DAYS:]
+def next_open_day(day: date, open_weekdays: frozenset[int] = EVERY_DAY) -> date:
+    """The first day after `day` the store opens (the next day if it never closes)."""
+    following = day + timedelta(days=1)
+    if not open_weekdays:
+        return following
+    while following.weekday() not in open_weekdays:
+        following += timedelta(days=1)
+    return following
+
+
+def vehicles_in_streak(
+    store_id: str, days: Sequence[DayFigure], open_weekdays: frozenset[int] = EVERY_DAY
+) -> Risk | None:
+    """Red when the last 3 consecutive open days each had vehicles in more than 15% under
+    target. A day the store is closed is neither bad nor a break: Saturday, (closed)
+    Sunday, Monday are consecutive."""
+    on_open_days = [d for d in days if d.day.weekday() in open_weekdays]
+    last = sorted(on_open_days, key=lambda d: d.day)[-VEHICLES_IN_STREAK_DAYS:]
     if len(last) < VEHICLES_IN_STREAK_DAYS:
         return None
-    if any(b.day - a.day != timedelta(days=1) for a, b in itertools.pairwise(last)):
+    if any(b.day != next_open_day(a.day, open_weekdays) for a, b in itertools.pairwise(last)):
         return None
     deviations = [adverse_deviation(Direction.HIGHER_IS_BETTER, d.actual, d.target) for d in last]
     if not all(d is not None and d > RED_BEYOND for d in deviations):

@@ -1,8 +1,13 @@
-"""Store comparison peer groups (对标): compare like with like by size, location, age, segment."""
+"""Store comparison peer groups (对标): compare like with like by size, location, age, segment.
+
+A group matches all four facets unless the caller chooses fewer: in a pilot region most
+stores are alone in their four-facet group, so a manager may compare "with stores of my
+size" or "my size and tier".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -27,6 +32,23 @@ class AgeFacet(IntEnum):
     NEW = 1
     GROWING = 2
     MATURE = 3
+
+
+class PeerFacet(IntEnum):
+    """What a peer group matches on."""
+
+    SIZE = 1
+    LOCATION_TIER = 2
+    AGE = 3
+    CUSTOMER_SEGMENT = 4
+
+
+ALL_FACETS = tuple(PeerFacet)
+
+
+def chosen_facets(asked: Iterable[PeerFacet]) -> tuple[PeerFacet, ...]:
+    """The facets a group matches, each once, in PeerFacet order; none asked: all four."""
+    return tuple(sorted(set(asked))) or ALL_FACETS
 
 
 def size_facet(bays: int) -> SizeFacet:
@@ -72,6 +94,19 @@ class PeerGroup:
     customer_segment: CustomerSegment
 
 
+_FIELD = {
+    PeerFacet.SIZE: "size",
+    PeerFacet.LOCATION_TIER: "location_tier",
+    PeerFacet.AGE: "age",
+    PeerFacet.CUSTOMER_SEGMENT: "customer_segment",
+}
+
+
+def facet_values(group: PeerGroup, facets: Collection[PeerFacet]) -> tuple[object, ...]:
+    """The group's values of the chosen facets: two stores are peers when these are equal."""
+    return tuple(getattr(group, _FIELD[f]) for f in chosen_facets(facets))
+
+
 def peer_group(profile: StoreProfile, as_of: date) -> PeerGroup:
     return PeerGroup(
         size=size_facet(profile.bays),
@@ -82,16 +117,21 @@ def peer_group(profile: StoreProfile, as_of: date) -> PeerGroup:
 
 
 def peers(
-    store_id: str, profile: StoreProfile, others: Iterable[tuple[str, StoreProfile]], as_of: date
+    store_id: str,
+    profile: StoreProfile,
+    others: Iterable[tuple[str, StoreProfile]],
+    as_of: date,
+    facets: Collection[PeerFacet] = ALL_FACETS,
 ) -> list[str]:
-    """The open stores of `store_id`'s group on `as_of`, itself included, by store id.
+    """The open stores of `store_id`'s group on `as_of` by the chosen facets (none: all
+    four), itself included, by store id.
 
     `others` are the open stores; one that has not opened by `as_of` is in no group yet.
     """
-    group = peer_group(profile, as_of)
+    wanted = facet_values(peer_group(profile, as_of), facets)
     found = {
         other_id
         for other_id, other in others
-        if other.opened_on <= as_of and peer_group(other, as_of) == group
+        if other.opened_on <= as_of and facet_values(peer_group(other, as_of), facets) == wanted
     }
     return sorted(found | {store_id})

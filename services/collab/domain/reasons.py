@@ -4,15 +4,13 @@ from __future__ import annotations
 
 # RequestTransfer: no store holds enough available of the part to give.
 NO_SOURCE_AVAILABLE = "NO_SOURCE_AVAILABLE"
-# RequestTransfer: the part is unknown to inventory.
+# RequestTransfer: nobody holds the part and inventory's catalogue does not know it.
 PART_UNKNOWN = "PART_UNKNOWN"
 # RequestTransfer for revitalisation: the source holds no such stock idle 90 days or more.
 NOT_STALE_STOCK = "NOT_STALE_STOCK"
 # Approve/Reject/ReportCourierProgress: the transfer is not at a step that takes this answer
 # (already answered, expired, or the courier reports out of order).
 TRANSFER_NOT_AWAITING = "TRANSFER_NOT_AWAITING"
-# RequestTransfer: the same transfer id was requested already.
-TRANSFER_ALREADY_REQUESTED = "TRANSFER_ALREADY_REQUESTED"
 
 # Why a transfer ended without a source (NoSourceLeft.reason).
 ALL_SOURCES_DROPPED = "ALL_SOURCES_DROPPED"

@@ -186,10 +186,13 @@ class StaleItemView:
     idle_days: int
 
 
-async def stale_by_store(conn: AsyncConnection, cutoff: datetime) -> list[StaleHolding]:
-    """Each store holding stock, with what of it has not moved since `cutoff` (last
-    movement at or before it), valued at catalogue unit cost: the same rule as
-    `stale_stock`, summed per store; stores with nothing idle say 0."""
+async def stale_by_store(
+    conn: AsyncConnection, cutoff: datetime, after: str = "", limit: int | None = None
+) -> list[StaleHolding]:
+    """Each store holding stock (by store id, after `after`; at most `limit`), with what
+    of it has not moved since `cutoff` (last movement at or before it), valued at catalogue
+    unit cost: the same rule as `stale_stock`, summed per store; stores with nothing idle
+    say 0."""
     p, c = positions_view.c, parts_view.c
     idle = and_(p.last_movement_at.is_not(None), p.last_movement_at <= cutoff)
     query = (
@@ -200,9 +203,10 @@ async def stale_by_store(conn: AsyncConnection, cutoff: datetime) -> list[StaleH
             func.sum(case((idle, p.on_hand), else_=0)),
         )
         .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
-        .where(p.on_hand > 0)
+        .where(p.on_hand > 0, p.store_id > after)
         .group_by(p.store_id)
         .order_by(p.store_id)
+        .limit(limit)
     )
     return [
         StaleHolding(store_id, int(value or 0), int(positions or 0), int(units or 0))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from fractions import Fraction
 
-from services.analytics.domain.assessment import DAILY_RULES, StoreDay, assess
+from services.analytics.domain.assessment import DAILY_RULES, StoreDay, assess, late_close_day
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import DEFAULT_ALARM_LINES, Light, Rule
 
@@ -86,3 +86,15 @@ def test_a_months_last_day_also_assesses_declines() -> None:
     done = assess(s)
     assert Rule.DECLINE in done.rules
     assert [(r.rule, r.level) for r in done.risks] == [(Rule.DECLINE, Light.YELLOW)]
+
+
+def test_a_report_of_a_period_over_is_assessed_as_of_its_last_day() -> None:
+    november = Period.month(2026, 11)
+    assert late_close_day(november, date(2026, 12, 2)) == date(2026, 11, 30)
+    assert late_close_day(november, date(2026, 12, 1)) == date(2026, 11, 30)
+    assert late_close_day(Period.day(date(2026, 11, 2)), date(2026, 11, 3)) == date(2026, 11, 2)
+
+
+def test_a_report_of_a_period_still_running_waits_for_its_own_close() -> None:
+    assert late_close_day(Period.month(2026, 11), date(2026, 11, 30)) is None
+    assert late_close_day(Period.day(date(2026, 11, 2)), date(2026, 11, 2)) is None

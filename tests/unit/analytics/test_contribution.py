@@ -14,6 +14,7 @@ from services.analytics.domain.contribution import (
     Standing,
     Support,
     collaboration_score,
+    is_own_result,
     own_results_score,
     ranking,
     store_score,
@@ -122,3 +123,9 @@ def test_each_part_of_the_score_is_0_to_100() -> None:
     assert collaboration_score(5, 0) == 0
     assert collaboration_score(30, 30) == 100
     assert store_score([], 0, 0, None).total == 0
+
+
+def test_own_results_leave_out_what_the_other_two_parts_already_count() -> None:
+    assert not is_own_result("csi")  # the satisfaction part
+    assert not any(is_own_result(c) for c in ("transfers", "supports", "diversions"))
+    assert all(is_own_result(c) for c in ("revenue", "vehicles_in", "complaint_rate"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ from services.analytics.domain.diagnosis import (
     StoreMonth,
     Verdict,
     diagnose,
+    diagnosis_gaps,
 )
 from services.analytics.domain.indicators import round_half_up
 from services.analytics.domain.operating_figures import Costs, RevenueByLine
@@ -160,3 +162,33 @@ def test_a_month_without_vehicles_cannot_be_diagnosed() -> None:
     from dataclasses import replace
 
     assert diagnose(replace(WORKED_CASE, vehicles=0)) is None
+
+
+def test_the_worked_case_lacks_nothing() -> None:
+    assert diagnosis_gaps(WORKED_CASE) == ()
+
+
+def test_a_month_without_vehicles_or_staff_says_what_it_lacks_and_is_not_diagnosed() -> None:
+    lacking = replace(WORKED_CASE, vehicles=0, technicians=0)
+    assert diagnosis_gaps(lacking) == (
+        "no vehicles in counted (capacity's visits of the month)",
+        "no technicians in the operating report",
+    )
+    assert diagnose(lacking) is None
+
+
+def test_hq_moving_the_people_cost_line_to_60_percent_leaves_rent_alone_past_its_line() -> None:
+    moved = diagnose(replace(WORKED_CASE, people_cost_alarm=Fraction(60, 100)))
+    assert moved is not None
+    assert moved.people_cost_ratio.verdict == Verdict.ABOVE_HEALTHY  # 56.5%: above 35-40%
+    assert moved.people_cost_ratio.line == Fraction(60, 100)
+    assert moved.rent_ratio.verdict == Verdict.ALARM
+    (said,) = [f for f in moved.findings if f.code == FindingCode.COSTS_PAST_ALARM_LINES]
+    assert said.text == "Rent ratio 25.9%: past its alarm line (20%)."
+
+
+def test_hq_lowering_the_rent_line_to_25_percent_still_finds_25_9_past_it() -> None:
+    moved = diagnose(replace(WORKED_CASE, rent_alarm=Fraction(25, 100)))
+    assert moved is not None and moved.rent_ratio.verdict == Verdict.ALARM
+    (said,) = [f for f in moved.findings if f.code == FindingCode.COSTS_PAST_ALARM_LINES]
+    assert said.text.endswith("both past their alarm lines (45%, 25%).")

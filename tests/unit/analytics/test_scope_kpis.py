@@ -3,6 +3,7 @@ productivity as domain.md's diagnosis defines it (480 vehicles / 12 technicians 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 from services.analytics.domain.kpis import (
@@ -16,6 +17,7 @@ from services.analytics.domain.kpis import (
 )
 from services.analytics.domain.operating_figures import (
     Costs,
+    IndicatorFigure,
     OperatingFigures,
     RevenueByLine,
     Role,
@@ -135,3 +137,15 @@ def test_new_customers_are_the_reporting_stores_vehicles_less_their_returning() 
     per_store = {"SZ01": Facts(vehicles_in=480), "DG01": Facts(vehicles_in=100)}
     assert new_customers(per_store, {"SZ01": DIAGNOSED}) == 180
     assert new_customers(per_store, {}) is None
+
+
+def test_one_stores_reports_combined_keep_its_own_extra_figures() -> None:
+    own = replace(
+        DIAGNOSED,
+        other_figures=(IndicatorFigure(indicator="training_completion", value=Fraction(9, 10)),),
+    )
+    alone = combined([own])
+    assert alone is not None
+    assert alone.other_figures == own.other_figures
+    both = combined([own, NEIGHBOUR])
+    assert both is not None and both.other_figures == ()  # not additive over stores

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from fractions import Fraction
 
 from kernel.testing.scenario import Scenario
@@ -13,6 +14,7 @@ from services.analytics.domain.warning_board import (
     WarningCleared,
     WarningEvent,
     WarningRaised,
+    reassessed,
     warning_board,
 )
 from services.analytics.domain.warnings import Light, Risk, Rule
@@ -106,3 +108,37 @@ def test_a_warning_of_another_store_or_rule_is_malformed() -> None:
             at=NOW,
         )
     ).then_invalid("found[0].store_id", "found[0].rule")
+
+
+def test_an_assessment_decides_again_the_day_its_month_and_nothing_later() -> None:
+    nov_30 = date(2026, 11, 30)
+    assert reassessed(Period.day(date(2026, 11, 29)), nov_30)  # yesterday's day warning
+    assert reassessed(NOVEMBER, nov_30)
+    assert not reassessed(Period.day(date(2026, 12, 1)), nov_30)  # a later day
+    assert not reassessed(Period.month(2026, 12), nov_30)  # a later month
+
+
+def test_last_months_warnings_stay_through_this_month_and_older_ones_retire() -> None:
+    assert not reassessed(NOVEMBER, date(2026, 12, 1))
+    assert not reassessed(NOVEMBER, date(2026, 12, 31))
+    assert reassessed(NOVEMBER, date(2027, 1, 1))
+    assert reassessed(Period.month(2026, 10), date(2026, 12, 1))
+
+
+def test_a_later_close_keeps_last_months_warning_a_past_days_keeps_later_ones() -> None:
+    december = replace(RED, period=Period.month(2026, 12))
+    board.given(raised(RED), raised(december)).when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(), at=NOW, day=date(2026, 12, 2))
+    ).then(
+        WarningCleared(
+            store_id="SZ01",
+            warning_id=december.warning_id,
+            rule=Rule.TARGET_DEVIATION,
+            indicator="revenue",
+            period=Period.month(2026, 12),
+            occurred_at=NOW,
+        )
+    )
+    board.given(raised(RED), raised(december)).when(
+        AssessWarnings(store_id="SZ01", rules=TARGETS, found=(RED,), at=NOW, day=date(2026, 11, 30))
+    ).then()

@@ -8,10 +8,13 @@ from datetime import date
 import pytest
 
 from services.capacity.domain.peer_groups import (
+    ALL_FACETS,
     AgeFacet,
+    PeerFacet,
     PeerGroup,
     SizeFacet,
     age_facet,
+    chosen_facets,
     peer_group,
     peers,
     segment_of,
@@ -104,6 +107,66 @@ def test_a_stores_peers_are_the_open_stores_of_its_group_opened_by_the_day() -> 
 
 def test_a_store_is_its_own_peer_whatever_the_others() -> None:
     assert peers("SZ01", PROFILE, [], date(2026, 11, 30)) == ["SZ01"]
+
+
+AS_OF = date(2026, 11, 30)
+LARGE = replace(PROFILE, bays=15, opened_on=date(2021, 5, 1))  # mature, centre, mid
+
+
+def test_a_15_bay_and_a_20_bay_store_are_peers_by_size() -> None:
+    twenty = replace(LARGE, bays=20, location_tier=LocationTier.OUTSKIRTS)
+    others = [("GZ01", twenty)]
+    assert peers("SZ01", LARGE, others, AS_OF, [PeerFacet.SIZE]) == ["GZ01", "SZ01"]
+    assert peers("SZ01", LARGE, others, AS_OF) == ["SZ01"]  # all four: the tier differs
+
+
+def test_a_14_bay_store_is_not_a_peer_of_a_15_bay_one_by_size() -> None:
+    medium = replace(LARGE, bays=14)
+    assert peers("SZ01", LARGE, [("GZ01", medium)], AS_OF, [PeerFacet.SIZE]) == ["SZ01"]
+
+
+def test_stores_of_different_tiers_are_not_peers_by_size_and_tier() -> None:
+    suburb = replace(LARGE, bays=18, location_tier=LocationTier.SUBURB)
+    centre = replace(LARGE, bays=16, customer_segment=CustomerSegment.PREMIUM)
+    others = [("DG01", suburb), ("GZ01", centre)]
+    size_and_tier = [PeerFacet.SIZE, PeerFacet.LOCATION_TIER]
+    assert peers("SZ01", LARGE, others, AS_OF, size_and_tier) == ["GZ01", "SZ01"]
+
+
+def test_age_and_segment_facets_ignore_size_and_tier() -> None:
+    growing = replace(LARGE, opened_on=date(2024, 12, 1))  # 1 to 3 years on AS_OF
+    small_mature = replace(LARGE, bays=5, location_tier=LocationTier.OUTSKIRTS)
+    mass = replace(LARGE, customer_segment=CustomerSegment.MASS)
+    others = [("DG01", growing), ("GZ01", small_mature), ("HZ01", mass)]
+    by_age = peers("SZ01", LARGE, others, AS_OF, [PeerFacet.AGE])
+    by_segment = peers("SZ01", LARGE, others, AS_OF, [PeerFacet.CUSTOMER_SEGMENT])
+    assert by_age == ["GZ01", "HZ01", "SZ01"]
+    assert by_segment == ["DG01", "GZ01", "SZ01"]
+
+
+def test_a_store_not_yet_open_is_in_no_group_whatever_the_facets() -> None:
+    not_yet = replace(LARGE, opened_on=date(2026, 12, 1))
+    assert peers("SZ01", LARGE, [("GZ01", not_yet)], AS_OF, [PeerFacet.SIZE]) == ["SZ01"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "chosen"),
+    [
+        ([], ALL_FACETS),
+        ([PeerFacet.LOCATION_TIER, PeerFacet.SIZE], (PeerFacet.SIZE, PeerFacet.LOCATION_TIER)),
+        ([PeerFacet.AGE, PeerFacet.AGE], (PeerFacet.AGE,)),
+    ],
+)
+def test_no_facet_asked_means_all_four_and_each_counts_once(
+    asked: list[PeerFacet], chosen: tuple[PeerFacet, ...]
+) -> None:
+    assert chosen_facets(asked) == chosen
+    assert ALL_FACETS == (
+        PeerFacet.SIZE,
+        PeerFacet.LOCATION_TIER,
+        PeerFacet.AGE,
+        PeerFacet.CUSTOMER_SEGMENT,
+    )
 
 
 SHENZHEN = StoreLocation(store_id="SZ01", latitude=22.5431, longitude=114.0579)

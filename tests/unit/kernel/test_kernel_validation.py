@@ -135,3 +135,18 @@ def test_an_enum_choice_is_the_value_its_number_stands_for_or_a_refusal_naming_t
         validation.enum_choice(Violations(), "reason", 0, defaulted, collab.TransferReason.Name)
         == "emergency"
     )
+
+
+def test_enum_choices_take_each_item_and_name_the_refused_ones_by_index() -> None:
+    from storemesh.capacity.v1 import capacity_pb2 as capacity
+
+    choices = {capacity.PEER_FACET_SIZE: "size", capacity.PEER_FACET_AGE: "age"}
+    v = Violations()
+    raws = [capacity.PEER_FACET_AGE, 0, capacity.PEER_FACET_SIZE, 42]
+    found = validation.enum_choices(v, "facets", raws, choices, capacity.PeerFacet.Name)
+    assert found == ["age", "size"]
+    assert [(x.field, x.description) for x in v.items] == [
+        ("facets[1]", "must be one of PEER_FACET_SIZE, PEER_FACET_AGE"),
+        ("facets[3]", "must be one of PEER_FACET_SIZE, PEER_FACET_AGE"),
+    ]
+    assert validation.enum_choices(Violations(), "facets", [], choices, str) == []

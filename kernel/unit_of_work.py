@@ -1,0 +1,288 @@
+"""A unit of work: one transaction's aggregate loads, appends, projections, timers and the
+reactions of one stream to another (policies); `Application.handle` runs one per attempt."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import Table, bindparam
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kernel.aggregate_cache import AggregateCache, Entry
+from kernel.clock import Clock
+from kernel.codec import from_json, to_json
+from kernel.command_writes import DeferredUpserts, TimerRow, UpsertShape, write
+from kernel.db import upsert
+from kernel.decider import Decider
+from kernel.events import EventRegistry
+from kernel.eventstore import EventStore, NewEvent, RecordedEvent, StreamAppend, timers
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    """An aggregate type: its decider, stream naming and snapshot policy."""
+
+    category: str
+    decider: Decider[S, Any, Any]
+    state_type: type[S]
+    store_of: Callable[[Any], str]
+    snapshot_every: int = 100
+
+    def stream_id(self, *key: str) -> str:
+        """`category/key/...`: keys before the last must not contain '/' (store codes)."""
+        return "/".join((self.category, *key))
+
+
+@dataclass
+class Loaded(Generic[S]):
+    stream_id: str
+    state: S
+    version: int
+
+
+@dataclass(frozen=True)
+class Executed(Generic[S]):
+    events: list[Any]
+    state: S
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A reaction of one stream to another's event, in the same unit of work: when an event
+    of `reacts_to` is recorded, the command `command_of` makes of it runs on the stream
+    `stream_of` names, so both ends commit together (e.g. a transfer shipped is expected
+    at its destination)."""
+
+    reacts_to: type
+    aggregate: Aggregate[Any]
+    command_of: Callable[[Any], Any]
+    stream_of: Callable[[Any], str]
+
+
+class Projector(Protocol):
+    async def __call__(
+        self, uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any
+    ) -> None: ...
+
+
+@dataclass
+class _Queued:
+    """A record() waiting for the end of its batch: the stream as loaded, the events."""
+
+    aggregate: Aggregate[Any]
+    before: Loaded[Any]
+    events: list[Any] = field(default_factory=list)
+    new: list[NewEvent] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class UnitOfWork:
+    """One database transaction: loads aggregates, records their events, schedules timers.
+
+    With a `cache`, every stream this unit of work writes is dropped from it at once (the
+    state is not committed yet) and `seen` holds each stream's latest state in this
+    transaction, for the application to keep once it has committed. Only with
+    `read_cached` are loads answered from the cache; `unguarded` then names the streams
+    read from it that no append of this transaction checked.
+    """
+
+    conn: AsyncConnection
+    clock: Clock
+    registry: EventRegistry
+    store: EventStore
+    projectors: Sequence[Projector]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    recorded: list[RecordedEvent] = field(default_factory=list)
+    policies: Sequence[Policy] = ()
+    cache: AggregateCache | None = None
+    read_cached: bool = False
+    seen: dict[str, Entry] = field(default_factory=dict)
+    from_cache: set[str] = field(default_factory=set)
+    appended: set[str] = field(default_factory=set)
+    # Timers armed by this unit of work, written with the command log at its end; None:
+    # written at once (timers, consumers and sagas outside `handle` write no log).
+    armed: dict[str, TimerRow] | None = None
+    # Appends waiting for the end of an `appends_batched` block, by stream (None: none).
+    batched: dict[str, _Queued] | None = None
+    # Read-model rows written with the command log at the end; None: written at once.
+    deferred: DeferredUpserts | None = None
+
+    @property
+    def unguarded(self) -> set[str]:
+        return self.from_cache - self.appended
+
+    async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        if self.cache is not None and self.read_cached:
+            known = self.seen.get(stream_id)
+            if known is None:
+                known = self.cache.get(stream_id)
+                if known is not None:
+                    self.from_cache.add(stream_id)
+            if known is not None:
+                self.seen[stream_id] = known
+                return Loaded(stream_id, known.state, known.version)
+        loaded = await self._load_from_store(aggregate, stream_id)
+        if self.cache is not None:
+            self.seen[stream_id] = Entry(loaded.version, loaded.state)
+        return loaded
+
+    async def _load_from_store(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        state: S | None = None
+        version = 0
+        snapshot = await self.store.load_snapshot(self.conn, stream_id)
+        if snapshot is not None:
+            version, raw = snapshot
+            state = from_json(raw, aggregate.state_type)
+        recorded = await self.store.read_stream(self.conn, stream_id, after_version=version)
+        state = aggregate.decider.fold(
+            (self.registry.decode(r.event_type, r.payload) for r in recorded), state
+        )
+        return Loaded(stream_id, state, version + len(recorded))
+
+    async def record(
+        self, aggregate: Aggregate[S], loaded: Loaded[S], new_events: Sequence[Any]
+    ) -> S:
+        """Append the events at the loaded version, project them, snapshot when due.
+
+        Inside `appends_batched()` the append, projections, snapshot and reactions wait
+        for the block's end (one statement for every stream of the block); the new state
+        is returned at once either way.
+        """
+        if not new_events:
+            return loaded.state
+        batch = []
+        for e in new_events:
+            type_name, payload = self.registry.encode(e)
+            batch.append(
+                NewEvent(type_name, payload, aggregate.store_of(e), metadata=self.metadata)
+            )
+        if self.batched is not None:
+            return self._queue(aggregate, loaded, new_events, batch)
+        recorded = await self.store.append(
+            self.conn, loaded.stream_id, loaded.version, batch, self.clock.now()
+        )
+        return await self._recorded(aggregate, loaded, new_events, recorded)
+
+    async def _recorded(
+        self,
+        aggregate: Aggregate[S],
+        loaded: Loaded[S],
+        new_events: Sequence[Any],
+        recorded: Sequence[RecordedEvent],
+        states: Sequence[S] = (),
+    ) -> S:
+        """Project the recorded events (`states`: each event's resulting state, when the
+        caller has them already), snapshot when due, react."""
+        self.recorded.extend(recorded)
+        state = loaded.state
+        for k, (event, r) in enumerate(zip(new_events, recorded, strict=True)):
+            state = states[k] if states else aggregate.decider.evolve(state, event)
+            for project in self.projectors:
+                await project(self, event, r, state)
+        new_version = loaded.version + len(recorded)
+        if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
+            await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
+        loaded.state, loaded.version = state, new_version
+        self._seen_written(loaded)
+        await self._react(new_events)
+        return state
+
+    def _seen_written(self, loaded: Loaded[Any]) -> None:
+        if self.cache is not None:
+            self.cache.drop((loaded.stream_id,))
+            self.appended.add(loaded.stream_id)
+            self.seen[loaded.stream_id] = Entry(loaded.version, loaded.state)
+
+    def _queue(
+        self,
+        aggregate: Aggregate[S],
+        loaded: Loaded[S],
+        new_events: Sequence[Any],
+        batch: list[NewEvent],
+    ) -> S:
+        assert self.batched is not None
+        if loaded.stream_id in self.batched:
+            raise ValueError(f"{loaded.stream_id} recorded twice in one batch of appends")
+        queued = _Queued(aggregate, Loaded(loaded.stream_id, loaded.state, loaded.version))
+        queued.events, queued.new = list(new_events), batch
+        self.batched[loaded.stream_id] = queued
+        state = loaded.state
+        for event in new_events:
+            state = aggregate.decider.evolve(state, event)
+            queued.states.append(state)
+        loaded.state, loaded.version = state, loaded.version + len(new_events)
+        self._seen_written(loaded)
+        return state
+
+    @contextlib.asynccontextmanager
+    async def appends_batched(self) -> AsyncIterator[None]:
+        """For a batch command recording hundreds of streams: every append of the block
+        goes to the database in one statement as the block ends, then the projections,
+        snapshots and reactions run in the order recorded. Each stream at most once per
+        block, and nothing in the block may read back what it recorded."""
+        if self.batched is not None:
+            raise RuntimeError("appends are already batched")
+        self.batched = {}
+        try:
+            yield
+            queued = list(self.batched.values())
+        finally:
+            self.batched = None
+        appends = [StreamAppend(q.before.stream_id, q.before.version, q.new) for q in queued]
+        recorded = await self.store.append_many(self.conn, appends, self.clock.now())
+        for q, r in zip(queued, recorded, strict=True):
+            await self._recorded(q.aggregate, q.before, q.events, r, q.states)
+
+    async def _react(self, new_events: Sequence[Any]) -> None:
+        for event in new_events:
+            for policy in self.policies:
+                if isinstance(event, policy.reacts_to):
+                    command = policy.command_of(event)
+                    await self.execute(policy.aggregate, policy.stream_of(command), command)
+
+    async def execute(self, aggregate: Aggregate[S], stream_id: str, command: Any) -> Executed[S]:
+        """Load, decide, record: the three lines every command handler is made of."""
+        loaded = await self.load(aggregate, stream_id)
+        new_events = list(aggregate.decider.decide(command, loaded.state))
+        state = await self.record(aggregate, loaded, new_events)
+        return Executed(new_events, state)
+
+    async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
+        """A durable timer: fires once at due_at, in the timer runner of any replica."""
+        timer = TimerRow(timer_id, kind, due_at, to_json(payload))
+        if self.armed is None:
+            await write(self.conn, [timer], None)
+        else:
+            self.armed[timer_id] = timer
+
+    async def upsert_at_end(
+        self,
+        table: Table,
+        values: dict[str, Any],
+        keys: Sequence[str],
+        *,
+        increment: Sequence[str] = (),
+    ) -> None:
+        """A projector's upsert of a read-model row, sent with the command log as the
+        command ends (on PostgreSQL in the same statement): one row per key, the last
+        write wins and `increment` columns add up. Nothing in the command may read the
+        row back or write it another way. Outside `handle` it is written at once."""
+        if self.deferred is None:
+            await upsert(self.conn, table, values, keys, increment=increment)
+            return
+        self.deferred.add(UpsertShape(table, tuple(values), tuple(keys), tuple(increment)), values)
+
+    async def cancel_timer(self, timer_id: str) -> None:
+        if self.armed is not None:
+            self.armed.pop(timer_id, None)
+        await self.conn.execute(_CANCEL_TIMER, {"timer_id": timer_id})
+
+
+_CANCEL_TIMER = timers.delete().where(timers.c.timer_id == bindparam("timer_id"))

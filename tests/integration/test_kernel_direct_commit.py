@@ -1,0 +1,138 @@
+"""`Database.transaction` with `direct_commit` (PostgreSQL, psycopg's own transactions, as
+the services run): no SQLAlchemy transaction around the body, the COMMIT sent to psycopg
+itself. One transaction still: SQLAlchemy's statements and those sent straight to psycopg
+commit together or not at all, a failed body leaves nothing, the pooled connection comes
+back clean, and colliding transactions still end in a ConcurrencyConflict."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+
+from kernel import eventstore_sql as sql
+from kernel.application import Application
+from kernel.clock import ManualClock
+from kernel.db import Database
+from kernel.errors import ConcurrencyConflict
+from kernel.eventstore import EventStore, _row_to_event
+from tests.integration.kernel_fixtures import (
+    REGISTRY,
+    count_effects,
+    count_events,
+    effects,
+    migrated,
+    receive,
+    sent_to_postgres,
+    stock_event,
+)
+
+
+@pytest.fixture
+async def direct(pg_url: str) -> AsyncIterator[Database]:
+    database = await migrated(pg_url, pipelined_begin=False, pool_size=1)
+    assert database.direct_commit
+    yield database
+    await database.dispose()
+
+
+async def test_both_kinds_of_statement_commit_together(direct: Database) -> None:
+    async with direct.transaction() as conn:
+        await EventStore().append(conn, "s/1", 0, [stock_event()], ManualClock().now())
+        await conn.execute(effects.insert().values(key="k"))
+    assert await count_events(direct) == 1
+    assert await count_effects(direct, "k") == 1
+
+
+@pytest.mark.parametrize("sqlalchemy_first", [True, False])
+async def test_a_failed_body_leaves_nothing(direct: Database, sqlalchemy_first: bool) -> None:
+    with pytest.raises(RuntimeError):
+        async with direct.transaction() as conn:
+            if sqlalchemy_first:
+                await conn.execute(effects.insert().values(key="k"))
+            await EventStore().append(conn, "s/1", 0, [stock_event()], ManualClock().now())
+            await conn.execute(effects.insert().values(key="k"))
+            raise RuntimeError("fails after the writes")
+    assert await count_events(direct) == 0
+    assert await count_effects(direct) == 0
+    # The pool's only connection came back idle: the next transaction is a new one.
+    async with direct.transaction() as conn:
+        status = (await conn.execute(text("SELECT count(*) FROM test_effects"))).scalar_one()
+        assert status == 0
+        await conn.execute(effects.insert().values(key="after"))
+    assert await count_effects(direct, "after") == 1
+
+
+async def test_a_command_sends_begin_its_two_statements_and_commit_only(
+    direct: Database,
+) -> None:
+    """A command on a cached stream: psycopg's BEGIN, the append, the command log, COMMIT;
+    no ROLLBACK after it (returning the connection to the pool sends nothing)."""
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    await receive(app, "SZ01", "P-1", 1, request_id="r1")  # loads the stream into the cache
+    sent = await sent_to_postgres(direct, receive(app, "SZ01", "P-1", 2, request_id="r2"))
+    queries = [content.strip('"') for kind, content in sent if kind == "Query"]
+    assert queries == ["BEGIN", "COMMIT"]
+    assert [kind for kind, _ in sent].count("Sync") == 2
+
+
+async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url: str) -> None:
+    """Two transactions taking two rows in opposite order: PostgreSQL breaks the deadlock by
+    failing one (40P01), which the kernel reports as a ConcurrencyConflict to retry."""
+    other = await migrated(pg_url, pipelined_begin=False, pool_size=1)
+    try:
+        async with direct.transaction() as conn:
+            await conn.execute(effects.insert(), [{"key": "a"}, {"key": "b"}])
+        both_hold_one = asyncio.Barrier(2)
+
+        async def take(db: Database, first: str, second: str) -> None:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    text("SELECT 1 FROM test_effects WHERE key = :k FOR UPDATE"), {"k": first}
+                )
+                await both_hold_one.wait()
+                await conn.execute(
+                    text("SELECT 1 FROM test_effects WHERE key = :k FOR UPDATE"), {"k": second}
+                )
+
+        outcomes = await asyncio.gather(
+            take(direct, "a", "b"), take(other, "b", "a"), return_exceptions=True
+        )
+        assert sum(isinstance(o, ConcurrencyConflict) for o in outcomes) == 1
+        assert sum(o is None for o in outcomes) == 1
+        async with direct.transaction() as conn:  # both connections are usable again
+            assert len((await conn.execute(select(effects.c.key))).all()) == 2
+        async with other.transaction() as conn:
+            assert len((await conn.execute(select(effects.c.key))).all()) == 2
+    finally:
+        await other.dispose()
+
+
+async def test_the_relay_reads_back_what_was_appended_field_for_field(direct: Database) -> None:
+    """read_unpublished goes straight to psycopg on PostgreSQL: the events it hands the
+    relay equal those the append returned and those SQLAlchemy reads (types included), and
+    mark_published takes exactly the positions given out of the outbox."""
+    at = ManualClock().now()
+    store = EventStore()
+    async with direct.transaction() as conn:
+        first = await store.append(conn, "s/1", 0, [stock_event(), stock_event()], at)
+        second = await store.append(conn, "s/2", 0, [stock_event()], at)
+    async with direct.transaction() as conn:
+        read = await store.read_unpublished(conn, 10)
+        through_sqlalchemy = [
+            _row_to_event(row) for row in await conn.execute(sql.UNPUBLISHED, {"limit": 10})
+        ]
+    assert read == through_sqlalchemy == [*first, *second]
+    assert [type(getattr(read[0], f)) for f in ("event_id", "payload", "metadata")] == [
+        type(first[0].event_id),
+        bytes,
+        dict,
+    ]
+    assert read[0].recorded_at == at
+    async with direct.transaction() as conn:
+        await store.mark_published(conn, [read[0].position, read[2].position])
+        assert await store.read_unpublished(conn, 10) == [read[1]]

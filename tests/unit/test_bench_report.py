@@ -1,0 +1,217 @@
+"""docs/benchmarks.md judges issue 10's targets from measured rows: the rules, the verdicts
+and the Summary rows, with synthetic load results (no servers)."""
+
+from __future__ import annotations
+
+from bench.config import QUICK
+from bench.load import LoadResult
+from bench.report import Figure, SectionReport, Target, Unjudged, render, share_target
+from bench.sections import (
+    capacity,
+    eventstore_appends,
+    inventory_commands,
+    inventory_lookup,
+    relay,
+    workforce_match,
+)
+
+
+def _result(label: str, clients: int, rate: float, p99_ms: float, cpu_ms: float) -> LoadResult:
+    """`rate` ops/s over one second, every call taking `p99_ms`, `cpu_ms` CPU per call."""
+    ok = round(rate)
+    return LoadResult(
+        label,
+        clients,
+        ok=ok,
+        elapsed=1.0,
+        latencies=[p99_ms / 1000] * ok,
+        cpu_seconds=cpu_ms * ok / 1000,
+    )
+
+
+def _rules(report: SectionReport) -> dict[str, tuple[str, bool]]:
+    return {t.name: (t.rule, t.met) for t in report.targets}
+
+
+def test_a_share_target_is_the_percentage_of_its_baseline() -> None:
+    target = share_target("x", 250.0, 1_000.0, 0.25)
+    assert (target.measured, target.threshold, target.unit) == (25.0, 25.0, "%")
+    assert target.met and target.rule == "≥ 25.0 %"
+    assert not share_target("x", 249.0, 1_000.0, 0.25).met
+    assert share_target("x", 1.0, 0.0, 0.25).measured == 0.0
+
+
+def test_above_the_peer_means_strictly_above() -> None:
+    assert not share_target("x", 100.0, 100.0, 1.0, strictly=True).met
+    assert share_target("x", 101.0, 100.0, 1.0, strictly=True).met
+    assert share_target("x", 101.0, 100.0, 1.0, strictly=True).rule == "> 100 %"
+    below = Target("p99", 20.0, 20.0, "ms", higher_is_better=False, strictly=True)
+    assert not below.met and below.rule == "< 20.0 ms"
+
+
+def test_commands_judge_every_issue_10_target_of_section_1() -> None:
+    report = SectionReport("commands", "1")
+    steps = {
+        1: (
+            _result("raw", 1, 1_000, 1, 0.3),
+            _result("ReceiveStock", 1, 260, 10, 2.5),
+            _result("ReserveStock", 1, 240, 12, 3.5),
+        ),
+        8: (
+            _result("raw", 8, 4_000, 4, 0.2),
+            _result("ReceiveStock", 8, 900, 30, 3.0),
+            _result("ReserveStock", 8, 1_100, 25, 2.0),
+        ),
+        32: (
+            _result("raw", 32, 4_000, 14, 0.2),
+            _result("ReceiveStock", 32, 10, 300, 30),
+            _result("ReserveStock", 32, 10, 300, 30),
+        ),
+    }
+    workers = {1: _result("w1", 8, 350, 43, 3.4), 2: _result("w2", 8, 410, 65, 3.6)}
+
+    inventory_commands._judge(report, steps, workers)
+
+    assert _rules(report) == {
+        "ReceiveStock over gRPC at 1 client, share of raw INSERT+COMMIT": ("≥ 25.0 %", True),
+        "ReserveStock over gRPC at 1 client, share of raw INSERT+COMMIT": ("≥ 25.0 %", False),
+        "ReceiveStock CPU per call at 1 client (client + in-process service)": ("≤ 3.00 ms", True),
+        "ReserveStock CPU per call at 1 client (client + in-process service)": (
+            "≤ 3.00 ms",
+            False,
+        ),
+        "ReceiveStock over gRPC at 8 clients, share of raw INSERT+COMMIT": ("≥ 25.0 %", False),
+        "ReserveStock over gRPC at 8 clients, share of raw INSERT+COMMIT": ("≥ 25.0 %", True),
+        "ReceiveStock CPU per call at 8 clients (client + in-process service)": (
+            "≤ 3.00 ms",
+            True,
+        ),
+        "ReserveStock CPU per call at 8 clients (client + in-process service)": (
+            "≤ 3.00 ms",
+            True,
+        ),
+        "ReserveStock p99 at 8 clients": ("≤ 25.0 ms", True),
+    }
+    assert [(f.name, f.measured, f.detail) for f in report.figures] == [
+        ("ReserveStock at 8 clients, 1 worker process", 350.0, "p99 43.0 ms, CPU 3.40 ms/op"),
+        ("ReserveStock at 8 clients, 2 worker processes", 410.0, "p99 65.0 ms, CPU 3.60 ms/op"),
+    ]
+    assert not report.unjudged
+
+
+def test_commands_list_the_targets_a_run_without_the_8_client_step_could_not_judge() -> None:
+    report = SectionReport("commands", "1")
+    one = (_result("raw", 1, 1_000, 1, 0.3), _result("a", 1, 300, 9, 2), _result("b", 1, 300, 9, 2))
+
+    inventory_commands._judge(report, {1: one}, {})
+
+    assert len(report.targets) == 4
+    assert [(u.name, u.rule) for u in report.unjudged] == [
+        ("ReceiveStock and ReserveStock at 8 clients, share of raw INSERT+COMMIT", "≥ 25.0 %"),
+        ("ReceiveStock and ReserveStock CPU per call at 8 clients", "≤ 3.00 ms"),
+        ("ReserveStock p99 at 8 clients", "≤ 25.0 ms"),
+    ]
+
+
+def test_appends_judge_the_share_of_raw_and_the_peer() -> None:
+    report = SectionReport("appends", "2")
+
+    eventstore_appends._judge(report, {1: (600.0, 1_000.0), 8: (900.0, 3_000.0)}, {1: 500.0})
+
+    assert _rules(report) == {
+        "one-event Application.handle at 1 writer, share of raw INSERT+COMMIT": ("≥ 50.0 %", True),
+        "one-event Application.handle at 1 writer, share of the eventsourcing library's save": (
+            "> 100 %",
+            True,
+        ),
+        "one-event Application.handle at 8 writers, share of raw INSERT+COMMIT": (
+            "≥ 50.0 %",
+            False,
+        ),
+    }
+    assert [u.reason for u in report.unjudged] == ["the eventsourcing library is not installed"]
+
+
+def test_relay_is_judged_at_60_percent_of_raw_pipelined_publishing() -> None:
+    report = SectionReport("relay", "3")
+    relay._judge(report, 590.0, 1_000.0)
+    assert _rules(report) == {
+        "relay publishes/s, share of raw pipelined JetStream publishing": ("≥ 60.0 %", False)
+    }
+
+
+def test_findstock_is_judged_on_its_share_of_the_raw_sql_and_reports_its_p99() -> None:
+    report = SectionReport("lookup", "4")
+    single = {
+        inventory_lookup.RAW_LABEL: _result("raw", 1, 2_000, 1, 0.1),
+        inventory_lookup.BARE_LABEL: _result("bare", 1, 500, 3, 1),
+        inventory_lookup.GRPC_LABEL: _result("grpc", 1, 600, 5, 2),
+    }
+
+    inventory_lookup._judge(report, single)
+
+    assert _rules(report) == {
+        "FindStock over gRPC at 1 client, share of the raw SQL": ("≥ 30.0 %", True)
+    }
+    assert [(f.name, f.measured) for f in report.figures] == [
+        ("FindStock p99 over gRPC, 1 client", 5.0),
+        ("bare read_model.find_stock p99, 1 client", 3.0),
+    ]
+
+
+def test_capacity_judges_the_day_view_p99_and_the_booking_share() -> None:
+    report = SectionReport("capacity", "5")
+    seeded = {"day_rows": 10.0, "copy": 0.1, "vacuum_analyze": 0.1}
+    seen = {"stores": {100}, "bytes": [4096], "red": [3], "yellow": [5], "sql": "SELECT 1"}
+    single = {capacity.DAYVIEW_GRPC_LABEL: _result("view", 1, 50, 51, 5)}
+    bookings = {8: (_result("raw", 8, 1_000, 4, 0.2), _result("book", 8, 260, 40, 3))}
+
+    capacity._report_view(report, QUICK, seeded, [], single, seen)
+    capacity._report_bookings(report, QUICK, [], bookings, 30, 0, 100)
+
+    assert _rules(report) == {
+        "GetNetworkDayView p99, 100 stores, 1 client": ("≤ 50.0 ms", False),
+        "BookAppointment over gRPC at 8 clients, share of raw INSERT+COMMIT": ("≥ 25.0 %", True),
+    }
+    assert [f.name for f in report.figures] == ["BookAppointment p99 at 8 clients"]
+    assert not any("none in the issue" in line for line in report.body)
+
+
+def test_matchsupport_is_judged_on_its_p99_at_one_client() -> None:
+    report = SectionReport("workforce", "6")
+    seeded = workforce_match.Seeded(technicians=1_000)
+    single = {workforce_match.GRPC_LABEL: _result("match", 1, 80, 19, 4)}
+
+    workforce_match._report(report, QUICK, seeded, [], single, [3], [3], [(9, 4, 3)], "SELECT 1")
+
+    assert _rules(report) == {
+        "MatchSupport p99, 1,000 technicians in 100 stores, 1 client": ("≤ 20.0 ms", True)
+    }
+    assert not any("none in the issue" in line for line in report.body)
+
+
+def test_the_summary_lists_targets_then_unmeasured_targets_then_figures() -> None:
+    report = SectionReport("s", "Section")
+    report.targets.append(Target("p99", 12.0, 20.0, "ms", higher_is_better=False))
+    report.unjudged.append(Unjudged("peer share", "> 100 %", "peer not installed"))
+    report.figures.append(Figure("workers", 400.0, "ops/s", rule="asked for", detail="p99 9 ms"))
+    failed = SectionReport("f", "Failed", error="RuntimeError: boom")
+
+    text = render([report, failed], [], [], "quick", [])
+
+    summary = text.split("## Summary")[1].split("## Machine")[0]
+    assert [line for line in summary.splitlines() if line.startswith("| ")][2:] == [
+        "| Section | p99 | ≤ 20.0 ms | 12.0 ms | **met** |",
+        "| Section | peer share | > 100 % | peer not installed | **not measured** |",
+        "| Section | workers | asked for | 400 ops/s (p99 9 ms) | reported |",
+        "| Failed | (section failed) |  | RuntimeError: boom | **not measured** |",
+    ]
+    assert "Figure: workers (asked for). Measured: 400 ops/s (p99 9 ms)." in text
+    assert "Target: peer share > 100 %. Not measured in this run: peer not installed." in text
+
+
+def test_the_report_points_to_the_per_command_cpu_breakdown() -> None:
+    text = render([], [], [], "quick", [])
+    section = text.split("## Where a command's CPU goes (before and after)")[1]
+    assert "[profiles.md](profiles.md)" in section
+    assert "- Where a stock command's CPU goes" in section
