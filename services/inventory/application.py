@@ -10,14 +10,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel import bulk_append
 from kernel.application import Aggregate, Application, Executed, Loaded, Policy, UnitOfWork
-from kernel.errors import NotFound, RuleViolated
+from kernel.bulk_append import StreamWrite
+from kernel.errors import AlreadyExists, NotFound
+from kernel.eventstore import command_log
 from kernel.load_many import load_many
 from kernel.store_directory import require_open_store
 from services.inventory import read_model
-from services.inventory.domain import counts, reasons
+from services.inventory.domain import counts
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
 from services.inventory.domain.commands import (
     ExpireReservation,
@@ -26,7 +30,7 @@ from services.inventory.domain.commands import (
     ReserveStock,
     ShipTransfer,
 )
-from services.inventory.domain.counts import CountResult, SyncStockCounts
+from services.inventory.domain.counts import CountedBatch, CountResult, SyncStockCounts
 from services.inventory.domain.events import (
     PartsIssued,
     ShipmentLost,
@@ -47,8 +51,8 @@ POSITIONS = Aggregate(
     "stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=20
 )
 EXPIRE_RESERVATION = "inventory.expire_reservation"
-# Positions per transaction of a SyncStockCounts: large enough that a batch costs a few
-# dozen round trips, small enough that no transaction holds its locks for long.
+# Positions per transaction of a SyncStockCounts as an earlier version ran it (a batch is
+# one transaction now); kept to finish such a batch on retry (Inventory.sync_counts).
 SYNC_CHUNK = 500
 
 R = TypeVar("R")
@@ -125,9 +129,26 @@ class Inventory:
         )
 
     async def sync_counts(self, command: SyncStockCounts, request_id: str) -> list[CountResult]:
-        """A store's whole count in chunks, one transaction and request id each: a retried
-        batch replays the chunks already done and runs the rest."""
+        """A store's whole count in one transaction and one command-log row: every position
+        loaded in two queries, decided in memory, its events COPYed in one statement and the
+        positions' rows written in another. A retried batch answers its first reply.
+
+        A batch that an earlier version of this service ran in chunks of SYNC_CHUNK, one
+        request id `<request_id>/<k>` each, and that stopped half way, is finished the same
+        way on retry: the chunks done replay, the rest run."""
         counts.validate(command, self.app.clock.now())
+        try:
+            done = await self.app.handle(
+                command.keyed(),
+                self._count(command, request_id),
+                request_id=request_id,
+                result_type=CountedBatch,
+            )
+        except _ChunkedBefore:
+            return await self._sync_in_chunks(command, request_id)
+        return done.results()
+
+    async def _sync_in_chunks(self, command: SyncStockCounts, request_id: str) -> list[CountResult]:
         results: list[CountResult] = []
         for index, chunk in enumerate(command.chunks(SYNC_CHUNK)):
             done = await self.app.handle(
@@ -139,6 +160,24 @@ class Inventory:
             results.extend(done.results)
         return results
 
+    def _count(
+        self, command: SyncStockCounts, request_id: str
+    ) -> Callable[[UnitOfWork], Awaitable[CountedBatch]]:
+        count_all = self._count_chunk(command)
+
+        async def handler(uow: UnitOfWork) -> CountedBatch:
+            if request_id:
+                logged = await _logged_as(uow.conn, request_id)
+                if request_id in logged:
+                    # A retry: Application.handle answers the logged reply (or refuses a
+                    # request id reused for other counts) without deciding anything again.
+                    raise AlreadyExists("request", request_id)
+                if logged:
+                    raise _ChunkedBefore(request_id)
+            return CountedBatch.of((await count_all(uow)).results)
+
+        return handler
+
     def _count_chunk(
         self, chunk: SyncStockCounts
     ) -> Callable[[UnitOfWork], Awaitable[CountedChunk]]:
@@ -149,6 +188,8 @@ class Inventory:
             loaded = await load_many(
                 uow, POSITIONS, [POSITIONS.stream_id(chunk.store_id, n) for n in known]
             )
+            if bulk_append.available(uow):
+                return await record_counts(uow, chunk, known, loaded)
             # One append statement for the chunk's positions, then one upsert of their rows.
             async with read_model.positions_written_at_end(uow), uow.appends_batched():
                 return await record_counts(uow, chunk, known, loaded)
@@ -218,32 +259,40 @@ async def record_counts(
     known: set[str],
     loaded: dict[str, Loaded[StockPosition]],
 ) -> CountedChunk:
-    """Decide each line of the chunk on its loaded position and record what differs."""
-    results = []
-    for line in chunk.counts:
-        if line.part_number not in known:
-            results.append(
-                CountResult.refused(
-                    StockPosition(),
-                    line.part_number,
-                    reasons.UNKNOWN_PART,
-                    f"part {line.part_number!r} is not in the catalogue",
-                )
-            )
-            continue
-        position = loaded[POSITIONS.stream_id(chunk.store_id, line.part_number)]
-        try:
-            new_events = counts.count(chunk, line, position.state)
-        except RuleViolated as refused:
-            results.append(
-                CountResult.refused(
-                    position.state, line.part_number, refused.reason, refused.message
-                )
-            )
-            continue
-        state = await uow.record(POSITIONS, position, new_events)
-        results.append(CountResult.of(state, line.part_number, new_events))
-    return CountedChunk(tuple(results))
+    """Decide every line of the chunk on its loaded position, then record what differs:
+    on PostgreSQL the events by COPY in one statement and the positions' rows in another
+    (kernel/bulk_append.py), elsewhere through the unit of work (in `appends_batched`)."""
+    at = {n: POSITIONS.stream_id(chunk.store_id, n) for n in known}
+    decided = counts.decide_all(chunk, known, {n: loaded[s].state for n, s in at.items()})
+    if bulk_append.available(uow):
+        writes = [
+            StreamWrite(loaded[at[c.part_number]], c.events, c.state) for c in decided.changes
+        ]
+        await bulk_append.record_many(uow, POSITIONS, writes)
+        await read_model.write_positions(uow.conn, [c.state for c in decided.changes])
+    else:
+        for c in decided.changes:
+            await uow.record(POSITIONS, loaded[at[c.part_number]], c.events)
+    return CountedChunk(decided.results)
+
+
+class _ChunkedBefore(Exception):
+    """The batch's first chunk is logged under `<request_id>/0`: run it in chunks again."""
+
+
+_FIRST_CHUNK = "/0"
+
+
+async def _logged_as(conn: AsyncConnection, request_id: str) -> set[str]:
+    """Which of the batch's request id and its first chunk's the command log holds."""
+    ids = [request_id, request_id + _FIRST_CHUNK]
+    rows = await conn.execute(_LOGGED, {"ids": ids})
+    return {row.request_id for row in rows}
+
+
+_LOGGED = select(command_log.c.request_id).where(
+    command_log.c.request_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _outcome(command: RequestParts) -> Callable[[Executed[StockPosition]], RequestOutcome]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from kernel.validation import MAX_QUANTITY, text
 from services.inventory.domain import reasons
 from services.inventory.domain.commands import AdjustStock
 from services.inventory.domain.events import StockEvent
-from services.inventory.domain.stock import StockPosition, decide
+from services.inventory.domain.stock import StockPosition, decide, evolve
 
 MAX_COUNTS = 10_000
 # A count is a fact about the past: a clock a little ahead at the DMS is not refused.
@@ -49,6 +49,11 @@ class SyncStockCounts:
     counts: tuple[StockCount, ...]
     at: datetime
     batch: str = ""
+
+    def keyed(self) -> SyncStockCounts:
+        """The batch as its request fingerprint sees it: the digest stands for the counts
+        (fingerprinting 5,000 lines field by field costs more than the digest)."""
+        return replace(self, counts=(), batch=batch_digest(self))
 
     def chunks(self, size: int) -> list[SyncStockCounts]:
         digest = batch_digest(self)
@@ -139,6 +144,95 @@ def count(command: SyncStockCounts, line: StockCount, position: StockPosition) -
         command.counted_at,
     )
     return list(decide(adjust, position))
+
+
+@dataclass(frozen=True)
+class CountedBatch:
+    """A batch's reply as its command-log row keeps it, one column per field: 5,000 lines
+    as one JSON object each cost more to write and read back than deciding them."""
+
+    part_numbers: tuple[str, ...]
+    outcomes: tuple[int, ...]
+    on_hand: tuple[int, ...]
+    available: tuple[int, ...]
+    # (line, reason, message) of each refused line.
+    refusals: tuple[tuple[int, str, str], ...]
+
+    @classmethod
+    def of(cls, results: Sequence[CountResult]) -> CountedBatch:
+        return cls(
+            tuple(r.part_number for r in results),
+            tuple(int(r.outcome) for r in results),
+            tuple(r.on_hand for r in results),
+            tuple(r.available for r in results),
+            tuple(
+                (k, r.reason, r.message)
+                for k, r in enumerate(results)
+                if r.outcome is Outcome.REFUSED
+            ),
+        )
+
+    def results(self) -> list[CountResult]:
+        why = {k: (reason, message) for k, reason, message in self.refusals}
+        return [
+            CountResult(part, Outcome(outcome), *why.get(k, ("", "")), on_hand, available)
+            for k, (part, outcome, on_hand, available) in enumerate(
+                zip(self.part_numbers, self.outcomes, self.on_hand, self.available, strict=True)
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A line of the count that records events: its new events and the position after them."""
+
+    part_number: str
+    events: tuple[StockEvent, ...]
+    state: StockPosition
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Every line's result, in the order counted, and the positions that change."""
+
+    results: tuple[CountResult, ...]
+    changes: tuple[Change, ...]
+
+
+def decide_all(
+    command: SyncStockCounts, known: Collection[str], positions: Mapping[str, StockPosition]
+) -> Decided:
+    """Each line of the batch (or chunk) on its position (`positions`: by part number, every
+    known part's current state): a part outside the catalogue and a line refused by its
+    own rules are reported for that line alone; nothing is read or written here."""
+    results: list[CountResult] = []
+    changes: list[Change] = []
+    for line in command.counts:
+        if line.part_number not in known:
+            results.append(
+                CountResult.refused(
+                    StockPosition(),
+                    line.part_number,
+                    reasons.UNKNOWN_PART,
+                    f"part {line.part_number!r} is not in the catalogue",
+                )
+            )
+            continue
+        position = positions[line.part_number]
+        try:
+            new_events = count(command, line, position)
+        except RuleViolated as refused:
+            results.append(
+                CountResult.refused(position, line.part_number, refused.reason, refused.message)
+            )
+            continue
+        state = position
+        for event in new_events:
+            state = evolve(state, event)
+        if new_events:
+            changes.append(Change(line.part_number, tuple(new_events), state))
+        results.append(CountResult.of(state, line.part_number, new_events))
+    return Decided(tuple(results), tuple(changes))
 
 
 def batch_digest(command: SyncStockCounts) -> str:

@@ -22,6 +22,7 @@ from services.inventory.read_model.tables import (
     PositionView,
     positions_written_at_end,
     project,
+    write_positions,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "sharing_matrix",
     "stale_by_store",
     "stale_stock",
+    "write_positions",
 ]

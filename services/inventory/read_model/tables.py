@@ -4,7 +4,7 @@ as the events that change them."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,8 +22,10 @@ from sqlalchemy import (
     bindparam,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
+from kernel.bulk_append import copy_upsert
 from kernel.codec import from_json, to_json
 from kernel.db import Migration, UtcDateTime
 from kernel.eventstore import RecordedEvent
@@ -134,17 +136,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
         return
     if not isinstance(state, StockPosition):
         return
-    row = {
-        "store_id": state.store_id,
-        "part_number": state.part_number,
-        "on_hand": state.on_hand,
-        "reserved": state.reserved,
-        "available": state.available,
-        "in_transit_out": state.in_transit_out,
-        "in_transit_in": state.in_transit_in,
-        "last_movement_at": state.last_movement_at,
-        "reservations": to_json(state.reservations),
-    }
+    row = _position_row(state)
     pending = _written_at_end.get(id(uow))
     if pending is not None:
         pending[(state.store_id, state.part_number)] = row
@@ -165,6 +157,27 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             ["store_id", "part_number", "day"],
             increment=["requests", "filled", "issued_quantity"],
         )
+
+
+def _position_row(state: StockPosition) -> dict[str, Any]:
+    return {
+        "store_id": state.store_id,
+        "part_number": state.part_number,
+        "on_hand": state.on_hand,
+        "reserved": state.reserved,
+        "available": state.available,
+        "in_transit_out": state.in_transit_out,
+        "in_transit_in": state.in_transit_in,
+        "last_movement_at": state.last_movement_at,
+        "reservations": to_json(state.reservations),
+    }
+
+
+async def write_positions(conn: AsyncConnection, states: Sequence[StockPosition]) -> None:
+    """The rows of positions a batch recorded (PostgreSQL), in one statement: what
+    `project` writes for each, set-based (kernel/bulk_append.py's copy_upsert)."""
+    rows = [tuple(row[c] for c in _POSITION_COLUMNS) for row in map(_position_row, states)]
+    await copy_upsert(conn, positions_view, ("store_id", "part_number"), rows)
 
 
 # Units of work (by id, while they run) whose position rows are written once at the end.

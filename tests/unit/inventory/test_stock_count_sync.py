@@ -3,12 +3,14 @@ recording only what differs, on a fake unit of work (no database)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kernel.clock import ManualClock
+from kernel.codec import from_json, to_json
 from kernel.errors import InvalidArgument, RuleViolated
 from kernel.testing.fakes import FakeUnitOfWork
 from kernel.testing.scenario import event_types
@@ -157,3 +159,33 @@ async def test_a_chunk_records_what_differs_and_reports_every_line() -> None:
     assert event_types(uow.streams[at_p2]) == ["StockReceived"]
     assert event_types(uow.streams[POSITIONS.stream_id(STORE, "P-4")]) == ["StockAdjusted"]
     assert POSITIONS.stream_id(STORE, "P-3") not in uow.streams
+
+
+def test_the_whole_batch_is_decided_without_reading_or_writing() -> None:
+    received = stock.fold([StockReceived(STORE, "P-1", 10, "PO-1", 10, NOW - timedelta(days=1))])
+    command = batch(("P-1", 7), ("P-2", 0), ("P-3", 4), ("P-X", 1))
+    positions = {"P-1": received, "P-2": stock.fold([]), "P-3": stock.fold([])}
+
+    decided = counts.decide_all(command, {"P-1", "P-2", "P-3"}, positions)
+
+    assert [(r.part_number, r.outcome) for r in decided.results] == [
+        ("P-1", Outcome.ADJUSTED),
+        ("P-2", Outcome.UNCHANGED),
+        ("P-3", Outcome.ADJUSTED),
+        ("P-X", Outcome.REFUSED),
+    ]
+    assert [c.part_number for c in decided.changes] == ["P-1", "P-3"]
+    assert decided.changes[0].state == stock.fold(decided.changes[0].events, received)
+    assert (decided.changes[0].state.on_hand, decided.results[0].on_hand) == (7, 7)
+
+
+def test_a_batch_reply_survives_the_command_log_unchanged() -> None:
+    received = stock.fold([StockReceived(STORE, "P-1", 10, "PO-1", 10, NOW - timedelta(days=1))])
+    command = batch(("P-1", 7), ("P-2", -1), ("P-3", 3), ("P-X", 1))
+    positions = {"P-1": received, "P-2": stock.fold([]), "P-3": stock.fold([])}
+    results = list(counts.decide_all(command, {"P-1", "P-2", "P-3"}, positions).results)
+
+    logged = json.loads(json.dumps(to_json(counts.CountedBatch.of(results))))
+
+    assert from_json(logged, counts.CountedBatch).results() == results
+    assert [r.reason for r in results] == ["", reasons.INVALID_COUNT, "", reasons.UNKNOWN_PART]

@@ -1,0 +1,139 @@
+"""kernel/bulk_append.py on real PostgreSQL: a batch recorded by COPY leaves what
+per-event appends leave (streams, versions, snapshots, outbox, request metadata); a stale
+stream fails the whole batch and leaves nothing; a policy-driven event is refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, select
+
+from kernel.application import Aggregate, Application, Policy, UnitOfWork
+from kernel.bulk_append import StreamWrite, copy_upsert, record_many
+from kernel.clock import ManualClock
+from kernel.db import Database
+from kernel.errors import ConcurrencyConflict
+from kernel.eventstore import EventStore, NewEvent, RecordedEvent, snapshots
+from kernel.load_many import load_many
+from services.inventory.domain.commands import ReceiveStock
+from services.inventory.domain.events import StockReceived
+from services.inventory.domain.stock import StockPosition, stock
+from tests.integration.kernel_fixtures import REGISTRY, count_events, db
+
+store = EventStore()
+STOCK = Aggregate("stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=3)
+PARTS = [f"P-{k}" for k in range(4)]
+__all__ = ["db"]
+
+
+async def _unpublished(db: Database) -> list[RecordedEvent]:
+    async with db.transaction("test.outbox") as conn:
+        return await store.read_unpublished(conn, 10_000)
+
+
+def _receive(uow: UnitOfWork, clock: ManualClock, store_id: str) -> Any:
+    async def decide_all() -> list[StreamWrite[StockPosition]]:
+        ids = [STOCK.stream_id(store_id, p) for p in PARTS]
+        loaded = await load_many(uow, STOCK, ids)
+        writes = []
+        for k, (part, stream_id) in enumerate(zip(PARTS, ids, strict=True)):
+            command = ReceiveStock(store_id, part, k + 1, "delivery", clock.now())
+            before = loaded[stream_id]
+            new = list(STOCK.decider.decide(command, before.state))
+            writes.append(StreamWrite(before, new, STOCK.decider.fold(new, before.state)))
+        return writes
+
+    return decide_all()
+
+
+async def test_a_bulk_batch_leaves_what_per_event_appends_leave(db: Database) -> None:
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+
+    async def bulk(uow: UnitOfWork) -> int:
+        return len(await record_many(uow, STOCK, await _receive(uow, clock, "B")))
+
+    async def one_by_one(uow: UnitOfWork) -> int:
+        for w in await _receive(uow, clock, "O"):
+            await uow.record(STOCK, w.loaded, w.events)
+        return len(PARTS)
+
+    for _ in range(4):  # past a snapshot (every 3 events)
+        clock.advance(timedelta(minutes=1))
+        assert await app.handle(None, bulk, request_id=f"b-{clock.now()}") == len(PARTS)
+        await app.handle(None, one_by_one)
+
+    async with db.transaction() as conn:
+        for part in PARTS:
+            b = await store.read_stream(conn, STOCK.stream_id("B", part))
+            o = await store.read_stream(conn, STOCK.stream_id("O", part))
+            assert [e.stream_version for e in b] == [e.stream_version for e in o] == [1, 2, 3, 4]
+            assert [_as_of_o(e) for e in b] == [REGISTRY.decode(e.event_type, e.payload) for e in o]
+            assert await store.stream_version(conn, STOCK.stream_id("B", part)) == 4
+            snapshot = await store.load_snapshot(conn, STOCK.stream_id("B", part))
+            assert snapshot is not None and snapshot[0] == 3
+            assert snapshot[1]["on_hand"] == 3 * (int(part[2:]) + 1)
+    relayed = [e for e in await _unpublished(db) if e.stream_id.startswith("stock/B")]
+    assert len(relayed) == 16
+    assert [e.stream_version for e in relayed if e.stream_id.endswith("/P-0")] == [1, 2, 3, 4]
+    assert all(e.metadata["request_id"].startswith("b-") for e in relayed)
+
+
+def _as_of_o(e: RecordedEvent) -> Any:
+    """Store B's event as store O's (the same receipts, recorded per event there)."""
+    return replace(REGISTRY.decode(e.event_type, e.payload), store_id="O")
+
+
+async def test_a_stale_stream_fails_the_whole_batch_and_leaves_nothing(db: Database) -> None:
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+    app.max_attempts = 1  # the conflict itself, not the retry that would follow
+    await app.handle(None, lambda uow: record_many_of(uow, clock, "S"))
+    before = await count_events(db)
+
+    async def stale(uow: UnitOfWork) -> None:
+        writes = await _receive(uow, clock, "S")
+        # Another writer moves P-2 between this batch's load and its append.
+        async with db.transaction() as other:
+            sid = STOCK.stream_id("S", "P-2")
+            event = REGISTRY.encode(StockReceived("S", "P-2", 1, "x", 4, clock.now()))
+            await store.append(other, sid, 1, [NewEvent(*event, "S")], clock.now())
+        await record_many(uow, STOCK, writes)
+
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        await app.handle(None, stale)
+
+    assert conflict.value.stream_id == STOCK.stream_id("S", "P-2")
+    assert await count_events(db) == before + 1  # the other writer's event only
+    async with db.transaction() as conn:
+        assert await store.stream_version(conn, STOCK.stream_id("S", "P-0")) == 1
+
+
+async def record_many_of(uow: UnitOfWork, clock: ManualClock, store_id: str) -> None:
+    await record_many(uow, STOCK, await _receive(uow, clock, store_id))
+
+
+async def test_an_event_a_policy_reacts_to_is_refused(db: Database) -> None:
+    clock = ManualClock()
+    policy = Policy(StockReceived, STOCK, lambda e: e, lambda c: "never")
+    app = Application(db, REGISTRY, clock)
+    app.add_policies(policy)
+
+    with pytest.raises(ValueError, match="policy"):
+        await app.handle(None, lambda uow: record_many_of(uow, clock, "R"))
+
+    assert await count_events(db) == 0
+
+
+async def test_copy_upsert_inserts_then_replaces_rows(db: Database) -> None:
+    table: Table = snapshots  # any table with a key and a JSON column
+    async with db.transaction() as conn:
+        await copy_upsert(conn, table, ["stream_id"], [("a", 1, {"x": 1}), ("b", 1, [])])
+    async with db.transaction() as conn:
+        await copy_upsert(conn, table, ["stream_id"], [("a", 2, {"x": 2})])
+    async with db.transaction() as conn:
+        rows = (await conn.execute(select(table).order_by(table.c.stream_id))).all()
+    assert [tuple(r) for r in rows] == [("a", 2, {"x": 2}), ("b", 1, [])]
