@@ -30,8 +30,9 @@ async def count_vehicle_in(uow: UnitOfWork, store_id: str, day: date, customer_r
         insert(seen)
         .values(customer_ref=customer_ref, first_seen=day)
         .on_conflict_do_nothing(index_elements=["customer_ref"])
+        .returning(seen.c.customer_ref)
     )
-    if made.rowcount:
+    if made.first() is not None:
         found = None
     else:
         query = select(seen.c.first_seen).where(seen.c.customer_ref == customer_ref)
