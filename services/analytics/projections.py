@@ -31,7 +31,7 @@ from kernel.db import upsert
 from kernel.messaging import InboundEvent
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.analytics import network_model as model
-from services.analytics.customers import count_vehicle_in
+from services.analytics.customers import customer_counters
 
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 
@@ -270,8 +270,8 @@ class Projections:
         """A vehicle in, and with a customer reference a new or a returning customer."""
         day = _iso_day(e.day)
         if day is not None:
-            await model.add_facts(uow, e.store_id, day, vehicles_in=1)
-            await count_vehicle_in(uow, e.store_id, day, customer_ref)
+            customers = await customer_counters(uow, day, customer_ref)
+            await model.add_facts(uow, e.store_id, day, vehicles_in=1, **customers)
 
     async def visit_completed(self, uow: UnitOfWork, e: Any) -> None:
         day = _iso_day(e.day)

@@ -6,6 +6,7 @@ by GetKpis for stores that sent no DMS report."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -14,10 +15,12 @@ from sqlalchemy import select, text
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
+from kernel.application import Application
 from kernel.clock import ManualClock
 from kernel.db import Database
 from services.analytics import network_model
 from services.analytics.bootstrap import DEFINITION
+from services.analytics.customers import customer_counters
 from services.analytics.rebuild import rebuild
 from tests.integration.analytics_fixtures import (
     AnalyticsClient,
@@ -189,3 +192,37 @@ async def test_the_migration_adds_the_counters_to_a_database_made_before_them(
         await db.dispose()
     assert applied == [13] and again == []
     assert tuple(row) == (7, 0, 0) and seen == []
+
+
+async def test_two_first_visits_at_once_count_one_new_and_one_returning(
+    pg_url: str, clock: ManualClock
+) -> None:
+    """Two projection transactions see the same new reference at once: the second waits
+    for the first's row, then counts a returning customer (not a second new one)."""
+    db = Database(pg_url)
+    try:
+        await db.migrate("kernel", [])
+        await db.migrate(DEFINITION.name, DEFINITION.migrations)
+        app = Application(db, DEFINITION.registry, clock)
+        async with db.transaction() as first:
+            one = await customer_counters(app.unit_of_work(first), MONDAY, "C-X")
+
+            async def second() -> dict[str, int]:
+                async with db.transaction() as conn:
+                    return await customer_counters(app.unit_of_work(conn), MONDAY, "C-X")
+
+            waiting = asyncio.create_task(second())
+            async with db.connect() as probe:  # it waits on the first's row
+                await eventually(lambda: _waits_on_lock(probe))
+        two = await waiting
+    finally:
+        await db.dispose()
+    assert one == {"new_customers_in": 1} and two == {"returning_customers_in": 1}
+
+
+async def _waits_on_lock(conn: Any) -> bool:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return bool((await conn.execute(query)).scalar())
