@@ -13,7 +13,9 @@ writes them, exactly once per event through the subscriptions' inboxes):
 - `analytics_diversions`: each customer offered to another store, and whether accepted;
 - `analytics_visit_types`, `analytics_service_lines`: completed visits and their revenue
   per store, day and service type (the structure view);
-- `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it).
+- `analytics_shifts`: the planned hours of a technician's day (a later plan replaces it);
+- `analytics_customers_seen`: each pseudonymous customer reference's first day in the
+  network, telling a new customer's vehicle from a returning one's (customers.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    inspect,
     select,
     text,
 )
@@ -188,6 +191,16 @@ visit_types = Table(
     Column("store_id", String(32), primary_key=True),
     Column("key", String(220), primary_key=True),
     Column("service_type", String(64), nullable=False),
+    # The booking's pseudonymous customer reference, for the check-in that has none.
+    Column("customer_ref", String(128), nullable=True),
+)
+
+customers_seen = Table(
+    "analytics_customers_seen",
+    metadata,
+    # Capacity's pseudonymous reference (never a name or phone) and its first business day.
+    Column("customer_ref", String(128), primary_key=True),
+    Column("first_seen", Date, nullable=False),
 )
 
 service_lines = Table(
@@ -255,11 +268,28 @@ def months_from_days(*, postgres: bool) -> str:
     )
 
 
+def _customers(conn: Connection) -> None:
+    """New and returning customers: the seen table, the two counters (0 on the rows
+    there are) and the booking's customer reference; what a fresh database's first
+    migration already made is left as it is."""
+    customers_seen.create(conn, checkfirst=True)
+    names = ("new_customers_in", "returning_customers_in")
+    wanted = [
+        (t, n, "BIGINT NOT NULL DEFAULT 0") for t in (store_days, store_months) for n in names
+    ]
+    wanted.append((visit_types, "customer_ref", "VARCHAR(128)"))
+    inspector = inspect(conn)
+    for table, name, sql_type in wanted:
+        if name not in {c["name"] for c in inspector.get_columns(table.name)}:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}"))
+
+
 MIGRATIONS = (
     Migration(2, "analytics: read models projected from the network's events", _create),
     Migration(4, "analytics: stores' stale stock by day", _create_stale_stock),
     # Numbered apart from the service's others (1-3 and those to come).
     Migration(12, "analytics: counters per store and month; capacity overrides indexed", _months),
+    Migration(13, "analytics: new and returning customers from capacity's references", _customers),
 )
 
 
@@ -290,21 +320,34 @@ _FRACTIONAL_STORED = tuple(n for n in STORED_COUNTERS if n in _FRACTIONAL)
 UNKNOWN_SERVICE = "unknown"
 
 
-async def remember_type(conn: AsyncConnection, store_id: str, key: str, service_type: str) -> None:
+async def remember_type(
+    conn: AsyncConnection, store_id: str, key: str, service_type: str, customer_ref: str = ""
+) -> None:
     await upsert(
         conn,
         visit_types,
-        {"store_id": store_id, "key": key, "service_type": service_type or UNKNOWN_SERVICE},
+        {
+            "store_id": store_id,
+            "key": key,
+            "service_type": service_type or UNKNOWN_SERVICE,
+            "customer_ref": customer_ref or None,
+        },
         ["store_id", "key"],
     )
 
 
 async def type_of(conn: AsyncConnection, store_id: str, key: str) -> str | None:
-    query = select(visit_types.c.service_type).where(
-        visit_types.c.store_id == store_id, visit_types.c.key == key
-    )
-    found: str | None = (await conn.execute(query)).scalar()
-    return found
+    return (await type_and_customer(conn, store_id, key))[0]
+
+
+async def type_and_customer(
+    conn: AsyncConnection, store_id: str, key: str
+) -> tuple[str | None, str | None]:
+    """The service type and customer reference remembered under `key` (None: none)."""
+    v = visit_types.c
+    query = select(v.service_type, v.customer_ref).where(v.store_id == store_id, v.key == key)
+    row = (await conn.execute(query)).first()
+    return (None, None) if row is None else (row.service_type, row.customer_ref)
 
 
 async def add_service_line(

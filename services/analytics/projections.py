@@ -31,6 +31,7 @@ from kernel.db import upsert
 from kernel.messaging import InboundEvent
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.analytics import network_model as model
+from services.analytics.customers import customer_counters
 
 Handler = Callable[[UnitOfWork, Any], Awaitable[None]]
 
@@ -245,22 +246,32 @@ class Projections:
     async def booked(self, uow: UnitOfWork, e: Any) -> None:
         await self._count(uow, e, booked=1)
         await model.remember_type(
-            uow.conn, e.store_id, f"appointment/{e.appointment_id}", e.service_type
+            uow.conn, e.store_id, f"appointment/{e.appointment_id}", e.service_type, e.customer_ref
         )
 
     async def cancelled(self, uow: UnitOfWork, e: Any) -> None:
         await self._count(uow, e, booked=-1)
 
     async def walked_in(self, uow: UnitOfWork, e: Any) -> None:
-        await self._count(uow, e, vehicles_in=1)
+        await self._vehicle_in(uow, e, e.customer_ref)
         await model.remember_type(uow.conn, e.store_id, f"visit/{e.visit_id}", e.service_type)
 
     async def checked_in(self, uow: UnitOfWork, e: Any) -> None:
-        await self._count(uow, e, vehicles_in=1)
-        booked = await model.type_of(uow.conn, e.store_id, f"appointment/{e.appointment_id}")
+        """The booking said who the customer is (its reference), the check-in does not."""
+        booked, ref = await model.type_and_customer(
+            uow.conn, e.store_id, f"appointment/{e.appointment_id}"
+        )
+        await self._vehicle_in(uow, e, ref or "")
         await model.remember_type(
             uow.conn, e.store_id, f"visit/{e.visit_id}", booked or model.UNKNOWN_SERVICE
         )
+
+    async def _vehicle_in(self, uow: UnitOfWork, e: Any, customer_ref: str) -> None:
+        """A vehicle in, and with a customer reference a new or a returning customer."""
+        day = _iso_day(e.day)
+        if day is not None:
+            customers = await customer_counters(uow, day, customer_ref)
+            await model.add_facts(uow, e.store_id, day, vehicles_in=1, **customers)
 
     async def visit_completed(self, uow: UnitOfWork, e: Any) -> None:
         day = _iso_day(e.day)

@@ -78,6 +78,7 @@ class DashboardQueries:
             days = len(window.days())
             values = scope_values(facts, reporting, report, days)
             month_targets = await _month_targets(conn, store_ids, month)
+            customers = totals.customers(report)
             return Dashboard(
                 scope=scope,
                 as_of=as_of,
@@ -85,8 +86,8 @@ class DashboardQueries:
                 projections=_projections(values, month_targets, month.elapsed(as_of)),
                 revenue=revenue_lines(report, facts, reporting),
                 vehicles_in=facts.vehicles_in,
-                returning_customers=report.returning_customers if report else None,
-                new_customers=totals.new_customers if report is not None else None,
+                new_customers=customers[0] if customers else None,
+                returning_customers=customers[1] if customers else None,
                 technician_productivity=technician_productivity(
                     reporting.vehicles_in,
                     report.headcount_of(Role.TECHNICIAN) if report else 0,

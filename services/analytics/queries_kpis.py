@@ -66,8 +66,9 @@ class Kpis:
     as_of: date
     values: dict[str, Fraction]
     response_minutes_p90: Fraction | None
+    # Each store's counted customer references if any, else its report's returning
+    # customers and its vehicles in less those (domain/kpis.py `customers_split`).
     returning_customers: int | None
-    # The vehicles in of the stores that reported returning customers, less those.
     new_customers: int | None
     facts: Facts
 
@@ -108,14 +109,15 @@ class KpiQueries:
             stale = await model.stale_total(conn, store_ids, window.start, window.end)
             if stale is not None:  # each store's last valued day of the period, summed
                 values["stale_stock_value"] = Fraction(stale)
+            customers = totals.customers(report)
             return Kpis(
                 scope=scope,
                 period=period,
                 as_of=as_of,
                 values=values,
                 response_minutes_p90=p90,
-                returning_customers=report.returning_customers if report else None,
-                new_customers=totals.new_customers if report is not None else None,
+                new_customers=customers[0] if customers else None,
+                returning_customers=customers[1] if customers else None,
                 facts=totals.facts,
             )
 

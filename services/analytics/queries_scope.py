@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import BindParameter
 from kernel.codec import decimal_fraction
 from services.analytics import network_model as model
 from services.analytics.domain.kpis import COUNTERS, Facts, StoreShape, weekday_counts
+from services.analytics.domain.operating_figures import OperatingFigures
 from services.analytics.domain.periods import Period
 from services.analytics.read_model import reports
 
@@ -68,15 +69,33 @@ class ScopeTotals:
     # The stores with an operating report in force for the month, summed (Facts() when
     # no month was asked for or no store reported).
     reporting: Facts
-    # The reporting stores' vehicles in less their returning customers, store by store
-    # (domain/kpis.py `new_customers`); 0 when no store reported (or no month was asked
-    # for): the caller knows from the reports whether any did.
+    # The reporting stores' vehicles in less their returning customers, store by store,
+    # of the stores that counted no customer reference (domain/kpis.py `customers_split`);
+    # 0 when no store reported (or no month was asked for): the caller knows from the
+    # reports whether any did.
     new_customers: int
+    # The reported returning customers of the reporting stores that did count references
+    # (their counted ones replace them).
+    counted_reported_returning: int
     # The stores' CSI (satisfaction sum / count), highest and lowest: (store, value),
     # ties to the greatest store id for the highest and the least for the lowest, as
     # `max`/`min` over (value, store id) would give.
     csi_highest: tuple[str, Fraction] | None
     csi_lowest: tuple[str, Fraction] | None
+
+    def customers(self, report: OperatingFigures | None) -> tuple[int, int] | None:
+        """(new, returning) customers of the scope, `report` the scope's stores' reports
+        combined: each store's counted references if it has any, else its report's
+        figure (domain/kpis.py `customers_split`, column by column); None: neither."""
+        counted_new, counted_returning = (
+            self.facts.new_customers_in,
+            self.facts.returning_customers_in,
+        )
+        if not (counted_new or counted_returning) and report is None:
+            return None
+        reported = report.returning_customers if report is not None else 0
+        returning = counted_returning + reported - self.counted_reported_returning
+        return counted_new + self.new_customers, returning
 
 
 FRACTIONAL = frozenset(name for name in COUNTERS if isinstance(getattr(Facts(), name), Fraction))
@@ -214,9 +233,9 @@ async def scope_totals(
     k = len(_NAMES)
     values = {n: _number(row[2 * i]) for i, n in enumerate(_NAMES)}
     mine = {n: _number(row[2 * i + 1]) for i, n in enumerate(_NAMES)}
-    values["available_hours"] = _number(row[2 * k + 1])
-    mine["available_hours"] = _number(row[2 * k + 2])
-    high, low = row[2 * k + 3 :] if csi else (None, None)
+    values["available_hours"] = _number(row[2 * k + 2])
+    mine["available_hours"] = _number(row[2 * k + 3])
+    high, low = row[2 * k + 4 :] if csi else (None, None)
     every = {"capacity": 0, "bay_hours": Fraction(0)}
     reporting = dict(every)
     for bays, default, factor, hours, first, reported, n in await conn.execute(profiles, params):
@@ -237,6 +256,7 @@ async def scope_totals(
         facts=Facts(**values),
         reporting=Facts(**mine) if month is not None else Facts(),
         new_customers=int(row[2 * k]),
+        counted_reported_returning=int(row[2 * k + 1]),
         csi_highest=_csi_of(high, True),
         csi_lowest=_csi_of(low, False),
     )
@@ -267,14 +287,22 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any], Select[Any]]:
     for n in _NAMES:
         columns.append(_total(c.c[n], n, None).label(n))
         columns.append(_total(c.c[n], n, reporting).label(f"r_{n}"))
+    # A store that counted customer references has its new and returning customers from
+    # those (domain/kpis.py `customers_split`); the report's figure is the fallback.
+    counted = (c.c.new_customers_in + c.c.returning_customers_in) > 0
     new = case((vehicles > returning, vehicles - returning), else_=0)
-    columns.append(cast(func.coalesce(func.sum(new).filter(reporting), 0), BigInteger))
+    columns.append(_sum_int(new, reporting & ~counted))
+    columns.append(_sum_int(returning, reporting & counted))
     columns += _planned(shape)
     totals = select(*columns).select_from(source).subquery("totals")
     query: Select[Any] = select(totals)
     if shape.csi:
         query = select(totals, *_csi_candidates(c, shape.postgres))
     return (query, *_profile_statements(shape))
+
+
+def _sum_int(value: Any, where: Any) -> Any:
+    return cast(func.coalesce(func.sum(value).filter(where), 0), BigInteger)
 
 
 def _total(column: Any, name: str, where: Any) -> Any:

@@ -98,11 +98,13 @@ class CapacityClient(GrpcClient):
             requested_at=ts(at),
         )
 
-    async def walk_in(self, visit_id: str, store_id: str = "SZ01", hours: float = 1.5) -> Any:
+    async def walk_in(
+        self, visit_id: str, store_id: str = "SZ01", hours: float = 1.5, customer_ref: str = ""
+    ) -> Any:
         return await self.RegisterWalkIn(
             store_id=store_id,
             visit_id=visit_id,
-            customer_ref=f"C-{visit_id}",
+            customer_ref=customer_ref or f"C-{visit_id}",
             vehicle="粤B54321",
             service_type="repair",
             expected_labour_hours=hours,

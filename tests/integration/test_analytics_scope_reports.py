@@ -96,13 +96,15 @@ async def test_region_and_network_kpi_and_dashboard_add_the_stores_reports(
         assert south["average_ticket"] == 200_000_000 / 5
         assert south["complaint_rate"] == 8 / 5  # the reports' 4 + 4, no visit said any
         assert south["technician_efficiency"] == float(Fraction(5, 20 * 31))
-        assert (south_reply.returning_customers, south_reply.new_customers) == (1, 4)
+        # Every walk-in carried a customer reference, each its first in the network: the
+        # counted references win over the reports' returning customers.
+        assert (south_reply.returning_customers, south_reply.new_customers) == (0, 5)
 
         # The network: Dongguan did not report, so its 4 vehicles stay out of the reported
         # ratios (a ratio of the reporting stores' sums), while vehicles in count all 9.
         assert network["cost_ratio"] == 0.9
         assert network["average_ticket"] == 200_000_000 / 5
-        assert (network_reply.returning_customers, network_reply.new_customers) == (1, 4)
+        assert (network_reply.returning_customers, network_reply.new_customers) == (0, 9)
 
         # Before: a region's KPI had no reported figure at all.
         east, _ = await _values(hq, pb.Scope(level=pb.SCOPE_LEVEL_REGION, id="East"))
@@ -112,7 +114,7 @@ async def test_region_and_network_kpi_and_dashboard_add_the_stores_reports(
         assert board.revenue.labour_fen == 42_000_000 + 60_000_000
         assert board.HasField("technician_productivity")
         assert board.technician_productivity == float(Fraction(5, 20 * 31))
-        assert (board.returning_customers, board.new_customers) == (1, 4)
+        assert (board.returning_customers, board.new_customers) == (0, 5)
 
         store = await hq.GetDashboard(
             scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"), as_of="2026-10-31"

@@ -51,6 +51,10 @@ class Facts:
     complaints: int = 0
     quotes_abandoned: int = 0
     booked: int = 0
+    # vehicles in with a customer reference: first seen in the network, or seen before
+    # (domain/customers.py); vehicles in without one are neither
+    new_customers_in: int = 0
+    returning_customers_in: int = 0
     capacity: int = 0
     bay_hours: Fraction = ZERO
     # SOP 3: offered and accepted at the overloaded store, received at the other
@@ -327,14 +331,32 @@ def revenue_lines(
     )
 
 
+def customers_split(
+    per_store: Mapping[str, Facts], reports: Mapping[str, OperatingFigures]
+) -> tuple[int, int] | None:
+    """(new, returning) customers of the stores: a store that counted customer references
+    in the period (capacity's check-ins, domain/customers.py) has them from its counters,
+    exact for every vehicle in and every day; one that counted none, from its operating
+    report (its returning customers, and its vehicles in less those); a store with
+    neither adds nothing. None: no store had either."""
+    new = returning = 0
+    known = False
+    for store in per_store.keys() | reports.keys():
+        facts, report = per_store.get(store, Facts()), reports.get(store)
+        if facts.new_customers_in or facts.returning_customers_in:
+            new, returning = new + facts.new_customers_in, returning + facts.returning_customers_in
+        elif report is not None:
+            new += max(0, facts.vehicles_in - report.returning_customers)
+            returning += report.returning_customers
+        else:
+            continue
+        known = True
+    return (new, returning) if known else None
+
+
 def new_customers(
     per_store: Mapping[str, Facts], reports: Mapping[str, OperatingFigures]
 ) -> int | None:
-    """Vehicles in that were not returning customers, of the stores whose report says how
-    many returned (None: no store reported)."""
-    if not reports:
-        return None
-    return sum(
-        max(0, per_store.get(s, Facts()).vehicles_in - r.returning_customers)
-        for s, r in reports.items()
-    )
+    """The new customers of `customers_split` (None: no store counted or reported)."""
+    split = customers_split(per_store, reports)
+    return None if split is None else split[0]
