@@ -64,17 +64,18 @@ class DashboardQueries:
     async def dashboard(self, scope: Scope, as_of: date, risk_limit: int) -> Dashboard:
         month = month_of(as_of)
         window = Window.of(month, as_of)
+        cutoff = self.kpis.cutoff(as_of)
 
         async def fetch(conn: AsyncConnection) -> Dashboard:
             store_ids = await self.kpis.stores_in(conn, scope)
             # The scope's columns added up in the database, the stores with a report in
             # force apart; the highest and lowest CSI found there too (not for a store).
             totals = await scope_totals(
-                conn, store_ids, window, month, csi=scope.level != Level.STORE
+                conn, store_ids, window, month, csi=scope.level != Level.STORE, cutoff=cutoff
             )
             facts, reporting = totals.facts, totals.reporting
             # The month's operating reports of the scope's stores, combined (one for a store).
-            report = await combined_in_force(conn, store_ids, month)
+            report = await combined_in_force(conn, store_ids, month, cutoff)
             days = len(window.days())
             values = scope_values(facts, reporting, report, days)
             month_targets = await _month_targets(conn, store_ids, month)

@@ -4,7 +4,7 @@ first, and the figures behind one of them (its drill-down)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
+from kernel.clock import end_of_business_day
 from kernel.errors import InvalidArgument
 from services.analytics.domain import indicators
 from services.analytics.domain.kpis import indicator_values
@@ -53,15 +54,11 @@ class WarningQueries:
         self.app = app
         self.kpis = kpis
 
-    def _end_of(self, day: date) -> datetime:
-        zone = getattr(self.app.clock, "zone", None)
-        return datetime.combine(day + timedelta(days=1), time(0), zone)
-
     async def standing(
         self, scope: Scope, min_level: Light, indicator: str, as_of: date
     ) -> list[Any]:
         """Rows of the warnings in force at the end of `as_of`, most severe first."""
-        end = self._end_of(as_of)
+        end = end_of_business_day(self.app.clock, as_of)
         w = warnings.c
 
         async def fetch(conn: AsyncConnection) -> list[Any]:
