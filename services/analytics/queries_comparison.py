@@ -160,7 +160,7 @@ class ComparisonQueries:
 
         async def fetch(conn: AsyncConnection) -> tuple[Fraction | None, Fraction | None, Fraction]:
             own = await self.values(conn, [store_id], code, period, as_of, cutoff)
-            target = await _target(conn, store_id, code, period)
+            target = await _target(conn, store_id, code, period, cutoff)
             volume = await self._volume(conn, store_id, code, period, as_of, cutoff)
             return own.get(store_id), target, volume
 

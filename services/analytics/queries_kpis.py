@@ -36,12 +36,11 @@ from services.analytics.domain.operating_figures import (
     Staffing,
 )
 from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.queries_as_of import REPORTS_BEFORE_CUTOFF, month_params, month_reports
 from services.analytics.queries_scope import Window as Window
 from services.analytics.queries_scope import (
     counted_by_store,
     exact_sum_of,
-    month_params,
-    month_reports,
     profile_figures,
     scope_totals,
 )
@@ -265,14 +264,7 @@ _SUMMED: dict[tuple[str, ...], str] = {
 }
 _SUMS = ",\n  ".join(f"coalesce(sum(({path})::bigint), 0)" for path in _SUMMED.values())
 # Which reports: in force now, or as they stood before :cutoff (`month_reports`).
-_CURRENT = {
-    False: "in_force",
-    True: """recorded_at < :cutoff AND NOT EXISTS (
-    SELECT 1 FROM analytics_reports AS later
-    WHERE later.store_id = a.store_id AND later.period_kind = a.period_kind
-      AND later.period_start = a.period_start AND later.recorded_at < :cutoff
-      AND later.position > a.position)""",
-}
+_CURRENT = {False: "in_force", True: REPORTS_BEFORE_CUTOFF}
 _COMBINED_OF = {
     (stores, past): text(
         _COMBINED.format(

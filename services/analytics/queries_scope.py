@@ -24,14 +24,12 @@ from sqlalchemy import (
     BigInteger,
     Date,
     Float,
-    Integer,
     Numeric,
     Select,
     Text,
     bindparam,
     case,
     cast,
-    exists,
     func,
     literal,
     select,
@@ -41,10 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import BindParameter
 
 from kernel.codec import decimal_fraction
-from kernel.db import UtcDateTime
 from services.analytics import network_model as model
 from services.analytics.domain.kpis import COUNTERS, Facts, StoreShape, weekday_counts
 from services.analytics.domain.periods import Period
+from services.analytics.queries_as_of import month_params, month_reports
 from services.analytics.read_model import reports
 
 
@@ -98,42 +96,7 @@ def exact_sum_of(column: Any, postgres: bool) -> Any:
 # building and keying a statement of ~60 columns costs more than running it.
 _START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
 _LATER_END = bindparam("later_end", type_=Date)
-_MONTH_KIND = bindparam("month_kind", type_=Integer)
-_MONTH_START = bindparam("month_start", type_=Date)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_CUTOFF = bindparam("cutoff", type_=UtcDateTime(timezone=True))
-
-
-@functools.lru_cache(maxsize=2)
-def month_reports(past: bool) -> Select[Any]:
-    """(store, figures, report id) of the reports in force for the month (bind parameters
-    month_kind, month_start). `past`: as they stood before `cutoff` (the end of an as-of
-    day): of the period's reports recorded by then, the latest recorded (by position);
-    otherwise the `in_force` flag, the fast path for today."""
-    r = reports.c
-    query = select(r.store_id, r.figures, r.report_id).where(
-        r.period_kind == _MONTH_KIND, r.period_start == _MONTH_START
-    )
-    if not past:
-        return query.where(r.in_force.is_(True))
-    later = reports.alias("later")
-    n = later.c
-    newer = exists().where(
-        n.store_id == r.store_id,
-        n.period_kind == r.period_kind,
-        n.period_start == r.period_start,
-        n.recorded_at < _CUTOFF,
-        n.position > r.position,
-    )
-    return query.where(r.recorded_at < _CUTOFF, ~newer)
-
-
-def month_params(month: Period, cutoff: datetime | None) -> dict[str, Any]:
-    """The bind parameters of `month_reports`."""
-    params: dict[str, Any] = {"month_kind": int(month.kind), "month_start": month.start}
-    if cutoff is not None:
-        params["cutoff"] = cutoff
-    return params
 
 
 class _Counted(IntEnum):

@@ -2,7 +2,8 @@
 a November report recorded on 2 December and corrected on 5 December is not seen as of
 1 December, seen as first recorded as of 3 December, and corrected as of 6 December, in
 the KPIs (a store and the network), the dashboard, the operating report and the
-diagnosis."""
+diagnosis; December's revenue target, set on 2 December and changed on 5 December, in the
+dashboard likewise."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "st
 Mint = Callable[..., str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOVEMBER = month("2026-11-01")
+DECEMBER = month("2026-12-01")
 STORE = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
 NETWORK = pb.Scope(level=pb.SCOPE_LEVEL_NETWORK)
 FIRST = 85_000_000  # figures(): 42M labour, 35M parts, 8M value added
@@ -53,7 +55,13 @@ async def _report_figures(hq: AnalyticsClient, scope: pb.Scope, as_of: str) -> t
     return values["revenue"], values["cost_ratio"]
 
 
-async def test_a_report_recorded_and_corrected_later_is_seen_from_those_days_on(
+async def _revenue_target(hq: AnalyticsClient, as_of: str) -> float | None:
+    """December's revenue target in the store's dashboard as of a day (None: no target)."""
+    board = await hq.GetDashboard(scope=STORE, as_of=as_of)
+    return next((p.target for p in board.projections if p.indicator == "revenue"), None)
+
+
+async def test_reports_and_targets_set_later_are_seen_from_those_days_on(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:
     await network(cap, "SZ01")
@@ -65,7 +73,9 @@ async def test_a_report_recorded_and_corrected_later_is_seen_from_those_days_on(
         await dms.RecordOperatingReport(
             store_id="SZ01", report_id="R-1", period=NOVEMBER, figures=figures()
         )
+        await hq.SetTarget(store_id="SZ01", indicator="revenue", period=DECEMBER, value=1_000_000)
         clock.set(datetime(2026, 12, 5, 23, 59, tzinfo=SHANGHAI))
+        await hq.SetTarget(store_id="SZ01", indicator="revenue", period=DECEMBER, value=2_000_000)
         await dms.RecordOperatingReport(
             store_id="SZ01",
             report_id="R-2",
@@ -81,6 +91,7 @@ async def test_a_report_recorded_and_corrected_later_is_seen_from_those_days_on(
         days = ("2026-12-01", "2026-12-03", "2026-12-06", "2026-12-08")
         store = [await _report_figures(hq, STORE, d) for d in days]
         whole = [await _report_figures(hq, NETWORK, d) for d in days]
+        targets = [await _revenue_target(hq, d) for d in days]
         # The month's dashboard as of its last day: the report came after it.
         end_of_month = await hq.GetDashboard(scope=STORE, as_of="2026-11-30")
         reports = [
@@ -104,6 +115,7 @@ async def test_a_report_recorded_and_corrected_later_is_seen_from_those_days_on(
     corrected = (CORRECTED, 105_000_000 / CORRECTED)
     assert store == whole == [(), first, corrected, corrected]
     assert not end_of_month.HasField("technician_productivity")
+    assert targets == [None, 1_000_000, 2_000_000, 2_000_000]
     assert reports[0].code() == grpc.StatusCode.NOT_FOUND
     assert [(r.report_id, list(r.superseded_report_ids)) for r in reports[1:]] == [
         ("R-1", []),
