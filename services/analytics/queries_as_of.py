@@ -10,7 +10,17 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, FromClause, Integer, Select, bindparam, exists, select
+from sqlalchemy import (
+    Date,
+    FromClause,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    select,
+    union_all,
+)
 
 from kernel.db import UtcDateTime
 from services.analytics.domain.periods import Period
@@ -61,18 +71,25 @@ def month_params(month: Period, cutoff: datetime | None) -> dict[str, Any]:
 @functools.lru_cache(maxsize=2)
 def targets_in_force(past: bool) -> FromClause:
     """The targets (store_id, indicator, period_kind, period_start, exact): those in force
-    now, or (`past`) each one's last value set before `cutoff`, from the history."""
+    now, or (`past`) each one's last value set before `cutoff`. A target last set before
+    `cutoff` had then the value it has now; only those set again since are looked up in
+    the history (an anti-join over the whole history cost three times the read of the
+    targets in force, for 2,000 stores)."""
     if not past:
         return targets
-    h = target_history.c
+    t, h = targets.c, target_history.c
+    keys = ("store_id", "indicator", "period_kind", "period_start")
+    unchanged = select(*(t[k] for k in keys), t.exact).where(t.set_at < CUTOFF)
+    changed = targets.alias("changed").c
     n = target_history.alias("later").c
     newer = exists().where(
-        n.store_id == h.store_id,
-        n.indicator == h.indicator,
-        n.period_kind == h.period_kind,
-        n.period_start == h.period_start,
-        n.set_at < CUTOFF,
-        n.position > h.position,
+        *(n[k] == h[k] for k in keys), n.set_at < CUTOFF, n.position > h.position
     )
-    columns = (h.store_id, h.indicator, h.period_kind, h.period_start, h.exact)
-    return select(*columns).where(h.set_at < CUTOFF, ~newer).subquery("targets_then")
+    before = (
+        select(*(h[k] for k in keys), h.exact)
+        .join_from(
+            target_history, changed.store_id.table, and_(*(changed[k] == h[k] for k in keys))
+        )
+        .where(changed.set_at >= CUTOFF, h.set_at < CUTOFF, ~newer)
+    )
+    return union_all(unchanged, before).subquery("targets_then")

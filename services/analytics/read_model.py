@@ -81,6 +81,8 @@ targets = Table(
     Column("set_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_analytics_targets_year", "year", "store_id", "indicator"),
 )
+# The targets set again since an as-of day (`queries_as_of.targets_in_force`): few.
+targets_set_at = Index("ix_analytics_targets_set_at", targets.c.set_at)
 
 target_history = Table(
     "analytics_target_history",
@@ -149,6 +151,7 @@ def _create(conn: Connection) -> None:
 def _create_target_history(conn: Connection) -> None:
     """The history, started with each target's value in force (set at its `set_at`)."""
     target_history.create(conn, checkfirst=True)
+    targets_set_at.create(conn, checkfirst=True)
     t = targets.c
     keys = ("store_id", "indicator", "period_kind", "period_start")
     conn.execute(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from kernel.codec import to_json
 from kernel.db import Database
@@ -77,8 +77,14 @@ async def test_reports_and_targets_as_of_on_sqlite(tmp_path: Path) -> None:
                 await conn.execute(
                     insert(reports).values(_report(store_id, report_id, position, revenue, day))
                 )
+            # Set again on 4 December, as the projection leaves it: in force and in history.
             await conn.execute(
                 insert(target_history).values({**_history("SZ01", 2000, _at(4)), "position": 4})
+            )
+            await conn.execute(
+                update(targets)
+                .where(targets.c.store_id == "SZ01")
+                .values(exact="2000", value=2000.0, set_at=_at(4))
             )
             for store_id, vehicles in (("SZ01", 10), ("GZ01", 20)):
                 await conn.execute(
