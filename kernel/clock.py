@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,8 @@ DEFAULT_BUSINESS_ZONE = "Asia/Shanghai"
 
 
 class Clock(Protocol):
+    zone: ZoneInfo
+
     def now(self) -> datetime: ...
 
     def business_day(self, moment: datetime) -> date:
@@ -55,6 +57,11 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+
+def end_of_business_day(clock: Clock, day: date) -> datetime:
+    """The first moment after `day` in the business zone: the start of the next day."""
+    return datetime.combine(day + timedelta(days=1), time(0), clock.zone)
 
 
 def check_aware(v: Violations, field_name: str, moment: datetime) -> bool:

@@ -94,27 +94,46 @@ def _seed(url: str, stores: list[NetworkStore], as_of: date) -> tuple[int, int, 
                         continue
                     copy.write_row((s.code, day, *_counters(s, rng, counters), None))
                     day_rows += 1
+        # Set before the month began: `as_of` (a past day) reads them from the history.
+        set_at = datetime(first.year, first.month, first.day, tzinfo=UTC) - timedelta(days=1)
+        seeded = [
+            (s.code, code, value)
+            for s in stores
+            for code, value in zip(
+                TARGETS,
+                (
+                    s.daily_capacity * 52_000 * len(days),
+                    round(s.daily_capacity * 0.8) * len(days),
+                ),
+                strict=True,
+            )
+        ]
         with cur.copy(
             "COPY analytics_targets (store_id, indicator, period_kind, period_start, value,"
             " exact, year, set_at) FROM STDIN"
         ) as copy:
-            for s in stores:
-                revenue = s.daily_capacity * 52_000 * len(days)
-                vehicles = round(s.daily_capacity * 0.8) * len(days)
-                for code, value in zip(TARGETS, (revenue, vehicles), strict=True):
-                    copy.write_row(
-                        (
-                            s.code,
-                            code,
-                            ev.PERIOD_KIND_MONTH,
-                            first,
-                            float(value),
-                            str(value),
-                            first.year,
-                            datetime.now(UTC),
-                        )
+            for code_of_store, code, value in seeded:
+                copy.write_row(
+                    (
+                        code_of_store,
+                        code,
+                        ev.PERIOD_KIND_MONTH,
+                        first,
+                        float(value),
+                        str(value),
+                        first.year,
+                        set_at,
                     )
-                    target_rows += 1
+                )
+                target_rows += 1
+        with cur.copy(
+            "COPY analytics_target_history (store_id, indicator, period_kind, period_start,"
+            " position, exact, set_at) FROM STDIN"
+        ) as copy:
+            for n, (code_of_store, code, value) in enumerate(seeded, start=1):
+                copy.write_row(
+                    (code_of_store, code, ev.PERIOD_KIND_MONTH, first, n, str(value), set_at)
+                )
         # The month rows the projection keeps beside the days, from the days.
         cur.execute(network_model.months_from_days(postgres=True))
         conn.commit()
@@ -124,6 +143,7 @@ def _seed(url: str, stores: list[NetworkStore], as_of: date) -> tuple[int, int, 
             "analytics_store_days",
             "analytics_store_months",
             "analytics_targets",
+            "analytics_target_history",
         ):
             conn.execute(f"VACUUM (ANALYZE) {table}")
     return day_rows, target_rows, time.perf_counter() - t0

@@ -84,6 +84,9 @@ async def _values(
     conn: AsyncConnection, kpis: KpiQueries, store_id: str, period: Period, as_of: date
 ) -> dict[str, Fraction]:
     facts = await kpis.facts(conn, [store_id], Window.of(period, as_of))
+    # The report in force now, not as it stood when the day ended: a month's report can
+    # only come after the month, and is judged at once against its last day (the close
+    # re-assesses that day when it arrives).
     report = await _report_in_force(conn, store_id, period)
     return indicator_values(facts, report)
 

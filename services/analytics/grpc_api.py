@@ -46,8 +46,9 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetOperatingReport(
         self, request: pb.GetOperatingReportRequest, context: Any
     ) -> pb.OperatingReport:
-        store_id, period = messages.report_lookup(request)
-        return replies.report_message(await self.queries.report(store_id, period))
+        store_id, period, as_of = messages.report_lookup(request, self._today())
+        cutoff = self.analytics.kpis.cutoff(as_of)
+        return replies.report_message(await self.queries.report(store_id, period, cutoff=cutoff))
 
     # Targets and alarm lines: HQ sets them; a store reads its own targets.
 
@@ -266,8 +267,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
 
     @access.store_in("store_id", "diagnose")
     async def GetDiagnosis(self, request: pb.GetDiagnosisRequest, context: Any) -> pb.Diagnosis:
-        store_id, month = messages.diagnosis_request(request)
-        found = await self.analytics.reports.diagnosis(store_id, month)
+        store_id, month, as_of = messages.diagnosis_request(request, self._today())
+        found = await self.analytics.reports.diagnosis(store_id, month, as_of)
         return replies.diagnosis_message(store_id, month, found)
 
     @access.roles("hq", "service", action="see the weekly collaboration report")

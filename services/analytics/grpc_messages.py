@@ -127,13 +127,14 @@ def record_report(r: pb.RecordOperatingReportRequest, at: datetime) -> RecordOpe
     )
 
 
-def report_lookup(r: pb.GetOperatingReportRequest) -> tuple[str, Period]:
+def report_lookup(r: pb.GetOperatingReportRequest, today: date) -> tuple[str, Period, date]:
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     found = period(v, "period", r.period, REPORTED_KINDS)
+    on = past_as_of(v, r.as_of, today)
     v.raise_if_any()
     assert found is not None
-    return r.store_id, found
+    return r.store_id, found, on
 
 
 def _indicator(v: Violations, field: str, code: str) -> indicators.Indicator | None:
@@ -283,6 +284,14 @@ def as_of(v: Violations, raw: str, today: date) -> date:
     return validation.day(v, "as_of", raw, required=False) or today
 
 
+def past_as_of(v: Violations, raw: str, today: date) -> date:
+    """`as_of` where a day still to come has nothing to show: refused."""
+    found = as_of(v, raw, today)
+    if found > today:
+        v.add("as_of", f"must not be after today ({today.isoformat()})")
+    return found
+
+
 def kpis_request(r: pb.GetKpisRequest, today: date) -> tuple[Scope, Period, date]:
     v = Violations()
     found = scope(v, r.scope)
@@ -379,13 +388,14 @@ def vertical_request(
     return r.store_id, r.indicator, through, r.months or DEFAULT_MONTHS, on
 
 
-def diagnosis_request(r: pb.GetDiagnosisRequest) -> tuple[str, Period]:
+def diagnosis_request(r: pb.GetDiagnosisRequest, today: date) -> tuple[str, Period, date]:
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     month = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
+    on = past_as_of(v, r.as_of, today)
     v.raise_if_any()
     assert month is not None
-    return r.store_id, month
+    return r.store_id, month, on
 
 
 MAX_LIFETIME_VALUE_FEN = 10**12

@@ -59,10 +59,16 @@ class AnalyticsQueries:
         self.app = app
 
     async def report(
-        self, store_id: str, period: Period, report_id: str | None = None
+        self,
+        store_id: str,
+        period: Period,
+        report_id: str | None = None,
+        *,
+        cutoff: datetime | None = None,
     ) -> ReportView:
         """The report in force for the period (or the one named), with the reports recorded
-        before it for the same period, most recent first: the ones it replaced."""
+        before it for the same period, most recent first: the ones it replaced. `cutoff`:
+        the report in force then, the latest of those recorded before it (None: now)."""
         c = reports.c
         query = (
             select(reports)
@@ -76,10 +82,12 @@ class AnalyticsQueries:
 
         async def fetch(conn: AsyncConnection) -> ReportView:
             rows = (await conn.execute(query)).all()
+            if cutoff is not None:
+                rows = [r for r in rows if r.recorded_at < cutoff]
             found = [
                 n
                 for n, r in enumerate(rows)
-                if (r.report_id == report_id if report_id else r.in_force)
+                if (r.report_id == report_id if report_id else cutoff is not None or r.in_force)
             ]
             if not found:
                 raise NotFound("operating report", report_id or f"{store_id}/{period.key}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import IntEnum
 from fractions import Fraction
 from typing import Protocol
@@ -78,8 +78,16 @@ class ComparisonQueries:
         self.peer_groups = peer_groups
 
     async def values(
-        self, conn: AsyncConnection, store_ids: list[str], code: str, period: Period, as_of: date
+        self,
+        conn: AsyncConnection,
+        store_ids: list[str],
+        code: str,
+        period: Period,
+        as_of: date,
+        cutoff: datetime | None = None,
     ) -> dict[str, Fraction]:
+        """The indicator of each store over the period's days up to `as_of`, with the
+        reports in force before `cutoff` (None: now; `KpiQueries.cutoff`)."""
         per_store = await self.kpis.facts_by_store(conn, store_ids, Window.of(period, as_of))
         found = {}
         for store_id in store_ids:
@@ -87,7 +95,7 @@ class ComparisonQueries:
             if facts is None:
                 continue
             report = (
-                await _report_in_force(conn, store_id, period)
+                await _report_in_force(conn, store_id, period, cutoff)
                 if period.kind in (PeriodKind.MONTH, PeriodKind.DAY)
                 else None
             )
@@ -105,7 +113,10 @@ class ComparisonQueries:
         facets: Sequence[PeerFacet] = (),
     ) -> HorizontalView:
         peers = await self._peers(store_id, as_of, facets)
-        values = await self.app.query(lambda conn: self.values(conn, peers, code, period, as_of))
+        cutoff = self.kpis.cutoff(as_of)
+        values = await self.app.query(
+            lambda conn: self.values(conn, peers, code, period, as_of, cutoff)
+        )
         return HorizontalView(peers, horizontal(indicators.BY_CODE[code].direction, values))
 
     async def vertical(
@@ -118,11 +129,14 @@ class ComparisonQueries:
             before = series_months[0].start - timedelta(days=1)
             series_months.insert(0, Period.month(before.year, before.month))
         series_months = [m for m in series_months if m.start <= as_of]
+        cutoff = self.kpis.cutoff(as_of)
 
         async def fetch(conn: AsyncConnection) -> list[tuple[Period, Fraction]]:
             series = []
             for month in series_months:
-                found = await self.values(conn, [store_id], code, month, min(month.end, as_of))
+                found = await self.values(
+                    conn, [store_id], code, month, min(month.end, as_of), cutoff
+                )
                 if store_id in found:
                     series.append((month, found[store_id]))
             return series
@@ -142,11 +156,12 @@ class ComparisonQueries:
         facets: Sequence[PeerFacet] = (),
     ) -> BenchmarkView:
         direction = indicators.BY_CODE[code].direction
+        cutoff = self.kpis.cutoff(as_of)
 
         async def fetch(conn: AsyncConnection) -> tuple[Fraction | None, Fraction | None, Fraction]:
-            own = await self.values(conn, [store_id], code, period, as_of)
-            target = await _target(conn, store_id, code, period)
-            volume = await self._volume(conn, store_id, code, period, as_of)
+            own = await self.values(conn, [store_id], code, period, as_of, cutoff)
+            target = await _target(conn, store_id, code, period, cutoff)
+            volume = await self._volume(conn, store_id, code, period, as_of, cutoff)
             return own.get(store_id), target, volume
 
         value, target, volume = await self.app.query(fetch)
@@ -168,12 +183,18 @@ class ComparisonQueries:
         return structure(await self.app.query(lambda conn: service_lines(conn, store_id, window)))
 
     async def _volume(
-        self, conn: AsyncConnection, store_id: str, code: str, period: Period, as_of: date
+        self,
+        conn: AsyncConnection,
+        store_id: str,
+        code: str,
+        period: Period,
+        as_of: date,
+        cutoff: datetime | None,
     ) -> Fraction:
         """What a gap applies to: employees for revenue per employee, vehicles for the
         average ticket; 1 otherwise."""
         if code == "revenue_per_employee":
-            report = await _report_in_force(conn, store_id, period)
+            report = await _report_in_force(conn, store_id, period, cutoff)
             return Fraction(report.headcount if report else 0)
         if code == "average_ticket":
             facts = await self.kpis.facts(conn, [store_id], Window.of(period, as_of))

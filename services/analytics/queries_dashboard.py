@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -23,10 +23,10 @@ from services.analytics.domain.kpis import (
 from services.analytics.domain.operating_figures import RevenueByLine, Role
 from services.analytics.domain.periods import Period
 from services.analytics.domain.warnings import Light, Projection, light, projection
+from services.analytics.queries_as_of import targets_in_force
 from services.analytics.queries_kpis import KpiQueries, Level, Scope, Window, combined_in_force
 from services.analytics.queries_scope import scope_totals
 from services.analytics.queries_warnings import WarningQueries
-from services.analytics.read_model import targets
 
 
 @dataclass(frozen=True)
@@ -64,20 +64,21 @@ class DashboardQueries:
     async def dashboard(self, scope: Scope, as_of: date, risk_limit: int) -> Dashboard:
         month = month_of(as_of)
         window = Window.of(month, as_of)
+        cutoff = self.kpis.cutoff(as_of)
 
         async def fetch(conn: AsyncConnection) -> Dashboard:
             store_ids = await self.kpis.stores_in(conn, scope)
             # The scope's columns added up in the database, the stores with a report in
             # force apart; the highest and lowest CSI found there too (not for a store).
             totals = await scope_totals(
-                conn, store_ids, window, month, csi=scope.level != Level.STORE
+                conn, store_ids, window, month, csi=scope.level != Level.STORE, cutoff=cutoff
             )
             facts, reporting = totals.facts, totals.reporting
             # The month's operating reports of the scope's stores, combined (one for a store).
-            report = await combined_in_force(conn, store_ids, month)
+            report = await combined_in_force(conn, store_ids, month, cutoff)
             days = len(window.days())
             values = scope_values(facts, reporting, report, days)
-            month_targets = await _month_targets(conn, store_ids, month)
+            month_targets = await _month_targets(conn, store_ids, month, cutoff)
             customers = totals.customers(report)
             return Dashboard(
                 scope=scope,
@@ -108,15 +109,18 @@ _ADDITIVE = sorted(i.code for i in indicators.LIBRARY if i.additive)
 
 
 async def _month_targets(
-    conn: AsyncConnection, store_ids: list[str] | None, month: Period
+    conn: AsyncConnection, store_ids: list[str] | None, month: Period, cutoff: datetime | None
 ) -> dict[str, Fraction]:
-    """The month's targets of the additive indicators, summed over the scope's stores:
-    exact values as stored ("12", "1/3"), whole numbers added by the database (as
-    numerics) on PostgreSQL, the few fractions in Python."""
+    """The month's targets of the additive indicators (in force now, or before `cutoff`),
+    summed over the scope's stores: exact values as stored ("12", "1/3"), whole numbers
+    added by the database (as numerics) on PostgreSQL, the few fractions in Python."""
     params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
     if store_ids is not None:
         params["ids"] = store_ids
-    query = _targets_of(store_ids is not None, conn.dialect.name == "postgresql")
+    if cutoff is not None:
+        params["cutoff"] = cutoff
+    postgres = conn.dialect.name == "postgresql"
+    query = _targets_of(store_ids is not None, postgres, cutoff is not None)
     added: dict[str, Fraction] = {}
     for code, summed, fractions in await conn.execute(query, params):
         total = added.get(code, Fraction(0))
@@ -126,12 +130,12 @@ async def _month_targets(
     return added
 
 
-@functools.lru_cache(maxsize=4)
-def _targets_of(stores: bool, postgres: bool) -> Select[Any]:
+@functools.lru_cache(maxsize=8)
+def _targets_of(stores: bool, postgres: bool, past: bool) -> Select[Any]:
     """Built once (a statement costs more to build than to run), with bind parameters:
     (indicator, sum of the whole values, the fractional ones), or elsewhere than on
-    PostgreSQL each value as a row."""
-    t = targets.c
+    PostgreSQL each value as a row. `past`: the targets as they stood before `cutoff`."""
+    t = targets_in_force(past).c
     whole = ~t.exact.contains("/")
     if postgres:
         columns = (

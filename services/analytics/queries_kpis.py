@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
@@ -16,6 +16,7 @@ from sqlalchemy import Date, Select, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
+from kernel.clock import end_of_business_day
 from kernel.codec import decimal_fraction, from_json
 from services.analytics import network_model as model
 from services.analytics.domain.kpis import (
@@ -35,6 +36,7 @@ from services.analytics.domain.operating_figures import (
     Staffing,
 )
 from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.queries_as_of import REPORTS_BEFORE_CUTOFF, month_params, month_reports
 from services.analytics.queries_scope import Window as Window
 from services.analytics.queries_scope import (
     counted_by_store,
@@ -42,7 +44,6 @@ from services.analytics.queries_scope import (
     profile_figures,
     scope_totals,
 )
-from services.analytics.read_model import reports
 
 P90 = Fraction(9, 10)
 
@@ -86,20 +87,29 @@ class KpiQueries:
             return list((await conn.execute(query)).scalars())
         return None
 
+    def cutoff(self, as_of: date) -> datetime | None:
+        """Where analytics' own facts as they stood at the end of `as_of` stop: the start
+        of the next business day; None for today or later (what is in force now)."""
+        clock = self.app.clock
+        if as_of >= clock.business_day(clock.now()):
+            return None
+        return end_of_business_day(clock, as_of)
+
     async def kpis(self, scope: Scope, period: Period, as_of: date) -> Kpis:
         window = Window.of(period, as_of)
+        cutoff = self.cutoff(as_of)
 
         async def fetch(conn: AsyncConnection) -> Kpis:
             store_ids = await self.stores_in(conn, scope)
             month = period if period.kind == PeriodKind.MONTH else None
-            totals = await scope_totals(conn, store_ids, window, month)
+            totals = await scope_totals(conn, store_ids, window, month, cutoff=cutoff)
             # The month's operating reports of the scope's stores, combined; a store's own
             # report as it is (its extra figures are its own, not added up over stores).
             report = None
             if month is not None and scope.level == Level.STORE:
-                report = await _report_in_force(conn, scope.id, month)
+                report = await _report_in_force(conn, scope.id, month, cutoff)
             elif month is not None:
-                report = await combined_in_force(conn, store_ids, month)
+                report = await combined_in_force(conn, store_ids, month, cutoff)
             p90 = await _response_minutes_p90(conn, store_ids, window)
             days = len(window.days())
             if scope.level == Level.STORE:
@@ -198,37 +208,34 @@ class KpiQueries:
             derived.setdefault(store_id, {})["available_hours"] = hours
         return derived
 
-    async def report(self, store_id: str, month: Period) -> OperatingFigures | None:
-        return await self.app.query(lambda conn: _report_in_force(conn, store_id, month))
+    async def report(
+        self, store_id: str, month: Period, as_of: date | None = None
+    ) -> OperatingFigures | None:
+        cutoff = None if as_of is None else self.cutoff(as_of)
+        return await self.app.query(lambda conn: _report_in_force(conn, store_id, month, cutoff))
 
 
 async def _report_in_force(
-    conn: AsyncConnection, store_id: str, month: Period
+    conn: AsyncConnection, store_id: str, month: Period, cutoff: datetime | None = None
 ) -> OperatingFigures | None:
-    c = reports.c
-    query = select(c.figures).where(
-        c.store_id == store_id,
-        c.period_kind == int(month.kind),
-        c.period_start == month.start,
-        c.in_force.is_(True),
-    )
-    raw = (await conn.execute(query)).scalar()
-    return None if raw is None else from_json(raw, OperatingFigures)
+    """The store's report in force for the period before `cutoff` (None: now)."""
+    found = await reports_in_force(conn, [store_id], month, cutoff)
+    return found.get(store_id)
 
 
 async def reports_in_force(
-    conn: AsyncConnection, store_ids: Sequence[str] | None, month: Period
+    conn: AsyncConnection,
+    store_ids: Sequence[str] | None,
+    month: Period,
+    cutoff: datetime | None = None,
 ) -> dict[str, OperatingFigures]:
-    """The month's operating report in force of each of the stores (None: every store)."""
-    c = reports.c
-    query = select(c.store_id, c.figures).where(
-        c.period_kind == int(month.kind), c.period_start == month.start, c.in_force.is_(True)
-    )
+    """The period's operating report in force of each of the stores (None: every store),
+    as they stood before `cutoff` (None: now, `KpiQueries.cutoff`)."""
+    query = month_reports(cutoff is not None)
     if store_ids is not None:
-        query = query.where(c.store_id.in_(list(store_ids)))
-    return {
-        store_id: from_json(raw, OperatingFigures) for store_id, raw in await conn.execute(query)
-    }
+        query = query.where(query.selected_columns.store_id.in_(list(store_ids)))
+    rows = await conn.execute(query, month_params(month, cutoff))
+    return {store_id: from_json(raw, OperatingFigures) for store_id, raw, _ in rows}
 
 
 # The month's reports in force of a scope combined as domain/kpis.py `combined` does, in
@@ -238,8 +245,8 @@ async def reports_in_force(
 # report parsed once (jsonb: a json value is parsed again at each `->`).
 _COMBINED = """
 WITH r AS (
-  SELECT figures::jsonb AS figures FROM analytics_reports
-  WHERE period_kind = :kind AND period_start = :start AND in_force {stores}
+  SELECT figures::jsonb AS figures FROM analytics_reports AS a
+  WHERE period_kind = :kind AND period_start = :start AND {current} {stores}
 )
 SELECT
   (SELECT count(*) FROM r),
@@ -263,24 +270,39 @@ _SUMMED: dict[tuple[str, ...], str] = {
     **{(n,): f"figures->>'{n}'" for n in ("floor_area_m2", "complaints", "returning_customers")},
 }
 _SUMS = ",\n  ".join(f"coalesce(sum(({path})::bigint), 0)" for path in _SUMMED.values())
+# Which reports: in force now, or as they stood before :cutoff (`month_reports`).
+_CURRENT = {False: "in_force", True: REPORTS_BEFORE_CUTOFF}
 _COMBINED_OF = {
-    False: text(_COMBINED.format(sums=_SUMS, stores="")),
-    True: text(_COMBINED.format(sums=_SUMS, stores="AND store_id = ANY(:ids)")),
+    (stores, past): text(
+        _COMBINED.format(
+            sums=_SUMS,
+            current=_CURRENT[past],
+            stores="AND store_id = ANY(:ids)" if stores else "",
+        )
+    )
+    for stores in (False, True)
+    for past in (False, True)
 }
 
 
 async def combined_in_force(
-    conn: AsyncConnection, store_ids: Sequence[str] | None, month: Period
+    conn: AsyncConnection,
+    store_ids: Sequence[str] | None,
+    month: Period,
+    cutoff: datetime | None = None,
 ) -> OperatingFigures | None:
     """`combined` of the month's operating reports in force of the stores (None: every
-    store): in the database on PostgreSQL, without decoding a report per store."""
+    store) before `cutoff` (None: now): in the database on PostgreSQL, without decoding a
+    report per store."""
     if conn.dialect.name != "postgresql":
-        found = await reports_in_force(conn, store_ids, month)
+        found = await reports_in_force(conn, store_ids, month, cutoff)
         return combined([found[s] for s in sorted(found)])
-    query = _COMBINED_OF[store_ids is not None]
+    query = _COMBINED_OF[store_ids is not None, cutoff is not None]
     params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
     if store_ids is not None:
         params["ids"] = list(store_ids)
+    if cutoff is not None:
+        params["cutoff"] = cutoff
     row = (await conn.execute(query, params)).one()
     if not row[0]:
         return None

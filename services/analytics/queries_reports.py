@@ -4,6 +4,7 @@ projected collaboration facts, capacity's store profiles and the month's operati
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -136,16 +137,19 @@ class ReportQueries:
             lifetime_value_fen,
         )
 
-    async def diagnosis(self, store_id: str, month: Period) -> Diagnosis:
+    async def diagnosis(self, store_id: str, month: Period, as_of: date) -> Diagnosis:
+        """The month's days up to `as_of` and its report as it stood at the end of it."""
+        cutoff = self.kpis.cutoff(as_of)
+
         async def fetch(conn: AsyncConnection) -> StoreMonth:
-            report = await _report_in_force(conn, store_id, month)
+            report = await _report_in_force(conn, store_id, month, cutoff)
             if report is None:
                 raise NotFound("operating report", f"{store_id}/{month.key}")
             s = model.stores.c
             shape = (await conn.execute(select(model.stores).where(s.store_id == store_id))).first()
             if shape is None:
                 raise NotFound("store", store_id)
-            facts = await self.kpis.facts(conn, [store_id], Window.of(month, month.end))
+            facts = await self.kpis.facts(conn, [store_id], Window.of(month, as_of))
             hours = [decimal_fraction(h) for h in shape.open_hours if h > 0]
             per_day = sum(hours, Fraction(0)) / len(hours) if hours else Fraction(0)
             uow = self.app.unit_of_work(conn)

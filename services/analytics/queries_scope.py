@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
 from fractions import Fraction
@@ -24,7 +24,6 @@ from sqlalchemy import (
     BigInteger,
     Date,
     Float,
-    Integer,
     Numeric,
     Select,
     Text,
@@ -44,6 +43,7 @@ from services.analytics import network_model as model
 from services.analytics.domain.kpis import COUNTERS, Facts, StoreShape, weekday_counts
 from services.analytics.domain.operating_figures import OperatingFigures
 from services.analytics.domain.periods import Period
+from services.analytics.queries_as_of import month_params, month_reports
 from services.analytics.read_model import reports
 
 
@@ -115,8 +115,6 @@ def exact_sum_of(column: Any, postgres: bool) -> Any:
 # building and keying a statement of ~60 columns costs more than running it.
 _START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
 _LATER_END = bindparam("later_end", type_=Date)
-_MONTH_KIND = bindparam("month_kind", type_=Integer)
-_MONTH_START = bindparam("month_start", type_=Date)
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
@@ -133,6 +131,7 @@ class _Shape:
     month: bool  # the stores with the month's report in force apart
     csi: bool  # the highest and lowest store CSI
     postgres: bool
+    past: bool = False  # the reports as they stood before `cutoff` (`month_reports`)
 
 
 def _day_sums(start: Any, end: Any, stores: bool, postgres: bool) -> Select[Any]:
@@ -161,7 +160,10 @@ def _counted_kind(window: Window) -> _Counted:
 
 
 def _params(
-    store_ids: Sequence[str] | None, window: Window, month: Period | None = None
+    store_ids: Sequence[str] | None,
+    window: Window,
+    month: Period | None = None,
+    cutoff: datetime | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "start": window.start,
@@ -171,7 +173,7 @@ def _params(
     if store_ids is not None:
         params["ids"] = list(store_ids)
     if month is not None:
-        params.update(month_kind=int(month.kind), month_start=month.start)
+        params.update(month_params(month, cutoff))
     return params
 
 
@@ -205,11 +207,8 @@ def _postgres(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _reported_stores() -> Select[Any]:
-    r = reports.c
-    return select(r.store_id).where(
-        r.period_kind == _MONTH_KIND, r.period_start == _MONTH_START, r.in_force.is_(True)
-    )
+def _reported_stores(past: bool) -> Select[Any]:
+    return month_reports(past).with_only_columns(reports.c.store_id)
 
 
 async def scope_totals(
@@ -219,16 +218,22 @@ async def scope_totals(
     month: Period | None = None,
     *,
     csi: bool = False,
+    cutoff: datetime | None = None,
 ) -> ScopeTotals:
     """The scope's totals over the window (`store_ids` None: every store). `month`: split
-    out the stores with that month's report in force; `csi`: find the highest and lowest
-    store CSI. Three statements: the counters, planned hours and the rest; the store
-    profiles grouped by shape; the few capacity overrides."""
+    out the stores with that month's report in force (before `cutoff`, None: now); `csi`:
+    find the highest and lowest store CSI. Three statements: the counters, planned hours
+    and the rest; the store profiles grouped by shape; the few capacity overrides."""
     shape = _Shape(
-        _counted_kind(window), store_ids is not None, month is not None, csi, _postgres(conn)
+        _counted_kind(window),
+        store_ids is not None,
+        month is not None,
+        csi,
+        _postgres(conn),
+        month is not None and cutoff is not None,
     )
     totals, profiles, overrides = _statements(shape)
-    params = _params(store_ids, window, month)
+    params = _params(store_ids, window, month, cutoff)
     row = (await conn.execute(totals, params)).one()
     k = len(_NAMES)
     values = {n: _number(row[2 * i]) for i, n in enumerate(_NAMES)}
@@ -267,16 +272,7 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any], Select[Any]]:
     """The three statements of `scope_totals` for a shape."""
     c = _counted(shape.counted, shape.stores, shape.postgres).cte("counted")
     if shape.month:
-        r = reports.c
-        found = (
-            select(r.store_id, r.figures)
-            .where(
-                r.period_kind == _MONTH_KIND,
-                r.period_start == _MONTH_START,
-                r.in_force.is_(True),
-            )
-            .subquery("reported")
-        )
+        found = month_reports(shape.past).subquery("reported")
         source: Any = c.outerjoin(found, found.c.store_id == c.c.store_id)
         reporting: Any = found.c.store_id.is_not(None)
         returning: Any = func.coalesce(found.c.figures["returning_customers"].as_integer(), 0)
@@ -322,7 +318,7 @@ def _planned(shape: _Shape) -> list[Any]:
         every = every.where(h.store_id.in_(_IDS))
     if not shape.month:
         return [every.scalar_subquery(), literal(0)]
-    mine = every.where(h.store_id.in_(_reported_stores()))
+    mine = every.where(h.store_id.in_(_reported_stores(shape.past)))
     return [every.scalar_subquery(), mine.scalar_subquery()]
 
 
@@ -379,7 +375,7 @@ def _profile_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     days, each with its store's profile."""
     s, d = model.stores.c, model.store_days.c
     first = case((s.opened_on > _START, s.opened_on), else_=_START)
-    flag: Any = s.store_id.in_(_reported_stores()) if shape.month else literal(False)
+    flag: Any = s.store_id.in_(_reported_stores(shape.past)) if shape.month else literal(False)
     hours = cast(s.open_hours, Text)
     profile = (s.bays, s.default_daily_capacity, s.availability_factor, hours, first, flag)
     profiles = (

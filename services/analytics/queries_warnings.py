@@ -4,7 +4,7 @@ first, and the figures behind one of them (its drill-down)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -12,13 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
+from kernel.clock import end_of_business_day
 from kernel.errors import InvalidArgument
 from services.analytics.domain import indicators
 from services.analytics.domain.kpis import indicator_values
 from services.analytics.domain.periods import Period, PeriodKind, period_of_key
 from services.analytics.domain.warnings import Light
+from services.analytics.queries_as_of import targets_in_force
 from services.analytics.queries_kpis import KpiQueries, Scope, Window, _report_in_force
-from services.analytics.read_model import reports, targets, warnings
+from services.analytics.read_model import reports, warnings
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,11 @@ class WarningQueries:
         self.app = app
         self.kpis = kpis
 
-    def _end_of(self, day: date) -> datetime:
-        zone = getattr(self.app.clock, "zone", None)
-        return datetime.combine(day + timedelta(days=1), time(0), zone)
-
     async def standing(
         self, scope: Scope, min_level: Light, indicator: str, as_of: date
     ) -> list[Any]:
         """Rows of the warnings in force at the end of `as_of`, most severe first."""
-        end = self._end_of(as_of)
+        end = end_of_business_day(self.app.clock, as_of)
         w = warnings.c
 
         async def fetch(conn: AsyncConnection) -> list[Any]:
@@ -135,17 +133,16 @@ def _parts(period: Period) -> list[Period]:
 
 
 async def _target(
-    conn: AsyncConnection, store_id: str, code: str, period: Period
+    conn: AsyncConnection, store_id: str, code: str, period: Period, cutoff: datetime | None = None
 ) -> Fraction | None:
-    t = targets.c
-    exact = (
-        await conn.execute(
-            select(t.exact).where(
-                t.store_id == store_id,
-                t.indicator == code,
-                t.period_kind == int(period.kind),
-                t.period_start == period.start,
-            )
-        )
-    ).scalar()
+    """The target in force for the period, now or before `cutoff` (`targets_in_force`)."""
+    t = targets_in_force(cutoff is not None).c
+    query = select(t.exact).where(
+        t.store_id == store_id,
+        t.indicator == code,
+        t.period_kind == int(period.kind),
+        t.period_start == period.start,
+    )
+    params = {} if cutoff is None else {"cutoff": cutoff}
+    exact = (await conn.execute(query, params)).scalar()
     return None if exact is None else Fraction(exact)

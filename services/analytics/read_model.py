@@ -3,6 +3,8 @@
 - `analytics_reports`: every operating report, the one in force per store and period
   flagged, the ones corrections replaced kept (their ids answer GetOperatingReport);
 - `analytics_targets`: the target in force per store, indicator and period;
+- `analytics_target_history`: every value a target was set to, by position (targets as
+  they stood on an as-of day);
 - `analytics_warnings`: every warning raised, with when it was cleared (as_of reads);
 - `analytics_published`: each month's ranking and each quarter's or year's champions, as
   published when the period closed;
@@ -28,6 +30,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    insert,
+    literal,
+    select,
     update,
 )
 
@@ -76,7 +81,22 @@ targets = Table(
     Column("set_at", UtcDateTime(timezone=True), nullable=False),
     Index("ix_analytics_targets_year", "year", "store_id", "indicator"),
 )
+# The targets set again since an as-of day (`queries_as_of.targets_in_force`): few.
+targets_set_at = Index("ix_analytics_targets_set_at", targets.c.set_at)
 
+target_history = Table(
+    "analytics_target_history",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("indicator", String(64), primary_key=True),
+    Column("period_kind", Integer, primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    # The TargetSet's position (0 for the values the table held when it was made).
+    Column("position", BigInteger, primary_key=True),
+    Column("exact", String(80), nullable=False),
+    Column("set_at", UtcDateTime(timezone=True), nullable=False),
+    Index("ix_analytics_target_history_period", "period_kind", "period_start", "indicator"),
+)
 
 published = Table(
     "analytics_published",
@@ -124,7 +144,22 @@ pilot = Table(
 
 
 def _create(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t is not pilot])
+    later = (pilot, target_history)
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
+
+
+def _create_target_history(conn: Connection) -> None:
+    """The history, started with each target's value in force (set at its `set_at`)."""
+    target_history.create(conn, checkfirst=True)
+    targets_set_at.create(conn, checkfirst=True)
+    t = targets.c
+    keys = ("store_id", "indicator", "period_kind", "period_start")
+    conn.execute(
+        insert(target_history).from_select(
+            [*keys, "position", "exact", "set_at"],
+            select(*(t[k] for k in keys), literal(0), t.exact, t.set_at),
+        )
+    )
 
 
 def _create_pilot(conn: Connection) -> None:
@@ -134,6 +169,7 @@ def _create_pilot(conn: Connection) -> None:
 MIGRATIONS = (
     Migration(1, "analytics: reports, targets, published rankings", _create),
     Migration(3, "analytics: pilot participation", _create_pilot),
+    Migration(14, "analytics: target history (targets as of a day)", _create_target_history),
 )
 
 
@@ -228,6 +264,20 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
                 "set_at": event.occurred_at,
             },
             ["store_id", "indicator", "period_kind", "period_start"],
+        )
+        await upsert(
+            uow.conn,
+            target_history,
+            {
+                "store_id": event.store_id,
+                "indicator": event.indicator,
+                "period_kind": int(event.period.kind),
+                "period_start": event.period.start,
+                "position": recorded.position,
+                "exact": str(event.value),
+                "set_at": event.occurred_at,
+            },
+            ["store_id", "indicator", "period_kind", "period_start", "position"],
         )
     elif isinstance(event, PilotParticipationSet):
         await upsert(

@@ -79,6 +79,7 @@ async def _own(app: Application, batch: int, say: Say) -> int:
         for table in (
             read_model.reports,
             read_model.targets,
+            read_model.target_history,
             read_model.warnings,
             read_model.published,
             read_model.pilot,

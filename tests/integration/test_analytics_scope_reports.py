@@ -54,7 +54,8 @@ GZ01_FIGURES = figures(
 
 
 async def _values(client: AnalyticsClient, scope: pb.Scope) -> tuple[dict[str, float], Any]:
-    reply = await client.GetKpis(scope=scope, period=OCTOBER, as_of="2026-10-31")
+    # Today (2 November): October's reports, recorded today, are in force.
+    reply = await client.GetKpis(scope=scope, period=OCTOBER, as_of="2026-11-02")
     return {v.indicator: v.value for v in reply.values}, reply
 
 
@@ -110,6 +111,14 @@ async def test_region_and_network_kpi_and_dashboard_add_the_stores_reports(
         east, _ = await _values(hq, pb.Scope(level=pb.SCOPE_LEVEL_REGION, id="East"))
         assert "cost_ratio" not in east and east["vehicles_in"] == 4
 
+        # As of 31 October the reports (recorded on 2 November) were not there yet.
+        before = await hq.GetDashboard(scope=SOUTH, as_of="2026-10-31")
+        assert not before.HasField("technician_productivity")
+        assert before.revenue.labour_fen == 0
+
+        # Read on 31 October itself, with the reports in force then (the clock set back:
+        # a dashboard of today reads the reports in force as they are).
+        clock.set(local(18, 0, day=date(2026, 10, 31)))
         board = await hq.GetDashboard(scope=SOUTH, as_of="2026-10-31")
         assert board.revenue.labour_fen == 42_000_000 + 60_000_000
         assert board.HasField("technician_productivity")
