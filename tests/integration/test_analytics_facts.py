@@ -388,7 +388,6 @@ async def test_a_stores_kpis_show_the_extra_figures_its_dms_reported(
         kpis = await dms.GetKpis(
             scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"),
             period=month("2026-10-01"),
-            as_of="2026-10-31",
         )
 
     values = {v.indicator: v.value for v in kpis.values}
