@@ -104,12 +104,10 @@ async def test_reports_and_targets_set_later_are_seen_from_those_days_on(
             await failure(dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER, as_of=d))
             for d in days[:2]
         ]
-        future = [
-            await failure(
-                dms.GetOperatingReport(store_id="SZ01", period=NOVEMBER, as_of="2026-12-09")
-            ),
-            await failure(dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER, as_of="2026-12-9")),
-        ]
+        future = await dms.GetOperatingReport(store_id="SZ01", period=NOVEMBER, as_of="2026-12-31")
+        malformed = await failure(
+            dms.GetDiagnosis(store_id="SZ01", month=NOVEMBER, as_of="2026-12-9")
+        )
 
     first = (FIRST, 105_000_000 / FIRST)
     corrected = (CORRECTED, 105_000_000 / CORRECTED)
@@ -125,4 +123,6 @@ async def test_reports_and_targets_set_later_are_seen_from_those_days_on(
     # No report as of 1 December; as of 3 December one, but no vehicles counted.
     assert diagnoses[0].code() == grpc.StatusCode.NOT_FOUND
     assert reason(diagnoses[1]) == "NOTHING_TO_DIAGNOSE"
-    assert [violated_fields(f) for f in future] == [["as_of"], ["as_of"]]
+    # A day still to come reads as today; a malformed day is refused naming as_of.
+    assert (future.report_id, list(future.superseded_report_ids)) == ("R-2", ["R-1"])
+    assert violated_fields(malformed) == ["as_of"]
