@@ -191,18 +191,23 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetContributionRanking(
         self, request: pb.GetContributionRankingRequest, context: Any
     ) -> pb.ContributionRanking:
-        month = messages.ranking_month(request)
+        month, as_of = messages.ranking_month(request, self._today())
         size = paging.page_size(request.page_size)
         pages = paging.PageQuery.of(
-            {"list": "ranking", "month": month.key if month else "", "region": request.region},
+            {
+                "list": "ranking",
+                "month": month.key if month else "",
+                "region": request.region,
+                "as_of": as_of.isoformat(),
+            },
             paging.position,
         )
         after = pages.after(request.page_token)
         if month is None:
-            month = await self.analytics.contribution.last_published_month()
+            month = await self.analytics.contribution.last_published_month(as_of)
             if month is None:
                 raise NotFound("published ranking", "any month")
-        ranked = await self.analytics.contribution.ranking(month, request.region)
+        ranked = await self.analytics.contribution.ranking(month, request.region, as_of)
         start = 0 if after is None else after[0]
         rows, following = pages.cut(
             [r for r in ranked.rows if r.standing.position > start],
@@ -220,8 +225,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetSupportChampions(
         self, request: pb.GetSupportChampionsRequest, context: Any
     ) -> pb.SupportChampions:
-        period = messages.champions_period(request)
-        done, champions = await self.analytics.contribution.champions(period)
+        period, as_of = messages.champions_period(request, self._today())
+        done, champions = await self.analytics.contribution.champions(period, as_of)
         return pb.SupportChampions(
             period=messages.period_message(period),
             published=done,
@@ -275,8 +280,8 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetWeeklyCollaborationReport(
         self, request: pb.GetWeeklyCollaborationReportRequest, context: Any
     ) -> pb.WeeklyCollaborationReport:
-        week, value = messages.weekly_request(request, self._today())
-        found = await self.analytics.reports.weekly(week, request.region, value)
+        week, value, as_of = messages.weekly_request(request, self._today())
+        found = await self.analytics.reports.weekly(week, request.region, value, as_of)
         return replies.weekly_message(request.region, found)
 
     # Pilot (试点): HQ decides who takes part; HQ and services compare.
@@ -296,8 +301,6 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
     async def GetPilotComparison(
         self, request: pb.GetPilotComparisonRequest, context: Any
     ) -> pb.PilotComparison:
-        code, asked, window_days = pilot.comparison_request(request)
-        view = await self.analytics.pilot.pilot(
-            code, asked, request.region, window_days, self._today()
-        )
+        code, asked, window_days, as_of = pilot.comparison_request(request, self._today())
+        view = await self.analytics.pilot.pilot(code, asked, request.region, window_days, as_of)
         return pilot.comparison_message(code, asked, view)

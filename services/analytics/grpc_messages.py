@@ -300,24 +300,26 @@ def kpis_request(r: pb.GetKpisRequest, today: date) -> tuple[Scope, Period, date
     return found, asked, on
 
 
-def ranking_month(r: pb.GetContributionRankingRequest) -> Period | None:
-    """The month asked; None: the last published one."""
+def ranking_month(r: pb.GetContributionRankingRequest, today: date) -> tuple[Period | None, date]:
+    """The month asked (None: the last published one) and as_of."""
     v = Violations()
     found = None
     if r.month.kind or r.month.start:
         found = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
     if r.region:
         validation.text(v, "region", r.region)
+    on = past_as_of(v, r.as_of, today)
     v.raise_if_any()
-    return found
+    return found, on
 
 
-def champions_period(r: pb.GetSupportChampionsRequest) -> Period:
+def champions_period(r: pb.GetSupportChampionsRequest, today: date) -> tuple[Period, date]:
     v = Violations()
     found = period(v, "period", r.period, frozenset({PeriodKind.QUARTER, PeriodKind.YEAR}))
+    on = past_as_of(v, r.as_of, today)
     v.raise_if_any()
     assert found is not None
-    return found
+    return found, on
 
 
 def warnings_request(r: pb.ListWarningsRequest, today: date) -> tuple[Scope, Light, date]:
@@ -399,7 +401,10 @@ def diagnosis_request(r: pb.GetDiagnosisRequest, today: date) -> tuple[str, Peri
 MAX_LIFETIME_VALUE_FEN = 10**12
 
 
-def weekly_request(r: pb.GetWeeklyCollaborationReportRequest, today: date) -> tuple[Period, int]:
+def weekly_request(
+    r: pb.GetWeeklyCollaborationReportRequest, today: date
+) -> tuple[Period, int, date]:
+    """The week, the customer lifetime value and as_of of a weekly report."""
     v = Violations()
     if r.region:
         validation.text(v, "region", r.region)
@@ -409,9 +414,10 @@ def weekly_request(r: pb.GetWeeklyCollaborationReportRequest, today: date) -> tu
             "customer_lifetime_value_fen",
             f"must be from 0 (the default) to {MAX_LIFETIME_VALUE_FEN}",
         )
+    upto = past_as_of(v, r.as_of, today)
     v.raise_if_any()
     week = Period.week_of(on if on is not None else today - timedelta(days=7))
-    return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN
+    return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN, upto
 
 
 def structure_request(r: pb.GetStructureComparisonRequest, today: date) -> tuple[str, Period, date]:

@@ -10,7 +10,13 @@ from kernel import validation
 from kernel.errors import Violations
 from services.analytics.domain.periods import Period
 from services.analytics.domain.pilot import Participation, SetPilotParticipation
-from services.analytics.grpc_messages import KPI_KINDS, _indicator, period, period_message
+from services.analytics.grpc_messages import (
+    KPI_KINDS,
+    _indicator,
+    past_as_of,
+    period,
+    period_message,
+)
 from services.analytics.queries_pilot import DEFAULT_WINDOW_DAYS, PilotView
 
 MAX_WINDOW_DAYS = 366
@@ -46,11 +52,15 @@ def participation_message(p: Participation) -> pb.PilotParticipation:
     )
 
 
-def comparison_request(r: pb.GetPilotComparisonRequest) -> tuple[str, Period, int]:
-    """indicator, period (a day, week or month) and window days of a pilot comparison."""
+def comparison_request(
+    r: pb.GetPilotComparisonRequest, today: date
+) -> tuple[str, Period, int, date]:
+    """indicator, period (a day, week or month), window days and as_of of a pilot
+    comparison."""
     v = Violations()
     _indicator(v, "indicator", r.indicator)
     asked = period(v, "period", r.period, KPI_KINDS)
+    on = past_as_of(v, r.as_of, today)
     if not 0 <= r.window_days <= MAX_WINDOW_DAYS:
         v.add(
             "window_days",
@@ -58,7 +68,7 @@ def comparison_request(r: pb.GetPilotComparisonRequest) -> tuple[str, Period, in
         )
     v.raise_if_any()
     assert asked is not None
-    return r.indicator, asked, r.window_days or DEFAULT_WINDOW_DAYS
+    return r.indicator, asked, r.window_days or DEFAULT_WINDOW_DAYS, on
 
 
 def comparison_message(code: str, asked: Period, view: PilotView) -> pb.PilotComparison:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
@@ -32,8 +32,9 @@ from services.analytics.domain.contribution import (
 from services.analytics.domain.kpis import indicator_values
 from services.analytics.domain.periods import Period
 from services.analytics.domain.targets import attainment
+from services.analytics.queries_as_of import targets_in_force
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
-from services.analytics.read_model import published, targets
+from services.analytics.read_model import published
 
 # collab's act names (ContributionRecorded.act) in the domain's words.
 ACTS = {
@@ -67,9 +68,14 @@ class ContributionQueries:
         zone = getattr(self.app.clock, "zone", None)
         return moment.astimezone(zone) if zone is not None else moment
 
-    async def contributions(self, conn: AsyncConnection, month: Period) -> list[Contribution]:
+    async def contributions(
+        self, conn: AsyncConnection, month: Period, through: date | None = None
+    ) -> list[Contribution]:
+        """The month's acts (up to `through`, inclusive, when given)."""
         c = model.contributions.c
         query = select(model.contributions).where(c.day >= month.start, c.day < month.end)
+        if through is not None:
+            query = query.where(c.day <= through)
         return [
             Contribution(
                 act_id=f"{r.saga}/{r.saga_id}/{r.store_id}",
@@ -88,10 +94,15 @@ class ContributionQueries:
 
         return await self.app.query(fetch)
 
-    async def ranking(self, month: Period, region: str) -> Ranking:
+    async def ranking(self, month: Period, region: str, as_of: date | None = None) -> Ranking:
+        """The month's ranking: as published, else the standings so far; as it stood at
+        the end of `as_of` when given (its acts up to it, published by then)."""
+        cutoff = None if as_of is None else self.kpis.cutoff(as_of)
+        through = month.end if as_of is None else min(month.end, as_of)
+
         async def fetch(conn: AsyncConnection) -> Ranking:
-            acts = await self.contributions(conn, month)
-            found = await _published(conn, month, "ranking")
+            acts = await self.contributions(conn, month, through)
+            found = await _published(conn, month, "ranking", cutoff)
             standings = (
                 tuple(from_json(found, tuple[Standing, ...]))
                 if found is not None
@@ -106,7 +117,7 @@ class ContributionQueries:
                 members = set((await conn.execute(query)).scalars())
                 standings = tuple(x for x in standings if x.store_id in members)
             per_store = await self.kpis.facts_by_store(
-                conn, [x.store_id for x in standings], Window.of(month, month.end)
+                conn, [x.store_id for x in standings], Window.of(month, through)
             )
             rows = []
             for x in standings:
@@ -114,27 +125,36 @@ class ContributionQueries:
                 for a in acts:
                     if a.store_id == x.store_id:
                         counts[a.act] += 1
-                score = await self._score(conn, x, month, per_store.get(x.store_id), best)
+                facts = per_store.get(x.store_id)
+                score = await self._score(conn, x, month, facts, best, cutoff)
                 rows.append(RankingRow(x, counts, score))
             return Ranking(month, found is not None, rows)
 
         return await self.app.query(fetch)
 
     async def _score(
-        self, conn: AsyncConnection, x: Standing, month: Period, facts: Any, best: int
+        self,
+        conn: AsyncConnection,
+        x: Standing,
+        month: Period,
+        facts: Any,
+        best: int,
+        cutoff: datetime | None = None,
     ) -> StoreScore:
-        """50% own results (attainment of the month's targets), 30% collaboration, 20% CSI."""
-        report = await _report_in_force(conn, x.store_id, month)
+        """50% own results (attainment of the month's targets), 30% collaboration, 20% CSI;
+        the report and targets in force before `cutoff` (None: now)."""
+        report = await _report_in_force(conn, x.store_id, month, cutoff)
         values = indicator_values(facts, report) if facts is not None else {}
-        t = targets.c
+        t = targets_in_force(cutoff is not None).c
         query = select(t.indicator, t.exact).where(
             t.store_id == x.store_id,
             t.period_kind == int(month.kind),
             t.period_start == month.start,
         )
+        params = {} if cutoff is None else {"cutoff": cutoff}
         attainments = [
             attainment(indicators.BY_CODE[code].direction, values[code], Fraction(exact))
-            for code, exact in await conn.execute(query)
+            for code, exact in await conn.execute(query, params)
             if code in values
             and code in indicators.BY_CODE
             and is_own_result(code)
@@ -142,18 +162,29 @@ class ContributionQueries:
         ]
         return store_score(attainments, x.points, best, values.get("csi"))
 
-    async def champions(self, period: Period) -> tuple[bool, tuple[Champion, ...]]:
+    async def champions(
+        self, period: Period, as_of: date | None = None
+    ) -> tuple[bool, tuple[Champion, ...]]:
+        """The period's champions as named, else so far; as they stood at the end of
+        `as_of` when given (supports up to it, named by then)."""
+        cutoff = None if as_of is None else self.kpis.cutoff(as_of)
+
         async def fetch(conn: AsyncConnection) -> tuple[bool, tuple[Champion, ...]]:
-            found = await _published(conn, period, "champions")
+            found = await _published(conn, period, "champions", cutoff)
             if found is not None:
                 return True, tuple(from_json(found, tuple[Champion, ...]))
-            return False, support_champions(await self.supports(conn, period), period)
+            supports = await self.supports(conn, period, as_of)
+            return False, support_champions(supports, period)
 
         return await self.app.query(fetch)
 
-    async def supports(self, conn: AsyncConnection, period: Period) -> Sequence[Support]:
+    async def supports(
+        self, conn: AsyncConnection, period: Period, through: date | None = None
+    ) -> Sequence[Support]:
         s = model.supports.c
         query = select(model.supports).where(s.day >= period.start, s.day < period.end)
+        if through is not None:
+            query = query.where(s.day <= through)
         return [
             Support(
                 support_id=r.support_id,
@@ -165,7 +196,8 @@ class ContributionQueries:
             for r in await conn.execute(query)
         ]
 
-    async def last_published_month(self) -> Period | None:
+    async def last_published_month(self, as_of: date | None = None) -> Period | None:
+        """The last month whose ranking was published (by the end of `as_of`)."""
         p = published.c
         query = (
             select(p.period_kind, p.period_start)
@@ -173,6 +205,9 @@ class ContributionQueries:
             .order_by(p.period_start.desc())
             .limit(1)
         )
+        cutoff = None if as_of is None else self.kpis.cutoff(as_of)
+        if cutoff is not None:
+            query = query.where(p.published_at < cutoff)
 
         async def fetch(conn: AsyncConnection) -> Period | None:
             row = (await conn.execute(query)).first()
@@ -183,9 +218,14 @@ class ContributionQueries:
         return await self.app.query(fetch)
 
 
-async def _published(conn: AsyncConnection, period: Period, what: str) -> Any:
+async def _published(
+    conn: AsyncConnection, period: Period, what: str, cutoff: datetime | None = None
+) -> Any:
+    """The body published for the period (before `cutoff`, when given), or None."""
     p = published.c
     query = select(p.body).where(
         p.period_kind == int(period.kind), p.period_start == period.start, p.what == what
     )
+    if cutoff is not None:
+        query = query.where(p.published_at < cutoff)
     return (await conn.execute(query)).scalar()

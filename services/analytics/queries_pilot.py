@@ -51,9 +51,11 @@ class PilotQueries:
     async def pilot(
         self, code: str, period: Period, region: str, window_days: int, today: date
     ) -> PilotView:
-        """Participants against the others on the period's last day (today, if the period
-        is not over); each participant's daily values either side of its joining day."""
+        """Participants against the others on the period's last day (`today`, the as-of
+        day, if the period is not over by then); each participant's daily values either
+        side of its joining day, up to `today`, with the reports in force at its end."""
         on = min(period.end - timedelta(days=1), today)
+        cutoff = self.comparison.kpis.cutoff(today)
 
         async def fetch(conn: AsyncConnection) -> PilotView:
             # The directory's open stores (what participation is checked against); over the
@@ -70,7 +72,7 @@ class PilotQueries:
             if not region:
                 stores += [p for p in participations if p not in directory]
             split_on = split(stores, participations, on)
-            values = await self.comparison.values(conn, stores, code, period, on)
+            values = await self.comparison.values(conn, stores, code, period, on, cutoff)
             inside, outside = compare_groups(values, split_on)
             daily = await self._daily(conn, code, split_on, participations, window_days, today)
             per_store = [
@@ -97,6 +99,7 @@ class PilotQueries:
     ) -> dict[str, dict[date, Fraction]]:
         """Each participant's daily value over its window either side of joining, up to
         today: one query round per day for all participants whose window holds it."""
+        cutoff = self.comparison.kpis.cutoff(today)
         window = timedelta(days=window_days)
         wanted: dict[date, list[str]] = {}
         for store_id in split_on.participants:
@@ -107,7 +110,9 @@ class PilotQueries:
                 day += timedelta(days=1)
         daily: dict[str, dict[date, Fraction]] = {}
         for day in sorted(wanted):
-            found = await self.comparison.values(conn, wanted[day], code, Period.day(day), day)
+            found = await self.comparison.values(
+                conn, wanted[day], code, Period.day(day), day, cutoff
+            )
             for store_id, value in found.items():
                 daily.setdefault(store_id, {})[day] = value
         return daily

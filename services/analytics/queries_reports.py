@@ -4,7 +4,7 @@ projected collaboration facts, capacity's store profiles and the month's operati
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -79,9 +79,11 @@ class ReportQueries:
         self.app = app
         self.kpis = kpis
 
-    async def weekly(self, week: Period, region: str, lifetime_value_fen: int) -> WeeklyReport:
+    async def weekly(
+        self, week: Period, region: str, lifetime_value_fen: int, as_of: date | None = None
+    ) -> WeeklyReport:
         return await self.app.query(
-            lambda conn: self.weekly_in(conn, week, region, lifetime_value_fen)
+            lambda conn: self.weekly_in(conn, week, region, lifetime_value_fen, as_of)
         )
 
     async def regions(self, conn: AsyncConnection) -> list[str]:
@@ -96,9 +98,16 @@ class ReportQueries:
         return list((await conn.execute(query)).scalars())
 
     async def weekly_in(
-        self, conn: AsyncConnection, week: Period, region: str, lifetime_value_fen: int
+        self,
+        conn: AsyncConnection,
+        week: Period,
+        region: str,
+        lifetime_value_fen: int,
+        as_of: date | None = None,
     ) -> WeeklyReport:
-        """The week's report of a region (empty: the network), inside a transaction."""
+        """The week's report of a region (empty: the network), inside a transaction; of
+        its days up to `as_of` (inclusive) when given."""
+        end = week.end if as_of is None else min(week.end, as_of + timedelta(days=1))
         members = None
         if region:
             s = model.stores.c
@@ -106,10 +115,10 @@ class ReportQueries:
             members = list((await conn.execute(query)).scalars())
         t, u, d = model.transfers.c, model.supports.c, model.diversions.c
         transfers = select(model.transfers).where(
-            t.completed_day >= week.start, t.completed_day < week.end
+            t.completed_day >= week.start, t.completed_day < end
         )
-        supports = select(model.supports).where(u.day >= week.start, u.day < week.end)
-        diversions = select(model.diversions).where(d.day >= week.start, d.day < week.end)
+        supports = select(model.supports).where(u.day >= week.start, u.day < end)
+        diversions = select(model.diversions).where(d.day >= week.start, d.day < end)
         if members is not None:
             transfers = transfers.where(t.requesting_store_id.in_(members))
             supports = supports.where(u.host_store_id.in_(members))

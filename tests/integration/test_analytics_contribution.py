@@ -34,7 +34,7 @@ from tests.integration.collab_fixtures import (
 )
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
 from tests.integration.kernel_fixtures import eventually
-from tests.integration.rich_errors import failure, recorded_types
+from tests.integration.rich_errors import failure, recorded_types, violated_fields
 
 __all__ = [
     "analytics_db_url",
@@ -143,6 +143,44 @@ async def test_a_transfer_earns_its_source_a_point_and_the_month_close_publishes
     assert types.count("ContributionRankingPublished") == 1
     assert not champions.published and list(champions.champions) == []
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_ranking_as_of_a_day_is_the_month_as_it_stood_then(
+    start_collab: Any,
+    start_analytics: AnalyticsStarter,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+) -> None:
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        await _transfer_completed(collab, mint, clock)
+    day = clock.business_day(clock.now())
+
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await _ranked(hq)
+        await run.analytics.arming.armed.wait()
+        clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
+        while await run.running.service.timers.run_due():
+            pass
+        before_the_act = await hq.GetContributionRanking(
+            month=NOVEMBER, as_of=(day - timedelta(days=1)).isoformat()
+        )
+        month_end = await hq.GetContributionRanking(month=NOVEMBER, as_of="2026-11-30")
+        published = await hq.GetContributionRanking(month=NOVEMBER, as_of="2026-12-01")
+        none_yet = await failure(hq.GetContributionRanking(as_of="2026-11-30"))
+        champions = await hq.GetSupportChampions(
+            period=ev.Period(kind=ev.PERIOD_KIND_QUARTER, start="2026-10-01"), as_of="2026-11-30"
+        )
+        bad = await failure(hq.GetSupportChampions(period=NOVEMBER, as_of="30.11."))
+
+    assert list(before_the_act.rows) == [] and not before_the_act.published
+    assert [r.standing.store_id for r in month_end.rows] == [FS] and not month_end.published
+    assert [r.standing.store_id for r in published.rows] == [FS] and published.published
+    assert none_yet.code() == grpc.StatusCode.NOT_FOUND
+    assert not champions.published
+    assert sorted(violated_fields(bad)) == ["as_of", "period.kind"]
 
 
 async def test_two_replicas_close_the_month_once(

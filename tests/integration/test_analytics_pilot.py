@@ -154,6 +154,35 @@ async def test_hq_sets_the_pilot_and_the_comparison_splits_on_it(
     assert not_hq_query.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_the_pilot_comparison_as_of_a_day_sees_the_reports_recorded_by_its_end(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """GZ01's report of 6 November is recorded on the 7th: as of the 6th it was not there."""
+    for store_id in ("SZ01", "GZ01"):
+        await cap.register(store_id)
+    clock.set(datetime(2026, 11, 7, 10, 0, tzinfo=SHANGHAI))
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01", "GZ01")
+        await _profiles_projected(run, "SZ01", "GZ01")
+        hq = run.client(mint("hq"))
+        await hq.RecordOperatingReport(
+            store_id="GZ01",
+            period=day("2026-11-06"),
+            figures=figures(revenue=ev.RevenueByLine(labour_fen=300_000)),
+        )
+        await hq.SetPilotParticipation(store_id="GZ01", joined_on="2026-11-03")
+        asked = {"indicator": "revenue", "period": day("2026-11-06")}
+        now = await hq.GetPilotComparison(**asked)
+        then = await hq.GetPilotComparison(**asked, as_of="2026-11-06")
+        later = await hq.GetPilotComparison(**asked, as_of="2026-12-31")
+        bad = await failure(hq.GetPilotComparison(**asked, as_of="6 Nov"))
+
+    assert list(now.participants) == ["GZ01"] and now.participants_mean == 300_000
+    assert list(then.participants) == ["GZ01"] and then.participants_mean == 0
+    assert later == now  # a day still to come reads as today
+    assert violated_fields(bad) == ["as_of"]
+
+
 async def test_the_weekly_close_publishes_the_report_once(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:

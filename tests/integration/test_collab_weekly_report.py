@@ -7,6 +7,7 @@ accepted diversions cost, with the value they kept."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from storemesh.collab.v1 import collab_pb2 as pb
@@ -82,6 +83,13 @@ async def test_a_compensation_collab_recorded_shows_in_the_weekly_report(
         elsewhere = await hq.GetWeeklyCollaborationReport(
             week_of=MONDAY.isoformat(), region="Nowhere"
         )
+        # As of the day before the week: none of its days yet; as of its Sunday: all.
+        not_yet = await hq.GetWeeklyCollaborationReport(
+            week_of=MONDAY.isoformat(), as_of=(MONDAY - timedelta(days=1)).isoformat()
+        )
+        whole_week = await hq.GetWeeklyCollaborationReport(
+            week_of=MONDAY.isoformat(), as_of=(MONDAY + timedelta(days=6)).isoformat()
+        )
 
     # HQ's ledger at collab: the 200 CNY compensation and the 50 CNY transport voucher.
     assert sorted((c.kind, c.amount_fen) for c in ledger.lines) == [
@@ -96,3 +104,5 @@ async def test_a_compensation_collab_recorded_shows_in_the_weekly_report(
     assert weekly.value_created_fen == 80_000_00  # compensation beside it, not netted off
     assert regional.diversions.compensation_fen == 20_000  # Shenzhen's region
     assert (elsewhere.diversions.offered, elsewhere.diversions.compensation_fen) == (0, 0)
+    assert not_yet.diversions.offered == 0
+    assert whole_week.diversions == weekly.diversions
