@@ -23,14 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Loaded, UnitOfWork
 from kernel.codec import to_json
-from kernel.db import _BEGIN_PENDING
+from kernel.db import begun_driver
 from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import RecordedEvent
 
@@ -88,7 +87,7 @@ async def record_many(
                     payload,
                 )
             )
-    driver = await _driver(uow.conn)
+    driver = await begun_driver(uow.conn)
     await driver.execute(_STAGING)
     async with driver.cursor() as cur, cur.copy(_COPY_STAGED) as copy:
         for row in staged:
@@ -134,7 +133,7 @@ async def copy_upsert(
     columns = [c.name for c in table.columns]
     json_at = [k for k, c in enumerate(table.columns) if c.type.__class__.__name__ == "JSON"]
     stage = f"bulk_{table.name}"
-    driver = await _driver(conn)
+    driver = await begun_driver(conn)
     await driver.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
         f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -152,15 +151,6 @@ async def copy_upsert(
         f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {stage} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
-
-
-async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
-    """The psycopg connection of the caller's transaction, its BEGIN sent (see
-    kernel/db.py: with `pipelined_begin` the kernel sends BEGIN itself, lazily)."""
-    driver: psycopg.AsyncConnection[Any] = (await conn.get_raw_connection()).driver_connection  # type: ignore[assignment]
-    if driver.autocommit and conn.info.pop(_BEGIN_PENDING, False):
-        await driver.execute(b"BEGIN")
-    return driver
 
 
 def _refuse_reactions(uow: UnitOfWork, writes: Sequence[StreamWrite[Any]]) -> None:

@@ -262,6 +262,16 @@ def _driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     return sync.connection.driver_connection  # type: ignore[return-value]
 
 
+async def begun_driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection of `conn`'s transaction with its BEGIN sent, for work psycopg
+    does itself (COPY); with `pipelined_begin` the kernel sends BEGIN lazily, so a pending
+    one goes first."""
+    driver = _driver_of(conn)
+    if driver.autocommit and conn.info.pop(_BEGIN_PENDING, False):
+        await driver.execute(b"BEGIN")
+    return driver
+
+
 async def driver_execute(
     conn: AsyncConnection,
     statement: str,
