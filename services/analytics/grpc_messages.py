@@ -131,7 +131,7 @@ def report_lookup(r: pb.GetOperatingReportRequest, today: date) -> tuple[str, Pe
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     found = period(v, "period", r.period, REPORTED_KINDS)
-    on = past_as_of(v, r.as_of, today)
+    on = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     assert found is not None
     return r.store_id, found, on
@@ -284,7 +284,7 @@ def as_of(v: Violations, raw: str, today: date) -> date:
     return validation.day(v, "as_of", raw, required=False) or today
 
 
-def past_as_of(v: Violations, raw: str, today: date) -> date:
+def as_of_up_to_today(v: Violations, raw: str, today: date) -> date:
     """`as_of` of what is recorded by a day: a day still to come reads as today, nothing
     is recorded after it yet (as every report's as_of, a plausible date is not refused)."""
     return min(as_of(v, raw, today), today)
@@ -308,7 +308,7 @@ def ranking_month(r: pb.GetContributionRankingRequest, today: date) -> tuple[Per
         found = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
     if r.region:
         validation.text(v, "region", r.region)
-    on = past_as_of(v, r.as_of, today)
+    on = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     return found, on
 
@@ -316,7 +316,7 @@ def ranking_month(r: pb.GetContributionRankingRequest, today: date) -> tuple[Per
 def champions_period(r: pb.GetSupportChampionsRequest, today: date) -> tuple[Period, date]:
     v = Violations()
     found = period(v, "period", r.period, frozenset({PeriodKind.QUARTER, PeriodKind.YEAR}))
-    on = past_as_of(v, r.as_of, today)
+    on = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     assert found is not None
     return found, on
@@ -392,7 +392,7 @@ def diagnosis_request(r: pb.GetDiagnosisRequest, today: date) -> tuple[str, Peri
     v = Violations()
     validation.store_code(v, "store_id", r.store_id)
     month = period(v, "month", r.month, frozenset({PeriodKind.MONTH}))
-    on = past_as_of(v, r.as_of, today)
+    on = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     assert month is not None
     return r.store_id, month, on
@@ -414,7 +414,7 @@ def weekly_request(
             "customer_lifetime_value_fen",
             f"must be from 0 (the default) to {MAX_LIFETIME_VALUE_FEN}",
         )
-    upto = past_as_of(v, r.as_of, today)
+    upto = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     week = Period.week_of(on if on is not None else today - timedelta(days=7))
     return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN, upto

@@ -13,7 +13,7 @@ from services.analytics.domain.pilot import Participation, SetPilotParticipation
 from services.analytics.grpc_messages import (
     KPI_KINDS,
     _indicator,
-    past_as_of,
+    as_of_up_to_today,
     period,
     period_message,
 )
@@ -60,7 +60,7 @@ def comparison_request(
     v = Violations()
     _indicator(v, "indicator", r.indicator)
     asked = period(v, "period", r.period, KPI_KINDS)
-    on = past_as_of(v, r.as_of, today)
+    on = as_of_up_to_today(v, r.as_of, today)
     if not 0 <= r.window_days <= MAX_WINDOW_DAYS:
         v.add(
             "window_days",
