@@ -216,4 +216,5 @@ async def relay_events(app: Application, server: ConfiguredNats, count: int) -> 
     try:
         await eventually(all_published)
     finally:
+        await relay.release()  # as a stopping relay does: the next one need not wait
         await connection.close()
