@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.clock import Clock, SystemClock
+from kernel.config import RELAY_BATCH_SIZE
 from kernel.db import Database, Migration, UtcDateTime, driver_execute
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
@@ -119,7 +120,7 @@ class Relay:
         registry: EventRegistry,
         *,
         name: str = "relay",
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH_SIZE,
         ack_timeout: float = 5.0,
         idle_interval: float = 0.5,
         gather_delay: float = 0.005,
