@@ -33,7 +33,6 @@ from typing import Any, NoReturn
 import structlog
 from nats.errors import Error as NatsError
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from sqlalchemy import Column, Connection, MetaData, String, Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -45,7 +44,7 @@ from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
 from kernel.messaging import NatsConnection, StreamSpec, event_headers
-from kernel.telemetry import context_from, traceparent_of
+from kernel.telemetry import context_from, spans_exported, traceparent_of
 
 log = structlog.get_logger("storemesh.kernel.relay")
 tracer = trace.get_tracer("storemesh.kernel.relay")
@@ -336,7 +335,7 @@ class Relay:
 
     async def _send(self, js: Any, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
         """Every message pipelined on the one connection, in order: their ack futures."""
-        spans = _spans_exported()
+        spans = spans_exported()
         source = self.source
         subjects = self._subjects
         payload_of = self.registry.published_payload
@@ -464,17 +463,6 @@ def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn
     if isinstance(exc, TimeoutError | NatsError):
         raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
     raise exc
-
-
-def _spans_exported() -> bool:
-    """Whether a publish span would reach anyone: an SDK provider with a span processor.
-    (The services' default exporter `none` installs the SDK without one.)"""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, SdkTracerProvider):
-        return False  # the API's no-op: the span would just repeat its parent's context
-    active = getattr(provider, "_active_span_processor", None)
-    processors = getattr(active, "_span_processors", None)
-    return processors is None or len(processors) > 0
 
 
 def _trace_carrier(traceparent: str | None, tracestate: str | None) -> dict[str, str]:
