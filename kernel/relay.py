@@ -7,7 +7,9 @@ No transaction is open while a batch is published: a relay that hangs (a paused 
 a partition) keeps the others out only until its lease expires (`lease_seconds`, on the
 injectable clock), and then another replica takes over; a relay that stops hands its
 lease back. Each pass is two statements, each its own short transaction: lease and read,
-then (after every ack) delete the batch's outbox rows and move the checkpoint.
+then (after every ack) delete the batch's outbox rows and move the checkpoint. A running
+relay with no backlog leaves that delete to its next pass's read (one statement), which
+comes with the next commit or after `idle_interval`.
 
 Order and exactly-once hold even when two relays publish at once (a holder waking after
 its lease ran out, clocks far apart): each sends a prefix of the outbox in position
