@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from kernel.config import RELAY_BATCH_SIZE
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -88,7 +90,7 @@ FULL = Sizes(
     append_step_max_commands=40_000,
     append_streams_per_writer=16,
     relay_events=20_000,
-    relay_batch_size=500,
+    relay_batch_size=RELAY_BATCH_SIZE,  # as the services run (kernel.config)
     relay_max_seconds=60.0,
     lookup_stores=200,
     lookup_parts=5_000,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+RELAY_BATCH_SIZE = 1000
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -31,7 +33,10 @@ class Settings:
     otel_exporter: str = "none"
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
-    relay_batch_size: int = 500
+    # Events per relay pass when there is a backlog: a pass awaits its batch's acks and
+    # then deletes it from the outbox, so fewer, larger passes wait less (nats-py keeps up
+    # to 4,000 publishes unacknowledged).
+    relay_batch_size: int = RELAY_BATCH_SIZE
     # After a commit wakes the relay, how long it lets further commits gather into the
     # batch (kernel.relay): longer means fewer, larger relay transactions, later events.
     relay_gather_ms: float = 5.0
@@ -81,7 +86,7 @@ class Settings:
             otel_exporter=_env("STOREMESH_OTEL_EXPORTER", "none"),
             log_level=_env("STOREMESH_LOG_LEVEL", "info"),
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
-            relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", "500")),
+            relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", str(RELAY_BATCH_SIZE))),
             relay_gather_ms=float(_env("STOREMESH_RELAY_GATHER_MS", "5")),
             db_pool_size=int(_env("STOREMESH_DB_POOL_SIZE", "5")),
             db_pipelined_begin=_env("STOREMESH_DB_PIPELINED_BEGIN", "0") not in ("0", "false"),

@@ -32,6 +32,7 @@ from sqlalchemy.util import await_only
 
 from kernel import edge
 from kernel.errors import ConcurrencyConflict, Unavailable
+from kernel.telemetry import span as span_of
 
 tracer = trace.get_tracer("storemesh.kernel.db")
 
@@ -123,7 +124,7 @@ class Database:
         """
         edge.refuse_pending()  # a request with wire faults never reaches the database
         with (
-            tracer.start_as_current_span(name, attributes={"db.system": self.dialect}),
+            span_of(tracer, name, attributes={"db.system": self.dialect}),
             _translated(name),
         ):
             if not self.direct_commit:

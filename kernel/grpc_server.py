@@ -29,6 +29,7 @@ from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.subscriptions import SubscriptionRunner
 from kernel.telemetry import context_from, request_id_var
+from kernel.telemetry import span as span_of
 from kernel.timers import TimerRunner
 
 log = structlog.get_logger("storemesh.kernel.grpc")
@@ -70,7 +71,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             outcome = "OK"
-            with tracer.start_as_current_span(
+            with span_of(
+                tracer,
                 method.lstrip("/"),
                 context=context_from(metadata),
                 kind=trace.SpanKind.SERVER,

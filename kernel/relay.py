@@ -7,7 +7,9 @@ No transaction is open while a batch is published: a relay that hangs (a paused 
 a partition) keeps the others out only until its lease expires (`lease_seconds`, on the
 injectable clock), and then another replica takes over; a relay that stops hands its
 lease back. Each pass is two statements, each its own short transaction: lease and read,
-then (after every ack) delete the batch's outbox rows and move the checkpoint.
+then (after every ack) delete the batch's outbox rows and move the checkpoint. A running
+relay with no backlog leaves that delete to its next pass's read (one statement), which
+comes with the next commit or after `idle_interval`.
 
 Order and exactly-once hold even when two relays publish at once (a holder waking after
 its lease ran out, clocks far apart): each sends a prefix of the outbox in position
@@ -33,18 +35,18 @@ from typing import Any, NoReturn
 import structlog
 from nats.errors import Error as NatsError
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from sqlalchemy import Column, Connection, MetaData, String, Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.clock import Clock, SystemClock
+from kernel.config import RELAY_BATCH_SIZE
 from kernel.db import Database, Migration, UtcDateTime, driver_execute
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
 from kernel.messaging import NatsConnection, StreamSpec, event_headers
-from kernel.telemetry import context_from, traceparent_of
+from kernel.telemetry import context_from, spans_exported, traceparent_of
 
 log = structlog.get_logger("storemesh.kernel.relay")
 tracer = trace.get_tracer("storemesh.kernel.relay")
@@ -106,6 +108,15 @@ _MARK = (
     " WHERE name = %(name)s AND position < %(position)s"
 )
 
+# The batch acknowledged last, deleted by the next pass's read (a running relay with no
+# backlog): one transaction per pass instead of two.
+_MARK_LEASE_AND_READ = (
+    "WITH gone AS (DELETE FROM outbox WHERE position = ANY(%(positions)s)), "
+    "moved AS (UPDATE checkpoints SET tx_id = %(tx_id)s, position = %(position)s,"
+    " updated_at = %(now)s WHERE name = %(name)s AND position < %(position)s), "
+    + _LEASE_AND_READ.removeprefix("WITH ")
+)
+
 _RELEASE = (
     "UPDATE relay_leases SET expires_at = %(now)s WHERE name = %(name)s AND holder = %(holder)s"
 )
@@ -119,7 +130,7 @@ class Relay:
         registry: EventRegistry,
         *,
         name: str = "relay",
-        batch_size: int = 500,
+        batch_size: int = RELAY_BATCH_SIZE,
         ack_timeout: float = 5.0,
         idle_interval: float = 0.5,
         gather_delay: float = 0.005,
@@ -146,6 +157,11 @@ class Relay:
         self._after_publish = after_publish
         self._subjects: dict[tuple[str, str], str] = {}
         self._ahead: tuple[datetime, list[Row]] | None = None
+        # An acknowledged batch still in the outbox: `run` leaves a short batch's delete to
+        # the next pass's read (at most `idle_interval` later), so a command at low load
+        # costs the relay one transaction, not two. A crash before it republishes the
+        # batch, which JetStream drops by Nats-Msg-Id as after any crash.
+        self._unmarked: dict[str, Any] | None = None
         self.published = 0
         nats.declare(
             StreamSpec(
@@ -185,10 +201,15 @@ class Relay:
         renewed), leaving out the positions in flight; the next pass publishes it if it
         is still fresh. That read sees, per stream, the continuation of what is in flight
         (see the module's doc), so it goes out in order after it."""
+        return await self._pass(defer_mark=False)
+
+    async def _pass(self, *, defer_mark: bool) -> int:
         if not self.db.is_postgres:
             return await self._relay_once_sqlite()
         js = await self.nats.jetstream()
         rows = self._take_ahead()
+        if rows is not None:
+            await self._mark_unmarked()
         if rows is None:
             rows = await self._lease_and_read(())
         if not rows:
@@ -210,8 +231,10 @@ class Relay:
                 "position": last[0],
                 "now": self.clock.now(),
             }
-            async with self.db.transaction("relay.mark") as conn:
-                await driver_execute(conn, _MARK, marked, commit=True)
+            if defer_mark and ahead is None and self._unmarked is None:
+                self._unmarked = marked
+            else:
+                await self._mark(marked)
         except BaseException:
             if ahead is not None:  # let it finish (its connection goes back clean), unused
                 with contextlib.suppress(Exception):
@@ -225,9 +248,19 @@ class Relay:
         self.published += len(rows)
         return len(rows)
 
+    async def _mark(self, marked: dict[str, Any]) -> None:
+        async with self.db.transaction("relay.mark") as conn:
+            await driver_execute(conn, _MARK, marked, commit=True)
+
+    async def _mark_unmarked(self) -> None:
+        unmarked = self._unmarked
+        if unmarked is not None:
+            await self._mark(unmarked)
+            self._unmarked = None
+
     async def _lease_and_read(self, in_flight: Sequence[int]) -> list[Row]:
         now = self.clock.now()
-        params = {
+        params: dict[str, Any] = {
             "name": self.name,
             "holder": self.holder,
             "now": now,
@@ -235,9 +268,18 @@ class Relay:
             "limit": self.batch_size,
             "in_flight": list(in_flight),
         }
+        statement = _LEASE_AND_READ
+        unmarked = self._unmarked
+        if unmarked is not None:
+            # Deleted by this very statement, yet still visible to its read (one snapshot).
+            statement = _MARK_LEASE_AND_READ
+            params.update(unmarked, now=now)
+            params["in_flight"] = [*in_flight, *unmarked["positions"]]
         async with self.db.transaction("relay.read") as conn:
-            cursor = await driver_execute(conn, _LEASE_AND_READ, params, commit=True)
+            cursor = await driver_execute(conn, statement, params, commit=True)
             rows: list[Row] = await cursor.fetchall()
+        if unmarked is not None and self._unmarked is unmarked:
+            self._unmarked = None
         return rows
 
     async def _read_ahead(self, in_flight: Sequence[int]) -> tuple[datetime, list[Row]]:
@@ -260,6 +302,7 @@ class Relay:
         """Hand the lease back (on stop), so another replica need not wait for its expiry."""
         if not self.db.is_postgres:
             return
+        await self._mark_unmarked()
         params = {"name": self.name, "holder": self.holder, "now": self.clock.now()}
         async with self.db.transaction("relay.release") as conn:
             await driver_execute(conn, _RELEASE, params, commit=True)
@@ -294,7 +337,7 @@ class Relay:
 
     async def _send(self, js: Any, rows: Sequence[Row]) -> list[asyncio.Future[Any]]:
         """Every message pipelined on the one connection, in order: their ack futures."""
-        spans = _spans_exported()
+        spans = spans_exported()
         source = self.source
         subjects = self._subjects
         payload_of = self.registry.published_payload
@@ -378,7 +421,7 @@ class Relay:
                     await self.ensure_checkpoint()
                     leased = True
                 self._wake.clear()
-                sent = await self.relay_once()
+                sent = await self._pass(defer_mark=True)
                 delay = 0.1
                 if sent >= self.batch_size:
                     continue  # a backlog: keep draining
@@ -422,17 +465,6 @@ def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn
     if isinstance(exc, TimeoutError | NatsError):
         raise Unavailable(f"JetStream did not acknowledge the batch: {exc!r}") from exc
     raise exc
-
-
-def _spans_exported() -> bool:
-    """Whether a publish span would reach anyone: an SDK provider with a span processor.
-    (The services' default exporter `none` installs the SDK without one.)"""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, SdkTracerProvider):
-        return False  # the API's no-op: the span would just repeat its parent's context
-    active = getattr(provider, "_active_span_processor", None)
-    processors = getattr(active, "_span_processors", None)
-    return processors is None or len(processors) > 0
 
 
 def _trace_carrier(traceparent: str | None, tracestate: str | None) -> dict[str, str]:

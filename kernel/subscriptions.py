@@ -48,6 +48,7 @@ from kernel.messaging import (
     subject_matches,
 )
 from kernel.telemetry import context_from
+from kernel.telemetry import span as span_of
 
 log = structlog.get_logger("storemesh.kernel.subscriptions")
 tracer = trace.get_tracer("storemesh.kernel.subscriptions")
@@ -210,7 +211,8 @@ class SubscriptionRunner:
         events = [InboundEvent.from_message(msg) for msg in in_hand]
         if not all(e.event_id for e in events):
             return  # one of them is parked: the one-at-a-time path does it
-        with tracer.start_as_current_span(
+        with span_of(
+            tracer,
             f"consume batch {self.sub.name}",
             kind=trace.SpanKind.CONSUMER,
             links=_links(events),
@@ -277,7 +279,8 @@ class SubscriptionRunner:
 
     async def process(self, msg: Any) -> None:
         event = InboundEvent.from_message(msg)
-        with tracer.start_as_current_span(
+        with span_of(
+            tracer,
             f"consume {event.subject}",
             context=context_from(event.headers),
             kind=trace.SpanKind.CONSUMER,

@@ -15,6 +15,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from kernel.application import REQUEST_ID_REUSED
+
 DEMO_NAMESPACE = uuid.UUID("6f1f5d8e-8d0c-4a55-9d0e-2f9a3b7c1e10")
 
 
@@ -24,7 +26,7 @@ def request_id(*key: object) -> str:
 
 # An earlier start loaded this call with values of its own moment (e.g. the first free
 # minute of the day then): what it loaded stands.
-LOADED_BEFORE = "REQUEST_ID_REUSED"
+LOADED_BEFORE = REQUEST_ID_REUSED
 
 
 def refusal_reason(err: grpc.aio.AioRpcError) -> str:
