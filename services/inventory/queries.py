@@ -88,7 +88,7 @@ class InventoryQueries:
         checked only on no answer (parts are never removed, so one seen stays known)."""
         after = pages.after(token)
         async with self.app.db.reader("query find_stock") as reader:
-            rows = await read_model.read_stock(
+            rows = await read_model.find_stock(
                 reader,
                 part_number,
                 minimum,

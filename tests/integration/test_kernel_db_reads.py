@@ -16,7 +16,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, sele
 from kernel.db import Database, UtcDateTime
 from kernel.db_reads import ReadPool, ReadQuery
 from kernel.errors import NotFound, Unavailable
-from tests.integration.kernel_fixtures import migrated
+from tests.integration.kernel_fixtures import any_db, migrated
 
 metadata = MetaData()
 things = Table(
@@ -57,15 +57,10 @@ async def _with_things(db: Database) -> Database:
     return db
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def any_db(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path}/reads.db"
-    db = await _with_things(await migrated(url, pipelined_begin=False))
-    yield db
-    await db.dispose()
+@pytest.fixture
+async def db(any_db: Database) -> Database:
+    """kernel_fixtures' database (PostgreSQL, then SQLite) with the things to read."""
+    return await _with_things(any_db)
 
 
 @pytest.fixture
@@ -75,21 +70,21 @@ async def pg(pg_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-async def test_rows_are_what_sqlalchemy_reads_as_tuples(any_db: Database) -> None:
-    rows = await any_db.read(BY_NAME, {"name": "a"})
+async def test_rows_are_what_sqlalchemy_reads_as_tuples(db: Database) -> None:
+    rows = await db.read(BY_NAME, {"name": "a"})
 
-    async with any_db.transaction() as conn:
+    async with db.transaction() as conn:
         expected = [tuple(r) for r in await conn.execute(BY_NAME.statement, {"name": "a"})]
     assert rows == expected == [(1, "a", AT), (3, "a", AT + timedelta(days=1))]
     assert all(type(row) is tuple for row in rows)
     assert rows[0][2].utcoffset() is not None  # aware on both databases
-    assert await any_db.read(FIRST_TWO, {"after": 0}) == [(1,), (2,)]
-    assert await any_db.read(FIRST_TWO, {"after": 2}) == [(3,)]
-    assert await any_db.read(BY_NAME, {"name": "none"}) == []
+    assert await db.read(FIRST_TWO, {"after": 0}) == [(1,), (2,)]
+    assert await db.read(FIRST_TWO, {"after": 2}) == [(3,)]
+    assert await db.read(BY_NAME, {"name": "none"}) == []
 
 
-async def test_several_reads_on_one_reader(any_db: Database) -> None:
-    async with any_db.reader() as reader:
+async def test_several_reads_on_one_reader(db: Database) -> None:
+    async with db.reader() as reader:
         assert len(await reader.rows(BY_NAME, {"name": "a"})) == 2
         assert await reader.rows(BY_NAME, {"name": "b"}) == [(2, "b", None)]
 

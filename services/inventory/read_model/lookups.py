@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db_reads import Reader, ReadQuery
+from kernel.db_reads import Reader, ReadQuery, SqlAlchemyReader
 from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
     PartView,
@@ -141,27 +141,16 @@ def _find_stock_query(
 
 
 async def find_stock(
-    conn: AsyncConnection,
+    source: Reader | AsyncConnection,
     part_number: str,
     min_available: int,
     exclude_store_id: str,
     after: tuple[int, str] | None,
     limit: int,
 ) -> list[StoreStockView]:
-    """Stores holding at least `min_available` of the part, most available first."""
-    query, params = _find_stock_query(part_number, min_available, exclude_store_id, after, limit)
-    return [StoreStockView(*row) for row in await conn.execute(query.statement, params)]
-
-
-async def read_stock(
-    reader: Reader,
-    part_number: str,
-    min_available: int,
-    exclude_store_id: str,
-    after: tuple[int, str] | None,
-    limit: int,
-) -> list[StoreStockView]:
-    """`find_stock` through the kernel's read path (`Database.reader`)."""
+    """Stores holding at least `min_available` of the part, most available first: on the
+    kernel's read path (`Database.reader`), or in a SQLAlchemy transaction."""
+    reader = SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
     query, params = _find_stock_query(part_number, min_available, exclude_store_id, after, limit)
     return list(map(StoreStockView._make, await reader.rows(query, params)))
 
