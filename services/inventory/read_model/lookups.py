@@ -8,7 +8,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
+    String,
     and_,
     bindparam,
     case,
@@ -109,7 +111,8 @@ def _find_stock_statement(excluding: bool, resuming: bool) -> ReadQuery:
     if excluding:
         query = query.where(p.store_id != bindparam("exclude_store_id"))
     if resuming:
-        available, store = bindparam("after_available"), bindparam("after_store_id")
+        available = bindparam("after_available", type_=BigInteger)
+        store = bindparam("after_store_id", type_=String)
         query = query.where(
             or_(p.available < available, and_(p.available == available, p.store_id > store))
         )
