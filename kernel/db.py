@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -31,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
 from kernel import edge
+from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.telemetry import span as span_of
 
@@ -86,7 +88,7 @@ class Database:
     SQLAlchemy the COMMIT, and `driver_execute` sends just its statement.
 
     `direct_commit` (PostgreSQL without `pipelined_begin`, on unless switched off for an
-    A/B run): see `transaction`."""
+    A/B run): see `transaction`. Reads that need no transaction: `read` and `reader`."""
 
     def __init__(
         self, url: str, *, pool_size: int = 5, echo: bool = False, pipelined_begin: bool = True
@@ -104,6 +106,13 @@ class Database:
             _configure_sqlite(self.engine)
         elif self.dialect == "postgresql" and pipelined_begin:
             _configure_postgres(self.engine)
+        self._reads: ReadPool | None = None
+        if self.dialect == "postgresql":
+            _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
+            self._reads = ReadPool(
+                lambda: psycopg.AsyncConnection.connect(**connect_args, autocommit=True),
+                pool_size,
+            )
 
     @property
     def is_postgres(self) -> bool:
@@ -137,6 +146,41 @@ class Database:
                 await _driver_of(conn).commit()
             finally:
                 await conn.close()  # an uncommitted transaction is rolled back here
+
+    async def read(
+        self, query: ReadQuery, params: dict[str, Any], name: str = "db.read"
+    ) -> list[Row]:
+        """The rows of one read statement, outside any transaction (see `reader`)."""
+        async with self.reader(name) as reader:
+            return await reader.rows(query, params)
+
+    @asynccontextmanager
+    async def reader(self, name: str = "db.read") -> AsyncIterator[Reader]:
+        """Read statements (`ReadQuery`) on one connection, errors and span as `transaction`.
+
+        On PostgreSQL they go straight to a pooled autocommit psycopg connection kept apart
+        from the engine's (kernel.db_reads): one round trip per statement, no BEGIN or
+        COMMIT, no greenlet hop, no statement compiled per call; each statement sees its
+        own snapshot. On SQLite they run in a SQLAlchemy transaction.
+        """
+        edge.refuse_pending()
+        with (
+            tracer.start_as_current_span(name, attributes={"db.system": self.dialect}),
+            _translated(name),
+        ):
+            if self._reads is None:
+                async with self.engine.begin() as conn:
+                    yield SqlAlchemyReader(conn)
+                return
+            driver = await self._reads.acquire()
+            healthy = True  # a refusal raised between reads leaves the connection fit
+            try:
+                yield DriverReader(driver, self.engine.dialect)
+            except (psycopg.Error, OSError, asyncio.CancelledError):
+                healthy = False
+                raise
+            finally:
+                await self._reads.release(driver, healthy)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -188,6 +232,8 @@ class Database:
         return applied
 
     async def dispose(self) -> None:
+        if self._reads is not None:
+            await self._reads.close()
         await self.engine.dispose()
 
 

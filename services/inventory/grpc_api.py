@@ -24,11 +24,11 @@ from services.inventory.domain.commands import (
     ShipTransfer,
 )
 from services.inventory.grpc_messages import (
+    find_stock_response,
     matrix_row_message,
     part_message,
     position_message,
     stale_item_message,
-    store_stock_message,
     sync_command,
     sync_response,
 )
@@ -300,9 +300,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.page_token,
             limit,
         )
-        return pb.FindStockResponse(
-            stores=[store_stock_message(p) for p in page], next_page_token=token
-        )
+        return find_stock_response(page, token)
 
     @access.anyone_signed_in
     async def GetSharingMatrix(

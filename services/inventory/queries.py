@@ -84,12 +84,12 @@ class InventoryQueries:
         token: str,
         limit: int,
     ) -> tuple[list[StoreStockView], str]:
-        """The network lookup, in one transaction: the part is checked only on no answer."""
+        """The network lookup, one statement on the kernel's read path: the part is
+        checked only on no answer (parts are never removed, so one seen stays known)."""
         after = pages.after(token)
-
-        async def fetch(conn: AsyncConnection) -> list[StoreStockView]:
+        async with self.app.db.reader("query find_stock") as reader:
             rows = await read_model.find_stock(
-                conn,
+                reader,
                 part_number,
                 minimum,
                 exclude_store_id,
@@ -97,12 +97,9 @@ class InventoryQueries:
                 limit + 1,
             )
             unknown = not rows and part_number not in self._known_parts
-            if unknown and await read_model.get_part(conn, part_number) is None:
+            if unknown and not await read_model.part_exists(reader, part_number):
                 raise NotFound("part", part_number)
-            self._known_parts.add(part_number)
-            return rows
-
-        rows = await self.app.query(fetch)
+        self._known_parts.add(part_number)
         return pages.cut(rows, limit, lambda p: (p.available, p.store_id))
 
     async def sharing_matrix(

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
     and_,
+    bindparam,
     case,
     func,
     or_,
@@ -15,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.db_reads import Reader, ReadQuery, SqlAlchemyReader
 from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
     PartView,
@@ -88,36 +94,72 @@ async def list_store_stock(
     return [position_of_row(row) for row in await conn.execute(query)]
 
 
-@dataclass(frozen=True)
-class StoreStockView:
+class StoreStockView(NamedTuple):
+    """One store's stock of the part a lookup asked for (a row of the lookup as it is)."""
+
     store_id: str
     available: int
     on_hand: int
     last_movement_at: datetime | None
 
 
+def _find_stock_statement(excluding: bool, resuming: bool) -> ReadQuery:
+    p = positions_view.c
+    query = select(p.store_id, p.available, p.on_hand, p.last_movement_at).where(
+        and_(p.part_number == bindparam("part_number"), p.available >= bindparam("minimum"))
+    )
+    if excluding:
+        query = query.where(p.store_id != bindparam("exclude_store_id"))
+    if resuming:
+        available = bindparam("after_available", type_=BigInteger)
+        store = bindparam("after_store_id", type_=String)
+        query = query.where(
+            or_(p.available < available, and_(p.available == available, p.store_id > store))
+        )
+    limit = bindparam("limit", type_=Integer)
+    return ReadQuery(query.order_by(p.available.desc(), p.store_id).limit(limit))
+
+
+# By (excluding a store, resuming after a key): each shape compiled once.
+_FIND_STOCK = {(e, r): _find_stock_statement(e, r) for e in (False, True) for r in (False, True)}
+
+_PART_EXISTS = ReadQuery(
+    select(parts_view.c.part_number).where(parts_view.c.part_number == bindparam("part_number"))
+)
+
+
+def _find_stock_query(
+    part_number: str,
+    min_available: int,
+    exclude_store_id: str,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> tuple[ReadQuery, dict[str, Any]]:
+    params: dict[str, Any] = {"part_number": part_number, "minimum": min_available, "limit": limit}
+    if exclude_store_id:
+        params["exclude_store_id"] = exclude_store_id
+    if after is not None:
+        params["after_available"], params["after_store_id"] = after
+    return _FIND_STOCK[bool(exclude_store_id), after is not None], params
+
+
 async def find_stock(
-    conn: AsyncConnection,
+    source: Reader | AsyncConnection,
     part_number: str,
     min_available: int,
     exclude_store_id: str,
     after: tuple[int, str] | None,
     limit: int,
 ) -> list[StoreStockView]:
-    """Stores holding at least `min_available` of the part, most available first."""
-    p = positions_view.c
-    query = select(p.store_id, p.available, p.on_hand, p.last_movement_at).where(
-        and_(p.part_number == part_number, p.available >= min_available)
-    )
-    if exclude_store_id:
-        query = query.where(p.store_id != exclude_store_id)
-    if after is not None:
-        available, store = after
-        query = query.where(
-            or_(p.available < available, and_(p.available == available, p.store_id > store))
-        )
-    query = query.order_by(p.available.desc(), p.store_id).limit(limit)
-    return [StoreStockView(*row) for row in await conn.execute(query)]
+    """Stores holding at least `min_available` of the part, most available first: on the
+    kernel's read path (`Database.reader`), or in a SQLAlchemy transaction."""
+    reader = SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
+    query, params = _find_stock_query(part_number, min_available, exclude_store_id, after, limit)
+    return list(map(StoreStockView._make, await reader.rows(query, params)))
+
+
+async def part_exists(reader: Reader, part_number: str) -> bool:
+    return bool(await reader.rows(_PART_EXISTS, {"part_number": part_number}))
 
 
 @dataclass(frozen=True)
