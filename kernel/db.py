@@ -165,7 +165,7 @@ class Database:
         """
         edge.refuse_pending()
         with (
-            tracer.start_as_current_span(name, attributes={"db.system": self.dialect}),
+            span_of(tracer, name, attributes={"db.system": self.dialect}),
             _translated(name),
         ):
             if self._reads is None:
