@@ -6,7 +6,8 @@ its holder and an expiry, taken or renewed by the very statement that reads the 
 No transaction is open while a batch is published: a relay that hangs (a paused process,
 a partition) keeps the others out only until its lease expires (`lease_seconds`, on the
 injectable clock), and then another replica takes over; a relay that stops hands its
-lease back. Each pass is two statements, each its own short transaction: lease and read,
+lease back. Each pass is two statements, each atomic on its own and sent without a
+transaction around it (`Database.autocommit`): lease and read,
 then (after every ack) delete the batch's outbox rows and move the checkpoint. A running
 relay with no backlog leaves that delete to its next pass's read (one statement), which
 comes with the next commit or after `idle_interval`.
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.clock import Clock, SystemClock
 from kernel.config import RELAY_BATCH_SIZE
-from kernel.db import Database, Migration, UtcDateTime, driver_execute
+from kernel.db import Database, Migration, UtcDateTime
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
@@ -109,7 +110,7 @@ _MARK = (
 )
 
 # The batch acknowledged last, deleted by the next pass's read (a running relay with no
-# backlog): one transaction per pass instead of two.
+# backlog): one statement per pass instead of two.
 _MARK_LEASE_AND_READ = (
     "WITH gone AS (DELETE FROM outbox WHERE position = ANY(%(positions)s)), "
     "moved AS (UPDATE checkpoints SET tx_id = %(tx_id)s, position = %(position)s,"
@@ -159,7 +160,7 @@ class Relay:
         self._ahead: tuple[datetime, list[Row]] | None = None
         # An acknowledged batch still in the outbox: `run` leaves a short batch's delete to
         # the next pass's read (at most `idle_interval` later), so a command at low load
-        # costs the relay one transaction, not two. A crash before it republishes the
+        # costs the relay one statement, not two. A crash before it republishes the
         # batch, which JetStream drops by Nats-Msg-Id as after any crash.
         self._unmarked: dict[str, Any] | None = None
         self.published = 0
@@ -249,8 +250,7 @@ class Relay:
         return len(rows)
 
     async def _mark(self, marked: dict[str, Any]) -> None:
-        async with self.db.transaction("relay.mark") as conn:
-            await driver_execute(conn, _MARK, marked, commit=True)
+        await self.db.autocommit(_MARK, marked, "relay.mark")
 
     async def _mark_unmarked(self) -> None:
         unmarked = self._unmarked
@@ -275,9 +275,7 @@ class Relay:
             statement = _MARK_LEASE_AND_READ
             params.update(unmarked, now=now)
             params["in_flight"] = [*in_flight, *unmarked["positions"]]
-        async with self.db.transaction("relay.read") as conn:
-            cursor = await driver_execute(conn, statement, params, commit=True)
-            rows: list[Row] = await cursor.fetchall()
+        rows = await self.db.autocommit(statement, params, "relay.read")
         if unmarked is not None and self._unmarked is unmarked:
             self._unmarked = None
         return rows
@@ -304,8 +302,7 @@ class Relay:
             return
         await self._mark_unmarked()
         params = {"name": self.name, "holder": self.holder, "now": self.clock.now()}
-        async with self.db.transaction("relay.release") as conn:
-            await driver_execute(conn, _RELEASE, params, commit=True)
+        await self.db.autocommit(_RELEASE, params, "relay.release")
 
     async def _relay_once_sqlite(self) -> int:
         """SQLite has one write lock for the whole file, and BEGIN IMMEDIATE takes it: held
