@@ -155,6 +155,7 @@ class Relay:
         self.source = f"/storemesh/{registry.context}"
         self._store = EventStore()
         self._wake = asyncio.Event()
+        self._committed = False  # the last wake-up came from a commit
         self._after_publish = after_publish
         self._subjects: dict[tuple[str, str], str] = {}
         self._ahead: tuple[datetime, list[Row]] | None = None
@@ -173,6 +174,8 @@ class Relay:
         )
 
     def wake(self) -> None:
+        """New events are committed."""
+        self._committed = True
         self._wake.set()
 
     async def ensure_checkpoint(self) -> None:
@@ -407,7 +410,8 @@ class Relay:
         self._subjects[(store_id, event_type)] = subject
         return subject
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         delay = 0.1
         leased = False
         while not stop.is_set():
@@ -418,6 +422,7 @@ class Relay:
                     await self.ensure_checkpoint()
                     leased = True
                 self._wake.clear()
+                self._committed = False
                 sent = await self._pass(defer_mark=True)
                 delay = 0.1
                 if sent >= self.batch_size:
@@ -437,16 +442,13 @@ class Relay:
                 delay = min(delay * 2, 5.0)
                 continue
             if not self._wake.is_set():
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper},
-                    timeout=self.idle_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waiter.cancel()
-                stopper.cancel()
-            if self._wake.is_set():
+                # Rung by a commit, the idle timer or stop: no task per wait.
+                timer = loop.call_later(self.idle_interval, self._wake.set)
+                try:
+                    await self._wake.wait()
+                finally:
+                    timer.cancel()
+            if self._committed and not stop.is_set():
                 # Let the commits of a burst gather into one batch.
                 await asyncio.sleep(self.gather_delay)
         if leased:
@@ -454,6 +456,14 @@ class Relay:
                 await self.release()
             except Exception as exc:  # the lease then simply runs out
                 log.warning("relay.release_failed", reason=str(exc))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        watch = asyncio.ensure_future(stop.wait())
+        watch.add_done_callback(lambda _: self._wake.set())
+        try:
+            await self._run(stop)
+        finally:
+            watch.cancel()
 
 
 def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn:
