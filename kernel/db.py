@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,6 +176,28 @@ class Database:
             healthy = True  # a refusal raised between reads leaves the connection fit
             try:
                 yield DriverReader(driver, self.engine.dialect)
+            except (psycopg.Error, OSError, asyncio.CancelledError):
+                healthy = False
+                raise
+            finally:
+                await self._reads.release(driver, healthy)
+
+    async def autocommit(
+        self, sql: str, params: Mapping[str, Any], name: str = "db.autocommit"
+    ) -> list[Row]:
+        """One SQL statement on its own (PostgreSQL): atomic as any statement is, sent on a
+        pooled autocommit connection (the read path's) as one round trip, without BEGIN,
+        COMMIT or SQLAlchemy; its rows, if it returns any. For work that is one statement
+        by design (the relay's lease-and-read and delete)."""
+        if self._reads is None:
+            raise RuntimeError("Database.autocommit needs PostgreSQL")
+        edge.refuse_pending()
+        with span_of(tracer, name, attributes={"db.system": self.dialect}), _translated(name):
+            driver = await self._reads.acquire()
+            healthy = True
+            try:
+                cursor = await driver.execute(sql, params)
+                return await cursor.fetchall() if cursor.description is not None else []
             except (psycopg.Error, OSError, asyncio.CancelledError):
                 healthy = False
                 raise

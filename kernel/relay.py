@@ -6,7 +6,8 @@ its holder and an expiry, taken or renewed by the very statement that reads the 
 No transaction is open while a batch is published: a relay that hangs (a paused process,
 a partition) keeps the others out only until its lease expires (`lease_seconds`, on the
 injectable clock), and then another replica takes over; a relay that stops hands its
-lease back. Each pass is two statements, each its own short transaction: lease and read,
+lease back. Each pass is two statements, each atomic on its own and sent without a
+transaction around it (`Database.autocommit`): lease and read,
 then (after every ack) delete the batch's outbox rows and move the checkpoint. A running
 relay with no backlog leaves that delete to its next pass's read (one statement), which
 comes with the next commit or after `idle_interval`.
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from kernel.clock import Clock, SystemClock
 from kernel.config import RELAY_BATCH_SIZE
-from kernel.db import Database, Migration, UtcDateTime, driver_execute
+from kernel.db import Database, Migration, UtcDateTime
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
@@ -109,7 +110,7 @@ _MARK = (
 )
 
 # The batch acknowledged last, deleted by the next pass's read (a running relay with no
-# backlog): one transaction per pass instead of two.
+# backlog): one statement per pass instead of two.
 _MARK_LEASE_AND_READ = (
     "WITH gone AS (DELETE FROM outbox WHERE position = ANY(%(positions)s)), "
     "moved AS (UPDATE checkpoints SET tx_id = %(tx_id)s, position = %(position)s,"
@@ -154,12 +155,13 @@ class Relay:
         self.source = f"/storemesh/{registry.context}"
         self._store = EventStore()
         self._wake = asyncio.Event()
+        self._committed = False  # the last wake-up came from a commit
         self._after_publish = after_publish
         self._subjects: dict[tuple[str, str], str] = {}
         self._ahead: tuple[datetime, list[Row]] | None = None
         # An acknowledged batch still in the outbox: `run` leaves a short batch's delete to
         # the next pass's read (at most `idle_interval` later), so a command at low load
-        # costs the relay one transaction, not two. A crash before it republishes the
+        # costs the relay one statement, not two. A crash before it republishes the
         # batch, which JetStream drops by Nats-Msg-Id as after any crash.
         self._unmarked: dict[str, Any] | None = None
         self.published = 0
@@ -172,6 +174,8 @@ class Relay:
         )
 
     def wake(self) -> None:
+        """New events are committed."""
+        self._committed = True
         self._wake.set()
 
     async def ensure_checkpoint(self) -> None:
@@ -249,8 +253,7 @@ class Relay:
         return len(rows)
 
     async def _mark(self, marked: dict[str, Any]) -> None:
-        async with self.db.transaction("relay.mark") as conn:
-            await driver_execute(conn, _MARK, marked, commit=True)
+        await self.db.autocommit(_MARK, marked, "relay.mark")
 
     async def _mark_unmarked(self) -> None:
         unmarked = self._unmarked
@@ -275,9 +278,7 @@ class Relay:
             statement = _MARK_LEASE_AND_READ
             params.update(unmarked, now=now)
             params["in_flight"] = [*in_flight, *unmarked["positions"]]
-        async with self.db.transaction("relay.read") as conn:
-            cursor = await driver_execute(conn, statement, params, commit=True)
-            rows: list[Row] = await cursor.fetchall()
+        rows = await self.db.autocommit(statement, params, "relay.read")
         if unmarked is not None and self._unmarked is unmarked:
             self._unmarked = None
         return rows
@@ -304,8 +305,7 @@ class Relay:
             return
         await self._mark_unmarked()
         params = {"name": self.name, "holder": self.holder, "now": self.clock.now()}
-        async with self.db.transaction("relay.release") as conn:
-            await driver_execute(conn, _RELEASE, params, commit=True)
+        await self.db.autocommit(_RELEASE, params, "relay.release")
 
     async def _relay_once_sqlite(self) -> int:
         """SQLite has one write lock for the whole file, and BEGIN IMMEDIATE takes it: held
@@ -410,7 +410,8 @@ class Relay:
         self._subjects[(store_id, event_type)] = subject
         return subject
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         delay = 0.1
         leased = False
         while not stop.is_set():
@@ -421,6 +422,7 @@ class Relay:
                     await self.ensure_checkpoint()
                     leased = True
                 self._wake.clear()
+                self._committed = False
                 sent = await self._pass(defer_mark=True)
                 delay = 0.1
                 if sent >= self.batch_size:
@@ -440,16 +442,13 @@ class Relay:
                 delay = min(delay * 2, 5.0)
                 continue
             if not self._wake.is_set():
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper},
-                    timeout=self.idle_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waiter.cancel()
-                stopper.cancel()
-            if self._wake.is_set():
+                # Rung by a commit, the idle timer or stop: no task per wait.
+                timer = loop.call_later(self.idle_interval, self._wake.set)
+                try:
+                    await self._wake.wait()
+                finally:
+                    timer.cancel()
+            if self._committed and not stop.is_set():
                 # Let the commits of a burst gather into one batch.
                 await asyncio.sleep(self.gather_delay)
         if leased:
@@ -457,6 +456,14 @@ class Relay:
                 await self.release()
             except Exception as exc:  # the lease then simply runs out
                 log.warning("relay.release_failed", reason=str(exc))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        watch = asyncio.ensure_future(stop.wait())
+        watch.add_done_callback(lambda _: self._wake.set())
+        try:
+            await self._run(stop)
+        finally:
+            watch.cancel()
 
 
 def _give_up(futures: list[asyncio.Future[Any]], exc: BaseException) -> NoReturn:

@@ -229,3 +229,41 @@ def test_an_expanding_in_list_is_refused_at_compile_time() -> None:
     query = ReadQuery(select(things.c.id).where(things.c.id.in_(bindparam("ids", expanding=True))))
     with pytest.raises(ValueError, match="ANY"):
         query.compiled(db.engine.dialect)
+
+
+async def test_autocommit_runs_one_statement_atomically_without_a_transaction(
+    pg: Database,
+) -> None:
+    """`Database.autocommit`: a data-modifying statement commits by itself (another
+    connection sees it at once) and hands back its rows; one that fails changes nothing
+    and its connection is not reused."""
+    moved = await pg.autocommit(
+        "WITH gone AS (DELETE FROM test_read_things WHERE id = %(gone)s RETURNING id) "
+        "UPDATE test_read_things SET name = %(name)s WHERE id = %(id)s"
+        " RETURNING id, (SELECT count(*) FROM gone)",
+        {"gone": 2, "name": "renamed", "id": 1},
+    )
+    assert moved == [(1, 1)]
+    async with pg.connect() as conn:
+        names = dict((await conn.execute(text("SELECT id, name FROM test_read_things"))).all())
+    assert names == {1: "renamed", 3: "a"}
+    assert await pg.autocommit("UPDATE test_read_things SET name = 'x' WHERE id = -1", {}) == []
+
+    idle = pg._reads.idle if pg._reads is not None else -1
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        # The first row's update would pass; the second's fails: neither is kept.
+        await pg.autocommit(
+            "UPDATE test_read_things SET name = CASE WHEN id = 3 THEN NULL ELSE 'y' END", {}
+        )
+    assert pg._reads is not None and pg._reads.idle == idle - 1
+    async with pg.connect() as conn:
+        names = dict((await conn.execute(text("SELECT id, name FROM test_read_things"))).all())
+    assert names == {1: "renamed", 3: "a"}
+
+
+async def test_autocommit_is_postgresql_only(any_db: Database) -> None:
+    if any_db.is_postgres:
+        assert await any_db.autocommit("SELECT 1", {}) == [(1,)]
+    else:
+        with pytest.raises(RuntimeError, match="PostgreSQL"):
+            await any_db.autocommit("SELECT 1", {})
