@@ -59,7 +59,10 @@ CAPACITY = (
     ),
     Component("    event encode (registry.encode)", (("kernel/events.py", "encode"),)),
     Component("    event-store append", (("kernel/eventstore.py", "append"),)),
-    Component("    evolve (appointment_book.evolve)", (("services/capacity/domain/appointment_book.py", "evolve"),)),
+    Component(
+        "    evolve (appointment_book.evolve)",
+        (("services/capacity/domain/appointment_book.py", "evolve"),),
+    ),
     Component("    snapshot save", (("kernel/eventstore.py", "save_snapshot"),)),
     Component(
         "    projection (capacity read_model.project)",
@@ -74,12 +77,18 @@ CAPACITY = (
         "    the command's end: cache check, deferred rows, log (Application._finish)",
         (("kernel/application.py", "_finish"),),
     ),
-    Component("      timers, deferred rows, command log (command_writes.write)", (("kernel/command_writes.py", "write"),)),
+    Component(
+        "      timers, deferred rows, command log (command_writes.write)",
+        (("kernel/command_writes.py", "write"),),
+    ),
     Component(
         "  Database.transaction's own work (span, checkout, COMMIT, return; the relay's too)",
         (("kernel/db.py", "transaction"),),
     ),
-    Component("  reply message (appointment_message)", (("services/capacity/grpc_messages.py", "appointment_message"),)),
+    Component(
+        "  reply message (appointment_message)",
+        (("services/capacity/grpc_messages.py", "appointment_message"),),
+    ),
     Component("  OpenTelemetry spans", (("/opentelemetry/", ""),)),
     Component("relay (background, woken by each commit)", (("kernel/relay.py", "relay_once"),)),
     Component("timer runner (background polls)", (("kernel/timers.py", "run_due"),)),
@@ -87,7 +96,9 @@ CAPACITY = (
 )
 
 CAPACITY_LIBRARIES = tuple(
-    (label, markers) if label != "services.inventory" else ("services.capacity", ("/services/capacity/",))
+    (label, markers)
+    if label != "services.inventory"
+    else ("services.capacity", ("/services/capacity/",))
     for label, markers in LIBRARIES
 )
 
