@@ -14,8 +14,11 @@ import argparse
 import asyncio
 import sys
 from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from psycopg import waiting
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
 from bench import config
@@ -103,7 +106,67 @@ CAPACITY_LIBRARIES = tuple(
 )
 
 
-async def run(calls: int, clients: int, max_seconds: float, top: int = 0) -> str:
+class RoundTrips:
+    """Counts the times psycopg waited to read the server's answer (a round trip: one per
+    statement sent alone, commit, or pipeline) on behalf of a served call; the relay's and
+    the timers' are left out."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._wait_async = waiting.wait_async
+
+    def __enter__(self) -> RoundTrips:
+        original, counter = self._wait_async, self
+
+        async def wait_async(gen: Any, *args: Any, **kwargs: Any) -> Any:
+            if _served():
+                gen = _Counted(gen, counter)
+            return await original(gen, *args, **kwargs)
+
+        waiting.wait_async = wait_async
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        waiting.wait_async = self._wait_async
+
+
+def _served() -> bool:
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "behaviour" and code.co_filename.endswith("kernel/grpc_server.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _Counted:
+    """A psycopg generator whose waits for the socket to read are counted."""
+
+    def __init__(self, gen: Any, counter: RoundTrips) -> None:
+        self.gen, self.counter = gen, counter
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def _seen(self, state: Any) -> Any:
+        if state == waiting.Wait.R:
+            self.counter.count += 1
+        return state
+
+    def __next__(self) -> Any:
+        return self._seen(next(self.gen))
+
+    def send(self, value: Any) -> Any:
+        return self._seen(self.gen.send(value))
+
+    def throw(self, *exc: Any) -> Any:
+        return self._seen(self.gen.throw(*exc))
+
+
+async def run(
+    calls: int, clients: int, max_seconds: float, top: int = 0, round_trips: bool = False
+) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
     endpoints = resolve()
@@ -126,6 +189,16 @@ async def run(calls: int, clients: int, max_seconds: float, top: int = 0) -> str
                     _booking(stores[client], seq, at), metadata=md, timeout=CALL_TIMEOUT
                 )
 
+            if round_trips:
+                with RoundTrips() as counted:
+                    load = await closed_loop(
+                        "BookAppointment", clients, book, max_calls=calls, max_seconds=max_seconds
+                    )
+                return (
+                    f"BookAppointment: {counted.count / max(load.ok, 1):.2f} round trips"
+                    " to PostgreSQL"
+                    f" per call ({load.ok} calls, {clients} clients)"
+                )
             samples = Samples(detailed=top > 0, parts=CAPACITY, libraries_of=CAPACITY_LIBRARIES)
             with CpuSampler(samples=samples):
                 load = await closed_loop(
@@ -153,8 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--top", type=int, default=0, help="also list the N busiest functions")
+    parser.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="count the served calls' waits on PostgreSQL instead of sampling",
+    )
     args = parser.parse_args(argv)
-    print(asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top)))
+    print(asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.round_trips)))
     return 0
 
 
