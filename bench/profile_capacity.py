@@ -93,7 +93,7 @@ CAPACITY = (
         (("services/capacity/grpc_messages.py", "appointment_message"),),
     ),
     Component("  OpenTelemetry spans", (("/opentelemetry/", ""),)),
-    Component("relay (background, woken by each commit)", (("kernel/relay.py", "relay_once"),)),
+    Component("relay (background, woken by each commit)", (("kernel/relay.py", ""),)),
     Component("timer runner (background polls)", (("kernel/timers.py", "run_due"),)),
     Component("bench clients (the calling side)", (("bench/profile_capacity.py", "book"),)),
 )
