@@ -134,6 +134,9 @@ class Samples:
     libraries: Counter[str] = field(default_factory=Counter)
     # With --top: every function on the stack (inclusive) and the innermost one (self).
     detailed: bool = False
+    # The rows to count samples under (bench.profile_capacity has its own).
+    parts: tuple[Component, ...] = COMPONENTS
+    libraries_of: tuple[tuple[str, tuple[str, ...]], ...] = LIBRARIES
     inclusive: Counter[Frame] = field(default_factory=Counter)
     innermost: Counter[Frame] = field(default_factory=Counter)
 
@@ -148,10 +151,10 @@ class Samples:
         if self.detailed:
             self.innermost[top] += 1
             self.inclusive.update(set(stack))
-        for component in COMPONENTS:
+        for component in self.parts:
             if any(_matches(f, s, n) for f in stack for s, n in component.functions):
                 self.components[component.label] += 1
-        for label, markers in LIBRARIES:
+        for label, markers in self.libraries_of:
             if any(marker in top[0] for marker in markers):
                 self.libraries[label] += 1
                 break
@@ -175,9 +178,11 @@ class CpuSampler:
     would only ever look where the loop releases the GIL: at socket I/O).
     """
 
-    def __init__(self, interval: float = 0.001, *, detailed: bool = False) -> None:
+    def __init__(
+        self, interval: float = 0.001, *, detailed: bool = False, samples: Samples | None = None
+    ) -> None:
         self.interval = interval
-        self.samples = Samples(detailed=detailed)
+        self.samples = samples or Samples(detailed=detailed)
 
     def __enter__(self) -> CpuSampler:
         self._previous = signal.signal(signal.SIGPROF, self._sample)
@@ -238,7 +243,7 @@ def render(command: str, load: LoadResult, samples: Samples) -> str:
     ]
     lines += [
         f"| {c.label.replace('  ', '&nbsp;&nbsp;')} | {samples.components[c.label] / busy:.1%} |"
-        for c in COMPONENTS
+        for c in samples.parts
     ]
     lines += ["", "| Innermost frame in | share of busy |", "| --- | --- |"]
     lines += [

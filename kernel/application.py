@@ -18,7 +18,7 @@ from kernel.aggregate_cache import AggregateCache
 from kernel.clock import Clock
 from kernel.codec import from_json, to_json
 from kernel.command_writes import CommandLogRow, DeferredUpserts, write
-from kernel.db import Database
+from kernel.db import Database, begun_driver
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, command_log
@@ -153,14 +153,12 @@ class Application:
                     uow.metadata.update(request_id=request_id or "", command=command_type)
                     uow.armed, uow.deferred = {}, DeferredUpserts()
                     result = await handler(uow)
-                    await self._check_unguarded(uow)
                     logged = None
                     if request_id:
                         logged = CommandLogRow(
                             request_id, command_type, digest, to_json(result), self.clock.now()
                         )
-                    # Last in the transaction: it may commit it in the same round trip.
-                    await write(conn, list(uow.armed.values()), logged, uow.deferred, commit=True)
+                    await self._finish(uow, logged)
                 self.cache.keep(uow.seen)
                 if uow.recorded:
                     self.notify_committed()
@@ -195,13 +193,35 @@ class Application:
                 raise
         raise AssertionError("unreachable")
 
-    async def _check_unguarded(self, uow: UnitOfWork) -> None:
-        """Streams read from the cache and not appended to: one statement proves them
-        current (as a fresh load at this point would have), or the attempt starts over."""
+    async def _finish(self, uow: UnitOfWork, logged: CommandLogRow | None) -> None:
+        """Check the streams read from the cache and not appended to, and write the
+        command's timers, deferred rows and log, last in the transaction (so it may commit
+        in the same round trip when nothing needs checking).
+
+        On PostgreSQL the check and the writes share one round trip (a psycopg pipeline),
+        the commit waiting for the check: a book command read its store from the cache and
+        paid a round trip and SQLAlchemy's statement handling for this check alone."""
+        armed = list((uow.armed or {}).values())
         unguarded = uow.unguarded
         if not unguarded:
+            await write(uow.conn, armed, logged, uow.deferred, commit=True)
             return
-        current = await self.store.stream_versions(uow.conn, unguarded)
+        if uow.conn.dialect.name != "postgresql":
+            current = await self.store.stream_versions(uow.conn, unguarded)
+            self._check_unguarded(uow, current)
+            await write(uow.conn, armed, logged, uow.deferred, commit=True)
+            return
+        driver = await begun_driver(uow.conn)
+        async with driver.pipeline():
+            cursor = await driver.execute(_STREAM_VERSIONS, {"stream_ids": list(unguarded)})
+            await write(uow.conn, armed, logged, uow.deferred)
+        self._check_unguarded(uow, dict(await cursor.fetchall()))
+
+    def _check_unguarded(self, uow: UnitOfWork, current: dict[str, int]) -> None:
+        """Streams read from the cache and not appended to, against their `current`
+        versions: all as cached (as a fresh load at this point would have found them), or
+        the attempt starts over (its writes are not committed)."""
+        unguarded = uow.unguarded
         stale = [s for s in unguarded if current.get(s, 0) != uow.seen[s].version]
         if stale:
             self.cache.drop(stale)
@@ -237,6 +257,9 @@ class Application:
         async with self.db.transaction("query") as conn:
             return await fn(conn)
 
+
+# The event store's stream_versions, sent straight to psycopg (in `_finish`'s pipeline).
+_STREAM_VERSIONS = "SELECT stream_id, version FROM streams WHERE stream_id = ANY(%(stream_ids)s)"
 
 _SELECT_COMMAND = select(command_log.c.fingerprint, command_log.c.result).where(
     command_log.c.request_id == bindparam("request_id")

@@ -109,7 +109,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
     if isinstance(state, StoreState):
         await _project_store(uow.conn, state, event)
     elif isinstance(state, BookState):
-        await _project_day(uow.conn, state, recorded.recorded_at)
+        await _project_day(uow, state, recorded.recorded_at)
 
 
 def store_row(state: StoreState, registered_on: date | None = None) -> dict[str, Any]:
@@ -163,16 +163,18 @@ def deciding_on(facts: StoreFacts) -> Iterator[None]:
         _deciding_on.reset(token)
 
 
-async def _project_day(conn: AsyncConnection, book: BookState, at: datetime) -> None:
+async def _project_day(uow: UnitOfWork, book: BookState, at: datetime) -> None:
+    """The day's row, written as the command ends (with its command log, in one statement):
+    every event of a command rewrites the whole row, so the last state is the one kept, and
+    no command reads its own day rows back."""
     assert book.day is not None
     facts = _deciding_on.get()
     if facts is None or facts.store_id != book.store_id:
-        facts = await store_facts(conn, book.store_id)
+        facts = await store_facts(uow.conn, book.store_id)
         assert facts is not None
     view = day_view(facts, book.day, book, at)
     completed_hours = sum(v.labour_hours for v in book.visits_in(VisitStatus.COMPLETED))
-    await upsert(
-        conn,
+    await uow.upsert_at_end(
         days_view,
         {
             "store_id": book.store_id,
