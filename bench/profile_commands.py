@@ -95,7 +95,7 @@ COMPONENTS = (
         (("kernel/db.py", "transaction"),),
     ),
     Component("  OpenTelemetry spans", (("/opentelemetry/", ""),)),
-    Component("relay (background, woken by each commit)", (("kernel/relay.py", "run"),)),
+    Component("relay (background, woken by each commit)", (("kernel/relay.py", "relay_once"),)),
     Component("timer runner (background polls)", (("kernel/timers.py", "run_due"),)),
     Component(
         "bench clients (the calling side)",

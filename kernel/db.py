@@ -176,8 +176,10 @@ class Database:
             healthy = True  # a refusal raised between reads leaves the connection fit
             try:
                 yield DriverReader(driver, self.engine.dialect)
-            except (psycopg.Error, OSError, asyncio.CancelledError):
+            except (psycopg.Error, OSError, asyncio.CancelledError) as exc:
                 healthy = False
+                if isinstance(exc, psycopg.OperationalError | OSError):
+                    await self._reads.lost()
                 raise
             finally:
                 await self._reads.release(driver, healthy)
@@ -198,8 +200,10 @@ class Database:
             try:
                 cursor = await driver.execute(sql, params)
                 return await cursor.fetchall() if cursor.description is not None else []
-            except (psycopg.Error, OSError, asyncio.CancelledError):
+            except (psycopg.Error, OSError, asyncio.CancelledError) as exc:
                 healthy = False
+                if isinstance(exc, psycopg.OperationalError | OSError):
+                    await self._reads.lost()
                 raise
             finally:
                 await self._reads.release(driver, healthy)

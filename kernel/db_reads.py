@@ -142,6 +142,13 @@ class ReadPool:
         finally:
             self._slots.release()
 
+    async def lost(self) -> None:
+        """The server went away (a restart, a failover): every idle connection is as dead
+        as the one that failed, so they are closed now rather than each failing a read."""
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            await self._discard(conn)
+
     async def _discard(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._born.pop(id(conn), None)
         if not conn.closed:

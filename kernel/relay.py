@@ -162,7 +162,9 @@ class Relay:
         # An acknowledged batch still in the outbox: `run` leaves a short batch's delete to
         # the next pass's read (at most `idle_interval` later), so a command at low load
         # costs the relay one statement, not two. A crash before it republishes the
-        # batch, which JetStream drops by Nats-Msg-Id as after any crash.
+        # batch, which JetStream drops by Nats-Msg-Id as after any crash between publish
+        # and delete, within its duplicate window (15 min): a replica down longer
+        # republishes it as a repeat, which subscribers drop by event id (their inbox).
         self._unmarked: dict[str, Any] | None = None
         self.published = 0
         nats.declare(
@@ -197,20 +199,25 @@ class Relay:
                     .on_conflict_do_nothing(index_elements=["name"])
                 )
 
-    async def relay_once(self) -> int:
+    async def relay_once(self, *, defer_mark: bool = False) -> int:
         """Publish one batch; returns how many events went out (0: nothing to do, or
-        another replica holds the lease).
+        another replica holds the lease). `defer_mark` (what `run` passes): a short batch
+        stays in the outbox, acknowledged, until the next pass's read deletes it.
 
         While a full batch's acks are awaited the next batch is read already (its lease
         renewed), leaving out the positions in flight; the next pass publishes it if it
         is still fresh. That read sees, per stream, the continuation of what is in flight
         (see the module's doc), so it goes out in order after it."""
-        return await self._pass(defer_mark=False)
-
-    async def _pass(self, *, defer_mark: bool) -> int:
         if not self.db.is_postgres:
             return await self._relay_once_sqlite()
-        js = await self.nats.jetstream()
+        try:
+            js = await self.nats.jetstream()
+        except BaseException:
+            # NATS away: what JetStream acknowledged still leaves the outbox now, not after
+            # the outage (by then its duplicate window may be over).
+            with contextlib.suppress(Exception):
+                await self._mark_unmarked()
+            raise
         rows = self._take_ahead()
         if rows is not None:
             await self._mark_unmarked()
@@ -303,9 +310,11 @@ class Relay:
         """Hand the lease back (on stop), so another replica need not wait for its expiry."""
         if not self.db.is_postgres:
             return
-        await self._mark_unmarked()
         params = {"name": self.name, "holder": self.holder, "now": self.clock.now()}
-        await self.db.autocommit(_RELEASE, params, "relay.release")
+        try:
+            await self._mark_unmarked()
+        finally:  # the lease goes back even if that delete failed (the batch is republished)
+            await self.db.autocommit(_RELEASE, params, "relay.release")
 
     async def _relay_once_sqlite(self) -> int:
         """SQLite has one write lock for the whole file, and BEGIN IMMEDIATE takes it: held
@@ -423,7 +432,7 @@ class Relay:
                     leased = True
                 self._wake.clear()
                 self._committed = False
-                sent = await self._pass(defer_mark=True)
+                sent = await self.relay_once(defer_mark=True)
                 delay = 0.1
                 if sent >= self.batch_size:
                     continue  # a backlog: keep draining
@@ -441,7 +450,7 @@ class Relay:
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            if not self._wake.is_set():
+            if not self._wake.is_set() and not stop.is_set():
                 # Rung by a commit, the idle timer or stop: no task per wait.
                 timer = loop.call_later(self.idle_interval, self._wake.set)
                 try:

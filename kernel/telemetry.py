@@ -121,7 +121,9 @@ def span(
             yield exported
         return
     unrecorded = _unrecorded_child(context)
-    token = otel_context.attach(trace.set_span_in_context(unrecorded, context))
+    # Onto the current context, as the SDK attaches its span: only the parent comes from
+    # `context`, not its other values (baggage extracted from a carrier stays out).
+    token = otel_context.attach(trace.set_span_in_context(unrecorded))
     try:
         yield unrecorded
     finally:

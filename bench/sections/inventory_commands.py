@@ -346,8 +346,8 @@ def _count_relay_batches(svc: RunningService) -> dict[str, int]:
     counts = {"calls": 0, "empty": 0}
     original = relay.relay_once
 
-    async def counted() -> int:
-        sent = await original()
+    async def counted(*, defer_mark: bool = False) -> int:
+        sent = await original(defer_mark=defer_mark)
         counts["calls"] += 1
         counts["empty"] += sent == 0
         return sent

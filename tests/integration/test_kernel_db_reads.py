@@ -267,3 +267,28 @@ async def test_autocommit_is_postgresql_only(any_db: Database) -> None:
     else:
         with pytest.raises(RuntimeError, match="PostgreSQL"):
             await any_db.autocommit("SELECT 1", {})
+
+
+async def test_a_lost_server_closes_every_idle_connection_not_one_read_each(
+    pg: Database,
+) -> None:
+    """After a restart or failover the pooled connections are all dead: the first read
+    that finds out fails (Unavailable) and the others are closed, so the next read
+    connects afresh instead of failing on the next dead one."""
+    assert pg._reads is not None
+    await asyncio.gather(*(pg.autocommit("SELECT pg_sleep(0.05)", {}) for _ in range(2)))
+    pids = [conn.info.backend_pid for conn, _ in pg._reads._idle]
+    assert len(pids) == 2
+    async with await psycopg.AsyncConnection.connect(
+        **pg.engine.dialect.create_connect_args(pg.engine.url)[1], autocommit=True
+    ) as admin:
+        for pid in pids:
+            await admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    failures = 0
+    for _ in range(3):
+        try:
+            await pg.read(BACKEND, {})
+        except Unavailable:
+            failures += 1
+    assert failures == 1
+    assert pg._reads.idle == 1
