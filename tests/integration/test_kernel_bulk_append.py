@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -137,3 +138,18 @@ async def test_copy_upsert_inserts_then_replaces_rows(db: Database) -> None:
     async with db.transaction() as conn:
         rows = (await conn.execute(select(table).order_by(table.c.stream_id))).all()
     assert [tuple(r) for r in rows] == [("a", 2, {"x": 2}), ("b", 1, [])]
+
+
+async def test_copy_upsert_keeps_text_that_copy_must_escape(db: Database) -> None:
+    """Rows go to COPY as one text buffer (kernel/bulk_rows.py): tabs, newlines,
+    backslashes and JSON escapes come back as written, a row with a value that buffer
+    does not format (a Decimal) still lands through psycopg's own dumpers."""
+    table: Table = snapshots
+    awkward = "a\tb\\c\nd\re 名字"
+    state = {"text": awkward, "quote": '"', "list": [1, None, "\\"]}
+    async with db.transaction() as conn:
+        await copy_upsert(conn, table, ["stream_id"], [(awkward, 3, state)])
+        await copy_upsert(conn, table, ["stream_id"], [("decimal", Decimal(1), {"x": 0.5})])
+    async with db.transaction() as conn:
+        rows = (await conn.execute(select(table).order_by(table.c.version))).all()
+    assert [tuple(r) for r in rows] == [("decimal", 1, {"x": 0.5}), (awkward, 3, state)]
