@@ -15,7 +15,7 @@ import pytest
 from storemesh.inventory.events.v1 import events_pb2 as inventory_pb2
 from storemesh.workforce.events.v1 import events_pb2 as workforce_pb2
 
-from kernel.bulk_rows import copy_text, encode_all
+from kernel.bulk_rows import copy_text, decode_all, encode_all
 from kernel.events import EventRegistry
 from services.inventory.domain.events import EVENT_TYPES as INVENTORY_TYPES
 from services.workforce.domain import EVENT_TYPES as WORKFORCE_TYPES
@@ -127,3 +127,31 @@ def test_copy_text_escapes_what_the_text_format_requires() -> None:
 
 def test_copy_text_leaves_a_type_it_does_not_know_to_psycopg() -> None:
     assert copy_text([(1, 2.5)]) is None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_events_decode_as_the_registry_decodes_them(seed: int) -> None:
+    rng = random.Random(seed)
+    events = random_events(rng, rng.choice([1, 2, 5, 50]), rng.choice([0.0, 0.5, 1.0]))
+    rows = [INVENTORY.encode(e) for e in events]
+
+    decoded = decode_all(INVENTORY, rows)
+
+    assert decoded == [INVENTORY.decode(t, p) for t, p in rows] == events
+
+
+def test_optional_enum_and_repeated_fields_decode_through_the_registry() -> None:
+    events = [
+        SpecialtyAdded(store_id="SZ01", technician_id="T-1", occurred_at=NOW, specialty="ev"),
+        TechnicianLevelChanged(
+            store_id="SZ01", technician_id="T-1", occurred_at=NOW, level=Level(2),
+            previous_level=Level(1),
+        ),
+        LeaveScheduled(
+            store_id="SZ01", technician_id="T-2", occurred_at=NOW, leave_id="L-1",
+            starts_at=NOW, ends_at=NOW, conflicting_support_ids=("S-1",),
+        ),
+    ] * 2  # fmt: skip
+    rows = [WORKFORCE.encode(e) for e in events]
+
+    assert decode_all(WORKFORCE, rows) == [WORKFORCE.decode(t, p) for t, p in rows] == events
