@@ -93,6 +93,10 @@ async def record_many(
     await driver.execute(_STAGING)
     async with driver.cursor() as cur, cur.copy(_COPY_STAGED) as copy:
         await copy.write("".join(lines))
+    # Every existing stream of the batch locked first, in stream-id order, then the new
+    # ones created in that order: two batches over the same streams (two replicas syncing
+    # one store) wait for each other instead of deadlocking.
+    await driver.execute(_LOCK_STAGED)
     metadata = dict(uow.metadata)
     cursor = await driver.execute(_APPEND_STAGED, {"metadata": Json(metadata), "at": now})
     # (event_id, position, tx_id) of each appended event, in the order staged: positions
@@ -211,6 +215,12 @@ _COPY_STAGED = (
     "COPY bulk_staged_events (n, stream_id, stream_version, expected, last, event_type, "
     "store_id, payload) FROM STDIN"
 )
+# The batch's existing streams, locked in stream-id order (rows are locked as the sorted
+# rows come out, so in that order).
+_LOCK_STAGED = (
+    "SELECT count(*) FROM (SELECT 1 FROM streams WHERE stream_id IN "
+    "(SELECT stream_id FROM bulk_staged_events) ORDER BY stream_id FOR UPDATE) locked"
+)
 # As eventstore's _APPEND_MANY: move (or create) each stream from its expected version, then
 # insert only the events of streams so claimed (fewer rows back: a conflict) and queue
 # them for the relay, positions in the order staged.
@@ -220,7 +230,7 @@ _APPEND_STAGED = (
     "WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected "
     "RETURNING s.stream_id), "
     "created AS (INSERT INTO streams (stream_id, version) "
-    "SELECT stream_id, last FROM input WHERE expected = 0 "
+    "SELECT stream_id, last FROM input WHERE expected = 0 ORDER BY stream_id "
     "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id), "
     "claimed AS (SELECT stream_id FROM moved UNION ALL SELECT stream_id FROM created), "
     "appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type, "
