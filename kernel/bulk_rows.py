@@ -201,23 +201,37 @@ def escaped(value: str) -> str:
 def copy_text(rows: Sequence[Sequence[Any]], json_at: Sequence[int] = ()) -> str | None:
     """The rows in COPY's text format (columns at `json_at` dumped as JSON), or None when a
     value is of a type this does not format (the caller then writes row by row)."""
-    lines: list[str] = []
-    formats = _FORMATS
-    for row in rows:
-        out = []
-        for k, value in enumerate(row):
-            if json_at and k in json_at:
-                out.append(escaped(json.dumps(value)))
-                continue
-            form = formats.get(type(value))
-            if form is None:
-                return None
-            out.append(form(value))
-        lines.append("\t".join(out))
+    formats = dict(_FORMATS)
+    moments: dict[datetime, str] = {}
+    # A batch's rows share a few moments (a count's counted_at): each formatted once.
+    formats[datetime] = lambda v: moments.get(v) or moments.setdefault(v, v.isoformat())
+    as_json = set(json_at)
+    try:
+        if not as_json:
+            lines = ["\t".join([formats[type(v)](v) for v in row]) for row in rows]
+        else:
+            lines = [
+                "\t".join(
+                    [
+                        _json_text(v) if k in as_json else formats[type(v)](v)
+                        for k, v in enumerate(row)
+                    ]
+                )
+                for row in rows
+            ]
+    except KeyError:
+        return None
     lines.append("")
     return "\n".join(lines)
 
 
+def _json_text(value: Any) -> str:
+    if not value and type(value) in _EMPTY:  # most positions hold no reservation: []
+        return _EMPTY[type(value)]
+    return escaped(json.dumps(value))
+
+
+_EMPTY = {list: "[]", dict: "{}", tuple: "[]"}
 _FORMATS: dict[type[Any], Callable[[Any], str]] = {
     str: escaped,
     int: str,

@@ -155,3 +155,11 @@ def test_optional_enum_and_repeated_fields_decode_through_the_registry() -> None
     rows = [WORKFORCE.encode(e) for e in events]
 
     assert decode_all(WORKFORCE, rows) == [WORKFORCE.decode(t, p) for t, p in rows] == events
+
+
+def test_copy_text_writes_empty_json_and_shared_moments_as_json_and_isoformat_do() -> None:
+    rows = [([], NOW), ({}, NOW), ((), None), (None, NOW)]
+
+    assert copy_text(rows, json_at=(0,)) == (
+        f"[]\t{NOW.isoformat()}\n{{}}\t{NOW.isoformat()}\n[]\t\\N\nnull\t{NOW.isoformat()}\n"
+    )
