@@ -139,13 +139,17 @@ def decode_all(registry: EventRegistry, rows: Sequence[tuple[str, bytes]]) -> li
         read = readers.get(type_name)
         if read is None:
             first = registry.decode(type_name, payload)
-            read = readers[type_name] = _reader(registry, first) or (
-                lambda data, name=type_name: registry.decode(name, data)
+            read = readers[type_name] = _reader(registry, first) or _by_registry(
+                registry, type_name
             )
             out.append(first)
             continue
         out.append(read(payload))
     return out
+
+
+def _by_registry(registry: EventRegistry, type_name: str) -> Callable[[bytes], Any]:
+    return lambda payload: registry.decode(type_name, payload)
 
 
 def _reader(registry: EventRegistry, sample: Any) -> Callable[[bytes], Any] | None:
@@ -231,7 +235,7 @@ def _json_text(value: Any) -> str:
     return escaped(json.dumps(value))
 
 
-_EMPTY = {list: "[]", dict: "{}", tuple: "[]"}
+_EMPTY: dict[type[Any], str] = {list: "[]", dict: "{}", tuple: "[]"}
 _FORMATS: dict[type[Any], Callable[[Any], str]] = {
     str: escaped,
     int: str,
