@@ -153,3 +153,23 @@ async def test_copy_upsert_keeps_text_that_copy_must_escape(db: Database) -> Non
     async with db.transaction() as conn:
         rows = (await conn.execute(select(table).order_by(table.c.version))).all()
     assert [tuple(r) for r in rows] == [("decimal", 1, {"x": 0.5}), (awkward, 3, state)]
+
+
+async def test_the_recorded_events_handed_back_are_the_rows_stored(db: Database) -> None:
+    """Event ids are drawn by PostgreSQL and matched back by position: what record_many
+    returns (and puts in uow.recorded) is what the event store reads, field for field."""
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+
+    async def bulk(uow: UnitOfWork) -> list[RecordedEvent]:
+        return await record_many(uow, STOCK, await _receive(uow, clock, "M"))
+
+    handed: list[RecordedEvent] = []
+    for _ in range(2):
+        clock.advance(timedelta(minutes=1))
+        handed += await app.handle(None, bulk)
+
+    async with db.transaction() as conn:
+        stored = [e for p in PARTS for e in await store.read_stream(conn, STOCK.stream_id("M", p))]
+    assert sorted(handed, key=lambda e: e.position) == sorted(stored, key=lambda e: e.position)
+    assert len({e.event_id for e in handed}) == len(handed) == 2 * len(PARTS)
