@@ -18,7 +18,6 @@ Application.handle rolls back and retries the unit of work, as for any append.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -28,6 +27,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Aggregate, Loaded, UnitOfWork
+from kernel.bulk_rows import copy_text, encode_all, escaped
 from kernel.codec import to_json
 from kernel.db import begun_driver
 from kernel.errors import ConcurrencyConflict
@@ -68,50 +68,60 @@ async def record_many(
     if len(set(ids)) != len(ids):
         raise ValueError("record_many: one write per stream")
     now = uow.clock.now()
-    staged: list[tuple[Any, ...]] = []
+    events = [event for w in writes for event in w.events]
+    encoded = encode_all(uow.registry, events)
+    store_of = aggregate.store_of
+    # (stream_id, stream_version) of each event, in the order staged; the same rows as
+    # COPY text (n, stream, version, expected, last, type, store, payload).
+    staged: list[tuple[str, int]] = []
+    lines: list[str] = []
+    texts: dict[str, str] = {}
     for w in writes:
-        expected = w.loaded.version
+        stream_id, expected = w.loaded.stream_id, w.loaded.version
         last = expected + len(w.events)
+        stream = escaped(stream_id)
         for i, event in enumerate(w.events):
-            type_name, payload = uow.registry.encode(event)
-            staged.append(
-                (
-                    len(staged),
-                    w.loaded.stream_id,
-                    expected + 1 + i,
-                    expected,
-                    last,
-                    uuid.uuid4(),
-                    type_name,
-                    aggregate.store_of(event),
-                    payload,
-                )
-            )
+            n = len(staged)
+            type_name, payload = encoded[n]
+            store_id = store_of(event)
+            head = f"{n}\t{stream}\t{expected + 1 + i}\t{expected}\t{last}"
+            kind = texts.get(type_name) or texts.setdefault(type_name, escaped(type_name))
+            where = texts.get(store_id) or texts.setdefault(store_id, escaped(store_id))
+            lines.append(f"{head}\t{kind}\t{where}\t\\\\x{payload.hex()}\n")
+            staged.append((stream_id, expected + 1 + i))
     driver = await begun_driver(uow.conn)
     await driver.execute(_STAGING)
     async with driver.cursor() as cur, cur.copy(_COPY_STAGED) as copy:
-        for row in staged:
-            await copy.write_row(row)
+        await copy.write("".join(lines))
+    # Every existing stream of the batch locked first, in stream-id order, then the new
+    # ones created in that order: two batches over the same streams (two replicas syncing
+    # one store) wait for each other instead of deadlocking.
+    await driver.execute(_LOCK_STAGED)
     metadata = dict(uow.metadata)
     cursor = await driver.execute(_APPEND_STAGED, {"metadata": Json(metadata), "at": now})
-    keys = {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+    # (event_id, position, tx_id) of each appended event, in the order staged: positions
+    # are drawn as the events are inserted, in that order.
+    keys = await cursor.fetchall()
     if len(keys) != len(staged):
-        stale = next(w for w in writes if w.loaded.stream_id not in _streams_of(staged, keys))
+        claimed = await _appended_streams(driver, [position for _, position, _ in keys])
+        stale = next(w for w in writes if w.loaded.stream_id not in claimed)
         raise ConcurrencyConflict(stale.loaded.stream_id, stale.loaded.version)
     recorded = [
         RecordedEvent(
-            position=keys[row[5]][0],
-            tx_id=keys[row[5]][1],
-            stream_id=row[1],
-            stream_version=row[2],
-            event_id=row[5],
-            event_type=row[6],
-            store_id=row[7],
-            payload=row[8],
+            position=position,
+            tx_id=tx_id,
+            stream_id=stream_id,
+            stream_version=version,
+            event_id=event_id,
+            event_type=type_name,
+            store_id=store_of(event),
+            payload=payload,
             metadata=metadata,
             recorded_at=now,
         )
-        for row in staged
+        for (stream_id, version), (type_name, payload), event, (event_id, position, tx_id) in zip(
+            staged, encoded, events, keys, strict=True
+        )
     ]
     await _snapshots_due(uow, aggregate, writes)
     if uow.cache is not None:
@@ -139,18 +149,37 @@ async def copy_upsert(
         f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
     listed = ", ".join(columns)
-    async with driver.cursor() as cur, cur.copy(f"COPY {stage} ({listed}) FROM STDIN") as copy:
+    await _copy(driver, f"COPY {stage} ({listed}) FROM STDIN", rows, json_at)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    await driver.execute(
+        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {stage} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+async def _copy(
+    driver: Any, statement: str, rows: Sequence[Sequence[Any]], json_at: Sequence[int] = ()
+) -> None:
+    """COPY `rows` in: one text buffer when bulk_rows can format every value (a few
+    known types), else row by row through psycopg's dumpers."""
+    data = copy_text(rows, json_at)
+    async with driver.cursor() as cur, cur.copy(statement) as copy:
+        if data is not None:
+            await copy.write(data)
+            return
         for row in rows:
             if json_at:
                 row = list(row)
                 for k in json_at:
                     row[k] = Json(row[k])
             await copy.write_row(row)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    await driver.execute(
-        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {stage} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
+
+
+async def _appended_streams(driver: Any, positions: list[int]) -> set[str]:
+    """After a batch that appended fewer events than staged (it is rolled back): the
+    streams it did append to, to name one that was not at its expected version."""
+    cursor = await driver.execute(_STREAMS_AT, {"positions": positions})
+    return {row[0] for row in await cursor.fetchall()}
 
 
 def _refuse_reactions(uow: UnitOfWork, writes: Sequence[StreamWrite[Any]]) -> None:
@@ -161,10 +190,6 @@ def _refuse_reactions(uow: UnitOfWork, writes: Sequence[StreamWrite[Any]]) -> No
                     raise ValueError(
                         f"record_many: {type(event).__name__} has a policy reacting to it"
                     )
-
-
-def _streams_of(staged: Sequence[tuple[Any, ...]], keys: dict[Any, Any]) -> set[str]:
-    return {row[1] for row in staged if row[5] in keys}
 
 
 async def _snapshots_due(
@@ -182,31 +207,39 @@ async def _snapshots_due(
 
 # One staging table per connection, emptied at every commit or rollback.
 _STAGING = (
-    "CREATE TEMP TABLE IF NOT EXISTS bulk_events (n int, stream_id text, stream_version int, "
-    "expected int, last int, event_id uuid, event_type text, store_id text, payload bytea) "
-    "ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS bulk_staged_events (n int, stream_id text, "
+    "stream_version int, expected int, last int, event_type text, store_id text, "
+    "payload bytea) ON COMMIT DELETE ROWS"
 )
 _COPY_STAGED = (
-    "COPY bulk_events (n, stream_id, stream_version, expected, last, event_id, event_type, "
+    "COPY bulk_staged_events (n, stream_id, stream_version, expected, last, event_type, "
     "store_id, payload) FROM STDIN"
+)
+# The batch's existing streams, locked in stream-id order (rows are locked as the sorted
+# rows come out, so in that order).
+_LOCK_STAGED = (
+    "SELECT count(*) FROM (SELECT 1 FROM streams WHERE stream_id IN "
+    "(SELECT stream_id FROM bulk_staged_events) ORDER BY stream_id FOR UPDATE) locked"
 )
 # As eventstore's _APPEND_MANY: move (or create) each stream from its expected version, then
 # insert only the events of streams so claimed (fewer rows back: a conflict) and queue
 # them for the relay, positions in the order staged.
 _APPEND_STAGED = (
-    "WITH input AS (SELECT DISTINCT stream_id, expected, last FROM bulk_events), "
+    "WITH input AS (SELECT DISTINCT stream_id, expected, last FROM bulk_staged_events), "
     "moved AS (UPDATE streams s SET version = i.last FROM input i "
     "WHERE i.expected > 0 AND s.stream_id = i.stream_id AND s.version = i.expected "
     "RETURNING s.stream_id), "
     "created AS (INSERT INTO streams (stream_id, version) "
-    "SELECT stream_id, last FROM input WHERE expected = 0 "
+    "SELECT stream_id, last FROM input WHERE expected = 0 ORDER BY stream_id "
     "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id), "
     "claimed AS (SELECT stream_id FROM moved UNION ALL SELECT stream_id FROM created), "
     "appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type, "
     "store_id, payload, metadata, recorded_at) "
-    "SELECT e.stream_id, e.stream_version, e.event_id, e.event_type, e.store_id, e.payload, "
-    "%(metadata)s, %(at)s FROM bulk_events e JOIN claimed c ON c.stream_id = e.stream_id "
+    "SELECT e.stream_id, e.stream_version, gen_random_uuid(), e.event_type, e.store_id, "
+    "e.payload, %(metadata)s, %(at)s FROM bulk_staged_events e "
+    "JOIN claimed c ON c.stream_id = e.stream_id "
     "ORDER BY e.n RETURNING event_id, position, tx_id), "
     "queued AS (INSERT INTO outbox (position) SELECT position FROM appended) "
-    "SELECT event_id, position, tx_id FROM appended"
+    "SELECT event_id, position, tx_id FROM appended ORDER BY position"
 )
+_STREAMS_AT = "SELECT DISTINCT stream_id FROM events WHERE position = ANY(%(positions)s)"

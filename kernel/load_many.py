@@ -10,13 +10,16 @@ Application.handle retries the whole unit of work).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from kernel.application import Aggregate, Loaded, UnitOfWork
+from kernel.bulk_rows import decode_all
 from kernel.codec import from_json
+from kernel.db import begun_driver
 from kernel.eventstore import events, snapshots
 
 S = TypeVar("S")
@@ -29,42 +32,71 @@ async def load_many(
     ids = list(dict.fromkeys(stream_ids))
     if not ids:
         return {}
-    # On PostgreSQL the ids go as one array parameter: an expanding IN renders (and the
-    # driver parses) a placeholder per id, which cost more CPU than the query itself.
-    snapshots_of, events_of = _PG if uow.conn.dialect.name == "postgresql" else _ANY_DB
-    base: dict[str, tuple[int, S | None]] = {
-        row.stream_id: (row.version, from_json(row.state, aggregate.state_type))
-        for row in await uow.conn.execute(snapshots_of, {"ids": ids})
-    }
-    recorded: dict[str, list[object]] = {}
-    for row in await uow.conn.execute(events_of, {"ids": ids}):
-        recorded.setdefault(row.stream_id, []).append(
-            uow.registry.decode(row.event_type, row.payload)
-        )
+    if uow.conn.dialect.name == "postgresql":
+        base, recorded = await _read_pg(uow, aggregate, ids)
+    else:
+        base, recorded = await _read_any(uow, aggregate, ids)
+    fold = aggregate.decider.fold
     loaded: dict[str, Loaded[S]] = {}
     for stream_id in ids:
         version, state = base.get(stream_id, (0, None))
         tail = recorded.get(stream_id, [])
-        loaded[stream_id] = Loaded(
-            stream_id, aggregate.decider.fold(tail, state), version + len(tail)
-        )
+        loaded[stream_id] = Loaded(stream_id, fold(tail, state), version + len(tail))
     return loaded
+
+
+Snapshots = dict[str, tuple[int, Any]]
+Tails = dict[str, list[Any]]
+
+
+async def _read_pg(
+    uow: UnitOfWork, aggregate: Aggregate[S], ids: list[str]
+) -> tuple[Snapshots, Tails]:
+    """Through psycopg itself: the ids go as one binary array parameter (a text array is
+    quoted and escaped id by id, in Python) and the events are decoded in bulk
+    (kernel/bulk_rows.py: each type's plan and each distinct moment once)."""
+    driver = await begun_driver(uow.conn)
+    cursor = await driver.execute(_PG_SNAPSHOTS, {"ids": ids})
+    base = {
+        stream_id: (version, from_json(json.loads(state), aggregate.state_type))
+        for stream_id, version, state in await cursor.fetchall()
+    }
+    cursor = await driver.execute(_PG_EVENTS, {"ids": ids})
+    rows = await cursor.fetchall()
+    decoded = decode_all(uow.registry, [(event_type, payload) for _, event_type, payload in rows])
+    recorded: Tails = {}
+    for (stream_id, _, _), event in zip(rows, decoded, strict=True):
+        recorded.setdefault(stream_id, []).append(event)
+    return base, recorded
+
+
+async def _read_any(
+    uow: UnitOfWork, aggregate: Aggregate[S], ids: list[str]
+) -> tuple[Snapshots, Tails]:
+    snapshots_of, events_of = _ANY_DB
+    base: Snapshots = {
+        row.stream_id: (row.version, from_json(row.state, aggregate.state_type))
+        for row in await uow.conn.execute(snapshots_of, {"ids": ids})
+    }
+    recorded: Tails = {}
+    for row in await uow.conn.execute(events_of, {"ids": ids}):
+        recorded.setdefault(row.stream_id, []).append(
+            uow.registry.decode(row.event_type, row.payload)
+        )
+    return base, recorded
 
 
 def _statements(ids: Any) -> tuple[Any, Any]:
     """The snapshots of the streams `ids` names, and their events after them."""
-    in_ids: Callable[[Any], Any] = (
-        (lambda column: column.in_(ids)) if ids.expanding else (lambda column: column == any_(ids))
-    )
     of_snapshots = select(snapshots.c.stream_id, snapshots.c.version, snapshots.c.state).where(
-        in_ids(snapshots.c.stream_id)
+        snapshots.c.stream_id.in_(ids)
     )
     after_snapshots = (
         select(events.c.stream_id, events.c.event_type, events.c.payload)
         .select_from(events.outerjoin(snapshots, snapshots.c.stream_id == events.c.stream_id))
         .where(
             and_(
-                in_ids(events.c.stream_id),
+                events.c.stream_id.in_(ids),
                 events.c.stream_version > func.coalesce(snapshots.c.version, 0),
             )
         )
@@ -74,4 +106,13 @@ def _statements(ids: Any) -> tuple[Any, Any]:
 
 
 _ANY_DB = _statements(bindparam("ids", expanding=True))
-_PG = _statements(bindparam("ids", type_=ARRAY(String)))
+# As _statements says, in PostgreSQL's words, the ids a binary text[] parameter.
+_PG_SNAPSHOTS = (
+    "SELECT stream_id, version, state::text FROM snapshots WHERE stream_id = ANY(%(ids)b)"
+)
+_PG_EVENTS = (
+    "SELECT e.stream_id, e.event_type, e.payload FROM events e "
+    "LEFT OUTER JOIN snapshots s ON s.stream_id = e.stream_id "
+    "WHERE e.stream_id = ANY(%(ids)b) AND e.stream_version > coalesce(s.version, 0) "
+    "ORDER BY e.stream_id, e.stream_version"
+)

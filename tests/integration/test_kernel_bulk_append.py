@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -137,3 +138,38 @@ async def test_copy_upsert_inserts_then_replaces_rows(db: Database) -> None:
     async with db.transaction() as conn:
         rows = (await conn.execute(select(table).order_by(table.c.stream_id))).all()
     assert [tuple(r) for r in rows] == [("a", 2, {"x": 2}), ("b", 1, [])]
+
+
+async def test_copy_upsert_keeps_text_that_copy_must_escape(db: Database) -> None:
+    """Rows go to COPY as one text buffer (kernel/bulk_rows.py): tabs, newlines,
+    backslashes and JSON escapes come back as written, a row with a value that buffer
+    does not format (a Decimal) still lands through psycopg's own dumpers."""
+    table: Table = snapshots
+    awkward = "a\tb\\c\nd\re 名字"
+    state = {"text": awkward, "quote": '"', "list": [1, None, "\\"]}
+    async with db.transaction() as conn:
+        await copy_upsert(conn, table, ["stream_id"], [(awkward, 3, state)])
+        await copy_upsert(conn, table, ["stream_id"], [("decimal", Decimal(1), {"x": 0.5})])
+    async with db.transaction() as conn:
+        rows = (await conn.execute(select(table).order_by(table.c.version))).all()
+    assert [tuple(r) for r in rows] == [("decimal", 1, {"x": 0.5}), (awkward, 3, state)]
+
+
+async def test_the_recorded_events_handed_back_are_the_rows_stored(db: Database) -> None:
+    """Event ids are drawn by PostgreSQL and matched back by position: what record_many
+    returns (and puts in uow.recorded) is what the event store reads, field for field."""
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+
+    async def bulk(uow: UnitOfWork) -> list[RecordedEvent]:
+        return await record_many(uow, STOCK, await _receive(uow, clock, "M"))
+
+    handed: list[RecordedEvent] = []
+    for _ in range(2):
+        clock.advance(timedelta(minutes=1))
+        handed += await app.handle(None, bulk)
+
+    async with db.transaction() as conn:
+        stored = [e for p in PARTS for e in await store.read_stream(conn, STOCK.stream_id("M", p))]
+    assert sorted(handed, key=lambda e: e.position) == sorted(stored, key=lambda e: e.position)
+    assert len({e.event_id for e in handed}) == len(handed) == 2 * len(PARTS)

@@ -304,49 +304,50 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
 
 
 def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
-    p = replace(position, store_id=event.store_id, part_number=event.part_number)
+    """The position after `event`. Built with the constructor, not dataclasses.replace
+    (five times its cost): loads fold up to `snapshot_every` events per position and a
+    store's whole count evolves thousands of them in one call."""
+    p = position
+    store, part = event.store_id, event.part_number
+    on_hand, reservations, moved = p.on_hand, p.reservations, p.last_movement_at
+    outbound, inbound = p.outbound, p.inbound
     match event:
         case (
             StockReceived(on_hand_after=on_hand)
             | PartsIssued(on_hand_after=on_hand)
             | PartsReturned(on_hand_after=on_hand)
         ):
-            return replace(p, on_hand=on_hand, last_movement_at=event.occurred_at)
+            moved = event.occurred_at
         case ShortageRecorded():
-            return p
-        case StockAdjusted(counted=counted):
-            return replace(p, on_hand=counted, last_movement_at=event.occurred_at)
+            pass
+        case StockAdjusted(counted=on_hand):
+            moved = event.occurred_at
         case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
-            return replace(p, reservations=(*p.reservations, Reservation(rid, qty, expires, ref)))
+            reservations = (*reservations, Reservation(rid, qty, expires, ref))
         case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
-            return replace(p, reservations=_without(p.reservations, rid))
+            reservations = _without(reservations, rid)
         case TransferShipped(
             transfer_id=tid, reservation_id=rid, destination_store_id=dest, quantity=qty
         ):
-            return replace(
-                p,
-                on_hand=p.on_hand - qty,
-                reservations=_without(p.reservations, rid),
-                outbound=(*p.outbound, Shipment(tid, dest, qty)),
-                last_movement_at=event.occurred_at,
-            )
+            on_hand -= qty
+            reservations = _without(reservations, rid)
+            outbound = (*outbound, Shipment(tid, dest, qty))
+            moved = event.occurred_at
         case InboundTransferRecorded(transfer_id=tid, source_store_id=source, quantity=qty):
-            return replace(p, inbound=(*p.inbound, Shipment(tid, source, qty)))
+            inbound = (*inbound, Shipment(tid, source, qty))
         case TransferReceived(transfer_id=tid, quantity=qty, on_hand_after=on_hand):
-            return replace(
-                p,
-                on_hand=on_hand,
-                inbound=_less(p.inbound, tid, qty),
-                last_movement_at=event.occurred_at,
-            )
+            inbound = _less(inbound, tid, qty)
+            moved = event.occurred_at
         case (
             TransferDelivered(transfer_id=tid, quantity=qty)
             | ShipmentLost(transfer_id=tid, quantity=qty)
         ):
-            return replace(p, outbound=_less(p.outbound, tid, qty))
+            outbound = _less(outbound, tid, qty)
         case InboundTransferLost(transfer_id=tid, quantity=qty):
-            return replace(p, inbound=_less(p.inbound, tid, qty))
-    raise TypeError(f"unknown event {event!r}")
+            inbound = _less(inbound, tid, qty)
+        case _:
+            raise TypeError(f"unknown event {event!r}")
+    return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved)
 
 
 def _without(reservations: tuple[Reservation, ...], rid: str) -> tuple[Reservation, ...]:
