@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -179,38 +179,6 @@ def _match_query() -> Select[Any]:
     )
 
 
-# `_match_query` as PostgreSQL text, sent with `exec_driver_sql`: the same statement (the
-# same plan), without SQLAlchemy building the cache key of a statement of five subqueries
-# and processing its rows on every call, which cost more CPU than the rows' transfer did.
-# A test runs both on the same data and compares what they find.
-_LENT_SQL = ", ".join(str(s) for s in LENT)
-_BOOKED_SQL = ", ".join(str(s) for s in _BOOKED)
-MATCH_SQL = f"""
-SELECT t.technician_id, t.store_id, t.name, t.level, d.latitude, d.longitude,
-  (SELECT count(*) FROM workforce_supports s
-    WHERE s.technician_id = t.technician_id AND s.status IN ({_LENT_SQL})
-      AND s.starts_at >= %(lent_since)s::timestamptz) AS lent,
-  (SELECT h.latitude FROM store_directory h
-    WHERE h.store_id = %(requesting_store_id)s::varchar) AS host_latitude,
-  (SELECT h.longitude FROM store_directory h
-    WHERE h.store_id = %(requesting_store_id)s::varchar) AS host_longitude
-FROM workforce_technicians t LEFT OUTER JOIN store_directory d ON d.store_id = t.store_id
-WHERE EXISTS (SELECT 1 FROM workforce_specialties sp WHERE sp.technician_id = t.technician_id
-    AND sp.specialty = %(specialty)s::varchar)
-  AND t.level >= %(minimum_level)s::integer
-  AND t.store_id != %(requesting_store_id)s::varchar
-  AND t.status != {int(TechnicianStatus.LEFT)}
-  AND EXISTS (SELECT 1 FROM workforce_availability a WHERE a.technician_id = t.technician_id
-    AND a.starts_at <= %(starts_at)s::timestamptz AND a.ends_at >= %(ends_at)s::timestamptz)
-  AND NOT EXISTS (SELECT 1 FROM workforce_leaves l WHERE l.technician_id = t.technician_id
-    AND l.starts_at < %(ends_at)s::timestamptz AND l.ends_at > %(starts_at)s::timestamptz)
-  AND NOT EXISTS (SELECT 1 FROM workforce_supports s WHERE s.technician_id = t.technician_id
-    AND s.starts_at < %(ends_at)s::timestamptz AND s.ends_at > %(starts_at)s::timestamptz
-    AND (s.status IN ({_BOOKED_SQL})
-      OR (s.status = {int(SupportStatus.HELD)} AND s.hold_expires_at > %(now)s::timestamptz)))
-"""
-
-
 @dataclass(frozen=True)
 class MatchCandidates:
     """The free technicians, and where the requesting store is when the store directory
@@ -237,40 +205,38 @@ async def match_candidates(
     availability, bookings), so one indexed query finds them among 20,000 technicians
     without rebuilding anyone's state.
     """
-    params = {
-        "specialty": specialty,
-        "minimum_level": int(minimum_level),
-        "requesting_store_id": requesting_store_id,
-        "starts_at": window.starts_at,
-        "ends_at": window.ends_at,
-        "now": now,
-        "lent_since": lent_since,
-    }
-    if conn.dialect.name == "postgresql":
-        rows: Sequence[Any] = (await conn.exec_driver_sql(MATCH_SQL, params)).all()
-    else:
-        rows = (await conn.execute(_match_query(), params)).all()
-    homes: dict[str, StoreLocation | None] = {}  # a store's technicians share its location
-    candidates = []
-    for technician_id, store_id, name, level, latitude, longitude, lent, _, _ in rows:
-        if store_id in homes:
-            home = homes[store_id]
-        else:
-            home = homes[store_id] = _location(latitude, longitude)
-        candidates.append(
+    rows = (
+        (
+            await conn.execute(
+                _match_query(),
+                {
+                    "specialty": specialty,
+                    "minimum_level": int(minimum_level),
+                    "requesting_store_id": requesting_store_id,
+                    "starts_at": window.starts_at,
+                    "ends_at": window.ends_at,
+                    "now": now,
+                    "lent_since": lent_since,
+                },
+            )
+        )
+        .tuples()
+        .all()
+    )
+    return MatchCandidates(
+        [
             FreeCandidate(
                 technician_id=technician_id,
                 store_id=store_id,
                 name=name,
-                level=_LEVELS.get(level) or Level(level),
-                home_store=home,
+                level=Level(level),
+                home_store=_location(latitude, longitude),
                 recent_supports=int(lent),
             )
-        )
-    return MatchCandidates(candidates, _location(rows[0][7], rows[0][8]) if rows else None)
-
-
-_LEVELS = {int(level): level for level in Level}
+            for technician_id, store_id, name, level, latitude, longitude, lent, _, _ in rows
+        ],
+        _location(rows[0][7], rows[0][8]) if rows else None,
+    )
 
 
 async def requesting_store(
