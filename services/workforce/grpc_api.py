@@ -40,7 +40,6 @@ from services.workforce.domain.commands import (
     TransferTechnician,
     WithdrawAvailability,
 )
-from services.workforce.domain.matching import RankedCandidate
 from services.workforce.grpc_messages import (
     candidate_message,
     history_message,
@@ -348,16 +347,18 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             query, paging.number, paging.optional(paging.number), paging.text
         )
         after = pages.after(request.page_token)
+        last = None
+        if after is not None:
+            score, distance, technician_id = after
+            last = (-score, math.inf if distance is None else distance, technician_id)
         matches = await self.queries.match(
             requesting_store_id=request.requesting_store_id,
             specialty=specialty,
             minimum_level=level,
             window=window,
+            after=last,
+            limit=limit + 1,
         )
-        if after is not None:
-            score, distance, technician_id = after
-            last = (-score, math.inf if distance is None else distance, technician_id)
-            matches = [m for m in matches if _rank_key(m.ranked) > last]
         page, token = pages.cut(
             matches, limit, lambda m: (m.ranked.score, m.ranked.distance_km, m.ranked.technician_id)
         )
@@ -402,8 +403,3 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             available_hours=result.available_hours,
             utilisation=result.ratio,
         )
-
-
-def _rank_key(r: RankedCandidate) -> tuple[float, float, str]:
-    """The ranking's own order, best first: score, then distance (unknown last), then id."""
-    return (-r.score, math.inf if r.distance_km is None else r.distance_km, r.technician_id)

@@ -14,9 +14,10 @@ from services.workforce.domain.capability import Level
 from services.workforce.domain.matching import (
     FreeCandidate,
     RankedCandidate,
+    RankKey,
     StoreLocation,
     SupportNeed,
-    rank_free,
+    rank_page,
 )
 from services.workforce.domain.utilisation import Utilisation
 from services.workforce.read_model import lookups
@@ -71,8 +72,12 @@ class WorkforceQueries:
         specialty: str,
         minimum_level: Level,
         window: TimeWindow,
+        after: RankKey | None = None,
+        limit: int | None = None,
     ) -> list[MatchedCandidate]:
-        """Everyone who could be held for the need, best first (SOP 2 step 1)."""
+        """Everyone who could be held for the need, best first (SOP 2 step 1); with `after`
+        (the rank key of the last one seen) only those ranked after it, with `limit` at most
+        that many."""
         now = self.now()
 
         async def fetch(conn: AsyncConnection) -> tuple[StoreLocation | None, list[FreeCandidate]]:
@@ -102,8 +107,8 @@ class WorkforceQueries:
             requesting_store=location,
             at=now,
         )
-        lent = {c.technician_id: c.recent_supports for c in candidates}
-        return [MatchedCandidate(r, lent[r.technician_id]) for r in rank_free(need, candidates)]
+        ranked = rank_page(need, candidates, after=after, limit=limit)
+        return [MatchedCandidate(r, r.recent_supports) for r in ranked]
 
     async def history(
         self, technician_id: str, after: tuple[datetime, str] | None, limit: int

@@ -164,15 +164,49 @@ def rank_free(
     weights: MatchWeights | None = None,
 ) -> tuple[RankedCandidate, ...]:
     """Candidates known to be free for the need, best first."""
+    return rank_page(need, candidates, weights=weights)
+
+
+RankKey = tuple[float, float, str]
+
+
+def rank_page(
+    need: SupportNeed,
+    candidates: Iterable[FreeCandidate],
+    *,
+    after: RankKey | None = None,
+    limit: int | None = None,
+    weights: MatchWeights | None = None,
+) -> tuple[RankedCandidate, ...]:
+    """`rank_free`'s ranking from just after the rank key `after` (`rank_key` of the last one
+    seen), at most `limit` of it: every candidate is scored and ordered, but only the page
+    is built (a match finds a hundred free technicians and a reply shows ten)."""
     weights = weights or MatchWeights()
-    return tuple(sorted((_ranked(need, c, weights) for c in candidates), key=_rank_order))
+    scored = []
+    for candidate in candidates:
+        parts = _parts(need, candidate, weights)
+        key = (-parts[4], math.inf if parts[0] is None else parts[0], candidate.technician_id)
+        if after is None or key > after:
+            scored.append((key, parts, candidate))
+    scored.sort(key=_first)
+    page = scored if limit is None else scored[:limit]
+    return tuple(_ranked(need, c, parts) for _, parts, c in page)
 
 
-def _rank_order(r: RankedCandidate) -> tuple[float, float, str]:
+def rank_key(r: RankedCandidate) -> RankKey:
+    """The ranking's order, best first: score, then distance (unknown last), then id."""
     return (-r.score, math.inf if r.distance_km is None else r.distance_km, r.technician_id)
 
 
-def _ranked(need: SupportNeed, technician: FreeCandidate, weights: MatchWeights) -> RankedCandidate:
+def _first(item: tuple[RankKey, object, object]) -> RankKey:
+    return item[0]
+
+
+_Parts = tuple[float | None, float, float, float, float]
+
+
+def _parts(need: SupportNeed, technician: FreeCandidate, weights: MatchWeights) -> _Parts:
+    """(distance_km, level_fit, proximity, fairness, score) of a candidate for the need."""
     levels_above = technician.level - need.minimum_level
     level_fit = max(0.0, 1.0 - OVERQUALIFIED_PENALTY_PER_LEVEL * levels_above)
     distance_km = _distance_km(technician.home_store, need.requesting_store)
@@ -183,6 +217,11 @@ def _ranked(need: SupportNeed, technician: FreeCandidate, weights: MatchWeights)
     score = (
         weights.level_fit * level_fit + weights.proximity * proximity + weights.fairness * fairness
     )
+    return distance_km, level_fit, proximity, fairness, score
+
+
+def _ranked(need: SupportNeed, technician: FreeCandidate, parts: _Parts) -> RankedCandidate:
+    distance_km, level_fit, proximity, fairness, score = parts
     return RankedCandidate(
         technician_id=technician.technician_id,
         store_id=technician.store_id,
