@@ -172,17 +172,8 @@ class Database:
                 async with self.engine.begin() as conn:
                     yield SqlAlchemyReader(conn)
                 return
-            driver = await self._reads.acquire()
-            healthy = True  # a refusal raised between reads leaves the connection fit
-            try:
+            async with self._pooled(self._reads) as driver:
                 yield DriverReader(driver, self.engine.dialect)
-            except (psycopg.Error, OSError, asyncio.CancelledError) as exc:
-                healthy = False
-                if isinstance(exc, psycopg.OperationalError | OSError):
-                    await self._reads.lost()
-                raise
-            finally:
-                await self._reads.release(driver, healthy)
 
     async def autocommit(
         self, sql: str, params: Mapping[str, Any], name: str = "db.autocommit"
@@ -195,18 +186,27 @@ class Database:
             raise RuntimeError("Database.autocommit needs PostgreSQL")
         edge.refuse_pending()
         with span_of(tracer, name, attributes={"db.system": self.dialect}), _translated(name):
-            driver = await self._reads.acquire()
-            healthy = True
-            try:
+            async with self._pooled(self._reads) as driver:
                 cursor = await driver.execute(sql, params)
                 return await cursor.fetchall() if cursor.description is not None else []
-            except (psycopg.Error, OSError, asyncio.CancelledError) as exc:
-                healthy = False
-                if isinstance(exc, psycopg.OperationalError | OSError):
-                    await self._reads.lost()
-                raise
-            finally:
-                await self._reads.release(driver, healthy)
+
+    @staticmethod
+    @asynccontextmanager
+    async def _pooled(pool: ReadPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection of the autocommit pool: back in the pool after, unless it failed
+        (closed; a lost server closes the idle ones too). A refusal raised between reads
+        leaves the connection fit."""
+        driver = await pool.acquire()
+        healthy = True
+        try:
+            yield driver
+        except (psycopg.Error, OSError, asyncio.CancelledError) as exc:
+            healthy = False
+            if isinstance(exc, psycopg.OperationalError | OSError):
+                await pool.lost()
+            raise
+        finally:
+            await pool.release(driver, healthy)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
