@@ -4,6 +4,7 @@ as the events that change them."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import UnitOfWork
-from kernel.bulk_append import copy_upsert
+from kernel.bulk_append import copy_upsert_text
+from kernel.bulk_rows import escaped
 from kernel.codec import from_json, to_json
 from kernel.db import Migration, UtcDateTime
 from kernel.eventstore import RecordedEvent
@@ -175,9 +177,26 @@ def _position_row(state: StockPosition) -> dict[str, Any]:
 
 async def write_positions(conn: AsyncConnection, states: Sequence[StockPosition]) -> None:
     """The rows of positions a batch recorded (PostgreSQL), in one statement: what
-    `project` writes for each, set-based (kernel/bulk_append.py's copy_upsert)."""
-    rows = [tuple(row[c] for c in _POSITION_COLUMNS) for row in map(_position_row, states)]
-    await copy_upsert(conn, positions_view, ("store_id", "part_number"), rows)
+    `project` writes for each, set-based (kernel/bulk_append.py's copy_upsert_text), each
+    row formatted straight into COPY's text format (no dict, tuple or to_json per row)."""
+    moments: dict[datetime, str] = {}
+    lines = [_position_line(p, moments) for p in states]
+    await copy_upsert_text(conn, positions_view, ("store_id", "part_number"), "".join(lines))
+
+
+def _position_line(p: StockPosition, moments: dict[datetime, str]) -> str:
+    """`_position_row(p)` as one line of COPY text (the columns in `positions_view`'s
+    order); sums and JSON only for the tuples that hold something."""
+    reserved = sum(r.quantity for r in p.reservations) if p.reservations else 0
+    outbound = sum(s.quantity for s in p.outbound) if p.outbound else 0
+    inbound = sum(s.quantity for s in p.inbound) if p.inbound else 0
+    at = p.last_movement_at
+    moment = "\\N" if at is None else moments.get(at) or moments.setdefault(at, at.isoformat())
+    held = escaped(json.dumps(to_json(p.reservations))) if p.reservations else "[]"
+    return (
+        f"{escaped(p.store_id)}\t{escaped(p.part_number)}\t{p.on_hand}\t{reserved}\t"
+        f"{p.on_hand - reserved}\t{outbound}\t{inbound}\t{moment}\t{held}\n"
+    )
 
 
 # Units of work (by id, while they run) whose position rows are written once at the end.
