@@ -7,6 +7,7 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -14,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import event
 from storemesh.workforce.v1 import workforce_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2_grpc as pb_grpc
 
@@ -24,6 +24,7 @@ from bench.load import LoadResult, closed_loop
 from bench.network import NetworkStore, network
 from bench.report import LOAD_HEADER, SectionReport, Target, Unjudged, load_row, num
 from kernel.codec import to_json
+from kernel.db_reads import ReadQuery, Row
 from kernel.store_directory import store_directory
 from services.demo_network import DemoStore
 from services.workforce.demo import GIVEN_NAMES, SURNAMES, levels, specialties
@@ -383,30 +384,27 @@ def _ts(moment: datetime) -> Timestamp:
 
 
 async def _capture(svc: RunningService) -> tuple[str, dict[str, Any]]:
-    """The SQL text and parameters `queries.match_candidates` sends (pyformat style)."""
-    captured: list[tuple[str, Any]] = []
+    """The SQL text and parameters `queries.match_candidates` sends (pyformat style): its
+    ReadQuery compiled for the engine's dialect, exactly as the kernel's read path sends
+    it (kernel.db_reads.DriverReader), with the sentinel need's values."""
+    captured: list[tuple[str, dict[str, Any]]] = []
 
-    def listener(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if "workforce_specialties" in statement:
-            captured.append((statement, params))
+    class Capture:
+        async def rows(self, query: ReadQuery, params: Mapping[str, Any]) -> list[Row]:
+            sql, literals = query.compiled(svc.service.db.engine.dialect)
+            captured.append((sql, {**literals, **params}))
+            return []
 
-    engine = svc.service.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        await svc.service.app.query(
-            lambda conn: queries.match_candidates(
-                conn,
-                specialty=SENTINEL_SPECIALTY,
-                minimum_level=cast(Level, SENTINEL_LEVEL),
-                window=TimeWindow(SENTINEL_START, SENTINEL_END),
-                requesting_store_id=SENTINEL_STORE,
-                now=SENTINEL_NOW,
-                lent_since=SENTINEL_SINCE,
-            )
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    if len(captured) != 1 or not isinstance(captured[0][1], dict):
+    await queries.match_candidates(
+        Capture(),
+        specialty=SENTINEL_SPECIALTY,
+        minimum_level=cast(Level, SENTINEL_LEVEL),
+        window=TimeWindow(SENTINEL_START, SENTINEL_END),
+        requesting_store_id=SENTINEL_STORE,
+        now=SENTINEL_NOW,
+        lent_since=SENTINEL_SINCE,
+    )
+    if len(captured) != 1 or "workforce_specialties" not in captured[0][0]:
         raise RuntimeError("could not capture the match_candidates SQL")
     template = dict(captured[0][1])
     values = list(template.values())
@@ -521,9 +519,9 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
             async def query_call(client: int, seq: int) -> None:
                 need = needs[seq % total]
                 at = app.clock.now()
-                await app.query(
-                    lambda conn: queries.match_candidates(
-                        conn,
+                async with app.db.reader("query match_support") as reader:
+                    await queries.match_candidates(
+                        reader,
                         specialty=need.specialty,
                         minimum_level=need.minimum_level,
                         window=need.window,
@@ -531,7 +529,6 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                         now=at,
                         lent_since=at - FAIRNESS_PERIOD,
                     )
-                )
 
             async def bare_call(client: int, seq: int) -> None:
                 need = needs[seq % total]
@@ -562,8 +559,8 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
                 results: list[LoadResult] = []
                 for label, call in (
                     ("raw psycopg, the candidate SQL", raw_call),
-                    ("queries.match_candidates (SQLAlchemy, one transaction)", query_call),
-                    ("WorkforceQueries.match (store, candidates, ranking)", bare_call),
+                    ("queries.match_candidates (kernel read path)", query_call),
+                    ("WorkforceQueries.match (candidates with the store, ranking)", bare_call),
                     (GRPC_LABEL, grpc_call),
                 ):
                     results.append(
@@ -662,13 +659,13 @@ def _report(
         "",
         f"The same {sizes.match_calls:,} needs (after {sizes.match_warmup_calls} unmeasured"
         " warm-up needs shared among the clients) run four ways: the baseline, the very"
-        " candidate SQL statement SQLAlchemy sends (captured) through bare psycopg on"
-        " autocommit connections, all rows fetched; `queries.match_candidates` through the"
-        " service's `Application.query` (the same statement in one SQLAlchemy transaction,"
+        " candidate SQL statement the service sends (its ReadQuery compiled) through bare"
+        " psycopg on autocommit connections, all rows fetched; `queries.match_candidates`"
+        " through the kernel's read path `Database.reader` (the same statement, one round trip,"
         " rows into `FreeCandidate`s); the bare application call `WorkforceQueries.match`"
-        " (requesting store lookup, the candidates, the ranking of every candidate with its"
-        " reason and subsidy tier); and `MatchSupport` over gRPC (token check, the same, the"
-        " first page as protobuf).",
+        " (the candidates, the requesting store when unknown, the ranking of every candidate"
+        " with its reason and subsidy tier); and `MatchSupport` over gRPC (token check, the"
+        " same, the first page as protobuf).",
         "",
         f"SQL: `{' '.join(sql.split())}`",
         "",

@@ -12,10 +12,8 @@ from kernel.errors import NotFound
 from services.workforce.domain.availability import TimeWindow
 from services.workforce.domain.capability import Level
 from services.workforce.domain.matching import (
-    FreeCandidate,
     RankedCandidate,
     RankKey,
-    StoreLocation,
     SupportNeed,
     rank_page,
 )
@@ -79,10 +77,14 @@ class WorkforceQueries:
         (the rank key of the last one seen) only those ranked after it, with `limit` at most
         that many."""
         now = self.now()
-
-        async def fetch(conn: AsyncConnection) -> tuple[StoreLocation | None, list[FreeCandidate]]:
+        # One statement on the kernel's read path (no BEGIN/COMMIT, no SQLAlchemy execution):
+        # the candidates and the requesting store's location come from one snapshot. The
+        # fallback, when nobody was found or the directory has no location, reads only the
+        # store directory; under READ COMMITTED the transaction it replaced gave each
+        # statement its own snapshot too.
+        async with self.app.db.reader("query match_support") as reader:
             found = await lookups.match_candidates(
-                conn,
+                reader,
                 specialty=specialty,
                 minimum_level=minimum_level,
                 window=window,
@@ -90,14 +92,14 @@ class WorkforceQueries:
                 now=now,
                 lent_since=now - FAIRNESS_PERIOD,
             )
-            location = found.requesting_store
-            if location is None:
-                known, location = await lookups.requesting_store(conn, requesting_store_id)
-                if not known:
-                    raise NotFound("store", requesting_store_id)
-            return location, found.candidates
-
-        location, candidates = await self.app.query(fetch)
+        location = found.requesting_store
+        if location is None:
+            known, location = await self.app.query(
+                lambda conn: lookups.requesting_store(conn, requesting_store_id)
+            )
+            if not known:
+                raise NotFound("store", requesting_store_id)
+        candidates = found.candidates
         need = SupportNeed(
             specialty=specialty,
             minimum_level=minimum_level,

@@ -10,18 +10,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     bindparam,
     case,
     exists,
     func,
+    literal_column,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.codec import from_json
+from kernel.db_reads import Reader, ReadQuery, SqlAlchemyReader
 from kernel.store_directory import store_directory, store_status
 from services.workforce.domain.availability import TimeWindow
 from services.workforce.domain.capability import Level, TechnicianStatus
@@ -41,6 +42,12 @@ from services.workforce.read_model.tables import (
 # Supports that count as "lent" for fairness: agreed, under way or done.
 LENT = (int(SupportStatus.CONFIRMED), int(SupportStatus.CHECKED_IN), int(SupportStatus.COMPLETED))
 _BOOKED = (int(SupportStatus.CONFIRMED), int(SupportStatus.CHECKED_IN))
+
+
+def _constants(values: Iterable[int]) -> list[ColumnElement[Any]]:
+    """Status codes written into the SQL (`IN (2, 3)`), not expanded bind parameters: a
+    `ReadQuery` is compiled once and cannot expand IN lists."""
+    return [literal_column(str(int(v))) for v in values]
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ def _free_between(starts_at: Any, ends_at: Any, now: Any) -> list[ColumnElement[
         s.starts_at < ends_at,
         s.ends_at > starts_at,
         or_(
-            s.status.in_(_BOOKED),
+            s.status.in_(_constants(_BOOKED)),
             and_(s.status == int(SupportStatus.HELD), s.hold_expires_at > now),
         ),
     )
@@ -139,7 +146,7 @@ async def capability_map(
 
 
 @functools.cache
-def _match_query() -> Select[Any]:
+def _match_query() -> ReadQuery:
     """The candidate statement, built once with bind parameters: building and keying a
     statement of five subqueries per call cost more CPU than PostgreSQL spent on it. It
     also brings the requesting store's location (an init plan, run once), which spares
@@ -149,7 +156,7 @@ def _match_query() -> Select[Any]:
         select(func.count())
         .where(
             s.technician_id == t.technician_id,
-            s.status.in_(LENT),
+            s.status.in_(_constants(LENT)),
             s.starts_at >= bindparam("lent_since"),
         )
         .scalar_subquery()
@@ -157,7 +164,7 @@ def _match_query() -> Select[Any]:
     )
     host = store_directory.alias("host")
     at_host = host.c.store_id == bindparam("requesting_store_id")
-    return (
+    return ReadQuery(
         select(
             t.technician_id,
             t.store_id,
@@ -189,7 +196,7 @@ class MatchCandidates:
 
 
 async def match_candidates(
-    conn: AsyncConnection,
+    source: Reader | AsyncConnection,
     *,
     specialty: str,
     minimum_level: Level,
@@ -205,23 +212,18 @@ async def match_candidates(
     availability, bookings), so one indexed query finds them among 20,000 technicians
     without rebuilding anyone's state.
     """
-    rows = (
-        (
-            await conn.execute(
-                _match_query(),
-                {
-                    "specialty": specialty,
-                    "minimum_level": int(minimum_level),
-                    "requesting_store_id": requesting_store_id,
-                    "starts_at": window.starts_at,
-                    "ends_at": window.ends_at,
-                    "now": now,
-                    "lent_since": lent_since,
-                },
-            )
-        )
-        .tuples()
-        .all()
+    reader = SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
+    rows = await reader.rows(
+        _match_query(),
+        {
+            "specialty": specialty,
+            "minimum_level": int(minimum_level),
+            "requesting_store_id": requesting_store_id,
+            "starts_at": window.starts_at,
+            "ends_at": window.ends_at,
+            "now": now,
+            "lent_since": lent_since,
+        },
     )
     return MatchCandidates(
         [
