@@ -85,6 +85,12 @@ class SqlAlchemyReader:
         return [tuple(row) for row in await self._conn.execute(query.statement, dict(params))]
 
 
+def reader_of(source: Reader | AsyncConnection) -> Reader:
+    """A read function's source as a `Reader`: the read path's own (`Database.reader`), or
+    a SQLAlchemy connection (a transaction, a benchmark's bare row)."""
+    return SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
+
+
 class ReadPool:
     """Autocommit psycopg connections for reads, opened on demand: at most `size` kept idle
     and `2 * size` open at once (as the engine's pool: pool_size plus as much overflow),

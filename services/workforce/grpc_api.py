@@ -6,7 +6,6 @@ authorised here, commands on a technician through the guards of `access`.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +39,7 @@ from services.workforce.domain.commands import (
     TransferTechnician,
     WithdrawAvailability,
 )
+from services.workforce.domain.matching import rank_key_of
 from services.workforce.grpc_messages import (
     candidate_message,
     history_message,
@@ -347,10 +347,7 @@ class WorkforceServicer(pb_grpc.WorkforceServiceServicer):
             query, paging.number, paging.optional(paging.number), paging.text
         )
         after = pages.after(request.page_token)
-        last = None
-        if after is not None:
-            score, distance, technician_id = after
-            last = (-score, math.inf if distance is None else distance, technician_id)
+        last = None if after is None else rank_key_of(*after)
         matches = await self.queries.match(
             requesting_store_id=request.requesting_store_id,
             specialty=specialty,

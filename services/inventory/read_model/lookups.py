@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db_reads import Reader, ReadQuery, SqlAlchemyReader
+from kernel.db_reads import Reader, ReadQuery, reader_of
 from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
     PartView,
@@ -153,7 +153,7 @@ async def find_stock(
 ) -> list[StoreStockView]:
     """Stores holding at least `min_available` of the part, most available first: on the
     kernel's read path (`Database.reader`), or in a SQLAlchemy transaction."""
-    reader = SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
+    reader = reader_of(source)
     query, params = _find_stock_query(part_number, min_available, exclude_store_id, after, limit)
     return list(map(StoreStockView._make, await reader.rows(query, params)))
 

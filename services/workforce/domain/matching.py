@@ -185,7 +185,7 @@ def rank_page(
     scored = []
     for candidate in candidates:
         parts = _parts(need, candidate, weights)
-        key = (-parts[4], math.inf if parts[0] is None else parts[0], candidate.technician_id)
+        key = rank_key_of(parts[4], parts[0], candidate.technician_id)
         if after is None or key > after:
             scored.append((key, parts, candidate))
     scored.sort(key=_first)
@@ -194,8 +194,13 @@ def rank_page(
 
 
 def rank_key(r: RankedCandidate) -> RankKey:
-    """The ranking's order, best first: score, then distance (unknown last), then id."""
-    return (-r.score, math.inf if r.distance_km is None else r.distance_km, r.technician_id)
+    return rank_key_of(r.score, r.distance_km, r.technician_id)
+
+
+def rank_key_of(score: float, distance_km: float | None, technician_id: str) -> RankKey:
+    """The ranking's order, best first: score, then distance (unknown last), then id (a
+    page token's (score, distance, id) names the last one shown)."""
+    return (-score, math.inf if distance_km is None else distance_km, technician_id)
 
 
 def _first(item: tuple[RankKey, object, object]) -> RankKey:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.codec import from_json
-from kernel.db_reads import Reader, ReadQuery, SqlAlchemyReader
+from kernel.db_reads import Reader, ReadQuery, reader_of
 from kernel.store_directory import store_directory, store_status
 from services.workforce.domain.availability import TimeWindow
 from services.workforce.domain.capability import Level, TechnicianStatus
@@ -212,7 +212,7 @@ async def match_candidates(
     availability, bookings), so one indexed query finds them among 20,000 technicians
     without rebuilding anyone's state.
     """
-    reader = SqlAlchemyReader(source) if isinstance(source, AsyncConnection) else source
+    reader = reader_of(source)
     rows = await reader.rows(
         _match_query(),
         {
