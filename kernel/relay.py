@@ -219,10 +219,11 @@ class Relay:
                 await self._mark_unmarked()
             raise
         rows = self._take_ahead()
-        if rows is not None:
-            await self._mark_unmarked()
         if rows is None:
             rows = await self._lease_and_read(())
+        else:
+            # Read ahead only after a full batch, which is deleted at once: nothing waits.
+            assert self._unmarked is None
         if not rows:
             return 0
         positions = [r[0] for r in rows]
