@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    event,
     select,
     text,
 )
@@ -29,9 +28,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_only
 
 from kernel import edge
+from kernel.db_engines import BEGIN_PENDING, configure_postgres, configure_sqlite
 from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.telemetry import span as span_of
@@ -83,9 +82,9 @@ class Migration:
 
 
 class Database:
-    """`pipelined_begin` (PostgreSQL): see `_configure_postgres`. Services take it from
-    `Settings.db_pipelined_begin` (off); without it psycopg sends its own BEGIN and
-    SQLAlchemy the COMMIT, and `driver_execute` sends just its statement.
+    """`pipelined_begin` (PostgreSQL): see `kernel.db_engines.configure_postgres`. Services
+    take it from `Settings.db_pipelined_begin` (off); without it psycopg sends its own BEGIN
+    and SQLAlchemy the COMMIT, and `driver_execute` sends just its statement.
 
     `direct_commit` (PostgreSQL without `pipelined_begin`, on unless switched off for an
     A/B run): see `transaction`. Reads that need no transaction: `read` and `reader`."""
@@ -103,9 +102,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.direct_commit = self.dialect == "postgresql" and not pipelined_begin
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            configure_sqlite(self.engine)
         elif self.dialect == "postgresql" and pipelined_begin:
-            _configure_postgres(self.engine)
+            configure_postgres(self.engine)
         self._reads: ReadPool | None = None
         if self.dialect == "postgresql":
             _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
@@ -263,43 +262,6 @@ class Database:
         await self.engine.dispose()
 
 
-# Set on a connection whose transaction has begun in SQLAlchemy but not yet on the server.
-_BEGIN_PENDING = "storemesh.begin_pending"
-
-
-def _configure_postgres(engine: AsyncEngine) -> None:
-    """Send a transaction's BEGIN together with its first statement.
-
-    psycopg sends BEGIN in a round trip of its own before a transaction's first statement.
-    Here psycopg runs in autocommit mode (it never sends BEGIN; its commit and rollback
-    still end a transaction the server has open) and the kernel sends BEGIN itself: in the
-    same pipeline as the first statement when that goes straight to psycopg
-    (`driver_execute`), else just before SQLAlchemy's first statement. Every statement
-    sent straight to psycopg must therefore go through `driver_execute`.
-    """
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.autocommit = True
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.info[_BEGIN_PENDING] = True
-
-    @event.listens_for(sync_engine, "commit")
-    @event.listens_for(sync_engine, "rollback")
-    def _on_end(conn: Connection) -> None:
-        conn.info.pop(_BEGIN_PENDING, None)
-
-    @event.listens_for(sync_engine, "before_cursor_execute")
-    def _before_execute(conn: Connection, *_: Any) -> None:
-        if conn.info.pop(_BEGIN_PENDING, False):
-            driver = conn.connection.driver_connection
-            assert driver is not None
-            await_only(driver.execute(b"BEGIN"))
-
-
 @contextmanager
 def _translated(name: str) -> Iterator[None]:
     """The database's errors as the kernel's: a collision PostgreSQL resolved by rolling
@@ -340,7 +302,7 @@ async def begun_driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     does itself (COPY); with `pipelined_begin` the kernel sends BEGIN lazily, so a pending
     one goes first."""
     driver = _driver_of(conn)
-    if driver.autocommit and conn.info.pop(_BEGIN_PENDING, False):
+    if driver.autocommit and conn.info.pop(BEGIN_PENDING, False):
         await driver.execute(b"BEGIN")
     return driver
 
@@ -355,16 +317,16 @@ async def driver_execute(
     """A statement straight to the psycopg connection of the caller's transaction (where
     SQLAlchemy's per-statement work costs more CPU than the database does).
 
-    With `pipelined_begin` (see `_configure_postgres`) the transaction's BEGIN, when not
-    sent yet, and with `commit` its COMMIT go in the same round trip (one pipeline); with
-    `commit` the transaction is then over on return: the caller's own commit finds nothing
-    to do, and nothing may follow in it. Without, just the statement (psycopg has sent
-    BEGIN; the caller's commit ends the transaction).
+    With `pipelined_begin` (see `kernel.db_engines.configure_postgres`) the transaction's
+    BEGIN, when not sent yet, and with `commit` its COMMIT go in the same round trip (one
+    pipeline); with `commit` the transaction is then over on return: the caller's own
+    commit finds nothing to do, and nothing may follow in it. Without, just the statement
+    (psycopg has sent BEGIN; the caller's commit ends the transaction).
     """
     driver = _driver_of(conn)  # no greenlet hop: the connection is checked out already
     if not driver.autocommit:  # `pipelined_begin` off: psycopg begins, SQLAlchemy commits
         return await driver.execute(statement, params)
-    begin = conn.info.pop(_BEGIN_PENDING, False)
+    begin = conn.info.pop(BEGIN_PENDING, False)
     if not begin and not commit:
         return await driver.execute(statement, params)
     async with driver.pipeline():
@@ -374,26 +336,6 @@ async def driver_execute(
         if commit:
             await driver.execute(b"COMMIT")
     return cursor
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself (see _on_begin) and wait for locks, not fail.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE takes the write lock up front: SQLite then serialises writers, so
-        # positions are assigned in commit order and no deadlock upgrade can happen.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def upsert(

@@ -72,8 +72,9 @@ async def hq(inventory_on: Running, mint: Callable[..., str]) -> InventoryClient
 async def catalogue_of(hq: InventoryClient, count: int) -> list[str]:
     """`count` parts registered through the catalogue aggregate, 200 per transaction
     (5,000 RegisterPart calls would take most of the test's time). Short transactions:
-    on SQLite one holding the write lock past the 10 s busy timeout while the service
-    starts leaves its relay dead (kernel/relay.py's start-up is outside its retry loop)."""
+    on SQLite one holding the write lock past its busy timeout (kernel.db_engines) while
+    the service starts leaves its relay dead (kernel/relay.py's start-up is outside its
+    retry loop)."""
     numbers = [f"P-{k:05d}" for k in range(count)]
     app = hq.run.service.app
 
