@@ -17,8 +17,10 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -223,7 +225,11 @@ def _upsert_sql(g: int, shape: UpsertShape, count: int) -> str:
     )
 
 
-# Column types whose Python values psycopg adapts as SQLAlchemy would bind them.
+# Column types whose Python values psycopg adapts as SQLAlchemy would bind them (SQLAlchemy's
+# psycopg dialect has no bind processor for any of them: it hands psycopg the value as is).
+# Float and Numeric too: psycopg sends a float as float8 and a Decimal as numeric, whether
+# SQLAlchemy or this statement passes it, and the explicit cast to the column's type is the
+# very conversion PostgreSQL's assignment to the column makes.
 _PLAIN: tuple[type[TypeEngine[Any]], ...] = (
     String,
     Text,
@@ -235,6 +241,8 @@ _PLAIN: tuple[type[TypeEngine[Any]], ...] = (
     DateTime,
     LargeBinary,
     Uuid,
+    Float,
+    Numeric,
 )
 
 
