@@ -165,12 +165,18 @@ class _Counted:
 
 
 async def run(
-    calls: int, clients: int, max_seconds: float, top: int = 0, round_trips: bool = False
+    calls: int,
+    clients: int,
+    max_seconds: float,
+    top: int = 0,
+    round_trips: bool = False,
+    pipelined_begin: bool = False,
 ) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
     endpoints = resolve()
     ctx = BenchContext(config.from_env(), endpoints, log_level=LOG_LEVEL)
+    ctx.pipelined_begin = pipelined_begin
     try:
         async with (
             ctx.database("profile_capacity") as url,
@@ -231,8 +237,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="count the served calls' waits on PostgreSQL instead of sampling",
     )
+    parser.add_argument(
+        "--pipelined-begin",
+        action="store_true",
+        help="the service with Settings.db_pipelined_begin on (off is the default)",
+    )
     args = parser.parse_args(argv)
-    print(asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.round_trips)))
+    print(
+        asyncio.run(
+            run(
+                args.calls,
+                args.clients,
+                args.max_seconds,
+                args.top,
+                args.round_trips,
+                args.pipelined_begin,
+            )
+        )
+    )
     return 0
 
 
