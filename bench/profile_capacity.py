@@ -24,7 +24,15 @@ from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 from bench import config
 from bench.context import BenchContext
 from bench.load import closed_loop
-from bench.profile_commands import LIBRARIES, Component, CpuSampler, Samples, render, render_top
+from bench.profile_commands import (
+    LIBRARIES,
+    Component,
+    CpuSampler,
+    Samples,
+    add_pipelined_begin,
+    render,
+    render_top,
+)
 from bench.runner import LOG_LEVEL
 from bench.sections.capacity import CALL_TIMEOUT, _booking, _register, _slot
 from kernel.telemetry import configure_logging, configure_tracing
@@ -237,24 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="count the served calls' waits on PostgreSQL instead of sampling",
     )
-    parser.add_argument(
-        "--pipelined-begin",
-        action="store_true",
-        help="the service with Settings.db_pipelined_begin on (off is the default)",
-    )
-    args = parser.parse_args(argv)
-    print(
-        asyncio.run(
-            run(
-                args.calls,
-                args.clients,
-                args.max_seconds,
-                args.top,
-                args.round_trips,
-                args.pipelined_begin,
-            )
-        )
-    )
+    add_pipelined_begin(parser)
+    print(asyncio.run(run(**vars(parser.parse_args(argv)))))
     return 0
 
 
