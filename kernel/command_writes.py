@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     Float,
     Integer,
     LargeBinary,
@@ -259,6 +260,10 @@ def _casts(shape: UpsertShape) -> tuple[str, ...] | None:
         if not isinstance(column_type, (JSON, UtcDateTime, *_PLAIN)):
             return None
         if isinstance(column_type, JSON) and column_type.none_as_null:
+            return None
+        if isinstance(column_type, Enum):
+            # A String to isinstance, but SQLAlchemy binds a member by its name (or by
+            # `values_callable`) and checks it; psycopg would pass the member as it is.
             return None
         if isinstance(column_type, TypeDecorator) and not isinstance(column_type, UtcDateTime):
             return None
