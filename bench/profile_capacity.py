@@ -24,7 +24,15 @@ from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 from bench import config
 from bench.context import BenchContext
 from bench.load import closed_loop
-from bench.profile_commands import LIBRARIES, Component, CpuSampler, Samples, render, render_top
+from bench.profile_commands import (
+    LIBRARIES,
+    Component,
+    CpuSampler,
+    Samples,
+    add_pipelined_begin,
+    render,
+    render_top,
+)
 from bench.runner import LOG_LEVEL
 from bench.sections.capacity import CALL_TIMEOUT, _booking, _register, _slot
 from kernel.telemetry import configure_logging, configure_tracing
@@ -165,12 +173,18 @@ class _Counted:
 
 
 async def run(
-    calls: int, clients: int, max_seconds: float, top: int = 0, round_trips: bool = False
+    calls: int,
+    clients: int,
+    max_seconds: float,
+    top: int = 0,
+    round_trips: bool = False,
+    pipelined_begin: bool = False,
 ) -> str:
     configure_logging("bench", LOG_LEVEL)
     configure_tracing("bench", "none")
     endpoints = resolve()
     ctx = BenchContext(config.from_env(), endpoints, log_level=LOG_LEVEL)
+    ctx.pipelined_begin = pipelined_begin
     try:
         async with (
             ctx.database("profile_capacity") as url,
@@ -231,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="count the served calls' waits on PostgreSQL instead of sampling",
     )
-    args = parser.parse_args(argv)
-    print(asyncio.run(run(args.calls, args.clients, args.max_seconds, args.top, args.round_trips)))
+    add_pipelined_begin(parser)
+    print(asyncio.run(run(**vars(parser.parse_args(argv)))))
     return 0
 
 

@@ -362,17 +362,21 @@ async def _seed_directory(service: Service, clients: int) -> None:
         await conn.execute(store_directory.insert(), rows)
 
 
+def add_pipelined_begin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pipelined-begin",
+        action="store_true",
+        help="the service with Settings.db_pipelined_begin on (off is the default)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_commands", description=__doc__)
     parser.add_argument("--calls", type=int, default=600, help="calls per command (all clients)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time budget per command")
     parser.add_argument("--top", type=int, default=0, help="also list the N busiest functions")
-    parser.add_argument(
-        "--pipelined-begin",
-        action="store_true",
-        help="the service with Settings.db_pipelined_begin on (off is the default)",
-    )
+    add_pipelined_begin(parser)
     parser.add_argument(
         "--sa-transactions",
         action="store_true",

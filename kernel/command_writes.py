@@ -17,8 +17,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
+    Float,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -223,7 +226,11 @@ def _upsert_sql(g: int, shape: UpsertShape, count: int) -> str:
     )
 
 
-# Column types whose Python values psycopg adapts as SQLAlchemy would bind them.
+# Column types whose Python values psycopg adapts as SQLAlchemy would bind them (SQLAlchemy's
+# psycopg dialect has no bind processor for any of them: it hands psycopg the value as is).
+# Float and Numeric too: psycopg sends a float as float8 and a Decimal as numeric, whether
+# SQLAlchemy or this statement passes it, and the explicit cast to the column's type is the
+# very conversion PostgreSQL's assignment to the column makes.
 _PLAIN: tuple[type[TypeEngine[Any]], ...] = (
     String,
     Text,
@@ -235,6 +242,8 @@ _PLAIN: tuple[type[TypeEngine[Any]], ...] = (
     DateTime,
     LargeBinary,
     Uuid,
+    Float,
+    Numeric,
 )
 
 
@@ -251,6 +260,10 @@ def _casts(shape: UpsertShape) -> tuple[str, ...] | None:
         if not isinstance(column_type, (JSON, UtcDateTime, *_PLAIN)):
             return None
         if isinstance(column_type, JSON) and column_type.none_as_null:
+            return None
+        if isinstance(column_type, Enum):
+            # A String to isinstance, but SQLAlchemy binds a member by its name (or by
+            # `values_callable`) and checks it; psycopg would pass the member as it is.
             return None
         if isinstance(column_type, TypeDecorator) and not isinstance(column_type, UtcDateTime):
             return None

@@ -5,17 +5,36 @@ when the command fails, a replayed request writes nothing again."""
 
 from __future__ import annotations
 
+import enum
+import math
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, BigInteger, Column, MetaData, String, Table, select
+from sqlalchemy import (
+    JSON,
+    REAL,
+    BigInteger,
+    Column,
+    Double,
+    Enum,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    select,
+    text,
+)
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
-from kernel.db import Database, UtcDateTime
+from kernel.command_writes import DeferredUpserts, UpsertShape, _casts, write
+from kernel.db import Database, UtcDateTime, upsert_many
 from kernel.eventstore import EventStore, RecordedEvent, command_log, timers
 from services.inventory.domain.commands import ReceiveStock
 from tests.integration.kernel_fixtures import (
@@ -45,6 +64,26 @@ tallies = Table(
     Column("notes", JSON, nullable=False),
 )
 KEYS = ["store_id", "part_number"]
+# Every floating and decimal column type, for the combined statement against SQLAlchemy's.
+measures = Table(
+    "test_measures",
+    view_metadata,
+    Column("path", String(16), primary_key=True),
+    Column("k", Integer, primary_key=True),
+    Column("f", Float, nullable=True),
+    Column("f24", Float(precision=24), nullable=True),
+    Column("d", Double, nullable=True),
+    Column("r", REAL, nullable=True),
+    Column("fd", Float(asdecimal=True), nullable=True),
+    Column("n", Numeric, nullable=True),
+    Column("n4", Numeric(12, 4), nullable=True),
+)
+MEASURED = ("f", "f24", "d", "r", "fd", "n", "n4")
+
+
+class Side(enum.Enum):
+    LEFT = "l"
+    RIGHT = "r"
 
 
 async def tally(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: Any) -> None:
@@ -185,6 +224,101 @@ async def test_outside_a_command_the_row_is_written_at_once(
         )
         seen = (await conn.execute(select(tallies.c.on_hand))).scalar_one()
     assert seen == 9
+
+
+# Float and Numeric columns in the combined statement, as SQLAlchemy would have written them
+
+_ODD_NUMBERS: list[Any] = [
+    0.1,
+    1 / 3,
+    -0.0,
+    1e308,
+    5e-324,
+    -2.5e-7,
+    math.inf,
+    -math.inf,
+    math.nan,
+    0,  # an int, as sum() of no hours is
+    2**53 + 1,
+    Decimal("12345678.123456789"),
+    Decimal("-0.00005"),
+    None,
+]
+
+
+def _measure(path: str, k: int, value: Any) -> dict[str, Any]:
+    """A row of `value` in every column that can hold it, 1.5 in those that cannot (REAL
+    and FLOAT(24) are float4: no 1e308 or 5e-324; NUMERIC(12, 4): no infinity or 1e308)."""
+    number = None if value is None else float(value)
+    float4 = number is None or not math.isfinite(number) or 1e-30 < abs(number) < 1e30
+    numeric4 = number is None or (math.isfinite(number) and abs(number) < 1e8)
+    return {
+        "path": path,
+        "k": k,
+        **{c: value for c in MEASURED},
+        **{c: value if float4 or number == 0 else 1.5 for c in ("f24", "r")},
+        "n4": value if numeric4 else 1.5,
+    }
+
+
+async def _as_text(conn: Any, path: str) -> list[tuple[Any, ...]]:
+    """The stored values as PostgreSQL prints them (exact: NaN, -0, every digit)."""
+    columns = ", ".join(f"{c}::text" for c in MEASURED)
+    result = await conn.execute(
+        text(f"SELECT k, {columns} FROM test_measures WHERE path = :path ORDER BY k"),
+        {"path": path},
+    )
+    return [tuple(row) for row in result]
+
+
+async def test_float_and_numeric_rows_in_the_statement_match_sqlalchemys(db: Database) -> None:
+    shape = UpsertShape(measures, tuple(c.name for c in measures.c), ("path", "k"))
+    assert _casts(shape) is not None  # the combined statement, not SQLAlchemy, writes these
+    async with db.engine.begin() as conn:
+        await conn.run_sync(view_metadata.create_all)
+    for path in ("statement", "sqlalchemy"):
+        async with db.transaction() as conn:
+            rows = [_measure(path, k, v) for k, v in enumerate(_ODD_NUMBERS)]
+            if path == "sqlalchemy":
+                await upsert_many(conn, measures, rows, ("path", "k"))
+                continue
+            deferred = DeferredUpserts()
+            for row in rows:
+                deferred.add(shape, row)
+            await write(conn, [], None, deferred)
+    async with db.connect() as conn:
+        ours, theirs = await _as_text(conn, "statement"), await _as_text(conn, "sqlalchemy")
+    assert len(ours) == len(_ODD_NUMBERS)
+    assert ours == theirs
+    assert ours[0][1:4] == ("0.1", "0.1", "0.1")  # float8 kept exactly, not via numeric
+    assert ours[8][1] == "NaN" and ours[13][1:] == (None,) * len(MEASURED)
+
+
+def test_an_enum_column_is_left_to_sqlalchemy() -> None:
+    """An Enum is a String to isinstance, but SQLAlchemy binds its members its own way."""
+    shelves = Table(
+        "test_shelves",
+        MetaData(),
+        Column("k", Integer, primary_key=True),
+        Column("side", Enum(Side, values_callable=lambda members: [m.value for m in members])),
+    )
+    assert _casts(UpsertShape(shelves, ("k", "side"), ("k",))) is None
+    assert _casts(UpsertShape(shelves, ("k",), ("k",))) is not None
+
+
+async def test_float_increments_add_up_in_the_statement(db: Database) -> None:
+    """An `increment` float column adds what is there to what comes, as float8."""
+    async with db.engine.begin() as conn:
+        await conn.run_sync(view_metadata.create_all)
+    shape = UpsertShape(measures, ("path", "k", "d"), ("path", "k"), increment=("d",))
+    for hours in (0.1, 0.2):
+        async with db.transaction() as conn:
+            deferred = DeferredUpserts()
+            deferred.add(shape, {"path": "sum", "k": 1, "d": hours})
+            await write(conn, [], None, deferred)
+    async with db.connect() as conn:
+        stored = (await conn.execute(select(measures.c.d))).scalar_one()
+    assert stored == 0.1 + 0.2  # 0.30000000000000004: summed in float8 as in Python
 
 
 def _receipt(app: Application) -> Any:
