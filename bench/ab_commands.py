@@ -13,7 +13,6 @@ bench/ab_commands.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import statistics
@@ -37,6 +36,7 @@ from bench.sections.inventory_commands import (
     _seed_directory,
     reserve_one,
 )
+from kernel import event_loop
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
 
@@ -236,7 +236,7 @@ def main() -> None:
     parser.add_argument("--max-calls", type=int, default=4_000, help="per block")
     parser.add_argument("--parts", type=int, default=40)
     parser.add_argument("--blocks", type=int, default=8, help="blocks per variant")
-    asyncio.run(_main(parser.parse_args()))
+    event_loop.run(_main(parser.parse_args()))
 
 
 if __name__ == "__main__":
