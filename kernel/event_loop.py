@@ -38,7 +38,11 @@ def loop_factory(event_loop: str) -> Callable[[], asyncio.AbstractEventLoop]:
 def run(main: Coroutine[Any, Any, T], event_loop: str | None = None) -> T:
     """asyncio.run(main) on a new loop of the given kind (Settings.event_loop), or of the
     kind STOREMESH_EVENT_LOOP names (the bench, so it measures what the services run)."""
-    kind = event_loop_from_env() if event_loop is None else event_loop
+    try:
+        kind = event_loop_from_env() if event_loop is None else event_loop
+    except ValueError:
+        main.close()  # never to run: no "coroutine was never awaited" beside the error
+        raise
     with asyncio.Runner(loop_factory=loop_factory(kind)) as runner:
         return runner.run(main)
 
