@@ -122,27 +122,14 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
             )
         url = next(iter(urls.values()))
         await create_raw_table(url)
-        row: dict[str, Any] = dict(
-            zip(
-                ("event_type", "payload", "store_id", "metadata"),
-                await _real_event_row(url),
-                strict=True,
-            )
-        )
+        row = await raw_row(url)
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in [*keys, "raw"]}
         for block in range(blocks):
             order = [*keys, "raw"]
             order = order[block % len(order) :] + order[: block % len(order)]
             for key in order:
                 if key == "raw":
-                    r = await raw_insert_commit(
-                        url,
-                        "raw",
-                        clients,
-                        **row,
-                        max_rows=sizes.raw_step_max_rows,
-                        max_seconds=sizes.raw_step_seconds,
-                    )
+                    r = await raw_block(url, clients, row, sizes)
                 else:
                     v = VARIANTS[key]
                     ctx.gc_mode = v.gc_mode
@@ -174,6 +161,29 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
             f" | {min(cpus):.2f}-{max(cpus):.2f} | {statistics.median(x[2] for x in xs):.1f} |"
         )
     return "\n".join(out)
+
+
+async def raw_row(url: str) -> dict[str, Any]:
+    """The stored StockReceived row the raw baseline inserts, as raw_insert_commit's keywords."""
+    return dict(
+        zip(
+            ("event_type", "payload", "store_id", "metadata"),
+            await _real_event_row(url),
+            strict=True,
+        )
+    )
+
+
+async def raw_block(url: str, clients: int, row: dict[str, Any], sizes: config.Sizes) -> LoadResult:
+    """One block of the raw INSERT+COMMIT baseline, within the raw step's budget."""
+    return await raw_insert_commit(
+        url,
+        "raw",
+        clients,
+        **row,
+        max_rows=sizes.raw_step_max_rows,
+        max_seconds=sizes.raw_step_seconds,
+    )
 
 
 async def _setup_parts(stub: Any, md: Any, count: int) -> None:

@@ -26,14 +26,14 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from bench import config
+from bench.ab_commands import _setup_parts, raw_block, raw_row
 from bench.context import BenchContext
 from bench.load import LoadResult, closed_loop
-from bench.raw import create_raw_table, raw_insert_commit
+from bench.raw import create_raw_table
 from bench.runner import LOG_LEVEL
 from bench.sections.inventory_commands import (
     CALL_TIMEOUT,
     RECEIVE_QUANTITY,
-    _real_event_row,
     _rid,
     _seed_directory,
     reserve_one,
@@ -77,40 +77,19 @@ async def _worker(args: argparse.Namespace) -> None:
             stub = pb_grpc.InventoryServiceStub(svc.channel)
             md = svc.metadata
             await _seed_directory(svc, sizes)
+            await _setup_parts(stub, md, sizes.command_parts)
             parts = [f"P-{k:05d}" for k in range(sizes.command_parts)]
-            for number in parts:
-                await stub.RegisterPart(
-                    pb.RegisterPartRequest(
-                        request_id=_rid(),
-                        part=pb.Part(part_number=number, name=number, category="b", unit="pcs"),
-                    ),
-                    metadata=md,
-                    timeout=CALL_TIMEOUT,
-                )
             for clients in sizes.command_clients:  # every position stocked, not measured
                 for i in range(clients):
                     for number in parts:
                         await _receive(stub, md, f"C{clients}-S{i:02d}", number)
             await create_raw_table(url)
-            row: dict[str, Any] = dict(
-                zip(
-                    ("event_type", "payload", "store_id", "metadata"),
-                    await _real_event_row(url),
-                    strict=True,
-                )
-            )
+            row = await raw_row(url)
             print(json.dumps({"ready": running_loop_name()}), flush=True)
             while line := await asyncio.to_thread(sys.stdin.readline):
                 step, clients = line.split()[0], int(line.split()[1])
                 if step == "raw":
-                    r = await raw_insert_commit(
-                        url,
-                        "raw",
-                        clients,
-                        **row,
-                        max_rows=sizes.raw_step_max_rows,
-                        max_seconds=sizes.raw_step_seconds,
-                    )
+                    r = await raw_block(url, clients, row, sizes)
                 else:
                     r = await _block(step, stub, md, parts, clients, sizes)
                 answer = {"rate": r.rate, "cpu": r.cpu_ms_per_op, "p99": r.p99_ms, "ok": r.ok}

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +23,42 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel.testing.servers import Endpoints, free_port
+from tests.integration.kernel_fixtures import service_process_env
+from tests.integration.test_kernel_stream_order_processes import until_serving
 
 
 def _environment(
     pg_url: str, endpoints: Endpoints, namespace: str, public_key: Path, loop: str | None
 ) -> tuple[dict[str, str], str]:
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "STOREMESH_GRPC_WORKERS": "1",
-        "STOREMESH_GRPC_ADDRESS": address,
-        "STOREMESH_DATABASE_URL": pg_url,
-        "STOREMESH_NATS_URL": endpoints.nats_url,
-        "STOREMESH_NATS_NAMESPACE": namespace,
-        "STOREMESH_JWT_PUBLIC_KEY_FILE": str(public_key),
-        "STOREMESH_LOG_LEVEL": "info",
-        "STOREMESH_SHUTDOWN_GRACE_SECONDS": "2",
-    }
+    env = service_process_env(
+        address,
+        pg_url,
+        endpoints,
+        namespace,
+        public_key,
+        STOREMESH_GRPC_WORKERS="1",
+        STOREMESH_LOG_LEVEL="info",
+    )
     env.pop("STOREMESH_EVENT_LOOP", None)
     if loop is not None:
         env["STOREMESH_EVENT_LOOP"] = loop
     return env, address
+
+
+@contextlib.contextmanager
+def _inventory(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m services.inventory`, its output in `log_path`; killed if still running."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _events(log: Path) -> list[dict[str, Any]]:
@@ -52,19 +67,6 @@ def _events(log: Path) -> list[dict[str, Any]]:
         with contextlib.suppress(ValueError):
             found.append(json.loads(line))
     return [entry for entry in found if isinstance(entry, dict)]
-
-
-async def _until_serving(channel: grpc.aio.Channel, process: subprocess.Popen[bytes]) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
-        assert process.poll() is None, "the service exited at start-up"
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            answer = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
-            if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        assert asyncio.get_running_loop().time() < deadline, "never SERVING"
-        await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize(("setting", "expected"), [(None, "uvloop"), ("asyncio", "asyncio")])
@@ -80,37 +82,29 @@ async def test_the_service_serves_on_the_configured_loop_and_stops_on_sigterm(
 ) -> None:
     env, address = _environment(pg_url, endpoints, namespace, key_pair[1], setting)
     log_path = tmp_path / "inventory.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
-        )
-        try:
-            md = (("authorization", f"Bearer {mint('hq')}"),)
-            async with grpc.aio.insecure_channel(address) as channel:
-                await _until_serving(channel, process)
-                stub = pb_grpc.InventoryServiceStub(channel)
-                await stub.RegisterPart(
-                    pb.RegisterPartRequest(
-                        request_id=str(uuid.uuid4()),
-                        part=pb.Part(part_number="P-1", name="Pads", category="brakes", unit="set"),
-                    ),
-                    metadata=md,
-                    timeout=30,
-                )
-                answer = await stub.ReceiveStock(
-                    pb.ReceiveStockRequest(
-                        request_id=str(uuid.uuid4()), store_id="SZ01", part_number="P-1", quantity=7
-                    ),
-                    metadata=md,
-                    timeout=30,
-                )
-                assert answer.on_hand == 7
-            process.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(process.wait, 30) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    with _inventory(env, log_path) as process:
+        md = (("authorization", f"Bearer {mint('hq')}"),)
+        async with grpc.aio.insecure_channel(address) as channel:
+            await until_serving(channel)
+            stub = pb_grpc.InventoryServiceStub(channel)
+            await stub.RegisterPart(
+                pb.RegisterPartRequest(
+                    request_id=str(uuid.uuid4()),
+                    part=pb.Part(part_number="P-1", name="Pads", category="brakes", unit="set"),
+                ),
+                metadata=md,
+                timeout=30,
+            )
+            answer = await stub.ReceiveStock(
+                pb.ReceiveStockRequest(
+                    request_id=str(uuid.uuid4()), store_id="SZ01", part_number="P-1", quantity=7
+                ),
+                metadata=md,
+                timeout=30,
+            )
+            assert answer.on_hand == 7
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
 
     events = _events(log_path)
     (started,) = [e for e in events if e.get("event") == "service.started"]
