@@ -13,7 +13,6 @@ bench/ab_commands.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import statistics
@@ -37,6 +36,7 @@ from bench.sections.inventory_commands import (
     _seed_directory,
     reserve_one,
 )
+from kernel import event_loop
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
 
@@ -122,27 +122,14 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
             )
         url = next(iter(urls.values()))
         await create_raw_table(url)
-        row: dict[str, Any] = dict(
-            zip(
-                ("event_type", "payload", "store_id", "metadata"),
-                await _real_event_row(url),
-                strict=True,
-            )
-        )
+        row = await raw_row(url)
         results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in [*keys, "raw"]}
         for block in range(blocks):
             order = [*keys, "raw"]
             order = order[block % len(order) :] + order[: block % len(order)]
             for key in order:
                 if key == "raw":
-                    r = await raw_insert_commit(
-                        url,
-                        "raw",
-                        clients,
-                        **row,
-                        max_rows=sizes.raw_step_max_rows,
-                        max_seconds=sizes.raw_step_seconds,
-                    )
+                    r = await raw_block(url, clients, row, sizes)
                 else:
                     v = VARIANTS[key]
                     ctx.gc_mode = v.gc_mode
@@ -174,6 +161,29 @@ async def _interleaved(ctx: BenchContext, keys: list[str], blocks: int, clients:
             f" | {min(cpus):.2f}-{max(cpus):.2f} | {statistics.median(x[2] for x in xs):.1f} |"
         )
     return "\n".join(out)
+
+
+async def raw_row(url: str) -> dict[str, Any]:
+    """The stored StockReceived row the raw baseline inserts, as raw_insert_commit's keywords."""
+    return dict(
+        zip(
+            ("event_type", "payload", "store_id", "metadata"),
+            await _real_event_row(url),
+            strict=True,
+        )
+    )
+
+
+async def raw_block(url: str, clients: int, row: dict[str, Any], sizes: config.Sizes) -> LoadResult:
+    """One block of the raw INSERT+COMMIT baseline, within the raw step's budget."""
+    return await raw_insert_commit(
+        url,
+        "raw",
+        clients,
+        **row,
+        max_rows=sizes.raw_step_max_rows,
+        max_seconds=sizes.raw_step_seconds,
+    )
 
 
 async def _setup_parts(stub: Any, md: Any, count: int) -> None:
@@ -236,7 +246,7 @@ def main() -> None:
     parser.add_argument("--max-calls", type=int, default=4_000, help="per block")
     parser.add_argument("--parts", type=int, default=40)
     parser.add_argument("--blocks", type=int, default=8, help="blocks per variant")
-    asyncio.run(_main(parser.parse_args()))
+    event_loop.run(_main(parser.parse_args()))
 
 
 if __name__ == "__main__":

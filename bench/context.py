@@ -16,7 +16,7 @@ import grpc
 
 from bench.config import Sizes
 from kernel.auth import TokenIssuer, TokenVerifier, generate_keys
-from kernel.config import Settings
+from kernel.config import Settings, event_loop_from_env
 from kernel.gc_tuning import PYTHON_DEFAULT_YOUNG, tune_for_serving
 from kernel.messaging import NatsConnection, StreamSpec, ensure_stream
 from kernel.service import Service
@@ -95,6 +95,8 @@ class BenchContext:
             nats_url=self.endpoints.nats_url,
             nats_namespace=namespace,
             grpc_address="127.0.0.1:0",
+            # The loop the bench itself runs on, which its in-process services share.
+            event_loop=event_loop_from_env(),
             shutdown_grace_seconds=2.0,
             log_level=self.log_level,
             # As many connections as the largest client count, like the raw baseline's

@@ -12,6 +12,7 @@ import nats
 import psycopg
 
 from bench.context import libpq
+from kernel.event_loop import running_loop_name
 
 
 def cpu_model() -> str:
@@ -98,6 +99,7 @@ async def describe(admin_url: str, nats_url: str) -> list[tuple[str, str]]:
         ("Memory", memory_total()),
         ("Kernel", platform.release()),
         ("Python", platform.python_version()),
+        ("Event loop", event_loop_version()),
         ("PostgreSQL", pg["version"]),
         (
             "PostgreSQL settings",
@@ -109,6 +111,16 @@ async def describe(admin_url: str, nats_url: str) -> list[tuple[str, str]]:
         ("Git revision", git_revision()),
         ("Load average at start (1/5/15 min)", load_average()),
     ]
+
+
+def event_loop_version() -> str:
+    """The loop the bench and its in-process services run on (STOREMESH_EVENT_LOOP)."""
+    name = running_loop_name()
+    if name == "uvloop":
+        import uvloop
+
+        return f"uvloop {uvloop.__version__}"
+    return "asyncio"
 
 
 def nats_client_version() -> str:

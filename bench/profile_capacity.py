@@ -35,6 +35,7 @@ from bench.profile_commands import (
 )
 from bench.runner import LOG_LEVEL
 from bench.sections.capacity import CALL_TIMEOUT, _booking, _register, _slot
+from kernel import event_loop
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
 
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         help="count the served calls' waits on PostgreSQL instead of sampling",
     )
     add_pipelined_begin(parser)
-    print(asyncio.run(run(**vars(parser.parse_args(argv)))))
+    print(event_loop.run(run(**vars(parser.parse_args(argv)))))
     return 0
 
 

@@ -19,7 +19,6 @@ times are noise.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 import uuid
@@ -36,6 +35,7 @@ from bench import config
 from bench.context import BenchContext
 from bench.load import LoadResult, closed_loop
 from bench.runner import LOG_LEVEL
+from kernel import event_loop
 from kernel.service import Service
 from kernel.store_directory import store_directory
 from kernel.telemetry import configure_logging, configure_tracing
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     print(
-        asyncio.run(
+        event_loop.run(
             run(
                 args.calls,
                 args.clients,

@@ -10,7 +10,6 @@ was on the stack for (inclusive) and the innermost project functions (exclusive)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections import Counter
@@ -24,6 +23,7 @@ from bench.context import BenchContext
 from bench.profile_commands import Frame, _walk
 from bench.report import SectionReport
 from bench.runner import LOG_LEVEL
+from kernel import event_loop
 from kernel.db import Database
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_sagas", description=__doc__)
     parser.add_argument("--top", type=int, default=40, help="project functions listed")
     args = parser.parse_args(argv)
-    print(asyncio.run(run(args.top)))
+    print(event_loop.run(run(args.top)))
     return 0
 
 

@@ -13,6 +13,7 @@ from bench import config, machine
 from bench.context import BenchContext
 from bench.report import SectionReport, render
 from bench.sections import REGISTRY
+from kernel import event_loop
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.testing.servers import resolve
 
@@ -96,4 +97,4 @@ def main(argv: list[str] | None = None) -> int:
         for s in REGISTRY:
             print(f"{s.key:10} {s.title}")
         return 0
-    return asyncio.run(_run(args))
+    return event_loop.run(_run(args))

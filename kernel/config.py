@@ -6,10 +6,25 @@ import os
 from dataclasses import dataclass
 
 RELAY_BATCH_SIZE = 1000
+# The event loop a service process runs on (kernel.loop): uvloop (libuv) where it is
+# installed, else asyncio's own.
+EVENT_LOOPS = ("uvloop", "asyncio")
+DEFAULT_EVENT_LOOP = "uvloop"
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def event_loop_from_env() -> str:
+    """STOREMESH_EVENT_LOOP, checked: a typo fails at start-up, not silently on asyncio."""
+    return check_event_loop(_env("STOREMESH_EVENT_LOOP", DEFAULT_EVENT_LOOP).strip().lower())
+
+
+def check_event_loop(name: str) -> str:
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"STOREMESH_EVENT_LOOP={name!r}: must be one of {', '.join(EVENT_LOOPS)}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -24,6 +39,8 @@ class Settings:
     grpc_address: str = "127.0.0.1:50051"
     # Processes serving grpc_address together (kernel.workers); each is a full replica.
     grpc_workers: int = 1
+    # The process's event loop (kernel.loop): "uvloop" or "asyncio".
+    event_loop: str = DEFAULT_EVENT_LOOP
     # Allocations between young-generation collections (kernel.gc_tuning); 0: Python's 700.
     gc_young_threshold: int = 50_000
     jwt_public_key_file: str = "var/keys/jwt-public.pem"
@@ -67,6 +84,9 @@ class Settings:
     diversion_compensation_fen: int = 20_000
     diversion_transport_voucher_fen: int = 5_000
 
+    def __post_init__(self) -> None:
+        check_event_loop(self.event_loop)
+
     @classmethod
     def from_env(cls, service: str, default_port: int) -> Settings:
         return cls(
@@ -78,6 +98,7 @@ class Settings:
             nats_creds_file=_env("STOREMESH_NATS_CREDS_FILE", ""),
             grpc_address=_env("STOREMESH_GRPC_ADDRESS", f"127.0.0.1:{default_port}"),
             grpc_workers=int(_env("STOREMESH_GRPC_WORKERS", "1")),
+            event_loop=event_loop_from_env(),
             gc_young_threshold=int(_env("STOREMESH_GC_YOUNG_THRESHOLD", "50000")),
             jwt_public_key_file=_env("STOREMESH_JWT_PUBLIC_KEY_FILE", "var/keys/jwt-public.pem"),
             tls_cert_file=_env("STOREMESH_TLS_CERT_FILE", ""),

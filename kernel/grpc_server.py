@@ -23,6 +23,7 @@ from kernel.auth import TokenVerifier, set_principal
 from kernel.config import Settings
 from kernel.db import Database
 from kernel.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
+from kernel.event_loop import running_loop_name
 from kernel.gc_tuning import tune_for_serving
 from kernel.grpc_errors import abort_with
 from kernel.messaging import NatsConnection
@@ -251,7 +252,12 @@ class ServiceHost:
         loops.extend(runner.run for runner in self.subscriptions)
         loops.extend(loop.run for loop in self.background)
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
-        log.info("service.started", service=self.settings.service, port=self.port)
+        log.info(
+            "service.started",
+            service=self.settings.service,
+            port=self.port,
+            event_loop=running_loop_name(),
+        )
         return self.port
 
     def _bind(self, server: grpc.aio.Server) -> int:

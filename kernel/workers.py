@@ -15,7 +15,6 @@ the others and exits non-zero, so the orchestrator restarts the pod as a whole.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from kernel import event_loop
 from kernel.config import Settings
 from kernel.telemetry import configure_logging
 
@@ -42,9 +42,10 @@ def serve(
     settings: Settings,
     main: Callable[[], Coroutine[Any, Any, None]],
 ) -> int:
-    """The entry point of `python -m <module>`: one process, or a launcher of N workers."""
+    """The entry point of `python -m <module>`: one process on the configured event loop
+    (Settings.event_loop), or a launcher of N workers, each of which comes back here."""
     if settings.grpc_workers <= 1 or WORKER_INDEX in os.environ:
-        asyncio.run(main())
+        event_loop.run(main(), settings.event_loop)
         return 0
     configure_logging(f"{settings.service}-workers", settings.log_level)
     port = settings.grpc_address.rpartition(":")[2]

@@ -1,8 +1,10 @@
 """Run the collab service: `python -m services.collab` (configured by environment)."""
 
-import asyncio
+import sys
 
-from services.collab.bootstrap import build
+from kernel.config import Settings
+from kernel.workers import serve
+from services.collab.bootstrap import PORT, build
 
 
 async def main() -> None:
@@ -11,4 +13,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # STOREMESH_GRPC_WORKERS > 1: that many processes of this service on one port.
+    sys.exit(serve("services.collab", Settings.from_env("collab", PORT), main))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -30,13 +31,36 @@ from kernel.eventstore import (
     events,
 )
 from kernel.relay import Relay
-from kernel.testing.servers import NatsServerProcess
+from kernel.testing.servers import Endpoints, NatsServerProcess
 from services.inventory.bootstrap import DEFINITION
 from services.inventory.domain.commands import ReceiveStock
 from services.inventory.domain.events import StockReceived
 from services.inventory.domain.stock import StockPosition, stock
 
 REGISTRY = DEFINITION.registry
+
+
+def service_process_env(
+    address: str,
+    pg_url: str,
+    endpoints: Endpoints,
+    namespace: str,
+    public_key: Path,
+    **settings: str,
+) -> dict[str, str]:
+    """The environment of a `python -m services.<name>` a test starts: this test's
+    database, NATS namespace and key, a short shutdown grace, then `settings` on top."""
+    return {
+        **os.environ,
+        "STOREMESH_GRPC_ADDRESS": address,
+        "STOREMESH_DATABASE_URL": pg_url,
+        "STOREMESH_NATS_URL": endpoints.nats_url,
+        "STOREMESH_NATS_NAMESPACE": namespace,
+        "STOREMESH_JWT_PUBLIC_KEY_FILE": str(public_key),
+        "STOREMESH_SHUTDOWN_GRACE_SECONDS": "2",
+        **settings,
+    }
+
 
 # The stock aggregate of the inventory service.
 POSITIONS = Aggregate("stock", stock, StockPosition, store_of=lambda e: e.store_id)

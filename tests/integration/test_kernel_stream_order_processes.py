@@ -29,7 +29,7 @@ from kernel.eventstore import events
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.testing.servers import Endpoints, free_port
-from tests.integration.kernel_fixtures import REGISTRY, migrated
+from tests.integration.kernel_fixtures import REGISTRY, migrated, service_process_env
 from tests.integration.test_kernel_stream_order import (
     assert_every_stream_in_version_order,
     publish_everything,
@@ -49,17 +49,15 @@ def inventory_process(
 ) -> Iterator[str]:
     """`python -m services.inventory` on a port of its own; yields its address."""
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "STOREMESH_GRPC_WORKERS": "1",
-        "STOREMESH_GRPC_ADDRESS": address,
-        "STOREMESH_DATABASE_URL": pg_url,
-        "STOREMESH_NATS_URL": endpoints.nats_url,
-        "STOREMESH_NATS_NAMESPACE": namespace,
-        "STOREMESH_JWT_PUBLIC_KEY_FILE": str(public_key),
-        "STOREMESH_LOG_LEVEL": "info",
-        "STOREMESH_SHUTDOWN_GRACE_SECONDS": "2",
-    }
+    env = service_process_env(
+        address,
+        pg_url,
+        endpoints,
+        namespace,
+        public_key,
+        STOREMESH_GRPC_WORKERS="1",
+        STOREMESH_LOG_LEVEL="info",
+    )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log

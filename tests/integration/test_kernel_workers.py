@@ -21,6 +21,7 @@ from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from kernel.testing.servers import Endpoints
+from tests.integration.kernel_fixtures import service_process_env
 
 LISTEN, ESTABLISHED = "0A", "01"
 CONNECTIONS = 16  # the chance that all land on one of two workers is 2 in 65,536
@@ -78,17 +79,15 @@ def launcher(
     pg_url: str, endpoints: Endpoints, namespace: str, key_pair: tuple[Path, Path], tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
-    env = {
-        **os.environ,
-        "STOREMESH_GRPC_WORKERS": "2",
-        "STOREMESH_GRPC_ADDRESS": f"127.0.0.1:{port}",
-        "STOREMESH_DATABASE_URL": pg_url,
-        "STOREMESH_NATS_URL": endpoints.nats_url,
-        "STOREMESH_NATS_NAMESPACE": namespace,
-        "STOREMESH_JWT_PUBLIC_KEY_FILE": str(key_pair[1]),
-        "STOREMESH_LOG_LEVEL": "warning",
-        "STOREMESH_SHUTDOWN_GRACE_SECONDS": "2",
-    }
+    env = service_process_env(
+        f"127.0.0.1:{port}",
+        pg_url,
+        endpoints,
+        namespace,
+        key_pair[1],
+        STOREMESH_GRPC_WORKERS="2",
+        STOREMESH_LOG_LEVEL="warning",
+    )
     log = (tmp_path / "workers.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
