@@ -22,7 +22,9 @@ from services.inventory.domain.commands import (
     ReserveStock,
     ReturnParts,
     ShipTransfer,
+    StockCommand,
 )
+from services.inventory.domain.stock import field_faults
 from services.inventory.grpc_messages import (
     find_stock_response,
     matrix_row_message,
@@ -37,12 +39,29 @@ from services.inventory.queries import InventoryQueries
 DEFAULT_RESERVATION_TTL = timedelta(hours=2)
 
 
-def _position_request(request: Any) -> None:
-    """Checks the fields every position command has, all faults at once."""
+def _position_request(
+    request: Any,
+    command: StockCommand,
+    more: Violations | None = None,
+    taken_from: dict[str, str] | None = None,
+) -> None:
+    """Refuses a position command with all its faults at once: the fields every position
+    command has, the request's own (`more`), then those of the domain command's fields
+    that no earlier check named (the rules the decider applies, stock.field_faults).
+    `taken_from` names the request field a command field was filled from, so a fault is
+    reported against what the caller sent."""
     v = Violations()
     validation.request_id(v, "request_id", request.request_id)
     validation.store_code(v, "store_id", request.store_id)
     validation.identifier(v, "part_number", request.part_number)
+    if more is not None:
+        v.items += more.items
+    named = {f.field for f in v.items}
+    for fault in field_faults(command).items:
+        sent = (taken_from or {}).get(fault.field, fault.field)
+        if sent not in named:
+            named.add(sent)
+            v.add(sent, fault.description)
     v.raise_if_any()
 
 
@@ -98,21 +117,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     @access.store_in("store_id", "receive stock")
     async def ReceiveStock(self, request: pb.ReceiveStockRequest, context: Any) -> pb.StockPosition:
-        _position_request(request)
         command = ReceiveStock(
-            request.store_id,
-            request.part_number,
-            request.quantity,
-            _bounded("reference", request.reference),
-            self._now(),
+            request.store_id, request.part_number, request.quantity, request.reference, self._now()
         )
+        _position_request(request, command)
         return position_message(await self.inventory.move(command, request.request_id))
 
     @access.store_in("store_id", "request parts")
     async def RequestParts(
         self, request: pb.RequestPartsRequest, context: Any
     ) -> pb.RequestPartsResponse:
-        _position_request(request)
         command = RequestParts(
             request.store_id,
             request.part_number,
@@ -121,6 +135,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.customer_waiting,
             self._now(),
         )
+        _position_request(request, command)
         outcome: RequestOutcome = await self.inventory.request_parts(command, request.request_id)
         return pb.RequestPartsResponse(
             outcome=pb.RequestPartsResponse.OUTCOME_ISSUED
@@ -132,7 +147,6 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     @access.store_in("store_id", "return parts")
     async def ReturnParts(self, request: pb.ReturnPartsRequest, context: Any) -> pb.StockPosition:
-        _position_request(request)
         command = ReturnParts(
             request.store_id,
             request.part_number,
@@ -140,11 +154,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.quantity,
             self._now(),
         )
+        _position_request(request, command)
         return position_message(await self.inventory.move(command, request.request_id))
 
     @access.store_in("store_id", "adjust stock")
     async def AdjustStock(self, request: pb.AdjustStockRequest, context: Any) -> pb.StockPosition:
-        _position_request(request)
         command = AdjustStock(
             request.store_id,
             request.part_number,
@@ -152,14 +166,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.reason,
             self._now(),
         )
+        _position_request(request, command)
         return position_message(await self.inventory.move(command, request.request_id))
 
     @access.store_in("store_id", "reserve stock")
     async def ReserveStock(self, request: pb.ReserveStockRequest, context: Any) -> pb.StockPosition:
-        _position_request(request)
         v = Violations()
         ttl = validation.duration_seconds(v, "ttl_seconds", request.ttl_seconds)
-        v.raise_if_any()
         command = ReserveStock(
             request.store_id,
             request.part_number,
@@ -169,17 +182,21 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.reference,
             self._now(),
         )
+        # Without a reservation id of its own, the reservation takes the request's.
+        taken_from = None if request.reservation_id else {"reservation_id": "request_id"}
+        _position_request(request, command, v, taken_from)
         return position_message(await self.inventory.reserve(command, request.request_id))
 
     @access.store_in("store_id", "release a reservation")
     async def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: Any
     ) -> pb.StockPosition:
-        _position_request(request)
-        validation.require_ids(reservation_id=request.reservation_id)
+        v = Violations()
+        validation.identifier(v, "reservation_id", request.reservation_id)
         command = ReleaseReservation(
             request.store_id, request.part_number, request.reservation_id, self._now()
         )
+        _position_request(request, command, v)
         return position_message(await self.inventory.release(command, request.request_id))
 
     @access.store_in("store_id", "sync stock counts")
@@ -194,12 +211,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
 
     @access.store_in("store_id", "ship a transfer")
     async def ShipTransfer(self, request: pb.ShipTransferRequest, context: Any) -> pb.StockPosition:
-        _position_request(request)
         v = Violations()
         validation.identifier(v, "transfer_id", request.transfer_id)
         validation.identifier(v, "reservation_id", request.reservation_id)
         validation.store_code(v, "destination_store_id", request.destination_store_id)
-        v.raise_if_any()
         command = ShipTransfer(
             request.store_id,
             request.part_number,
@@ -209,14 +224,15 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.quantity,
             self._now(),
         )
+        _position_request(request, command, v)
         return position_message(await self.inventory.ship_transfer(command, request.request_id))
 
     @access.store_in("store_id", "receive a transfer")
     async def ReceiveTransfer(
         self, request: pb.ReceiveTransferRequest, context: Any
     ) -> pb.StockPosition:
-        _position_request(request)
-        validation.require_ids(transfer_id=request.transfer_id)
+        v = Violations()
+        validation.identifier(v, "transfer_id", request.transfer_id)
         command = ReceiveTransfer(
             request.store_id,
             request.part_number,
@@ -224,17 +240,19 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             request.quantity,
             self._now(),
         )
+        _position_request(request, command, v)
         return position_message(await self.inventory.move(command, request.request_id))
 
     @access.store_in("store_id", "report a shipment lost")
     async def ReportShipmentLost(
         self, request: pb.ReportShipmentLostRequest, context: Any
     ) -> pb.StockPosition:
-        _position_request(request)
-        validation.require_ids(transfer_id=request.transfer_id)
+        v = Violations()
+        validation.identifier(v, "transfer_id", request.transfer_id)
         command = ReportShipmentLost(
             request.store_id, request.part_number, request.transfer_id, request.reason, self._now()
         )
+        _position_request(request, command, v)
         return position_message(await self.inventory.move(command, request.request_id))
 
     # Visibility
@@ -364,10 +382,3 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             shortages=requests - filled,
             fill_rate=filled / requests if requests else 1.0,
         )
-
-
-def _bounded(field_name: str, value: str, max_len: int = validation.MAX_TEXT) -> str:
-    v = Violations()
-    validation.text(v, field_name, value, required=False, max_len=max_len)
-    v.raise_if_any()
-    return value

@@ -162,7 +162,42 @@ async def test_a_part_missing_or_malformed_is_invalid_naming_the_field(
 
 async def test_every_fault_of_a_request_is_named_at_once(inv: InventoryClient) -> None:
     err = await failure(inv.ReceiveStock(request_id="", store_id="SZ 01", part_number=""))
-    assert violated_fields(err) == ["part_number", "request_id", "store_id"]
+    assert violated_fields(err) == ["part_number", "quantity", "request_id", "store_id"]
+
+
+async def test_the_request_s_faults_and_the_command_rules_come_in_one_refusal(
+    inv: InventoryClient, inventory_service: Running
+) -> None:
+    """The identifiers every position command has, the request's own fields and the
+    rules the domain applies to the command's fields (quantity, TTL, the destination):
+    one refusal names them all, each field once, and nothing is recorded."""
+    before = await event_count(inventory_service)
+    reserve = await failure(
+        inv.ReserveStock(store_id="", part_number=PART, quantity=-1, ttl_seconds=30 * 86_400)
+    )
+    ship = await failure(
+        inv.ShipTransfer(
+            store_id=SZ,
+            part_number="",
+            transfer_id="",
+            reservation_id="R-1",
+            destination_store_id=SZ,
+            quantity=-2,
+        )
+    )
+    requested = await failure(
+        inv.RequestParts(store_id=SZ, part_number="", repair_order="", quantity=0)
+    )
+
+    assert violated_fields(reserve) == ["quantity", "store_id", "ttl_seconds"]
+    assert violated_fields(ship) == [
+        "destination_store_id",
+        "part_number",
+        "quantity",
+        "transfer_id",
+    ]
+    assert violated_fields(requested) == ["part_number", "quantity", "repair_order"]
+    assert await event_count(inventory_service) == before
 
 
 async def test_an_unknown_part_or_reservation_is_not_found_and_changes_nothing(

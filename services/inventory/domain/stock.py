@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kernel.decider import Decider
-from kernel.errors import AlreadyExists, InvalidArgument, NotFound, RuleViolated, Violations
+from kernel.errors import AlreadyExists, NotFound, RuleViolated, Violations
 from kernel.validation import identifier, non_negative, positive_quantity, text
 from services.inventory.domain import reasons
 from services.inventory.domain.commands import (
@@ -107,36 +107,57 @@ class StockPosition:
         return f"stock/{self.store_id}/{self.part_number}"
 
 
+def field_faults(command: StockCommand) -> Violations:
+    """What is wrong with the command's own fields, whatever the position's state: every
+    fault at once (the gRPC layer adds them to the request's, so a caller learns of all
+    its faults in one refusal)."""
+    v = Violations()
+    match command:
+        case ReceiveStock(quantity=qty, reference=reference):
+            positive_quantity(v, "quantity", qty)
+            text(v, "reference", reference, required=False)
+        case (
+            RequestParts(repair_order=ro, quantity=qty) | ReturnParts(repair_order=ro, quantity=qty)
+        ):
+            identifier(v, "repair_order", ro)
+            positive_quantity(v, "quantity", qty)
+        case AdjustStock(counted_quantity=counted, reason=reason):
+            non_negative(v, "counted_quantity", counted)
+            text(v, "reason", reason)
+        case ReserveStock(reservation_id=rid, quantity=qty, ttl=ttl, reference=ref):
+            identifier(v, "reservation_id", rid)
+            positive_quantity(v, "quantity", qty)
+            text(v, "reference", ref, required=False)
+            if not timedelta(0) < ttl <= MAX_RESERVATION:
+                v.add("ttl_seconds", "must put the expiry between now and 14 days ahead")
+        case ShipTransfer(transfer_id=tid, destination_store_id=dest, quantity=qty):
+            identifier(v, "transfer_id", tid)
+            non_negative(v, "quantity", qty)
+            if dest == command.store_id:
+                v.add("destination_store_id", "must differ from the source store")
+        case ReceiveTransfer(quantity=qty):
+            non_negative(v, "quantity", qty)
+        case ReportShipmentLost(reason=reason):
+            text(v, "reason", reason)
+    return v
+
+
 def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEvent]:
+    field_faults(command).raise_if_any()
     at, store, part = command.at, command.store_id, command.part_number
     match command:
         case ReceiveStock(quantity=qty, reference=reference):
-            v = Violations()
-            positive_quantity(v, "quantity", qty)
-            v.raise_if_any()
             return [StockReceived(store, part, qty, reference, position.on_hand + qty, at)]
 
         case RequestParts(repair_order=ro, quantity=qty, customer_waiting=waiting):
-            v = Violations()
-            identifier(v, "repair_order", ro)
-            positive_quantity(v, "quantity", qty)
-            v.raise_if_any()
             if qty <= position.available:
                 return [PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
             return [ShortageRecorded(store, part, ro, qty, position.available, waiting, at)]
 
         case ReturnParts(repair_order=ro, quantity=qty):
-            v = Violations()
-            identifier(v, "repair_order", ro)
-            positive_quantity(v, "quantity", qty)
-            v.raise_if_any()
             return [PartsReturned(store, part, ro, qty, position.on_hand + qty, at)]
 
         case AdjustStock(counted_quantity=counted, reason=reason):
-            v = Violations()
-            non_negative(v, "counted_quantity", counted)
-            text(v, "reason", reason)
-            v.raise_if_any()
             if counted == position.on_hand:
                 return []
             events: list[StockEvent] = [
@@ -163,16 +184,7 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
                 shortfall -= r.quantity
             return events
 
-        case ReserveStock(reservation_id=rid, quantity=qty, ttl=ttl, reference=ref):
-            v = Violations()
-            identifier(v, "reservation_id", rid)
-            positive_quantity(v, "quantity", qty)
-            text(v, "reference", ref, required=False)
-            v.raise_if_any()
-            if not timedelta(0) < ttl <= MAX_RESERVATION:
-                raise InvalidArgument.of(
-                    "ttl_seconds", "must put the expiry between now and 14 days ahead"
-                )
+        case ReserveStock(reservation_id=rid, quantity=qty, reference=ref):
             if position.reservation(rid) is not None:
                 raise AlreadyExists("reservation", rid)
             if qty > position.available:
@@ -197,14 +209,6 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
         case ShipTransfer(
             transfer_id=tid, reservation_id=rid, destination_store_id=dest, quantity=qty
         ):
-            v = Violations()
-            identifier(v, "transfer_id", tid)
-            non_negative(v, "quantity", qty)
-            v.raise_if_any()
-            if dest == store:
-                raise InvalidArgument.of(
-                    "destination_store_id", "must differ from the source store"
-                )
             if position.shipment_out(tid) is not None:
                 raise AlreadyExists("shipment", tid)
             reservation = _held(position, rid)
@@ -228,9 +232,6 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             return [InboundTransferRecorded(store, part, tid, source, qty, at)]
 
         case ReceiveTransfer(transfer_id=tid, quantity=qty):
-            v = Violations()
-            non_negative(v, "quantity", qty)
-            v.raise_if_any()
             inbound = position.shipment_in(tid)
             if inbound is None:
                 raise RuleViolated(
@@ -269,9 +270,6 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             ]
 
         case ReportShipmentLost(transfer_id=tid, reason=reason):
-            v = Violations()
-            text(v, "reason", reason)
-            v.raise_if_any()
             outbound = position.shipment_out(tid)
             if outbound is None:
                 raise RuleViolated(
