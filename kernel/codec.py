@@ -277,10 +277,12 @@ def json_text(obj: Any) -> str:
     64 bits, a lone surrogate, a dict key not exactly str, nesting deeper than 254) is
     written by the json module, so the result is that of the old path, errors included.
     Not the same: a NaN or infinite float outside a dataclass field hinted float is
-    written as null (the json module writes NaN, which PostgreSQL's json refuses)."""
+    written as null (the json module writes NaN, which PostgreSQL's json refuses); and a
+    field is trusted to hold what its hint says (a field hinted str holding a datetime of
+    a zone whose offset has seconds would lose them)."""
     try:
         if type(obj) in _JSON_SCALARS or _json_fields(type(obj)) is not None:
-            return orjson.dumps(obj, default=_json_default).decode()
+            return orjson.dumps(obj, default=_json_default, option=_DATACLASSES).decode()
         # A bare container (metadata, a read-model column's to_json structure): any
         # datetime in it goes through isoformat, as only a dataclass field is guarded.
         return orjson.dumps(obj, default=_json_default, option=_EVERY_MOMENT).decode()
@@ -288,7 +290,8 @@ def json_text(obj: Any) -> str:
         return json.dumps(to_json(obj))
 
 
-_EVERY_MOMENT = orjson.OPT_PASSTHROUGH_DATETIME
+_DATACLASSES = orjson.OPT_PASSTHROUGH_DATACLASS
+_EVERY_MOMENT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _JsonField = tuple[str, Callable[[Any], Any] | None]
 _JSON_FIELDS: dict[type[Any], tuple[_JsonField, ...] | None] = {}
 _JSON_DEFAULTS: dict[type[Any], Callable[[Any], Any]] = {}
