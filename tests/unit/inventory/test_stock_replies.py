@@ -25,13 +25,22 @@ MOMENTS = [
 ]
 
 
+def stamp(moment: datetime | None) -> Timestamp | None:
+    """The moment as protobuf's own FromDatetime makes it."""
+    if moment is None:
+        return None
+    made = Timestamp()
+    made.FromDatetime(moment)
+    return made
+
+
 def _by_from_datetime(view: StoreStockView) -> pb.StoreStock:
-    message = pb.StoreStock(store_id=view.store_id, available=view.available, on_hand=view.on_hand)
-    if view.last_movement_at is not None:
-        stamp = Timestamp()
-        stamp.FromDatetime(view.last_movement_at)
-        message.last_movement_at.CopyFrom(stamp)
-    return message
+    return pb.StoreStock(
+        store_id=view.store_id,
+        available=view.available,
+        on_hand=view.on_hand,
+        last_movement_at=stamp(view.last_movement_at),
+    )
 
 
 def test_each_store_and_moment_as_from_datetime_makes_it() -> None:
@@ -57,14 +66,6 @@ def test_a_position_s_reply_is_what_from_datetime_and_the_constructors_make() ->
     )
     for moved, reservations in ((at, held), (None, ())):
         view = PositionView("S001", "P-1", 50, 21, 29, 1, 2, moved, reservations)
-
-        def stamp(moment: datetime | None) -> Timestamp | None:
-            if moment is None:
-                return None
-            made = Timestamp()
-            made.FromDatetime(moment)
-            return made
-
         expected = pb.StockPosition(
             store_id="S001",
             part_number="P-1",
