@@ -307,27 +307,27 @@ def _json_default(obj: Any) -> Any:
 
 
 def _json_converter(cls: type[Any]) -> Callable[[Any], Any]:
+    """For a dataclass, a function made for it (as dataclasses makes its __init__): one
+    dict display of its fields, each guarded as its hint asks, a UTC or naive moment
+    checked inline. A loop over the fields cost more than the rest of json_text."""
     plan = _json_fields(cls)
     if plan is None:
         return _by_to_json
-    names = tuple(name for name, _ in plan)
-    guarded = tuple((name, guard) for name, guard in plan if guard is not None)
-    if not names:
-        return lambda obj: {}
-    get_all: Callable[[Any], Any] = operator.attrgetter(*names)
-    if len(names) == 1:  # attrgetter of one name gives the value, not a tuple
-        get_one = get_all
-        get_all = lambda obj: (get_one(obj),)  # noqa: E731
-
-    def fields_of(obj: Any) -> Any:
-        out = dict(zip(names, get_all(obj), strict=True))
-        for name, guard in guarded:
-            value = out[name]
-            if value is not None:
-                out[name] = guard(value)
-        return out
-
-    return fields_of
+    scope: dict[str, Any] = {"datetime": datetime, "UTC": UTC}
+    items = []
+    for k, (name, guard) in enumerate(plan):
+        scope[f"guard{k}"] = guard
+        if guard is None:
+            items.append(f"{name!r}: obj.{name}")
+        elif guard is _moment_json:
+            items.append(
+                f"{name!r}: v if (v := obj.{name}) is None or (type(v) is datetime and "
+                f"(v.tzinfo is UTC or v.tzinfo is None)) else guard{k}(v)"
+            )
+        else:
+            items.append(f"{name!r}: None if (v := obj.{name}) is None else guard{k}(v)")
+    exec(f"def fields_of(obj):\n    return {{{', '.join(items)}}}\n", scope)
+    return scope["fields_of"]  # type: ignore[no-any-return]
 
 
 def _by_to_json(obj: Any) -> Any:
@@ -387,10 +387,9 @@ def _written_alike(tp: Any) -> bool:
 
 
 def _moment_json(value: Any) -> Any:
-    """A UTC or naive datetime as is (orjson writes it as isoformat does); any other as
-    to_json writes it (an offset of seconds is isoformat's, not orjson's)."""
-    if type(value) is datetime and (value.tzinfo is None or value.tzinfo is UTC):
-        return value
+    """A datetime field's value that is not a UTC or naive datetime (those `_json_converter`
+    lets through inline: orjson writes them as isoformat does): as to_json writes it (an
+    offset of seconds is isoformat's, orjson would drop them)."""
     return to_json(value)
 
 
