@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.aggregate_cache import AggregateCache
 from kernel.clock import Clock
-from kernel.codec import from_json, to_json
+from kernel.codec import from_json
 from kernel.command_writes import CommandLogRow, DeferredUpserts, write
 from kernel.db import Database, begun_driver
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
@@ -156,7 +156,7 @@ class Application:
                     logged = None
                     if request_id:
                         logged = CommandLogRow(
-                            request_id, command_type, digest, to_json(result), self.clock.now()
+                            request_id, command_type, digest, result, self.clock.now()
                         )
                     await self._finish(uow, logged)
                 self.cache.keep(uow.seen)

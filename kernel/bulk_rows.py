@@ -32,6 +32,7 @@ from typing import Any
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kernel.codec import set_moment
 from kernel.events import EventRegistry
 
 # Field kinds of the fast encoder: a value of another type sends its event type's
@@ -122,7 +123,7 @@ def _stamp(stamps: dict[datetime, Timestamp], moment: datetime | None) -> Timest
     stamp = stamps.get(moment)
     if stamp is None:
         stamp = stamps[moment] = Timestamp()
-        stamp.FromDatetime(moment)
+        set_moment(stamp, moment)
     return stamp
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -32,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from kernel.codec import json_text, to_json
 from kernel.db import UtcDateTime, driver_execute, upsert, upsert_many
 from kernel.eventstore import command_log, timers
 
@@ -41,14 +41,14 @@ class TimerRow:
     timer_id: str
     kind: str
     due_at: datetime
-    payload: Any  # JSON-able
+    payload: Any  # what kernel.codec.to_json takes: written as JSON at the write
 
     def values(self) -> dict[str, Any]:
         return {
             "timer_id": self.timer_id,
             "kind": self.kind,
             "due_at": self.due_at,
-            "payload": self.payload,
+            "payload": to_json(self.payload),
             "attempts": 0,
             "last_error": None,
         }
@@ -61,7 +61,7 @@ class CommandLogRow:
     request_id: str
     command_type: str
     fingerprint: str
-    result: Any  # JSON-able
+    result: Any  # what kernel.codec.to_json takes: written as JSON at the write
     recorded_at: datetime
 
 
@@ -136,7 +136,9 @@ async def write(
         for timer in armed:
             await upsert(conn, timers, timer.values(), ["timer_id"])
         if logged is not None:
-            await conn.execute(command_log.insert(), vars(logged))
+            await conn.execute(
+                command_log.insert(), {**vars(logged), "result": to_json(logged.result)}
+            )
         return
     inline: list[tuple[UpsertShape, list[dict[str, Any]]]] = []
     for shape, rows in groups.items():
@@ -153,11 +155,11 @@ async def write(
                 f"id{i}": timer.timer_id,
                 f"kind{i}": timer.kind,
                 f"due{i}": timer.due_at,
-                f"payload{i}": Json(timer.payload),
+                f"payload{i}": json_text(timer.payload),
             }
         )
     if logged is not None:
-        params.update({**vars(logged), "result": Json(logged.result)})
+        params.update({**vars(logged), "result": json_text(logged.result)})
     for g, (shape, rows) in enumerate(inline):
         adapt = _adapters(shape)
         for r, values in enumerate(rows):
@@ -278,7 +280,9 @@ def _adapters(shape: UpsertShape) -> tuple[Any, ...]:
     for c in shape.columns:
         column_type = shape.table.c[c].type
         if isinstance(column_type, JSON):
-            adapters.append(Json)  # None too: SQLAlchemy binds it as JSON null
+            # The JSON text for the statement's cast; None too ("null": SQLAlchemy binds
+            # it as JSON null).
+            adapters.append(json_text)
         elif isinstance(column_type, UtcDateTime):
             adapters.append(functools.partial(column_type.process_bind_param, dialect=_POSTGRES))
         else:

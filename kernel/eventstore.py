@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Json
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel import eventstore_sql as sql
+from kernel.codec import json_text
 from kernel.db import driver_execute, upsert
 from kernel.errors import ConcurrencyConflict
 
@@ -178,7 +178,7 @@ class EventStore:
                     f"type{i}": e.event_type,
                     f"store{i}": e.store_id,
                     f"payload{i}": e.payload,
-                    f"meta{i}": Json(e.metadata),
+                    f"meta{i}": json_text(e.metadata),
                 }
             )
         cursor = await driver_execute(
@@ -244,7 +244,7 @@ class EventStore:
                 columns["type"].append(e.event_type)
                 columns["store"].append(e.store_id)
                 columns["payload"].append(e.payload)
-                columns["meta"].append(Json(e.metadata))
+                columns["meta"].append(json_text(e.metadata))
         params: dict[str, Any] = {
             "streams": [a.stream_id for a in appends],
             "expected": [a.expected_version for a in appends],

@@ -256,7 +256,7 @@ class UnitOfWork:
 
     async def schedule(self, timer_id: str, kind: str, due_at: datetime, payload: Any) -> None:
         """A durable timer: fires once at due_at, in the timer runner of any replica."""
-        timer = TimerRow(timer_id, kind, due_at, to_json(payload))
+        timer = TimerRow(timer_id, kind, due_at, payload)
         if self.armed is None:
             await write(self.conn, [timer], None)
         else:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from storemesh.inventory.v1 import inventory_pb2 as pb
 
 from kernel import validation
-from kernel.codec import timestamp
+from kernel.codec import set_moment, timestamp
 from kernel.errors import InvalidArgument, Violations
 from services.inventory.domain import counts
 from services.inventory.domain.counts import CountResult, Outcome, StockCount, SyncStockCounts
@@ -22,7 +22,10 @@ from services.inventory.read_model import (
 
 
 def position_message(p: PositionView) -> pb.StockPosition:
-    return pb.StockPosition(
+    """Every command on a position answers with it: its reservations are added in place
+    and their moments set field by field (a Timestamp and a Reservation built per
+    reservation, then copied in, were most of the reply's CPU)."""
+    message = pb.StockPosition(
         store_id=p.store_id,
         part_number=p.part_number,
         on_hand=p.on_hand,
@@ -30,17 +33,14 @@ def position_message(p: PositionView) -> pb.StockPosition:
         available=p.available,
         in_transit_out=p.in_transit_out,
         in_transit_in=p.in_transit_in,
-        last_movement_at=timestamp(p.last_movement_at),
-        reservations=[
-            pb.Reservation(
-                reservation_id=r.reservation_id,
-                quantity=r.quantity,
-                expires_at=timestamp(r.expires_at),
-                reference=r.reference,
-            )
-            for r in p.reservations
-        ],
     )
+    if p.last_movement_at is not None:
+        set_moment(message.last_movement_at, p.last_movement_at)
+    add = message.reservations.add
+    for r in p.reservations:
+        held = add(reservation_id=r.reservation_id, quantity=r.quantity, reference=r.reference)
+        set_moment(held.expires_at, r.expires_at)
+    return message
 
 
 def part_message(p: PartView) -> pb.Part:
@@ -61,15 +61,8 @@ def find_stock_response(page: Sequence[StoreStockView], token: str) -> pb.FindSt
     for store_id, available, on_hand, moved in page:
         message = add(store_id=store_id, available=available, on_hand=on_hand)
         if moved is not None:
-            # As FromDatetime: a naive moment is UTC; seconds and nanos since the epoch.
-            since = (moved if moved.tzinfo else moved.replace(tzinfo=UTC)) - _EPOCH
-            stamp = message.last_movement_at
-            stamp.seconds = since.days * 86_400 + since.seconds
-            stamp.nanos = since.microseconds * 1_000
+            set_moment(message.last_movement_at, moved)
     return response
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def matrix_row_message(r: MatrixRowView) -> pb.MatrixRow:
