@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import nats
 from nats.aio.client import Client
+from sqlalchemy import text
 
 from bench.config import Sizes
 from bench.context import BenchContext
@@ -71,6 +73,16 @@ async def _read_backlog(db: Database, total: int) -> list[RecordedEvent]:
     if len(events) < total:
         raise RuntimeError(f"read {len(events)} of {total} events from the outbox")
     return events
+
+
+async def _requeue(db: Database) -> None:
+    """The whole backlog back in the outbox, for the next round's relay drain (which
+    publishes into a namespace of its own, so JetStream's deduplication does not see the
+    message ids of the round before)."""
+    async with db.transaction("bench.requeue") as conn:
+        await conn.execute(
+            text("INSERT INTO outbox (position) SELECT position FROM events ORDER BY position")
+        )
 
 
 async def _stream_messages(nc: Client, stream: str) -> int:
@@ -140,6 +152,7 @@ async def _relay_drain(
         seconds = time.perf_counter() - started
         leaked = len(nc._subs) - subscriptions_before
         in_stream = await _stream_messages(nc, connection.stream(REGISTRY.stream_name))
+        await relay.release()  # the next round's relay takes the lease at once
         return Drain("relay", relay.published, seconds, in_stream), leaked, idle
     finally:
         await connection.close()
@@ -149,7 +162,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     sizes = ctx.sizes
     total = sizes.relay_events
     nats_url = ctx.endpoints.nats_url
-    async with ctx.database("relay") as url, ctx.namespace("relay") as ns:
+    async with ctx.database("relay") as url:
         db = Database(url, pipelined_begin=ctx.pipelined_begin)  # as the services run
         try:
             await db.migrate("kernel", KERNEL_MIGRATIONS)
@@ -157,11 +170,31 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
             await _prefill(db, total)
             prefill_seconds = time.perf_counter() - t0
             events = await _read_backlog(db, total)
-            raw = await _raw_publish(nats_url, ns, events, "all", None, sizes.relay_max_seconds)
-            windowed = await _raw_publish(
-                nats_url, ns, events, "win", sizes.relay_batch_size, sizes.relay_max_seconds
-            )
-            relayed, leaked, idle = await _relay_drain(db, nats_url, ns, total, sizes)
+            rounds: list[tuple[Drain, Drain, Drain]] = []
+            leaked, idle = 0, 0
+            for r in range(sizes.relay_rounds):
+                if r:
+                    await _requeue(db)
+                async with ctx.namespace(f"relay{r}") as round_ns:
+                    drains: dict[str, Drain] = {}
+                    # The order rotates, so a noisy second falls on each drain in turn.
+                    for kind in ("raw", "win", "relay")[r % 3 :] + ("raw", "win", "relay")[: r % 3]:
+                        if kind == "relay":
+                            drained, leaked_now, idle_now = await _relay_drain(
+                                db, nats_url, round_ns, total, sizes
+                            )
+                            drains[kind] = drained
+                            leaked, idle = max(leaked, leaked_now), idle + idle_now
+                        else:
+                            drains[kind] = await _raw_publish(
+                                nats_url,
+                                round_ns,
+                                events,
+                                f"{kind}{r}",
+                                None if kind == "raw" else sizes.relay_batch_size,
+                                sizes.relay_max_seconds,
+                            )
+                rounds.append((drains["raw"], drains["win"], drains["relay"]))
         finally:
             await db.dispose()
 
@@ -184,21 +217,41 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         f" pipelines {sizes.relay_batch_size} at a time and awaits each window's acks, as the"
         " relay does, to separate the cost of batching from the relay's own work.",
         "",
+        f"Each drain takes about a second, so one of them is at the mercy of a noisy second:"
+        f" the three run {len(rounds)} time{'s' if len(rounds) > 1 else ''}, each round on"
+        " fresh streams (a NATS namespace of its own; the relay's backlog put back in the"
+        " outbox), the order rotated from round to round. *vs raw* compares a drain with the"
+        " raw pipelined drain of its own round; the target is judged on the median of the"
+        " rounds' shares.",
+        "",
     )
-    raw.label = "raw nats-py, whole backlog pipelined"
-    windowed.label = f"raw nats-py, {sizes.relay_batch_size} per window"
-    relayed.label = "**Relay.relay_once** until drained"
-    rows = [
-        [
-            d.label,
-            f"{d.messages:,}",
-            f"{d.seconds:.2f}",
-            num(d.rate),
-            f"{d.in_stream:,}",
-            "baseline" if d is raw else pct(d.rate, raw.rate),
+    rows = []
+    for r, (raw, windowed, relayed) in enumerate(rounds, start=1):
+        raw.label = f"round {r}: raw nats-py, whole backlog pipelined"
+        windowed.label = f"round {r}: raw nats-py, {sizes.relay_batch_size} per window"
+        relayed.label = f"round {r}: **Relay.relay_once** until drained"
+        rows += [
+            [
+                d.label,
+                f"{d.messages:,}",
+                f"{d.seconds:.2f}",
+                num(d.rate),
+                f"{d.in_stream:,}",
+                "baseline" if d is raw else pct(d.rate, raw.rate),
+            ]
+            for d in (raw, windowed, relayed)
         ]
-        for d in (raw, windowed, relayed)
-    ]
+    share, relay_rate, raw_rate = medians(rounds)
+    rows.append(
+        [
+            f"median of {len(rounds)}: relay / raw pipelined",
+            "",
+            "",
+            f"{num(relay_rate)} / {num(raw_rate)}",
+            "",
+            f"{100 * share:.1f}%",
+        ]
+    )
     report.body += table(
         ("What", "Messages", "Seconds", "Msgs/s", "In stream after", "vs raw"), rows
     )
@@ -214,27 +267,39 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         # One reply inbox is expected: the connection's JetStream context subscribes it on
         # its first publish_async and keeps it. More means a context per pass, leaking.
         report.add(
-            f"Observed: the relay's NATS connection held {leaked} more subscriptions after the"
-            f" drain than before ({relayed.messages // max(sizes.relay_batch_size, 1)} batches):"
+            f"Observed: the relay's NATS connection held {leaked} more subscriptions after a"
+            f" drain than before ({total // max(sizes.relay_batch_size, 1)} batches):"
             " more than the one reply inbox of its JetStream context, so passes leak"
             " subscriptions.",
             "",
         )
     report.add(
         f"**Target (issue 10):** the relay's messages/s ≥ {100 * TARGET_SHARE:.0f}% of the raw"
-        " row that pipelines the whole backlog (the first row), in the same run.",
+        " row that pipelines the whole backlog, in the same run (the median of the rounds'"
+        " shares).",
         "",
     )
-    _judge(report, relayed.rate, raw.rate)
+    _judge(report, share)
 
 
-def _judge(report: SectionReport, relayed_rate: float, raw_rate: float) -> None:
-    """Issue 10's target: against the raw row that pipelines the whole backlog."""
+def medians(rounds: list[tuple[Drain, Drain, Drain]]) -> tuple[float, float, float]:
+    """The median over the rounds of the relay's share of its own round's raw pipelined
+    drain, and the median rates of the two (raw, windowed, relay per round)."""
+    share = statistics.median(
+        relayed.rate / raw.rate if raw.rate > 0 else 0.0 for raw, _, relayed in rounds
+    )
+    relay_rate = statistics.median(relayed.rate for _, _, relayed in rounds)
+    raw_rate = statistics.median(raw.rate for raw, _, _ in rounds)
+    return share, relay_rate, raw_rate
+
+
+def _judge(report: SectionReport, share: float) -> None:
+    """Issue 10's target: against the raw drain that pipelines the whole backlog."""
     report.targets.append(
         share_target(
-            "relay publishes/s, share of raw pipelined JetStream publishing",
-            relayed_rate,
-            raw_rate,
+            "relay publishes/s, share of raw pipelined JetStream publishing (median of the rounds)",
+            share,
+            1.0,
             TARGET_SHARE,
         )
     )

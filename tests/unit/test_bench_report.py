@@ -3,6 +3,10 @@ and the Summary rows, with synthetic load results (no servers)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from bench.config import QUICK
 from bench.load import LoadResult
 from bench.report import Figure, SectionReport, Target, Unjudged, render, share_target
@@ -134,10 +138,30 @@ def test_appends_judge_the_share_of_raw_and_the_peer() -> None:
 
 def test_relay_is_judged_at_60_percent_of_raw_pipelined_publishing() -> None:
     report = SectionReport("relay", "3")
-    relay._judge(report, 590.0, 1_000.0)
+    relay._judge(report, 0.59)
     assert _rules(report) == {
-        "relay publishes/s, share of raw pipelined JetStream publishing": ("≥ 60.0 %", False)
+        "relay publishes/s, share of raw pipelined JetStream publishing (median of the rounds)": (
+            "≥ 60.0 %",
+            False,
+        )
     }
+
+
+def test_the_relay_share_is_the_median_of_each_round_against_its_own_raw_drain() -> None:
+    def drains(raw_seconds: float, relay_seconds: float) -> tuple[Any, Any, Any]:
+        return (
+            relay.Drain("raw", 1_000, raw_seconds, 1_000),
+            relay.Drain("win", 1_000, 1.0, 1_000),
+            relay.Drain("relay", 1_000, relay_seconds, 1_000),
+        )
+
+    # Shares 50%, 80%, 90%: one noisy round (a slow raw drain, a slow relay) moves nothing.
+    share, relay_rate, raw_rate = relay.medians(
+        [drains(1.0, 2.0), drains(2.0, 2.5), drains(0.9, 1.0)]
+    )
+    assert share == pytest.approx(0.8)
+    assert relay_rate == pytest.approx(1_000 / 2.0)
+    assert raw_rate == pytest.approx(1_000 / 1.0)
 
 
 def test_findstock_is_judged_on_its_share_of_the_raw_sql_and_reports_its_p99() -> None:
