@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 RELAY_BATCH_SIZE = 1000
-# The event loop a service process runs on (kernel.loop): uvloop (libuv) where it is
+# The event loop a service process runs on (kernel.event_loop): uvloop (libuv) where it is
 # installed, else asyncio's own.
 EVENT_LOOPS = ("uvloop", "asyncio")
 DEFAULT_EVENT_LOOP = "uvloop"
@@ -39,7 +39,7 @@ class Settings:
     grpc_address: str = "127.0.0.1:50051"
     # Processes serving grpc_address together (kernel.workers); each is a full replica.
     grpc_workers: int = 1
-    # The process's event loop (kernel.loop): "uvloop" or "asyncio".
+    # The process's event loop (kernel.event_loop): "uvloop" or "asyncio".
     event_loop: str = DEFAULT_EVENT_LOOP
     # Allocations between young-generation collections (kernel.gc_tuning); 0: Python's 700.
     gc_young_threshold: int = 50_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -99,6 +100,17 @@ class Violations:
 
     def add(self, field_name: str, description: str) -> None:
         self.items.append(FieldViolation(field_name, description))
+
+    def add_unnamed(self, other: Violations, renamed: Mapping[str, str] | None = None) -> None:
+        """`other`'s faults of the fields not named yet, each field once (a command's own
+        rules after the request's checks). `renamed` reports a fault against the field the
+        caller sent, where a checked field was filled from another."""
+        named = {v.field for v in self.items}
+        for fault in other.items:
+            sent = renamed.get(fault.field, fault.field) if renamed else fault.field
+            if sent not in named:
+                named.add(sent)
+                self.add(sent, fault.description)
 
     def raise_if_any(self) -> None:
         if self.items:

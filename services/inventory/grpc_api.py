@@ -56,12 +56,7 @@ def _position_request(
     validation.identifier(v, "part_number", request.part_number)
     if more is not None:
         v.items += more.items
-    named = {f.field for f in v.items}
-    for fault in field_faults(command).items:
-        sent = (taken_from or {}).get(fault.field, fault.field)
-        if sent not in named:
-            named.add(sent)
-            v.add(sent, fault.description)
+    v.add_unnamed(field_faults(command), taken_from)
     v.raise_if_any()
 
 

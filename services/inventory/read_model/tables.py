@@ -4,7 +4,6 @@ as the events that change them."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.application import UnitOfWork
 from kernel.bulk_append import copy_upsert_text
 from kernel.bulk_rows import escaped
-from kernel.codec import from_json, to_json
+from kernel.codec import from_json, json_text, to_json
 from kernel.db import Migration, UtcDateTime
 from kernel.eventstore import RecordedEvent
 from services.inventory.domain.catalogue import Part
@@ -192,7 +191,7 @@ def _position_line(p: StockPosition, moments: dict[datetime, str]) -> str:
     inbound = sum(s.quantity for s in p.inbound) if p.inbound else 0
     at = p.last_movement_at
     moment = "\\N" if at is None else moments.get(at) or moments.setdefault(at, at.isoformat())
-    held = escaped(json.dumps(to_json(p.reservations))) if p.reservations else "[]"
+    held = escaped(json_text(p.reservations)) if p.reservations else "[]"
     return (
         f"{escaped(p.store_id)}\t{escaped(p.part_number)}\t{p.on_hand}\t{reserved}\t"
         f"{p.on_hand - reserved}\t{outbound}\t{inbound}\t{moment}\t{held}\n"

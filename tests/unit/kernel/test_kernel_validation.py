@@ -150,3 +150,22 @@ def test_enum_choices_take_each_item_and_name_the_refused_ones_by_index() -> Non
         ("facets[3]", "must be one of PEER_FACET_SIZE, PEER_FACET_AGE"),
     ]
     assert validation.enum_choices(Violations(), "facets", [], choices, str) == []
+
+
+def test_add_unnamed_adds_only_fields_not_named_yet_and_reports_renamed_ones_as_sent() -> None:
+    v = Violations()
+    v.add("request_id", "is required")
+    v.add("transfer_id", "is required")
+    command = Violations()
+    command.add("transfer_id", "is required")  # named by the request's checks already
+    command.add("reservation_id", "is required")  # filled from request_id: named too
+    command.add("quantity", "must be greater than zero")
+    command.add("quantity", "must be at most 100000")  # a field once
+
+    v.add_unnamed(command, {"reservation_id": "request_id"})
+
+    assert [(f.field, f.description) for f in v.items] == [
+        ("request_id", "is required"),
+        ("transfer_id", "is required"),
+        ("quantity", "must be greater than zero"),
+    ]
