@@ -60,9 +60,9 @@ class Settings:
     db_pool_size: int = 5
     # PostgreSQL: psycopg in autocommit mode, the kernel sending BEGIN with a transaction's
     # first statement and a command's COMMIT with its last (kernel.db); off: psycopg's own
-    # BEGIN and SQLAlchemy's COMMIT, each a round trip. Off by default: measured
-    # interleaved (docs/benchmarks.md, "A/B"), the fewer round trips cost more CPU per
-    # command than they saved.
+    # BEGIN and COMMIT, each a round trip. Off by default: measured interleaved
+    # (bench/ab_commands.md; again on psycopg-owned transactions, docs/profiles.md), the
+    # fewer round trips saved no CPU.
     db_pipelined_begin: bool = False
     # The zone whose calendar days count for network-wide daily figures.
     business_time_zone: str = "Asia/Shanghai"
