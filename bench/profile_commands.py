@@ -70,7 +70,10 @@ COMPONENTS = (
         "    event-store load (snapshot, stream read, fold)",
         (("kernel/unit_of_work.py", "load"),),
     ),
-    Component("    event-store append", (("kernel/eventstore.py", "append"),)),
+    Component(
+        "    event-store append (at once; queued for the closing statement)",
+        (("kernel/eventstore.py", "append"), ("kernel/unit_of_work.py", "append")),
+    ),
     Component("    snapshot save", (("kernel/eventstore.py", "save_snapshot"),)),
     Component(
         "    projection (read_model.project)",
@@ -78,8 +81,8 @@ COMPONENTS = (
     ),
     Component("    timer schedule (ReserveStock)", (("kernel/unit_of_work.py", "schedule"),)),
     Component(
-        "    command log insert (with the timers armed since this change)",
-        (("kernel/command_writes.py", "write"),),
+        "    closing statement (appends, timers, rows, command log; its round trip)",
+        (("kernel/command_writes.py", "write"), ("kernel/command_writes.py", "write_with_appends")),
     ),
     Component(
         "    begin and commit (AsyncConnection begin / transaction exit)",

@@ -17,11 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.aggregate_cache import AggregateCache
 from kernel.clock import Clock
 from kernel.codec import from_json
-from kernel.command_writes import CommandLogRow, DeferredUpserts, write
+from kernel.command_writes import (
+    CommandLogRow,
+    DeferredUpserts,
+    StaleRead,
+    TimerRow,
+    write,
+    write_with_appends,
+)
 from kernel.db import Database, begun_driver
 from kernel.errors import ConcurrencyConflict, DomainError, RuleViolated, Unavailable
 from kernel.events import EventRegistry
-from kernel.eventstore import EventStore, command_log
+from kernel.eventstore import EventStore, StreamAppend, command_log
 from kernel.fingerprint import fingerprint as fingerprint  # re-exported: its old home
 from kernel.telemetry import current_trace_metadata
 
@@ -78,8 +85,13 @@ class Application:
         projectors: Sequence[Projector] = (),
         on_commit: Callable[[], None] | None = None,
         cached_aggregates: int = 10_000,
+        appends_at_close: bool = True,
     ) -> None:
+        """`appends_at_close` (PostgreSQL): a command's appends go in its closing statement
+        (see `handle`); its projectors then see recorded events without their position
+        and tx_id (0): an application whose projectors read them switches it off."""
         self.db = db
+        self.appends_at_close = appends_at_close and db.is_postgres
         self.cache = AggregateCache(cached_aggregates)
         self.registry = registry
         self.clock = clock
@@ -152,6 +164,8 @@ class Application:
                     )
                     uow.metadata.update(request_id=request_id or "", command=command_type)
                     uow.armed, uow.deferred = {}, DeferredUpserts()
+                    if self.appends_at_close:
+                        uow.pending = {}
                     result = await handler(uow)
                     logged = None
                     if request_id:
@@ -203,6 +217,9 @@ class Application:
         paid a round trip and SQLAlchemy's statement handling for this check alone."""
         armed = list((uow.armed or {}).values())
         unguarded = uow.unguarded
+        if uow.pending:
+            await self._finish_with_appends(uow, armed, logged)
+            return
         if not unguarded:
             await write(uow.conn, armed, logged, uow.deferred, commit=True)
             return
@@ -216,6 +233,31 @@ class Application:
             cursor = await driver.execute(_STREAM_VERSIONS, {"stream_ids": list(unguarded)})
             await write(uow.conn, armed, logged, uow.deferred)
         self._check_unguarded(uow, dict(await cursor.fetchall()))
+
+    async def _finish_with_appends(
+        self, uow: UnitOfWork, armed: list[TimerRow], logged: CommandLogRow | None
+    ) -> None:
+        """The appends, the check of the streams read from the cache and not appended to,
+        the timers, rows and log: one statement, which commits. A command that read
+        nothing from the database (its streams and facts cached) has sent nothing before
+        it, so it is the whole transaction: one round trip, where a BEGIN, the append, the
+        closing statement and a COMMIT were four."""
+        assert uow.pending
+        queued = list(uow.pending.values())
+        try:
+            closed = await write_with_appends(
+                uow.conn,
+                [StreamAppend(q.before.stream_id, q.before.version, q.new) for q in queued],
+                [q.at for q in queued],
+                {s: uow.seen[s].version for s in uow.unguarded},
+                armed,
+                logged,
+                uow.deferred,
+            )
+        except StaleRead as exc:
+            self.cache.drop(exc.stream_ids)
+            raise _StaleCache from exc
+        uow.settle(closed.tx_id, closed.positions)
 
     def _check_unguarded(self, uow: UnitOfWork, current: dict[str, int]) -> None:
         """Streams read from the cache and not appended to, against their `current`

@@ -5,11 +5,12 @@ allows."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -32,8 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from kernel.codec import json_text, to_json
-from kernel.db import UtcDateTime, driver_execute, upsert, upsert_many
-from kernel.eventstore import command_log, timers
+from kernel.db import UtcDateTime, driver_execute, execute_alone, upsert, upsert_many
+from kernel.errors import ConcurrencyConflict
+from kernel.event_tables import (
+    CLOSE_GUARD_HINT_CONFLICT,
+    CLOSE_GUARD_HINT_STALE,
+    command_log,
+    timers,
+)
+from kernel.eventstore import StreamAppend
+from kernel.eventstore_sql import closing_appends, closing_select
 
 
 @dataclass(frozen=True)
@@ -128,9 +137,8 @@ async def write(
     On PostgreSQL one statement, straight to the psycopg connection: a reservation paid a
     round trip and SQLAlchemy's statement handling for each of the three.
     """
-    groups = deferred.by_shape() if deferred else {}
     if conn.dialect.name != "postgresql":
-        for shape, rows in groups.items():
+        for shape, rows in (deferred.by_shape() if deferred else {}).items():
             for values in rows:
                 await upsert(conn, shape.table, values, shape.keys, increment=shape.increment)
         for timer in armed:
@@ -140,14 +148,100 @@ async def write(
                 command_log.insert(), {**vars(logged), "result": to_json(logged.result)}
             )
         return
+    closing, params = await _closing(conn, armed, logged, deferred)
+    if closing[0] or closing[1] or closing[2]:
+        await driver_execute(conn, _statement(*closing), params, commit=commit)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What a closing statement with appends gave back: the transaction's id and the
+    events' positions, in the order given."""
+
+    tx_id: int
+    positions: list[int]
+
+
+async def write_with_appends(
+    conn: AsyncConnection,
+    appends: Sequence[StreamAppend],
+    recorded_at: Sequence[Sequence[datetime]],
+    unguarded: Mapping[str, int],
+    armed: Sequence[TimerRow],
+    logged: CommandLogRow | None,
+    deferred: DeferredUpserts | None = None,
+) -> Closed:
+    """(PostgreSQL) The command's appends (`recorded_at`: each event's time, per append), its
+    timers, read-model rows and log in ONE statement, which also checks that every stream
+    in `unguarded` (read from a cache, not appended to) is still at its version, and
+    commits: as the transaction's only statement it goes on its own (no BEGIN, no
+    COMMIT: one round trip), else in the transaction, which it commits.
+
+    A stream not at its expected version raises ConcurrencyConflict, a moved `unguarded`
+    stream StaleRead; either way nothing of the statement is written.
+    """
+    closing, params = await _closing(conn, armed, logged, deferred)
+    claims = tuple(a.expected_version == 0 for a in appends)
+    n = 0
+    for j, (a, times) in enumerate(zip(appends, recorded_at, strict=True)):
+        params[f"s{j}"] = a.stream_id
+        params[f"s{j}e"] = a.expected_version
+        params[f"s{j}n"] = a.expected_version + len(a.events)
+        for i, (e, at) in enumerate(zip(a.events, times, strict=True)):
+            params[f"e{n}s"] = a.stream_id
+            params[f"e{n}v"] = a.expected_version + 1 + i
+            params[f"e{n}id"] = e.event_id
+            params[f"e{n}t"] = e.event_type
+            params[f"e{n}st"] = e.store_id
+            params[f"e{n}p"] = e.payload
+            params[f"e{n}m"] = json_text(e.metadata)
+            params[f"e{n}at"] = at
+            n += 1
+    for k, (stream_id, version) in enumerate(unguarded.items()):
+        params[f"u{k}"] = stream_id
+        params[f"u{k}v"] = version
+    statement = _statement_with_appends(claims, n, len(unguarded), *closing)
+    try:
+        cursor = await execute_alone(conn, statement, params)
+    except psycopg.errors.SerializationFailure as exc:
+        hint = exc.diag.message_hint
+        if hint == CLOSE_GUARD_HINT_CONFLICT:
+            raise ConcurrencyConflict(
+                ", ".join(a.stream_id for a in appends), appends[0].expected_version
+            ) from exc
+        if hint == CLOSE_GUARD_HINT_STALE:
+            raise StaleRead(tuple(unguarded)) from exc
+        raise
+    row = await cursor.fetchone()
+    assert row is not None and len(row[2]) == n, "the closing statement's guard let it through"
+    return Closed(row[1], row[2])
+
+
+class StaleRead(Exception):
+    """A stream read from a cache (and not appended to) had moved on before the commit."""
+
+    def __init__(self, stream_ids: tuple[str, ...]) -> None:
+        super().__init__(f"read from the cache and moved on since: {', '.join(stream_ids)}")
+        self.stream_ids = stream_ids
+
+
+_ClosingShape = tuple[int, bool, tuple[tuple["UpsertShape", int], ...]]
+
+
+async def _closing(
+    conn: AsyncConnection,
+    armed: Sequence[TimerRow],
+    logged: CommandLogRow | None,
+    deferred: DeferredUpserts | None,
+) -> tuple[_ClosingShape, dict[str, Any]]:
+    """(PostgreSQL) The closing statement's shape and parameters; groups too big for it, or
+    whose columns need SQLAlchemy's binding, are written first, on their own."""
     inline: list[tuple[UpsertShape, list[dict[str, Any]]]] = []
-    for shape, rows in groups.items():
+    for shape, rows in (deferred.by_shape() if deferred else {}).items():
         if len(rows) > _MAX_ROWS_IN_STATEMENT or _casts(shape) is None:
             await upsert_many(conn, shape.table, rows, shape.keys, increment=shape.increment)
         else:
             inline.append((shape, rows))
-    if not armed and logged is None and not inline:
-        return
     params: dict[str, Any] = {}
     for i, timer in enumerate(armed):
         params.update(
@@ -166,10 +260,8 @@ async def write(
             for c, to_param in zip(shape.columns, adapt, strict=True):
                 value = values[c]
                 params[f"g{g}r{r}{c}"] = value if to_param is None else to_param(value)
-    statement = _statement(
-        len(armed), logged is not None, tuple((shape, len(rows)) for shape, rows in inline)
-    )
-    await driver_execute(conn, statement, params, commit=commit)
+    groups = tuple((shape, len(rows)) for shape, rows in inline)
+    return (len(armed), logged is not None, groups), params
 
 
 @functools.cache
@@ -178,6 +270,32 @@ def _statement(
 ) -> str:
     """Timer and read-model upserts as data-modifying CTEs in front of the command-log
     insert (each touches rows no other part of the statement touches)."""
+    *ctes, main = _parts(timer_count, with_log, groups)
+    if not ctes:
+        return main
+    return "WITH " + ", ".join(f"w{i} AS ({c})" for i, c in enumerate(ctes)) + " " + main
+
+
+@functools.cache
+def _statement_with_appends(
+    claims: tuple[bool, ...],
+    events: int,
+    unguarded: int,
+    timer_count: int,
+    with_log: bool,
+    groups: tuple[tuple[UpsertShape, int], ...],
+) -> str:
+    """The appends' CTEs, then every write of `_statement` as a CTE, then the guard's row."""
+    ctes = [
+        *closing_appends(claims, events),
+        *(f"w{i} AS ({c})" for i, c in enumerate(_parts(timer_count, with_log, groups))),
+    ]
+    return "WITH " + ", ".join(ctes) + " " + closing_select(len(claims), unguarded)
+
+
+def _parts(
+    timer_count: int, with_log: bool, groups: tuple[tuple[UpsertShape, int], ...]
+) -> list[str]:
     parts: list[str] = []
     if timer_count:
         parts.append(
@@ -198,10 +316,7 @@ def _statement(
             "recorded_at) VALUES (%(request_id)s, %(command_type)s, %(fingerprint)s, "
             "%(result)s::json, %(recorded_at)s)"
         )
-    *ctes, main = parts
-    if not ctes:
-        return main
-    return "WITH " + ", ".join(f"w{i} AS ({c})" for i, c in enumerate(ctes)) + " " + main
+    return parts
 
 
 def _upsert_sql(g: int, shape: UpsertShape, count: int) -> str:

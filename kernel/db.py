@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 from opentelemetry import trace
+from psycopg.pq import TransactionStatus
 from sqlalchemy import (
     Column,
     Connection,
@@ -336,6 +337,26 @@ async def driver_execute(
         if commit:
             await driver.execute(b"COMMIT")
     return cursor
+
+
+async def execute_alone(
+    conn: AsyncConnection, statement: str, params: dict[str, Any]
+) -> psycopg.AsyncCursor[Any]:
+    """A statement that ends the caller's transaction: committed with it (nothing may
+    follow). When nothing was sent in the transaction yet (psycopg's own transactions,
+    `direct_commit`), it goes on its own in autocommit: one round trip, no BEGIN, no
+    COMMIT, atomic as every statement is; the caller's commit then finds nothing to do."""
+    driver = _driver_of(conn)
+    if driver.autocommit or driver.info.transaction_status != TransactionStatus.IDLE:
+        return await driver_execute(conn, statement, params, commit=True)
+    await driver.set_autocommit(True)
+    try:
+        return await driver.execute(statement, params)
+    finally:
+        if driver.info.transaction_status == TransactionStatus.IDLE:
+            await driver.set_autocommit(False)
+        else:  # cut off mid-statement: not fit for the pool in autocommit
+            await conn.invalidate()
 
 
 async def upsert(

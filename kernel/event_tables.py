@@ -133,7 +133,30 @@ def _add_outbox(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_events_global"))
 
 
+# The guard of a command's closing statement (kernel.command_writes). Raising undoes every
+# part of the statement; the hint tells the application which retry it is.
+CLOSE_GUARD_HINT_CONFLICT = "storemesh:conflict"
+CLOSE_GUARD_HINT_STALE = "storemesh:stale"
+CREATE_CLOSE_GUARD = (
+    "CREATE OR REPLACE FUNCTION storemesh_close_guard(claimed bigint, wanted bigint, "
+    "fresh boolean) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN "
+    "IF claimed <> wanted THEN RAISE EXCEPTION "
+    "'another transaction appended to a stream of this command first' "
+    f"USING ERRCODE = 'serialization_failure', HINT = '{CLOSE_GUARD_HINT_CONFLICT}'; END IF; "
+    "IF NOT fresh THEN RAISE EXCEPTION "
+    "'a stream this command read from the cache has moved on' "
+    f"USING ERRCODE = 'serialization_failure', HINT = '{CLOSE_GUARD_HINT_STALE}'; END IF; "
+    "RETURN true; END $$"
+)
+
+
+def _add_close_guard(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(CREATE_CLOSE_GUARD)
+
+
 KERNEL_MIGRATIONS = (
     Migration(1, "event store, command log, inbox, checkpoints, timers", _create_kernel_tables),
     Migration(2, "outbox of unpublished events", _add_outbox),
+    Migration(3, "the guard of a command's closing statement", _add_close_guard),
 )

@@ -119,3 +119,70 @@ APPEND_MANY = (
     "SELECT r.n - 1, a.position, a.tx_id FROM appended a JOIN rows r ON r.event_id = a.event_id "
     "ORDER BY r.n"
 )
+
+
+@functools.cache
+def closing_appends(claims: tuple[bool, ...], events: int) -> tuple[str, ...]:
+    """The appends of a command as CTEs of its closing statement (psycopg style): one claim
+    per stream (`claims`: True where the stream is new), then the `events` rows and their
+    outbox rows for the streams claimed. Parameters: `s{j}`, `s{j}e` (expected version),
+    `s{j}n` (new version) per stream; per event `e{i}s` (stream), `e{i}v` (version),
+    `e{i}id`, `e{i}t` (type), `e{i}st` (store), `e{i}p` (payload), `e{i}m` (metadata as JSON
+    text) and `e{i}at` (recorded at), in each stream's version order.
+
+    A stream not claimed (a stale version, or a new stream someone else created first) gets
+    no events; `closing_select` then refuses the whole statement.
+    """
+    ctes = [
+        f"c{j} AS (INSERT INTO streams (stream_id, version) VALUES (%(s{j})s, %(s{j}n)s) "
+        "ON CONFLICT (stream_id) DO NOTHING RETURNING stream_id)"
+        if new
+        else f"c{j} AS (UPDATE streams SET version = %(s{j}n)s "
+        f"WHERE stream_id = %(s{j})s AND version = %(s{j}e)s RETURNING stream_id)"
+        for j, new in enumerate(claims)
+    ]
+    ctes.append(
+        "claimed AS ("
+        + " UNION ALL ".join(f"SELECT stream_id FROM c{j}" for j in range(len(claims)))
+        + ")"
+    )
+    rows = ", ".join(
+        f"({i}, %(e{i}s)s::text, %(e{i}v)s::int, %(e{i}id)s::uuid, %(e{i}t)s::text, "
+        f"%(e{i}st)s::text, %(e{i}p)s::bytea, %(e{i}m)s::json, %(e{i}at)s::timestamptz)"
+        for i in range(events)
+    )
+    ctes.append(
+        f"rows (n, stream_id, version, event_id, event_type, store_id, payload, metadata, "
+        f"recorded_at) AS (VALUES {rows})"
+    )
+    ctes.append(
+        "appended AS (INSERT INTO events (stream_id, stream_version, event_id, event_type, "
+        "store_id, payload, metadata, recorded_at) SELECT e.stream_id, e.version, e.event_id, "
+        "e.event_type, e.store_id, e.payload, e.metadata, e.recorded_at FROM rows e "
+        "WHERE e.stream_id IN (SELECT stream_id FROM claimed) ORDER BY e.n "
+        "RETURNING position, tx_id, event_id)"
+    )
+    ctes.append("queued AS (INSERT INTO outbox (position) SELECT position FROM appended)")
+    return tuple(ctes)
+
+
+@functools.cache
+def closing_select(streams: int, unguarded: int) -> str:
+    """The closing statement's one row: the guard (which raises, undoing the whole statement,
+    when a stream was not claimed or one of the `unguarded` streams, read from a cache and
+    not appended to, moved on: parameters `u{k}`, `u{k}v`), the transaction id and the
+    events' positions in the order given."""
+    fresh = "true"
+    if unguarded:
+        pairs = ", ".join(f"(%(u{k})s::text, %(u{k}v)s::int)" for k in range(unguarded))
+        fresh = (
+            f"NOT EXISTS (SELECT 1 FROM (VALUES {pairs}) AS u(stream_id, version) "
+            "LEFT JOIN streams s ON s.stream_id = u.stream_id "
+            "WHERE coalesce(s.version, 0) <> u.version)"
+        )
+    return (
+        f"SELECT storemesh_close_guard((SELECT count(*) FROM claimed), {streams}, {fresh}), "
+        "(SELECT max(tx_id) FROM appended), "
+        "ARRAY(SELECT a.position FROM appended a JOIN rows r ON r.event_id = a.event_id "
+        "ORDER BY r.n)"
+    )

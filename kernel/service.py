@@ -36,6 +36,10 @@ class ServiceDefinition:
     registry: EventRegistry
     migrations: Sequence[Migration]
     projectors: Sequence[Projector] = ()
+    # Its commands' appends go in their closing statement (Application's
+    # `appends_at_close`): off where a projector reads a recorded event's position or
+    # tx_id, or a handler reads back from the event store what it recorded.
+    appends_at_close: bool = True
     # Keep a local copy of capacity's store directory (table + subscription), and from
     # the first store it holds on, refuse unknown store codes.
     keeps_store_directory: bool = False
@@ -122,6 +126,7 @@ async def assemble(
         definition.registry,
         clock or SystemClock(settings.business_time_zone),
         definition.projectors,
+        appends_at_close=definition.appends_at_close,
     )
     relay = Relay(
         db,

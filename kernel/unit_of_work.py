@@ -4,6 +4,8 @@ reactions of one stream to another (policies); `Application.handle` runs one per
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +20,16 @@ from kernel.codec import from_json, to_json
 from kernel.command_writes import DeferredUpserts, TimerRow, UpsertShape, write
 from kernel.db import upsert
 from kernel.decider import Decider
+from kernel.errors import ConcurrencyConflict
 from kernel.events import EventRegistry
-from kernel.eventstore import EventStore, NewEvent, RecordedEvent, StreamAppend, timers
+from kernel.eventstore import (
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    StreamAppend,
+    snapshots,
+    timers,
+)
 
 S = TypeVar("S")
 
@@ -73,13 +83,20 @@ class Projector(Protocol):
 
 @dataclass
 class _Queued:
-    """A record() waiting for the end of its batch: the stream as loaded, the events."""
+    """A record() waiting for the end of its batch (or, in `pending`, appends waiting for
+    the closing statement): the stream as loaded, the events, each one's resulting state
+    and recording time."""
 
-    aggregate: Aggregate[Any]
+    aggregate: Aggregate[Any] | None  # None: events appended without an aggregate
     before: Loaded[Any]
     events: list[Any] = field(default_factory=list)
     new: list[NewEvent] = field(default_factory=list)
     states: list[Any] = field(default_factory=list)
+    at: list[datetime] = field(default_factory=list)
+
+    @property
+    def version(self) -> int:
+        return self.before.version + len(self.new)
 
 
 @dataclass
@@ -113,12 +130,25 @@ class UnitOfWork:
     batched: dict[str, _Queued] | None = None
     # Read-model rows written with the command log at the end; None: written at once.
     deferred: DeferredUpserts | None = None
+    # Appends waiting for the command's closing statement, by stream (None: each append is
+    # sent at once). Projections, snapshots and reactions run at once on the recorded
+    # events, whose `position` and `tx_id` are 0 until `settle` (Application.handle on
+    # PostgreSQL, for projectors that do not read them).
+    pending: dict[str, _Queued] | None = None
 
     @property
     def unguarded(self) -> set[str]:
         return self.from_cache - self.appended
 
     async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
+        if self.pending:
+            queued = self.pending.get(stream_id)
+            if queued is not None:  # recorded in this unit of work, not appended yet
+                if queued.aggregate is None or not queued.states:
+                    raise RuntimeError(
+                        f"{stream_id} loaded after a raw append in this unit of work"
+                    )
+                return Loaded(stream_id, queued.states[-1], queued.version)
         if self.cache is not None and self.read_cached:
             known = self.seen.get(stream_id)
             if known is None:
@@ -165,10 +195,61 @@ class UnitOfWork:
             )
         if self.batched is not None:
             return self._queue(aggregate, loaded, new_events, batch)
-        recorded = await self.store.append(
-            self.conn, loaded.stream_id, loaded.version, batch, self.clock.now()
-        )
+        recorded = await self.append(loaded.stream_id, loaded.version, batch, aggregate)
         return await self._recorded(aggregate, loaded, new_events, recorded)
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[NewEvent],
+        aggregate: Aggregate[Any] | None = None,
+    ) -> list[RecordedEvent]:
+        """Append at the expected version: at once, or with `pending` at the closing
+        statement (the recorded events then carry position and tx_id 0 until `settle`)."""
+        now = self.clock.now()
+        if self.pending is None:
+            return await self.store.append(self.conn, stream_id, expected_version, new_events, now)
+        queued = self.pending.get(stream_id)
+        if queued is None:
+            before = Loaded(stream_id, None, expected_version)
+            queued = self.pending[stream_id] = _Queued(aggregate, before)
+        elif expected_version != queued.version:
+            # As the append at once would: the stream is not at that version.
+            raise ConcurrencyConflict(stream_id, expected_version, queued.version)
+        recorded = [
+            RecordedEvent(
+                0,
+                0,
+                stream_id,
+                expected_version + 1 + i,
+                e.event_id,
+                e.event_type,
+                e.store_id,
+                e.payload,
+                e.metadata,
+                now,
+            )
+            for i, e in enumerate(new_events)
+        ]
+        queued.new.extend(new_events)
+        queued.at.extend(now for _ in new_events)
+        return recorded
+
+    def settle(self, tx_id: int, positions: Sequence[int]) -> None:
+        """The closing statement appended the pending events (`positions` in the order of
+        `pending` and each stream's events): `recorded` gets their positions."""
+        assert self.pending is not None
+        known: dict[uuid.UUID, int] = {}
+        events = (e for q in self.pending.values() for e in q.new)
+        for e, position in zip(events, positions, strict=True):
+            known[e.event_id] = position
+        self.recorded = [
+            dataclasses.replace(r, position=known[r.event_id], tx_id=tx_id)
+            if r.position == 0 and r.event_id in known
+            else r
+            for r in self.recorded
+        ]
 
     async def _recorded(
         self,
@@ -188,11 +269,23 @@ class UnitOfWork:
                 await project(self, event, r, state)
         new_version = loaded.version + len(recorded)
         if new_version // aggregate.snapshot_every > loaded.version // aggregate.snapshot_every:
-            await self.store.save_snapshot(self.conn, loaded.stream_id, new_version, to_json(state))
+            await self._snapshot(loaded.stream_id, new_version, state)
+        if self.pending:
+            queued = self.pending.get(loaded.stream_id)
+            if queued is not None:
+                queued.states.append(state)
         loaded.state, loaded.version = state, new_version
         self._seen_written(loaded)
         await self._react(new_events)
         return state
+
+    async def _snapshot(self, stream_id: str, version: int, state: Any) -> None:
+        if self.pending is not None and self.deferred is not None:
+            # With the appends, in the closing statement (the last one of the stream wins).
+            values = {"stream_id": stream_id, "version": version, "state": to_json(state)}
+            await self.upsert_at_end(snapshots, values, ["stream_id"])
+        else:
+            await self.store.save_snapshot(self.conn, stream_id, version, to_json(state))
 
     def _seen_written(self, loaded: Loaded[Any]) -> None:
         if self.cache is not None:
@@ -229,6 +322,9 @@ class UnitOfWork:
         block, and nothing in the block may read back what it recorded."""
         if self.batched is not None:
             raise RuntimeError("appends are already batched")
+        if self.pending:
+            raise RuntimeError("appends_batched after appends left for the closing statement")
+        self.pending = None  # the block appends in a statement of its own
         self.batched = {}
         try:
             yield
@@ -238,6 +334,7 @@ class UnitOfWork:
         appends = [StreamAppend(q.before.stream_id, q.before.version, q.new) for q in queued]
         recorded = await self.store.append_many(self.conn, appends, self.clock.now())
         for q, r in zip(queued, recorded, strict=True):
+            assert q.aggregate is not None
             await self._recorded(q.aggregate, q.before, q.events, r, q.states)
 
     async def _react(self, new_events: Sequence[Any]) -> None:

@@ -104,10 +104,12 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     report.add(
         "A fresh database with the kernel schema only. The command is what every service"
         " command costs, minus its business logic: `Application.handle` with a `request_id`"
-        " (idempotency: the command-log lookup, the fingerprint) and a handler that calls"
-        " `EventStore.append` for one event at the expected version (the stream-version"
-        " row update, the event insert returning its position), then the command-log row,"
-        " in one `Database.transaction` (SQLAlchemy 2 async, psycopg 3, pool of 10 + 10)."
+        " (idempotency: the command log's primary key, the fingerprint) and a handler that"
+        " calls `UnitOfWork.append` for one event at the expected version, as a service"
+        " command's `record` does: on PostgreSQL the append (stream-version claim, event and"
+        " outbox rows) goes in the command's closing statement with the command-log row, a"
+        " statement of its own that commits (no BEGIN, no COMMIT: one round trip), from a"
+        " `Database.transaction` (SQLAlchemy 2 async, psycopg 3, pool of 10 + 10)."
         f" Each writer cycles through {sizes.append_streams_per_writer} streams of its own."
         f" The event is a StockReceived ({len(sample.payload)} bytes of protobuf) with"
         " trace and request metadata.",
@@ -191,8 +193,7 @@ async def _through_application(
         stream, version = plan.next(writer, seq)
 
         async def handler(uow: UnitOfWork) -> None:
-            await uow.store.append(
-                uow.conn,
+            await uow.append(
                 stream,
                 version,
                 [
@@ -200,7 +201,6 @@ async def _through_application(
                         sample.event_type, sample.payload, sample.store_id, metadata=uow.metadata
                     )
                 ],
-                uow.clock.now(),
             )
 
         await app.handle(AppendOne(stream, seq), handler, request_id=str(uuid.uuid4()))

@@ -39,6 +39,8 @@ DEFINITION = ServiceDefinition(
     registry=EventRegistry("analytics", EVENT_TYPES, events_pb2),
     migrations=(*read_model.MIGRATIONS, *network_model.MIGRATIONS),
     projectors=(read_model.project,),
+    # The reports' rows keep the position of the event that recorded them.
+    appends_at_close=False,
     # Stores and their regions: reports and targets name known stores only.
     keeps_store_directory=True,
     application=analytics,

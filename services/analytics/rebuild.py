@@ -60,6 +60,7 @@ async def rebuild(
         DEFINITION.registry,
         clock or SystemClock(settings.business_time_zone),
         DEFINITION.projectors,
+        appends_at_close=DEFINITION.appends_at_close,
     )
     nats = NatsConnection(
         settings.nats_url, name="analytics-rebuild", namespace=settings.nats_namespace

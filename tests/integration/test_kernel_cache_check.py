@@ -84,11 +84,11 @@ async def test_the_check_and_the_last_writes_share_one_round_trip(direct: Databa
     sent = await sent_to_postgres(direct, app.handle(("mirror", 1), mirror, request_id="r-1"))
 
     queries = [content.strip('"') for kind, content in sent if kind == "Query"]
-    assert queries == ["BEGIN", "COMMIT"]
-    # The append of WRITTEN, then one pipeline: the check of READ, and the timer, the
-    # row and the log in one statement; one Sync each.
+    assert queries == []  # no BEGIN, no COMMIT: the one statement is the transaction
+    # The append of WRITTEN, the check of READ, the timer, the row and the log: one
+    # statement, one Sync.
     statements = [content for kind, content in sent if kind in ("Parse", "Sync")]
-    assert len(statements) == 5
-    assert "UPDATE streams" in statements[0] and statements[1] == ""
-    assert "FROM streams" in statements[2] and "INSERT INTO command_log" in statements[3]
-    assert statements[4] == ""
+    assert len(statements) == 2
+    assert "UPDATE streams" in statements[0] and "LEFT JOIN streams" in statements[0]
+    assert "INSERT INTO timers" in statements[0] and "INSERT INTO command_log" in statements[0]
+    assert statements[1] == ""

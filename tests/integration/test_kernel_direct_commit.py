@@ -67,17 +67,18 @@ async def test_a_failed_body_leaves_nothing(direct: Database, sqlalchemy_first: 
     assert await count_effects(direct, "after") == 1
 
 
-async def test_a_command_sends_begin_its_two_statements_and_commit_only(
+async def test_a_command_on_a_cached_stream_sends_its_one_statement_only(
     direct: Database,
 ) -> None:
-    """A command on a cached stream: psycopg's BEGIN, the append, the command log, COMMIT;
-    no ROLLBACK after it (returning the connection to the pool sends nothing)."""
+    """A command on a cached stream: the append and the command log in one statement, on
+    its own (no BEGIN, no COMMIT); no ROLLBACK after it (returning the connection to the
+    pool sends nothing)."""
     app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
     await receive(app, "SZ01", "P-1", 1, request_id="r1")  # loads the stream into the cache
     sent = await sent_to_postgres(direct, receive(app, "SZ01", "P-1", 2, request_id="r2"))
     queries = [content.strip('"') for kind, content in sent if kind == "Query"]
-    assert queries == ["BEGIN", "COMMIT"]
-    assert [kind for kind, _ in sent].count("Sync") == 2
+    assert queries == []
+    assert [kind for kind, _ in sent].count("Sync") == 1
 
 
 async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url: str) -> None:

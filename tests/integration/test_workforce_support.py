@@ -14,6 +14,7 @@ from google.rpc import error_details_pb2
 from storemesh.workforce.events.v1 import events_pb2
 from storemesh.workforce.v1 import workforce_pb2 as pb
 
+from kernel import application
 from kernel.clock import ManualClock
 from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import EventStore
@@ -213,9 +214,11 @@ async def test_two_concurrent_holds_of_one_technician_and_window_one_wins(
 
 
 def count_version_conflicts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Streams whose append lost on the expected version, as they happen."""
+    """Streams whose append lost on the expected version, as they happen: at once, or in
+    the command's closing statement (kernel.command_writes.write_with_appends)."""
     lost: list[str] = []
     append = EventStore.append
+    close = application.write_with_appends
 
     async def spy(self: EventStore, conn: Any, stream_id: str, *args: Any) -> Any:
         try:
@@ -224,7 +227,15 @@ def count_version_conflicts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             lost.append(stream_id)
             raise
 
+    async def closing_spy(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await close(*args, **kwargs)
+        except ConcurrencyConflict as exc:
+            lost.append(exc.stream_id)
+            raise
+
     monkeypatch.setattr(EventStore, "append", spy)
+    monkeypatch.setattr(application, "write_with_appends", closing_spy)
     return lost
 
 
