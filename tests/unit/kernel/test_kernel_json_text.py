@@ -29,7 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 import kernel
 import services
-from kernel.codec import json_text, set_moment, timestamp, to_json
+from kernel.codec import column_json, json_text, set_moment, timestamp, to_json
 
 
 class Tone(enum.Enum):
@@ -224,6 +224,27 @@ def test_json_text_of_every_dataclass_reads_back_as_to_json(cls: type[Any]) -> N
     rng = random.Random(f"{cls.__module__}.{cls.__qualname__}")
     for _ in range(25):
         assert_same_json(instance(cls, rng))
+        # A tuple of them too (a position's reservations): orjson writes it as a dataclass.
+        assert_same_json(tuple(instance(cls, rng) for _ in range(rng.randint(0, 3))))
+
+
+@pytest.mark.parametrize("cls", DATACLASSES, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_column_json_writes_a_dataclass_as_its_to_json_and_plain_json_as_before(
+    cls: type[Any],
+) -> None:
+    """Byte for byte (PostgreSQL's json keeps the text): a dataclass, or a tuple of them,
+    as `json.dumps(to_json(...))`; a value already converted as `json.dumps` wrote it."""
+    rng = random.Random(f"column {cls.__module__}.{cls.__qualname__}")
+    for _ in range(25):
+        one = instance(cls, rng)
+        for obj in (one, (one, instance(cls, rng)), to_json(one)):
+            try:
+                expected = json.dumps(to_json(obj))
+            except (TypeError, ValueError) as refused:
+                with pytest.raises(type(refused)):
+                    column_json(obj)
+                continue
+            assert column_json(obj) == expected
 
 
 def test_json_text_of_random_bare_values_reads_back_as_to_json() -> None:
