@@ -263,6 +263,19 @@ def to_json(obj: Any) -> Any:
     return obj
 
 
+def column_json(value: Any) -> str:
+    """What a JSON column bound by SQLAlchemy holds (the engines' `json_serializer`, so
+    PostgreSQL's and SQLite's, SQLAlchemy's upserts and executemany alike): the text of
+    `json.dumps(value)` where the json module writes the value, so every value a caller
+    converted itself reads exactly as before; else `json.dumps(to_json(value))`, so a
+    dataclass tree (a position's reservations) may be handed as it is, as to
+    `json_text`, and is written as its `to_json` structure would have been."""
+    try:
+        return json.dumps(value)
+    except TypeError:
+        return json.dumps(to_json(value))
+
+
 def json_text(obj: Any) -> str:
     """`json.dumps(to_json(obj))`, as JSON: the same value reads back (`json.loads(text) ==
     to_json(obj)`), written by orjson at a fraction of the CPU (a command's logged result,
@@ -281,7 +294,13 @@ def json_text(obj: Any) -> str:
     field is trusted to hold what its hint says (a field hinted str holding a datetime of
     a zone whose offset has seconds would lose them)."""
     try:
-        if type(obj) in _JSON_SCALARS or _json_fields(type(obj)) is not None:
+        if (
+            type(obj) in _JSON_SCALARS
+            or _json_fields(type(obj)) is not None
+            or (type(obj) is tuple and all(_json_fields(type(x)) is not None for x in obj))
+        ):
+            # Moments only in dataclass fields, each guarded (a tuple of them: a position's
+            # reservations, at a quarter of the CPU of passing every moment through).
             return orjson.dumps(obj, default=_json_default, option=_DATACLASSES).decode()
         # A bare container (metadata, a read-model column's to_json structure): any
         # datetime in it goes through isoformat, as only a dataclass field is guarded.

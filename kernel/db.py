@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.types import TypeDecorator
 
 from kernel import edge
+from kernel.codec import column_json
 from kernel.db_engines import BEGIN_PENDING, configure_postgres, configure_sqlite
 from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
@@ -94,7 +95,9 @@ class Database:
         self, url: str, *, pool_size: int = 5, echo: bool = False, pipelined_begin: bool = True
     ) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo}
+        # A JSON column's value may be a dataclass tree as well as plain JSON (see
+        # kernel.codec.column_json): written as its to_json structure, wherever bound.
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": column_json}
         if url.startswith("postgresql"):
             # No pre-ping round trip per transaction: a dropped connection fails its call
             # (UNAVAILABLE, safe to retry) and SQLAlchemy then refreshes the pool.

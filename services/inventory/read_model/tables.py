@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.application import UnitOfWork
 from kernel.bulk_append import copy_upsert_text
 from kernel.bulk_rows import escaped
-from kernel.codec import from_json, json_text, to_json
+from kernel.codec import from_json, json_text
 from kernel.db import Migration, UtcDateTime
 from kernel.eventstore import RecordedEvent
 from services.inventory.domain.catalogue import Part
@@ -170,7 +170,10 @@ def _position_row(state: StockPosition) -> dict[str, Any]:
         "in_transit_out": state.in_transit_out,
         "in_transit_in": state.in_transit_in,
         "last_movement_at": state.last_movement_at,
-        "reservations": to_json(state.reservations),
+        # The tuple itself: PostgreSQL's closing statement writes it with json_text,
+        # every path through SQLAlchemy with codec.column_json (a to_json first was
+        # a dict per reservation built for nothing on the first).
+        "reservations": state.reservations,
     }
 
 

@@ -17,7 +17,7 @@ import pkgutil
 import random
 import types
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from fractions import Fraction
@@ -29,7 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 import kernel
 import services
-from kernel.codec import json_text, set_moment, timestamp, to_json
+from kernel.codec import column_json, json_text, set_moment, timestamp, to_json
 
 
 class Tone(enum.Enum):
@@ -188,13 +188,21 @@ def every_dataclass() -> list[type[Any]]:
 DATACLASSES = every_dataclass()
 
 
-def assert_same_json(obj: Any) -> None:
-    """json_text(obj) reads back as the old path's text did, or fails as it failed."""
+def old_text(obj: Any, write: Callable[[Any], str]) -> str | None:
+    """The old path's text, `json.dumps(to_json(obj))`; None where it refused obj, after
+    checking that `write` refuses it the same way."""
     try:
-        expected = json.dumps(to_json(obj))
+        return json.dumps(to_json(obj))
     except (TypeError, ValueError) as refused:
         with pytest.raises(type(refused)):
-            json_text(obj)
+            write(obj)
+        return None
+
+
+def assert_same_json(obj: Any) -> None:
+    """json_text(obj) reads back as the old path's text did, or fails as it failed."""
+    expected = old_text(obj, json_text)
+    if expected is None:
         return
     text = json_text(obj)
     assert isinstance(text, str)
@@ -224,6 +232,23 @@ def test_json_text_of_every_dataclass_reads_back_as_to_json(cls: type[Any]) -> N
     rng = random.Random(f"{cls.__module__}.{cls.__qualname__}")
     for _ in range(25):
         assert_same_json(instance(cls, rng))
+        # A tuple of them too (a position's reservations): orjson writes it as a dataclass.
+        assert_same_json(tuple(instance(cls, rng) for _ in range(rng.randint(0, 3))))
+
+
+@pytest.mark.parametrize("cls", DATACLASSES, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_column_json_writes_a_dataclass_as_its_to_json_and_plain_json_as_before(
+    cls: type[Any],
+) -> None:
+    """Byte for byte (PostgreSQL's json keeps the text): a dataclass, or a tuple of them,
+    as `json.dumps(to_json(...))`; a value already converted as `json.dumps` wrote it."""
+    rng = random.Random(f"column {cls.__module__}.{cls.__qualname__}")
+    for _ in range(25):
+        one = instance(cls, rng)
+        for obj in (one, (one, instance(cls, rng)), to_json(one)):
+            expected = old_text(obj, column_json)
+            if expected is not None:
+                assert column_json(obj) == expected
 
 
 def test_json_text_of_random_bare_values_reads_back_as_to_json() -> None:
