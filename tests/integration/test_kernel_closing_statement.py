@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from kernel.application import Application, UnitOfWork
+from kernel.application import Aggregate, Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.command_writes import CommandLogRow, StaleRead, TimerRow, write_with_appends
 from kernel.db import Database
 from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import EventStore, StreamAppend, command_log, events, outbox, timers
 from services.inventory.domain.commands import ReceiveStock
+from services.inventory.domain.stock import StockPosition, stock
 from tests.integration.kernel_fixtures import (
     POSITIONS,
     REGISTRY,
@@ -214,3 +215,29 @@ async def test_switched_off_the_append_goes_at_once(pg: Database) -> None:
 
     await app.handle(("at once", 1), appended, request_id="r-at-once")
     assert positions and positions[0] > 0
+
+
+async def test_a_snapshot_due_joins_the_statement_and_loads_back(pg: Database) -> None:
+    """A snapshot falls due mid-command: it is written with the appends (version 2 of 3),
+    and a replica without a cache folds it and the event after it into the same state."""
+    often = Aggregate(
+        "stock", stock, StockPosition, store_of=lambda e: e.store_id, snapshot_every=2
+    )
+    stream = often.stream_id("SZ01", "P-1")
+    app = Application(pg, REGISTRY, ManualClock(AT))
+
+    async def three(uow: UnitOfWork) -> int:
+        for quantity in (1, 2, 4):
+            done = await uow.execute(often, stream, ReceiveStock("SZ01", "P-1", quantity, "r", AT))
+        return int(done.state.on_hand)
+
+    assert await app.handle(("three", 1), three, request_id="r-three") == 7
+    async with pg.connect() as conn:
+        saved = (await conn.execute(text("SELECT version FROM snapshots"))).scalars().all()
+    assert saved == [2]
+    cold = Application(pg, REGISTRY, ManualClock(AT), cached_aggregates=0)
+
+    async def read(uow: UnitOfWork) -> int:
+        return int((await uow.load(often, stream)).state.on_hand)
+
+    assert await cold.handle(("read", 1), read) == 7
