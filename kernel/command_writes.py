@@ -276,7 +276,7 @@ def _statement(
     return "WITH " + ", ".join(f"w{i} AS ({c})" for i, c in enumerate(ctes)) + " " + main
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # bounded as closing_appends is
 def _statement_with_appends(
     claims: tuple[bool, ...],
     events: int,

@@ -121,7 +121,9 @@ APPEND_MANY = (
 )
 
 
-@functools.cache
+# Bounded: the shapes of a command's appends (which streams are new, how many events) vary
+# more than the other statements' shapes.
+@functools.lru_cache(maxsize=256)
 def closing_appends(claims: tuple[bool, ...], events: int) -> tuple[str, ...]:
     """The appends of a command as CTEs of its closing statement (psycopg style): one claim
     per stream (`claims`: True where the stream is new), then the `events` rows and their
