@@ -206,7 +206,11 @@ class UnitOfWork:
         aggregate: Aggregate[Any] | None = None,
     ) -> list[RecordedEvent]:
         """Append at the expected version: at once, or with `pending` at the closing
-        statement (the recorded events then carry position and tx_id 0 until `settle`)."""
+        statement (the recorded events then carry position and tx_id 0 until `settle`).
+        No events: nothing (as `EventStore.append`; a queued claim alone would create the
+        stream at version 0)."""
+        if not new_events:
+            return []
         now = self.clock.now()
         if self.pending is None:
             return await self.store.append(self.conn, stream_id, expected_version, new_events, now)

@@ -241,3 +241,28 @@ async def test_a_snapshot_due_joins_the_statement_and_loads_back(pg: Database) -
         return int((await uow.load(often, stream)).state.on_hand)
 
     assert await cold.handle(("read", 1), read) == 7
+
+
+async def test_an_append_of_no_events_appends_nothing(pg: Database) -> None:
+    """As `EventStore.append` and `append_many`: no events, nothing written. Queued for
+    the closing statement, its claim alone would create the stream at version 0 (no
+    append at 0 could claim it after), or, the only append, leave a statement with no
+    event rows."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+
+    async def nothing_then_one(uow: UnitOfWork) -> None:
+        assert await uow.append("s/empty", 0, []) == []
+        await uow.append("s/full", 0, [stock_event()])
+
+    async def nothing(uow: UnitOfWork) -> None:
+        assert await uow.append("s/empty", 0, []) == []
+
+    await app.handle(("nothing then one", 1), nothing_then_one, request_id="r-1")
+    await app.handle(("nothing", 1), nothing, request_id="r-2")
+    assert await versions(pg) == {"s/full": 1}
+
+    async def first(uow: UnitOfWork) -> None:
+        await uow.append("s/empty", 0, [stock_event()])
+
+    await app.handle(("first", 1), first, request_id="r-3")
+    assert await versions(pg) == {"s/full": 1, "s/empty": 1}
