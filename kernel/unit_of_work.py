@@ -221,6 +221,8 @@ class UnitOfWork:
         elif expected_version != queued.version:
             # As the append at once would: the stream is not at that version.
             raise ConcurrencyConflict(stream_id, expected_version, queued.version)
+        if aggregate is None:  # a raw append: no state of the stream holds its events
+            queued.aggregate = None
         recorded = [
             RecordedEvent(
                 0,

@@ -266,3 +266,20 @@ async def test_an_append_of_no_events_appends_nothing(pg: Database) -> None:
 
     await app.handle(("first", 1), first, request_id="r-3")
     assert await versions(pg) == {"s/full": 1, "s/empty": 1}
+
+
+async def test_a_load_after_a_raw_append_to_a_recorded_stream_is_refused(pg: Database) -> None:
+    """The state kept for a later load is the last record()'s: a raw append after it moves
+    the version on without that state knowing its events, so the load must be refused
+    (as after a raw append first), not answered with a state that misses events."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+    stream = POSITIONS.stream_id("SZ01", "P-1")
+
+    async def record_raw_then_load(uow: UnitOfWork) -> int:
+        await uow.execute(POSITIONS, stream, ReceiveStock("SZ01", "P-1", 1, "ref", AT))
+        await uow.append(stream, 1, [stock_event(quantity=5)])
+        return (await uow.load(POSITIONS, stream)).state.on_hand
+
+    with pytest.raises(RuntimeError, match="raw append"):
+        await app.handle(("record raw", 1), record_raw_then_load)
+    assert await count_events(pg) == 0
