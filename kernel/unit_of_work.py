@@ -23,6 +23,7 @@ from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict
 from kernel.events import EventRegistry
 from kernel.eventstore import (
+    ANY_VERSION,
     EventStore,
     NewEvent,
     RecordedEvent,
@@ -215,6 +216,12 @@ class UnitOfWork:
         if self.pending is None:
             return await self.store.append(self.conn, stream_id, expected_version, new_events, now)
         queued = self.pending.get(stream_id)
+        if expected_version == ANY_VERSION:
+            if queued is None:  # no version to claim at the close: the store finds it now
+                return await self.store.append(
+                    self.conn, stream_id, expected_version, new_events, now
+                )
+            expected_version = queued.version
         if queued is None:
             before = Loaded(stream_id, None, expected_version)
             queued = self.pending[stream_id] = _Queued(aggregate, before)

@@ -17,7 +17,15 @@ from kernel.clock import ManualClock
 from kernel.command_writes import CommandLogRow, StaleRead, TimerRow, write_with_appends
 from kernel.db import Database
 from kernel.errors import ConcurrencyConflict
-from kernel.eventstore import EventStore, StreamAppend, command_log, events, outbox, timers
+from kernel.eventstore import (
+    ANY_VERSION,
+    EventStore,
+    StreamAppend,
+    command_log,
+    events,
+    outbox,
+    timers,
+)
 from services.inventory.domain.commands import ReceiveStock
 from services.inventory.domain.stock import StockPosition, stock
 from tests.integration.kernel_fixtures import (
@@ -283,3 +291,20 @@ async def test_a_load_after_a_raw_append_to_a_recorded_stream_is_refused(pg: Dat
     with pytest.raises(RuntimeError, match="raw append"):
         await app.handle(("record raw", 1), record_raw_then_load)
     assert await count_events(pg) == 0
+
+
+async def test_an_append_at_any_version_appends_after_the_stream_as_it_is(pg: Database) -> None:
+    """ANY_VERSION, as `EventStore.append` takes it: after whatever the stream holds (in
+    this unit of work too). Queued as an expected version it claimed no stream (there is
+    no version -1) and every attempt ended in a conflict."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+
+    async def any_version(uow: UnitOfWork) -> list[int]:
+        first = await uow.append("s/any", ANY_VERSION, [stock_event()])
+        second = await uow.append("s/any", ANY_VERSION, [stock_event()])
+        return [r.stream_version for r in first + second]
+
+    assert await app.handle(("any", 1), any_version, request_id="r-1") == [1, 2]
+    assert await app.handle(("any", 2), any_version, request_id="r-2") == [3, 4]
+    assert await versions(pg) == {"s/any": 4}
+    assert await count_events(pg) == 4
