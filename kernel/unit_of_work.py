@@ -23,6 +23,7 @@ from kernel.decider import Decider
 from kernel.errors import ConcurrencyConflict
 from kernel.events import EventRegistry
 from kernel.eventstore import (
+    ANY_VERSION,
     EventStore,
     NewEvent,
     RecordedEvent,
@@ -206,17 +207,29 @@ class UnitOfWork:
         aggregate: Aggregate[Any] | None = None,
     ) -> list[RecordedEvent]:
         """Append at the expected version: at once, or with `pending` at the closing
-        statement (the recorded events then carry position and tx_id 0 until `settle`)."""
+        statement (the recorded events then carry position and tx_id 0 until `settle`).
+        No events: nothing (as `EventStore.append`; a queued claim alone would create the
+        stream at version 0)."""
+        if not new_events:
+            return []
         now = self.clock.now()
         if self.pending is None:
             return await self.store.append(self.conn, stream_id, expected_version, new_events, now)
         queued = self.pending.get(stream_id)
+        if expected_version == ANY_VERSION:
+            if queued is None:  # no version to claim at the close: the store finds it now
+                return await self.store.append(
+                    self.conn, stream_id, expected_version, new_events, now
+                )
+            expected_version = queued.version
         if queued is None:
             before = Loaded(stream_id, None, expected_version)
             queued = self.pending[stream_id] = _Queued(aggregate, before)
         elif expected_version != queued.version:
             # As the append at once would: the stream is not at that version.
             raise ConcurrencyConflict(stream_id, expected_version, queued.version)
+        if aggregate is None:  # a raw append: no state of the stream holds its events
+            queued.aggregate = None
         recorded = [
             RecordedEvent(
                 0,

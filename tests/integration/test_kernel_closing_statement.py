@@ -17,7 +17,15 @@ from kernel.clock import ManualClock
 from kernel.command_writes import CommandLogRow, StaleRead, TimerRow, write_with_appends
 from kernel.db import Database
 from kernel.errors import ConcurrencyConflict
-from kernel.eventstore import EventStore, StreamAppend, command_log, events, outbox, timers
+from kernel.eventstore import (
+    ANY_VERSION,
+    EventStore,
+    StreamAppend,
+    command_log,
+    events,
+    outbox,
+    timers,
+)
 from services.inventory.domain.commands import ReceiveStock
 from services.inventory.domain.stock import StockPosition, stock
 from tests.integration.kernel_fixtures import (
@@ -241,3 +249,62 @@ async def test_a_snapshot_due_joins_the_statement_and_loads_back(pg: Database) -
         return int((await uow.load(often, stream)).state.on_hand)
 
     assert await cold.handle(("read", 1), read) == 7
+
+
+async def test_an_append_of_no_events_appends_nothing(pg: Database) -> None:
+    """As `EventStore.append` and `append_many`: no events, nothing written. Queued for
+    the closing statement, its claim alone would create the stream at version 0 (no
+    append at 0 could claim it after), or, the only append, leave a statement with no
+    event rows."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+
+    async def nothing_then_one(uow: UnitOfWork) -> None:
+        assert await uow.append("s/empty", 0, []) == []
+        await uow.append("s/full", 0, [stock_event()])
+
+    async def nothing(uow: UnitOfWork) -> None:
+        assert await uow.append("s/empty", 0, []) == []
+
+    await app.handle(("nothing then one", 1), nothing_then_one, request_id="r-1")
+    await app.handle(("nothing", 1), nothing, request_id="r-2")
+    assert await versions(pg) == {"s/full": 1}
+
+    async def first(uow: UnitOfWork) -> None:
+        await uow.append("s/empty", 0, [stock_event()])
+
+    await app.handle(("first", 1), first, request_id="r-3")
+    assert await versions(pg) == {"s/full": 1, "s/empty": 1}
+
+
+async def test_a_load_after_a_raw_append_to_a_recorded_stream_is_refused(pg: Database) -> None:
+    """The state kept for a later load is the last record()'s: a raw append after it moves
+    the version on without that state knowing its events, so the load must be refused
+    (as after a raw append first), not answered with a state that misses events."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+    stream = POSITIONS.stream_id("SZ01", "P-1")
+
+    async def record_raw_then_load(uow: UnitOfWork) -> int:
+        await uow.execute(POSITIONS, stream, ReceiveStock("SZ01", "P-1", 1, "ref", AT))
+        await uow.append(stream, 1, [stock_event(quantity=5)])
+        return (await uow.load(POSITIONS, stream)).state.on_hand
+
+    with pytest.raises(RuntimeError, match="raw append"):
+        await app.handle(("record raw", 1), record_raw_then_load)
+    assert await count_events(pg) == 0
+
+
+async def test_an_append_at_any_version_appends_after_the_stream_as_it_is(pg: Database) -> None:
+    """ANY_VERSION, as `EventStore.append` takes it: after whatever the stream holds (in
+    this unit of work too). Queued as an expected version it claimed no stream (there is
+    no version -1) and every attempt ended in a conflict."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+
+    async def any_version(uow: UnitOfWork) -> list[int]:
+        first = await uow.append("s/any", ANY_VERSION, [stock_event()])
+        second = await uow.append("s/any", ANY_VERSION, [stock_event()])
+        return [r.stream_version for r in first + second]
+
+    assert await app.handle(("any", 1), any_version, request_id="r-1") == [1, 2]
+    assert await app.handle(("any", 2), any_version, request_id="r-2") == [3, 4]
+    assert await versions(pg) == {"s/any": 4}
+    assert await count_events(pg) == 4

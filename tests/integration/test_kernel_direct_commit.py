@@ -10,25 +10,31 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import select, text
 
 from kernel import eventstore_sql as sql
-from kernel.application import Application
+from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
-from kernel.db import Database
+from kernel.db import Database, _driver_of
 from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import EventStore, _row_to_event
+from services.inventory.domain.commands import ReceiveStock
 from tests.integration.kernel_fixtures import (
+    POSITIONS,
     REGISTRY,
     count_effects,
     count_events,
     effects,
+    eventually,
     migrated,
     receive,
     sent_to_postgres,
     stock_event,
+    waiting_on_a_lock,
 )
 
 
@@ -109,6 +115,48 @@ async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url
             assert len((await conn.execute(select(effects.c.key))).all()) == 2
         async with other.transaction() as conn:
             assert len((await conn.execute(select(effects.c.key))).all()) == 2
+    finally:
+        await other.dispose()
+
+
+async def test_a_command_cut_off_in_its_statement_on_its_own_leaves_its_connection_fit(
+    direct: Database, pg_url: str
+) -> None:
+    """A deadline cancels a command whose one statement runs in autocommit (nothing sent
+    before it), while it waits for a lock: nothing of it stays, and the pool's connection
+    is back out of autocommit, idle, so the next transaction on it is one transaction."""
+    other = await migrated(pg_url, pipelined_begin=False, pool_size=1)
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    stream = POSITIONS.stream_id("SZ01", "P-1")
+    try:
+        await receive(app, "SZ01", "P-1", 1, request_id="r1")  # cached: nothing to read
+        drivers: list[Any] = []
+
+        async def held(uow: UnitOfWork) -> None:
+            drivers.append(_driver_of(uow.conn))
+            command = ReceiveStock("SZ01", "P-1", 2, "ref", app.clock.now())
+            await uow.execute(POSITIONS, stream, command)
+
+        async with other.transaction() as blocking:
+            await blocking.execute(
+                text("UPDATE streams SET version = version WHERE stream_id = :s"), {"s": stream}
+            )
+            command = asyncio.create_task(app.handle(("held", 1), held, request_id="r2"))
+            await eventually(lambda: waiting_on_a_lock(other))
+            command.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await command
+        driver = drivers[0]
+        assert not driver.closed and not driver.autocommit
+        assert driver.info.transaction_status == TransactionStatus.IDLE
+        with pytest.raises(RuntimeError):
+            async with direct.transaction() as conn:
+                assert _driver_of(conn) is driver  # the pool's one connection
+                await conn.execute(effects.insert(), [{"key": "undone"}])
+                raise RuntimeError("rolled back")
+        assert await count_effects(direct) == 0
+        assert await count_events(direct) == 1
+        assert await receive(app, "SZ01", "P-1", 2, request_id="r2") == 3
     finally:
         await other.dispose()
 
