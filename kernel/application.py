@@ -243,6 +243,9 @@ class Application:
         it, so it is the whole transaction: one round trip, where a BEGIN, the append, the
         closing statement and a COMMIT were four."""
         assert uow.pending
+        # The claims in stream order: two commands claiming the same streams lock them in
+        # the same order, never in a cycle (PostgreSQL would break it after a second).
+        uow.pending = dict(sorted(uow.pending.items()))
         queued = list(uow.pending.values())
         try:
             closed = await write_with_appends(

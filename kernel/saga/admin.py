@@ -280,6 +280,7 @@ async def _run(
         definition.registry,
         clock or SystemClock(settings.business_time_zone),
         definition.projectors,
+        appends_at_close=definition.appends_at_close,
     )
     try:
         service = definition.application(app, settings)
