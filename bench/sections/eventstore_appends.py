@@ -118,9 +118,11 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         " after the figures, of bare psycopg, one connection per writer,"
         " `INSERT` of the same event row (same payload and metadata size) into a twin of the"
         " `events` table (same indexes and defaults) and `COMMIT`. Two diagnostic rows"
-        " separate the costs: the event store and command log without `Application.handle`,"
-        " and bare psycopg running the four statements a command sends (command-log lookup,"
-        " stream-version update, event insert returning, command-log insert) and `COMMIT`.",
+        " separate the costs: the event store and command log without `Application.handle`"
+        " (the append and the command-log insert as statements of their own, in a"
+        " transaction), and bare psycopg running the four statements a command sent before"
+        " its closing statement took them in (command-log lookup, stream-version update,"
+        " event insert returning, command-log insert) and `COMMIT`.",
         "",
         "Peer: the PyPI `eventsourcing` library (pinned in the `bench` extras) on the same"
         " database, its `Application.save` of a new aggregate whose one event is its creation"
