@@ -243,9 +243,10 @@ class Application:
         it, so it is the whole transaction: one round trip, where a BEGIN, the append, the
         closing statement and a COMMIT were four."""
         assert uow.pending
-        # The claims in stream order: two commands claiming the same streams lock them in
-        # the same order, never in a cycle (PostgreSQL would break it after a second).
-        uow.pending = dict(sorted(uow.pending.items()))
+        # In the order recorded, which is the order of cause and effect across streams (a
+        # transfer shipped, then its inbound recorded at the destination): positions keep
+        # it. Not sorted by stream against lock cycles: two commands that claim the same
+        # streams in opposite orders are broken up by PostgreSQL and one retries.
         queued = list(uow.pending.values())
         try:
             closed = await write_with_appends(

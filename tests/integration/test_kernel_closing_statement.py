@@ -308,3 +308,21 @@ async def test_an_append_at_any_version_appends_after_the_stream_as_it_is(pg: Da
     assert await app.handle(("any", 2), any_version, request_id="r-2") == [3, 4]
     assert await versions(pg) == {"s/any": 4}
     assert await count_events(pg) == 4
+
+
+@pytest.mark.parametrize("first", ["SZ09", "SZ01"])
+async def test_positions_follow_the_order_recorded_across_streams(pg: Database, first: str) -> None:
+    """Cause before effect: the stream recorded first takes the lower positions, whatever
+    the streams' names."""
+    app = Application(pg, REGISTRY, ManualClock(AT))
+    second = "SZ01" if first == "SZ09" else "SZ09"
+
+    async def both(uow: UnitOfWork) -> None:
+        for store in (first, second):
+            command = ReceiveStock(store, "P-1", 1, "ref", AT)
+            await uow.execute(POSITIONS, POSITIONS.stream_id(store, "P-1"), command)
+
+    await app.handle(("both", first), both, request_id=f"r-{first}")
+    async with pg.connect() as conn:
+        stored = (await conn.execute(select(events.c.store_id).order_by(events.c.position))).all()
+    assert [r.store_id for r in stored] == [first, second]
