@@ -218,7 +218,7 @@ class Application:
         armed = list((uow.armed or {}).values())
         unguarded = uow.unguarded
         if uow.pending:
-            await self._finish_with_appends(uow, armed, logged)
+            await self._finish_with_appends(uow, unguarded, armed, logged)
             return
         if not unguarded:
             await write(uow.conn, armed, logged, uow.deferred, commit=True)
@@ -235,7 +235,11 @@ class Application:
         self._check_unguarded(uow, dict(await cursor.fetchall()))
 
     async def _finish_with_appends(
-        self, uow: UnitOfWork, armed: list[TimerRow], logged: CommandLogRow | None
+        self,
+        uow: UnitOfWork,
+        unguarded: set[str],
+        armed: list[TimerRow],
+        logged: CommandLogRow | None,
     ) -> None:
         """The appends, the check of the streams read from the cache and not appended to,
         the timers, rows and log: one statement, which commits. A command that read
@@ -253,7 +257,7 @@ class Application:
                 uow.conn,
                 [StreamAppend(q.before.stream_id, q.before.version, q.new) for q in queued],
                 [q.at for q in queued],
-                {s: uow.seen[s].version for s in uow.unguarded},
+                {s: uow.seen[s].version for s in unguarded},
                 armed,
                 logged,
                 uow.deferred,

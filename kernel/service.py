@@ -63,6 +63,17 @@ class ServiceDefinition:
     # (kernel/saga/admin.py: list, history, retry, cancel).
     sagas: Callable[[Any], Sequence[SagaRuntime[Any]]] = lambda service: ()
 
+    def command_side(self, db: Database, clock: Clock | None, settings: Settings) -> Application:
+        """The kernel's Application over `db` for this service (its registry, projectors
+        and way of appending): the service's, its rebuild's and its admin commands' alike."""
+        return Application(
+            db,
+            self.registry,
+            clock or SystemClock(settings.business_time_zone),
+            self.projectors,
+            appends_at_close=self.appends_at_close,
+        )
+
     async def build(
         self,
         settings: Settings | None = None,
@@ -121,13 +132,7 @@ async def assemble(
         nkey_seed_file=settings.nats_nkey_seed_file,
         creds_file=settings.nats_creds_file,
     )
-    app = Application(
-        db,
-        definition.registry,
-        clock or SystemClock(settings.business_time_zone),
-        definition.projectors,
-        appends_at_close=definition.appends_at_close,
-    )
+    app = definition.command_side(db, clock, settings)
     relay = Relay(
         db,
         nats,

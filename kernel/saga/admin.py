@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import and_, exists, or_, select
 
 from kernel.application import Application
-from kernel.clock import Clock, SystemClock
+from kernel.clock import Clock
 from kernel.config import Settings
 from kernel.db import Database
 from kernel.dead_letters import DeadLetters
@@ -275,13 +275,7 @@ async def _run(
     nats = NatsConnection(
         settings.nats_url, name=f"{settings.service}-admin", namespace=settings.nats_namespace
     )
-    app = Application(
-        db,
-        definition.registry,
-        clock or SystemClock(settings.business_time_zone),
-        definition.projectors,
-        appends_at_close=definition.appends_at_close,
-    )
+    app = definition.command_side(db, clock, settings)
     try:
         service = definition.application(app, settings)
         admin = SagaAdmin(app, definition.sagas(service))

@@ -31,7 +31,6 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import delete, select
 
 from kernel.application import Application
-from kernel.clock import SystemClock
 from kernel.config import Settings
 from kernel.db import Database
 from kernel.eventstore import KERNEL_MIGRATIONS, events, inbox
@@ -55,13 +54,7 @@ async def rebuild(
     db = Database(settings.database_url, pool_size=2)
     await db.migrate("kernel", KERNEL_MIGRATIONS)
     await db.migrate(DEFINITION.name, DEFINITION.migrations)
-    app = Application(
-        db,
-        DEFINITION.registry,
-        clock or SystemClock(settings.business_time_zone),
-        DEFINITION.projectors,
-        appends_at_close=DEFINITION.appends_at_close,
-    )
+    app = DEFINITION.command_side(db, clock, settings)
     nats = NatsConnection(
         settings.nats_url, name="analytics-rebuild", namespace=settings.nats_namespace
     )
