@@ -75,15 +75,16 @@ async def test_only_stores_in_the_pilot_are_recommended_as_sources(
             ranked = await guangzhou.RecommendSources(store_id=GZ, part_number=PART, quantity=1)
             return [c.store_id for c in ranked.candidates]
 
-        # No pilot staged yet: every holder is recommended.
-        assert await sources() == [FS, DG, SZ]
-
         async def until(expected: list[str]) -> list[str]:
             async def probe() -> list[str] | None:
                 found = await sources()
                 return found if found == expected else None
 
             return await eventually(probe)
+
+        # No pilot staged yet: every holder is recommended, nearest first once collab's
+        # copy of the store directory (capacity's events) has every store's location.
+        assert await until([FS, DG, SZ]) == [FS, DG, SZ]
 
         # Month 1: Guangzhou (asking) and Dongguan take part; Foshan and Shenzhen not yet.
         since = (today - timedelta(days=3)).isoformat()
