@@ -202,7 +202,7 @@ async def write_with_appends(
         params[f"u{k}v"] = version
     statement = _statement_with_appends(claims, n, len(unguarded), *closing)
     try:
-        cursor = await execute_alone(conn, statement, params)
+        rows = await execute_alone(conn, statement, params)
     except psycopg.errors.SerializationFailure as exc:
         hint = exc.diag.message_hint
         if hint == CLOSE_GUARD_HINT_CONFLICT:
@@ -212,9 +212,8 @@ async def write_with_appends(
         if hint == CLOSE_GUARD_HINT_STALE:
             raise StaleRead(tuple(unguarded)) from exc
         raise
-    row = await cursor.fetchone()
-    assert row is not None and len(row[2]) == n, "the closing statement's guard let it through"
-    return Closed(row[1], row[2])
+    assert len(rows) == 1 and len(rows[0][2]) == n, "the closing statement's guard let it through"
+    return Closed(rows[0][1], rows[0][2])
 
 
 class StaleRead(Exception):

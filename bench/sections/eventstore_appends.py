@@ -63,7 +63,8 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
     peer_by_writers: dict[int, float] = {}
     with_peer = eventsourcing_peer.available()
     async with ctx.database("appends") as url:
-        db = Database(url, pipelined_begin=ctx.pipelined_begin)  # as the services run
+        # Transactions as the services run them; a pool of 10 + 10, as the text says.
+        db = Database(url, pipelined_begin=ctx.pipelined_begin, pool_size=10)
         try:
             await db.migrate("kernel", KERNEL_MIGRATIONS)
             await create_raw_table(url)
@@ -109,7 +110,10 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         " command's `record` does: on PostgreSQL the append (stream-version claim, event and"
         " outbox rows) goes in the command's closing statement with the command-log row, a"
         " statement of its own that commits (no BEGIN, no COMMIT: one round trip), from a"
-        " `Database.transaction` (SQLAlchemy 2 async, psycopg 3, pool of 10 + 10)."
+        " `Database.transaction` (SQLAlchemy 2 async, psycopg 3, pool of 10 + 10) whose"
+        " connection is taken from the pool at its first statement: a command that sends"
+        " nothing before its closing statement, as here, sends that on a pooled autocommit"
+        " psycopg connection (the read pool's) and never takes one from SQLAlchemy's pool."
         f" Each writer cycles through {sizes.append_streams_per_writer} streams of its own."
         f" The event is a StockReceived ({len(sample.payload)} bytes of protobuf) with"
         " trace and request metadata.",

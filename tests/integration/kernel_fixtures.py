@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -262,17 +263,30 @@ async def drain(relay: Relay, expected: int, *, within: float = 30.0) -> int:
 
 
 async def sent_to_postgres(db: Database, action: Awaitable[Any]) -> list[tuple[str, str]]:
-    """(message type, content) of every message the client sent while `action` ran, from
-    libpq's trace of the pool's connection (a pool of one: the action's too)."""
+    """(message type, content) of every message the client sent while `action` ran, in the
+    order sent, from libpq's traces of the engine pool's connection and of the read pool's
+    (pools of one: the action's too; a command that sent nothing before its closing
+    statement sends that on the read pool's connection)."""
     async with db.connect() as conn:
         driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    with tempfile.TemporaryFile("w+") as trace:
-        driver.pgconn.trace(trace.fileno())
+    assert driver is not None and db._reads is not None
+    await db.autocommit("SELECT 1", {})  # the read pool's connection, idle for the action
+    drivers = [driver, *(idle for idle, _ in db._reads._idle)]
+    assert len(drivers) == 2
+    with tempfile.TemporaryFile("w+") as first, tempfile.TemporaryFile("w+") as second:
+        traces = (first, second)
+        for each, trace in zip(drivers, traces, strict=True):
+            each.pgconn.trace(trace.fileno())
         try:
             await action
         finally:
-            driver.pgconn.untrace()
-        trace.seek(0)
-        fields = [line.rstrip("\n").split("\t") for line in trace]
+            for each in drivers:
+                each.pgconn.untrace()
+        messages: list[str] = []
+        for trace in traces:
+            trace.seek(0)
+            # A message's line starts with libpq's timestamp; a statement's newlines
+            # continue it on lines of their own.
+            messages += re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\t)", trace.read())
+    fields = sorted(m.rstrip("\n").split("\t") for m in messages if m)  # by timestamp
     return [(f[3].strip(), "\t".join(f[4:]).strip()) for f in fields if f[1] == "F"]

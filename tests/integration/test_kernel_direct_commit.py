@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from kernel import eventstore_sql as sql
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
-from kernel.db import Database, _driver_of
+from kernel.db import Database, begun_driver
 from kernel.errors import ConcurrencyConflict
 from kernel.eventstore import EventStore, _row_to_event
 from services.inventory.domain.commands import ReceiveStock
@@ -119,46 +119,61 @@ async def test_colliding_transactions_end_in_a_conflict(direct: Database, pg_url
         await other.dispose()
 
 
-async def test_a_command_cut_off_in_its_statement_on_its_own_leaves_its_connection_fit(
+async def test_a_command_cut_off_in_its_statement_on_its_own_leaves_nothing(
     direct: Database, pg_url: str
 ) -> None:
-    """A deadline cancels a command whose one statement runs in autocommit (nothing sent
-    before it), while it waits for a lock: nothing of it stays, and the pool's connection
-    is back out of autocommit, idle, so the next transaction on it is one transaction."""
+    """A deadline cancels a command whose one statement goes on its own (nothing sent
+    before it, so on an autocommit connection of the read pool) while it waits for a
+    lock: nothing of it stays, no pooled connection is left mid-statement or in a
+    transaction, the engine's pool was never touched, and the command then succeeds."""
     other = await migrated(pg_url, pipelined_begin=False, pool_size=1)
     app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
     stream = POSITIONS.stream_id("SZ01", "P-1")
+    checkouts: list[object] = []
+    event.listen(direct.engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
     try:
         await receive(app, "SZ01", "P-1", 1, request_id="r1")  # cached: nothing to read
-        drivers: list[Any] = []
-
-        async def held(uow: UnitOfWork) -> None:
-            drivers.append(_driver_of(uow.conn))
-            command = ReceiveStock("SZ01", "P-1", 2, "ref", app.clock.now())
-            await uow.execute(POSITIONS, stream, command)
-
+        checkouts.clear()
         async with other.transaction() as blocking:
             await blocking.execute(
                 text("UPDATE streams SET version = version WHERE stream_id = :s"), {"s": stream}
             )
-            command = asyncio.create_task(app.handle(("held", 1), held, request_id="r2"))
+            command = asyncio.create_task(receive(app, "SZ01", "P-1", 2, request_id="r2"))
             await eventually(lambda: waiting_on_a_lock(other))
             command.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await command
-        driver = drivers[0]
-        assert not driver.closed and not driver.autocommit
-        assert driver.info.transaction_status == TransactionStatus.IDLE
-        with pytest.raises(RuntimeError):
-            async with direct.transaction() as conn:
-                assert _driver_of(conn) is driver  # the pool's one connection
-                await conn.execute(effects.insert(), [{"key": "undone"}])
-                raise RuntimeError("rolled back")
-        assert await count_effects(direct) == 0
+        assert checkouts == []
+        assert direct._reads is not None
+        for idle, _ in direct._reads._idle:
+            assert not idle.closed and idle.autocommit
+            assert idle.info.transaction_status == TransactionStatus.IDLE
         assert await count_events(direct) == 1
         assert await receive(app, "SZ01", "P-1", 2, request_id="r2") == 3
+        assert await count_events(direct) == 2
     finally:
         await other.dispose()
+
+
+async def test_a_command_that_reads_first_commits_its_closing_statement_in_its_transaction(
+    direct: Database,
+) -> None:
+    """A command whose stream is not cached reads it first, on the engine's connection:
+    its closing statement then goes in that transaction (never on a connection of its
+    own, which would commit apart from what the command read under its lock), and the
+    commit ends it; the pool gets the connection back idle."""
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    assert await receive(app, "SZ01", "P-1", 1, request_id="r1") == 1  # nothing cached
+    sent = await sent_to_postgres(direct, receive(app, "SZ02", "P-1", 4, request_id="r2"))
+    kinds = [kind for kind, _ in sent]
+    queries = [content.strip('"') for kind, content in sent if kind == "Query"]
+    assert "BEGIN" in queries[0] and "COMMIT" in queries[-1]  # psycopg's, around both
+    assert kinds.count("Sync") >= 2  # the read, then the closing statement
+    assert await count_events(direct) == 2
+    async with direct.transaction() as conn:
+        driver = await begun_driver(conn)  # the pool's one connection, back idle
+        assert not driver.autocommit
+        assert driver.info.transaction_status == TransactionStatus.IDLE
 
 
 async def test_the_relay_reads_back_what_was_appended_field_for_field(direct: Database) -> None:
@@ -185,3 +200,52 @@ async def test_the_relay_reads_back_what_was_appended_field_for_field(direct: Da
     async with direct.transaction() as conn:
         await store.mark_published(conn, [read[0].position, read[2].position])
         assert await store.read_unpublished(conn, 10) == [read[1]]
+
+
+async def test_a_closing_statement_refused_on_its_own_keeps_its_connection(
+    direct: Database, pg_url: str
+) -> None:
+    """A replica appends behind this one's cache: the command's closing statement, on its
+    own, is refused by its guard (a conflict: nothing of it stays) and the command retries
+    on the store's state. The refusal leaves the autocommit connection idle, so the pool
+    keeps it rather than paying a new connection for every conflict."""
+    replica = await migrated(pg_url, pipelined_begin=False, pool_size=1)
+    clock = ManualClock(datetime(2026, 11, 2, tzinfo=UTC))
+    app, other = Application(direct, REGISTRY, clock), Application(replica, REGISTRY, clock)
+    try:
+        assert await receive(app, "SZ01", "P-1", 1, request_id="r1") == 1
+        await direct.autocommit("SELECT 1", {})  # the read pool's one idle connection
+        assert direct._reads is not None
+        (kept, _), *more = direct._reads._idle
+        assert more == []
+        assert await receive(other, "SZ01", "P-1", 10, request_id="r2") == 11
+        refused: list[int] = []
+        event.listen(direct.engine.sync_engine, "checkout", lambda *a: refused.append(1))
+        assert await receive(app, "SZ01", "P-1", 100, request_id="r3") == 111
+        assert refused  # the retry read the stream afresh, on the engine's connection
+        assert [conn for conn, _ in direct._reads._idle] == [kept]
+        assert not kept.closed
+        assert await count_events(direct) == 3
+    finally:
+        await replica.dispose()
+
+
+async def test_nothing_follows_a_closing_statement_sent_on_its_own(direct: Database) -> None:
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    assert await receive(app, "SZ01", "P-1", 1, request_id="r1") == 1
+    after: list[Exception] = []
+
+    async def then_more(uow: UnitOfWork) -> None:
+        command = ReceiveStock("SZ01", "P-1", 2, "ref", app.clock.now())
+        await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), command)
+        await app._finish(uow, None)  # the closing statement, sent on its own
+        try:
+            await uow.conn.execute(effects.insert().values(key="late"))
+        except RuntimeError as exc:
+            after.append(exc)
+            raise
+
+    with pytest.raises(RuntimeError, match="ended with its closing statement"):
+        await app.handle(("then more", 1), then_more)
+    assert len(after) == 1
+    assert await count_effects(direct) == 0
