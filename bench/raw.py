@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Json
@@ -25,6 +27,32 @@ async def create_raw_table(url: str) -> None:
     """A twin of the kernel's `events` table: same columns, defaults and indexes."""
     async with await psycopg.AsyncConnection.connect(libpq(url), autocommit=True) as conn:
         await conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (LIKE events INCLUDING ALL)")
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A raw baseline run right before and right after the figures it is the denominator
+    of: a stall of the machine's disk in one raw step (seen to halve or double it from one
+    run to the next) moves their mean half as far."""
+
+    before: LoadResult
+    after: LoadResult
+
+    @property
+    def rate(self) -> float:
+        return (self.before.rate + self.after.rate) / 2
+
+
+T = TypeVar("T")
+
+
+async def bracketed(
+    raw: Callable[[], Awaitable[LoadResult]], figures: Callable[[], Awaitable[T]]
+) -> tuple[Bracket, T]:
+    """`raw()`, then `figures()`, then `raw()` again: the bracket and what `figures` gave."""
+    before = await raw()
+    measured = await figures()
+    return Bracket(before, await raw()), measured
 
 
 async def raw_insert_commit(
