@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.types.json import Json
 
+from bench.config import Sizes
 from bench.context import libpq
 from bench.load import LoadResult, closed_loop
 
@@ -47,9 +48,29 @@ T = TypeVar("T")
 
 
 async def bracketed(
-    raw: Callable[[], Awaitable[LoadResult]], figures: Callable[[], Awaitable[T]]
+    url: str,
+    clients: int,
+    row: tuple[str, bytes, str, dict[str, Any]],
+    sizes: Sizes,
+    figures: Callable[[], Awaitable[T]],
 ) -> tuple[Bracket, T]:
-    """`raw()`, then `figures()`, then `raw()` again: the bracket and what `figures` gave."""
+    """`raw_insert_commit` of `row` (event type, payload, store, metadata) at `clients`,
+    then `figures()`, then the raw step again: the bracket and what `figures` gave."""
+    event_type, payload, store_id, metadata = row
+
+    def raw() -> Awaitable[LoadResult]:
+        return raw_insert_commit(
+            url,
+            "raw",
+            clients,
+            payload=payload,
+            metadata=metadata,
+            event_type=event_type,
+            store_id=store_id,
+            max_rows=sizes.raw_step_max_rows,
+            max_seconds=sizes.raw_step_seconds,
+        )
+
     before = await raw()
     measured = await figures()
     return Bracket(before, await raw()), measured

@@ -7,7 +7,6 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,7 @@ from bench.config import Sizes
 from bench.context import BenchContext, RunningService, libpq
 from bench.load import LoadResult, closed_loop
 from bench.network import NetworkStore, network
-from bench.raw import Bracket, bracketed, create_raw_table, raw_insert_commit
+from bench.raw import Bracket, bracketed, create_raw_table
 from bench.report import (
     LOAD_HEADER,
     Figure,
@@ -393,24 +392,10 @@ async def _bookings(
         timeout=CALL_TIMEOUT,
     )
     await create_raw_table(url)
-    event_type, payload, store_id, metadata = await _booked_row(url)
+    event_row = await _booked_row(url)
     rows: list[list[str]] = []
     by_clients: dict[int, tuple[Bracket, LoadResult]] = {}
     for clients in sizes.booking_clients:
-
-        def raw_step(clients: int = clients) -> Awaitable[LoadResult]:
-            return raw_insert_commit(
-                url,
-                "raw",
-                clients,
-                payload=payload,
-                metadata=metadata,
-                event_type=event_type,
-                store_id=store_id,
-                max_rows=sizes.raw_step_max_rows,
-                max_seconds=sizes.raw_step_seconds,
-            )
-
         stores = [f"BK{clients}-{i:02d}" for i in range(clients)]
         await asyncio.gather(*(_register(stub, md, s) for s in stores))
 
@@ -430,7 +415,7 @@ async def _bookings(
                 warmup_calls=sizes.command_warmup_calls,
             )
 
-        raw, booked = await bracketed(raw_step, bookings)
+        raw, booked = await bracketed(url, clients, event_row, sizes, bookings)
         by_clients[clients] = (raw, booked)
         rows += [
             load_row(raw.before, "raw psycopg INSERT+COMMIT, before"),

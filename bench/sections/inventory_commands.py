@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
 from typing import Any
 
 import psycopg
@@ -15,7 +14,7 @@ from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from bench.config import Sizes
 from bench.context import BenchContext, RunningService, libpq
 from bench.load import LoadResult, closed_loop
-from bench.raw import Bracket, bracketed, create_raw_table, raw_insert_commit
+from bench.raw import Bracket, bracketed, create_raw_table
 from bench.report import (
     LOAD_HEADER,
     Figure,
@@ -110,7 +109,7 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
             timeout=CALL_TIMEOUT,
         )
         await create_raw_table(url)
-        event_type, payload, store_id, metadata = await _real_event_row(url)
+        event_row = await _real_event_row(url)
 
         rows: list[list[str]] = []
         reserve_by_clients: dict[int, LoadResult] = {}
@@ -118,26 +117,15 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         steps: dict[int, tuple[Bracket, LoadResult, LoadResult]] = {}
         for clients in sizes.command_clients:
 
-            def raw_step(clients: int = clients) -> Awaitable[LoadResult]:
-                return raw_insert_commit(
-                    url,
-                    "raw",
-                    clients,
-                    payload=payload,
-                    metadata=metadata,
-                    event_type=event_type,
-                    store_id=store_id,
-                    max_rows=sizes.raw_step_max_rows,
-                    max_seconds=sizes.raw_step_seconds,
-                )
-
             async def figures(
                 clients: int = clients,
             ) -> tuple[LoadResult, LoadResult, LoadResult]:
                 floor = await _health_floor(svc, clients, sizes)
                 return (floor, *await _commands_at(stub, md, parts, clients, sizes))
 
-            raw, (floor, received, reserved) = await bracketed(raw_step, figures)
+            raw, (floor, received, reserved) = await bracketed(
+                url, clients, event_row, sizes, figures
+            )
             reserve_by_clients[clients] = reserved
             steps[clients] = (raw, received, reserved)
             rows += [
