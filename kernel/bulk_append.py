@@ -67,6 +67,9 @@ async def record_many(
     ids = [w.loaded.stream_id for w in writes]
     if len(set(ids)) != len(ids):
         raise ValueError("record_many: one write per stream")
+    if uow.pending and not uow.pending.keys().isdisjoint(ids):
+        # Appended now, they would land before the claims the closing statement makes.
+        raise ValueError("record_many: a stream with appends waiting for the closing statement")
     now = uow.clock.now()
     events = [event for w in writes for event in w.events]
     encoded = encode_all(uow.registry, events)

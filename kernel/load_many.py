@@ -30,14 +30,18 @@ async def load_many(
 ) -> dict[str, Loaded[S]]:
     """Each stream's state and version (a stream with no events: the initial state, 0)."""
     ids = list(dict.fromkeys(stream_ids))
+    # Streams recorded in this unit of work and waiting for its closing statement: their
+    # state is the recorded one, which the store does not hold yet (as UnitOfWork.load).
+    recorded_here = {i: q for i in ids if (q := uow.queued(i)) is not None}
+    ids = [i for i in ids if i not in recorded_here]
     if not ids:
-        return {}
+        return recorded_here
     if uow.conn.dialect.name == "postgresql":
         base, recorded = await _read_pg(uow, aggregate, ids)
     else:
         base, recorded = await _read_any(uow, aggregate, ids)
     fold = aggregate.decider.fold
-    loaded: dict[str, Loaded[S]] = {}
+    loaded: dict[str, Loaded[S]] = recorded_here
     for stream_id in ids:
         version, state = base.get(stream_id, (0, None))
         tail = recorded.get(stream_id, [])

@@ -141,15 +141,20 @@ class UnitOfWork:
     def unguarded(self) -> set[str]:
         return self.from_cache - self.appended
 
+    def queued(self, stream_id: str) -> Loaded[Any] | None:
+        """The state of a stream recorded in this unit of work and waiting for the closing
+        statement (the store does not hold those events yet), None for any other."""
+        queued = self.pending.get(stream_id) if self.pending else None
+        if queued is None:
+            return None
+        if queued.aggregate is None or not queued.states:
+            raise RuntimeError(f"{stream_id} loaded after a raw append in this unit of work")
+        return Loaded(stream_id, queued.states[-1], queued.version)
+
     async def load(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
-        if self.pending:
-            queued = self.pending.get(stream_id)
-            if queued is not None:  # recorded in this unit of work, not appended yet
-                if queued.aggregate is None or not queued.states:
-                    raise RuntimeError(
-                        f"{stream_id} loaded after a raw append in this unit of work"
-                    )
-                return Loaded(stream_id, queued.states[-1], queued.version)
+        recorded_here = self.queued(stream_id)
+        if recorded_here is not None:  # recorded in this unit of work, not appended yet
+            return recorded_here
         if self.cache is not None and self.read_cached:
             known = self.seen.get(stream_id)
             if known is None:

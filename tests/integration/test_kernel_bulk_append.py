@@ -173,3 +173,40 @@ async def test_the_recorded_events_handed_back_are_the_rows_stored(db: Database)
         stored = [e for p in PARTS for e in await store.read_stream(conn, STOCK.stream_id("M", p))]
     assert sorted(handed, key=lambda e: e.position) == sorted(stored, key=lambda e: e.position)
     assert len({e.event_id for e in handed}) == len(handed) == 2 * len(PARTS)
+
+
+async def test_load_many_sees_what_the_command_recorded_before_its_closing_statement(
+    db: Database,
+) -> None:
+    """A command records a stream (its append waits for the closing statement), then loads
+    it with others in bulk: it gets the recorded state and version, as UnitOfWork.load
+    does, not the store's (which does not hold the event yet)."""
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+    first, second = (STOCK.stream_id("L", p) for p in PARTS[:2])
+
+    async def record_then_load(uow: UnitOfWork) -> list[tuple[int, int]]:
+        await uow.execute(STOCK, first, ReceiveStock("L", PARTS[0], 5, "d", clock.now()))
+        loaded = await load_many(uow, STOCK, [first, second])
+        return [(loaded[s].version, loaded[s].state.on_hand) for s in (first, second)]
+
+    assert await app.handle(None, record_then_load) == [(1, 5), (0, 0)]
+    assert await count_events(db) == 1
+
+
+async def test_record_many_refuses_a_stream_the_command_recorded_one_by_one(
+    db: Database,
+) -> None:
+    """Appended at once by COPY, a bulk write would land before the claim the closing
+    statement makes for the same stream: refused, and nothing of the command stays."""
+    clock = ManualClock()
+    app = Application(db, REGISTRY, clock)
+
+    async def record_then_bulk(uow: UnitOfWork) -> None:
+        stream = STOCK.stream_id("R1", PARTS[0])
+        await uow.execute(STOCK, stream, ReceiveStock("R1", PARTS[0], 5, "d", clock.now()))
+        await record_many(uow, STOCK, await _receive(uow, clock, "R1"))
+
+    with pytest.raises(ValueError, match="closing statement"):
+        await app.handle(None, record_then_bulk)
+    assert await count_events(db) == 0
