@@ -415,8 +415,8 @@ async def execute_alone(conn: AsyncConnection, statement: str, params: dict[str,
     pool: one round trip, no BEGIN, no COMMIT, atomic as every statement is; the
     transaction then has nothing to commit. Else it goes in the transaction, which
     commits (with `pipelined_begin` in the same round trip, else at its end)."""
-    if isinstance(conn, LateConnection) and conn.sync_connection is None:
-        conn.ended_alone = True
+    if isinstance(conn, LateConnection) and conn.sync_connection is None and not conn.ended_alone:
+        conn.ended_alone = True  # a second one would be a transaction of its own: refused
         async with Database._pooled(conn.alone, kept_after_refusal=True) as alone:
             cursor = await alone.execute(statement, params)
             return await cursor.fetchall() if cursor.description is not None else []

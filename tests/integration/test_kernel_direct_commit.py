@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 from psycopg.pq import TransactionStatus
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 
 from kernel import eventstore_sql as sql
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
-from kernel.db import Database, begun_driver
+from kernel.db import Database, begun_driver, execute_alone
 from kernel.errors import ConcurrencyConflict
+from kernel.event_tables import events
 from kernel.eventstore import EventStore, _row_to_event
 from services.inventory.domain.commands import ReceiveStock
 from tests.integration.kernel_fixtures import (
@@ -249,3 +250,51 @@ async def test_nothing_follows_a_closing_statement_sent_on_its_own(direct: Datab
         await app.handle(("then more", 1), then_more)
     assert len(after) == 1
     assert await count_effects(direct) == 0
+
+
+async def test_a_second_statement_on_its_own_after_the_closing_one_is_refused(
+    direct: Database,
+) -> None:
+    """`execute_alone` ends the transaction: after a closing statement sent on its own, a
+    second one must not go out on the read pool as a transaction of its own (it would
+    commit although the body then fails), as nothing else may follow either."""
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    assert await receive(app, "SZ01", "P-1", 1, request_id="r1") == 1
+
+    async def twice(uow: UnitOfWork) -> None:
+        command = ReceiveStock("SZ01", "P-1", 2, "ref", app.clock.now())
+        await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), command)
+        await app._finish(uow, None)  # the closing statement, sent on its own
+        late = "INSERT INTO test_effects (key, note) VALUES ('late', '')"
+        await execute_alone(uow.conn, late, {})
+        raise RuntimeError("the body fails after")
+
+    with pytest.raises(RuntimeError, match="ended with its closing statement"):
+        await app.handle(("twice", 1), twice)
+    assert await count_effects(direct) == 0
+
+
+async def test_a_closing_statement_after_a_write_commits_in_that_transaction(
+    direct: Database,
+) -> None:
+    """A command on a cached stream that first wrote through SQLAlchemy (so its connection
+    was taken): its closing statement goes in that transaction, not on a connection of its
+    own. The events carry the transaction's id."""
+    app = Application(direct, REGISTRY, ManualClock(datetime(2026, 11, 2, tzinfo=UTC)))
+    assert await receive(app, "SZ01", "P-1", 1, request_id="r1") == 1
+    seen: list[tuple[int, UnitOfWork]] = []
+
+    async def write_first(uow: UnitOfWork) -> None:
+        await uow.conn.execute(effects.insert().values(key="first"))
+        tx_id = await uow.conn.scalar(text("SELECT pg_current_xact_id()::text::bigint"))
+        command = ReceiveStock("SZ01", "P-1", 2, "ref", app.clock.now())
+        await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), command)
+        seen.append((tx_id, uow))
+
+    await app.handle(("write first", 1), write_first)
+    (tx_id, uow), *_ = seen
+    assert [r.tx_id for r in uow.recorded] == [tx_id]
+    async with direct.connect() as conn:
+        stored = await conn.scalar(select(func.max(events.c.tx_id)))
+    assert stored == tx_id
+    assert await count_effects(direct, "first") == 1
