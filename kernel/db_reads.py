@@ -20,6 +20,8 @@ from sqlalchemy import Select, TextClause
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.errors import Unavailable
+
 Row = tuple[Any, ...]
 
 
@@ -95,7 +97,12 @@ class ReadPool:
     """Autocommit psycopg connections for reads, opened on demand: at most `size` kept idle
     and `2 * size` open at once (as the engine's pool: pool_size plus as much overflow),
     each replaced after `recycle` seconds. A connection whose read failed or was cancelled
-    is closed, not reused; a dropped one fails its read (Unavailable) and is replaced."""
+    is closed, not reused; a dropped one fails its read (Unavailable) and is replaced.
+
+    A caller waits at most `wait` seconds for a connection (as SQLAlchemy's pool_timeout),
+    then fails with Unavailable: commands' closing statements also go out here, and one
+    waiting on a row lock holds its connection, so a pool drained by lock waits must
+    surface as a retryable refusal, never as a wait without end."""
 
     def __init__(
         self,
@@ -103,11 +110,13 @@ class ReadPool:
         size: int,
         recycle: float = 1800.0,
         clock: Callable[[], float] = time.monotonic,
+        wait: float = 30.0,
     ) -> None:
         self._connect = connect
         self.size = size
         self._recycle = recycle
         self._clock = clock
+        self._wait = wait
         self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
         self._born: dict[int, float] = {}
         self._slots = asyncio.Semaphore(2 * size)
@@ -118,7 +127,15 @@ class ReadPool:
         return len(self._idle)
 
     async def acquire(self) -> psycopg.AsyncConnection[Any]:
-        await self._slots.acquire()
+        try:
+            if self._slots.locked():  # else a free slot is taken at once, no timer needed
+                await asyncio.wait_for(self._slots.acquire(), self._wait)
+            else:
+                await self._slots.acquire()
+        except TimeoutError:
+            raise Unavailable(
+                f"no database connection free within {self._wait:g} s (pool of {2 * self.size})"
+            ) from None
         try:
             now = self._clock()
             while self._idle:

@@ -180,6 +180,27 @@ async def test_at_most_twice_the_pool_size_open_and_the_pool_size_kept(pg_url: s
     assert all(conn.closed for conn in opened)
 
 
+async def test_a_drained_pool_refuses_after_its_wait_instead_of_waiting_for_ever(
+    pg_url: str,
+) -> None:
+    """Every connection held (closing statements waiting on row locks, say): the next
+    caller gets Unavailable (retryable) after the pool's wait, and the pool still works
+    when one comes back."""
+    pool = ReadPool(
+        lambda: psycopg.AsyncConnection.connect(_libpq(pg_url), autocommit=True), 1, wait=0.05
+    )
+    try:
+        held = [await pool.acquire(), await pool.acquire()]
+        with pytest.raises(Unavailable, match="no database connection free"):
+            await pool.acquire()
+        await pool.release(held[0], True)
+        assert await pool.acquire() is held[0]
+        for conn in held:
+            await pool.release(conn, True)
+    finally:
+        await pool.close()
+
+
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
