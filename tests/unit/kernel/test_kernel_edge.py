@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 from storemesh.capacity.v1 import capacity_pb2 as cap
@@ -123,11 +122,15 @@ def test_the_plan_keeps_the_hot_path_cheap() -> None:
     )
     request.requested_at.FromSeconds(1_790_000_000)
     edge.check(request)
-    started = time.perf_counter()
-    for _ in range(2000):
+    planned = edge._plan.cache_info()
+    for _ in range(200):
         edge.check(request)
-    # About 6 us a request here; a generous bound so a busy machine does not fail it.
-    assert (time.perf_counter() - started) / 2000 < 200e-6
+    # Planned once per message type (the request's and the Timestamp's): every later
+    # request of the type looks its plan up, it never walks the descriptor again. (Its
+    # cost is measured by the bench, not asserted here: about 6 us a request.)
+    after = edge._plan.cache_info()
+    assert after.misses == planned.misses
+    assert after.hits > planned.hits
 
 
 def test_only_a_clean_short_request_id_reaches_the_logs() -> None:
