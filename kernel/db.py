@@ -20,13 +20,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    any_,
     bindparam,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from kernel import edge
@@ -422,6 +425,15 @@ async def execute_alone(conn: AsyncConnection, statement: str, params: dict[str,
             return await cursor.fetchall() if cursor.description is not None else []
     cursor = await driver_execute(conn, statement, params, commit=True)
     return await cursor.fetchall() if cursor.description is not None else []
+
+
+def any_of(column: ColumnElement[Any], name: str, dialect: Dialect) -> ColumnElement[bool]:
+    """`column` equal to one of the list bound as `name`: on PostgreSQL one array parameter
+    (`= ANY(...)`), so a list of thousands is one value, not a statement of thousands of
+    placeholders for SQLAlchemy to render and psycopg to parse; elsewhere an expanding IN."""
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 async def upsert(

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 
-from kernel.db import Database, UtcDateTime
+from kernel.db import Database, UtcDateTime, any_of
 from kernel.db_reads import ReadPool, ReadQuery
 from kernel.errors import NotFound, Unavailable
 from tests.integration.kernel_fixtures import any_db, migrated
@@ -313,3 +313,18 @@ async def test_a_lost_server_closes_every_idle_connection_not_one_read_each(
             failures += 1
     assert failures == 1
     assert pg._reads.idle == 1
+
+
+async def test_any_of_a_list_is_one_array_parameter_on_postgresql_and_an_in_list_elsewhere(
+    db: Database,
+) -> None:
+    query = select(things.c.id).where(any_of(things.c.name, "names", db.engine.dialect))
+    async with db.transaction() as conn:
+        found = await conn.execute(query, {"names": ["a", "x"]})
+        assert sorted(found.scalars()) == [1, 3]
+        assert list((await conn.execute(query, {"names": []})).scalars()) == []
+    sql = str(query.compile(dialect=db.engine.dialect))
+    if db.is_postgres:
+        assert "ANY" in sql and "POSTCOMPILE" not in sql
+    else:
+        assert "POSTCOMPILE" in sql

@@ -12,16 +12,15 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
-    any_,
     bindparam,
     case,
     func,
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.db import any_of
 from kernel.db_reads import Reader, ReadQuery, reader_of
 from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
@@ -43,21 +42,11 @@ async def get_part(conn: AsyncConnection, part_number: str) -> PartView | None:
 
 
 async def known_parts(conn: AsyncConnection, part_numbers: list[str]) -> set[str]:
-    """Which of these part numbers the catalogue holds, in one round trip. On PostgreSQL
-    the numbers go as one array parameter: a whole store's count (5,000 numbers) as an
-    IN list had SQLAlchemy render and psycopg parse a statement of 5,000 placeholders,
-    a tenth of the first SyncStockCounts of a store."""
-    if conn.dialect.name == "postgresql":
-        found = await conn.execute(_KNOWN_PARTS_PG, {"numbers": part_numbers})
-    else:
-        query = select(parts_view.c.part_number).where(parts_view.c.part_number.in_(part_numbers))
-        found = await conn.execute(query)
-    return set(found.scalars())
-
-
-_KNOWN_PARTS_PG = select(parts_view.c.part_number).where(
-    parts_view.c.part_number == any_(bindparam("numbers", type_=ARRAY(String)))
-)
+    """Which of these part numbers the catalogue holds, in one round trip (a whole
+    store's count: 5,000 numbers)."""
+    number = parts_view.c.part_number
+    query = select(number).where(any_of(number, "numbers", conn.dialect))
+    return set((await conn.execute(query, {"numbers": part_numbers})).scalars())
 
 
 async def list_parts(
