@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 Call = Callable[[int, int], Awaitable[object]]  # (client index, sequence number)
 
@@ -32,6 +33,9 @@ class LoadResult:
     budget_calls: int = 0
     budget_seconds: float = 0.0
     cpu_seconds: float = 0.0  # of this process (clients, and the service when in-process)
+    # Of the whole machine (every process: PostgreSQL, NATS, workers), from /proc/stat;
+    # None where the kernel does not expose it.
+    machine_cpu_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -57,6 +61,20 @@ class LoadResult:
         return 1000 * self.cpu_seconds / self.ok if self.ok else 0.0
 
     @property
+    def machine_cpu_ms_per_op(self) -> float | None:
+        if self.machine_cpu_seconds is None or not self.ok:
+            return None
+        return 1000 * self.machine_cpu_seconds / self.ok
+
+    @property
+    def machine_busy(self) -> float | None:
+        """The share (0..1) of all the machine's cores busy during the step: near 1, the
+        step was bound by CPU, and its rate moves only with the CPU its operations cost."""
+        if self.machine_cpu_seconds is None or self.elapsed <= 0:
+            return None
+        return self.machine_cpu_seconds / (self.elapsed * machine_cores())
+
+    @property
     def stopped_by(self) -> str:
         return "calls" if self.ok + sum(self.errors.values()) >= self.budget_calls else "time"
 
@@ -77,6 +95,29 @@ def process_cpu() -> float:
     """User + system CPU seconds of this process, all threads."""
     t = os.times()
     return t.user + t.system
+
+
+def machine_cores() -> int:
+    """The machine's cores, all of them (what /proc/stat's busy time is shared among)."""
+    return os.cpu_count() or 1
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_cpu() -> float | None:
+    """Busy CPU seconds of the whole machine since boot, all cores (/proc/stat's first
+    line: user, nice, system, irq, softirq and steal; idle and iowait left out), or None
+    off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
 
 
 def classify(exc: BaseException) -> str:
@@ -111,6 +152,7 @@ async def closed_loop(
 
     await asyncio.gather(*(warm(i) for i in range(clients)))
     cpu_before = process_cpu()
+    machine_before = machine_cpu()
     started = time.perf_counter()
     deadline = started + max_seconds
 
@@ -131,5 +173,35 @@ async def closed_loop(
     )
     result.elapsed = time.perf_counter() - started
     result.cpu_seconds = process_cpu() - cpu_before
+    machine_after = machine_cpu()
+    if machine_before is not None and machine_after is not None:
+        result.machine_cpu_seconds = machine_after - machine_before
     result.ok = len(result.latencies)
     return result
+
+
+async def health_floor(
+    channel: grpc.aio.Channel,
+    clients: int,
+    *,
+    max_calls: int,
+    max_seconds: float,
+    warmup_calls: int,
+    call_timeout: float = 30.0,
+) -> LoadResult:
+    """What a unary call costs the client and the server with nothing behind it: the
+    standard health check (no token, no database) on `channel`."""
+    health = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service="")
+
+    async def call(client: int, seq: int) -> None:
+        await health.Check(request, timeout=call_timeout)
+
+    return await closed_loop(
+        "health",
+        clients,
+        call,
+        max_calls=max_calls,
+        max_seconds=max_seconds,
+        warmup_calls=warmup_calls,
+    )

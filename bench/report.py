@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.load import LoadResult
+from bench.load import LoadResult, machine_cores
 
 AB_RESULTS = Path(__file__).resolve().parent / "ab_commands.md"
 PROFILES = Path(__file__).resolve().parent.parent / "docs" / "profiles.md"
@@ -65,6 +65,29 @@ def share_target(
         "%",
         higher_is_better=True,
         strictly=strictly,
+    )
+
+
+def cpu_budget_figure(
+    name: str, result: LoadResult, baseline_rate: float, share: float
+) -> Figure | None:
+    """The CPU side of a share target: the whole machine's CPU per operation in the step,
+    beside the most it may cost for the machine's cores to carry `share` of the baseline's
+    rate. A bound only where the step kept the cores busy (shown beside it)."""
+    spent, busy = result.machine_cpu_ms_per_op, result.machine_busy
+    if spent is None or busy is None or baseline_rate <= 0:
+        return None
+    cores = machine_cores()
+    budget = 1000 * cores / (share * baseline_rate)
+    return Figure(
+        name,
+        spent,
+        "ms",
+        rule="what the share target asks of the CPU: measured only",
+        detail=(
+            f"the machine {100 * busy:.0f}% busy; {100 * share:.0f}% of raw on {cores}"
+            f" cores leaves at most {num(budget)} ms of the machine's CPU per call"
+        ),
     )
 
 
@@ -148,6 +171,8 @@ LOAD_HEADER = (
     "Errors",
     "vs raw",
     "CPU ms/op",
+    "Machine busy",
+    "Machine CPU ms/op",
 )
 
 
@@ -164,6 +189,8 @@ def load_row(result: LoadResult, what: str, baseline_rate: float | None = None) 
         result.error_text(),
         "baseline" if baseline_rate is None else pct(result.rate, baseline_rate),
         num(result.cpu_ms_per_op),
+        "—" if result.machine_busy is None else f"{100 * result.machine_busy:.0f}%",
+        "—" if result.machine_cpu_ms_per_op is None else num(result.machine_cpu_ms_per_op),
     ]
 
 
@@ -198,6 +225,13 @@ def render(
         " client's cost, for gRPC rows the client's and the in-process service's together"
         " (PostgreSQL's and NATS's own CPU is not in it). It shows whether a step is bound by"
         " Python CPU or by waiting.",
+        "",
+        "*Machine busy* is the share of all the machine's cores busy during the step (from"
+        " /proc/stat: user, nice, system, irq, softirq, steal; every process, PostgreSQL and"
+        " NATS included), and *Machine CPU ms/op* that busy time divided by the successful"
+        " operations. A step near 100% busy is bound by CPU: its rate rises only as the CPU"
+        " each operation costs the whole machine falls, or with more cores. Anything else"
+        " running on the machine counts too, so these are upper bounds.",
         "",
         "## Summary",
         "",

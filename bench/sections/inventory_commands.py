@@ -7,13 +7,12 @@ import uuid
 from typing import Any
 
 import psycopg
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
 from bench.config import Sizes
 from bench.context import BenchContext, RunningService, libpq
-from bench.load import LoadResult, closed_loop
+from bench.load import LoadResult, closed_loop, health_floor
 from bench.raw import Bracket, bracketed, create_raw_table
 from bench.report import (
     LOAD_HEADER,
@@ -21,6 +20,7 @@ from bench.report import (
     SectionReport,
     Target,
     Unjudged,
+    cpu_budget_figure,
     load_row,
     num,
     share_target,
@@ -303,6 +303,16 @@ def _judge(
                     higher_is_better=False,
                 )
             )
+        if clients > 1:  # one client waits on round trips; more keep the cores busy
+            for name, result in (("ReceiveStock", received), ("ReserveStock", reserved)):
+                figure = cpu_budget_figure(
+                    f"{name} at {who}, the whole machine's CPU per call",
+                    result,
+                    raw.rate,
+                    TARGET_SHARE,
+                )
+                if figure is not None:
+                    report.figures.append(figure)
     at_target = steps.get(TARGET_CLIENTS)
     p99_name = f"ReserveStock p99 at {TARGET_CLIENTS} clients"
     if at_target is not None:
@@ -358,20 +368,13 @@ def _count_relay_batches(svc: RunningService) -> dict[str, int]:
 
 
 async def _health_floor(svc: RunningService, clients: int, sizes: Sizes) -> LoadResult:
-    """What a unary call costs the client and the server with nothing behind it."""
-    health = health_pb2_grpc.HealthStub(svc.channel)
-    request = health_pb2.HealthCheckRequest(service="")
-
-    async def call(client: int, seq: int) -> None:
-        await health.Check(request, timeout=CALL_TIMEOUT)
-
-    return await closed_loop(
-        "health",
+    return await health_floor(
+        svc.channel,
         clients,
-        call,
         max_calls=sizes.raw_step_max_rows,
         max_seconds=sizes.raw_step_seconds,
         warmup_calls=sizes.command_warmup_calls,
+        call_timeout=CALL_TIMEOUT,
     )
 
 

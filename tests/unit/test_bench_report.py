@@ -3,13 +3,24 @@ and the Summary rows, with synthetic load results (no servers)."""
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 import pytest
 
 from bench.config import QUICK
-from bench.load import LoadResult
-from bench.report import Figure, SectionReport, Target, Unjudged, render, share_target
+from bench.load import LoadResult, machine_cores, machine_cpu
+from bench.report import (
+    Figure,
+    SectionReport,
+    Target,
+    Unjudged,
+    cpu_budget_figure,
+    num,
+    render,
+    share_target,
+)
 from bench.sections import (
     capacity,
     eventstore_appends,
@@ -239,3 +250,68 @@ def test_the_report_points_to_the_per_command_cpu_breakdown() -> None:
     section = text.split("## Where a command's CPU goes (before and after)")[1]
     assert "[profiles.md](profiles.md)" in section
     assert "- Where a stock command's CPU goes" in section
+
+
+def test_a_cpu_budget_sets_the_machines_cpu_per_call_beside_what_the_share_leaves() -> None:
+    step = _result("ReserveStock", 8, 1_000, 10, 0.9)
+    assert cpu_budget_figure("x", step, 4_000.0, 0.25) is None  # no /proc/stat figure
+    step.machine_cpu_seconds = 1.5  # of 1 s: 1.5 ms of the machine per call
+
+    figure = cpu_budget_figure("x", step, 4_000.0, 0.25)
+
+    cores = machine_cores()
+    assert figure is not None and figure.measured == pytest.approx(1.5)
+    # 25% of 4,000/s is 1,000 calls a second: each may cost the machine cores/1000 s.
+    assert figure.detail == (
+        f"the machine {150 / cores:.0f}% busy; 25% of raw on {cores} cores leaves at most"
+        f" {num(1000 * cores / 1_000)} ms of the machine's CPU per call"
+    )
+
+
+def test_commands_report_the_cpu_budget_of_each_multi_client_step() -> None:
+    report = SectionReport("commands", "1")
+    steps = {}
+    for clients, raw_rate in ((1, 1_000), (8, 4_000)):
+        raw = _result("raw", clients, raw_rate, 1, 0.2)
+        received = _result("ReceiveStock", clients, 500, 9, 1)
+        reserved = _result("ReserveStock", clients, 400, 9, 1)
+        for step, machine in ((raw, 0.5), (received, 0.6), (reserved, 0.8)):
+            step.machine_cpu_seconds = machine
+        steps[clients] = (raw, received, reserved)
+
+    inventory_commands._judge(report, steps, {})
+
+    assert [(f.name, f.measured) for f in report.figures] == [
+        ("ReceiveStock at 8 clients, the whole machine's CPU per call", pytest.approx(1.2)),
+        ("ReserveStock at 8 clients, the whole machine's CPU per call", pytest.approx(2.0)),
+    ]
+
+
+def test_findstock_reports_the_ceiling_its_floor_and_the_raw_sql_put_on_it() -> None:
+    report = SectionReport("lookup", "4")
+    single = {
+        inventory_lookup.RAW_LABEL: _result("raw", 1, 3_000, 1, 0.1),
+        inventory_lookup.FLOOR_LABEL: _result("floor", 1, 1_000, 1, 0.4),
+        inventory_lookup.GRPC_LABEL: _result("grpc", 1, 600, 5, 2),
+    }
+
+    inventory_lookup._judge(report, single)
+
+    shown = {f.name: f.measured for f in report.figures}
+    assert shown["the gRPC floor at 1 client alone, share of the raw SQL"] == pytest.approx(100 / 3)
+    # 1 ms + 1/3 ms in series: 750 calls/s at most, a quarter of the raw 3,000/s.
+    in_series = "the gRPC floor and the raw SQL in series at 1 client, share of the raw SQL"
+    assert shown[in_series] == pytest.approx(25.0)
+
+
+def test_machine_cpu_counts_busy_time_of_every_core() -> None:
+    before = machine_cpu()
+    if before is None:  # not Linux: the columns show a dash
+        assert not os.path.exists("/proc/stat")
+        return
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # 200 ms of this process's CPU, bounded
+        pass
+    after = machine_cpu()
+    # The kernel counts in ticks (10 ms) and samples which task a tick finds running.
+    assert after is not None and after - before >= 0.1
