@@ -68,18 +68,17 @@ def share_target(
     )
 
 
-def cpu_budget_figure(
-    name: str, result: LoadResult, baseline_rate: float, share: float
-) -> Figure | None:
+def cpu_budget(name: str, result: LoadResult, baseline_rate: float, share: float) -> list[Figure]:
     """The CPU side of a share target: the whole machine's CPU per operation in the step,
     beside the most it may cost for the machine's cores to carry `share` of the baseline's
-    rate. A bound only where the step kept the cores busy (shown beside it)."""
+    rate. A bound only where the step kept the cores busy (shown beside it). None where
+    the machine's busy time is not known."""
     spent, busy = result.machine_cpu_ms_per_op, result.machine_busy
     if spent is None or busy is None or baseline_rate <= 0:
-        return None
+        return []
     cores = machine_cores()
     budget = 1000 * cores / (share * baseline_rate)
-    return Figure(
+    figure = Figure(
         name,
         spent,
         "ms",
@@ -89,6 +88,7 @@ def cpu_budget_figure(
             f" cores leaves at most {num(budget)} ms of the machine's CPU per call"
         ),
     )
+    return [figure]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from bench.report import (
     SectionReport,
     Target,
     Unjudged,
-    cpu_budget_figure,
+    cpu_budget,
     load_row,
     num,
     pct,
@@ -571,14 +571,12 @@ def _report_bookings(
         return
     raw, booked = step
     report.targets.append(share_target(share_name, booked.rate, raw.rate, BOOKING_TARGET_SHARE))
-    budget = cpu_budget_figure(
+    report.figures += cpu_budget(
         f"BookAppointment at {TARGET_CLIENTS} clients, the whole machine's CPU per call",
         booked,
         raw.rate,
         BOOKING_TARGET_SHARE,
     )
-    if budget is not None:
-        report.figures.append(budget)
     report.figures.append(
         Figure(f"BookAppointment p99 at {TARGET_CLIENTS} clients", booked.p99_ms, "ms")
     )

@@ -20,7 +20,7 @@ from bench.report import (
     SectionReport,
     Target,
     Unjudged,
-    cpu_budget_figure,
+    cpu_budget,
     load_row,
     num,
     share_target,
@@ -305,14 +305,12 @@ def _judge(
             )
         if clients > 1:  # one client waits on round trips; more keep the cores busy
             for name, result in (("ReceiveStock", received), ("ReserveStock", reserved)):
-                figure = cpu_budget_figure(
+                report.figures += cpu_budget(
                     f"{name} at {who}, the whole machine's CPU per call",
                     result,
                     raw.rate,
                     TARGET_SHARE,
                 )
-                if figure is not None:
-                    report.figures.append(figure)
     at_target = steps.get(TARGET_CLIENTS)
     p99_name = f"ReserveStock p99 at {TARGET_CLIENTS} clients"
     if at_target is not None:

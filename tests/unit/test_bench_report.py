@@ -16,7 +16,7 @@ from bench.report import (
     SectionReport,
     Target,
     Unjudged,
-    cpu_budget_figure,
+    cpu_budget,
     num,
     render,
     share_target,
@@ -254,13 +254,13 @@ def test_the_report_points_to_the_per_command_cpu_breakdown() -> None:
 
 def test_a_cpu_budget_sets_the_machines_cpu_per_call_beside_what_the_share_leaves() -> None:
     step = _result("ReserveStock", 8, 1_000, 10, 0.9)
-    assert cpu_budget_figure("x", step, 4_000.0, 0.25) is None  # no /proc/stat figure
+    assert cpu_budget("x", step, 4_000.0, 0.25) == []  # no /proc/stat figure
     step.machine_cpu_seconds = 1.5  # of 1 s: 1.5 ms of the machine per call
 
-    figure = cpu_budget_figure("x", step, 4_000.0, 0.25)
+    [figure] = cpu_budget("x", step, 4_000.0, 0.25)
 
     cores = machine_cores()
-    assert figure is not None and figure.measured == pytest.approx(1.5)
+    assert figure.measured == pytest.approx(1.5)
     # 25% of 4,000/s is 1,000 calls a second: each may cost the machine cores/1000 s.
     assert figure.detail == (
         f"the machine {150 / cores:.0f}% busy; 25% of raw on {cores} cores leaves at most"
