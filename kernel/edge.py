@@ -36,7 +36,9 @@ MAX_TEXT = 256
 # Text fields that legitimately carry more: a free-text comment, a page token's cursor.
 LONGER_TEXT: Mapping[str, int] = MappingProxyType({"comment": 2000, "page_token": 2048})
 MAX_ITEMS = 1000
-MORE_ITEMS: Mapping[str, int] = MappingProxyType({"store_ids": 2000, "counts": 10_000})
+MORE_ITEMS: Mapping[str, int] = MappingProxyType(
+    {"store_ids": 2000, "counts": 10_000, "appointments": 2000}
+)
 
 # google.protobuf.Timestamp's documented range, 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z.
 MIN_TIMESTAMP_SECONDS = -62_135_596_800

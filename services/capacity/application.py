@@ -14,9 +14,16 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
-from kernel.errors import NotFound
+from kernel.errors import NotFound, RuleViolated
 from services.capacity import read_model
+from services.capacity.domain import appointment_sync
 from services.capacity.domain.appointment_book import BookCommand, appointment_book
+from services.capacity.domain.appointment_sync import (
+    AppointmentSyncResult,
+    SyncAppointments,
+    SyncedAppointment,
+    SyncedBatch,
+)
 from services.capacity.domain.appointments import (
     BookAppointment,
     CancelAppointment,
@@ -47,6 +54,7 @@ from services.capacity.domain.stores import (
     StoreFacts,
     StoreState,
     UpdateStore,
+    require_open,
     store,
     store_facts,
 )
@@ -226,6 +234,37 @@ class Capacity:
             return _appointment(facts.store_id, new_day, booked, command.appointment_id)
 
         return await self._handle(command, handler, request_id, AppointmentRecord)
+
+    async def sync_appointments(self, command: SyncAppointments, request_id: str) -> SyncedBatch:
+        """A DMS's appointments, each booked as BookAppointment books it, in one command:
+        the batch is recorded whole or not at all, and a retry gets the first reply."""
+
+        async def handler(uow: UnitOfWork) -> SyncedBatch:
+            facts = await load_store_facts(uow, command.store_id)
+            require_open(facts)
+            results = []
+            with read_model.deciding_on(facts):
+                for entry in command.appointments:
+                    results.append(await self._sync_one(uow, facts, entry, command.at))
+            return SyncedBatch(tuple(results))
+
+        return await self.app.handle(
+            command, handler, request_id=request_id, result_type=SyncedBatch
+        )
+
+    async def _sync_one(
+        self, uow: UnitOfWork, facts: StoreFacts, entry: SyncedAppointment, at: datetime
+    ) -> AppointmentSyncResult:
+        day = appointment_sync.day_of(entry, facts)
+        stream = book_stream(facts.store_id, day)
+        held = (await uow.load(BOOKS, stream)).state.appointments.get(entry.appointment_id)
+        if held is not None:
+            return appointment_sync.held_already(held, entry, day)
+        try:
+            await uow.execute(BOOKS, stream, appointment_sync.booking(entry, facts, at))
+        except RuleViolated as rule:  # this appointment's refusal; the rest go on
+            return appointment_sync.refused(entry, day, rule)
+        return appointment_sync.booked(entry, day)
 
     async def visit(self, command: VisitCommand, request_id: str) -> VisitRecord:
         async def handler(uow: UnitOfWork) -> VisitRecord:

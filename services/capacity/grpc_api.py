@@ -33,6 +33,8 @@ from services.capacity.domain.visits import (
 from services.capacity.domain.waiting import AssessWait
 from services.capacity.grpc_messages import (
     appointment_message,
+    appointments_sync,
+    appointments_synced,
     booking,
     checked,
     checked_booking,
@@ -92,6 +94,14 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
         facts, now = await self._book(request)
         command = booking(request, facts, now)
         return appointment_message(await self.capacity.appointment(command, request.request_id))
+
+    @access.store_in("store_id", "sync appointments")
+    async def SyncAppointments(
+        self, request: pb.SyncAppointmentsRequest, context: Any
+    ) -> pb.SyncAppointmentsResponse:
+        command = appointments_sync(request, self._now())
+        batch = await self.capacity.sync_appointments(command, request.request_id)
+        return appointments_synced(request.request_id, batch)
 
     @access.store_in("store_id", "reschedule an appointment")
     async def RescheduleAppointment(

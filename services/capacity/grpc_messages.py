@@ -12,8 +12,14 @@ from storemesh.capacity.v1 import capacity_pb2 as pb
 
 from kernel import validation
 from kernel.codec import to_proto
-from kernel.errors import Violations
+from kernel.errors import InvalidArgument, Violations
 from services.capacity.application import AppointmentRecord, HoldRecord, VisitRecord
+from services.capacity.domain import appointment_sync
+from services.capacity.domain.appointment_sync import (
+    SyncAppointments,
+    SyncedAppointment,
+    SyncedBatch,
+)
 from services.capacity.domain.appointments import BookAppointment, check_customer
 from services.capacity.domain.holds import HoldSlot
 from services.capacity.domain.opening_hours import OpeningHours, Weekday, local_day
@@ -254,6 +260,56 @@ def booking(
         requested_at=requested_at,
         at=now,
     )
+
+
+def appointments_sync(request: pb.SyncAppointmentsRequest, now: datetime) -> SyncAppointments:
+    """The batch, every fault of the request and of the batch at once (INVALID_ARGUMENT,
+    each appointment's fields named by their path); an appointment's own content is
+    judged when it is booked, alone."""
+    v = Violations()
+    validation.request_id(v, "request_id", request.request_id)
+    validation.store_code(v, "store_id", request.store_id)
+    entries = []
+    for i, sent in enumerate(request.appointments):
+        own = Violations()
+        requested_at = validation.moment(own, sent, "requested_at")
+        for fault in own.items:
+            v.add(f"appointments[{i}].{fault.field}", fault.description)
+        entries.append(
+            SyncedAppointment(
+                appointment_id=sent.appointment_id,
+                customer_ref=sent.customer_ref,
+                vehicle=sent.vehicle,
+                service_type=sent.service_type,
+                expected_labour_hours=sent.expected_labour_hours,
+                requested_at=requested_at or now,  # reported above when absent
+            )
+        )
+    command = SyncAppointments(store_id=request.store_id, appointments=tuple(entries), at=now)
+    try:
+        appointment_sync.validate(command)
+    except InvalidArgument as batch:
+        v.add_unnamed(Violations(list(batch.violations)))
+    v.raise_if_any()
+    return command
+
+
+def appointments_synced(request_id: str, batch: SyncedBatch) -> pb.SyncAppointmentsResponse:
+    booked, unchanged, refused = batch.tally()
+    response = pb.SyncAppointmentsResponse(
+        request_id=request_id, booked=booked, unchanged=unchanged, refused=refused
+    )
+    add = response.results.add
+    for r in batch.results:
+        add(
+            appointment_id=r.appointment_id,
+            outcome=int(r.outcome),  # type: ignore[arg-type]
+            reason=r.reason,
+            message=r.message,
+            day=r.day.isoformat(),
+            status=int(r.status) if r.status is not None else 0,  # type: ignore[arg-type]
+        )
+    return response
 
 
 def slot_hold(request: pb.HoldSlotRequest, store: StoreFacts, now: datetime) -> HoldSlot:

@@ -1,0 +1,181 @@
+"""A DMS's appointments at once (a store joining the network, or the nightly reconciliation).
+
+Each appointment is booked as BookAppointment books it, under the DMS's own id, in the
+book of its store-local day, so a synced appointment records exactly what a single
+booking records. What the batch adds: the request's own faults (an id missing, malformed
+or repeated, a time missing, too many appointments) refuse it whole, every field named;
+an appointment its day's book holds already with the same details is UNCHANGED, so a sync
+sent again records nothing; one held with other details is REFUSED (APPOINTMENT_DIFFERS),
+as a sync books and never moves or rewrites a booking; and one a booking rule refuses is
+REFUSED with that rule's reason, alone, the rest booked.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from kernel import validation
+from kernel.clock import check_aware
+from kernel.errors import InvalidArgument, RuleViolated, Violations
+from services.capacity.domain import reasons
+from services.capacity.domain.appointments import BookAppointment, check_customer
+from services.capacity.domain.book_state import Appointment, AppointmentStatus
+from services.capacity.domain.opening_hours import local_day
+from services.capacity.domain.stores import StoreFacts
+
+MAX_APPOINTMENTS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedAppointment:
+    """One appointment as the DMS holds it."""
+
+    appointment_id: str
+    customer_ref: str
+    vehicle: str
+    service_type: str
+    expected_labour_hours: float
+    requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAppointments:
+    store_id: str
+    appointments: tuple[SyncedAppointment, ...]
+    at: datetime
+
+
+class Outcome(enum.IntEnum):
+    BOOKED = 1
+    UNCHANGED = 2
+    REFUSED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentSyncResult:
+    appointment_id: str
+    outcome: Outcome
+    day: date
+    reason: str = ""
+    message: str = ""
+    # Booked or unchanged: where the appointment stands in its book after the sync.
+    status: AppointmentStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedBatch:
+    """A batch's reply, as its command-log row keeps it for a retry."""
+
+    results: tuple[AppointmentSyncResult, ...]
+
+    def tally(self) -> tuple[int, int, int]:
+        """(booked, unchanged, refused)."""
+        return (
+            sum(1 for r in self.results if r.outcome is Outcome.BOOKED),
+            sum(1 for r in self.results if r.outcome is Outcome.UNCHANGED),
+            sum(1 for r in self.results if r.outcome is Outcome.REFUSED),
+        )
+
+
+def validate(command: SyncAppointments) -> None:
+    """The batch's own faults, all at once: refused whole (INVALID_ARGUMENT)."""
+    v = Violations()
+    if not command.appointments:
+        v.add("appointments", "must hold at least one appointment")
+    elif len(command.appointments) > MAX_APPOINTMENTS:
+        v.add("appointments", f"must hold at most {MAX_APPOINTMENTS} appointments")
+    first_seen: dict[str, int] = {}
+    for i, entry in enumerate(command.appointments):
+        validation.identifier(v, f"appointments[{i}].appointment_id", entry.appointment_id)
+        check_aware(v, f"appointments[{i}].requested_at", entry.requested_at)
+        earlier = first_seen.setdefault(entry.appointment_id, i)
+        if earlier != i:
+            v.add(
+                f"appointments[{i}].appointment_id",
+                f"repeats appointments[{earlier}]: one entry per appointment",
+            )
+    v.raise_if_any()
+
+
+def day_of(entry: SyncedAppointment, store: StoreFacts) -> date:
+    """The store-local day whose book the appointment goes in."""
+    return local_day(entry.requested_at, store.time_zone)
+
+
+def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAppointment:
+    """The BookAppointment a synced appointment is, refused first for its own malformed
+    fields (INVALID_APPOINTMENT: one appointment's fault, not the batch's)."""
+    v = Violations()
+    check_customer(
+        v, entry.customer_ref, entry.vehicle, entry.service_type, entry.expected_labour_hours
+    )
+    if v.items:
+        raise RuleViolated(
+            reasons.INVALID_APPOINTMENT,
+            str(InvalidArgument(v.items)),
+            f"appointment/{store.store_id}/{entry.appointment_id}",
+            {f.field: f.description for f in v.items},
+        )
+    return BookAppointment(
+        store=store,
+        day=day_of(entry, store),
+        appointment_id=entry.appointment_id,
+        customer_ref=entry.customer_ref,
+        vehicle=entry.vehicle,
+        service_type=entry.service_type,
+        expected_labour_hours=entry.expected_labour_hours,
+        requested_at=entry.requested_at,
+        at=at,
+    )
+
+
+def same_booking(held: Appointment, entry: SyncedAppointment) -> bool:
+    """Whether the book's appointment is the one the DMS sent (its status aside)."""
+    return (
+        held.customer_ref == entry.customer_ref
+        and held.vehicle == entry.vehicle
+        and held.service_type == entry.service_type
+        and held.expected_labour_hours == entry.expected_labour_hours
+        and held.requested_at == entry.requested_at
+    )
+
+
+def held_already(held: Appointment, entry: SyncedAppointment, day: date) -> AppointmentSyncResult:
+    """The result for an appointment its day's book holds already."""
+    if same_booking(held, entry):
+        return AppointmentSyncResult(
+            entry.appointment_id, Outcome.UNCHANGED, day, status=held.status
+        )
+    differing = [
+        name
+        for name, ours, theirs in (
+            ("customer_ref", held.customer_ref, entry.customer_ref),
+            ("vehicle", held.vehicle, entry.vehicle),
+            ("service_type", held.service_type, entry.service_type),
+            ("expected_labour_hours", held.expected_labour_hours, entry.expected_labour_hours),
+            ("requested_at", held.requested_at, entry.requested_at),
+        )
+        if ours != theirs
+    ]
+    return AppointmentSyncResult(
+        entry.appointment_id,
+        Outcome.REFUSED,
+        day,
+        reasons.APPOINTMENT_DIFFERS,
+        f"the book of {day.isoformat()} holds {entry.appointment_id} with another"
+        f" {', '.join(differing)}: a sync books, it does not change a booking"
+        " (RescheduleAppointment, CancelAppointment)",
+        held.status,
+    )
+
+
+def refused(entry: SyncedAppointment, day: date, rule: RuleViolated) -> AppointmentSyncResult:
+    return AppointmentSyncResult(entry.appointment_id, Outcome.REFUSED, day, rule.reason, str(rule))
+
+
+def booked(entry: SyncedAppointment, day: date) -> AppointmentSyncResult:
+    return AppointmentSyncResult(
+        entry.appointment_id, Outcome.BOOKED, day, status=AppointmentStatus.BOOKED
+    )

@@ -1,0 +1,224 @@
+"""SyncAppointments: a DMS's appointments at once, over real gRPC on PostgreSQL and SQLite,
+its events relayed to real NATS like any booking's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from storemesh.capacity.v1 import capacity_pb2 as pb
+
+from kernel.clock import ManualClock
+from kernel.messaging import NatsConnection
+from kernel.testing.servers import Endpoints, create_database, drop_database
+from services.capacity.bootstrap import build
+from tests.integration.capacity_fixtures import (
+    MONDAY,
+    CapacityClient,
+    event_types,
+    local,
+    published,
+    refusal,
+    rid,
+    ts,
+    violated_fields,
+)
+from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.rich_errors import event_count, failure
+
+Outcome = pb.AppointmentSyncResult
+TUESDAY = MONDAY + timedelta(days=1)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def capacity_on(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: ManualClock,
+    verifier: Any,
+) -> AsyncIterator[Running]:
+    clock.set(local(7, 0))
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'capacity.db'}"
+    else:
+        url = create_database(endpoints.postgres_url)
+    settings = settings_for("capacity", url, endpoints.nats_url, namespace)
+    try:
+        async with running(build, settings, clock, verifier, timer_interval=3600) as run:
+            yield run
+            await delete_streams(run.service.nats)
+    finally:
+        if request.param == "postgresql":
+            drop_database(url, endpoints.postgres_url)
+
+
+@pytest.fixture
+async def hq(capacity_on: Running, mint: Callable[..., str]) -> CapacityClient:
+    client = CapacityClient(capacity_on, mint("hq"))
+    await client.register("SZ01")
+    return client
+
+
+def sent(appointment_id: str, at: datetime, **overrides: Any) -> pb.SyncedAppointment:
+    fields: dict[str, Any] = {
+        "appointment_id": appointment_id,
+        "customer_ref": f"C-{appointment_id}",
+        "vehicle": "粤B12345",
+        "service_type": "maintenance",
+        "expected_labour_hours": 2.0,
+        "requested_at": ts(at),
+    }
+    fields.update(overrides)
+    return pb.SyncedAppointment(**fields)
+
+
+def outcomes(response: pb.SyncAppointmentsResponse) -> list[tuple[str, int, str, str]]:
+    return [(r.appointment_id, r.outcome, r.reason, r.day) for r in response.results]
+
+
+NIGHTLY = [
+    sent("DMS-1", local(10, 0)),
+    sent("DMS-2", local(11, 30)),
+    sent("DMS-3", local(9, 0, TUESDAY)),
+    sent("DMS-4", local(20, 0)),  # the store closes at 17:30
+    sent("DMS-5", local(6, 0)),  # it is 07:00 already
+    sent("DMS-6", local(12, 0), vehicle="", expected_labour_hours=0.0),
+]
+
+
+async def test_a_batch_books_what_it_can_and_says_why_for_each_of_the_rest(
+    hq: CapacityClient, nats_client: NatsConnection
+) -> None:
+    response = await hq.SyncAppointments(store_id="SZ01", appointments=NIGHTLY)
+
+    monday, tuesday = MONDAY.isoformat(), TUESDAY.isoformat()
+    assert outcomes(response) == [
+        ("DMS-1", Outcome.OUTCOME_BOOKED, "", monday),
+        ("DMS-2", Outcome.OUTCOME_BOOKED, "", monday),
+        ("DMS-3", Outcome.OUTCOME_BOOKED, "", tuesday),
+        ("DMS-4", Outcome.OUTCOME_REFUSED, "OUTSIDE_OPENING_HOURS", monday),
+        ("DMS-5", Outcome.OUTCOME_REFUSED, "APPOINTMENT_IN_THE_PAST", monday),
+        ("DMS-6", Outcome.OUTCOME_REFUSED, "INVALID_APPOINTMENT", monday),
+    ]
+    assert (response.booked, response.unchanged, response.refused) == (3, 0, 3)
+    assert "vehicle" in response.results[5].message
+    assert "expected_labour_hours" in response.results[5].message
+    assert [r.status for r in response.results[:3]] == [pb.APPOINTMENT_STATUS_BOOKED] * 3
+
+    # Ordinary bookings: in their day's book, in the day view, on the event stream.
+    assert (await event_types(hq.run)).count("AppointmentBooked") == 3
+    day = await hq.GetDayView(store_id="SZ01", day=monday)
+    assert day.booked == 2
+    assert (await hq.GetDayView(store_id="SZ01", day=tuesday)).booked == 1
+    messages = await published(hq.run, nats_client, "capacity.v1.SZ01.AppointmentBooked")
+    assert len(messages) == 3
+
+    # And one the store changes afterwards like any other.
+    cancelled = await hq.CancelAppointment(
+        store_id="SZ01", day=monday, appointment_id="DMS-2", reason="customer called"
+    )
+    assert cancelled.status == pb.APPOINTMENT_STATUS_CANCELLED
+
+
+async def test_a_retry_gets_the_first_reply_and_records_nothing_more(hq: CapacityClient) -> None:
+    request_id = rid()
+    first = await hq.SyncAppointments(request_id=request_id, store_id="SZ01", appointments=NIGHTLY)
+    recorded = await event_count(hq.run)
+
+    again = await hq.SyncAppointments(request_id=request_id, store_id="SZ01", appointments=NIGHTLY)
+
+    assert again == first
+    assert await event_count(hq.run) == recorded
+
+    other = await failure(
+        hq.SyncAppointments(request_id=request_id, store_id="SZ01", appointments=NIGHTLY[:2])
+    )
+    assert refusal(other) == (grpc.StatusCode.FAILED_PRECONDITION, "REQUEST_ID_REUSED")
+    assert await event_count(hq.run) == recorded
+
+
+async def test_the_next_nights_sync_leaves_what_is_booked_and_refuses_what_differs(
+    hq: CapacityClient, clock: ManualClock
+) -> None:
+    await hq.SyncAppointments(store_id="SZ01", appointments=NIGHTLY[:3])
+    clock.set(local(8, 30))
+    await hq.CheckInCustomer(store_id="SZ01", appointment_id="DMS-1")
+    recorded = await event_count(hq.run)
+
+    response = await hq.SyncAppointments(
+        store_id="SZ01",
+        appointments=[
+            NIGHTLY[0],
+            sent("DMS-2", local(11, 30), vehicle="粤B99999"),
+            NIGHTLY[2],
+            sent("DMS-7", local(15, 0)),
+        ],
+    )
+
+    monday, tuesday = MONDAY.isoformat(), TUESDAY.isoformat()
+    assert outcomes(response) == [
+        ("DMS-1", Outcome.OUTCOME_UNCHANGED, "", monday),
+        ("DMS-2", Outcome.OUTCOME_REFUSED, "APPOINTMENT_DIFFERS", monday),
+        ("DMS-3", Outcome.OUTCOME_UNCHANGED, "", tuesday),
+        ("DMS-7", Outcome.OUTCOME_BOOKED, "", monday),
+    ]
+    assert response.results[0].status == pb.APPOINTMENT_STATUS_CHECKED_IN
+    assert "vehicle" in response.results[1].message
+    assert await event_count(hq.run) == recorded + 1
+    assert (await hq.GetDayView(store_id="SZ01", day=monday)).booked == 3
+
+
+async def test_the_batch_own_faults_refuse_it_whole_each_named(hq: CapacityClient) -> None:
+    recorded = await event_count(hq.run)
+    no_time = pb.SyncedAppointment(appointment_id="DMS-9", customer_ref="C-9")
+
+    err = await failure(
+        hq.SyncAppointments(
+            request_id="",
+            store_id="SZ01",
+            appointments=[
+                NIGHTLY[0],
+                sent("../x", local(10, 0), customer_ref="C-x"),
+                NIGHTLY[0],
+                no_time,
+            ],
+        )
+    )
+
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(violated_fields(err)) == {
+        "request_id",
+        "appointments[1].appointment_id",
+        "appointments[2].appointment_id",
+        "appointments[3].requested_at",
+    }
+    empty = await failure(hq.SyncAppointments(store_id="SZ01", appointments=[]))
+    assert violated_fields(empty) == ["appointments"]
+    assert await event_count(hq.run) == recorded
+
+
+async def test_a_closed_or_unknown_store_refuses_the_batch(hq: CapacityClient) -> None:
+    unknown = await failure(hq.SyncAppointments(store_id="XX01", appointments=NIGHTLY[:1]))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND
+
+    await hq.CloseStore(store_id="SZ01", reason="lease ended")
+    recorded = await event_count(hq.run)
+    closed = await failure(hq.SyncAppointments(store_id="SZ01", appointments=NIGHTLY[:2]))
+    assert refusal(closed) == (grpc.StatusCode.FAILED_PRECONDITION, "STORE_CLOSED")
+    assert await event_count(hq.run) == recorded
+
+
+async def test_a_dms_syncs_its_own_store_only(hq: CapacityClient, mint: Callable[..., str]) -> None:
+    await hq.register("GZ01", name="Guangzhou Tianhe", city="Guangzhou")
+    dms = hq.as_(mint("dms", "SZ01", subject="dms-sz01"))
+
+    mine = await dms.SyncAppointments(store_id="SZ01", appointments=NIGHTLY[:1])
+    assert mine.booked == 1
+    theirs = await failure(dms.SyncAppointments(store_id="GZ01", appointments=NIGHTLY[1:2]))
+    assert refusal(theirs) == (grpc.StatusCode.PERMISSION_DENIED, "STORE_SCOPE")

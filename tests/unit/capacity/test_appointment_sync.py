@@ -1,0 +1,157 @@
+"""A DMS's appointments at once: the batch's own faults, and each appointment's result."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from kernel.errors import InvalidArgument, RuleViolated
+from services.capacity.domain import reasons
+from services.capacity.domain.appointment_sync import (
+    MAX_APPOINTMENTS,
+    AppointmentSyncResult,
+    Outcome,
+    SyncAppointments,
+    SyncedAppointment,
+    SyncedBatch,
+    booking,
+    day_of,
+    held_already,
+    refused,
+    validate,
+)
+from services.capacity.domain.book_state import Appointment, AppointmentStatus
+
+from .examples import MONDAY, STORE, STORE_ID, TUESDAY, local
+
+NOW = local(7, 0)
+
+
+def entry(appointment_id: str = "DMS-1", at: datetime | None = None) -> SyncedAppointment:
+    return SyncedAppointment(
+        appointment_id=appointment_id,
+        customer_ref=f"C-{appointment_id}",
+        vehicle="粤B12345",
+        service_type="maintenance",
+        expected_labour_hours=2.0,
+        requested_at=at or local(10, 0),
+    )
+
+
+def batch(*entries: SyncedAppointment) -> SyncAppointments:
+    return SyncAppointments(store_id=STORE_ID, appointments=tuple(entries), at=NOW)
+
+
+def faults(command: SyncAppointments) -> dict[str, str]:
+    with pytest.raises(InvalidArgument) as refusal:
+        validate(command)
+    return {v.field: v.description for v in refusal.value.violations}
+
+
+def held(
+    of: SyncedAppointment, status: AppointmentStatus = AppointmentStatus.BOOKED
+) -> Appointment:
+    return Appointment(
+        appointment_id=of.appointment_id,
+        customer_ref=of.customer_ref,
+        vehicle=of.vehicle,
+        service_type=of.service_type,
+        expected_labour_hours=of.expected_labour_hours,
+        requested_at=of.requested_at,
+        status=status,
+    )
+
+
+def test_a_well_formed_batch_passes() -> None:
+    validate(batch(entry("DMS-1"), entry("DMS-2", local(11, 0, TUESDAY))))
+
+
+def test_the_batch_faults_are_reported_together_each_by_its_path() -> None:
+    naive = replace(entry("DMS-3"), requested_at=datetime(2026, 11, 2, 10, 0))
+    found = faults(batch(entry("DMS-1"), entry("../x"), entry("DMS-1"), naive))
+
+    assert set(found) == {
+        "appointments[1].appointment_id",
+        "appointments[2].appointment_id",
+        "appointments[3].requested_at",
+    }
+    assert "repeats appointments[0]" in found["appointments[2].appointment_id"]
+
+
+def test_an_empty_batch_and_an_oversized_one_are_refused() -> None:
+    assert "at least one" in faults(batch())["appointments"]
+    many = [entry(f"DMS-{k}") for k in range(MAX_APPOINTMENTS + 1)]
+    assert f"at most {MAX_APPOINTMENTS}" in faults(batch(*many))["appointments"]
+
+
+def test_an_appointment_goes_in_the_book_of_its_store_local_day() -> None:
+    # 00:30 on Tuesday in Shenzhen is still Monday in UTC.
+    late = entry("DMS-1", local(0, 30, TUESDAY))
+    assert late.requested_at.date() == MONDAY
+    assert day_of(late, STORE) == TUESDAY
+    assert booking(late, STORE, NOW).day == TUESDAY
+
+
+def test_the_booking_is_the_one_book_appointment_makes() -> None:
+    command = booking(entry("DMS-7"), STORE, NOW)
+
+    assert (command.appointment_id, command.customer_ref, command.at) == ("DMS-7", "C-DMS-7", NOW)
+    assert command.store == STORE and command.day == MONDAY
+
+
+def test_malformed_content_refuses_that_appointment_alone_naming_its_fields() -> None:
+    bad = replace(entry("DMS-1"), vehicle="", expected_labour_hours=0.0)
+
+    with pytest.raises(RuleViolated) as refusal:
+        booking(bad, STORE, NOW)
+
+    assert refusal.value.reason == reasons.INVALID_APPOINTMENT
+    assert set(refusal.value.metadata) == {"vehicle", "expected_labour_hours"}
+    assert "vehicle" in str(refusal.value) and "expected_labour_hours" in str(refusal.value)
+
+
+def test_the_same_appointment_again_is_unchanged_and_says_where_it_stands() -> None:
+    sent = entry("DMS-1")
+    result = held_already(held(sent, AppointmentStatus.CHECKED_IN), sent, MONDAY)
+
+    assert result == AppointmentSyncResult(
+        "DMS-1", Outcome.UNCHANGED, MONDAY, status=AppointmentStatus.CHECKED_IN
+    )
+
+
+def test_an_appointment_held_with_other_details_is_refused_naming_them() -> None:
+    sent = entry("DMS-1")
+    moved = replace(sent, requested_at=sent.requested_at + timedelta(hours=1), vehicle="粤B999")
+
+    result = held_already(held(sent), moved, MONDAY)
+
+    assert (result.outcome, result.reason) == (Outcome.REFUSED, reasons.APPOINTMENT_DIFFERS)
+    assert "vehicle, requested_at" in result.message
+    assert "customer_ref" not in result.message
+    assert result.status is AppointmentStatus.BOOKED
+
+
+def test_a_rule_refusal_keeps_its_reason_and_message() -> None:
+    rule = RuleViolated(reasons.OUTSIDE_OPENING_HOURS, "the store is not open at 20:00")
+
+    result = refused(entry("DMS-1"), MONDAY, rule)
+
+    assert result == AppointmentSyncResult(
+        "DMS-1",
+        Outcome.REFUSED,
+        MONDAY,
+        reasons.OUTSIDE_OPENING_HOURS,
+        "the store is not open at 20:00",
+    )
+
+
+def test_a_batch_tallies_its_outcomes() -> None:
+    results = tuple(
+        AppointmentSyncResult(f"A{k}", outcome, MONDAY)
+        for k, outcome in enumerate(
+            [Outcome.BOOKED, Outcome.REFUSED, Outcome.BOOKED, Outcome.UNCHANGED]
+        )
+    )
+    assert SyncedBatch(results).tally() == (2, 1, 1)
