@@ -111,6 +111,15 @@ def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAp
     check_customer(
         v, entry.customer_ref, entry.vehicle, entry.service_type, entry.expected_labour_hours
     )
+    day = day_of(entry, store)
+    if not validation.EARLIEST_DAY <= day <= validation.LATEST_DAY:
+        # A time at the calendar's edge can fall on a local day no call can name (a day
+        # field is refused outside it): the booking could be neither seen nor cancelled.
+        v.add(
+            "requested_at",
+            f"falls on {day.isoformat()} in {store.time_zone}, outside"
+            f" {validation.EARLIEST_DAY.isoformat()}..{validation.LATEST_DAY.isoformat()}",
+        )
     if v.items:
         raise RuleViolated(
             reasons.INVALID_APPOINTMENT,
@@ -120,7 +129,7 @@ def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAp
         )
     return BookAppointment(
         store=store,
-        day=day_of(entry, store),
+        day=day,
         appointment_id=entry.appointment_id,
         customer_ref=entry.customer_ref,
         vehicle=entry.vehicle,

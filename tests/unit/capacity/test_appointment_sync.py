@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -110,6 +110,20 @@ def test_malformed_content_refuses_that_appointment_alone_naming_its_fields() ->
     assert refusal.value.reason == reasons.INVALID_APPOINTMENT
     assert set(refusal.value.metadata) == {"vehicle", "expected_labour_hours"}
     assert "vehicle" in str(refusal.value) and "expected_labour_hours" in str(refusal.value)
+
+
+def test_a_time_whose_local_day_is_off_the_calendar_refuses_that_appointment() -> None:
+    # 9998-12-31T20:00Z is 9999-01-01 in Shanghai, 0002-01-01T00:00Z 0001-12-31 in Los
+    # Angeles: a book no other call can name (days are 0002-01-01..9998-12-31).
+    late = entry("DMS-1", datetime(9998, 12, 31, 20, 0, tzinfo=UTC))
+    early = entry("DMS-2", datetime(2, 1, 1, 0, 0, tzinfo=UTC))
+    west = replace(STORE, time_zone="America/Los_Angeles")
+
+    for sent, store in ((late, STORE), (early, west)):
+        with pytest.raises(RuleViolated) as refusal:
+            booking(sent, store, NOW)
+        assert refusal.value.reason == reasons.INVALID_APPOINTMENT
+        assert set(refusal.value.metadata) == {"requested_at"}
 
 
 def test_the_same_appointment_again_is_unchanged_and_says_where_it_stands() -> None:
