@@ -60,7 +60,7 @@ class AppointmentSyncResult:
     day: date
     reason: str = ""
     message: str = ""
-    # Booked or unchanged: where the appointment stands in its book after the sync.
+    # Booked, unchanged or differing: where the book's appointment stands after the sync.
     status: AppointmentStatus | None = None
 
 
