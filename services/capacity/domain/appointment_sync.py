@@ -168,14 +168,20 @@ def held_already(held: Appointment, entry: SyncedAppointment, day: date) -> Appo
         )
         if ours != theirs
     ]
+    if held.status is AppointmentStatus.BOOKED:
+        instead = "(RescheduleAppointment, CancelAppointment)"
+    else:  # both refuse an appointment no longer booked, and the book keeps its id
+        instead = (
+            f"and it is {held.status.name.lower().replace('_', ' ')}:"
+            " booking it again takes a new appointment_id"
+        )
     return AppointmentSyncResult(
         entry.appointment_id,
         Outcome.REFUSED,
         day,
         reasons.APPOINTMENT_DIFFERS,
         f"the book of {day.isoformat()} holds {entry.appointment_id} with another"
-        f" {', '.join(differing)}: a sync books, it does not change a booking"
-        " (RescheduleAppointment, CancelAppointment)",
+        f" {', '.join(differing)}: a sync books, it does not change a booking {instead}",
         held.status,
     )
 

@@ -147,6 +147,22 @@ def test_an_appointment_held_with_other_details_is_refused_naming_them() -> None
     assert result.status is AppointmentStatus.BOOKED
 
 
+def test_one_held_no_longer_booked_is_not_sent_to_calls_that_would_refuse_it() -> None:
+    # Rescheduling and cancelling take booked appointments only (APPOINTMENT_NOT_BOOKED),
+    # and the day's book keeps the id: the DMS needs a new appointment_id to book again.
+    sent = entry("DMS-1")
+    rebooked = replace(sent, vehicle="粤B999")
+
+    for status in (AppointmentStatus.CANCELLED, AppointmentStatus.CHECKED_IN):
+        result = held_already(held(sent, status), rebooked, MONDAY)
+
+        assert (result.outcome, result.reason) == (Outcome.REFUSED, reasons.APPOINTMENT_DIFFERS)
+        assert result.status is status
+        assert "RescheduleAppointment" not in result.message
+        assert status.name.lower().replace("_", " ") in result.message
+        assert "new appointment_id" in result.message
+
+
 def test_a_rule_refusal_keeps_its_reason_and_message() -> None:
     rule = RuleViolated(reasons.OUTSIDE_OPENING_HOURS, "the store is not open at 20:00")
 
