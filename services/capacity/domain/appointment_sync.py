@@ -5,8 +5,9 @@ book of its store-local day, so a synced appointment records exactly what a sing
 booking records. What the batch adds: the request's own faults (an id missing, malformed
 or repeated, a time missing, too many appointments) refuse it whole, every field named;
 an appointment its day's book holds already with the same details is UNCHANGED, so a sync
-sent again records nothing; one held with other details is REFUSED (APPOINTMENT_DIFFERS),
-as a sync books and never moves or rewrites a booking; and one a booking rule refuses is
+sent again records nothing; one held with other details, or booked in another day's book
+(the DMS moved it), is REFUSED (APPOINTMENT_DIFFERS), as a sync books and never moves,
+rewrites or doubles a booking; and one a booking rule refuses is
 REFUSED with that rule's reason, alone, the rest booked.
 """
 
