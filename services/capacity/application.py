@@ -32,7 +32,14 @@ from services.capacity.domain.appointments import (
     SetDayCapacity,
     moved_to_another_day,
 )
-from services.capacity.domain.book_state import Appointment, BookState, SlotHold, Visit, VisitStatus
+from services.capacity.domain.book_state import (
+    Appointment,
+    AppointmentStatus,
+    BookState,
+    SlotHold,
+    Visit,
+    VisitStatus,
+)
 from services.capacity.domain.forecast import (
     LEARNING_WEEKS,
     ForecastCapacityPressure,
@@ -243,9 +250,18 @@ class Capacity:
             facts = await load_store_facts(uow, command.store_id)
             require_open(facts)
             results = []
+            standing: dict[str, tuple[date, Appointment]] | None = None
             with read_model.deciding_on(facts):
                 for entry in command.appointments:
-                    results.append(await self._sync_one(uow, facts, entry, command.at))
+                    day = appointment_sync.day_of(entry, facts)
+                    stream = book_stream(facts.store_id, day)
+                    book = (await uow.load(BOOKS, stream)).state
+                    if entry.appointment_id not in book.appointments and standing is None:
+                        standing = await _standing_appointments(uow, facts, command.at)
+                    elsewhere = (standing or {}).get(entry.appointment_id)
+                    results.append(
+                        await self._sync_one(uow, facts, entry, command.at, day, book, elsewhere)
+                    )
             return SyncedBatch(tuple(results))
 
         return await self.app.handle(
@@ -253,15 +269,26 @@ class Capacity:
         )
 
     async def _sync_one(
-        self, uow: UnitOfWork, facts: StoreFacts, entry: SyncedAppointment, at: datetime
+        self,
+        uow: UnitOfWork,
+        facts: StoreFacts,
+        entry: SyncedAppointment,
+        at: datetime,
+        day: date,
+        book: BookState,
+        elsewhere: tuple[date, Appointment] | None,
     ) -> AppointmentSyncResult:
-        day = appointment_sync.day_of(entry, facts)
-        stream = book_stream(facts.store_id, day)
-        held = (await uow.load(BOOKS, stream)).state.appointments.get(entry.appointment_id)
+        """`book`: the book of the entry's `day`; `elsewhere`: the appointment booked under
+        its id in another day's book, from today on (a sync does not book it twice)."""
+        held = book.appointments.get(entry.appointment_id)
         if held is not None:
             return appointment_sync.held_already(held, entry, day)
+        if elsewhere is not None:
+            return appointment_sync.held_already(elsewhere[1], entry, elsewhere[0])
         try:
-            await uow.execute(BOOKS, stream, appointment_sync.booking(entry, facts, at))
+            await uow.execute(
+                BOOKS, book_stream(facts.store_id, day), appointment_sync.booking(entry, facts, at)
+            )
         except RuleViolated as rule:  # this appointment's refusal; the rest go on
             return appointment_sync.refused(entry, day, rule)
         return appointment_sync.booked(entry, day)
@@ -401,6 +428,21 @@ async def load_store_facts(uow: UnitOfWork, store_id: str) -> StoreFacts:
     if state.profile is None:
         raise NotFound("store", store_id)
     return store_facts(state)
+
+
+async def _standing_appointments(
+    uow: UnitOfWork, facts: StoreFacts, at: datetime
+) -> dict[str, tuple[date, Appointment]]:
+    """The store's appointments still booked from its local today on, by id, with their
+    day: where a DMS's appointment stands whatever day it sends it for."""
+    standing: dict[str, tuple[date, Appointment]] = {}
+    today = local_day(at, facts.time_zone)
+    for day in await read_model.days_booked(uow.conn, facts.store_id, today):
+        book = (await uow.load(BOOKS, book_stream(facts.store_id, day))).state
+        for appointment in book.appointments.values():
+            if appointment.status is AppointmentStatus.BOOKED:
+                standing[appointment.appointment_id] = (day, appointment)
+    return standing
 
 
 def _appointment(

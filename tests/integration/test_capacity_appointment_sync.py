@@ -222,3 +222,35 @@ async def test_a_dms_syncs_its_own_store_only(hq: CapacityClient, mint: Callable
     assert mine.booked == 1
     theirs = await failure(dms.SyncAppointments(store_id="GZ01", appointments=NIGHTLY[1:2]))
     assert refusal(theirs) == (grpc.StatusCode.PERMISSION_DENIED, "STORE_SCOPE")
+
+
+async def test_an_appointment_the_dms_moved_to_another_day_is_not_booked_twice(
+    hq: CapacityClient,
+) -> None:
+    wednesday = TUESDAY + timedelta(days=1)
+    await hq.SyncAppointments(
+        store_id="SZ01", appointments=[sent("DMS-1", local(10, 0)), sent("DMS-2", local(11, 0))]
+    )
+    await hq.CancelAppointment(
+        store_id="SZ01", day=MONDAY.isoformat(), appointment_id="DMS-2", reason="called"
+    )
+    recorded = await event_count(hq.run)
+
+    # The DMS moved both to Wednesday: DMS-1 still stands on Monday, DMS-2 was cancelled.
+    response = await hq.SyncAppointments(
+        store_id="SZ01",
+        appointments=[
+            sent("DMS-1", local(10, 0, wednesday)),
+            sent("DMS-2", local(9, 0, wednesday)),
+        ],
+    )
+
+    assert outcomes(response) == [
+        ("DMS-1", Outcome.OUTCOME_REFUSED, "APPOINTMENT_DIFFERS", MONDAY.isoformat()),
+        ("DMS-2", Outcome.OUTCOME_BOOKED, "", wednesday.isoformat()),
+    ]
+    assert "requested_at" in response.results[0].message
+    assert response.results[0].status == pb.APPOINTMENT_STATUS_BOOKED
+    assert await event_count(hq.run) == recorded + 1
+    assert (await hq.GetDayView(store_id="SZ01", day=MONDAY.isoformat())).booked == 1
+    assert (await hq.GetDayView(store_id="SZ01", day=wednesday.isoformat())).booked == 1

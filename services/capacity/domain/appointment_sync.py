@@ -5,8 +5,9 @@ book of its store-local day, so a synced appointment records exactly what a sing
 booking records. What the batch adds: the request's own faults (an id missing, malformed
 or repeated, a time missing, too many appointments) refuse it whole, every field named;
 an appointment its day's book holds already with the same details is UNCHANGED, so a sync
-sent again records nothing; one held with other details is REFUSED (APPOINTMENT_DIFFERS),
-as a sync books and never moves or rewrites a booking; and one a booking rule refuses is
+sent again records nothing; one held with other details, or booked in another day's book
+(the DMS moved it), is REFUSED (APPOINTMENT_DIFFERS), as a sync books and never moves,
+rewrites or doubles a booking; and one a booking rule refuses is
 REFUSED with that rule's reason, alone, the rest booked.
 """
 
@@ -60,7 +61,7 @@ class AppointmentSyncResult:
     day: date
     reason: str = ""
     message: str = ""
-    # Booked or unchanged: where the appointment stands in its book after the sync.
+    # Booked, unchanged or differing: where the book's appointment stands after the sync.
     status: AppointmentStatus | None = None
 
 
@@ -111,6 +112,15 @@ def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAp
     check_customer(
         v, entry.customer_ref, entry.vehicle, entry.service_type, entry.expected_labour_hours
     )
+    day = day_of(entry, store)
+    if not validation.EARLIEST_DAY <= day <= validation.LATEST_DAY:
+        # A time at the calendar's edge can fall on a local day no call can name (a day
+        # field is refused outside it): the booking could be neither seen nor cancelled.
+        v.add(
+            "requested_at",
+            f"falls on {day.isoformat()} in {store.time_zone}, outside"
+            f" {validation.EARLIEST_DAY.isoformat()}..{validation.LATEST_DAY.isoformat()}",
+        )
     if v.items:
         raise RuleViolated(
             reasons.INVALID_APPOINTMENT,
@@ -120,7 +130,7 @@ def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAp
         )
     return BookAppointment(
         store=store,
-        day=day_of(entry, store),
+        day=day,
         appointment_id=entry.appointment_id,
         customer_ref=entry.customer_ref,
         vehicle=entry.vehicle,
@@ -159,14 +169,20 @@ def held_already(held: Appointment, entry: SyncedAppointment, day: date) -> Appo
         )
         if ours != theirs
     ]
+    if held.status is AppointmentStatus.BOOKED:
+        instead = "(RescheduleAppointment, CancelAppointment)"
+    else:  # both refuse an appointment no longer booked, and the book keeps its id
+        instead = (
+            f"and it is {held.status.name.lower().replace('_', ' ')}:"
+            " booking it again takes a new appointment_id"
+        )
     return AppointmentSyncResult(
         entry.appointment_id,
         Outcome.REFUSED,
         day,
         reasons.APPOINTMENT_DIFFERS,
         f"the book of {day.isoformat()} holds {entry.appointment_id} with another"
-        f" {', '.join(differing)}: a sync books, it does not change a booking"
-        " (RescheduleAppointment, CancelAppointment)",
+        f" {', '.join(differing)}: a sync books, it does not change a booking {instead}",
         held.status,
     )
 

@@ -3,6 +3,7 @@ them (lookups.py)."""
 
 from services.capacity.read_model.lookups import (
     LocatedStore,
+    days_booked,
     get_store,
     list_stores,
     locations,
@@ -26,6 +27,7 @@ from services.capacity.read_model.tables import (
 __all__ = [
     "MIGRATIONS",
     "LocatedStore",
+    "days_booked",
     "days_view",
     "deciding_on",
     "facts_of",

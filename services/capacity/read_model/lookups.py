@@ -244,3 +244,14 @@ async def walk_in_history(
             history.append(DayWalkIns(day=day, walk_ins=0 if row is None else row.walk_ins))
         day += timedelta(days=1)
     return history
+
+
+async def days_booked(conn: AsyncConnection, store_id: str, since: date) -> list[date]:
+    """The store's days from `since` on whose book holds appointments still standing."""
+    d = days_view.c
+    rows = await conn.execute(
+        select(d.day)
+        .where(and_(d.store_id == store_id, d.day >= since, d.booked > 0))
+        .order_by(d.day)
+    )
+    return [row.day for row in rows]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -112,6 +112,20 @@ def test_malformed_content_refuses_that_appointment_alone_naming_its_fields() ->
     assert "vehicle" in str(refusal.value) and "expected_labour_hours" in str(refusal.value)
 
 
+def test_a_time_whose_local_day_is_off_the_calendar_refuses_that_appointment() -> None:
+    # 9998-12-31T20:00Z is 9999-01-01 in Shanghai, 0002-01-01T00:00Z 0001-12-31 in Los
+    # Angeles: a book no other call can name (days are 0002-01-01..9998-12-31).
+    late = entry("DMS-1", datetime(9998, 12, 31, 20, 0, tzinfo=UTC))
+    early = entry("DMS-2", datetime(2, 1, 1, 0, 0, tzinfo=UTC))
+    west = replace(STORE, time_zone="America/Los_Angeles")
+
+    for sent, store in ((late, STORE), (early, west)):
+        with pytest.raises(RuleViolated) as refusal:
+            booking(sent, store, NOW)
+        assert refusal.value.reason == reasons.INVALID_APPOINTMENT
+        assert set(refusal.value.metadata) == {"requested_at"}
+
+
 def test_the_same_appointment_again_is_unchanged_and_says_where_it_stands() -> None:
     sent = entry("DMS-1")
     result = held_already(held(sent, AppointmentStatus.CHECKED_IN), sent, MONDAY)
@@ -131,6 +145,22 @@ def test_an_appointment_held_with_other_details_is_refused_naming_them() -> None
     assert "vehicle, requested_at" in result.message
     assert "customer_ref" not in result.message
     assert result.status is AppointmentStatus.BOOKED
+
+
+def test_one_held_no_longer_booked_is_not_sent_to_calls_that_would_refuse_it() -> None:
+    # Rescheduling and cancelling take booked appointments only (APPOINTMENT_NOT_BOOKED),
+    # and the day's book keeps the id: the DMS needs a new appointment_id to book again.
+    sent = entry("DMS-1")
+    rebooked = replace(sent, vehicle="粤B999")
+
+    for status in (AppointmentStatus.CANCELLED, AppointmentStatus.CHECKED_IN):
+        result = held_already(held(sent, status), rebooked, MONDAY)
+
+        assert (result.outcome, result.reason) == (Outcome.REFUSED, reasons.APPOINTMENT_DIFFERS)
+        assert result.status is status
+        assert "RescheduleAppointment" not in result.message
+        assert status.name.lower().replace("_", " ") in result.message
+        assert "new appointment_id" in result.message
 
 
 def test_a_rule_refusal_keeps_its_reason_and_message() -> None:
