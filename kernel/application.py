@@ -137,17 +137,19 @@ class Application:
         request_id: str | None = None,
         result_type: Any = None,
         context_fields: Sequence[str] = (),
+        look_up_first: bool = False,
     ) -> R:
         """Run `handler` once per request id; a repeat returns the first result unchanged.
 
         `context_fields` name command fields the service filled in itself (e.g. facts of
         another aggregate): a retry whose context moved on is still the same request.
+        `look_up_first`: the request id is looked up before the handler runs, so a repeat
+        is answered without deciding anything again: for a batch command, whose handler
+        costs far more than the lookup. Otherwise a repeat is caught by the command log's
+        primary key (or by the rule it now breaks) and then replayed.
         """
         command_type = type(command).__name__
         digest = fingerprint(command, context_fields)
-        # The happy path does not look the request id up first: a repeat is caught by the
-        # command log's primary key (or by the rule it now breaks) and then replayed.
-        look_up_first = False
         # Decide on cached aggregates until something suggests one of them is stale; the
         # last attempt always loads from the store, so it cannot end on a stale cache.
         fresh = False

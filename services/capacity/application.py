@@ -244,7 +244,9 @@ class Capacity:
 
     async def sync_appointments(self, command: SyncAppointments, request_id: str) -> SyncedBatch:
         """A DMS's appointments, each booked as BookAppointment books it, in one command:
-        the batch is recorded whole or not at all, and a retry gets the first reply."""
+        the batch is recorded whole or not at all, and a retry gets the first reply
+        (looked up before anything is decided again)."""
+        appointment_sync.validate(command)
 
         async def handler(uow: UnitOfWork) -> SyncedBatch:
             facts = await load_store_facts(uow, command.store_id)
@@ -265,7 +267,7 @@ class Capacity:
             return SyncedBatch(tuple(results))
 
         return await self.app.handle(
-            command, handler, request_id=request_id, result_type=SyncedBatch
+            command, handler, request_id=request_id, result_type=SyncedBatch, look_up_first=True
         )
 
     async def _sync_one(

@@ -212,3 +212,31 @@ async def test_a_command_that_answers_nothing_is_replayed_too(
     async with db.transaction() as conn:
         logged = (await conn.execute(select(command_log.c.result))).scalars().all()
     assert logged == [None]
+
+
+async def test_a_batch_looked_up_first_answers_a_repeat_without_deciding_again(
+    app: Application, db: Database, clock: ManualClock
+) -> None:
+    """`look_up_first`: a batch command's retry costs a lookup, not its whole handler."""
+    runs: list[int] = []
+
+    def batch(quantity: int) -> tuple[ReceiveStock, Any]:
+        command = ReceiveStock("SZ01", "P-1", quantity, "batch", app.clock.now())
+
+        async def handler(uow: UnitOfWork) -> int:
+            runs.append(quantity)
+            done = await uow.execute(POSITIONS, POSITIONS.stream_id("SZ01", "P-1"), command)
+            return done.state.on_hand
+
+        return command, handler
+
+    assert await app.handle(*batch(5), request_id="batch-1", look_up_first=True) == 5
+    clock.advance(timedelta(minutes=3))
+    assert await app.handle(*batch(5), request_id="batch-1", look_up_first=True) == 5
+    assert runs == [5], "the repeat ran the handler again"
+
+    with pytest.raises(RuleViolated) as reused:
+        await app.handle(*batch(6), request_id="batch-1", look_up_first=True)
+    assert reused.value.reason == "REQUEST_ID_REUSED"
+    assert runs == [5]
+    assert await count_events(db) == 1
