@@ -8,11 +8,16 @@ an appointment its day's book holds already with the same details is UNCHANGED, 
 sent again records nothing; one held with other details is REFUSED (APPOINTMENT_DIFFERS),
 as a sync books and never moves or rewrites a booking; and one a booking rule refuses is
 REFUSED with that rule's reason, alone, the rest booked.
+
+`decide_all` decides the whole batch on the books of its days, in the request's order, each
+appointment on its book as the appointments before it left it: the caller loads the books
+at once and records each day's events in one append.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -20,8 +25,9 @@ from kernel import validation
 from kernel.clock import check_aware
 from kernel.errors import InvalidArgument, RuleViolated, Violations
 from services.capacity.domain import reasons
+from services.capacity.domain.appointment_book import BookEvent, appointment_book
 from services.capacity.domain.appointments import BookAppointment, check_customer
-from services.capacity.domain.book_state import Appointment, AppointmentStatus
+from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.stores import StoreFacts
 
@@ -178,4 +184,54 @@ def refused(entry: SyncedAppointment, day: date, rule: RuleViolated) -> Appointm
 def booked(entry: SyncedAppointment, day: date) -> AppointmentSyncResult:
     return AppointmentSyncResult(
         entry.appointment_id, Outcome.BOOKED, day, status=AppointmentStatus.BOOKED
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayBooked:
+    """One day's book after the batch: the events the batch records in it, and its state."""
+
+    events: tuple[BookEvent, ...]
+    state: BookState
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDecided:
+    results: tuple[AppointmentSyncResult, ...]
+    # The days whose books the batch records events in, in the order first booked.
+    books: dict[date, DayBooked]
+
+
+def days_of(command: SyncAppointments, store: StoreFacts) -> list[date]:
+    """The days whose books the batch touches, in the order of the request."""
+    return list(dict.fromkeys(day_of(entry, store) for entry in command.appointments))
+
+
+def decide_all(
+    command: SyncAppointments, store: StoreFacts, books: Mapping[date, BookState]
+) -> BatchDecided:
+    """Each appointment decided as BookAppointment decides it (`appointment_book.decide`)
+    on its day's book as `books` held it plus the appointments booked before it in the
+    batch; a rule refusing one refuses it alone. `books`: every day of `days_of`."""
+    current = dict(books)
+    recorded: dict[date, list[BookEvent]] = {}
+    results: list[AppointmentSyncResult] = []
+    for entry in command.appointments:
+        day = day_of(entry, store)
+        book = current[day]
+        held = book.appointments.get(entry.appointment_id)
+        if held is not None:
+            results.append(held_already(held, entry, day))
+            continue
+        try:
+            events = appointment_book.decide(booking(entry, store, command.at), book)
+        except RuleViolated as rule:
+            results.append(refused(entry, day, rule))
+            continue
+        current[day] = appointment_book.fold(events, book)
+        recorded.setdefault(day, []).extend(events)
+        results.append(booked(entry, day))
+    return BatchDecided(
+        tuple(results),
+        {day: DayBooked(tuple(events), current[day]) for day, events in recorded.items()},
     )
