@@ -68,6 +68,12 @@ SYNC_SIZES = (SYNC_NIGHTLY_DAYS * SYNC_PER_DAY, MAX_APPOINTMENTS)
 # their calls (one call is at the mercy of one noisy second), as section 7 does.
 SYNC_STORES = 3
 SYNC_TIMEOUT = 300.0
+SYNC_AGAIN = (
+    "SyncAppointments, the last batch sent again under a new request id (every"
+    " appointment unchanged; its books cached)",
+    "the same, the aggregate cache emptied first (another replica's books)",
+    "SyncAppointments, the last batch retried under its request id (replayed)",
+)
 SYNC_HEADER = (
     "What",
     "Appointments",
@@ -517,10 +523,9 @@ async def _sync_call(
 
 async def _syncs(
     svc: RunningService, url: str, today: date
-) -> tuple[list[SyncRun], SyncCall, SyncCall]:
+) -> tuple[list[SyncRun], list[tuple[str, SyncCall]]]:
     """Per batch size, stores joining in turn (every appointment new), each call followed
-    by the raw COPY of its rows; then the largest batch sent again under a new request id
-    (every appointment unchanged) and retried under its own (replayed)."""
+    by the raw COPY of its rows; then the last store's batch again (`SYNC_AGAIN`)."""
     stub = pb_grpc.CapacityServiceStub(svc.channel)
     md = svc.metadata
     first_day = today + timedelta(days=1)
@@ -538,16 +543,20 @@ async def _syncs(
             assert copied == size, (copied, size)
             copies.append(copy_s)
         runs.append(SyncRun(size, tuple(joins), tuple(copies)))
-    # The last store's batch: retried under its own request id, then sent again under a
-    # new one (as the next night's reconciliation, when nothing changed).
+    # The last store's batch: sent again under a new request id (the next night's
+    # reconciliation, when nothing changed), its books in this replica's aggregate cache,
+    # then not (another replica's, or after a restart); then retried under its own id.
     await relayed(url)
-    last = len(request.appointments)
-    replayed = await _sync_call(stub, md, request, last, 0)
-    again = pb.SyncAppointmentsRequest(
-        request_id=_rid(), store_id=request.store_id, appointments=request.appointments
-    )
-    unchanged = await _sync_call(stub, md, again, 0, last)
-    return runs, unchanged, replayed
+    last, again = len(request.appointments), []
+    for label, cold in zip(SYNC_AGAIN[:2], (False, True), strict=True):
+        if cold:
+            svc.service.app.cache.clear()
+        resent = pb.SyncAppointmentsRequest(
+            request_id=_rid(), store_id=request.store_id, appointments=request.appointments
+        )
+        again.append((label, await _sync_call(stub, md, resent, 0, last)))
+    again.append((SYNC_AGAIN[2], await _sync_call(stub, md, request, last, 0)))
+    return runs, again
 
 
 async def run(ctx: BenchContext, report: SectionReport) -> None:
@@ -563,13 +572,13 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         view_rows, single, seen = await _day_view(svc, url, sizes, today)
         book_rows, by_clients = await _bookings(svc, url, sizes, today)
         largest_book, other_events = await _largest_book(url)
-        syncs, again, replayed = await _syncs(svc, url, today)
+        syncs, again = await _syncs(svc, url, today)
         published = svc.service.relay.published
 
     _report_view(report, sizes, seeded, view_rows, single, seen)
     _report_bookings(report, sizes, book_rows, by_clients, largest_book, other_events, published)
     one_client = by_clients.get(1)
-    _report_sync(report, syncs, again, replayed, one_client[1] if one_client else None)
+    _report_sync(report, syncs, again, one_client[1] if one_client else None)
 
 
 def _report_view(
@@ -718,8 +727,7 @@ def _report_bookings(
 def _report_sync(
     report: SectionReport,
     runs: list[SyncRun],
-    unchanged: SyncCall,
-    replayed: SyncCall,
+    again: list[tuple[str, SyncCall]],
     one_by_one: LoadResult | None,
 ) -> None:
     """5c's table and its figures: appointments per second of each batch size's median
@@ -759,19 +767,7 @@ def _report_sync(
                 run.raw_rate,
             )
         )
-    rows += [
-        row(
-            "SyncAppointments, the last batch sent again under a new request id (every"
-            " appointment unchanged)",
-            unchanged,
-            largest.raw_rate,
-        ),
-        row(
-            "SyncAppointments, the last batch retried under its request id (replayed)",
-            replayed,
-            largest.raw_rate,
-        ),
-    ]
+    rows += [row(label, call, largest.raw_rate) for label, call in again]
     if one_by_one is not None and one_by_one.rate > 0:
         rows.append(
             [
@@ -811,8 +807,10 @@ def _report_sync(
         " call the benchmark waits until the relay has published everything committed, so"
         " no call pays for another's relay work. The batch of the last store is then sent"
         " again under a new request id (a nightly reconciliation that finds nothing new:"
-        " every appointment unchanged, nothing recorded) and retried under its own (the"
-        " command log's reply).",
+        " every appointment unchanged, nothing recorded), first with its books in the"
+        " service's aggregate cache (the replica that booked them), then with the cache"
+        " emptied (another replica, or one restarted since), and last retried under its"
+        " own request id (the command log's reply).",
         "",
         "Baseline: right after each store's call, the AppointmentBooked rows it stored,"
         " `COPY`ed by bare psycopg into a twin of the `events` table and committed; *vs raw"

@@ -222,10 +222,10 @@ def test_capacity_reports_each_sync_batch_on_its_median_store_beside_its_raw_cop
     largest = capacity.SyncRun(
         2_000, tuple(capacity.SyncCall(2_000, s, 0.3) for s in (0.25, 0.5, 0.2)), (0.05,)
     )
-    again, replayed = capacity.SyncCall(2_000, 0.1, 0.1), capacity.SyncCall(2_000, 0.05, 0.04)
+    again = [("sent again", capacity.SyncCall(2_000, 0.1, 0.1))]
     one_by_one = _result("book", 1, 600, 3, 1.3)
 
-    capacity._report_sync(report, [nightly, largest], again, replayed, one_by_one)
+    capacity._report_sync(report, [nightly, largest], again, one_by_one)
 
     assert not report.targets and not report.unjudged
     # The median call: 70 ms, not the slow 300 ms or the fast 60 ms.
@@ -247,14 +247,13 @@ def test_capacity_reports_each_sync_batch_on_its_median_store_beside_its_raw_cop
     rows = [line for line in report.body if line.startswith("| ")]
     assert "| BookAppointment over gRPC, one call per appointment" in rows[-1]
     assert rows[-1].endswith("| 2,000 | 3,333 | 600 | 2% | 1.30 |")
+    assert rows[-2] == "| sent again | 2,000 | 100 | 20,000 | 50% | 0.05 |"
 
 
 def test_capacity_reports_sync_batches_without_a_booking_step_to_compare() -> None:
     report = SectionReport("capacity", "5")
     run = capacity.SyncRun(420, (capacity.SyncCall(420, 0.07, 0.04),), (0.02,))
-    again = capacity.SyncCall(420, 0.03, 0.01)
-
-    capacity._report_sync(report, [run], again, again, None)
+    capacity._report_sync(report, [run], [], None)
 
     assert [f.detail.endswith("ms per appointment") for f in report.figures] == [True]
     assert not any("BookAppointment over gRPC" in line for line in report.body)
