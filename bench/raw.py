@@ -1,8 +1,10 @@
-"""Raw baselines: bare psycopg INSERT+COMMIT of event-shaped rows."""
+"""Raw baselines: bare psycopg INSERT+COMMIT, or COPY, of event-shaped rows."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -119,3 +121,43 @@ async def raw_insert_commit(
         for conn in conns:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+async def raw_copy(url: str, store: str, stream_prefix: str = "") -> tuple[float, int]:
+    """COPY the rows a command stored (the events of `store` whose stream starts with
+    `stream_prefix`) into the twin table, then COMMIT: (seconds, rows)."""
+    async with await psycopg.AsyncConnection.connect(libpq(url)) as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT stream_id, stream_version, event_type, store_id, payload, metadata,"
+                " recorded_at FROM events WHERE store_id = %s AND starts_with(stream_id, %s)"
+                " ORDER BY position",
+                (store, stream_prefix),
+            )
+        ).fetchall()
+        started = time.perf_counter()
+        async with (
+            conn.cursor() as cur,
+            cur.copy(
+                f"COPY {RAW_TABLE} (stream_id, stream_version, event_id, event_type, store_id,"
+                " payload, metadata, recorded_at) FROM STDIN"
+            ) as copy,
+        ):
+            for r in rows:
+                await copy.write_row((r[0], r[1], uuid.uuid4(), r[2], r[3], r[4], Json(r[5]), r[6]))
+        await conn.commit()
+        return time.perf_counter() - started, len(rows)
+
+
+async def relayed(url: str, limit_seconds: float = 300.0) -> float:
+    """Seconds until the relay has published everything committed (the outbox is empty):
+    waited for before a measured bulk call, so that it does not pay for the relay work of
+    the set-up or of the call before it."""
+    started = time.perf_counter()
+    async with await psycopg.AsyncConnection.connect(libpq(url), autocommit=True) as conn:
+        while time.perf_counter() - started < limit_seconds:
+            row = await (await conn.execute("SELECT count(*) FROM outbox")).fetchone()
+            if row is not None and row[0] == 0:
+                break
+            await asyncio.sleep(0.01)
+    return time.perf_counter() - started

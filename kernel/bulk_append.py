@@ -56,7 +56,8 @@ async def record_many(
 ) -> list[RecordedEvent]:
     """Append each write's events at its loaded version, in the unit of work's transaction.
 
-    Snapshots are saved where due, the streams leave the aggregate cache, and the recorded
+    Snapshots are saved where due, the streams' new states are kept in the aggregate cache
+    once the unit of work commits (as `UnitOfWork.record` keeps them), and the recorded
     events join `uow.recorded` (so the relay is woken at commit). Projections are the
     caller's; policies reacting to these events are refused (ValueError).
     """
@@ -127,8 +128,8 @@ async def record_many(
         )
     ]
     await _snapshots_due(uow, aggregate, writes)
-    if uow.cache is not None:
-        uow.cache.drop(ids)
+    for w in writes:  # as UnitOfWork.record: kept in the cache once committed
+        uow.written(Loaded(w.loaded.stream_id, w.state, w.loaded.version + len(w.events)))
     uow.recorded.extend(recorded)
     return recorded
 

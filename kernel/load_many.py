@@ -1,11 +1,13 @@
 """Loading many streams of one aggregate type in two round trips, for batch commands.
 
 `UnitOfWork.load` costs two round trips per stream (snapshot, then the events after it);
-a batch of 500 positions would pay 1,000 before deciding anything. This reads the
-snapshots of all the streams in one query and every event after them in another, and
-folds each stream exactly as `UnitOfWork.load` does, so the `Loaded` it returns carries
-the version an append must expect (a writer that got there first is a conflict, and
-Application.handle retries the whole unit of work).
+a batch of 500 positions would pay 1,000 before deciding anything. This answers the
+streams recorded in the unit of work, and those the aggregate cache holds, as
+`UnitOfWork.load` answers them (a cached stream not appended to is re-checked as the
+command closes), then reads the snapshots of all the others in one query and every event
+after them in another, and folds each stream exactly as `UnitOfWork.load` does, so the
+`Loaded` it returns carries the version an append must expect (a writer that got there
+first is a conflict, and Application.handle retries the whole unit of work).
 """
 
 from __future__ import annotations
@@ -34,18 +36,25 @@ async def load_many(
     # state is the recorded one, which the store does not hold yet (as UnitOfWork.load).
     recorded_here = {i: q for i in ids if (q := uow.queued(i)) is not None}
     ids = [i for i in ids if i not in recorded_here]
+    # Then, as UnitOfWork.load answers, from the cache (guarded as that load's are).
+    loaded: dict[str, Loaded[S]] = recorded_here
+    for i in ids:
+        hit = uow.cached(i)
+        if hit is not None:
+            loaded[i] = hit
+    ids = [i for i in ids if i not in loaded]
     if not ids:
-        return recorded_here
+        return loaded
     if uow.conn.dialect.name == "postgresql":
         base, recorded = await _read_pg(uow, aggregate, ids)
     else:
         base, recorded = await _read_any(uow, aggregate, ids)
     fold = aggregate.decider.fold
-    loaded: dict[str, Loaded[S]] = recorded_here
     for stream_id in ids:
         version, state = base.get(stream_id, (0, None))
         tail = recorded.get(stream_id, [])
         loaded[stream_id] = Loaded(stream_id, fold(tail, state), version + len(tail))
+        uow.loaded_from_store(loaded[stream_id])
     return loaded
 
 

@@ -155,19 +155,33 @@ class UnitOfWork:
         recorded_here = self.queued(stream_id)
         if recorded_here is not None:  # recorded in this unit of work, not appended yet
             return recorded_here
-        if self.cache is not None and self.read_cached:
-            known = self.seen.get(stream_id)
-            if known is None:
-                known = self.cache.get(stream_id)
-                if known is not None:
-                    self.from_cache.add(stream_id)
-            if known is not None:
-                self.seen[stream_id] = known
-                return Loaded(stream_id, known.state, known.version)
+        known: Loaded[S] | None = self.cached(stream_id)
+        if known is not None:
+            return known
         loaded = await self._load_from_store(aggregate, stream_id)
-        if self.cache is not None:
-            self.seen[stream_id] = Entry(loaded.version, loaded.state)
+        self.loaded_from_store(loaded)
         return loaded
+
+    def cached(self, stream_id: str) -> Loaded[Any] | None:
+        """The stream as seen earlier in this unit of work or, with `read_cached`, as the
+        cache holds it (then named in `unguarded` until appended to); None: load it from
+        the store, then `loaded_from_store`."""
+        if self.cache is None or not self.read_cached:
+            return None
+        known = self.seen.get(stream_id)
+        if known is None:
+            known = self.cache.get(stream_id)
+            if known is None:
+                return None
+            self.from_cache.add(stream_id)
+        self.seen[stream_id] = known
+        return Loaded(stream_id, known.state, known.version)
+
+    def loaded_from_store(self, loaded: Loaded[Any]) -> None:
+        """A stream this unit of work read from the store (kept in the cache once the
+        unit of work commits)."""
+        if self.cache is not None:
+            self.seen[loaded.stream_id] = Entry(loaded.version, loaded.state)
 
     async def _load_from_store(self, aggregate: Aggregate[S], stream_id: str) -> Loaded[S]:
         state: S | None = None
@@ -293,7 +307,7 @@ class UnitOfWork:
             if queued is not None:
                 queued.states.append(state)
         loaded.state, loaded.version = state, new_version
-        self._seen_written(loaded)
+        self.written(loaded)
         await self._react(new_events)
         return state
 
@@ -305,7 +319,9 @@ class UnitOfWork:
         else:
             await self.store.save_snapshot(self.conn, stream_id, version, to_json(state))
 
-    def _seen_written(self, loaded: Loaded[Any]) -> None:
+    def written(self, loaded: Loaded[Any]) -> None:
+        """`loaded` (its state and version after this unit of work's events) was appended
+        to here: out of the cache until the unit of work commits, then kept in it."""
         if self.cache is not None:
             self.cache.drop((loaded.stream_id,))
             self.appended.add(loaded.stream_id)
@@ -329,7 +345,7 @@ class UnitOfWork:
             state = aggregate.decider.evolve(state, event)
             queued.states.append(state)
         loaded.state, loaded.version = state, loaded.version + len(new_events)
-        self._seen_written(loaded)
+        self.written(loaded)
         return state
 
     @contextlib.asynccontextmanager

@@ -1,4 +1,5 @@
-"""5. Capacity: the network-wide day view (GetNetworkDayView) and BookAppointment."""
+"""5. Capacity: the network-wide day view (GetNetworkDayView), BookAppointment and
+SyncAppointments."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +24,7 @@ from bench.config import Sizes
 from bench.context import BenchContext, RunningService, libpq
 from bench.load import LoadResult, closed_loop
 from bench.network import NetworkStore, network
-from bench.raw import Bracket, bracketed, create_raw_table
+from bench.raw import Bracket, bracketed, create_raw_table, raw_copy, relayed
 from bench.report import (
     LOAD_HEADER,
     Figure,
@@ -36,11 +38,12 @@ from bench.report import (
     share_target,
 )
 from services.capacity import read_model
+from services.capacity.domain.appointment_sync import MAX_APPOINTMENTS
 from services.capacity.domain.opening_hours import OpeningHours, Weekday
 from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile, StoreState
 from services.capacity.queries import CapacityQueries
 
-TITLE = "5. Capacity: network day view and BookAppointment"
+TITLE = "5. Capacity: network day view, BookAppointment and SyncAppointments"
 CALL_TIMEOUT = 30.0
 SEED = 20_261_105
 TIME_ZONE = "Asia/Shanghai"
@@ -57,6 +60,28 @@ SUNDAY_HOURS = (9 * 60, 17 * 60)
 # The stores clients book into are open every day 08:00-18:00.
 BOOKING_HOURS = (8 * 60, 18 * 60)
 SERVICE_TYPES = ("maintenance", "maintenance", "repair", "tyres", "diagnosis", "body_paint")
+# 5c. SyncAppointments: a DMS's batch of one store, 30 appointments a day from tomorrow on.
+SYNC_PER_DAY = 30
+SYNC_NIGHTLY_DAYS = 14  # a nightly reconciliation: the next two weeks
+SYNC_SIZES = (SYNC_NIGHTLY_DAYS * SYNC_PER_DAY, MAX_APPOINTMENTS)
+# Stores joining, one after the other, for each batch size: reported on the median of
+# their calls (one call is at the mercy of one noisy second), as section 7 does.
+SYNC_STORES = 3
+SYNC_TIMEOUT = 300.0
+SYNC_AGAIN = (
+    "SyncAppointments, the last batch sent again under a new request id (every"
+    " appointment unchanged; its books cached)",
+    "the same, the aggregate cache emptied first (another replica's books)",
+    "SyncAppointments, the last batch retried under its request id (replayed)",
+)
+SYNC_HEADER = (
+    "What",
+    "Appointments",
+    "Wall ms",
+    "Appointments/s",
+    "vs raw COPY",
+    "CPU ms / appointment",
+)
 
 
 def _week(store: NetworkStore) -> tuple[OpeningHours, ...]:
@@ -334,16 +359,21 @@ def _slot(first_day: date, seq: int, book_size: int) -> datetime:
     return local.astimezone(UTC)
 
 
+def _appointment(store_id: str, seq: int, at: datetime) -> dict[str, Any]:
+    """The `seq`-th appointment of a store: a realistic customer, vehicle and service."""
+    return {
+        "appointment_id": f"A{seq:06d}",
+        "customer_ref": f"C-{store_id}-{seq}",
+        "vehicle": f"粤B{10_000 + seq % 90_000}",
+        "service_type": SERVICE_TYPES[seq % len(SERVICE_TYPES)],
+        "expected_labour_hours": (1.0, 1.5, 2.0, 3.0)[seq % 4],
+        "requested_at": _ts(at),
+    }
+
+
 def _booking(store_id: str, seq: int, at: datetime) -> pb.BookAppointmentRequest:
     return pb.BookAppointmentRequest(
-        request_id=_rid(),
-        store_id=store_id,
-        appointment_id=f"A{seq:06d}",
-        customer_ref=f"C-{store_id}-{seq}",
-        vehicle=f"粤B{10_000 + seq % 90_000}",
-        service_type=SERVICE_TYPES[seq % len(SERVICE_TYPES)],
-        expected_labour_hours=(1.0, 1.5, 2.0, 3.0)[seq % 4],
-        requested_at=_ts(at),
+        request_id=_rid(), store_id=store_id, **_appointment(store_id, seq, at)
     )
 
 
@@ -426,6 +456,109 @@ async def _bookings(
     return rows, by_clients
 
 
+@dataclass(frozen=True)
+class SyncCall:
+    """One SyncAppointments call: its wall time and this process's CPU (client and
+    service), for `appointments` appointments."""
+
+    appointments: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.appointments / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_ms_each(self) -> float:
+        return 1000 * self.cpu_seconds / self.appointments if self.appointments else 0.0
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One batch size: a call per store joining, each beside the raw COPY of the rows it
+    stored (seconds); judged on the medians."""
+
+    appointments: int
+    joins: tuple[SyncCall, ...]
+    copies: tuple[float, ...]
+
+    @property
+    def median(self) -> SyncCall:
+        return sorted(self.joins, key=lambda c: c.seconds)[len(self.joins) // 2]
+
+    @property
+    def copy_seconds(self) -> float:
+        return sorted(self.copies)[len(self.copies) // 2]
+
+    @property
+    def raw_rate(self) -> float:
+        return self.appointments / self.copy_seconds if self.copy_seconds > 0 else 0.0
+
+
+def _sync_request(store_id: str, size: int, first_day: date) -> pb.SyncAppointmentsRequest:
+    """`size` appointments of one store, 30 a day over the opening hours from `first_day`."""
+    return pb.SyncAppointmentsRequest(
+        request_id=_rid(),
+        store_id=store_id,
+        appointments=[
+            pb.SyncedAppointment(**_appointment(store_id, seq, _slot(first_day, seq, SYNC_PER_DAY)))
+            for seq in range(size)
+        ],
+    )
+
+
+async def _sync_call(
+    stub: Any, md: Any, request: pb.SyncAppointmentsRequest, booked: int, unchanged: int
+) -> SyncCall:
+    cpu, wall = time.process_time(), time.perf_counter()
+    response = await stub.SyncAppointments(request, metadata=md, timeout=SYNC_TIMEOUT)
+    call = SyncCall(
+        len(request.appointments), time.perf_counter() - wall, time.process_time() - cpu
+    )
+    tally = (response.booked, response.unchanged, response.refused)
+    assert tally == (booked, unchanged, 0), tally
+    return call
+
+
+async def _syncs(
+    svc: RunningService, url: str, today: date
+) -> tuple[list[SyncRun], list[tuple[str, SyncCall]]]:
+    """Per batch size, stores joining in turn (every appointment new), each call followed
+    by the raw COPY of its rows; then the last store's batch again (`SYNC_AGAIN`)."""
+    stub = pb_grpc.CapacityServiceStub(svc.channel)
+    md = svc.metadata
+    first_day = today + timedelta(days=1)
+    runs: list[SyncRun] = []
+    request = pb.SyncAppointmentsRequest()
+    for size in SYNC_SIZES:
+        joins, copies = [], []
+        for k in range(SYNC_STORES):
+            store_id = f"SY{size}-{k}"
+            await _register(stub, md, store_id)
+            request = _sync_request(store_id, size, first_day)
+            await relayed(url)  # no call pays for the relay work of the one before it
+            joins.append(await _sync_call(stub, md, request, size, 0))
+            copy_s, copied = await raw_copy(url, store_id, f"book/{store_id}/")
+            assert copied == size, (copied, size)
+            copies.append(copy_s)
+        runs.append(SyncRun(size, tuple(joins), tuple(copies)))
+    # The last store's batch: sent again under a new request id (the next night's
+    # reconciliation, when nothing changed), its books in this replica's aggregate cache,
+    # then not (another replica's, or after a restart); then retried under its own id.
+    await relayed(url)
+    last, again = len(request.appointments), []
+    for label, cold in zip(SYNC_AGAIN[:2], (False, True), strict=True):
+        if cold:
+            svc.service.app.cache.clear()
+        resent = pb.SyncAppointmentsRequest(
+            request_id=_rid(), store_id=request.store_id, appointments=request.appointments
+        )
+        again.append((label, await _sync_call(stub, md, resent, 0, last)))
+    again.append((SYNC_AGAIN[2], await _sync_call(stub, md, request, last, 0)))
+    return runs, again
+
+
 async def run(ctx: BenchContext, report: SectionReport) -> None:
     sizes = ctx.sizes
     today = datetime.now(CHINA).date()
@@ -439,10 +572,13 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         view_rows, single, seen = await _day_view(svc, url, sizes, today)
         book_rows, by_clients = await _bookings(svc, url, sizes, today)
         largest_book, other_events = await _largest_book(url)
-        relayed = svc.service.relay.published
+        syncs, again = await _syncs(svc, url, today)
+        published = svc.service.relay.published
 
     _report_view(report, sizes, seeded, view_rows, single, seen)
-    _report_bookings(report, sizes, book_rows, by_clients, largest_book, other_events, relayed)
+    _report_bookings(report, sizes, book_rows, by_clients, largest_book, other_events, published)
+    one_client = by_clients.get(1)
+    _report_sync(report, syncs, again, one_client[1] if one_client else None)
 
 
 def _report_view(
@@ -586,3 +722,123 @@ def _report_bookings(
         f" p50 {num(booked.p50_ms)} ms, p99 {num(booked.p99_ms)} ms.",
         "",
     )
+
+
+def _report_sync(
+    report: SectionReport,
+    runs: list[SyncRun],
+    again: list[tuple[str, SyncCall]],
+    one_by_one: LoadResult | None,
+) -> None:
+    """5c's table and its figures: appointments per second of each batch size's median
+    call beside the raw COPY of the same rows, and the CPU it cost per appointment."""
+    largest = runs[-1]
+
+    def row(what: str, call: SyncCall, raw_rate: float) -> list[str]:
+        return [
+            what,
+            f"{call.appointments:,}",
+            num(1000 * call.seconds),
+            num(call.rate),
+            pct(call.rate, raw_rate),
+            num(call.cpu_ms_each),
+        ]
+
+    rows: list[list[str]] = []
+    for run in runs:
+        rows.append(
+            [
+                f"raw psycopg COPY + COMMIT of the same rows (median of {len(run.copies)})",
+                f"{run.appointments:,}",
+                num(1000 * run.copy_seconds),
+                num(run.raw_rate),
+                "baseline",
+                "—",
+            ]
+        )
+        rows += [
+            row(f"SyncAppointments, every appointment new (store {k} joins)", call, run.raw_rate)
+            for k, call in enumerate(run.joins, 1)
+        ]
+        rows.append(
+            row(
+                f"**SyncAppointments, every appointment new: median of {len(run.joins)} stores**",
+                run.median,
+                run.raw_rate,
+            )
+        )
+    rows += [row(label, call, largest.raw_rate) for label, call in again]
+    if one_by_one is not None and one_by_one.rate > 0:
+        rows.append(
+            [
+                "BookAppointment over gRPC, one call per appointment (5b's 1-client step:"
+                f" {one_by_one.ok:,} calls; the wall time of {largest.appointments:,} at its rate)",
+                f"{largest.appointments:,}",
+                num(1000 * largest.appointments / one_by_one.rate),
+                num(one_by_one.rate),
+                pct(one_by_one.rate, largest.raw_rate),
+                num(one_by_one.cpu_ms_per_op),
+            ]
+        )
+    sizes = " and ".join(f"{r.appointments:,}" for r in runs)
+    report.add(
+        "### 5c. SyncAppointments: a DMS's appointments at once",
+        "",
+        "**No target in the issue:** issue 10 asks for the bulk path of a store joining (or"
+        " a DMS reconciling at night) to be fast beside a raw baseline of the same rows;"
+        " reported as figures.",
+        "",
+        f"**Sizes:** batches of {sizes} appointments (a nightly sync of the next"
+        f" {SYNC_NIGHTLY_DAYS} days, and the largest batch the call takes), {SYNC_PER_DAY} a"
+        f" day spread over the opening hours (08:00-18:00) from tomorrow on: the"
+        f" {largest.appointments:,} fill {-(-largest.appointments // SYNC_PER_DAY)} days'"
+        f" books.",
+        "",
+        "Same service, database and NATS namespace as 5a and 5b. For each batch size"
+        f" {SYNC_STORES} stores join in turn, each registered through the real"
+        " `RegisterStore` just before, each sending its whole batch in one"
+        " `SyncAppointments` call: every appointment new, booked as BookAppointment books it"
+        " (an AppointmentBooked in the book of its store-local day), the batch one command:"
+        " one transaction, one command-log row (the books of its days loaded in two queries,"
+        " every appointment decided in memory on its day's book, the events COPYed and"
+        " appended in one statement, each day's row projected once from its last state)."
+        " Each appointment is a realistic booking:"
+        " customer, vehicle, service type, 1-3 expected labour hours. Before each measured"
+        " call the benchmark waits until the relay has published everything committed, so"
+        " no call pays for another's relay work. The batch of the last store is then sent"
+        " again under a new request id (a nightly reconciliation that finds nothing new:"
+        " every appointment unchanged, nothing recorded), first with its books in the"
+        " service's aggregate cache (the replica that booked them), then with the cache"
+        " emptied (another replica, or one restarted since), and last retried under its"
+        " own request id (the command log's reply).",
+        "",
+        "Baseline: right after each store's call, the AppointmentBooked rows it stored,"
+        " `COPY`ed by bare psycopg into a twin of the `events` table and committed; *vs raw"
+        " COPY* compares with the median of the copies of the same size. *CPU ms /"
+        " appointment* is the benchmark process's CPU (client, service, relay) during the"
+        " call per appointment. The BookAppointment row is 5b's 1-client step: the same"
+        " kind of appointment booked one call each.",
+        "",
+    )
+    report.table(SYNC_HEADER, rows)
+    for run in runs:
+        median = run.median
+        versus = (
+            f"; {median.rate / one_by_one.rate:.1f}× BookAppointment one call each"
+            if one_by_one is not None and one_by_one.rate > 0
+            else ""
+        )
+        report.figures.append(
+            Figure(
+                f"SyncAppointments of {run.appointments:,} new appointments in one call"
+                f" (median of {len(run.joins)} stores joining)",
+                median.rate,
+                "appointments/s",
+                detail=(
+                    f"{pct(median.rate, run.raw_rate)} of raw COPY of the same rows at"
+                    f" {num(run.raw_rate)}/s (median copy {num(1000 * run.copy_seconds)} ms); the"
+                    f" call {num(1000 * median.seconds)} ms, CPU"
+                    f" {num(median.cpu_ms_each)} ms per appointment{versus}"
+                ),
+            )
+        )

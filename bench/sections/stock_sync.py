@@ -3,19 +3,16 @@ beside a raw COPY of the same event rows into a twin of the events table."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import datetime
 from typing import Any
 
-import psycopg
-from psycopg.types.json import Json
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from bench.context import BenchContext, RunningService, libpq
-from bench.raw import RAW_TABLE, create_raw_table
+from bench.context import BenchContext, RunningService
+from bench.raw import create_raw_table, raw_copy, relayed
 from bench.report import SectionReport, Target, num, pct
 from kernel.application import UnitOfWork
 from kernel.codec import timestamp
@@ -73,44 +70,6 @@ async def _sync(
     return time.perf_counter() - wall, time.process_time() - cpu, response
 
 
-async def _relayed(url: str) -> float:
-    """Seconds until the relay has published everything committed (the outbox is empty):
-    waited for before each measured call, so that no call pays for the relay work of the
-    set-up or of the call before it."""
-    started = time.perf_counter()
-    async with await psycopg.AsyncConnection.connect(libpq(url), autocommit=True) as conn:
-        while time.perf_counter() - started < CALL_TIMEOUT:
-            row = await (await conn.execute("SELECT count(*) FROM outbox")).fetchone()
-            if row is not None and row[0] == 0:
-                break
-            await asyncio.sleep(0.01)
-    return time.perf_counter() - started
-
-
-async def _raw_copy(url: str, store: str) -> tuple[float, int]:
-    """COPY the StockAdjusted rows the sync stored into the twin table, then COMMIT."""
-    async with await psycopg.AsyncConnection.connect(libpq(url)) as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT stream_id, stream_version, event_type, store_id, payload, metadata,"
-                " recorded_at FROM events WHERE store_id = %s ORDER BY position",
-                (store,),
-            )
-        ).fetchall()
-        started = time.perf_counter()
-        async with (
-            conn.cursor() as cur,
-            cur.copy(
-                f"COPY {RAW_TABLE} (stream_id, stream_version, event_id, event_type, store_id,"
-                " payload, metadata, recorded_at) FROM STDIN"
-            ) as copy,
-        ):
-            for r in rows:
-                await copy.write_row((r[0], r[1], uuid.uuid4(), r[2], r[3], r[4], Json(r[5]), r[6]))
-        await conn.commit()
-        return time.perf_counter() - started, len(rows)
-
-
 async def run(ctx: BenchContext, report: SectionReport) -> None:
     numbers = [f"P-{k:05d}" for k in range(POSITIONS)]
     async with (
@@ -123,24 +82,24 @@ async def run(ctx: BenchContext, report: SectionReport) -> None:
         await create_raw_table(url)
 
         first_id, first_at = str(uuid.uuid4()), svc.service.app.clock.now()
-        await _relayed(url)
+        await relayed(url)
         new_s, new_cpu, new = await _sync(stub, svc, numbers, 0, first_id, first_at)
         assert new.adjusted == POSITIONS, (new.adjusted, new.unchanged, new.refused)
-        relay_s = await _relayed(url)
+        relay_s = await relayed(url)
         joins = [(new_s, new_cpu)]
         for store in JOINING[1:]:
             at = svc.service.app.clock.now()
             join_s, join_cpu, joined = await _sync(stub, svc, numbers, 0, _rid(), at, store)
             assert joined.adjusted == POSITIONS
             joins.append((join_s, join_cpu))
-            await _relayed(url)
+            await relayed(url)
         median_s, median_cpu = sorted(joins)[len(joins) // 2]
-        copy_s, copied = await _raw_copy(url, STORE)
+        copy_s, copied = await raw_copy(url, STORE)
         assert copied == POSITIONS
         recount_at = svc.service.app.clock.now()
         again_s, again_cpu, again = await _sync(stub, svc, numbers, 1, _rid(), recount_at)
         assert again.adjusted == POSITIONS
-        await _relayed(url)
+        await relayed(url)
         same_s, same_cpu, same = await _sync(stub, svc, numbers, 1, _rid(), recount_at)
         assert same.unchanged == POSITIONS
         replay_s, replay_cpu, replay = await _sync(stub, svc, numbers, 0, first_id, first_at)

@@ -13,17 +13,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from kernel import bulk_append
 from kernel.application import Aggregate, Application, Executed, UnitOfWork
-from kernel.errors import NotFound, RuleViolated
+from kernel.bulk_append import StreamWrite
+from kernel.errors import NotFound
+from kernel.load_many import load_many
 from services.capacity import read_model
 from services.capacity.domain import appointment_sync
 from services.capacity.domain.appointment_book import BookCommand, appointment_book
-from services.capacity.domain.appointment_sync import (
-    AppointmentSyncResult,
-    SyncAppointments,
-    SyncedAppointment,
-    SyncedBatch,
-)
+from services.capacity.domain.appointment_sync import SyncAppointments, SyncedBatch
 from services.capacity.domain.appointments import (
     BookAppointment,
     CancelAppointment,
@@ -245,55 +243,46 @@ class Capacity:
     async def sync_appointments(self, command: SyncAppointments, request_id: str) -> SyncedBatch:
         """A DMS's appointments, each booked as BookAppointment books it, in one command:
         the batch is recorded whole or not at all, and a retry gets the first reply
-        (looked up before anything is decided again)."""
+        (looked up before anything is decided again).
+
+        The books of the batch's days are loaded at once (kernel/load_many.py), every
+        appointment decided in memory on its book (appointment_sync.decide_all), then each
+        day's events recorded in one append: on PostgreSQL every day's in one COPY and one
+        statement (kernel/bulk_append.py), each day's row projected once from its last
+        state; elsewhere day by day through the unit of work, projected event by event."""
         appointment_sync.validate(command)
 
         async def handler(uow: UnitOfWork) -> SyncedBatch:
             facts = await load_store_facts(uow, command.store_id)
             require_open(facts)
-            results = []
-            standing: dict[str, tuple[date, Appointment]] | None = None
-            with read_model.deciding_on(facts):
-                for entry in command.appointments:
-                    day = appointment_sync.day_of(entry, facts)
-                    stream = book_stream(facts.store_id, day)
-                    book = (await uow.load(BOOKS, stream)).state
-                    if entry.appointment_id not in book.appointments and standing is None:
-                        standing = await _standing_appointments(uow, facts, command.at)
-                    elsewhere = (standing or {}).get(entry.appointment_id)
-                    results.append(
-                        await self._sync_one(uow, facts, entry, command.at, day, book, elsewhere)
-                    )
-            return SyncedBatch(tuple(results))
+            streams = {
+                day: book_stream(facts.store_id, day)
+                for day in appointment_sync.days_of(command, facts)
+            }
+            loaded = await load_many(uow, BOOKS, list(streams.values()))
+            books = {day: loaded[s].state for day, s in streams.items()}
+            elsewhere = {}
+            if appointment_sync.any_new(command, facts, books):
+                elsewhere = await _standing_appointments(uow, facts, command.at)
+            decided = appointment_sync.decide_all(command, facts, books, elsewhere)
+            writes = [
+                StreamWrite(loaded[streams[day]], book.events, book.state)
+                for day, book in decided.books.items()
+            ]
+            if bulk_append.available(uow):
+                recorded = await bulk_append.record_many(uow, BOOKS, writes)
+                at = {r.stream_id: r.recorded_at for r in recorded}
+                for w in writes:
+                    await read_model.write_day_at_end(uow, facts, w.state, at[w.loaded.stream_id])
+            else:
+                with read_model.deciding_on(facts):
+                    for w in writes:
+                        await uow.record(BOOKS, w.loaded, w.events)
+            return SyncedBatch(decided.results)
 
         return await self.app.handle(
             command, handler, request_id=request_id, result_type=SyncedBatch, look_up_first=True
         )
-
-    async def _sync_one(
-        self,
-        uow: UnitOfWork,
-        facts: StoreFacts,
-        entry: SyncedAppointment,
-        at: datetime,
-        day: date,
-        book: BookState,
-        elsewhere: tuple[date, Appointment] | None,
-    ) -> AppointmentSyncResult:
-        """`book`: the book of the entry's `day`; `elsewhere`: the appointment booked under
-        its id in another day's book, from today on (a sync does not book it twice)."""
-        held = book.appointments.get(entry.appointment_id)
-        if held is not None:
-            return appointment_sync.held_already(held, entry, day)
-        if elsewhere is not None:
-            return appointment_sync.held_already(elsewhere[1], entry, elsewhere[0])
-        try:
-            await uow.execute(
-                BOOKS, book_stream(facts.store_id, day), appointment_sync.booking(entry, facts, at)
-            )
-        except RuleViolated as rule:  # this appointment's refusal; the rest go on
-            return appointment_sync.refused(entry, day, rule)
-        return appointment_sync.booked(entry, day)
 
     async def visit(self, command: VisitCommand, request_id: str) -> VisitRecord:
         async def handler(uow: UnitOfWork) -> VisitRecord:
@@ -439,8 +428,10 @@ async def _standing_appointments(
     day: where a DMS's appointment stands whatever day it sends it for."""
     standing: dict[str, tuple[date, Appointment]] = {}
     today = local_day(at, facts.time_zone)
-    for day in await read_model.days_booked(uow.conn, facts.store_id, today):
-        book = (await uow.load(BOOKS, book_stream(facts.store_id, day))).state
+    days = await read_model.days_booked(uow.conn, facts.store_id, today)
+    loaded = await load_many(uow, BOOKS, [book_stream(facts.store_id, day) for day in days])
+    for day in days:
+        book = loaded[book_stream(facts.store_id, day)].state
         for appointment in book.appointments.values():
             if appointment.status is AppointmentStatus.BOOKED:
                 standing[appointment.appointment_id] = (day, appointment)

@@ -4,18 +4,22 @@ its events relayed to real NATS like any booking's."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import select
 from storemesh.capacity.v1 import capacity_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.eventstore import events, snapshots
 from kernel.messaging import NatsConnection
 from kernel.testing.servers import Endpoints, create_database, drop_database
 from services.capacity.bootstrap import build
+from services.capacity.read_model import days_view
 from tests.integration.capacity_fixtures import (
     MONDAY,
     CapacityClient,
@@ -254,3 +258,68 @@ async def test_an_appointment_the_dms_moved_to_another_day_is_not_booked_twice(
     assert await event_count(hq.run) == recorded + 1
     assert (await hq.GetDayView(store_id="SZ01", day=MONDAY.isoformat())).booked == 1
     assert (await hq.GetDayView(store_id="SZ01", day=wednesday.isoformat())).booked == 1
+
+
+async def book_of(run: Running, store_id: str) -> tuple[list[Any], list[int]]:
+    """The events of a store's Monday book (store id left out) and its snapshots' versions."""
+    stream = f"book/{store_id}/{MONDAY.isoformat()}"
+    async with run.service.db.transaction("test.book") as conn:
+        rows = await conn.execute(
+            select(events.c.event_type, events.c.payload)
+            .where(events.c.stream_id == stream)
+            .order_by(events.c.stream_version)
+        )
+        decoded = [run.service.app.registry.decode(r.event_type, r.payload) for r in rows]
+        versions = await conn.scalars(
+            select(snapshots.c.version).where(snapshots.c.stream_id == stream)
+        )
+        return [replace(e, store_id="") for e in decoded], list(versions)
+
+
+async def day_row(run: Running, store_id: str) -> dict[str, Any]:
+    """The store's Monday row in the network view's table (store id left out)."""
+    async with run.service.db.transaction("test.day") as conn:
+        row = (
+            await conn.execute(
+                select(days_view).where(days_view.c.store_id == store_id, days_view.c.day == MONDAY)
+            )
+        ).one()
+    return {k: v for k, v in row._mapping.items() if k != "store_id"}
+
+
+async def test_a_synced_day_is_the_day_its_appointments_booked_one_by_one_make(
+    hq: CapacityClient,
+) -> None:
+    """A day's 60 appointments synced at once, and booked one call each in a twin store: the
+    same events, the same day, and each book takes the next booking alike (the synced one
+    loaded from the snapshot the batch left, past the 50 events a snapshot is due at)."""
+    await hq.register("SZ02")
+    times = [local(8, 0) + timedelta(minutes=9 * k) for k in range(60)]
+
+    synced = await hq.SyncAppointments(
+        store_id="SZ01", appointments=[sent(f"DMS-{k}", at) for k, at in enumerate(times)]
+    )
+    for k, at in enumerate(times):
+        await hq.book(f"DMS-{k}", at, store_id="SZ02")
+
+    assert (synced.booked, synced.unchanged, synced.refused) == (60, 0, 0)
+    (synced_events, synced_snapshots), (booked_events, booked_snapshots) = [
+        await book_of(hq.run, store) for store in ("SZ01", "SZ02")
+    ]
+    assert synced_events == booked_events
+    assert (synced_snapshots, booked_snapshots) == ([60], [50])
+    assert (await day_row(hq.run, "SZ01"))["booked"] == 60
+    assert await day_row(hq.run, "SZ01") == await day_row(hq.run, "SZ02")
+    for store in ("SZ01", "SZ02"):
+        await hq.book("LATE", local(17, 0), store_id=store)
+    days = [await hq.GetDayView(store_id=s, day=MONDAY.isoformat()) for s in ("SZ01", "SZ02")]
+    assert days[0].booked == 61
+    assert replace_store(days[0]) == replace_store(days[1])
+    assert (await book_of(hq.run, "SZ01"))[0] == (await book_of(hq.run, "SZ02"))[0]
+
+
+def replace_store(view: Any) -> Any:
+    copy = type(view)()
+    copy.CopyFrom(view)
+    copy.ClearField("store_id")
+    return copy

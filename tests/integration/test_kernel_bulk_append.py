@@ -210,3 +210,57 @@ async def test_record_many_refuses_a_stream_the_command_recorded_one_by_one(
     with pytest.raises(ValueError, match="closing statement"):
         await app.handle(None, record_then_bulk)
     assert await count_events(db) == 0
+
+
+async def test_a_bulk_batch_decides_on_the_cache_and_a_stale_entry_costs_a_retry(
+    db: Database,
+) -> None:
+    """What record_many recorded is kept in the aggregate cache as UnitOfWork.record keeps
+    it, and load_many answers from it: another replica's receipt since then makes the
+    cached version stale, the append conflicts, and the retry decides on the store."""
+    clock = ManualClock()
+    here, there = Application(db, REGISTRY, clock), Application(db, REGISTRY, clock)
+    await here.handle(None, lambda uow: record_many_of(uow, clock, "C"))
+    ids = [STOCK.stream_id("C", p) for p in PARTS]
+    assert all(i in here.cache for i in ids)
+    moved = ids[2]
+    await there.handle(
+        None, lambda uow: _one(uow, moved, ReceiveStock("C", PARTS[2], 7, "x", clock.now()))
+    )
+
+    seen: list[dict[str, int]] = []
+
+    async def bulk_again(uow: UnitOfWork) -> None:
+        writes = await _receive(uow, clock, "C")
+        seen.append({w.loaded.stream_id: w.loaded.version for w in writes})
+        await record_many(uow, STOCK, writes)
+
+    await here.handle(None, bulk_again)
+
+    assert seen[0][moved] == 1 and seen[-1][moved] == 2  # the cache's, then the store's
+    assert here.cache.hits >= len(PARTS)
+    async with db.transaction() as conn:
+        versions = [await store.stream_version(conn, i) for i in ids]
+    assert versions == [2, 2, 3, 2]
+    assert [here.cache.get(i).version for i in ids] == versions  # type: ignore[union-attr]
+
+
+async def test_a_stale_cached_stream_a_bulk_load_only_read_is_read_again(db: Database) -> None:
+    """A stream load_many answered from the cache and the command did not append to is
+    re-checked as it closes: moved on, the command runs again on the store's state."""
+    clock = ManualClock()
+    here, there = Application(db, REGISTRY, clock), Application(db, REGISTRY, clock)
+    await here.handle(None, lambda uow: record_many_of(uow, clock, "U"))
+    stream = STOCK.stream_id("U", PARTS[0])
+    await there.handle(
+        None, lambda uow: _one(uow, stream, ReceiveStock("U", PARTS[0], 7, "x", clock.now()))
+    )
+
+    async def on_hand(uow: UnitOfWork) -> int:
+        return (await load_many(uow, STOCK, [stream]))[stream].state.on_hand
+
+    assert await here.handle(None, on_hand) == 8
+
+
+async def _one(uow: UnitOfWork, stream_id: str, command: ReceiveStock) -> None:
+    await uow.execute(STOCK, stream_id, command)

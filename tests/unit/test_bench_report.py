@@ -212,6 +212,53 @@ def test_capacity_judges_the_day_view_p99_and_the_booking_share() -> None:
     assert not any("none in the issue" in line for line in report.body)
 
 
+def test_capacity_reports_each_sync_batch_on_its_median_store_beside_its_raw_copy() -> None:
+    report = SectionReport("capacity", "5")
+    nightly = capacity.SyncRun(
+        420,
+        tuple(capacity.SyncCall(420, s, 0.042) for s in (0.3, 0.06, 0.07)),
+        (0.02, 0.01, 0.5),
+    )
+    largest = capacity.SyncRun(
+        2_000, tuple(capacity.SyncCall(2_000, s, 0.3) for s in (0.25, 0.5, 0.2)), (0.05,)
+    )
+    again = [("sent again", capacity.SyncCall(2_000, 0.1, 0.1))]
+    one_by_one = _result("book", 1, 600, 3, 1.3)
+
+    capacity._report_sync(report, [nightly, largest], again, one_by_one)
+
+    assert not report.targets and not report.unjudged
+    # The median call: 70 ms, not the slow 300 ms or the fast 60 ms.
+    assert [f.measured for f in report.figures] == pytest.approx([6_000.0, 8_000.0])
+    assert [(f.name, f.unit, f.detail) for f in report.figures] == [
+        (
+            "SyncAppointments of 420 new appointments in one call (median of 3 stores joining)",
+            "appointments/s",
+            "29% of raw COPY of the same rows at 21,000/s (median copy 20.0 ms); the call"
+            " 70.0 ms, CPU 0.10 ms per appointment; 10.0× BookAppointment one call each",
+        ),
+        (
+            "SyncAppointments of 2,000 new appointments in one call (median of 3 stores joining)",
+            "appointments/s",
+            "20% of raw COPY of the same rows at 40,000/s (median copy 50.0 ms); the call"
+            " 250 ms, CPU 0.15 ms per appointment; 13.3× BookAppointment one call each",
+        ),
+    ]
+    rows = [line for line in report.body if line.startswith("| ")]
+    assert "| BookAppointment over gRPC, one call per appointment" in rows[-1]
+    assert rows[-1].endswith("| 2,000 | 3,333 | 600 | 2% | 1.30 |")
+    assert rows[-2] == "| sent again | 2,000 | 100 | 20,000 | 50% | 0.05 |"
+
+
+def test_capacity_reports_sync_batches_without_a_booking_step_to_compare() -> None:
+    report = SectionReport("capacity", "5")
+    run = capacity.SyncRun(420, (capacity.SyncCall(420, 0.07, 0.04),), (0.02,))
+    capacity._report_sync(report, [run], [], None)
+
+    assert [f.detail.endswith("ms per appointment") for f in report.figures] == [True]
+    assert not any("BookAppointment over gRPC" in line for line in report.body)
+
+
 def test_matchsupport_is_judged_on_its_p99_at_one_client() -> None:
     report = SectionReport("workforce", "6")
     seeded = workforce_match.Seeded(technicians=1_000)

@@ -9,11 +9,16 @@ sent again records nothing; one held with other details, or booked in another da
 (the DMS moved it), is REFUSED (APPOINTMENT_DIFFERS), as a sync books and never moves,
 rewrites or doubles a booking; and one a booking rule refuses is
 REFUSED with that rule's reason, alone, the rest booked.
+
+`decide_all` decides the whole batch on the books of its days, in the request's order, each
+appointment on its book as the appointments before it left it: the caller loads the books
+at once and records each day's events in one append.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -21,8 +26,9 @@ from kernel import validation
 from kernel.clock import check_aware
 from kernel.errors import InvalidArgument, RuleViolated, Violations
 from services.capacity.domain import reasons
+from services.capacity.domain.appointment_book import BookEvent, appointment_book
 from services.capacity.domain.appointments import BookAppointment, check_customer
-from services.capacity.domain.book_state import Appointment, AppointmentStatus
+from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.stores import StoreFacts
 
@@ -194,4 +200,74 @@ def refused(entry: SyncedAppointment, day: date, rule: RuleViolated) -> Appointm
 def booked(entry: SyncedAppointment, day: date) -> AppointmentSyncResult:
     return AppointmentSyncResult(
         entry.appointment_id, Outcome.BOOKED, day, status=AppointmentStatus.BOOKED
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayBooked:
+    """One day's book after the batch: the events the batch records in it, and its state."""
+
+    events: tuple[BookEvent, ...]
+    state: BookState
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDecided:
+    results: tuple[AppointmentSyncResult, ...]
+    # The days whose books the batch records events in, in the order first booked.
+    books: dict[date, DayBooked]
+
+
+def days_of(command: SyncAppointments, store: StoreFacts) -> list[date]:
+    """The days whose books the batch touches, in the order of the request."""
+    return list(dict.fromkeys(day_of(entry, store) for entry in command.appointments))
+
+
+def any_new(command: SyncAppointments, store: StoreFacts, books: Mapping[date, BookState]) -> bool:
+    """Whether an appointment of the batch is not in its day's book (`books`: every day of
+    `days_of`): then where its id stands on other days matters (`decide_all`)."""
+    return any(
+        entry.appointment_id not in books[day_of(entry, store)].appointments
+        for entry in command.appointments
+    )
+
+
+def decide_all(
+    command: SyncAppointments,
+    store: StoreFacts,
+    books: Mapping[date, BookState],
+    elsewhere: Mapping[str, tuple[date, Appointment]] | None = None,
+) -> BatchDecided:
+    """Each appointment decided as BookAppointment decides it (`appointment_book.decide`)
+    on its day's book as `books` held it plus the appointments booked before it in the
+    batch; a rule refusing one refuses it alone. `books`: every day of `days_of`.
+    `elsewhere`: the store's appointments still booked, by id, with their day; one the
+    DMS now sends for another day is judged against where it stands (a sync does not
+    book it twice)."""
+    current = dict(books)
+    standing = elsewhere or {}
+    recorded: dict[date, list[BookEvent]] = {}
+    results: list[AppointmentSyncResult] = []
+    for entry in command.appointments:
+        day = day_of(entry, store)
+        book = current[day]
+        held = book.appointments.get(entry.appointment_id)
+        if held is not None:
+            results.append(held_already(held, entry, day))
+            continue
+        if entry.appointment_id in standing:
+            there, appointment = standing[entry.appointment_id]
+            results.append(held_already(appointment, entry, there))
+            continue
+        try:
+            events = appointment_book.decide(booking(entry, store, command.at), book)
+        except RuleViolated as rule:
+            results.append(refused(entry, day, rule))
+            continue
+        current[day] = appointment_book.fold(events, book)
+        recorded.setdefault(day, []).extend(events)
+        results.append(booked(entry, day))
+    return BatchDecided(
+        tuple(results),
+        {day: DayBooked(tuple(events), current[day]) for day, events in recorded.items()},
     )

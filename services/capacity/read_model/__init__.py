@@ -22,6 +22,7 @@ from services.capacity.read_model.tables import (
     store_facts,
     store_row,
     stores_view,
+    write_day_at_end,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "store_row",
     "stores_view",
     "walk_in_history",
+    "write_day_at_end",
 ]

@@ -167,11 +167,20 @@ async def _project_day(uow: UnitOfWork, book: BookState, at: datetime) -> None:
     """The day's row, written as the command ends (with its command log, in one statement):
     every event of a command rewrites the whole row, so the last state is the one kept, and
     no command reads its own day rows back."""
-    assert book.day is not None
     facts = _deciding_on.get()
     if facts is None or facts.store_id != book.store_id:
         facts = await store_facts(uow.conn, book.store_id)
         assert facts is not None
+    await write_day_at_end(uow, facts, book, at)
+
+
+async def write_day_at_end(
+    uow: UnitOfWork, facts: StoreFacts, book: BookState, at: datetime
+) -> None:
+    """A day's `capacity_days` row as its book stands (`at`: when its last event was
+    recorded), written as the command ends: the projection of each book event, and of a
+    batch that records a day's events at once and projects only its last state."""
+    assert book.day is not None
     view = day_view(facts, book.day, book, at)
     completed_hours = sum(v.labour_hours for v in book.visits_in(VisitStatus.COMPLETED))
     await uow.upsert_at_end(

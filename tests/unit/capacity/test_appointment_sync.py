@@ -9,6 +9,7 @@ import pytest
 
 from kernel.errors import InvalidArgument, RuleViolated
 from services.capacity.domain import reasons
+from services.capacity.domain.appointment_book import appointment_book
 from services.capacity.domain.appointment_sync import (
     MAX_APPOINTMENTS,
     AppointmentSyncResult,
@@ -16,13 +17,16 @@ from services.capacity.domain.appointment_sync import (
     SyncAppointments,
     SyncedAppointment,
     SyncedBatch,
+    any_new,
     booking,
     day_of,
+    days_of,
+    decide_all,
     held_already,
     refused,
     validate,
 )
-from services.capacity.domain.book_state import Appointment, AppointmentStatus
+from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
 
 from .examples import MONDAY, STORE, STORE_ID, TUESDAY, local
 
@@ -185,3 +189,63 @@ def test_a_batch_tallies_its_outcomes() -> None:
         )
     )
     assert SyncedBatch(results).tally() == (2, 1, 1)
+
+
+def test_a_batch_is_decided_on_each_day_book_as_the_appointments_before_it_left_it() -> None:
+    sent = entry("DMS-0")
+    before = appointment_book.fold(appointment_book.decide(booking(sent, STORE, NOW), BookState()))
+    command = batch(
+        entry("DMS-1"),
+        entry("DMS-2", local(9, 0, TUESDAY)),
+        sent,  # in Monday's book already: nothing recorded
+        entry("DMS-3", local(20, 0)),  # after closing: refused alone
+        entry("DMS-4", local(11, 0)),
+    )
+
+    assert days_of(command, STORE) == [MONDAY, TUESDAY]
+    decided = decide_all(command, STORE, {MONDAY: before, TUESDAY: BookState()})
+
+    assert [(r.appointment_id, r.outcome) for r in decided.results] == [
+        ("DMS-1", Outcome.BOOKED),
+        ("DMS-2", Outcome.BOOKED),
+        ("DMS-0", Outcome.UNCHANGED),
+        ("DMS-3", Outcome.REFUSED),
+        ("DMS-4", Outcome.BOOKED),
+    ]
+    assert list(decided.books) == [MONDAY, TUESDAY]
+    monday = decided.books[MONDAY]
+    # Each event the one BookAppointment records, one after the other on Monday's book.
+    one_by_one = []
+    state = before
+    for e in (command.appointments[0], command.appointments[4]):
+        events = appointment_book.decide(booking(e, STORE, NOW), state)
+        one_by_one += events
+        state = appointment_book.fold(events, state)
+    assert list(monday.events) == one_by_one
+    assert monday.state == state
+    assert set(monday.state.appointments) == {"DMS-0", "DMS-1", "DMS-4"}
+    assert [e.appointment_id for e in decided.books[TUESDAY].events] == ["DMS-2"]
+
+
+def test_an_appointment_standing_on_another_day_is_judged_where_it_stands() -> None:
+    stands = entry("DMS-1")  # booked on Monday at 10:00
+    moved = entry("DMS-1", local(10, 0, TUESDAY))
+    command = batch(moved, entry("DMS-2", local(9, 0, TUESDAY)))
+    books = {TUESDAY: BookState()}
+
+    assert any_new(command, STORE, books)
+    assert not any_new(batch(stands), STORE, {MONDAY: held_book(stands)})
+    decided = decide_all(command, STORE, books, {"DMS-1": (MONDAY, held(stands))})
+
+    refusal, booking_ = decided.results
+    assert (refusal.outcome, refusal.reason, refusal.day) == (
+        Outcome.REFUSED,
+        reasons.APPOINTMENT_DIFFERS,
+        MONDAY,
+    )
+    assert (booking_.appointment_id, booking_.outcome) == ("DMS-2", Outcome.BOOKED)
+    assert [e.appointment_id for e in decided.books[TUESDAY].events] == ["DMS-2"]
+
+
+def held_book(of: SyncedAppointment) -> BookState:
+    return appointment_book.fold(appointment_book.decide(booking(of, STORE, NOW), BookState()))
