@@ -142,3 +142,31 @@ async def running(
     finally:
         await channel.close()
         await service.host.stop(grace=1.0)
+
+
+@asynccontextmanager
+async def running_on(
+    database: str,
+    build: Builder,
+    service: str,
+    *,
+    tmp_path: Any,
+    endpoints: Endpoints,
+    namespace: str,
+    clock: Clock,
+    verifier: Any,
+) -> AsyncIterator[Running]:
+    """`running` on a fresh database of the kind named ("postgresql": one of its own, dropped
+    after; "sqlite": a file under `tmp_path`), its JetStream streams deleted after."""
+    if database == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}"
+    else:
+        url = create_database(endpoints.postgres_url)
+    settings = settings_for(service, url, endpoints.nats_url, namespace)
+    try:
+        async with running(build, settings, clock, verifier, timer_interval=3600) as run:
+            yield run
+            await delete_streams(run.service.nats)
+    finally:
+        if database != "sqlite":
+            drop_database(url, endpoints.postgres_url)

@@ -31,7 +31,7 @@ from tests.integration.capacity_fixtures import (
     ts,
     violated_fields,
 )
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import Running, delete_streams, running, running_on, settings_for
 from tests.integration.rich_errors import event_count, failure
 
 Outcome = pb.AppointmentSyncResult
@@ -48,18 +48,17 @@ async def capacity_on(
     verifier: Any,
 ) -> AsyncIterator[Running]:
     clock.set(local(7, 0))
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'capacity.db'}"
-    else:
-        url = create_database(endpoints.postgres_url)
-    settings = settings_for("capacity", url, endpoints.nats_url, namespace)
-    try:
-        async with running(build, settings, clock, verifier, timer_interval=3600) as run:
-            yield run
-            await delete_streams(run.service.nats)
-    finally:
-        if request.param == "postgresql":
-            drop_database(url, endpoints.postgres_url)
+    async with running_on(
+        request.param,
+        build,
+        "capacity",
+        tmp_path=tmp_path,
+        endpoints=endpoints,
+        namespace=namespace,
+        clock=clock,
+        verifier=verifier,
+    ) as run:
+        yield run
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from services.inventory.application import PARTS, CountedChunk, Inventory
 from services.inventory.bootstrap import build
 from services.inventory.domain.catalogue import RegisterPart
 from services.inventory.grpc_messages import sync_command
-from tests.integration.conftest import Running, delete_streams, running, settings_for
+from tests.integration.conftest import Running, delete_streams, running, running_on, settings_for
 from tests.integration.inventory_fixtures import InventoryClient, rid
 from tests.integration.rich_errors import event_count, failure, reason, violated_fields
 
@@ -50,18 +50,17 @@ async def inventory_on(
     clock: ManualClock,
     verifier: Any,
 ) -> AsyncIterator[Running]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}"
-    else:
-        url = create_database(endpoints.postgres_url)
-    settings = settings_for("inventory", url, endpoints.nats_url, namespace)
-    try:
-        async with running(build, settings, clock, verifier, timer_interval=3600) as run:
-            yield run
-            await delete_streams(run.service.nats)
-    finally:
-        if request.param == "postgresql":
-            drop_database(url, endpoints.postgres_url)
+    async with running_on(
+        request.param,
+        build,
+        "inventory",
+        tmp_path=tmp_path,
+        endpoints=endpoints,
+        namespace=namespace,
+        clock=clock,
+        verifier=verifier,
+    ) as run:
+        yield run
 
 
 @pytest.fixture
