@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import structlog
 from opentelemetry import trace
 from sqlalchemy import (
     Column,
@@ -38,6 +40,8 @@ from kernel.db_engines import BEGIN_PENDING, configure_postgres, configure_sqlit
 from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.telemetry import span as span_of
+
+log = structlog.get_logger("storemesh.kernel.db")
 
 tracer = trace.get_tracer("storemesh.kernel.db")
 
@@ -112,6 +116,10 @@ class Database:
         elif self.dialect == "postgresql" and pipelined_begin:
             configure_postgres(self.engine)
         self._reads: ReadPool | None = None
+        # SQLite: this process's open transactions (each holds the file's write lock, taken
+        # by BEGIN IMMEDIATE), named with when they took it: who to blame for a lock wait
+        # that ran out (kernel.db_engines.SQLITE_BUSY_TIMEOUT_MS).
+        self.lock_holders: dict[int, tuple[str, float]] = {}
         if self.dialect == "postgresql":
             _, connect_args = self.engine.dialect.create_connect_args(self.engine.url)
             self._reads = ReadPool(
@@ -139,11 +147,19 @@ class Database:
         edge.refuse_pending()  # a request with wire faults never reaches the database
         with (
             span_of(tracer, name, attributes={"db.system": self.dialect}),
-            _translated(name),
+            _translated(name, self.lock_holders),
         ):
             if not self.direct_commit:
                 async with self.engine.begin() as conn:
-                    yield conn
+                    if self.is_postgres:
+                        yield conn
+                        return
+                    holder = id(conn)
+                    self.lock_holders[holder] = (name, time.monotonic())
+                    try:
+                        yield conn
+                    finally:
+                        del self.lock_holders[holder]
                 return
             assert self._reads is not None
             conn = LateConnection(self.engine, self._reads)
@@ -280,9 +296,13 @@ class Database:
 
 
 @contextmanager
-def _translated(name: str) -> Iterator[None]:
+def _translated(
+    name: str, lock_holders: Mapping[int, tuple[str, float]] | None = None
+) -> Iterator[None]:
     """The database's errors as the kernel's: a collision PostgreSQL resolved by rolling
-    one transaction back is a ConcurrencyConflict (safe to retry), an outage Unavailable."""
+    one transaction back is a ConcurrencyConflict (safe to retry), an outage Unavailable.
+    SQLite's write lock waited for in vain is logged with the transactions of this
+    process that hold it, and for how long."""
     try:
         yield
     except DBAPIError as exc:
@@ -290,6 +310,12 @@ def _translated(name: str) -> Iterator[None]:
             # PostgreSQL rolled back one of two colliding transactions (deadlock,
             # serialization failure): a conflict that is safe to retry, not an outage.
             raise ConcurrencyConflict(name, -1) from exc
+        if isinstance(exc, OperationalError) and lock_holders is not None and _locked(exc):
+            # Who held it goes to the log, not to the caller.
+            log.warning(
+                "db.sqlite_lock_wait_ran_out", transaction=name, held_by=_holding(lock_holders)
+            )
+            raise Unavailable("database unavailable: the database is locked") from exc
         if isinstance(exc, OperationalError):
             raise Unavailable(f"database unavailable: {exc.__class__.__name__}") from exc
         if exc.connection_invalidated:
@@ -492,3 +518,16 @@ def _upsert_statement(
         statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
         _UPSERTS[shape] = statement
     return statement
+
+
+def _locked(exc: DBAPIError) -> bool:
+    return "database is locked" in str(exc.orig)
+
+
+def _holding(lock_holders: Mapping[int, tuple[str, float]]) -> str:
+    """The transactions of this process holding SQLite's write lock, longest first."""
+    now = time.monotonic()
+    held = sorted(lock_holders.values(), key=lambda h: h[1])
+    if not held:
+        return "no transaction of this process (another process, or one just ended)"
+    return ", ".join(f"{name} for {now - since:.1f} s" for name, since in held)

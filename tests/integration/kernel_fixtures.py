@@ -148,7 +148,7 @@ def kernel_logs(monkeypatch: pytest.MonkeyPatch) -> LogCapture:
         processors=[structlog.processors.add_log_level, capture],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
     )
-    for module in ("application", "relay", "subscriptions", "timers"):
+    for module in ("application", "db", "relay", "subscriptions", "timers"):
         monkeypatch.setattr(f"kernel.{module}.log", logger)
     return capture
 
