@@ -286,11 +286,14 @@ def appointments_sync(request: pb.SyncAppointmentsRequest, now: datetime) -> Syn
             )
         )
     command = SyncAppointments(store_id=request.store_id, appointments=tuple(entries), at=now)
-    try:
-        appointment_sync.validate(command)
-    except InvalidArgument as batch:
-        v.add_unnamed(Violations(list(batch.violations)))
-    v.raise_if_any()
+    if v.items:
+        # The batch's own rules too, so that one refusal names every field; a request with
+        # no fault here has them checked once, by the application.
+        try:
+            appointment_sync.validate(command)
+        except InvalidArgument as batch:
+            v.add_unnamed(Violations(list(batch.violations)))
+        v.raise_if_any()
     return command
 
 
