@@ -4,7 +4,8 @@ Today (Shanghai time; tomorrow once the stores have closed) is booked as the cap
 monitor of domain.md shows it:
 Shenzhen SZ01 overloaded (32 booked on 30), Guangzhou GZ01 healthy (20 on 25), Dongguan
 DG01 idle (12 on 20), and so on; the 7-day forecast then raises its early warning for
-SZ01. Today gets a few walk-ins per store, some of them already in a bay. Every call's
+SZ01. Each store's day goes in as its DMS would send it, in one SyncAppointments call.
+Today gets a few walk-ins per store, some of them already in a bay. Every call's
 request id is derived from what it loads, so a second start changes nothing.
 """
 
@@ -21,6 +22,7 @@ from storemesh.capacity.events.v1 import events_pb2 as ev
 from storemesh.capacity.v1 import capacity_pb2 as pb
 from storemesh.capacity.v1 import capacity_pb2_grpc as pb_grpc
 
+from services.capacity.domain.reasons import APPOINTMENT_DIFFERS
 from services.demo_network import (
     CLOSES,
     DIVERSION_CASE,
@@ -100,10 +102,10 @@ async def load(channel: grpc.aio.Channel, metadata: Any, now: datetime | None = 
         )
 
 
-async def _book_day(
-    stub: Any, metadata: Any, store: DemoStore, day: date, first_minute: int
-) -> None:
+def day_appointments(store: DemoStore, day: date, first_minute: int) -> list[pb.SyncedAppointment]:
+    """The store's booked day, spread from `first_minute` to closing."""
     rng = random.Random(f"{store.code}/{day.isoformat()}")
+    appointments = []
     for i in range(store.booked_today):
         service_type, hours = rng.choice(SERVICES)
         appointment_id = f"DEMO-{store.code}-{day:%m%d}-{i + 1:02d}"
@@ -119,24 +121,47 @@ async def _book_day(
                 case.vehicle,
             )
             service_type, hours = case.service_type, case.expected_labour_hours
-        try:
-            await stub.BookAppointment(
-                pb.BookAppointmentRequest(
-                    request_id=request_id("appointment", store.code, day, i),
-                    store_id=store.code,
-                    appointment_id=appointment_id,
-                    customer_ref=customer_ref,
-                    vehicle=vehicle,
-                    service_type=service_type,
-                    expected_labour_hours=hours,
-                    requested_at=_slot(day, first_minute, i, store.booked_today),
-                ),
-                metadata=metadata,
+        appointments.append(
+            pb.SyncedAppointment(
+                appointment_id=appointment_id,
+                customer_ref=customer_ref,
+                vehicle=vehicle,
+                service_type=service_type,
+                expected_labour_hours=hours,
+                requested_at=_slot(day, first_minute, i, store.booked_today),
             )
-        except grpc.aio.AioRpcError as err:
-            # Booked by an earlier start today, from that moment's first free minute.
-            if refusal_reason(err) != LOADED_BEFORE:
-                raise
+        )
+    return appointments
+
+
+async def _book_day(
+    stub: Any, metadata: Any, store: DemoStore, day: date, first_minute: int
+) -> None:
+    """The store's day as its DMS would send it: one SyncAppointments call."""
+    appointments = day_appointments(store, day, first_minute)
+    try:
+        synced = await stub.SyncAppointments(
+            pb.SyncAppointmentsRequest(
+                request_id=request_id("appointments", store.code, day),
+                store_id=store.code,
+                appointments=appointments,
+            ),
+            metadata=metadata,
+        )
+    except grpc.aio.AioRpcError as err:
+        # Synced by an earlier start today, from that moment's first free minute.
+        if refusal_reason(err) != LOADED_BEFORE:
+            raise
+        return
+    for sent, result in zip(appointments, synced.results, strict=True):
+        # APPOINTMENT_DIFFERS: booked by an earlier start at that start's times.
+        if result.outcome == pb.AppointmentSyncResult.OUTCOME_REFUSED and (
+            result.reason != APPOINTMENT_DIFFERS
+        ):
+            raise RuntimeError(
+                f"the demo's appointment {sent.appointment_id} at {store.code} was refused: "
+                f"{result.reason} {result.message}"
+            )
 
 
 async def _arrivals(stub: Any, metadata: Any, store: DemoStore, day: date) -> None:
