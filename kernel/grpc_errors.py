@@ -114,7 +114,14 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
 
 
 async def abort_with(context: grpc.aio.ServicerContext[object, object], error: DomainError) -> None:
-    code, status = to_status(error)
+    await abort_status(context, *to_status(error))
+
+
+async def abort_status(
+    context: grpc.aio.ServicerContext[object, object],
+    code: grpc.StatusCode,
+    status: status_pb2.Status,
+) -> None:
     await context.abort(
         code,
         status.message,

@@ -25,8 +25,9 @@ from kernel.db import Database
 from kernel.errors import DomainError, InvalidArgument, Unauthenticated, Unavailable
 from kernel.event_loop import running_loop_name
 from kernel.gc_tuning import tune_for_serving
-from kernel.grpc_errors import abort_with
+from kernel.grpc_errors import abort_status, to_status
 from kernel.messaging import NatsConnection
+from kernel.metrics import recording
 from kernel.relay import Relay
 from kernel.subscriptions import SubscriptionRunner
 from kernel.telemetry import context_from, request_id_var
@@ -42,9 +43,25 @@ OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 LIVENESS = "liveness"
 
 
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+
+
+def _code_name(code: Any) -> str:
+    """A status code's name, from grpc.StatusCode or the number grpcio's context holds."""
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return _CODE_NAMES.get(code, "UNKNOWN") if isinstance(code, int) else "UNKNOWN"
+
+
+def _refusal(error: DomainError) -> str:
+    """The ErrorInfo reason a refusal carries (bounded: the code's own constants)."""
+    reason = getattr(error, "reason", "")
+    return reason if isinstance(reason, str) else ""
+
+
 class CallInterceptor(grpc.aio.ServerInterceptor):
     """Per unary call: trace span, request id, caller identity, wire hygiene (kernel.edge),
-    error mapping, access log."""
+    error mapping, access log, call metrics (kernel.metrics)."""
 
     def __init__(self, verifier: TokenVerifier | None) -> None:
         self.verifier = verifier
@@ -72,6 +89,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             outcome = "OK"
+            code = grpc.StatusCode.OK
+            refusal = ""
             with span_of(
                 tracer,
                 method.lstrip("/"),
@@ -99,25 +118,29 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 except DomainError as error:
                     outcome = type(error).__name__
                     span.set_attribute("storemesh.error", outcome)
-                    await abort_with(context, error)
+                    code, status = to_status(error)
+                    refusal = _refusal(error)
+                    await abort_status(context, code, status)
                 except grpc.aio.AbortError:
                     outcome = "Aborted"
+                    if code is grpc.StatusCode.OK:  # the servicer's own abort
+                        code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
                     raise
                 except asyncio.CancelledError:
                     outcome = "Cancelled"
+                    code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as exc:
                     outcome = "Internal"
+                    code = grpc.StatusCode.INTERNAL
                     log.exception("rpc.internal_error", method=method)
                     span.record_exception(exc)
                     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
                 finally:
-                    log.info(
-                        "rpc",
-                        method=method,
-                        outcome=outcome,
-                        ms=round((time.perf_counter() - started) * 1000, 2),
-                    )
+                    ms = (time.perf_counter() - started) * 1000
+                    log.info("rpc", method=method, outcome=outcome, ms=round(ms, 2))
+                    if (meters := recording()) is not None:
+                        meters.served(method, _code_name(code), refusal, ms)
                     set_principal(None)
                     request_id_var.reset(token)
 
@@ -306,6 +329,10 @@ class ServiceHost:
                 await asyncio.wait_for(task, 10)
         await self.nats.close()
         await self.db.dispose()
+        if (meters := recording()) is not None:
+            # What the last interval counted, before the process goes (off the loop: the
+            # exporter's call to the collector blocks).
+            await asyncio.to_thread(meters.provider.force_flush, 5_000)
         log.info("service.stopped", service=self.settings.service)
 
     async def serve_forever(self) -> None:

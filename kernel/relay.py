@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -47,6 +48,7 @@ from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.events import EventRegistry
 from kernel.eventstore import EventStore, RecordedEvent, checkpoints
 from kernel.messaging import NatsConnection, StreamSpec, event_headers
+from kernel.metrics import recording
 from kernel.telemetry import context_from, spans_exported, traceparent_of
 
 log = structlog.get_logger("storemesh.kernel.relay")
@@ -257,8 +259,18 @@ class Relay:
                 self._ahead = await ahead
             except Exception as exc:  # the next pass reads again
                 log.debug("relay.read_ahead_failed", error=repr(exc))
-        self.published += len(rows)
+        self._published([r[3] for r in rows], rows[0][8])
         return len(rows)
+
+    def _published(self, event_types: Sequence[str], oldest: datetime | str) -> None:
+        """`oldest`: the batch's first event's time (as the row carries it: ce-time)."""
+        self.published += len(event_types)
+        if (meters := recording()) is not None:
+            for event_type, count in Counter(event_types).items():
+                meters.relay_published.add(count, {"relay": self.name, "event_type": event_type})
+            since = oldest if isinstance(oldest, datetime) else datetime.fromisoformat(oldest)
+            lag = (self.clock.now() - since).total_seconds()
+            meters.relay_lag.record(max(lag, 0.0), {"relay": self.name})
 
     async def _mark(self, marked: dict[str, Any]) -> None:
         await self.db.autocommit(_MARK, marked, "relay.mark")
@@ -338,7 +350,7 @@ class Relay:
                 .where(checkpoints.c.name == self.name, checkpoints.c.position < last.position)
                 .values(tx_id=last.tx_id, position=last.position, updated_at=self.clock.now())
             )
-        self.published += len(batch)
+        self._published([e.event_type for e in batch], batch[0].recorded_at)
         return len(batch)
 
     async def _publish(self, js: Any, rows: Sequence[Row]) -> None:
@@ -443,11 +455,13 @@ class Relay:
                 continue
             except Unavailable as exc:
                 log.warning("relay.waiting", reason=str(exc), retry_in=delay)
+                self._failed("unavailable")
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
                 continue
             except Exception:
                 log.exception("relay.failed", retry_in=delay)
+                self._failed("error")
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -466,6 +480,10 @@ class Relay:
                 await self.release()
             except Exception as exc:  # the lease then simply runs out
                 log.warning("relay.release_failed", reason=str(exc))
+
+    def _failed(self, kind: str) -> None:
+        if (meters := recording()) is not None:
+            meters.relay_failures.add(1, {"relay": self.name, "kind": kind})
 
     async def run(self, stop: asyncio.Event) -> None:
         watch = asyncio.ensure_future(stop.wait())

@@ -19,6 +19,7 @@ from kernel.events import EventRegistry
 from kernel.eventstore import KERNEL_MIGRATIONS
 from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
+from kernel.metrics import configure_metrics
 from kernel.relay import Relay
 from kernel.saga import runtime as saga_runtime
 from kernel.saga.runtime import SagaRuntime
@@ -112,6 +113,7 @@ async def assemble(
     settings = settings or Settings.from_env(definition.name, definition.default_port)
     configure_logging(settings.service, settings.log_level)
     configure_tracing(settings.service, settings.otel_exporter)
+    configure_metrics(settings.service, settings.otel_exporter)
     db = Database(
         settings.database_url,
         pool_size=settings.db_pool_size,

@@ -26,6 +26,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -47,6 +48,7 @@ from kernel.messaging import (
     covering_subject,
     subject_matches,
 )
+from kernel.metrics import recording
 from kernel.telemetry import context_from
 from kernel.telemetry import span as span_of
 
@@ -236,6 +238,8 @@ class SubscriptionRunner:
                 return
             await self._acknowledge(in_hand)
             in_hand.clear()
+            for event in events:
+                self._counted("handled", event)
 
     async def _handle_together(self, events: Sequence[InboundEvent]) -> None:
         for attempt in range(1, self.sub.conflict_attempts + 1):
@@ -261,6 +265,7 @@ class SubscriptionRunner:
         several subjects with one wider one): nothing to do, and nothing wrong."""
         await msg.ack()
         self.skipped += 1
+        self._counted("skipped")
         log.debug("subscription.skipped", subscription=self.sub.name, subject=msg.subject)
 
     async def _acknowledge(self, messages: Sequence[Any]) -> None:
@@ -312,8 +317,23 @@ class SubscriptionRunner:
                         error=repr(exc),
                     )
                     await msg.nak(delay=delay)
+                    self._counted("retried")
                 return
             await msg.ack()
+            self._counted("handled", event)
+
+    def _counted(self, outcome: str, event: InboundEvent | None = None) -> None:
+        """Metrics: the event's outcome, and for one handled how long after its time."""
+        meters = recording()
+        if meters is None:
+            return
+        attributes = {"subscription": self.sub.name}
+        meters.consumer_events.add(1, {**attributes, "outcome": outcome})
+        time = event.headers.get("ce-time") if event is not None else None
+        if time:
+            with contextlib.suppress(ValueError):
+                lag = (self.app.clock.now() - datetime.fromisoformat(time)).total_seconds()
+                meters.consumer_lag.record(max(lag, 0.0), attributes)
 
     async def handle_once(self, event: InboundEvent) -> None:
         """Handle the event in its own transaction with the inbox row (a replay uses it)."""
@@ -362,6 +382,7 @@ class SubscriptionRunner:
         await js.publish(self.dead_letter_subject, event.payload, headers=headers)
         await msg.term()
         self.parked += 1
+        self._counted("parked")
         log.error(
             "subscription.parked",
             subscription=self.sub.name,

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from kernel.application import Application, UnitOfWork
 from kernel.errors import ConcurrencyConflict, DomainError, Unavailable
 from kernel.eventstore import timers
+from kernel.metrics import recording
 
 log = structlog.get_logger("storemesh.kernel.timers")
 
@@ -89,24 +90,29 @@ class TimerRunner:
             # Someone else wrote the stream first (or PostgreSQL broke a lock cycle).
             log.info("timer.conflict", timer=timer.timer_id, kind=timer.kind)
             await self._release(timer, now, exc)
+            _counted(timer.kind, "conflict")
             return False
         except Unavailable as exc:
             # A dependency is away: try later. If it is the database, this fails too and
             # ends the pass.
             log.warning("timer.unavailable", timer=timer.timer_id, reason=exc.message)
             await self._release(timer, now + self._backoff(timer), exc)
+            _counted(timer.kind, "unavailable")
             return False
         except DomainError as exc:
             log.info("timer.refused", timer=timer.timer_id, kind=timer.kind, reason=exc.message)
             async with self.app.db.transaction("timers.refused") as conn:
                 await conn.execute(_DONE, {"id": timer.timer_id, "claimed": timer.claimed_until})
+            _counted(timer.kind, "refused")
             return True
         except Exception as exc:
             log.exception("timer.failed", timer=timer.timer_id, attempts=timer.attempts + 1)
             await self._release(timer, now + self._backoff(timer), exc)
+            _counted(timer.kind, "failed")
             return False
         if uow.recorded:
             self.app.notify_committed()
+        _counted(timer.kind, "fired")
         return True
 
     @staticmethod
@@ -211,3 +217,8 @@ class ArmAtStart:
 
     def wake(self) -> None:
         """Nothing to do after a commit."""
+
+
+def _counted(kind: str, outcome: str) -> None:
+    if (meters := recording()) is not None:
+        meters.timers_fired.add(1, {"kind": kind, "outcome": outcome})
