@@ -1,4 +1,5 @@
-"""The operator's command line for a service that runs sagas and subscriptions.
+"""The operator's command line of a service: its dead letters, and its sagas where it runs
+them (the saga commands are offered only then).
 
     python -m services.<name>.admin list [--saga S] [--state failed] [--store SZ01] [--limit N]
     python -m services.<name>.admin history <saga> <saga_id>
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import and_, exists, or_, select
 
+from kernel import store_directory
 from kernel.application import Application
 from kernel.clock import Clock
 from kernel.config import Settings
@@ -208,12 +210,24 @@ def _cursor(token: str) -> tuple[datetime, str, str]:
 # The command line
 
 
-def parser(service: str) -> argparse.ArgumentParser:
+def parser(service: str, *, sagas: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"python -m services.{service}.admin",
-        description=f"Operate {service}'s sagas and dead letters.",
+        description=f"Operate {service}'s {'sagas and ' if sagas else ''}dead letters.",
     )
     sub = p.add_subparsers(dest="command", required=True)
+    if sagas:
+        _saga_commands(sub)
+    dead = sub.add_parser("dead-letters", help="messages the subscriptions parked")
+    dead.add_argument("--limit", type=_positive, default=100)
+    replay = sub.add_parser("replay", help="hand parked messages to their subscription again")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("sequence", nargs="?", type=_positive)
+    which.add_argument("--all", action="store_true")
+    return p
+
+
+def _saga_commands(sub: Any) -> None:
     ls = sub.add_parser("list", help="sagas by state, the longest unchanged first")
     ls.add_argument("--saga", help="saga type")
     ls.add_argument("--state", choices=[s.value for s in Status if s is not Status.NEW])
@@ -229,13 +243,6 @@ def parser(service: str) -> argparse.ArgumentParser:
     for command in (retry, cancel):
         command.add_argument("--operator", required=True, help="who acts (recorded)")
     cancel.add_argument("--why", required=True, help="the reason (recorded)")
-    dead = sub.add_parser("dead-letters", help="messages the subscriptions parked")
-    dead.add_argument("--limit", type=_positive, default=100)
-    replay = sub.add_parser("replay", help="hand parked messages to their subscription again")
-    which = replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("sequence", nargs="?", type=_positive)
-    which.add_argument("--all", action="store_true")
-    return p
 
 
 def _positive(text: str) -> int:
@@ -256,7 +263,7 @@ def main(
     """Run one admin command; returns the exit code. Tests pass the settings and clock the
     service under test runs with."""
     try:
-        args = parser(definition.name).parse_args(argv)
+        args = parser(definition.name, sagas=definition.runs_sagas).parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE
     settings = settings or Settings.from_env(definition.name, definition.default_port)
@@ -279,7 +286,11 @@ async def _run(
     try:
         service = definition.application(app, settings)
         admin = SagaAdmin(app, definition.sagas(service))
-        letters = DeadLetters(app, nats, definition.name, list(definition.subscriptions(service)))
+        subscriptions = list(definition.subscriptions(service))
+        if definition.keeps_store_directory:
+            # Its durable subscription parks as any other: replayed into the table.
+            subscriptions.append(store_directory.subscription(definition.name))
+        letters = DeadLetters(app, nats, definition.name, subscriptions)
         return await _command(admin, letters, args, out)
     except NotFound as exc:
         print(f"error: {exc}", file=out)
