@@ -63,6 +63,7 @@ class NatsConnection:
         # never see each other's messages. Production runs without one.
         self.namespace = namespace
         self._nc: NATS | None = None
+        self._closing = False  # our own close: its disconnect is no warning
         self._lock = asyncio.Lock()
         self._streams: list[StreamSpec] = []
         self._ensured: set[str] = set()
@@ -171,6 +172,9 @@ class NatsConnection:
                 asyncio.get_running_loop().create_task(_close_quietly(stale))
 
     async def _on_disconnect(self) -> None:
+        if self._closing:
+            log.debug("nats.disconnected", url=self.url)  # our own close: nothing wrong
+            return
         log.warning("nats.disconnected", url=self.url)
 
     async def _on_reconnect(self) -> None:
@@ -179,10 +183,14 @@ class NatsConnection:
         log.info("nats.reconnected", url=self.url)
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
-        self._nc = None
+        self._closing = True
+        try:
+            if self._nc is not None and not self._nc.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._nc.drain()
+        finally:
+            self._nc = None
+            self._closing = False
 
 
 def seed_public_key(path: str) -> str:
