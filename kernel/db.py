@@ -36,7 +36,12 @@ from sqlalchemy.types import TypeDecorator
 
 from kernel import edge
 from kernel.codec import column_json
-from kernel.db_engines import BEGIN_PENDING, configure_postgres, configure_sqlite
+from kernel.db_engines import (
+    BEGIN_PENDING,
+    SQLITE_CONNECT_ARGS,
+    configure_postgres,
+    configure_sqlite,
+)
 from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.telemetry import span as span_of
@@ -108,6 +113,8 @@ class Database:
             # No pre-ping round trip per transaction: a dropped connection fails its call
             # (UNAVAILABLE, safe to retry) and SQLAlchemy then refreshes the pool.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        elif url.startswith("sqlite"):
+            kwargs.update(connect_args=dict(SQLITE_CONNECT_ARGS))
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         self.direct_commit = self.dialect == "postgresql" and not pipelined_begin
