@@ -48,6 +48,7 @@ async def test_a_lock_wait_that_runs_out_names_the_transactions_holding_it(
     assert warning["log_level"] == "warning"
     assert warning["transaction"] == "command BookAppointment"
     assert warning["held_by"].startswith("relay.read for ")
+    assert warning["pool"].endswith("Checked out connections: 1")  # the holder's alone
 
     # The lock given back, the same transaction goes through and nobody is listed.
     async with db.transaction("command BookAppointment") as conn:
