@@ -31,12 +31,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from kernel import edge
 from kernel.codec import column_json
-from kernel.db_engines import BEGIN_PENDING, configure_postgres, configure_sqlite
+from kernel.db_engines import (
+    BEGIN_PENDING,
+    SQLITE_CONNECT_ARGS,
+    configure_postgres,
+    configure_sqlite,
+)
 from kernel.db_reads import DriverReader, Reader, ReadPool, ReadQuery, Row, SqlAlchemyReader
 from kernel.errors import ConcurrencyConflict, Unavailable
 from kernel.telemetry import span as span_of
@@ -108,6 +114,8 @@ class Database:
             # No pre-ping round trip per transaction: a dropped connection fails its call
             # (UNAVAILABLE, safe to retry) and SQLAlchemy then refreshes the pool.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        elif url.startswith("sqlite"):
+            kwargs.update(connect_args=dict(SQLITE_CONNECT_ARGS))
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         self.direct_commit = self.dialect == "postgresql" and not pipelined_begin
@@ -147,7 +155,7 @@ class Database:
         edge.refuse_pending()  # a request with wire faults never reaches the database
         with (
             span_of(tracer, name, attributes={"db.system": self.dialect}),
-            _translated(name, self.lock_holders),
+            _translated(name, self.lock_holders, self.engine.pool),
         ):
             if not self.direct_commit:
                 async with self.engine.begin() as conn:
@@ -185,17 +193,18 @@ class Database:
         On PostgreSQL they go straight to a pooled autocommit psycopg connection kept apart
         from the engine's (kernel.db_reads): one round trip per statement, no BEGIN or
         COMMIT, no greenlet hop, no statement compiled per call; each statement sees its
-        own snapshot. On SQLite they run in a SQLAlchemy transaction.
+        own snapshot. On SQLite they run in a `transaction` (which takes the write lock, so
+        it is listed with the lock's holders).
         """
+        if self._reads is None:
+            async with self.transaction(name) as conn:
+                yield SqlAlchemyReader(conn)
+            return
         edge.refuse_pending()
         with (
             span_of(tracer, name, attributes={"db.system": self.dialect}),
             _translated(name),
         ):
-            if self._reads is None:
-                async with self.engine.begin() as conn:
-                    yield SqlAlchemyReader(conn)
-                return
             async with self._pooled(self._reads) as driver:
                 yield DriverReader(driver, self.engine.dialect)
 
@@ -297,12 +306,15 @@ class Database:
 
 @contextmanager
 def _translated(
-    name: str, lock_holders: Mapping[int, tuple[str, float]] | None = None
+    name: str,
+    lock_holders: Mapping[int, tuple[str, float]] | None = None,
+    pool: Pool | None = None,
 ) -> Iterator[None]:
     """The database's errors as the kernel's: a collision PostgreSQL resolved by rolling
     one transaction back is a ConcurrencyConflict (safe to retry), an outage Unavailable.
     SQLite's write lock waited for in vain is logged with the transactions of this
-    process that hold it, and for how long."""
+    process that hold it, and for how long, and the pool's state (connections checked
+    out beyond those transactions are held outside any)."""
     try:
         yield
     except DBAPIError as exc:
@@ -313,7 +325,10 @@ def _translated(
         if isinstance(exc, OperationalError) and lock_holders is not None and _locked(exc):
             # Who held it goes to the log, not to the caller.
             log.warning(
-                "db.sqlite_lock_wait_ran_out", transaction=name, held_by=_holding(lock_holders)
+                "db.sqlite_lock_wait_ran_out",
+                transaction=name,
+                held_by=_holding(lock_holders),
+                pool=pool.status() if pool is not None else "",
             )
             raise Unavailable("database unavailable: the database is locked") from exc
         if isinstance(exc, OperationalError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -10,6 +11,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from sqlalchemy import func, select
 
+from kernel.errors import Unavailable
 from kernel.eventstore import events
 from tests.integration.conftest import Running
 
@@ -68,8 +70,41 @@ async def failure(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
 
 
 async def event_count(run: Running) -> int:
-    async with run.service.db.transaction("test.count") as conn:
-        return int(await conn.scalar(select(func.count()).select_from(events)) or 0)
+    """The events the service recorded. On SQLite this takes the write lock: a wait for it
+    that runs out (the kernel logs the transactions holding it) fails the test naming
+    where each of the process's tasks was waiting in our code."""
+    try:
+        async with run.service.db.transaction("test.count") as conn:
+            return int(await conn.scalar(select(func.count()).select_from(events)) or 0)
+    except Unavailable as exc:
+        raise AssertionError(f"{exc}; the tasks were at: {awaiting()}") from exc
+
+
+def awaiting() -> list[str]:
+    """Where each asyncio task waits, innermost in kernel/, services/ or tests/ (its await
+    chain walked down: a task's stack shows only its outermost coroutine)."""
+    found = []
+    for task in asyncio.all_tasks():
+        ours = None
+        step: Any = task.get_coro()
+        for _ in range(100):  # an await chain is short; bounded all the same
+            if step is None:
+                break
+            frame = getattr(step, "cr_frame", None) or getattr(step, "ag_frame", None)
+            if frame is not None and _ours(frame.f_code.co_filename):
+                ours = frame
+            step = getattr(step, "cr_await", None) or getattr(step, "ag_await", None)
+        if ours is not None:
+            where = "/".join(ours.f_code.co_filename.rsplit("/", 2)[-2:])
+            found.append(f"{task.get_name()} at {where}:{ours.f_lineno} in {ours.f_code.co_name}")
+    return sorted(found)
+
+
+OUR_CODE = ("kernel", "services", "tests")
+
+
+def _ours(filename: str) -> bool:
+    return any(f"/{top}/" in filename for top in OUR_CODE)
 
 
 async def recorded_types(run: Running) -> list[str]:

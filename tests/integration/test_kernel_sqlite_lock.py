@@ -4,6 +4,8 @@ caller gets UNAVAILABLE, safe to retry."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from pathlib import Path
 
 import pytest
@@ -46,9 +48,58 @@ async def test_a_lock_wait_that_runs_out_names_the_transactions_holding_it(
     assert warning["log_level"] == "warning"
     assert warning["transaction"] == "command BookAppointment"
     assert warning["held_by"].startswith("relay.read for ")
+    assert warning["pool"].endswith("Checked out connections: 1")  # the holder's alone
 
     # The lock given back, the same transaction goes through and nobody is listed.
     async with db.transaction("command BookAppointment") as conn:
         assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     assert db.lock_holders == {}
     await db.engine.dispose()
+
+
+async def test_a_transaction_cancelled_mid_statement_gives_the_write_lock_back_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call cancelled (its client's deadline) while its statement runs: SQLAlchemy
+    drops the connection, closing it with its transaction open and the statement's cursor
+    still alive, unreachable but for the cyclic collector. Closing must roll the
+    transaction back: else the closed connection keeps SQLite's write lock until a
+    collection frees the cursor, which in a serving process (kernel.gc_tuning) can be
+    longer than any writer waits."""
+    monkeypatch.setattr(db_engines, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "cancelled.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    async with db.transaction("schema") as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    loop = asyncio.get_running_loop()
+    inside, release = asyncio.Event(), threading.Event()
+
+    def blocking() -> int:  # runs on the connection's thread, in the statement
+        loop.call_soon_threadsafe(inside.set)
+        release.wait(30)
+        return 1
+
+    async def command() -> None:
+        async with db.transaction("command BookAppointment") as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.create_function("blocking", 0, blocking)  # type: ignore[union-attr]
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+            await conn.execute(text("SELECT blocking()"))
+
+    collecting = gc.isenabled()
+    gc.disable()  # the serving process's collections are rare; here there are none
+    try:
+        called = asyncio.ensure_future(command())
+        await asyncio.wait_for(inside.wait(), 30)
+        called.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await called
+        async with db.transaction("command BookAppointment") as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+    finally:
+        release.set()
+        if collecting:
+            gc.enable()
+        await db.engine.dispose()
