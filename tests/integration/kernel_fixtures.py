@@ -8,9 +8,13 @@ import asyncio
 import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,34 @@ def service_process_env(
         "STOREMESH_SHUTDOWN_GRACE_SECONDS": "2",
         **settings,
     }
+
+
+@contextmanager
+def service_process(
+    env: dict[str, str], log_path: Path, module: str = "services.inventory"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m <module>` with `env`, its output in `log_path`; stopped on the way out
+    with SIGTERM, and killed (with the workers it launched) if it has not stopped in 30 s."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    for child in children(process.pid):
+                        os.kill(child, signal.SIGKILL)
+                    process.kill()
+                    process.wait()
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (a launcher's workers)."""
+    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in listed.split()]
 
 
 # The stock aggregate of the inventory service.

@@ -31,8 +31,14 @@ from kernel import metrics
 from kernel.application import Application, UnitOfWork
 from kernel.messaging import InboundEvent, NatsConnection
 from kernel.subscriptions import PoisonMessage
-from kernel.testing.servers import Endpoints
-from tests.integration.kernel_fixtures import app, db, eventually, service_process_env
+from kernel.testing.servers import Endpoints, free_port
+from tests.integration.kernel_fixtures import (
+    app,
+    db,
+    eventually,
+    service_process,
+    service_process_env,
+)
 from tests.integration.rich_errors import reason
 from tests.integration.test_kernel_subscriptions import (
     consuming,
@@ -40,7 +46,6 @@ from tests.integration.test_kernel_subscriptions import (
     runner_for,
     settled,
 )
-from tests.integration.test_kernel_workers import _free_port
 
 __all__ = ["app", "db"]
 
@@ -113,7 +118,7 @@ def inventory_with_otlp(
     key_pair: tuple[Path, Path],
     tmp_path: Path,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
+    port = free_port()
     env = service_process_env(
         f"127.0.0.1:{port}",
         pg_url,
@@ -127,21 +132,8 @@ def inventory_with_otlp(
         OTEL_EXPORTER_OTLP_INSECURE="true",
         OTEL_METRIC_EXPORT_INTERVAL="300",
     )
-    log = (tmp_path / "inventory.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
-    )
-    try:
+    with service_process(env, tmp_path / "inventory.log") as process:
         yield process, port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
 
 
 CONNECTIONS = 16  # over two workers: both get some (1 chance in 32,768 they do not)

@@ -29,7 +29,12 @@ from kernel.eventstore import events
 from kernel.messaging import NatsConnection
 from kernel.relay import Relay
 from kernel.testing.servers import Endpoints, free_port
-from tests.integration.kernel_fixtures import REGISTRY, migrated, service_process_env
+from tests.integration.kernel_fixtures import (
+    REGISTRY,
+    migrated,
+    service_process,
+    service_process_env,
+)
 from tests.integration.test_kernel_stream_order import (
     assert_every_stream_in_version_order,
     publish_everything,
@@ -58,19 +63,8 @@ def inventory_process(
         STOREMESH_GRPC_WORKERS="1",
         STOREMESH_LOG_LEVEL="info",
     )
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
-        )
-        try:
-            yield address
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with service_process(env, log_path):
+        yield address
 
 
 async def until_serving(channel: grpc.aio.Channel) -> None:

@@ -20,17 +20,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
-from kernel.testing.servers import Endpoints
-from tests.integration.kernel_fixtures import service_process_env
+from kernel.testing.servers import Endpoints, free_port
+from tests.integration.kernel_fixtures import children, service_process, service_process_env
 
 LISTEN, ESTABLISHED = "0A", "01"
 CONNECTIONS = 16  # the chance that all land on one of two workers is 2 in 65,536
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _sockets(port: int, state: str) -> set[str]:
@@ -43,11 +37,6 @@ def _sockets(port: int, state: str) -> set[str]:
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
                 inodes.add(fields[9])
     return inodes
-
-
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(child) for child in text.split()]
 
 
 def _owner(inode: str, pids: list[int]) -> int | None:
@@ -78,7 +67,7 @@ async def _until(what: str, condition: Callable[[], bool], within: float = 60.0)
 def launcher(
     pg_url: str, endpoints: Endpoints, namespace: str, key_pair: tuple[Path, Path], tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    port = _free_port()
+    port = free_port()
     env = service_process_env(
         f"127.0.0.1:{port}",
         pg_url,
@@ -88,23 +77,8 @@ def launcher(
         STOREMESH_GRPC_WORKERS="2",
         STOREMESH_LOG_LEVEL="warning",
     )
-    log = (tmp_path / "workers.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.inventory"], env=env, stdout=log, stderr=log
-    )
-    try:
+    with service_process(env, tmp_path / "workers.log") as process:
         yield process, port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                for child in _children(process.pid):
-                    os.kill(child, signal.SIGKILL)
-                process.kill()
-                process.wait()
-        log.close()
 
 
 async def test_two_workers_share_one_port_and_stop_together(
@@ -116,7 +90,7 @@ async def test_two_workers_share_one_port_and_stop_together(
         lambda: len(_sockets(port, LISTEN)) == 2 or process.poll() is not None,
     )
     assert process.poll() is None, "the launcher exited early"
-    workers = _children(process.pid)
+    workers = children(process.pid)
     assert len(workers) == 2
     md = (("authorization", f"Bearer {mint('hq')}"),)
 
@@ -183,7 +157,7 @@ async def test_a_worker_that_dies_stops_the_others_and_the_launcher_fails(
         "two workers listening",
         lambda: len(_sockets(port, LISTEN)) == 2 or process.poll() is not None,
     )
-    workers = _children(process.pid)
+    workers = children(process.pid)
     assert len(workers) == 2
 
     os.kill(workers[0], signal.SIGKILL)
