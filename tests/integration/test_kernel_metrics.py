@@ -309,3 +309,32 @@ async def test_nothing_is_recorded_without_an_exporter() -> None:
     metrics.shutdown_metrics()
     assert metrics.configure_metrics("ktest", "none") is None
     assert metrics.recording() is None
+
+
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_malformed_event_time_costs_its_lag_only(
+    reader: InMemoryMetricReader, app: Application, nats_client: NatsConnection, batched: bool
+) -> None:
+    """ce-time is the publisher's (a partner's, or a hostile one's): without an offset, or
+    no time at all, it is not measured; the event is still handled and counted, and so are
+    those after it in the same fetch (at once: not after their ack wait ran out)."""
+    runner = runner_for(app, nats_client, record_effect, batched=batched, ack_wait_seconds=60.0)
+    good = (app.clock.now() - timedelta(seconds=2)).isoformat()
+    js = await nats_client.jetstream()
+    for time in ("2026-12-01T10:00:00", "yesterday", good):
+        event_id = str(uuid.uuid4())
+        await js.publish(
+            nats_client.subject("ktest.v1.SZ01.Thing"),
+            b"x",
+            headers={"ce-id": event_id, "ce-time": time, "Nats-Msg-Id": event_id},
+        )
+    async with consuming(runner):
+        await eventually(lambda: settled(nats_client, 3), within=30)
+
+    events = {
+        dict(attrs)["outcome"]: point.value
+        for attrs, point in _points(reader, "storemesh.consumer.events").items()
+    }
+    assert events == {"handled": 3}
+    (lag,) = _points(reader, "storemesh.consumer.lag").values()
+    assert (lag.count, lag.sum) == (1, 2.0)
