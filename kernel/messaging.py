@@ -185,9 +185,14 @@ class NatsConnection:
     async def close(self) -> None:
         self._closing = True
         try:
-            if self._nc is not None and not self._nc.is_closed:
+            nc = self._nc
+            if nc is not None and not nc.is_closed:
                 with contextlib.suppress(Exception):
-                    await self._nc.drain()
+                    await nc.drain()
+                if not nc.is_closed:
+                    # drain refuses a client that is reconnecting (the server away): left
+                    # so, it would go on reconnecting in the background for ever.
+                    await _close_quietly(nc)
         finally:
             self._nc = None
             self._closing = False

@@ -71,11 +71,16 @@ class DiversionCase:
     """SOP 3's case: Shenzhen's last booking of the booking day, offered Dongguan."""
 
     store_id: str = "SZ01"
-    appointment_id: str = "DEMO-SZ01-DIVERT"
+    appointment_prefix: str = "DEMO-SZ01-DIVERT"
     customer_ref: str = "CUST-SZ01-7731"
     vehicle: str = "粤B73310"
     service_type: str = "maintenance"
     expected_labour_hours: float = 1.5
+
+    def appointment_on(self, day: date) -> str:
+        """The case's appointment on the booking `day`: one id per day, since a sync never
+        moves a booking (the same id still booked today would keep it off tomorrow)."""
+        return f"{self.appointment_prefix}-{day:%m%d}"
 
 
 SUPPORT_CASE = SupportCase()

@@ -116,7 +116,7 @@ def day_appointments(store: DemoStore, day: date, first_minute: int) -> list[pb.
             # SOP 3's case: Shenzhen's last booking of the day, whom collab's demo offers
             # Dongguan.
             appointment_id, customer_ref, vehicle = (
-                case.appointment_id,
+                case.appointment_on(day),
                 case.customer_ref,
                 case.vehicle,
             )

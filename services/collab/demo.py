@@ -112,9 +112,9 @@ async def _diversion(stub: Any, metadata: Any, now: datetime) -> str:
     diversion, why = await _refused(
         stub.RequestDiversion(
             pb.RequestDiversionRequest(
-                request_id=request_id("diversion", case.appointment_id, day),
+                request_id=request_id("diversion", case.appointment_on(day), day),
                 store_id=case.store_id,
-                appointment_id=case.appointment_id,
+                appointment_id=case.appointment_on(day),
                 day=day.isoformat(),
                 customer_ref=case.customer_ref,
                 vehicle=case.vehicle,

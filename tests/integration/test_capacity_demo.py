@@ -6,7 +6,7 @@ from storemesh.capacity.v1 import capacity_pb2 as pb
 
 from kernel.clock import ManualClock
 from services.capacity import demo
-from services.demo_network import STORES, booking_day, request_id
+from services.demo_network import DIVERSION_CASE, STORES, booking_day, request_id
 from tests.integration.capacity_fixtures import (
     MONDAY,
     CapacityClient,
@@ -103,3 +103,21 @@ def _demo_day(clock: ManualClock, store_id: str) -> list[pb.SyncedAppointment]:
     """The store's day as the demo sends it at the clock's moment."""
     store = next(s for s in STORES if s.code == store_id)
     return demo.day_appointments(store, *booking_day(clock.now()))
+
+
+async def test_a_start_after_closing_books_tomorrows_whole_day_after_todays_start(
+    cap: CapacityClient, clock: ManualClock
+) -> None:
+    """Today's start booked SOP 3's case on today; a start after closing books tomorrow,
+    SOP 3's case included (a sync never moves a booking: the case is one of each day)."""
+    clock.set(local(10, 15))
+    await demo.load(cap.run.channel, cap.run.metadata(cap.token), now=clock.now())
+    clock.set(local(19, 0))
+    await demo.load(cap.run.channel, cap.run.metadata(cap.token), now=clock.now())
+
+    today = await cap.GetDayView(store_id="SZ01")
+    tomorrow = await cap.GetDayView(store_id="SZ01", day="2026-11-03")
+    assert (today.booked, tomorrow.booked, tomorrow.capacity) == (32, 32, 30)
+    day, _ = booking_day(clock.now())
+    case = _demo_day(clock, "SZ01")[-1]
+    assert case.appointment_id == DIVERSION_CASE.appointment_on(day)

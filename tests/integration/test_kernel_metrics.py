@@ -30,7 +30,7 @@ from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
 from kernel import metrics
 from kernel.application import Application, UnitOfWork
 from kernel.messaging import InboundEvent, NatsConnection
-from kernel.subscriptions import PoisonMessage
+from kernel.subscriptions import PoisonMessage, SubscriptionRunner
 from kernel.testing.servers import Endpoints, free_port
 from tests.integration.kernel_fixtures import (
     app,
@@ -286,26 +286,54 @@ async def test_a_subscription_counts_what_it_handled_retried_and_parked(
     runner = runner_for(app, nats_client, handler, batch=1)
     # Each event's time two seconds before the handling's (the clock stands still).
     time = (app.clock.now() - timedelta(seconds=2)).isoformat()
+    events = await _consumed(reader, runner, nats_client, {e: time for e in (poison, flaky, fine)})
+
+    assert events == {"handled": 2, "retried": 1, "parked": 1}
+    (lag,) = _points(reader, "storemesh.consumer.lag").values()
+    assert (lag.count, lag.sum) == (2, 4.0)  # the handled ones, each two seconds after
+
+
+async def _consumed(
+    reader: InMemoryMetricReader,
+    runner: SubscriptionRunner,
+    nats_client: NatsConnection,
+    times: dict[str, str],
+) -> dict[str, Any]:
+    """The events (id -> ce-time) published, then consumed by `runner` until all are
+    settled: the events counted, by outcome."""
     js = await nats_client.jetstream()
-    for event_id in (poison, flaky, fine):
+    for event_id, time in times.items():
         await js.publish(
             nats_client.subject("ktest.v1.SZ01.Thing"),
             b"x",
             headers={"ce-id": event_id, "ce-time": time, "Nats-Msg-Id": event_id},
         )
     async with consuming(runner):
-        await eventually(lambda: settled(nats_client, 3), within=30)
-
-    events = {
+        await eventually(lambda: settled(nats_client, len(times)), within=30)
+    return {
         dict(attrs)["outcome"]: point.value
         for attrs, point in _points(reader, "storemesh.consumer.events").items()
     }
-    assert events == {"handled": 2, "retried": 1, "parked": 1}
-    (lag,) = _points(reader, "storemesh.consumer.lag").values()
-    assert (lag.count, lag.sum) == (2, 4.0)  # the handled ones, each two seconds after
 
 
 async def test_nothing_is_recorded_without_an_exporter() -> None:
     metrics.shutdown_metrics()
     assert metrics.configure_metrics("ktest", "none") is None
     assert metrics.recording() is None
+
+
+@pytest.mark.parametrize("batched", [False, True])
+async def test_a_malformed_event_time_costs_its_lag_only(
+    reader: InMemoryMetricReader, app: Application, nats_client: NatsConnection, batched: bool
+) -> None:
+    """ce-time is the publisher's (a partner's, or a hostile one's): without an offset, or
+    no time at all, it is not measured; the event is still handled and counted, and so are
+    those after it in the same fetch (at once: not after their ack wait ran out)."""
+    runner = runner_for(app, nats_client, record_effect, batched=batched, ack_wait_seconds=60.0)
+    good = (app.clock.now() - timedelta(seconds=2)).isoformat()
+    times = ("2026-12-01T10:00:00", "yesterday", good)
+    events = await _consumed(reader, runner, nats_client, {str(uuid.uuid4()): t for t in times})
+
+    assert events == {"handled": 3}
+    (lag,) = _points(reader, "storemesh.consumer.lag").values()
+    assert (lag.count, lag.sum) == (1, 2.0)
