@@ -332,9 +332,8 @@ class SubscriptionRunner:
         time = event.headers.get("ce-time") if event is not None else None
         if time:
             # The publisher's header: not a time (ValueError), or one without an offset
-            # (TypeError against our aware clock) or beyond the calendar, is not measured, and
-            # breaks nothing.
-            with contextlib.suppress(ValueError, TypeError, OverflowError):
+            # (TypeError against our aware clock), is not measured, and breaks nothing.
+            with contextlib.suppress(ValueError, TypeError):
                 lag = (self.app.clock.now() - datetime.fromisoformat(time)).total_seconds()
                 meters.consumer_lag.record(max(lag, 0.0), attributes)
 
