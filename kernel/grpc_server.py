@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import grpc
 import structlog
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2
@@ -53,10 +54,15 @@ def _code_name(code: Any) -> str:
     return _CODE_NAMES.get(code, "UNKNOWN") if isinstance(code, int) else "UNKNOWN"
 
 
-def _refusal(error: DomainError) -> str:
-    """The ErrorInfo reason a refusal carries (bounded: the code's own constants)."""
-    reason = getattr(error, "reason", "")
-    return reason if isinstance(reason, str) else ""
+def _refusal(status: status_pb2.Status) -> str:
+    """The ErrorInfo reason the refusal's status carries, as the caller reads it (bounded:
+    the code's own constants); '' when it carries none (INVALID_ARGUMENT, NOT_FOUND)."""
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details:
+        if detail.Is(info.DESCRIPTOR):
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -119,7 +125,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     outcome = type(error).__name__
                     span.set_attribute("storemesh.error", outcome)
                     code, status = to_status(error)
-                    refusal = _refusal(error)
+                    refusal = _refusal(status)
                     await abort_status(context, code, status)
                 except grpc.aio.AbortError:
                     outcome = "Aborted"

@@ -192,6 +192,15 @@ async def test_a_service_pushes_its_calls_and_its_relays_events_to_the_collector
                 timeout=30,
             )
         assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.aio.AioRpcError) as elsewhere:
+            await stubs[2].ReceiveStock(
+                pb.ReceiveStockRequest(
+                    request_id=str(uuid.uuid4()), store_id="GZ01", part_number="P-100", quantity=1
+                ),
+                metadata=(("authorization", f"Bearer {mint('dms', 'SZ01')}"),),
+                timeout=30,
+            )
+        assert elsewhere.value.code() is grpc.StatusCode.PERMISSION_DENIED
     finally:
         for channel in channels:
             await channel.close()
@@ -202,7 +211,7 @@ async def test_a_service_pushes_its_calls_and_its_relays_events_to_the_collector
     async def all_in() -> bool:
         return (
             received.total(duration, **{"rpc.service": service, "rpc.method": "ReceiveStock"})
-            == CONNECTIONS + 1
+            == CONNECTIONS + 2
             and received.total("storemesh.relay.published") == CONNECTIONS + 1
         )
 
@@ -217,6 +226,8 @@ async def test_a_service_pushes_its_calls_and_its_relays_events_to_the_collector
 
     assert calls("ReceiveStock", "OK") == CONNECTIONS
     assert calls("ReceiveStock", "INVALID_ARGUMENT") == 1
+    # The reason as the caller reads it in ErrorInfo, whichever error carried it.
+    assert calls("ReceiveStock", "PERMISSION_DENIED", **{"storemesh.refusal": "STORE_SCOPE"}) == 1
     refusal = {"storemesh.refusal": reason(too_many.value)}
     assert calls("ReserveStock", "FAILED_PRECONDITION", **refusal) == 1
     received_events = received.total(
