@@ -238,8 +238,6 @@ class SubscriptionRunner:
                 return
             await self._acknowledge(in_hand)
             in_hand.clear()
-            for event in events:
-                self._counted("handled", event)
 
     async def _handle_together(self, events: Sequence[InboundEvent]) -> None:
         for attempt in range(1, self.sub.conflict_attempts + 1):
@@ -270,9 +268,12 @@ class SubscriptionRunner:
 
     async def _acknowledge(self, messages: Sequence[Any]) -> None:
         """After the commit: a message whose ack is lost (a crash here) comes again and
-        finds its inbox row."""
+        finds its inbox row. Each is counted handled as its ack goes out (one that fails
+        leaves those after it to come again, and be counted then)."""
         for msg in messages:
             await msg.ack()
+            if recording() is not None:
+                self._counted("handled", InboundEvent.from_message(msg))
 
     async def _keep_in_progress(self, in_hand: list[Any]) -> None:
         """Reset the ack wait of the fetched messages not handled yet, while we live."""
