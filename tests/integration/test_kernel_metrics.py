@@ -161,7 +161,8 @@ async def test_a_service_pushes_its_calls_and_its_relays_events_to_the_collector
                 stub.ReceiveStock(
                     pb.ReceiveStockRequest(
                         request_id=str(uuid.uuid4()),
-                        store_id="SZ01",
+                        # A position each: no call waits out another's retries.
+                        store_id=f"SZ{k:02d}",
                         part_number="P-100",
                         quantity=1,
                         reference=f"DN-{k}",
