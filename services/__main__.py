@@ -104,7 +104,8 @@ def stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 async def main() -> None:
     (VAR / "logs").mkdir(parents=True, exist_ok=True)
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    nats = NatsServerProcess(port=NATS_PORT, store_dir=str(VAR / "nats"))
+    # Its own session: a Ctrl-C reaches the services, which stop before it (stop_all).
+    nats = NatsServerProcess(port=NATS_PORT, store_dir=str(VAR / "nats"), own_session=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

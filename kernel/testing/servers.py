@@ -125,9 +125,14 @@ def nats_server_binary() -> str:
 class NatsServerProcess:
     """A private nats-server with JetStream on loopback, for tests that stop and start it."""
 
-    def __init__(self, port: int | None = None, store_dir: str | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, store_dir: str | None = None, *, own_session: bool = False
+    ) -> None:
+        """`own_session`: out of the caller's process group, so a Ctrl-C to the terminal
+        does not reach it; the owner stops it, after those that use it (make run)."""
         self.port = port or free_port()
         self.store_dir = store_dir or tempfile.mkdtemp(prefix="storemesh-nats-")
+        self.own_session = own_session
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -148,6 +153,7 @@ class NatsServerProcess:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.own_session,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._process.poll() is None:

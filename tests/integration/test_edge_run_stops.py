@@ -88,11 +88,12 @@ def free_offset() -> int:
     ("via_make", "signum"),
     [
         (False, signal.SIGTERM),
-        (False, signal.SIGINT),
+        (False, -signal.SIGINT),
         (True, signal.SIGTERM),
         (True, signal.SIGINT),
     ],
-    ids=["SIGTERM-python", "SIGINT-python", "SIGTERM-make", "SIGINT-make"],
+    # A negative signal goes to the runner's whole process group, as Ctrl-C in a terminal.
+    ids=["SIGTERM-python", "Ctrl-C-python", "SIGTERM-make", "SIGINT-make"],
 )
 def test_stopping_make_run_stops_nats_and_every_service(
     via_make: bool, signum: int, tmp_path: Path
@@ -108,7 +109,12 @@ def test_stopping_make_run_stops_nats_and_every_service(
     }
     command = ["make", "-s", "run"] if via_make else [sys.executable, "-m", "services"]
     runner = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a terminal's job
     )
     started: set[int] = set()
     try:
@@ -122,7 +128,10 @@ def test_stopping_make_run_stops_nats_and_every_service(
         # nats-server and one process per service, plus the python runner under make.
         assert len(started) >= len(ports) + (1 if via_make else 0)
 
-        runner.send_signal(signum)
+        if signum < 0:
+            os.killpg(runner.pid, -signum)
+        else:
+            runner.send_signal(signum)
         runner.wait(STOP_SECONDS)
         deadline = time.monotonic() + STOP_SECONDS
         while any(running(pid) for pid in started) and time.monotonic() < deadline:
@@ -130,6 +139,15 @@ def test_stopping_make_run_stops_nats_and_every_service(
 
         assert [pid for pid in started if running(pid)] == []
         assert not any(listening(port) for port in ports)
+        # The services stopped before NATS did: none of them saw it go away.
+        logs = (tmp_path / "var" / "logs").glob("*.log")
+        lost = [
+            line
+            for log in logs
+            for line in log.read_text().splitlines()
+            if '"nats.disconnected"' in line and '"warning"' in line
+        ]
+        assert lost == []
     finally:
         for pid in [runner.pid, *started]:
             if running(pid):
