@@ -45,6 +45,25 @@ LIVENESS = "liveness"
 
 
 _CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+# The codes that are the server's fault (OpenTelemetry's gRPC conventions): a server span
+# ends in ERROR only with one of these; a caller's refusal leaves its status unset.
+_SERVER_FAULTS = {
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNIMPLEMENTED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DATA_LOSS,
+}
+
+
+def _span_status(span: trace.Span, code: Any) -> None:
+    if not span.is_recording():
+        return
+    number = code.value[0] if isinstance(code, grpc.StatusCode) else code
+    span.set_attribute("rpc.grpc.status_code", number if isinstance(number, int) else 2)
+    if code in _SERVER_FAULTS:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, _code_name(code)))
 
 
 def _code_name(code: Any) -> str:
@@ -103,6 +122,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 context=context_from(metadata),
                 kind=trace.SpanKind.SERVER,
                 attributes={"rpc.system": "grpc", "rpc.method": method},
+                errors_recorded=False,
             ) as span:
                 try:
                     set_principal(self._authenticate(metadata))
@@ -147,6 +167,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     log.info("rpc", method=method, outcome=outcome, ms=round(ms, 2))
                     if (meters := recording()) is not None:
                         meters.served(method, _code_name(code), refusal, ms)
+                    _span_status(span, code)
                     set_principal(None)
                     request_id_var.reset(token)
 

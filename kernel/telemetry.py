@@ -106,8 +106,13 @@ def span(
     kind: trace.SpanKind = trace.SpanKind.INTERNAL,
     attributes: Mapping[str, Any] | None = None,
     links: Sequence[trace.Link] | None = None,
+    errors_recorded: bool = True,
 ) -> Iterator[trace.Span]:
     """The current span for a served call, a consumed message or a transaction.
+
+    `errors_recorded`: an exception leaving the block is recorded on the span and sets its
+    status to ERROR (the SDK's default); a served call passes False and sets both itself,
+    since a caller's refusal is no fault of the server's.
 
     Exported (a span processor installed): an SDK span, as `start_as_current_span` makes
     it. Not exported: a span that records nothing, yet names its own span id under its
@@ -116,7 +121,13 @@ def span(
     would see."""
     if spans_exported():
         with tracer.start_as_current_span(
-            name, context=context, kind=kind, attributes=attributes, links=links
+            name,
+            context=context,
+            kind=kind,
+            attributes=attributes,
+            links=links,
+            record_exception=errors_recorded,
+            set_status_on_exception=errors_recorded,
         ) as exported:
             yield exported
         return

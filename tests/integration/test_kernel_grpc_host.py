@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import func, select
 from storemesh.inventory.v1 import inventory_pb2 as pb
 from storemesh.inventory.v1 import inventory_pb2_grpc as pb_grpc
@@ -338,6 +338,33 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()  # the processor stays but records nothing more
+
+
+async def test_a_refused_call_is_no_error_of_the_servers_span(
+    spans: InMemorySpanExporter, inv: InventoryClient
+) -> None:
+    """OpenTelemetry's gRPC conventions: a server span is an ERROR only for the server's
+    own faults (INTERNAL, UNAVAILABLE, ...); a caller's refusal leaves its status unset
+    and records no exception, with the code in rpc.grpc.status_code."""
+    spans.clear()
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await inv.ReceiveStock(store_id="", part_number="P-100", quantity=3)
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await inv.ReceiveStock(store_id="SZ01", part_number="P-NONE", quantity=3)
+
+    servers = [
+        s
+        for s in spans.get_finished_spans()
+        if s.kind == SpanKind.SERVER and s.name == f"{SERVICE_NAME}/ReceiveStock"
+    ]
+    assert [s.attributes["rpc.grpc.status_code"] for s in servers if s.attributes] == [
+        bad.value.code().value[0],
+        unknown.value.code().value[0],
+    ]
+    assert [(s.status.status_code, len(s.events)) for s in servers] == [
+        (StatusCode.UNSET, 0),
+        (StatusCode.UNSET, 0),
+    ]
 
 
 async def test_a_command_traces_from_the_call_through_the_transaction_to_the_publish(
