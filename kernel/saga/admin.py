@@ -40,6 +40,7 @@ from kernel.eventstore import EventStore, events
 from kernel.messaging import NatsConnection
 from kernel.saga.runtime import SagaRuntime, saga_calls, saga_index
 from kernel.saga.steps import Status
+from kernel.telemetry import configure_logging
 
 if TYPE_CHECKING:
     from kernel.service import ServiceDefinition
@@ -267,6 +268,9 @@ def main(
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE
     settings = settings or Settings.from_env(definition.name, definition.default_port)
+    # The service's log level and JSON lines on stderr, as the service logs (not structlog's
+    # default, which prints its debug lines to the operator's terminal).
+    configure_logging(f"{definition.name}-admin", settings.log_level)
     stream = out or sys.stdout
     return asyncio.run(_run(definition, args, settings, clock, stream))
 
