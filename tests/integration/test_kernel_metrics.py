@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent import futures
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ class Collector(
         self.points: Points = {}
         self.exports = 0
 
-    async def Export(self, request: Any, context: Any) -> Any:
+    def Export(self, request: Any, context: Any) -> Any:
         if isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
             return trace_service_pb2.ExportTraceServiceResponse()
         self.exports += 1
@@ -96,17 +97,19 @@ class Collector(
 
 
 @pytest.fixture
-async def collector() -> AsyncIterator[tuple[Collector, int]]:
+def collector() -> Iterator[tuple[Collector, int]]:
+    """On threads of its own, as a collector is a process of its own: the service's last
+    export, while the test's event loop waits for the service to stop, is answered."""
     received = Collector()
-    server = grpc.aio.server()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(received, server)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(received, server)
     port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
+    server.start()
     try:
         yield received, port
     finally:
-        await server.stop(0)
+        server.stop(0)
 
 
 @pytest.fixture
