@@ -139,6 +139,25 @@ class Database:
     def is_postgres(self) -> bool:
         return self.dialect == "postgresql"
 
+    def connections(self) -> dict[tuple[str, str], int]:
+        """Open connections by pool and state, for the pool gauge: `engine` (SQLAlchemy's:
+        transactions) and, on PostgreSQL, `reads` (the autocommit pool: reads, the relay,
+        commands' closing statements); `in_use` or `idle`. A pool class that keeps no
+        count (SQLite's may not) is left out."""
+        found: dict[tuple[str, str], int] = {}
+        pool = self.engine.pool
+        checked_out, checked_in = (
+            getattr(pool, "checkedout", None),
+            getattr(pool, "checkedin", None),
+        )
+        if callable(checked_out) and callable(checked_in):
+            found["engine", "in_use"] = int(checked_out())
+            found["engine", "idle"] = int(checked_in())
+        if self._reads is not None:
+            found["reads", "in_use"] = self._reads.in_use
+            found["reads", "idle"] = self._reads.idle
+        return found
+
     @asynccontextmanager
     async def transaction(self, name: str = "db.transaction") -> AsyncIterator[AsyncConnection]:
         """One database transaction: committed when the body ends, rolled back if it raises.

@@ -121,10 +121,16 @@ class ReadPool:
         self._born: dict[int, float] = {}
         self._slots = asyncio.Semaphore(2 * size)
         self._closed = False
+        self._in_use = 0
 
     @property
     def idle(self) -> int:
         return len(self._idle)
+
+    @property
+    def in_use(self) -> int:
+        """Connections handed out and not yet back (the pool's gauge)."""
+        return self._in_use
 
     async def acquire(self) -> psycopg.AsyncConnection[Any]:
         try:
@@ -141,10 +147,12 @@ class ReadPool:
             while self._idle:
                 conn, born = self._idle.pop()
                 if not conn.closed and now - born < self._recycle:
+                    self._in_use += 1
                     return conn
                 await self._discard(conn)
             conn = await self._connect()
             self._born[id(conn)] = now
+            self._in_use += 1
             return conn
         except BaseException:
             self._slots.release()
@@ -163,6 +171,7 @@ class ReadPool:
             else:
                 await self._discard(conn)
         finally:
+            self._in_use -= 1
             self._slots.release()
 
     async def lost(self) -> None:

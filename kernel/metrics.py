@@ -23,9 +23,10 @@ import os
 import socket
 import sys
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from opentelemetry.metrics import Counter, Histogram
+from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -57,6 +58,72 @@ _SECONDS = (
 )
 _MILLISECONDS = tuple(s * 1000 for s in _SECONDS)
 
+Reading = tuple[float, dict[str, str]]
+
+# The gauges kernel.gauges samples: name, unit, description.
+GAUGES = (
+    (
+        "storemesh.outbox.backlog",
+        "{event}",
+        "Committed events the relay has not yet seen acknowledged by JetStream (the outbox)",
+    ),
+    (
+        "storemesh.outbox.oldest_age",
+        "s",
+        "How long the oldest event in the outbox has waited since its commit (0: none waits)",
+    ),
+    (
+        "storemesh.timers.due",
+        "{timer}",
+        "Durable timers come due and not yet fired, by kind (a runner behind, or failing)",
+    ),
+    (
+        "storemesh.timers.oldest_due_age",
+        "s",
+        "How long the longest-due timer not yet fired has been due (0: none is due)",
+    ),
+    (
+        "storemesh.consumer.pending",
+        "{event}",
+        "Events in a subscription's JetStream stream not yet delivered to it, by subscription",
+    ),
+    (
+        "storemesh.consumer.ack_pending",
+        "{event}",
+        "Events delivered to a subscription and not yet acknowledged, by subscription",
+    ),
+    (
+        "storemesh.consumer.parked",
+        "{event}",
+        "Events a subscription parked in the dead-letter stream and no one has replayed "
+        "or removed yet, by subscription",
+    ),
+    (
+        "storemesh.db.connections",
+        "{connection}",
+        "Open database connections, by pool (engine: transactions; reads: the autocommit "
+        "pool) and state (in_use, idle)",
+    ),
+)
+
+
+@dataclass
+class Readings:
+    """The last sample of each gauge (kernel.gauges), read by the SDK's callbacks on its
+    export thread: a gauge's list is replaced whole, never changed in place, so a callback
+    sees the old sample or the new one. A gauge without a sample reports nothing (a
+    sample that failed leaves none: no stale value stands in for an unknown one)."""
+
+    latest: dict[str, list[Reading]] = field(default_factory=dict)
+
+    def observe(self, name: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(_: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(value, attributes) for value, attributes in self.latest.get(name, ())
+            ]
+
+        return callback
+
 
 @dataclass(frozen=True)
 class Instruments:
@@ -70,6 +137,7 @@ class Instruments:
     consumer_events: Counter
     consumer_lag: Histogram
     timers_fired: Counter
+    readings: Readings
 
     def served(self, method: str, code: str, refusal: str, milliseconds: float) -> None:
         """One served unary call: `method` as gRPC names it (/package.Service/Method)."""
@@ -135,6 +203,11 @@ def shutdown_metrics() -> None:
 
 def _instruments(provider: MeterProvider) -> Instruments:
     meter = provider.get_meter("storemesh.kernel")
+    readings = Readings()
+    for name, unit, description in GAUGES:
+        meter.create_observable_gauge(
+            name, callbacks=[readings.observe(name)], unit=unit, description=description
+        )
     return Instruments(
         provider=provider,
         rpc_duration=meter.create_histogram(
@@ -181,4 +254,5 @@ def _instruments(provider: MeterProvider) -> Instruments:
             description="Durable timers that came due, by kind and outcome: fired, "
             "conflict and unavailable (retried), refused, failed (retried with backoff)",
         ),
+        readings=readings,
     )

@@ -17,6 +17,7 @@ from kernel.config import Settings
 from kernel.db import Database, Migration
 from kernel.events import EventRegistry
 from kernel.eventstore import KERNEL_MIGRATIONS
+from kernel.gauges import Followed, GaugeSampler, sampling_interval
 from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.metrics import configure_metrics
@@ -154,6 +155,16 @@ async def assemble(
     background = list(definition.background(service))
     for loop in background:
         app.notify_on_commit(loop.wake)
+    gauges = GaugeSampler(
+        db,
+        nats,
+        app.clock,
+        service=definition.name,
+        followed=[
+            Followed(r.sub.name, nats.stream(r.sub.stream), r.dead_letter_subject) for r in runners
+        ],
+        interval=sampling_interval(),
+    )
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240
         verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
     host = ServiceHost(
@@ -164,7 +175,7 @@ async def assemble(
         relay=relay,
         timers=timers,
         subscriptions=runners,
-        background=background,
+        background=[*background, gauges],
         verifier=verifier,
     )
     return Service(settings, db, nats, app, relay, timers, host, service)

@@ -79,7 +79,10 @@ class Collector(
                         attributes = frozenset(
                             (a.key, a.value.string_value) for a in point.attributes
                         )
-                        value = point.count if kind == "histogram" else point.as_int
+                        if kind == "histogram":
+                            value = point.count
+                        else:  # a sum's or a gauge's number, int or double
+                            value = getattr(point, point.WhichOneof("value"))
                         self.points[(instance, metric.name, attributes)] = value
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
@@ -241,6 +244,18 @@ async def test_a_service_pushes_its_calls_and_its_relays_events_to_the_collector
     assert received.total("storemesh.relay.lag") >= 1
     # Each worker under its own instance id, so their cumulative counts add up.
     assert len(received.instances(duration)) == 2
+
+    # The backlog gauges, sampled by each worker at the export interval: the outbox
+    # drained, the pools' connections reported by both.
+    async def gauged() -> bool:
+        return (
+            len(received.instances("storemesh.outbox.backlog")) == 2
+            and received.total("storemesh.outbox.backlog") == 0
+            and len(received.instances("storemesh.db.connections")) == 2
+        )
+
+    await eventually(gauged, within=30)
+    assert received.total("storemesh.db.connections", pool="reads") >= 1
 
 
 async def _registered(stub: Any, md: Any, process: subprocess.Popen[bytes]) -> None:

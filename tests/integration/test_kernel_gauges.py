@@ -1,0 +1,167 @@
+"""The backlog gauges (kernel.gauges): what piles up in the outbox, the timers and a
+subscription's consumer, and the database pools' connections, read from real PostgreSQL
+and NATS; a part that cannot be read reports nothing rather than its last value."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from kernel.application import Application, UnitOfWork
+from kernel.clock import ManualClock
+from kernel.db import Database
+from kernel.gauges import Followed, GaugeSampler, sampling_interval
+from kernel.messaging import InboundEvent, NatsConnection
+from kernel.relay import Relay
+from kernel.subscriptions import PoisonMessage, SubscriptionRunner
+from tests.integration.kernel_fixtures import REGISTRY, any_db, app, db, eventually, receive
+from tests.integration.test_kernel_metrics import _points, reader
+from tests.integration.test_kernel_subscriptions import (
+    consuming,
+    publish,
+    record_effect,
+    runner_for,
+    settled,
+)
+
+__all__ = ["any_db", "app", "db", "reader"]
+
+
+def _values(reader: InMemoryMetricReader, name: str) -> dict[frozenset[tuple[str, Any]], float]:
+    return {attrs: point.value for attrs, point in _points(reader, name).items()}
+
+
+def _value(reader: InMemoryMetricReader, name: str, **attributes: str) -> float:
+    return _values(reader, name)[frozenset(attributes.items())]
+
+
+async def test_the_outbox_and_due_timers_are_gauged_until_published_and_fired(
+    reader: InMemoryMetricReader,
+    any_db: Database,
+    clock: ManualClock,
+    nats_client: NatsConnection,
+) -> None:
+    app = Application(any_db, REGISTRY, clock)
+    sampler = GaugeSampler(app.db, nats_client, clock, service="ktest")
+    await receive(app, "SZ01", "P-1")
+    await receive(app, "SZ01", "P-2")
+
+    async def arm(uow: UnitOfWork) -> None:
+        for n, kind in enumerate(("reservation_expiry", "reservation_expiry", "sla_check")):
+            await uow.schedule(f"t-{n}", kind, clock.now() + timedelta(minutes=n), {"n": n})
+
+    await app.handle(None, arm)
+    clock.advance(timedelta(seconds=90))  # t-0 and t-1 due, 90 s and 30 s ago; t-2 not yet
+    await sampler.sample()
+
+    assert _value(reader, "storemesh.outbox.backlog") == 2
+    assert _value(reader, "storemesh.outbox.oldest_age") == 90.0
+    assert _values(reader, "storemesh.timers.due") == {
+        frozenset({("kind", "reservation_expiry")}): 2
+    }
+    assert _value(reader, "storemesh.timers.oldest_due_age") == 90.0
+    connections = {
+        dict(a)["pool"] + "/" + dict(a)["state"]: v
+        for a, v in _values(reader, "storemesh.db.connections").items()
+    }
+    assert connections["engine/in_use"] == 0
+    assert connections["engine/idle"] >= 0
+    if any_db.is_postgres:
+        assert connections["reads/in_use"] == 0
+        assert connections["reads/idle"] >= 1  # the sample's own reads, given back
+
+    relay = Relay(app.db, nats_client, REGISTRY, clock=clock)
+    await relay.ensure_checkpoint()
+    assert await relay.relay_once() == 2
+    await sampler.sample()
+
+    assert _value(reader, "storemesh.outbox.backlog") == 0
+    assert _value(reader, "storemesh.outbox.oldest_age") == 0.0
+
+
+async def test_a_subscriptions_undelivered_and_parked_events_are_gauged(
+    reader: InMemoryMetricReader, app: Application, nats_client: NatsConnection
+) -> None:
+    poison = str(uuid.uuid4())
+
+    async def handler(uow: UnitOfWork, event: InboundEvent) -> None:
+        if event.event_id == poison:
+            raise PoisonMessage("cannot be read")
+        await record_effect(uow, event)
+
+    runner = runner_for(app, nats_client, handler, batch=1)
+    sampler = GaugeSampler(
+        app.db, nats_client, app.clock, service=runner.service, followed=[_followed(runner)]
+    )
+    for event_id in (poison, str(uuid.uuid4())):
+        await publish(nats_client, event_id)
+    async with consuming(runner):
+        await eventually(lambda: settled(nats_client, 2), within=30)
+    for _ in range(3):  # published while the service is away
+        await publish(nats_client, str(uuid.uuid4()))
+    await sampler.sample()
+
+    following = frozenset({("subscription", runner.sub.name)})
+    assert _values(reader, "storemesh.consumer.pending") == {following: 3}
+    assert _values(reader, "storemesh.consumer.ack_pending") == {following: 0}
+    assert _values(reader, "storemesh.consumer.parked") == {following: 1}
+
+
+def _followed(runner: SubscriptionRunner) -> Followed:
+    stream = runner.nats.stream(runner.sub.stream)
+    return Followed(runner.sub.name, stream, runner.dead_letter_subject)
+
+
+@pytest.fixture
+async def no_database(pg_url: str) -> AsyncIterator[Database]:
+    """A database that refuses every connection (its name does not exist)."""
+    gone = Database(pg_url.rsplit("/", 1)[0] + f"/gone_{uuid.uuid4().hex[:12]}")
+    try:
+        yield gone
+    finally:
+        await gone.dispose()
+
+
+async def test_what_cannot_be_read_is_reported_as_nothing_not_as_its_last_value(
+    reader: InMemoryMetricReader,
+    app: Application,
+    nats_client: NatsConnection,
+    no_database: Database,
+) -> None:
+    await receive(app, "SZ01", "P-1")
+    await GaugeSampler(app.db, nats_client, app.clock, service="ktest").sample()
+    assert _value(reader, "storemesh.outbox.backlog") == 1
+
+    await GaugeSampler(no_database, nats_client, app.clock, service="ktest").sample()
+
+    assert _values(reader, "storemesh.outbox.backlog") == {}
+    assert _values(reader, "storemesh.timers.due") == {}
+
+
+async def test_nothing_is_sampled_while_metrics_are_not_recorded(
+    app: Application, nats_client: NatsConnection
+) -> None:
+    from kernel import metrics
+
+    metrics.shutdown_metrics()
+    await GaugeSampler(app.db, nats_client, app.clock, service="ktest").sample()
+    assert metrics.recording() is None
+
+
+@pytest.mark.parametrize(
+    ("exported", "seconds"),
+    [(None, 15.0), ("300", 0.3), ("5000", 5.0), ("nan", 15.0), ("-1", 15.0), ("soon", 15.0)],
+)
+def test_the_sampling_interval_follows_the_export_interval(
+    monkeypatch: pytest.MonkeyPatch, exported: str | None, seconds: float
+) -> None:
+    if exported is None:
+        monkeypatch.delenv("OTEL_METRIC_EXPORT_INTERVAL", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", exported)
+    assert sampling_interval() == seconds
