@@ -48,6 +48,9 @@ class Settings:
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
     otel_exporter: str = "none"
+    # Seconds between samples of the backlog gauges (kernel.gauges): the metrics' export
+    # interval (OTEL_METRIC_EXPORT_INTERVAL, ms, the SDK's own setting), at most 15 s.
+    gauge_interval_seconds: float = 15.0
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     # Events per relay pass when there is a backlog: a pass awaits its batch's acks and
@@ -105,6 +108,7 @@ class Settings:
             tls_key_file=_env("STOREMESH_TLS_KEY_FILE", ""),
             tls_client_ca_file=_env("STOREMESH_TLS_CLIENT_CA_FILE", ""),
             otel_exporter=_env("STOREMESH_OTEL_EXPORTER", "none"),
+            gauge_interval_seconds=sampling_interval(_env("OTEL_METRIC_EXPORT_INTERVAL", "")),
             log_level=_env("STOREMESH_LOG_LEVEL", "info"),
             shutdown_grace_seconds=float(_env("STOREMESH_SHUTDOWN_GRACE_SECONDS", "10")),
             relay_batch_size=int(_env("STOREMESH_RELAY_BATCH_SIZE", str(RELAY_BATCH_SIZE))),
@@ -125,3 +129,16 @@ class Settings:
                 _env("STOREMESH_DIVERSION_TRANSPORT_VOUCHER_FEN", "5000")
             ),
         )
+
+
+def sampling_interval(exported_ms: str) -> float:
+    """Seconds between samples of the gauges (kernel.gauges), from the export interval's
+    setting (OTEL_METRIC_EXPORT_INTERVAL, ms; unset or not a positive number: the SDK's
+    default 60 s): at most 15 s, so an exported gauge is never much older than its export."""
+    try:
+        exported = float(exported_ms) / 1000
+    except ValueError:
+        exported = 60.0
+    if not 0 < exported < float("inf"):  # NaN, zero or negative
+        exported = 60.0
+    return min(max(exported, 0.1), 15.0)

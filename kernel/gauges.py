@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,19 +169,6 @@ async def _dead_letters(js: Any, nats: NatsConnection, service: str) -> dict[str
     stream = nats.stream(DEAD_LETTER_STREAM.name)
     info = await js.stream_info(stream, subjects_filter=nats.subject(f"deadletter.v1.{service}.>"))
     return dict(info.state.subjects or {})
-
-
-def sampling_interval() -> float:
-    """Seconds between samples: the metrics' export interval (OTEL_METRIC_EXPORT_INTERVAL,
-    in ms; the SDK's default 60 s), at most 15 s, so an exported gauge is never much
-    older than its export."""
-    try:
-        exported = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "60000")) / 1000
-    except ValueError:
-        exported = 60.0
-    if not 0 < exported < float("inf"):  # NaN, zero or negative: the SDK's default
-        exported = 60.0
-    return min(max(exported, 0.1), 15.0)
 
 
 def _age(now: datetime, since: datetime | None) -> float:

@@ -17,7 +17,7 @@ from kernel.config import Settings
 from kernel.db import Database, Migration
 from kernel.events import EventRegistry
 from kernel.eventstore import KERNEL_MIGRATIONS
-from kernel.gauges import Followed, GaugeSampler, sampling_interval
+from kernel.gauges import Followed, GaugeSampler
 from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.metrics import configure_metrics
@@ -163,7 +163,7 @@ async def assemble(
         followed=[
             Followed(r.sub.name, nats.stream(r.sub.stream), r.dead_letter_subject) for r in runners
         ],
-        interval=sampling_interval(),
+        interval=settings.gauge_interval_seconds,
     )
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240
         verifier = TokenVerifier.from_file(settings.jwt_public_key_file)

@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.db import Database
-from kernel.gauges import Followed, GaugeSampler, sampling_interval
+from kernel.gauges import Followed, GaugeSampler
 from kernel.messaging import InboundEvent, NatsConnection
 from kernel.relay import Relay
 from kernel.subscriptions import PoisonMessage, SubscriptionRunner
@@ -151,17 +151,3 @@ async def test_nothing_is_sampled_while_metrics_are_not_recorded(
     metrics.shutdown_metrics()
     await GaugeSampler(app.db, nats_client, app.clock, service="ktest").sample()
     assert metrics.recording() is None
-
-
-@pytest.mark.parametrize(
-    ("exported", "seconds"),
-    [(None, 15.0), ("300", 0.3), ("5000", 5.0), ("nan", 15.0), ("-1", 15.0), ("soon", 15.0)],
-)
-def test_the_sampling_interval_follows_the_export_interval(
-    monkeypatch: pytest.MonkeyPatch, exported: str | None, seconds: float
-) -> None:
-    if exported is None:
-        monkeypatch.delenv("OTEL_METRIC_EXPORT_INTERVAL", raising=False)
-    else:
-        monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", exported)
-    assert sampling_interval() == seconds
