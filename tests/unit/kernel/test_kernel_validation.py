@@ -42,7 +42,7 @@ def test_identifier_refuses(bad: str) -> None:
     assert len(faults(validation.identifier, bad)) == 1
 
 
-@pytest.mark.parametrize("good", [str(uuid.uuid4()), "retry-7", "client:42"])
+@pytest.mark.parametrize("good", ["0b9e7c2a-5d4f-4e31-9a8c-2f6b1d3e7a90", "retry-7", "client:42"])
 def test_request_id_accepts_a_uuid_or_an_identifier(good: str) -> None:
     assert faults(validation.request_id, good) == []
 
