@@ -7,6 +7,15 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 PROTO_SRC := $(shell find proto -name '*.proto')
+# Processes `make test` and `make integration` run the tests in (pytest-xdist); 0 runs them
+# in this one. Each worker is a PostgreSQL and NATS client of its own (and, where tests
+# start containers, starts its own).
+TEST_WORKERS ?= 2
+ifeq ($(TEST_WORKERS),0)
+PARALLEL :=
+else
+PARALLEL := -n $(TEST_WORKERS) --dist worksteal
+endif
 PROTO_STAMP := gen/.generated
 TOOLS_STAMP := tools/node_modules/.installed
 
@@ -45,13 +54,13 @@ run: proto
 	$(PY) -m services
 
 test: proto servers $(TOOLS_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider $(PARALLEL) tests
 
 unit: proto $(TOOLS_STAMP)
 	$(PY) -m pytest -q tests/unit
 
 integration: proto servers
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q $(PARALLEL) tests/integration
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install --quiet '.[bench]'
