@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from nats.js.errors import NotFoundError
 from sqlalchemy import bindparam, func, select
 
 from kernel.clock import Clock
@@ -116,11 +117,22 @@ class GaugeSampler:
         """A commit: nothing to do (the gauges are read on their interval)."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if recording() is not None:
-                await self.sample()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                if recording() is not None:
+                    sampling = asyncio.ensure_future(self.sample())
+                    await asyncio.wait({sampling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    if not sampling.done():
+                        # Stopping while a read waits (a lock, NATS away): the stop does
+                        # not wait for a gauge.
+                        sampling.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await sampling
+                        return
+                await asyncio.wait({stopped}, timeout=self.interval)
+        finally:
+            stopped.cancel()
 
     async def _outbox(self, now: datetime) -> Sample:
         ((count, oldest),) = await self.db.read(_OUTBOX, {}, "gauges.outbox")
@@ -147,8 +159,7 @@ class GaugeSampler:
                 attributes = {"subscription": f.name}
                 try:
                     info = await js.consumer_info(f.stream, f.name, timeout=5.0)
-                except Exception as exc:  # not bound yet (its stream not created): none
-                    log.debug("gauges.consumer_unread", subscription=f.name, reason=repr(exc))
+                except NotFoundError:  # not bound yet (its stream not created yet): none
                     continue
                 pending.append((info.num_pending or 0, attributes))
                 ack_pending.append((info.num_ack_pending or 0, attributes))

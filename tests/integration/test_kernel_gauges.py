@@ -4,6 +4,7 @@ and NATS; a part that cannot be read reports nothing rather than its last value.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from sqlalchemy import text
 
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
@@ -19,7 +21,15 @@ from kernel.gauges import Followed, GaugeSampler
 from kernel.messaging import InboundEvent, NatsConnection
 from kernel.relay import Relay
 from kernel.subscriptions import PoisonMessage, SubscriptionRunner
-from tests.integration.kernel_fixtures import REGISTRY, any_db, app, db, eventually, receive
+from tests.integration.kernel_fixtures import (
+    REGISTRY,
+    any_db,
+    app,
+    db,
+    eventually,
+    receive,
+    waiting_on_a_lock,
+)
 from tests.integration.test_kernel_metrics import _points, reader
 from tests.integration.test_kernel_subscriptions import (
     consuming,
@@ -151,3 +161,19 @@ async def test_nothing_is_sampled_while_metrics_are_not_recorded(
     metrics.shutdown_metrics()
     await GaugeSampler(app.db, nats_client, app.clock, service="ktest").sample()
     assert metrics.recording() is None
+
+
+async def test_a_stop_does_not_wait_for_a_sample_waiting_on_a_lock(
+    reader: InMemoryMetricReader, app: Application, nats_client: NatsConnection
+) -> None:
+    sampler = GaugeSampler(app.db, nats_client, app.clock, service="ktest", interval=0.05)
+    stop = asyncio.Event()
+    async with app.db.connect() as holder:
+        await holder.execute(text("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE"))
+        running = asyncio.create_task(sampler.run(stop))
+        await eventually(lambda: waiting_on_a_lock(app.db), within=30)
+        stop.set()
+        await asyncio.wait_for(running, 10)  # while the lock is still held
+        assert not await waiting_on_a_lock(app.db)
+        await holder.rollback()
+    assert _values(reader, "storemesh.outbox.backlog") == {}
