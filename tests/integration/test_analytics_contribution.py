@@ -24,6 +24,7 @@ from tests.integration.analytics_fixtures import (
 )
 from tests.integration.capacity_fixtures import capacity_pg_url, capacity_service
 from tests.integration.collab_fixtures import (
+    DG,
     FS,
     GZ,
     PART,
@@ -205,3 +206,54 @@ async def test_two_replicas_close_the_month_once(
     assert fired == 1 + 29 + 4
     assert types.count("ContributionRankingPublished") == 1
     assert types.count("WeeklyCollaborationReportPublished") == 4
+
+
+async def test_a_revitalisation_earns_its_giver_ten_points_in_the_ranking(
+    start_collab: Any,
+    start_analytics: AnalyticsStarter,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+) -> None:
+    """Regression: collab names the act `revitalisation`, and the ranking read it as an
+    unknown act, so the stale stock's giver lost its 10 points (domain.md: 10 per act)."""
+    await stocked(inv, FS01=6)
+    clock.advance(timedelta(days=120))
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await collab.client(mint("dms", DG)).RequestTransfer(
+            request_id="R-1",
+            store_id=DG,
+            part_number=PART,
+            quantity=2,
+            urgency=collab_pb.URGENCY_NORMAL,
+            reason=collab_pb.TRANSFER_REASON_REVITALISATION,
+            source_store_id=FS,
+        )
+        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="R-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="R-1", progress=collab_pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_IN_TRANSIT)
+        await hq.ReportCourierProgress(
+            request_id="c-2", transfer_id="R-1", progress=collab_pb.COURIER_PROGRESS_DELIVERED
+        )
+        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_COMPLETED)
+    day = clock.business_day(clock.now())
+    month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=day.replace(day=1).isoformat())
+
+    async with start_analytics() as run:
+        hq_analytics = run.client(mint("hq"))
+
+        async def ranked() -> Any:
+            reply = await hq_analytics.GetContributionRanking(month=month)
+            return reply if reply.rows else None
+
+        standing = await eventually(ranked, within=30.0)
+        kpis = await _day_kpis(hq_analytics, FS, day.isoformat())
+
+    (row,) = standing.rows
+    assert (row.standing.store_id, row.standing.points, row.standing.position) == (FS, 10, 1)
+    assert (row.stale_stock_revitalised, row.transfers) == (1, 0)
+    assert kpis["transfers"] == 1

@@ -25,7 +25,7 @@ from services.analytics.read_model import targets
 NOVEMBER = Period.month(2026, 11)
 # store, region, act, saga id: BJ01 (North) 10 points, SZ01 (South) 5, GZ01 (South) 2.
 ACTS = (
-    ("BJ01", "North", "stale_stock", "R-1", 10),
+    ("BJ01", "North", "revitalisation", "R-1", 10),
     ("SZ01", "South", "support", "S-1", 5),
     ("GZ01", "South", "diversion", "D-1", 2),
 )
