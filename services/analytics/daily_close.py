@@ -57,6 +57,11 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
             alarm_lines=lines,
             monthly_series=series,
             open_weekdays=open_weekdays,
+            earlier_vehicles_in_targets={
+                m: t
+                for m in {month_of(d) for d in recent} - {month}
+                if (t := (await _targets(conn, store_id, m)).get("vehicles_in")) is not None
+            },
         )
     )
     await uow.execute(

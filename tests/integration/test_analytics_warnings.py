@@ -161,3 +161,30 @@ async def test_a_months_report_arriving_after_the_month_is_judged_at_once_and_st
         ("rent_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 25.9% against 20%
     }
     assert {w.warning_id for w in kept.warnings} >= {w.warning_id for w in judged.warnings}
+
+
+async def test_three_bad_days_across_a_month_end_are_a_red_streak(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: the close of 1 December read only December's target, so Saturday 28 and
+    Monday 30 November had none and three days without a vehicle were no streak."""
+    await cap.register("SZ01", region="South China")  # open Monday to Saturday
+    clock.set(datetime(2026, 11, 28, 9, 0, tzinfo=SHANGHAI))
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        # 10 a day over the open days: 250 over November's 25, 270 over December's 27.
+        for start, value in (("2026-11-01", 250), ("2026-12-01", 270)):
+            month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=start)
+            await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=month, value=value)
+        await run.analytics.arming.armed.wait()
+        clock.set(datetime(2026, 12, 2, 1, 30, tzinfo=SHANGHAI))
+        for _ in range(40):
+            if not await run.running.service.timers.run_due():
+                break
+        listed = await hq.ListWarnings(scope=SZ01, as_of="2026-12-02")
+
+    streaks = [
+        w.period.start for w in listed.warnings if w.rule == ev.WARNING_RULE_VEHICLES_IN_STREAK
+    ]
+    assert streaks == ["2026-12-01"]
