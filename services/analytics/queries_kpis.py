@@ -35,7 +35,8 @@ from services.analytics.domain.operating_figures import (
     Role,
     Staffing,
 )
-from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.domain.operating_reports import REPORTED_KINDS
+from services.analytics.domain.periods import Period
 from services.analytics.queries_as_of import REPORTS_BEFORE_CUTOFF, month_params, month_reports
 from services.analytics.queries_scope import Window as Window
 from services.analytics.queries_scope import (
@@ -101,15 +102,17 @@ class KpiQueries:
 
         async def fetch(conn: AsyncConnection) -> Kpis:
             store_ids = await self.stores_in(conn, scope)
-            month = period if period.kind == PeriodKind.MONTH else None
-            totals = await scope_totals(conn, store_ids, window, month, cutoff=cutoff)
-            # The month's operating reports of the scope's stores, combined; a store's own
+            # A DMS reports a day or a month: the period's reports count as they do in the
+            # daily close, the drill-down and the comparisons.
+            reported = period if period.kind in REPORTED_KINDS else None
+            totals = await scope_totals(conn, store_ids, window, reported, cutoff=cutoff)
+            # The period's operating reports of the scope's stores, combined; a store's own
             # report as it is (its extra figures are its own, not added up over stores).
             report = None
-            if month is not None and scope.level == Level.STORE:
-                report = await _report_in_force(conn, scope.id, month, cutoff)
-            elif month is not None:
-                report = await combined_in_force(conn, store_ids, month, cutoff)
+            if reported is not None and scope.level == Level.STORE:
+                report = await _report_in_force(conn, scope.id, reported, cutoff)
+            elif reported is not None:
+                report = await combined_in_force(conn, store_ids, reported, cutoff)
             p90 = await _response_minutes_p90(conn, store_ids, window)
             days = len(window.days())
             if scope.level == Level.STORE:
