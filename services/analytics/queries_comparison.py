@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from kernel.errors import NotFound
+from kernel.validation import EARLIEST_DAY
 from services.analytics import network_model as model
 from services.analytics.domain import indicators
 from services.analytics.domain.comparison import (
@@ -126,6 +127,8 @@ class ComparisonQueries:
         is left out, the month of `as_of` counts its days up to it."""
         series_months = [through]
         for _ in range(months - 1):
+            if series_months[0].start <= EARLIEST_DAY:
+                break  # the calendar's first month a request may name: none before it
             before = series_months[0].start - timedelta(days=1)
             series_months.insert(0, Period.month(before.year, before.month))
         series_months = [m for m in series_months if m.start <= as_of]
