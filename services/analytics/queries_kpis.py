@@ -42,6 +42,8 @@ from services.analytics.queries_scope import Window as Window
 from services.analytics.queries_scope import (
     counted_by_store,
     exact_sum_of,
+    open_in_window,
+    open_until,
     profile_figures,
     scope_totals,
 )
@@ -177,7 +179,8 @@ class KpiQueries:
             s.availability_factor,
             s.open_hours,
             s.opened_on,
-        ).where(s.closed.is_(False))
+            s.closed_on,
+        ).where(open_in_window(s))
         overrides = select(d.store_id, d.day, d.capacity_override).where(
             d.day >= window.start, d.day < window.end, d.capacity_override.is_not(None)
         )
@@ -194,17 +197,19 @@ class KpiQueries:
         for store_id, day, capacity in await conn.execute(overrides):
             override.setdefault(store_id, []).append((day, capacity))
         derived: dict[str, dict[str, Any]] = {}
-        counts: dict[date, tuple[int, ...]] = {}
-        for store_id, bays, default, factor, hours, opened in await conn.execute(profiles):
+        counts: dict[tuple[date, date], tuple[int, ...]] = {}
+        rows = await conn.execute(profiles, {"start": window.start})
+        for store_id, bays, default, factor, hours, opened, closed_on in rows:
             first = window.start if opened is None else max(window.start, opened)
-            weekdays = counts.get(first)
+            end = open_until(window.end, closed_on)
+            weekdays = counts.get((first, end))
             if weekdays is None:
-                weekdays = counts[first] = weekday_counts(first, window.end)
+                weekdays = counts[first, end] = weekday_counts(first, end)
             shape, capacity, bay_hours = profile_figures(
                 bays, default, factor, tuple(hours), weekdays
             )
             for day, value in override.get(store_id, ()):
-                if day >= first:  # the override replaces the day's default
+                if first <= day < end:  # the override replaces the day's default
                     capacity += value - shape.capacity_on(day, None)
             derived[store_id] = {"capacity": capacity, "bay_hours": bay_hours}
         for store_id, hours in await conn.execute(planned):
