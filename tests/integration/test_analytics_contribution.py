@@ -55,30 +55,47 @@ NOVEMBER = ev.Period(kind=ev.PERIOD_KIND_MONTH, start="2026-11-01")
 
 async def _transfer_completed(collab: Any, mint: Mint, clock: ManualClock) -> None:
     """SOP 1: Guangzhou asks, Foshan gives, the courier delivers 50 minutes later."""
-    hq = collab.client(mint("hq"))
-    await collab.client(mint("dms", GZ)).RequestTransfer(
-        request_id="T-1",
-        store_id=GZ,
-        part_number=PART,
-        quantity=1,
-        urgency=collab_pb.URGENCY_URGENT,
-        customer_waiting=True,
-        repair_order="RO-7",
+    await _carried(
+        collab,
+        mint,
+        clock,
+        dict(
+            request_id="T-1",
+            store_id=GZ,
+            part_number=PART,
+            quantity=1,
+            urgency=collab_pb.URGENCY_URGENT,
+            customer_waiting=True,
+            repair_order="RO-7",
+        ),
+        freight_fen=3_500,
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-    await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+
+
+async def _carried(
+    collab: Any,
+    mint: Mint,
+    clock: ManualClock,
+    asked: dict[str, Any],
+    freight_fen: int = 0,
+) -> None:
+    """The transfer asked for, from Foshan: approved, picked up, delivered 50 minutes later."""
+    hq, transfer_id = collab.client(mint("hq")), asked["request_id"]
+    await collab.client(mint("dms", asked["store_id"])).RequestTransfer(**asked)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+    await hq.ApproveTransfer(request_id="a-1", transfer_id=transfer_id)
     await hq.ReportCourierProgress(
-        request_id="c-1", transfer_id="T-1", progress=collab_pb.COURIER_PROGRESS_PICKED_UP
+        request_id="c-1", transfer_id=transfer_id, progress=collab_pb.COURIER_PROGRESS_PICKED_UP
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_IN_TRANSIT)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_IN_TRANSIT)
     clock.advance(timedelta(minutes=50))
     await hq.ReportCourierProgress(
         request_id="c-2",
-        transfer_id="T-1",
+        transfer_id=transfer_id,
         progress=collab_pb.COURIER_PROGRESS_DELIVERED,
-        freight_fen=3_500,
+        freight_fen=freight_fen,
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_COMPLETED)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_COMPLETED)
 
 
 async def _ranked(client: AnalyticsClient) -> Any:
@@ -220,26 +237,20 @@ async def test_a_revitalisation_earns_its_giver_ten_points_in_the_ranking(
     await stocked(inv, FS01=6)
     clock.advance(timedelta(days=120))
     async with start_collab() as collab:
-        hq = collab.client(mint("hq"))
-        await collab.client(mint("dms", DG)).RequestTransfer(
-            request_id="R-1",
-            store_id=DG,
-            part_number=PART,
-            quantity=2,
-            urgency=collab_pb.URGENCY_NORMAL,
-            reason=collab_pb.TRANSFER_REASON_REVITALISATION,
-            source_store_id=FS,
+        await _carried(
+            collab,
+            mint,
+            clock,
+            dict(
+                request_id="R-1",
+                store_id=DG,
+                part_number=PART,
+                quantity=2,
+                urgency=collab_pb.URGENCY_NORMAL,
+                reason=collab_pb.TRANSFER_REASON_REVITALISATION,
+                source_store_id=FS,
+            ),
         )
-        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="R-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="R-1", progress=collab_pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_IN_TRANSIT)
-        await hq.ReportCourierProgress(
-            request_id="c-2", transfer_id="R-1", progress=collab_pb.COURIER_PROGRESS_DELIVERED
-        )
-        await at_stage(hq, "R-1", collab_pb.TRANSFER_STAGE_COMPLETED)
     day = clock.business_day(clock.now())
     month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=day.replace(day=1).isoformat())
 
