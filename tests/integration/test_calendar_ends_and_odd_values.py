@@ -118,8 +118,8 @@ async def test_analytics_looks_back_from_the_calendars_first_years_without_break
 ) -> None:
     """Regression: a vertical comparison of 36 months through January of year 2, and a
     pilot window of 366 days before a store that joined on 0002-01-01, walked back past
-    the calendar's first day: OverflowError, INTERNAL. Months and days before the
-    calendar have no figures, so they are simply not there."""
+    the calendar's first day: OverflowError, INTERNAL. Months and days before the first
+    a request may name (0002-01-01) hold no figures, so they are simply not there."""
     await network(cap, "SZ01")
     async with start_analytics() as run:
         await knows_stores(run, "SZ01")
