@@ -89,7 +89,10 @@ class ComparisonQueries:
     ) -> dict[str, Fraction]:
         """The indicator of each store over the period's days up to `as_of`, with the
         reports in force before `cutoff` (None: now; `KpiQueries.cutoff`)."""
-        per_store = await self.kpis.facts_by_store(conn, store_ids, Window.of(period, as_of))
+        window = Window.of(period, as_of)
+        per_store = await self.kpis.facts_by_store(conn, store_ids, window)
+        # The days so far, as GetKpis counts them (technician efficiency is per day).
+        days = len(window.days())
         found = {}
         for store_id in store_ids:
             facts = per_store.get(store_id)
@@ -100,7 +103,7 @@ class ComparisonQueries:
                 if period.kind in (PeriodKind.MONTH, PeriodKind.DAY)
                 else None
             )
-            value = indicator_values(facts, report).get(code)
+            value = indicator_values(facts, report, days).get(code)
             if value is not None:
                 found[store_id] = value
         return found
