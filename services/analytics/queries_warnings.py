@@ -120,9 +120,10 @@ class WarningQueries:
     async def _value(
         self, conn: AsyncConnection, store_id: str, code: str, period: Period, today: date
     ) -> Fraction | None:
-        facts = await self.kpis.facts(conn, [store_id], Window.of(period, today))
+        window = Window.of(period, today)
+        facts = await self.kpis.facts(conn, [store_id], window)
         report = await _report_in_force(conn, store_id, period)
-        return indicator_values(facts, report).get(code)
+        return indicator_values(facts, report, len(window.days())).get(code)
 
 
 def _parts(period: Period) -> list[Period]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import grpc
+import pytest
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
@@ -188,3 +189,42 @@ async def test_three_bad_days_across_a_month_end_are_a_red_streak(
         w.period.start for w in listed.warnings if w.rule == ev.WARNING_RULE_VEHICLES_IN_STREAK
     ]
     assert streaks == ["2026-12-01"]
+
+
+async def test_a_technician_efficiency_target_is_judged_and_drilled_into(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: the daily close and the drill-down worked out the indicators without
+    the period's days, so technician efficiency (vehicles / technicians / days) was never
+    there: a store far below HQ's target raised nothing, and its figures drilled into none."""
+    await cap.register("SZ01", region="South China")
+    clock.set(local(9, 0))
+    await _two_visits(cap)
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        await hq.RecordOperatingReport(
+            store_id="SZ01", report_id="R-11", period=NOVEMBER, figures=figures()
+        )
+        await hq.SetTarget(
+            store_id="SZ01", indicator="technician_efficiency", period=NOVEMBER, value=1.8
+        )
+
+        async def settled() -> bool:
+            kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
+            return any(v.indicator == "vehicles_in" and v.value == 2 for v in kpis.values)
+
+        await eventually(settled, within=30.0)
+        await run.analytics.arming.armed.wait()
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        listed = await hq.ListWarnings(scope=SZ01, indicator="technician_efficiency")
+        drill = await hq.GetDrillDown(
+            drill_down="store/SZ01/indicator/technician_efficiency/period/2026-11"
+        )
+
+    # 2 vehicles in, 12 technicians, the 2 days of November so far: 1/12 a day against 1.8.
+    [(rule, level, actual)] = [(w.rule, w.level, w.actual) for w in listed.warnings]
+    assert (rule, level) == (ev.WARNING_RULE_TARGET_DEVIATION, ev.WARNING_LEVEL_RED)
+    assert actual == pytest.approx(1 / 12)
+    assert drill.value.value == pytest.approx(2 / 12 / 3)  # drilled into on 3 November
+    assert drill.value.target == pytest.approx(1.8)
