@@ -6,7 +6,7 @@ close clears what no longer holds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -228,3 +228,51 @@ async def test_a_technician_efficiency_target_is_judged_and_drilled_into(
     assert actual == pytest.approx(1 / 12)
     assert drill.value.value == pytest.approx(2 / 12 / 3)  # drilled into on 3 November
     assert drill.value.target == pytest.approx(1.8)
+
+
+async def _scored_visit(cap: CapacityClient, visit_id: str, score: int) -> None:
+    await cap.walk_in(visit_id)
+    await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
+    await cap.CompleteVisit(
+        store_id="SZ01",
+        visit_id=visit_id,
+        labour_hours=1.0,
+        labour_revenue_fen=50_000,
+        satisfaction_score=score,
+    )
+
+
+async def test_warnings_as_of_a_day_keep_the_colour_they_had_then(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: a warning that changed colour was one row, its raise time the latest,
+    so as of the days it was yellow it was not there at all."""
+    await cap.register("SZ01", region="South China")
+    clock.set(local(9, 0))
+    await _scored_visit(cap, "W-1", 85)  # CSI 85 against 95: 10.5% short, yellow
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        await hq.SetTarget(store_id="SZ01", indicator="csi", period=NOVEMBER, value=95)
+
+        async def scored(count: int) -> bool:
+            kpis = await hq.GetKpis(scope=SZ01, period=NOVEMBER)
+            return {v.indicator: v.value for v in kpis.values}.get("vehicles_in") == count
+
+        await eventually(lambda: scored(1), within=30.0)
+        await run.analytics.arming.armed.wait()
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        clock.set(local(9, 0, day=date(2026, 11, 3)))
+        await _scored_visit(cap, "W-2", 65)  # CSI 75: 21% short, red
+        await eventually(lambda: scored(2), within=30.0)
+        await close_at(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
+        levels = {}
+        for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+            listed = await hq.ListWarnings(scope=SZ01, indicator="csi", as_of=day)
+            levels[day] = [w.level for w in listed.warnings]
+
+    assert levels == {
+        "2026-11-02": [],
+        "2026-11-03": [ev.WARNING_LEVEL_YELLOW],
+        "2026-11-04": [ev.WARNING_LEVEL_RED],
+    }
