@@ -17,6 +17,8 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 from kernel.clock import ManualClock
 from kernel.messaging import NatsConnection
 from tests.integration.analytics_fixtures import (
+    AnalyticsClient,
+    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
     close_at,
@@ -59,6 +61,20 @@ async def _two_visits(cap: CapacityClient) -> None:
         )
 
 
+async def _close_the_two_visits_day(
+    run: AnalyticsRun, hq: AnalyticsClient, clock: ManualClock
+) -> None:
+    """Once both visits of 2 November are projected, the close of that day."""
+
+    async def settled() -> bool:
+        kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
+        return any(v.indicator == "revenue" and v.value == 100_000 for v in kpis.values)
+
+    await eventually(settled, within=30.0)
+    await run.analytics.arming.armed.wait()
+    await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+
+
 async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
     start_analytics: AnalyticsStarter,
     cap: CapacityClient,
@@ -74,14 +90,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
         await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=NOV_2, value=10)
         await hq.SetTarget(store_id="SZ01", indicator="csi", period=NOVEMBER, value=95)
         await hq.SetTarget(store_id="SZ01", indicator="revenue", period=NOVEMBER, value=3_000_000)
-
-        async def settled() -> bool:
-            kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
-            return any(v.indicator == "revenue" and v.value == 100_000 for v in kpis.values)
-
-        await eventually(settled, within=30.0)
-        await run.analytics.arming.armed.wait()
-        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await _close_the_two_visits_day(run, hq, clock)
 
         listed = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-03")
         own = await run.client(mint("dms", "SZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
@@ -209,14 +218,7 @@ async def test_a_technician_efficiency_target_is_judged_and_drilled_into(
         await hq.SetTarget(
             store_id="SZ01", indicator="technician_efficiency", period=NOVEMBER, value=1.8
         )
-
-        async def settled() -> bool:
-            kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
-            return any(v.indicator == "vehicles_in" and v.value == 2 for v in kpis.values)
-
-        await eventually(settled, within=30.0)
-        await run.analytics.arming.armed.wait()
-        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await _close_the_two_visits_day(run, hq, clock)
         listed = await hq.ListWarnings(scope=SZ01, indicator="technician_efficiency")
         drill = await hq.GetDrillDown(
             drill_down="store/SZ01/indicator/technician_efficiency/period/2026-11"
