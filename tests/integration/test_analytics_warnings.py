@@ -49,16 +49,23 @@ SZ01 = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
 
 async def _two_visits(cap: CapacityClient) -> None:
     for visit_id, complaint in (("W-1", False), ("W-2", True)):
-        await cap.walk_in(visit_id)
-        await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
-        await cap.CompleteVisit(
-            store_id="SZ01",
-            visit_id=visit_id,
-            labour_hours=1.0,
-            labour_revenue_fen=50_000,
-            satisfaction_score=80,
-            complaint=complaint,
-        )
+        await _scored_visit(cap, visit_id, 80, complaint=complaint)
+
+
+async def _scored_visit(
+    cap: CapacityClient, visit_id: str, score: int, *, complaint: bool = False
+) -> None:
+    """A walk-in at SZ01 served in an hour for 500 CNY of labour, scored by the customer."""
+    await cap.walk_in(visit_id)
+    await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
+    await cap.CompleteVisit(
+        store_id="SZ01",
+        visit_id=visit_id,
+        labour_hours=1.0,
+        labour_revenue_fen=50_000,
+        satisfaction_score=score,
+        complaint=complaint,
+    )
 
 
 async def _close_the_two_visits_day(
@@ -230,18 +237,6 @@ async def test_a_technician_efficiency_target_is_judged_and_drilled_into(
     assert actual == pytest.approx(1 / 12)
     assert drill.value.value == pytest.approx(2 / 12 / 3)  # drilled into on 3 November
     assert drill.value.target == pytest.approx(1.8)
-
-
-async def _scored_visit(cap: CapacityClient, visit_id: str, score: int) -> None:
-    await cap.walk_in(visit_id)
-    await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
-    await cap.CompleteVisit(
-        store_id="SZ01",
-        visit_id=visit_id,
-        labour_hours=1.0,
-        labour_revenue_fen=50_000,
-        satisfaction_score=score,
-    )
 
 
 async def test_warnings_as_of_a_day_keep_the_colour_they_had_then(
