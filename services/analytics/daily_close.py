@@ -57,6 +57,11 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
             alarm_lines=lines,
             monthly_series=series,
             open_weekdays=open_weekdays,
+            earlier_vehicles_in_targets={
+                m: t
+                for m in {month_of(d) for d in recent} - {month}
+                if (t := (await _targets(conn, store_id, m)).get("vehicles_in")) is not None
+            },
         )
     )
     await uow.execute(
@@ -83,12 +88,13 @@ async def _open_weekdays(conn: AsyncConnection, store_id: str) -> frozenset[int]
 async def _values(
     conn: AsyncConnection, kpis: KpiQueries, store_id: str, period: Period, as_of: date
 ) -> dict[str, Fraction]:
-    facts = await kpis.facts(conn, [store_id], Window.of(period, as_of))
+    window = Window.of(period, as_of)
+    facts = await kpis.facts(conn, [store_id], window)
     # The report in force now, not as it stood when the day ended: a month's report can
     # only come after the month, and is judged at once against its last day (the close
     # re-assesses that day when it arrives).
     report = await _report_in_force(conn, store_id, period)
-    return indicator_values(facts, report)
+    return indicator_values(facts, report, len(window.days()))
 
 
 async def _targets(conn: AsyncConnection, store_id: str, period: Period) -> dict[str, Fraction]:

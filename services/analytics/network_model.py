@@ -114,6 +114,10 @@ stores = Table(
     Column("opened_on", Date, nullable=True),
     Column("closed", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
+    # The business day it closed: its capacity and bay hours count up to that day, so
+    # its past periods keep their utilisation (None: open, or closed before migration 15
+    # and left out as it was until a rebuild replays its close).
+    Column("closed_on", Date, nullable=True),
 )
 
 transfers = Table(
@@ -284,12 +288,19 @@ def _customers(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {sql_type}"))
 
 
+def _closed_on(conn: Connection) -> None:
+    """The day a store closed (a fresh database's first migration has it already)."""
+    if "closed_on" not in {c["name"] for c in inspect(conn).get_columns(stores.name)}:
+        conn.execute(text(f"ALTER TABLE {stores.name} ADD COLUMN closed_on DATE"))
+
+
 MIGRATIONS = (
     Migration(2, "analytics: read models projected from the network's events", _create),
     Migration(4, "analytics: stores' stale stock by day", _create_stale_stock),
     # Numbered apart from the service's others (1-3 and those to come).
     Migration(12, "analytics: counters per store and month; capacity overrides indexed", _months),
     Migration(13, "analytics: new and returning customers from capacity's references", _customers),
+    Migration(15, "analytics: the day a store closed", _closed_on),
 )
 
 

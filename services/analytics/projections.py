@@ -235,7 +235,9 @@ class Projections:
 
     async def store_closed(self, uow: UnitOfWork, e: Any) -> None:
         await uow.conn.execute(
-            update(model.stores).where(model.stores.c.store_id == e.store_id).values(closed=True)
+            update(model.stores)
+            .where(model.stores.c.store_id == e.store_id)
+            .values(closed=True, closed_on=self._day(e.occurred_at))
         )
 
     async def day_capacity(self, uow: UnitOfWork, e: Any) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
 from kernel.errors import NotFound
+from kernel.validation import EARLIEST_DAY
 from services.analytics import network_model as model
 from services.analytics.domain import indicators
 from services.analytics.domain.comparison import (
@@ -88,7 +89,10 @@ class ComparisonQueries:
     ) -> dict[str, Fraction]:
         """The indicator of each store over the period's days up to `as_of`, with the
         reports in force before `cutoff` (None: now; `KpiQueries.cutoff`)."""
-        per_store = await self.kpis.facts_by_store(conn, store_ids, Window.of(period, as_of))
+        window = Window.of(period, as_of)
+        per_store = await self.kpis.facts_by_store(conn, store_ids, window)
+        # The days so far, as GetKpis counts them (technician efficiency is per day).
+        days = len(window.days())
         found = {}
         for store_id in store_ids:
             facts = per_store.get(store_id)
@@ -99,7 +103,7 @@ class ComparisonQueries:
                 if period.kind in (PeriodKind.MONTH, PeriodKind.DAY)
                 else None
             )
-            value = indicator_values(facts, report).get(code)
+            value = indicator_values(facts, report, days).get(code)
             if value is not None:
                 found[store_id] = value
         return found
@@ -126,6 +130,8 @@ class ComparisonQueries:
         is left out, the month of `as_of` counts its days up to it."""
         series_months = [through]
         for _ in range(months - 1):
+            if series_months[0].start <= EARLIEST_DAY:
+                break  # the calendar's first month a request may name: none before it
             before = series_months[0].start - timedelta(days=1)
             series_months.insert(0, Period.month(before.year, before.month))
         series_months = [m for m in series_months if m.start <= as_of]

@@ -36,12 +36,13 @@ from services.analytics.queries_as_of import targets_in_force
 from services.analytics.queries_kpis import KpiQueries, Window, _report_in_force
 from services.analytics.read_model import published
 
-# collab's act names (ContributionRecorded.act) in the domain's words.
+# collab's act names (ContributionRecorded.act, as collab's domain spells them) in the
+# domain's words; an act missing here is left out of the ranking, points and all.
 ACTS = {
     "transfer": Act.PARTS_TRANSFER,
     "support": Act.TECHNICIAN_SUPPORT,
     "diversion": Act.DIVERSION_RECEIVED,
-    "stale_stock": Act.STALE_STOCK_REVITALISED,
+    "revitalisation": Act.STALE_STOCK_REVITALISED,
 }
 
 
@@ -99,6 +100,9 @@ class ContributionQueries:
         the end of `as_of` when given (its acts up to it, published by then)."""
         cutoff = None if as_of is None else self.kpis.cutoff(as_of)
         through = month.end if as_of is None else min(month.end, as_of)
+        # The month's days so far, as GetKpis counts them (technician efficiency is per day).
+        today = self.app.clock.business_day(self.app.clock.now())
+        days = len(Window.of(month, min(through, today)).days())
 
         async def fetch(conn: AsyncConnection) -> Ranking:
             acts = await self.contributions(conn, month, through)
@@ -126,7 +130,7 @@ class ContributionQueries:
                     if a.store_id == x.store_id:
                         counts[a.act] += 1
                 facts = per_store.get(x.store_id)
-                score = await self._score(conn, x, month, facts, best, cutoff)
+                score = await self._score(conn, x, month, facts, best, cutoff, days)
                 rows.append(RankingRow(x, counts, score))
             return Ranking(month, found is not None, rows)
 
@@ -140,11 +144,13 @@ class ContributionQueries:
         facts: Any,
         best: int,
         cutoff: datetime | None = None,
+        days: int = 0,
     ) -> StoreScore:
         """50% own results (attainment of the month's targets), 30% collaboration, 20% CSI;
-        the report and targets in force before `cutoff` (None: now)."""
+        the report and targets in force before `cutoff` (None: now), `days` the month's
+        days so far."""
         report = await _report_in_force(conn, x.store_id, month, cutoff)
-        values = indicator_values(facts, report) if facts is not None else {}
+        values = indicator_values(facts, report, days) if facts is not None else {}
         t = targets_in_force(cutoff is not None).c
         query = select(t.indicator, t.exact).where(
             t.store_id == x.store_id,

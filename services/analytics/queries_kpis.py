@@ -35,12 +35,15 @@ from services.analytics.domain.operating_figures import (
     Role,
     Staffing,
 )
-from services.analytics.domain.periods import Period, PeriodKind
+from services.analytics.domain.operating_reports import REPORTED_KINDS
+from services.analytics.domain.periods import Period
 from services.analytics.queries_as_of import REPORTS_BEFORE_CUTOFF, month_params, month_reports
 from services.analytics.queries_scope import Window as Window
 from services.analytics.queries_scope import (
     counted_by_store,
     exact_sum_of,
+    open_in_window,
+    open_until,
     profile_figures,
     scope_totals,
 )
@@ -101,15 +104,17 @@ class KpiQueries:
 
         async def fetch(conn: AsyncConnection) -> Kpis:
             store_ids = await self.stores_in(conn, scope)
-            month = period if period.kind == PeriodKind.MONTH else None
-            totals = await scope_totals(conn, store_ids, window, month, cutoff=cutoff)
-            # The month's operating reports of the scope's stores, combined; a store's own
+            # A DMS reports a day or a month: the period's reports count as they do in the
+            # daily close, the drill-down and the comparisons.
+            reported = period if period.kind in REPORTED_KINDS else None
+            totals = await scope_totals(conn, store_ids, window, reported, cutoff=cutoff)
+            # The period's operating reports of the scope's stores, combined; a store's own
             # report as it is (its extra figures are its own, not added up over stores).
             report = None
-            if month is not None and scope.level == Level.STORE:
-                report = await _report_in_force(conn, scope.id, month, cutoff)
-            elif month is not None:
-                report = await combined_in_force(conn, store_ids, month, cutoff)
+            if reported is not None and scope.level == Level.STORE:
+                report = await _report_in_force(conn, scope.id, reported, cutoff)
+            elif reported is not None:
+                report = await combined_in_force(conn, store_ids, reported, cutoff)
             p90 = await _response_minutes_p90(conn, store_ids, window)
             days = len(window.days())
             if scope.level == Level.STORE:
@@ -174,7 +179,8 @@ class KpiQueries:
             s.availability_factor,
             s.open_hours,
             s.opened_on,
-        ).where(s.closed.is_(False))
+            s.closed_on,
+        ).where(open_in_window(s))
         overrides = select(d.store_id, d.day, d.capacity_override).where(
             d.day >= window.start, d.day < window.end, d.capacity_override.is_not(None)
         )
@@ -191,17 +197,19 @@ class KpiQueries:
         for store_id, day, capacity in await conn.execute(overrides):
             override.setdefault(store_id, []).append((day, capacity))
         derived: dict[str, dict[str, Any]] = {}
-        counts: dict[date, tuple[int, ...]] = {}
-        for store_id, bays, default, factor, hours, opened in await conn.execute(profiles):
+        counts: dict[tuple[date, date], tuple[int, ...]] = {}
+        rows = await conn.execute(profiles, {"start": window.start})
+        for store_id, bays, default, factor, hours, opened, closed_on in rows:
             first = window.start if opened is None else max(window.start, opened)
-            weekdays = counts.get(first)
+            end = open_until(window.end, closed_on)
+            weekdays = counts.get((first, end))
             if weekdays is None:
-                weekdays = counts[first] = weekday_counts(first, window.end)
+                weekdays = counts[first, end] = weekday_counts(first, end)
             shape, capacity, bay_hours = profile_figures(
                 bays, default, factor, tuple(hours), weekdays
             )
             for day, value in override.get(store_id, ()):
-                if day >= first:  # the override replaces the day's default
+                if first <= day < end:  # the override replaces the day's default
                     capacity += value - shape.capacity_on(day, None)
             derived[store_id] = {"capacity": capacity, "bay_hours": bay_hours}
         for store_id, hours in await conn.execute(planned):

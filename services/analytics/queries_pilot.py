@@ -21,6 +21,7 @@ from services.analytics.domain.pilot import (
     before_after,
     compare_groups,
     split,
+    window_start,
 )
 from services.analytics.queries_comparison import ComparisonQueries
 
@@ -104,7 +105,7 @@ class PilotQueries:
         wanted: dict[date, list[str]] = {}
         for store_id in split_on.participants:
             joined = participations[store_id].joined_on
-            day = joined - window
+            day = window_start(joined, window_days)
             while day < joined + window and day <= today:
                 wanted.setdefault(day, []).append(store_id)
                 day += timedelta(days=1)

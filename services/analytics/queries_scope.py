@@ -32,6 +32,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     text,
 )
@@ -243,16 +244,19 @@ async def scope_totals(
     high, low = row[2 * k + 4 :] if csi else (None, None)
     every = {"capacity": 0, "bay_hours": Fraction(0)}
     reporting = dict(every)
-    for bays, default, factor, hours, first, reported, n in await conn.execute(profiles, params):
-        _, capacity, bay_hours = _figures(bays, default, factor, hours, first, window.end)
+    rows = await conn.execute(profiles, params)
+    for bays, default, factor, hours, first, reported, closed_on, n in rows:
+        end = open_until(window.end, closed_on)
+        _, capacity, bay_hours = _figures(bays, default, factor, hours, first, end)
         for found in (every, reporting) if reported else (every,):
             found["capacity"] += n * capacity
             found["bay_hours"] += n * bay_hours
-    for bays, default, factor, hours, first, reported, day, value in await conn.execute(
+    for bays, default, factor, hours, first, reported, closed_on, day, value in await conn.execute(
         overrides, params
     ):
-        if day >= first:  # the override replaces the day's default
-            shape_of = _figures(bays, default, factor, hours, first, window.end)[0]
+        end = open_until(window.end, closed_on)
+        if first <= day < end:  # the override replaces the day's default
+            shape_of = _figures(bays, default, factor, hours, first, end)[0]
             for found in (every, reporting) if reported else (every,):
                 found["capacity"] += value - shape_of.capacity_on(day, None)
     values.update(every)
@@ -377,15 +381,22 @@ def _profile_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     first = case((s.opened_on > _START, s.opened_on), else_=_START)
     flag: Any = s.store_id.in_(_reported_stores(shape.past)) if shape.month else literal(False)
     hours = cast(s.open_hours, Text)
-    profile = (s.bays, s.default_daily_capacity, s.availability_factor, hours, first, flag)
-    profiles = (
-        select(*profile, func.count()).where(s.closed.is_(False)).group_by(text("1, 2, 3, 4, 5, 6"))
+    profile = (
+        s.bays,
+        s.default_daily_capacity,
+        s.availability_factor,
+        hours,
+        first,
+        flag,
+        s.closed_on,
     )
+    open_then = open_in_window(s)
+    profiles = select(*profile, func.count()).where(open_then).group_by(text("1, 2, 3, 4, 5, 6, 7"))
     overrides = (
         select(*profile, d.day, d.capacity_override)
         .join_from(model.store_days, model.stores, s.store_id == d.store_id)
         .where(
-            s.closed.is_(False),
+            open_then,
             d.day >= _START,
             d.day < _END,
             d.capacity_override.is_not(None),
@@ -395,6 +406,18 @@ def _profile_statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         profiles = profiles.where(s.store_id.in_(_IDS))
         overrides = overrides.where(d.store_id.in_(_IDS))
     return profiles, overrides
+
+
+def open_in_window(s: Any) -> Any:
+    """The stores open on some day of the window: open now, or closed on its first day
+    or later (a store closed before migration 15 has no day and is left out)."""
+    return or_(s.closed.is_(False), s.closed_on >= _START)
+
+
+def open_until(end: date, closed_on: date | None) -> date:
+    """The end of the days a store's capacity counts in a window ending `end`: through the
+    day it closed."""
+    return end if closed_on is None else min(end, closed_on + timedelta(days=1))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -20,7 +20,7 @@ from services.analytics.domain.periods import Period, PeriodKind, period_of_key
 from services.analytics.domain.warnings import Light
 from services.analytics.queries_as_of import targets_in_force
 from services.analytics.queries_kpis import KpiQueries, Scope, Window, _report_in_force
-from services.analytics.read_model import reports, warnings
+from services.analytics.read_model import reports, warning_history, warnings
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,14 @@ class WarningQueries:
     async def standing(
         self, scope: Scope, min_level: Light, indicator: str, as_of: date
     ) -> list[Any]:
-        """Rows of the warnings in force at the end of `as_of`, most severe first."""
+        """Rows of the warnings in force at the end of `as_of`, most severe first: for a
+        day before today from the history, in the colour each had then."""
         end = end_of_business_day(self.app.clock, as_of)
-        w = warnings.c
+        table = warnings if self.kpis.cutoff(as_of) is None else warning_history
+        w = table.c
 
         async def fetch(conn: AsyncConnection) -> list[Any]:
-            query = select(warnings).where(
+            query = select(*(w[c.name] for c in warnings.columns)).where(
                 w.raised_at < end,
                 (w.cleared_at.is_(None)) | (w.cleared_at >= end),
                 w.level >= int(min_level),
@@ -120,9 +122,10 @@ class WarningQueries:
     async def _value(
         self, conn: AsyncConnection, store_id: str, code: str, period: Period, today: date
     ) -> Fraction | None:
-        facts = await self.kpis.facts(conn, [store_id], Window.of(period, today))
+        window = Window.of(period, today)
+        facts = await self.kpis.facts(conn, [store_id], window)
         report = await _report_in_force(conn, store_id, period)
-        return indicator_values(facts, report).get(code)
+        return indicator_values(facts, report, len(window.days())).get(code)
 
 
 def _parts(period: Period) -> list[Period]:

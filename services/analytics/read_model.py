@@ -5,7 +5,9 @@
 - `analytics_targets`: the target in force per store, indicator and period;
 - `analytics_target_history`: every value a target was set to, by position (targets as
   they stood on an as-of day);
-- `analytics_warnings`: every warning raised, with when it was cleared (as_of reads);
+- `analytics_warnings`: every warning raised, as it stands now, with when it was cleared;
+- `analytics_warning_history`: each time a warning was raised or changed colour, until it
+  was cleared or changed colour again (warnings as they stood on an as-of day);
 - `analytics_published`: each month's ranking and each quarter's or year's champions, as
   published when the period closed;
 - `analytics_pilot`: each store HQ put into the pilot, since when and until when.
@@ -131,6 +133,20 @@ warnings = Table(
     Index("ix_analytics_warnings_store", "store_id", "cleared_at"),
 )
 
+# The same columns, a row per raise (by the event's position: two closes may raise at the
+# same moment): a change of colour ends the row before it, so at any moment one row of a
+# warning stands (or none), with the colour it had then.
+warning_history = Table(
+    "analytics_warning_history",
+    metadata,
+    *(
+        Column(c.name, c.type, primary_key=c.name == "warning_id", nullable=c.nullable)
+        for c in warnings.columns
+    ),
+    Column("position", BigInteger, primary_key=True),
+    Index("ix_analytics_warning_history_store", "store_id", "raised_at"),
+)
+
 
 pilot = Table(
     "analytics_pilot",
@@ -144,7 +160,7 @@ pilot = Table(
 
 
 def _create(conn: Connection) -> None:
-    later = (pilot, target_history)
+    later = (pilot, target_history, warning_history)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -162,6 +178,17 @@ def _create_target_history(conn: Connection) -> None:
     )
 
 
+def _create_warning_history(conn: Connection) -> None:
+    """The history, started with each warning as it stands (its earlier colours are gone)."""
+    warning_history.create(conn, checkfirst=True)
+    columns = [c.name for c in warnings.columns]
+    conn.execute(
+        insert(warning_history).from_select(
+            [*columns, "position"], select(*warnings.columns, literal(0))
+        )
+    )
+
+
 def _create_pilot(conn: Connection) -> None:
     pilot.create(conn, checkfirst=True)
 
@@ -170,6 +197,7 @@ MIGRATIONS = (
     Migration(1, "analytics: reports, targets, published rankings", _create),
     Migration(3, "analytics: pilot participation", _create_pilot),
     Migration(14, "analytics: target history (targets as of a day)", _create_target_history),
+    Migration(16, "analytics: warning history (warnings as of a day)", _create_warning_history),
 )
 
 
@@ -222,26 +250,26 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             ["period_kind", "period_start", "what"],
         )
     elif isinstance(event, WarningRaised):
-        await upsert(
-            uow.conn,
-            warnings,
-            {
-                "warning_id": event.warning_id,
-                "store_id": event.store_id,
-                "rule": int(event.rule),
-                "level": int(event.level),
-                "indicator": event.indicator,
-                "period_kind": int(event.period.kind),
-                "period_start": event.period.start,
-                "actual": str(event.actual),
-                "reference": str(event.reference),
-                "deviation": str(event.deviation),
-                "deviation_value": float(event.deviation),
-                "drill_down": event.drill_down,
-                "raised_at": event.occurred_at,
-                "cleared_at": None,
-            },
-            ["warning_id"],
+        values: dict[str, Any] = {
+            "warning_id": event.warning_id,
+            "store_id": event.store_id,
+            "rule": int(event.rule),
+            "level": int(event.level),
+            "indicator": event.indicator,
+            "period_kind": int(event.period.kind),
+            "period_start": event.period.start,
+            "actual": str(event.actual),
+            "reference": str(event.reference),
+            "deviation": str(event.deviation),
+            "deviation_value": float(event.deviation),
+            "drill_down": event.drill_down,
+            "raised_at": event.occurred_at,
+            "cleared_at": None,
+        }
+        await upsert(uow.conn, warnings, values, ["warning_id"])
+        await _end_standing(uow, event.warning_id, event.occurred_at)
+        await uow.conn.execute(
+            warning_history.insert().values(**values, position=recorded.position)
         )
     elif isinstance(event, WarningCleared):
         await uow.conn.execute(
@@ -249,6 +277,7 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             .where(warnings.c.warning_id == event.warning_id)
             .values(cleared_at=event.occurred_at)
         )
+        await _end_standing(uow, event.warning_id, event.occurred_at)
     elif isinstance(event, TargetSet):
         await upsert(
             uow.conn,
@@ -291,3 +320,13 @@ async def project(uow: UnitOfWork, event: Any, recorded: RecordedEvent, state: A
             },
             ["store_id"],
         )
+
+
+async def _end_standing(uow: UnitOfWork, warning_id: str, at: Any) -> None:
+    """The warning's standing row in the history ends (cleared, or raised in a new colour)."""
+    h = warning_history.c
+    await uow.conn.execute(
+        update(warning_history)
+        .where(h.warning_id == warning_id, h.cleared_at.is_(None))
+        .values(cleared_at=at)
+    )

@@ -75,6 +75,7 @@ async def _own(app: Application, batch: int, say: Say) -> int:
             read_model.targets,
             read_model.target_history,
             read_model.warnings,
+            read_model.warning_history,
             read_model.published,
             read_model.pilot,
         ):

@@ -230,3 +230,50 @@ async def _walked_in(hq: AnalyticsClient, *store_ids: str) -> None:
         return True
 
     await eventually(probe, within=30.0)
+
+
+async def test_technician_efficiency_is_compared_as_the_kpi_gives_it(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: the comparisons worked out each store's indicators without the period's
+    days, so technician efficiency (vehicles / technicians / days, a comparable indicator
+    of domain.md) was never there: no peers, no months, no benchmark."""
+    await _network(cap, clock)
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01", "GZ01", "DG01")
+        hq = run.client(mint("hq"))
+        await _settled(hq)
+        await _reports(hq, SZ01=42_000_000)
+        kpis = await hq.GetKpis(
+            scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"),
+            period=NOVEMBER,
+            as_of="2026-11-02",
+        )
+        peers = await hq.GetHorizontalComparison(
+            store_id="SZ01",
+            indicator="technician_efficiency",
+            period=NOVEMBER,
+            as_of="2026-11-02",
+            facets=[pb.PEER_FACET_SIZE],
+        )
+        months = await hq.GetVerticalComparison(
+            store_id="SZ01",
+            indicator="technician_efficiency",
+            through_month=NOVEMBER,
+            months=1,
+            as_of="2026-11-02",
+        )
+        bench = await hq.GetBenchmarkComparison(
+            store_id="SZ01",
+            indicator="technician_efficiency",
+            period=NOVEMBER,
+            benchmark=1.8,
+            as_of="2026-11-02",
+        )
+
+    # 2 vehicles in, 12 technicians, 2 days so far.
+    expected = {v.indicator: v.value for v in kpis.values}["technician_efficiency"]
+    assert expected == pytest.approx(2 / 12 / 2)
+    assert [(s.store_id, s.value) for s in peers.stores] == [("SZ01", expected)]
+    assert [s.value for s in months.steps] == [expected]
+    assert bench.value == expected

@@ -24,6 +24,7 @@ from tests.integration.analytics_fixtures import (
 )
 from tests.integration.capacity_fixtures import capacity_pg_url, capacity_service
 from tests.integration.collab_fixtures import (
+    DG,
     FS,
     GZ,
     PART,
@@ -54,30 +55,47 @@ NOVEMBER = ev.Period(kind=ev.PERIOD_KIND_MONTH, start="2026-11-01")
 
 async def _transfer_completed(collab: Any, mint: Mint, clock: ManualClock) -> None:
     """SOP 1: Guangzhou asks, Foshan gives, the courier delivers 50 minutes later."""
-    hq = collab.client(mint("hq"))
-    await collab.client(mint("dms", GZ)).RequestTransfer(
-        request_id="T-1",
-        store_id=GZ,
-        part_number=PART,
-        quantity=1,
-        urgency=collab_pb.URGENCY_URGENT,
-        customer_waiting=True,
-        repair_order="RO-7",
+    await _carried(
+        collab,
+        mint,
+        clock,
+        dict(
+            request_id="T-1",
+            store_id=GZ,
+            part_number=PART,
+            quantity=1,
+            urgency=collab_pb.URGENCY_URGENT,
+            customer_waiting=True,
+            repair_order="RO-7",
+        ),
+        freight_fen=3_500,
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-    await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+
+
+async def _carried(
+    collab: Any,
+    mint: Mint,
+    clock: ManualClock,
+    asked: dict[str, Any],
+    freight_fen: int = 0,
+) -> None:
+    """The transfer asked for, from Foshan: approved, picked up, delivered 50 minutes later."""
+    hq, transfer_id = collab.client(mint("hq")), asked["request_id"]
+    await collab.client(mint("dms", asked["store_id"])).RequestTransfer(**asked)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+    await hq.ApproveTransfer(request_id="a-1", transfer_id=transfer_id)
     await hq.ReportCourierProgress(
-        request_id="c-1", transfer_id="T-1", progress=collab_pb.COURIER_PROGRESS_PICKED_UP
+        request_id="c-1", transfer_id=transfer_id, progress=collab_pb.COURIER_PROGRESS_PICKED_UP
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_IN_TRANSIT)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_IN_TRANSIT)
     clock.advance(timedelta(minutes=50))
     await hq.ReportCourierProgress(
         request_id="c-2",
-        transfer_id="T-1",
+        transfer_id=transfer_id,
         progress=collab_pb.COURIER_PROGRESS_DELIVERED,
-        freight_fen=3_500,
+        freight_fen=freight_fen,
     )
-    await at_stage(hq, "T-1", collab_pb.TRANSFER_STAGE_COMPLETED)
+    await at_stage(hq, transfer_id, collab_pb.TRANSFER_STAGE_COMPLETED)
 
 
 async def _ranked(client: AnalyticsClient) -> Any:
@@ -205,3 +223,48 @@ async def test_two_replicas_close_the_month_once(
     assert fired == 1 + 29 + 4
     assert types.count("ContributionRankingPublished") == 1
     assert types.count("WeeklyCollaborationReportPublished") == 4
+
+
+async def test_a_revitalisation_earns_its_giver_ten_points_in_the_ranking(
+    start_collab: Any,
+    start_analytics: AnalyticsStarter,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+) -> None:
+    """Regression: collab names the act `revitalisation`, and the ranking read it as an
+    unknown act, so the stale stock's giver lost its 10 points (domain.md: 10 per act)."""
+    await stocked(inv, FS01=6)
+    clock.advance(timedelta(days=120))
+    async with start_collab() as collab:
+        await _carried(
+            collab,
+            mint,
+            clock,
+            dict(
+                request_id="R-1",
+                store_id=DG,
+                part_number=PART,
+                quantity=2,
+                urgency=collab_pb.URGENCY_NORMAL,
+                reason=collab_pb.TRANSFER_REASON_REVITALISATION,
+                source_store_id=FS,
+            ),
+        )
+    day = clock.business_day(clock.now())
+    month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=day.replace(day=1).isoformat())
+
+    async with start_analytics() as run:
+        hq_analytics = run.client(mint("hq"))
+
+        async def ranked() -> Any:
+            reply = await hq_analytics.GetContributionRanking(month=month)
+            return reply if reply.rows else None
+
+        standing = await eventually(ranked, within=30.0)
+        kpis = await _day_kpis(hq_analytics, FS, day.isoformat())
+
+    (row,) = standing.rows
+    assert (row.standing.store_id, row.standing.points, row.standing.position) == (FS, 10, 1)
+    assert (row.stale_stock_revitalised, row.transfers) == (1, 0)
+    assert kpis["transfers"] == 1

@@ -393,3 +393,31 @@ async def test_a_stores_kpis_show_the_extra_figures_its_dms_reported(
     values = {v.indicator: v.value for v in kpis.values}
     assert values["training_completion"] == 0.9
     assert values["revenue"] == 85_000_000
+
+
+async def test_a_days_report_is_the_days_kpi_as_its_warnings_and_drill_down_read_it(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, mint: Mint
+) -> None:
+    """Regression: GetKpis took a report for a month only, while the daily close, the
+    drill-down and the comparisons judged a day by its day's report: a warning's figures
+    were not the KPI of the same store and day."""
+    await network(cap, "SZ01", region="South China")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        hq = run.client(mint("hq"))
+        await run.client(mint("dms", "SZ01")).RecordOperatingReport(
+            store_id="SZ01", report_id="D-1", period=day("2026-11-01"), figures=figures()
+        )
+        scopes = {
+            "store": pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"),
+            "region": pb.Scope(level=pb.SCOPE_LEVEL_REGION, id="South China"),
+            "network": pb.Scope(level=pb.SCOPE_LEVEL_NETWORK),
+        }
+        revenue = {}
+        for name, scope in scopes.items():
+            kpis = await hq.GetKpis(scope=scope, period=day("2026-11-01"), as_of="2026-11-02")
+            revenue[name] = {v.indicator: v.value for v in kpis.values}.get("revenue")
+        drill = await hq.GetDrillDown(drill_down="store/SZ01/indicator/revenue/period/2026-11-01")
+
+    assert drill.value.value == 85_000_000
+    assert revenue == {"store": 85_000_000, "region": 85_000_000, "network": 85_000_000}

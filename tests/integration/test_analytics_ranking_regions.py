@@ -14,18 +14,20 @@ from sqlalchemy import text
 
 from kernel.application import Application
 from kernel.clock import ManualClock
+from kernel.codec import to_json
 from kernel.db import Database
 from services.analytics import network_model as model
 from services.analytics.bootstrap import DEFINITION
+from services.analytics.domain.operating_figures import OperatingFigures, Role, Staffing
 from services.analytics.domain.periods import Period
 from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_kpis import KpiQueries
-from services.analytics.read_model import targets
+from services.analytics.read_model import reports, targets
 
 NOVEMBER = Period.month(2026, 11)
 # store, region, act, saga id: BJ01 (North) 10 points, SZ01 (South) 5, GZ01 (South) 2.
 ACTS = (
-    ("BJ01", "North", "stale_stock", "R-1", 10),
+    ("BJ01", "North", "revitalisation", "R-1", 10),
     ("SZ01", "South", "support", "S-1", 5),
     ("GZ01", "South", "diversion", "D-1", 2),
 )
@@ -115,3 +117,48 @@ async def test_a_regions_rows_keep_network_positions_and_score_against_the_netwo
     sz01 = south.rows[0].score
     assert (sz01.own_results, sz01.satisfaction) == (100, 80)
     assert sz01.total == Fraction(50, 100) * 100 + Fraction(30, 100) * 50 + Fraction(20, 100) * 80
+
+
+async def test_a_technician_efficiency_target_counts_in_own_results_over_the_days_so_far(
+    analytics_db: Database,
+) -> None:
+    """Regression: the store score worked out its indicators without the month's days, so
+    a technician efficiency target (vehicles / technicians / days) was never met or missed:
+    it dropped out of own results."""
+    async with analytics_db.transaction() as conn:
+        figures = OperatingFigures(staffing=(Staffing(role=Role.TECHNICIAN, headcount=1),))
+        await conn.execute(
+            reports.insert().values(
+                store_id="SZ01",
+                period_kind=int(NOVEMBER.kind),
+                period_start=NOVEMBER.start,
+                report_id="R-1",
+                position=1,
+                figures=to_json(figures),
+                in_force=True,
+                recorded_at=datetime(2026, 11, 10, tzinfo=UTC),
+            )
+        )
+        # 10 vehicles by one technician over the 20 days so far: 0.5 a day, half of 1.
+        await conn.execute(
+            targets.insert().values(
+                store_id="SZ01",
+                indicator="technician_efficiency",
+                period_kind=int(NOVEMBER.kind),
+                period_start=NOVEMBER.start,
+                value=1,
+                exact="1",
+                year=2026,
+                set_at=datetime(2026, 10, 20, tzinfo=UTC),
+            )
+        )
+    app = Application(
+        analytics_db, DEFINITION.registry, ManualClock(datetime(2026, 11, 20, 4, tzinfo=UTC))
+    )
+    queries = ContributionQueries(app, KpiQueries(app))
+
+    network = await queries.ranking(NOVEMBER, "")
+
+    sz01 = next(r.score for r in network.rows if r.standing.store_id == "SZ01")
+    # Vehicles in 100%, technician efficiency 50%: own results 75.
+    assert sz01.own_results == 75

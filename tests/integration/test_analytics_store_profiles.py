@@ -5,10 +5,15 @@ to the projection again under a new id) does not roll the store's bays and regio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from storemesh.analytics.events.v1 import events_pb2 as ev
+from storemesh.analytics.v1 import analytics_pb2 as pb
 
+from kernel.clock import ManualClock
 from kernel.messaging import InboundEvent
 from services.analytics import network_model
 from tests.integration.analytics_fixtures import (
@@ -22,11 +27,14 @@ from tests.integration.capacity_fixtures import (
     cap,
     capacity_pg_url,
     capacity_service,
+    local,
     profile,
 )
 from tests.integration.kernel_fixtures import all_messages, eventually
 
 __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
+
+Mint = Callable[..., str]
 
 
 async def _row(run: AnalyticsRun) -> Any:
@@ -73,3 +81,50 @@ async def test_an_older_profile_delivered_late_does_not_roll_the_store_back(
             return row if row is not None and row.bays == 6 else None
 
         assert (await eventually(newer)).version == 3
+
+
+async def test_a_stores_past_utilisation_stays_when_it_closes_later(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: a closed store's profile was left out of every period's capacity and bay
+    hours, its past ones too, while its bookings stayed: its own past utilisation vanished
+    and its region's rose the day it closed."""
+    await cap.register("SZ01", region="South China")  # 10 vehicles a day
+    await cap.register("GZ01", region="South China")
+    for n in range(5):
+        await cap.book(f"A-{n}", local(9 + n))  # Monday 2 November, at SZ01
+    day = ev.Period(kind=ev.PERIOD_KIND_DAY, start="2026-11-02")
+    scopes = {
+        "store": pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01"),
+        "region": pb.Scope(level=pb.SCOPE_LEVEL_REGION, id="South China"),
+    }
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+
+        async def utilisation() -> dict[str, float | None]:
+            found = {}
+            for name, scope in scopes.items():
+                kpis = await hq.GetKpis(scope=scope, period=day, as_of="2026-11-03")
+                found[name] = {v.indicator: v.value for v in kpis.values}.get(
+                    "capacity_utilisation"
+                )
+            return found
+
+        async def booked() -> dict[str, float | None] | None:
+            found = await utilisation()
+            return found if found["store"] == 0.5 else None
+
+        before = await eventually(booked, within=30.0)
+        clock.set(local(9, 0, day=date(2026, 11, 3)))
+        await cap.CloseStore(store_id="GZ01", reason="lease ended")
+        await cap.CloseStore(store_id="SZ01", reason="lease ended")
+
+        async def closed() -> bool:
+            row = await _row(run)
+            return bool(row is not None and row.closed)
+
+        await eventually(closed)
+        after = await utilisation()
+
+    assert before == {"store": 0.5, "region": 0.25}
+    assert after == before

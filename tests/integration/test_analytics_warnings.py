@@ -6,16 +6,19 @@ close clears what no longer holds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
+import pytest
 from storemesh.analytics.events.v1 import events_pb2 as ev
 from storemesh.analytics.v1 import analytics_pb2 as pb
 
 from kernel.clock import ManualClock
 from kernel.messaging import NatsConnection
 from tests.integration.analytics_fixtures import (
+    AnalyticsClient,
+    AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
     close_at,
@@ -46,16 +49,37 @@ SZ01 = pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="SZ01")
 
 async def _two_visits(cap: CapacityClient) -> None:
     for visit_id, complaint in (("W-1", False), ("W-2", True)):
-        await cap.walk_in(visit_id)
-        await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
-        await cap.CompleteVisit(
-            store_id="SZ01",
-            visit_id=visit_id,
-            labour_hours=1.0,
-            labour_revenue_fen=50_000,
-            satisfaction_score=80,
-            complaint=complaint,
-        )
+        await _scored_visit(cap, visit_id, 80, complaint=complaint)
+
+
+async def _scored_visit(
+    cap: CapacityClient, visit_id: str, score: int, *, complaint: bool = False
+) -> None:
+    """A walk-in at SZ01 served in an hour for 500 CNY of labour, scored by the customer."""
+    await cap.walk_in(visit_id)
+    await cap.StartService(store_id="SZ01", visit_id=visit_id, bay=1, technician_ids=["T-1"])
+    await cap.CompleteVisit(
+        store_id="SZ01",
+        visit_id=visit_id,
+        labour_hours=1.0,
+        labour_revenue_fen=50_000,
+        satisfaction_score=score,
+        complaint=complaint,
+    )
+
+
+async def _close_the_two_visits_day(
+    run: AnalyticsRun, hq: AnalyticsClient, clock: ManualClock
+) -> None:
+    """Once both visits of 2 November are projected, the close of that day."""
+
+    async def settled() -> bool:
+        kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
+        return any(v.indicator == "revenue" and v.value == 100_000 for v in kpis.values)
+
+    await eventually(settled, within=30.0)
+    await run.analytics.arming.armed.wait()
+    await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
 
 
 async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
@@ -73,14 +97,7 @@ async def test_the_daily_close_raises_ranks_drills_into_and_clears_warnings(
         await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=NOV_2, value=10)
         await hq.SetTarget(store_id="SZ01", indicator="csi", period=NOVEMBER, value=95)
         await hq.SetTarget(store_id="SZ01", indicator="revenue", period=NOVEMBER, value=3_000_000)
-
-        async def settled() -> bool:
-            kpis = await hq.GetKpis(scope=SZ01, period=NOV_2, as_of="2026-11-02")
-            return any(v.indicator == "revenue" and v.value == 100_000 for v in kpis.values)
-
-        await eventually(settled, within=30.0)
-        await run.analytics.arming.armed.wait()
-        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        await _close_the_two_visits_day(run, hq, clock)
 
         listed = await hq.ListWarnings(scope=NETWORK, as_of="2026-11-03")
         own = await run.client(mint("dms", "SZ01")).ListWarnings(scope=SZ01, as_of="2026-11-03")
@@ -161,3 +178,98 @@ async def test_a_months_report_arriving_after_the_month_is_judged_at_once_and_st
         ("rent_ratio", "2026-11-01", ev.WARNING_LEVEL_RED),  # 25.9% against 20%
     }
     assert {w.warning_id for w in kept.warnings} >= {w.warning_id for w in judged.warnings}
+
+
+async def test_three_bad_days_across_a_month_end_are_a_red_streak(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: the close of 1 December read only December's target, so Saturday 28 and
+    Monday 30 November had none and three days without a vehicle were no streak."""
+    await cap.register("SZ01", region="South China")  # open Monday to Saturday
+    clock.set(datetime(2026, 11, 28, 9, 0, tzinfo=SHANGHAI))
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        # 10 a day over the open days: 250 over November's 25, 270 over December's 27.
+        for start, value in (("2026-11-01", 250), ("2026-12-01", 270)):
+            month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=start)
+            await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=month, value=value)
+        await run.analytics.arming.armed.wait()
+        clock.set(datetime(2026, 12, 2, 1, 30, tzinfo=SHANGHAI))
+        for _ in range(40):
+            if not await run.running.service.timers.run_due():
+                break
+        listed = await hq.ListWarnings(scope=SZ01, as_of="2026-12-02")
+
+    streaks = [
+        w.period.start for w in listed.warnings if w.rule == ev.WARNING_RULE_VEHICLES_IN_STREAK
+    ]
+    assert streaks == ["2026-12-01"]
+
+
+async def test_a_technician_efficiency_target_is_judged_and_drilled_into(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: the daily close and the drill-down worked out the indicators without
+    the period's days, so technician efficiency (vehicles / technicians / days) was never
+    there: a store far below HQ's target raised nothing, and its figures drilled into none."""
+    await cap.register("SZ01", region="South China")
+    clock.set(local(9, 0))
+    await _two_visits(cap)
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        await hq.RecordOperatingReport(
+            store_id="SZ01", report_id="R-11", period=NOVEMBER, figures=figures()
+        )
+        await hq.SetTarget(
+            store_id="SZ01", indicator="technician_efficiency", period=NOVEMBER, value=1.8
+        )
+        await _close_the_two_visits_day(run, hq, clock)
+        listed = await hq.ListWarnings(scope=SZ01, indicator="technician_efficiency")
+        drill = await hq.GetDrillDown(
+            drill_down="store/SZ01/indicator/technician_efficiency/period/2026-11"
+        )
+
+    # 2 vehicles in, 12 technicians, the 2 days of November so far: 1/12 a day against 1.8.
+    [(rule, level, actual)] = [(w.rule, w.level, w.actual) for w in listed.warnings]
+    assert (rule, level) == (ev.WARNING_RULE_TARGET_DEVIATION, ev.WARNING_LEVEL_RED)
+    assert actual == pytest.approx(1 / 12)
+    assert drill.value.value == pytest.approx(2 / 12 / 3)  # drilled into on 3 November
+    assert drill.value.target == pytest.approx(1.8)
+
+
+async def test_warnings_as_of_a_day_keep_the_colour_they_had_then(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """Regression: a warning that changed colour was one row, its raise time the latest,
+    so as of the days it was yellow it was not there at all."""
+    await cap.register("SZ01", region="South China")
+    clock.set(local(9, 0))
+    await _scored_visit(cap, "W-1", 85)  # CSI 85 against 95: 10.5% short, yellow
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        await knows_stores(run, "SZ01")
+        await hq.SetTarget(store_id="SZ01", indicator="csi", period=NOVEMBER, value=95)
+
+        async def scored(count: int) -> bool:
+            kpis = await hq.GetKpis(scope=SZ01, period=NOVEMBER)
+            return {v.indicator: v.value for v in kpis.values}.get("vehicles_in") == count
+
+        await eventually(lambda: scored(1), within=30.0)
+        await run.analytics.arming.armed.wait()
+        await close_at(run, clock, datetime(2026, 11, 3, 1, 30, tzinfo=SHANGHAI))
+        clock.set(local(9, 0, day=date(2026, 11, 3)))
+        await _scored_visit(cap, "W-2", 65)  # CSI 75: 21% short, red
+        await eventually(lambda: scored(2), within=30.0)
+        await close_at(run, clock, datetime(2026, 11, 4, 1, 30, tzinfo=SHANGHAI))
+        levels = {}
+        for day in ("2026-11-02", "2026-11-03", "2026-11-04"):
+            listed = await hq.ListWarnings(scope=SZ01, indicator="csi", as_of=day)
+            levels[day] = [w.level for w in listed.warnings]
+
+    assert levels == {
+        "2026-11-02": [],
+        "2026-11-03": [ev.WARNING_LEVEL_YELLOW],
+        "2026-11-04": [ev.WARNING_LEVEL_RED],
+    }

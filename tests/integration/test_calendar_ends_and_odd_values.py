@@ -3,11 +3,20 @@ refusal naming its field or reason, never INTERNAL or UNAVAILABLE."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from storemesh.analytics.events.v1 import events_pb2 as ev
 
+from tests.integration.analytics_fixtures import (
+    AnalyticsStarter,
+    analytics_db_url,
+    knows_stores,
+    network,
+    start_analytics,
+)
 from tests.integration.capacity_fixtures import (
     CapacityClient,
     cap,
@@ -27,7 +36,7 @@ from tests.integration.workforce_fixtures import (
 )
 
 __all__ = ["cap", "capacity_pg_url", "capacity_service", "inv", "inventory_service", "wf"]
-__all__ += ["workforce_service"]
+__all__ += ["analytics_db_url", "start_analytics", "workforce_service"]
 
 LAST_SECOND = Timestamp(seconds=253402300799)  # 9999-12-31T23:59:59Z
 FIRST_SECOND = Timestamp(seconds=-62135596800)  # 0001-01-01T00:00:00Z
@@ -102,3 +111,32 @@ async def test_list_filters_are_capped_alike(inv: InventoryClient) -> None:
             request["store_id"] = "SZ01"
         refused = await failure(call(**request))
         assert "category" in violated_fields(refused)
+
+
+async def test_analytics_looks_back_from_the_calendars_first_years_without_breaking(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, mint: Callable[..., str]
+) -> None:
+    """Regression: a vertical comparison of 36 months through January of year 2, and a
+    pilot window of 366 days before a store that joined on 0002-01-01, walked back past
+    the calendar's first day: OverflowError, INTERNAL. Months and days before the first
+    a request may name (0002-01-01) hold no figures, so they are simply not there."""
+    await network(cap, "SZ01")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        hq = run.client(mint("hq"))
+        vertical = await hq.GetVerticalComparison(
+            store_id="SZ01",
+            indicator="revenue",
+            through_month=ev.Period(kind=ev.PERIOD_KIND_MONTH, start="0002-01-01"),
+            months=36,
+        )
+        await hq.SetPilotParticipation(store_id="SZ01", joined_on="0002-01-01")
+        pilot = await hq.GetPilotComparison(
+            indicator="vehicles_in",
+            period=ev.Period(kind=ev.PERIOD_KIND_MONTH, start="0002-01-01"),
+            window_days=366,
+            as_of="0002-01-01",
+        )
+
+    assert [s.period.start for s in vertical.steps] == ["0002-01-01"]
+    assert [(s.store_id, s.joined_on) for s in pilot.stores] == [("SZ01", "0002-01-01")]

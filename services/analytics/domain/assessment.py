@@ -5,8 +5,9 @@
   month's target as they stand, those that do (revenue, vehicles in) by their month-end
   projection at the current pace;
 - vehicles in on the last 3 open days against their day targets (a day without a target
-  of its own takes the month's, spread evenly over the month's open days: a store closed
-  on Sundays sells its month in the other days, and a closed day breaks no streak);
+  of its own takes its month's, spread evenly over that month's open days: a store closed
+  on Sundays sells its month in the other days, a closed day breaks no streak, and a
+  streak runs on across a month end);
 - process alarm lines on the month so far;
 - on the month's last day, declines over the last 3 months.
 
@@ -17,7 +18,7 @@ these rules no longer find (the decline stays as it was between month ends).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -67,6 +68,9 @@ class StoreDay:
     monthly_series: Mapping[str, Sequence[tuple[Period, Fraction]]]
     # The weekdays the store opens (Monday 0): the streak counts open days only.
     open_weekdays: frozenset[int] = EVERY_DAY
+    # The vehicles-in target of each month before the day's that the last open days reach
+    # into (on the 1st, the month before): a streak runs on across a month end.
+    earlier_vehicles_in_targets: Mapping[Period, Fraction] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +165,22 @@ def last_open_days(day: date, open_weekdays: frozenset[int], count: int) -> list
 
 
 def _vehicles_in_streak(s: StoreDay, month: Period) -> Risk | None:
-    spread = s.month_targets.get("vehicles_in")
-    opened = open_days(month, s.open_weekdays)
     days = []
     for on, actual in s.recent_vehicles_in[-VEHICLES_IN_STREAK_DAYS:]:
         target = s.recent_day_targets.get(on)
-        if target is None and spread is not None and month.contains(on) and opened:
-            target = spread / opened
+        if target is None:
+            target = _spread_target(s, month, month_of(on))
         if target is None:
             return None
         days.append(DayFigure(day=on, actual=actual, target=target))
     return vehicles_in_streak(s.store_id, days, s.open_weekdays)
+
+
+def _spread_target(s: StoreDay, month: Period, of: Period) -> Fraction | None:
+    """A day's vehicles-in target from its own month's, spread over that month's open days."""
+    if of == month:
+        whole = s.month_targets.get("vehicles_in")
+    else:
+        whole = s.earlier_vehicles_in_targets.get(of)
+    opened = open_days(of, s.open_weekdays)
+    return whole / opened if whole is not None and opened else None

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from kernel.decider import Decider
 from kernel.errors import RuleViolated, Violations
-from kernel.validation import store_code
+from kernel.validation import EARLIEST_DAY, store_code
 from services.analytics.domain import reasons
 
 
@@ -50,13 +50,19 @@ class BeforeAfter:
     change: Fraction | None
 
 
+def window_start(joined_on: date, window_days: int) -> date:
+    """The first day of the window before joining, not before the calendar's first day a
+    request may name (no day before it holds a figure)."""
+    room = max(0, (joined_on - EARLIEST_DAY).days)
+    return joined_on - timedelta(days=min(window_days, room))
+
+
 def before_after(
     joined_on: date, daily: Mapping[date, Fraction], window_days: int = 30
 ) -> BeforeAfter:
     """Equal windows either side of joining, so a season does not pass for an effect."""
-    before = [
-        v for d, v in daily.items() if joined_on - timedelta(days=window_days) <= d < joined_on
-    ]
+    first = window_start(joined_on, window_days)
+    before = [v for d, v in daily.items() if first <= d < joined_on]
     after = [
         v for d, v in daily.items() if joined_on <= d < joined_on + timedelta(days=window_days)
     ]

@@ -23,7 +23,7 @@ CUSTOMER_LIFETIME_VALUE_FEN = 80_000_00
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferDone:
     transfer_id: str
-    response_minutes: Fraction  # request to approval
+    response_minutes: Fraction  # request to receipt (collab's TransferCompleted)
     customer_retained: bool
 
 

@@ -94,3 +94,37 @@ def test_the_close_of_a_closed_sunday_keeps_saturdays_streak() -> None:
     sunday = assess(_close(SUNDAY, 16, 500)).risks
     assert [r.warning_id for r in sunday] == [r.warning_id for r in saturday]
     assert [r.period for r in sunday] == [Period.day(SATURDAY)]
+
+
+def test_a_streak_runs_on_across_the_month_end_with_each_days_own_months_target() -> None:
+    """Regression: the streak's days in the month before had no target (only the day's
+    own month's was given), so three bad days over a month end were never red."""
+    december_first = date(2026, 12, 1)
+    recent = last_open_days(december_first, frozenset(range(7)), 3)
+    close = StoreDay(
+        store_id="SZ01",
+        day=december_first,
+        day_values={},
+        day_targets={},
+        month_values={},
+        # 310 over December's 31 days and 300 over November's 30: 10 a day; 8 is 20% under.
+        month_targets={"vehicles_in": P(310)},
+        earlier_vehicles_in_targets={NOVEMBER: P(300)},
+        recent_vehicles_in=[(d, P(8)) for d in recent],
+        recent_day_targets={},
+        alarm_lines=DEFAULT_ALARM_LINES,
+        monthly_series={},
+    )
+    [streak] = assess(close).risks
+    assert (streak.rule, streak.level, streak.period) == (
+        Rule.VEHICLES_IN_STREAK,
+        Light.RED,
+        Period.day(december_first),
+    )
+    # Without November's target nothing is known of its days: no streak is claimed.
+    without = StoreDay(**{**_fields(close), "earlier_vehicles_in_targets": {}})
+    assert assess(without).risks == ()
+
+
+def _fields(close: StoreDay) -> dict[str, object]:
+    return {name: getattr(close, name) for name in StoreDay.__dataclass_fields__}
