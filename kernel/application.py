@@ -99,6 +99,11 @@ class Application:
         self.projectors = list(projectors)
         self.policies: list[Policy] = []
         self._on_commit: list[Callable[[], None]] = [on_commit] if on_commit else []
+        # Events the service's subscriptions have not yet had acknowledged, by subscription
+        # (None: its consumer is not bound yet); the kernel's service assembly points it at
+        # their JetStream consumers (kernel.subscriptions.unconsumed). Work that reads what
+        # the subscriptions project (a period's close) waits for none to be left.
+        self.unconsumed: Callable[[], Awaitable[dict[str, int | None]]] = _nothing_followed
 
     def add_policies(self, *policies: Policy) -> None:
         """Register reactions once, however often the service object is built."""
@@ -325,3 +330,7 @@ class _StaleCache(Exception):
 def _is_duplicate_request(exc: Exception) -> bool:
     text = str(exc)
     return "command_log" in text and ("unique" in text.lower() or "duplicate" in text.lower())
+
+
+async def _nothing_followed() -> dict[str, int | None]:
+    return {}

@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from nats.js.errors import NotFoundError
 from sqlalchemy import bindparam, func, select
 
 from kernel.clock import Clock
@@ -34,7 +33,7 @@ from kernel.db_reads import ReadQuery
 from kernel.event_tables import events, outbox, timers
 from kernel.messaging import NatsConnection
 from kernel.metrics import Reading, recording
-from kernel.subscriptions import DEAD_LETTER_STREAM
+from kernel.subscriptions import DEAD_LETTER_STREAM, consumer_states
 
 log = structlog.get_logger("storemesh.kernel.gauges")
 
@@ -154,15 +153,12 @@ class GaugeSampler:
         ack_pending: list[Reading] = []
         parked: list[Reading] = []
         if self.followed:
+            states = await consumer_states(self.nats, [(f.stream, f.name) for f in self.followed])
+            for name, state in states.items():
+                if state is not None:  # not bound yet: none
+                    pending.append((state.pending, {"subscription": name}))
+                    ack_pending.append((state.ack_pending, {"subscription": name}))
             js = await self.nats.jetstream()
-            for f in self.followed:
-                attributes = {"subscription": f.name}
-                try:
-                    info = await js.consumer_info(f.stream, f.name, timeout=5.0)
-                except NotFoundError:  # not bound yet (its stream not created yet): none
-                    continue
-                pending.append((info.num_pending or 0, attributes))
-                ack_pending.append((info.num_ack_pending or 0, attributes))
             subjects = await _dead_letters(js, self.nats, self.service)
             parked = [
                 (subjects.get(f.dead_letter_subject, 0), {"subscription": f.name})

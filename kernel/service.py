@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from kernel.metrics import configure_metrics
 from kernel.relay import Relay
 from kernel.saga import runtime as saga_runtime
 from kernel.saga.runtime import SagaRuntime
-from kernel.subscriptions import Subscription, SubscriptionRunner
+from kernel.subscriptions import Subscription, SubscriptionRunner, consumers_of, unconsumed
 from kernel.telemetry import configure_logging, configure_tracing
 from kernel.timers import TimerHandler, TimerRunner
 
@@ -155,6 +156,8 @@ async def assemble(
     background = list(definition.background(service))
     for loop in background:
         app.notify_on_commit(loop.wake)
+    followed = consumers_of(runners)
+    app.unconsumed = functools.partial(unconsumed, nats, followed)
     gauges = GaugeSampler(
         db,
         nats,

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from opentelemetry import trace
@@ -443,6 +444,61 @@ def _links(events: Sequence[InboundEvent]) -> list[trace.Link]:
         if found.is_valid:
             links.append(trace.Link(found))
     return links
+
+
+_STREAM_NOT_FOUND = 10059  # JetStream's error code; a missing consumer is 10014
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    """What JetStream holds for one durable consumer: events not yet delivered to it, and
+    delivered but not yet acknowledged."""
+
+    pending: int
+    ack_pending: int
+
+    @property
+    def unconsumed(self) -> int:
+        return self.pending + self.ack_pending
+
+
+async def consumer_states(
+    nats: NatsConnection, consumers: Sequence[tuple[str, str]]
+) -> dict[str, ConsumerState | None]:
+    """Each durable consumer's state, by name, from (stream, name) pairs (the stream's name
+    as NATS knows it, namespace included); None for one not bound yet. NATS away or not
+    answering: Unavailable."""
+    found: dict[str, ConsumerState | None] = {}
+    if not consumers:
+        return found
+    js = await nats.jetstream()
+    for stream, name in consumers:
+        try:
+            info = await js.consumer_info(stream, name, timeout=5.0)
+        except NotFoundError as missing:
+            # No stream yet (its owner has published nothing): nothing to take. A stream
+            # without the consumer: its runner has not bound it yet.
+            no_stream = missing.err_code == _STREAM_NOT_FOUND
+            found[name] = ConsumerState(0, 0) if no_stream else None
+            continue
+        except (TimeoutError, NatsError) as exc:
+            raise Unavailable(f"NATS did not say how far {name} is: {exc!r}") from exc
+        found[name] = ConsumerState(info.num_pending or 0, info.num_ack_pending or 0)
+    return found
+
+
+def consumers_of(runners: Sequence[SubscriptionRunner]) -> list[tuple[str, str]]:
+    """The (stream, name) pairs of these runners' durable consumers."""
+    return [(r.nats.stream(r.sub.stream), r.sub.name) for r in runners]
+
+
+async def unconsumed(
+    nats: NatsConnection, consumers: Sequence[tuple[str, str]]
+) -> dict[str, int | None]:
+    """Events each consumer has not yet had acknowledged (None: not bound yet): what
+    `Application.unconsumed` answers for a service's subscriptions."""
+    states = await consumer_states(nats, consumers)
+    return {name: None if s is None else s.unconsumed for name, s in states.items()}
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

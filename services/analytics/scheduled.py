@@ -9,10 +9,12 @@ collaboration report of the week just ended, then re-arms itself for the next we
 timer due while every replica was down fires at the next start; a publication already
 made is not made again (the ranking and weekly-report streams record each once).
 
-A close reads the read models and publishes what it finds, so none runs while a rebuild
-has emptied them: the rebuild holds `REBUILD_LOCK` (a PostgreSQL session advisory lock)
-while it replays, and each close takes it shared for its transaction or answers
-Unavailable, which the timer runner retries with backoff.
+A close reads the read models and publishes what it finds, so none runs before the
+subscriptions have taken every event published so far (`projections_current`: after an
+outage over a period's end, the backlog first), nor while a rebuild has emptied them:
+the rebuild holds `REBUILD_LOCK` (a PostgreSQL session advisory lock) while it replays,
+and each close takes it shared for its transaction or answers Unavailable, which the
+timer runner retries with backoff.
 
 The first timer is armed when the service starts (`ArmTimers`, a background loop that arms
 and then waits): inserted if absent, so a restart never moves or repeats it.
@@ -93,6 +95,22 @@ async def not_while_rebuilding(conn: AsyncConnection) -> None:
         raise Unavailable("analytics' read models are being rebuilt: the close waits for it")
 
 
+async def projections_current(app: Application) -> None:
+    """Unavailable while analytics' subscriptions have events left to take (delivered and
+    not yet acknowledged, or not yet delivered), or one is not bound yet: a close reads what
+    they project, and what it publishes stays (the ranking HQ pays rewards on). After an
+    outage over a period's end the missed close fires at the next start, beside the
+    subscriptions still working through the backlog; the timer runner retries it with
+    backoff until they are through."""
+    behind = {name: n for name, n in (await app.unconsumed()).items() if n != 0}
+    if behind:
+        said = ", ".join(
+            f"{name}: {'not bound yet' if n is None else f'{n} events'}"
+            for name, n in sorted(behind.items())
+        )
+        raise Unavailable(f"analytics' projections are not current ({said}): the close waits")
+
+
 class PressureForecasts(Protocol):
     """Capacity's ForecastCapacityPressure: capacity forecasts, analytics says when."""
 
@@ -135,8 +153,10 @@ class Scheduled:
 
     async def daily_close(self, uow: UnitOfWork, payload: Any) -> None:
         """Every open store's assessment of the day and its pressure forecast of the days
-        ahead, each a timer of its own; then the next day's close."""
+        ahead, each a timer of its own (once the projections are current: the assessments
+        read them); then the next day's close."""
         await not_while_rebuilding(uow.conn)
+        await projections_current(self.app)
         day = date.fromisoformat(str(payload["day"]))
         following = day + timedelta(days=1)
         s = model.stores.c
@@ -196,6 +216,7 @@ class Scheduled:
         """The network's and each region's weekly collaboration report of the week ended,
         each published once; then the next week's close."""
         await not_while_rebuilding(uow.conn)
+        await projections_current(self.app)
         week = Period.week_of(date.fromisoformat(str(payload["week"])))
         # The network's ("") and each region's of the open stores; a handful in one pass.
         for region in ("", *await self.reports.regions(uow.conn)):
@@ -227,6 +248,7 @@ class Scheduled:
 
     async def monthly_close(self, uow: UnitOfWork, payload: Any) -> None:
         await not_while_rebuilding(uow.conn)
+        await projections_current(self.app)
         month = Period.month(*map(int, str(payload["month"]).split("-")[:2]))
         now = self.app.clock.now()
         acts = await self.contribution.contributions(uow.conn, month)

@@ -41,8 +41,21 @@ class AnalyticsRun:
         return AnalyticsClient(self.running, token)
 
 
+async def projections_taken(run: AnalyticsRun) -> None:
+    """Wait until analytics' subscriptions have taken every event published so far: a
+    close answers Unavailable before (scheduled.projections_current), and the timer runner
+    retries it only once business time has passed its backoff."""
+    app = run.running.service.app
+
+    async def taken() -> bool:
+        return all(n == 0 for n in (await app.unconsumed()).values())
+
+    await eventually(taken, within=30)
+
+
 async def close_at(run: AnalyticsRun, clock: ManualClock, moment: datetime) -> None:
     """Move business time to `moment` (past a close) and fire what is due until nothing is."""
+    await projections_taken(run)
     clock.set(moment)
     for _ in range(10):
         if not await run.running.service.timers.run_due():

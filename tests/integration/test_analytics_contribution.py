@@ -20,6 +20,7 @@ from tests.integration.analytics_fixtures import (
     AnalyticsClient,
     AnalyticsStarter,
     analytics_db_url,
+    projections_taken,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import capacity_pg_url, capacity_service
@@ -133,6 +134,7 @@ async def test_a_transfer_earns_its_source_a_point_and_the_month_close_publishes
         given = await _day_kpis(hq, FS, day)
         received = await _day_kpis(hq, GZ, day)
         await run.analytics.arming.armed.wait()
+        await projections_taken(run)
 
         clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
         # The daily closes missed since 2 November catch up one day a pass; the monthly
@@ -179,6 +181,7 @@ async def test_the_ranking_as_of_a_day_is_the_month_as_it_stood_then(
         hq = run.client(mint("hq"))
         await _ranked(hq)
         await run.analytics.arming.armed.wait()
+        await projections_taken(run)
         clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
         while await run.running.service.timers.run_due():
             pass
@@ -207,6 +210,7 @@ async def test_two_replicas_close_the_month_once(
     async with start_analytics() as one, start_analytics() as two:
         await one.analytics.arming.armed.wait()
         await two.analytics.arming.armed.wait()
+        await projections_taken(one)
         clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
         fired = 0
         for _ in range(40):

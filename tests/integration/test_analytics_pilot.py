@@ -24,6 +24,7 @@ from tests.integration.analytics_fixtures import (
     day,
     figures,
     knows_stores,
+    projections_taken,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import (
@@ -213,6 +214,7 @@ async def test_the_weekly_close_publishes_the_report_once(
             return weekly.diversions.accepted == 1
 
         await eventually(diverted, within=30.0)
+        await projections_taken(run)
         timers = run.running.service.timers
         clock.set(datetime(2026, 11, 9, 0, 59, tzinfo=SHANGHAI))
         while await timers.run_due():

@@ -15,6 +15,7 @@ from services.analytics.scheduled import not_while_rebuilding, rebuilding
 from tests.integration.analytics_fixtures import (
     AnalyticsStarter,
     analytics_db_url,
+    projections_taken,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import capacity_pg_url, capacity_service
@@ -32,6 +33,12 @@ async def test_the_closes_wait_for_a_running_rebuild_then_fire_once(
     async with start_analytics() as run:
         timers = run.running.service.timers
         await run.analytics.arming.armed.wait()
+        await projections_taken(run)
+        # A close waits for these (scheduled.projections_current): every subscription.
+        assert set(await run.running.service.app.unconsumed()) == {
+            f"analytics-{source}"
+            for source in ("inventory", "collab", "capacity", "workforce", "store-directory")
+        }
         clock.set(datetime(2026, 12, 1, 1, 30, tzinfo=SHANGHAI))
         async with rebuilding(run.running.service.db):
             held = [await timers.run_due() for _ in range(3)]

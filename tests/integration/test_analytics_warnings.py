@@ -24,6 +24,7 @@ from tests.integration.analytics_fixtures import (
     close_at,
     figures,
     knows_stores,
+    projections_taken,
     start_analytics,
 )
 from tests.integration.capacity_fixtures import (
@@ -195,6 +196,7 @@ async def test_three_bad_days_across_a_month_end_are_a_red_streak(
             month = ev.Period(kind=ev.PERIOD_KIND_MONTH, start=start)
             await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=month, value=value)
         await run.analytics.arming.armed.wait()
+        await projections_taken(run)
         clock.set(datetime(2026, 12, 2, 1, 30, tzinfo=SHANGHAI))
         for _ in range(40):
             if not await run.running.service.timers.run_due():

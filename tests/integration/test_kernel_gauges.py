@@ -20,7 +20,7 @@ from kernel.db import Database
 from kernel.gauges import Followed, GaugeSampler
 from kernel.messaging import InboundEvent, NatsConnection
 from kernel.relay import Relay
-from kernel.subscriptions import PoisonMessage, SubscriptionRunner
+from kernel.subscriptions import PoisonMessage, SubscriptionRunner, consumers_of, unconsumed
 from tests.integration.kernel_fixtures import (
     REGISTRY,
     any_db,
@@ -177,3 +177,21 @@ async def test_a_stop_does_not_wait_for_a_sample_waiting_on_a_lock(
         assert not await waiting_on_a_lock(app.db)
         await holder.rollback()
     assert _values(reader, "storemesh.outbox.backlog") == {}
+
+
+async def test_unconsumed_counts_what_each_consumer_has_not_had_acknowledged(
+    app: Application, nats_client: NatsConnection
+) -> None:
+    runner = runner_for(app, nats_client, record_effect, batch=1)
+    consumers = consumers_of([runner])
+    never = [(nats_client.stream("NO_SUCH_STREAM"), "nobody")]
+    await publish(nats_client, str(uuid.uuid4()))
+    assert await unconsumed(nats_client, consumers) == {runner.sub.name: None}  # not bound
+    assert await unconsumed(nats_client, never) == {"nobody": 0}  # nothing ever published
+
+    async with consuming(runner):
+        await eventually(lambda: settled(nats_client, 1), within=30)
+    assert await unconsumed(nats_client, consumers) == {runner.sub.name: 0}
+    for _ in range(3):
+        await publish(nats_client, str(uuid.uuid4()))
+    assert await unconsumed(nats_client, consumers) == {runner.sub.name: 3}
