@@ -13,6 +13,7 @@ from sqlalchemy import Date, Integer, Numeric, Select, bindparam, cast, func, li
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.application import Application
+from services.analytics import network_model as model
 from services.analytics.domain import indicators
 from services.analytics.domain.assessment import month_of
 from services.analytics.domain.kpis import (
@@ -79,6 +80,13 @@ class DashboardQueries:
             days = len(window.days())
             values = scope_values(facts, reporting, report, days)
             month_targets = await _month_targets(conn, store_ids, month, cutoff)
+            if scope.level != Level.STORE and month_targets:
+                # A region's or the network's target is its stores' targets added up: an
+                # indicator some of its stores have no target for is projected on those
+                # that have one, like against like.
+                values = await _on_covered_stores(
+                    conn, store_ids, month, cutoff, values, window, days
+                )
             customers = totals.customers(report)
             return Dashboard(
                 scope=scope,
@@ -128,6 +136,67 @@ async def _month_targets(
             total += Fraction(summed)
         added[code] = total + sum((Fraction(f) for f in fractions or ()), Fraction(0))
     return added
+
+
+async def _on_covered_stores(
+    conn: AsyncConnection,
+    store_ids: list[str] | None,
+    month: Period,
+    cutoff: datetime | None,
+    values: dict[str, Fraction],
+    window: Window,
+    days: int,
+) -> dict[str, Fraction]:
+    """`values` (the whole scope's), with each additive indicator that only some of the
+    scope's stores have a month target for worked out over those stores alone (one more
+    pass of the scope's totals per distinct set of them: none when every store has its
+    targets, as HQ sets them)."""
+    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
+    if store_ids is not None:
+        params["ids"] = store_ids
+    if cutoff is not None:
+        params["cutoff"] = cutoff
+    covered: dict[str, set[str]] = {}
+    query = _target_stores_of(store_ids is not None, cutoff is not None)
+    for code, store_id in await conn.execute(query, params):
+        covered.setdefault(code, set()).add(store_id)
+    scope = set(store_ids) if store_ids is not None else await _every_store(conn)
+    by_stores: dict[frozenset[str], list[str]] = {}
+    for code, stores in covered.items():
+        if not scope <= stores:
+            by_stores.setdefault(frozenset(stores & scope), []).append(code)
+    if not by_stores:
+        return values
+    found = dict(values)
+    for stores, codes in by_stores.items():
+        subset = sorted(stores)
+        totals = await scope_totals(conn, subset, window, month, cutoff=cutoff)
+        report = await combined_in_force(conn, subset, month, cutoff)
+        theirs = scope_values(totals.facts, totals.reporting, report, days)
+        for code in codes:
+            if code in theirs:
+                found[code] = theirs[code]
+            else:
+                found.pop(code, None)
+    return found
+
+
+async def _every_store(conn: AsyncConnection) -> set[str]:
+    return set((await conn.execute(select(model.stores.c.store_id))).scalars())
+
+
+@functools.lru_cache(maxsize=4)
+def _target_stores_of(stores: bool, past: bool) -> Select[Any]:
+    """(indicator, store) of the month's targets of the additive indicators."""
+    t = targets_in_force(past).c
+    query = select(t.indicator, t.store_id).where(
+        t.period_kind == bindparam("kind", type_=Integer),
+        t.period_start == bindparam("start", type_=Date),
+        t.indicator.in_(_ADDITIVE),
+    )
+    if stores:
+        query = query.where(t.store_id.in_(bindparam("ids", expanding=True)))
+    return query
 
 
 @functools.lru_cache(maxsize=8)

@@ -133,3 +133,45 @@ async def test_region_and_network_kpi_and_dashboard_add_the_stores_reports(
             scope=pb.Scope(level=pb.SCOPE_LEVEL_STORE, id="DG01"), as_of="2026-10-31"
         )
         assert not unreported.HasField("technician_productivity")
+
+
+async def test_a_regions_projection_is_of_the_stores_with_a_target_like_against_like(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """HQ set October's vehicles-in target for Shenzhen only (Guangzhou's is not set yet):
+    South China's month-end projection weighs Shenzhen's 3 vehicles against Shenzhen's 100,
+    not both stores' 5; revenue, which both have targets for, is both stores'."""
+    await cap.register("SZ01", region="South China")
+    await cap.register("GZ01", region="South China")
+    clock.set(local(10, 0, day=date(2026, 10, 30)))
+    for store_id, n in {"SZ01": 3, "GZ01": 2}.items():
+        for k in range(n):
+            await cap.walk_in(f"V-{store_id}-{k}", store_id=store_id)
+    clock.set(local(18, 0, day=date(2026, 10, 31)))
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01", "GZ01")
+        hq = run.client(mint("hq"))
+        await hq.SetTarget(store_id="SZ01", indicator="vehicles_in", period=OCTOBER, value=100)
+        for store_id in ("SZ01", "GZ01"):
+            await hq.SetTarget(store_id=store_id, indicator="revenue", period=OCTOBER, value=1e8)
+            await hq.RecordOperatingReport(
+                store_id=store_id,
+                report_id=f"R-{store_id}",
+                period=OCTOBER,
+                figures=figures() if store_id == "SZ01" else GZ01_FIGURES,
+            )
+
+        async def projected() -> Any:
+            board = await hq.GetDashboard(scope=SOUTH, as_of="2026-10-31")
+            found = {p.indicator: p for p in board.projections}
+            return found if found.get("revenue") and found.get("vehicles_in") else None
+
+        found = await eventually(projected, within=30.0)
+        network = await hq.GetDashboard(scope=NETWORK, as_of="2026-10-31")
+
+    vehicles = found["vehicles_in"]
+    assert (vehicles.actual_to_date, vehicles.target) == (3, 100)
+    revenue = found["revenue"]
+    assert (revenue.actual_to_date, revenue.target) == (200_000_000, 2e8)
+    (on_network,) = [p for p in network.projections if p.indicator == "vehicles_in"]
+    assert (on_network.actual_to_date, on_network.target) == (3, 100)
