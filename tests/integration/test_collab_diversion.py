@@ -262,3 +262,38 @@ async def test_sop3_collab_restarted_between_two_steps_holds_one_bay_and_complet
         await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_COMPLETED)
     receiver = await cap.GetDayView(store_id=DG)
     assert (receiver.booked, receiver.live_holds) == (1, 0)
+
+
+async def test_sop3_an_origin_appointment_no_longer_cancellable_frees_the_receivers_booking(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    # The customer checked in at the origin while the offer waited: the origin's appointment
+    # can no longer be cancelled, so the diversion is not made, and the booking it had
+    # already made at the receiver must not keep the receiver's bay for no one.
+    await network(cap, clock)
+    async with collab_with_capacity() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        asked = await divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000041")
+        await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        await cap.CheckInCustomer(store_id=SZ, appointment_id="A-1")
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000042",
+            diversion_id=asked.diversion_id,
+            answer=pb.DIVERSION_ANSWER_ACCEPTED,
+        )
+
+        async def ended() -> Any:
+            found = await hq.GetDiversion(diversion_id=asked.diversion_id)
+            final = (pb.DIVERSION_STAGE_NOT_MADE, pb.DIVERSION_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        outcome = await eventually(ended)
+        assert (outcome.stage, outcome.reason) == (
+            pb.DIVERSION_STAGE_NOT_MADE,
+            "APPOINTMENT_NOT_BOOKED",
+        )
+        receiver = await cap.GetDayView(store_id=DG)
+        assert (receiver.booked, receiver.live_holds) == (0, 0)
+        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
+        assert await points(collab) == []

@@ -112,6 +112,8 @@ class Diversion:
     round_at: datetime | None = None
     offered: bool = False
     accepted: bool = False
+    # The held slot became an appointment at the receiver (ConfirmSlotHold answered).
+    booked: bool = False
 
     @property
     def receiving_store_id(self) -> str:
@@ -184,6 +186,8 @@ def diversion(data: Diversion | None, event: Any) -> Diversion:
         return dataclasses.replace(data, offered=True)
     if isinstance(event, DiversionAccepted):
         return dataclasses.replace(data, accepted=True)
+    if isinstance(event, DiversionBooked):
+        return dataclasses.replace(data, booked=True)
     if isinstance(event, NextReceiverChosen):
         return dataclasses.replace(
             data, candidate=data.candidate + 1, reason="", day="", round_at=event.occurred_at
@@ -213,6 +217,19 @@ def hold_slot(d: Diversion) -> Call:
 
 
 def release_slot(d: Diversion) -> Call:
+    if d.booked:
+        # The hold is an appointment now (capacity refuses to release a confirmed hold):
+        # undoing it frees the receiver's bay by cancelling that appointment.
+        return Call(
+            CAPACITY,
+            "CancelAppointment",
+            {
+                "store_id": d.receiving_store_id,
+                "day": d.day,
+                "appointment_id": d.diversion_id,
+                "reason": d.reason or "diversion given up",
+            },
+        )
     # An unanswered hold never told its day: the slot's date where the network's stores
     # keep their books (capacity answers NOT_FOUND, nothing to undo, if it never held).
     day = d.day or d.slot_at.astimezone(SETTLEMENT_ZONE).date().isoformat()

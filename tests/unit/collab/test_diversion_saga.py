@@ -126,6 +126,24 @@ def test_accepted_the_slot_becomes_a_diverted_appointment_and_the_origin_is_canc
     ]
 
 
+def test_an_origin_appointment_not_cancellable_cancels_the_receivers_booking_again() -> None:
+    s = answer(offered(), True).when_replied("book")
+    s.when_refused("cancel_origin", "APPOINTMENT_NOT_BOOKED")
+    # The hold is an appointment by now: capacity releases no confirmed hold.
+    s.then_calls(
+        capacity(
+            "CancelAppointment",
+            store_id=DG,
+            day="2026-11-04",
+            appointment_id="D-1",
+            reason="APPOINTMENT_NOT_BOOKED",
+        )
+    )
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    s.then_status(Status.COMPENSATED)
+    assert data(s).reason == "APPOINTMENT_NOT_BOOKED"
+
+
 def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:
     s = answer(offered(), False, "prefers to wait").then_event_types(DiversionDeclined)
     s.then_calls(
