@@ -37,6 +37,7 @@ from services.collab.domain.diversion import (
     Diversion,
     Terms,
     answered,
+    check_same_day,
     diversion_saga,
     requested,
     settled,
@@ -94,6 +95,8 @@ class Diversions:
         receivers = await self.receivers(command.store_id)
 
         async def handler(uow: UnitOfWork) -> str:
+            # Inside the handler: a retry after midnight replays the diversion it made.
+            check_same_day(command, self.app.clock.business_day(command.at))
             await self._start(uow, command, receivers)
             return command.diversion_id
 

@@ -50,12 +50,14 @@ async def network(cap: CapacityClient, clock: ManualClock, sz_bays: int = 4) -> 
     await cap.book("A-1", local(15, 0), store_id=SZ)
 
 
-async def divert(client: Any, request_id: str, appointment_id: str = "A-1") -> Any:
+async def divert(
+    client: Any, request_id: str, appointment_id: str = "A-1", day: str = TODAY
+) -> Any:
     return await client.RequestDiversion(
         request_id=request_id,
         store_id=SZ,
         appointment_id=appointment_id,
-        day=TODAY,
+        day=day,
         customer_ref=f"C-{appointment_id}",
         vehicle="粤B12345",
         service_type="maintenance",
@@ -208,6 +210,16 @@ async def test_sop3_bad_input_and_other_stores_change_nothing(
         assert sorted(violated_fields(bad)) == ["customer_ref", "day", "expected_labour_hours"]
         other = await failure(divert(guangzhou, "7c1d0a3e-0000-4000-8000-000000000022"))
         assert other.code() == grpc.StatusCode.PERMISSION_DENIED
+        # SOP 3 is same day: tomorrow's customer is not moved into a bay held today.
+        await cap.book("A-7", local(11, 0, day=MONDAY + timedelta(days=1)), store_id=SZ)
+        tomorrow = (MONDAY + timedelta(days=1)).isoformat()
+        later = await failure(
+            divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000023", "A-7", tomorrow)
+        )
+        assert (later.code(), reason(later)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "DIVERSION_NOT_TODAY",
+        )
         assert not (await hq.ListDiversions()).diversions
         for store in (DG, GZ):
             assert (await cap.GetDayView(store_id=store)).live_holds == 0

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from kernel.errors import RuleViolated
 from kernel.saga.definition import Saga
 from kernel.saga.steps import Await, Call, Invoke, Retry
 from services.collab.domain import reasons
@@ -344,6 +345,19 @@ def requested(
         terms.transport_voucher_fen,
         command.at,
     )
+
+
+def check_same_day(command: RequestDiversion, today: date) -> None:
+    """domain.md: SOP 3 is same day, for a customer who would wait today; the bay it holds
+    at the receiver is today's, so another day's appointment is not one it moves."""
+    if command.day != today.isoformat():
+        raise RuleViolated(
+            reasons.DIVERSION_NOT_TODAY,
+            f"a diversion moves a customer of today ({today.isoformat()}); "
+            f"appointment {command.appointment_id} is on {command.day}",
+            subject=f"store/{command.store_id}",
+            metadata={"day": command.day, "today": today.isoformat()},
+        )
 
 
 def answered(d: Diversion, command: AnswerDiversion) -> Any:

@@ -42,6 +42,8 @@ WORK_UNREPORTED = "WORK_UNREPORTED"
 # SOP 3, customer diversion.
 # RequestDiversion: no nearby store has capacity left today and a free bay.
 NO_RECEIVER_AVAILABLE = "NO_RECEIVER_AVAILABLE"
+# RequestDiversion: the appointment is not today's (SOP 3 is same day).
+DIVERSION_NOT_TODAY = "DIVERSION_NOT_TODAY"
 # AnswerDiversion: the diversion is not offering a choice now (answered, expired, ended).
 DIVERSION_NOT_AWAITING = "DIVERSION_NOT_AWAITING"
 # Why a diversion ended without moving the customer.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from services.collab.domain.diversion import (
     Diversion,
     Terms,
     answered,
+    check_same_day,
     diversion_saga,
     requested,
     settled,
@@ -142,6 +143,19 @@ def test_an_origin_appointment_not_cancellable_cancels_the_receivers_booking_aga
     s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
     s.then_status(Status.COMPENSATED)
     assert data(s).reason == "APPOINTMENT_NOT_BOOKED"
+
+
+def test_a_diversion_is_for_a_customer_of_today_only() -> None:
+    # domain.md: SOP 3 is same day, for a customer who would wait today.
+    check_same_day(REQUEST, date(2026, 11, 4))
+    for day in ("2026-11-03", "2026-11-05", "2027-11-04"):
+        other = RequestDiversion(
+            "D-1", SZ, "A-77", day, "cust-9f2", "粤B12345", "maintenance", 1.5, "dms", NOW
+        )
+        with pytest.raises(RuleViolated) as refused:
+            check_same_day(other, date(2026, 11, 4))
+        assert refused.value.reason == "DIVERSION_NOT_TODAY"
+        assert refused.value.metadata == {"day": day, "today": "2026-11-04"}
 
 
 def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:
