@@ -271,3 +271,55 @@ async def test_sop2_collab_restarted_between_two_steps_holds_the_technician_once
     assert [(b.support_id, b.status) for b in held.bookings] == [
         (f"{support_id}:1", wpb.SUPPORT_STATUS_HELD)
     ]
+
+
+async def confirmed(collab: Any, clock: ManualClock, mint: Mint) -> str:
+    """A support approved by Dongguan and confirmed the day before: awaiting arrival."""
+    hq = collab.client(mint("hq"))
+    support_id = str((await ask(collab.client(mint("dms", SZ)))).support_id)
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
+    await collab.client(mint("dms", DG)).ApproveSupport(
+        request_id="5b2f0a3e-0000-4000-8000-000000000092", support_id=support_id
+    )
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_SCHEDULED)
+    clock.set(china(FRIDAY, 12) - timedelta(days=1))
+    await collab.running.service.timers.run_due()
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_ARRIVAL)
+    return support_id
+
+
+async def test_sop2_a_check_in_reported_before_the_support_day_is_refused_and_keeps_the_booking(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await confirmed(collab, clock, mint)
+
+        # A day early (a wrong button, a wrong support): workforce takes no check-in more
+        # than 4 h before the start, and a refused check-in would call the day off.
+        early = await failure(
+            shenzhen.ReportSupportProgress(
+                request_id="5b2f0a3e-0000-4000-8000-000000000093",
+                support_id=support_id,
+                progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+            )
+        )
+        assert (early.code(), reason(early)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "CHECK_IN_OUTSIDE_SUPPORT_WINDOW",
+        )
+        assert (await hq.GetSupport(support_id=support_id)).stage == (
+            pb.SUPPORT_STAGE_AWAITING_ARRIVAL
+        )
+        booked = await wf.GetTechnician(technician_id="DG-T3")
+        assert [b.status for b in booked.bookings] == [wpb.SUPPORT_STATUS_CONFIRMED]
+
+        clock.set(china(FRIDAY, 12))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000094",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+        )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)

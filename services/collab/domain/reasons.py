@@ -29,6 +29,8 @@ NO_TECHNICIAN_AVAILABLE = "NO_TECHNICIAN_AVAILABLE"
 SUPPORT_NOT_AWAITING = "SUPPORT_NOT_AWAITING"
 # ReportSupportProgress COMPLETED with travel and lodging under 50 km (or distance unknown).
 TRAVEL_NOT_COVERED = "TRAVEL_NOT_COVERED"
+# ReportSupportProgress CHECKED_IN before 4 h ahead of the start or after the end.
+CHECK_IN_OUTSIDE_SUPPORT_WINDOW = "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
 # RateSupport: before completion, by a store not party to it, or twice by one store.
 SUPPORT_NOT_COMPLETED = "SUPPORT_NOT_COMPLETED"
 RATER_NOT_PARTY = "RATER_NOT_PARTY_TO_SUPPORT"

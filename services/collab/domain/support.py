@@ -75,6 +75,9 @@ TRAVEL_AND_LODGING = "travel_lodging"
 # confirmed with the work order 1 day ahead.
 LEAD_TIME = timedelta(hours=72)
 WORK_ORDER_AHEAD = timedelta(days=1)
+# As workforce's CheckInSupport: a check-in is taken from 4 h before the start until the
+# end; one workforce refuses would call the day off, so collab refuses it first.
+CHECK_IN_OPENS = timedelta(hours=4)
 MIN_RATING, MAX_RATING = 1, 5
 
 

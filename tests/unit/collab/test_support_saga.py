@@ -184,6 +184,7 @@ def test_the_host_calling_it_off_before_the_work_order_cancels_and_asks_no_one()
 
 def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_travel() -> None:
     s = confirmed()
+    s.clock.set(FRIDAY_1200)
     report(s, SupportProgress.CHECKED_IN).then_event_types(TechnicianArrived)
     s.then_calls(workforce("CheckInSupport", "DG-T3", "S-1:1"))
     s.when_replied("check_in").then_event_types(SupportCheckedIn, SupportUnderway)
@@ -203,10 +204,28 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     ]
 
 
+def test_a_check_in_is_taken_from_four_hours_before_the_start_until_its_end() -> None:
+    # As workforce's CheckInSupport: a check-in it refuses would call the day off.
+    s = confirmed()  # Thursday noon: a day early
+    with pytest.raises(RuleViolated) as refused:
+        report(s, SupportProgress.CHECKED_IN)
+    assert refused.value.reason == "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+    assert refused.value.metadata["opens_at"] == (FRIDAY_1200 - timedelta(hours=4)).isoformat()
+    s.clock.set(FRIDAY_1200 - timedelta(hours=4))
+    report(s, SupportProgress.CHECKED_IN).then_event_types(TechnicianArrived)
+
+    late = confirmed()
+    late.clock.set(FRIDAY_1800)
+    with pytest.raises(RuleViolated) as refused:
+        report(late, SupportProgress.CHECKED_IN)
+    assert refused.value.reason == "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+
+
 def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
     local = {"subsidy": {"tier": "SUBSIDY_TIER_LOCAL", "amount_fen": "30000"}, "distance_km": 12.0}
     s = scenario().when_started(REQUESTED).when_replied("hold", **local)
     order_day(approve(s)).when_replied("confirm")
+    s.clock.set(FRIDAY_1200)
     report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
     with pytest.raises(RuleViolated) as refused:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
