@@ -323,3 +323,53 @@ async def test_sop2_a_check_in_reported_before_the_support_day_is_refused_and_ke
             progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
         )
         await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)
+
+
+async def test_sop2_a_support_given_up_after_check_in_ends_the_technicians_loan(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # Workforce cancels no checked-in support ("completed, not cancelled"): a support the
+    # host calls off during the work, or never reports, must still bring the technician
+    # back from loan, or they can be given no status and checked in to no other support.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await confirmed(collab, clock, mint)
+        clock.set(china(FRIDAY, 12))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000095",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+        )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)
+        assert (await wf.GetTechnician(technician_id="DG-T3")).status == (
+            wpb.TECHNICIAN_STATUS_ON_LOAN
+        )
+
+        clock.set(china(FRIDAY, 13) + timedelta(minutes=30))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000096",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+            note="the customer took the car away",
+        )
+
+        async def ended() -> Any:
+            found = await hq.GetSupport(support_id=support_id)
+            final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        outcome = await eventually(ended)
+        assert (outcome.stage, outcome.reason) == (
+            pb.SUPPORT_STAGE_NO_TECHNICIAN,
+            "the customer took the car away",
+        )
+        back = await wf.GetTechnician(technician_id="DG-T3")
+        assert back.status == wpb.TECHNICIAN_STATUS_ON_DUTY
+        # Recorded at workforce with the time on site, the fault not solved.
+        history = await wf.GetTechnicianHistory(technician_id="DG-T3")
+        assert (history.hours_worked, history.faults_solved) == (1.5, 0)
+        # Collab settles no support that was given up: no subsidy, no points.
+        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
+        assert await points(collab) == []

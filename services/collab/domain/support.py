@@ -123,6 +123,9 @@ class Support:
     fault_solved: bool = False
     travel_and_lodging_fen: int = 0
     rated_by: tuple[str, ...] = ()
+    # On site from the check-in; until the support was given up (called off, unreported).
+    checked_in_at: datetime | None = None
+    left_at: datetime | None = None
 
     @property
     def technician_id(self) -> str:
@@ -136,6 +139,13 @@ class Support:
     def booking_id(self) -> str:
         """Workforce's support id for this candidate: one booking per technician asked."""
         return f"{self.support_id}:{self.candidate + 1}"
+
+    @property
+    def hours_on_site(self) -> float:
+        """From the check-in until the support was given up, at most until its end."""
+        assert self.checked_in_at is not None
+        left = min(self.left_at or self.ends_at, self.ends_at)
+        return max((left - self.checked_in_at).total_seconds() / 3600, 0.0)
 
     @property
     def may_ask_next(self) -> bool:
@@ -182,10 +192,14 @@ def support(data: Support | None, event: Any) -> Support:
     assert data is not None
     if isinstance(event, SupportWithdrawn | SupportCalledOff):
         return dataclasses.replace(data, reason=event.reason, called_off=True)
+    # Given up after the check-in: the technician's time on site ends here.
+    left_at = event.occurred_at if data.checked_in_at is not None else None
     if isinstance(event, _SAID):
-        return dataclasses.replace(data, reason=event.reason)
+        return dataclasses.replace(data, reason=event.reason, left_at=left_at)
     if type(event) in _SILENT:
-        return dataclasses.replace(data, reason=_SILENT[type(event)])
+        return dataclasses.replace(data, reason=_SILENT[type(event)], left_at=left_at)
+    if isinstance(event, SupportCheckedIn):
+        return dataclasses.replace(data, checked_in_at=event.occurred_at)
     if isinstance(event, TechnicianHeld):
         return dataclasses.replace(
             data,
@@ -238,6 +252,14 @@ def hold_technician(s: Support) -> Call:
 
 
 def cancel_booking(s: Support) -> Call:
+    if s.checked_in_at is not None:
+        # Workforce cancels no support the technician checked in to (it is completed, not
+        # cancelled): the loan ends with the time on site and the fault unsolved.
+        return Call(
+            WORKFORCE,
+            "CompleteSupport",
+            _booking(s, hours_worked=s.hours_on_site, fault_solved=False),
+        )
     return Call(WORKFORCE, "CancelSupport", _booking(s, reason=s.reason or "support given up"))
 
 

@@ -30,8 +30,10 @@ from services.collab.domain.support_day_events import (
     SupportCalledOff,
     SupportCheckedIn,
     SupportUnderway,
+    SupportWorkAbandoned,
     SupportWorkFinished,
     SupportWorkRecorded,
+    SupportWorkUnreported,
     TechnicianArrived,
     TechnicianExpected,
     TechnicianNoShow,
@@ -289,6 +291,37 @@ def test_a_support_called_off_before_the_day_is_cancelled_at_workforce() -> None
     report(s, SupportProgress.CALLED_OFF, note="fault fixed locally")
     s.then_event_types(SupportCalledOff)
     s.then_calls(workforce("CancelSupport", "DG-T3", "S-1:1", reason="fault fixed locally"))
+
+
+def on_site() -> SagaScenario[Support]:
+    s = confirmed()
+    s.clock.set(FRIDAY_1200)
+    return report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
+
+
+def test_called_off_after_check_in_the_loan_ends_as_workforce_records_it_with_time_on_site() -> (
+    None
+):
+    # Workforce cancels no checked-in support (it is completed, not cancelled).
+    s = on_site()
+    s.clock.advance(timedelta(hours=1, minutes=30))
+    report(s, SupportProgress.CALLED_OFF, note="the customer took the car away")
+    s.then_event_types(SupportWorkAbandoned)
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=1.5, fault_solved=False)
+    )
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
+    s.then_status(Status.COMPENSATED)
+    assert data(s).reason == "the customer took the car away"
+
+
+def test_work_never_reported_ends_the_loan_with_the_time_on_site_until_the_windows_end() -> None:
+    s = on_site()
+    s.when_time_passes(FRIDAY_1800 + timedelta(days=1) - s.clock.now())
+    s.then_event_types(SupportWorkUnreported)
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=6.0, fault_solved=False)
+    )
 
 
 def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -> None:
