@@ -85,6 +85,8 @@ def report(r: pb.ReportSupportProgressRequest, by: str, at: datetime) -> ReportS
         v.add("hours_worked", f"must be between 0 and {MAX_SUPPORT_HOURS:.0f}")
     elif r.hours_worked and not completed:
         v.add("hours_worked", "is reported with COMPLETED only")
+    elif completed and not r.hours_worked:
+        v.add("hours_worked", "is required with COMPLETED: the hours the technician worked")
     validation.non_negative(v, "travel_and_lodging_fen", r.travel_and_lodging_fen, MAX_TRAVEL_FEN)
     if r.travel_and_lodging_fen and not completed:
         v.add("travel_and_lodging_fen", "is reported with COMPLETED only")

@@ -288,6 +288,19 @@ async def confirmed(collab: Any, clock: ManualClock, mint: Mint) -> str:
     return support_id
 
 
+async def on_site(collab: Any, clock: ManualClock, mint: Mint) -> str:
+    """A confirmed support whose technician checked in at noon on Friday."""
+    support_id = await confirmed(collab, clock, mint)
+    clock.set(china(FRIDAY, 12))
+    await collab.client(mint("dms", SZ)).ReportSupportProgress(
+        request_id="5b2f0a3e-0000-4000-8000-000000000095",
+        support_id=support_id,
+        progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+    )
+    await reached(getter(collab.client(mint("hq")), support_id), pb.SUPPORT_STAGE_ON_SITE)
+    return support_id
+
+
 async def test_sop2_a_check_in_reported_before_the_support_day_is_refused_and_keeps_the_booking(
     collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
 ) -> None:
@@ -335,14 +348,7 @@ async def test_sop2_a_support_given_up_after_check_in_ends_the_technicians_loan(
     async with collab_with_workforce() as collab:
         shenzhen = collab.client(mint("dms", SZ))
         hq = collab.client(mint("hq"))
-        support_id = await confirmed(collab, clock, mint)
-        clock.set(china(FRIDAY, 12))
-        await shenzhen.ReportSupportProgress(
-            request_id="5b2f0a3e-0000-4000-8000-000000000095",
-            support_id=support_id,
-            progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
-        )
-        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)
+        support_id = await on_site(collab, clock, mint)
         assert (await wf.GetTechnician(technician_id="DG-T3")).status == (
             wpb.TECHNICIAN_STATUS_ON_LOAN
         )
@@ -373,3 +379,40 @@ async def test_sop2_a_support_given_up_after_check_in_ends_the_technicians_loan(
         # Collab settles no support that was given up: no subsidy, no points.
         assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
         assert await points(collab) == []
+
+
+async def test_sop2_a_completion_workforce_would_refuse_is_refused_and_the_support_still_settles(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # A completion workforce refuses (no hours, more hours than on site) ended the support
+    # unsettled: no subsidy, no points for the lender. Refused first, nothing changes.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await on_site(collab, clock, mint)
+        clock.set(china(FRIDAY, 16))
+
+        async def completed(request_id: str, hours: float) -> Any:
+            return await shenzhen.ReportSupportProgress(
+                request_id=request_id,
+                support_id=support_id,
+                progress=pb.SUPPORT_PROGRESS_COMPLETED,
+                hours_worked=hours,
+                fault_solved=True,
+            )
+
+        none = await failure(completed("5b2f0a3e-0000-4000-8000-000000000097", 0.0))
+        assert none.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(none) == ["hours_worked"]
+        over = await failure(completed("5b2f0a3e-0000-4000-8000-000000000098", 4.5))
+        assert (over.code(), reason(over)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "HOURS_EXCEED_TIME_ON_SITE",
+        )
+        assert (await hq.GetSupport(support_id=support_id)).stage == pb.SUPPORT_STAGE_ON_SITE
+
+        await completed("5b2f0a3e-0000-4000-8000-000000000099", 4.0)
+        done = await reached(getter(hq, support_id), pb.SUPPORT_STAGE_COMPLETED)
+        assert (done.hours_worked, done.fault_solved) == (4.0, True)
+        assert await points(collab) == [(DG, "support", 5)]

@@ -31,6 +31,8 @@ SUPPORT_NOT_AWAITING = "SUPPORT_NOT_AWAITING"
 TRAVEL_NOT_COVERED = "TRAVEL_NOT_COVERED"
 # ReportSupportProgress CHECKED_IN before 4 h ahead of the start or after the end.
 CHECK_IN_OUTSIDE_SUPPORT_WINDOW = "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+# ReportSupportProgress COMPLETED with more hours worked than passed since the check-in.
+HOURS_EXCEED_TIME_ON_SITE = "HOURS_EXCEED_TIME_ON_SITE"
 # RateSupport: before completion, by a store not party to it, or twice by one store.
 SUPPORT_NOT_COMPLETED = "SUPPORT_NOT_COMPLETED"
 RATER_NOT_PARTY = "RATER_NOT_PARTY_TO_SUPPORT"

@@ -99,6 +99,8 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
                     subject=f"support/{s.support_id}",
                     metadata={"distance_km": f"{s.distance_km:.1f}"},
                 )
+            if step == "work":
+                check_hours_on_site(s, command.hours_worked, at)
             return SupportWorkFinished(
                 *ids,
                 command.hours_worked,
@@ -127,6 +129,22 @@ def check_in_window(s: Support, at: datetime) -> None:
             f"{s.ends_at.isoformat()}",
             subject=f"support/{s.support_id}",
             metadata={"opens_at": opens.isoformat(), "closes_at": s.ends_at.isoformat()},
+        )
+
+
+def check_hours_on_site(s: Support, hours_worked: float, at: datetime) -> None:
+    """No more hours worked than have passed since the check-in (workforce's rule; a
+    completion it refused would leave the support unsettled)."""
+    if s.checked_in_at is None:
+        return
+    on_site = (at - s.checked_in_at).total_seconds() / 3600
+    if hours_worked > on_site:
+        raise RuleViolated(
+            reasons.HOURS_EXCEED_TIME_ON_SITE,
+            f"{hours_worked:g} h worked, but only {on_site:.2f} h passed since the check-in "
+            f"at {s.checked_in_at.isoformat()}",
+            subject=f"support/{s.support_id}",
+            metadata={"hours_on_site": f"{on_site:.2f}"},
         )
 
 

@@ -190,6 +190,7 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     report(s, SupportProgress.CHECKED_IN).then_event_types(TechnicianArrived)
     s.then_calls(workforce("CheckInSupport", "DG-T3", "S-1:1"))
     s.when_replied("check_in").then_event_types(SupportCheckedIn, SupportUnderway)
+    s.clock.set(FRIDAY_1800)
     report(s, SupportProgress.COMPLETED, hours=5.5, solved=True, travel=38000)
     s.then_event_types(SupportWorkFinished)
     s.then_calls(
@@ -229,6 +230,7 @@ def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
     order_day(approve(s)).when_replied("confirm")
     s.clock.set(FRIDAY_1200)
     report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
+    s.clock.set(FRIDAY_1800)
     with pytest.raises(RuleViolated) as refused:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
     assert refused.value.reason == "TRAVEL_NOT_COVERED"
@@ -322,6 +324,18 @@ def test_work_never_reported_ends_the_loan_with_the_time_on_site_until_the_windo
     s.then_calls(
         workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=6.0, fault_solved=False)
     )
+
+
+def test_no_more_hours_are_reported_than_the_technician_was_on_site() -> None:
+    # As workforce's CompleteSupport: a completion it refused would leave it unsettled.
+    s = on_site()
+    s.clock.advance(timedelta(hours=4))
+    with pytest.raises(RuleViolated) as refused:
+        report(s, SupportProgress.COMPLETED, hours=4.5, solved=True)
+    assert refused.value.reason == "HOURS_EXCEED_TIME_ON_SITE"
+    assert refused.value.metadata == {"hours_on_site": "4.00"}
+    report(s, SupportProgress.COMPLETED, hours=4.0, solved=True)
+    s.then_event_types(SupportWorkFinished)
 
 
 def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -> None:
