@@ -416,3 +416,29 @@ async def test_sop2_a_completion_workforce_would_refuse_is_refused_and_the_suppo
         done = await reached(getter(hq, support_id), pb.SUPPORT_STAGE_COMPLETED)
         assert (done.hours_worked, done.fault_solved) == (4.0, True)
         assert await points(collab) == [(DG, "support", 5)]
+
+
+async def test_sop2_a_support_called_off_with_a_blank_note_is_still_cancelled_at_workforce(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # The note was the cancellation's reason at workforce, which requires one: a note of
+    # blanks had the cancellation refused, the support stuck and the technician booked.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        hq = collab.client(mint("hq"))
+        support_id = await confirmed(collab, clock, mint)
+        await collab.client(mint("dms", SZ)).ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000100",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+            note="   ",
+        )
+
+        async def ended() -> Any:
+            found = await hq.GetSupport(support_id=support_id)
+            final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        outcome = await eventually(ended)
+        assert (outcome.stage, outcome.reason) == (pb.SUPPORT_STAGE_NO_TECHNICIAN, "called off")
+        assert not (await wf.GetTechnician(technician_id="DG-T3")).bookings

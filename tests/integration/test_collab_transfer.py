@@ -293,3 +293,38 @@ async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_d
         assert [(p.store_id, p.points) for p in points] == [(DG, 1)]
         lost = [e for e in recorded if type(e).__name__ == "ShipmentLost"]
         assert [(e.source_store_id, e.reason) for e in lost] == [(FS, "van broke down, box gone")]
+
+
+async def test_a_loss_reported_with_a_blank_note_is_still_written_off_and_the_next_source_asked(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    inventory_service: Running,
+) -> None:
+    # The note was the write-off's reason at inventory, which requires one: a note of
+    # blanks had the write-off refused and the transfer stuck with the part in transit.
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await request(collab.client(mint("dms", GZ)))
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+        await hq.ReportCourierProgress(
+            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=" \n "
+        )
+
+        async def moved_on() -> Any:
+            found = await hq.GetTransfer(transfer_id="T-1")
+            final = (pb.TRANSFER_STAGE_AWAITING_APPROVAL, pb.TRANSFER_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        found = await eventually(moved_on)
+        assert (found.stage, found.source_store_id) == (pb.TRANSFER_STAGE_AWAITING_APPROVAL, DG)
+        foshan = await position(inv, FS)
+        assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
+        lost = [e for e in await saga_events(collab, "T-1") if type(e).__name__ == "ShipmentLost"]
+        assert [e.reason for e in lost] == ["lost in transit"]

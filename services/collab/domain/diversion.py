@@ -364,7 +364,7 @@ def answered(d: Diversion, command: AnswerDiversion) -> Any:
     ids = (d.diversion_id, d.origin_store_id, d.receiving_store_id, d.customer_ref)
     if command.accepted:
         return DiversionAccepted(*ids, command.answered_by, command.at)
-    reason = command.note or reasons.CUSTOMER_DECLINED
+    reason = command.note.strip() or reasons.CUSTOMER_DECLINED
     return DiversionDeclined(*ids, reason, command.answered_by, command.at)
 
 

@@ -110,7 +110,9 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
                 at,
             )
         case _:
-            called_off = command.note or "called off"
+            # A note of blanks is none: it is the cancellation's reason, which workforce
+            # requires.
+            called_off = command.note.strip() or "called off"
             if step == "work":
                 return SupportWorkAbandoned(*ids, called_off, by, at)
             if step == "order_day":

@@ -158,6 +158,11 @@ def test_a_diversion_is_for_a_customer_of_today_only() -> None:
         assert refused.value.metadata == {"day": day, "today": "2026-11-04"}
 
 
+def test_declined_with_a_blank_note_the_reason_is_the_customers_decline() -> None:
+    s = answer(offered(), False, " \t ").then_event_types(DiversionDeclined)
+    assert data(s).reason == "CUSTOMER_DECLINED"
+
+
 def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:
     s = answer(offered(), False, "prefers to wait").then_event_types(DiversionDeclined)
     s.then_calls(

@@ -338,6 +338,13 @@ def test_no_more_hours_are_reported_than_the_technician_was_on_site() -> None:
     s.then_event_types(SupportWorkFinished)
 
 
+def test_called_off_with_a_blank_note_the_cancel_carries_a_reason_workforce_takes() -> None:
+    # Workforce requires the cancellation's reason: blanks would have the undo refused.
+    s = confirmed()
+    report(s, SupportProgress.CALLED_OFF, note="  \n").then_event_types(SupportCalledOff)
+    s.then_calls(workforce("CancelSupport", "DG-T3", "S-1:1", reason="called off"))
+
+
 def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -> None:
     s = awaiting_approval().when_time_passes(timedelta(hours=1))
     s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(SupportStuck)

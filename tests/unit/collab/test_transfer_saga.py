@@ -239,6 +239,14 @@ def test_a_lost_shipment_is_reported_to_inventory_then_the_next_source_is_asked(
     s.then_calls(reserve(DG))
 
 
+def test_a_loss_with_a_blank_note_is_written_off_for_a_reason_inventory_takes() -> None:
+    # Inventory requires the write-off's reason: blanks would have the undo refused.
+    s = in_transit()
+    courier(s, CourierProgress.LOST, note=" \n\t ").then_event_types(ShipmentLost)
+    assert s.last.events[0].reason == "lost in transit"
+    assert s.outbox["ship.undo"].fields["reason"] == "lost in transit"
+
+
 def test_a_delivery_unreported_past_its_deadline_is_treated_as_lost() -> None:
     s = in_transit()
     s.when_time_passes(timedelta(hours=2)).then_event_types(DeliveryOverdue)
