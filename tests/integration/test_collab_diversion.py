@@ -7,6 +7,7 @@ receiver carrying diverted_from_store_id, the origin's appointment is cancelled,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -309,3 +310,39 @@ async def test_sop3_an_origin_appointment_no_longer_cancellable_frees_the_receiv
         assert (receiver.booked, receiver.live_holds) == (0, 0)
         assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
         assert await points(collab) == []
+
+
+async def test_sop3_one_appointment_is_offered_one_diversion_at_a_time_however_requests_race(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    # Two requests for one customer (a DMS retrying with a new request id, two screens)
+    # held two bays and made two offers; the second is refused while the first stands.
+    await network(cap, clock)
+    async with collab_with_capacity() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        ids = [f"7c1d0a3e-0000-4000-8000-0000000000{n}" for n in (51, 52, 53)]
+        results = await asyncio.gather(
+            divert(shenzhen, ids[0]), divert(shenzhen, ids[1]), return_exceptions=True
+        )
+        (made,) = [r for r in results if not isinstance(r, BaseException)]
+        (refused,) = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+        assert (refused.code(), reason(refused)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "DIVERSION_ALREADY_REQUESTED",
+        )
+        assert [d.diversion_id for d in (await hq.ListDiversions()).diversions] == [
+            made.diversion_id
+        ]
+        await reached(getter(hq, made.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        assert (await cap.GetDayView(store_id=DG)).live_holds == 1
+
+        # Once the customer has declined, the store may ask again later.
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000054",
+            diversion_id=made.diversion_id,
+            answer=pb.DIVERSION_ANSWER_DECLINED,
+        )
+        await reached(getter(hq, made.diversion_id), pb.DIVERSION_STAGE_NOT_MADE)
+        again = await divert(shenzhen, ids[2])
+        await reached(getter(hq, again.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)

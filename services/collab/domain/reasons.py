@@ -48,6 +48,8 @@ WORK_UNREPORTED = "WORK_UNREPORTED"
 NO_RECEIVER_AVAILABLE = "NO_RECEIVER_AVAILABLE"
 # RequestDiversion: the appointment is not today's (SOP 3 is same day).
 DIVERSION_NOT_TODAY = "DIVERSION_NOT_TODAY"
+# RequestDiversion: another diversion of the appointment is under way, done or stuck.
+DIVERSION_ALREADY_REQUESTED = "DIVERSION_ALREADY_REQUESTED"
 # AnswerDiversion: the diversion is not offering a choice now (answered, expired, ended).
 DIVERSION_NOT_AWAITING = "DIVERSION_NOT_AWAITING"
 # Why a diversion ended without moving the customer.
