@@ -70,6 +70,12 @@ def getter(client: Any, diversion_id: str) -> Callable[[], Any]:
     return lambda: client.GetDiversion(diversion_id=diversion_id)
 
 
+async def nothing_settled(hq: Any, collab: Any) -> None:
+    """No cost on HQ's ledger, no contribution points: nobody was moved."""
+    assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
+    assert await points(collab) == []
+
+
 async def test_sop3_accepted_moves_the_customer_with_a_diverted_booking_and_hq_pays(
     collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
 ) -> None:
@@ -183,8 +189,7 @@ async def test_sop3_declined_or_silent_releases_the_bay_and_moves_no_one(
             view = await cap.GetDayView(store_id=store)
             assert (view.booked, view.live_holds) == (0, 0)
         assert (await cap.GetDayView(store_id=SZ)).booked == 2
-        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
-        assert await points(collab) == []
+        await nothing_settled(hq, collab)
 
 
 async def test_sop3_bad_input_and_other_stores_change_nothing(
@@ -308,8 +313,7 @@ async def test_sop3_an_origin_appointment_no_longer_cancellable_frees_the_receiv
         )
         receiver = await cap.GetDayView(store_id=DG)
         assert (receiver.booked, receiver.live_holds) == (0, 0)
-        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
-        assert await points(collab) == []
+        await nothing_settled(hq, collab)
 
 
 async def test_sop3_one_appointment_is_offered_one_diversion_at_a_time_however_requests_race(

@@ -69,6 +69,17 @@ def getter(client: Any, support_id: str) -> Callable[[], Any]:
     return lambda: client.GetSupport(support_id=support_id)
 
 
+async def ended(client: Any, support_id: str) -> Any:
+    """The support once it has ended with no technician, or stuck."""
+
+    async def probe() -> Any:
+        found = await client.GetSupport(support_id=support_id)
+        final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
+        return found if found.stage in final else None
+
+    return await eventually(probe)
+
+
 async def test_sop2_end_to_end_checked_in_completed_settled_and_rated(
     collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
 ) -> None:
@@ -361,12 +372,7 @@ async def test_sop2_a_support_given_up_after_check_in_ends_the_technicians_loan(
             note="the customer took the car away",
         )
 
-        async def ended() -> Any:
-            found = await hq.GetSupport(support_id=support_id)
-            final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
-            return found if found.stage in final else None
-
-        outcome = await eventually(ended)
+        outcome = await ended(hq, support_id)
         assert (outcome.stage, outcome.reason) == (
             pb.SUPPORT_STAGE_NO_TECHNICIAN,
             "the customer took the car away",
@@ -434,11 +440,6 @@ async def test_sop2_a_support_called_off_with_a_blank_note_is_still_cancelled_at
             note="   ",
         )
 
-        async def ended() -> Any:
-            found = await hq.GetSupport(support_id=support_id)
-            final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
-            return found if found.stage in final else None
-
-        outcome = await eventually(ended)
+        outcome = await ended(hq, support_id)
         assert (outcome.stage, outcome.reason) == (pb.SUPPORT_STAGE_NO_TECHNICIAN, "called off")
         assert not (await wf.GetTechnician(technician_id="DG-T3")).bookings

@@ -248,6 +248,20 @@ async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_eve
         assert "it may run short" in after.candidates[-1].reasons[2]
 
 
+async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+    await request(collab.client(mint("dms", GZ)))
+    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+    await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+    await hq.ReportCourierProgress(
+        request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+    )
+    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+    await hq.ReportCourierProgress(
+        request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=note
+    )
+
+
 async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_delivers(
     start_collab: Any,
     inv: InventoryClient,
@@ -257,19 +271,7 @@ async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_d
     await stocked(inv, FS01=5, DG01=5)
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        await request(collab.client(mint("dms", GZ)))
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
-        await hq.ReportCourierProgress(
-            request_id="c-2",
-            transfer_id="T-1",
-            progress=pb.COURIER_PROGRESS_LOST,
-            note="van broke down, box gone",
-        )
+        await lost_from_foshan(collab, hq, mint, "van broke down, box gone")
         await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, DG)
         foshan = await position(inv, FS)
         assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
@@ -306,16 +308,7 @@ async def test_a_loss_reported_with_a_blank_note_is_still_written_off_and_the_ne
     await stocked(inv, FS01=5, DG01=5)
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        await request(collab.client(mint("dms", GZ)))
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
-        await hq.ReportCourierProgress(
-            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=" \n "
-        )
+        await lost_from_foshan(collab, hq, mint, " \n ")
 
         async def moved_on() -> Any:
             found = await hq.GetTransfer(transfer_id="T-1")
