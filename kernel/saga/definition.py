@@ -178,13 +178,21 @@ class Saga(Generic[D]):
         if kind == "compensated":
             return replace(state, status=Status.COMPENSATED)
         if kind == "failed":
+            if state.status is Status.RUNNING:
+                # A step that stops on failure: its call is what an operator sees to.
+                return replace(
+                    state, status=Status.FAILED, reason=f"{self.steps[state.step].name} failed"
+                )
             # Say which undo is left: that is what an operator must see to.
             left = state.to_undo[0] if state.to_undo else None
             reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
             return replace(state, status=Status.FAILED, reason=reason)
         if kind == "operator_retried":
-            # A failed undo is tried again; a call still in flight just goes again now.
-            status = Status.COMPENSATING if state.status is Status.FAILED else state.status
+            # A failed undo is tried again, or the call of a step that stopped on failure;
+            # a call still in flight just goes again now.
+            status = state.status
+            if status is Status.FAILED:
+                status = Status.COMPENSATING if state.to_undo else Status.RUNNING
             return replace(state, status=status)
         if kind == "operator_cancelled":
             done = state.done
@@ -303,8 +311,10 @@ class _Deciding(Generic[D]):
         event = self.operator_event(self.saga.operator_retried)
         self.ended()
         key = self.saga.pending_call(self.state)
-        if self.state.status is Status.FAILED:
+        if self.state.status is Status.FAILED and self.state.to_undo:
             key = self.saga.key(self.state, self.state.to_undo[0]) + UNDO
+        elif self.state.status is Status.FAILED:  # a step that stopped on failure
+            key = self.saga.key(self.state, self.state.step)
         if key is None:
             waiting = self.saga.steps[self.state.step].name
             raise RuleViolated(
@@ -395,6 +405,8 @@ class _Deciding(Generic[D]):
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
+        elif step.stops_on_failure:
+            self.emit(self.saga.failed, reply)
         elif reply.outcome is Outcome.EXHAUSTED and step.expired is not None:
             self.emit(step.expired, reply)
             self.compensate(reply)

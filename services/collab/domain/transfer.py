@@ -286,6 +286,8 @@ def transfer_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Transfer]:
                 call=receive_at_requester,
                 done=TransferReceived,
                 refused=ReceiptRefused,
+                # The part is at the requester: never reported lost and asked again.
+                stops_on_failure=True,
             ),
         ),
         completed=TransferCompleted,
