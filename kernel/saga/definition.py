@@ -160,6 +160,8 @@ class Saga(Generic[D]):
             return replace(state, step=i + 1, done=(*state.done, i) if undoable else state.done)
         if kind in ("refused", "expired"):
             step = self.steps[i]
+            if isinstance(step, Invoke) and step.stops_on_failure:
+                return replace(state, reason=f"{step.name} {kind}")  # `failed` follows
             done = state.done
             # An Invoke step expired while its call was in flight may still take effect.
             if kind == "expired" and isinstance(step, Invoke) and step.undo is not None:
@@ -180,9 +182,8 @@ class Saga(Generic[D]):
         if kind == "failed":
             if state.status is Status.RUNNING:
                 # A step that stops on failure: its call is what an operator sees to.
-                return replace(
-                    state, status=Status.FAILED, reason=f"{self.steps[state.step].name} failed"
-                )
+                reason = state.reason or f"{self.steps[state.step].name} failed"
+                return replace(state, status=Status.FAILED, reason=reason)
             # Say which undo is left: that is what an operator must see to.
             left = state.to_undo[0] if state.to_undo else None
             reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
@@ -406,6 +407,10 @@ class _Deciding(Generic[D]):
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
         elif step.stops_on_failure:
+            if reply.outcome is Outcome.REFUSED:
+                self.emit(step.refused, reply)
+            elif step.expired is not None:
+                self.emit(step.expired, reply)
             self.emit(self.saga.failed, reply)
         elif reply.outcome is Outcome.EXHAUSTED and step.expired is not None:
             self.emit(step.expired, reply)

@@ -27,6 +27,7 @@ from services.collab.domain.events import (
     NextSourceChosen,
     NoSourceLeft,
     PickupRequested,
+    ReceiptRefused,
     ReservationReleased,
     ShipmentLossReported,
     ShipmentLost,
@@ -269,8 +270,9 @@ def test_a_receipt_inventory_never_answered_is_left_to_an_operator_not_written_o
 def test_a_receipt_inventory_refuses_stops_the_transfer_instead_of_writing_the_part_off() -> None:
     s = in_transit()
     courier(s, CourierProgress.DELIVERED)
-    s.when_refused("receive", "STORE_CLOSED").then_event_types(TransferStuck).then_no_calls()
-    assert (s.state.status, s.last.events[0].reason) == (Status.FAILED, "STORE_CLOSED")
+    s.when_refused("receive", "STORE_CLOSED")
+    s.then_event_types(ReceiptRefused, TransferStuck).then_no_calls()
+    assert (s.state.status, s.last.events[1].reason) == (Status.FAILED, "STORE_CLOSED")
 
 
 def test_a_delivery_unreported_past_its_deadline_is_treated_as_lost() -> None:
