@@ -192,12 +192,10 @@ def support(data: Support | None, event: Any) -> Support:
     assert data is not None
     if isinstance(event, SupportWithdrawn | SupportCalledOff):
         return dataclasses.replace(data, reason=event.reason, called_off=True)
-    # Given up after the check-in: the technician's time on site ends here.
-    left_at = event.occurred_at if data.checked_in_at is not None else None
     if isinstance(event, _SAID):
-        return dataclasses.replace(data, reason=event.reason, left_at=left_at)
+        return dataclasses.replace(data, reason=event.reason, left_at=_left(data, event))
     if type(event) in _SILENT:
-        return dataclasses.replace(data, reason=_SILENT[type(event)], left_at=left_at)
+        return dataclasses.replace(data, reason=_SILENT[type(event)], left_at=_left(data, event))
     if isinstance(event, SupportCheckedIn):
         return dataclasses.replace(data, checked_in_at=event.occurred_at)
     if isinstance(event, TechnicianHeld):
@@ -224,6 +222,11 @@ def support(data: Support | None, event: Any) -> Support:
     if isinstance(event, SupportRated):
         return dataclasses.replace(data, rated_by=(*data.rated_by, event.rated_by_store_id))
     return data
+
+
+def _left(data: Support, given_up: Any) -> datetime | None:
+    """Given up after the check-in: the technician's time on site ends here."""
+    return given_up.occurred_at if data.checked_in_at is not None else None
 
 
 # The calls, as workforce's API names them.
