@@ -16,7 +16,10 @@ from storemesh.collab.events.v1 import events_pb2
 from storemesh.collab.v1 import collab_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.db import upsert
+from kernel.directory_memory import StoreChange, memory_of
 from kernel.saga import pending_calls
+from kernel.store_directory import store_directory
 from kernel.testing.servers import free_port
 from tests.integration.collab_fixtures import (
     DG,
@@ -321,3 +324,52 @@ async def test_a_loss_reported_with_a_blank_note_is_still_written_off_and_the_ne
         assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
         lost = [e for e in await saga_events(collab, "T-1") if type(e).__name__ == "ShipmentLost"]
         assert [e.reason for e in lost] == ["lost in transit"]
+
+
+async def test_a_delivered_part_whose_receipt_is_refused_is_left_to_an_operator_not_written_off(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    inventory_service: Running,
+) -> None:
+    # The receipt was compensated like any step: the part lying at the requester was
+    # reported lost at the source and the next source asked to give another.
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await request(collab.client(mint("dms", GZ)))
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+        # GZ01 closes at inventory while the part is on its way: the receipt is refused.
+        async with inventory_service.service.db.transaction() as conn:
+            for version, store in enumerate((GZ, FS, DG), start=1):
+                await upsert(
+                    conn,
+                    store_directory,
+                    {
+                        "store_id": store,
+                        "name": store,
+                        "region": "Guangdong",
+                        "latitude": 23.0,
+                        "longitude": 113.0,
+                        "closed": store == GZ,
+                        "version": version,
+                    },
+                    ["store_id"],
+                )
+                memory = memory_of(conn)
+                if memory is not None:
+                    memory.apply(StoreChange(store, closed=store == GZ, version=version))
+        await hq.ReportCourierProgress(
+            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_DELIVERED
+        )
+        stuck = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_STUCK, FS)
+        assert stuck.reason == "STORE_CLOSED"
+        foshan = await position(inv, FS)
+        assert (foshan.on_hand, foshan.in_transit_out) == (4, 1)  # shipped, not written off
+        assert (await position(inv, DG)).reserved == 0  # nobody else asked
+        assert (await saga_event_types(collab, "T-1"))[-2:] == ["ReceiptRefused", "TransferStuck"]
