@@ -160,6 +160,8 @@ class Saga(Generic[D]):
             return replace(state, step=i + 1, done=(*state.done, i) if undoable else state.done)
         if kind in ("refused", "expired"):
             step = self.steps[i]
+            if isinstance(step, Invoke) and step.stops_on_failure:
+                return replace(state, reason=f"{step.name} {kind}")  # `failed` follows
             done = state.done
             # An Invoke step expired while its call was in flight may still take effect.
             if kind == "expired" and isinstance(step, Invoke) and step.undo is not None:
@@ -178,13 +180,20 @@ class Saga(Generic[D]):
         if kind == "compensated":
             return replace(state, status=Status.COMPENSATED)
         if kind == "failed":
+            if state.status is Status.RUNNING:
+                # A step that stops on failure: its call is what an operator sees to.
+                reason = state.reason or f"{self.steps[state.step].name} failed"
+                return replace(state, status=Status.FAILED, reason=reason)
             # Say which undo is left: that is what an operator must see to.
             left = state.to_undo[0] if state.to_undo else None
             reason = state.reason if left is None else f"{self.steps[left].name}{UNDO} failed"
             return replace(state, status=Status.FAILED, reason=reason)
         if kind == "operator_retried":
-            # A failed undo is tried again; a call still in flight just goes again now.
-            status = Status.COMPENSATING if state.status is Status.FAILED else state.status
+            # A failed undo is tried again, or the call of a step that stopped on failure;
+            # a call still in flight just goes again now.
+            status = state.status
+            if status is Status.FAILED:
+                status = Status.COMPENSATING if state.to_undo else Status.RUNNING
             return replace(state, status=status)
         if kind == "operator_cancelled":
             done = state.done
@@ -303,8 +312,10 @@ class _Deciding(Generic[D]):
         event = self.operator_event(self.saga.operator_retried)
         self.ended()
         key = self.saga.pending_call(self.state)
-        if self.state.status is Status.FAILED:
+        if self.state.status is Status.FAILED and self.state.to_undo:
             key = self.saga.key(self.state, self.state.to_undo[0]) + UNDO
+        elif self.state.status is Status.FAILED:  # a step that stopped on failure
+            key = self.saga.key(self.state, self.state.step)
         if key is None:
             waiting = self.saga.steps[self.state.step].name
             raise RuleViolated(
@@ -395,6 +406,12 @@ class _Deciding(Generic[D]):
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
+        elif step.stops_on_failure:
+            if reply.outcome is Outcome.REFUSED:
+                self.emit(step.refused, reply)
+            elif step.expired is not None:
+                self.emit(step.expired, reply)
+            self.emit(self.saga.failed, reply)
         elif reply.outcome is Outcome.EXHAUSTED and step.expired is not None:
             self.emit(step.expired, reply)
             self.compensate(reply)

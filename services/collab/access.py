@@ -5,6 +5,7 @@ party reports the courier's progress or reads the transfer. The stores are read 
 read model before the command runs (kernel.access), so a caller who may not act is refused
 before an idempotent replay could answer it; the source is checked again inside the
 transaction, since a source that stayed silent past its deadline is no longer the one asked.
+A support's lending store answers the same way.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-# The transfer's parties as this request's access check read them (each call runs in its
-# own task, so this never outlives the call it was read for).
+# The parties of a transfer or support as this request's access check read them (each call
+# runs in its own task, so this never outlives the call it was read for).
 _parties_read: ContextVar[tuple[str, list[str]] | None] = ContextVar(
-    "collab_transfer_parties_read", default=None
+    "collab_parties_read", default=None
 )
 
 
@@ -25,11 +26,14 @@ async def source_store(servicer: Any, request: Any) -> list[str]:
     return parties[:1]
 
 
-def source_read(transfer_id: str) -> str | None:
-    """The source store the access check of this call found, when it found the transfer:
-    the answer is for that source (checked again inside the command's transaction)."""
+def answering_for(resource_id: str) -> str | None:
+    """The store being asked (a transfer's source, a support's lender) as the access check
+    of this call found it: the answer is for that store, the one the caller was authorised
+    for, and is checked again inside the command's transaction. Never read again in
+    between: the saga may have moved on to another store, which the caller may not answer
+    for."""
     read = _parties_read.get()
-    if read is None or read[0] != transfer_id or not read[1]:
+    if read is None or read[0] != resource_id or not read[1]:
         return None
     return read[1][0]
 
@@ -46,6 +50,7 @@ async def transfer_parties(servicer: Any, request: Any) -> list[str]:
 
 async def lending_store(servicer: Any, request: Any) -> list[str]:
     parties: list[str] = await servicer.sop_queries.support_parties(request.support_id)
+    _parties_read.set((request.support_id, parties))
     return parties[:1]
 
 

@@ -24,6 +24,7 @@ from kernel.messaging import InboundEvent
 from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
 from kernel.saga.decisions import Trigger
 from kernel.saga.definition import NOT_AWAITING
+from kernel.store_directory import require_open_store
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
 from services.collab.customers import PERSONAL_FIELDS, Customers
@@ -189,6 +190,8 @@ class Collab:
         unknown = not ranked and not await self.stock.knows_part(command.part_number)
 
         async def handler(uow: UnitOfWork) -> str:
+            # Inventory ships to open stores only, and finds out after the courier's pickup.
+            await require_open_store(uow.conn, command.store_id, "store_id")
             # Refused inside the handler, so a retry of a request that took the last
             # units (nobody has any left now) replays its transfer instead.
             if unknown:

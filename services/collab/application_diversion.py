@@ -11,12 +11,13 @@ exactly-once subscription, in stream order): the one booked latest, who would wa
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.capacity.events.v1 import events_pb2 as capacity_events
 
@@ -37,6 +38,7 @@ from services.collab.domain.diversion import (
     Diversion,
     Terms,
     answered,
+    check_same_day,
     diversion_saga,
     requested,
     settled,
@@ -94,10 +96,40 @@ class Diversions:
         receivers = await self.receivers(command.store_id)
 
         async def handler(uow: UnitOfWork) -> str:
+            # Inside the handler: a retry after midnight replays the diversion it made.
+            check_same_day(command, self.app.clock.business_day(command.at))
+            await self._one_at_a_time(uow, command)
             await self._start(uow, command, receivers)
             return command.diversion_id
 
         return await self.app.handle(command, handler, request_id=request_id, result_type=str)
+
+    async def _one_at_a_time(self, uow: UnitOfWork, command: RequestDiversion) -> None:
+        """One diversion of an appointment at a time: a second would hold a second bay and
+        offer the customer twice. After one that moved nobody, the store may ask again.
+        Requests for one appointment take its lock first (SQLite serialises writers), so of
+        two at once the second sees the first."""
+        key = f"diversion|{command.store_id}|{command.day}|{command.appointment_id}"
+        if self.app.db.is_postgres:
+            await uow.conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(key.encode())}
+            )
+        query = select(diversions.c.diversion_id).where(
+            diversions.c.origin_store_id == command.store_id,
+            diversions.c.origin_day == command.day,
+            diversions.c.origin_appointment_id == command.appointment_id,
+            diversions.c.stage != "NOT_MADE",
+            diversions.c.diversion_id != command.diversion_id,
+        )
+        other = (await uow.conn.execute(query.limit(1))).scalar()
+        if other is not None:
+            raise RuleViolated(
+                reasons.DIVERSION_ALREADY_REQUESTED,
+                f"appointment {command.appointment_id} is already diverted or offered "
+                f"(diversion {other})",
+                subject=f"diversion/{other}",
+                metadata={"diversion_id": str(other)},
+            )
 
     async def _start(
         self, uow: UnitOfWork, command: RequestDiversion, receivers: tuple[tuple[str, float], ...]

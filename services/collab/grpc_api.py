@@ -12,7 +12,7 @@ from kernel import access, paging
 from kernel.auth import current_principal
 from kernel.codec import timestamp
 from services.collab import grpc_messages as messages
-from services.collab.access import source_read, source_store, transfer_parties
+from services.collab.access import answering_for, source_store, transfer_parties
 from services.collab.application import Collab
 from services.collab.grpc_diversion import DiversionRpcs
 from services.collab.grpc_support import SupportRpcs
@@ -66,7 +66,7 @@ class CollabServicer(SupportRpcs, DiversionRpcs, pb_grpc.CollabServiceServicer):
 
     async def _source(self, transfer_id: str) -> str:
         """The source store a store's answer is for: as the access check found it."""
-        found = source_read(transfer_id)
+        found = answering_for(transfer_id)
         if found is None:
             found = (await self.queries.transfer(transfer_id)).source_store_id
         return found

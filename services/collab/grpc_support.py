@@ -13,7 +13,7 @@ from kernel import access, paging, validation
 from kernel.auth import current_principal
 from kernel.codec import timestamp
 from kernel.errors import Violations
-from services.collab.access import lending_store, support_parties
+from services.collab.access import answering_for, lending_store, support_parties
 from services.collab.application_support import Supports
 from services.collab.domain.commands import (
     ApproveSupport,
@@ -85,6 +85,8 @@ def report(r: pb.ReportSupportProgressRequest, by: str, at: datetime) -> ReportS
         v.add("hours_worked", f"must be between 0 and {MAX_SUPPORT_HOURS:.0f}")
     elif r.hours_worked and not completed:
         v.add("hours_worked", "is reported with COMPLETED only")
+    elif completed and not r.hours_worked:
+        v.add("hours_worked", "is required with COMPLETED: the hours the technician worked")
     validation.non_negative(v, "travel_and_lodging_fen", r.travel_and_lodging_fen, MAX_TRAVEL_FEN)
     if r.travel_and_lodging_fen and not completed:
         v.add("travel_and_lodging_fen", "is reported with COMPLETED only")
@@ -172,9 +174,8 @@ class SupportRpcs:
     async def ApproveSupport(self, request: pb.ApproveSupportRequest, context: Any) -> pb.Support:
         principal = current_principal()
         _answer(request)
-        lender = (await self.sop_queries.support(request.support_id)).lending_store_id
         command = ApproveSupport(request.support_id, principal.subject, self._now())
-        acting_for = None if principal.network_wide else lender
+        acting_for = None if principal.network_wide else await self._lender(request.support_id)
         return await self._reply(
             await self.supports.approve(command, request.request_id, acting_for)
         )
@@ -183,12 +184,18 @@ class SupportRpcs:
     async def RejectSupport(self, request: pb.RejectSupportRequest, context: Any) -> pb.Support:
         principal = current_principal()
         _answer(request)
-        lender = (await self.sop_queries.support(request.support_id)).lending_store_id
         command = RejectSupport(request.support_id, request.reason, principal.subject, self._now())
-        acting_for = None if principal.network_wide else lender
+        acting_for = None if principal.network_wide else await self._lender(request.support_id)
         return await self._reply(
             await self.supports.reject(command, request.request_id, acting_for)
         )
+
+    async def _lender(self, support_id: str) -> str:
+        """The lending store a store's answer is for: as the access check found it."""
+        found = answering_for(support_id)
+        if found is None:
+            found = (await self.sop_queries.support(support_id)).lending_store_id
+        return found
 
     @access.stores_of(support_parties, "report on this support")
     async def ReportSupportProgress(

@@ -14,6 +14,7 @@ from kernel.application import Application, UnitOfWork
 from kernel.codec import utc
 from kernel.errors import RuleViolated
 from kernel.messaging import InboundEvent
+from kernel.store_directory import require_open_store
 from kernel.subscriptions import PoisonMessage, Subscription
 from services.collab import read_model
 from services.collab.customers import PERSONAL_FIELDS, Customers
@@ -95,6 +96,8 @@ class Revitalisation:
         available = any(h.store_id == source for h in holders)
 
         async def handler(uow: UnitOfWork) -> str:
+            # Inventory ships to open stores only, and finds out after the courier's pickup.
+            await require_open_store(uow.conn, command.store_id, "store_id")
             # Refused inside the handler, so a retry of a request that took the stock
             # replays its transfer instead.
             if not stale:

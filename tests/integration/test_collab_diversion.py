@@ -7,6 +7,7 @@ receiver carrying diverted_from_store_id, the origin's appointment is cancelled,
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -50,12 +51,14 @@ async def network(cap: CapacityClient, clock: ManualClock, sz_bays: int = 4) -> 
     await cap.book("A-1", local(15, 0), store_id=SZ)
 
 
-async def divert(client: Any, request_id: str, appointment_id: str = "A-1") -> Any:
+async def divert(
+    client: Any, request_id: str, appointment_id: str = "A-1", day: str = TODAY
+) -> Any:
     return await client.RequestDiversion(
         request_id=request_id,
         store_id=SZ,
         appointment_id=appointment_id,
-        day=TODAY,
+        day=day,
         customer_ref=f"C-{appointment_id}",
         vehicle="粤B12345",
         service_type="maintenance",
@@ -65,6 +68,12 @@ async def divert(client: Any, request_id: str, appointment_id: str = "A-1") -> A
 
 def getter(client: Any, diversion_id: str) -> Callable[[], Any]:
     return lambda: client.GetDiversion(diversion_id=diversion_id)
+
+
+async def nothing_settled(hq: Any, collab: Any) -> None:
+    """No cost on HQ's ledger, no contribution points: nobody was moved."""
+    assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
+    assert await points(collab) == []
 
 
 async def test_sop3_accepted_moves_the_customer_with_a_diverted_booking_and_hq_pays(
@@ -180,8 +189,7 @@ async def test_sop3_declined_or_silent_releases_the_bay_and_moves_no_one(
             view = await cap.GetDayView(store_id=store)
             assert (view.booked, view.live_holds) == (0, 0)
         assert (await cap.GetDayView(store_id=SZ)).booked == 2
-        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
-        assert await points(collab) == []
+        await nothing_settled(hq, collab)
 
 
 async def test_sop3_bad_input_and_other_stores_change_nothing(
@@ -208,6 +216,16 @@ async def test_sop3_bad_input_and_other_stores_change_nothing(
         assert sorted(violated_fields(bad)) == ["customer_ref", "day", "expected_labour_hours"]
         other = await failure(divert(guangzhou, "7c1d0a3e-0000-4000-8000-000000000022"))
         assert other.code() == grpc.StatusCode.PERMISSION_DENIED
+        # SOP 3 is same day: tomorrow's customer is not moved into a bay held today.
+        await cap.book("A-7", local(11, 0, day=MONDAY + timedelta(days=1)), store_id=SZ)
+        tomorrow = (MONDAY + timedelta(days=1)).isoformat()
+        later = await failure(
+            divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000023", "A-7", tomorrow)
+        )
+        assert (later.code(), reason(later)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "DIVERSION_NOT_TODAY",
+        )
         assert not (await hq.ListDiversions()).diversions
         for store in (DG, GZ):
             assert (await cap.GetDayView(store_id=store)).live_holds == 0
@@ -262,3 +280,73 @@ async def test_sop3_collab_restarted_between_two_steps_holds_one_bay_and_complet
         await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_COMPLETED)
     receiver = await cap.GetDayView(store_id=DG)
     assert (receiver.booked, receiver.live_holds) == (1, 0)
+
+
+async def test_sop3_an_origin_appointment_no_longer_cancellable_frees_the_receivers_booking(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    # The customer checked in at the origin while the offer waited: the origin's appointment
+    # can no longer be cancelled, so the diversion is not made, and the booking it had
+    # already made at the receiver must not keep the receiver's bay for no one.
+    await network(cap, clock)
+    async with collab_with_capacity() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        asked = await divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000041")
+        await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        await cap.CheckInCustomer(store_id=SZ, appointment_id="A-1")
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000042",
+            diversion_id=asked.diversion_id,
+            answer=pb.DIVERSION_ANSWER_ACCEPTED,
+        )
+
+        async def ended() -> Any:
+            found = await hq.GetDiversion(diversion_id=asked.diversion_id)
+            final = (pb.DIVERSION_STAGE_NOT_MADE, pb.DIVERSION_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        outcome = await eventually(ended)
+        assert (outcome.stage, outcome.reason) == (
+            pb.DIVERSION_STAGE_NOT_MADE,
+            "APPOINTMENT_NOT_BOOKED",
+        )
+        receiver = await cap.GetDayView(store_id=DG)
+        assert (receiver.booked, receiver.live_holds) == (0, 0)
+        await nothing_settled(hq, collab)
+
+
+async def test_sop3_one_appointment_is_offered_one_diversion_at_a_time_however_requests_race(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    # Two requests for one customer (a DMS retrying with a new request id, two screens)
+    # held two bays and made two offers; the second is refused while the first stands.
+    await network(cap, clock)
+    async with collab_with_capacity() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        ids = [f"7c1d0a3e-0000-4000-8000-0000000000{n}" for n in (51, 52, 53)]
+        results = await asyncio.gather(
+            divert(shenzhen, ids[0]), divert(shenzhen, ids[1]), return_exceptions=True
+        )
+        (made,) = [r for r in results if not isinstance(r, BaseException)]
+        (refused,) = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+        assert (refused.code(), reason(refused)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "DIVERSION_ALREADY_REQUESTED",
+        )
+        assert [d.diversion_id for d in (await hq.ListDiversions()).diversions] == [
+            made.diversion_id
+        ]
+        await reached(getter(hq, made.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        assert (await cap.GetDayView(store_id=DG)).live_holds == 1
+
+        # Once the customer has declined, the store may ask again later.
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000054",
+            diversion_id=made.diversion_id,
+            answer=pb.DIVERSION_ANSWER_DECLINED,
+        )
+        await reached(getter(hq, made.diversion_id), pb.DIVERSION_STAGE_NOT_MADE)
+        again = await divert(shenzhen, ids[2])
+        await reached(getter(hq, again.diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)

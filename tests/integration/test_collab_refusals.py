@@ -9,6 +9,8 @@ from typing import Any
 import grpc
 from storemesh.collab.v1 import collab_pb2 as pb
 
+from kernel.directory_memory import StoreChange, memory_of
+from kernel.store_directory import store_directory
 from tests.integration.collab_fixtures import (
     DG,
     FS,
@@ -219,3 +221,38 @@ async def test_transfers_are_listed_in_pages_and_per_store(
         assert err.code() == grpc.StatusCode.PERMISSION_DENIED
         everyone = await collab.client(mint("hq")).ListTransfers(page_size=10)
         assert len(everyone.transfers) == 3
+
+
+async def test_a_transfer_to_a_store_unknown_or_closed_is_refused_and_reserves_nothing(
+    start_collab: Any, inv: InventoryClient, mint: Mint
+) -> None:
+    # Inventory ships no transfer to such a store: each source in turn would reserve,
+    # approve and hand the part to the courier, and only then have the shipment refused.
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        unknown = await failure(
+            hq.RequestTransfer(
+                request_id="T-9", store_id="GZ09", part_number=PART, quantity=1, urgency=1
+            )
+        )
+        assert (unknown.code(), unknown.details()) == (
+            grpc.StatusCode.NOT_FOUND,
+            "store 'GZ09' not found",
+        )
+
+        # GZ01 closed, as capacity's StoreClosed leaves collab's copy (table and memory).
+        async with collab.parts.service.db.transaction() as conn:
+            await conn.execute(
+                store_directory.update().where(store_directory.c.store_id == GZ).values(closed=True)
+            )
+            memory = memory_of(conn)
+            if memory is not None:
+                memory.apply(StoreChange(GZ, closed=True, version=0))
+        closed = await failure(request(collab.client(mint("dms", GZ))))
+        assert (closed.code(), reason(closed)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "STORE_CLOSED",
+        )
+        assert not (await hq.ListTransfers()).transfers
+        assert [(await position(inv, s)).reserved for s in (FS, DG)] == [0, 0]

@@ -69,6 +69,17 @@ def getter(client: Any, support_id: str) -> Callable[[], Any]:
     return lambda: client.GetSupport(support_id=support_id)
 
 
+async def ended(client: Any, support_id: str) -> Any:
+    """The support once it has ended with no technician, or stuck."""
+
+    async def probe() -> Any:
+        found = await client.GetSupport(support_id=support_id)
+        final = (pb.SUPPORT_STAGE_NO_TECHNICIAN, pb.SUPPORT_STAGE_STUCK)
+        return found if found.stage in final else None
+
+    return await eventually(probe)
+
+
 async def test_sop2_end_to_end_checked_in_completed_settled_and_rated(
     collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
 ) -> None:
@@ -271,3 +282,164 @@ async def test_sop2_collab_restarted_between_two_steps_holds_the_technician_once
     assert [(b.support_id, b.status) for b in held.bookings] == [
         (f"{support_id}:1", wpb.SUPPORT_STATUS_HELD)
     ]
+
+
+async def confirmed(collab: Any, clock: ManualClock, mint: Mint) -> str:
+    """A support approved by Dongguan and confirmed the day before: awaiting arrival."""
+    hq = collab.client(mint("hq"))
+    support_id = str((await ask(collab.client(mint("dms", SZ)))).support_id)
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
+    await collab.client(mint("dms", DG)).ApproveSupport(
+        request_id="5b2f0a3e-0000-4000-8000-000000000092", support_id=support_id
+    )
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_SCHEDULED)
+    clock.set(china(FRIDAY, 12) - timedelta(days=1))
+    await collab.running.service.timers.run_due()
+    await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_ARRIVAL)
+    return support_id
+
+
+async def on_site(collab: Any, clock: ManualClock, mint: Mint) -> str:
+    """A confirmed support whose technician checked in at noon on Friday."""
+    support_id = await confirmed(collab, clock, mint)
+    clock.set(china(FRIDAY, 12))
+    await collab.client(mint("dms", SZ)).ReportSupportProgress(
+        request_id="5b2f0a3e-0000-4000-8000-000000000095",
+        support_id=support_id,
+        progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+    )
+    await reached(getter(collab.client(mint("hq")), support_id), pb.SUPPORT_STAGE_ON_SITE)
+    return support_id
+
+
+async def test_sop2_a_check_in_reported_before_the_support_day_is_refused_and_keeps_the_booking(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await confirmed(collab, clock, mint)
+
+        # A day early (a wrong button, a wrong support): workforce takes no check-in more
+        # than 4 h before the start, and a refused check-in would call the day off.
+        early = await failure(
+            shenzhen.ReportSupportProgress(
+                request_id="5b2f0a3e-0000-4000-8000-000000000093",
+                support_id=support_id,
+                progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+            )
+        )
+        assert (early.code(), reason(early)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "CHECK_IN_OUTSIDE_SUPPORT_WINDOW",
+        )
+        assert (await hq.GetSupport(support_id=support_id)).stage == (
+            pb.SUPPORT_STAGE_AWAITING_ARRIVAL
+        )
+        booked = await wf.GetTechnician(technician_id="DG-T3")
+        assert [b.status for b in booked.bookings] == [wpb.SUPPORT_STATUS_CONFIRMED]
+
+        clock.set(china(FRIDAY, 12))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000094",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+        )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)
+
+
+async def test_sop2_a_support_given_up_after_check_in_ends_the_technicians_loan(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # Workforce cancels no checked-in support ("completed, not cancelled"): a support the
+    # host calls off during the work, or never reports, must still bring the technician
+    # back from loan, or they can be given no status and checked in to no other support.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await on_site(collab, clock, mint)
+        assert (await wf.GetTechnician(technician_id="DG-T3")).status == (
+            wpb.TECHNICIAN_STATUS_ON_LOAN
+        )
+
+        clock.set(china(FRIDAY, 13) + timedelta(minutes=30))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000096",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+            note="the customer took the car away",
+        )
+
+        outcome = await ended(hq, support_id)
+        assert (outcome.stage, outcome.reason) == (
+            pb.SUPPORT_STAGE_NO_TECHNICIAN,
+            "the customer took the car away",
+        )
+        back = await wf.GetTechnician(technician_id="DG-T3")
+        assert back.status == wpb.TECHNICIAN_STATUS_ON_DUTY
+        # Recorded at workforce with the time on site, the fault not solved.
+        history = await wf.GetTechnicianHistory(technician_id="DG-T3")
+        assert (history.hours_worked, history.faults_solved) == (1.5, 0)
+        # Collab settles no support that was given up: no subsidy, no points.
+        assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
+        assert await points(collab) == []
+
+
+async def test_sop2_a_completion_workforce_would_refuse_is_refused_and_the_support_still_settles(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # A completion workforce refuses (no hours, more hours than on site) ended the support
+    # unsettled: no subsidy, no points for the lender. Refused first, nothing changes.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        support_id = await on_site(collab, clock, mint)
+        clock.set(china(FRIDAY, 16))
+
+        async def completed(request_id: str, hours: float) -> Any:
+            return await shenzhen.ReportSupportProgress(
+                request_id=request_id,
+                support_id=support_id,
+                progress=pb.SUPPORT_PROGRESS_COMPLETED,
+                hours_worked=hours,
+                fault_solved=True,
+            )
+
+        none = await failure(completed("5b2f0a3e-0000-4000-8000-000000000097", 0.0))
+        assert none.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(none) == ["hours_worked"]
+        over = await failure(completed("5b2f0a3e-0000-4000-8000-000000000098", 4.5))
+        assert (over.code(), reason(over)) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "HOURS_EXCEED_TIME_ON_SITE",
+        )
+        assert (await hq.GetSupport(support_id=support_id)).stage == pb.SUPPORT_STAGE_ON_SITE
+
+        await completed("5b2f0a3e-0000-4000-8000-000000000099", 4.0)
+        done = await reached(getter(hq, support_id), pb.SUPPORT_STAGE_COMPLETED)
+        assert (done.hours_worked, done.fault_solved) == (4.0, True)
+        assert await points(collab) == [(DG, "support", 5)]
+
+
+async def test_sop2_a_support_called_off_with_a_blank_note_is_still_cancelled_at_workforce(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    # The note was the cancellation's reason at workforce, which requires one: a note of
+    # blanks had the cancellation refused, the support stuck and the technician booked.
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        hq = collab.client(mint("hq"))
+        support_id = await confirmed(collab, clock, mint)
+        await collab.client(mint("dms", SZ)).ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000100",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+            note="   ",
+        )
+
+        outcome = await ended(hq, support_id)
+        assert (outcome.stage, outcome.reason) == (pb.SUPPORT_STAGE_NO_TECHNICIAN, "called off")
+        assert not (await wf.GetTechnician(technician_id="DG-T3")).bookings

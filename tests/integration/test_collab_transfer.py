@@ -16,7 +16,10 @@ from storemesh.collab.events.v1 import events_pb2
 from storemesh.collab.v1 import collab_pb2 as pb
 
 from kernel.clock import ManualClock
+from kernel.db import upsert
+from kernel.directory_memory import StoreChange, memory_of
 from kernel.saga import pending_calls
+from kernel.store_directory import store_directory
 from kernel.testing.servers import free_port
 from tests.integration.collab_fixtures import (
     DG,
@@ -248,6 +251,20 @@ async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_eve
         assert "it may run short" in after.candidates[-1].reasons[2]
 
 
+async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+    await request(collab.client(mint("dms", GZ)))
+    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+    await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+    await hq.ReportCourierProgress(
+        request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+    )
+    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+    await hq.ReportCourierProgress(
+        request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=note
+    )
+
+
 async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_delivers(
     start_collab: Any,
     inv: InventoryClient,
@@ -257,19 +274,7 @@ async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_d
     await stocked(inv, FS01=5, DG01=5)
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        await request(collab.client(mint("dms", GZ)))
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
-        await hq.ReportCourierProgress(
-            request_id="c-2",
-            transfer_id="T-1",
-            progress=pb.COURIER_PROGRESS_LOST,
-            note="van broke down, box gone",
-        )
+        await lost_from_foshan(collab, hq, mint, "van broke down, box gone")
         await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, DG)
         foshan = await position(inv, FS)
         assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
@@ -293,3 +298,78 @@ async def test_a_lost_shipment_is_written_off_at_inventory_and_the_next_source_d
         assert [(p.store_id, p.points) for p in points] == [(DG, 1)]
         lost = [e for e in recorded if type(e).__name__ == "ShipmentLost"]
         assert [(e.source_store_id, e.reason) for e in lost] == [(FS, "van broke down, box gone")]
+
+
+async def test_a_loss_reported_with_a_blank_note_is_still_written_off_and_the_next_source_asked(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    inventory_service: Running,
+) -> None:
+    # The note was the write-off's reason at inventory, which requires one: a note of
+    # blanks had the write-off refused and the transfer stuck with the part in transit.
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await lost_from_foshan(collab, hq, mint, " \n ")
+
+        async def moved_on() -> Any:
+            found = await hq.GetTransfer(transfer_id="T-1")
+            final = (pb.TRANSFER_STAGE_AWAITING_APPROVAL, pb.TRANSFER_STAGE_STUCK)
+            return found if found.stage in final else None
+
+        found = await eventually(moved_on)
+        assert (found.stage, found.source_store_id) == (pb.TRANSFER_STAGE_AWAITING_APPROVAL, DG)
+        foshan = await position(inv, FS)
+        assert (foshan.on_hand, foshan.reserved, foshan.in_transit_out) == (4, 0, 0)
+        lost = [e for e in await saga_events(collab, "T-1") if type(e).__name__ == "ShipmentLost"]
+        assert [e.reason for e in lost] == ["lost in transit"]
+
+
+async def test_a_delivered_part_whose_receipt_is_refused_is_left_to_an_operator_not_written_off(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    inventory_service: Running,
+) -> None:
+    # The receipt was compensated like any step: the part lying at the requester was
+    # reported lost at the source and the next source asked to give another.
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        hq = collab.client(mint("hq"))
+        await request(collab.client(mint("dms", GZ)))
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
+        await hq.ReportCourierProgress(
+            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
+        )
+        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+        # GZ01 closes at inventory while the part is on its way: the receipt is refused.
+        async with inventory_service.service.db.transaction() as conn:
+            for version, store in enumerate((GZ, FS, DG), start=1):
+                await upsert(
+                    conn,
+                    store_directory,
+                    {
+                        "store_id": store,
+                        "name": store,
+                        "region": "Guangdong",
+                        "latitude": 23.0,
+                        "longitude": 113.0,
+                        "closed": store == GZ,
+                        "version": version,
+                    },
+                    ["store_id"],
+                )
+                memory = memory_of(conn)
+                if memory is not None:
+                    memory.apply(StoreChange(store, closed=store == GZ, version=version))
+        await hq.ReportCourierProgress(
+            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_DELIVERED
+        )
+        stuck = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_STUCK, FS)
+        assert stuck.reason == "STORE_CLOSED"
+        foshan = await position(inv, FS)
+        assert (foshan.on_hand, foshan.in_transit_out) == (4, 1)  # shipped, not written off
+        assert (await position(inv, DG)).reserved == 0  # nobody else asked
+        assert (await saga_event_types(collab, "T-1"))[-2:] == ["ReceiptRefused", "TransferStuck"]

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from kernel.errors import RuleViolated
 from kernel.saga.definition import Saga
 from kernel.saga.steps import Await, Call, Invoke, Retry
 from services.collab.domain import reasons
@@ -112,6 +113,8 @@ class Diversion:
     round_at: datetime | None = None
     offered: bool = False
     accepted: bool = False
+    # The held slot became an appointment at the receiver (ConfirmSlotHold answered).
+    booked: bool = False
 
     @property
     def receiving_store_id(self) -> str:
@@ -184,6 +187,8 @@ def diversion(data: Diversion | None, event: Any) -> Diversion:
         return dataclasses.replace(data, offered=True)
     if isinstance(event, DiversionAccepted):
         return dataclasses.replace(data, accepted=True)
+    if isinstance(event, DiversionBooked):
+        return dataclasses.replace(data, booked=True)
     if isinstance(event, NextReceiverChosen):
         return dataclasses.replace(
             data, candidate=data.candidate + 1, reason="", day="", round_at=event.occurred_at
@@ -213,6 +218,19 @@ def hold_slot(d: Diversion) -> Call:
 
 
 def release_slot(d: Diversion) -> Call:
+    if d.booked:
+        # The hold is an appointment now (capacity refuses to release a confirmed hold):
+        # undoing it frees the receiver's bay by cancelling that appointment.
+        return Call(
+            CAPACITY,
+            "CancelAppointment",
+            {
+                "store_id": d.receiving_store_id,
+                "day": d.day,
+                "appointment_id": d.diversion_id,
+                "reason": d.reason or "diversion given up",
+            },
+        )
     # An unanswered hold never told its day: the slot's date where the network's stores
     # keep their books (capacity answers NOT_FOUND, nothing to undo, if it never held).
     day = d.day or d.slot_at.astimezone(SETTLEMENT_ZONE).date().isoformat()
@@ -329,11 +347,24 @@ def requested(
     )
 
 
+def check_same_day(command: RequestDiversion, today: date) -> None:
+    """domain.md: SOP 3 is same day, for a customer who would wait today; the bay it holds
+    at the receiver is today's, so another day's appointment is not one it moves."""
+    if command.day != today.isoformat():
+        raise RuleViolated(
+            reasons.DIVERSION_NOT_TODAY,
+            f"a diversion moves a customer of today ({today.isoformat()}); "
+            f"appointment {command.appointment_id} is on {command.day}",
+            subject=f"store/{command.store_id}",
+            metadata={"day": command.day, "today": today.isoformat()},
+        )
+
+
 def answered(d: Diversion, command: AnswerDiversion) -> Any:
     ids = (d.diversion_id, d.origin_store_id, d.receiving_store_id, d.customer_ref)
     if command.accepted:
         return DiversionAccepted(*ids, command.answered_by, command.at)
-    reason = command.note or reasons.CUSTOMER_DECLINED
+    reason = command.note.strip() or reasons.CUSTOMER_DECLINED
     return DiversionDeclined(*ids, reason, command.answered_by, command.at)
 
 

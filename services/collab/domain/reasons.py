@@ -29,6 +29,10 @@ NO_TECHNICIAN_AVAILABLE = "NO_TECHNICIAN_AVAILABLE"
 SUPPORT_NOT_AWAITING = "SUPPORT_NOT_AWAITING"
 # ReportSupportProgress COMPLETED with travel and lodging under 50 km (or distance unknown).
 TRAVEL_NOT_COVERED = "TRAVEL_NOT_COVERED"
+# ReportSupportProgress CHECKED_IN before 4 h ahead of the start or after the end.
+CHECK_IN_OUTSIDE_SUPPORT_WINDOW = "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+# ReportSupportProgress COMPLETED with more hours worked than passed since the check-in.
+HOURS_EXCEED_TIME_ON_SITE = "HOURS_EXCEED_TIME_ON_SITE"
 # RateSupport: before completion, by a store not party to it, or twice by one store.
 SUPPORT_NOT_COMPLETED = "SUPPORT_NOT_COMPLETED"
 RATER_NOT_PARTY = "RATER_NOT_PARTY_TO_SUPPORT"
@@ -42,6 +46,10 @@ WORK_UNREPORTED = "WORK_UNREPORTED"
 # SOP 3, customer diversion.
 # RequestDiversion: no nearby store has capacity left today and a free bay.
 NO_RECEIVER_AVAILABLE = "NO_RECEIVER_AVAILABLE"
+# RequestDiversion: the appointment is not today's (SOP 3 is same day).
+DIVERSION_NOT_TODAY = "DIVERSION_NOT_TODAY"
+# RequestDiversion: another diversion of the appointment is under way, done or stuck.
+DIVERSION_ALREADY_REQUESTED = "DIVERSION_ALREADY_REQUESTED"
 # AnswerDiversion: the diversion is not offering a choice now (answered, expired, ended).
 DIVERSION_NOT_AWAITING = "DIVERSION_NOT_AWAITING"
 # Why a diversion ended without moving the customer.

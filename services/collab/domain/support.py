@@ -75,6 +75,9 @@ TRAVEL_AND_LODGING = "travel_lodging"
 # confirmed with the work order 1 day ahead.
 LEAD_TIME = timedelta(hours=72)
 WORK_ORDER_AHEAD = timedelta(days=1)
+# As workforce's CheckInSupport: a check-in is taken from 4 h before the start until the
+# end; one workforce refuses would call the day off, so collab refuses it first.
+CHECK_IN_OPENS = timedelta(hours=4)
 MIN_RATING, MAX_RATING = 1, 5
 
 
@@ -120,6 +123,9 @@ class Support:
     fault_solved: bool = False
     travel_and_lodging_fen: int = 0
     rated_by: tuple[str, ...] = ()
+    # On site from the check-in; until the support was given up (called off, unreported).
+    checked_in_at: datetime | None = None
+    left_at: datetime | None = None
 
     @property
     def technician_id(self) -> str:
@@ -133,6 +139,13 @@ class Support:
     def booking_id(self) -> str:
         """Workforce's support id for this candidate: one booking per technician asked."""
         return f"{self.support_id}:{self.candidate + 1}"
+
+    @property
+    def hours_on_site(self) -> float:
+        """From the check-in until the support was given up, at most until its end."""
+        assert self.checked_in_at is not None
+        left = min(self.left_at or self.ends_at, self.ends_at)
+        return max((left - self.checked_in_at).total_seconds() / 3600, 0.0)
 
     @property
     def may_ask_next(self) -> bool:
@@ -180,9 +193,11 @@ def support(data: Support | None, event: Any) -> Support:
     if isinstance(event, SupportWithdrawn | SupportCalledOff):
         return dataclasses.replace(data, reason=event.reason, called_off=True)
     if isinstance(event, _SAID):
-        return dataclasses.replace(data, reason=event.reason)
+        return dataclasses.replace(data, reason=event.reason, left_at=_left(data, event))
     if type(event) in _SILENT:
-        return dataclasses.replace(data, reason=_SILENT[type(event)])
+        return dataclasses.replace(data, reason=_SILENT[type(event)], left_at=_left(data, event))
+    if isinstance(event, SupportCheckedIn):
+        return dataclasses.replace(data, checked_in_at=event.occurred_at)
     if isinstance(event, TechnicianHeld):
         return dataclasses.replace(
             data,
@@ -207,6 +222,11 @@ def support(data: Support | None, event: Any) -> Support:
     if isinstance(event, SupportRated):
         return dataclasses.replace(data, rated_by=(*data.rated_by, event.rated_by_store_id))
     return data
+
+
+def _left(data: Support, given_up: Any) -> datetime | None:
+    """Given up after the check-in: the technician's time on site ends here."""
+    return given_up.occurred_at if data.checked_in_at is not None else None
 
 
 # The calls, as workforce's API names them.
@@ -235,6 +255,14 @@ def hold_technician(s: Support) -> Call:
 
 
 def cancel_booking(s: Support) -> Call:
+    if s.checked_in_at is not None:
+        # Workforce cancels no support the technician checked in to (it is completed, not
+        # cancelled): the loan ends with the time on site and the fault unsolved.
+        return Call(
+            WORKFORCE,
+            "CompleteSupport",
+            _booking(s, hours_worked=s.hours_on_site, fault_solved=False),
+        )
     return Call(WORKFORCE, "CancelSupport", _booking(s, reason=s.reason or "support given up"))
 
 

@@ -3,7 +3,7 @@ reports, the ratings, the settlement on completion, and the rules a request must
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kernel.errors import RuleViolated
@@ -19,6 +19,7 @@ from services.collab.domain.commands import (
 from services.collab.domain.events import CollaborationCostRecorded, ContributionRecorded
 from services.collab.domain.settlement import settlement_month
 from services.collab.domain.support import (
+    CHECK_IN_OPENS,
     LEAD_TIME,
     SAGA,
     SUBSIDY,
@@ -86,6 +87,8 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
     by, at = command.reported_by, command.at
     match command.progress:
         case SupportProgress.CHECKED_IN:
+            if step == "arrival":
+                check_in_window(s, at)
             return TechnicianArrived(*ids, by, at)
         case SupportProgress.COMPLETED:
             if command.travel_and_lodging_fen and not s.travel_and_lodging_paid:
@@ -96,6 +99,8 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
                     subject=f"support/{s.support_id}",
                     metadata={"distance_km": f"{s.distance_km:.1f}"},
                 )
+            if step == "work":
+                check_hours_on_site(s, command.hours_worked, at)
             return SupportWorkFinished(
                 *ids,
                 command.hours_worked,
@@ -105,12 +110,44 @@ def progress_reported(s: Support, step: str, command: ReportSupportProgress) -> 
                 at,
             )
         case _:
-            called_off = command.note or "called off"
+            # A note of blanks is none: it is the cancellation's reason, which workforce
+            # requires.
+            called_off = command.note.strip() or "called off"
             if step == "work":
                 return SupportWorkAbandoned(*ids, called_off, by, at)
             if step == "order_day":
                 return SupportWithdrawn(*ids, called_off, by, at)
             return SupportCalledOff(*ids, called_off, by, at)
+
+
+def check_in_window(s: Support, at: datetime) -> None:
+    """The technician checks in on the support's day: from 4 h before its start until its
+    end (workforce's rule; a check-in it refused would end the support)."""
+    opens = s.starts_at - CHECK_IN_OPENS
+    if not opens <= at < s.ends_at:
+        raise RuleViolated(
+            reasons.CHECK_IN_OUTSIDE_SUPPORT_WINDOW,
+            f"support {s.support_id} takes a check-in from {opens.isoformat()} until "
+            f"{s.ends_at.isoformat()}",
+            subject=f"support/{s.support_id}",
+            metadata={"opens_at": opens.isoformat(), "closes_at": s.ends_at.isoformat()},
+        )
+
+
+def check_hours_on_site(s: Support, hours_worked: float, at: datetime) -> None:
+    """No more hours worked than have passed since the check-in (workforce's rule; a
+    completion it refused would leave the support unsettled)."""
+    if s.checked_in_at is None:
+        return
+    on_site = (at - s.checked_in_at).total_seconds() / 3600
+    if hours_worked > on_site:
+        raise RuleViolated(
+            reasons.HOURS_EXCEED_TIME_ON_SITE,
+            f"{hours_worked:g} h worked, but only {on_site:.2f} h passed since the check-in "
+            f"at {s.checked_in_at.isoformat()}",
+            subject=f"support/{s.support_id}",
+            metadata={"hours_on_site": f"{on_site:.2f}"},
+        )
 
 
 def rated(s: Support, command: RateSupport, completed: bool) -> SupportRated:

@@ -286,6 +286,8 @@ def transfer_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Transfer]:
                 call=receive_at_requester,
                 done=TransferReceived,
                 refused=ReceiptRefused,
+                # The part is at the requester: never reported lost and asked again.
+                stops_on_failure=True,
             ),
         ),
         completed=TransferCompleted,
@@ -338,7 +340,8 @@ def courier_reported(t: Transfer, step: str, command: ReportCourierProgress) -> 
     """The event a courier's report is at the step the transfer waits in; a report that
     fits no waiting step is the saga's to refuse (TRANSFER_NOT_AWAITING)."""
     requester, source, at = t.requesting_store_id, t.source_store_id, command.at
-    lost = command.note or "lost in transit"
+    # A note of blanks is none: it is the write-off's reason, which inventory requires.
+    lost = command.note.strip() or "lost in transit"
     match command.progress, step:
         case CourierProgress.PICKED_UP, _:
             return ShipmentPickedUp(t.transfer_id, requester, source, at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from services.collab.domain.diversion import (
     Diversion,
     Terms,
     answered,
+    check_same_day,
     diversion_saga,
     requested,
     settled,
@@ -124,6 +125,42 @@ def test_accepted_the_slot_becomes_a_diverted_appointment_and_the_origin_is_canc
         ),
         CollaborationCostRecorded(SZ, "compensation", 20_000, "diversion", "D-1", "2026-11", NOW),
     ]
+
+
+def test_an_origin_appointment_not_cancellable_cancels_the_receivers_booking_again() -> None:
+    s = answer(offered(), True).when_replied("book")
+    s.when_refused("cancel_origin", "APPOINTMENT_NOT_BOOKED")
+    # The hold is an appointment by now: capacity releases no confirmed hold.
+    s.then_calls(
+        capacity(
+            "CancelAppointment",
+            store_id=DG,
+            day="2026-11-04",
+            appointment_id="D-1",
+            reason="APPOINTMENT_NOT_BOOKED",
+        )
+    )
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    s.then_status(Status.COMPENSATED)
+    assert data(s).reason == "APPOINTMENT_NOT_BOOKED"
+
+
+def test_a_diversion_is_for_a_customer_of_today_only() -> None:
+    # domain.md: SOP 3 is same day, for a customer who would wait today.
+    check_same_day(REQUEST, date(2026, 11, 4))
+    for day in ("2026-11-03", "2026-11-05", "2027-11-04"):
+        other = RequestDiversion(
+            "D-1", SZ, "A-77", day, "cust-9f2", "粤B12345", "maintenance", 1.5, "dms", NOW
+        )
+        with pytest.raises(RuleViolated) as refused:
+            check_same_day(other, date(2026, 11, 4))
+        assert refused.value.reason == "DIVERSION_NOT_TODAY"
+        assert refused.value.metadata == {"day": day, "today": "2026-11-04"}
+
+
+def test_declined_with_a_blank_note_the_reason_is_the_customers_decline() -> None:
+    s = answer(offered(), False, " \t ").then_event_types(DiversionDeclined)
+    assert data(s).reason == "CUSTOMER_DECLINED"
 
 
 def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:

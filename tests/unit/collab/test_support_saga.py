@@ -30,8 +30,10 @@ from services.collab.domain.support_day_events import (
     SupportCalledOff,
     SupportCheckedIn,
     SupportUnderway,
+    SupportWorkAbandoned,
     SupportWorkFinished,
     SupportWorkRecorded,
+    SupportWorkUnreported,
     TechnicianArrived,
     TechnicianExpected,
     TechnicianNoShow,
@@ -184,9 +186,11 @@ def test_the_host_calling_it_off_before_the_work_order_cancels_and_asks_no_one()
 
 def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_travel() -> None:
     s = confirmed()
+    s.clock.set(FRIDAY_1200)
     report(s, SupportProgress.CHECKED_IN).then_event_types(TechnicianArrived)
     s.then_calls(workforce("CheckInSupport", "DG-T3", "S-1:1"))
     s.when_replied("check_in").then_event_types(SupportCheckedIn, SupportUnderway)
+    s.clock.set(FRIDAY_1800)
     report(s, SupportProgress.COMPLETED, hours=5.5, solved=True, travel=38000)
     s.then_event_types(SupportWorkFinished)
     s.then_calls(
@@ -203,11 +207,30 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     ]
 
 
+def test_a_check_in_is_taken_from_four_hours_before_the_start_until_its_end() -> None:
+    # As workforce's CheckInSupport: a check-in it refuses would call the day off.
+    s = confirmed()  # Thursday noon: a day early
+    with pytest.raises(RuleViolated) as refused:
+        report(s, SupportProgress.CHECKED_IN)
+    assert refused.value.reason == "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+    assert refused.value.metadata["opens_at"] == (FRIDAY_1200 - timedelta(hours=4)).isoformat()
+    s.clock.set(FRIDAY_1200 - timedelta(hours=4))
+    report(s, SupportProgress.CHECKED_IN).then_event_types(TechnicianArrived)
+
+    late = confirmed()
+    late.clock.set(FRIDAY_1800)
+    with pytest.raises(RuleViolated) as refused:
+        report(late, SupportProgress.CHECKED_IN)
+    assert refused.value.reason == "CHECK_IN_OUTSIDE_SUPPORT_WINDOW"
+
+
 def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
     local = {"subsidy": {"tier": "SUBSIDY_TIER_LOCAL", "amount_fen": "30000"}, "distance_km": 12.0}
     s = scenario().when_started(REQUESTED).when_replied("hold", **local)
     order_day(approve(s)).when_replied("confirm")
+    s.clock.set(FRIDAY_1200)
     report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
+    s.clock.set(FRIDAY_1800)
     with pytest.raises(RuleViolated) as refused:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
     assert refused.value.reason == "TRAVEL_NOT_COVERED"
@@ -270,6 +293,56 @@ def test_a_support_called_off_before_the_day_is_cancelled_at_workforce() -> None
     report(s, SupportProgress.CALLED_OFF, note="fault fixed locally")
     s.then_event_types(SupportCalledOff)
     s.then_calls(workforce("CancelSupport", "DG-T3", "S-1:1", reason="fault fixed locally"))
+
+
+def on_site() -> SagaScenario[Support]:
+    s = confirmed()
+    s.clock.set(FRIDAY_1200)
+    return report(s, SupportProgress.CHECKED_IN).when_replied("check_in")
+
+
+def test_called_off_after_check_in_the_loan_ends_as_workforce_records_it_with_time_on_site() -> (
+    None
+):
+    # Workforce cancels no checked-in support (it is completed, not cancelled).
+    s = on_site()
+    s.clock.advance(timedelta(hours=1, minutes=30))
+    report(s, SupportProgress.CALLED_OFF, note="the customer took the car away")
+    s.then_event_types(SupportWorkAbandoned)
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=1.5, fault_solved=False)
+    )
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
+    s.then_status(Status.COMPENSATED)
+    assert data(s).reason == "the customer took the car away"
+
+
+def test_work_never_reported_ends_the_loan_with_the_time_on_site_until_the_windows_end() -> None:
+    s = on_site()
+    s.when_time_passes(FRIDAY_1800 + timedelta(days=1) - s.clock.now())
+    s.then_event_types(SupportWorkUnreported)
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=6.0, fault_solved=False)
+    )
+
+
+def test_no_more_hours_are_reported_than_the_technician_was_on_site() -> None:
+    # As workforce's CompleteSupport: a completion it refused would leave it unsettled.
+    s = on_site()
+    s.clock.advance(timedelta(hours=4))
+    with pytest.raises(RuleViolated) as refused:
+        report(s, SupportProgress.COMPLETED, hours=4.5, solved=True)
+    assert refused.value.reason == "HOURS_EXCEED_TIME_ON_SITE"
+    assert refused.value.metadata == {"hours_on_site": "4.00"}
+    report(s, SupportProgress.COMPLETED, hours=4.0, solved=True)
+    s.then_event_types(SupportWorkFinished)
+
+
+def test_called_off_with_a_blank_note_the_cancel_carries_a_reason_workforce_takes() -> None:
+    # Workforce requires the cancellation's reason: blanks would have the undo refused.
+    s = confirmed()
+    report(s, SupportProgress.CALLED_OFF, note="  \n").then_event_types(SupportCalledOff)
+    s.then_calls(workforce("CancelSupport", "DG-T3", "S-1:1", reason="called off"))
 
 
 def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -> None:

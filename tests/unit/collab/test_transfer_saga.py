@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from services.collab.domain.events import (
     NextSourceChosen,
     NoSourceLeft,
     PickupRequested,
+    ReceiptRefused,
     ReservationReleased,
     ShipmentLossReported,
     ShipmentLost,
@@ -38,6 +40,7 @@ from services.collab.domain.events import (
     TransferReceived,
     TransferRejected,
     TransferShipped,
+    TransferStepRetried,
     TransferStuck,
 )
 from services.collab.domain.transfer import (
@@ -237,6 +240,39 @@ def test_a_lost_shipment_is_reported_to_inventory_then_the_next_source_is_asked(
         ReservationReleased, NextSourceChosen
     )
     s.then_calls(reserve(DG))
+
+
+def test_a_loss_with_a_blank_note_is_written_off_for_a_reason_inventory_takes() -> None:
+    # Inventory requires the write-off's reason: blanks would have the undo refused.
+    s = in_transit()
+    courier(s, CourierProgress.LOST, note=" \n\t ").then_event_types(ShipmentLost)
+    assert s.last.events[0].reason == "lost in transit"
+    assert s.outbox["ship.undo"].fields["reason"] == "lost in transit"
+
+
+def test_a_receipt_inventory_never_answered_is_left_to_an_operator_not_written_off() -> None:
+    # The part is at the requester: an outage past the retries must not have it reported
+    # lost and asked of the next source. Stuck, the operator's retry receives it.
+    operated = dataclasses.replace(SAGA, operator_retried=TransferStepRetried)
+    s = SagaScenario(operated, saga_id="T-1", clock=ManualClock(START))
+    s.when_started(REQUESTED).when_replied("reserve")
+    courier(approve(s), CourierProgress.PICKED_UP).when_replied("ship")
+    courier(s, CourierProgress.DELIVERED, freight_fen=4_500)
+    s.when_exhausted("receive").then_event_types(TransferStuck).then_no_calls()
+    s.then_status(Status.FAILED)
+    assert s.state.reason == "receive failed"
+    s.when_operator_retries().then_event_types(TransferStepRetried)
+    s.then_calls(inventory("ReceiveTransfer", store_id=GZ, part_number=PART, transfer_id="T-1"))
+    s.when_replied("receive").then_event_types(TransferReceived, TransferCompleted)
+    s.then_status(Status.COMPLETED)
+
+
+def test_a_receipt_inventory_refuses_stops_the_transfer_instead_of_writing_the_part_off() -> None:
+    s = in_transit()
+    courier(s, CourierProgress.DELIVERED)
+    s.when_refused("receive", "STORE_CLOSED")
+    s.then_event_types(ReceiptRefused, TransferStuck).then_no_calls()
+    assert (s.state.status, s.last.events[1].reason) == (Status.FAILED, "STORE_CLOSED")
 
 
 def test_a_delivery_unreported_past_its_deadline_is_treated_as_lost() -> None:

@@ -17,8 +17,10 @@ from tests.unit.kernel.saga_toy import (
     TRANSFER,
     NextSourceChosen,
     ReservationReleased,
+    ShipmentRefused,
     TransferApproved,
     TransferCompensated,
+    TransferFailed,
     TransferRejected,
     TransferRequested,
     release_reservation,
@@ -120,6 +122,40 @@ def test_a_step_that_cannot_be_undone_is_not_cancelled_but_retried() -> None:
     assert refused.value.reason == "SAGA_CANNOT_CANCEL"
     assert "ship" in run.outbox
     run.when_operator_retries().then_calls(ship_to_requester(DATA))
+
+
+def stops_at_ship() -> SagaScenario[Any]:
+    """The toy saga whose ship step is past the point of no return."""
+    steps = list(OPERATED.steps)
+    steps[-1] = dataclasses.replace(steps[-1], stops_on_failure=True)
+    saga = dataclasses.replace(OPERATED, steps=tuple(steps))
+    run = SagaScenario(saga, saga_id="T-1", clock=ManualClock(START)).when_started(REQUESTED)
+    run.when_replied("reserve", reservation_id="T-1")
+    return run.when_signalled(TransferApproved("T-1", "SZ01", START))
+
+
+@pytest.mark.parametrize("fails", ["refused", "exhausted"])
+def test_a_step_that_stops_on_failure_undoes_nothing_and_an_operator_retries_it(
+    fails: str,
+) -> None:
+    run = stops_at_ship()
+    first = run.request_id("ship")
+    if fails == "refused":
+        run.when_refused("ship", "STORE_CLOSED")
+        run.then_event_types(ShipmentRefused, TransferFailed)
+    else:
+        run.when_exhausted("ship")
+        run.then_event_types(TransferFailed)  # no `expired` event declared
+    run.then_no_calls().then_status(Status.FAILED)
+    assert run.state.reason == {"refused": "ship refused", "exhausted": "ship failed"}[fails]
+    with pytest.raises(RuleViolated) as refused:
+        run.when_operator_cancels()
+    assert refused.value.reason == "SAGA_ALREADY_ENDED"
+    run.when_operator_retries().then_event_types(StepRetried).then_calls(
+        ship_to_requester(DATA)
+    ).then_status(Status.RUNNING)
+    assert run.request_id("ship") == first
+    run.when_replied("ship").then_status(Status.COMPLETED)
 
 
 @pytest.mark.parametrize("end", ["compensated", "failed"])
