@@ -61,12 +61,12 @@ def set_principal(principal: Principal | None) -> None:
 def authorize_store(store_id: str, action: str = "act") -> Principal:
     """The caller may change this store's data: its own store, or any store for HQ/services."""
     principal = current_principal()
+    # "reserve stock on store GZ01", but "request a transfer for store GZ01".
+    where = f"store {store_id}" if action.endswith((" for", " of")) else f"on store {store_id}"
     if principal.role == "partner":
-        raise PermissionDenied(f"a partner token cannot {action} on store {store_id}")
+        raise PermissionDenied(f"a partner token cannot {action} {where}")
     if not principal.may_act_for(store_id):
-        raise PermissionDenied(
-            f"{principal.subject} ({principal.role}) may not {action} on store {store_id}"
-        )
+        raise PermissionDenied(f"{principal.subject} ({principal.role}) may not {action} {where}")
     return principal
 
 

@@ -151,6 +151,21 @@ def test_network_roles_act_for_every_store(as_principal: Any, role: str) -> None
     assert authorize_store("GZ99").role == role
 
 
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [
+        ("reserve stock", "may not reserve stock on store SZ02"),
+        ("request a transfer for", "may not request a transfer for store SZ02"),
+        ("see the operating figures of", "may not see the operating figures of store SZ02"),
+    ],
+)
+def test_a_refusal_reads_as_a_sentence(as_principal: Any, action: str, said: str) -> None:
+    as_principal("dms", "SZ01")
+    with pytest.raises(PermissionDenied) as refused:
+        authorize_store("SZ02", action)
+    assert said in str(refused.value)
+
+
 def test_a_partner_may_change_no_store(as_principal: Any) -> None:
     as_principal("partner", "SZ01")
     with pytest.raises(PermissionDenied):
