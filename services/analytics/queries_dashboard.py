@@ -156,17 +156,21 @@ async def _on_covered_stores(
         params["ids"] = store_ids
     if cutoff is not None:
         params["cutoff"] = cutoff
+    past = cutoff is not None
+    counted = await conn.execute(_target_stores_of(store_ids is not None, past, True), params)
+    scope_size = len(store_ids) if store_ids is not None else await _store_count(conn)
+    partial = [code for code, count in counted if count < scope_size]
+    if not partial:  # every store has its targets (as HQ sets them): one count, no more
+        return values
     covered: dict[str, set[str]] = {}
-    query = _target_stores_of(store_ids is not None, cutoff is not None)
-    for code, store_id in await conn.execute(query, params):
-        covered.setdefault(code, set()).add(store_id)
-    scope = set(store_ids) if store_ids is not None else await _every_store(conn)
+    for code, store_id in await conn.execute(
+        _target_stores_of(store_ids is not None, past, False), params
+    ):
+        if code in partial:
+            covered.setdefault(code, set()).add(store_id)
     by_stores: dict[frozenset[str], list[str]] = {}
     for code, stores in covered.items():
-        if not scope <= stores:
-            by_stores.setdefault(frozenset(stores & scope), []).append(code)
-    if not by_stores:
-        return values
+        by_stores.setdefault(frozenset(stores), []).append(code)
     found = dict(values)
     for stores, codes in by_stores.items():
         subset = sorted(stores)
@@ -181,22 +185,24 @@ async def _on_covered_stores(
     return found
 
 
-async def _every_store(conn: AsyncConnection) -> set[str]:
-    return set((await conn.execute(select(model.stores.c.store_id))).scalars())
+async def _store_count(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.count()).select_from(model.stores)) or 0)
 
 
-@functools.lru_cache(maxsize=4)
-def _target_stores_of(stores: bool, past: bool) -> Select[Any]:
-    """(indicator, store) of the month's targets of the additive indicators."""
+@functools.lru_cache(maxsize=8)
+def _target_stores_of(stores: bool, past: bool, counted: bool) -> Select[Any]:
+    """The month's targets of the additive indicators: (indicator, how many stores) when
+    `counted`, else (indicator, store)."""
     t = targets_in_force(past).c
-    query = select(t.indicator, t.store_id).where(
+    columns = (t.indicator, func.count()) if counted else (t.indicator, t.store_id)
+    query = select(*columns).where(
         t.period_kind == bindparam("kind", type_=Integer),
         t.period_start == bindparam("start", type_=Date),
         t.indicator.in_(_ADDITIVE),
     )
     if stores:
         query = query.where(t.store_id.in_(bindparam("ids", expanding=True)))
-    return query
+    return query.group_by(t.indicator) if counted else query
 
 
 @functools.lru_cache(maxsize=8)
