@@ -148,13 +148,26 @@ def cancel(command: CancelSupport, state: TechnicianState) -> list[TechnicianEve
     support = _existing(state, command.support_id)
     if support.status in (SupportStatus.CANCELLED, SupportStatus.EXPIRED):
         return []
-    if support.status in (SupportStatus.CHECKED_IN, SupportStatus.COMPLETED):
+    if support.status is SupportStatus.COMPLETED:
         raise _wrong_status(
             state,
             support,
             reasons.SUPPORT_ALREADY_STARTED,
-            "a support the technician has checked in to is completed, not cancelled",
+            "a completed support is a record of work done, not cancelled",
         )
+    if support.status is SupportStatus.CHECKED_IN:
+        # Called off on the day (the host gave up, or no one reported the work): the
+        # collab saga undoes it with this call, and the technician's loan ends with it.
+        return [
+            cancellation(support, state, command.at, command.reason),
+            TechnicianStatusChanged(
+                store_id=state.store_id,
+                technician_id=state.technician_id,
+                occurred_at=command.at,
+                status=TechnicianStatus.ON_DUTY,
+                previous_status=state.status,
+            ),
+        ]
     return [cancellation(support, state, command.at, command.reason)]
 
 
