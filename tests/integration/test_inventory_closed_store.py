@@ -1,0 +1,113 @@
+"""A store capacity closes keeps closing out what is already under way at it: the transfer
+saga undoes a reservation with ReleaseReservation and a shipment with ReportShipmentLost,
+and a part already on its way is received. Refused with STORE_CLOSED, the saga's undo
+fails and it ends stuck for an operator, though nothing new would be promised."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import grpc
+
+from kernel.store_directory import DirectoryRunner
+from tests.integration.capacity_fixtures import (
+    CapacityClient,
+    cap,
+    capacity_pg_url,
+    capacity_service,
+    failure,
+    refusal,
+)
+from tests.integration.conftest import Running
+from tests.integration.inventory_fixtures import (
+    GZ,
+    PART,
+    SZ,
+    InventoryClient,
+    figures,
+    inv,
+    inventory_service,
+    position,
+    stocked,
+)
+
+__all__ = ["cap", "capacity_pg_url", "capacity_service", "inv", "inventory_service"]
+
+
+async def _until(what: str, condition: Callable[[], bool], within: float = 20.0) -> None:
+    """Wait (bounded) for capacity's store events to reach inventory."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
+def _closed(run: Running, store_id: str) -> Callable[[], bool]:
+    (runner,) = [r for r in run.service.host.subscriptions if isinstance(r, DirectoryRunner)]
+    return lambda: runner.memory.closed(store_id) is True
+
+
+async def _open_stores(cap: CapacityClient, run: Running) -> None:
+    await cap.register(SZ)
+    await cap.register(GZ)
+    (runner,) = [r for r in run.service.host.subscriptions if isinstance(r, DirectoryRunner)]
+    await _until(
+        "inventory knows both stores",
+        lambda: runner.memory.closed(SZ) is False and runner.memory.closed(GZ) is False,
+    )
+
+
+async def test_a_closed_source_still_releases_a_reservation_and_reports_a_shipment_lost(
+    cap: CapacityClient, inv: InventoryClient, inventory_service: Running
+) -> None:
+    await _open_stores(cap, inventory_service)
+    await stocked(inv, 10)
+    await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-1", quantity=2)
+    await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-2", quantity=3)
+    await inv.ShipTransfer(
+        store_id=SZ,
+        part_number=PART,
+        transfer_id="T-2",
+        reservation_id="T-2",
+        destination_store_id=GZ,
+    )
+
+    await cap.CloseStore(store_id=SZ, reason="lease ended")
+    await _until("inventory saw the close", _closed(inventory_service, SZ))
+
+    released = await inv.ReleaseReservation(store_id=SZ, part_number=PART, reservation_id="T-1")
+    assert figures(released) == (7, 0, 7, 3, 0)
+    lost = await inv.ReportShipmentLost(
+        store_id=SZ, part_number=PART, transfer_id="T-2", reason="courier lost it"
+    )
+    assert figures(lost) == (7, 0, 7, 0, 0)
+    assert figures(await position(inv, GZ)) == (0, 0, 0, 0, 0)
+    # Nothing new is promised from a closed store.
+    again = await failure(
+        inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-3", quantity=1)
+    )
+    assert refusal(again) == (grpc.StatusCode.FAILED_PRECONDITION, "STORE_CLOSED")
+
+
+async def test_a_closed_destination_still_receives_what_was_shipped_to_it(
+    cap: CapacityClient, inv: InventoryClient, inventory_service: Running
+) -> None:
+    await _open_stores(cap, inventory_service)
+    await stocked(inv, 10)
+    await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-1", quantity=4)
+    await inv.ShipTransfer(
+        store_id=SZ,
+        part_number=PART,
+        transfer_id="T-1",
+        reservation_id="T-1",
+        destination_store_id=GZ,
+    )
+
+    await cap.CloseStore(store_id=GZ, reason="lease ended")
+    await _until("inventory saw the close", _closed(inventory_service, GZ))
+
+    received = await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
+    assert figures(received) == (4, 0, 4, 0, 0)
+    assert figures(await position(inv, SZ)) == (6, 0, 6, 0, 0)
