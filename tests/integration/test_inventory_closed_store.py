@@ -111,3 +111,19 @@ async def test_a_closed_destination_still_receives_what_was_shipped_to_it(
     received = await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
     assert figures(received) == (4, 0, 4, 0, 0)
     assert figures(await position(inv, SZ)) == (6, 0, 6, 0, 0)
+
+
+async def test_find_stock_leaves_out_a_closed_store(
+    cap: CapacityClient, inv: InventoryClient, inventory_service: Running
+) -> None:
+    """FindStock is how a transfer's source is chosen: a closed store refuses the
+    reservation (STORE_CLOSED), so it is no source to recommend."""
+    await _open_stores(cap, inventory_service)
+    await stocked(inv, 10, store=SZ)
+    await inv.ReceiveStock(store_id=GZ, part_number=PART, quantity=3)
+
+    await cap.CloseStore(store_id=SZ, reason="lease ended")
+    await _until("inventory saw the close", _closed(inventory_service, SZ))
+
+    found = await inv.FindStock(part_number=PART, min_available=1)
+    assert [s.store_id for s in found.stores] == [GZ]
