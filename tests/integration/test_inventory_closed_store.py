@@ -5,9 +5,6 @@ fails and it ends stuck for an operator, though nothing new would be promised.""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import grpc
 
 from kernel.store_directory import DirectoryRunner
@@ -31,31 +28,49 @@ from tests.integration.inventory_fixtures import (
     position,
     stocked,
 )
+from tests.integration.kernel_fixtures import eventually
 
 __all__ = ["cap", "capacity_pg_url", "capacity_service", "inv", "inventory_service"]
 
 
-async def _until(what: str, condition: Callable[[], bool], within: float = 20.0) -> None:
-    """Wait (bounded) for capacity's store events to reach inventory."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
-
-
-def _closed(run: Running, store_id: str) -> Callable[[], bool]:
+def _directory(run: Running) -> DirectoryRunner:
     (runner,) = [r for r in run.service.host.subscriptions if isinstance(r, DirectoryRunner)]
-    return lambda: runner.memory.closed(store_id) is True
+    return runner
+
+
+async def _seen(run: Running, store_id: str, closed: bool) -> None:
+    """Wait (bounded) until capacity's store event reached inventory's directory."""
+    memory = _directory(run).memory
+
+    async def probe() -> bool:
+        return memory.closed(store_id) is closed
+
+    await eventually(probe, within=20.0)
 
 
 async def _open_stores(cap: CapacityClient, run: Running) -> None:
     await cap.register(SZ)
     await cap.register(GZ)
-    (runner,) = [r for r in run.service.host.subscriptions if isinstance(r, DirectoryRunner)]
-    await _until(
-        "inventory knows both stores",
-        lambda: runner.memory.closed(SZ) is False and runner.memory.closed(GZ) is False,
+    await _seen(run, SZ, False)
+    await _seen(run, GZ, False)
+
+
+async def _close(cap: CapacityClient, run: Running, store_id: str) -> None:
+    await cap.CloseStore(store_id=store_id, reason="lease ended")
+    await _seen(run, store_id, True)
+
+
+async def _shipped(inv: InventoryClient, transfer_id: str, quantity: int) -> None:
+    """Reserved at SZ and shipped to GZ, as the transfer saga does."""
+    await inv.ReserveStock(
+        store_id=SZ, part_number=PART, reservation_id=transfer_id, quantity=quantity
+    )
+    await inv.ShipTransfer(
+        store_id=SZ,
+        part_number=PART,
+        transfer_id=transfer_id,
+        reservation_id=transfer_id,
+        destination_store_id=GZ,
     )
 
 
@@ -65,17 +80,9 @@ async def test_a_closed_source_still_releases_a_reservation_and_reports_a_shipme
     await _open_stores(cap, inventory_service)
     await stocked(inv, 10)
     await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-1", quantity=2)
-    await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-2", quantity=3)
-    await inv.ShipTransfer(
-        store_id=SZ,
-        part_number=PART,
-        transfer_id="T-2",
-        reservation_id="T-2",
-        destination_store_id=GZ,
-    )
+    await _shipped(inv, "T-2", 3)
 
-    await cap.CloseStore(store_id=SZ, reason="lease ended")
-    await _until("inventory saw the close", _closed(inventory_service, SZ))
+    await _close(cap, inventory_service, SZ)
 
     released = await inv.ReleaseReservation(store_id=SZ, part_number=PART, reservation_id="T-1")
     assert figures(released) == (7, 0, 7, 3, 0)
@@ -96,17 +103,9 @@ async def test_a_closed_destination_still_receives_what_was_shipped_to_it(
 ) -> None:
     await _open_stores(cap, inventory_service)
     await stocked(inv, 10)
-    await inv.ReserveStock(store_id=SZ, part_number=PART, reservation_id="T-1", quantity=4)
-    await inv.ShipTransfer(
-        store_id=SZ,
-        part_number=PART,
-        transfer_id="T-1",
-        reservation_id="T-1",
-        destination_store_id=GZ,
-    )
+    await _shipped(inv, "T-1", 4)
 
-    await cap.CloseStore(store_id=GZ, reason="lease ended")
-    await _until("inventory saw the close", _closed(inventory_service, GZ))
+    await _close(cap, inventory_service, GZ)
 
     received = await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
     assert figures(received) == (4, 0, 4, 0, 0)
@@ -122,8 +121,7 @@ async def test_find_stock_leaves_out_a_closed_store(
     await stocked(inv, 10, store=SZ)
     await inv.ReceiveStock(store_id=GZ, part_number=PART, quantity=3)
 
-    await cap.CloseStore(store_id=SZ, reason="lease ended")
-    await _until("inventory saw the close", _closed(inventory_service, SZ))
+    await _close(cap, inventory_service, SZ)
 
     found = await inv.FindStock(part_number=PART, min_available=1)
     assert [s.store_id for s in found.stores] == [GZ]

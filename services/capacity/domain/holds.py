@@ -13,6 +13,8 @@ from services.capacity.domain import reasons
 from services.capacity.domain.appointments import (
     AppointmentBooked,
     AppointmentCancelled,
+    CancelAppointment,
+    cancel_appointment,
     check_customer,
     check_on_day,
     require_future,
@@ -269,15 +271,16 @@ def _release_confirmed(
             subject=_subject(command.store, hold),
             metadata={"status": hold.status.name},
         )
-    return [
-        AppointmentCancelled(
-            store_id=command.store.store_id,
+    return cancel_appointment(
+        CancelAppointment(
+            store=command.store,
             day=command.day,
             appointment_id=appointment.appointment_id,
             reason=command.reason,
-            occurred_at=command.at,
-        )
-    ]
+            at=command.at,
+        ),
+        book,
+    )
 
 
 def expire_slot_hold(command: ExpireSlotHold, book: BookState) -> Sequence[SlotHoldExpired]:
