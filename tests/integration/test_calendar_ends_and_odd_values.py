@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from storemesh.capacity.events.v1 import events_pb2 as ev
 
 from tests.integration.capacity_fixtures import (
     CapacityClient,
@@ -52,6 +53,43 @@ async def test_capacity_refuses_the_ends_of_the_calendar_and_unknown_zones(
     for call, store_id in ((cap.RegisterStore, "SZ09"), (cap.UpdateStore, "SZ01")):
         long_zone = await failure(call(store_id=store_id, profile=profile(time_zone="A" * 10_000)))
         assert violated_fields(long_zone) == ["profile.time_zone"]
+
+
+async def test_capacity_refuses_a_time_whose_local_day_is_past_the_calendars_last(
+    cap: CapacityClient,
+) -> None:
+    """9998-12-31 20:00 UTC is Friday 9999-01-01 04:00 in Shanghai: a store open round the
+    clock booked it in a book no day field can name, so it could not be cancelled."""
+    await cap.register(
+        "SZ01",
+        opening_hours=[ev.OpeningHours(weekday=5, opens_minute=0, closes_minute=1440)],
+    )
+    edge = Timestamp(seconds=int(datetime(9998, 12, 31, 20, tzinfo=UTC).timestamp()))
+    booked = await failure(
+        cap.BookAppointment(
+            store_id="SZ01",
+            customer_ref="C-1",
+            vehicle="粤B12345",
+            service_type="maintenance",
+            expected_labour_hours=1.0,
+            requested_at=edge,
+        )
+    )
+    assert violated_fields(booked) == ["requested_at"]
+    held = await failure(
+        cap.HoldSlot(
+            store_id="SZ01",
+            hold_id="H-1",
+            diverted_from_store_id="GZ01",
+            customer_ref="C-2",
+            vehicle="粤B12345",
+            service_type="maintenance",
+            expected_labour_hours=1.0,
+            slot_at=edge,
+            expires_at=edge,
+        )
+    )
+    assert "slot_at" in violated_fields(held)
 
 
 async def test_a_closed_store_has_no_pressure_to_forecast(cap: CapacityClient) -> None:
