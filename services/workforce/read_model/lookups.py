@@ -181,6 +181,8 @@ def _match_query() -> ReadQuery:
             _with_specialty(bindparam("specialty")),
             t.level >= bindparam("minimum_level"),
             t.store_id != bindparam("requesting_store_id"),
+            # A closed store takes part in nothing: its technicians are no lenders.
+            or_(d.closed.is_(None), d.closed.is_(False)),
             *_free_between(bindparam("starts_at"), bindparam("ends_at"), bindparam("now")),
         )
     )
@@ -205,8 +207,9 @@ async def match_candidates(
     now: datetime,
     lent_since: datetime,
 ) -> MatchCandidates:
-    """Technicians outside the requesting store who could be held for the need, each with
-    the location of their home store and the supports they were lent since `lent_since`.
+    """Technicians outside the requesting store (and outside closed stores) who could be
+    held for the need, each with the location of their home store and the supports they
+    were lent since `lent_since`.
 
     The filter is `refusal_to_hold` in SQL (level, specialty, home store, departure, leave,
     availability, bookings), so one indexed query finds them among 20,000 technicians
