@@ -271,3 +271,45 @@ async def test_sop2_collab_restarted_between_two_steps_holds_the_technician_once
     assert [(b.support_id, b.status) for b in held.bookings] == [
         (f"{support_id}:1", wpb.SUPPORT_STATUS_HELD)
     ]
+
+
+async def test_sop2_work_called_off_after_check_in_ends_the_loan_not_stuck(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    """The host calls the work off on the day: the saga undoes its hold with CancelSupport
+    on a checked-in support. Workforce refused it (SUPPORT_ALREADY_STARTED), so the saga
+    ended stuck and the technician stayed on loan for good."""
+    await technicians(wf)
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        dongguan = collab.client(mint("manager", DG))
+        hq = collab.client(mint("hq"))
+        support_id = (await ask(shenzhen)).support_id
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
+        await dongguan.ApproveSupport(
+            request_id="5b2f0a3e-0000-4000-8000-000000000102", support_id=support_id
+        )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_SCHEDULED)
+        clock.set(china(FRIDAY, 12) - timedelta(days=1))
+        await collab.running.service.timers.run_due()
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_ARRIVAL)
+        clock.set(china(FRIDAY, 12))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000103",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CHECKED_IN,
+        )
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_ON_SITE)
+
+        clock.set(china(FRIDAY, 13))
+        await shenzhen.ReportSupportProgress(
+            request_id="5b2f0a3e-0000-4000-8000-000000000104",
+            support_id=support_id,
+            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+            note="the customer took the car away",
+        )
+
+        ended = await reached(getter(hq, support_id), pb.SUPPORT_STAGE_NO_TECHNICIAN)
+        assert ended.technician_id == "DG-T3"
+        back = await wf.GetTechnician(technician_id="DG-T3")
+        assert (back.status, list(back.bookings)) == (wpb.TECHNICIAN_STATUS_ON_DUTY, [])
