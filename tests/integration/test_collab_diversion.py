@@ -262,3 +262,30 @@ async def test_sop3_collab_restarted_between_two_steps_holds_one_bay_and_complet
         await reached(getter(hq, asked.diversion_id), pb.DIVERSION_STAGE_COMPLETED)
     receiver = await cap.GetDayView(store_id=DG)
     assert (receiver.booked, receiver.live_holds) == (1, 0)
+
+
+async def test_sop3_a_customer_who_checked_in_at_the_origin_meanwhile_frees_the_bay_taken(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> None:
+    """The customer accepted, the receiver's held bay became an appointment, but the origin
+    cannot cancel theirs (they checked in there meanwhile): the saga undoes the hold with
+    ReleaseSlotHold. Capacity refused that for a confirmed hold (HOLD_NOT_LIVE), so the
+    diversion ended stuck with a bay booked at the receiver for no one."""
+    await network(cap, clock)
+    async with collab_with_capacity() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        diversion_id = (await divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000101")).diversion_id
+        await reached(getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        await cap.CheckInCustomer(store_id=SZ, appointment_id="A-1")
+
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000102",
+            diversion_id=diversion_id,
+            answer=pb.DIVERSION_ANSWER_ACCEPTED,
+        )
+
+        await reached(getter(hq, diversion_id), pb.DIVERSION_STAGE_NOT_MADE)
+        receiver = await cap.GetDayView(store_id=DG)
+        assert (receiver.booked, receiver.live_holds) == (0, 0)
+        assert (await cap.GetDayView(store_id=SZ)).booked == 1  # the customer stays there
