@@ -4,6 +4,7 @@ refusal naming its field or reason, never INTERNAL or UNAVAILABLE."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -34,20 +35,22 @@ LAST_SECOND = Timestamp(seconds=253402300799)  # 9999-12-31T23:59:59Z
 FIRST_SECOND = Timestamp(seconds=-62135596800)  # 0001-01-01T00:00:00Z
 
 
+def _book_at(cap: CapacityClient, requested_at: Timestamp) -> Any:
+    return cap.BookAppointment(
+        store_id="SZ01",
+        customer_ref="C-1",
+        vehicle="粤B12345",
+        service_type="maintenance",
+        expected_labour_hours=1.0,
+        requested_at=requested_at,
+    )
+
+
 async def test_capacity_refuses_the_ends_of_the_calendar_and_unknown_zones(
     cap: CapacityClient,
 ) -> None:
     await cap.register("SZ01")
-    booked = await failure(
-        cap.BookAppointment(
-            store_id="SZ01",
-            customer_ref="C-1",
-            vehicle="粤B12345",
-            service_type="maintenance",
-            expected_labour_hours=1.0,
-            requested_at=LAST_SECOND,
-        )
-    )
+    booked = await failure(_book_at(cap, LAST_SECOND))
     assert violated_fields(booked) == ["requested_at"]
 
     for call, store_id in ((cap.RegisterStore, "SZ09"), (cap.UpdateStore, "SZ01")):
@@ -65,16 +68,7 @@ async def test_capacity_refuses_a_time_whose_local_day_is_past_the_calendars_las
         opening_hours=[ev.OpeningHours(weekday=5, opens_minute=0, closes_minute=1440)],
     )
     edge = Timestamp(seconds=int(datetime(9998, 12, 31, 20, tzinfo=UTC).timestamp()))
-    booked = await failure(
-        cap.BookAppointment(
-            store_id="SZ01",
-            customer_ref="C-1",
-            vehicle="粤B12345",
-            service_type="maintenance",
-            expected_labour_hours=1.0,
-            requested_at=edge,
-        )
-    )
+    booked = await failure(_book_at(cap, edge))
     assert violated_fields(booked) == ["requested_at"]
     held = await failure(
         cap.HoldSlot(
