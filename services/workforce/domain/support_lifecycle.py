@@ -131,13 +131,7 @@ def complete(command: CompleteSupport, state: TechnicianState) -> list[Technicia
             hours_worked=command.hours_worked,
             fault_solved=command.fault_solved,
         ),
-        TechnicianStatusChanged(
-            store_id=state.store_id,
-            technician_id=state.technician_id,
-            occurred_at=command.at,
-            status=TechnicianStatus.ON_DUTY,
-            previous_status=state.status,
-        ),
+        back_on_duty(state, command.at),
     ]
 
 
@@ -160,13 +154,7 @@ def cancel(command: CancelSupport, state: TechnicianState) -> list[TechnicianEve
         # collab saga undoes it with this call, and the technician's loan ends with it.
         return [
             cancellation(support, state, command.at, command.reason),
-            TechnicianStatusChanged(
-                store_id=state.store_id,
-                technician_id=state.technician_id,
-                occurred_at=command.at,
-                status=TechnicianStatus.ON_DUTY,
-                previous_status=state.status,
-            ),
+            back_on_duty(state, command.at),
         ]
     return [cancellation(support, state, command.at, command.reason)]
 
@@ -217,6 +205,17 @@ def rate(command: RateSupport, state: TechnicianState) -> list[TechnicianEvent]:
             comment=command.comment,
         )
     ]
+
+
+def back_on_duty(state: TechnicianState, at: datetime) -> TechnicianStatusChanged:
+    """The technician's loan ends with the support: on duty at home again."""
+    return TechnicianStatusChanged(
+        store_id=state.store_id,
+        technician_id=state.technician_id,
+        occurred_at=at,
+        status=TechnicianStatus.ON_DUTY,
+        previous_status=state.status,
+    )
 
 
 def cancellation(
