@@ -1,7 +1,8 @@
-"""A store capacity closes keeps closing out what is already under way at it: the transfer
-saga undoes a reservation with ReleaseReservation and a shipment with ReportShipmentLost,
-and a part already on its way is received. Refused with STORE_CLOSED, the saga's undo
-fails and it ends stuck for an operator, though nothing new would be promised."""
+"""What the transfer saga asks of inventory in states it can reach. A store capacity closes
+keeps closing out what is already under way at it: the saga undoes a reservation with
+ReleaseReservation and a shipment with ReportShipmentLost, and a part already on its way
+is received (refused with STORE_CLOSED, the saga's undo failed and it ended stuck). And a
+transfer its store's DMS received itself is received again by the saga as a no-op."""
 
 from __future__ import annotations
 
@@ -125,3 +126,20 @@ async def test_find_stock_leaves_out_a_closed_store(
 
     found = await inv.FindStock(part_number=PART, min_available=1)
     assert [s.store_id for s in found.stores] == [GZ]
+
+
+async def test_a_transfer_its_store_received_itself_is_received_again_as_a_no_op(
+    cap: CapacityClient, inv: InventoryClient, inventory_service: Running
+) -> None:
+    """The destination's DMS books the part in as it arrives; the transfer saga then
+    receives "the rest" when the courier reports delivery: nothing changes, nothing is
+    refused (a refusal made the saga undo a shipment that had arrived, and end stuck)."""
+    await _open_stores(cap, inventory_service)
+    await stocked(inv, 10)
+    await _shipped(inv, "T-1", 4)
+    by_dms = await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
+
+    by_saga = await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")
+
+    assert figures(by_saga) == figures(by_dms) == (4, 0, 4, 0, 0)
+    assert figures(await position(inv, SZ)) == (6, 0, 6, 0, 0)
