@@ -116,6 +116,15 @@ async def technician_state(
     return from_json(row.state, TechnicianState), row.region or ""
 
 
+async def host_of(conn: AsyncConnection, technician_id: str, support_id: str) -> str | None:
+    """The store a support of the technician is for, whatever its status; None if unknown."""
+    s = supports.c
+    found = await conn.scalar(
+        select(s.host_store_id).where(s.technician_id == technician_id, s.support_id == support_id)
+    )
+    return None if found is None else str(found)
+
+
 async def capability_map(
     conn: AsyncConnection, f: MapFilter, now: datetime, after: str | None, limit: int
 ) -> list[tuple[TechnicianState, str]]:
