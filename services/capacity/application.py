@@ -212,15 +212,17 @@ class Capacity:
             context_fields=STORE_FACTS,
         )
 
-    async def appointment(self, command: AppointmentCommand, request_id: str) -> AppointmentRecord:
+    async def appointment(
+        self, command: AppointmentCommand, request_id: str, *, defaulted_day: bool = False
+    ) -> AppointmentRecord:
         async def handler(uow: UnitOfWork) -> AppointmentRecord:
             done, _ = await self._on_book(uow, command)
             return _appointment(command.store.store_id, command.day, done, command.appointment_id)
 
-        return await self._handle(command, handler, request_id, AppointmentRecord)
+        return await self._handle(command, handler, request_id, AppointmentRecord, defaulted_day)
 
     async def reschedule(
-        self, command: RescheduleAppointment, request_id: str
+        self, command: RescheduleAppointment, request_id: str, *, defaulted_day: bool = False
     ) -> AppointmentRecord:
         """Within the day in its book; to another day as a cancel here and a booking there."""
 
@@ -238,7 +240,7 @@ class Capacity:
             await self._on_book(uow, cancellation)
             return _appointment(facts.store_id, new_day, booked, command.appointment_id)
 
-        return await self._handle(command, handler, request_id, AppointmentRecord)
+        return await self._handle(command, handler, request_id, AppointmentRecord, defaulted_day)
 
     async def sync_appointments(self, command: SyncAppointments, request_id: str) -> SyncedBatch:
         """A DMS's appointments, each booked as BookAppointment books it, in one command:
@@ -284,14 +286,16 @@ class Capacity:
             command, handler, request_id=request_id, result_type=SyncedBatch, look_up_first=True
         )
 
-    async def visit(self, command: VisitCommand, request_id: str) -> VisitRecord:
+    async def visit(
+        self, command: VisitCommand, request_id: str, *, defaulted_day: bool = False
+    ) -> VisitRecord:
         async def handler(uow: UnitOfWork) -> VisitRecord:
             done, _ = await self._on_book(uow, command)
             return VisitRecord(
                 command.store.store_id, command.day, done.state.visit(command.visit_id)
             )
 
-        return await self._handle(command, handler, request_id, VisitRecord)
+        return await self._handle(command, handler, request_id, VisitRecord, defaulted_day)
 
     # Slot holds (SOP 3)
 
@@ -312,21 +316,25 @@ class Capacity:
 
         return await self._handle(command, handler, request_id, HoldRecord)
 
-    async def confirm_hold(self, command: ConfirmSlotHold, request_id: str) -> AppointmentRecord:
+    async def confirm_hold(
+        self, command: ConfirmSlotHold, request_id: str, *, defaulted_day: bool = False
+    ) -> AppointmentRecord:
         async def handler(uow: UnitOfWork) -> AppointmentRecord:
             done, _ = await self._on_book(uow, command)
             await uow.cancel_timer(_hold_timer(command.store.store_id, command.hold_id))
             return _appointment(command.store.store_id, command.day, done, command.appointment_id)
 
-        return await self._handle(command, handler, request_id, AppointmentRecord)
+        return await self._handle(command, handler, request_id, AppointmentRecord, defaulted_day)
 
-    async def release_hold(self, command: ReleaseSlotHold, request_id: str) -> HoldRecord:
+    async def release_hold(
+        self, command: ReleaseSlotHold, request_id: str, *, defaulted_day: bool = False
+    ) -> HoldRecord:
         async def handler(uow: UnitOfWork) -> HoldRecord:
             done, _ = await self._on_book(uow, command)
             await uow.cancel_timer(_hold_timer(command.store.store_id, command.hold_id))
             return HoldRecord(command.store.store_id, command.day, done.state.hold(command.hold_id))
 
-        return await self._handle(command, handler, request_id, HoldRecord)
+        return await self._handle(command, handler, request_id, HoldRecord, defaulted_day)
 
     async def expire_slot_hold(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The durable timer of a slot hold fired."""
@@ -343,12 +351,14 @@ class Capacity:
 
     # Waiting and pressure ahead
 
-    async def assess_wait(self, command: AssessWait, request_id: str) -> WaitEstimate:
+    async def assess_wait(
+        self, command: AssessWait, request_id: str, *, defaulted_day: bool = False
+    ) -> WaitEstimate:
         async def handler(uow: UnitOfWork) -> WaitEstimate:
             done, facts = await self._on_book(uow, command)
             return wait_estimate_of(facts, command.day, done.state, command.at)
 
-        return await self._handle(command, handler, request_id, WaitEstimate)
+        return await self._handle(command, handler, request_id, WaitEstimate, defaulted_day)
 
     async def reassess_wait(self, uow: UnitOfWork, payload: dict[str, str]) -> None:
         """The re-estimation timer of a store whose wait is over its threshold fired."""
@@ -404,13 +414,16 @@ class Capacity:
         handler: Callable[[UnitOfWork], Awaitable[R]],
         request_id: str,
         result_type: type[R],
+        defaulted_day: bool = False,
     ) -> R:
+        """`defaulted_day`: the service took the day from its clock (today), so a retry with
+        the same request id after local midnight is still the same request."""
         return await self.app.handle(
             command,
             handler,
             request_id=request_id,
             result_type=result_type,
-            context_fields=STORE_FACTS,
+            context_fields=(*STORE_FACTS, "day") if defaulted_day else STORE_FACTS,
         )
 
 

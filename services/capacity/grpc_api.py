@@ -120,7 +120,11 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             requested_at=requested_at,
             at=now,
         )
-        return appointment_message(await self.capacity.reschedule(command, request.request_id))
+        return appointment_message(
+            await self.capacity.reschedule(
+                command, request.request_id, defaulted_day=not request.day
+            )
+        )
 
     @access.store_in("store_id", "cancel an appointment")
     async def CancelAppointment(
@@ -135,7 +139,11 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             reason=request.reason,
             at=now,
         )
-        return appointment_message(await self.capacity.appointment(command, request.request_id))
+        return appointment_message(
+            await self.capacity.appointment(
+                command, request.request_id, defaulted_day=not request.day
+            )
+        )
 
     @access.store_in("store_id", "mark a no-show")
     async def MarkNoShow(self, request: pb.MarkNoShowRequest, context: Any) -> pb.Appointment:
@@ -147,7 +155,11 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             appointment_id=request.appointment_id,
             at=now,
         )
-        return appointment_message(await self.capacity.appointment(command, request.request_id))
+        return appointment_message(
+            await self.capacity.appointment(
+                command, request.request_id, defaulted_day=not request.day
+            )
+        )
 
     # Visits
 
@@ -164,7 +176,9 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             expected_labour_hours=request.expected_labour_hours,
             at=now,
         )
-        return visit_message(await self.capacity.visit(command, request.request_id))
+        return visit_message(
+            await self.capacity.visit(command, request.request_id, defaulted_day=True)
+        )
 
     @access.store_in("store_id", "check in a customer")
     async def CheckInCustomer(self, request: pb.CheckInCustomerRequest, context: Any) -> pb.Visit:
@@ -177,7 +191,9 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             visit_id=request.visit_id or request.appointment_id,
             at=now,
         )
-        return visit_message(await self.capacity.visit(command, request.request_id))
+        return visit_message(
+            await self.capacity.visit(command, request.request_id, defaulted_day=True)
+        )
 
     @access.store_in("store_id", "start a service")
     async def StartService(self, request: pb.StartServiceRequest, context: Any) -> pb.Visit:
@@ -191,7 +207,9 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             technician_ids=tuple(request.technician_ids),
             at=now,
         )
-        return visit_message(await self.capacity.visit(command, request.request_id))
+        return visit_message(
+            await self.capacity.visit(command, request.request_id, defaulted_day=not request.day)
+        )
 
     @access.store_in("store_id", "complete a visit")
     async def CompleteVisit(self, request: pb.CompleteVisitRequest, context: Any) -> pb.Visit:
@@ -212,7 +230,9 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             complaint=request.complaint,
             at=now,
         )
-        return visit_message(await self.capacity.visit(command, request.request_id))
+        return visit_message(
+            await self.capacity.visit(command, request.request_id, defaulted_day=not request.day)
+        )
 
     @access.store_in("store_id", "record a quote abandoned")
     async def RecordQuoteAbandoned(
@@ -227,7 +247,9 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             quote_fen=request.quote_fen,
             at=now,
         )
-        return visit_message(await self.capacity.visit(command, request.request_id))
+        return visit_message(
+            await self.capacity.visit(command, request.request_id, defaulted_day=not request.day)
+        )
 
     # Slot holds
 
@@ -250,7 +272,11 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             appointment_id=request.appointment_id or request.hold_id,
             at=now,
         )
-        return appointment_message(await self.capacity.confirm_hold(command, request.request_id))
+        return appointment_message(
+            await self.capacity.confirm_hold(
+                command, request.request_id, defaulted_day=not request.day
+            )
+        )
 
     @access.store_in("store_id", "release a slot hold")
     async def ReleaseSlotHold(
@@ -265,7 +291,11 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
             reason=request.reason,
             at=now,
         )
-        return hold_message(await self.capacity.release_hold(command, request.request_id))
+        return hold_message(
+            await self.capacity.release_hold(
+                command, request.request_id, defaulted_day=not request.day
+            )
+        )
 
     # Waiting and overload
 
@@ -273,7 +303,7 @@ class CapacityServicer(StoreRpcs, pb_grpc.CapacityServiceServicer):
     async def AssessWait(self, request: pb.AssessWaitRequest, context: Any) -> pb.WaitEstimate:
         facts, now = await self._book(request)
         command = AssessWait(store=facts, day=local_day(now, facts.time_zone), at=now)
-        estimate = await self.capacity.assess_wait(command, request.request_id)
+        estimate = await self.capacity.assess_wait(command, request.request_id, defaulted_day=True)
         return reply(estimate, pb.WaitEstimate)  # type: ignore[no-any-return]
 
     @access.anyone_signed_in

@@ -16,16 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel import bulk_append
 from kernel.application import Aggregate, Application, Executed, Loaded, Policy, UnitOfWork
 from kernel.bulk_append import StreamWrite
-from kernel.errors import AlreadyExists, NotFound
+from kernel.errors import AlreadyExists, NotFound, RuleViolated
 from kernel.eventstore import command_log
 from kernel.load_many import load_many
-from kernel.store_directory import require_open_store
+from kernel.store_directory import STORE_CLOSED, require_open_store
 from services.inventory import read_model
 from services.inventory.domain import counts
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
 from services.inventory.domain.commands import (
     ExpireReservation,
+    ReceiveTransfer,
     ReleaseReservation,
+    ReportShipmentLost,
     RequestParts,
     ReserveStock,
     ShipTransfer,
@@ -54,6 +56,11 @@ EXPIRE_RESERVATION = "inventory.expire_reservation"
 # Positions per transaction of a SyncStockCounts as an earlier version ran it (a batch is
 # one transaction now); kept to finish such a batch on retry (Inventory.sync_counts).
 SYNC_CHUNK = 500
+
+# What a closed store still does: close out what was under way at it when it closed. The
+# transfer saga undoes a reservation and a shipment with the first two (a refusal would
+# leave it stuck), and a part already on its way to the store arrives there.
+CLOSING_OUT = (ReleaseReservation, ReportShipmentLost, ReceiveTransfer)
 
 R = TypeVar("R")
 # What a handler does once the position has decided and recorded (schedule, disarm).
@@ -233,7 +240,13 @@ class Inventory:
                 await self._check(
                     uow.conn, destination, command.part_number, "destination_store_id"
                 )
-            await self._check(uow.conn, command.store_id, command.part_number, "store_id")
+            await self._check(
+                uow.conn,
+                command.store_id,
+                command.part_number,
+                "store_id",
+                closing_out=isinstance(command, CLOSING_OUT),
+            )
             done = await uow.execute(POSITIONS, _stream(command), command)
             if then is not None:
                 await then(uow)
@@ -244,13 +257,24 @@ class Inventory:
         )
 
     async def _check(
-        self, conn: AsyncConnection, store_id: str, part_number: str, field: str
+        self,
+        conn: AsyncConnection,
+        store_id: str,
+        part_number: str,
+        field: str,
+        *,
+        closing_out: bool = False,
     ) -> None:
+        """The part is known and the store open (known, when `closing_out`)."""
         if part_number not in self.known_parts:
             if await read_model.get_part(conn, part_number) is None:
                 raise NotFound("part", part_number)
             self.known_parts.add(part_number)
-        await require_open_store(conn, store_id, field)
+        try:
+            await require_open_store(conn, store_id, field)
+        except RuleViolated as refused:
+            if not (closing_out and refused.reason == STORE_CLOSED):
+                raise
 
 
 async def record_counts(

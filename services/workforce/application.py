@@ -26,6 +26,7 @@ from services.workforce.domain.commands import (
     ConfirmSupport,
     ExpireSupportHold,
     HoldSupport,
+    LogProductiveHours,
     RateSupport,
     RegisterTechnician,
     TechnicianCommand,
@@ -54,6 +55,18 @@ SupportStep = ConfirmSupport | CheckInSupport | CompleteSupport | CancelSupport 
 
 # The reply a command's handler builds from the technician's new state.
 Reply = Callable[[AsyncConnection, TechnicianState], Awaitable[R]]
+# Completes a command with facts read in its transaction, before it is decided.
+Fill = Callable[[AsyncConnection, Any], Awaitable[Any]]
+
+
+async def _logged_that_day(conn: AsyncConnection, command: LogProductiveHours) -> Any:
+    """The productive hours the technician's logs of the day add up to so far. The inline
+    projection keeps them in the same transaction as the events, and two logs of one
+    technician race on its stream, so the loser reads the winner's hours on its retry."""
+    productive, _ = await lookups.hours_between(
+        conn, technician_id=command.technician_id, store_id="", first=command.day, last=command.day
+    )
+    return replace(command, logged_that_day=productive)
 
 
 class Workforce:
@@ -81,6 +94,15 @@ class Workforce:
         opens = None
         if isinstance(command, TransferTechnician):  # the store it moves to must be open
             opens = ("to_store_id", command.to_store_id)
+        if isinstance(command, LogProductiveHours):
+            return await self._on_technician(
+                command,
+                request_id,
+                self._view,
+                TechnicianView,
+                context_fields=("logged_that_day",),
+                fill=_logged_that_day,
+            )
         return await self._on_technician(command, request_id, self._view, TechnicianView, opens)
 
     async def hold(
@@ -120,14 +142,17 @@ class Workforce:
         opens: tuple[str, str] | None = None,
         *,
         context_fields: Sequence[str] = (),
+        fill: Fill | None = None,
     ) -> R:
         """Load, decide, record once per request id; `opens` names a store (field, code) that
-        must be open in the store directory."""
+        must be open in the store directory; `fill` completes the command with facts read
+        in its own transaction (named in `context_fields`)."""
 
         async def handler(uow: UnitOfWork) -> R:
             if opens is not None:
                 await require_open_store(uow.conn, opens[1], opens[0])
-            done = await self._decide(uow, command)
+            filled = command if fill is None else await fill(uow.conn, command)
+            done = await self._decide(uow, filled)
             return await reply(uow.conn, done.state)
 
         return await self.app.handle(

@@ -40,14 +40,18 @@ class WorkforceQueries:
         return self.app.clock.now()
 
     async def parties(self, technician_id: str, support_id: str = "") -> list[str]:
-        """The technician's home store, then the host store of its support `support_id`;
+        """The technician's home store, then the host store of its support `support_id`
+        (ended ones too: the current state leaves them out, the supports table keeps them);
         empty for a technician nobody registered (the command answers NOT_FOUND)."""
-        found = await self.app.query(lambda conn: lookups.technician_state(conn, technician_id))
-        if found is None:
-            return []
-        state = found[0]
-        support = state.support(support_id) if support_id else None
-        return [state.store_id] + ([support.host_store_id] if support else [])
+
+        async def fetch(conn: AsyncConnection) -> list[str]:
+            found = await lookups.technician_state(conn, technician_id)
+            if found is None:
+                return []
+            host = await lookups.host_of(conn, technician_id, support_id) if support_id else None
+            return [found[0].store_id] + ([host] if host else [])
+
+        return await self.app.query(fetch)
 
     async def technician(self, technician_id: str) -> TechnicianView:
         found = await self.app.query(lambda conn: lookups.technician_state(conn, technician_id))

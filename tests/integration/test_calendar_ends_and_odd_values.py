@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from storemesh.analytics.events.v1 import events_pb2 as ev
+from storemesh.capacity.events.v1 import events_pb2 as cev
 
 from tests.integration.analytics_fixtures import (
     AnalyticsStarter,
@@ -42,25 +44,55 @@ LAST_SECOND = Timestamp(seconds=253402300799)  # 9999-12-31T23:59:59Z
 FIRST_SECOND = Timestamp(seconds=-62135596800)  # 0001-01-01T00:00:00Z
 
 
+def _book_at(cap: CapacityClient, requested_at: Timestamp) -> Any:
+    return cap.BookAppointment(
+        store_id="SZ01",
+        customer_ref="C-1",
+        vehicle="粤B12345",
+        service_type="maintenance",
+        expected_labour_hours=1.0,
+        requested_at=requested_at,
+    )
+
+
 async def test_capacity_refuses_the_ends_of_the_calendar_and_unknown_zones(
     cap: CapacityClient,
 ) -> None:
     await cap.register("SZ01")
-    booked = await failure(
-        cap.BookAppointment(
-            store_id="SZ01",
-            customer_ref="C-1",
-            vehicle="粤B12345",
-            service_type="maintenance",
-            expected_labour_hours=1.0,
-            requested_at=LAST_SECOND,
-        )
-    )
+    booked = await failure(_book_at(cap, LAST_SECOND))
     assert violated_fields(booked) == ["requested_at"]
 
     for call, store_id in ((cap.RegisterStore, "SZ09"), (cap.UpdateStore, "SZ01")):
         long_zone = await failure(call(store_id=store_id, profile=profile(time_zone="A" * 10_000)))
         assert violated_fields(long_zone) == ["profile.time_zone"]
+
+
+async def test_capacity_refuses_a_time_whose_local_day_is_past_the_calendars_last(
+    cap: CapacityClient,
+) -> None:
+    """9998-12-31 20:00 UTC is Friday 9999-01-01 04:00 in Shanghai: a store open round the
+    clock booked it in a book no day field can name, so it could not be cancelled."""
+    await cap.register(
+        "SZ01",
+        opening_hours=[cev.OpeningHours(weekday=5, opens_minute=0, closes_minute=1440)],
+    )
+    edge = Timestamp(seconds=int(datetime(9998, 12, 31, 20, tzinfo=UTC).timestamp()))
+    booked = await failure(_book_at(cap, edge))
+    assert violated_fields(booked) == ["requested_at"]
+    held = await failure(
+        cap.HoldSlot(
+            store_id="SZ01",
+            hold_id="H-1",
+            diverted_from_store_id="GZ01",
+            customer_ref="C-2",
+            vehicle="粤B12345",
+            service_type="maintenance",
+            expected_labour_hours=1.0,
+            slot_at=edge,
+            expires_at=edge,
+        )
+    )
+    assert "slot_at" in violated_fields(held)
 
 
 async def test_a_closed_store_has_no_pressure_to_forecast(cap: CapacityClient) -> None:

@@ -170,3 +170,35 @@ async def test_an_appointment_moved_to_another_day_leaves_one_book_for_the_other
     monday_view = await cap.GetDayView(store_id="SZ01", day=MONDAY.isoformat())
     tuesday_view = await cap.GetDayView(store_id="SZ01", day=tuesday.isoformat())
     assert (monday_view.booked, tuesday_view.booked) == (0, 1)
+
+
+async def test_a_retry_after_local_midnight_replays_the_first_answer(
+    cap: CapacityClient, clock: ManualClock
+) -> None:
+    """The day the service fills in from its clock (an arrival's, an empty `day`) is not
+    part of what the caller asked: a retry with the same request_id just after midnight
+    is the same request, not REQUEST_ID_REUSED."""
+    await cap.register("SZ01")
+    await cap.book("A1", local(16, 0))
+    clock.set(local(23, 59))
+    walk_in = {
+        "request_id": "0d9e7c1a-0000-4000-8000-000000000001",
+        "store_id": "SZ01",
+        "customer_ref": "C-9",
+        "vehicle": "粤B12345",
+        "service_type": "maintenance",
+        "expected_labour_hours": 1.0,
+    }
+    cancel = {
+        "request_id": "0d9e7c1a-0000-4000-8000-000000000002",
+        "store_id": "SZ01",
+        "appointment_id": "A1",
+        "reason": "customer called",
+    }
+    first_visit = await cap.RegisterWalkIn(**walk_in)
+    first_cancel = await cap.CancelAppointment(**cancel)
+
+    clock.set(local(0, 1, day=MONDAY + timedelta(days=1)))
+
+    assert await cap.RegisterWalkIn(**walk_in) == first_visit
+    assert await cap.CancelAppointment(**cancel) == first_cancel

@@ -95,3 +95,25 @@ async def test_a_released_hold_frees_its_place_and_its_timer(
     assert (await _hold(cap, "H-4")).status == pb.HOLD_STATUS_HELD
     assert await advance(cap.run, clock, timedelta(minutes=31)) == 1  # H-4's only
     assert (await event_types(cap.run)).count("SlotHoldExpired") == 1
+
+
+async def test_releasing_a_confirmed_hold_cancels_its_appointment_and_frees_the_place(
+    cap: CapacityClient, clock: ManualClock
+) -> None:
+    """The diversion saga's undo when the origin keeps the customer: the slot it booked at
+    the receiver is given up, not left booked with the saga stuck on HOLD_NOT_LIVE."""
+    await cap.register("SZ01", default_daily_capacity=1)
+    clock.set(local(9, 0))
+    await _hold(cap, "H-5")
+    await cap.ConfirmSlotHold(
+        store_id="SZ01", day=MONDAY.isoformat(), hold_id="H-5", appointment_id="A-H5"
+    )
+
+    released = await cap.ReleaseSlotHold(
+        store_id="SZ01", day=MONDAY.isoformat(), hold_id="H-5", reason="origin kept the customer"
+    )
+
+    assert (released.status, released.appointment_id) == (pb.HOLD_STATUS_CONFIRMED, "A-H5")
+    assert (await cap.GetDayView(store_id="SZ01")).booked == 0
+    assert (await _hold(cap, "H-6")).status == pb.HOLD_STATUS_HELD  # the place is free again
+    assert (await event_types(cap.run)).count("AppointmentCancelled") == 1

@@ -313,6 +313,7 @@ async def test_sop3_an_origin_appointment_no_longer_cancellable_frees_the_receiv
         )
         receiver = await cap.GetDayView(store_id=DG)
         assert (receiver.booked, receiver.live_holds) == (0, 0)
+        assert (await cap.GetDayView(store_id=SZ)).booked == 1  # the customer stays there
         await nothing_settled(hq, collab)
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from sqlalchemy import select
 from storemesh.workforce.v1 import workforce_pb2 as pb
 
 from kernel.eventstore import snapshots
-from tests.integration.rich_errors import event_count, failure, resource, violated_fields
+from tests.integration.rich_errors import (
+    event_count,
+    failure,
+    reason,
+    resource,
+    violated_fields,
+)
 from tests.integration.workforce_fixtures import (
     MONDAY,
     WorkforceClient,
@@ -123,3 +130,26 @@ async def snapshot_version(wf: WorkforceClient, stream_id: str) -> int:
             select(snapshots.c.version).where(snapshots.c.stream_id == stream_id)
         )
     return int(found or 0)
+
+
+async def test_a_days_productive_hours_never_add_up_past_24(wf: WorkforceClient) -> None:
+    """Each log and each planned shift is at most 24 hours; so is what a technician's logs of
+    one day add up to (25 hours of work in a day skewed utilisation and every KPI on it)."""
+    await register(wf, "A-SZ01", "SZ01")
+    monday = MONDAY.isoformat()
+    await wf.LogProductiveHours(technician_id="A-SZ01", job_id="RO-1", day=monday, hours=20.0)
+    before = await event_count(wf.run)
+
+    refused = await failure(
+        wf.LogProductiveHours(technician_id="A-SZ01", job_id="RO-2", day=monday, hours=5.0)
+    )
+
+    assert (refused.code(), reason(refused)) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PRODUCTIVE_HOURS_EXCEED_DAY",
+    )
+    assert await event_count(wf.run) == before
+    await wf.LogProductiveHours(technician_id="A-SZ01", job_id="RO-2", day=monday, hours=4.0)
+    await wf.LogProductiveHours(technician_id="A-SZ01", job_id="RO-3", day=TUESDAY, hours=5.0)
+    logged = await wf.GetUtilisation(technician_id="A-SZ01", from_date=monday, to_date=TUESDAY)
+    assert logged.productive_hours == 29.0

@@ -159,3 +159,19 @@ async def test_a_requesting_store_nobody_registered_is_not_found_though_others_a
     err = await failure(wf.MatchSupport(**{**NEED, "requesting_store_id": "XX99"}))
 
     assert resource(err) == ("store", "XX99")
+
+
+async def test_technicians_of_a_closed_store_are_not_recommended(wf: WorkforceClient) -> None:
+    """A store capacity closed takes part in nothing (FindStock and the nearby stores a
+    diversion asks leave it out): its technicians are no lenders to recommend."""
+    await network(wf)
+    async with wf.run.service.db.transaction("test.closed_store") as conn:
+        await conn.execute(
+            store_directory.update()
+            .where(store_directory.c.store_id == "FS01")
+            .values(closed=True, version=store_directory.c.version + 1)
+        )
+
+    response = await wf.MatchSupport(**NEED)
+
+    assert [c.technician_id for c in response.candidates] == ["SZ-T3", "ST-A", "NL-A"]

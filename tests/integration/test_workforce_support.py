@@ -289,3 +289,25 @@ async def next_message(js: Any, subject: str, within: float = 10.0) -> Any:
         return await sub.next_msg(timeout=max(0.1, deadline - asyncio.get_running_loop().time()))
     finally:
         await sub.unsubscribe()
+
+
+async def test_the_host_repeating_a_step_of_an_ended_support_gets_its_answer_not_a_denial(
+    wf: WorkforceClient, mint: Callable[..., str]
+) -> None:
+    """A cancelled (or completed) support is pruned from the technician's current state;
+    who may act on it was read from there, so the host store, a party to it, was denied
+    (PERMISSION_DENIED) a repeated cancel the domain answers as a no-op."""
+    home, host = wf.as_(mint("manager", "SZ01")), wf.as_(mint("dms", "GZ01"))
+    await register(wf, "T-SZ01-1")
+    await publish_day(home, "T-SZ01-1")
+    await hold(host, "T-SZ01-1", support_id="S-1")
+    first = await host.CancelSupport(technician_id="T-SZ01-1", support_id="S-1", reason="fixed")
+
+    again = await host.CancelSupport(technician_id="T-SZ01-1", support_id="S-1", reason="fixed")
+
+    assert first.status == again.status == pb.SUPPORT_STATUS_CANCELLED
+    other = wf.as_(mint("dms", "DG01"))
+    denied = await failure(
+        other.CancelSupport(technician_id="T-SZ01-1", support_id="S-1", reason="fixed")
+    )
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED

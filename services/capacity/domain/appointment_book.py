@@ -256,7 +256,12 @@ def evolve(state: BookState, event: BookEvent) -> BookState:
             )
             return _with_hold(state, hold)
         case SlotHoldConfirmed():
-            return _hold_status(state, event.hold_id, HoldStatus.CONFIRMED)
+            confirmed = replace(
+                state.holds[event.hold_id],
+                status=HoldStatus.CONFIRMED,
+                appointment_id=event.appointment_id,
+            )
+            return _with_hold(state, confirmed)
         case SlotHoldReleased():
             return _hold_status(state, event.hold_id, HoldStatus.RELEASED)
         case SlotHoldExpired():

@@ -27,7 +27,11 @@ from kernel.clock import check_aware
 from kernel.errors import InvalidArgument, RuleViolated, Violations
 from services.capacity.domain import reasons
 from services.capacity.domain.appointment_book import BookEvent, appointment_book
-from services.capacity.domain.appointments import BookAppointment, check_customer
+from services.capacity.domain.appointments import (
+    BookAppointment,
+    check_customer,
+    check_nameable_day,
+)
 from services.capacity.domain.book_state import Appointment, AppointmentStatus, BookState
 from services.capacity.domain.opening_hours import local_day
 from services.capacity.domain.stores import StoreFacts
@@ -119,14 +123,7 @@ def booking(entry: SyncedAppointment, store: StoreFacts, at: datetime) -> BookAp
         v, entry.customer_ref, entry.vehicle, entry.service_type, entry.expected_labour_hours
     )
     day = day_of(entry, store)
-    if not validation.EARLIEST_DAY <= day <= validation.LATEST_DAY:
-        # A time at the calendar's edge can fall on a local day no call can name (a day
-        # field is refused outside it): the booking could be neither seen nor cancelled.
-        v.add(
-            "requested_at",
-            f"falls on {day.isoformat()} in {store.time_zone}, outside"
-            f" {validation.EARLIEST_DAY.isoformat()}..{validation.LATEST_DAY.isoformat()}",
-        )
+    check_nameable_day(v, "requested_at", day, store)
     if v.items:
         raise RuleViolated(
             reasons.INVALID_APPOINTMENT,

@@ -147,8 +147,22 @@ def check_on_day(
     v: Violations, field_name: str, moment: datetime, store: StoreFacts, day: date
 ) -> None:
     check_aware(v, field_name, moment)
-    if moment.utcoffset() is not None and local_day(moment, store.time_zone) != day:
-        v.add(field_name, f"must fall on {day.isoformat()} in {store.time_zone}")
+    if moment.utcoffset() is not None:
+        if local_day(moment, store.time_zone) != day:
+            v.add(field_name, f"must fall on {day.isoformat()} in {store.time_zone}")
+        else:
+            check_nameable_day(v, field_name, day, store)
+
+
+def check_nameable_day(v: Violations, field_name: str, day: date, store: StoreFacts) -> None:
+    """A time at the calendar's edge can fall on a local day no call can name (a day field
+    is refused outside it): what is booked or held there could be neither seen nor undone."""
+    if not validation.EARLIEST_DAY <= day <= validation.LATEST_DAY:
+        v.add(
+            field_name,
+            f"falls on {day.isoformat()} in {store.time_zone}, outside"
+            f" {validation.EARLIEST_DAY.isoformat()}..{validation.LATEST_DAY.isoformat()}",
+        )
 
 
 def require_future(

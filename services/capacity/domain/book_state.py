@@ -86,6 +86,8 @@ class SlotHold:
     slot_at: datetime
     expires_at: datetime
     status: HoldStatus = HoldStatus.HELD
+    # The appointment a confirmed hold became (None in snapshots taken before it was kept).
+    appointment_id: str | None = None
 
     def live_at(self, at: datetime) -> bool:
         return self.status == HoldStatus.HELD and at < self.expires_at

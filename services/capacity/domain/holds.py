@@ -12,12 +12,20 @@ from kernel.errors import AlreadyExists, RuleViolated, Violations
 from services.capacity.domain import reasons
 from services.capacity.domain.appointments import (
     AppointmentBooked,
+    AppointmentCancelled,
+    CancelAppointment,
+    cancel_appointment,
     check_customer,
     check_on_day,
     require_future,
     require_opening_hours,
 )
-from services.capacity.domain.book_state import BookState, HoldStatus, SlotHold
+from services.capacity.domain.book_state import (
+    AppointmentStatus,
+    BookState,
+    HoldStatus,
+    SlotHold,
+)
 from services.capacity.domain.stores import StoreFacts, require_open
 
 # Commands
@@ -215,7 +223,9 @@ def confirm_slot_hold(
     ]
 
 
-def release_slot_hold(command: ReleaseSlotHold, book: BookState) -> Sequence[SlotHoldReleased]:
+def release_slot_hold(
+    command: ReleaseSlotHold, book: BookState
+) -> Sequence[SlotHoldReleased | AppointmentCancelled]:
     v = Violations()
     validation.text(v, "reason", command.reason, required=False)
     v.raise_if_any()
@@ -223,12 +233,7 @@ def release_slot_hold(command: ReleaseSlotHold, book: BookState) -> Sequence[Slo
     if hold.status in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
         return []
     if hold.status == HoldStatus.CONFIRMED:
-        raise RuleViolated(
-            reason=reasons.HOLD_NOT_LIVE,
-            message=(f"slot hold {hold.hold_id} is already an appointment: cancel the appointment"),
-            subject=_subject(command.store, hold),
-            metadata={"status": hold.status.name},
-        )
+        return _release_confirmed(command, book, hold)
     return [
         SlotHoldReleased(
             store_id=command.store.store_id,
@@ -239,6 +244,43 @@ def release_slot_hold(command: ReleaseSlotHold, book: BookState) -> Sequence[Slo
             occurred_at=command.at,
         )
     ]
+
+
+def _release_confirmed(
+    command: ReleaseSlotHold, book: BookState, hold: SlotHold
+) -> Sequence[AppointmentCancelled]:
+    """A confirmed hold is released by cancelling the appointment it became, while that is
+    still only booked: the diversion saga undoes its hold so when the origin keeps the
+    customer. Once the customer has arrived there is nothing to release."""
+    appointment = (
+        book.appointments.get(hold.appointment_id) if hold.appointment_id is not None else None
+    )
+    if appointment is not None and appointment.status in (
+        AppointmentStatus.CANCELLED,
+        AppointmentStatus.NO_SHOW,
+    ):
+        return []
+    if appointment is None or appointment.status != AppointmentStatus.BOOKED:
+        raise RuleViolated(
+            reason=reasons.HOLD_NOT_LIVE,
+            message=(
+                f"slot hold {hold.hold_id} is already an appointment"
+                + ("" if appointment is None else f", {appointment.status.name.lower()}")
+                + ": it can no longer be released"
+            ),
+            subject=_subject(command.store, hold),
+            metadata={"status": hold.status.name},
+        )
+    return cancel_appointment(
+        CancelAppointment(
+            store=command.store,
+            day=command.day,
+            appointment_id=appointment.appointment_id,
+            reason=command.reason,
+            at=command.at,
+        ),
+        book,
+    )
 
 
 def expire_slot_hold(command: ExpireSlotHold, book: BookState) -> Sequence[SlotHoldExpired]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import MAXYEAR, date
 from enum import IntEnum
 
 from services.capacity.domain.stores import CustomerSegment, LocationTier, StoreProfile
@@ -60,19 +60,28 @@ def size_facet(bays: int) -> SizeFacet:
     return SizeFacet.SMALL
 
 
-def anniversary(opened_on: date, years: int) -> date:
-    """The date `years` after `opened_on`; a 29 February opening turns a year on 1 March."""
+def anniversary(opened_on: date, years: int) -> date | None:
+    """The date `years` after `opened_on`; a 29 February opening turns a year on 1 March.
+    None past the calendar's last year: that anniversary never comes."""
+    year = opened_on.year + years
+    if year > MAXYEAR:
+        return None
     try:
-        return opened_on.replace(year=opened_on.year + years)
+        return opened_on.replace(year=year)
     except ValueError:
-        return date(opened_on.year + years, 3, 1)
+        return date(year, 3, 1)
+
+
+def _reached(opened_on: date, years: int, as_of: date) -> bool:
+    day = anniversary(opened_on, years)
+    return day is not None and as_of >= day
 
 
 def age_facet(opened_on: date, as_of: date) -> AgeFacet:
     """Mature from the 3rd anniversary on, growing from the 1st, new before it."""
-    if as_of >= anniversary(opened_on, MATURE_FROM_YEARS):
+    if _reached(opened_on, MATURE_FROM_YEARS, as_of):
         return AgeFacet.MATURE
-    if as_of >= anniversary(opened_on, GROWING_FROM_YEARS):
+    if _reached(opened_on, GROWING_FROM_YEARS, as_of):
         return AgeFacet.GROWING
     return AgeFacet.NEW
 

@@ -246,7 +246,14 @@ def decide_all(
                 store, part, on_hand, counted, counted - on_hand, reason, counted_at
             )
             state = StockPosition(
-                store, part, counted, (), position.outbound, position.inbound, counted_at
+                store,
+                part,
+                counted,
+                (),
+                position.outbound,
+                position.inbound,
+                counted_at,
+                position.received_transfers,
             )
             changes.append(Change(part, (event,), state))
             results.append(CountResult(part, Outcome.ADJUSTED, "", "", counted, counted))

@@ -76,6 +76,8 @@ class StockPosition:
     outbound: tuple[Shipment, ...] = ()
     inbound: tuple[Shipment, ...] = ()
     last_movement_at: datetime | None = None
+    # Transfers received here in full: receiving "the rest" of one again changes nothing.
+    received_transfers: tuple[str, ...] = ()
 
     @property
     def reserved(self) -> int:
@@ -233,6 +235,8 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
 
         case ReceiveTransfer(transfer_id=tid, quantity=qty):
             inbound = position.shipment_in(tid)
+            if inbound is None and qty == 0 and tid in position.received_transfers:
+                return []  # received in full already (its store's DMS, then the saga)
             if inbound is None:
                 raise RuleViolated(
                     reasons.NOTHING_IN_TRANSIT,
@@ -308,7 +312,7 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
     p = position
     store, part = event.store_id, event.part_number
     on_hand, reservations, moved = p.on_hand, p.reservations, p.last_movement_at
-    outbound, inbound = p.outbound, p.inbound
+    outbound, inbound, received = p.outbound, p.inbound, p.received_transfers
     match event:
         case (
             StockReceived(on_hand_after=on_hand)
@@ -335,6 +339,8 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             inbound = (*inbound, Shipment(tid, source, qty))
         case TransferReceived(transfer_id=tid, quantity=qty, on_hand_after=on_hand):
             inbound = _less(inbound, tid, qty)
+            if not any(s.transfer_id == tid for s in inbound):
+                received = (*received, tid)
             moved = event.occurred_at
         case (
             TransferDelivered(transfer_id=tid, quantity=qty)
@@ -345,7 +351,7 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             inbound = _less(inbound, tid, qty)
         case _:
             raise TypeError(f"unknown event {event!r}")
-    return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved)
+    return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved, received)
 
 
 def _without(reservations: tuple[Reservation, ...], rid: str) -> tuple[Reservation, ...]:

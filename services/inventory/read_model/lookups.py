@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     or_,
     select,
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.db import any_of
 from kernel.db_reads import Reader, ReadQuery, reader_of
+from kernel.store_directory import store_directory
 from services.inventory.domain.stale import StaleHolding
 from services.inventory.read_model.tables import (
     PartView,
@@ -107,9 +109,12 @@ class StoreStockView(NamedTuple):
 
 
 def _find_stock_statement(excluding: bool, resuming: bool) -> ReadQuery:
-    p = positions_view.c
+    p, d = positions_view.c, store_directory.c
+    # A closed store refuses a reservation (STORE_CLOSED): it is no source to recommend.
+    closed = exists().where(d.store_id == p.store_id, d.closed)
     query = select(p.store_id, p.available, p.on_hand, p.last_movement_at).where(
-        and_(p.part_number == bindparam("part_number"), p.available >= bindparam("minimum"))
+        and_(p.part_number == bindparam("part_number"), p.available >= bindparam("minimum")),
+        ~closed,
     )
     if excluding:
         query = query.where(p.store_id != bindparam("exclude_store_id"))

@@ -84,6 +84,9 @@ class LogProductiveHours(WorkforceCommand):
     job_id: str
     day: date
     hours: float
+    # What the technician's logs of `day` add up to so far: filled in by the service from
+    # its read model in the command's own transaction (not part of the request).
+    logged_that_day: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)

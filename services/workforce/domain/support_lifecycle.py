@@ -131,13 +131,7 @@ def complete(command: CompleteSupport, state: TechnicianState) -> list[Technicia
             hours_worked=command.hours_worked,
             fault_solved=command.fault_solved,
         ),
-        TechnicianStatusChanged(
-            store_id=state.store_id,
-            technician_id=state.technician_id,
-            occurred_at=command.at,
-            status=TechnicianStatus.ON_DUTY,
-            previous_status=state.status,
-        ),
+        back_on_duty(state, command.at),
     ]
 
 
@@ -148,13 +142,20 @@ def cancel(command: CancelSupport, state: TechnicianState) -> list[TechnicianEve
     support = _existing(state, command.support_id)
     if support.status in (SupportStatus.CANCELLED, SupportStatus.EXPIRED):
         return []
-    if support.status in (SupportStatus.CHECKED_IN, SupportStatus.COMPLETED):
+    if support.status is SupportStatus.COMPLETED:
         raise _wrong_status(
             state,
             support,
             reasons.SUPPORT_ALREADY_STARTED,
-            "a support the technician has checked in to is completed, not cancelled",
+            "a completed support is a record of work done, not cancelled",
         )
+    if support.status is SupportStatus.CHECKED_IN:
+        # Called off on the day (the host gave up, or no one reported the work): the
+        # collab saga undoes it with this call, and the technician's loan ends with it.
+        return [
+            cancellation(support, state, command.at, command.reason),
+            back_on_duty(state, command.at),
+        ]
     return [cancellation(support, state, command.at, command.reason)]
 
 
@@ -204,6 +205,17 @@ def rate(command: RateSupport, state: TechnicianState) -> list[TechnicianEvent]:
             comment=command.comment,
         )
     ]
+
+
+def back_on_duty(state: TechnicianState, at: datetime) -> TechnicianStatusChanged:
+    """The technician's loan ends with the support: on duty at home again."""
+    return TechnicianStatusChanged(
+        store_id=state.store_id,
+        technician_id=state.technician_id,
+        occurred_at=at,
+        status=TechnicianStatus.ON_DUTY,
+        previous_status=state.status,
+    )
 
 
 def cancellation(

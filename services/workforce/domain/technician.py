@@ -59,6 +59,8 @@ from services.workforce.domain.support_booking import decide_booking
 from services.workforce.domain.support_lifecycle import cancellation
 
 HOURS_IN_A_DAY = 24.0
+# Hours add up as floats: 240 logs of 0.1 h make a day, not a refusal.
+_ROUNDING = 1e-9
 SPECIALTY_FORMAT = "must be a specialty code of 2-40 letters, digits or '_', such as hv_ev"
 
 # After a technician has left, only what closes their history is still accepted.
@@ -189,6 +191,18 @@ def _decide_profile(command: ProfileCommand, state: TechnicianState) -> list[Tec
             if not _is_hours(command.hours, allow_zero=False):
                 v.add("hours", "must be more than 0 and at most 24 hours")
             v.raise_if_any()
+            if command.logged_that_day + command.hours > HOURS_IN_A_DAY + _ROUNDING:
+                raise RuleViolated(
+                    reason=reasons.PRODUCTIVE_HOURS_EXCEED_DAY,
+                    message=f"{command.logged_that_day:g} h are logged on "
+                    f"{command.day.isoformat()} already: {command.hours:g} h more would make "
+                    f"more than {HOURS_IN_A_DAY:g} h in a day",
+                    subject=state.subject,
+                    metadata={
+                        "day": command.day.isoformat(),
+                        "logged_hours": f"{command.logged_that_day:g}",
+                    },
+                )
             return [
                 ProductiveHoursLogged(
                     **_about(state, command.at),

@@ -116,6 +116,15 @@ async def technician_state(
     return from_json(row.state, TechnicianState), row.region or ""
 
 
+async def host_of(conn: AsyncConnection, technician_id: str, support_id: str) -> str | None:
+    """The store a support of the technician is for, whatever its status; None if unknown."""
+    s = supports.c
+    found = await conn.scalar(
+        select(s.host_store_id).where(s.technician_id == technician_id, s.support_id == support_id)
+    )
+    return None if found is None else str(found)
+
+
 async def capability_map(
     conn: AsyncConnection, f: MapFilter, now: datetime, after: str | None, limit: int
 ) -> list[tuple[TechnicianState, str]]:
@@ -181,6 +190,8 @@ def _match_query() -> ReadQuery:
             _with_specialty(bindparam("specialty")),
             t.level >= bindparam("minimum_level"),
             t.store_id != bindparam("requesting_store_id"),
+            # A closed store takes part in nothing: its technicians are no lenders.
+            or_(d.closed.is_(None), d.closed.is_(False)),
             *_free_between(bindparam("starts_at"), bindparam("ends_at"), bindparam("now")),
         )
     )
@@ -205,8 +216,9 @@ async def match_candidates(
     now: datetime,
     lent_since: datetime,
 ) -> MatchCandidates:
-    """Technicians outside the requesting store who could be held for the need, each with
-    the location of their home store and the supports they were lent since `lent_since`.
+    """Technicians outside the requesting store (and outside closed stores) who could be
+    held for the need, each with the location of their home store and the supports they
+    were lent since `lent_since`.
 
     The filter is `refusal_to_hold` in SQL (level, specialty, home store, departure, leave,
     availability, bookings), so one indexed query finds them among 20,000 technicians

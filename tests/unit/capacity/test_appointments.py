@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
-from kernel.errors import AlreadyExists, NotFound
+from kernel.errors import AlreadyExists, InvalidArgument, NotFound
 from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
 from services.capacity.domain.appointments import (
@@ -22,6 +23,7 @@ from services.capacity.domain.appointments import (
     SetDayCapacity,
 )
 from services.capacity.domain.book_state import AppointmentStatus, BookState
+from services.capacity.domain.opening_hours import OpeningHours, Weekday
 from services.capacity.domain.stores import StoreFacts
 
 from .examples import (
@@ -283,3 +285,17 @@ def test_setting_the_same_capacity_again_records_nothing() -> None:
 def test_a_closed_weekday_has_no_capacity_unless_one_is_set() -> None:
     assert book.given().state.capacity(STORE, SUNDAY) == 0
     assert book.given().state.capacity(STORE, MONDAY) == 30
+
+
+def test_a_booking_on_a_local_day_past_the_calendars_last_is_refused() -> None:
+    """9998-12-31 20:00 UTC is 9999-01-01 04:00 in Shanghai: a day no call can name (a day
+    field is refused past 9998-12-31), so the booking could be neither seen nor cancelled.
+    SyncAppointments refused it already; a single booking, a reschedule and a hold did not."""
+    all_day_friday = (OpeningHours(weekday=Weekday.FRIDAY, opens_minute=0, closes_minute=1440),)
+    store = replace(STORE, opening_hours=all_day_friday)
+    requested_at = datetime(9998, 12, 31, 20, 0, tzinfo=UTC)
+    command = replace(book_at(requested_at, store=store), day=date(9999, 1, 1))
+
+    refused = book.given().when(command).then_error(InvalidArgument)
+
+    assert [f.field for f in refused.violations] == ["requested_at"]

@@ -9,7 +9,11 @@ from kernel.clock import ManualClock
 from kernel.errors import AlreadyExists, NotFound
 from kernel.testing.scenario import Scenario
 from services.capacity.domain.appointment_book import BookCommand, BookEvent, appointment_book
-from services.capacity.domain.appointments import AppointmentBooked, DayCapacitySet
+from services.capacity.domain.appointments import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    DayCapacitySet,
+)
 from services.capacity.domain.book_state import BookState, HoldStatus
 from services.capacity.domain.holds import (
     ConfirmSlotHold,
@@ -21,6 +25,7 @@ from services.capacity.domain.holds import (
     SlotHoldReleased,
 )
 from services.capacity.domain.stores import StoreFacts
+from services.capacity.domain.visits import CustomerCheckedIn
 
 from .examples import CLOSED_STORE, MONDAY, STORE, STORE_ID, booked, held, local, walked_in
 
@@ -197,11 +202,38 @@ def test_a_live_hold_is_released_once() -> None:
     book.given(held("H1", EXPIRY), released).when(release).then_nothing_happens()
 
 
-def test_a_confirmed_hold_cannot_be_released() -> None:
+def test_releasing_a_confirmed_hold_cancels_the_appointment_it_became() -> None:
+    """The diversion saga undoes its hold with ReleaseSlotHold when the origin refuses to
+    cancel the customer's appointment there (the customer checked in meanwhile): a refusal
+    ended the saga stuck and kept a slot booked for a customer who is not coming."""
     history: list[BookEvent] = [held("H1", EXPIRY)]
     history += book.given(*history).when(confirm(local(10, 10))).events
-    release = ReleaseSlotHold(store=STORE, day=MONDAY, hold_id="H1", reason="", at=local(10, 12))
-    book.given(*history).when(release).then_refused("HOLD_NOT_LIVE")
+    at = local(10, 12)
+    release = ReleaseSlotHold(
+        store=STORE, day=MONDAY, hold_id="H1", reason="origin kept the customer", at=at
+    )
+
+    cancelled = AppointmentCancelled(
+        store_id=STORE_ID,
+        day=MONDAY,
+        appointment_id="A9",
+        reason="origin kept the customer",
+        occurred_at=at,
+    )
+    book.given(*history).when(release).then(cancelled)
+    state = book.given(*history, cancelled).state
+    assert (state.booked, state.live_holds(at)) == (0, 0)
+    book.given(*history, cancelled).when(release).then_nothing_happens()
+
+
+def test_a_confirmed_hold_whose_customer_has_arrived_cannot_be_released() -> None:
+    history: list[BookEvent] = [held("H1", EXPIRY)]
+    history += book.given(*history).when(confirm(local(10, 10))).events
+    arrived = CustomerCheckedIn(
+        store_id=STORE_ID, day=MONDAY, appointment_id="A9", visit_id="V1", occurred_at=local(11)
+    )
+    release = ReleaseSlotHold(store=STORE, day=MONDAY, hold_id="H1", reason="", at=local(11, 5))
+    book.given(*history, arrived).when(release).then_refused("HOLD_NOT_LIVE")
 
 
 def test_a_hold_expires_when_its_timer_fires() -> None:

@@ -66,6 +66,14 @@ def test_a_store_opened_on_29_february_turns_a_year_old_on_1_march() -> None:
     assert age_facet(date(2024, 2, 29), date(2025, 3, 1)) == AgeFacet.GROWING
 
 
+def test_a_store_opened_near_the_calendars_end_is_new_not_an_error() -> None:
+    """A store may open on any day up to 9998-12-31; its anniversaries past year 9999
+    are never reached (they raised ValueError, an INTERNAL reply to GetPeerGroup)."""
+    assert age_facet(date(9998, 6, 1), date(9998, 12, 31)) == AgeFacet.NEW
+    assert age_facet(date(9997, 6, 1), date(9998, 6, 1)) == AgeFacet.GROWING
+    assert age_facet(date(9996, 2, 29), date(9998, 12, 31)) == AgeFacet.GROWING
+
+
 @pytest.mark.parametrize(
     ("price_cny", "segment"),
     [

@@ -74,11 +74,16 @@ def reference_evolve(position: StockPosition, event: StockEvent) -> StockPositio
             shipment = Shipment(event.transfer_id, event.source_store_id, event.quantity)
             return replace(p, inbound=(*p.inbound, shipment))
         case TransferReceived():
+            inbound = _less(p.inbound, event.transfer_id, event.quantity)
+            done = all(s.transfer_id != event.transfer_id for s in inbound)
             return replace(
                 p,
                 on_hand=event.on_hand_after,
-                inbound=_less(p.inbound, event.transfer_id, event.quantity),
+                inbound=inbound,
                 last_movement_at=at,
+                received_transfers=(
+                    (*p.received_transfers, event.transfer_id) if done else p.received_transfers
+                ),
             )
         case TransferDelivered() | ShipmentLost():
             return replace(p, outbound=_less(p.outbound, event.transfer_id, event.quantity))

@@ -147,9 +147,27 @@ def test_receiving_a_transfer_that_was_never_shipped_is_refused() -> None:
     refused_by_rule(position.given().when(receive_transfer()), "NOTHING_IN_TRANSIT")
 
 
-def test_receiving_a_transfer_twice_is_refused() -> None:
+def test_receiving_the_rest_of_a_transfer_already_received_changes_nothing() -> None:
+    """The store's DMS received the part itself; the transfer saga then receives "the
+    rest" (quantity 0) when the courier reports delivery. Refused NOTHING_IN_TRANSIT, the
+    saga undid the shipment (ReportShipmentLost: nothing in transit either) and ended stuck."""
     given = position.given(
         inbound(4), TransferReceived(DESTINATION, PART, "T-1", SOURCE, 4, 4, EARLIER)
+    )
+    assert given.when(receive_transfer()) == []
+    assert given.then_state(receive_transfer()).on_hand == 4
+
+
+def test_receiving_a_quantity_of_a_transfer_already_received_is_refused() -> None:
+    given = position.given(
+        inbound(4), TransferReceived(DESTINATION, PART, "T-1", SOURCE, 4, 4, EARLIER)
+    )
+    refused_by_rule(given.when(receive_transfer(4)), "NOTHING_IN_TRANSIT")
+
+
+def test_a_transfer_lost_on_the_way_is_not_received_later() -> None:
+    given = position.given(
+        inbound(4), InboundTransferLost(DESTINATION, PART, "T-1", SOURCE, 4, "lost", EARLIER)
     )
     refused_by_rule(given.when(receive_transfer()), "NOTHING_IN_TRANSIT")
 

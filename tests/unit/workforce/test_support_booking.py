@@ -404,13 +404,47 @@ def test_cancelling_a_confirmed_support_frees_the_technician() -> None:
     assert state is not None and state.supports_booking(NOW) == ()
 
 
-def test_a_support_the_technician_has_checked_in_to_cannot_be_cancelled() -> None:
+def test_a_support_called_off_after_check_in_is_cancelled_and_ends_the_loan() -> None:
+    """The collab saga undoes its hold with CancelSupport when the host calls the work off
+    or never reports it: a refusal would end the saga stuck and the technician on loan for
+    good (no transfer, status change or departure), with no completion ever to come."""
     history = [*BOOKED, checked_in(ON_THE_DAY), on_loan(ON_THE_DAY)]
+    later = ON_THE_DAY + timedelta(hours=1)
     command = CancelSupport(
-        technician_id=TECHNICIAN_ID, at=ON_THE_DAY, support_id="S-1", reason="x"
+        technician_id=TECHNICIAN_ID, at=later, support_id="S-1", reason="work abandoned"
     )
 
-    assert refusal(history, command).reason == "SUPPORT_ALREADY_STARTED"
+    events = when(given(*history), command)
+
+    assert events == [
+        SupportCancelled(
+            store_id=HOME,
+            technician_id=TECHNICIAN_ID,
+            occurred_at=later,
+            support_id="S-1",
+            host_store_id=HOST,
+            reason="work abandoned",
+        ),
+        TechnicianStatusChanged(
+            store_id=HOME,
+            technician_id=TECHNICIAN_ID,
+            occurred_at=later,
+            status=TechnicianStatus.ON_DUTY,
+            previous_status=TechnicianStatus.ON_LOAN,
+        ),
+    ]
+    state = given(*history, *events)
+    assert state is not None and state.status is TechnicianStatus.ON_DUTY
+    assert state.supports_booking(later) == ()
+    assert when(state, command) == []  # the saga's retry changes nothing
+
+
+def test_a_completed_support_cannot_be_cancelled() -> None:
+    command = CancelSupport(
+        technician_id=TECHNICIAN_ID, at=AFTER_THE_JOB, support_id="S-1", reason="x"
+    )
+
+    assert refusal(DONE, command).reason == "SUPPORT_ALREADY_STARTED"
 
 
 # Ratings

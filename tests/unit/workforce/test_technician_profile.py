@@ -13,6 +13,7 @@ from services.workforce.domain.commands import (
     ChangeLevel,
     ChangeStatus,
     LeaveCompany,
+    LogProductiveHours,
     PlanShift,
     RecordCertification,
     RegisterTechnician,
@@ -330,3 +331,26 @@ def test_a_shift_of_impossible_length_is_refused(hours: float) -> None:
         )
 
     assert refused.value.violations[0].field == "available_hours"
+
+
+def log(hours: float, logged_that_day: float) -> LogProductiveHours:
+    return LogProductiveHours(
+        technician_id=TECHNICIAN_ID,
+        at=NOW,
+        job_id="RO-9",
+        day=date(2026, 11, 3),
+        hours=hours,
+        logged_that_day=logged_that_day,
+    )
+
+
+def test_a_days_productive_hours_add_up_to_24_and_no_more() -> None:
+    state = given(registered())
+
+    assert len(when(state, log(4.0, 20.0))) == 1
+    assert len(when(state, log(0.1, 23.9))) == 1  # float sums do not refuse a full day
+    with pytest.raises(RuleViolated) as refused:
+        when(state, log(4.5, 20.0))
+
+    assert refused.value.reason == "PRODUCTIVE_HOURS_EXCEED_DAY"
+    assert refused.value.metadata == {"day": "2026-11-03", "logged_hours": "20"}
