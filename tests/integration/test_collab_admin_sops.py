@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import grpc
+import pytest
 from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2 as wpb
 
@@ -62,6 +63,11 @@ Mint = Callable[..., str]
 SZ, DG = "SZ01", "DG01"
 
 
+@pytest.fixture
+def cli(collab_db_url: str, endpoints: Endpoints, namespace: str, clock: ManualClock) -> Cli:
+    return cli_for(collab_db_url, endpoints, namespace, clock)
+
+
 async def status_of(run: CollabRun, saga: str, saga_id: str) -> str:
     async with run.parts.service.db.transaction() as conn:
         for status in Status:
@@ -82,6 +88,20 @@ async def stuck_unanswered(run: CollabRun, saga: str, saga_id: str, clock: Manua
     assert await status_of(run, saga, saga_id) == "failed"
 
 
+async def retried(cli: Cli, saga: str, saga_id: str) -> None:
+    code, said = await cli("retry", saga, saga_id, "--operator", "ops@hq")
+    assert (code, said.strip()) == (OK, f"{saga} {saga_id}: call re-issued, now compensating")
+
+
+async def cancel_waiting(cli: Cli, saga: str, saga_id: str, step: str, why: str) -> None:
+    """A saga waiting for an answer, not a call: nothing to retry; cancelled by ops@hq."""
+    code, said = await cli("retry", saga, saga_id, "--operator", "ops@hq")
+    assert code == REFUSED
+    assert "SAGA_NOTHING_TO_RETRY" in said and f"waits for {step}" in said
+    code, said = await cli("cancel", saga, saga_id, "--operator", "ops@hq", "--why", why)
+    assert (code, said.strip()) == (OK, f"{saga} {saga_id}: cancelled, now compensating")
+
+
 async def refusals_once_ended(cli: Cli, saga: str, saga_id: str, ended: str) -> None:
     code, said = await cli("cancel", saga, saga_id, "--operator", "o", "--why", "again")
     assert code == REFUSED
@@ -95,11 +115,8 @@ async def test_a_support_stuck_on_an_unanswered_end_of_loan_retried_ends_the_loa
     wf: WorkforceClient,
     mint: Mint,
     clock: ManualClock,
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
+    cli: Cli,
 ) -> None:
-    cli = cli_for(collab_db_url, endpoints, namespace, clock)
     await sop2.technicians(wf)
     async with collab_with_workforce() as collab:
         support_id = await sop2.on_site(collab, clock, mint)
@@ -129,11 +146,7 @@ async def test_a_support_stuck_on_an_unanswered_end_of_loan_retried_ends_the_loa
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        code, said = await cli("retry", "support", support_id, "--operator", "ops@hq")
-        assert (code, said.strip()) == (
-            OK,
-            f"support {support_id}: call re-issued, now compensating",
-        )
+        await retried(cli, "support", support_id)
         outcome = await sop2.ended(hq, support_id)
         # The end the host's call-off meant: no technician, its reason kept.
         assert (outcome.stage, outcome.reason) == (
@@ -162,11 +175,8 @@ async def test_an_operator_cancels_a_support_waiting_for_approval_and_no_next_te
     wf: WorkforceClient,
     mint: Mint,
     clock: ManualClock,
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
+    cli: Cli,
 ) -> None:
-    cli = cli_for(collab_db_url, endpoints, namespace, clock)
     await sop2.technicians(wf)
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
@@ -174,14 +184,7 @@ async def test_an_operator_cancels_a_support_waiting_for_approval_and_no_next_te
         await reached(sop2.getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
 
         # Waiting for Dongguan's answer, not a call: nothing to retry, nothing changed.
-        code, said = await cli("retry", "support", support_id, "--operator", "ops@hq")
-        assert code == REFUSED
-        assert "SAGA_NOTHING_TO_RETRY" in said and "waits for approval" in said
-
-        code, said = await cli(
-            "cancel", "support", support_id, "--operator", "ops@hq", "--why", "fixed it ourselves"
-        )
-        assert (code, said.strip()) == (OK, f"support {support_id}: cancelled, now compensating")
+        await cancel_waiting(cli, "support", support_id, "approval", "fixed it ourselves")
         ended = await reached(sop2.getter(hq, support_id), pb.SUPPORT_STAGE_NO_TECHNICIAN)
         assert ended.lending_store_id == DG  # Guangzhou was never asked
         assert ended.reason == "cancelled by ops@hq: fixed it ourselves"
@@ -199,11 +202,8 @@ async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_rec
     cap: CapacityClient,
     mint: Mint,
     clock: ManualClock,
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
+    cli: Cli,
 ) -> None:
-    cli = cli_for(collab_db_url, endpoints, namespace, clock)
     await sop3.network(cap, clock)
     async with collab_with_capacity() as collab:
         hq = collab.client(mint("hq"))
@@ -232,11 +232,7 @@ async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_rec
 
     async with collab_with_capacity() as collab:
         hq = collab.client(mint("hq"))
-        code, said = await cli("retry", "diversion", diversion_id, "--operator", "ops@hq")
-        assert (code, said.strip()) == (
-            OK,
-            f"diversion {diversion_id}: call re-issued, now compensating",
-        )
+        await retried(cli, "diversion", diversion_id)
         ended = await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_NOT_MADE)
         assert ended.reason == "prefers to wait"
         types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
@@ -256,11 +252,8 @@ async def test_an_operator_cancels_a_diversion_offered_to_the_customer_and_frees
     cap: CapacityClient,
     mint: Mint,
     clock: ManualClock,
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
+    cli: Cli,
 ) -> None:
-    cli = cli_for(collab_db_url, endpoints, namespace, clock)
     await sop3.network(cap, clock)
     async with collab_with_capacity() as collab:
         shenzhen = collab.client(mint("dms", SZ))
@@ -269,17 +262,7 @@ async def test_an_operator_cancels_a_diversion_offered_to_the_customer_and_frees
         diversion_id = str(asked.diversion_id)
         await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
 
-        code, said = await cli("retry", "diversion", diversion_id, "--operator", "ops@hq")
-        assert code == REFUSED
-        assert "SAGA_NOTHING_TO_RETRY" in said and "waits for offer" in said
-
-        code, said = await cli(
-            "cancel", "diversion", diversion_id, "--operator", "ops@hq", "--why", "bay flooded"
-        )
-        assert (code, said.strip()) == (
-            OK,
-            f"diversion {diversion_id}: cancelled, now compensating",
-        )
+        await cancel_waiting(cli, "diversion", diversion_id, "offer", "bay flooded")
         ended = await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_NOT_MADE)
         assert ended.reason == "cancelled by ops@hq: bay flooded"
         types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
