@@ -32,12 +32,14 @@ from services.collab.domain.diversion_events import (
     BookingUnanswered,
     DiversionAccepted,
     DiversionBooked,
+    DiversionCancelled,
     DiversionCompleted,
     DiversionDeclined,
     DiversionNotMade,
     DiversionOffered,
     DiversionOfferExpired,
     DiversionRequested,
+    DiversionStepRetried,
     DiversionStuck,
     NextReceiverChosen,
     OriginAppointmentCancelled,
@@ -177,6 +179,10 @@ def diversion(data: Diversion | None, event: Any) -> Diversion:
             event.occurred_at,
         )
     assert data is not None
+    if isinstance(event, DiversionCancelled):
+        # An operator's cancel gives it up, unless it was given up already (its undo under
+        # way): that reason stands, the call already went out.
+        return dataclasses.replace(data, reason=data.reason or event.reason)
     if isinstance(event, _SAID):
         return dataclasses.replace(data, reason=event.reason)
     if type(event) in _SILENT:
@@ -314,6 +320,8 @@ def diversion_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Diversion]:
         compensated=DiversionNotMade,
         failed=DiversionStuck,
         retry=Retry(NextReceiverChosen, when=lambda d: d.may_ask_next),
+        operator_retried=DiversionStepRetried,
+        operator_cancelled=DiversionCancelled,
     )
 
 

@@ -264,6 +264,30 @@ class DiversionStuck(_ToOrigin):
     occurred_at: datetime
 
 
+# Operator actions (the admin command line, kernel/saga/admin.py): addressed to the origin,
+# which owns the case, as DiversionStuck is; `reason` says who acted, and why.
+
+
+@dataclass(frozen=True)
+class DiversionStepRetried(_ToOrigin):
+    diversion_id: str
+    store_id: str
+    receiving_store_id: str
+    customer_ref: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class DiversionCancelled(_ToOrigin):
+    diversion_id: str
+    store_id: str
+    receiving_store_id: str
+    customer_ref: str
+    reason: str
+    occurred_at: datetime
+
+
 DIVERSION_EVENT_TYPES: tuple[type[Any], ...] = (
     DiversionRequested,
     SlotReserved,
@@ -283,4 +307,6 @@ DIVERSION_EVENT_TYPES: tuple[type[Any], ...] = (
     DiversionCompleted,
     DiversionNotMade,
     DiversionStuck,
+    DiversionStepRetried,
+    DiversionCancelled,
 )

@@ -54,10 +54,12 @@ from services.collab.domain.support_events import (
     SupportApprovalExpired,
     SupportApprovalRequested,
     SupportApproved,
+    SupportCancelled,
     SupportCompleted,
     SupportConfirmed,
     SupportRejected,
     SupportRequested,
+    SupportStepRetried,
     SupportStuck,
     SupportWithdrawn,
     TechnicianHeld,
@@ -192,6 +194,14 @@ def support(data: Support | None, event: Any) -> Support:
     assert data is not None
     if isinstance(event, SupportWithdrawn | SupportCalledOff):
         return dataclasses.replace(data, reason=event.reason, called_off=True)
+    if isinstance(event, SupportCancelled):
+        # An operator's cancel gives the support up, unless it was given up already (its
+        # undo under way): that reason and time on site stand, the call already went out.
+        return dataclasses.replace(
+            data,
+            reason=data.reason or event.reason,
+            left_at=data.left_at or _left(data, event),
+        )
     if isinstance(event, _SAID):
         return dataclasses.replace(data, reason=event.reason, left_at=_left(data, event))
     if type(event) in _SILENT:
@@ -344,4 +354,6 @@ def support_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Support]:
         compensated=NoTechnicianLeft,
         failed=SupportStuck,
         retry=Retry(NextTechnicianChosen, when=lambda s: s.may_ask_next),
+        operator_retried=SupportStepRetried,
+        operator_cancelled=SupportCancelled,
     )

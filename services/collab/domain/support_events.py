@@ -266,6 +266,30 @@ class SupportStuck(_ToRequester):
     occurred_at: datetime
 
 
+# Operator actions (the admin command line, kernel/saga/admin.py): addressed to the host,
+# which owns the case, as SupportStuck is; `reason` says who acted, and why.
+
+
+@dataclass(frozen=True)
+class SupportStepRetried(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportCancelled(_ToRequester):
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    reason: str
+    occurred_at: datetime
+
+
 SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportRequested,
     TechnicianHeld,
@@ -285,5 +309,7 @@ SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportCompleted,
     NoTechnicianLeft,
     SupportStuck,
+    SupportStepRetried,
+    SupportCancelled,
     *SUPPORT_DAY_EVENT_TYPES,
 )

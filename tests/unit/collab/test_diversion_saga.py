@@ -25,11 +25,13 @@ from services.collab.domain.diversion import (
 from services.collab.domain.diversion_events import (
     DiversionAccepted,
     DiversionBooked,
+    DiversionCancelled,
     DiversionCompleted,
     DiversionDeclined,
     DiversionNotMade,
     DiversionOffered,
     DiversionOfferExpired,
+    DiversionStepRetried,
     DiversionStuck,
     NextReceiverChosen,
     OriginAppointmentCancelled,
@@ -66,6 +68,13 @@ def hold(store: str, hold_id: str, at: datetime = NOW) -> Call:
         expected_labour_hours=1.5,
         slot_at=(at + timedelta(minutes=45)).isoformat(),
         expires_at=(at + timedelta(minutes=25)).isoformat(),
+    )
+
+
+def release(reason: str) -> Call:
+    """The held bay at Dongguan, given back."""
+    return capacity(
+        "ReleaseSlotHold", store_id=DG, day="2026-11-04", hold_id="D-1:1", reason=reason
     )
 
 
@@ -165,15 +174,7 @@ def test_declined_with_a_blank_note_the_reason_is_the_customers_decline() -> Non
 
 def test_declined_the_hold_is_released_and_nobody_else_is_asked() -> None:
     s = answer(offered(), False, "prefers to wait").then_event_types(DiversionDeclined)
-    s.then_calls(
-        capacity(
-            "ReleaseSlotHold",
-            store_id=DG,
-            day="2026-11-04",
-            hold_id="D-1:1",
-            reason="prefers to wait",
-        )
-    )
+    s.then_calls(release("prefers to wait"))
     s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
     s.then_status(Status.COMPENSATED)
     assert s.last.events[-1].reason == "prefers to wait"
@@ -229,6 +230,34 @@ def test_an_undo_capacity_refuses_leaves_the_diversion_stuck_for_an_operator() -
     s = answer(offered(), False)
     s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(DiversionStuck)
     s.then_status(Status.FAILED)
+
+
+def test_a_stuck_diversion_retried_by_an_operator_releases_the_bay_and_ends_not_made() -> None:
+    s = answer(offered(), False, "prefers to wait")
+    s.when_refused("hold.undo", "UNAVAILABLE").then_status(Status.FAILED)
+    s.when_operator_retries("ops@hq").then_event_types(DiversionStepRetried)
+    assert (s.last.events[0].store_id, s.last.events[0].reason) == (SZ, "retried by ops@hq")
+    s.then_calls(release("prefers to wait"))
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    assert s.last.events[-1].reason == "prefers to wait"
+
+
+def test_an_operator_cancelling_an_offer_releases_the_bay_and_asks_no_other_store() -> None:
+    s = offered().when_operator_cancels("ops@hq", "bay flooded")
+    s.then_event_types(DiversionCancelled)
+    assert s.last.events[0].store_id == SZ
+    s.then_calls(release("cancelled by ops@hq: bay flooded"))
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    s.then_status(Status.COMPENSATED)
+    assert s.last.events[-1].reason == "cancelled by ops@hq: bay flooded"
+
+
+def test_an_operator_cancel_while_the_bay_is_being_released_keeps_the_customers_reason() -> None:
+    s = answer(offered(), False, "prefers to wait")
+    s.when_operator_cancels("ops@hq", "too slow").then_event_types(DiversionCancelled)
+    s.then_no_calls()
+    s.when_replied("hold.undo").then_event_types(SlotReleased, DiversionNotMade)
+    assert s.last.events[-1].reason == "prefers to wait"
 
 
 def test_an_answer_after_the_deadline_is_refused() -> None:

@@ -55,9 +55,11 @@ from services.collab.domain.support_events import (
     SupportApprovalExpired,
     SupportApprovalRequested,
     SupportApproved,
+    SupportCancelled,
     SupportCompleted,
     SupportConfirmed,
     SupportRejected,
+    SupportStepRetried,
     SupportStuck,
     SupportWithdrawn,
     TechnicianHeld,
@@ -349,6 +351,60 @@ def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -
     s = awaiting_approval().when_time_passes(timedelta(hours=1))
     s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(SupportStuck)
     s.then_status(Status.FAILED)
+
+
+def test_a_stuck_support_retried_by_an_operator_cancels_again_and_asks_the_next_technician() -> (
+    None
+):
+    s = awaiting_approval().when_time_passes(timedelta(hours=1))
+    first = s.request_id("hold.undo")
+    s.when_refused("hold.undo", "UNAVAILABLE").then_status(Status.FAILED)
+    s.when_operator_retries("ops@hq").then_event_types(SupportStepRetried)
+    retried = s.last.events[0]
+    assert (retried.store_id, retried.reason) == (SZ, "retried by ops@hq")
+    s.then_calls(workforce("CancelSupport", "DG-T3", "S-1:1", reason="APPROVAL_EXPIRED"))
+    assert s.request_id("hold.undo") == first
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NextTechnicianChosen)
+    assert data(s).technician_id == "GZ-T3"
+
+
+def test_an_operator_cancelling_on_site_ends_the_loan_with_the_time_until_the_cancel() -> None:
+    s = on_site()
+    s.clock.advance(timedelta(hours=2))
+    s.when_operator_cancels("ops@hq", "host closed").then_event_types(SupportCancelled)
+    cancelled = s.last.events[0]
+    assert (cancelled.store_id, cancelled.reason) == (SZ, "cancelled by ops@hq: host closed")
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=2.0, fault_solved=False)
+    )
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
+    s.then_status(Status.COMPENSATED)
+    assert s.last.events[-1].reason == "cancelled by ops@hq: host closed"
+
+
+def test_an_operator_cancel_while_the_loan_is_ending_keeps_the_call_offs_time_and_reason() -> None:
+    # The end of the loan is already under way (backing off): a cancel now must not move
+    # the technician's time on site or the reason the host gave.
+    s = on_site()
+    s.clock.advance(timedelta(hours=1, minutes=30))
+    report(s, SupportProgress.CALLED_OFF, note="the customer took the car away")
+    s.clock.advance(timedelta(minutes=30))
+    s.when_operator_cancels("ops@hq", "too slow").then_event_types(SupportCancelled)
+    s.then_no_calls()
+    assert data(s).hours_on_site == 1.5
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
+    assert s.last.events[-1].reason == "the customer took the car away"
+
+
+def test_an_operator_cancelling_before_the_day_cancels_the_booking_and_asks_no_one() -> None:
+    s = awaiting_approval().when_operator_cancels("ops@hq", "fixed it ourselves")
+    s.then_event_types(SupportCancelled)
+    s.then_calls(
+        workforce(
+            "CancelSupport", "DG-T3", "S-1:1", reason="cancelled by ops@hq: fixed it ourselves"
+        )
+    )
+    s.when_replied("hold.undo").then_event_types(HoldReleased, NoTechnicianLeft)
 
 
 def test_only_the_waiting_step_takes_an_answer() -> None:
