@@ -55,6 +55,7 @@ from services.collab.domain.events import (
     SourceUnanswered,
     TransferApproved,
     TransferArriving,
+    TransferCancelled,
     TransferCompleted,
     TransferReceived,
     TransferRejected,
@@ -151,6 +152,10 @@ def transfer(data: Transfer | None, event: Any) -> Transfer:
     assert data is not None
     if isinstance(event, _SAID):
         return dataclasses.replace(data, reason=event.reason)
+    if isinstance(event, TransferCancelled):
+        # The operator's who and why, unless the transfer is already being undone for a
+        # reason of its own (a rejection, a loss), which its end keeps.
+        return dataclasses.replace(data, reason=data.reason or event.reason)
     if type(event) in _SILENT:
         return dataclasses.replace(data, reason=_SILENT[type(event)])
     if isinstance(event, NextSourceChosen):

@@ -36,6 +36,7 @@ from services.collab.domain.events import (
     SourceReserved,
     TransferApproved,
     TransferArriving,
+    TransferCancelled,
     TransferCompleted,
     TransferReceived,
     TransferRejected,
@@ -273,6 +274,39 @@ def test_a_receipt_inventory_refuses_stops_the_transfer_instead_of_writing_the_p
     s.when_refused("receive", "STORE_CLOSED")
     s.then_event_types(ReceiptRefused, TransferStuck).then_no_calls()
     assert (s.state.status, s.last.events[1].reason) == (Status.FAILED, "STORE_CLOSED")
+
+
+def operated() -> SagaScenario[Transfer]:
+    """The transfer saga as collab runs it: with the operator's retry and cancel."""
+    saga = dataclasses.replace(
+        SAGA, operator_retried=TransferStepRetried, operator_cancelled=TransferCancelled
+    )
+    return SagaScenario(saga, saga_id="T-1", clock=ManualClock(START))
+
+
+def test_an_operators_cancel_says_who_and_why_to_the_end() -> None:
+    # The cancel was recorded, but the transfer's data never took its reason: it ended
+    # NoSourceLeft with none, and the read model showed no reason.
+    s = operated().when_started(REQUESTED).when_replied("reserve")
+    s.when_operator_cancels("ops@hq", "the customer bought elsewhere")
+    s.then_event_types(TransferCancelled).then_calls(release(SZ))
+    s.when_replied("reserve.undo").then_event_types(ReservationReleased, NoSourceLeft)
+    said = "cancelled by ops@hq: the customer bought elsewhere"
+    assert s.last.events[-1].reason == said
+
+
+def test_an_operators_cancel_in_transit_writes_the_part_off_with_its_reason() -> None:
+    s = operated().when_started(REQUESTED).when_replied("reserve")
+    courier(approve(s), CourierProgress.PICKED_UP).when_replied("ship")
+    s.when_operator_cancels("ops@hq", "courier firm bankrupt").then_event_types(TransferCancelled)
+    assert s.outbox["ship.undo"].fields["reason"] == "cancelled by ops@hq: courier firm bankrupt"
+
+
+def test_an_operators_cancel_while_undoing_keeps_the_reason_given_first() -> None:
+    s = operated().when_started(REQUESTED).when_replied("reserve")
+    s.when_signalled(rejected(data(s), RejectTransfer("T-1", "shelf empty", "mgr-sz", START)))
+    s.when_operator_cancels("ops@hq", "enough").then_event_types(TransferCancelled)
+    assert data(s).reason == "shelf empty"
 
 
 def test_a_delivery_unreported_past_its_deadline_is_treated_as_lost() -> None:
