@@ -30,6 +30,7 @@ from tests.integration.collab_fixtures import (
     DG,
     FS,
     GZ,
+    LOCATIONS,
     PART,
     SZ,
     collab_db_url,
@@ -62,8 +63,13 @@ async def test_only_stores_in_the_pilot_are_recommended_as_sources(
     mint: Mint,
     clock: ManualClock,
 ) -> None:
+    # Registered where collab's seeded directory has them: capacity's events of the same
+    # stores, which collab takes in at any moment of the test, must not move them (by
+    # default every store is registered in Shenzhen, Guangzhou too: then Shenzhen ranks
+    # nearest, as CI saw once collab had taken the events in before the first ranking).
     for store_id in (GZ, FS, DG, SZ):
-        await cap.register(store_id)
+        latitude, longitude = LOCATIONS[store_id]
+        await cap.register(store_id, latitude=latitude, longitude=longitude)
     await stocked(inv, FS01=5, DG01=5, SZ01=5)
     today = clock.business_day(clock.now())
     async with start_analytics() as analytics, start_collab() as collab:

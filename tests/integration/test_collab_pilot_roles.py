@@ -34,6 +34,7 @@ from tests.integration.collab_fixtures import (
     DG,
     FS,
     GZ,
+    LOCATIONS,
     PART,
     SZ,
     CollabRun,
@@ -69,6 +70,13 @@ __all__ = [
 Mint = Callable[..., str]
 
 
+def located(store_id: str) -> dict[str, float]:
+    """Where collab's seeded directory has the store: capacity's events of it, taken in at
+    any moment of a test, must not move it (by default every store is in Shenzhen)."""
+    latitude, longitude = LOCATIONS[store_id]
+    return {"latitude": latitude, "longitude": longitude}
+
+
 async def take_part(
     hq: AnalyticsClient, collab: CollabRun, clock: ManualClock, *store_ids: str
 ) -> None:
@@ -98,7 +106,7 @@ async def test_only_stores_in_the_pilot_lend_a_technician(
     # pilot both are matched, Dongguan's first).
     await technicians(wf)
     for store_id in (SZ, DG, GZ):
-        await cap.register(store_id)
+        await cap.register(store_id, **located(store_id))
     async with start_analytics() as analytics, collab_with_workforce() as collab:
         await knows_stores(analytics, SZ, DG, GZ)
         hq = analytics.client(mint("hq"))
@@ -169,7 +177,7 @@ async def test_only_stores_in_the_pilot_are_recommended_to_receive_stale_stock(
 ) -> None:
     # Foshan's headlamps lie idle 120 days; Guangzhou fits them, Dongguan ran short of two.
     for store_id in (GZ, FS, DG, SZ):
-        await cap.register(store_id)
+        await cap.register(store_id, **located(store_id))
     await stocked(inv, FS01=6)
     clock.advance(timedelta(days=120))
     await inv.ReceiveStock(store_id=GZ, part_number=PART, quantity=1)
