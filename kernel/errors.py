@@ -35,8 +35,11 @@ class InvalidArgument(DomainError):
 
 
 class NotFound(DomainError):
-    def __init__(self, resource_type: str, resource_name: str) -> None:
-        super().__init__(f"{resource_type} {resource_name!r} not found")
+    """`message`: what the caller can do instead, where "<type> '<name>' not found" would
+    not say (a name the caller did not give)."""
+
+    def __init__(self, resource_type: str, resource_name: str, message: str = "") -> None:
+        super().__init__(message or f"{resource_type} {resource_name!r} not found")
         self.resource_type = resource_type
         self.resource_name = resource_name
 

@@ -206,7 +206,13 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
         if month is None:
             month = await self.analytics.contribution.last_published_month(as_of)
             if month is None:
-                raise NotFound("published ranking", "any month")
+                raise NotFound(
+                    "published ranking",
+                    "latest",
+                    f"no month's ranking was published by {as_of.isoformat()} (each is "
+                    "published an hour after its month ends): name a month for its ranking "
+                    "so far",
+                )
         ranked = await self.analytics.contribution.ranking(month, request.region, as_of)
         start = 0 if after is None else after[0]
         rows, following = pages.cut(

@@ -200,6 +200,7 @@ async def test_the_ranking_as_of_a_day_is_the_month_as_it_stood_then(
     assert [r.standing.store_id for r in month_end.rows] == [FS] and not month_end.published
     assert [r.standing.store_id for r in published.rows] == [FS] and published.published
     assert none_yet.code() == grpc.StatusCode.NOT_FOUND
+    assert "name a month for its ranking so far" in (none_yet.details() or "")
     assert not champions.published
     assert sorted(violated_fields(bad)) == ["as_of", "period.kind"]
 
