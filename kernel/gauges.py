@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +32,12 @@ from kernel.db_reads import ReadQuery
 from kernel.event_tables import events, outbox, timers
 from kernel.messaging import NatsConnection
 from kernel.metrics import Reading, recording
-from kernel.subscriptions import DEAD_LETTER_STREAM, consumer_states
+from kernel.subscriptions import (
+    DEAD_LETTER_STREAM,
+    SubscriptionRunner,
+    consumer_states,
+    consumers_of,
+)
 
 log = structlog.get_logger("storemesh.kernel.gauges")
 
@@ -60,16 +64,6 @@ _CONSUMER_GAUGES = (
 )
 
 
-@dataclass(frozen=True)
-class Followed:
-    """A subscription's JetStream consumer: its name, its stream's (namespaced) name and
-    the subject its parked events go to."""
-
-    name: str
-    stream: str
-    dead_letter_subject: str
-
-
 class GaugeSampler:
     def __init__(
         self,
@@ -78,7 +72,7 @@ class GaugeSampler:
         clock: Clock,
         *,
         service: str,
-        followed: Sequence[Followed] = (),
+        followed: Sequence[SubscriptionRunner] = (),
         interval: float = 15.0,
     ) -> None:
         self.db = db
@@ -153,7 +147,7 @@ class GaugeSampler:
         ack_pending: list[Reading] = []
         parked: list[Reading] = []
         if self.followed:
-            states = await consumer_states(self.nats, [(f.stream, f.name) for f in self.followed])
+            states = await consumer_states(self.nats, consumers_of(self.followed))
             for name, state in states.items():
                 if state is not None:  # not bound yet: none
                     pending.append((state.pending, {"subscription": name}))
@@ -161,7 +155,7 @@ class GaugeSampler:
             js = await self.nats.jetstream()
             subjects = await _dead_letters(js, self.nats, self.service)
             parked = [
-                (subjects.get(f.dead_letter_subject, 0), {"subscription": f.name})
+                (subjects.get(f.dead_letter_subject, 0), {"subscription": f.sub.name})
                 for f in self.followed
             ]
         return {

@@ -18,7 +18,7 @@ from kernel.config import Settings
 from kernel.db import Database, Migration
 from kernel.events import EventRegistry
 from kernel.eventstore import KERNEL_MIGRATIONS
-from kernel.gauges import Followed, GaugeSampler
+from kernel.gauges import GaugeSampler
 from kernel.grpc_server import BackgroundLoop, Registrar, ServiceHost
 from kernel.messaging import NatsConnection
 from kernel.metrics import configure_metrics
@@ -156,16 +156,13 @@ async def assemble(
     background = list(definition.background(service))
     for loop in background:
         app.notify_on_commit(loop.wake)
-    followed = consumers_of(runners)
-    app.unconsumed = functools.partial(unconsumed, nats, followed)
+    app.unconsumed = functools.partial(unconsumed, nats, consumers_of(runners))
     gauges = GaugeSampler(
         db,
         nats,
         app.clock,
         service=definition.name,
-        followed=[
-            Followed(r.sub.name, nats.stream(r.sub.stream), r.dead_letter_subject) for r in runners
-        ],
+        followed=runners,
         interval=settings.gauge_interval_seconds,
     )
     if verifier is None and Path(settings.jwt_public_key_file).exists():  # noqa: ASYNC240

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from kernel.application import Application, UnitOfWork
 from kernel.clock import ManualClock
 from kernel.db import Database
-from kernel.gauges import Followed, GaugeSampler
+from kernel.gauges import GaugeSampler
 from kernel.messaging import InboundEvent, NatsConnection
 from kernel.relay import Relay
 from kernel.subscriptions import PoisonMessage, SubscriptionRunner, consumers_of, unconsumed
@@ -106,7 +106,7 @@ async def test_a_subscriptions_undelivered_and_parked_events_are_gauged(
 
     runner = runner_for(app, nats_client, handler, batch=1)
     sampler = GaugeSampler(
-        app.db, nats_client, app.clock, service=runner.service, followed=[_followed(runner)]
+        app.db, nats_client, app.clock, service=runner.service, followed=[runner]
     )
     for event_id in (poison, str(uuid.uuid4())):
         await publish(nats_client, event_id)
@@ -120,11 +120,6 @@ async def test_a_subscriptions_undelivered_and_parked_events_are_gauged(
     assert _values(reader, "storemesh.consumer.pending") == {following: 3}
     assert _values(reader, "storemesh.consumer.ack_pending") == {following: 0}
     assert _values(reader, "storemesh.consumer.parked") == {following: 1}
-
-
-def _followed(runner: SubscriptionRunner) -> Followed:
-    stream = runner.nats.stream(runner.sub.stream)
-    return Followed(runner.sub.name, stream, runner.dead_letter_subject)
 
 
 @pytest.fixture
