@@ -122,11 +122,7 @@ async def _month_targets(
     """The month's targets of the additive indicators (in force now, or before `cutoff`),
     summed over the scope's stores: exact values as stored ("12", "1/3"), whole numbers
     added by the database (as numerics) on PostgreSQL, the few fractions in Python."""
-    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
-    if store_ids is not None:
-        params["ids"] = store_ids
-    if cutoff is not None:
-        params["cutoff"] = cutoff
+    params = _target_params(store_ids, month, cutoff)
     postgres = conn.dialect.name == "postgresql"
     query = _targets_of(store_ids is not None, postgres, cutoff is not None)
     added: dict[str, Fraction] = {}
@@ -151,11 +147,7 @@ async def _on_covered_stores(
     scope's stores have a month target for worked out over those stores alone (one more
     pass of the scope's totals per distinct set of them: none when every store has its
     targets, as HQ sets them)."""
-    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
-    if store_ids is not None:
-        params["ids"] = store_ids
-    if cutoff is not None:
-        params["cutoff"] = cutoff
+    params = _target_params(store_ids, month, cutoff)
     past = cutoff is not None
     counted = await conn.execute(_target_stores_of(store_ids is not None, past, True), params)
     scope_size = len(store_ids) if store_ids is not None else await _store_count(conn)
@@ -195,13 +187,7 @@ def _target_stores_of(stores: bool, past: bool, counted: bool) -> Select[Any]:
     `counted`, else (indicator, store)."""
     t = targets_in_force(past).c
     columns = (t.indicator, func.count()) if counted else (t.indicator, t.store_id)
-    query = select(*columns).where(
-        t.period_kind == bindparam("kind", type_=Integer),
-        t.period_start == bindparam("start", type_=Date),
-        t.indicator.in_(_ADDITIVE),
-    )
-    if stores:
-        query = query.where(t.store_id.in_(bindparam("ids", expanding=True)))
+    query = _of_the_month(select(*columns), t, stores)
     return query.group_by(t.indicator) if counted else query
 
 
@@ -220,6 +206,23 @@ def _targets_of(stores: bool, postgres: bool, past: bool) -> Select[Any]:
         query = select(t.indicator, *columns).group_by(t.indicator)
     else:
         query = select(t.indicator, t.exact, literal(None))
+    return _of_the_month(query, t, stores)
+
+
+def _target_params(
+    store_ids: list[str] | None, month: Period, cutoff: datetime | None
+) -> dict[str, Any]:
+    """The bind parameters of the month's target statements (`_of_the_month`)."""
+    params: dict[str, Any] = {"kind": int(month.kind), "start": month.start}
+    if store_ids is not None:
+        params["ids"] = store_ids
+    if cutoff is not None:
+        params["cutoff"] = cutoff
+    return params
+
+
+def _of_the_month(query: Select[Any], t: Any, stores: bool) -> Select[Any]:
+    """The month's targets of the additive indicators (of the scope's stores)."""
     query = query.where(
         t.period_kind == bindparam("kind", type_=Integer),
         t.period_start == bindparam("start", type_=Date),
