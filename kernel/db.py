@@ -288,10 +288,7 @@ class Database:
             if self.is_postgres:
                 # Taken before creating the bookkeeping table too: replicas creating it at
                 # the same moment collide on the catalogue (pg_type unique violation).
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"),
-                    {"key": zlib.crc32(b"storemesh-migrations")},
-                )
+                await lock_for_transaction(conn, "storemesh-migrations")
             await conn.run_sync(migrations_metadata.create_all)
             done = set(
                 (
@@ -438,6 +435,16 @@ async def begun_driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
     if driver.autocommit and conn.info.pop(BEGIN_PENDING, False):
         await driver.execute(b"BEGIN")
     return driver
+
+
+async def lock_for_transaction(conn: AsyncConnection, key: str) -> None:
+    """Serialise the transactions that name `key` until this one ends (PostgreSQL: a
+    transaction-scoped advisory lock on the key's CRC-32; SQLite's writers are serialised
+    already): of two at once, the second sees what the first committed."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(key.encode())}
+        )
 
 
 async def driver_execute(

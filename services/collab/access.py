@@ -10,6 +10,7 @@ A support's lending store answers the same way.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,15 +27,15 @@ async def source_store(servicer: Any, request: Any) -> list[str]:
     return parties[:1]
 
 
-def answering_for(resource_id: str) -> str | None:
+async def answering_for(resource_id: str, otherwise: Callable[[], Awaitable[str]]) -> str:
     """The store being asked (a transfer's source, a support's lender) as the access check
     of this call found it: the answer is for that store, the one the caller was authorised
     for, and is checked again inside the command's transaction. Never read again in
     between: the saga may have moved on to another store, which the caller may not answer
-    for."""
+    for. `otherwise`: read it, where no check of this call found it."""
     read = _parties_read.get()
     if read is None or read[0] != resource_id or not read[1]:
-        return None
+        return await otherwise()
     return read[1][0]
 
 

@@ -11,19 +11,18 @@ exactly-once subscription, in stream order): the one booked latest, who would wa
 from __future__ import annotations
 
 import uuid
-import zlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from storemesh.capacity.events.v1 import events_pb2 as capacity_events
 
 from kernel.application import Application, UnitOfWork
 from kernel.codec import utc
-from kernel.db import upsert
+from kernel.db import lock_for_transaction, upsert
 from kernel.errors import NotFound, RuleViolated
 from kernel.messaging import InboundEvent
 from kernel.saga import SagaState
@@ -107,13 +106,10 @@ class Diversions:
     async def _one_at_a_time(self, uow: UnitOfWork, command: RequestDiversion) -> None:
         """One diversion of an appointment at a time: a second would hold a second bay and
         offer the customer twice. After one that moved nobody, the store may ask again.
-        Requests for one appointment take its lock first (SQLite serialises writers), so of
-        two at once the second sees the first."""
+        Requests for one appointment take its lock first, so of two at once the second
+        sees the first."""
         key = f"diversion|{command.store_id}|{command.day}|{command.appointment_id}"
-        if self.app.db.is_postgres:
-            await uow.conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(key.encode())}
-            )
+        await lock_for_transaction(uow.conn, key)
         query = select(diversions.c.diversion_id).where(
             diversions.c.origin_store_id == command.store_id,
             diversions.c.origin_day == command.day,

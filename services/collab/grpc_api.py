@@ -66,10 +66,11 @@ class CollabServicer(SupportRpcs, DiversionRpcs, pb_grpc.CollabServiceServicer):
 
     async def _source(self, transfer_id: str) -> str:
         """The source store a store's answer is for: as the access check found it."""
-        found = answering_for(transfer_id)
-        if found is None:
-            found = (await self.queries.transfer(transfer_id)).source_store_id
-        return found
+
+        async def read() -> str:
+            return (await self.queries.transfer(transfer_id)).source_store_id
+
+        return await answering_for(transfer_id, read)
 
     @access.stores_of(transfer_parties, "report on this transfer")
     async def ReportCourierProgress(

@@ -192,10 +192,11 @@ class SupportRpcs:
 
     async def _lender(self, support_id: str) -> str:
         """The lending store a store's answer is for: as the access check found it."""
-        found = answering_for(support_id)
-        if found is None:
-            found = (await self.sop_queries.support(support_id)).lending_store_id
-        return found
+
+        async def read() -> str:
+            return (await self.sop_queries.support(support_id)).lending_store_id
+
+        return await answering_for(support_id, read)
 
     @access.stores_of(support_parties, "report on this support")
     async def ReportSupportProgress(
