@@ -219,8 +219,11 @@ _STORE_STATUS = select(
 )
 
 
-async def require_open_store(conn: AsyncConnection, store_id: str, field: str) -> None:
+async def require_open_store(
+    conn: AsyncConnection, store_id: str, field: str, *, closed_ok: bool = False
+) -> None:
     """NOT_FOUND for an unknown store, STORE_CLOSED for a closed one; `field` names the input.
+    `closed_ok`: a known store is enough (what closes out work already under way there).
 
     A store this process's memory holds is answered from there; any other is looked up.
     """
@@ -237,7 +240,7 @@ async def require_open_store(conn: AsyncConnection, store_id: str, field: str) -
         closed = bool(closed_in_table)
         if memory is not None:
             memory.apply(StoreChange(store_id, closed, int(version)))
-    if closed:
+    if closed and not closed_ok:
         raise RuleViolated(
             STORE_CLOSED,
             f"store {store_id} is closed",

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel import bulk_append
 from kernel.application import Aggregate, Application, Executed, Loaded, Policy, UnitOfWork
 from kernel.bulk_append import StreamWrite
-from kernel.errors import AlreadyExists, NotFound, RuleViolated
+from kernel.errors import AlreadyExists, NotFound
 from kernel.eventstore import command_log
 from kernel.load_many import load_many
-from kernel.store_directory import STORE_CLOSED, require_open_store
+from kernel.store_directory import require_open_store
 from services.inventory import read_model
 from services.inventory.domain import counts
 from services.inventory.domain.catalogue import Part, RegisterPart, UpdatePart, catalogue
@@ -270,11 +270,7 @@ class Inventory:
             if await read_model.get_part(conn, part_number) is None:
                 raise NotFound("part", part_number)
             self.known_parts.add(part_number)
-        try:
-            await require_open_store(conn, store_id, field)
-        except RuleViolated as refused:
-            if not (closing_out and refused.reason == STORE_CLOSED):
-                raise
+        await require_open_store(conn, store_id, field, closed_ok=closing_out)
 
 
 async def record_counts(
