@@ -149,12 +149,18 @@ async def test_what_cannot_be_read_is_reported_as_nothing_not_as_its_last_value(
 
 
 async def test_nothing_is_sampled_while_metrics_are_not_recorded(
-    app: Application, nats_client: NatsConnection
+    app: Application, nats_client: NatsConnection, pg_url: str
 ) -> None:
     from kernel import metrics
 
     metrics.shutdown_metrics()
-    await GaugeSampler(app.db, nats_client, app.clock, service="ktest").sample()
+    fresh = Database(pg_url)  # the test's database, on a pool no one has used yet
+    try:
+        await GaugeSampler(fresh, nats_client, app.clock, service="ktest").sample()
+        # A sample would have read the outbox and the timers: a connection left idle.
+        assert fresh.connections()["reads", "idle"] == 0
+    finally:
+        await fresh.dispose()
     assert metrics.recording() is None
 
 
