@@ -31,6 +31,7 @@ from services.inventory.grpc_messages import (
     part_message,
     position_message,
     stale_item_message,
+    stale_request,
     sync_command,
     sync_response,
 )
@@ -338,23 +339,28 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ListStaleStock(
         self, request: pb.ListStaleStockRequest, context: Any
     ) -> pb.ListStaleStockResponse:
-        v = Violations()
-        if request.store_id:
-            validation.store_code(v, "store_id", request.store_id)
-        if not 0 <= request.min_idle_days <= 3650:
-            v.add("min_idle_days", "must be between 1 and 3650 (0 for the default 90)")
-        v.raise_if_any()
+        rule, criterion = stale_request(request)
         limit = paging.page_size(request.page_size)
-        days = request.min_idle_days or 90
-        query = {"list": "stale", "store": request.store_id, "days": days}
+        query = {
+            "list": "stale",
+            "store": request.store_id,
+            "days": rule.min_idle_days,
+            "usage": rule.usage_days,
+            "cover": rule.cover_days,
+            "criterion": criterion,
+        }
         pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
-        items, total, token = await self.queries.stale_stock(
-            request.store_id, days, pages, request.page_token, limit
+        items, total, overstock, token = await self.queries.stale_stock(
+            request.store_id, rule, criterion, pages, request.page_token, limit
         )
         return pb.ListStaleStockResponse(
-            items=[stale_item_message(i) for i in items],
+            items=[stale_item_message(i, rule) for i in items],
             total_value_fen=total,
             next_page_token=token,
+            overstock_value_fen=overstock,
+            min_idle_days=rule.min_idle_days,
+            usage_days=rule.usage_days,
+            cover_days=rule.cover_days,
         )
 
     @access.anyone_signed_in

@@ -4,7 +4,7 @@ sharing table, stale stock and the fill rate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -14,8 +14,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
+    literal,
     or_,
     select,
 )
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.db import any_of
 from kernel.db_reads import Reader, ReadQuery, reader_of
 from kernel.store_directory import store_directory
-from services.inventory.domain.stale import StaleHolding
+from services.inventory.domain.stale import StaleHolding, StaleRule
 from services.inventory.read_model.tables import (
     PartView,
     PositionView,
@@ -234,33 +236,101 @@ class StaleItemView:
     value_fen: int
     last_movement_at: datetime | None
     idle_days: int
+    idle: bool
+    overstock: bool
+    stale_quantity: int
+    stale_value_fen: int
+    issued_in_window: int
+    cover_quantity: int
+
+
+@dataclass(frozen=True)
+class StaleQuery:
+    """What stale means for one read: positions idle since `cutoff` (last movement at or
+    before it), and the usage window `first`..`last` for the overstock rule."""
+
+    rule: StaleRule
+    cutoff: datetime
+    first: date
+    last: date
+
+
+def _judged(q: StaleQuery, store_id: str = "", after_store: str = "") -> Any:
+    """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
+    network's stale stock is sorted and paged by stale value, so the rule must run where
+    the rows are): its window's issues and whether the store asked for the part before
+    the window (both index probes on usage_daily's key), then idle, the cover, overstock
+    and the stale quantity. Nothing is written for it: usage_daily is the projection's."""
+    p, c, u = positions_view.c, parts_view.c, usage_daily.c
+    same = and_(u.store_id == p.store_id, u.part_number == p.part_number)
+    issued = (
+        select(func.coalesce(func.sum(u.issued_quantity), 0))
+        .where(same, u.day >= q.first, u.day <= q.last)
+        .scalar_subquery()
+    )
+    history = exists().where(same, u.day < q.first)
+    held = p.on_hand > 0
+    if store_id:
+        held = and_(held, p.store_id == store_id)
+    if after_store:
+        held = and_(held, p.store_id > after_store)
+    inputs = (
+        select(
+            p.store_id,
+            p.part_number,
+            c.name,
+            p.on_hand,
+            c.unit_cost_fen,
+            p.last_movement_at,
+            cast(issued, BigInteger).label("issued"),
+            history.label("full_history"),
+        )
+        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
+        .where(held)
+        .subquery("stale_inputs")
+    )
+    i = inputs.c
+    usage, cover_days = q.rule.usage_days, q.rule.cover_days
+    cover = case((i.full_history, (i.issued * cover_days + (usage - 1)) // usage), else_=literal(0))
+    covered = select(inputs, cover.label("cover")).subquery("stale_cover")
+    k = covered.c
+    idle = and_(k.last_movement_at.is_not(None), k.last_movement_at <= q.cutoff)
+    overstock = and_(k.full_history, k.on_hand > k.cover)
+    quantity = case((idle, k.on_hand), (overstock, k.on_hand - k.cover), else_=literal(0))
+    return select(
+        covered,
+        idle.label("idle"),
+        overstock.label("overstock"),
+        quantity.label("stale_quantity"),
+        (quantity * k.unit_cost_fen).label("stale_value_fen"),
+    ).subquery("judged")
 
 
 async def stale_by_store(
-    conn: AsyncConnection, cutoff: datetime, after: str = "", limit: int | None = None
+    conn: AsyncConnection, q: StaleQuery, after: str = "", limit: int | None = None
 ) -> list[StaleHolding]:
     """Each store holding stock (by store id, after `after`; at most `limit`), with what
-    of it has not moved since `cutoff` (last movement at or before it), valued at catalogue
-    unit cost: the same rule as `stale_stock`, summed per store; stores with nothing idle
-    say 0."""
-    p, c = positions_view.c, parts_view.c
-    idle = and_(p.last_movement_at.is_not(None), p.last_movement_at <= cutoff)
+    of it is stale (the same rule as `stale_stock`), summed per store; stores with
+    nothing stale say 0."""
+    j = _judged(q, after_store=after).c
+    only_overstock = and_(j.overstock, ~j.idle)
     query = (
         select(
-            p.store_id,
-            func.sum(case((idle, p.on_hand * c.unit_cost_fen), else_=0)),
-            func.sum(case((idle, 1), else_=0)),
-            func.sum(case((idle, p.on_hand), else_=0)),
+            j.store_id,
+            func.sum(j.stale_value_fen),
+            func.sum(case((j.stale_quantity > 0, 1), else_=0)),
+            func.sum(j.stale_quantity),
+            func.sum(case((only_overstock, j.stale_value_fen), else_=0)),
+            func.sum(case((only_overstock, 1), else_=0)),
+            func.sum(case((only_overstock, j.stale_quantity), else_=0)),
         )
-        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
-        .where(p.on_hand > 0, p.store_id > after)
-        .group_by(p.store_id)
-        .order_by(p.store_id)
+        .group_by(j.store_id)
+        .order_by(j.store_id)
         .limit(limit)
     )
     return [
-        StaleHolding(store_id, int(value or 0), int(positions or 0), int(units or 0))
-        for store_id, value, positions, units in await conn.execute(query)
+        StaleHolding(row[0], *(int(figure or 0) for figure in row[1:]))
+        for row in await conn.execute(query)
     ]
 
 
@@ -268,41 +338,45 @@ async def stale_stock(
     conn: AsyncConnection,
     store_id: str,
     now: datetime,
-    min_idle_days: int,
+    q: StaleQuery,
+    criterion: str,
     after: tuple[int, str, str] | None,
     limit: int,
-) -> tuple[list[StaleItemView], int]:
-    """Stock without movement for `min_idle_days`, most valuable first, and the total."""
-    p, c = positions_view.c, parts_view.c
-    cutoff = now - timedelta(days=min_idle_days)
-    value = (p.on_hand * c.unit_cost_fen).label("value_fen")
-    condition = and_(p.on_hand > 0, p.last_movement_at <= cutoff)
-    if store_id:
-        condition = and_(condition, p.store_id == store_id)
-    joined = positions_view.join(parts_view, c.part_number == p.part_number)
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(value), 0)).select_from(joined).where(condition)
-    )
-    query = (
-        select(
-            p.store_id, p.part_number, c.name, p.on_hand, c.unit_cost_fen, value, p.last_movement_at
+) -> tuple[list[StaleItemView], int, int]:
+    """Stale stock (`criterion` "idle", "overstock" or "" for either), most stale value
+    first, with the total stale value and the part of it overstocked but not idle."""
+    judged = _judged(q, store_id)
+    j = judged.c
+    condition = j.stale_quantity > 0
+    if criterion == "idle":
+        condition = j.idle
+    elif criterion == "overstock":
+        condition = j.overstock
+    only_overstock = and_(j.overstock, ~j.idle)
+    total, overstock = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(j.stale_value_fen), 0),
+                func.coalesce(func.sum(case((only_overstock, j.stale_value_fen), else_=0)), 0),
+            ).where(condition)
         )
-        .select_from(joined)
-        .where(condition)
-    )
+    ).one()
+    query = select(judged).where(condition)
     if after is not None:
         v, s, part = after
         query = query.where(
             or_(
-                value < v,
-                and_(value == v, or_(p.store_id > s, and_(p.store_id == s, p.part_number > part))),
+                j.stale_value_fen < v,
+                and_(
+                    j.stale_value_fen == v,
+                    or_(j.store_id > s, and_(j.store_id == s, j.part_number > part)),
+                ),
             )
         )
-    query = query.order_by(value.desc(), p.store_id, p.part_number).limit(limit)
+    query = query.order_by(j.stale_value_fen.desc(), j.store_id, j.part_number).limit(limit)
     items = []
     for row in await conn.execute(query):
         moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
-        idle = (now - moved).days if moved else 0
         items.append(
             StaleItemView(
                 row.store_id,
@@ -310,12 +384,18 @@ async def stale_stock(
                 row.name,
                 row.on_hand,
                 row.unit_cost_fen,
-                int(row.value_fen),
+                row.on_hand * row.unit_cost_fen,
                 moved,
-                idle,
+                (now - moved).days if moved else 0,
+                bool(row.idle),
+                bool(row.overstock),
+                int(row.stale_quantity),
+                int(row.stale_value_fen),
+                int(row.issued),
+                int(row.cover),
             )
         )
-    return items, int(total or 0)
+    return items, int(total or 0), int(overstock or 0)
 
 
 async def fill_rate(
