@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Integer,
     String,
     and_,
@@ -20,10 +21,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import any_of
+from kernel.db import any_of, without_jit
 from kernel.db_reads import Reader, ReadQuery, reader_of
 from kernel.store_directory import store_directory
 from services.inventory.domain.stale import StaleHolding, StaleRule
@@ -255,7 +257,7 @@ class StaleQuery:
     last: date
 
 
-def _judged(q: StaleQuery, store_id: str = "", after_store: str = "") -> Any:
+def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
     """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
     network's stale stock is sorted and paged by stale value, so the rule must run where
     the rows are): its window's issues and whether the store asked for the part before
@@ -269,11 +271,7 @@ def _judged(q: StaleQuery, store_id: str = "", after_store: str = "") -> Any:
         .scalar_subquery()
     )
     history = exists().where(same, u.day < q.first)
-    held = p.on_hand > 0
-    if store_id:
-        held = and_(held, p.store_id == store_id)
-    if after_store:
-        held = and_(held, p.store_id > after_store)
+    held = p.on_hand > 0 if of_stores is None else and_(p.on_hand > 0, of_stores)
     inputs = (
         select(
             p.store_id,
@@ -287,6 +285,9 @@ def _judged(q: StaleQuery, store_id: str = "", after_store: str = "") -> Any:
         )
         .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
         .where(held)
+        # A fence: PostgreSQL would otherwise pull the subquery up and probe usage_daily
+        # again for every expression below that names its figures (ten probes a row).
+        .offset(0)
         .subquery("stale_inputs")
     )
     i = inputs.c
@@ -303,7 +304,7 @@ def _judged(q: StaleQuery, store_id: str = "", after_store: str = "") -> Any:
         overstock.label("overstock"),
         quantity.label("stale_quantity"),
         (quantity * k.unit_cost_fen).label("stale_value_fen"),
-    ).subquery("judged")
+    )
 
 
 async def stale_by_store(
@@ -311,8 +312,17 @@ async def stale_by_store(
 ) -> list[StaleHolding]:
     """Each store holding stock (by store id, after `after`; at most `limit`), with what
     of it is stale (the same rule as `stale_stock`), summed per store; stores with
-    nothing stale say 0."""
-    j = _judged(q, after_store=after).c
+    nothing stale say 0. Only the batch's stores are judged."""
+    b = positions_view.alias("batch").c
+    batch = (
+        select(b.store_id)
+        .where(b.on_hand > 0, b.store_id > after)
+        .group_by(b.store_id)
+        .order_by(b.store_id)
+        .limit(limit)
+    )
+    await without_jit(conn)
+    j = _judged(q, positions_view.c.store_id.in_(batch.scalar_subquery())).subquery("judged").c
     only_overstock = and_(j.overstock, ~j.idle)
     query = (
         select(
@@ -345,7 +355,9 @@ async def stale_stock(
 ) -> tuple[list[StaleItemView], int, int]:
     """Stale stock (`criterion` "idle", "overstock" or "" for either), most stale value
     first, with the total stale value and the part of it overstocked but not idle."""
-    judged = _judged(q, store_id)
+    of_store = positions_view.c.store_id == store_id if store_id else None
+    # Judged once for the total and the page (PostgreSQL materialises a CTE named twice).
+    judged = _judged(q, of_store).cte("judged")
     j = judged.c
     condition = j.stale_quantity > 0
     if criterion == "idle":
@@ -353,18 +365,20 @@ async def stale_stock(
     elif criterion == "overstock":
         condition = j.overstock
     only_overstock = and_(j.overstock, ~j.idle)
-    total, overstock = (
-        await conn.execute(
-            select(
-                func.coalesce(func.sum(j.stale_value_fen), 0),
-                func.coalesce(func.sum(case((only_overstock, j.stale_value_fen), else_=0)), 0),
-            ).where(condition)
+    totals = (
+        select(
+            func.coalesce(func.sum(j.stale_value_fen), 0).label("total"),
+            func.coalesce(func.sum(case((only_overstock, j.stale_value_fen), else_=0)), 0).label(
+                "overstock_total"
+            ),
         )
-    ).one()
-    query = select(judged).where(condition)
+        .where(condition)
+        .subquery("totals")
+    )
+    page = select(judged).where(condition)
     if after is not None:
         v, s, part = after
-        query = query.where(
+        page = page.where(
             or_(
                 j.stale_value_fen < v,
                 and_(
@@ -373,29 +387,38 @@ async def stale_stock(
                 ),
             )
         )
-    query = query.order_by(j.stale_value_fen.desc(), j.store_id, j.part_number).limit(limit)
-    items = []
-    for row in await conn.execute(query):
-        moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
-        items.append(
-            StaleItemView(
-                row.store_id,
-                row.part_number,
-                row.name,
-                row.on_hand,
-                row.unit_cost_fen,
-                row.on_hand * row.unit_cost_fen,
-                moved,
-                (now - moved).days if moved else 0,
-                bool(row.idle),
-                bool(row.overstock),
-                int(row.stale_quantity),
-                int(row.stale_value_fen),
-                int(row.issued),
-                int(row.cover),
-            )
-        )
-    return items, int(total or 0), int(overstock or 0)
+    key = (j.stale_value_fen.desc(), j.store_id, j.part_number)
+    listed = page.order_by(*key).limit(limit).subquery("page")
+    n = listed.c
+    query = (
+        select(totals, listed)
+        .select_from(totals.outerjoin(listed, true()))
+        .order_by(n.stale_value_fen.desc(), n.store_id, n.part_number)
+    )
+    await without_jit(conn)
+    rows = (await conn.execute(query)).all()
+    items = [_stale_item(row, now) for row in rows if row.store_id is not None]
+    return items, int(rows[0].total), int(rows[0].overstock_total)
+
+
+def _stale_item(row: Any, now: datetime) -> StaleItemView:
+    moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
+    return StaleItemView(
+        row.store_id,
+        row.part_number,
+        row.name,
+        row.on_hand,
+        row.unit_cost_fen,
+        row.on_hand * row.unit_cost_fen,
+        moved,
+        (now - moved).days if moved else 0,
+        bool(row.idle),
+        bool(row.overstock),
+        int(row.stale_quantity),
+        int(row.stale_value_fen),
+        int(row.issued),
+        int(row.cover),
+    )
 
 
 async def fill_rate(
