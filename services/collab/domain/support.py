@@ -260,6 +260,8 @@ def hold_technician(s: Support) -> Call:
             urgent=s.urgent,
             # Kept until the start: the confirmation comes a day ahead, not before.
             hold_expires_at=s.starts_at.isoformat(),
+            # The lead time counts from the host's request, also for the next technician.
+            requested_at=s.requested_at.isoformat(),
         ),
     )
 

@@ -103,6 +103,7 @@ def hold(tech: str, booking: str) -> Call:
         ends_at=FRIDAY_1800.isoformat(),
         urgent=True,
         hold_expires_at=FRIDAY_1200.isoformat(),
+        requested_at=NOW.isoformat(),
     )
 
 
