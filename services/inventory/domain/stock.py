@@ -154,7 +154,10 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
         case RequestParts(repair_order=ro, quantity=qty, customer_waiting=waiting):
             if qty <= position.available:
                 return [PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
-            return [ShortageRecorded(store, part, ro, qty, position.available, waiting, at)]
+            due, freed = _due(position, store, part, at)
+            if qty <= position.available + freed:
+                return [*due, PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
+            return [ShortageRecorded(store, part, ro, qty, position.available + freed, waiting, at)]
 
         case ReturnParts(repair_order=ro, quantity=qty):
             return [PartsReturned(store, part, ro, qty, position.on_hand + qty, at)]
@@ -189,14 +192,19 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
         case ReserveStock(reservation_id=rid, quantity=qty, reference=ref):
             if position.reservation(rid) is not None:
                 raise AlreadyExists("reservation", rid)
-            if qty > position.available:
+            reserving = StockReserved(store, part, rid, qty, command.expires_at, ref, at)
+            if qty <= position.available:
+                return [reserving]
+            due, freed = _due(position, store, part, at)
+            if qty > position.available + freed:
+                available = position.available + freed
                 raise RuleViolated(
                     reasons.INSUFFICIENT_AVAILABLE_STOCK,
-                    f"cannot reserve {qty}: only {position.available} available",
+                    f"cannot reserve {qty}: only {available} available",
                     position.subject,
-                    {"requested": str(qty), "available": str(position.available)},
+                    {"requested": str(qty), "available": str(available)},
                 )
-            return [StockReserved(store, part, rid, qty, command.expires_at, ref, at)]
+            return [*due, reserving]
 
         case ReleaseReservation(reservation_id=rid):
             reservation = _held(position, rid)
@@ -352,6 +360,22 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
         case _:
             raise TypeError(f"unknown event {event!r}")
     return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved, received)
+
+
+def _due(
+    position: StockPosition, store: str, part: str, at: datetime
+) -> tuple[list[StockEvent], int]:
+    """The reservations past their expiry at `at`, expired now, and the units they free.
+
+    A reservation past its expiry holds nothing against new demand: its durable timer
+    expires it, but the timer runner may be behind (an outage, a backlog), so a command
+    that needs the stock expires it first. Only then: with stock enough, it is left to
+    its timer (a command's events stay its own)."""
+    due = [r for r in position.reservations if r.expires_at <= at]
+    events: list[StockEvent] = [
+        ReservationExpired(store, part, r.reservation_id, r.quantity, at) for r in due
+    ]
+    return events, sum(r.quantity for r in due)
 
 
 def _without(reservations: tuple[Reservation, ...], rid: str) -> tuple[Reservation, ...]:
