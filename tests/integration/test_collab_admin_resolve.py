@@ -13,6 +13,7 @@ if anything were left of it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from kernel.eventstore import command_log
 from kernel.saga import pending_calls, request_id
 from kernel.saga.admin import OK, REFUSED, UNKNOWN, USAGE
 from kernel.testing.servers import Endpoints, free_port
+from services.collab.bootstrap import DEFINITION
 from services.collab.domain.settlement import settlement_month
 from tests.integration import test_collab_diversion as sop3
 from tests.integration import test_collab_support as sop2
@@ -57,8 +59,12 @@ from tests.integration.sops_fixtures import (
     reached,
     saga_types,
 )
-from tests.integration.test_collab_admin import Cli, cli_for, request
-from tests.integration.test_collab_admin_sops import stuck_unanswered
+from tests.integration.test_collab_admin import Cli, request, stuck_releasing
+from tests.integration.test_collab_admin_sops import (
+    cli,
+    diversion_stuck_releasing,
+    support_stuck_ending_the_loan,
+)
 from tests.integration.test_collab_transfer import published
 from tests.integration.workforce_fixtures import (
     FRIDAY,
@@ -72,6 +78,7 @@ __all__ = [
     "cap",
     "capacity_pg_url",
     "capacity_service",
+    "cli",
     "collab_db_url",
     "collab_with_capacity",
     "collab_with_workforce",
@@ -86,26 +93,41 @@ Mint = Callable[..., str]
 SZ, DG = "SZ01", "DG01"
 
 
-@pytest.fixture
-def cli(collab_db_url: str, endpoints: Endpoints, namespace: str, clock: ManualClock) -> Cli:
-    return cli_for(collab_db_url, endpoints, namespace, clock)
+@dataclass(frozen=True)
+class Case:
+    """A stuck saga an operator resolves: where it is read and whom its end is told."""
+
+    saga: str
+    saga_id: str
+    owner: str  # the store its end is addressed to
+    read: Callable[[], Any]  # GetTransfer / GetSupport / GetDiversion of it
+    stage: int  # its API stage once resolved
+    left: str  # the call it was stuck on
 
 
-async def resolved(cli: Cli, saga: str, saga_id: str, why: str) -> None:
+async def resolve_by_hand(
+    cli: Cli, run: CollabRun, clock: ManualClock, case: Case, why: str
+) -> None:
+    """Resolved, and seen so by the owner and an operator: the end with who and why, out of
+    the failed list, nothing in the outbox, nothing sent however long the dispatcher runs,
+    nothing settled, and every further act refused."""
+    saga, saga_id = case.saga, case.saga_id
     code, said = await cli("resolve", saga, saga_id, "--operator", "ops@hq", "--why", why)
     assert (code, said.strip()) == (OK, f"{saga} {saga_id}: resolved by hand, now resolved")
+    ended = await reached(case.read, case.stage)
+    assert ended.reason == f"resolved by ops@hq: {why}"
+    name = saga.capitalize()
+    runtime = {r.name: r for r in DEFINITION.sagas(run.parts.collab)}[saga]
+    types = await saga_types(run, runtime, saga_id)
+    assert types[types.index(f"{name}Stuck") :] == [f"{name}Stuck", f"{name}ResolvedByHand"]
+    told = await eventually(lambda: published(run, f"collab.v1.{case.owner}.{name}ResolvedByHand"))
+    assert len(told) == 1
+    assert await points(run) == []
 
-
-async def ended_resolved(
-    cli: Cli, run: CollabRun, clock: ManualClock, saga: str, saga_id: str, left: str, why: str
-) -> None:
-    """Resolved and seen so by an operator: the event with who and why, out of the failed
-    list, nothing in the outbox, nothing sent however long the dispatcher runs, and every
-    further act refused."""
     code, history = await cli("history", saga, saga_id)
     assert code == OK
     last = history.splitlines()[-1]
-    assert "ResolvedByHand" in last.split()[3]
+    assert last.split()[3] == f"{name}ResolvedByHand"
     assert "operator=ops@hq" in last and f"reason=resolved by ops@hq: {why}" in last
     assert "pending call" not in history
     async with run.parts.service.db.transaction() as conn:
@@ -113,7 +135,7 @@ async def ended_resolved(
     code, listed = await cli("list", "--saga", saga, "--state", "failed")
     assert code == OK and saga_id not in listed
     code, listed = await cli("list", "--saga", saga, "--state", "resolved")
-    assert code == OK and saga_id in listed and f"resolved by hand: {left}" in listed
+    assert code == OK and saga_id in listed and f"resolved by hand: {case.left}" in listed
     # Long past every backoff: a dispatcher that still had the undo would have sent it.
     assert run.parts.collab.dispatcher is not None
     clock.advance(timedelta(minutes=30))
@@ -141,42 +163,23 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
     async with start_collab() as collab:
         await request(collab.client(mint("dms", GZ)))
         await at_stage(collab.client(mint("hq")), "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-
-    # Foshan rejects while inventory cannot be reached: the release is retried until the
-    # dispatcher gives up, and the transfer is stuck with Foshan's unit reserved.
-    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
-    async with start_collab(saga_channel=dead) as collab:
-        await collab.client(mint("manager", FS)).RejectTransfer(
-            request_id="r-1", transfer_id="T-1", reason="needed here"
-        )
-        await stuck_unanswered(collab, "transfer", "T-1", clock)
-    await dead.close()
+    await stuck_releasing(start_collab, mint, clock)
     code, listed = await cli("list", "--state", "failed")
     assert code == OK and "T-1" in listed and "reserve.undo failed" in listed
 
     # Foshan's stock was counted and set right at the store: the operator closes the case.
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        await resolved(cli, "transfer", "T-1", "reservation settled at FS01 by hand")
-        ended = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_RESOLVED_BY_HAND)
-        assert ended.reason == "resolved by ops@hq: reservation settled at FS01 by hand"
-        types = await saga_types(collab, collab.parts.collab.runtime, "T-1")
-        assert types[types.index("TransferStuck") :] == ["TransferStuck", "TransferResolvedByHand"]
-        await ended_resolved(
-            cli,
-            collab,
-            clock,
+        case = Case(
             "transfer",
             "T-1",
+            GZ,
+            lambda: hq.GetTransfer(transfer_id="T-1"),
+            pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
             "reserve.undo failed",
-            "reservation settled at FS01 by hand",
         )
-        # The requester is told how its transfer ended; no point, no cost, no next source.
-        (told,) = await eventually(
-            lambda: published(collab, f"collab.v1.{GZ}.TransferResolvedByHand")
-        )
-        assert told.headers["ce-type"] == "storemesh.collab.events.v1.TransferResolvedByHand"
-        assert await points(collab) == []
+        await resolve_by_hand(cli, collab, clock, case, "reservation settled at FS01 by hand")
+        # Nothing on HQ's ledger for it either.
         month = settlement_month(clock.now())
         assert list((await hq.GetCostSettlement(month=month)).lines) == []
     assert (await position(inv, FS)).reserved == 1  # as the operator left it: never released
@@ -239,43 +242,20 @@ async def test_a_support_stuck_on_an_end_of_loan_is_resolved_by_hand_and_workfor
     clock: ManualClock,
     cli: Cli,
 ) -> None:
-    await sop2.technicians(wf)
-    async with collab_with_workforce() as collab:
-        support_id = await sop2.on_site(collab, clock, mint)
-
-    # Shenzhen calls the day off while workforce cannot be reached: the end of the loan
-    # is retried until the dispatcher gives up, and the support is stuck.
-    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
-    async with collab_with_workforce(saga_channel=dead) as collab:
-        clock.set(china(FRIDAY, 13) + timedelta(minutes=30))
-        await collab.client(mint("dms", SZ)).ReportSupportProgress(
-            request_id="5b2f0a3e-0000-4000-8000-000000000301",
-            support_id=support_id,
-            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
-            note="the customer took the car away",
-        )
-        await stuck_unanswered(collab, "support", support_id, clock)
-    await dead.close()
+    support_id = await support_stuck_ending_the_loan(collab_with_workforce, wf, mint, clock)
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        await resolved(cli, "support", support_id, "loan ended at workforce by HR")
-        ended = await reached(sop2.getter(hq, support_id), pb.SUPPORT_STAGE_RESOLVED_BY_HAND)
-        assert ended.reason == "resolved by ops@hq: loan ended at workforce by HR"
-        runtime = collab.parts.collab.supports.runtime  # type: ignore[union-attr]
-        types = await saga_types(collab, runtime, support_id)
-        assert types[types.index("SupportStuck") :] == ["SupportStuck", "SupportResolvedByHand"]
-        await ended_resolved(
-            cli,
-            collab,
-            clock,
+        case = Case(
             "support",
             support_id,
+            SZ,
+            sop2.getter(hq, support_id),
+            pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
             "hold.undo failed",
-            "loan ended at workforce by HR",
         )
-        assert await eventually(lambda: published(collab, f"collab.v1.{SZ}.SupportResolvedByHand"))
-        assert await points(collab) == []  # no 5 points for a support never completed
+        # No 5 points for a support never completed: resolve_by_hand checks there are none.
+        await resolve_by_hand(cli, collab, clock, case, "loan ended at workforce by HR")
     # Nothing went to workforce after the resolve: the technician is as the call-off left him.
     still = await wf.GetTechnician(technician_id="DG-T3")
     assert still.status == wpb.TECHNICIAN_STATUS_ON_LOAN
@@ -288,27 +268,7 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
     clock: ManualClock,
     cli: Cli,
 ) -> None:
-    await sop3.network(cap, clock)
-    async with collab_with_capacity() as collab:
-        hq = collab.client(mint("hq"))
-        asked = await sop3.divert(
-            collab.client(mint("dms", SZ)), "7c1d0a3e-0000-4000-8000-000000000301"
-        )
-        diversion_id = str(asked.diversion_id)
-        await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
-
-    # The customer declines while capacity cannot be reached: the bay's release is retried
-    # until the dispatcher gives up, and the diversion is stuck with Dongguan's bay held.
-    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
-    async with collab_with_capacity(saga_channel=dead) as collab:
-        await collab.client(mint("dms", SZ)).AnswerDiversion(
-            request_id="7c1d0a3e-0000-4000-8000-000000000302",
-            diversion_id=diversion_id,
-            answer=pb.DIVERSION_ANSWER_DECLINED,
-            note="prefers to wait",
-        )
-        await stuck_unanswered(collab, "diversion", diversion_id, clock)
-    await dead.close()
+    diversion_id = await diversion_stuck_releasing(collab_with_capacity, cap, mint, clock)
 
     async with collab_with_capacity() as collab:
         shenzhen = collab.client(mint("dms", SZ))
@@ -317,27 +277,15 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
         refused = await failure(sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000303"))
         assert reason(refused) == "DIVERSION_ALREADY_REQUESTED"
 
-        await resolved(cli, "diversion", diversion_id, "DG01 freed the bay by hand")
-        ended = await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_RESOLVED_BY_HAND)
-        assert ended.reason == "resolved by ops@hq: DG01 freed the bay by hand"
-        runtime = collab.parts.collab.diversions.runtime  # type: ignore[union-attr]
-        types = await saga_types(collab, runtime, diversion_id)
-        assert types[types.index("DiversionStuck") :] == [
-            "DiversionStuck",
-            "DiversionResolvedByHand",
-        ]
-        await ended_resolved(
-            cli,
-            collab,
-            clock,
+        case = Case(
             "diversion",
             diversion_id,
+            SZ,
+            sop3.getter(hq, diversion_id),
+            pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
             "hold.undo failed",
-            "DG01 freed the bay by hand",
         )
-        assert await eventually(
-            lambda: published(collab, f"collab.v1.{SZ}.DiversionResolvedByHand")
-        )
+        await resolve_by_hand(cli, collab, clock, case, "DG01 freed the bay by hand")
         await sop3.nothing_settled(hq, collab)
         # Nobody was moved: the customer's appointment may be offered again.
         again = await sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000304")
