@@ -59,6 +59,7 @@ from services.collab.domain.support_events import (
     SupportConfirmed,
     SupportRejected,
     SupportRequested,
+    SupportResolvedByHand,
     SupportStepRetried,
     SupportStuck,
     SupportWithdrawn,
@@ -172,6 +173,7 @@ _SAID = (
     CheckInRefused,
     SupportWorkAbandoned,
     CompletionRefused,
+    SupportResolvedByHand,
 )
 
 
@@ -358,4 +360,5 @@ def support_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Support]:
         retry=Retry(NextTechnicianChosen, when=lambda s: s.may_ask_next),
         operator_retried=SupportStepRetried,
         operator_cancelled=SupportCancelled,
+        operator_resolved=SupportResolvedByHand,
     )
