@@ -83,17 +83,10 @@ async def test_an_impossible_dms_date_refuses_its_line_and_records_the_rest(
     hq: InventoryClient, clock: ManualClock
 ) -> None:
     early, late, fine = await catalogue_of(hq, 3)
-    now = clock.now()
+    epoch, now = datetime(1970, 1, 1, tzinfo=clock.now().tzinfo), clock.now()
+    lines = [dated(early, 1, epoch), dated(late, 1, now + timedelta(seconds=1))]
 
-    response = await sync(
-        hq,
-        clock,
-        [
-            dated(early, 1, datetime(1970, 1, 1, tzinfo=now.tzinfo)),
-            dated(late, 1, now + timedelta(seconds=1)),
-            dated(fine, 1, now - timedelta(days=1)),
-        ],
-    )
+    response = await sync(hq, clock, [*lines, dated(fine, 1, now - timedelta(days=1))])
 
     assert [(r.part_number, r.outcome, r.reason) for r in response.results] == [
         (early, Outcome.OUTCOME_REFUSED, "INVALID_LAST_MOVED"),
