@@ -161,7 +161,7 @@ class Inventory:
         results: list[CountResult] = []
         for index, chunk in enumerate(command.chunks(SYNC_CHUNK)):
             done = await self.app.handle(
-                chunk,
+                counts.as_chunked_before(chunk),
                 self._count_chunk(chunk),
                 request_id=f"{request_id}/{index}",
                 result_type=CountedChunk,

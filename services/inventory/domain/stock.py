@@ -78,6 +78,9 @@ class StockPosition:
     last_movement_at: datetime | None = None
     # Transfers received here in full: receiving "the rest" of one again changes nothing.
     received_transfers: tuple[str, ...] = ()
+    # When the shelf was last counted (StockAdjusted): an older count is refused even when
+    # the count kept an earlier last movement, the DMS's (counts.py).
+    counted_at: datetime | None = None
 
     @property
     def reserved(self) -> int:
@@ -321,6 +324,7 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
     store, part = event.store_id, event.part_number
     on_hand, reservations, moved = p.on_hand, p.reservations, p.last_movement_at
     outbound, inbound, received = p.outbound, p.inbound, p.received_transfers
+    counted_at = p.counted_at
     match event:
         case (
             StockReceived(on_hand_after=on_hand)
@@ -331,7 +335,8 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
         case ShortageRecorded():
             pass
         case StockAdjusted(counted=on_hand):
-            moved = event.occurred_at
+            counted_at = event.occurred_at
+            moved = moved_after_count(moved, counted_at, event.last_moved_at)
         case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
             reservations = (*reservations, Reservation(rid, qty, expires, ref))
         case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
@@ -359,7 +364,21 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             inbound = _less(inbound, tid, qty)
         case _:
             raise TypeError(f"unknown event {event!r}")
-    return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved, received)
+    return StockPosition(
+        store, part, on_hand, reservations, outbound, inbound, moved, received, counted_at
+    )
+
+
+def moved_after_count(
+    moved: datetime | None, counted_at: datetime, last_moved_at: datetime | None
+) -> datetime:
+    """A position's last movement once counted: the count itself, as a movement, when the
+    DMS gave no date (as every count was before); else the later of StoreMesh's own last
+    movement and the DMS's date, so stock idle at the store before it joined is stale at
+    once and nothing StoreMesh saw move is made to look older."""
+    if last_moved_at is None:
+        return counted_at
+    return last_moved_at if moved is None or moved < last_moved_at else moved
 
 
 def _due(
