@@ -130,7 +130,8 @@ def _stamp(stamps: dict[datetime, Timestamp], moment: datetime | None) -> Timest
 def decode_all(registry: EventRegistry, rows: Sequence[tuple[str, bytes]]) -> list[Any]:
     """The domain event of each (type name, payload), as `registry.decode` gives it.
 
-    Types whose fields are all plain scalars or moments are read field by field with a
+    Types whose fields are all plain scalars or moments (optional ones too: None when the
+    message leaves them unset, as the registry reads them) are read field by field with a
     plan made once per batch and type, each distinct Timestamp converted once (a load of
     thousands of streams reads thousands of events sharing a few moments); any other type
     is decoded by the registry."""
@@ -160,9 +161,10 @@ def _reader(registry: EventRegistry, sample: Any) -> Callable[[bytes], Any] | No
         return None
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls)]
-    if any(hints[n] not in _READ_PLAIN and hints[n] is not datetime for n in names):
+    if any(hints[n] not in _READ_PLAIN and hints[n] not in _MOMENTS for n in names):
         return None
-    moments = [n for n in names if hints[n] is datetime]
+    moments = [n for n in names if hints[n] in _MOMENTS]
+    optional = {n for n in moments if hints[n] != datetime}
     if not moments:
         getter = operator.attrgetter(*names)
         if len(names) == 1:
@@ -177,6 +179,9 @@ def _reader(registry: EventRegistry, sample: Any) -> Callable[[bytes], Any] | No
         values = [get(message) for get in getters]
         for name in moments:
             k = moments_at[name]
+            if name in optional and not message.HasField(name):
+                values[k] = None
+                continue
             stamp = values[k]
             key = (stamp.seconds, stamp.nanos)
             moment = seen.get(key)
@@ -189,6 +194,7 @@ def _reader(registry: EventRegistry, sample: Any) -> Callable[[bytes], Any] | No
 
 
 _READ_PLAIN = frozenset({str, int, bool, bytes, float})
+_MOMENTS = (datetime, datetime | None)
 
 
 # PostgreSQL's COPY text format: backslash, newline, carriage return and tab escaped.

@@ -1,6 +1,6 @@
 """Metrics of the plumbing every service shares: served calls, the relay (events published
-by type: a saga's end is its Completed, Compensated or Failed event), subscriptions and
-timers, as OpenTelemetry instruments.
+by type: a saga's end is its Completed, Compensated, Failed or ResolvedByHand event),
+subscriptions and timers, as OpenTelemetry instruments.
 
 Exported as traces are (`STOREMESH_OTEL_EXPORTER`): `otlp` pushes them to the collector
 `OTEL_EXPORTER_OTLP_ENDPOINT` names, every `OTEL_METRIC_EXPORT_INTERVAL` ms (the SDK's

@@ -101,20 +101,22 @@ def day(v: Violations, field_name: str, raw: str, *, required: bool = True) -> d
 
 
 def moment(
-    v: Violations, request: Any, field_name: str, *, required: bool = True
+    v: Violations, request: Any, field_name: str, *, required: bool = True, path: str = ""
 ) -> datetime | None:
-    """A google.protobuf.Timestamp field as an aware UTC datetime; None when absent."""
+    """A google.protobuf.Timestamp field as an aware UTC datetime; None when absent.
+    `path` names the field in a refusal when it lies in a nested message (`counts[3].x`)."""
+    named = path or field_name
     if not request.HasField(field_name):
         if required:
-            v.add(field_name, "is required")
+            v.add(named, "is required")
         return None
     try:
         parsed: datetime = getattr(request, field_name).ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
-        v.add(field_name, "is not a valid timestamp")
+        v.add(named, "is not a valid timestamp")
         return None
     if not EARLIEST_DAY <= parsed.date() <= LATEST_DAY:
-        v.add(field_name, _CALENDAR)
+        v.add(named, _CALENDAR)
         return None
     return parsed
 

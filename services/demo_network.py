@@ -175,3 +175,19 @@ PARTS = (
     ("TYR-235-45R18", "Tyre 235/45 R18", "tyres", "pc", 890),
     ("SUS-SHOCK-F", "Front shock absorber", "suspension", "pc", 1150),
 )
+
+# Stores that joined StoreMesh by their DMS's stock count (SyncStockCounts) rather than
+# receipt by receipt: the DMS sends when each part last moved there, and these parts lay
+# idle for the days given (stale stock, 呆滞库存, from the day they join); every other
+# part moved a few days before the count.
+JOINED_BY_COUNT: dict[str, dict[str, int]] = {
+    "QY01": {"BDY-BUMPER-F": 410, "BDY-MIRROR-L": 230, "BRK-DSC-F": 150},
+    "ZQ01": {"SUS-SHOCK-F": 320, "BDY-MIRROR-L": 180},
+}
+# Repair orders at their neighbours that use those parts (store, part, quantity): the
+# receivers collab's RecommendRevitalisation proposes.
+STALE_PARTS_USED = (
+    ("GZ01", "BDY-BUMPER-F", 2),
+    ("FS01", "SUS-SHOCK-F", 2),
+    ("FS01", "BDY-MIRROR-L", 1),
+)

@@ -5,6 +5,7 @@ them (the saga commands are offered only then).
     python -m services.<name>.admin history <saga> <saga_id>
     python -m services.<name>.admin retry <saga> <saga_id> --operator ops@hq
     python -m services.<name>.admin cancel <saga> <saga_id> --operator ops@hq --why "..."
+    python -m services.<name>.admin resolve <saga> <saga_id> --operator ops@hq --why "..."
     python -m services.<name>.admin dead-letters [--limit N]
     python -m services.<name>.admin replay (<sequence> | --all)
 
@@ -12,7 +13,8 @@ It works on the service's database (and NATS for dead letters) with the service'
 settings, beside the running replicas: a retry or cancel is one saga transaction like
 any other, recorded as the saga's operator event; the running dispatcher performs the
 call it puts in the outbox, under the same request id as before, so the participant acts
-on it once. Dead letters: kernel/dead_letters.py.
+on it once. A resolve closes a FAILED saga whose stuck call was set right by hand: the
+call leaves the outbox, and the saga ends RESOLVED. Dead letters: kernel/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -173,6 +175,13 @@ class SagaAdmin:
             lambda uow: runtime.cancel(uow, saga_id, operator, why),
         )
 
+    async def resolve(self, saga: str, saga_id: str, operator: str, why: str) -> Status:
+        runtime = self.runtime(saga)
+        return await self._operate(
+            SagaOperation(saga, saga_id, "resolve", operator, why),
+            lambda uow: runtime.resolve(uow, saga_id, operator, why),
+        )
+
     async def _operate(self, operation: SagaOperation, act: Any) -> Status:
         async def handler(uow: Any) -> str:
             return str((await act(uow)).status.value)
@@ -238,12 +247,24 @@ def _saga_commands(sub: Any) -> None:
     history = sub.add_parser("history", help="one saga's events in order")
     retry = sub.add_parser("retry", help="re-issue the call a saga is stuck on (same request id)")
     cancel = sub.add_parser("cancel", help="undo a saga's steps in reverse; it ends compensated")
-    for command in (history, retry, cancel):
+    resolve = sub.add_parser(
+        "resolve",
+        help="close a failed saga set right by hand: its stuck call is dropped, it ends resolved",
+    )
+    for command in (history, retry, cancel, resolve):
         command.add_argument("saga")
         command.add_argument("saga_id")
-    for command in (retry, cancel):
-        command.add_argument("--operator", required=True, help="who acts (recorded)")
-    cancel.add_argument("--why", required=True, help="the reason (recorded)")
+    for command in (retry, cancel, resolve):
+        command.add_argument("--operator", required=True, type=_said, help="who acts (recorded)")
+    for command in (cancel, resolve):
+        command.add_argument("--why", required=True, type=_said, help="the reason (recorded)")
+
+
+def _said(text: str) -> str:
+    """Who acted and why are the record an audit reads: blanks say nothing."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return text.strip()
 
 
 def _positive(text: str) -> int:
@@ -356,6 +377,9 @@ async def _command(
         case "cancel":
             status = await admin.cancel(args.saga, args.saga_id, args.operator, args.why)
             print(f"{args.saga} {args.saga_id}: cancelled, now {status.value}", file=out)
+        case "resolve":
+            status = await admin.resolve(args.saga, args.saga_id, args.operator, args.why)
+            print(f"{args.saga} {args.saga_id}: resolved by hand, now {status.value}", file=out)
         case "dead-letters":
             for letter in await letters.parked(args.limit):
                 print(

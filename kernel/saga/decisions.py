@@ -55,7 +55,20 @@ class OperatorCancel:
     why: str
 
 
-Trigger = Start | Replied | Signalled | DeadlinePassed | OperatorRetry | OperatorCancel
+@dataclass(frozen=True)
+class OperatorResolve:
+    """An operator closes a FAILED saga whose stuck call will never succeed because what it
+    was to do was set right by hand (the stock counted, the booking cancelled at the
+    store): the call is dropped, and the saga ends resolved, neither completed nor undone."""
+
+    at: datetime
+    operator: str
+    why: str
+
+
+Trigger = (
+    Start | Replied | Signalled | DeadlinePassed | OperatorRetry | OperatorCancel | OperatorResolve
+)
 
 
 @dataclass(frozen=True)

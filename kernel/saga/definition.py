@@ -21,6 +21,7 @@ from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
     OperatorCancel,
+    OperatorResolve,
     OperatorRetry,
     Outgoing,
     Replied,
@@ -46,10 +47,11 @@ D = TypeVar("D")
 # Refusal reasons a caller of the saga's service sees (FAILED_PRECONDITION).
 NOT_AWAITING = "SAGA_NOT_AWAITING"
 ALREADY_STARTED = "SAGA_ALREADY_STARTED"
-# Refusals of an operator's retry or cancel (kernel/saga/admin.py).
+# Refusals of an operator's retry, cancel or resolve (kernel/saga/admin.py).
 ALREADY_ENDED = "SAGA_ALREADY_ENDED"
 NOTHING_TO_RETRY = "SAGA_NOTHING_TO_RETRY"
 CANNOT_CANCEL = "SAGA_CANNOT_CANCEL"
+NOT_FAILED = "SAGA_NOT_FAILED"
 NO_OPERATOR_EVENTS = "SAGA_HAS_NO_OPERATOR_EVENTS"
 
 
@@ -84,10 +86,13 @@ class Saga(Generic[D]):
     compensated: EventClass
     failed: EventClass
     retry: Retry | None = None
-    # What an operator's retry and cancel record (kernel/saga/admin.py); built with
-    # `cls.of(data, reply)`, the reply's reason saying who did it and why.
+    # What an operator's retry, cancel and resolve record (kernel/saga/admin.py); built
+    # with `cls.of(data, reply)`, the reply's reason saying who did it and why (a resolve's
+    # reply also carries `operator` and `why` in its response). The resolve is the saga's
+    # last event: it ends RESOLVED.
     operator_retried: EventClass | None = None
     operator_cancelled: EventClass | None = None
+    operator_resolved: EventClass | None = None
     transitions: dict[EventClass, tuple[str, int]] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +133,7 @@ class Saga(Generic[D]):
             bind(self.retry.event, "retried", -1)
         bind(self.operator_retried, "operator_retried", -1)
         bind(self.operator_cancelled, "operator_cancelled", -1)
+        bind(self.operator_resolved, "operator_resolved", -1)
         object.__setattr__(self, "transitions", table)
 
     def initial_state(self) -> SagaState[D]:
@@ -211,6 +217,10 @@ class Saga(Generic[D]):
                 reason="cancelled by an operator",
                 cancelled=True,
             )
+        if kind == "operator_resolved":
+            # What was left is said with the end: the undo (or call) set right by hand.
+            reason = f"resolved by hand: {state.reason}" if state.reason else "resolved by hand"
+            return replace(state, status=Status.RESOLVED, reason=reason)
         if kind == "retried":
             return replace(
                 state,
@@ -266,6 +276,14 @@ class _Deciding(Generic[D]):
                 self.operator_retry(Reply(at=at, reason=f"retried by {operator}"))
             case OperatorCancel(at=at, operator=operator, why=why):
                 self.operator_cancel(Reply(at=at, reason=f"cancelled by {operator}: {why}"))
+            case OperatorResolve(at=at, operator=operator, why=why):
+                self.operator_resolve(
+                    Reply(
+                        at=at,
+                        response={"operator": operator, "why": why},
+                        reason=f"resolved by {operator}: {why}",
+                    )
+                )
             case DeadlinePassed(key=key, at=at):
                 i = self.state.step
                 if self.state.status is Status.RUNNING and self.saga.key(self.state, i) == key:
@@ -290,32 +308,37 @@ class _Deciding(Generic[D]):
             tuple(self.cancelled_calls),
         )
 
-    def operator_event(self, cls: EventClass | None) -> EventClass:
+    def operator_event(self, cls: EventClass | None, act: str) -> EventClass:
         if cls is None:
-            raise RuleViolated(
-                NO_OPERATOR_EVENTS, f"{self.saga.name} records no operator retry or cancel"
-            )
+            raise RuleViolated(NO_OPERATOR_EVENTS, f"{self.saga.name} records no operator {act}")
         return cls
 
     def ended(self, *also: Status) -> None:
         status = self.state.status
-        if status in (Status.COMPLETED, Status.COMPENSATED, *also):
+        if status in (Status.COMPLETED, Status.COMPENSATED, Status.RESOLVED, *also):
+            hint = ": retry it, or resolve it by hand" if status is Status.FAILED else ""
             raise RuleViolated(
                 ALREADY_ENDED,
                 f"{self.saga.name} already ended {status.value}"
-                + (f" ({self.state.reason})" if self.state.reason else ""),
+                + (f" ({self.state.reason})" if self.state.reason else "")
+                + hint,
                 subject=self.saga.name,
                 metadata={"status": status.value},
             )
 
+    def failed_call(self) -> str:
+        """The key of the call a FAILED saga is stuck on: its undo that failed, or the call
+        of a step that stopped on failure."""
+        if self.state.to_undo:
+            return self.saga.key(self.state, self.state.to_undo[0]) + UNDO
+        return self.saga.key(self.state, self.state.step)
+
     def operator_retry(self, reply: Reply) -> None:
-        event = self.operator_event(self.saga.operator_retried)
+        event = self.operator_event(self.saga.operator_retried, "retry")
         self.ended()
         key = self.saga.pending_call(self.state)
-        if self.state.status is Status.FAILED and self.state.to_undo:
-            key = self.saga.key(self.state, self.state.to_undo[0]) + UNDO
-        elif self.state.status is Status.FAILED:  # a step that stopped on failure
-            key = self.saga.key(self.state, self.state.step)
+        if self.state.status is Status.FAILED:
+            key = self.failed_call()
         if key is None:
             waiting = self.saga.steps[self.state.step].name
             raise RuleViolated(
@@ -335,7 +358,7 @@ class _Deciding(Generic[D]):
             self.calls.append(Outgoing(key, step.call(self.state.data)))
 
     def operator_cancel(self, reply: Reply) -> None:
-        event = self.operator_event(self.saga.operator_cancelled)
+        event = self.operator_event(self.saga.operator_cancelled, "cancel")
         self.ended(Status.FAILED)
         if self.state.cancelled:
             raise RuleViolated(
@@ -358,6 +381,22 @@ class _Deciding(Generic[D]):
             self.cancelled_calls.append(self.saga.key(self.state, i))
         self.emit(event, reply)
         self.compensate(reply)
+
+    def operator_resolve(self, reply: Reply) -> None:
+        event = self.operator_event(self.saga.operator_resolved, "resolve")
+        self.ended()
+        if self.state.status is not Status.FAILED:
+            # Still acting on its own: resolving it would race its call. Retry or cancel it.
+            raise RuleViolated(
+                NOT_FAILED,
+                f"{self.saga.name} is {self.state.status.value}, not failed: only a failed "
+                "saga is resolved by hand (retry or cancel this one)",
+                subject=self.saga.name,
+                metadata={"status": self.state.status.value},
+            )
+        # Never sent again: the call it is stuck on leaves the outbox, should it be there.
+        self.cancelled_calls.append(self.failed_call())
+        self.emit(event, reply)
 
     def enter(self, i: int, reply: Reply) -> None:
         if i == len(self.saga.steps):

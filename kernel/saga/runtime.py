@@ -35,6 +35,7 @@ from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
     OperatorCancel,
+    OperatorResolve,
     OperatorRetry,
     Signalled,
     Start,
@@ -167,6 +168,12 @@ class SagaRuntime(Generic[D]):
         """An operator gives the saga up: it undoes its steps in reverse, ends compensated."""
         await self._known(uow, saga_id)
         return await self.feed(uow, saga_id, OperatorCancel(uow.clock.now(), operator, why))
+
+    async def resolve(self, uow: UnitOfWork, saga_id: str, operator: str, why: str) -> SagaState[D]:
+        """An operator closes a FAILED saga whose stuck call was set right by hand: the call
+        leaves the outbox and the saga ends RESOLVED."""
+        await self._known(uow, saga_id)
+        return await self.feed(uow, saga_id, OperatorResolve(uow.clock.now(), operator, why))
 
     async def _known(self, uow: UnitOfWork, saga_id: str) -> None:
         if (await self.state(uow, saga_id)).status is Status.NEW:

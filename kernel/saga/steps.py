@@ -12,7 +12,9 @@ from typing import Any
 class Status(enum.StrEnum):
     """Where a saga is. It ends COMPLETED (every step done), COMPENSATED (it gave up and
     undid what it had done, after its last retry round) or FAILED (an undo was refused or
-    never answered: something may be left that an operator must look at)."""
+    never answered: something may be left that an operator must look at). An operator
+    closes a FAILED saga RESOLVED once what its call could not do was set right by hand:
+    neither done nor undone by the saga, so nothing settles it as either."""
 
     NEW = "new"
     RUNNING = "running"
@@ -20,10 +22,11 @@ class Status(enum.StrEnum):
     COMPLETED = "completed"
     COMPENSATED = "compensated"
     FAILED = "failed"
+    RESOLVED = "resolved"
 
     @property
     def terminal(self) -> bool:
-        return self in (Status.COMPLETED, Status.COMPENSATED, Status.FAILED)
+        return self in (Status.COMPLETED, Status.COMPENSATED, Status.FAILED, Status.RESOLVED)
 
 
 class Outcome(enum.StrEnum):

@@ -26,6 +26,7 @@ from kernel.saga.decisions import (
     DeadlinePassed,
     Decision,
     OperatorCancel,
+    OperatorResolve,
     OperatorRetry,
     Replied,
     Signalled,
@@ -84,6 +85,9 @@ class SagaScenario(Generic[D]):
 
     def when_operator_cancels(self, operator: str = "ops", why: str = "") -> SagaScenario[D]:
         return self._feed(OperatorCancel(self.clock.now(), operator, why))
+
+    def when_operator_resolves(self, operator: str = "ops", why: str = "") -> SagaScenario[D]:
+        return self._feed(OperatorResolve(self.clock.now(), operator, why))
 
     def when_time_passes(self, delta: timedelta) -> SagaScenario[D]:
         """Move the clock; every deadline passed on the way fires, earliest first."""

@@ -40,6 +40,7 @@ from services.collab.domain.events import (
     TransferCancelled,
     TransferCompleted,
     TransferRequested,
+    TransferResolvedByHand,
     TransferStepRetried,
 )
 from services.collab.domain.revitalisation import (
@@ -297,10 +298,11 @@ def demand_subscription(collab: Collab) -> Subscription:
 
 
 def build_runtime(deadlines: Deadlines) -> TransferRuntime:
-    # An operator's retry and cancel (kernel/saga/admin.py) are recorded as these.
+    # An operator's retry, cancel and resolve (kernel/saga/admin.py) are recorded as these.
     saga = dataclasses.replace(
         transfer_saga(deadlines),
         operator_retried=TransferStepRetried,
         operator_cancelled=TransferCancelled,
+        operator_resolved=TransferResolvedByHand,
     )
     return TransferRuntime(saga, store_of=lambda e: e.store_id)

@@ -105,7 +105,8 @@ class Diversions:
 
     async def _one_at_a_time(self, uow: UnitOfWork, command: RequestDiversion) -> None:
         """One diversion of an appointment at a time: a second would hold a second bay and
-        offer the customer twice. After one that moved nobody, the store may ask again.
+        offer the customer twice. After one that moved nobody, the store may ask again
+        (one resolved by hand too: it was stuck giving the receiver's bay back).
         Requests for one appointment take its lock first, so of two at once the second
         sees the first."""
         key = f"diversion|{command.store_id}|{command.day}|{command.appointment_id}"
@@ -114,7 +115,7 @@ class Diversions:
             diversions.c.origin_store_id == command.store_id,
             diversions.c.origin_day == command.day,
             diversions.c.origin_appointment_id == command.appointment_id,
-            diversions.c.stage != "NOT_MADE",
+            diversions.c.stage.not_in(("NOT_MADE", "RESOLVED_BY_HAND")),
             diversions.c.diversion_id != command.diversion_id,
         )
         other = (await uow.conn.execute(query.limit(1))).scalar()

@@ -170,6 +170,7 @@ _STAGE_OF_END = {
     Status.COMPLETED: "COMPLETED",
     Status.COMPENSATED: "NO_SOURCE",
     Status.FAILED: "STUCK",
+    Status.RESOLVED: "RESOLVED_BY_HAND",
 }
 STEPS = tuple(_STAGE_OF_STEP)
 

@@ -110,6 +110,7 @@ _SUPPORT_ENDS = {
     Status.COMPLETED: "COMPLETED",
     Status.COMPENSATED: "NO_TECHNICIAN",
     Status.FAILED: "STUCK",
+    Status.RESOLVED: "RESOLVED_BY_HAND",
 }
 _DIVERSION_STAGES = {
     "hold": "HOLDING",
@@ -122,6 +123,7 @@ _DIVERSION_ENDS = {
     Status.COMPLETED: "COMPLETED",
     Status.COMPENSATED: "NOT_MADE",
     Status.FAILED: "STUCK",
+    Status.RESOLVED: "RESOLVED_BY_HAND",
 }
 
 

@@ -35,6 +35,8 @@ from services.inventory.domain.commands import (
 from services.inventory.domain.counts import CountedBatch, CountResult, SyncStockCounts
 from services.inventory.domain.events import (
     PartsIssued,
+    ReservationExpired,
+    ReservationReleased,
     ShipmentLost,
     TransferReceived,
     TransferShipped,
@@ -159,7 +161,7 @@ class Inventory:
         results: list[CountResult] = []
         for index, chunk in enumerate(command.chunks(SYNC_CHUNK)):
             done = await self.app.handle(
-                chunk,
+                counts.as_chunked_before(chunk),
                 self._count_chunk(chunk),
                 request_id=f"{request_id}/{index}",
                 result_type=CountedChunk,
@@ -250,6 +252,8 @@ class Inventory:
             done = await uow.execute(POSITIONS, _stream(command), command)
             if then is not None:
                 await then(uow)
+            if len(done.events) > 1:
+                await _disarm_ended(uow, done.events)
             return reply(done)
 
         return await self.app.handle(
@@ -351,6 +355,15 @@ def _disarm(command: Any) -> Then:
         await uow.cancel_timer(_timer_id(command))
 
     return disarm
+
+
+async def _disarm_ended(uow: UnitOfWork, events: list[Any]) -> None:
+    """Reservations a command ended beside its own event (expired before their timers
+    fired, domain/stock.py `_due`; given up by a count below them): their timers go with
+    them, as a release's does."""
+    for event in events:
+        if isinstance(event, ReservationExpired | ReservationReleased):
+            await uow.cancel_timer(_timer_id(event))
 
 
 def _part_view(part: Part) -> PartView:

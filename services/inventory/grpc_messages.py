@@ -143,10 +143,20 @@ def sync_command(request: pb.SyncStockCountsRequest, now: datetime) -> SyncStock
     validation.request_id(v, "request_id", request.request_id)
     validation.store_code(v, "store_id", request.store_id)
     counted_at = validation.moment(v, request, "counted_at")
+    lines = []
     for i, line in enumerate(request.counts):
         validation.identifier(v, f"counts[{i}].part_number", line.part_number)
-    lines = tuple(StockCount(c.part_number, c.counted_quantity) for c in request.counts)
-    command = SyncStockCounts(request.store_id, counted_at or now, request.reason, lines, now)
+        last_moved_at = (
+            validation.moment(
+                v, line, "last_moved_at", required=False, path=f"counts[{i}].last_moved_at"
+            )
+            if line.HasField("last_moved_at")
+            else None
+        )
+        lines.append(StockCount(line.part_number, line.counted_quantity, last_moved_at))
+    command = SyncStockCounts(
+        request.store_id, counted_at or now, request.reason, tuple(lines), now
+    )
     if v.items:
         # The batch's own rules too, so that one refusal names every field.
         try:

@@ -252,6 +252,7 @@ def hold(request: pb.HoldSupportRequest, now: datetime) -> tuple[HoldSupport, bo
     level = validation.enum_member(v, "minimum_level", request.minimum_level, Level)
     span = window(v, request, "starts_at", "ends_at")
     expires_at = validation.moment(v, request, "hold_expires_at", required=False)
+    requested_at = validation.moment(v, request, "requested_at", required=False)
     v.raise_if_any()
     assert level is not None and span is not None
     command = HoldSupport(
@@ -265,6 +266,7 @@ def hold(request: pb.HoldSupportRequest, now: datetime) -> tuple[HoldSupport, bo
         ends_at=span.ends_at,
         hold_expires_at=expires_at or default_hold_expiry(span.starts_at, request.urgent, now),
         urgent=request.urgent,
+        requested_at=requested_at,
     )
     return command, expires_at is None
 

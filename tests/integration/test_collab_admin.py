@@ -80,6 +80,25 @@ async def request(client: Any) -> Any:
     )
 
 
+async def stuck_releasing(start_collab: Any, mint: Mint, clock: ManualClock) -> None:
+    """T-1, waiting for Foshan's approval, is rejected while inventory cannot be reached: the
+    release is retried until the dispatcher gives up, and the transfer ends stuck with
+    Foshan's unit reserved."""
+    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
+    async with start_collab(saga_channel=dead) as collab:
+        await collab.client(mint("manager", FS)).RejectTransfer(
+            request_id="r-1", transfer_id="T-1", reason="needed here"
+        )
+        for _ in range(12):
+            if await status_of(collab, "T-1") == "failed":
+                break
+            clock.advance(timedelta(minutes=6))
+            await collab.parts.collab.dispatcher.dispatch_once()  # type: ignore[union-attr]
+        assert await status_of(collab, "T-1") == "failed"
+        assert (await saga_event_types(collab, "T-1"))[-1] == "TransferStuck"
+    await dead.close()
+
+
 async def status_of(run: CollabRun, transfer_id: str) -> str:
     async with run.parts.service.db.transaction() as conn:
         for status in Status:
@@ -104,22 +123,7 @@ async def test_a_failed_undo_retried_by_an_operator_releases_once_and_asks_the_n
         await request(collab.client(mint("dms", GZ)))
         await at_stage(collab.client(mint("hq")), "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
     assert (await position(inv, FS)).reserved == 1
-
-    # Foshan rejects while inventory cannot be reached: the release is retried until the
-    # dispatcher gives up, and the transfer ends stuck with Foshan's unit reserved.
-    dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
-    async with start_collab(saga_channel=dead) as collab:
-        await collab.client(mint("manager", FS)).RejectTransfer(
-            request_id="r-1", transfer_id="T-1", reason="needed here"
-        )
-        for _ in range(12):
-            if await status_of(collab, "T-1") == "failed":
-                break
-            clock.advance(timedelta(minutes=6))
-            await collab.parts.collab.dispatcher.dispatch_once()  # type: ignore[union-attr]
-        assert await status_of(collab, "T-1") == "failed"
-        assert (await saga_event_types(collab, "T-1"))[-1] == "TransferStuck"
-    await dead.close()
+    await stuck_releasing(start_collab, mint, clock)
     assert (await position(inv, FS)).reserved == 1
 
     code, listed = await cli("list", "--state", "failed", "--store", FS)

@@ -110,20 +110,17 @@ async def refusals_once_ended(cli: Cli, saga: str, saga_id: str, ended: str) -> 
     assert code == REFUSED and "SAGA_ALREADY_ENDED" in said
 
 
-async def test_a_support_stuck_on_an_unanswered_end_of_loan_retried_ends_the_loan(
-    collab_with_workforce: Any,
-    wf: WorkforceClient,
-    mint: Mint,
-    clock: ManualClock,
-    cli: Cli,
-) -> None:
+async def support_stuck_ending_the_loan(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> str:
+    """A support on site that Shenzhen calls off while workforce cannot be reached: the end
+    of the loan is retried until the dispatcher gives up, and the support is stuck, DG-T3
+    still on loan."""
     await sop2.technicians(wf)
     async with collab_with_workforce() as collab:
         support_id = await sop2.on_site(collab, clock, mint)
     assert (await wf.GetTechnician(technician_id="DG-T3")).status == wpb.TECHNICIAN_STATUS_ON_LOAN
 
-    # Shenzhen calls the day off while workforce cannot be reached: the end of the loan is
-    # retried until the dispatcher gives up, and the support is stuck, DG-T3 still on loan.
     dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     async with collab_with_workforce(saga_channel=dead) as collab:
         clock.set(china(FRIDAY, 13) + timedelta(minutes=30))
@@ -140,6 +137,17 @@ async def test_a_support_stuck_on_an_unanswered_end_of_loan_retried_ends_the_loa
         assert stuck.stage == pb.SUPPORT_STAGE_STUCK
     await dead.close()
     assert (await wf.GetTechnician(technician_id="DG-T3")).status == wpb.TECHNICIAN_STATUS_ON_LOAN
+    return support_id
+
+
+async def test_a_support_stuck_on_an_unanswered_end_of_loan_retried_ends_the_loan(
+    collab_with_workforce: Any,
+    wf: WorkforceClient,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    support_id = await support_stuck_ending_the_loan(collab_with_workforce, wf, mint, clock)
 
     code, listed = await cli("list", "--saga", "support", "--state", "failed", "--store", SZ)
     assert code == OK and support_id in listed and "hold.undo failed" in listed
@@ -197,13 +205,12 @@ async def test_an_operator_cancels_a_support_waiting_for_approval_and_no_next_te
         assert code == OK and support_id in listed
 
 
-async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_receivers_bay_is_freed(
-    collab_with_capacity: Any,
-    cap: CapacityClient,
-    mint: Mint,
-    clock: ManualClock,
-    cli: Cli,
-) -> None:
+async def diversion_stuck_releasing(
+    collab_with_capacity: Any, cap: CapacityClient, mint: Mint, clock: ManualClock
+) -> str:
+    """A diversion offered to Shenzhen's customer, who declines while capacity cannot be
+    reached: the bay's release is retried until the dispatcher gives up, and the diversion
+    is stuck with Dongguan's bay held."""
     await sop3.network(cap, clock)
     async with collab_with_capacity() as collab:
         hq = collab.client(mint("hq"))
@@ -214,8 +221,6 @@ async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_rec
         await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
     assert (await cap.GetDayView(store_id=DG)).live_holds == 1
 
-    # The customer declines while capacity cannot be reached: the bay's release is retried
-    # until the dispatcher gives up, and the diversion is stuck with Dongguan's bay held.
     dead = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     async with collab_with_capacity(saga_channel=dead) as collab:
         await collab.client(mint("dms", SZ)).AnswerDiversion(
@@ -229,6 +234,17 @@ async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_rec
         assert stuck.stage == pb.DIVERSION_STAGE_STUCK
     await dead.close()
     assert (await cap.GetDayView(store_id=DG)).live_holds == 1
+    return diversion_id
+
+
+async def test_a_diversion_stuck_on_an_unanswered_release_is_retried_and_the_receivers_bay_is_freed(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    diversion_id = await diversion_stuck_releasing(collab_with_capacity, cap, mint, clock)
 
     async with collab_with_capacity() as collab:
         hq = collab.client(mint("hq"))

@@ -204,6 +204,43 @@ async def test_sop2_a_rejection_then_silence_asks_each_match_and_ends_with_none_
         assert list(ledger.lines) == [] and await points(collab) == []
 
 
+async def test_sop2_a_support_asked_for_3_days_ahead_finds_a_replacement_after_the_lead_time(
+    collab_with_workforce: Any, wf: WorkforceClient, mint: Mint, clock: ManualClock
+) -> None:
+    """The host asked in time; the first lender declines when the start is under 72 h
+    away: the next technician is still held as planned support, not refused for a lead
+    time the host kept."""
+    await technicians(wf)
+    clock.set(china(FRIDAY, 12) - timedelta(hours=72, minutes=10))
+    async with collab_with_workforce() as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        dongguan = collab.client(mint("manager", DG))
+        hq = collab.client(mint("hq"))
+        support_id = (await ask(shenzhen)).support_id
+        await reached(getter(hq, support_id), pb.SUPPORT_STAGE_AWAITING_APPROVAL)
+
+        clock.advance(timedelta(minutes=20))
+        await dongguan.RejectSupport(
+            request_id="5b2f0a3e-0000-4000-8000-000000000021",
+            support_id=support_id,
+            reason="DG-T3 is needed here Friday",
+        )
+
+        async def answered() -> Any:
+            s = await hq.GetSupport(support_id=support_id)
+            waiting = s.stage == pb.SUPPORT_STAGE_AWAITING_APPROVAL and s.lending_store_id == GZ
+            return s if waiting or s.stage == pb.SUPPORT_STAGE_NO_TECHNICIAN else None
+
+        replaced = await eventually(answered)
+        assert (replaced.stage, replaced.technician_id, replaced.reason) == (
+            pb.SUPPORT_STAGE_AWAITING_APPROVAL,
+            "GZ-T3",
+            "",
+        )
+        held = await wf.GetTechnician(technician_id="GZ-T3")
+        assert [(b.status, b.urgent) for b in held.bookings] == [(wpb.SUPPORT_STATUS_HELD, False)]
+
+
 async def test_sop2_only_the_lending_store_or_hq_answers_and_bad_input_changes_nothing(
     collab_with_workforce: Any, wf: WorkforceClient, mint: Mint
 ) -> None:

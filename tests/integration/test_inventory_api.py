@@ -296,6 +296,53 @@ async def test_a_reservation_expires_by_its_durable_timer_when_due_and_not_befor
     assert await timers.run_due() == 0
 
 
+async def test_a_reservation_past_its_expiry_gives_way_before_its_timer_fires(
+    inv: InventoryClient, inventory_service: Running, clock: ManualClock
+) -> None:
+    """The timer runner behind (an outage): a reservation past its expiry holds nothing
+    against new demand; the command expires it, and its timer is gone with it."""
+    timers = inventory_service.service.timers
+    await stocked(inv, 10)
+    await inv.ReserveStock(
+        store_id=SZ, part_number=PART, reservation_id="R-1", quantity=8, ttl_seconds=3600
+    )
+    clock.advance(timedelta(hours=2))  # no timer has run
+
+    held = await inv.ReserveStock(
+        store_id=SZ, part_number=PART, reservation_id="R-2", quantity=5, ttl_seconds=3600
+    )
+
+    assert [r.reservation_id for r in held.reservations] == ["R-2"]
+    assert figures(held) == (10, 5, 5, 0, 0)
+    assert (await recorded_types(inventory_service))[-2:] == [
+        "ReservationExpired",
+        "StockReserved",
+    ]
+    before = await recorded_types(inventory_service)
+    assert await timers.run_due() == 0  # R-1's timer went with it; R-2's is not due
+    assert await recorded_types(inventory_service) == before
+    assert figures(await position(inv)) == (10, 5, 5, 0, 0)
+
+
+async def test_a_reservation_a_count_gives_up_leaves_no_timer_to_fire(
+    inv: InventoryClient, inventory_service: Running, clock: ManualClock
+) -> None:
+    await stocked(inv, 10)
+    await inv.ReserveStock(
+        store_id=SZ, part_number=PART, reservation_id="R-1", quantity=6, ttl_seconds=3600
+    )
+    counted = await inv.AdjustStock(
+        store_id=SZ, part_number=PART, counted_quantity=4, reason="shelf count"
+    )
+    assert (list(counted.reservations), counted.available) == ([], 4)
+    before = await recorded_types(inventory_service)
+
+    clock.advance(timedelta(hours=2))
+
+    assert await inventory_service.service.timers.run_due() == 0
+    assert await recorded_types(inventory_service) == before
+
+
 async def test_a_released_or_shipped_reservation_leaves_no_timer_to_fire(
     inv: InventoryClient, inventory_service: Running, clock: ManualClock
 ) -> None:

@@ -21,7 +21,7 @@ from kernel.eventstore import EventStore
 from kernel.messaging import NatsConnection
 from services.workforce.bootstrap import build
 from tests.integration.conftest import delete_streams, running, settings_for
-from tests.integration.rich_errors import details, event_count, failure, reason
+from tests.integration.rich_errors import details, event_count, failure, reason, violated_fields
 from tests.integration.workforce_fixtures import (
     FRIDAY,
     WorkforceClient,
@@ -165,6 +165,32 @@ async def test_planned_support_is_booked_72_hours_ahead_and_urgent_support_soone
     assert info(planned).metadata["lead_hours"] == "41"
     assert (urgent.urgent, urgent.status) == (True, pb.SUPPORT_STATUS_HELD)
     assert urgent.hold_expires_at == urgent.starts_at
+
+
+async def test_the_lead_time_counts_from_when_the_host_asked_and_never_from_the_future(
+    wf: WorkforceClient, clock: ManualClock
+) -> None:
+    await register(wf, "T-SZ01-1")
+    await publish_day(wf, "T-SZ01-1", WEDNESDAY)
+    asked_in_time = clock.now() - timedelta(hours=31)  # Wednesday 09:00 is 41 h away
+
+    ahead = await failure(
+        hold(
+            wf,
+            "T-SZ01-1",
+            day=WEDNESDAY,
+            hours=(9, 12),
+            requested_at=ts(clock.now() + timedelta(minutes=6)),
+        )
+    )
+    held = await hold(wf, "T-SZ01-1", day=WEDNESDAY, hours=(9, 12), requested_at=ts(asked_in_time))
+
+    assert ahead.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated_fields(ahead) == ["requested_at"]
+    assert (held.urgent, held.status) == (False, pb.SUPPORT_STATUS_HELD)
+    assert [b.support_id for b in (await wf.GetTechnician(technician_id="T-SZ01-1")).bookings] == [
+        held.support_id
+    ]
 
 
 async def test_the_lead_time_is_configurable(

@@ -39,6 +39,7 @@ from services.collab.domain.diversion_events import (
     DiversionOffered,
     DiversionOfferExpired,
     DiversionRequested,
+    DiversionResolvedByHand,
     DiversionStepRetried,
     DiversionStuck,
     NextReceiverChosen,
@@ -156,7 +157,13 @@ _SILENT = {
     DiversionOfferExpired: reasons.OFFER_EXPIRED,
     BookingUnanswered: reasons.BOOKING_UNANSWERED,
 }
-_SAID = (SlotRefused, DiversionDeclined, BookingRefused, OriginCancelRefused)
+_SAID = (
+    SlotRefused,
+    DiversionDeclined,
+    BookingRefused,
+    OriginCancelRefused,
+    DiversionResolvedByHand,
+)
 
 
 def diversion(data: Diversion | None, event: Any) -> Diversion:
@@ -322,6 +329,7 @@ def diversion_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Diversion]:
         retry=Retry(NextReceiverChosen, when=lambda d: d.may_ask_next),
         operator_retried=DiversionStepRetried,
         operator_cancelled=DiversionCancelled,
+        operator_resolved=DiversionResolvedByHand,
     )
 
 

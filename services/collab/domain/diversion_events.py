@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kernel.saga.steps import Reply
-from services.collab.domain.step_events import Built
+from services.collab.domain.step_events import Built, ResolvedByOperator
 
 
 class _ToOrigin(Built):
@@ -288,6 +288,20 @@ class DiversionCancelled(_ToOrigin):
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class DiversionResolvedByHand(ResolvedByOperator, _ToOrigin):
+    """The diversion's end when an operator set right by hand the bay capacity would not
+    release: nobody was moved by it, and nothing is settled for it."""
+
+    diversion_id: str
+    store_id: str
+    receiving_store_id: str
+    customer_ref: str
+    operator: str
+    reason: str
+    occurred_at: datetime
+
+
 DIVERSION_EVENT_TYPES: tuple[type[Any], ...] = (
     DiversionRequested,
     SlotReserved,
@@ -309,4 +323,5 @@ DIVERSION_EVENT_TYPES: tuple[type[Any], ...] = (
     DiversionStuck,
     DiversionStepRetried,
     DiversionCancelled,
+    DiversionResolvedByHand,
 )

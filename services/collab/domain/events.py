@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kernel.saga.steps import Reply
 from services.collab.domain.settlement import response_time, within_sla
+from services.collab.domain.step_events import ResolvedByOperator
 
 if TYPE_CHECKING:
     from services.collab.domain.transfer import Transfer
@@ -382,6 +383,19 @@ class TransferCancelled(_ToRequester):
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class TransferResolvedByHand(ResolvedByOperator, _ToRequester):
+    """The transfer's end when an operator set right by hand what its stuck call could not
+    do: neither received through the saga nor undone, so nothing is settled for it."""
+
+    transfer_id: str
+    store_id: str
+    source_store_id: str
+    operator: str
+    reason: str
+    occurred_at: datetime
+
+
 EVENT_TYPES: tuple[type[Any], ...] = (
     TransferRequested,
     SourceReserved,
@@ -415,4 +429,5 @@ EVENT_TYPES: tuple[type[Any], ...] = (
     # Operator actions
     TransferStepRetried,
     TransferCancelled,
+    TransferResolvedByHand,
 )

@@ -38,3 +38,12 @@ class Built:
     @classmethod
     def extra(cls, data: Any, reply: Reply) -> dict[str, Any]:
         return {}
+
+
+class ResolvedByOperator:
+    """An operator's resolve (kernel/saga/admin.py): who resolved it, besides the reason
+    ("resolved by WHO: WHY") every operator event carries."""
+
+    @classmethod
+    def extra(cls, data: Any, reply: Reply) -> dict[str, Any]:
+        return {"operator": reply.response["operator"]}

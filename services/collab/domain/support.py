@@ -59,6 +59,7 @@ from services.collab.domain.support_events import (
     SupportConfirmed,
     SupportRejected,
     SupportRequested,
+    SupportResolvedByHand,
     SupportStepRetried,
     SupportStuck,
     SupportWithdrawn,
@@ -172,6 +173,7 @@ _SAID = (
     CheckInRefused,
     SupportWorkAbandoned,
     CompletionRefused,
+    SupportResolvedByHand,
 )
 
 
@@ -260,6 +262,8 @@ def hold_technician(s: Support) -> Call:
             urgent=s.urgent,
             # Kept until the start: the confirmation comes a day ahead, not before.
             hold_expires_at=s.starts_at.isoformat(),
+            # The lead time counts from the host's request, also for the next technician.
+            requested_at=s.requested_at.isoformat(),
         ),
     )
 
@@ -356,4 +360,5 @@ def support_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Support]:
         retry=Retry(NextTechnicianChosen, when=lambda s: s.may_ask_next),
         operator_retried=SupportStepRetried,
         operator_cancelled=SupportCancelled,
+        operator_resolved=SupportResolvedByHand,
     )

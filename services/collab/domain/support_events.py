@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kernel.saga.steps import Reply
-from services.collab.domain.step_events import Built
+from services.collab.domain.step_events import Built, ResolvedByOperator
 from services.collab.domain.support_day_events import SUPPORT_DAY_EVENT_TYPES
 
 
@@ -290,6 +290,20 @@ class SupportCancelled(_ToRequester):
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class SupportResolvedByHand(ResolvedByOperator, _ToRequester):
+    """The support's end when an operator set right by hand the booking or loan workforce
+    would not end: neither completed nor undone, so nothing is settled for it."""
+
+    support_id: str
+    store_id: str
+    technician_id: str
+    lending_store_id: str
+    operator: str
+    reason: str
+    occurred_at: datetime
+
+
 SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportRequested,
     TechnicianHeld,
@@ -311,5 +325,6 @@ SUPPORT_EVENT_TYPES: tuple[type[Any], ...] = (
     SupportStuck,
     SupportStepRetried,
     SupportCancelled,
+    SupportResolvedByHand,
     *SUPPORT_DAY_EVENT_TYPES,
 )

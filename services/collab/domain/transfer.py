@@ -60,6 +60,7 @@ from services.collab.domain.events import (
     TransferReceived,
     TransferRejected,
     TransferRequested,
+    TransferResolvedByHand,
     TransferShipped,
     TransferStuck,
 )
@@ -132,6 +133,8 @@ _SAID = (
     ShipmentRefused,
     ShipmentLost,
     ReceiptRefused,
+    # The operator's who and why, as the end's reason.
+    TransferResolvedByHand,
 )
 
 

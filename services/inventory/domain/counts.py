@@ -3,8 +3,13 @@
 Each position is decided by the stock aggregate's own AdjustStock rule, so a synced count
 records exactly what a single count records. What the batch adds: the request's own
 faults refuse it whole (its fields named), a position's business refusal is reported for
-that position alone, and a count older than the position's last movement is refused, as
-overwriting a shelf with it would bring back what moved since.
+that position alone, and a count older than the position's last movement (or last count)
+is refused, as overwriting a shelf with it would bring back what moved since.
+
+A line may carry the DMS's date of the position's last real movement (`last_moved_at`):
+recorded on its StockAdjusted, it stands as the position's last movement unless StoreMesh
+saw a later one (stock.moved_after_count), so a joining store's idle stock is stale stock
+at once instead of 90 days after it joined.
 """
 
 from __future__ import annotations
@@ -14,24 +19,29 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kernel.errors import RuleViolated, Violations
 from kernel.validation import MAX_QUANTITY, text
 from services.inventory.domain import reasons
 from services.inventory.domain.commands import AdjustStock
 from services.inventory.domain.events import StockAdjusted, StockEvent
-from services.inventory.domain.stock import StockPosition, decide, evolve
+from services.inventory.domain.stock import StockPosition, decide, evolve, moved_after_count
 
 MAX_COUNTS = 10_000
 # A count is a fact about the past: a clock a little ahead at the DMS is not refused.
 CLOCK_SKEW_SECONDS = 300
+# A last movement further back than this before the count is a DMS's empty date
+# (1900-01-01, 1970-01-01), not a part that has lain on a shelf since.
+OLDEST_LAST_MOVED = timedelta(days=30 * 365)
 
 
 @dataclass(frozen=True)
 class StockCount:
     part_number: str
     counted_quantity: int
+    # The DMS's date of the position's last receipt or issue before the count, if it sent one.
+    last_moved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,22 @@ class SyncStockCounts:
             replace(self, counts=self.counts[first : first + size], batch=digest)
             for first in range(0, len(self.counts), size)
         ]
+
+
+@dataclass(frozen=True)
+class ChunkedLine:
+    """A line as the version that ran batches in chunks fingerprinted it (no date then)."""
+
+    part_number: str
+    counted_quantity: int
+
+
+def as_chunked_before(chunk: SyncStockCounts) -> SyncStockCounts:
+    """A chunk of a batch that version began, as it fingerprinted the chunk, so that the
+    chunks it logged still match on retry. A line's date is left out here, not lost: the
+    chunk's `batch` digest holds it, so the same request id with dates is still refused."""
+    lines = tuple(ChunkedLine(c.part_number, c.counted_quantity) for c in chunk.counts)
+    return replace(chunk, counts=lines)  # type: ignore[arg-type]
 
 
 class Outcome(enum.IntEnum):
@@ -118,9 +144,11 @@ def validate(command: SyncStockCounts, now: datetime) -> None:
 def count(command: SyncStockCounts, line: StockCount, position: StockPosition) -> list[StockEvent]:
     """The events one line of the count records at its position (none when it matches).
 
-    Raises RuleViolated for a line refused on its own (INVALID_COUNT, MOVED_SINCE_COUNT).
+    Raises RuleViolated for a line refused on its own (INVALID_COUNT, INVALID_LAST_MOVED,
+    MOVED_SINCE_COUNT).
     """
     subject = f"stock/{command.store_id}/{line.part_number}"
+    counted_at, last_moved_at = command.counted_at, line.last_moved_at
     if not 0 <= line.counted_quantity <= MAX_QUANTITY:
         raise RuleViolated(
             reasons.INVALID_COUNT,
@@ -128,22 +156,35 @@ def count(command: SyncStockCounts, line: StockCount, position: StockPosition) -
             subject,
             {"counted_quantity": str(line.counted_quantity)},
         )
-    moved = position.last_movement_at
-    if moved is not None and moved > command.counted_at:
+    if last_moved_at is not None and not _plausible(last_moved_at, counted_at):
         raise RuleViolated(
-            reasons.MOVED_SINCE_COUNT,
-            f"the position moved at {moved.isoformat()}, after the count",
+            reasons.INVALID_LAST_MOVED,
+            f"last_moved_at must lie between {OLDEST_LAST_MOVED.days} days before "
+            "counted_at and counted_at",
             subject,
-            {"last_movement_at": moved.isoformat()},
+            {"last_moved_at": last_moved_at.isoformat()},
         )
+    for moment, what in ((position.last_movement_at, "moved"), (position.counted_at, "counted")):
+        if moment is not None and moment > counted_at:
+            raise RuleViolated(
+                reasons.MOVED_SINCE_COUNT,
+                f"the position was {what} at {moment.isoformat()}, after the count",
+                subject,
+                {f"last_{what}_at": moment.isoformat()},
+            )
     adjust = AdjustStock(
-        command.store_id,
-        line.part_number,
-        line.counted_quantity,
-        command.reason,
-        command.counted_at,
+        command.store_id, line.part_number, line.counted_quantity, command.reason, counted_at
     )
-    return list(decide(adjust, position))
+    events = list(decide(adjust, position))
+    first = events[0] if events else None
+    if isinstance(first, StockAdjusted) and last_moved_at is not None:
+        # The date is the sync's alone: AdjustStock (one count, no DMS ledger) has none.
+        events[0] = replace(first, last_moved_at=last_moved_at)
+    return events
+
+
+def _plausible(last_moved_at: datetime, counted_at: datetime) -> bool:
+    return counted_at - OLDEST_LAST_MOVED <= last_moved_at <= counted_at
 
 
 @dataclass(frozen=True)
@@ -215,6 +256,7 @@ def decide_all(
     results: list[CountResult] = []
     changes: list[Change] = []
     store, reason, counted_at = command.store_id, command.reason, command.counted_at
+    oldest = counted_at - OLDEST_LAST_MOVED
     # A reason `decide` would refuse (InvalidArgument, the whole batch) takes the general path.
     direct = _reason_accepted(reason)
     for line in command.counts:
@@ -230,20 +272,22 @@ def decide_all(
             )
             continue
         position = positions[part]
-        counted = line.counted_quantity
-        moved = position.last_movement_at
+        counted, dms = line.counted_quantity, line.last_moved_at
+        moved, since = position.last_movement_at, position.counted_at
         if (
             direct
             and not position.reservations
             and 0 <= counted <= MAX_QUANTITY
             and (moved is None or moved <= counted_at)
+            and (since is None or since <= counted_at)
+            and (dms is None or oldest <= dms <= counted_at)
         ):
             on_hand = position.on_hand
             if counted == on_hand:
                 results.append(CountResult(part, Outcome.UNCHANGED, "", "", on_hand, on_hand))
                 continue
             event = StockAdjusted(
-                store, part, on_hand, counted, counted - on_hand, reason, counted_at
+                store, part, on_hand, counted, counted - on_hand, reason, counted_at, dms
             )
             state = StockPosition(
                 store,
@@ -252,8 +296,9 @@ def decide_all(
                 (),
                 position.outbound,
                 position.inbound,
-                counted_at,
+                moved_after_count(moved, counted_at, dms),
                 position.received_transfers,
+                counted_at,
             )
             changes.append(Change(part, (event,), state))
             results.append(CountResult(part, Outcome.ADJUSTED, "", "", counted, counted))
@@ -279,10 +324,17 @@ def _reason_accepted(reason: str) -> bool:
 
 
 def batch_digest(command: SyncStockCounts) -> str:
+    """A line without a DMS date is digested as before it could carry one, so a batch sent
+    before this field existed and retried now is still the same request."""
     body = {
         "store_id": command.store_id,
         "counted_at": command.counted_at.isoformat(),
         "reason": command.reason,
-        "counts": [[c.part_number, c.counted_quantity] for c in command.counts],
+        "counts": [
+            [c.part_number, c.counted_quantity]
+            if c.last_moved_at is None
+            else [c.part_number, c.counted_quantity, c.last_moved_at.isoformat()]
+            for c in command.counts
+        ],
     }
     return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()

@@ -80,6 +80,9 @@ class StockAdjusted:
     delta: int
     reason: str
     occurred_at: datetime
+    # The DMS's date of the position's last real movement before the count (a store's
+    # synced count may carry it): the count then is no movement of its own (stock.evolve).
+    last_moved_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ class StockPosition:
     last_movement_at: datetime | None = None
     # Transfers received here in full: receiving "the rest" of one again changes nothing.
     received_transfers: tuple[str, ...] = ()
+    # When the shelf was last counted (StockAdjusted): an older count is refused even when
+    # the count kept an earlier last movement, the DMS's (counts.py).
+    counted_at: datetime | None = None
 
     @property
     def reserved(self) -> int:
@@ -154,7 +157,10 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
         case RequestParts(repair_order=ro, quantity=qty, customer_waiting=waiting):
             if qty <= position.available:
                 return [PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
-            return [ShortageRecorded(store, part, ro, qty, position.available, waiting, at)]
+            due, freed = _due(position, store, part, at)
+            if qty <= position.available + freed:
+                return [*due, PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
+            return [ShortageRecorded(store, part, ro, qty, position.available + freed, waiting, at)]
 
         case ReturnParts(repair_order=ro, quantity=qty):
             return [PartsReturned(store, part, ro, qty, position.on_hand + qty, at)]
@@ -189,14 +195,19 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
         case ReserveStock(reservation_id=rid, quantity=qty, reference=ref):
             if position.reservation(rid) is not None:
                 raise AlreadyExists("reservation", rid)
-            if qty > position.available:
+            reserving = StockReserved(store, part, rid, qty, command.expires_at, ref, at)
+            if qty <= position.available:
+                return [reserving]
+            due, freed = _due(position, store, part, at)
+            if qty > position.available + freed:
+                available = position.available + freed
                 raise RuleViolated(
                     reasons.INSUFFICIENT_AVAILABLE_STOCK,
-                    f"cannot reserve {qty}: only {position.available} available",
+                    f"cannot reserve {qty}: only {available} available",
                     position.subject,
-                    {"requested": str(qty), "available": str(position.available)},
+                    {"requested": str(qty), "available": str(available)},
                 )
-            return [StockReserved(store, part, rid, qty, command.expires_at, ref, at)]
+            return [*due, reserving]
 
         case ReleaseReservation(reservation_id=rid):
             reservation = _held(position, rid)
@@ -313,6 +324,7 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
     store, part = event.store_id, event.part_number
     on_hand, reservations, moved = p.on_hand, p.reservations, p.last_movement_at
     outbound, inbound, received = p.outbound, p.inbound, p.received_transfers
+    counted_at = p.counted_at
     match event:
         case (
             StockReceived(on_hand_after=on_hand)
@@ -323,7 +335,8 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
         case ShortageRecorded():
             pass
         case StockAdjusted(counted=on_hand):
-            moved = event.occurred_at
+            counted_at = event.occurred_at
+            moved = moved_after_count(moved, counted_at, event.last_moved_at)
         case StockReserved(reservation_id=rid, quantity=qty, expires_at=expires, reference=ref):
             reservations = (*reservations, Reservation(rid, qty, expires, ref))
         case ReservationReleased(reservation_id=rid) | ReservationExpired(reservation_id=rid):
@@ -351,7 +364,37 @@ def evolve(position: StockPosition, event: StockEvent) -> StockPosition:
             inbound = _less(inbound, tid, qty)
         case _:
             raise TypeError(f"unknown event {event!r}")
-    return StockPosition(store, part, on_hand, reservations, outbound, inbound, moved, received)
+    return StockPosition(
+        store, part, on_hand, reservations, outbound, inbound, moved, received, counted_at
+    )
+
+
+def moved_after_count(
+    moved: datetime | None, counted_at: datetime, last_moved_at: datetime | None
+) -> datetime:
+    """A position's last movement once counted: the count itself, as a movement, when the
+    DMS gave no date (as every count was before); else the later of StoreMesh's own last
+    movement and the DMS's date, so stock idle at the store before it joined is stale at
+    once and nothing StoreMesh saw move is made to look older."""
+    if last_moved_at is None:
+        return counted_at
+    return last_moved_at if moved is None or moved < last_moved_at else moved
+
+
+def _due(
+    position: StockPosition, store: str, part: str, at: datetime
+) -> tuple[list[StockEvent], int]:
+    """The reservations past their expiry at `at`, expired now, and the units they free.
+
+    A reservation past its expiry holds nothing against new demand: its durable timer
+    expires it, but the timer runner may be behind (an outage, a backlog), so a command
+    that needs the stock expires it first. Only then: with stock enough, it is left to
+    its timer (a command's events stay its own)."""
+    due = [r for r in position.reservations if r.expires_at <= at]
+    events: list[StockEvent] = [
+        ReservationExpired(store, part, r.reservation_id, r.quantity, at) for r in due
+    ]
+    return events, sum(r.quantity for r in due)
 
 
 def _without(reservations: tuple[Reservation, ...], rid: str) -> tuple[Reservation, ...]:

@@ -111,6 +111,8 @@ class HoldSupport(WorkforceCommand):
     ends_at: datetime
     hold_expires_at: datetime
     urgent: bool = False
+    # When the host store asked for the support (the lead time counts from it); None: `at`.
+    requested_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,8 @@ from kernel.errors import RuleViolated
 from services.workforce.domain import reasons
 
 PLANNED_LEAD_TIME = timedelta(hours=72)
+# A caller's clock may run this far ahead of workforce's: a request time up to it is "now".
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _hours(delta: timedelta) -> str:
@@ -23,10 +25,17 @@ class LeadTimePolicy:
     minimum: timedelta = PLANNED_LEAD_TIME
 
     def refusal(
-        self, *, at: datetime, starts_at: datetime, urgent: bool, subject: str
+        self,
+        *,
+        at: datetime,
+        starts_at: datetime,
+        urgent: bool,
+        subject: str,
+        requested_at: datetime | None = None,
     ) -> RuleViolated | None:
-        lead = starts_at - at
-        if lead < timedelta(0):
+        """`requested_at`: when the host store asked, if before `at` (a technician held after
+        the first lender declined): the lead counts from it. No support starts in the past."""
+        if starts_at < at:
             return RuleViolated(
                 reason=reasons.SUPPORT_STARTS_IN_PAST,
                 message=f"support cannot start at {starts_at.isoformat()}: it is already "
@@ -34,6 +43,8 @@ class LeadTimePolicy:
                 subject=subject,
                 metadata={"starts_at": starts_at.isoformat(), "requested_at": at.isoformat()},
             )
+        asked = at if requested_at is None else min(requested_at, at)
+        lead = starts_at - asked
         if not urgent and lead < self.minimum:
             return RuleViolated(
                 reason=reasons.LEAD_TIME_TOO_SHORT,
@@ -43,7 +54,7 @@ class LeadTimePolicy:
                 metadata={
                     "minimum_lead_hours": _hours(self.minimum),
                     "lead_hours": _hours(lead),
-                    "earliest_planned_start": (at + self.minimum).isoformat(),
+                    "earliest_planned_start": (asked + self.minimum).isoformat(),
                 },
             )
         return None

@@ -34,7 +34,7 @@ from services.workforce.domain.events import (
     SupportHoldExpired,
     TechnicianEvent,
 )
-from services.workforce.domain.lead_time import LeadTimePolicy
+from services.workforce.domain.lead_time import CLOCK_SKEW, LeadTimePolicy
 from services.workforce.domain.state import TechnicianState
 from services.workforce.domain.support_lifecycle import (
     cancel,
@@ -237,6 +237,13 @@ def _hold(
             and command.at <= command.starts_at < expires_at
         ):
             v.add("hold_expires_at", "must be no later than starts_at")
+    asked = command.requested_at
+    if (
+        asked is not None
+        and check_aware(v, "requested_at", asked)
+        and asked > command.at + CLOCK_SKEW
+    ):
+        v.add("requested_at", "must not be after the time of the call")
     v.raise_if_any()
     assert specialty is not None
     if state.support(command.support_id) is not None:
@@ -250,7 +257,11 @@ def _hold(
         window=window,
         at=command.at,
     ) or lead_time.refusal(
-        at=command.at, starts_at=window.starts_at, urgent=command.urgent, subject=state.subject
+        at=command.at,
+        starts_at=window.starts_at,
+        urgent=command.urgent,
+        subject=state.subject,
+        requested_at=command.requested_at,
     )
     if refusal is not None:
         raise refusal

@@ -31,6 +31,7 @@ from services.collab.domain.diversion_events import (
     DiversionNotMade,
     DiversionOffered,
     DiversionOfferExpired,
+    DiversionResolvedByHand,
     DiversionStepRetried,
     DiversionStuck,
     NextReceiverChosen,
@@ -41,6 +42,7 @@ from services.collab.domain.diversion_events import (
 )
 from services.collab.domain.events import CollaborationCostRecorded, ContributionRecorded
 from services.collab.domain.receivers import Nearby, rank_receivers
+from services.collab.read_model_sops import diversion_stage
 
 NOW = datetime(2026, 11, 4, 2, 0, tzinfo=UTC)
 SZ, DG, GZ = "SZ01", "DG01", "GZ01"
@@ -230,6 +232,22 @@ def test_an_undo_capacity_refuses_leaves_the_diversion_stuck_for_an_operator() -
     s = answer(offered(), False)
     s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(DiversionStuck)
     s.then_status(Status.FAILED)
+
+
+def test_a_stuck_diversion_resolved_by_hand_ends_with_the_origin_and_moves_no_one() -> None:
+    s = answer(offered(), False, "prefers to wait")
+    s.when_refused("hold.undo", "PERMISSION_DENIED").then_status(Status.FAILED)
+    s.when_operator_resolves("ops@hq", "bay freed at DG01 by hand")
+    s.then_event_types(DiversionResolvedByHand).then_no_calls().then_status(Status.RESOLVED)
+    resolved = s.last.events[0]
+    said = "resolved by ops@hq: bay freed at DG01 by hand"
+    assert (resolved.store_id, resolved.receiving_store_id, resolved.operator) == (
+        SZ,
+        DG,
+        "ops@hq",
+    )
+    assert (resolved.customer_ref, resolved.reason) == ("cust-9f2", said)
+    assert diversion_stage(s.state) == "RESOLVED_BY_HAND"
 
 
 def test_a_stuck_diversion_retried_by_an_operator_releases_the_bay_and_ends_not_made() -> None:

@@ -59,12 +59,14 @@ from services.collab.domain.support_events import (
     SupportCompleted,
     SupportConfirmed,
     SupportRejected,
+    SupportResolvedByHand,
     SupportStepRetried,
     SupportStuck,
     SupportWithdrawn,
     TechnicianHeld,
     WorkOrderDue,
 )
+from services.collab.read_model_sops import support_stage
 
 # Wednesday: Shenzhen asks for a battery (hv_ev) expert for Friday afternoon.
 NOW = datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
@@ -103,6 +105,7 @@ def hold(tech: str, booking: str) -> Call:
         ends_at=FRIDAY_1800.isoformat(),
         urgent=True,
         hold_expires_at=FRIDAY_1200.isoformat(),
+        requested_at=NOW.isoformat(),
     )
 
 
@@ -351,6 +354,23 @@ def test_a_cancel_workforce_refuses_leaves_the_support_stuck_for_an_operator() -
     s = awaiting_approval().when_time_passes(timedelta(hours=1))
     s.when_refused("hold.undo", "PERMISSION_DENIED").then_event_types(SupportStuck)
     s.then_status(Status.FAILED)
+
+
+def test_a_stuck_support_resolved_by_hand_ends_with_the_host_and_asks_no_one_else() -> None:
+    s = awaiting_approval().when_time_passes(timedelta(hours=1))
+    s.when_refused("hold.undo", "PERMISSION_DENIED").then_status(Status.FAILED)
+    s.when_operator_resolves("ops@hq", "booking cancelled at workforce by hand")
+    s.then_event_types(SupportResolvedByHand).then_no_calls().then_status(Status.RESOLVED)
+    resolved = s.last.events[0]
+    said = "resolved by ops@hq: booking cancelled at workforce by hand"
+    assert (resolved.store_id, resolved.lending_store_id, resolved.operator, resolved.reason) == (
+        SZ,
+        DG,
+        "ops@hq",
+        said,
+    )
+    assert data(s).reason == said
+    assert support_stage(s.state) == "RESOLVED_BY_HAND"
 
 
 def test_a_stuck_support_retried_by_an_operator_cancels_again_and_asks_the_next_technician() -> (

@@ -40,6 +40,7 @@ from services.collab.domain.events import (
     TransferCompleted,
     TransferReceived,
     TransferRejected,
+    TransferResolvedByHand,
     TransferShipped,
     TransferStepRetried,
     TransferStuck,
@@ -55,6 +56,7 @@ from services.collab.domain.transfer import (
     transfer,
     transfer_saga,
 )
+from services.collab.read_model import stage
 
 START = datetime(2026, 11, 4, 9, 0, tzinfo=UTC)
 GZ, SZ, DG, PART = "GZ01", "SZ01", "DG01", "HL-200"
@@ -277,11 +279,31 @@ def test_a_receipt_inventory_refuses_stops_the_transfer_instead_of_writing_the_p
 
 
 def operated() -> SagaScenario[Transfer]:
-    """The transfer saga as collab runs it: with the operator's retry and cancel."""
+    """The transfer saga as collab runs it: with the operator's retry, cancel and resolve."""
     saga = dataclasses.replace(
-        SAGA, operator_retried=TransferStepRetried, operator_cancelled=TransferCancelled
+        SAGA,
+        operator_retried=TransferStepRetried,
+        operator_cancelled=TransferCancelled,
+        operator_resolved=TransferResolvedByHand,
     )
     return SagaScenario(saga, saga_id="T-1", clock=ManualClock(START))
+
+
+def test_a_receipt_booked_in_by_hand_is_resolved_to_the_requester_without_settling() -> None:
+    s = operated().when_started(REQUESTED).when_replied("reserve")
+    courier(approve(s), CourierProgress.PICKED_UP).when_replied("ship")
+    courier(s, CourierProgress.DELIVERED, freight_fen=4_500)
+    s.when_refused("receive", "STORE_CLOSED").then_status(Status.FAILED)
+    s.when_operator_resolves("ops@hq", "booked in at the counter")
+    # Its end, and nothing else: no completion, no point, no freight settled.
+    s.then_events(
+        TransferResolvedByHand(
+            "T-1", GZ, SZ, "ops@hq", "resolved by ops@hq: booked in at the counter", START
+        )
+    ).then_no_calls()
+    s.then_status(Status.RESOLVED)
+    assert data(s).reason == "resolved by ops@hq: booked in at the counter"
+    assert stage(s.state) == "RESOLVED_BY_HAND"
 
 
 def test_an_operators_cancel_says_who_and_why_to_the_end() -> None:

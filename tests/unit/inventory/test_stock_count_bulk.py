@@ -50,8 +50,11 @@ def reference_evolve(position: StockPosition, event: StockEvent) -> StockPositio
             return replace(p, on_hand=event.on_hand_after, last_movement_at=at)
         case ShortageRecorded():
             return p
-        case StockAdjusted():
-            return replace(p, on_hand=event.counted, last_movement_at=at)
+        case StockAdjusted(last_moved_at=None):
+            return replace(p, on_hand=event.counted, last_movement_at=at, counted_at=at)
+        case StockAdjusted(last_moved_at=dms):
+            known = [m for m in (p.last_movement_at, dms) if m is not None]
+            return replace(p, on_hand=event.counted, last_movement_at=max(known), counted_at=at)
         case StockReserved():
             held = Reservation(
                 event.reservation_id, event.quantity, event.expires_at, event.reference
@@ -147,7 +150,14 @@ def random_event(rng: random.Random, position: StockPosition, part: str) -> Stoc
             PartsReturned(STORE, part, "RO-1", qty, on_hand, at),
             ShortageRecorded(STORE, part, "RO-2", qty, on_hand, rng.random() < 0.5, at),
             StockAdjusted(
-                STORE, part, position.on_hand, on_hand, on_hand - position.on_hand, "c", at
+                STORE,
+                part,
+                position.on_hand,
+                on_hand,
+                on_hand - position.on_hand,
+                "c",
+                at,
+                random_last_moved(rng, at),
             ),
             StockReserved(STORE, part, f"R-{rng.randint(1, 99)}", qty, at, "ref", at),
             ReservationReleased(STORE, part, rid, qty, "released", at),
@@ -158,6 +168,20 @@ def random_event(rng: random.Random, position: StockPosition, part: str) -> Stoc
             TransferDelivered(STORE, part, tid, other, qty, at),
             ShipmentLost(STORE, part, tid, other, qty, "lost", at),
             InboundTransferLost(STORE, part, tid, other, qty, "lost", at),
+        ]
+    )
+
+
+def random_last_moved(rng: random.Random, counted_at: datetime) -> datetime | None:
+    """None (a count without the DMS's date), a date months before, one after the count
+    (refused) or one too old to be true (refused)."""
+    return rng.choice(
+        [
+            None,
+            None,
+            counted_at - timedelta(days=rng.randint(0, 400)),
+            counted_at + timedelta(seconds=1),
+            counted_at - counts.OLDEST_LAST_MOVED - timedelta(days=1),
         ]
     )
 
@@ -193,7 +217,12 @@ def test_decide_all_equals_counting_line_by_line(seed: int) -> None:
             state = reference_evolve(state, event)
         positions[part] = state
     lines = tuple(
-        StockCount(p, rng.choice([-1, 0, 1, 3, 7, 20, 40, counts.MAX_QUANTITY + 1])) for p in parts
+        StockCount(
+            p,
+            rng.choice([-1, 0, 1, 3, 7, 20, 40, counts.MAX_QUANTITY + 1]),
+            random_last_moved(rng, NOW),
+        )
+        for p in parts
     )
     command = SyncStockCounts(STORE, NOW, rng.choice(["night", "cycle count"]), lines, NOW)
 

@@ -346,3 +346,51 @@ def test_on_hand_available_and_transit_never_go_negative_whatever_the_commands()
         assert state.on_hand >= 0, (step, command, state)
         assert state.available >= 0, (step, command, state)
         assert state.reserved >= 0 and state.in_transit_out >= 0, (step, command, state)
+
+
+# A reservation past its expiry holds nothing against new demand, even before its timer
+# fires (the timer runner may be behind: an outage, a backlog): it expires in the command.
+
+
+def test_a_reservation_due_to_expire_gives_way_to_a_new_one() -> None:
+    given = position.given(received(10), reserved("R-1", 8, expires_at=NOW))
+    assert given.when(reserve("R-2", 5)) == [
+        ReservationExpired(SOURCE, PART, "R-1", 8, NOW),
+        StockReserved(SOURCE, PART, "R-2", 5, NOW + HOLD, "T-1", NOW),
+    ]
+    after = given.then_state(reserve("R-2", 5))
+    assert ([r.reservation_id for r in after.reservations], after.available) == (["R-2"], 5)
+    # Its timer, when it comes, finds nothing to expire.
+    later = stock.fold(accepted(given.when(reserve("R-2", 5))), given.state)
+    assert stock.decide(ExpireReservation(SOURCE, PART, "R-1", NOW), later) == []
+
+
+def test_a_due_reservation_is_left_to_its_timer_when_the_stock_suffices_without_it() -> None:
+    given = position.given(received(10), reserved("R-1", 4, expires_at=NOW))
+    assert event_types(accepted(given.when(reserve("R-2", 6)))) == ["StockReserved"]
+
+
+def test_a_reservation_a_second_from_expiry_still_holds_its_stock() -> None:
+    given = position.given(received(10), reserved("R-1", 8, expires_at=NOW + timedelta(seconds=1)))
+    refusal = refused_by_rule(given.when(reserve("R-2", 5)), "INSUFFICIENT_AVAILABLE_STOCK")
+    assert refusal.metadata == {"requested": "5", "available": "2"}
+
+
+def test_a_refusal_counts_what_due_reservations_would_free_and_expires_none() -> None:
+    given = position.given(
+        received(10),
+        reserved("R-1", 3, expires_at=NOW - timedelta(hours=1)),
+        reserved("R-2", 5),
+    )
+    refusal = refused_by_rule(given.when(reserve("R-3", 6)), "INSUFFICIENT_AVAILABLE_STOCK")
+    assert refusal.metadata == {"requested": "6", "available": "5"}
+
+
+def test_parts_for_a_repair_order_take_stock_a_due_reservation_held() -> None:
+    given = position.given(received(10), reserved("R-1", 8, expires_at=NOW))
+    assert given.when(request(4)) == [
+        ReservationExpired(SOURCE, PART, "R-1", 8, NOW),
+        PartsIssued(SOURCE, PART, "RO-7", 4, 6, NOW),
+    ]
+    short = position.given(received(10), reserved("R-1", 3, expires_at=NOW), reserved("R-2", 5))
+    assert short.when(request(6)) == [ShortageRecorded(SOURCE, PART, "RO-7", 6, 5, True, NOW)]

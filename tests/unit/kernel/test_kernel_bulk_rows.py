@@ -15,9 +15,11 @@ import pytest
 from storemesh.inventory.events.v1 import events_pb2 as inventory_pb2
 from storemesh.workforce.events.v1 import events_pb2 as workforce_pb2
 
+from kernel import bulk_rows
 from kernel.bulk_rows import copy_text, decode_all, encode_all
 from kernel.events import EventRegistry
 from services.inventory.domain.events import EVENT_TYPES as INVENTORY_TYPES
+from services.inventory.domain.events import StockAdjusted
 from services.workforce.domain import EVENT_TYPES as WORKFORCE_TYPES
 from services.workforce.domain.capability import Level
 from services.workforce.domain.events import (
@@ -38,6 +40,8 @@ def random_value(rng: random.Random, hint: Any) -> Any:
         return rng.choice([0, 1, 7, -3, 2**30])
     if hint is datetime:
         return rng.choice([NOW, NOW + timedelta(seconds=1), NOW - timedelta(days=400)])
+    if hint == datetime | None:
+        return rng.choice([None, random_value(rng, datetime)])
     if hint is date:
         return rng.choice([date(2026, 11, 2), date(2025, 1, 31)])
     assert hint is str, hint
@@ -138,6 +142,20 @@ def test_events_decode_as_the_registry_decodes_them(seed: int) -> None:
     decoded = decode_all(INVENTORY, rows)
 
     assert decoded == [INVENTORY.decode(t, p) for t, p in rows] == events
+
+
+def test_an_optional_moment_is_read_without_the_registry_as_the_registry_reads_it() -> None:
+    # A store's count loads thousands of positions whose last event is a StockAdjusted,
+    # with and without the DMS's last_moved_at: they must keep the field-by-field reader.
+    events = [
+        StockAdjusted("SZ01", "P-1", 0, 6, 6, "joining", NOW, NOW - timedelta(days=400)),
+        StockAdjusted("SZ01", "P-2", 0, 3, 3, "joining", NOW),
+        StockAdjusted("SZ01", "P-3", 1, 3, 2, "joining", NOW, NOW - timedelta(days=400)),
+    ]
+    rows = [INVENTORY.encode(e) for e in events]
+
+    assert bulk_rows._reader(INVENTORY, events[0]) is not None
+    assert decode_all(INVENTORY, rows) == [INVENTORY.decode(t, p) for t, p in rows] == events
 
 
 def test_optional_enum_and_repeated_fields_decode_through_the_registry() -> None:

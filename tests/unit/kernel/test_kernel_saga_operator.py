@@ -175,3 +175,90 @@ def test_a_saga_type_without_operator_events_refuses_both() -> None:
         with pytest.raises(RuleViolated) as refused:
             act()
         assert refused.value.reason == "SAGA_HAS_NO_OPERATOR_EVENTS"
+
+
+@dataclass(frozen=True)
+class ResolvedByHand:
+    transfer_id: str
+    operator: str
+    reason: str
+
+    @classmethod
+    def of(cls, t: Any, reply: Reply) -> ResolvedByHand:
+        return cls(t.transfer_id, reply.response["operator"], reply.reason)
+
+
+RESOLVABLE = dataclasses.replace(OPERATED, operator_resolved=ResolvedByHand)
+
+
+def resolvable(run: SagaScenario[Any]) -> SagaScenario[Any]:
+    run.saga = RESOLVABLE
+    return run
+
+
+def test_a_failed_undo_resolved_by_hand_ends_resolved_and_drops_the_undo_for_good() -> None:
+    run = resolvable(stuck())
+    # Retried, and refused again: the undo is what an operator set right by hand.
+    run.when_operator_retries().when_refused("reserve.undo", "PERMISSION_DENIED")
+    run.when_operator_resolves("ops@hq", "reservation released at the counter")
+    run.then_event_types(ResolvedByHand).then_no_calls().then_status(Status.RESOLVED)
+    assert run.last.cancelled_calls == ("reserve.undo",)
+    assert run.recorded[-1] == ResolvedByHand(
+        "T-1", "ops@hq", "resolved by ops@hq: reservation released at the counter"
+    )
+    # Neither undone nor completed, and no next source asked: it says what was left.
+    assert run.state.reason == "resolved by hand: reserve.undo failed"
+    assert run.state.status.terminal
+
+
+def test_a_step_that_stopped_on_failure_resolved_by_hand_drops_its_own_call() -> None:
+    run = stops_at_ship()
+    run.saga = dataclasses.replace(run.saga, operator_resolved=ResolvedByHand)
+    run.when_refused("ship", "STORE_CLOSED").when_operator_resolves("ops@hq", "shipped by hand")
+    run.then_event_types(ResolvedByHand).then_status(Status.RESOLVED)
+    assert run.last.cancelled_calls == ("ship",)
+    assert run.state.reason == "resolved by hand: ship refused"
+
+
+@pytest.mark.parametrize("at", ["running", "waiting", "compensating"])
+def test_a_saga_still_acting_on_its_own_is_not_resolved(at: str) -> None:
+    run = resolvable(scenario().when_started(REQUESTED))
+    if at == "waiting":
+        run.when_replied("reserve", reservation_id="T-1")
+    elif at == "compensating":
+        run.when_replied("reserve", reservation_id="T-1").when_operator_cancels()
+    status = run.state.status
+    with pytest.raises(RuleViolated) as refused:
+        run.when_operator_resolves("ops@hq", "fixed")
+    assert refused.value.reason == "SAGA_NOT_FAILED"
+    assert f"is {status.value}, not failed" in str(refused.value)
+    assert run.state.status is status
+
+
+@pytest.mark.parametrize("end", ["completed", "compensated", "resolved"])
+def test_an_ended_saga_is_not_resolved_retried_or_cancelled(end: str) -> None:
+    run = resolvable(reserved())
+    if end == "completed":
+        run.when_signalled(TransferApproved("T-1", "SZ01", START)).when_replied("ship")
+    elif end == "compensated":
+        run.when_operator_cancels().when_replied("reserve.undo")
+    else:
+        run = resolvable(stuck()).when_operator_resolves("ops@hq", "fixed")
+    run.then_status(Status(end))
+    for act in (run.when_operator_resolves, run.when_operator_retries, run.when_operator_cancels):
+        with pytest.raises(RuleViolated) as refused:
+            act()
+        assert refused.value.reason == "SAGA_ALREADY_ENDED"
+        assert f"already ended {end}" in str(refused.value)
+
+
+def test_a_failed_saga_refuses_a_cancel_and_says_what_to_do_instead() -> None:
+    with pytest.raises(RuleViolated) as refused:
+        resolvable(stuck()).when_operator_cancels()
+    assert "retry it, or resolve it by hand" in str(refused.value)
+
+
+def test_a_saga_type_without_a_resolve_event_refuses_it() -> None:
+    with pytest.raises(RuleViolated) as refused:
+        stuck().when_operator_resolves()
+    assert refused.value.reason == "SAGA_HAS_NO_OPERATOR_EVENTS"

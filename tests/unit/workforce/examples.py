@@ -147,6 +147,7 @@ def hold(
     minimum_level: Level = Level.T2,
     hold_expires_at: datetime | None = None,
     urgent: bool = False,
+    requested_at: datetime | None = None,
 ) -> HoldSupport:
     return HoldSupport(
         technician_id=TECHNICIAN_ID,
@@ -159,4 +160,5 @@ def hold(
         ends_at=window.ends_at,
         hold_expires_at=hold_expires_at or min(at + timedelta(hours=24), window.starts_at),
         urgent=urgent,
+        requested_at=requested_at,
     )

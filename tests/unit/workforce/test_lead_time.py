@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from kernel.errors import RuleViolated
+from kernel.errors import InvalidArgument, RuleViolated
 from services.workforce.domain.availability import TimeWindow
 from services.workforce.domain.events import SupportHeld
 from services.workforce.domain.lead_time import LeadTimePolicy
@@ -73,3 +73,47 @@ def test_the_minimum_lead_time_is_a_policy_the_service_configures() -> None:
     assert [type(e) for e in events] == [SupportHeld]
     with pytest.raises(RuleViolated):
         when(state, hold(window))
+
+
+def test_a_support_asked_for_in_time_keeps_its_lead_when_a_later_technician_is_held() -> None:
+    """SOP 2: the host books 3 days ahead; when the first lender declines, the next one is
+    held later, and the lead is still counted from when the host asked."""
+    window = starting_in(timedelta(hours=40))
+    state = given(registered(), published(window))
+
+    events = when(state, hold(window, requested_at=NOW - timedelta(hours=32)))
+
+    assert [type(e) for e in events] == [SupportHeld]
+    with pytest.raises(RuleViolated) as late:
+        when(state, hold(window, requested_at=NOW - timedelta(hours=31)))
+    assert late.value.reason == "LEAD_TIME_TOO_SHORT"
+    assert late.value.metadata["lead_hours"] == "71"
+
+
+def test_a_request_time_in_the_future_is_refused() -> None:
+    window = starting_in(timedelta(hours=80))
+    state = given(registered(), published(window))
+
+    with pytest.raises(InvalidArgument) as bad:
+        when(state, hold(window, requested_at=NOW + timedelta(minutes=6)))
+
+    assert [f.field for f in bad.value.violations] == ["requested_at"]
+    # A few minutes of clock skew between the caller and workforce are allowed.
+    assert when(state, hold(window, requested_at=NOW + timedelta(minutes=4)))
+
+
+def test_a_support_that_starts_in_the_past_is_refused_however_early_it_was_asked_for() -> None:
+    window = starting_in(timedelta(hours=-1))
+    state = given(registered(), published(window))
+
+    with pytest.raises(RuleViolated) as refused:
+        when(
+            state,
+            hold(
+                window,
+                requested_at=NOW - timedelta(days=5),
+                hold_expires_at=NOW + timedelta(minutes=30),
+            ),
+        )
+
+    assert refused.value.reason == "SUPPORT_STARTS_IN_PAST"
