@@ -24,6 +24,7 @@ from services.inventory.domain.commands import (
     ShipTransfer,
     StockCommand,
 )
+from services.inventory.domain.stale import DEFAULT_COVER_DAYS, DEFAULT_USAGE_DAYS
 from services.inventory.domain.stock import field_faults
 from services.inventory.grpc_messages import (
     find_stock_response,
@@ -341,14 +342,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.ListStaleStockResponse:
         rule, criterion = stale_request(request)
         limit = paging.page_size(request.page_size)
-        query = {
-            "list": "stale",
-            "store": request.store_id,
-            "days": rule.min_idle_days,
-            "usage": rule.usage_days,
-            "cover": rule.cover_days,
-            "criterion": criterion,
-        }
+        query: dict[str, Any] = {"list": "stale", "store": request.store_id}
+        query["days"] = rule.min_idle_days
+        # The overstock fields are named only when asked for, so a token an older
+        # inventory issued pages on (its key, an idle item's value, is its stale value).
+        if (rule.usage_days, rule.cover_days) != (DEFAULT_USAGE_DAYS, DEFAULT_COVER_DAYS):
+            query |= {"usage": rule.usage_days, "cover": rule.cover_days}
+        if criterion:
+            query["criterion"] = criterion
         pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
         items, total, overstock, token = await self.queries.stale_stock(
             request.store_id, rule, criterion, pages, request.page_token, limit

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from storemesh.inventory.v1 import inventory_pb2 as pb
 
+from kernel import paging
 from kernel.clock import ManualClock
 from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import (
@@ -108,6 +109,12 @@ async def test_overstock_is_listed_with_its_excess_beside_idle_stock_most_stale_
         if not token:
             break
     assert paged == LISTED
+    # A token an inventory before overstock issued (for the defaults) pages on from its key.
+    before = paging.encode_token([5_000, FS, "P-B"], {"list": "stale", "store": "", "days": 90})
+    assert [stale(i) for i in (await inv.ListStaleStock(page_token=before)).items] == LISTED[2:]
+    # ... but not for another rule.
+    refused = await failure(inv.ListStaleStock(cover_days=400, page_token=before))
+    assert violated_fields(refused) == ["page_token"]
 
     only_idle = await inv.ListStaleStock(criterion=IDLE)
     assert [stale(i) for i in only_idle.items] == [LISTED[1], LISTED[2]]

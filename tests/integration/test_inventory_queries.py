@@ -99,14 +99,7 @@ async def test_a_page_token_only_continues_the_query_that_issued_it(inv: Invento
     # The digest of a query is no secret: a hand-made token with the right digest and the
     # wrong key must be refused too, not reach the database.
     find_p1 = {"list": "find", "part": "P-1", "min": 1, "exclude": ""}
-    stale = {
-        "list": "stale",
-        "store": "",
-        "days": 90,
-        "usage": 90,
-        "cover": 180,
-        "criterion": "",
-    }
+    stale = {"list": "stale", "store": "", "days": 90}
     foreign += [
         inv.FindStock(part_number="P-1", page_token=paging.encode_token(["x", SZ], find_p1)),
         inv.FindStock(part_number="P-1", page_token=paging.encode_token([10**30, SZ], find_p1)),
