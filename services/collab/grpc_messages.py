@@ -240,6 +240,12 @@ def recommend_revitalisation(r: pb.RecommendRevitalisationRequest) -> tuple[str,
     )
 
 
+def _stale_reason(lot: StaleLot) -> pb.StaleReason.ValueType:
+    if lot.idle and lot.overstock:
+        return pb.STALE_REASON_IDLE_AND_OVERSTOCK
+    return pb.STALE_REASON_IDLE if lot.idle else pb.STALE_REASON_OVERSTOCK
+
+
 def stale_lot_message(lot: StaleLot, receivers: list[Receiver]) -> pb.StaleLot:
     return pb.StaleLot(
         part_number=lot.part_number,
@@ -247,6 +253,10 @@ def stale_lot_message(lot: StaleLot, receivers: list[Receiver]) -> pb.StaleLot:
         on_hand=lot.on_hand,
         value_fen=lot.value_fen,
         idle_days=lot.idle_days,
+        reason=_stale_reason(lot),
+        stale_quantity=lot.stale_quantity,
+        stale_value_fen=lot.stale_value_fen,
+        cover_quantity=lot.cover_quantity,
         receivers=[
             pb.RevitalisationReceiver(
                 store_id=r.store_id,

@@ -63,7 +63,8 @@ class InventoryStock(PeerClient):
         return True
 
     async def stale(self, store_id: str, min_idle_days: int) -> Sequence[StaleLot]:
-        """The store's parts with no movement for `min_idle_days` (ListStaleStock)."""
+        """The store's stale parts (ListStaleStock): idle for `min_idle_days`, or
+        overstocked beyond the store's own cover (inventory's defaults)."""
 
         async def page(token: str) -> pb.ListStaleStockResponse:
             request = pb.ListStaleStockRequest(
@@ -76,15 +77,28 @@ class InventoryStock(PeerClient):
 
         return await every_page(
             page,
-            lambda reply: (
-                StaleLot(
-                    i.store_id,
-                    i.part_number,
-                    i.name,
-                    int(i.on_hand),
-                    int(i.value_fen),
-                    int(i.idle_days),
-                )
-                for i in reply.items
-            ),
+            lambda reply: (stale_lot_of(i) for i in reply.items),
         )
+
+
+# What an item says of its criteria; an inventory from before overstock says no reason,
+# and listed idle stock only, stale whole.
+_IDLE = {pb.STALE_REASON_UNSPECIFIED, pb.STALE_REASON_IDLE, pb.STALE_REASON_IDLE_AND_OVERSTOCK}
+_OVERSTOCK = {pb.STALE_REASON_OVERSTOCK, pb.STALE_REASON_IDLE_AND_OVERSTOCK}
+
+
+def stale_lot_of(i: pb.StaleStockItem) -> StaleLot:
+    known = i.reason != pb.STALE_REASON_UNSPECIFIED
+    return StaleLot(
+        i.store_id,
+        i.part_number,
+        i.name,
+        int(i.on_hand),
+        int(i.value_fen),
+        int(i.idle_days),
+        idle=i.reason in _IDLE,
+        overstock=i.reason in _OVERSTOCK,
+        stale_quantity=int(i.stale_quantity if known else i.on_hand),
+        stale_value_fen=int(i.stale_value_fen if known else i.value_fen),
+        cover_quantity=int(i.cover_quantity),
+    )

@@ -84,14 +84,16 @@ class Revitalisation:
 
     async def request(self, command: RequestTransfer, request_id: str) -> str:
         """A transfer of stale stock from the store that holds it: that store is the only
-        source, and the stock must be stale there (the 10 points are for moving stale
-        stock, not for any transfer)."""
+        source, and the quantity must be stale there (the 10 points are for moving stale
+        stock, not for any transfer): an idle lot whole, an overstocked one's excess
+        only (its cover is what the store itself uses)."""
         source = command.source_store_id
-        stale = [
+        lots = [
             lot
             for lot in await self.stock.stale(source, DEFAULT_MIN_IDLE_DAYS)
-            if lot.part_number == command.part_number and lot.on_hand >= command.quantity
+            if lot.part_number == command.part_number
         ]
+        stale_units = max((lot.stale_quantity for lot in lots), default=0)
         holders = await self.stock.holders(command.part_number, command.quantity, command.store_id)
         available = any(h.store_id == source for h in holders)
 
@@ -100,12 +102,14 @@ class Revitalisation:
             await require_open_store(uow.conn, command.store_id, "store_id")
             # Refused inside the handler, so a retry of a request that took the stock
             # replays its transfer instead.
-            if not stale:
+            if stale_units < command.quantity:
                 raise RuleViolated(
                     reasons.NOT_STALE_STOCK,
-                    f"{source} holds no {command.quantity} of {command.part_number} idle "
-                    f"{DEFAULT_MIN_IDLE_DAYS} days or more",
+                    f"{source} holds {stale_units} of {command.part_number} stale (idle "
+                    f"{DEFAULT_MIN_IDLE_DAYS} days or more, or beyond its own cover), "
+                    f"not {command.quantity}",
                     subject=f"stock/{source}/{command.part_number}",
+                    metadata={"stale_quantity": str(stale_units)},
                 )
             if not available:
                 raise RuleViolated(

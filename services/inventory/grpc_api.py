@@ -24,6 +24,7 @@ from services.inventory.domain.commands import (
     ShipTransfer,
     StockCommand,
 )
+from services.inventory.domain.stale import DEFAULT_COVER_DAYS, DEFAULT_USAGE_DAYS
 from services.inventory.domain.stock import field_faults
 from services.inventory.grpc_messages import (
     find_stock_response,
@@ -31,6 +32,7 @@ from services.inventory.grpc_messages import (
     part_message,
     position_message,
     stale_item_message,
+    stale_request,
     sync_command,
     sync_response,
 )
@@ -338,23 +340,28 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ListStaleStock(
         self, request: pb.ListStaleStockRequest, context: Any
     ) -> pb.ListStaleStockResponse:
-        v = Violations()
-        if request.store_id:
-            validation.store_code(v, "store_id", request.store_id)
-        if not 0 <= request.min_idle_days <= 3650:
-            v.add("min_idle_days", "must be between 1 and 3650 (0 for the default 90)")
-        v.raise_if_any()
+        rule, criterion = stale_request(request)
         limit = paging.page_size(request.page_size)
-        days = request.min_idle_days or 90
-        query = {"list": "stale", "store": request.store_id, "days": days}
+        query: dict[str, Any] = {"list": "stale", "store": request.store_id}
+        query["days"] = rule.min_idle_days
+        # The overstock fields are named only when asked for, so a token an older
+        # inventory issued pages on (its key, an idle item's value, is its stale value).
+        if (rule.usage_days, rule.cover_days) != (DEFAULT_USAGE_DAYS, DEFAULT_COVER_DAYS):
+            query |= {"usage": rule.usage_days, "cover": rule.cover_days}
+        if criterion:
+            query["criterion"] = criterion
         pages = paging.PageQuery.of(query, paging.integer, paging.text, paging.text)
-        items, total, token = await self.queries.stale_stock(
-            request.store_id, days, pages, request.page_token, limit
+        items, total, overstock, token = await self.queries.stale_stock(
+            request.store_id, rule, criterion, pages, request.page_token, limit
         )
         return pb.ListStaleStockResponse(
-            items=[stale_item_message(i) for i in items],
+            items=[stale_item_message(i, rule) for i in items],
             total_value_fen=total,
             next_page_token=token,
+            overstock_value_fen=overstock,
+            min_idle_days=rule.min_idle_days,
+            usage_days=rule.usage_days,
+            cover_days=rule.cover_days,
         )
 
     @access.anyone_signed_in

@@ -12,6 +12,13 @@ from kernel.codec import set_moment, timestamp
 from kernel.errors import InvalidArgument, Violations
 from services.inventory.domain import counts
 from services.inventory.domain.counts import CountResult, Outcome, StockCount, SyncStockCounts
+from services.inventory.domain.stale import (
+    DEFAULT_COVER_DAYS,
+    DEFAULT_MIN_IDLE_DAYS,
+    DEFAULT_USAGE_DAYS,
+    MAX_RULE_DAYS,
+    StaleRule,
+)
 from services.inventory.read_model import (
     MatrixRowView,
     PartView,
@@ -74,7 +81,44 @@ def matrix_row_message(r: MatrixRowView) -> pb.MatrixRow:
     )
 
 
-def stale_item_message(i: StaleItemView) -> pb.StaleStockItem:
+# The request's criterion as the read model names it ("": either).
+_CRITERIA = {
+    pb.STALE_REASON_UNSPECIFIED: "",
+    pb.STALE_REASON_IDLE_AND_OVERSTOCK: "",
+    pb.STALE_REASON_IDLE: "idle",
+    pb.STALE_REASON_OVERSTOCK: "overstock",
+}
+_RULE_DAYS = (
+    ("min_idle_days", DEFAULT_MIN_IDLE_DAYS),
+    ("usage_days", DEFAULT_USAGE_DAYS),
+    ("cover_days", DEFAULT_COVER_DAYS),
+)
+
+
+def stale_request(request: pb.ListStaleStockRequest) -> tuple[StaleRule, str]:
+    """The stale rule a ListStaleStock asks for (0: each default), every fault named."""
+    v = Violations()
+    if request.store_id:
+        validation.store_code(v, "store_id", request.store_id)
+    days = {}
+    for field, default in _RULE_DAYS:
+        value = getattr(request, field)
+        if not 0 <= value <= MAX_RULE_DAYS:
+            v.add(field, f"must be between 1 and {MAX_RULE_DAYS} (0 for the default {default})")
+        days[field] = value or default
+    if request.criterion not in _CRITERIA:
+        v.add("criterion", "must be a StaleReason")
+    v.raise_if_any()
+    return StaleRule(**days), _CRITERIA[request.criterion]
+
+
+def _reason(i: StaleItemView) -> pb.StaleReason.ValueType:
+    if i.idle and i.overstock:
+        return pb.STALE_REASON_IDLE_AND_OVERSTOCK
+    return pb.STALE_REASON_IDLE if i.idle else pb.STALE_REASON_OVERSTOCK
+
+
+def stale_item_message(i: StaleItemView, rule: StaleRule) -> pb.StaleStockItem:
     return pb.StaleStockItem(
         store_id=i.store_id,
         part_number=i.part_number,
@@ -84,6 +128,12 @@ def stale_item_message(i: StaleItemView) -> pb.StaleStockItem:
         value_fen=i.value_fen,
         last_movement_at=timestamp(i.last_movement_at),
         idle_days=i.idle_days,
+        reason=_reason(i),
+        stale_quantity=i.stale_quantity,
+        stale_value_fen=i.stale_value_fen,
+        issued_in_window=i.issued_in_window,
+        used_per_30_days=round(i.issued_in_window * 30 / rule.usage_days, 2),
+        cover_quantity=i.cover_quantity,
     )
 
 

@@ -11,11 +11,13 @@ from kernel.application import Application
 from kernel.errors import NotFound
 from kernel.paging import PageQuery
 from services.inventory import read_model
+from services.inventory.domain.stale import StaleRule, usage_window
 from services.inventory.read_model import (
     MatrixRowView,
     PartView,
     PositionView,
     StaleItemView,
+    StaleQuery,
     StoreStockView,
 )
 
@@ -111,24 +113,35 @@ class InventoryQueries:
         )
 
     async def stale_stock(
-        self, store_id: str, min_idle_days: int, pages: PageQuery, token: str, limit: int
-    ) -> tuple[list[StaleItemView], int, str]:
+        self,
+        store_id: str,
+        rule: StaleRule,
+        criterion: str,
+        pages: PageQuery,
+        token: str,
+        limit: int,
+    ) -> tuple[list[StaleItemView], int, int, str]:
+        """Stale stock as it stands now: idle since `min_idle_days` ago, overstock against
+        the last `usage_days` business days of use, today included."""
         after = pages.after(token)
         now = self.app.clock.now()
-        rows, total = await self.app.query(
+        first, last = usage_window(self.today(), rule)
+        q = StaleQuery(rule, now - timedelta(days=rule.min_idle_days), first, last)
+        rows, total, overstock = await self.app.query(
             lambda conn: read_model.stale_stock(
                 conn,
                 store_id,
                 now,
-                min_idle_days,
+                q,
+                criterion,
                 (after[0], after[1], after[2]) if after else None,
                 limit + 1,
             )
         )
         items, next_token = pages.cut(
-            rows, limit, lambda i: (i.value_fen, i.store_id, i.part_number)
+            rows, limit, lambda i: (i.stale_value_fen, i.store_id, i.part_number)
         )
-        return items, total, next_token
+        return items, total, overstock, next_token
 
     async def fill_rate(self, store_id: str, first: date, last: date) -> tuple[int, int]:
         """Requests and those filled from stock, over the business days first..last."""

@@ -1,6 +1,7 @@
 """The daily stale-stock close: a durable timer (`inventory.stale-stock-close`, due half an
 hour after the business day ends, fired once across replicas) values every store's stale
-stock as the day ended (domain/stale.py) and records `StaleStockValued` per store holding
+stock as the day ended (domain/stale.py: idle, and overstock against the usage window
+ending with that day) and records `StaleStockValued` per store holding
 stock, then re-arms itself for the next day. Armed at start when absent.
 
 A network of 2,000 stores is valued in bounded transactions: each firing values the next
@@ -19,13 +20,16 @@ from kernel.application import Aggregate, Application, UnitOfWork
 from kernel.timers import ArmAtStart, arm_if_absent
 from services.inventory import read_model
 from services.inventory.domain.stale import (
-    DEFAULT_MIN_IDLE_DAYS,
+    DEFAULT_RULE,
     StaleDay,
+    StaleRule,
     ValueStaleStock,
     day_to_value,
     idle_since,
     stale_valuation,
+    usage_window,
 )
+from services.inventory.read_model import StaleQuery
 
 STALE_STOCK_CLOSE = "inventory.stale-stock-close"
 SETTLE = timedelta(minutes=30)
@@ -39,11 +43,11 @@ class StaleStockClose:
     def __init__(
         self,
         app: Application,
-        min_idle_days: int = DEFAULT_MIN_IDLE_DAYS,
+        rule: StaleRule = DEFAULT_RULE,
         batch: int | None = CLOSE_BATCH,
     ) -> None:
         self.app = app
-        self.min_idle_days = min_idle_days
+        self.rule = rule
         self.batch = batch  # None: the whole network in one transaction
         self.arming = ArmAtStart(self.arm)
 
@@ -58,13 +62,14 @@ class StaleStockClose:
         due = date.fromisoformat(str(payload["day"]))
         # A continuation values its own day; a day's first firing may come late.
         day = due if after else day_to_value(due, uow.clock.business_day(now))
-        cutoff = idle_since(self.day_ends_at(day), self.min_idle_days)
-        holdings = await read_model.stale_by_store(uow.conn, cutoff, after, self.batch)
+        cutoff = idle_since(self.day_ends_at(day), self.rule.min_idle_days)
+        q = StaleQuery(self.rule, cutoff, *usage_window(day, self.rule))
+        holdings = await read_model.stale_by_store(uow.conn, q, after, self.batch)
         for holding in holdings:
             await uow.execute(
                 STALE_DAYS,
                 STALE_DAYS.stream_id(holding.store_id, day.isoformat()),
-                ValueStaleStock(holding, day, self.min_idle_days, now),
+                ValueStaleStock(holding, day, self.rule, now),
             )
         if self.batch is not None and len(holdings) == self.batch:
             rest = {"day": day.isoformat(), "after": holdings[-1].store_id}

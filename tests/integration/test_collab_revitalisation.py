@@ -33,6 +33,25 @@ __all__ = ["collab_db_url", "inv", "inventory_service", "start_collab"]
 Mint = Callable[..., str]
 
 
+async def delivered(hq: Any, foshan: Any, dongguan: Any, transfer_id: str) -> None:
+    """Foshan approves and ships, Dongguan receives (freight 20 CNY): the transfer completes."""
+    await at_stage(hq, transfer_id, pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
+    await foshan.ApproveTransfer(request_id=f"a-{transfer_id}", transfer_id=transfer_id)
+    await foshan.ReportCourierProgress(
+        request_id=f"c-{transfer_id}",
+        transfer_id=transfer_id,
+        progress=pb.COURIER_PROGRESS_PICKED_UP,
+    )
+    await at_stage(hq, transfer_id, pb.TRANSFER_STAGE_IN_TRANSIT)
+    await dongguan.ReportCourierProgress(
+        request_id=f"d-{transfer_id}",
+        transfer_id=transfer_id,
+        progress=pb.COURIER_PROGRESS_DELIVERED,
+        freight_fen=2_000,
+    )
+    await at_stage(hq, transfer_id, pb.TRANSFER_STAGE_COMPLETED)
+
+
 async def test_stale_stock_goes_to_the_store_that_uses_it_and_earns_the_giver_ten_points(
     start_collab: Any, inv: InventoryClient, mint: Mint, clock: ManualClock
 ) -> None:
@@ -78,19 +97,7 @@ async def test_stale_stock_goes_to_the_store_that_uses_it_and_earns_the_giver_te
         )
         assert list(asked.candidate_store_ids) == [FS]
         assert asked.transfer_reason == pb.TRANSFER_REASON_REVITALISATION
-        await at_stage(hq, "R-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await foshan.ApproveTransfer(request_id="a-1", transfer_id="R-1")
-        await foshan.ReportCourierProgress(
-            request_id="c-1", transfer_id="R-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "R-1", pb.TRANSFER_STAGE_IN_TRANSIT)
-        await dongguan.ReportCourierProgress(
-            request_id="c-2",
-            transfer_id="R-1",
-            progress=pb.COURIER_PROGRESS_DELIVERED,
-            freight_fen=2_000,
-        )
-        await at_stage(hq, "R-1", pb.TRANSFER_STAGE_COMPLETED)
+        await delivered(hq, foshan, dongguan, "R-1")
         assert (await position(inv, DG)).on_hand == 2
         assert (await position(inv, FS)).on_hand == 4
 
@@ -142,3 +149,56 @@ async def test_a_revitalisation_of_stock_that_is_not_stale_is_refused_and_starts
             )
         )
         assert violated_fields(emergency_with_source) == ["source_store_id"]
+
+
+async def test_an_overstocked_lot_s_excess_is_revitalised_and_no_more(
+    start_collab: Any, inv: InventoryClient, mint: Mint, clock: ManualClock
+) -> None:
+    # Foshan has fitted headlamps for 100 days, 30 in the last 90 (60 cover 180 days), and
+    # holds 69: 9 beyond its cover, though they moved today. Dongguan ran short of 12.
+    await stocked(inv, FS01=100)
+    await inv.RequestParts(store_id=FS, part_number=PART, repair_order="RO-0", quantity=1)
+    clock.advance(timedelta(days=100))
+    await inv.RequestParts(store_id=FS, part_number=PART, repair_order="RO-1", quantity=30)
+    async with start_collab() as collab:
+        await inv.RequestParts(store_id=DG, part_number=PART, repair_order="RO-2", quantity=12)
+        foshan = collab.client(mint("manager", FS))
+        hq = collab.client(mint("hq"))
+
+        async def recommended() -> Any:
+            got = await foshan.RecommendRevitalisation(store_id=FS)
+            return got if got.lots and got.lots[0].receivers else None
+
+        (lot,) = (await eventually(recommended)).lots
+        assert (lot.reason, lot.on_hand, lot.stale_quantity, lot.cover_quantity) == (
+            pb.STALE_REASON_OVERSTOCK,
+            69,
+            9,
+            60,
+        )
+        assert lot.stale_value_fen == 9 * 48_000
+        assert [(r.store_id, r.quantity, r.shortages) for r in lot.receivers] == [(DG, 9, 12)]
+        assert lot.receivers[0].reasons[0] == "would use 9 of the 9 beyond the giver's cover of 60"
+
+        dongguan = collab.client(mint("dms", DG))
+        ask = dict(
+            store_id=DG,
+            part_number=PART,
+            urgency=pb.URGENCY_NORMAL,
+            reason=pb.TRANSFER_REASON_REVITALISATION,
+            source_store_id=FS,
+        )
+        beyond = await failure(dongguan.RequestTransfer(request_id="R-1", quantity=10, **ask))
+        assert beyond.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert reason(beyond) == "NOT_STALE_STOCK"
+        assert (await position(inv, FS)).reserved == 0
+
+        await dongguan.RequestTransfer(request_id="R-2", quantity=9, **ask)
+        await delivered(hq, foshan, dongguan, "R-2")
+        assert (await position(inv, FS)).on_hand == 60
+        points = [
+            e
+            for e in await saga_events(collab, "R-2")
+            if type(e).__name__ == "ContributionRecorded"
+        ]
+        assert [(p.store_id, p.act, p.points) for p in points] == [(FS, "revitalisation", 10)]

@@ -1,9 +1,12 @@
 """Stale stock revitalisation (呆滞盘活): who should take a store's stale stock, and what
 moving it earns.
 
-domain.md: stale stock is stock with no movement for a long time; moving it to a store
-that uses it revitalises it, earns the giver 10 contribution points (not the transfer's
-1), and HQ bears the loss on it. A store uses a part when it issued it lately (collab's
+domain.md: stale stock is stock with no movement for a long time, or far more than the
+store uses (inventory judges both: a lot is idle, stale whole, or overstocked, only its
+excess over the store's own cover stale); moving it to a store that uses it revitalises
+it, earns the giver 10 contribution points (not the transfer's 1), and HQ bears the loss
+on it. Only the stale units may be moved as such: an overstocked lot's cover stays with
+the store that uses it. A store uses a part when it issued it lately (collab's
 demand table, from inventory's PartsIssued) or ran short of it (inventory's
 ShortageRecorded, collab's transfers that found no source). The rule: the store that
 would put the most of the stale units to use comes first; at equal use, the one that ran
@@ -35,7 +38,8 @@ MAX_RECEIVERS = 20
 
 @dataclass(frozen=True)
 class StaleLot:
-    """A part lying idle at the giving store (inventory's ListStaleStock)."""
+    """A part stale at the giving store (inventory's ListStaleStock): the whole position
+    (on_hand, value_fen), which criteria it meets, and its stale part."""
 
     store_id: str
     part_number: str
@@ -43,6 +47,13 @@ class StaleLot:
     on_hand: int
     value_fen: int
     idle_days: int
+    idle: bool
+    overstock: bool
+    # The units a revitalisation may move: all of an idle lot, an overstocked one's excess.
+    stale_quantity: int
+    stale_value_fen: int
+    # What the store's own use needs (an overstocked lot's units that are not stale).
+    cover_quantity: int
 
 
 @dataclass(frozen=True)
@@ -90,8 +101,14 @@ def rank_receivers(
 
 def _assess(lot: StaleLot, home: Location | None, u: Use) -> Receiver:
     need = u.recent_demand + u.shortages
-    quantity = min(lot.on_hand, need)
-    reasons = [f"would use {quantity} of the {lot.on_hand} idle {lot.idle_days} days"]
+    quantity = min(lot.stale_quantity, need)
+    if lot.idle:
+        reasons = [f"would use {quantity} of the {lot.on_hand} idle {lot.idle_days} days"]
+    else:
+        reasons = [
+            f"would use {quantity} of the {lot.stale_quantity} beyond the giver's cover of "
+            f"{lot.cover_quantity}"
+        ]
     if u.recent_demand:
         reasons.append(f"issued {u.recent_demand} in the last {DEMAND_WINDOW_DAYS} days")
     if u.shortages:

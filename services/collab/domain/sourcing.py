@@ -2,7 +2,10 @@
 
 domain.md asks for a source that has enough available, is near, and is hurt least by
 giving: what it keeps after giving, against its own recent demand. Stale stock at the
-giver is preferred, since giving it away helps the giver too. Every term is expressed in
+giver is preferred, since giving it away helps the giver too: idle stock only (the last
+movement comes with FindStock; overstock, inventory's other criterion, would cost a call
+per candidate while a customer waits, and an overstocked giver already keeps far more
+than its demand, so the cover terms never penalise it). Every term is expressed in
 kilometres of detour it is worth, so the reasons add up to one comparable score, and each
 candidate says in words why it ranks where it does.
 """

@@ -201,7 +201,10 @@ StockEvent = (
 
 @dataclass(frozen=True)
 class StaleStockValued:
-    """A store's stale stock at the end of a business day (domain/stale.py)."""
+    """A store's stale stock at the end of a business day (domain/stale.py): value_fen,
+    positions and units are the whole of it (idle positions whole, overstocked ones'
+    excess); the overstock_ figures are the part of them from positions overstocked but
+    not idle (events recorded before overstock was valued say 0 there)."""
 
     store_id: str
     day: str
@@ -210,6 +213,11 @@ class StaleStockValued:
     positions: int
     units: int
     occurred_at: datetime
+    usage_days: int = 0
+    cover_days: int = 0
+    overstock_value_fen: int = 0
+    overstock_positions: int = 0
+    overstock_units: int = 0
 
 
 EVENT_TYPES: tuple[type, ...] = (

@@ -4,6 +4,7 @@ them (lookups.py)."""
 from services.inventory.read_model.lookups import (
     MatrixRowView,
     StaleItemView,
+    StaleQuery,
     StoreStockView,
     fill_rate,
     find_stock,
@@ -32,6 +33,7 @@ __all__ = [
     "PartView",
     "PositionView",
     "StaleItemView",
+    "StaleQuery",
     "StoreStockView",
     "fill_rate",
     "find_stock",

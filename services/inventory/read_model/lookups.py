@@ -4,27 +4,31 @@ sharing table, stale stock and the fill rate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Integer,
     String,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
+    literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.db import any_of
+from kernel.db import any_of, without_jit
 from kernel.db_reads import Reader, ReadQuery, reader_of
 from kernel.store_directory import store_directory
-from services.inventory.domain.stale import StaleHolding
+from services.inventory.domain.stale import StaleHolding, StaleRule
 from services.inventory.read_model.tables import (
     PartView,
     PositionView,
@@ -234,33 +238,109 @@ class StaleItemView:
     value_fen: int
     last_movement_at: datetime | None
     idle_days: int
+    idle: bool
+    overstock: bool
+    stale_quantity: int
+    stale_value_fen: int
+    issued_in_window: int
+    cover_quantity: int
+
+
+@dataclass(frozen=True)
+class StaleQuery:
+    """What stale means for one read: positions idle since `cutoff` (last movement at or
+    before it), and the usage window `first`..`last` for the overstock rule."""
+
+    rule: StaleRule
+    cutoff: datetime
+    first: date
+    last: date
+
+
+def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
+    """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
+    network's stale stock is sorted and paged by stale value, so the rule must run where
+    the rows are): its window's issues and whether the store asked for the part before
+    the window (both index probes on usage_daily's key), then idle, the cover, overstock
+    and the stale quantity. Nothing is written for it: usage_daily is the projection's."""
+    p, c, u = positions_view.c, parts_view.c, usage_daily.c
+    same = and_(u.store_id == p.store_id, u.part_number == p.part_number)
+    issued = (
+        select(func.coalesce(func.sum(u.issued_quantity), 0))
+        .where(same, u.day >= q.first, u.day <= q.last)
+        .scalar_subquery()
+    )
+    history = exists().where(same, u.day < q.first)
+    held = p.on_hand > 0 if of_stores is None else and_(p.on_hand > 0, of_stores)
+    inputs = (
+        select(
+            p.store_id,
+            p.part_number,
+            c.name,
+            p.on_hand,
+            c.unit_cost_fen,
+            p.last_movement_at,
+            cast(issued, BigInteger).label("issued"),
+            history.label("full_history"),
+        )
+        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
+        .where(held)
+        # A fence: PostgreSQL would otherwise pull the subquery up and probe usage_daily
+        # again for every expression below that names its figures (ten probes a row).
+        .offset(0)
+        .subquery("stale_inputs")
+    )
+    i = inputs.c
+    usage, cover_days = q.rule.usage_days, q.rule.cover_days
+    cover = case((i.full_history, (i.issued * cover_days + (usage - 1)) // usage), else_=literal(0))
+    covered = select(inputs, cover.label("cover")).subquery("stale_cover")
+    k = covered.c
+    idle = and_(k.last_movement_at.is_not(None), k.last_movement_at <= q.cutoff)
+    overstock = and_(k.full_history, k.on_hand > k.cover)
+    quantity = case((idle, k.on_hand), (overstock, k.on_hand - k.cover), else_=literal(0))
+    return select(
+        covered,
+        idle.label("idle"),
+        overstock.label("overstock"),
+        quantity.label("stale_quantity"),
+        (quantity * k.unit_cost_fen).label("stale_value_fen"),
+    )
 
 
 async def stale_by_store(
-    conn: AsyncConnection, cutoff: datetime, after: str = "", limit: int | None = None
+    conn: AsyncConnection, q: StaleQuery, after: str = "", limit: int | None = None
 ) -> list[StaleHolding]:
     """Each store holding stock (by store id, after `after`; at most `limit`), with what
-    of it has not moved since `cutoff` (last movement at or before it), valued at catalogue
-    unit cost: the same rule as `stale_stock`, summed per store; stores with nothing idle
-    say 0."""
-    p, c = positions_view.c, parts_view.c
-    idle = and_(p.last_movement_at.is_not(None), p.last_movement_at <= cutoff)
+    of it is stale (the same rule as `stale_stock`), summed per store; stores with
+    nothing stale say 0. Only the batch's stores are judged."""
+    b = positions_view.alias("batch").c
+    batch = (
+        select(b.store_id)
+        .where(b.on_hand > 0, b.store_id > after)
+        .group_by(b.store_id)
+        .order_by(b.store_id)
+        .limit(limit)
+    )
+    await without_jit(conn)
+    j = _judged(q, positions_view.c.store_id.in_(batch.scalar_subquery())).subquery("judged").c
+    only_overstock = and_(j.overstock, ~j.idle)
     query = (
         select(
-            p.store_id,
-            func.sum(case((idle, p.on_hand * c.unit_cost_fen), else_=0)),
-            func.sum(case((idle, 1), else_=0)),
-            func.sum(case((idle, p.on_hand), else_=0)),
+            j.store_id,
+            func.sum(j.stale_value_fen),
+            func.sum(case((j.stale_quantity > 0, 1), else_=0)),
+            func.sum(j.stale_quantity),
+            func.sum(case((only_overstock, j.stale_value_fen), else_=0)),
+            func.sum(case((only_overstock, 1), else_=0)),
+            func.sum(case((only_overstock, j.stale_quantity), else_=0)),
         )
-        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
-        .where(p.on_hand > 0, p.store_id > after)
-        .group_by(p.store_id)
-        .order_by(p.store_id)
+        .group_by(j.store_id)
+        .order_by(j.store_id)
         .limit(limit)
     )
     return [
-        StaleHolding(store_id, int(value or 0), int(positions or 0), int(units or 0))
-        for store_id, value, positions, units in await conn.execute(query)
+        StaleHolding(row[0], *(int(figure or 0) for figure in row[1:]))
+        for row in await conn.execute(query)
     ]
 
 
@@ -268,54 +348,77 @@ async def stale_stock(
     conn: AsyncConnection,
     store_id: str,
     now: datetime,
-    min_idle_days: int,
+    q: StaleQuery,
+    criterion: str,
     after: tuple[int, str, str] | None,
     limit: int,
-) -> tuple[list[StaleItemView], int]:
-    """Stock without movement for `min_idle_days`, most valuable first, and the total."""
-    p, c = positions_view.c, parts_view.c
-    cutoff = now - timedelta(days=min_idle_days)
-    value = (p.on_hand * c.unit_cost_fen).label("value_fen")
-    condition = and_(p.on_hand > 0, p.last_movement_at <= cutoff)
-    if store_id:
-        condition = and_(condition, p.store_id == store_id)
-    joined = positions_view.join(parts_view, c.part_number == p.part_number)
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(value), 0)).select_from(joined).where(condition)
-    )
-    query = (
+) -> tuple[list[StaleItemView], int, int]:
+    """Stale stock (`criterion` "idle", "overstock" or "" for either), most stale value
+    first, with the total stale value and the part of it overstocked but not idle."""
+    of_store = positions_view.c.store_id == store_id if store_id else None
+    # Judged once for the total and the page (PostgreSQL materialises a CTE named twice).
+    judged = _judged(q, of_store).cte("judged")
+    j = judged.c
+    condition = j.stale_quantity > 0
+    if criterion == "idle":
+        condition = j.idle
+    elif criterion == "overstock":
+        condition = j.overstock
+    only_overstock = and_(j.overstock, ~j.idle)
+    totals = (
         select(
-            p.store_id, p.part_number, c.name, p.on_hand, c.unit_cost_fen, value, p.last_movement_at
+            func.coalesce(func.sum(j.stale_value_fen), 0).label("total"),
+            func.coalesce(func.sum(case((only_overstock, j.stale_value_fen), else_=0)), 0).label(
+                "overstock_total"
+            ),
         )
-        .select_from(joined)
         .where(condition)
+        .subquery("totals")
     )
+    page = select(judged).where(condition)
     if after is not None:
         v, s, part = after
-        query = query.where(
+        page = page.where(
             or_(
-                value < v,
-                and_(value == v, or_(p.store_id > s, and_(p.store_id == s, p.part_number > part))),
+                j.stale_value_fen < v,
+                and_(
+                    j.stale_value_fen == v,
+                    or_(j.store_id > s, and_(j.store_id == s, j.part_number > part)),
+                ),
             )
         )
-    query = query.order_by(value.desc(), p.store_id, p.part_number).limit(limit)
-    items = []
-    for row in await conn.execute(query):
-        moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
-        idle = (now - moved).days if moved else 0
-        items.append(
-            StaleItemView(
-                row.store_id,
-                row.part_number,
-                row.name,
-                row.on_hand,
-                row.unit_cost_fen,
-                int(row.value_fen),
-                moved,
-                idle,
-            )
-        )
-    return items, int(total or 0)
+    key = (j.stale_value_fen.desc(), j.store_id, j.part_number)
+    listed = page.order_by(*key).limit(limit).subquery("page")
+    n = listed.c
+    query = (
+        select(totals, listed)
+        .select_from(totals.outerjoin(listed, true()))
+        .order_by(n.stale_value_fen.desc(), n.store_id, n.part_number)
+    )
+    await without_jit(conn)
+    rows = (await conn.execute(query)).all()
+    items = [_stale_item(row, now) for row in rows if row.store_id is not None]
+    return items, int(rows[0].total), int(rows[0].overstock_total)
+
+
+def _stale_item(row: Any, now: datetime) -> StaleItemView:
+    moved = row.last_movement_at  # aware: the kernel's UtcDateTime column
+    return StaleItemView(
+        row.store_id,
+        row.part_number,
+        row.name,
+        row.on_hand,
+        row.unit_cost_fen,
+        row.on_hand * row.unit_cost_fen,
+        moved,
+        (now - moved).days if moved else 0,
+        bool(row.idle),
+        bool(row.overstock),
+        int(row.stale_quantity),
+        int(row.stale_value_fen),
+        int(row.issued),
+        int(row.cover),
+    )
 
 
 async def fill_rate(

@@ -19,7 +19,9 @@ FOSHAN = Location(23.022, 113.121)  # ~19 km from Guangzhou
 DONGGUAN = Location(23.021, 113.752)  # ~51 km
 SHENZHEN = Location(22.543, 114.058)  # ~104 km
 # Guangzhou's 5 headlamps have not moved for 120 days.
-LOT = StaleLot("GZ01", "HL-200", "Headlamp", 5, 240_000, 120)
+LOT = StaleLot("GZ01", "HL-200", "Headlamp", 5, 240_000, 120, True, False, 5, 240_000, 0)
+# Guangzhou fits a headlamp every three days and holds 69: 9 beyond its 60 of cover.
+OVERSTOCK = StaleLot("GZ01", "HL-200", "Headlamp", 69, 3_312_000, 0, False, True, 9, 432_000, 60)
 
 
 def ranked(*uses: Use, limit: int = 3) -> list[tuple[str, int]]:
@@ -65,6 +67,14 @@ def test_given_more_need_than_stale_stock_then_it_takes_no_more_than_there_is() 
         "ran short of 4 in the last 30 days",
     )
     assert best.reasons[3].endswith("km away")
+
+
+def test_given_an_overstocked_lot_then_receivers_take_no_more_than_its_excess() -> None:
+    (best,) = rank_receivers(OVERSTOCK, GUANGZHOU, [Use("DG01", 30, 0, DONGGUAN)])
+    assert best.quantity == 9
+    assert best.reasons[0] == "would use 9 of the 9 beyond the giver's cover of 60"
+    (small,) = rank_receivers(OVERSTOCK, GUANGZHOU, [Use("DG01", 2, 1, DONGGUAN)])
+    assert small.quantity == 3
 
 
 def test_given_an_unknown_location_then_it_ranks_after_a_known_one_at_equal_use() -> None:
