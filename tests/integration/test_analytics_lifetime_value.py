@@ -12,15 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
-from sqlalchemy import select
 
 from kernel.clock import ManualClock
-from kernel.eventstore import events
 from services.analytics.rebuild import rebuild
 from tests.integration.analytics_fixtures import (
     AnalyticsRun,
     AnalyticsStarter,
     analytics_db_url,
+    diversion_kept,
     projections_taken,
     start_analytics,
 )
@@ -31,33 +30,15 @@ from tests.integration.capacity_fixtures import (
     capacity_pg_url,
     capacity_service,
     local,
-    ts,
 )
 from tests.integration.kernel_fixtures import eventually
-from tests.integration.rich_errors import failure, reason, violated_fields
+from tests.integration.rich_errors import failure, reason, recorded_events, violated_fields
 
 __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
 
 Mint = Callable[..., str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEXT_MONDAY = MONDAY + timedelta(days=7)  # 9 November 2026
-
-
-async def _divert(cap: CapacityClient, clock: ManualClock, hold_id: str, day: date) -> None:
-    """GZ01 takes a customer SZ01 diverted on `day`: one kept customer in that week."""
-    clock.set(local(9, 0, day))
-    await cap.HoldSlot(
-        store_id="GZ01",
-        hold_id=hold_id,
-        diverted_from_store_id="SZ01",
-        customer_ref=f"C-{hold_id}",
-        vehicle="粤A88888",
-        service_type="maintenance",
-        expected_labour_hours=1.5,
-        slot_at=ts(local(14, 0, day)),
-        expires_at=ts(clock.now() + timedelta(minutes=30)),
-    )
-    await cap.ConfirmSlotHold(store_id="GZ01", day=day.isoformat(), hold_id=hold_id)
 
 
 async def _accepted(hq: Any, week_of: date, count: int) -> None:
@@ -76,23 +57,12 @@ async def _close_week(run: AnalyticsRun, clock: ManualClock, monday_after: date)
         pass
 
 
-async def _published(run: AnalyticsRun, event_type: str) -> list[Any]:
-    async with run.running.service.db.transaction("test.published") as conn:
-        rows = (
-            await conn.execute(
-                select(events.c.event_type, events.c.payload).order_by(events.c.position)
-            )
-        ).all()
-    registry = run.analytics.app.registry
-    return [registry.decode(r.event_type, r.payload) for r in rows if r.event_type == event_type]
-
-
 async def test_hq_values_kept_customers_from_a_day_and_the_weeks_before_keep_theirs(
     start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
 ) -> None:
     await cap.register("SZ01")
     await cap.register("GZ01")
-    await _divert(cap, clock, "H-1", MONDAY)
+    await diversion_kept(cap, clock, "H-1")
     async with start_analytics() as run:
         await run.analytics.arming.armed.wait()
         hq = run.client(mint("hq"))
@@ -106,12 +76,12 @@ async def test_hq_values_kept_customers_from_a_day_and_the_weeks_before_keep_the
         service = await run.client(mint("service", subject="collab")).GetCustomerLifetimeValue()
         before = await hq.GetCustomerLifetimeValue(on=(NEXT_MONDAY - timedelta(1)).isoformat())
 
-        await _divert(cap, clock, "H-2", NEXT_MONDAY + timedelta(days=1))
+        await diversion_kept(cap, clock, "H-2", NEXT_MONDAY + timedelta(days=1), "C-78")
+        # Retried the next day, with no effective_from: the day it was recorded for.
+        next_day = await hq.SetCustomerLifetimeValue(request_id="CLV-1", value_fen=100_000_00)
         await _accepted(hq, NEXT_MONDAY, 1)
         await _close_week(run, clock, NEXT_MONDAY + timedelta(days=7))
-        published = await _published(
-            run, "storemesh.analytics.events.v1.WeeklyCollaborationReportPublished"
-        )
+        published = await recorded_events(run.running, "WeeklyCollaborationReportPublished")
         week_before = await hq.GetWeeklyCollaborationReport(week_of=MONDAY.isoformat())
         week_after = await hq.GetWeeklyCollaborationReport(week_of=NEXT_MONDAY.isoformat())
         what_if = await hq.GetWeeklyCollaborationReport(
@@ -121,7 +91,7 @@ async def test_hq_values_kept_customers_from_a_day_and_the_weeks_before_keep_the
         as_of_sunday = await hq.GetWeeklyCollaborationReport(
             week_of=NEXT_MONDAY.isoformat(), as_of=(NEXT_MONDAY - timedelta(1)).isoformat()
         )
-        recorded = await _published(run, "storemesh.analytics.events.v1.CustomerLifetimeValueSet")
+        recorded = await recorded_events(run.running, "CustomerLifetimeValueSet")
 
         current = await hq.GetCustomerLifetimeValue()
         await rebuild(run.running.service.settings, batch=2, say=lambda _: None, clock=clock)
@@ -135,6 +105,7 @@ async def test_hq_values_kept_customers_from_a_day_and_the_weeks_before_keep_the
     )
     assert [(c.effective_from, c.value_fen) for c in first.changes] == [("2026-11-09", 100_000_00)]
     assert retried == first
+    assert (next_day.on, next_day.effective_from) == ("2026-11-09", "2026-11-09")
     assert reason(reused) == "REQUEST_ID_REUSED"
     assert [(e.value_fen, e.effective_from, e.previous_value_fen) for e in recorded] == [
         (100_000_00, date(2026, 11, 9), 80_000_00)
@@ -197,7 +168,7 @@ async def test_only_hq_sets_it_and_bad_values_are_refused_naming_the_field(
             value_fen=10_000_000_00, effective_from="2027-01-01"
         )
         unchanged = await hq.GetCustomerLifetimeValue()
-        recorded = await _published(run, "storemesh.analytics.events.v1.CustomerLifetimeValueSet")
+        recorded = await recorded_events(run.running, "CustomerLifetimeValueSet")
 
     assert {d.code() for d in denied} == {grpc.StatusCode.PERMISSION_DENIED}
     for refused in (zero, negative, too_large):
