@@ -11,9 +11,9 @@ from kernel import validation
 from kernel.codec import to_proto
 from kernel.errors import Violations
 from services.analytics.domain.lifetime_value import (
-    MAX_CUSTOMER_LIFETIME_VALUE_FEN,
     LifetimeValues,
     SetCustomerLifetimeValue,
+    check_value,
 )
 
 
@@ -22,8 +22,7 @@ def set_value(
 ) -> SetCustomerLifetimeValue:
     v = Violations()
     validation.request_id(v, "request_id", r.request_id)
-    if not 0 < r.value_fen <= MAX_CUSTOMER_LIFETIME_VALUE_FEN:
-        v.add("value_fen", f"must be above 0, at most {MAX_CUSTOMER_LIFETIME_VALUE_FEN} fen")
+    check_value(v, r.value_fen)
     effective_from = validation.day(v, "effective_from", r.effective_from, required=False)
     v.raise_if_any()
     return SetCustomerLifetimeValue(

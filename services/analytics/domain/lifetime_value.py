@@ -85,12 +85,16 @@ class LifetimeValues:
         return self.value_on(week.end - timedelta(days=1), known_before)
 
 
+def check_value(v: Violations, value_fen: int) -> None:
+    if not 0 < value_fen <= MAX_CUSTOMER_LIFETIME_VALUE_FEN:
+        v.add("value_fen", f"must be above 0, at most {MAX_CUSTOMER_LIFETIME_VALUE_FEN} fen")
+
+
 def decide(
     command: SetCustomerLifetimeValue, state: LifetimeValues
 ) -> Sequence[CustomerLifetimeValueSet]:
     v = Violations()
-    if not 0 < command.value_fen <= MAX_CUSTOMER_LIFETIME_VALUE_FEN:
-        v.add("value_fen", f"must be above 0, at most {MAX_CUSTOMER_LIFETIME_VALUE_FEN} fen")
+    check_value(v, command.value_fen)
     v.raise_if_any()
     effective_from = command.effective_day
     if effective_from < command.today:
