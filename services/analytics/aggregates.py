@@ -1,11 +1,12 @@
-"""The streams of analytics' own facts: reports, targets, alarm lines, pilot participation
-and publications, and their names."""
+"""The streams of analytics' own facts: reports, targets, alarm lines, the customer lifetime
+value, pilot participation and publications, and their names."""
 
 from __future__ import annotations
 
 from kernel.application import Aggregate
 from services.analytics.domain import NETWORK
 from services.analytics.domain.alarm_settings import AlarmSettings, alarm_settings
+from services.analytics.domain.lifetime_value import LifetimeValues, lifetime_values
 from services.analytics.domain.operating_reports import OperatingReports, operating_report
 from services.analytics.domain.periods import Period
 from services.analytics.domain.pilot import PilotMembership, pilot_membership
@@ -26,6 +27,16 @@ ALARM_LINES: Aggregate[AlarmSettings] = Aggregate(
     "alarm-lines", alarm_settings, AlarmSettings, store_of=lambda e: NETWORK
 )
 ALARM_LINES_STREAM = ALARM_LINES.stream_id(NETWORK)
+# HQ's customer lifetime value for the network: a handful of events a year, ever; its state
+# holds dates, which JSON snapshots do not carry, so none is taken.
+LIFETIME_VALUES: Aggregate[LifetimeValues] = Aggregate(
+    "customer-lifetime-value",
+    lifetime_values,
+    LifetimeValues,
+    store_of=lambda e: NETWORK,
+    snapshot_every=1_000_000,
+)
+LIFETIME_VALUES_STREAM = LIFETIME_VALUES.stream_id(NETWORK)
 WARNINGS: Aggregate[WarningBoard] = Aggregate(
     "warning-board", warning_board, WarningBoard, store_of=lambda e: e.store_id
 )

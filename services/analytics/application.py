@@ -1,10 +1,11 @@
 """Analytics' command side: the facts it owns (DMS operating reports, HQ targets, alarm
-lines and pilot participation), each load-decide-record in one transaction; the store is
-checked against the local copy of capacity's directory inside it."""
+lines, the customer lifetime value and pilot participation), each load-decide-record in one
+transaction; the store is checked against the local copy of capacity's directory inside it."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from kernel.application import Application, UnitOfWork
@@ -12,6 +13,8 @@ from kernel.store_directory import store_status
 from services.analytics.aggregates import (
     ALARM_LINES,
     ALARM_LINES_STREAM,
+    LIFETIME_VALUES,
+    LIFETIME_VALUES_STREAM,
     PILOT,
     REPORTS,
     TARGETS,
@@ -20,6 +23,7 @@ from services.analytics.aggregates import (
     target_stream,
 )
 from services.analytics.domain.alarm_settings import SetAlarmLine
+from services.analytics.domain.lifetime_value import SetCustomerLifetimeValue
 from services.analytics.domain.operating_reports import RecordOperatingReport
 from services.analytics.domain.pilot import SetPilotParticipation
 from services.analytics.domain.targets import SetTarget, SetYearlyTarget, stream_year
@@ -96,6 +100,18 @@ class Analytics:
             return ALARM_LINES_STREAM
 
         return str(await self._handle(command, handler, request_id, str))
+
+    async def set_customer_lifetime_value(
+        self, command: SetCustomerLifetimeValue, request_id: str
+    ) -> date:
+        """The day the value takes effect, as first decided (a retry on a later day with
+        no effective_from still answers the day it was recorded for)."""
+
+        async def handler(uow: UnitOfWork) -> str:
+            await uow.execute(LIFETIME_VALUES, LIFETIME_VALUES_STREAM, command)
+            return command.effective_day.isoformat()
+
+        return date.fromisoformat(str(await self._handle(command, handler, request_id, str)))
 
     async def set_pilot_participation(self, command: SetPilotParticipation, request_id: str) -> str:
         async def handler(uow: UnitOfWork) -> str:

@@ -12,6 +12,7 @@ from storemesh.analytics.v1 import analytics_pb2_grpc as pb_grpc
 from kernel import access, paging
 from kernel.codec import decimal_fraction, to_proto
 from kernel.errors import NotFound
+from services.analytics import grpc_lifetime_value as lifetime_value
 from services.analytics import grpc_messages as messages
 from services.analytics import grpc_pilot as pilot
 from services.analytics import grpc_replies as replies
@@ -131,6 +132,23 @@ class AnalyticsServicer(pb_grpc.AnalyticsServiceServicer):
             if line.indicator == command.indicator:
                 return replies.alarm_line_message(line)
         raise NotFound("alarm line", command.indicator)
+
+    # The customer lifetime value of the weekly report: HQ sets it from a day on.
+
+    @access.roles("hq", action="set the customer lifetime value")
+    async def SetCustomerLifetimeValue(
+        self, request: pb.SetCustomerLifetimeValueRequest, context: Any
+    ) -> pb.CustomerLifetimeValue:
+        command = lifetime_value.set_value(request, self._today(), self._now())
+        effective = await self.analytics.set_customer_lifetime_value(command, request.request_id)
+        return lifetime_value.value_message(await self.queries.lifetime_values(), effective)
+
+    @access.roles("hq", "service", action="see the customer lifetime value")
+    async def GetCustomerLifetimeValue(
+        self, request: pb.GetCustomerLifetimeValueRequest, context: Any
+    ) -> pb.CustomerLifetimeValue:
+        on = lifetime_value.day_asked(request, self._today())
+        return lifetime_value.value_message(await self.queries.lifetime_values(), on)
 
     # Not built yet: the read models they need (README.md, "Not built yet").
 

@@ -36,7 +36,6 @@ from services.analytics.domain.targets import (
     seasonality_weights,
 )
 from services.analytics.domain.warnings import Light
-from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN
 from services.analytics.queries_comparison import PeerFacet
 from services.analytics.queries_kpis import Level, Scope
 
@@ -403,8 +402,9 @@ MAX_LIFETIME_VALUE_FEN = 10**12
 
 def weekly_request(
     r: pb.GetWeeklyCollaborationReportRequest, today: date
-) -> tuple[Period, int, date]:
-    """The week, the customer lifetime value and as_of of a weekly report."""
+) -> tuple[Period, int | None, date]:
+    """The week, the customer lifetime value (None: HQ's for the week) and as_of of a
+    weekly report."""
     v = Violations()
     if r.region:
         validation.text(v, "region", r.region)
@@ -417,7 +417,7 @@ def weekly_request(
     upto = as_of_up_to_today(v, r.as_of, today)
     v.raise_if_any()
     week = Period.week_of(on if on is not None else today - timedelta(days=7))
-    return week, r.customer_lifetime_value_fen or CUSTOMER_LIFETIME_VALUE_FEN, upto
+    return week, r.customer_lifetime_value_fen or None, upto
 
 
 def structure_request(r: pb.GetStructureComparisonRequest, today: date) -> tuple[str, Period, date]:

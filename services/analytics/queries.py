@@ -1,4 +1,5 @@
-"""The read side of analytics' own facts: operating reports, targets, alarm lines."""
+"""The read side of analytics' own facts: operating reports, targets, alarm lines, the
+customer lifetime value."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from kernel.application import Application
 from kernel.codec import from_json
 from kernel.errors import NotFound
 from kernel.paging import PageQuery
-from services.analytics.aggregates import ALARM_LINES, ALARM_LINES_STREAM
+from services.analytics.aggregates import (
+    ALARM_LINES,
+    ALARM_LINES_STREAM,
+    LIFETIME_VALUES,
+    LIFETIME_VALUES_STREAM,
+)
+from services.analytics.domain.lifetime_value import LifetimeValues
 from services.analytics.domain.operating_figures import OperatingFigures
 from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.warnings import AlarmLine
@@ -183,5 +190,12 @@ class AnalyticsQueries:
             uow = self.app.unit_of_work(conn)
             loaded = await uow.load(ALARM_LINES, ALARM_LINES_STREAM)
             return loaded.state.lines()
+
+        return await self.app.query(fetch)
+
+    async def lifetime_values(self) -> LifetimeValues:
+        async def fetch(conn: AsyncConnection) -> LifetimeValues:
+            uow = self.app.unit_of_work(conn)
+            return (await uow.load(LIFETIME_VALUES, LIFETIME_VALUES_STREAM)).state
 
         return await self.app.query(fetch)

@@ -14,7 +14,12 @@ from kernel.application import Application
 from kernel.codec import decimal_fraction
 from kernel.errors import NotFound, RuleViolated
 from services.analytics import network_model as model
-from services.analytics.aggregates import ALARM_LINES, ALARM_LINES_STREAM
+from services.analytics.aggregates import (
+    ALARM_LINES,
+    ALARM_LINES_STREAM,
+    LIFETIME_VALUES,
+    LIFETIME_VALUES_STREAM,
+)
 from services.analytics.domain import reasons
 from services.analytics.domain.diagnosis import (
     PEOPLE_COST_ALARM,
@@ -80,7 +85,7 @@ class ReportQueries:
         self.kpis = kpis
 
     async def weekly(
-        self, week: Period, region: str, lifetime_value_fen: int, as_of: date | None = None
+        self, week: Period, region: str, lifetime_value_fen: int | None, as_of: date | None = None
     ) -> WeeklyReport:
         return await self.app.query(
             lambda conn: self.weekly_in(conn, week, region, lifetime_value_fen, as_of)
@@ -102,11 +107,16 @@ class ReportQueries:
         conn: AsyncConnection,
         week: Period,
         region: str,
-        lifetime_value_fen: int,
+        lifetime_value_fen: int | None,
         as_of: date | None = None,
     ) -> WeeklyReport:
         """The week's report of a region (empty: the network), inside a transaction; of
-        its days up to `as_of` (inclusive) when given."""
+        its days up to `as_of` (inclusive) when given. A kept customer is worth
+        `lifetime_value_fen`, else (None) HQ's value for the week as set by then."""
+        if lifetime_value_fen is None:
+            values = await self.app.unit_of_work(conn).load(LIFETIME_VALUES, LIFETIME_VALUES_STREAM)
+            cutoff = None if as_of is None else self.kpis.cutoff(as_of)
+            lifetime_value_fen = values.state.for_week(week, known_before=cutoff)
         end = week.end if as_of is None else min(week.end, as_of + timedelta(days=1))
         members = None
         if region:

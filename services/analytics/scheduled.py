@@ -41,7 +41,7 @@ from services.analytics.domain.assessment import late_close_day
 from services.analytics.domain.contribution import ranking, support_champions
 from services.analytics.domain.periods import Period, PeriodKind
 from services.analytics.domain.rankings import NameSupportChampions, PublishRanking
-from services.analytics.domain.weekly_report import CUSTOMER_LIFETIME_VALUE_FEN, PublishWeeklyReport
+from services.analytics.domain.weekly_report import PublishWeeklyReport
 from services.analytics.queries_contribution import ContributionQueries
 from services.analytics.queries_kpis import KpiQueries
 from services.analytics.queries_reports import ReportQueries
@@ -214,15 +214,14 @@ class Scheduled:
 
     async def weekly_close(self, uow: UnitOfWork, payload: Any) -> None:
         """The network's and each region's weekly collaboration report of the week ended,
-        each published once; then the next week's close."""
+        each published once, at HQ's customer lifetime value in force on its Sunday; then
+        the next week's close."""
         await not_while_rebuilding(uow.conn)
         await projections_current(self.app)
         week = Period.week_of(date.fromisoformat(str(payload["week"])))
         # The network's ("") and each region's of the open stores; a handful in one pass.
         for region in ("", *await self.reports.regions(uow.conn)):
-            report = await self.reports.weekly_in(
-                uow.conn, week, region, CUSTOMER_LIFETIME_VALUE_FEN
-            )
+            report = await self.reports.weekly_in(uow.conn, week, region, None)
             await uow.execute(
                 WEEKLY_REPORTS,
                 weekly_stream(week, region),

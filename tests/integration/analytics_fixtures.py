@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from kernel.store_directory import store_directory
 from kernel.testing.servers import Endpoints, create_database, drop_database
 from services.analytics.application import Analytics
 from services.analytics.bootstrap import DEFINITION, analytics
-from tests.integration.capacity_fixtures import CapacityClient
+from tests.integration.capacity_fixtures import MONDAY, CapacityClient, local, ts
 from tests.integration.conftest import GrpcClient, Running, running, settings_for
 from tests.integration.kernel_fixtures import eventually
 
@@ -120,6 +120,30 @@ async def knows_stores(run: AnalyticsRun, *store_ids: str) -> None:
 async def network(cap: CapacityClient, *store_ids: str, **profile: Any) -> None:
     for store_id in store_ids:
         await cap.register(store_id, **profile)
+
+
+async def diversion_kept(
+    cap: CapacityClient,
+    clock: ManualClock,
+    hold_id: str,
+    day: date = MONDAY,
+    customer_ref: str = "C-77",
+) -> None:
+    """GZ01 takes a customer SZ01 diverted on `day` (capacity's slot hold, confirmed at 9:00
+    that day): one accepted diversion, a kept customer, in that week's report."""
+    clock.set(local(9, 0, day))
+    await cap.HoldSlot(
+        store_id="GZ01",
+        hold_id=hold_id,
+        diverted_from_store_id="SZ01",
+        customer_ref=customer_ref,
+        vehicle="粤A88888",
+        service_type="maintenance",
+        expected_labour_hours=1.5,
+        slot_at=ts(local(14, 0, day)),
+        expires_at=ts(clock.now() + timedelta(minutes=30)),
+    )
+    await cap.ConfirmSlotHold(store_id="GZ01", day=day.isoformat(), hold_id=hold_id)
 
 
 def month(start: str) -> ev.Period:

@@ -37,7 +37,7 @@ from tests.integration.hostile_values import (
 Path = tuple[str | int, ...]
 
 # Text fields that carry a calendar day (besides `*_date` and `*_on`); `month` a YYYY-MM.
-DAY_FIELDS = ("day", "week_of", "as_of", "start")
+DAY_FIELDS = ("day", "week_of", "as_of", "start", "on", "effective_from")
 
 
 # Fields a plausible request leaves out, where the RPC takes one of two ways to say a thing.

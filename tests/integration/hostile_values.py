@@ -48,6 +48,8 @@ PLAUSIBLE_TEXT = {
     "joined_on": "2026-10-01",
     "left_on": "",
     "as_of": FRIDAY.isoformat(),
+    "on": FRIDAY.isoformat(),
+    "effective_from": "",
     "from_date": "",
     "to_date": "",
     "opened_on": "2021-05-01",

@@ -112,3 +112,15 @@ async def recorded_types(run: Running) -> list[str]:
     async with run.service.db.transaction("test.types") as conn:
         rows = await conn.execute(select(events.c.event_type).order_by(events.c.position))
         return [row.event_type.rsplit(".", 1)[-1] for row in rows]
+
+
+async def recorded_events(run: Running, short_type: str) -> list[Any]:
+    """Every event of one type (its short name) the service recorded, decoded, in order."""
+    async with run.service.db.transaction("test.events") as conn:
+        query = (
+            select(events.c.event_type, events.c.payload)
+            .where(events.c.event_type.like(f"%.{short_type}"))
+            .order_by(events.c.position)
+        )
+        rows = (await conn.execute(query)).all()
+    return [run.service.app.registry.decode(r.event_type, r.payload) for r in rows]

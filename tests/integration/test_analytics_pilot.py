@@ -22,6 +22,7 @@ from tests.integration.analytics_fixtures import (
     AnalyticsStarter,
     analytics_db_url,
     day,
+    diversion_kept,
     figures,
     knows_stores,
     projections_taken,
@@ -37,7 +38,13 @@ from tests.integration.capacity_fixtures import (
     ts,
 )
 from tests.integration.kernel_fixtures import eventually
-from tests.integration.rich_errors import failure, reason, recorded_types, violated_fields
+from tests.integration.rich_errors import (
+    failure,
+    reason,
+    recorded_events,
+    recorded_types,
+    violated_fields,
+)
 
 __all__ = ["analytics_db_url", "cap", "capacity_pg_url", "capacity_service", "start_analytics"]
 
@@ -192,19 +199,7 @@ async def test_the_weekly_close_publishes_the_report_once(
     published then, and only then."""
     await cap.register("SZ01")
     await cap.register("GZ01", region="Pearl River")
-    clock.set(local(9, 0))
-    await cap.HoldSlot(
-        store_id="GZ01",
-        hold_id="H-1",
-        diverted_from_store_id="SZ01",
-        customer_ref="C-77",
-        vehicle="粤A88888",
-        service_type="maintenance",
-        expected_labour_hours=1.5,
-        slot_at=ts(local(14, 0)),
-        expires_at=ts(clock.now() + timedelta(minutes=30)),
-    )
-    await cap.ConfirmSlotHold(store_id="GZ01", day=MONDAY.isoformat(), hold_id="H-1")
+    await diversion_kept(cap, clock, "H-1")
     async with start_analytics() as run:
         await run.analytics.arming.armed.wait()
         hq = run.client(mint("hq"))
@@ -225,17 +220,7 @@ async def test_the_weekly_close_publishes_the_report_once(
             pass
         while await timers.run_due():  # firing again publishes nothing new
             pass
-        async with run.running.service.db.transaction("test.weekly") as conn:
-            rows = (
-                await conn.execute(
-                    select(events.c.event_type, events.c.payload).order_by(events.c.position)
-                )
-            ).all()
-    published = [
-        run.analytics.app.registry.decode(r.event_type, r.payload)
-        for r in rows
-        if r.event_type.endswith("WeeklyCollaborationReportPublished")
-    ]
+        published = await recorded_events(run.running, "WeeklyCollaborationReportPublished")
     assert early == 0
     assert [r.region for r in published] == ["", "Pearl River", "South China"]
     report, pearl_river, south_china = published

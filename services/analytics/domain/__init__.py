@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.analytics.domain.alarm_settings import AlarmLineSet
+from services.analytics.domain.lifetime_value import CustomerLifetimeValueSet
 from services.analytics.domain.operating_reports import (
     OperatingReportRecorded,
     OperatingReportSuperseded,
@@ -16,7 +17,8 @@ from services.analytics.domain.weekly_report import WeeklyCollaborationReportPub
 NETWORK = "_network"  # the subject token of events that belong to no store
 
 # Every event the analytics context records, as `analytics.v1.<store_id>.<ClassName>`
-# (`analytics.v1._network.<ClassName>` for rankings, champions, alarm lines and weekly reports).
+# (`analytics.v1._network.<ClassName>` for rankings, champions, alarm lines, the customer
+# lifetime value and weekly reports).
 EVENT_TYPES: tuple[type, ...] = (
     OperatingReportRecorded,
     OperatingReportSuperseded,
@@ -28,4 +30,5 @@ EVENT_TYPES: tuple[type, ...] = (
     AlarmLineSet,
     PilotParticipationSet,
     WeeklyCollaborationReportPublished,
+    CustomerLifetimeValueSet,
 )

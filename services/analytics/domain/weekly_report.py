@@ -2,8 +2,9 @@
 
 Value is counted where a customer is kept: a transfer that kept a waiting customer and an
 accepted diversion each keep one customer, worth the customer lifetime value (80,000 CNY
-in the field; HQ sets it). Total value created = transfers' value + diversions' value
-retained; the diversion compensation HQ paid is reported beside it, not netted off.
+in the field; HQ sets it, `lifetime_value.py`). Total value created = transfers' value +
+diversions' value retained; the diversion compensation HQ paid is reported beside it, not
+netted off.
 """
 
 from __future__ import annotations
