@@ -68,9 +68,13 @@ def request_transfer(r: pb.RequestTransferRequest, at: datetime) -> RequestTrans
     validation.store_code(v, "store_id", r.store_id)
     validation.identifier(v, "part_number", r.part_number)
     validation.positive_quantity(v, "quantity", r.quantity, MAX_TRANSFER_QUANTITY)
-    urgency = validation.enum_choice(v, "urgency", r.urgency, _URGENCY, pb.Urgency.Name)
-    validation.text(v, "repair_order", r.repair_order, required=False)
     reason = validation.enum_choice(v, "reason", r.reason, _REASON, pb.TransferReason.Name)
+    urgency = (
+        Urgency.NORMAL  # moving stale stock is no emergency: it needs no urgency
+        if reason is TransferReason.REVITALISATION and r.urgency == pb.URGENCY_UNSPECIFIED
+        else validation.enum_choice(v, "urgency", r.urgency, _URGENCY, pb.Urgency.Name)
+    )
+    validation.text(v, "repair_order", r.repair_order, required=False)
     if reason is TransferReason.REVITALISATION:
         validation.store_code(v, "source_store_id", r.source_store_id)
         if r.source_store_id == r.store_id:

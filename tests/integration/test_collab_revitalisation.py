@@ -83,19 +83,20 @@ async def test_stale_stock_goes_to_the_store_that_uses_it_and_earns_the_giver_te
             "ran short of 2 in the last 30 days",
         ]
 
-        # Dongguan asks for Foshan's stale headlamps; Foshan is the only source asked.
+        # Dongguan asks for Foshan's stale headlamps; Foshan is the only source asked. A
+        # revitalisation is no emergency: it needs no urgency and is NORMAL.
         dongguan = collab.client(mint("dms", DG))
         asked = await dongguan.RequestTransfer(
             request_id="R-1",
             store_id=DG,
             part_number=PART,
             quantity=2,
-            urgency=pb.URGENCY_NORMAL,
             reason=pb.TRANSFER_REASON_REVITALISATION,
             source_store_id=FS,
             write_down_fen=9_600,
         )
         assert list(asked.candidate_store_ids) == [FS]
+        assert asked.urgency == pb.URGENCY_NORMAL
         assert asked.transfer_reason == pb.TRANSFER_REASON_REVITALISATION
         await delivered(hq, foshan, dongguan, "R-1")
         assert (await position(inv, DG)).on_hand == 2
