@@ -308,7 +308,9 @@ def _since_kept(q: StaleQuery, stores: StoreFilter | None) -> Any:
     return query.subquery("since_kept")
 
 
-def _judged(q: StaleQuery, stores: StoreFilter | None = None, kept: bool = True) -> Any:
+def _judged(
+    q: StaleQuery, stores: StoreFilter | None = None, kept: bool = True, only_stale: bool = False
+) -> Any:
     """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
     network's stale stock is sorted and paged by stale value, so the rule must run where
     the rows are): its window's issues and its first request (a full history when before
@@ -337,6 +339,12 @@ def _judged(q: StaleQuery, stores: StoreFilter | None = None, kept: bool = True)
         kept_issued = func.coalesce(k.issued, 0) + func.coalesce(d.delta, 0)
         issued = case((live, issued), else_=kept_issued)
         first_asked = case((live, first_asked), else_=k.first_asked)
+        if only_stale:
+            # Stale only when idle or with a full history: the others (most of a network
+            # that uses its stock) are left out before the figures are computed.
+            moved = p.last_movement_at
+            maybe = or_(live, k.first_asked < q.first, and_(moved.is_not(None), moved <= q.cutoff))
+            held = and_(held, maybe)
     inputs = (
         select(
             p.store_id,
@@ -469,7 +477,7 @@ async def stale_stock(
         return store == store_id
 
     # Judged once for the total and the page (PostgreSQL materialises a CTE named twice).
-    judged = _judged(q, of_store if store_id else None, kept).cte("judged")
+    judged = _judged(q, of_store if store_id else None, kept, only_stale=True).cte("judged")
     j = judged.c
     condition = j.stale_quantity > 0
     if criterion == "idle":
