@@ -19,6 +19,7 @@ from bench.config import Sizes
 from bench.context import BenchContext, libpq
 from bench.load import LoadResult, closed_loop
 from bench.report import LOAD_HEADER, Figure, SectionReport, load_row, num
+from bench.sections.inventory_lookup import copy_parts
 from services.inventory import read_model
 from services.inventory.bootstrap import build
 from services.inventory.domain.stale import DEFAULT_RULE, idle_since, usage_window
@@ -48,10 +49,6 @@ def _store(k: int) -> str:
     return f"S{k:03d}"
 
 
-def _part(k: int) -> str:
-    return f"P-{k:05d}"
-
-
 def _seed(url: str, sizes: Sizes, today: date, now: datetime) -> dict[str, float]:
     """COPY parts, positions (15% empty, the rest 1..40 on hand, last moved up to 150 days
     ago) and, for `stale_used_share` of each store's parts, 6..18 days of issues over the
@@ -60,22 +57,17 @@ def _seed(url: str, sizes: Sizes, today: date, now: datetime) -> dict[str, float
     counts: dict[str, float] = {}
     t0 = time.perf_counter()
     with psycopg.connect(libpq(url)) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY inventory_parts (part_number, name, category, unit, unit_cost_fen) FROM STDIN"
-        ) as copy:
-            for p in range(sizes.stale_parts):
-                copy.write_row(
-                    (_part(p), f"Part {p}", f"cat{p % 40}", "pcs", rng.randint(100, 90_000))
-                )
+        copy_parts(cur, sizes.stale_parts, rng)
         used: list[tuple[str, str]] = []
         with cur.copy(f"COPY inventory_positions ({POSITION_COLUMNS}) FROM STDIN") as copy:
             for s in range(sizes.stale_stores):
                 for p in range(sizes.stale_parts):
+                    part = f"P-{p:05d}"  # copy_parts' numbers
                     held = 0 if rng.random() < 0.15 else rng.randint(1, 40)
                     moved = now - timedelta(minutes=rng.randint(0, IDLE_SPREAD_DAYS * 1440))
-                    copy.write_row((_store(s), _part(p), held, 0, held, 0, 0, moved, "[]"))
+                    copy.write_row((_store(s), part, held, 0, held, 0, 0, moved, "[]"))
                     if rng.random() < sizes.stale_used_share:
-                        used.append((_store(s), _part(p)))
+                        used.append((_store(s), part))
         rows = 0
         with cur.copy(
             "COPY inventory_usage_daily (store_id, part_number, day, requests, filled,"

@@ -7,31 +7,29 @@ close values what the live rule finds; a close a week old is no longer read."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select, update
 
 from kernel.clock import ManualClock
-from kernel.testing.servers import Endpoints
 from services.inventory import read_model
-from services.inventory.bootstrap import build
 from services.inventory.domain.stale import DEFAULT_RULE, StaleRule, idle_since, usage_window
 from services.inventory.read_model import StaleQuery
 from services.inventory.read_model.tables import usage_kept, usage_kept_on
-from tests.integration.conftest import Running, running_on
+from tests.integration.conftest import Running
 from tests.integration.inventory_fixtures import (
     InventoryClient,
     register_part,
     stale_stock_valued,
 )
+from tests.integration.test_inventory_overstock import DG, FS, GZ, HZ, SHANGHAI, SZ, issue, receive
 
-SZ, GZ, DG, FS, HZ = "SZ01", "GZ01", "DG01", "FS01", "HZ01"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Inventory on PostgreSQL and on SQLite, and an HQ client of it.
+from tests.integration.test_inventory_stock_sync import hq, inventory_on
+
+__all__ = ["hq", "inventory_on"]
+
 DAY0 = date(2026, 11, 2)  # the clock fixture's day (16:00 in Shanghai)
 
 
@@ -39,61 +37,26 @@ def day(n: int) -> date:
     return DAY0 + timedelta(days=n)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def inventory_on(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    endpoints: Endpoints,
-    namespace: str,
-    clock: ManualClock,
-    verifier: Any,
-) -> AsyncIterator[Running]:
-    async with running_on(
-        request.param,
-        build,
-        "inventory",
-        tmp_path=tmp_path,
-        endpoints=endpoints,
-        namespace=namespace,
-        clock=clock,
-        verifier=verifier,
-    ) as run:
-        yield run
-
-
-@pytest.fixture
-def inv(inventory_on: Running, mint: Any) -> InventoryClient:
-    return InventoryClient(inventory_on, mint("hq"))
-
-
-async def receive(inv: InventoryClient, store: str, part: str, quantity: int) -> None:
-    await inv.ReceiveStock(store_id=store, part_number=part, quantity=quantity)
-
-
-async def issue(inv: InventoryClient, store: str, part: str, quantity: int) -> None:
-    await inv.RequestParts(store_id=store, part_number=part, repair_order="RO-1", quantity=quantity)
-
-
-async def history(inv: InventoryClient, clock: ManualClock) -> None:
+async def history(hq: InventoryClient, clock: ManualClock) -> None:
     """90 days: SZ01 first fits discs P-A on day 0 and again on day 60; GZ01 holds 100
     and first fits 10 on day 1 (its history becomes full on day 91, when those 10 leave the
     window); SZ01 first fits pads P-B on day 1; FS01's pads were never asked for; HZ01
     first fits a disc on day 90."""
-    await register_part(inv, "P-A", cost=1_000, name="Brake disc")
-    await register_part(inv, "P-B", cost=500, name="Brake pad")
-    await receive(inv, SZ, "P-A", 100)
-    await issue(inv, SZ, "P-A", 10)
-    await receive(inv, GZ, "P-A", 100)
-    await receive(inv, FS, "P-B", 10)
+    await register_part(hq, "P-A", cost=1_000, name="Brake disc")
+    await register_part(hq, "P-B", cost=500, name="Brake pad")
+    await receive(hq, SZ, "P-A", 100)
+    await issue(hq, SZ, "P-A", 10)
+    await receive(hq, GZ, "P-A", 100)
+    await receive(hq, FS, "P-B", 10)
     clock.advance(timedelta(days=1))
-    await issue(inv, GZ, "P-A", 10)
-    await receive(inv, SZ, "P-B", 20)
-    await issue(inv, SZ, "P-B", 2)
+    await issue(hq, GZ, "P-A", 10)
+    await receive(hq, SZ, "P-B", 20)
+    await issue(hq, SZ, "P-B", 2)
     clock.advance(timedelta(days=59))
-    await issue(inv, SZ, "P-A", 20)
+    await issue(hq, SZ, "P-A", 20)
     clock.advance(timedelta(days=30))
-    await receive(inv, HZ, "P-A", 50)
-    await issue(inv, HZ, "P-A", 1)
+    await receive(hq, HZ, "P-A", 50)
+    await issue(hq, HZ, "P-A", 1)
 
 
 def query(clock: ManualClock, rule: StaleRule = DEFAULT_RULE) -> StaleQuery:
@@ -114,10 +77,10 @@ async def judged(
     )
 
 
-async def listed(inv: InventoryClient, **request: Any) -> list[tuple[Any, ...]]:
+async def listed(hq: InventoryClient, **request: Any) -> list[tuple[Any, ...]]:
     found, token = [], ""
     while True:
-        page = await inv.ListStaleStock(page_size=2, page_token=token, **request)
+        page = await hq.ListStaleStock(page_size=2, page_token=token, **request)
         found += [
             (i.store_id, i.part_number, i.stale_quantity, i.stale_value_fen) for i in page.items
         ]
@@ -126,13 +89,13 @@ async def listed(inv: InventoryClient, **request: Any) -> list[tuple[Any, ...]]:
             return found
 
 
-async def agree(run: Running, inv: InventoryClient, clock: ManualClock) -> list[tuple[Any, ...]]:
+async def agree(run: Running, hq: InventoryClient, clock: ManualClock) -> list[tuple[Any, ...]]:
     """The list from the kept usage is the live rule's, network-wide and per store, paged
     over gRPC in the same order; its (store, part, reason, stale quantity, cover)."""
     live = await judged(run, clock, kept=False)
     assert await judged(run, clock, kept=True) == live, today(clock)
     keys = [(i.store_id, i.part_number, i.stale_quantity, i.stale_value_fen) for i in live[0]]
-    assert await listed(inv) == keys, today(clock)
+    assert await listed(hq) == keys, today(clock)
     for store in (SZ, GZ, HZ):
         assert await judged(run, clock, kept=True, store=store) == await judged(
             run, clock, kept=False, store=store
@@ -159,11 +122,13 @@ async def forge_kept_issues(run: Running, extra: int) -> None:
 
 
 async def test_the_network_list_from_the_close_s_kept_usage_is_the_live_rule_day_after_day(
-    inventory_on: Running, inv: InventoryClient, clock: ManualClock
+    inventory_on: Running, hq: InventoryClient, clock: ManualClock
 ) -> None:
-    await history(inv, clock)
+    # Today's close armed (at start, in the background) before the clock moves on.
+    await inventory_on.service.application.stale_close.arming.armed.wait()
+    await history(hq, clock)
     assert await kept_rows(inventory_on) == (set(), set())
-    before = await agree(inventory_on, inv, clock)  # no close yet: every store live
+    before = await agree(inventory_on, hq, clock)  # no close yet: every store live
 
     clock.set(datetime.combine(day(91), datetime.min.time(), SHANGHAI) + timedelta(minutes=30))
     while await inventory_on.service.timers.run_due():
@@ -190,24 +155,24 @@ async def test_the_network_list_from_the_close_s_kept_usage_is_the_live_rule_day
     assert valued == {SZ: (30_000, 30), GZ: (0, 0), FS: (5_000, 10), HZ: (0, 0)}
 
     # Day 91: GZ01's day-1 issue has left the window and its history is full: all 90 over.
-    assert (GZ, "P-A", False, True, 90, 0) in await agree(inventory_on, inv, clock)
-    assert before != await agree(inventory_on, inv, clock)
+    assert (GZ, "P-A", False, True, 90, 0) in await agree(inventory_on, hq, clock)
+    assert before != await agree(inventory_on, hq, clock)
     # The list reads what the close kept (forged here), not usage_daily.
     await forge_kept_issues(inventory_on, 1_000)
     forged, _, _ = await judged(inventory_on, clock, kept=True)
     assert (GZ, "P-A") not in {(i.store_id, i.part_number) for i in forged}
     await forge_kept_issues(inventory_on, -1_000)
-    await issue(inv, SZ, "P-A", 5)  # after the close: read from usage_daily by day
-    await receive(inv, DG, "P-A", 30)  # a store the close never saw
-    await issue(inv, DG, "P-A", 1)
-    await issue(inv, FS, "P-B", 1)  # first asked for after the close: no full history
-    await receive(inv, GZ, "P-B", 5)
-    await agree(inventory_on, inv, clock)
+    await issue(hq, SZ, "P-A", 5)  # after the close: read from usage_daily by day
+    await receive(hq, DG, "P-A", 30)  # a store the close never saw
+    await issue(hq, DG, "P-A", 1)
+    await issue(hq, FS, "P-B", 1)  # first asked for after the close: no full history
+    await receive(hq, GZ, "P-B", 5)
+    await agree(inventory_on, hq, clock)
     for _ in range(7):  # day 92 .. 98: from day 97 on the close is too old to be read
         clock.advance(timedelta(days=1))
-        await agree(inventory_on, inv, clock)
+        await agree(inventory_on, hq, clock)
     await forge_kept_issues(inventory_on, 1_000)  # day 98: a week-old close is not read
-    await agree(inventory_on, inv, clock)
+    await agree(inventory_on, hq, clock)
     assert await judged(inventory_on, clock, kept=True, rule=StaleRule(usage_days=60)) == (
         await judged(inventory_on, clock, kept=False, rule=StaleRule(usage_days=60))
     )
