@@ -8,12 +8,16 @@ close values what the live rule finds; a close a week old is no longer read."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, text, update
 
 from kernel.clock import ManualClock
+from kernel.db import Database
 from services.inventory import read_model
+from services.inventory.bootstrap import DEFINITION
 from services.inventory.domain.stale import DEFAULT_RULE, StaleRule, idle_since, usage_window
 from services.inventory.read_model import StaleQuery
 from services.inventory.read_model.tables import usage_kept, usage_kept_on
@@ -176,3 +180,30 @@ async def test_the_network_list_from_the_close_s_kept_usage_is_the_live_rule_day
     assert await judged(inventory_on, clock, kept=True, rule=StaleRule(usage_days=60)) == (
         await judged(inventory_on, clock, kept=False, rule=StaleRule(usage_days=60))
     )
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_the_migration_adds_the_kept_usage_to_a_database_made_before_it(
+    backend: str, pg_url: str, tmp_path: Path
+) -> None:
+    """A database of before migration 2 gets the two tables (empty: every store is judged
+    by its probes until the next close); run again, nothing changes."""
+    url = pg_url if backend == "postgresql" else f"sqlite+aiosqlite:///{tmp_path / 'inv.db'}"
+    db = Database(url)
+    try:
+        await db.migrate("kernel", [])
+        await db.migrate(DEFINITION.name, DEFINITION.migrations)
+        async with db.transaction() as conn:  # back to the schema before migration 2
+            for table in (usage_kept, usage_kept_on):
+                await conn.execute(text(f"DROP TABLE {table.name}"))
+            await conn.execute(text("DELETE FROM schema_migrations WHERE version = 2"))
+        applied = await db.migrate(DEFINITION.name, DEFINITION.migrations)
+        again = await db.migrate(DEFINITION.name, DEFINITION.migrations)
+        async with db.transaction() as conn:
+            counts = [
+                await conn.scalar(select(func.count()).select_from(t))
+                for t in (usage_kept, usage_kept_on)
+            ]
+    finally:
+        await db.dispose()
+    assert (applied, again, counts) == ([2], [], [0, 0])
