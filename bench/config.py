@@ -44,6 +44,13 @@ class Sizes:
     lookup_concurrency: tuple[int, ...]
     lookup_max_seconds: float
     lookup_max_available: int  # available per position is uniform in 0..this
+    # 4b. Stale stock (ListStaleStock), network-wide and one store
+    stale_stores: int
+    stale_parts: int
+    stale_used_share: float  # of a store's parts it issues (its usage_daily rows)
+    stale_calls: int  # per step (first page, later page, one store, raw)
+    stale_live_calls: int  # per step judged by live probes (seconds a call at full size)
+    stale_max_seconds: float  # per step
     # 5. Capacity: network day view, BookAppointment
     dayview_stores: int
     dayview_past_days: int  # day rows per store: this many days back, today, and ahead
@@ -103,6 +110,12 @@ FULL = Sizes(
     lookup_concurrency=(1, 8),
     lookup_max_seconds=45.0,
     lookup_max_available=40,
+    stale_stores=200,
+    stale_parts=5_000,
+    stale_used_share=0.2,
+    stale_calls=20,
+    stale_live_calls=3,
+    stale_max_seconds=10.0,
     dayview_stores=2_000,
     dayview_past_days=28,
     dayview_ahead_days=13,
@@ -150,6 +163,12 @@ QUICK = Sizes(
     lookup_concurrency=(1, 8),
     lookup_max_seconds=20.0,
     lookup_max_available=40,
+    stale_stores=100,
+    stale_parts=1_000,
+    stale_used_share=0.2,
+    stale_calls=10,
+    stale_live_calls=3,
+    stale_max_seconds=3.0,
     dayview_stores=100,
     dayview_past_days=7,
     dayview_ahead_days=6,

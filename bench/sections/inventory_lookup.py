@@ -52,6 +52,17 @@ def _store(k: int) -> str:
     return f"S{k:03d}"
 
 
+def copy_parts(cur: psycopg.Cursor[Any], count: int, rng: random.Random) -> None:
+    """The catalogue: `count` parts P-00000.., in 40 categories, costing 1..5,000 yuan."""
+    with cur.copy(
+        "COPY inventory_parts (part_number, name, category, unit, unit_cost_fen) FROM STDIN"
+    ) as copy:
+        for k in range(count):
+            copy.write_row(
+                (_part(k), f"Part {k}", f"cat{k % 40}", "pcs", rng.randint(100, 500_000))
+            )
+
+
 def _seed(url: str, sizes: Sizes) -> dict[str, float]:
     """COPY the read-model tables directly (the lookup reads nothing else); then VACUUM ANALYZE."""
     rng = random.Random(SEED)
@@ -60,13 +71,7 @@ def _seed(url: str, sizes: Sizes) -> dict[str, float]:
     with psycopg.connect(libpq(url)) as conn:
         t0 = time.perf_counter()
         with conn.cursor() as cur:
-            with cur.copy(
-                "COPY inventory_parts (part_number, name, category, unit, unit_cost_fen) FROM STDIN"
-            ) as copy:
-                for k in range(sizes.lookup_parts):
-                    copy.write_row(
-                        (_part(k), f"Part {k}", f"cat{k % 40}", "pcs", rng.randint(100, 500_000))
-                    )
+            copy_parts(cur, sizes.lookup_parts, rng)
             columns = ", ".join(POSITION_COLUMNS)
             with cur.copy(f"COPY inventory_positions ({columns}) FROM STDIN") as copy:
                 for p in range(sizes.lookup_parts):

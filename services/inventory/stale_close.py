@@ -64,7 +64,7 @@ class StaleStockClose:
         day = due if after else day_to_value(due, uow.clock.business_day(now))
         cutoff = idle_since(self.day_ends_at(day), self.rule.min_idle_days)
         q = StaleQuery(self.rule, cutoff, *usage_window(day, self.rule))
-        holdings = await read_model.stale_by_store(uow.conn, q, after, self.batch)
+        holdings = await read_model.stale_by_store(uow.conn, q, after, self.batch, keep=True)
         for holding in holdings:
             await uow.execute(
                 STALE_DAYS,

@@ -76,6 +76,19 @@ def usage_window(day: date, rule: StaleRule) -> tuple[date, date]:
     return day - timedelta(days=rule.usage_days - 1), day
 
 
+# How old a close's kept usage (read_model: inventory_usage_kept) may be and still serve a
+# list: the issues since it, and those that left the window since, are read by day.
+KEPT_USAGE_MAX_AGE_DAYS = 7
+
+
+def kept_usage_since(first: date, last: date, max_age: int = KEPT_USAGE_MAX_AGE_DAYS) -> date:
+    """The earliest close day whose kept usage serves the window `first`..`last`: at most
+    `max_age` days before `last`, and the day before `first` at the earliest, so a part
+    first asked for after that close cannot have been asked for before the window began
+    (its history is not full: no kept row is then the right answer)."""
+    return max(first - timedelta(days=1), last - timedelta(days=max_age - 1))
+
+
 def cover_quantity(issued: int, rule: StaleRule) -> int:
     """Units the store uses in `cover_days` at the window's pace, rounded up."""
     return -(-issued * rule.cover_days // rule.usage_days)

@@ -3,8 +3,9 @@ sharing table, stale stock and the fill rate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kernel.db import any_of, without_jit
 from kernel.db_reads import Reader, ReadQuery, reader_of
 from kernel.store_directory import store_directory
-from services.inventory.domain.stale import StaleHolding, StaleRule
+from services.inventory.domain.stale import StaleHolding, StaleRule, kept_usage_since
 from services.inventory.read_model.tables import (
     PartView,
     PositionView,
@@ -37,6 +38,8 @@ from services.inventory.read_model.tables import (
     position_of_row,
     positions_view,
     usage_daily,
+    usage_kept,
+    usage_kept_on,
 )
 
 
@@ -257,21 +260,91 @@ class StaleQuery:
     last: date
 
 
-def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
-    """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
-    network's stale stock is sorted and paged by stale value, so the rule must run where
-    the rows are): its window's issues and whether the store asked for the part before
-    the window (both index probes on usage_daily's key), then idle, the cover, overstock
-    and the stale quantity. Nothing is written for it: usage_daily is the projection's."""
-    p, c, u = positions_view.c, parts_view.c, usage_daily.c
+# Which stores' positions to judge, given the column naming a row's store.
+StoreFilter = Callable[[ColumnElement[str]], ColumnElement[bool]]
+
+
+def _live_usage(q: StaleQuery) -> tuple[ColumnElement[int], ColumnElement[date]]:
+    """A position's issues in the window and its first request ever, probed on
+    usage_daily's key (the first is its index's first entry)."""
+    p, u = positions_view.c, usage_daily.c
     same = and_(u.store_id == p.store_id, u.part_number == p.part_number)
     issued = (
         select(func.coalesce(func.sum(u.issued_quantity), 0))
         .where(same, u.day >= q.first, u.day <= q.last)
         .scalar_subquery()
     )
-    history = exists().where(same, u.day < q.first)
-    held = p.on_hand > 0 if of_stores is None else and_(p.on_hand > 0, of_stores)
+    first_asked = select(func.min(u.day)).where(same).scalar_subquery()
+    return cast(issued, BigInteger), first_asked
+
+
+def _kept_usable(m: Any, q: StaleQuery) -> ColumnElement[bool]:
+    """A store's kept usage serves this window: the same length, recent enough."""
+    since = kept_usage_since(q.first, q.last)
+    return and_(m.usage_days == q.rule.usage_days, m.day >= since, m.day <= q.last)
+
+
+def _since_kept(q: StaleQuery, stores: StoreFilter | None) -> Any:
+    """Per position of a store with usable kept usage, what changed in its window since
+    the close: the issues after the close's day, less those that have left the window
+    since (a few days of usage_daily, read by day)."""
+    u = usage_daily.c
+    kept_on = usage_kept_on.alias("kept_since")
+    m = kept_on.c
+    since = kept_usage_since(q.first, q.last)
+    added = and_(u.day > m.day, u.day <= q.last)
+    dropped = and_(u.day >= m.window_first, u.day < q.first)
+    before = since - timedelta(days=q.rule.usage_days - 1)
+    by_day = or_(and_(u.day >= before, u.day < q.first), and_(u.day > since, u.day <= q.last))
+    delta = func.sum(case((added, u.issued_quantity), else_=-u.issued_quantity))
+    query = (
+        select(u.store_id, u.part_number, delta.label("delta"))
+        .select_from(usage_daily.join(kept_on, m.store_id == u.store_id))
+        .where(by_day, or_(added, dropped), _kept_usable(m, q))
+        .group_by(u.store_id, u.part_number)
+    )
+    if stores is not None:
+        query = query.where(stores(u.store_id))
+    return query.subquery("since_kept")
+
+
+def _judged(
+    q: StaleQuery, stores: StoreFilter | None = None, kept: bool = True, only_stale: bool = False
+) -> Any:
+    """Every position holding stock, judged by domain/stale.py's `judge` in SQL (the
+    network's stale stock is sorted and paged by stale value, so the rule must run where
+    the rows are): its window's issues and its first request (a full history when before
+    the window), then idle, the cover, overstock and the stale quantity.
+
+    Those two figures come from what the daily close kept for the position's store
+    (`kept`: usage_kept_on and usage_kept, joined), brought to this window by the few
+    days of usage_daily since; for a store without a usable close (none yet, a week old,
+    another `usage_days`), and for every store with `kept=False`, from two probes of
+    usage_daily per position. Both give the same figures (a part first asked for after
+    the close has no kept row and cannot have a full history yet)."""
+    p, c = positions_view.c, parts_view.c
+    issued, first_asked = _live_usage(q)
+    held = p.on_hand > 0 if stores is None else and_(p.on_hand > 0, stores(p.store_id))
+    joined: Any = positions_view.join(parts_view, c.part_number == p.part_number)
+    if kept:
+        on, k = usage_kept_on.c, usage_kept.c
+        since = _since_kept(q, stores)
+        d = since.c
+        joined = (
+            joined.outerjoin(usage_kept_on, and_(on.store_id == p.store_id, _kept_usable(on, q)))
+            .outerjoin(usage_kept, and_(k.store_id == p.store_id, k.part_number == p.part_number))
+            .outerjoin(since, and_(d.store_id == p.store_id, d.part_number == p.part_number))
+        )
+        live = on.store_id.is_(None)
+        kept_issued = func.coalesce(k.issued, 0) + func.coalesce(d.delta, 0)
+        issued = case((live, issued), else_=kept_issued)
+        first_asked = case((live, first_asked), else_=k.first_asked)
+        if only_stale:
+            # Stale only when idle or with a full history: the others (most of a network
+            # that uses its stock) are left out before the figures are computed.
+            moved = p.last_movement_at
+            maybe = or_(live, k.first_asked < q.first, and_(moved.is_not(None), moved <= q.cutoff))
+            held = and_(held, maybe)
     inputs = (
         select(
             p.store_id,
@@ -281,9 +354,9 @@ def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
             c.unit_cost_fen,
             p.last_movement_at,
             cast(issued, BigInteger).label("issued"),
-            history.label("full_history"),
+            first_asked.label("first_asked"),
         )
-        .select_from(positions_view.join(parts_view, c.part_number == p.part_number))
+        .select_from(joined)
         .where(held)
         # A fence: PostgreSQL would otherwise pull the subquery up and probe usage_daily
         # again for every expression below that names its figures (ten probes a row).
@@ -291,9 +364,12 @@ def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
         .subquery("stale_inputs")
     )
     i = inputs.c
+    full_history = and_(i.first_asked.is_not(None), i.first_asked < q.first)
     usage, cover_days = q.rule.usage_days, q.rule.cover_days
-    cover = case((i.full_history, (i.issued * cover_days + (usage - 1)) // usage), else_=literal(0))
-    covered = select(inputs, cover.label("cover")).subquery("stale_cover")
+    cover = case((full_history, (i.issued * cover_days + (usage - 1)) // usage), else_=literal(0))
+    covered = select(inputs, full_history.label("full_history"), cover.label("cover")).subquery(
+        "stale_cover"
+    )
     k = covered.c
     idle = and_(k.last_movement_at.is_not(None), k.last_movement_at <= q.cutoff)
     overstock = and_(k.full_history, k.on_hand > k.cover)
@@ -307,13 +383,43 @@ def _judged(q: StaleQuery, of_stores: ColumnElement[bool] | None = None) -> Any:
     )
 
 
+async def keep_usage(conn: AsyncConnection, q: StaleQuery, store_ids: list[str]) -> None:
+    """What the close keeps for these stores (usage_kept_on, usage_kept): each position's
+    first request and its issues over the window `q.first`..`q.last`, probed as
+    `_judged(kept=False)` does, for every position the store ever asked for (holding
+    stock or not: it may receive some before the next close)."""
+    p, on, k = positions_view.c, usage_kept_on.c, usage_kept.c
+    issued, first_asked = _live_usage(q)
+    probed = (
+        select(p.store_id, p.part_number, first_asked.label("first_asked"), issued.label("issued"))
+        .where(p.store_id.in_(store_ids))
+        .offset(0)  # the fence: one probe each, not one more for the filter below
+        .subquery("probed")
+    )
+    asked = select(probed).where(probed.c.first_asked.is_not(None))
+    await conn.execute(usage_kept.delete().where(k.store_id.in_(store_ids)))
+    await conn.execute(
+        usage_kept.insert().from_select(["store_id", "part_number", "first_asked", "issued"], asked)
+    )
+    await conn.execute(usage_kept_on.delete().where(on.store_id.in_(store_ids)))
+    day = {"day": q.last, "usage_days": q.rule.usage_days, "window_first": q.first}
+    await conn.execute(usage_kept_on.insert(), [{"store_id": s, **day} for s in store_ids])
+
+
 async def stale_by_store(
-    conn: AsyncConnection, q: StaleQuery, after: str = "", limit: int | None = None
+    conn: AsyncConnection,
+    q: StaleQuery,
+    after: str = "",
+    limit: int | None = None,
+    *,
+    keep: bool = False,
+    kept: bool = True,
 ) -> list[StaleHolding]:
     """Each store holding stock (by store id, after `after`; at most `limit`), with what
     of it is stale (the same rule as `stale_stock`), summed per store; stores with
-    nothing stale say 0. Only the batch's stores are judged."""
-    b = positions_view.alias("batch").c
+    nothing stale say 0. Only the batch's stores are judged; with `keep` (the close),
+    their usage figures for `q`'s window are kept first (`keep_usage`)."""
+    b = positions_view.c
     batch = (
         select(b.store_id)
         .where(b.on_hand > 0, b.store_id > after)
@@ -321,8 +427,17 @@ async def stale_by_store(
         .order_by(b.store_id)
         .limit(limit)
     )
+    store_ids = list((await conn.execute(batch)).scalars())
+    if not store_ids:
+        return []
     await without_jit(conn)
-    j = _judged(q, positions_view.c.store_id.in_(batch.scalar_subquery())).subquery("judged").c
+    if keep:
+        await keep_usage(conn, q, store_ids)
+
+    def of_batch(store: ColumnElement[str]) -> ColumnElement[bool]:
+        return store.in_(store_ids)
+
+    j = _judged(q, of_batch, kept).subquery("judged").c
     only_overstock = and_(j.overstock, ~j.idle)
     query = (
         select(
@@ -352,12 +467,17 @@ async def stale_stock(
     criterion: str,
     after: tuple[int, str, str] | None,
     limit: int,
+    *,
+    kept: bool = True,
 ) -> tuple[list[StaleItemView], int, int]:
     """Stale stock (`criterion` "idle", "overstock" or "" for either), most stale value
     first, with the total stale value and the part of it overstocked but not idle."""
-    of_store = positions_view.c.store_id == store_id if store_id else None
+
+    def of_store(store: ColumnElement[str]) -> ColumnElement[bool]:
+        return store == store_id
+
     # Judged once for the total and the page (PostgreSQL materialises a CTE named twice).
-    judged = _judged(q, of_store).cte("judged")
+    judged = _judged(q, of_store if store_id else None, kept, only_stale=True).cte("judged")
     j = judged.c
     condition = j.stale_quantity > 0
     if criterion == "idle":

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Date,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -77,12 +78,45 @@ usage_daily = Table(
     Index("ix_inventory_usage_day", "day"),
 )
 
+# What the daily stale close keeps of usage_daily, so that the network's stale stock is
+# judged by a join instead of two probes of usage_daily per position (lookups.py: `_judged`;
+# README "Stale stock"): per store, the day whose usage window it kept ...
+usage_kept_on = Table(
+    "inventory_usage_kept_on",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("day", Date, nullable=False),  # the window's last day
+    Column("usage_days", Integer, nullable=False),
+    Column("window_first", Date, nullable=False),  # its first day
+)
+
+# ... and per position the store ever asked for: its first request and its issues in
+# that window. Derived from usage_daily alone; a position asked for after `day` has none.
+usage_kept = Table(
+    "inventory_usage_kept",
+    metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("part_number", String(128), primary_key=True),
+    Column("first_asked", Date, nullable=False),
+    Column("issued", BigInteger, nullable=False),
+)
+
 
 def _create(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS = (Migration(1, "inventory read models", _create),)
+def _create_usage_kept(conn: Connection) -> None:
+    """The close's kept usage (a fresh database's first migration has it already); empty
+    until the next close, so every store is judged by its live probes until then."""
+    usage_kept_on.create(conn, checkfirst=True)
+    usage_kept.create(conn, checkfirst=True)
+
+
+MIGRATIONS = (
+    Migration(1, "inventory read models", _create),
+    Migration(2, "inventory: the stale close's kept usage figures", _create_usage_kept),
+)
 
 
 @dataclass(frozen=True)
