@@ -38,6 +38,7 @@ from services.inventory.domain.events import (
     ReservationExpired,
     ReservationReleased,
     ShipmentLost,
+    ShortageRecorded,
     TransferReceived,
     TransferShipped,
 )
@@ -322,7 +323,10 @@ _LOGGED = select(command_log.c.request_id).where(
 def _outcome(command: RequestParts) -> Callable[[Executed[StockPosition]], RequestOutcome]:
     def outcome(done: Executed[StockPosition]) -> RequestOutcome:
         issued = any(isinstance(e, PartsIssued) for e in done.events)
-        shortage = 0 if issued else command.quantity - max(done.state.available, 0)
+        # As the ShortageRecorded says (what collab counts short): its `available` counts
+        # the units of reservations past their expiry, which the position still holds.
+        short = [e for e in done.events if isinstance(e, ShortageRecorded)]
+        shortage = 0 if issued or not short else short[0].requested - max(short[0].available, 0)
         return RequestOutcome(issued, shortage, PositionView.of(done.state))
 
     return outcome

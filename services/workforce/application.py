@@ -110,13 +110,19 @@ class Workforce:
     ) -> SupportView:
         """`defaulted_expiry`: the service chose hold_expires_at from the time of the request,
         so a retry with the same request id is the same request whenever it comes."""
+        # A hold without requested_at is fingerprinted as before the field existed, so one
+        # logged by that version and retried now (a saga call kept in collab's outbox, a
+        # DMS's retry) replays its answer instead of being refused REQUEST_ID_REUSED.
+        left_out = ("hold_expires_at",) if defaulted_expiry else ()
+        if command.requested_at is None:
+            left_out = (*left_out, "requested_at")
         return await self._on_technician(
             command,
             request_id,
             self._support_view(command.support_id),
             SupportView,
             ("host_store_id", command.host_store_id),
-            context_fields=("hold_expires_at",) if defaulted_expiry else (),
+            context_fields=left_out,
         )
 
     async def support_step(self, command: SupportStep, request_id: str) -> SupportView:

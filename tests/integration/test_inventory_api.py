@@ -33,6 +33,7 @@ from tests.integration.rich_errors import (
     event_count,
     failure,
     reason,
+    recorded_events,
     recorded_types,
     resource,
     violated_fields,
@@ -322,6 +323,26 @@ async def test_a_reservation_past_its_expiry_gives_way_before_its_timer_fires(
     assert await timers.run_due() == 0  # R-1's timer went with it; R-2's is not due
     assert await recorded_types(inventory_service) == before
     assert figures(await position(inv)) == (10, 5, 5, 0, 0)
+
+
+async def test_a_shortage_beside_a_due_reservation_says_what_the_shortage_event_says(
+    inv: InventoryClient, inventory_service: Running, clock: ManualClock
+) -> None:
+    """The timer runner behind: a repair order that a due reservation's units would not
+    fill either is short by what the ShortageRecorded says (collab counts that), not by
+    what the unexpired reservation still seemed to hold."""
+    await stocked(inv, 3)
+    await inv.ReserveStock(
+        store_id=SZ, part_number=PART, reservation_id="R-1", quantity=2, ttl_seconds=3600
+    )
+    clock.advance(timedelta(hours=2))  # no timer has run
+
+    short = await inv.RequestParts(store_id=SZ, part_number=PART, repair_order="RO-1", quantity=5)
+
+    (recorded,) = await recorded_events(inventory_service, "ShortageRecorded")
+    assert (recorded.requested, recorded.available) == (5, 3)
+    assert short.outcome == pb.RequestPartsResponse.OUTCOME_SHORTAGE
+    assert short.shortage_quantity == recorded.requested - recorded.available == 2
 
 
 async def test_a_reservation_a_count_gives_up_leaves_no_timer_to_fire(

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, make_dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from sqlalchemy import update
 from storemesh.workforce.events.v1 import events_pb2
 from storemesh.workforce.v1 import workforce_pb2 as pb
 
 from kernel import application
 from kernel.clock import ManualClock
 from kernel.errors import ConcurrencyConflict
-from kernel.eventstore import EventStore
+from kernel.eventstore import EventStore, command_log
+from kernel.fingerprint import fingerprint
 from kernel.messaging import NatsConnection
 from services.workforce.bootstrap import build
+from services.workforce.grpc_messages import hold as hold_command
 from tests.integration.conftest import delete_streams, running, settings_for
 from tests.integration.rich_errors import details, event_count, failure, reason, violated_fields
 from tests.integration.workforce_fixtures import (
@@ -280,6 +283,49 @@ async def test_a_retried_hold_replays_its_first_answer_even_after_time_moved_on(
     assert again == first
     assert first.support_id == request_id
     assert await event_count(wf.run) == before
+
+
+async def test_a_hold_logged_before_requested_at_existed_replays_on_retry_after_the_upgrade(
+    wf: WorkforceClient, clock: ManualClock
+) -> None:
+    """A hold whose reply was lost, retried under its request id once workforce knows
+    requested_at (a DMS's retry, or collab's saga call kept in its outbox from before, which
+    carries no requested_at): the same request, answered as first, not REQUEST_ID_REUSED."""
+    await register(wf, "T-SZ01-1")
+    await publish_day(wf, "T-SZ01-1")
+    request_id = rid()
+    first = await hold(wf, "T-SZ01-1", request_id=request_id)
+    await log_as_before_requested_at(wf, request_id, first, clock)
+
+    clock.advance(timedelta(minutes=5))
+    again = await hold(wf, "T-SZ01-1", request_id=request_id)
+
+    assert again == first
+
+
+async def log_as_before_requested_at(
+    wf: WorkforceClient, request_id: str, held: pb.Support, clock: ManualClock
+) -> None:
+    """The command log's row of `request_id` as the version before requested_at wrote it:
+    the fingerprint of a HoldSupport that had no such field."""
+    request = pb.HoldSupportRequest(
+        request_id=request_id,
+        technician_id=held.technician_id,
+        host_store_id=held.host_store_id,
+        specialty=held.specialty,
+        minimum_level=held.minimum_level,
+        starts_at=held.starts_at,
+        ends_at=held.ends_at,
+    )
+    command, _ = hold_command(request, clock.now())
+    kept = [(f.name, f.type) for f in fields(command) if f.name != "requested_at"]
+    before = make_dataclass(type(command).__name__, kept, frozen=True, kw_only=True)
+    digest = fingerprint(before(**{n: getattr(command, n) for n, _ in kept}), ["hold_expires_at"])
+    async with wf.run.service.db.transaction("test.log_as_before") as conn:
+        await conn.execute(
+            update(command_log).where(command_log.c.request_id == request_id),
+            {"fingerprint": digest},
+        )
 
 
 async def test_support_held_is_published_on_the_home_stores_subject(
