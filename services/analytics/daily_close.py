@@ -37,8 +37,9 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
     recent = last_open_days(day, open_weekdays, VEHICLES_IN_STREAK_DAYS)
     lines = (await uow.load(ALARM_LINES, ALARM_LINES_STREAM)).state.lines()
     series: dict[str, list[tuple[Period, Fraction]]] = {}
+    revenue: list[tuple[Period, Fraction]] = []
     if is_month_end(day):
-        series = await _monthly_series(conn, kpis, store_id, month)
+        series, revenue = await _monthly_series(conn, kpis, store_id, month)
     assessed = assess(
         StoreDay(
             store_id=store_id,
@@ -56,6 +57,7 @@ async def close_store_day(uow: UnitOfWork, kpis: KpiQueries, store_id: str, day:
             },
             alarm_lines=lines,
             monthly_series=series,
+            monthly_revenue=revenue,
             open_weekdays=open_weekdays,
             earlier_vehicles_in_targets={
                 m: t
@@ -118,8 +120,9 @@ async def _vehicles_in(
 
 async def _monthly_series(
     conn: AsyncConnection, kpis: KpiQueries, store_id: str, month: Period
-) -> dict[str, list[tuple[Period, Fraction]]]:
-    """Indicators that do not add up (CSI, complaint rate...) over the last months."""
+) -> tuple[dict[str, list[tuple[Period, Fraction]]], list[tuple[Period, Fraction]]]:
+    """Indicators that do not add up (CSI, complaint rate...) over the last months, and
+    the months' revenue (whole months: each month's total, for hollow growth)."""
     months = [month]
     for _ in range(DECLINE_PERIODS - 1):
         before = months[0].start - timedelta(days=1)
@@ -132,4 +135,5 @@ async def _monthly_series(
             continue
         if all(code in values for values in per_month):
             series[code] = [(m, values[code]) for m, values in zip(months, per_month, strict=True)]
-    return series
+    revenue = [(m, values["revenue"]) for m, values in zip(months, per_month, strict=True)]
+    return series, revenue if all("revenue" in values for values in per_month) else []

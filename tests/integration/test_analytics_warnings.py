@@ -275,3 +275,47 @@ async def test_warnings_as_of_a_day_keep_the_colour_they_had_then(
         "2026-11-03": [ev.WARNING_LEVEL_YELLOW],
         "2026-11-04": [ev.WARNING_LEVEL_RED],
     }
+
+
+async def test_revenue_growing_while_customers_and_staff_leave_is_a_red_flag(
+    start_analytics: AnalyticsStarter, cap: CapacityClient, clock: ManualClock, mint: Mint
+) -> None:
+    """domain.md: "a store growing revenue while its returning-customer rate and staff
+    retention fall is a red flag". Three months of reports: revenue 850k, 900k, 950k; the
+    returning rate 40%, 36%, 32%; 1, 2, 3 leavers of 18. November's close raises it."""
+    clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI))
+    await cap.register("SZ01", region="South China")
+    async with start_analytics() as run:
+        await knows_stores(run, "SZ01")
+        await run.analytics.arming.armed.wait()
+        dms = run.client(mint("dms", "SZ01"))
+        hq = run.client(mint("hq"))
+        for n, month in enumerate(("2026-09-01", "2026-10-01", "2026-11-01")):
+            await dms.RecordOperatingReport(
+                store_id="SZ01",
+                period=ev.Period(kind=ev.PERIOD_KIND_MONTH, start=month),
+                figures=figures(
+                    revenue=ev.RevenueByLine(
+                        labour_fen=42_000_000 + n * 5_000_000,
+                        parts_fen=35_000_000,
+                        value_added_fen=8_000_000,
+                    ),
+                    staffing=[
+                        ev.Staffing(role=ev.ROLE_TECHNICIAN, headcount=12, leavers=1 + n),
+                        ev.Staffing(role=ev.ROLE_SERVICE_ADVISOR, headcount=5),
+                        ev.Staffing(role=ev.ROLE_MANAGER, headcount=1),
+                    ],
+                    other_figures=[
+                        ev.IndicatorFigure(indicator="returning_rate", value=0.40 - 0.04 * n)
+                    ],
+                ),
+            )
+        await close_at(run, clock, datetime(2026, 12, 2, 10, 1, tzinfo=SHANGHAI))
+        judged = await hq.ListWarnings(scope=NETWORK, as_of="2026-12-02")
+
+    hollow = [w for w in judged.warnings if w.rule == ev.WARNING_RULE_HOLLOW_GROWTH]
+    assert [(w.indicator, w.period.start, w.level) for w in hollow] == [
+        ("returning_rate", "2026-11-01", ev.WARNING_LEVEL_RED)
+    ]
+    assert (hollow[0].actual, hollow[0].reference) == pytest.approx((0.32, 0.40))
+    assert hollow[0].deviation == pytest.approx(0.2)

@@ -9,7 +9,8 @@
   on Sundays sells its month in the other days, a closed day breaks no streak, and a
   streak runs on across a month end);
 - process alarm lines on the month so far;
-- on the month's last day, declines over the last 3 months.
+- on the month's last day, declines over the last 3 months, and hollow growth (revenue up
+  while the returning rate and staff retention fall, 3 months in a row).
 
 The rules assessed are named with the risks, so that the warning board clears only what
 these rules no longer find (the decline stays as it was between month ends).
@@ -33,6 +34,7 @@ from services.analytics.domain.warnings import (
     Rule,
     alarm_warnings,
     decline,
+    hollow_growth,
     projection,
     projection_warning,
     target_warning,
@@ -71,6 +73,8 @@ class StoreDay:
     # The vehicles-in target of each month before the day's that the last open days reach
     # into (on the 1st, the month before): a streak runs on across a month end.
     earlier_vehicles_in_targets: Mapping[Period, Fraction] = field(default_factory=dict)
+    # On a month's last day: revenue of the last months, oldest first (hollow growth).
+    monthly_revenue: Sequence[tuple[Period, Fraction]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +128,20 @@ def assess(s: StoreDay) -> Assessment:
     risks.extend(alarm_warnings(s.store_id, month, s.month_values, s.alarm_lines))
     rules = DAILY_RULES
     if is_month_end(s.day):
-        rules = rules | {Rule.DECLINE}
+        rules = rules | {Rule.DECLINE, Rule.HOLLOW_GROWTH}
         for code, series in sorted(s.monthly_series.items()):
             indicator = indicators.find(code)
             found = decline(s.store_id, indicator, series) if indicator is not None else None
             if found is not None:
                 risks.append(found)
+        hollow = hollow_growth(
+            s.store_id,
+            revenue=s.monthly_revenue,
+            returning_rate=s.monthly_series.get("returning_rate", ()),
+            staff_turnover=s.monthly_series.get("staff_turnover", ()),
+        )
+        if hollow is not None:
+            risks.append(hollow)
     return Assessment(rules, tuple(risks))
 
 

@@ -37,6 +37,7 @@ class Rule(IntEnum):
     DECLINE = 3
     ALARM_LINE = 4
     MONTH_END_PROJECTION = 5
+    HOLLOW_GROWTH = 6
 
 
 def adverse_deviation(direction: Direction, actual: Fraction, target: Fraction) -> Fraction | None:
@@ -177,6 +178,49 @@ def decline(
         rule=Rule.DECLINE,
         level=Light.YELLOW,
         indicator=indicator.code,
+        period=last[-1][0],
+        actual=latest,
+        reference=first,
+        deviation=adverse if adverse is not None else Fraction(0),
+    )
+
+
+def _each_step(series: Sequence[tuple[Period, Fraction]], rising: bool) -> bool:
+    """The last 3 periods moved the same way at each step (a flat step breaks it)."""
+    last = sorted(series)[-DECLINE_PERIODS:]
+    if len(last) < DECLINE_PERIODS:
+        return False
+    return all((b[1] > a[1]) if rising else (b[1] < a[1]) for a, b in itertools.pairwise(last))
+
+
+def hollow_growth(
+    store_id: str,
+    *,
+    revenue: Sequence[tuple[Period, Fraction]],
+    returning_rate: Sequence[tuple[Period, Fraction]],
+    staff_turnover: Sequence[tuple[Period, Fraction]],
+) -> Risk | None:
+    """Red when, over the last 3 months, revenue rose at each step while the returning
+    rate fell and staff turnover rose (retention fell) at each step: domain.md's "a store
+    growing revenue while its returning-customer rate and staff retention fall is a red
+    flag" (growth bought at the expense of the customers and people who bring it back).
+    Each step, as the decline's: a flat or recovering month breaks the trend. The warning
+    carries the returning rate (latest against 3 months before); its drill-down has the
+    rest."""
+    if not (
+        _each_step(revenue, rising=True)
+        and _each_step(returning_rate, rising=False)
+        and _each_step(staff_turnover, rising=True)
+    ):
+        return None
+    last = sorted(returning_rate)[-DECLINE_PERIODS:]
+    first, latest = last[0][1], last[-1][1]
+    adverse = adverse_deviation(Direction.HIGHER_IS_BETTER, latest, first)
+    return Risk(
+        store_id=store_id,
+        rule=Rule.HOLLOW_GROWTH,
+        level=Light.RED,
+        indicator="returning_rate",
         period=last[-1][0],
         actual=latest,
         reference=first,

@@ -98,3 +98,24 @@ def test_a_report_of_a_period_over_is_assessed_as_of_its_last_day() -> None:
 def test_a_report_of_a_period_still_running_waits_for_its_own_close() -> None:
     assert late_close_day(Period.month(2026, 11), date(2026, 11, 30)) is None
     assert late_close_day(Period.day(date(2026, 11, 2)), date(2026, 11, 2)) is None
+
+
+def test_a_months_last_day_also_assesses_hollow_growth() -> None:
+    def months(*values: Fraction) -> list[tuple[Period, Fraction]]:
+        return [(Period.month(2026, 9 + n), v) for n, v in enumerate(values)]
+
+    s = replace(
+        QUIET,
+        day=date(2026, 11, 30),
+        monthly_series={
+            "returning_rate": months(Fraction(40, 100), Fraction(39, 100), Fraction(38, 100)),
+            "staff_turnover": months(Fraction(4, 100), Fraction(5, 100), Fraction(6, 100)),
+        },
+        monthly_revenue=months(Fraction(800), Fraction(820), Fraction(840)),
+    )
+    done = assess(s)
+    assert {Rule.DECLINE, Rule.HOLLOW_GROWTH} <= done.rules
+    assert (Rule.HOLLOW_GROWTH, "returning_rate") in _found(s)
+    # Mid-month it is not looked at: the board keeps last month end's finding.
+    mid = replace(s, day=date(2026, 11, 29))
+    assert Rule.HOLLOW_GROWTH not in assess(mid).rules

@@ -18,6 +18,7 @@ from services.analytics.domain.warnings import (
     Rule,
     alarm_warnings,
     decline,
+    hollow_growth,
     light,
     projection,
     projection_warning,
@@ -228,3 +229,49 @@ def test_risks_are_ranked_red_first_then_by_deviation_then_by_id() -> None:
         w("A2", Light.RED, P(16, 100)),
     ]
     assert [r.store_id for r in ranked(risks)] == ["C", "A2", "B", "A"]
+
+
+# Hollow growth: revenue up while the returning rate and staff retention fall (domain.md:
+# "a store growing revenue while its returning-customer rate and staff retention fall is a
+# red flag").
+
+
+def hollow(revenue: list[int], returning: list[int], turnover: list[int]) -> Risk | None:
+    return hollow_growth(
+        "SZ01",
+        revenue=months(*revenue),
+        returning_rate=[(p, v / 100) for p, v in months(*returning)],
+        staff_turnover=[(p, v / 100) for p, v in months(*turnover)],
+    )
+
+
+def test_revenue_rising_while_returning_customers_and_staff_leave_is_a_red_flag() -> None:
+    warning = hollow([800, 850, 900], [40, 36, 32], [4, 6, 8])
+    assert warning is not None
+    assert (warning.rule, warning.level, warning.indicator) == (
+        Rule.HOLLOW_GROWTH,
+        Light.RED,
+        "returning_rate",
+    )
+    assert warning.period == Period.month(2026, 10)
+    assert (warning.actual, warning.reference, warning.deviation) == (
+        P(32, 100),
+        P(40, 100),
+        P(1, 5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("revenue", "returning", "turnover"),
+    [
+        ([800, 850, 850], [40, 36, 32], [4, 6, 8]),  # revenue flat for a month
+        ([900, 850, 800], [40, 36, 32], [4, 6, 8]),  # revenue falling: the decline's
+        ([800, 850, 900], [40, 36, 36], [4, 6, 8]),  # returning rate holds
+        ([800, 850, 900], [40, 36, 32], [4, 6, 5]),  # staff turnover recovers
+        ([850, 900], [36, 32], [6, 8]),  # two months are no trend
+    ],
+)
+def test_growth_with_either_health_figure_holding_is_no_red_flag(
+    revenue: list[int], returning: list[int], turnover: list[int]
+) -> None:
+    assert hollow(revenue, returning, turnover) is None
