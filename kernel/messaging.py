@@ -14,7 +14,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from kernel.errors import Unavailable
 from kernel.eventstore import RecordedEvent
@@ -229,10 +229,27 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     try:
         await js.stream_info(spec.name)
     except NotFoundError:
-        await js.add_stream(config)
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Another replica created it between our look and our create: the server
+            # refuses the second create ('subjects overlap with an existing stream'). Only
+            # when the stream is there now is that the race; else the refusal stands.
+            if not await _stream_exists(js, spec.name):
+                raise
+            await js.update_stream(config)
+            return
         log.info("nats.stream_created", stream=spec.name, subjects=spec.subjects)
         return
     await js.update_stream(config)
+
+
+async def _stream_exists(js: JetStreamContext, name: str) -> bool:
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
