@@ -343,6 +343,10 @@ async def test_a_shortage_beside_a_due_reservation_says_what_the_shortage_event_
     assert (recorded.requested, recorded.available) == (5, 3)
     assert short.outcome == pb.RequestPartsResponse.OUTCOME_SHORTAGE
     assert short.shortage_quantity == recorded.requested - recorded.available == 2
+    # The due reservation went with it: the position says what the shortage says, and
+    # its timer fires for nothing.
+    assert (list(short.position.reservations), short.position.available) == ([], 3)
+    assert await inventory_service.service.timers.run_due() == 0
 
 
 async def test_a_reservation_a_count_gives_up_leaves_no_timer_to_fire(

@@ -160,7 +160,8 @@ def decide(command: StockCommand, position: StockPosition) -> Sequence[StockEven
             due, freed = _due(position, store, part, at)
             if qty <= position.available + freed:
                 return [*due, PartsIssued(store, part, ro, qty, position.on_hand - qty, at)]
-            return [ShortageRecorded(store, part, ro, qty, position.available + freed, waiting, at)]
+            available = position.available + freed
+            return [*due, ShortageRecorded(store, part, ro, qty, available, waiting, at)]
 
         case ReturnParts(repair_order=ro, quantity=qty):
             return [PartsReturned(store, part, ro, qty, position.on_hand + qty, at)]
@@ -388,8 +389,9 @@ def _due(
 
     A reservation past its expiry holds nothing against new demand: its durable timer
     expires it, but the timer runner may be behind (an outage, a backlog), so a command
-    that needs the stock expires it first. Only then: with stock enough, it is left to
-    its timer (a command's events stay its own)."""
+    that needs the stock expires it first (a repair order left short even so too: its
+    shortage counts those units as available). Only then: with stock enough, it is left
+    to its timer (a command's events stay its own)."""
     due = [r for r in position.reservations if r.expires_at <= at]
     events: list[StockEvent] = [
         ReservationExpired(store, part, r.reservation_id, r.quantity, at) for r in due
