@@ -203,7 +203,7 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     )
     s.when_replied("complete").then_event_types(SupportWorkRecorded, SupportCompleted)
     s.then_status(Status.COMPLETED)
-    entries = settled(data(s), s.last.events[1])
+    entries = settled(data(s), s.last.events[1].occurred_at)
     at = s.clock.now()
     assert entries == [
         ContributionRecorded(DG, "support", 5, "support", "S-1", at),
@@ -240,7 +240,7 @@ def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
     assert refused.value.reason == "TRAVEL_NOT_COVERED"
     report(s, SupportProgress.COMPLETED, hours=2.0).when_replied("complete")
-    costs = settled(data(s), s.last.events[1])[1:]
+    costs = settled(data(s), s.last.events[1].occurred_at)[1:]
     assert [(c.kind, c.amount_fen) for c in costs] == [("subsidy", 30000)]
 
 
