@@ -17,7 +17,6 @@ from storemesh.collab.v1 import collab_pb2 as collab_pb
 
 from kernel.clock import ManualClock
 from kernel.saga.admin import OK
-from kernel.testing.servers import Endpoints
 from tests.integration.analytics_fixtures import (
     AnalyticsClient,
     AnalyticsStarter,
@@ -39,7 +38,8 @@ from tests.integration.collab_fixtures import (
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, recorded_types, violated_fields
-from tests.integration.test_collab_admin import cli_for
+from tests.integration.test_collab_admin import Cli
+from tests.integration.test_collab_admin_sops import cli
 from tests.integration.test_collab_transfer import published as collab_published
 from tests.integration.test_collab_transfer import receipt_refused
 
@@ -47,6 +47,7 @@ __all__ = [
     "analytics_db_url",
     "capacity_pg_url",
     "capacity_service",
+    "cli",
     "collab_db_url",
     "inv",
     "inventory_service",
@@ -286,16 +287,13 @@ async def test_a_transfer_resolved_by_hand_after_the_delivery_earns_its_source_t
     inv: InventoryClient,
     mint: Mint,
     clock: ManualClock,
-    collab_db_url: str,
-    endpoints: Endpoints,
-    namespace: str,
+    cli: Cli,
 ) -> None:
     """Foshan gave the part, inventory refused Guangzhou's receipt and an operator booked it
     in by hand and resolved the transfer: analytics reads the point collab credited with the
     resolve as any other, while the transfer counts (made, response time) stay those of
     receipts through the saga."""
     await stocked(inv, FS01=5, DG01=5)
-    cli = cli_for(collab_db_url, endpoints, namespace, clock)
     async with start_collab() as collab:
         await receipt_refused(collab, inv, mint, freight_fen=3_500)
         code, _ = await cli(

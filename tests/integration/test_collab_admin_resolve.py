@@ -113,6 +113,41 @@ class Case:
     settles: tuple[str, ...] = ()
 
 
+def transfer_case(hq: Any, left: str, **credit: Any) -> Case:
+    return Case(
+        "transfer",
+        "T-1",
+        GZ,
+        lambda: hq.GetTransfer(transfer_id="T-1"),
+        pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
+        left,
+        **credit,
+    )
+
+
+def support_case(hq: Any, support_id: str, **credit: Any) -> Case:
+    return Case(
+        "support",
+        support_id,
+        SZ,
+        sop2.getter(hq, support_id),
+        pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
+        "hold.undo failed",
+        **credit,
+    )
+
+
+def diversion_case(hq: Any, diversion_id: str) -> Case:
+    return Case(
+        "diversion",
+        diversion_id,
+        SZ,
+        sop3.getter(hq, diversion_id),
+        pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
+        "hold.undo failed",
+    )
+
+
 async def resolve_by_hand(
     cli: Cli, run: CollabRun, clock: ManualClock, case: Case, why: str
 ) -> None:
@@ -194,14 +229,7 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
     # Foshan's stock was counted and set right at the store: the operator closes the case.
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        case = Case(
-            "transfer",
-            "T-1",
-            GZ,
-            lambda: hq.GetTransfer(transfer_id="T-1"),
-            pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
-            "reserve.undo failed",
-        )
+        case = transfer_case(hq, "reserve.undo failed")
         await resolve_by_hand(cli, collab, clock, case, "reservation settled at FS01 by hand")
         # Nothing on HQ's ledger for it either.
         month = settlement_month(clock.now())
@@ -228,12 +256,8 @@ async def test_a_transfer_stuck_receiving_a_delivered_part_is_resolved_with_the_
         await receipt_refused(collab, inv, mint, freight_fen=3_500)
         hq = collab.client(mint("hq"))
         # Foshan gave the part and the courier carried it: Guangzhou booked it in by hand.
-        case = Case(
-            "transfer",
-            "T-1",
-            GZ,
-            lambda: hq.GetTransfer(transfer_id="T-1"),
-            pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
+        case = transfer_case(
+            hq,
             "receive refused",
             credited=((FS, "transfer", 1),),
             settles=("ContributionRecorded", "CollaborationCostRecorded"),
@@ -277,13 +301,9 @@ async def test_a_support_stuck_after_the_work_was_reported_is_resolved_with_poin
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        case = Case(
-            "support",
+        case = support_case(
+            hq,
             support_id,
-            SZ,
-            sop2.getter(hq, support_id),
-            pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
             credited=((DG, "support", 5),),
             settles=(
                 "ContributionRecorded",
@@ -355,14 +375,7 @@ async def test_a_support_stuck_on_an_end_of_loan_is_resolved_by_hand_and_workfor
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        case = Case(
-            "support",
-            support_id,
-            SZ,
-            sop2.getter(hq, support_id),
-            pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
-        )
+        case = support_case(hq, support_id)
         # No 5 points for a support never completed: resolve_by_hand checks there are none.
         await resolve_by_hand(cli, collab, clock, case, "loan ended at workforce by HR")
     # Nothing went to workforce after the resolve: the technician is as the call-off left him.
@@ -386,14 +399,7 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
         refused = await failure(sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000303"))
         assert reason(refused) == "DIVERSION_ALREADY_REQUESTED"
 
-        case = Case(
-            "diversion",
-            diversion_id,
-            SZ,
-            sop3.getter(hq, diversion_id),
-            pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
-        )
+        case = diversion_case(hq, diversion_id)
         await resolve_by_hand(cli, collab, clock, case, "DG01 freed the bay by hand")
         await sop3.nothing_settled(hq, collab)
         # Nobody was moved: the customer's appointment may be offered again.
@@ -456,14 +462,7 @@ async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolv
         types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
         assert types[-3:] == ["DiversionBooked", "OriginCancelRefused", "DiversionStuck"]
 
-        case = Case(
-            "diversion",
-            diversion_id,
-            SZ,
-            sop3.getter(hq, diversion_id),
-            pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
-        )
+        case = diversion_case(hq, diversion_id)
         await resolve_by_hand(cli, collab, clock, case, "DG01 cancelled the booking by hand")
         await sop3.nothing_settled(hq, collab)
     # The refusal stood in for capacity: Dongguan's booking is as the operator will find it.

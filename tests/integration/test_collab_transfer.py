@@ -251,8 +251,8 @@ async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_eve
         assert "it may run short" in after.candidates[-1].reasons[2]
 
 
-async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
-    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+async def in_transit_from_foshan(collab: Any, hq: Any, mint: Mint) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up: on its way to Guangzhou."""
     await request(collab.client(mint("dms", GZ)))
     await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
     await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
@@ -260,6 +260,11 @@ async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
         request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
     )
     await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+
+
+async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+    await in_transit_from_foshan(collab, hq, mint)
     await hq.ReportCourierProgress(
         request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=note
     )
@@ -331,13 +336,7 @@ async def receipt_refused(
 ) -> None:
     """T-1 from Foshan, delivered to Guangzhou, whose receipt inventory refuses: stuck."""
     hq = collab.client(mint("hq"))
-    await request(collab.client(mint("dms", GZ)))
-    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-    await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-    await hq.ReportCourierProgress(
-        request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-    )
-    await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+    await in_transit_from_foshan(collab, hq, mint)
     # The reports disagree: Foshan's own DMS wrote the shipment off at inventory, then
     # the courier says it was delivered. Nothing is in transit to Guangzhou any more,
     # so inventory refuses the receipt (NOTHING_IN_TRANSIT): a case for an operator.
