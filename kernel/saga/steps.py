@@ -79,9 +79,10 @@ class Invoke:
     undone: EventClass | None = None
     deadline: timedelta | None = None
     expired: EventClass | None = None
-    # Past the point of no return (a delivered part is at the requester): a refusal or
-    # retries run out stop the saga FAILED for an operator, whose retry sends the call
-    # again, instead of undoing the steps before it on a premise that no longer holds.
+    # Past the point of no return (a delivered part is at the requester, a technician's
+    # work is done): a refusal or retries run out stop the saga FAILED for an operator,
+    # whose retry sends the call again, instead of undoing the steps before it on a
+    # premise that no longer holds.
     stops_on_failure: bool = False
 
 

@@ -125,14 +125,14 @@ def transfer_case(hq: Any, left: str, **credit: Any) -> Case:
     )
 
 
-def support_case(hq: Any, support_id: str, **credit: Any) -> Case:
+def support_case(hq: Any, support_id: str, left: str, **credit: Any) -> Case:
     return Case(
         "support",
         support_id,
         SZ,
         sop2.getter(hq, support_id),
         pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
-        "hold.undo failed",
+        left,
         **credit,
     )
 
@@ -287,7 +287,7 @@ async def test_a_support_stuck_after_the_work_was_reported_is_resolved_with_poin
     clock: ManualClock,
     cli: Cli,
 ) -> None:
-    # DG-T3 did the job; workforce never answered the completion nor the end of the loan.
+    # DG-T3 did the job; workforce never answered its completion.
     support_id = await support_stuck_on_site(
         collab_with_workforce,
         wf,
@@ -304,6 +304,7 @@ async def test_a_support_stuck_after_the_work_was_reported_is_resolved_with_poin
         case = support_case(
             hq,
             support_id,
+            "complete failed",
             credited=((DG, "support", 5),),
             settles=(
                 "ContributionRecorded",
@@ -375,7 +376,7 @@ async def test_a_support_stuck_on_an_end_of_loan_is_resolved_by_hand_and_workfor
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        case = support_case(hq, support_id)
+        case = support_case(hq, support_id, "hold.undo failed")
         # No 5 points for a support never completed: resolve_by_hand checks there are none.
         await resolve_by_hand(cli, collab, clock, case, "loan ended at workforce by HR")
     # Nothing went to workforce after the resolve: the technician is as the call-off left him.

@@ -77,10 +77,9 @@ async def status_of(run: CollabRun, saga: str, saga_id: str) -> str:
 
 
 async def stuck_unanswered(run: CollabRun, saga: str, saga_id: str, clock: ManualClock) -> None:
-    """The dispatcher retries the calls it cannot deliver until it gives up (its backoffs
-    add up to some four minutes a call; a support's completion, then its undo): the saga
-    fails, within the life of the diversion's hold."""
-    for _ in range(40):
+    """The dispatcher retries the call it cannot deliver until it gives up (its backoffs add
+    up to some four minutes): the saga fails, within the life of the diversion's hold."""
+    for _ in range(20):
         if await status_of(run, saga, saga_id) == "failed":
             break
         clock.advance(timedelta(minutes=1))
@@ -135,8 +134,8 @@ async def support_stuck_on_site(
     **reported: Any,
 ) -> str:
     """A support on site on which Shenzhen reports `reported` at 13:30 while workforce
-    cannot be reached: its calls (the completion, the end of the loan) are retried until
-    the dispatcher gives up, and the support is stuck, DG-T3 still on loan."""
+    cannot be reached: the call it makes (the end of the loan, or the completion) is retried
+    until the dispatcher gives up, and the support is stuck, DG-T3 still on loan."""
     await sop2.technicians(wf)
     async with collab_with_workforce() as collab:
         support_id = await sop2.on_site(collab, clock, mint)

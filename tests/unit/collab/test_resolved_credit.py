@@ -43,10 +43,15 @@ def _work_reported(solved: bool = True) -> sop2.SagaScenario[sop2.Support]:
     return sop2.report(s, SupportProgress.COMPLETED, hours=4.0, solved=solved, travel=12_000)
 
 
-def test_a_support_whose_completion_and_end_of_loan_failed_lent_the_technician() -> None:
+def test_a_support_whose_completion_workforce_refused_lent_the_technician() -> None:
     s = _work_reported()
-    s.when_refused("complete", "PERMISSION_DENIED")
-    s.when_exhausted("hold.undo").then_status(Status.FAILED)
+    s.when_refused("complete", "PERMISSION_DENIED").then_status(Status.FAILED)
+    assert technician_lent(s.recorded)
+
+
+def test_a_support_whose_completion_went_unanswered_lent_the_technician() -> None:
+    s = _work_reported()
+    s.when_exhausted("complete").then_status(Status.FAILED)
     assert technician_lent(s.recorded)
 
 
