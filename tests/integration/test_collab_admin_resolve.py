@@ -162,6 +162,8 @@ async def resolve_by_hand(
     if case.settles:
         assert [line.split()[3] for line in lines[1:]] == list(case.settles)
         assert all(line.startswith("settled with it: ") for line in lines[1:])
+        for store, act, earned in case.credited:
+            assert f"ContributionRecorded store_id={store} act={act} points={earned} " in said
     else:
         assert lines[1:] == ["nothing settled with it"]
     ended = await reached(case.read, case.stage)
@@ -184,6 +186,8 @@ async def resolve_by_hand(
     assert [line.split()[3] for line in shown[len(shown) - len(case.settles) :]] == list(
         case.settles
     )
+    for store, act, earned in case.credited:
+        assert f"store_id={store} act={act} points={earned} " in history
     assert "pending call" not in history
     async with run.parts.service.db.transaction() as conn:
         assert [c for c in await pending_calls(conn, saga) if c.saga_id == saga_id] == []
