@@ -14,7 +14,9 @@ settings, beside the running replicas: a retry or cancel is one saga transaction
 any other, recorded as the saga's operator event; the running dispatcher performs the
 call it puts in the outbox, under the same request id as before, so the participant acts
 on it once. A resolve closes a FAILED saga whose stuck call was set right by hand: the
-call leaves the outbox, and the saga ends RESOLVED. Dead letters: kernel/dead_letters.py.
+call leaves the outbox, and the saga ends RESOLVED; what the service settles with the end
+(collab: the points and costs of a collaboration that happened before the saga got stuck)
+is printed with it. Dead letters: kernel/dead_letters.py.
 """
 
 from __future__ import annotations
@@ -175,12 +177,28 @@ class SagaAdmin:
             lambda uow: runtime.cancel(uow, saga_id, operator, why),
         )
 
-    async def resolve(self, saga: str, saga_id: str, operator: str, why: str) -> Status:
+    async def resolve(
+        self, saga: str, saga_id: str, operator: str, why: str
+    ) -> tuple[Status, list[str]]:
+        """The saga's end, and what its service settled with it (the credit for what the
+        saga had achieved before it got stuck), one `Type field=value ...` line each."""
         runtime = self.runtime(saga)
-        return await self._operate(
-            SagaOperation(saga, saga_id, "resolve", operator, why),
-            lambda uow: runtime.resolve(uow, saga_id, operator, why),
-        )
+        settled: list[str] = []
+
+        async def act(uow: Any) -> Any:
+            already = len(uow.recorded)
+            state = await runtime.resolve(uow, saga_id, operator, why)
+            events = (self.app.registry.decode(r.event_type, r.payload) for r in uow.recorded)
+            # Overwritten on each attempt: a conflict runs the handler again.
+            settled[:] = [
+                f"{type(e).__name__} {_details(e)}"
+                for e in list(events)[already:]
+                if type(e) not in runtime.saga.transitions
+            ]
+            return state
+
+        status = await self._operate(SagaOperation(saga, saga_id, "resolve", operator, why), act)
+        return status, settled
 
     async def _operate(self, operation: SagaOperation, act: Any) -> Status:
         async def handler(uow: Any) -> str:
@@ -378,8 +396,12 @@ async def _command(
             status = await admin.cancel(args.saga, args.saga_id, args.operator, args.why)
             print(f"{args.saga} {args.saga_id}: cancelled, now {status.value}", file=out)
         case "resolve":
-            status = await admin.resolve(args.saga, args.saga_id, args.operator, args.why)
+            status, settled = await admin.resolve(args.saga, args.saga_id, args.operator, args.why)
             print(f"{args.saga} {args.saga_id}: resolved by hand, now {status.value}", file=out)
+            for entry in settled:
+                print(f"settled with it: {entry}", file=out)
+            if not settled:
+                print("nothing settled with it", file=out)
         case "dead-letters":
             for letter in await letters.parked(args.limit):
                 print(

@@ -14,7 +14,8 @@ class Status(enum.StrEnum):
     undid what it had done, after its last retry round) or FAILED (an undo was refused or
     never answered: something may be left that an operator must look at). An operator
     closes a FAILED saga RESOLVED once what its call could not do was set right by hand:
-    neither done nor undone by the saga, so nothing settles it as either."""
+    neither done nor undone by the saga (its service may still settle, with the end, what
+    the saga had achieved before it got stuck)."""
 
     NEW = "new"
     RUNNING = "running"
@@ -78,9 +79,10 @@ class Invoke:
     undone: EventClass | None = None
     deadline: timedelta | None = None
     expired: EventClass | None = None
-    # Past the point of no return (a delivered part is at the requester): a refusal or
-    # retries run out stop the saga FAILED for an operator, whose retry sends the call
-    # again, instead of undoing the steps before it on a premise that no longer holds.
+    # Past the point of no return (a delivered part is at the requester, a technician's
+    # work is done): a refusal or retries run out stop the saga FAILED for an operator,
+    # whose retry sends the call again, instead of undoing the steps before it on a
+    # premise that no longer holds.
     stops_on_failure: bool = False
 
 

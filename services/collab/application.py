@@ -19,10 +19,8 @@ from storemesh.inventory.events.v1 import events_pb2 as inventory_events
 from kernel.application import Application, UnitOfWork
 from kernel.codec import utc
 from kernel.errors import NotFound, RuleViolated
-from kernel.eventstore import EventStore
 from kernel.messaging import InboundEvent
-from kernel.saga import SagaDispatcher, SagaRuntime, SagaState
-from kernel.saga.decisions import Trigger
+from kernel.saga import Saga, SagaDispatcher, SagaState
 from kernel.saga.definition import NOT_AWAITING
 from kernel.store_directory import require_open_store
 from kernel.subscriptions import PoisonMessage, Subscription
@@ -38,11 +36,11 @@ from services.collab.domain.commands import (
 )
 from services.collab.domain.events import (
     TransferCancelled,
-    TransferCompleted,
     TransferRequested,
     TransferResolvedByHand,
     TransferStepRetried,
 )
+from services.collab.domain.resolved import part_given
 from services.collab.domain.revitalisation import (
     StaleLot,
     revitalised,
@@ -67,6 +65,7 @@ from services.collab.domain.transfer import (
 from services.collab.pilot import PilotCopy
 from services.collab.queries import CollabQueries
 from services.collab.revitalisation import Revitalisation
+from services.collab.settling import SettlingRuntime
 
 if TYPE_CHECKING:
     from services.collab.application_diversion import Diversions
@@ -97,35 +96,24 @@ class StockLookup(Protocol):
     async def knows_part(self, part_number: str) -> bool: ...
 
 
-class TransferRuntime(SagaRuntime[Transfer]):
-    """The transfer saga, settled in the transaction that completes it: the giver's point
-    and HQ's freight are recorded with the receipt, or not at all."""
+class TransferRuntime(SettlingRuntime[Transfer]):
+    """The transfer saga, settled in the transaction that completes it (or resolves it
+    after the delivery): the giver's point and HQ's freight, a revitalisation's 10 points
+    and write-down."""
 
-    async def feed(self, uow: UnitOfWork, saga_id: str, trigger: Trigger) -> SagaState[Transfer]:
-        already = len(uow.recorded)
-        state = await super().feed(uow, saga_id, trigger)
-        completed = [
-            event
-            for event in (
-                uow.registry.decode(r.event_type, r.payload) for r in uow.recorded[already:]
-            )
-            if isinstance(event, TransferCompleted)
-        ]
-        if completed and state.data is not None:
-            entries = settled(state.data, completed[0])
-            started = await self._requested(uow, saga_id)
-            if started.reason == TransferReason.REVITALISATION:
-                entries = revitalised(entries, started.write_down_fen, completed[0].occurred_at)
-            loaded = await uow.load(self.aggregate, self.stream_id(saga_id))
-            state = await uow.record(self.aggregate, loaded, entries)
-        return state
+    def __init__(self, saga: Saga[Transfer]) -> None:
+        super().__init__(saga, settled, part_given)
 
-    async def _requested(self, uow: UnitOfWork, saga_id: str) -> TransferRequested:
-        """The request that started the transfer: why it is made (its first event)."""
-        first = (await EventStore().read_stream(uow.conn, self.stream_id(saga_id)))[0]
-        event = uow.registry.decode(first.event_type, first.payload)
-        assert isinstance(event, TransferRequested)
-        return event
+    async def settlement(
+        self, uow: UnitOfWork, saga_id: str, data: Transfer, at: datetime
+    ) -> list[Any]:
+        entries = settled(data, at)
+        # Why the transfer was made is its first event's (the saga's data has no use for it).
+        started = (await self.events(uow, saga_id))[0]
+        assert isinstance(started, TransferRequested)
+        if started.reason == TransferReason.REVITALISATION:
+            entries = revitalised(entries, started.write_down_fen, at)
+        return entries
 
 
 class Collab:
@@ -305,4 +293,4 @@ def build_runtime(deadlines: Deadlines) -> TransferRuntime:
         operator_cancelled=TransferCancelled,
         operator_resolved=TransferResolvedByHand,
     )
-    return TransferRuntime(saga, store_of=lambda e: e.store_id)
+    return TransferRuntime(saga)

@@ -42,8 +42,8 @@ from services.collab.domain.diversion import (
     requested,
     settled,
 )
-from services.collab.domain.diversion_events import DiversionCompleted
 from services.collab.domain.receivers import Nearby, rank_receivers
+from services.collab.domain.resolved import customer_received
 from services.collab.pilot import PilotCopy
 from services.collab.read_model_sops import diversion_stage, diversions, open_appointments
 from services.collab.settling import SettlingRuntime
@@ -61,7 +61,7 @@ class NearbyCapacity(Protocol):
 
 
 def build_diversion_runtime(deadlines: Deadlines) -> SettlingRuntime[Diversion]:
-    return SettlingRuntime(diversion_saga(deadlines), DiversionCompleted, settled)
+    return SettlingRuntime(diversion_saga(deadlines), settled, customer_received)
 
 
 class Diversions:

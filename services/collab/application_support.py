@@ -25,6 +25,7 @@ from services.collab.domain.commands import (
     ReportSupportProgress,
     RequestSupport,
 )
+from services.collab.domain.resolved import technician_lent
 from services.collab.domain.support import (
     DEFAULT_DEADLINES,
     LEAD_TIME,
@@ -41,7 +42,6 @@ from services.collab.domain.support_decisions import (
     requested,
     settled,
 )
-from services.collab.domain.support_events import SupportCompleted
 from services.collab.pilot import PilotCopy
 from services.collab.read_model_sops import support_stage
 from services.collab.settling import SettlingRuntime
@@ -71,7 +71,7 @@ class TechnicianMatching(Protocol):
 
 
 def build_support_runtime(deadlines: Deadlines) -> SettlingRuntime[Support]:
-    return SettlingRuntime(support_saga(deadlines), SupportCompleted, settled)
+    return SettlingRuntime(support_saga(deadlines), settled, technician_lent)
 
 
 class Supports:

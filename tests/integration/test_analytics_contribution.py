@@ -16,6 +16,7 @@ from storemesh.analytics.v1 import analytics_pb2 as pb
 from storemesh.collab.v1 import collab_pb2 as collab_pb
 
 from kernel.clock import ManualClock
+from kernel.saga.admin import OK
 from tests.integration.analytics_fixtures import (
     AnalyticsClient,
     AnalyticsStarter,
@@ -37,11 +38,16 @@ from tests.integration.collab_fixtures import (
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, recorded_types, violated_fields
+from tests.integration.test_collab_admin import Cli
+from tests.integration.test_collab_admin_sops import cli
+from tests.integration.test_collab_transfer import published as collab_published
+from tests.integration.test_collab_transfer import receipt_refused
 
 __all__ = [
     "analytics_db_url",
     "capacity_pg_url",
     "capacity_service",
+    "cli",
     "collab_db_url",
     "inv",
     "inventory_service",
@@ -273,3 +279,38 @@ async def test_a_revitalisation_earns_its_giver_ten_points_in_the_ranking(
     assert (row.standing.store_id, row.standing.points, row.standing.position) == (FS, 10, 1)
     assert (row.stale_stock_revitalised, row.transfers) == (1, 0)
     assert kpis["transfers"] == 1
+
+
+async def test_a_transfer_resolved_by_hand_after_the_delivery_earns_its_source_the_point(
+    start_collab: Any,
+    start_analytics: AnalyticsStarter,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    """Foshan gave the part, inventory refused Guangzhou's receipt and an operator booked it
+    in by hand and resolved the transfer: analytics reads the point collab credited with the
+    resolve as any other, while the transfer counts (made, response time) stay those of
+    receipts through the saga."""
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        await receipt_refused(collab, inv, mint, freight_fen=3_500)
+        code, _ = await cli(
+            "resolve", "transfer", "T-1", "--operator", "ops@hq", "--why", "booked in by hand"
+        )
+        assert code == OK
+        await eventually(
+            lambda: collab_published(collab, f"collab.v1.{GZ}.CollaborationCostRecorded")
+        )
+    day = clock.business_day(clock.now()).isoformat()
+
+    async with start_analytics() as run:
+        hq = run.client(mint("hq"))
+        standing = await _ranked(hq)
+        given = await _day_kpis(hq, FS, day)
+
+    (row,) = standing.rows
+    assert (row.standing.store_id, row.standing.points, row.standing.position) == (FS, 1, 1)
+    assert row.transfers == 1
+    assert given["transfers"] == 0

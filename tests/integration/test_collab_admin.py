@@ -43,6 +43,7 @@ from tests.integration.collab_fixtures import (
 from tests.integration.conftest import Running, settings_for
 from tests.integration.inventory_fixtures import InventoryClient, inv, inventory_service
 from tests.integration.kernel_fixtures import eventually
+from tests.integration.test_collab_transfer import in_transit_from_foshan
 
 __all__ = ["collab_db_url", "inv", "inventory_service", "start_collab"]
 
@@ -310,13 +311,7 @@ async def test_an_undo_inventory_refuses_stays_failed_when_retried_and_cannot_be
     await stocked(inv, FS01=5)
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        await request(collab.client(mint("dms", GZ)))
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT)
+        await in_transit_from_foshan(collab, hq, mint)
         # Guangzhou books the part in by hand at inventory; the courier app then says lost.
         await eventually(lambda: _in_transit_in(inv))
         await inv.ReceiveTransfer(store_id=GZ, part_number=PART, transfer_id="T-1")

@@ -1,13 +1,16 @@
-"""An operator resolves a saga stuck on an undo that will never succeed (set right by hand at
+"""An operator resolves a saga stuck on a call that will never succeed (set right by hand at
 the store) through `python -m services.collab.admin resolve`, for each of collab's three
 sagas against the real inventory, workforce or capacity service over gRPC, PostgreSQL and
 NATS: it ends RESOLVED with the operator's event, nothing is sent to the participant again,
-nothing is settled, and it leaves the failed list.
+and it leaves the failed list. What the saga had achieved before it got stuck is credited
+with the end, once, as its completion would have (a part delivered, a technician's work
+reported finished): the giver's points and HQ's costs; an undo stuck before anything was
+given credits nothing.
 
-A saga is made FAILED as in test_collab_admin*.py: its undo is retried through a collab
-whose saga channel leads nowhere until the dispatcher gives up. The resolve then runs
-beside a collab that reaches the participant again, whose dispatcher would send the undo
-if anything were left of it.
+A saga is made FAILED as in test_collab_admin*.py: its calls are retried through a collab
+whose saga channel leads nowhere until the dispatcher gives up (or a participant refuses).
+The resolve then runs beside a collab that reaches the participant again, whose dispatcher
+would send the call if anything were left of it.
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ from tests.integration.test_collab_admin_sops import (
     cli,
     diversion_stuck_releasing,
     support_stuck_ending_the_loan,
+    support_stuck_on_site,
 )
-from tests.integration.test_collab_transfer import published
+from tests.integration.test_collab_transfer import published, receipt_refused
 from tests.integration.workforce_fixtures import (
     FRIDAY,
     WorkforceClient,
@@ -103,6 +107,45 @@ class Case:
     read: Callable[[], Any]  # GetTransfer / GetSupport / GetDiversion of it
     stage: int  # its API stage once resolved
     left: str  # the call it was stuck on
+    # What the resolve credits, as (store, act, points), and the events it records with
+    # the end: a collaboration that happened before the saga got stuck.
+    credited: tuple[tuple[str, str, int], ...] = ()
+    settles: tuple[str, ...] = ()
+
+
+def transfer_case(hq: Any, left: str, **credit: Any) -> Case:
+    return Case(
+        "transfer",
+        "T-1",
+        GZ,
+        lambda: hq.GetTransfer(transfer_id="T-1"),
+        pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
+        left,
+        **credit,
+    )
+
+
+def support_case(hq: Any, support_id: str, left: str, **credit: Any) -> Case:
+    return Case(
+        "support",
+        support_id,
+        SZ,
+        sop2.getter(hq, support_id),
+        pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
+        left,
+        **credit,
+    )
+
+
+def diversion_case(hq: Any, diversion_id: str) -> Case:
+    return Case(
+        "diversion",
+        diversion_id,
+        SZ,
+        sop3.getter(hq, diversion_id),
+        pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
+        "hold.undo failed",
+    )
 
 
 async def resolve_by_hand(
@@ -110,25 +153,41 @@ async def resolve_by_hand(
 ) -> None:
     """Resolved, and seen so by the owner and an operator: the end with who and why, out of
     the failed list, nothing in the outbox, nothing sent however long the dispatcher runs,
-    nothing settled, and every further act refused."""
+    what the saga had achieved credited once (nothing for an undo stuck before anything was
+    given), shown by the resolve and the history, and every further act refused."""
     saga, saga_id = case.saga, case.saga_id
     code, said = await cli("resolve", saga, saga_id, "--operator", "ops@hq", "--why", why)
-    assert (code, said.strip()) == (OK, f"{saga} {saga_id}: resolved by hand, now resolved")
+    lines = said.strip().splitlines()
+    assert (code, lines[0]) == (OK, f"{saga} {saga_id}: resolved by hand, now resolved")
+    if case.settles:
+        assert [line.split()[3] for line in lines[1:]] == list(case.settles)
+        assert all(line.startswith("settled with it: ") for line in lines[1:])
+        for store, act, earned in case.credited:
+            assert f"ContributionRecorded store_id={store} act={act} points={earned} " in said
+    else:
+        assert lines[1:] == ["nothing settled with it"]
     ended = await reached(case.read, case.stage)
     assert ended.reason == f"resolved by ops@hq: {why}"
     name = saga.capitalize()
     runtime = {r.name: r for r in DEFINITION.sagas(run.parts.collab)}[saga]
     types = await saga_types(run, runtime, saga_id)
-    assert types[types.index(f"{name}Stuck") :] == [f"{name}Stuck", f"{name}ResolvedByHand"]
+    ending = [f"{name}Stuck", f"{name}ResolvedByHand", *case.settles]
+    assert types[types.index(f"{name}Stuck") :] == ending
     told = await eventually(lambda: published(run, f"collab.v1.{case.owner}.{name}ResolvedByHand"))
     assert len(told) == 1
-    assert await points(run) == []
+    assert await points(run) == list(case.credited)
 
     code, history = await cli("history", saga, saga_id)
     assert code == OK
-    last = history.splitlines()[-1]
-    assert last.split()[3] == f"{name}ResolvedByHand"
-    assert "operator=ops@hq" in last and f"reason=resolved by ops@hq: {why}" in last
+    shown = history.splitlines()
+    end = shown[-1 - len(case.settles)]
+    assert end.split()[3] == f"{name}ResolvedByHand"
+    assert "operator=ops@hq" in end and f"reason=resolved by ops@hq: {why}" in end
+    assert [line.split()[3] for line in shown[len(shown) - len(case.settles) :]] == list(
+        case.settles
+    )
+    for store, act, earned in case.credited:
+        assert f"store_id={store} act={act} points={earned} " in history
     assert "pending call" not in history
     async with run.parts.service.db.transaction() as conn:
         assert [c for c in await pending_calls(conn, saga) if c.saga_id == saga_id] == []
@@ -142,6 +201,7 @@ async def resolve_by_hand(
     assert await run.parts.collab.dispatcher.dispatch_once() == 0
 
     for act in (
+        ("resolve", "--operator", "ops@hq", "--why", why),
         ("resolve", "--operator", "o", "--why", "again"),
         ("retry", "--operator", "o"),
         ("cancel", "--operator", "o", "--why", "again"),
@@ -149,6 +209,9 @@ async def resolve_by_hand(
         code, said = await cli(act[0], saga, saga_id, *act[1:])
         assert code == REFUSED, act
         assert "SAGA_ALREADY_ENDED" in said and "already ended resolved" in said
+    # The same command again credits nothing twice.
+    assert await saga_types(run, runtime, saga_id) == types
+    assert await points(run) == list(case.credited)
 
 
 async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_released_or_settled(
@@ -170,14 +233,7 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
     # Foshan's stock was counted and set right at the store: the operator closes the case.
     async with start_collab() as collab:
         hq = collab.client(mint("hq"))
-        case = Case(
-            "transfer",
-            "T-1",
-            GZ,
-            lambda: hq.GetTransfer(transfer_id="T-1"),
-            pb.TRANSFER_STAGE_RESOLVED_BY_HAND,
-            "reserve.undo failed",
-        )
+        case = transfer_case(hq, "reserve.undo failed")
         await resolve_by_hand(cli, collab, clock, case, "reservation settled at FS01 by hand")
         # Nothing on HQ's ledger for it either.
         month = settlement_month(clock.now())
@@ -190,6 +246,84 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
             )
         )
         assert list(sent.scalars()) == []
+
+
+async def test_a_transfer_stuck_receiving_a_delivered_part_is_resolved_with_the_point_and_freight(
+    start_collab: Any,
+    inv: InventoryClient,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    await stocked(inv, FS01=5, DG01=5)
+    async with start_collab() as collab:
+        await receipt_refused(collab, inv, mint, freight_fen=3_500)
+        hq = collab.client(mint("hq"))
+        # Foshan gave the part and the courier carried it: Guangzhou booked it in by hand.
+        case = transfer_case(
+            hq,
+            "receive refused",
+            credited=((FS, "transfer", 1),),
+            settles=("ContributionRecorded", "CollaborationCostRecorded"),
+        )
+        await resolve_by_hand(cli, collab, clock, case, "part booked in at GZ01 by hand")
+        settlement = await hq.GetCostSettlement(month=settlement_month(clock.now()))
+        assert [(c.kind, c.store_id, c.amount_fen, c.entries) for c in settlement.lines] == [
+            ("freight", GZ, 3_500, 1)
+        ]
+        # No receipt went through the saga: no response time, no SLA, no completion.
+        resolved = await hq.GetTransfer(transfer_id="T-1")
+        assert (resolved.response_seconds, resolved.within_sla, resolved.freight_fen) == (
+            0,
+            False,
+            3_500,
+        )
+        types = await saga_types(collab, collab.parts.collab.runtime, "T-1")
+        assert "TransferCompleted" not in types and "TransferReceived" not in types
+        # Partners see the credit as on a completion: Foshan's point on Foshan's subject.
+        assert await eventually(lambda: published(collab, f"collab.v1.{FS}.ContributionRecorded"))
+
+
+async def test_a_support_stuck_after_the_work_was_reported_is_resolved_with_points_and_subsidy(
+    collab_with_workforce: Any,
+    wf: WorkforceClient,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    # DG-T3 did the job; workforce never answered its completion.
+    support_id = await support_stuck_on_site(
+        collab_with_workforce,
+        wf,
+        mint,
+        clock,
+        progress=pb.SUPPORT_PROGRESS_COMPLETED,
+        hours_worked=1.5,
+        fault_solved=True,
+        travel_and_lodging_fen=12_000,
+    )
+
+    async with collab_with_workforce() as collab:
+        hq = collab.client(mint("hq"))
+        case = support_case(
+            hq,
+            support_id,
+            "complete failed",
+            credited=((DG, "support", 5),),
+            settles=(
+                "ContributionRecorded",
+                "CollaborationCostRecorded",
+                "CollaborationCostRecorded",
+            ),
+        )
+        await resolve_by_hand(cli, collab, clock, case, "loan completed at workforce by HR")
+        settlement = await hq.GetCostSettlement(month=settlement_month(clock.now()))
+        assert sorted((c.kind, c.store_id, c.amount_fen) for c in settlement.lines) == [
+            ("subsidy", SZ, 50_000),
+            ("travel_lodging", SZ, 12_000),
+        ]
+        types = await saga_types(collab, collab.parts.collab.supports.runtime, support_id)
+        assert "SupportCompleted" not in types
 
 
 async def test_resolve_refuses_a_saga_still_acting_an_ended_one_an_unknown_one_and_bad_usage(
@@ -246,14 +380,7 @@ async def test_a_support_stuck_on_an_end_of_loan_is_resolved_by_hand_and_workfor
 
     async with collab_with_workforce() as collab:
         hq = collab.client(mint("hq"))
-        case = Case(
-            "support",
-            support_id,
-            SZ,
-            sop2.getter(hq, support_id),
-            pb.SUPPORT_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
-        )
+        case = support_case(hq, support_id, "hold.undo failed")
         # No 5 points for a support never completed: resolve_by_hand checks there are none.
         await resolve_by_hand(cli, collab, clock, case, "loan ended at workforce by HR")
     # Nothing went to workforce after the resolve: the technician is as the call-off left him.
@@ -277,16 +404,71 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
         refused = await failure(sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000303"))
         assert reason(refused) == "DIVERSION_ALREADY_REQUESTED"
 
-        case = Case(
-            "diversion",
-            diversion_id,
-            SZ,
-            sop3.getter(hq, diversion_id),
-            pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
-            "hold.undo failed",
-        )
+        case = diversion_case(hq, diversion_id)
         await resolve_by_hand(cli, collab, clock, case, "DG01 freed the bay by hand")
         await sop3.nothing_settled(hq, collab)
         # Nobody was moved: the customer's appointment may be offered again.
         again = await sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000304")
         assert str(again.diversion_id) != diversion_id
+
+
+class ReceiverKeepsItsBooking:
+    """Capacity as the sagas reach it, except that it refuses to cancel any appointment at
+    Dongguan: a diversion giving its booking there back gets stuck."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
+
+    def unary_unary(self, method: str, **options: Any) -> Any:
+        stub = self.channel.unary_unary(method, **options)
+        if not method.endswith("/CancelAppointment"):
+            return stub
+
+        async def call(request: Any, **kw: Any) -> Any:
+            if request.store_id == DG:
+                raise grpc.aio.AioRpcError(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    grpc.aio.Metadata(),
+                    grpc.aio.Metadata(),
+                    details="the receiver's booking is kept",
+                )
+            return await stub(request, **kw)
+
+        return call
+
+
+async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolved_crediting_none(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    capacity_service: Running,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    # The one way a diversion fails after the booking: the origin could no longer cancel
+    # the customer's appointment (checked in there meanwhile), so the saga gives the
+    # receiver's booking back, and that is what got stuck. The customer stayed at the
+    # origin: Dongguan took no one, and HQ pays no compensation.
+    await sop3.network(cap, clock)
+    keeps = ReceiverKeepsItsBooking(capacity_service.channel)
+    async with collab_with_capacity(saga_channel=keeps) as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        asked = await sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000311")
+        diversion_id = str(asked.diversion_id)
+        await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        await cap.CheckInCustomer(store_id=SZ, appointment_id="A-1")
+        await shenzhen.AnswerDiversion(
+            request_id="7c1d0a3e-0000-4000-8000-000000000312",
+            diversion_id=diversion_id,
+            answer=pb.DIVERSION_ANSWER_ACCEPTED,
+        )
+        await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_STUCK)
+        types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
+        assert types[-3:] == ["DiversionBooked", "OriginCancelRefused", "DiversionStuck"]
+
+        case = diversion_case(hq, diversion_id)
+        await resolve_by_hand(cli, collab, clock, case, "DG01 cancelled the booking by hand")
+        await sop3.nothing_settled(hq, collab)
+    # The refusal stood in for capacity: Dongguan's booking is as the operator will find it.
+    assert (await cap.GetDayView(store_id=DG)).booked == 1

@@ -77,7 +77,7 @@ async def status_of(run: CollabRun, saga: str, saga_id: str) -> str:
 
 
 async def stuck_unanswered(run: CollabRun, saga: str, saga_id: str, clock: ManualClock) -> None:
-    """The dispatcher retries the undo it cannot deliver until it gives up (its backoffs add
+    """The dispatcher retries the call it cannot deliver until it gives up (its backoffs add
     up to some four minutes): the saga fails, within the life of the diversion's hold."""
     for _ in range(20):
         if await status_of(run, saga, saga_id) == "failed":
@@ -116,6 +116,26 @@ async def support_stuck_ending_the_loan(
     """A support on site that Shenzhen calls off while workforce cannot be reached: the end
     of the loan is retried until the dispatcher gives up, and the support is stuck, DG-T3
     still on loan."""
+    return await support_stuck_on_site(
+        collab_with_workforce,
+        wf,
+        mint,
+        clock,
+        progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
+        note="the customer took the car away",
+    )
+
+
+async def support_stuck_on_site(
+    collab_with_workforce: Any,
+    wf: WorkforceClient,
+    mint: Mint,
+    clock: ManualClock,
+    **reported: Any,
+) -> str:
+    """A support on site on which Shenzhen reports `reported` at 13:30 while workforce
+    cannot be reached: the call it makes (the end of the loan, or the completion) is retried
+    until the dispatcher gives up, and the support is stuck, DG-T3 still on loan."""
     await sop2.technicians(wf)
     async with collab_with_workforce() as collab:
         support_id = await sop2.on_site(collab, clock, mint)
@@ -127,8 +147,7 @@ async def support_stuck_ending_the_loan(
         await collab.client(mint("dms", SZ)).ReportSupportProgress(
             request_id="5b2f0a3e-0000-4000-8000-000000000201",
             support_id=support_id,
-            progress=pb.SUPPORT_PROGRESS_CALLED_OFF,
-            note="the customer took the car away",
+            **reported,
         )
         await stuck_unanswered(collab, "support", support_id, clock)
         runtime = collab.parts.collab.supports.runtime

@@ -251,8 +251,8 @@ async def test_a_givers_recent_demand_reaches_the_ranking_through_inventorys_eve
         assert "it may run short" in after.candidates[-1].reasons[2]
 
 
-async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
-    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+async def in_transit_from_foshan(collab: Any, hq: Any, mint: Mint) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up: on its way to Guangzhou."""
     await request(collab.client(mint("dms", GZ)))
     await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
     await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
@@ -260,6 +260,11 @@ async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
         request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
     )
     await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
+
+
+async def lost_from_foshan(collab: Any, hq: Any, mint: Mint, note: str) -> None:
+    """GZ01's transfer T-1, approved at FS01 and picked up, then reported lost with `note`."""
+    await in_transit_from_foshan(collab, hq, mint)
     await hq.ReportCourierProgress(
         request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_LOST, note=note
     )
@@ -326,6 +331,32 @@ async def test_a_loss_reported_with_a_blank_note_is_still_written_off_and_the_ne
         assert [e.reason for e in lost] == ["lost in transit"]
 
 
+async def receipt_refused(
+    collab: CollabRun, inv: InventoryClient, mint: Mint, freight_fen: int = 0
+) -> None:
+    """T-1 from Foshan, delivered to Guangzhou, whose receipt inventory refuses: stuck."""
+    hq = collab.client(mint("hq"))
+    await in_transit_from_foshan(collab, hq, mint)
+    # The reports disagree: Foshan's own DMS wrote the shipment off at inventory, then
+    # the courier says it was delivered. Nothing is in transit to Guangzhou any more,
+    # so inventory refuses the receipt (NOTHING_IN_TRANSIT): a case for an operator.
+    await inv.ReportShipmentLost(
+        request_id="fs-dms-lost",
+        store_id=FS,
+        part_number=PART,
+        transfer_id="T-1",
+        reason="the van's scanner lost the box",
+    )
+    await hq.ReportCourierProgress(
+        request_id="c-2",
+        transfer_id="T-1",
+        progress=pb.COURIER_PROGRESS_DELIVERED,
+        freight_fen=freight_fen,
+    )
+    stuck = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_STUCK, FS)
+    assert stuck.reason == "NOTHING_IN_TRANSIT"
+
+
 async def test_a_delivered_part_whose_receipt_is_refused_is_left_to_an_operator_not_written_off(
     start_collab: Any,
     inv: InventoryClient,
@@ -336,29 +367,7 @@ async def test_a_delivered_part_whose_receipt_is_refused_is_left_to_an_operator_
     # reported lost at the source and the next source asked to give another.
     await stocked(inv, FS01=5, DG01=5)
     async with start_collab() as collab:
-        hq = collab.client(mint("hq"))
-        await request(collab.client(mint("dms", GZ)))
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_AWAITING_APPROVAL, FS)
-        await hq.ApproveTransfer(request_id="a-1", transfer_id="T-1")
-        await hq.ReportCourierProgress(
-            request_id="c-1", transfer_id="T-1", progress=pb.COURIER_PROGRESS_PICKED_UP
-        )
-        await at_stage(hq, "T-1", pb.TRANSFER_STAGE_IN_TRANSIT, FS)
-        # The reports disagree: Foshan's own DMS wrote the shipment off at inventory, then
-        # the courier says it was delivered. Nothing is in transit to Guangzhou any more,
-        # so inventory refuses the receipt (NOTHING_IN_TRANSIT): a case for an operator.
-        await inv.ReportShipmentLost(
-            request_id="fs-dms-lost",
-            store_id=FS,
-            part_number=PART,
-            transfer_id="T-1",
-            reason="the van's scanner lost the box",
-        )
-        await hq.ReportCourierProgress(
-            request_id="c-2", transfer_id="T-1", progress=pb.COURIER_PROGRESS_DELIVERED
-        )
-        stuck = await at_stage(hq, "T-1", pb.TRANSFER_STAGE_STUCK, FS)
-        assert stuck.reason == "NOTHING_IN_TRANSIT"
+        await receipt_refused(collab, inv, mint)
         foshan = await position(inv, FS)
         assert (foshan.on_hand, foshan.in_transit_out) == (4, 0)  # the DMS's write-off only
         assert (await position(inv, DG)).reserved == 0  # nobody else asked

@@ -384,10 +384,9 @@ def answered(d: Diversion, command: AnswerDiversion) -> Any:
     return DiversionDeclined(*ids, reason, command.answered_by, command.at)
 
 
-def settled(d: Diversion, completed: DiversionCompleted) -> list[Any]:
+def settled(d: Diversion, at: datetime) -> list[Any]:
     """2 points to the receiver; HQ pays the voucher and the compensation (attributed to
     the origin store, whose overload they answer)."""
-    at = completed.occurred_at
     month = settlement_month(at)
     entries: list[Any] = [
         ContributionRecorded(

@@ -386,7 +386,8 @@ class TransferCancelled(_ToRequester):
 @dataclass(frozen=True)
 class TransferResolvedByHand(ResolvedByOperator, _ToRequester):
     """The transfer's end when an operator set right by hand what its stuck call could not
-    do: neither received through the saga nor undone, so nothing is settled for it."""
+    do: neither received through the saga nor undone. A part already delivered is settled
+    with it (domain/resolved.py): the giver's point and the freight, no response time."""
 
     transfer_id: str
     store_id: str

@@ -12,7 +12,9 @@
 A refusal or silence before the confirmation cancels the hold and asks the next matched
 technician; with none left the support ends NoTechnicianLeft. A support the host calls
 off, or one missed after the confirmation, is cancelled and ends there: a support day
-that has come is not re-booked with someone else. Completion settles in the same
+that has come is not re-booked with someone else. A completion workforce refuses or never
+answers stops the support for an operator (retry, or resolve: the work was done and is
+credited), as a transfer's receipt does. Completion settles in the same
 transaction: the subsidy (and travel and lodging where the distance band pays them) on
 HQ's ledger, 5 contribution points to the technician's home store. Ratings come after,
 one per store.
@@ -352,7 +354,15 @@ def support_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Support]:
                 expired=SupportWorkUnreported,
                 until=lambda s: s.ends_at,
             ),
-            Invoke("complete", call=complete, done=SupportWorkRecorded, refused=CompletionRefused),
+            Invoke(
+                "complete",
+                call=complete,
+                done=SupportWorkRecorded,
+                refused=CompletionRefused,
+                # The work is done and reported: a completion refused or unanswered stops
+                # the support for an operator, never ends the loan with the fault unsolved.
+                stops_on_failure=True,
+            ),
         ),
         completed=SupportCompleted,
         compensated=NoTechnicianLeft,

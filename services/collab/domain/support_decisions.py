@@ -38,7 +38,6 @@ from services.collab.domain.support_day_events import (
 )
 from services.collab.domain.support_events import (
     SupportApproved,
-    SupportCompleted,
     SupportRejected,
     SupportRequested,
     SupportWithdrawn,
@@ -177,10 +176,10 @@ def rated(s: Support, command: RateSupport, completed: bool) -> SupportRated:
     )
 
 
-def settled(s: Support, completed: SupportCompleted) -> list[Any]:
-    """Settlement once the work is recorded: 5 points to the lender, HQ pays the subsidy
-    (and travel and lodging from 50 km), attributed to the host store."""
-    at = completed.occurred_at
+def settled(s: Support, at: datetime) -> list[Any]:
+    """Settlement once the work is recorded (or resolved by hand after it was reported
+    finished): 5 points to the lender, HQ pays the subsidy (and travel and lodging from
+    50 km), attributed to the host store."""
     month = settlement_month(at)
     entries: list[Any] = [
         ContributionRecorded(

@@ -293,7 +293,8 @@ class SupportCancelled(_ToRequester):
 @dataclass(frozen=True)
 class SupportResolvedByHand(ResolvedByOperator, _ToRequester):
     """The support's end when an operator set right by hand the booking or loan workforce
-    would not end: neither completed nor undone, so nothing is settled for it."""
+    would not end: neither completed nor undone. Work the host reported finished is settled
+    with it (domain/resolved.py): the lender's points, the subsidy, travel and lodging."""
 
     support_id: str
     store_id: str

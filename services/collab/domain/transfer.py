@@ -361,8 +361,9 @@ def courier_reported(t: Transfer, step: str, command: ReportCourierProgress) -> 
             return ShipmentLost(t.transfer_id, requester, source, lost, at)
 
 
-def settled(t: Transfer, completed: TransferCompleted) -> list[Any]:
-    """Settlement once received: a point to the giver, the freight on HQ's ledger."""
+def settled(t: Transfer, at: datetime) -> list[Any]:
+    """Settlement once received (or once resolved by hand after the delivery): a point to
+    the giver, the freight on HQ's ledger."""
     entries: list[Any] = [
         ContributionRecorded(
             t.source_store_id,
@@ -370,7 +371,7 @@ def settled(t: Transfer, completed: TransferCompleted) -> list[Any]:
             TRANSFER_POINTS,
             SAGA,
             t.transfer_id,
-            completed.occurred_at,
+            at,
         )
     ]
     if t.freight_fen > 0:
@@ -381,8 +382,8 @@ def settled(t: Transfer, completed: TransferCompleted) -> list[Any]:
                 t.freight_fen,
                 SAGA,
                 t.transfer_id,
-                settlement_month(completed.occurred_at),
-                completed.occurred_at,
+                settlement_month(at),
+                at,
             )
         )
     return entries

@@ -129,7 +129,7 @@ def test_accepted_the_slot_becomes_a_diverted_appointment_and_the_origin_is_canc
     s.when_replied("cancel_origin")
     s.then_event_types(OriginAppointmentCancelled, DiversionCompleted)
     s.then_status(Status.COMPLETED)
-    assert settled(data(s), s.last.events[1]) == [
+    assert settled(data(s), s.last.events[1].occurred_at) == [
         ContributionRecorded(DG, "diversion", 2, "diversion", "D-1", NOW),
         CollaborationCostRecorded(
             SZ, "transport_voucher", 5_000, "diversion", "D-1", "2026-11", NOW

@@ -27,6 +27,7 @@ from services.collab.domain.support import (
     support_saga,
 )
 from services.collab.domain.support_day_events import (
+    CompletionRefused,
     SupportCalledOff,
     SupportCheckedIn,
     SupportUnderway,
@@ -203,13 +204,40 @@ def test_the_day_runs_check_in_then_completion_and_settles_subsidy_points_and_tr
     )
     s.when_replied("complete").then_event_types(SupportWorkRecorded, SupportCompleted)
     s.then_status(Status.COMPLETED)
-    entries = settled(data(s), s.last.events[1])
+    entries = settled(data(s), s.last.events[1].occurred_at)
     at = s.clock.now()
     assert entries == [
         ContributionRecorded(DG, "support", 5, "support", "S-1", at),
         CollaborationCostRecorded(SZ, "subsidy", 50000, "support", "S-1", "2026-11", at),
         CollaborationCostRecorded(SZ, "travel_lodging", 38000, "support", "S-1", "2026-11", at),
     ]
+
+
+def test_a_completion_workforce_refuses_stops_the_support_for_an_operator_not_undone() -> None:
+    # The work is done and reported: ending the loan with the fault unsolved would record
+    # at workforce what did not happen, and settle nothing for a technician who was lent.
+    s = on_site()
+    s.clock.advance(timedelta(hours=4))
+    report(s, SupportProgress.COMPLETED, hours=4.0, solved=True)
+    s.when_refused("complete", "SUPPORT_NOT_ON_LOAN").then_event_types(
+        CompletionRefused, SupportStuck
+    )
+    s.then_no_calls().then_status(Status.FAILED)
+    assert SAGA.pending_call(s.state) is None
+    s.when_operator_retries("ops@hq").then_event_types(SupportStepRetried)
+    s.then_calls(
+        workforce("CompleteSupport", "DG-T3", "S-1:1", hours_worked=4.0, fault_solved=True)
+    )
+    s.when_replied("complete").then_event_types(SupportWorkRecorded, SupportCompleted)
+
+
+def test_a_completion_workforce_never_answers_stops_the_support_for_an_operator() -> None:
+    s = on_site()
+    s.clock.advance(timedelta(hours=4))
+    report(s, SupportProgress.COMPLETED, hours=4.0, solved=True)
+    s.when_exhausted("complete").then_event_types(SupportStuck).then_no_calls()
+    s.then_status(Status.FAILED)
+    assert s.state.reason == "complete failed"
 
 
 def test_a_check_in_is_taken_from_four_hours_before_the_start_until_its_end() -> None:
@@ -240,7 +268,7 @@ def test_a_local_support_pays_300_and_no_travel_and_lodging() -> None:
         report(s, SupportProgress.COMPLETED, hours=2.0, travel=10000)
     assert refused.value.reason == "TRAVEL_NOT_COVERED"
     report(s, SupportProgress.COMPLETED, hours=2.0).when_replied("complete")
-    costs = settled(data(s), s.last.events[1])[1:]
+    costs = settled(data(s), s.last.events[1].occurred_at)[1:]
     assert [(c.kind, c.amount_fen) for c in costs] == [("subsidy", 30000)]
 
 

@@ -159,7 +159,7 @@ def test_delivered_it_is_received_into_stock_and_settled_with_a_point_and_the_fr
         True,
         3_500,
     )
-    point, freight = settled(data(s), completed)
+    point, freight = settled(data(s), completed.occurred_at)
     assert (point.store_id, point.act, point.points, point.saga_id) == (SZ, "transfer", 1, "T-1")
     assert (freight.store_id, freight.kind, freight.amount_fen, freight.month) == (
         GZ,
@@ -176,7 +176,7 @@ def test_received_after_two_hours_misses_the_sla() -> None:
     s.when_replied("receive")
     completed = s.last.events[1]
     assert not completed.within_sla
-    assert settled(data(s), completed)[1:] == []  # no freight, no ledger entry
+    assert settled(data(s), completed.occurred_at)[1:] == []  # no freight, no ledger entry
 
 
 def test_a_rejection_releases_the_reservation_and_asks_the_next_source() -> None:
