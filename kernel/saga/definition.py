@@ -166,7 +166,9 @@ class Saga(Generic[D]):
             return replace(state, step=i + 1, done=(*state.done, i) if undoable else state.done)
         if kind in ("refused", "expired"):
             step = self.steps[i]
-            if isinstance(step, Invoke) and step.stops_on_failure:
+            if isinstance(step, Invoke) and (
+                step.stops_on_failure or (kind == "expired" and step.stops_when_unanswered)
+            ):
                 return replace(state, reason=f"{step.name} {kind}")  # `failed` follows
             done = state.done
             # An Invoke step expired while its call was in flight may still take effect.
@@ -445,7 +447,9 @@ class _Deciding(Generic[D]):
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
-        elif step.stops_on_failure:
+        elif step.stops_on_failure or (
+            reply.outcome is Outcome.EXHAUSTED and step.stops_when_unanswered
+        ):
             if reply.outcome is Outcome.REFUSED:
                 self.emit(step.refused, reply)
             elif step.expired is not None:

@@ -84,6 +84,11 @@ class Invoke:
     # whose retry sends the call again, instead of undoing the steps before it on a
     # premise that no longer holds.
     stops_on_failure: bool = False
+    # A call that may have acted unseen and that undoing the steps before it cannot take
+    # back (a cancellation elsewhere: undoing the booking it followed would leave the
+    # customer booked nowhere): retries run out stop the saga FAILED for an operator, whose
+    # retry sends it again under the same request id; a refusal still compensates.
+    stops_when_unanswered: bool = False
 
 
 @dataclass(frozen=True)

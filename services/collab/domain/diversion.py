@@ -321,6 +321,9 @@ def diversion_saga(deadlines: Deadlines = DEFAULT_DEADLINES) -> Saga[Diversion]:
                 call=cancel_at_origin,
                 done=OriginAppointmentCancelled,
                 refused=OriginCancelRefused,
+                # Unanswered, it may have cancelled: undoing the booking could leave the
+                # customer booked nowhere, so an operator retries it (same request id).
+                stops_when_unanswered=True,
             ),
         ),
         completed=DiversionCompleted,

@@ -156,6 +156,22 @@ def test_an_origin_appointment_not_cancellable_cancels_the_receivers_booking_aga
     assert data(s).reason == "APPOINTMENT_NOT_BOOKED"
 
 
+def test_an_origin_cancellation_never_answered_stops_for_an_operator_not_undoing_the_booking() -> (
+    None
+):
+    """Capacity may have cancelled the origin's appointment without the answer arriving:
+    cancelling the receiver's booking then would leave the customer booked nowhere. The
+    diversion stops for an operator, whose retry asks again under the same request id."""
+    s = answer(offered(), True).when_replied("book")
+    first = s.request_id("cancel_origin")
+    s.when_exhausted("cancel_origin").then_event_types(DiversionStuck).then_no_calls()
+    s.then_status(Status.FAILED)
+    s.when_operator_retries("ops@hq").then_event_types(DiversionStepRetried)
+    assert s.request_id("cancel_origin") == first
+    s.when_replied("cancel_origin")
+    s.then_event_types(OriginAppointmentCancelled, DiversionCompleted)
+
+
 def test_a_diversion_is_for_a_customer_of_today_only() -> None:
     # domain.md: SOP 3 is same day, for a customer who would wait today.
     check_same_day(REQUEST, date(2026, 11, 4))

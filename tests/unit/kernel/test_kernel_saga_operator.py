@@ -158,6 +158,36 @@ def test_a_step_that_stops_on_failure_undoes_nothing_and_an_operator_retries_it(
     run.when_replied("ship").then_status(Status.COMPLETED)
 
 
+def stops_at_ship_when_unanswered() -> SagaScenario[Any]:
+    """The toy saga whose ship step may have acted when it goes unanswered (a cancellation
+    elsewhere that cannot be taken back by undoing the steps before it)."""
+    steps = list(OPERATED.steps)
+    steps[-1] = dataclasses.replace(steps[-1], stops_when_unanswered=True)
+    saga = dataclasses.replace(OPERATED, steps=tuple(steps))
+    run = SagaScenario(saga, saga_id="T-1", clock=ManualClock(START)).when_started(REQUESTED)
+    run.when_replied("reserve", reservation_id="T-1")
+    return run.when_signalled(TransferApproved("T-1", "SZ01", START))
+
+
+def test_a_step_that_stops_when_unanswered_waits_for_an_operator_and_its_retry() -> None:
+    run = stops_at_ship_when_unanswered()
+    first = run.request_id("ship")
+    run.when_exhausted("ship").then_event_types(TransferFailed).then_no_calls()
+    run.then_status(Status.FAILED)
+    assert run.state.reason == "ship failed"
+    run.when_operator_retries().then_event_types(StepRetried).then_calls(
+        ship_to_requester(DATA)
+    ).then_status(Status.RUNNING)
+    assert run.request_id("ship") == first
+    run.when_replied("ship").then_status(Status.COMPLETED)
+
+
+def test_a_step_that_stops_when_unanswered_still_compensates_a_refusal() -> None:
+    run = stops_at_ship_when_unanswered()
+    run.when_refused("ship", "STORE_CLOSED").then_status(Status.COMPENSATING)
+    run.then_calls(release_reservation(DATA))
+
+
 @pytest.mark.parametrize("end", ["compensated", "failed"])
 def test_an_ended_saga_cannot_be_cancelled(end: str) -> None:
     run = stuck() if end == "failed" else reserved().when_operator_cancels()
