@@ -323,7 +323,13 @@ class _Deciding(Generic[D]):
                     if isinstance(step, Invoke):
                         self.cancelled_calls.append(key)
                     self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
-                    self.compensate(Reply(at=at))
+                    if isinstance(step, Invoke) and (
+                        step.stops_on_failure or step.stops_when_unanswered
+                    ):
+                        # Unanswered by its deadline, as when retries run out: it stops.
+                        self.emit(self.saga.failed, Reply(at=at))
+                    else:
+                        self.compensate(Reply(at=at))
         return self.decision()
 
     def decision(self) -> Decision:
