@@ -68,6 +68,11 @@ class SagaState(Generic[D]):
     round: int = 0
     # An operator cancelled it: compensate to the end, no further round.
     cancelled: bool = False
+    # A step that stops on failure was refused or expired ("refused"/"expired"): its
+    # `failed` follows in the same decision. Left set between decisions only by a stream
+    # written before the step stopped on failure, which undid the steps before it then:
+    # that undo is under way (`_undoing`).
+    stopping: str = ""
 
 
 UNDO = ".undo"
@@ -147,6 +152,7 @@ class Saga(Generic[D]):
 
     def pending_call(self, state: SagaState[D]) -> str | None:
         """The key of the call whose reply the saga waits for, if any."""
+        state = self._undoing(state)
         running = state.status is Status.RUNNING and state.step < len(self.steps)
         if running and isinstance(self.steps[state.step], Invoke):
             return self.key(state, state.step)
@@ -158,6 +164,8 @@ class Saga(Generic[D]):
         data = self.evolve_data(state.data, event)
         kind, i = self.transitions.get(type(event), ("data", -1))
         state = replace(state, data=data)
+        if kind != "failed":
+            state = self._undoing(state)
         if kind == "started":
             return replace(state, status=Status.RUNNING, step=0)
         if kind == "done":
@@ -169,18 +177,9 @@ class Saga(Generic[D]):
             if isinstance(step, Invoke) and (
                 step.stops_on_failure or (kind == "expired" and step.stops_when_unanswered)
             ):
-                return replace(state, reason=f"{step.name} {kind}")  # `failed` follows
-            done = state.done
-            # An Invoke step expired while its call was in flight may still take effect.
-            if kind == "expired" and isinstance(step, Invoke) and step.undo is not None:
-                done = (*done, i)
-            return replace(
-                state,
-                status=Status.COMPENSATING,
-                done=done,
-                to_undo=tuple(reversed(done)),
-                reason=f"{self.steps[i].name} {kind}",
-            )
+                # `failed` follows
+                return replace(state, reason=f"{step.name} {kind}", stopping=kind)
+            return self._compensating(state, i, kind)
         if kind == "undone":
             return replace(state, to_undo=tuple(j for j in state.to_undo if j != i))
         if kind == "completed":
@@ -188,6 +187,7 @@ class Saga(Generic[D]):
         if kind == "compensated":
             return replace(state, status=Status.COMPENSATED)
         if kind == "failed":
+            state = replace(state, stopping="")
             if state.status is Status.RUNNING:
                 # A step that stops on failure: its call is what an operator sees to.
                 reason = state.reason or f"{self.steps[state.step].name} failed"
@@ -236,7 +236,32 @@ class Saga(Generic[D]):
         return state
 
     def decide(self, state: SagaState[D], trigger: Trigger) -> Decision:
-        return _Deciding(self, state).run(trigger)
+        return _Deciding(self, self._undoing(state)).run(trigger)
+
+    def _compensating(self, state: SagaState[D], i: int, kind: str) -> SagaState[D]:
+        """Step `i` was refused or expired: undo the steps done, the last first."""
+        step = self.steps[i]
+        done = state.done
+        # An Invoke step expired while its call was in flight may still take effect.
+        if kind == "expired" and isinstance(step, Invoke) and step.undo is not None:
+            done = (*done, i)
+        return replace(
+            state,
+            status=Status.COMPENSATING,
+            done=done,
+            to_undo=tuple(reversed(done)),
+            reason=f"{step.name} {kind}",
+            stopping="",
+        )
+
+    def _undoing(self, state: SagaState[D]) -> SagaState[D]:
+        """A stopping step's refusal with no `failed` after it: the stream was written
+        before the step stopped on failure (e.g. SOP 2's `complete`), when its refusal
+        undid the steps before it. That undo is under way: its reply and events go on
+        as they would have, not a wait for a call no one sends again."""
+        if not state.stopping:
+            return state
+        return self._compensating(state, state.step, state.stopping)
 
 
 class _Deciding(Generic[D]):
@@ -298,7 +323,13 @@ class _Deciding(Generic[D]):
                     if isinstance(step, Invoke):
                         self.cancelled_calls.append(key)
                     self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
-                    self.compensate(Reply(at=at))
+                    if isinstance(step, Invoke) and (
+                        step.stops_on_failure or step.stops_when_unanswered
+                    ):
+                        # Unanswered by its deadline, as when retries run out: it stops.
+                        self.emit(self.saga.failed, Reply(at=at))
+                    else:
+                        self.compensate(Reply(at=at))
         return self.decision()
 
     def decision(self) -> Decision:

@@ -80,14 +80,15 @@ class Invoke:
     deadline: timedelta | None = None
     expired: EventClass | None = None
     # Past the point of no return (a delivered part is at the requester, a technician's
-    # work is done): a refusal or retries run out stop the saga FAILED for an operator,
-    # whose retry sends the call again, instead of undoing the steps before it on a
-    # premise that no longer holds.
+    # work is done): a refusal, retries run out or its deadline stop the saga FAILED for
+    # an operator, whose retry sends the call again, instead of undoing the steps before
+    # it on a premise that no longer holds.
     stops_on_failure: bool = False
     # A call that may have acted unseen and that undoing the steps before it cannot take
     # back (a cancellation elsewhere: undoing the booking it followed would leave the
-    # customer booked nowhere): retries run out stop the saga FAILED for an operator, whose
-    # retry sends it again under the same request id; a refusal still compensates.
+    # customer booked nowhere): retries run out or its deadline stop the saga FAILED for an
+    # operator, whose retry sends it again under the same request id; a refusal still
+    # compensates.
     stops_when_unanswered: bool = False
 
 

@@ -324,7 +324,7 @@ def _outcome(command: RequestParts) -> Callable[[Executed[StockPosition]], Reque
     def outcome(done: Executed[StockPosition]) -> RequestOutcome:
         issued = any(isinstance(e, PartsIssued) for e in done.events)
         # As the ShortageRecorded says (what collab counts short): its `available` counts
-        # the units of reservations past their expiry, which the position still holds.
+        # the units of reservations past their expiry, which the same command expired.
         short = [e for e in done.events if isinstance(e, ShortageRecorded)]
         shortage = 0 if issued or not short else short[0].requested - max(short[0].available, 0)
         return RequestOutcome(issued, shortage, PositionView.of(done.state))

@@ -505,3 +505,26 @@ def test_planned_support_is_booked_three_days_ahead_and_urgent_support_sooner() 
     with pytest.raises(RuleViolated) as past:
         check_need(dataclasses.replace(REQUEST, at=FRIDAY_1200))
     assert past.value.reason == "SUPPORT_STARTS_IN_PAST"
+
+
+def test_a_support_undoing_a_refused_completion_when_the_upgrade_came_still_takes_the_undo() -> (
+    None
+):
+    # Before `complete` stopped on failure, a refusal undid the hold (the loan ended with
+    # the fault unsolved). A support whose undo was still in the outbox at the upgrade
+    # must take that undo's reply, not wait for a completion nothing will send again.
+    old_complete = dataclasses.replace(SAGA.steps[-1], stops_on_failure=False)
+    old = dataclasses.replace(SAGA, steps=(*SAGA.steps[:-1], old_complete))
+    before = on_site()
+    before.clock.advance(timedelta(hours=4))
+    report(before, SupportProgress.COMPLETED, hours=4.0, solved=True)
+    was = SagaScenario(old, saga_id="S-1", clock=before.clock).given(*before.recorded)
+    was.outbox = dict(before.outbox)
+    was.when_refused("complete", "SUPPORT_NOT_ON_LOAN").then_event_types(CompletionRefused)
+    assert list(was.outbox) == ["hold.undo"]
+    now = SagaScenario(SAGA, saga_id="S-1", clock=before.clock).given(*was.recorded)
+    now.outbox = dict(was.outbox)
+    assert SAGA.pending_call(now.state) == "hold.undo"
+    was.when_replied("hold.undo")
+    now.when_replied("hold.undo").then_event_types(*(type(e) for e in was.last.events))
+    assert now.state.status is was.state.status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -186,6 +186,35 @@ def test_a_step_that_stops_when_unanswered_still_compensates_a_refusal() -> None
     run = stops_at_ship_when_unanswered()
     run.when_refused("ship", "STORE_CLOSED").then_status(Status.COMPENSATING)
     run.then_calls(release_reservation(DATA))
+
+
+@dataclass(frozen=True)
+class ShipmentUnanswered:
+    transfer_id: str
+
+    @classmethod
+    def of(cls, t: Any, reply: Reply) -> ShipmentUnanswered:
+        return cls(t.transfer_id)
+
+
+@pytest.mark.parametrize("flag", ["stops_on_failure", "stops_when_unanswered"])
+def test_a_stopping_step_whose_deadline_passes_stops_for_an_operator_too(flag: str) -> None:
+    # Its deadline passing leaves its call unanswered, as retries run out do: undoing the
+    # steps before it is what the step forbids, and ending without undoing them (the
+    # reservation kept) is worse.
+    steps = list(OPERATED.steps)
+    steps[-1] = dataclasses.replace(
+        steps[-1], deadline=timedelta(minutes=30), expired=ShipmentUnanswered, **{flag: True}
+    )
+    saga = dataclasses.replace(OPERATED, steps=tuple(steps))
+    run = SagaScenario(saga, saga_id="T-1", clock=ManualClock(START)).when_started(REQUESTED)
+    run.when_replied("reserve", reservation_id="T-1")
+    run.when_signalled(TransferApproved("T-1", "SZ01", START))
+    run.when_time_passes(timedelta(minutes=31))
+    run.then_event_types(ShipmentUnanswered, TransferFailed).then_no_calls()
+    run.then_status(Status.FAILED)
+    assert run.state.reason == "ship expired"
+    run.when_operator_retries().then_calls(ship_to_requester(DATA)).then_status(Status.RUNNING)
 
 
 @pytest.mark.parametrize("end", ["compensated", "failed"])
