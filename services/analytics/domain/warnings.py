@@ -161,27 +161,11 @@ def decline(
     Three periods, two steps: the field's example. Worse is lower for a higher-is-better
     indicator, higher for a lower-is-better one; a flat step breaks the run.
     """
-    last = sorted(series)[-DECLINE_PERIODS:]
-    if len(last) < DECLINE_PERIODS:
-        return None
-    steps = itertools.pairwise(last)
-    if indicator.direction == Direction.HIGHER_IS_BETTER:
-        worsening = all(b[1] < a[1] for a, b in steps)
-    else:
-        worsening = all(b[1] > a[1] for a, b in steps)
+    worsening = _each_step(series, rising=indicator.direction == Direction.LOWER_IS_BETTER)
     if not worsening:
         return None
-    first, latest = last[0][1], last[-1][1]
-    adverse = adverse_deviation(indicator.direction, latest, first)
-    return Risk(
-        store_id=store_id,
-        rule=Rule.DECLINE,
-        level=Light.YELLOW,
-        indicator=indicator.code,
-        period=last[-1][0],
-        actual=latest,
-        reference=first,
-        deviation=adverse if adverse is not None else Fraction(0),
+    return _over_the_periods(
+        store_id, Rule.DECLINE, Light.YELLOW, indicator.code, indicator.direction, series
     )
 
 
@@ -213,14 +197,33 @@ def hollow_growth(
         and _each_step(staff_turnover, rising=True)
     ):
         return None
-    last = sorted(returning_rate)[-DECLINE_PERIODS:]
+    return _over_the_periods(
+        store_id,
+        Rule.HOLLOW_GROWTH,
+        Light.RED,
+        "returning_rate",
+        Direction.HIGHER_IS_BETTER,
+        returning_rate,
+    )
+
+
+def _over_the_periods(
+    store_id: str,
+    rule: Rule,
+    level: Light,
+    indicator: str,
+    direction: Direction,
+    series: Sequence[tuple[Period, Fraction]],
+) -> Risk:
+    """A trend's warning: the latest of the last 3 periods against the first."""
+    last = sorted(series)[-DECLINE_PERIODS:]
     first, latest = last[0][1], last[-1][1]
-    adverse = adverse_deviation(Direction.HIGHER_IS_BETTER, latest, first)
+    adverse = adverse_deviation(direction, latest, first)
     return Risk(
         store_id=store_id,
-        rule=Rule.HOLLOW_GROWTH,
-        level=Light.RED,
-        indicator="returning_rate",
+        rule=rule,
+        level=level,
+        indicator=indicator,
         period=last[-1][0],
         actual=latest,
         reference=first,
