@@ -22,12 +22,10 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import select
 from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2 as wpb
 
 from kernel.clock import ManualClock
-from kernel.eventstore import command_log
 from kernel.saga import pending_calls, request_id
 from kernel.saga.admin import OK, REFUSED, UNKNOWN, USAGE
 from kernel.testing.servers import Endpoints, free_port
@@ -56,8 +54,10 @@ from tests.integration.inventory_fixtures import InventoryClient, inv, inventory
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, reason
 from tests.integration.sops_fixtures import (
+    CancellationsCut,
     collab_with_capacity,
     collab_with_workforce,
+    commands_under,
     points,
     reached,
     saga_types,
@@ -239,13 +239,9 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
         month = settlement_month(clock.now())
         assert list((await hq.GetCostSettlement(month=month)).lines) == []
     assert (await position(inv, FS)).reserved == 1  # as the operator left it: never released
-    async with inventory_service.service.db.transaction() as conn:
-        sent = await conn.execute(
-            select(command_log.c.command_type).where(
-                command_log.c.request_id == request_id("transfer", "T-1", "reserve.undo")
-            )
-        )
-        assert list(sent.scalars()) == []
+    assert (
+        await commands_under(inventory_service, request_id("transfer", "T-1", "reserve.undo")) == []
+    )
 
 
 async def test_a_transfer_stuck_receiving_a_delivered_part_is_resolved_with_the_point_and_freight(
@@ -412,31 +408,6 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
         assert str(again.diversion_id) != diversion_id
 
 
-class ReceiverKeepsItsBooking:
-    """Capacity as the sagas reach it, except that it refuses to cancel any appointment at
-    Dongguan: a diversion giving its booking there back gets stuck."""
-
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-
-    def unary_unary(self, method: str, **options: Any) -> Any:
-        stub = self.channel.unary_unary(method, **options)
-        if not method.endswith("/CancelAppointment"):
-            return stub
-
-        async def call(request: Any, **kw: Any) -> Any:
-            if request.store_id == DG:
-                raise grpc.aio.AioRpcError(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    grpc.aio.Metadata(),
-                    grpc.aio.Metadata(),
-                    details="the receiver's booking is kept",
-                )
-            return await stub(request, **kw)
-
-        return call
-
-
 async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolved_crediting_none(
     collab_with_capacity: Any,
     cap: CapacityClient,
@@ -450,7 +421,8 @@ async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolv
     # receiver's booking back, and that is what got stuck. The customer stayed at the
     # origin: Dongguan took no one, and HQ pays no compensation.
     await sop3.network(cap, clock)
-    keeps = ReceiverKeepsItsBooking(capacity_service.channel)
+    # Capacity refuses to cancel any appointment at Dongguan: the giving back gets stuck.
+    keeps = CancellationsCut(capacity_service.channel, DG, grpc.StatusCode.PERMISSION_DENIED)
     async with collab_with_capacity(saga_channel=keeps) as collab:
         shenzhen = collab.client(mint("dms", SZ))
         hq = collab.client(mint("hq"))
