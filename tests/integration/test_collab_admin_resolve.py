@@ -8,7 +8,8 @@ reported finished): the giver's points and HQ's costs; an undo stuck before anyt
 given credits nothing.
 
 A saga is made FAILED as in test_collab_admin*.py: its calls are retried through a collab
-whose saga channel leads nowhere until the dispatcher gives up (or a participant refuses).
+whose saga channel leads nowhere (or cuts one call off) until the dispatcher gives up, or a
+participant refuses.
 The resolve then runs beside a collab that reaches the participant again, whose dispatcher
 would send the call if anything were left of it.
 """
@@ -65,6 +66,7 @@ from tests.integration.sops_fixtures import (
 from tests.integration.test_collab_admin import Cli, request, stuck_releasing
 from tests.integration.test_collab_admin_sops import (
     cli,
+    diversion_stuck_cancelling_origin,
     diversion_stuck_releasing,
     support_stuck_ending_the_loan,
     support_stuck_on_site,
@@ -137,14 +139,17 @@ def support_case(hq: Any, support_id: str, left: str, **credit: Any) -> Case:
     )
 
 
-def diversion_case(hq: Any, diversion_id: str) -> Case:
+def diversion_case(
+    hq: Any, diversion_id: str, left: str = "hold.undo failed", **credit: Any
+) -> Case:
     return Case(
         "diversion",
         diversion_id,
         SZ,
         sop3.getter(hq, diversion_id),
         pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
-        "hold.undo failed",
+        left,
+        **credit,
     )
 
 
@@ -444,3 +449,54 @@ async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolv
         await sop3.nothing_settled(hq, collab)
     # The refusal stood in for capacity: Dongguan's booking is as the operator will find it.
     assert (await cap.GetDayView(store_id=DG)).booked == 1
+
+
+async def test_a_diversion_stuck_on_an_unanswered_origin_cancel_is_resolved_crediting_the_receiver(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    capacity_service: Running,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    # Capacity never heard the origin's cancellation; the operator cancels Shenzhen's
+    # appointment by hand and closes the case: the customer was booked at Dongguan, so
+    # Dongguan is credited and HQ pays as on a completion, and collab sends nothing more.
+    diversion_id = await diversion_stuck_cancelling_origin(
+        collab_with_capacity, cap, capacity_service, mint, clock, acts=False
+    )
+    await cap.CancelAppointment(
+        request_id="7c1d0a3e-0000-4000-8000-000000000321",
+        store_id=SZ,
+        day=sop3.TODAY,
+        appointment_id="A-1",
+        reason="diverted to DG01, cancelled by hand",
+    )
+
+    async with collab_with_capacity() as collab:
+        hq = collab.client(mint("hq"))
+        case = diversion_case(
+            hq,
+            diversion_id,
+            "cancel_origin failed",
+            credited=((DG, "diversion", 2),),
+            settles=(
+                "ContributionRecorded",
+                "CollaborationCostRecorded",
+                "CollaborationCostRecorded",
+            ),
+        )
+        await resolve_by_hand(cli, collab, clock, case, "SZ01 appointment cancelled by hand")
+        ledger = await hq.GetCostSettlement(month="2026-11")
+        assert [(c.kind, c.store_id, c.amount_fen, c.entries) for c in ledger.lines] == [
+            ("compensation", SZ, 20_000, 1),
+            ("transport_voucher", SZ, 5_000, 1),
+        ]
+        types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
+        assert "DiversionCompleted" not in types
+    cancel = request_id("diversion", diversion_id, "cancel_origin")
+    assert await commands_under(capacity_service, cancel) == []
+    undo = request_id("diversion", diversion_id, "hold.undo")
+    assert await commands_under(capacity_service, undo) == []
+    receiver = await cap.GetDayView(store_id=DG)
+    assert (receiver.booked, receiver.live_holds) == (1, 0)

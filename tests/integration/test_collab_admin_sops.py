@@ -4,8 +4,8 @@ cancelled, through `python -m services.collab.admin` against collab and the real
 or capacity service over gRPC, PostgreSQL and NATS.
 
 A participant "not answering" is the saga's calls cut off (a collab whose saga channel
-leads nowhere) until the dispatcher gives up; the operator retries under a collab that
-reaches it again.
+leads nowhere, or only the origin's CancelAppointment answered UNAVAILABLE) until the
+dispatcher gives up; the operator retries under a collab that reaches it again.
 """
 
 from __future__ import annotations
