@@ -8,10 +8,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import grpc
 import pytest
 from sqlalchemy import select
 
-from kernel.eventstore import EventStore
+from kernel.eventstore import EventStore, command_log
 from services.collab.read_model import contributions
 from tests.integration.collab_fixtures import CollabRun, collab_starter
 from tests.integration.conftest import Running
@@ -61,3 +62,50 @@ def collab_with_both(
     return collab_starter(
         request, workforce=workforce_service.channel, capacity=capacity_service.channel
     )
+
+
+class CancellationsCut:
+    """Capacity as the sagas reach it, except a CancelAppointment at `store_id`: answered
+    `code` instead, without capacity hearing of it, or, when `acts`, once capacity acted on
+    it (the answer lost on the way back)."""
+
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        store_id: str,
+        code: grpc.StatusCode,
+        *,
+        acts: bool = False,
+    ) -> None:
+        self.channel = channel
+        self.store_id = store_id
+        self.code = code
+        self.acts = acts
+
+    def unary_unary(self, method: str, **options: Any) -> Any:
+        stub = self.channel.unary_unary(method, **options)
+        if not method.endswith("/CancelAppointment"):
+            return stub
+
+        async def call(request: Any, **kw: Any) -> Any:
+            if request.store_id != self.store_id:
+                return await stub(request, **kw)
+            if self.acts:
+                await stub(request, **kw)
+            raise grpc.aio.AioRpcError(
+                self.code,
+                grpc.aio.Metadata(),
+                grpc.aio.Metadata(),
+                details=f"the cancellation at {self.store_id} is cut off",
+            )
+
+        return call
+
+
+async def commands_under(run: Running, request_id: str) -> list[str]:
+    """The commands `run` (a participant) recorded under `request_id`: what it acted on."""
+    async with run.service.db.transaction() as conn:
+        rows = await conn.execute(
+            select(command_log.c.command_type).where(command_log.c.request_id == request_id)
+        )
+        return list(rows.scalars())

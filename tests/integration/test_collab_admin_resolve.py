@@ -8,7 +8,8 @@ reported finished): the giver's points and HQ's costs; an undo stuck before anyt
 given credits nothing.
 
 A saga is made FAILED as in test_collab_admin*.py: its calls are retried through a collab
-whose saga channel leads nowhere until the dispatcher gives up (or a participant refuses).
+whose saga channel leads nowhere (or cuts one call off) until the dispatcher gives up, or a
+participant refuses.
 The resolve then runs beside a collab that reaches the participant again, whose dispatcher
 would send the call if anything were left of it.
 """
@@ -22,12 +23,10 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import select
 from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2 as wpb
 
 from kernel.clock import ManualClock
-from kernel.eventstore import command_log
 from kernel.saga import pending_calls, request_id
 from kernel.saga.admin import OK, REFUSED, UNKNOWN, USAGE
 from kernel.testing.servers import Endpoints, free_port
@@ -56,15 +55,19 @@ from tests.integration.inventory_fixtures import InventoryClient, inv, inventory
 from tests.integration.kernel_fixtures import eventually
 from tests.integration.rich_errors import failure, reason
 from tests.integration.sops_fixtures import (
+    CancellationsCut,
     collab_with_capacity,
     collab_with_workforce,
+    commands_under,
     points,
     reached,
     saga_types,
 )
 from tests.integration.test_collab_admin import Cli, request, stuck_releasing
 from tests.integration.test_collab_admin_sops import (
+    POINTS_AND_TWO_COSTS,
     cli,
+    diversion_stuck_cancelling_origin,
     diversion_stuck_releasing,
     support_stuck_ending_the_loan,
     support_stuck_on_site,
@@ -137,14 +140,17 @@ def support_case(hq: Any, support_id: str, left: str, **credit: Any) -> Case:
     )
 
 
-def diversion_case(hq: Any, diversion_id: str) -> Case:
+def diversion_case(
+    hq: Any, diversion_id: str, left: str = "hold.undo failed", **credit: Any
+) -> Case:
     return Case(
         "diversion",
         diversion_id,
         SZ,
         sop3.getter(hq, diversion_id),
         pb.DIVERSION_STAGE_RESOLVED_BY_HAND,
-        "hold.undo failed",
+        left,
+        **credit,
     )
 
 
@@ -239,13 +245,9 @@ async def test_a_transfer_stuck_on_a_release_is_resolved_by_hand_and_never_relea
         month = settlement_month(clock.now())
         assert list((await hq.GetCostSettlement(month=month)).lines) == []
     assert (await position(inv, FS)).reserved == 1  # as the operator left it: never released
-    async with inventory_service.service.db.transaction() as conn:
-        sent = await conn.execute(
-            select(command_log.c.command_type).where(
-                command_log.c.request_id == request_id("transfer", "T-1", "reserve.undo")
-            )
-        )
-        assert list(sent.scalars()) == []
+    assert (
+        await commands_under(inventory_service, request_id("transfer", "T-1", "reserve.undo")) == []
+    )
 
 
 async def test_a_transfer_stuck_receiving_a_delivered_part_is_resolved_with_the_point_and_freight(
@@ -310,11 +312,7 @@ async def test_a_support_stuck_after_the_work_was_reported_is_resolved_with_poin
             support_id,
             "complete failed",
             credited=((DG, "support", 5),),
-            settles=(
-                "ContributionRecorded",
-                "CollaborationCostRecorded",
-                "CollaborationCostRecorded",
-            ),
+            settles=POINTS_AND_TWO_COSTS,
         )
         await resolve_by_hand(cli, collab, clock, case, "loan completed at workforce by HR")
         settlement = await hq.GetCostSettlement(month=settlement_month(clock.now()))
@@ -412,31 +410,6 @@ async def test_a_diversion_stuck_on_a_release_is_resolved_by_hand_and_may_be_off
         assert str(again.diversion_id) != diversion_id
 
 
-class ReceiverKeepsItsBooking:
-    """Capacity as the sagas reach it, except that it refuses to cancel any appointment at
-    Dongguan: a diversion giving its booking there back gets stuck."""
-
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-
-    def unary_unary(self, method: str, **options: Any) -> Any:
-        stub = self.channel.unary_unary(method, **options)
-        if not method.endswith("/CancelAppointment"):
-            return stub
-
-        async def call(request: Any, **kw: Any) -> Any:
-            if request.store_id == DG:
-                raise grpc.aio.AioRpcError(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    grpc.aio.Metadata(),
-                    grpc.aio.Metadata(),
-                    details="the receiver's booking is kept",
-                )
-            return await stub(request, **kw)
-
-        return call
-
-
 async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolved_crediting_none(
     collab_with_capacity: Any,
     cap: CapacityClient,
@@ -450,19 +423,14 @@ async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolv
     # receiver's booking back, and that is what got stuck. The customer stayed at the
     # origin: Dongguan took no one, and HQ pays no compensation.
     await sop3.network(cap, clock)
-    keeps = ReceiverKeepsItsBooking(capacity_service.channel)
+    # Capacity refuses to cancel any appointment at Dongguan: the giving back gets stuck.
+    keeps = CancellationsCut(capacity_service.channel, DG, grpc.StatusCode.PERMISSION_DENIED)
     async with collab_with_capacity(saga_channel=keeps) as collab:
         shenzhen = collab.client(mint("dms", SZ))
         hq = collab.client(mint("hq"))
-        asked = await sop3.divert(shenzhen, "7c1d0a3e-0000-4000-8000-000000000311")
-        diversion_id = str(asked.diversion_id)
-        await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+        diversion_id = await sop3.offered(shenzhen, hq, "7c1d0a3e-0000-4000-8000-000000000311")
         await cap.CheckInCustomer(store_id=SZ, appointment_id="A-1")
-        await shenzhen.AnswerDiversion(
-            request_id="7c1d0a3e-0000-4000-8000-000000000312",
-            diversion_id=diversion_id,
-            answer=pb.DIVERSION_ANSWER_ACCEPTED,
-        )
+        await sop3.accept(shenzhen, diversion_id, "7c1d0a3e-0000-4000-8000-000000000312")
         await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_STUCK)
         types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
         assert types[-3:] == ["DiversionBooked", "OriginCancelRefused", "DiversionStuck"]
@@ -472,3 +440,46 @@ async def test_a_diversion_stuck_giving_back_a_booking_the_origin_kept_is_resolv
         await sop3.nothing_settled(hq, collab)
     # The refusal stood in for capacity: Dongguan's booking is as the operator will find it.
     assert (await cap.GetDayView(store_id=DG)).booked == 1
+
+
+async def test_a_diversion_stuck_on_an_unanswered_origin_cancel_is_resolved_crediting_the_receiver(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    capacity_service: Running,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+) -> None:
+    # Capacity never heard the origin's cancellation; the operator cancels Shenzhen's
+    # appointment by hand and closes the case: the customer was booked at Dongguan, so
+    # Dongguan is credited and HQ pays as on a completion, and collab sends nothing more.
+    diversion_id = await diversion_stuck_cancelling_origin(
+        collab_with_capacity, cap, capacity_service, mint, clock, acts=False
+    )
+    await cap.CancelAppointment(
+        request_id="7c1d0a3e-0000-4000-8000-000000000321",
+        store_id=SZ,
+        day=sop3.TODAY,
+        appointment_id="A-1",
+        reason="diverted to DG01, cancelled by hand",
+    )
+
+    async with collab_with_capacity() as collab:
+        hq = collab.client(mint("hq"))
+        case = diversion_case(
+            hq,
+            diversion_id,
+            "cancel_origin failed",
+            credited=((DG, "diversion", 2),),
+            settles=POINTS_AND_TWO_COSTS,
+        )
+        await resolve_by_hand(cli, collab, clock, case, "SZ01 appointment cancelled by hand")
+        await sop3.diverted_and_paid(hq, collab)
+        types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
+        assert "DiversionCompleted" not in types
+    cancel = request_id("diversion", diversion_id, "cancel_origin")
+    assert await commands_under(capacity_service, cancel) == []
+    undo = request_id("diversion", diversion_id, "hold.undo")
+    assert await commands_under(capacity_service, undo) == []
+    receiver = await cap.GetDayView(store_id=DG)
+    assert (receiver.booked, receiver.live_holds) == (1, 0)

@@ -4,8 +4,8 @@ cancelled, through `python -m services.collab.admin` against collab and the real
 or capacity service over gRPC, PostgreSQL and NATS.
 
 A participant "not answering" is the saga's calls cut off (a collab whose saga channel
-leads nowhere) until the dispatcher gives up; the operator retries under a collab that
-reaches it again.
+leads nowhere, or only the origin's CancelAppointment answered UNAVAILABLE) until the
+dispatcher gives up; the operator retries under a collab that reaches it again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from storemesh.collab.v1 import collab_pb2 as pb
 from storemesh.workforce.v1 import workforce_pb2 as wpb
 
 from kernel.clock import ManualClock
-from kernel.saga import sagas_in
+from kernel.saga import pending_calls, request_id, sagas_in
 from kernel.saga.admin import OK, REFUSED
 from kernel.saga.steps import Status
 from kernel.testing.servers import Endpoints, free_port
@@ -33,9 +33,13 @@ from tests.integration.capacity_fixtures import (
     capacity_service,
 )
 from tests.integration.collab_fixtures import CollabRun, collab_db_url
+from tests.integration.conftest import Running
 from tests.integration.sops_fixtures import (
+    CancellationsCut,
     collab_with_capacity,
     collab_with_workforce,
+    commands_under,
+    points,
     reached,
     saga_types,
 )
@@ -61,6 +65,12 @@ __all__ = [
 
 Mint = Callable[..., str]
 SZ, DG = "SZ01", "DG01"
+# What a support or diversion records with its end, once the lent store helped.
+POINTS_AND_TWO_COSTS = (
+    "ContributionRecorded",
+    "CollaborationCostRecorded",
+    "CollaborationCostRecorded",
+)
 
 
 @pytest.fixture
@@ -88,9 +98,9 @@ async def stuck_unanswered(run: CollabRun, saga: str, saga_id: str, clock: Manua
     assert await status_of(run, saga, saga_id) == "failed"
 
 
-async def retried(cli: Cli, saga: str, saga_id: str) -> None:
+async def retried(cli: Cli, saga: str, saga_id: str, now: str = "compensating") -> None:
     code, said = await cli("retry", saga, saga_id, "--operator", "ops@hq")
-    assert (code, said.strip()) == (OK, f"{saga} {saga_id}: call re-issued, now compensating")
+    assert (code, said.strip()) == (OK, f"{saga} {saga_id}: call re-issued, now {now}")
 
 
 async def cancel_waiting(cli: Cli, saga: str, saga_id: str, step: str, why: str) -> None:
@@ -309,3 +319,90 @@ async def test_an_operator_cancels_a_diversion_offered_to_the_customer_and_frees
         # The store that owns the case finds it by its own code.
         code, listed = await cli("list", "--store", SZ, "--state", "compensated")
         assert code == OK and diversion_id in listed
+
+
+async def diversion_stuck_cancelling_origin(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    capacity_service: Running,
+    mint: Mint,
+    clock: ManualClock,
+    *,
+    acts: bool,
+) -> str:
+    """A diversion Shenzhen's customer accepts, booked at Dongguan, whose cancellation of the
+    appointment at Shenzhen capacity never answers (it never hears of it, or, when `acts`,
+    cancels and the answer is lost): retried until the dispatcher gives up, the diversion is
+    stuck for an operator with the customer still booked at Dongguan, and nothing was sent
+    to cancel that booking."""
+    await sop3.network(cap, clock)
+    silent = CancellationsCut(capacity_service.channel, SZ, grpc.StatusCode.UNAVAILABLE, acts=acts)
+    async with collab_with_capacity(saga_channel=silent) as collab:
+        shenzhen = collab.client(mint("dms", SZ))
+        hq = collab.client(mint("hq"))
+        diversion_id = await sop3.offered(shenzhen, hq, "7c1d0a3e-0000-4000-8000-000000000221")
+        await sop3.accept(shenzhen, diversion_id, "7c1d0a3e-0000-4000-8000-000000000222")
+        await stuck_unanswered(collab, "diversion", diversion_id, clock)
+        stuck = await hq.GetDiversion(diversion_id=diversion_id)
+        assert stuck.stage == pb.DIVERSION_STAGE_STUCK
+        types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
+        assert types[-2:] == ["DiversionBooked", "DiversionStuck"]
+        async with collab.parts.service.db.transaction() as conn:
+            assert [
+                c for c in await pending_calls(conn, "diversion") if c.saga_id == diversion_id
+            ] == []
+        assert await points(collab) == []
+    receiver = await cap.GetDayView(store_id=DG)
+    assert (receiver.booked, receiver.live_holds) == (1, 0)
+    assert (await cap.GetDayView(store_id=SZ)).booked == (0 if acts else 1)
+    undo = request_id("diversion", diversion_id, "hold.undo")
+    assert await commands_under(capacity_service, undo) == []
+    return diversion_id
+
+
+@pytest.mark.parametrize("acts", [False, True], ids=["unheard", "answer_lost"])
+async def test_a_diversion_stuck_on_an_unanswered_origin_cancel_is_retried_and_completes(
+    collab_with_capacity: Any,
+    cap: CapacityClient,
+    capacity_service: Running,
+    mint: Mint,
+    clock: ManualClock,
+    cli: Cli,
+    acts: bool,
+) -> None:
+    # Capacity may have cancelled Shenzhen's appointment unseen (answer_lost): the retry
+    # under the same request id is answered with what it did, not refused as already
+    # cancelled, and the customer stays booked at Dongguan either way.
+    diversion_id = await diversion_stuck_cancelling_origin(
+        collab_with_capacity, cap, capacity_service, mint, clock, acts=acts
+    )
+    code, listed = await cli("list", "--saga", "diversion", "--state", "failed", "--store", SZ)
+    assert code == OK and diversion_id in listed and "cancel_origin failed" in listed
+
+    async with collab_with_capacity() as collab:
+        hq = collab.client(mint("hq"))
+        await retried(cli, "diversion", diversion_id, now="running")
+        done = await reached(sop3.getter(hq, diversion_id), pb.DIVERSION_STAGE_COMPLETED)
+        assert (done.receiving_store_id, done.appointment_id) == (DG, diversion_id)
+        types = await saga_types(collab, collab.parts.collab.diversions.runtime, diversion_id)
+        assert types[types.index("DiversionStuck") :] == [
+            "DiversionStuck",
+            "DiversionStepRetried",
+            "OriginAppointmentCancelled",
+            "DiversionCompleted",
+            *POINTS_AND_TWO_COSTS,
+        ]
+        await sop3.diverted_and_paid(hq, collab)
+        await refusals_once_ended(cli, "diversion", diversion_id, "completed")
+        # Long past every backoff: nothing left to send, the booking is never undone.
+        assert collab.parts.collab.dispatcher is not None
+        clock.advance(timedelta(minutes=30))
+        assert await collab.parts.collab.dispatcher.dispatch_once() == 0
+    # One cancellation at Shenzhen, under the request id of the first attempt; none at Dongguan.
+    cancel = request_id("diversion", diversion_id, "cancel_origin")
+    assert await commands_under(capacity_service, cancel) == ["CancelAppointment"]
+    undo = request_id("diversion", diversion_id, "hold.undo")
+    assert await commands_under(capacity_service, undo) == []
+    assert (await cap.GetDayView(store_id=SZ)).booked == 0
+    receiver = await cap.GetDayView(store_id=DG)
+    assert (receiver.booked, receiver.live_holds) == (1, 0)

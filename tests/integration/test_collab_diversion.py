@@ -70,6 +70,30 @@ def getter(client: Any, diversion_id: str) -> Callable[[], Any]:
     return lambda: client.GetDiversion(diversion_id=diversion_id)
 
 
+async def offered(shenzhen: Any, hq: Any, request_id: str) -> str:
+    """Shenzhen's customer A-1 offered a bay at Dongguan: the diversion's id."""
+    diversion_id = str((await divert(shenzhen, request_id)).diversion_id)
+    await reached(getter(hq, diversion_id), pb.DIVERSION_STAGE_AWAITING_CUSTOMER)
+    return diversion_id
+
+
+async def accept(shenzhen: Any, diversion_id: str, request_id: str) -> None:
+    await shenzhen.AnswerDiversion(
+        request_id=request_id, diversion_id=diversion_id, answer=pb.DIVERSION_ANSWER_ACCEPTED
+    )
+
+
+async def diverted_and_paid(hq: Any, collab: Any) -> None:
+    """Dongguan took Shenzhen's customer: its 2 points, HQ's voucher and compensation
+    attributed to Shenzhen, each recorded once."""
+    ledger = await hq.GetCostSettlement(month="2026-11")
+    assert [(c.kind, c.store_id, c.amount_fen, c.entries) for c in ledger.lines] == [
+        ("compensation", SZ, 20_000, 1),
+        ("transport_voucher", SZ, 5_000, 1),
+    ]
+    assert await points(collab) == [(DG, "diversion", 2)]
+
+
 async def nothing_settled(hq: Any, collab: Any) -> None:
     """No cost on HQ's ledger, no contribution points: nobody was moved."""
     assert list((await hq.GetCostSettlement(month="2026-11")).lines) == []
@@ -125,12 +149,7 @@ async def test_sop3_accepted_moves_the_customer_with_a_diverted_booking_and_hq_p
         )
         assert moved.diverted_from_store_id == SZ
 
-        ledger = await hq.GetCostSettlement(month="2026-11")
-        assert [(c.kind, c.store_id, c.amount_fen) for c in ledger.lines] == [
-            ("compensation", SZ, 20_000),
-            ("transport_voucher", SZ, 5_000),
-        ]
-        assert await points(collab) == [(DG, "diversion", 2)]
+        await diverted_and_paid(hq, collab)
 
         # Partners see the customer by reference only, on the store's own subject.
         nats = collab.running.service.nats
