@@ -174,9 +174,7 @@ class Saga(Generic[D]):
             return replace(state, step=i + 1, done=(*state.done, i) if undoable else state.done)
         if kind in ("refused", "expired"):
             step = self.steps[i]
-            if isinstance(step, Invoke) and (
-                step.stops_on_failure or (kind == "expired" and step.stops_when_unanswered)
-            ):
+            if isinstance(step, Invoke) and step.stops(unanswered=kind == "expired"):
                 # `failed` follows
                 return replace(state, reason=f"{step.name} {kind}", stopping=kind)
             return self._compensating(state, i, kind)
@@ -323,9 +321,7 @@ class _Deciding(Generic[D]):
                     if isinstance(step, Invoke):
                         self.cancelled_calls.append(key)
                     self.emit(step.expired, Reply(at=at, outcome=Outcome.REFUSED))
-                    if isinstance(step, Invoke) and (
-                        step.stops_on_failure or step.stops_when_unanswered
-                    ):
+                    if isinstance(step, Invoke) and step.stops(unanswered=True):
                         # Unanswered by its deadline, as when retries run out: it stops.
                         self.emit(self.saga.failed, Reply(at=at))
                     else:
@@ -478,9 +474,7 @@ class _Deciding(Generic[D]):
         if reply.ok:
             self.emit(step.done, reply)
             self.enter(i + 1, reply)
-        elif step.stops_on_failure or (
-            reply.outcome is Outcome.EXHAUSTED and step.stops_when_unanswered
-        ):
+        elif step.stops(unanswered=reply.outcome is Outcome.EXHAUSTED):
             if reply.outcome is Outcome.REFUSED:
                 self.emit(step.refused, reply)
             elif step.expired is not None:

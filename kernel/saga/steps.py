@@ -91,6 +91,11 @@ class Invoke:
     # compensates.
     stops_when_unanswered: bool = False
 
+    def stops(self, *, unanswered: bool) -> bool:
+        """Whether a failure of this step stops the saga for an operator instead of
+        undoing the steps before it (`unanswered`: no reply by the deadline or retries)."""
+        return self.stops_on_failure or (unanswered and self.stops_when_unanswered)
+
 
 @dataclass(frozen=True)
 class Await:
